@@ -1,0 +1,1 @@
+"""Holdfast: keeps a caller's place in line without keeping them on hold."""

@@ -1,0 +1,33 @@
+"""The Orchestrator on AWS Step Functions (Standard workflow, infra/callback.asl.json)."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Mapping
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..domain.errors import OrchestratorError
+from ..ports import Orchestrator
+
+
+class StepFunctionsOrchestrator(Orchestrator):
+    def __init__(self, client: Any, state_machine_arn: str,
+                 keys: Callable[[str], Mapping[str, Any]]) -> None:
+        self._client = client
+        self._arn = state_machine_arn
+        self._keys = keys  # ticket id -> the store keys the workflow's DynamoDB steps need
+
+    def execution_arn(self, name: str) -> str:
+        return self._arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+    def start(self, name: str, payload: Mapping[str, Any]) -> str:
+        body = {**payload, **self._keys(str(payload["ticket_id"]))}
+        try:
+            return self._client.start_execution(
+                stateMachineArn=self._arn, name=name, input=json.dumps(body))["executionArn"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                return self.execution_arn(name)  # started before: one execution per ticket
+            raise OrchestratorError(f"start_execution failed: {exc.response['Error']['Code']}") from exc
+        except BotoCoreError as exc:
+            raise OrchestratorError(f"start_execution failed: {type(exc).__name__}") from exc

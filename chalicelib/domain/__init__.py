@@ -1,0 +1,1 @@
+"""Domain: plain Python, no AWS or provider imports."""

@@ -1,0 +1,269 @@
+"""The caller-facing use cases: one method per webhook step, each returning a neutral Script."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from ..ports import Clock, Orchestrator, TicketStore
+from .errors import NumberNotAllowedError, OrchestratorError, TicketStateError
+from .ewt import WaitEstimate, estimate_wait
+from .model import HOLDING, CallEvent, QueueResult, Ticket, TicketKind, TicketStatus
+from .phone import NumberPolicy, national_format
+from .prompts import LANGUAGES, TEXTS, minutes, spoken_digits, when
+from .queues import QueueConfig, QueueDirectory
+from .script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Script, Step, Verb
+
+log = logging.getLogger(__name__)
+
+MAX_NUMBER_TRIES = 3
+
+
+class CallFlow:
+    def __init__(self, store: TicketStore, orchestrator: Orchestrator, clock: Clock,
+                 queues: QueueDirectory) -> None:
+        self.store = store
+        self.orchestrator = orchestrator
+        self.clock = clock
+        self.queues = queues
+
+    # --- prompts -------------------------------------------------------------------------
+
+    def prompt(self, queue: QueueConfig, language: str, key: str, **values: object) -> Say | Play:
+        override = queue.prompts.get(key, {}).get(language, {})
+        if "audio" in override:
+            return Play(override["audio"])
+        text = override.get("text") or TEXTS[language][key]
+        return Say(text.format(queue=queue.name, **values), LANGUAGES[language])
+
+    def _wait_prompt(self, queue: QueueConfig, lang: str, est: WaitEstimate) -> Say | Play:
+        if est.mean < 60:
+            return self.prompt(queue, lang, "wait_short")
+        low = max(1, int(est.low // 60))
+        return self.prompt(queue, lang, "wait", mean=minutes(est.mean, lang), low=low,
+                           high=minutes(max(est.high, (low + 1) * 60), lang, genitive=True))
+
+    def _hold(self, queue: QueueConfig, ticket: Ticket) -> Enqueue:
+        return Enqueue(queue.id, wait=Step.of("wait", t=ticket.id), action=Step.of("queue-exit", t=ticket.id))
+
+    def apology(self, queue: QueueConfig | None) -> Script:
+        """When something inside failed: apologise and keep the caller queued at the provider.
+
+        No step of ours is referenced, so this holds even when our store is down."""
+        queue = queue or self.queues.default
+        return Script.of(self.prompt(queue, queue.language, "error"), Enqueue(queue.id, wait=None, action=None))
+
+    # --- estimates -----------------------------------------------------------------------
+
+    def estimate(self, queue: QueueConfig, ticket: Ticket) -> tuple[WaitEstimate, int]:
+        ahead = self.store.ahead_of(ticket)
+        staffing = self.store.staffing(queue.id)
+        est = estimate_wait(ahead, staffing.staffed or queue.assumed_agents, staffing.idle,
+                            queue.average_handle_seconds, queue.average_patience_seconds)
+        return est, ahead
+
+    # --- webhook steps -------------------------------------------------------------------
+
+    def incoming(self, event: CallEvent, requested_queue: str | None = None) -> Script:
+        if event.status.ended:  # the same URL doubles as the call's status callback
+            self.call_ended(event)
+            return Script()
+        queue = self.queues.for_call(event.called, requested_queue)
+        now = self.clock.now()
+        is_open = queue.hours.is_open(now)
+        ticket = self.store.open_ticket(Ticket(
+            queue_id=queue.id, number=0, kind=TicketKind.LIVE,
+            status=TicketStatus.WAITING if is_open else TicketStatus.AFTER_HOURS,
+            created_at=now, call_id=event.call_id, caller=event.caller, language=queue.language))
+        lang = ticket.language
+        welcome = self.prompt(queue, lang, "welcome")
+        if ticket.status is TicketStatus.AFTER_HOURS:
+            return Script.of(
+                Gather(Step.of("offer", t=ticket.id), (welcome, self._closed_prompt(queue, lang, now),
+                                                       self.prompt(queue, lang, "closed_offer"))),
+                Redirect(Step.of("bye", t=ticket.id)))
+        est, ahead = self.estimate(queue, ticket)
+        position = self.prompt(queue, lang, "position", position=ahead + 1)
+        wait = self._wait_prompt(queue, lang, est)
+        if est.mean < queue.offer_callback_after_seconds:
+            return Script.of(welcome, position, wait, self._hold(queue, ticket))
+        offer = self.prompt(queue, lang, "offer")
+        return Script.of(Gather(Step.of("offer", t=ticket.id), (welcome, position, wait, offer)),
+                         self.prompt(queue, lang, "keep_place"), self._hold(queue, ticket))
+
+    def _closed_prompt(self, queue: QueueConfig, lang: str, now: datetime) -> Say | Play:
+        opening = queue.hours.next_opening(now)
+        if opening is None:
+            return self.prompt(queue, lang, "goodbye")
+        return self.prompt(queue, lang, "closed", when=when(opening, now, queue.hours.tz, lang))
+
+    def offer(self, ticket_id: str, event: CallEvent) -> Script:
+        """The caller answered 'press 1 to be called back' (in line or after hours)."""
+        ticket, queue = self._load(ticket_id)
+        if ticket.kind is TicketKind.CALLBACK:  # a repeated webhook after the callback was booked
+            return self._confirmed(queue, ticket)
+        if event.digits == "1" and ticket.status in HOLDING:
+            return self._ask_number(queue, ticket)
+        return self._no_choice(queue, ticket)
+
+    def wait(self, ticket_id: str, event: CallEvent) -> Script:
+        """Polled while the caller holds: position and EWT, then hold music; re-offers the callback."""
+        ticket, queue = self._load(ticket_id)
+        music = Play(queue.hold_music_url)
+        if ticket.kind is not TicketKind.LIVE or ticket.status is not TicketStatus.WAITING:
+            return Script.of(music)
+        lang = ticket.language
+        est, ahead = self.estimate(queue, ticket)
+        prompts = (self.prompt(queue, lang, "position", position=ahead + 1), self._wait_prompt(queue, lang, est))
+        if est.mean < queue.offer_callback_after_seconds:
+            return Script.of(*prompts, music)
+        return Script.of(Gather(Step.of("wait-offer", t=ticket.id), prompts + (self.prompt(queue, lang, "offer"),)),
+                         music)
+
+    def wait_offer(self, ticket_id: str, event: CallEvent) -> Script:
+        """'Press 1' heard while holding: leave the hold queue; queue-exit then collects the number."""
+        ticket, queue = self._load(ticket_id)
+        if event.digits == "1" and ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.WAITING:
+            self.store.mark_wants_callback(ticket.id)
+            return Script.of(Leave())
+        return Script.of(self.prompt(queue, ticket.language, "keep_place"))
+
+    def queue_exit(self, ticket_id: str, event: CallEvent) -> Script:
+        """The provider's hold queue let the caller go; why decides what happens next."""
+        ticket, queue = self._load(ticket_id)
+        result = event.queue_result
+        if result is QueueResult.HANGUP:
+            self._abandon(ticket)
+            return Script()
+        if result is QueueResult.LEAVE and ticket.wants_callback:
+            return self._ask_number(queue, ticket)
+        if result in (QueueResult.FULL, QueueResult.ERROR):
+            lang = ticket.language
+            return Script.of(Gather(Step.of("offer", t=ticket.id),
+                                    (self.prompt(queue, lang, "error"), self.prompt(queue, lang, "offer"))),
+                             self._hold(queue, ticket))
+        return Script.of(Hangup())  # bridged (the agent call is over) or moved elsewhere
+
+    def confirm(self, ticket_id: str, event: CallEvent) -> Script:
+        ticket, queue = self._load(ticket_id)
+        if ticket.kind is TicketKind.CALLBACK:
+            return self._confirmed(queue, ticket)
+        if event.digits == "1" and ticket.pending_number:
+            return self._request_callback(queue, ticket, ticket.pending_number)
+        if event.digits == "2":
+            return self._enter_number(queue, ticket, tries=0)
+        if ticket.pending_number:
+            return self._confirm_number(queue, ticket, ticket.pending_number)
+        return self._enter_number(queue, ticket, tries=0)
+
+    def number(self, ticket_id: str, event: CallEvent, tries: int) -> Script:
+        ticket, queue = self._load(ticket_id)
+        if ticket.kind is TicketKind.CALLBACK:
+            return self._confirmed(queue, ticket)
+        try:
+            number = self._policy(queue).accept(event.digits)
+        except NumberNotAllowedError as exc:
+            log.info("callback number rejected", extra={"ticket": ticket.id, "reason": exc.reason})
+            rejected = self.prompt(queue, ticket.language, "number_rejected")
+            if tries + 1 >= MAX_NUMBER_TRIES:
+                return Script.of(rejected, *self._no_choice(queue, ticket).verbs)
+            return Script.of(rejected, *self._enter_number(queue, ticket, tries + 1).verbs)
+        self.store.set_pending_number(ticket.id, number)
+        return self._confirm_number(queue, ticket, number)
+
+    def bye(self, ticket_id: str, event: CallEvent) -> Script:
+        """After hours and no callback wanted: the call ends here (a lost call, recorded)."""
+        ticket, queue = self._load(ticket_id)
+        if ticket.kind is TicketKind.LIVE:
+            self._abandon(ticket)
+        return Script.of(self.prompt(queue, ticket.language, "goodbye"), Hangup())
+
+    def call_ended(self, event: CallEvent) -> None:
+        """The status callback: a caller who hung up while holding has abandoned."""
+        ticket = self.store.find_by_call(event.call_id)
+        if ticket is not None and ticket.kind is TicketKind.LIVE:
+            self._abandon(ticket)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _load(self, ticket_id: str) -> tuple[Ticket, QueueConfig]:
+        ticket = self.store.get(ticket_id)
+        return ticket, self.queues.get(ticket.queue_id)
+
+    @staticmethod
+    def _policy(queue: QueueConfig) -> NumberPolicy:
+        return NumberPolicy(queue.allowed_countries, queue.default_region)
+
+    def _abandon(self, ticket: Ticket) -> None:
+        if ticket.status not in HOLDING:
+            return
+        now = self.clock.now()
+        if self.store.abandon(ticket.id, now, (now - ticket.created_at).total_seconds()):
+            log.info("caller abandoned", extra={"ticket": ticket.id, "queue": ticket.queue_id})
+
+    def _no_choice(self, queue: QueueConfig, ticket: Ticket) -> Script:
+        """No (valid) choice made: back in line, or goodbye after hours. Never dead air."""
+        if ticket.status is TicketStatus.AFTER_HOURS:
+            return Script.of(Redirect(Step.of("bye", t=ticket.id)))
+        return Script.of(self.prompt(queue, ticket.language, "keep_place"), self._hold(queue, ticket))
+
+    def _ask_number(self, queue: QueueConfig, ticket: Ticket) -> Script:
+        try:
+            number = self._policy(queue).accept(ticket.caller)
+        except NumberNotAllowedError:
+            return self._enter_number(queue, ticket, tries=0)
+        self.store.set_pending_number(ticket.id, number)
+        return self._confirm_number(queue, ticket, number)
+
+    def _confirm_number(self, queue: QueueConfig, ticket: Ticket, number: str) -> Script:
+        lang = ticket.language
+        ask = self.prompt(queue, lang, "confirm_number", digits=spoken_digits(national_format(number)))
+        return Script.of(Gather(Step.of("confirm", t=ticket.id), (ask,)),
+                         self.prompt(queue, lang, "no_input"), *self._no_choice(queue, ticket).verbs)
+
+    def _enter_number(self, queue: QueueConfig, ticket: Ticket, tries: int) -> Script:
+        lang = ticket.language
+        ask = self.prompt(queue, lang, "enter_number")
+        return Script.of(Gather(Step.of("number", t=ticket.id, tries=tries), (ask,), num_digits=None,
+                                timeout_seconds=10, finish_on_key="#"),
+                         self.prompt(queue, lang, "no_input"), *self._no_choice(queue, ticket).verbs)
+
+    def _request_callback(self, queue: QueueConfig, ticket: Ticket, number: str) -> Script:
+        """Same ticket, same number, same place: durable first, then the workflow, then the caller hears it."""
+        now = self.clock.now()
+        is_open = queue.hours.is_open(now)
+        not_before = now if is_open else (queue.hours.next_opening(now) or now)
+        if self.store.convert_to_callback(ticket.id, number, not_before, now):
+            try:
+                execution_id = self.orchestrator.start(ticket.id, self._workflow_input(queue, ticket, not_before))
+            except OrchestratorError:
+                self.store.revert_to_live(ticket.id)  # the caller stays in line on the phone
+                raise
+            self.store.set_execution(ticket.id, execution_id)
+        current = self.store.get(ticket.id)
+        if current.kind is not TicketKind.CALLBACK or current.callback_number != number:
+            raise TicketStateError(f"ticket {ticket.id} is {current.kind.value}/{current.status.value}")
+        return self._confirmed(queue, current)
+
+    @staticmethod
+    def _workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime) -> dict[str, object]:
+        return {
+            "ticket_id": ticket.id,
+            "queue_id": queue.id,
+            "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": 1},
+            "max_attempts": len(queue.retry_delays_seconds),
+            "park_timeout_seconds": queue.max_park_seconds,
+            "dial_timeout_seconds": queue.dial_timeout_seconds,
+        }
+
+    def _confirmed(self, queue: QueueConfig, ticket: Ticket) -> Script:
+        lang = ticket.language
+        digits = spoken_digits(national_format(ticket.callback_number or ""))
+        now = self.clock.now()
+        if ticket.not_before is not None and ticket.not_before > now:
+            said = self.prompt(queue, lang, "callback_confirmed_closed", digits=digits,
+                               when=when(ticket.not_before, now, queue.hours.tz, lang))
+        else:
+            est, ahead = self.estimate(queue, ticket)
+            said = self.prompt(queue, lang, "callback_confirmed", digits=digits, position=ahead + 1,
+                               mean=minutes(est.mean, lang))
+        return Script.of(said, self.prompt(queue, lang, "goodbye"), Hangup())

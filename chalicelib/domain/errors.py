@@ -1,0 +1,45 @@
+"""Domain errors. Edges map them to responses by type, never by message text."""
+
+
+class HoldfastError(Exception):
+    """Base of every domain error."""
+
+
+class ConfigError(HoldfastError):
+    """The queue configuration is invalid; the message says which field and why."""
+
+
+class UnknownQueueError(HoldfastError):
+    """No queue answers this call."""
+
+
+class TicketNotFoundError(HoldfastError):
+    """The ticket id names no ticket."""
+
+
+class TicketStateError(HoldfastError):
+    """The ticket is not in a state that allows the requested change."""
+
+
+class NumberNotAllowedError(HoldfastError):
+    """A phone number that must never be dialed (withheld, premium, outside allowed countries)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BadWebhookError(HoldfastError):
+    """A webhook body that cannot be parsed into a call event."""
+
+
+class ForgedWebhookError(HoldfastError):
+    """A webhook whose signature does not verify."""
+
+
+class UnknownProviderError(HoldfastError):
+    """No telephony adapter is registered under that name."""
+
+
+class OrchestratorError(HoldfastError):
+    """The workflow engine refused or failed a request."""

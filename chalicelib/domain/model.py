@@ -1,0 +1,119 @@
+"""Tickets and call events: the nouns of Holdfast."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import Enum
+
+from .errors import TicketNotFoundError
+
+
+class TicketKind(str, Enum):
+    LIVE = "LIVE"  # holding on the phone
+    CALLBACK = "CALLBACK"  # virtual: waiting to be called
+
+
+class TicketStatus(str, Enum):
+    WAITING = "WAITING"  # in line; a LIVE ticket can be bridged, a parked CALLBACK resumed
+    AFTER_HOURS = "AFTER_HOURS"  # called while closed: hears the offer, not in line
+    SCHEDULED = "SCHEDULED"  # a callback waiting for its next retry slot; keeps its number
+    CONNECTING = "CONNECTING"  # claimed by an agent, being bridged or dialed
+    SERVED = "SERVED"  # talked to an agent
+    ABANDONED = "ABANDONED"  # hung up while holding
+    LOST = "LOST"  # callback attempts ran out
+    CANCELLED = "CANCELLED"
+
+
+OPEN_STATUSES = frozenset({TicketStatus.WAITING, TicketStatus.AFTER_HOURS, TicketStatus.SCHEDULED,
+                           TicketStatus.CONNECTING})
+# A LIVE ticket in one of these may still become a callback or be abandoned.
+HOLDING = frozenset({TicketStatus.WAITING, TicketStatus.AFTER_HOURS})
+
+_TICKET_ID = re.compile(r"^([a-z0-9_]+)-([0-9]+)$")
+
+
+def ticket_id(queue_id: str, number: int) -> str:
+    """Ticket ids name executions too, so they hold no phone number: queue and counter only."""
+    return f"{queue_id}-{number}"
+
+
+def split_ticket_id(value: str) -> tuple[str, int]:
+    match = _TICKET_ID.match(value or "")
+    if not match:
+        raise TicketNotFoundError(f"malformed ticket id {value!r}")
+    return match.group(1), int(match.group(2))
+
+
+@dataclass(frozen=True)
+class Ticket:
+    queue_id: str
+    number: int
+    kind: TicketKind
+    status: TicketStatus
+    created_at: datetime
+    call_id: str | None = None
+    caller: str | None = None  # caller ID as received (may be withheld or undialable)
+    language: str = "en"
+    priority: int = 0
+    callback_number: str | None = None  # E.164, only ever a number the policy accepted
+    pending_number: str | None = None  # read back to the caller, not yet confirmed
+    not_before: datetime | None = None
+    execution_id: str | None = None
+    attempts: int = 0
+    ended_at: datetime | None = None
+    wait_seconds: float | None = None
+    wants_callback: bool = False
+
+    @property
+    def id(self) -> str:
+        return ticket_id(self.queue_id, self.number)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def evolve(self, **changes: object) -> "Ticket":
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+class CallStatus(str, Enum):
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    QUEUED = "queued"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def ended(self) -> bool:
+        return self in (CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.NO_ANSWER,
+                        CallStatus.FAILED, CallStatus.CANCELED)
+
+
+class QueueResult(str, Enum):
+    """Why a caller left the provider's hold queue."""
+
+    BRIDGED = "bridged"
+    HANGUP = "hangup"
+    LEAVE = "leave"
+    REDIRECTED = "redirected"
+    FULL = "queue-full"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """A provider webhook, parsed into neutral terms."""
+
+    call_id: str
+    status: CallStatus
+    caller: str = ""
+    called: str = ""
+    digits: str | None = None
+    queue_result: QueueResult | None = None
+    queue_seconds: int | None = None
+    duration_seconds: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)

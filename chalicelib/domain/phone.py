@@ -1,0 +1,90 @@
+"""Which numbers Holdfast may call. Numbers that must not be dialed never are."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from phonenumbers import PhoneNumberType, geocoder, timezone as pn_timezone  # noqa: F401
+
+from .errors import NumberNotAllowedError
+
+# Caller IDs that mean "withheld" (seen from Twilio and carriers).
+WITHHELD = frozenset({
+    "", "anonymous", "restricted", "unknown", "private", "blocked", "unavailable", "withheld",
+    "+266696687", "+86282452253", "+8656696", "+2562533", "+7378742833",
+})
+
+_REJECTED_TYPES = {
+    PhoneNumberType.PREMIUM_RATE: "premium rate",
+    PhoneNumberType.SHARED_COST: "shared cost",
+    PhoneNumberType.UAN: "universal access",
+    PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.VOICEMAIL: "voicemail",
+    PhoneNumberType.PERSONAL_NUMBER: "personal number",
+}
+
+CALLING_WINDOW = (time(8, 0), time(21, 0))
+
+
+@dataclass(frozen=True)
+class NumberPolicy:
+    allowed_countries: tuple[str, ...]
+    default_region: str
+
+    def accept(self, raw: str | None) -> str:
+        """Return the E.164 form of a number Holdfast may call, or raise NumberNotAllowedError."""
+        value = (raw or "").strip()
+        if value.lower() in WITHHELD:
+            raise NumberNotAllowedError("withheld")
+        if value.startswith("00"):
+            value = "+" + value[2:]
+        try:
+            parsed = phonenumbers.parse(value, self.default_region)
+        except phonenumbers.NumberParseException as exc:
+            raise NumberNotAllowedError("unparseable") from exc
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if e164 in WITHHELD:
+            raise NumberNotAllowedError("withheld")
+        if not phonenumbers.is_valid_number(parsed):
+            raise NumberNotAllowedError("invalid")
+        region = phonenumbers.region_code_for_number(parsed)
+        # Non-geographic entities (region 001) are satellite and global services.
+        if region == "001" or region not in self.allowed_countries:
+            raise NumberNotAllowedError("country not allowed")
+        kind = phonenumbers.number_type(parsed)
+        if kind in _REJECTED_TYPES:
+            raise NumberNotAllowedError(_REJECTED_TYPES[kind])
+        return e164
+
+    def may_call(self, raw: str | None) -> bool:
+        try:
+            self.accept(raw)
+            return True
+        except NumberNotAllowedError:
+            return False
+
+
+def national_format(e164: str) -> str:
+    parsed = phonenumbers.parse(e164, None)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def number_timezone(e164: str, fallback: str) -> str:
+    """The callee's time zone; a number spanning several zones (or none) gets the fallback."""
+    zones = [z for z in pn_timezone.time_zones_for_number(phonenumbers.parse(e164, None))
+             if z != "Etc/Unknown"]
+    return zones[0] if len(zones) == 1 else fallback
+
+
+def in_calling_window(e164: str, now: datetime, fallback_tz: str) -> bool:
+    local = now.astimezone(ZoneInfo(number_timezone(e164, fallback_tz))).time()
+    return CALLING_WINDOW[0] <= local < CALLING_WINDOW[1]
+
+
+def masked(number: str | None) -> str:
+    """For logs and screens: never a whole number."""
+    if not number:
+        return ""
+    return "***" + number[-2:] if len(number) > 4 else "***"

@@ -1,0 +1,132 @@
+"""Queue configuration: one documented place (docs/queues.md), loaded and validated here."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError, UnknownQueueError
+from .hours import BusinessHours
+from .prompts import LANGUAGES
+
+_QUEUE_ID = re.compile(r"^[a-z0-9_]{1,40}$")
+
+DEFAULT_HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    id: str
+    name: str
+    numbers: tuple[str, ...] = ()
+    hours: BusinessHours = field(default_factory=BusinessHours.always)
+    language: str = "en"
+    # Offer "press 1" when the expected wait is at least this long.
+    offer_callback_after_seconds: int = 120
+    # A caller who hung up after holding longer than this is a lost call worth a recovery callback.
+    short_abandon_seconds: int = 10
+    average_handle_seconds: float = 300.0
+    average_patience_seconds: float = 600.0
+    # Staffing assumed when no agent has reported in yet.
+    assumed_agents: int = 1
+    default_region: str = "US"
+    allowed_countries: tuple[str, ...] = ("US", "CA")
+    hold_music_url: str = DEFAULT_HOLD_MUSIC
+    # prompt key -> {"text": ...} or {"audio": url}, per language; overrides the built-in prompts
+    prompts: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    max_park_seconds: int = 8 * 3600
+    dial_timeout_seconds: int = 600
+    retry_delays_seconds: tuple[int, ...] = (0, 300, 600, 900)
+    dial_mode: str = "agent_first"  # or customer_first (with answering-machine detection)
+    caller_id: str | None = None  # number outbound callbacks show; defaults to the number called
+
+
+_INT_FIELDS = ("offer_callback_after_seconds", "short_abandon_seconds", "assumed_agents",
+               "max_park_seconds", "dial_timeout_seconds")
+_FLOAT_FIELDS = ("average_handle_seconds", "average_patience_seconds")
+
+
+def _positive(raw: dict, key: str, where: str, cast: type) -> Any:
+    value = raw[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"{where}.{key}: expected a non-negative number, got {value!r}")
+    return cast(value)
+
+
+def parse_queue(raw: dict[str, Any]) -> QueueConfig:
+    qid = raw.get("id")
+    if not isinstance(qid, str) or not _QUEUE_ID.match(qid):
+        raise ConfigError(f"queue id {qid!r}: use 1-40 lowercase letters, digits or _")
+    where = f"queues.{qid}"
+    known = set(QueueConfig.__dataclass_fields__) | {"hours"}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}")
+    kwargs: dict[str, Any] = {"id": qid, "name": raw.get("name", qid)}
+    for key in _INT_FIELDS:
+        if key in raw:
+            kwargs[key] = _positive(raw, key, where, int)
+    for key in _FLOAT_FIELDS:
+        if key in raw:
+            kwargs[key] = _positive(raw, key, where, float)
+    if "hours" in raw:
+        kwargs["hours"] = BusinessHours.from_config(raw["hours"], f"{where}.hours")
+    language = raw.get("language", "en")
+    if language not in LANGUAGES:
+        raise ConfigError(f"{where}.language: {language!r} is not one of {sorted(LANGUAGES)}")
+    kwargs["language"] = language
+    for key in ("numbers", "allowed_countries", "retry_delays_seconds"):
+        if key in raw:
+            if not isinstance(raw[key], list):
+                raise ConfigError(f"{where}.{key}: expected a list")
+            kwargs[key] = tuple(raw[key])
+    if "retry_delays_seconds" in kwargs and not kwargs["retry_delays_seconds"]:
+        raise ConfigError(f"{where}.retry_delays_seconds: needs at least one attempt")
+    for key in ("default_region", "hold_music_url", "caller_id"):
+        if key in raw:
+            kwargs[key] = raw[key]
+    if raw.get("dial_mode", "agent_first") not in ("agent_first", "customer_first"):
+        raise ConfigError(f"{where}.dial_mode: agent_first or customer_first")
+    if "dial_mode" in raw:
+        kwargs["dial_mode"] = raw["dial_mode"]
+    prompts = raw.get("prompts", {})
+    for key, by_lang in prompts.items():
+        for lang, prompt in by_lang.items():
+            if not isinstance(prompt, dict) or not ({"text", "audio"} & set(prompt)):
+                raise ConfigError(f"{where}.prompts.{key}.{lang}: give 'text' or 'audio'")
+    kwargs["prompts"] = prompts
+    return QueueConfig(**kwargs)
+
+
+class QueueDirectory:
+    """All configured queues; finds the one that answers a called number."""
+
+    def __init__(self, queues: list[QueueConfig], default: str | None = None) -> None:
+        if not queues:
+            raise ConfigError("at least one queue must be configured")
+        self._by_id = {q.id: q for q in queues}
+        if len(self._by_id) != len(queues):
+            raise ConfigError("queue ids must be unique")
+        self._by_number = {n: q for q in queues for n in q.numbers}
+        self.default = self._by_id[default] if default in self._by_id else queues[0]
+
+    @classmethod
+    def from_config(cls, raw: dict[str, Any]) -> "QueueDirectory":
+        queues = raw.get("queues")
+        if not isinstance(queues, list):
+            raise ConfigError("'queues' must be a list")
+        return cls([parse_queue(q) for q in queues], raw.get("default"))
+
+    def get(self, queue_id: str) -> QueueConfig:
+        try:
+            return self._by_id[queue_id]
+        except KeyError:
+            raise UnknownQueueError(f"no queue {queue_id!r}") from None
+
+    def for_call(self, called: str, requested: str | None = None) -> QueueConfig:
+        if requested:
+            return self.get(requested)
+        return self._by_number.get(called, self.default)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._by_id.values())

@@ -1,0 +1,93 @@
+"""A neutral call script: what a caller hears and what happens next.
+
+Each provider renders it as its own markup (TwiML for Twilio). Next steps are named by `Step`,
+a logical webhook, so the domain never builds provider URLs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class Step:
+    """A webhook of ours: `/voice/{provider}/{name}?{params}`."""
+
+    name: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, name: str, **params: object) -> "Step":
+        return cls(name, tuple(sorted((k, str(v)) for k, v in params.items())))
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+    language: str  # BCP-47, e.g. en-US
+
+
+@dataclass(frozen=True)
+class Play:
+    url: str
+    loop: int = 1
+
+
+@dataclass(frozen=True)
+class Pause:
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Gather:
+    action: Step
+    prompts: tuple["Say | Play | Pause", ...]
+    num_digits: int | None = 1
+    timeout_seconds: int = 6
+    finish_on_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    """Hold in the provider's queue; `wait` is polled for announcements, `action` learns how it ended."""
+
+    queue_name: str
+    wait: Step | None
+    action: Step | None
+    wait_url: str | None = None  # a static hold URL (used when our own wait step cannot be trusted)
+
+
+@dataclass(frozen=True)
+class Redirect:
+    step: Step
+
+
+@dataclass(frozen=True)
+class Leave:
+    """Leave the hold queue (the Enqueue action then runs)."""
+
+
+@dataclass(frozen=True)
+class Hangup:
+    pass
+
+
+@dataclass(frozen=True)
+class Dial:
+    """Connect the call to an agent (phone number, sip: URI or client: identity)."""
+
+    target: str
+    caller_id: str | None = None
+    action: Step | None = None
+    timeout_seconds: int = 20
+
+
+Verb = Union[Say, Play, Pause, Gather, Enqueue, Redirect, Leave, Hangup, Dial]
+
+
+@dataclass(frozen=True)
+class Script:
+    verbs: tuple[Verb, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, *verbs: Verb) -> "Script":
+        return cls(tuple(verbs))

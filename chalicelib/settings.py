@@ -1,0 +1,42 @@
+"""Every setting Holdfast reads from the environment, in one place."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_QUEUES_FILE = str(Path(__file__).with_name("queues.json"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str = "holdfast"
+    region: str = "us-east-1"
+    # Where AWS is: unset in AWS; the embedded moto server locally.
+    aws_endpoint_url: str | None = None
+    state_machine_arn: str = ""
+    dial_queue_url: str = ""
+    # The public URL Twilio calls, stage path included (e.g. https://abc.execute-api.../api):
+    # signatures are checked against it, never against a URL rebuilt from the request.
+    public_base_url: str = "http://localhost:8000"
+    twilio_auth_token: str = ""
+    twilio_account_sid: str = ""
+    queues_file: str = DEFAULT_QUEUES_FILE
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        return cls(
+            table_name=env.get("HOLDFAST_TABLE", cls.table_name),
+            region=env.get("AWS_REGION", env.get("AWS_DEFAULT_REGION", cls.region)),
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            state_machine_arn=env.get("HOLDFAST_STATE_MACHINE_ARN", ""),
+            dial_queue_url=env.get("HOLDFAST_DIAL_QUEUE_URL", ""),
+            public_base_url=env.get("HOLDFAST_PUBLIC_URL", cls.public_base_url).rstrip("/"),
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
+            queues_file=env.get("HOLDFAST_QUEUES_FILE", DEFAULT_QUEUES_FILE),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )

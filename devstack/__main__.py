@@ -1,0 +1,36 @@
+"""`make run`: Holdfast locally on its embedded default.
+
+Starts an in-process moto server (DynamoDB, SQS, Step Functions executing the real ASL), creates
+the resources infra/ declares, and serves the Chalice app with `chalice local`'s server."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from .stack import LocalStack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("HOLDFAST_PORT", "8000")))
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
+    args = parser.parse_args(argv)
+    stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port)
+    stack.start()
+    print(stack.banner(), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The local stack as an object, so `make run`, the end-to-end tests and the benches share it."""
+from __future__ import annotations
+
+import os
+import threading
+
+import requests
+
+LOCAL_AUTH_TOKEN = "holdfast-local-auth-token"
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+class LocalStack:
+    def __init__(self, host: str = "127.0.0.1", port: int = 8000, moto_port: int = 5000,
+                 region: str = "us-east-1") -> None:
+        self.host, self.port, self.moto_port, self.region = host, port, moto_port, region
+        self._moto = None
+        self._http = None
+        self._thread: threading.Thread | None = None
+        self.resources = None
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def public_url(self) -> str:
+        return os.environ.get("HOLDFAST_PUBLIC_URL") or f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise
+
+        # moto's Step Functions interpreter calls DynamoDB/SQS back on this port.
+        os.environ["MOTO_PORT"] = str(self.moto_port)
+        for key, value in FAKE_AWS.items():
+            os.environ.setdefault(key, value)
+        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = self.region
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self._moto.start()
+        requests.post(f"{self.moto_url}/moto-api/config",
+                      json={"stepfunctions": {"execute_state_machine": True}}, timeout=10).raise_for_status()
+
+        from .resources import create_resources
+
+        self.resources = create_resources(region=self.region, endpoint_url=self.moto_url)
+        os.environ.update(self.resources.env())
+        os.environ["AWS_ENDPOINT_URL"] = self.moto_url
+        os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
+        os.environ["HOLDFAST_PUBLIC_URL"] = self.public_url
+        self._serve()
+
+    def _serve(self) -> None:
+        from chalice.config import Config
+        from chalice.local import create_local_server
+
+        from app import app
+        from chalicelib import bootstrap
+
+        bootstrap.reset()
+        self._http = create_local_server(app, Config.create(chalice_stage="local"), self.host, self.port)
+        self._thread = threading.Thread(target=self._http.serve_forever, name="chalice-local", daemon=True)
+        self._thread.start()
+
+    def banner(self) -> str:
+        return "\n".join([
+            "Holdfast is running locally (embedded AWS: moto server at " + self.moto_url + ").",
+            f"  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
+            f"    POST {self.public_url}/voice/twilio/incoming",
+            f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
+            f"  Health: GET {self.public_url}/health",
+            "Press Ctrl-C to stop.",
+        ])
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+        if self._moto is not None:
+            self._moto.stop()

@@ -1,0 +1,39 @@
+"""Shared fixtures: fake AWS credentials always; an in-process moto AWS with the real resources on demand."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = Path(__file__).resolve().parent / "events"
+AUTH_TOKEN = "test-auth-token"
+PUBLIC_URL = "https://example.execute-api.us-east-1.amazonaws.com/api"
+
+for _key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
+    os.environ[_key] = "testing"
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture
+def aws() -> Iterator["object"]:
+    """moto in-process, Step Functions executing the real ASL, resources created from infra/."""
+    from moto import mock_aws
+
+    from devstack.resources import create_resources
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield create_resources()
+
+
+@pytest.fixture
+def settings(aws):  # type: ignore[no-untyped-def]
+    from chalicelib.settings import Settings
+
+    return Settings(table_name=aws.table_name, state_machine_arn=aws.state_machine_arn,
+                    dial_queue_url=aws.dial_queue_url, public_base_url=PUBLIC_URL,
+                    twilio_auth_token=AUTH_TOKEN)

@@ -1,0 +1,120 @@
+"""The same cases against every TicketStore: the in-memory fake and DynamoDB (moto)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.domain.errors import TicketNotFoundError
+from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
+from chalicelib.ports import TicketStore
+from tests.fakes import FakeStore
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["fake", "dynamo"])
+def store(request: pytest.FixtureRequest) -> TicketStore:
+    if request.param == "fake":
+        return FakeStore()
+    from chalicelib.adapters.dynamo import DynamoTicketStore
+
+    resources = request.getfixturevalue("aws")
+    return DynamoTicketStore(resources.table_name, "us-east-1")
+
+
+def live(call_id: str | None, queue: str = "support", priority: int = 0,
+         status: TicketStatus = TicketStatus.WAITING) -> Ticket:
+    return Ticket(queue, 0, TicketKind.LIVE, status, NOW, call_id=call_id, caller="+14158675309",
+                  priority=priority)
+
+
+def test_numbers_come_from_a_per_queue_counter_and_are_never_reused(store: TicketStore) -> None:
+    a = store.open_ticket(live("CA1"))
+    b = store.open_ticket(live("CA2"))
+    other = store.open_ticket(live("CA3", queue="sales"))
+    assert (a.number, b.number, other.number) == (1, 2, 1)
+    store.abandon(a.id, NOW, 1.0)
+    assert store.open_ticket(live("CA4")).number == 3
+
+
+def test_one_ticket_per_call(store: TicketStore) -> None:
+    first = store.open_ticket(live("CA1"))
+    again = store.open_ticket(live("CA1"))
+    assert again.id == first.id
+    assert store.find_by_call("CA1").id == first.id
+    assert store.find_by_call("CA-none") is None
+
+
+def test_get_round_trips_and_missing_is_an_error(store: TicketStore) -> None:
+    ticket = store.open_ticket(live("CA1"))
+    loaded = store.get(ticket.id)
+    assert loaded == ticket
+    with pytest.raises(TicketNotFoundError):
+        store.get("support-999")
+    with pytest.raises(TicketNotFoundError):
+        store.get("../etc")
+
+
+def test_line_order_is_priority_then_number(store: TicketStore) -> None:
+    t1 = store.open_ticket(live("CA1"))
+    t2 = store.open_ticket(live("CA2"))
+    vip = store.open_ticket(live("CA3", priority=1))
+    t4 = store.open_ticket(live("CA4"))
+    assert [store.ahead_of(t) for t in (vip, t1, t2, t4)] == [0, 1, 2, 3]
+    store.abandon(t2.id, NOW, 5.0)
+    assert store.ahead_of(t4) == 2
+    assert store.waiting_count("support") == 3
+
+
+def test_after_hours_tickets_are_not_in_line(store: TicketStore) -> None:
+    store.open_ticket(live("CA1", status=TicketStatus.AFTER_HOURS))
+    t2 = store.open_ticket(live("CA2"))
+    assert store.ahead_of(t2) == 0
+
+
+def test_convert_to_callback_happens_once_and_leaves_the_line(store: TicketStore) -> None:
+    t1 = store.open_ticket(live("CA1"))
+    t2 = store.open_ticket(live("CA2"))
+    later = NOW + timedelta(minutes=5)
+    assert store.convert_to_callback(t1.id, "+14155550123", later, NOW)
+    assert not store.convert_to_callback(t1.id, "+14155550123", later, NOW)
+    got = store.get(t1.id)
+    assert (got.kind, got.status, got.number, got.callback_number, got.not_before) == (
+        TicketKind.CALLBACK, TicketStatus.SCHEDULED, 1, "+14155550123", later)
+    assert store.ahead_of(t2) == 0  # out of line until the workflow parks it
+
+
+def test_revert_only_before_the_workflow_started(store: TicketStore) -> None:
+    t1 = store.open_ticket(live("CA1"))
+    store.convert_to_callback(t1.id, "+14155550123", NOW, NOW)
+    store.revert_to_live(t1.id)
+    assert store.get(t1.id).kind is TicketKind.LIVE
+    store.convert_to_callback(t1.id, "+14155550123", NOW, NOW)
+    store.set_execution(t1.id, "arn:exec")
+    store.revert_to_live(t1.id)
+    assert store.get(t1.id).kind is TicketKind.CALLBACK
+
+
+def test_abandon_once_and_only_live_holding_tickets(store: TicketStore) -> None:
+    t1 = store.open_ticket(live("CA1"))
+    assert store.abandon(t1.id, NOW, 12.5)
+    assert not store.abandon(t1.id, NOW, 99.0)
+    assert store.get(t1.id).wait_seconds == 12.5
+    t2 = store.open_ticket(live("CA2"))
+    store.convert_to_callback(t2.id, "+14155550123", NOW, NOW)
+    assert not store.abandon(t2.id, NOW, 1.0)
+
+
+def test_pending_number_and_wish(store: TicketStore) -> None:
+    t1 = store.open_ticket(live("CA1"))
+    store.set_pending_number(t1.id, "+14155550123")
+    store.mark_wants_callback(t1.id)
+    got = store.get(t1.id)
+    assert (got.pending_number, got.wants_callback) == ("+14155550123", True)
+    store.set_pending_number(t1.id, None)
+    assert store.get(t1.id).pending_number is None
+
+
+def test_staffing_defaults_to_nobody(store: TicketStore) -> None:
+    assert store.staffing("support").staffed == 0

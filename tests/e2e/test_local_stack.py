@@ -1,0 +1,118 @@
+"""Starts the local stack (`python -m devstack`, what `make run` runs) and drives it over HTTP like Twilio."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import boto3
+import pytest
+import requests
+
+from devstack.stack import LOCAL_AUTH_TOKEN
+from tests.helpers import event, signed
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, port: int, moto_port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.moto = f"http://127.0.0.1:{moto_port}"
+
+    def post(self, step: str, params: dict[str, str], query: str = "") -> requests.Response:
+        url = f"{self.base}/voice/twilio/{step}{query}"
+        body, headers = signed(LOCAL_AUTH_TOKEN, url, params)
+        return requests.post(url, data=body, headers=headers, timeout=10)
+
+    def client(self, service: str):  # type: ignore[no-untyped-def]
+        return boto3.client(service, endpoint_url=self.moto, region_name="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    port, moto_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLDFAST_", "TWILIO_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port), "--moto-port", str(moto_port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    s = Stack(port, moto_port)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"local stack exited: {proc.stdout.read() if proc.stdout else ''}")
+            try:
+                if requests.get(f"{s.base}/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("local stack did not come up in 60 s")
+            time.sleep(0.2)
+        yield s
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def ticket(stack: Stack, number: int) -> dict:
+    item = stack.client("dynamodb").get_item(
+        TableName="holdfast", Key={"pk": {"S": "QUEUE#support"}, "sk": {"S": f"TICKET#{number:012d}"}},
+        ConsistentRead=True)
+    return {k: list(v.values())[0] for k, v in item.get("Item", {}).items()}
+
+
+def test_a_caller_books_a_callback_and_keeps_their_place(stack: Stack) -> None:
+    sid = "CA" + "e2e1".rjust(32, "0")
+    reply = stack.post("incoming", event("incoming", CallSid=sid))
+    assert reply.status_code == 200 and "<Gather" in reply.text and "press 1" in reply.text
+    number = int(reply.text.split("offer?t=support-")[1].split('"')[0])
+
+    reply = stack.post("offer", event("gather_digits_1", CallSid=sid), f"?t=support-{number}")
+    assert "4 1 5, 8 6 7, 5 3 0 9" in reply.text
+    reply = stack.post("confirm", event("gather_digits_1", CallSid=sid), f"?t=support-{number}")
+    assert reply.status_code == 200 and "<Hangup" in reply.text and "keep your place" in reply.text
+
+    # durable before the caller heard it, and the real workflow parked it in moto's Step Functions
+    deadline = time.monotonic() + 15
+    while not ticket(stack, number).get("task_token") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    item = ticket(stack, number)
+    assert (item["kind"], item["status"], item["callback_number"]) == ("CALLBACK", "WAITING", "+14158675309")
+    assert item["task_token"]
+    sfn = stack.client("stepfunctions")
+    [machine] = sfn.list_state_machines()["stateMachines"]
+    names = [e["name"] for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]]
+    assert f"support-{number}" in names
+
+    # a later caller counts the parked callback ahead of them
+    reply = stack.post("incoming", event("incoming", CallSid="CA" + "e2e2".rjust(32, "0"), From="+14155550199"))
+    assert "You are number 2 in line" in reply.text
+
+
+def test_a_caller_who_hangs_up_is_abandoned(stack: Stack) -> None:
+    sid = "CA" + "e2e3".rjust(32, "0")
+    reply = stack.post("incoming", event("incoming", CallSid=sid))
+    number = int(reply.text.split("t=support-")[1].split('"')[0])
+    assert stack.post("incoming", event("status_completed", CallSid=sid)).status_code == 200
+    assert ticket(stack, number)["status"] == "ABANDONED"
+
+
+def test_forged_requests_are_refused_over_http(stack: Stack) -> None:
+    url = f"{stack.base}/voice/twilio/incoming"
+    reply = requests.post(url, data=event("incoming"), headers={"X-Twilio-Signature": "nope"}, timeout=10)
+    assert reply.status_code == 403

@@ -1,0 +1,195 @@
+"""The voice webhooks through the Chalice test client: golden TwiML per branch, and the edges.
+
+Set UPDATE_GOLDEN=1 to rewrite the golden files after a deliberate change (then review the diff)."""
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib import bootstrap
+from chalicelib.adapters.dynamo import TicketItem
+from tests.conftest import AUTH_TOKEN, PUBLIC_URL
+from tests.fakes import FixedClock
+from tests.helpers import event, signed
+
+GOLDEN = Path(__file__).with_name("golden")
+QUEUES = str(Path(__file__).with_name("queues.json"))
+MONDAY_NOON_KYIV = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+MONDAY_NIGHT_KYIV = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MONDAY_NOON_KYIV)
+
+
+@pytest.fixture
+def container(settings, clock, monkeypatch):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    built = bootstrap.build(replace(settings, queues_file=QUEUES), clock=clock)
+    monkeypatch.setattr(bootstrap, "container", lambda: built)
+    return built
+
+
+@pytest.fixture
+def client(container):  # type: ignore[no-untyped-def]
+    with Client(app, stage_name="local") as c:
+        yield c
+
+
+def post(client: Client, step: str, params: dict[str, str], query: dict[str, str] | None = None,
+         signature: str | None = None):  # type: ignore[no-untyped-def]
+    path = f"/voice/twilio/{step}" + (f"?{urlencode(query)}" if query else "")
+    body, headers = signed(AUTH_TOKEN, PUBLIC_URL + path, params)
+    if signature is not None:
+        headers["X-Twilio-Signature"] = signature
+    return client.http.post(path, headers=headers, body=body)
+
+
+def golden(name: str, body: bytes) -> None:
+    text = body.decode()
+    ET.fromstring(text)  # well-formed XML, always
+    path = GOLDEN / f"{name}.xml"
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text + "\n", encoding="utf-8")
+    assert text + "\n" == path.read_text(encoding="utf-8")
+
+
+def tickets() -> list[TicketItem]:
+    return [t for t in TicketItem.scan() if t.sk.startswith("TICKET#")]
+
+
+def test_incoming_short_wait(client: Client) -> None:
+    reply = post(client, "incoming", event("incoming"))
+    assert reply.status_code == 200 and reply.headers["Content-Type"] == "text/xml"
+    golden("incoming_short_wait", reply.body)
+
+
+def test_incoming_long_wait_offers_callback(client: Client) -> None:
+    for n in range(3):
+        post(client, "incoming", event("incoming", CallSid=f"CA{n:032d}"))
+    golden("incoming_long_wait", post(client, "incoming", event("incoming")).body)
+
+
+def test_incoming_after_hours(client: Client, clock: FixedClock) -> None:
+    clock.current = MONDAY_NIGHT_KYIV
+    golden("incoming_after_hours_uk", post(client, "incoming", event("incoming", To="+380445550100")).body)
+
+
+def test_incoming_in_russian(client: Client) -> None:
+    golden("incoming_ru", post(client, "incoming", event("incoming", To="+74955550100")).body)
+
+
+def test_press_1_confirm_and_book(client: Client) -> None:
+    post(client, "incoming", event("incoming"))
+    golden("offer_press_1", post(client, "offer", event("gather_digits_1"), {"t": "support-1"}).body)
+    golden("confirm_booked", post(client, "confirm", event("gather_digits_1"), {"t": "support-1"}).body)
+    [ticket] = tickets()
+    assert ticket.kind == "CALLBACK" and ticket.execution_id.endswith(":support-1")
+
+
+def test_withheld_caller_is_asked_for_a_number(client: Client) -> None:
+    post(client, "incoming", event("incoming_withheld"))
+    golden("offer_withheld", post(client, "offer", event("gather_digits_1"), {"t": "support-1"}).body)
+    reply = post(client, "number", event("gather_number"), {"t": "support-1", "tries": "0"})
+    golden("number_read_back", reply.body)
+
+
+def test_wait_url_announces_and_reoffers(client: Client) -> None:
+    for n in range(3):
+        post(client, "incoming", event("incoming", CallSid=f"CA{n:032d}"))
+    golden("wait_announcement", post(client, "wait", event("enqueue_wait", CallSid=f"CA{2:032d}"),
+                                     {"t": "support-3"}).body)
+
+
+def test_hangup_in_queue_marks_abandoned(client: Client, clock: FixedClock) -> None:
+    post(client, "incoming", event("incoming"))
+    clock.advance(95)
+    reply = post(client, "queue-exit", event("enqueue_action_hangup"), {"t": "support-1"})
+    golden("queue_exit_hangup", reply.body)
+    [ticket] = tickets()
+    assert ticket.status == "ABANDONED" and float(ticket.wait_seconds) == 95
+
+
+def test_status_callback_on_the_same_url_marks_abandoned(client: Client, clock: FixedClock) -> None:
+    post(client, "incoming", event("incoming"))
+    clock.advance(40)
+    assert post(client, "incoming", event("status_completed")).status_code == 200
+    [ticket] = tickets()
+    assert ticket.status == "ABANDONED" and float(ticket.wait_seconds) == 40
+
+
+def test_admin_query_parameter_is_part_of_the_signed_url(client: Client) -> None:
+    reply = post(client, "incoming", event("incoming"), {"queue": "moscow"})
+    assert reply.status_code == 200 and b"ru-RU" in reply.body
+
+
+@pytest.mark.parametrize("signature", ["", "forged==", "RSOYDt4T1cUTdK1PDd93/VVr8B8="])
+def test_forged_or_missing_signature_is_403_and_writes_nothing(client: Client, signature: str) -> None:
+    reply = post(client, "incoming", event("incoming"), signature=signature)
+    assert reply.status_code == 403
+    assert list(TicketItem.scan()) == []
+
+
+def test_signature_for_another_host_is_rejected(client: Client) -> None:
+    params = event("incoming")
+    body, headers = signed(AUTH_TOKEN, "https://attacker.example.com/voice/twilio/incoming", params)
+    assert client.http.post("/voice/twilio/incoming", headers=headers, body=body).status_code == 403
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe\x00garbage", b"a=1&&&b", b"CallStatus=ringing"])
+def test_malformed_body_is_400_and_writes_nothing(client: Client, body: bytes) -> None:
+    from twilio.request_validator import RequestValidator
+    from urllib.parse import parse_qsl
+    try:
+        params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+    except UnicodeDecodeError:
+        params = {}
+    sig = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC_URL + "/voice/twilio/incoming", params)
+    reply = client.http.post("/voice/twilio/incoming", body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig})
+    assert reply.status_code == 400
+    assert list(TicketItem.scan()) == []
+
+
+def test_unknown_provider_or_step_is_404(client: Client) -> None:
+    assert post(client, "teleport", event("incoming")).status_code == 404
+    path = "/voice/nokia/incoming"
+    body, headers = signed(AUTH_TOKEN, PUBLIC_URL + path, event("incoming"))
+    assert client.http.post(path, headers=headers, body=body).status_code == 404
+
+
+def test_internal_failure_still_answers_valid_twiml(client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    boto3.client("dynamodb", region_name="us-east-1").delete_table(TableName=settings.table_name)
+    reply = post(client, "incoming", event("incoming"))
+    assert reply.status_code == 200
+    golden("apology", reply.body)
+
+
+def test_unknown_ticket_on_a_step_apologises_and_keeps_caller_queued(client: Client) -> None:
+    reply = post(client, "offer", event("gather_digits_1"), {"t": "support-404"})
+    assert reply.status_code == 200
+    root = ET.fromstring(reply.body)
+    assert [c.tag for c in root] == ["Say", "Enqueue"] and root[1].text == "support"
+
+
+def test_broken_configuration_still_answers_valid_twiml(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HOLDFAST_QUEUES_FILE", "/nonexistent/queues.json")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("HOLDFAST_PUBLIC_URL", PUBLIC_URL)
+    bootstrap.reset()
+    with Client(app, stage_name="local") as c:
+        reply = post(c, "incoming", event("incoming"))
+    assert reply.status_code == 200
+    root = ET.fromstring(reply.body)
+    assert [c.tag for c in root] == ["Say", "Enqueue"]
+    bootstrap.reset()

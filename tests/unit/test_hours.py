@@ -1,0 +1,58 @@
+from datetime import datetime, timezone
+
+import pytest
+
+from chalicelib.domain.errors import ConfigError
+from chalicelib.domain.hours import BusinessHours
+
+KYIV = BusinessHours.from_config({
+    "timezone": "Europe/Kyiv", "mon": ["09:00-18:00"], "tue": ["09:00-13:00", "14:00-18:00"],
+    "fri": ["09:00-17:00"], "holidays": ["2026-12-25"],
+})
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=timezone.utc)
+
+
+def test_open_inside_hours_in_queue_time_zone() -> None:
+    # Monday 2026-11-23 10:00 Kyiv is 08:00 UTC
+    assert KYIV.is_open(utc(2026, 11, 23, 8, 0))
+    assert not KYIV.is_open(utc(2026, 11, 23, 6, 59))
+    assert not KYIV.is_open(utc(2026, 11, 23, 16, 0))  # 18:00 Kyiv: closed
+
+
+def test_lunch_break_closes_and_reopens() -> None:
+    assert not KYIV.is_open(utc(2026, 11, 24, 11, 30))  # 13:30 Kyiv Tuesday
+    assert KYIV.next_opening(utc(2026, 11, 24, 11, 30)) == utc(2026, 11, 24, 12, 0)
+
+
+def test_next_opening_skips_closed_days_and_holidays() -> None:
+    # Tuesday evening -> next is Friday (no hours Wed/Thu)
+    assert KYIV.next_opening(utc(2026, 11, 24, 17, 0)) == utc(2026, 11, 27, 7, 0)
+    # Christmas Friday is a holiday -> Monday 28th
+    assert KYIV.next_opening(utc(2026, 12, 24, 16, 0)) == utc(2026, 12, 28, 7, 0)
+
+
+def test_next_opening_when_open_is_now() -> None:
+    now = utc(2026, 11, 23, 8, 0)
+    assert KYIV.next_opening(now) == now
+
+
+def test_always_open_and_midnight_close() -> None:
+    always = BusinessHours.always("America/New_York")
+    assert always.is_open(utc(2026, 11, 23, 4, 0))
+    night = BusinessHours.from_config({"timezone": "UTC", "mon": ["20:00-00:00"]})
+    assert night.is_open(utc(2026, 11, 23, 23, 59))
+    assert not night.is_open(utc(2026, 11, 24, 0, 0))
+
+
+@pytest.mark.parametrize("raw, field", [
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"mon": ["nine-to-five"]}, "mon"),
+    ({"mon": ["18:00-09:00"]}, "closes before it opens"),
+    ({"holidays": ["25.12.2026"]}, "holidays"),
+])
+def test_bad_hours_are_config_errors_naming_the_field(raw: dict, field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        BusinessHours.from_config(raw)
