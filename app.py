@@ -1,20 +1,53 @@
 """Holdfast's Chalice app: thin handlers only. Logic lives in chalicelib/."""
 from chalice import Chalice, Response
 
-from chalicelib import bootstrap
+from chalicelib import bootstrap, workers
+from chalicelib.settings import Settings
+from chalicelib.webhooks import HttpReply
 
 app = Chalice(app_name="holdfast")
 
 FORM = "application/x-www-form-urlencoded"
+# Event sources are wired by `chalice deploy` from these (outputs of the infra stack).
+EVENT_SOURCES = Settings.from_env()
+
+
+def _reply(reply: HttpReply) -> Response:
+    return Response(body=reply.body, status_code=reply.status, headers={"Content-Type": reply.content_type})
 
 
 @app.route("/voice/{provider}/{step}", methods=["POST"], content_types=[FORM])
 def voice(provider: str, step: str) -> Response:
     request = app.current_request
-    reply = bootstrap.webhooks().handle(provider, step, request.raw_body, request.query_params, request.headers)
-    return Response(body=reply.body, status_code=reply.status, headers={"Content-Type": reply.content_type})
+    return _reply(bootstrap.webhooks().handle(provider, step, request.raw_body, request.query_params,
+                                              request.headers))
+
+
+@app.route("/agents/{agent_id}/status", methods=["POST"], content_types=["application/json"])
+def agent_status(agent_id: str) -> Response:
+    request = app.current_request
+    return _reply(bootstrap.container().agents.set_status(agent_id, request.raw_body, request.headers))
+
+
+@app.route("/providers/{provider}/agent-events", methods=["POST"], content_types=[FORM])
+def provider_agent_events(provider: str) -> Response:
+    request = app.current_request
+    return _reply(bootstrap.container().agents.provider_event(provider, request.raw_body,
+                                                              request.query_params or {}, request.headers))
 
 
 @app.route("/health", methods=["GET"])
 def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@app.on_sqs_message(queue_arn=EVENT_SOURCES.dial_queue_arn, batch_size=1)
+def dial_worker(event) -> None:  # type: ignore[no-untyped-def]
+    for record in event:
+        workers.on_dial_message(record.body)
+
+
+@app.on_dynamodb_record(stream_arn=EVENT_SOURCES.table_stream_arn, batch_size=25)
+def table_stream(event) -> None:  # type: ignore[no-untyped-def]
+    for record in event:
+        workers.on_table_change(record.new_image, record.old_image)

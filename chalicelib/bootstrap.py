@@ -9,12 +9,15 @@ import boto3
 
 from .adapters.dynamo import DynamoTicketStore, ticket_keys
 from .adapters.stepfunctions import StepFunctionsOrchestrator
-from .adapters.twilio_provider import TwilioTelephony
+from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
+from .agents_api import AgentsApi
+from .domain.callbacks import Callbacks
 from .domain.callflow import CallFlow
+from .domain.dispatch import Dispatcher
 from .domain.queues import QueueDirectory
-from .ports import Clock, SystemClock, Telephony
+from .ports import Clock, Dialer, SystemClock, Telephony
 from .settings import Settings
-from .webhooks import VoiceWebhooks
+from .webhooks import UseCases, VoiceWebhooks
 
 
 @dataclass
@@ -22,7 +25,10 @@ class Container:
     settings: Settings
     store: DynamoTicketStore
     flow: CallFlow
+    dispatcher: Dispatcher
+    callbacks: Callbacks
     webhooks: VoiceWebhooks
+    agents: AgentsApi
 
 
 def load_queues(path: str) -> QueueDirectory:
@@ -34,12 +40,21 @@ def providers(settings: Settings) -> dict[str, Telephony]:
     return {"twilio": TwilioTelephony(settings.twilio_auth_token)}
 
 
-def build(settings: Settings, clock: Clock | None = None) -> Container:
+def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None) -> Container:
+    clock = clock or SystemClock()
+    queues = load_queues(settings.queues_file)
     store = DynamoTicketStore(settings.table_name, settings.region, settings.aws_endpoint_url)
     sfn = boto3.client("stepfunctions", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
     orchestrator = StepFunctionsOrchestrator(sfn, settings.state_machine_arn, ticket_keys)
-    flow = CallFlow(store, orchestrator, clock or SystemClock(), load_queues(settings.queues_file))
-    return Container(settings, store, flow, VoiceWebhooks(flow, providers(settings), settings.public_base_url))
+    dialer = dialer or TwilioDialer(settings.twilio_account_sid, settings.twilio_auth_token,
+                                    settings.public_base_url, settings.twilio_api_base_url)
+    flow = CallFlow(store, orchestrator, clock, queues)
+    dispatcher = Dispatcher(store, orchestrator, dialer, clock, queues)
+    callbacks = Callbacks(store, orchestrator, dialer, clock, queues, dispatcher)
+    known = providers(settings)
+    return Container(settings, store, flow, dispatcher, callbacks,
+                     VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
+                     AgentsApi(dispatcher, known, settings.admin_token, settings.public_base_url))
 
 
 @lru_cache(maxsize=1)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from .domain.model import CallEvent, Ticket
-from .domain.script import Script
+from .domain.model import Agent, AgentEvent, AgentStatus, CallEvent, Ticket, TicketStatus
+from .domain.script import Script, Step
 
 
 class Clock(ABC):
@@ -80,12 +80,73 @@ class TicketStore(ABC):
         """LIVE+WAITING -> ABANDONED. True only for the one call that changed it."""
 
 
+    # --- agents and dispatch -------------------------------------------------------------
+
+    @abstractmethod
+    def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
+                            queues: tuple[str, ...] | None, event_id: str | None) -> Agent | None:
+        """Apply an agent's status event. None when it is a duplicate (same event id) or stale
+        (older than the agent's last change, e.g. a late 'available' after a reservation)."""
+
+    @abstractmethod
+    def get_agent(self, agent_id: str) -> Agent:
+        """Raise UnknownAgentError if absent."""
+
+    @abstractmethod
+    def idle_agents(self, queue_id: str) -> list[Agent]: ...
+
+    @abstractmethod
+    def head(self, queue_id: str) -> Ticket | None:
+        """The first WAITING ticket in dispatch order."""
+
+    @abstractmethod
+    def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
+        """In one transaction: WAITING ticket -> CONNECTING with the agent, AVAILABLE agent -> BUSY
+        with the ticket. False (and nothing changed) if either condition fails."""
+
+    @abstractmethod
+    def release_agent(self, agent_id: str, ticket_id: str, status: AgentStatus, now: datetime) -> bool:
+        """Free the agent if (and only if) it is still reserved for this ticket."""
+
+    @abstractmethod
+    def requeue(self, ticket_id: str, agent_id: str) -> bool:
+        """A LIVE ticket whose bridge failed goes back into line at its own place."""
+
+    @abstractmethod
+    def mark_served(self, ticket_id: str, now: datetime) -> bool: ...
+
+    @abstractmethod
+    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
+        """A claimed LIVE ticket whose caller was gone before the bridge: ABANDONED."""
+
+    # --- dialing -------------------------------------------------------------------------
+
+    @abstractmethod
+    def begin_dial(self, ticket_id: str, dial_id: str, token: str) -> bool:
+        """Record the dial attempt named by dial_id; False if it was recorded before (a redelivery)."""
+
+    @abstractmethod
+    def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
+                    attempts: int, outcome: str, next_attempt_at: datetime | None) -> str | None:
+        """Close the attempt once: returns its task token, or None if another report closed it first."""
+
+    @abstractmethod
+    def drop_agent(self, ticket_id: str, agent_id: str) -> None:
+        """Forget the reservation on the ticket (after its agent was released)."""
+
+
 class Orchestrator(ABC):
     """The callback workflow engine (Step Functions)."""
 
     @abstractmethod
     def start(self, name: str, payload: Mapping[str, Any]) -> str:
         """Start the execution called `name` (idempotent by name); return its id."""
+
+    @abstractmethod
+    def complete(self, token: str, output: Mapping[str, Any]) -> None:
+        """Answer a waiting task (resume a parked callback, report a dial outcome).
+
+        Raise StaleTokenError if the task is gone: timed out, finished, or answered before."""
 
 
 class Telephony(ABC):
@@ -103,4 +164,21 @@ class Telephony(ABC):
     @abstractmethod
     def render(self, script: Script, base_url: str) -> str: ...
 
+    def parse_agent_event(self, params: Mapping[str, str]) -> AgentEvent | None:
+        """The provider's agent presence event (None: an event Holdfast does not act on)."""
+        raise NotImplementedError(f"{self.name} sends no agent events")
+
     content_type: str = "text/xml"
+
+
+class Dialer(ABC):
+    """Outbound calls and moving live calls, through one provider. Raises TelephonyError."""
+
+    @abstractmethod
+    def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
+                   timeout_seconds: int) -> str:
+        """Dial `to`; the provider fetches `answer` when it is answered and posts `status` when it ends."""
+
+    @abstractmethod
+    def redirect(self, call_id: str, script: Script) -> None:
+        """Replace what a live call is doing with this script (bridge a holding caller to an agent)."""

@@ -24,6 +24,13 @@ class Settings:
     twilio_account_sid: str = ""
     queues_file: str = DEFAULT_QUEUES_FILE
     log_level: str = "INFO"
+    # Bearer token for the agents and admin JSON APIs; empty disables them.
+    admin_token: str = ""
+    # Where the twilio library sends REST calls; unset means Twilio itself (the simulated network sets it).
+    twilio_api_base_url: str | None = None
+    # Event sources Chalice wires at deploy time (outputs of the infra stack).
+    dial_queue_arn: str = "arn:aws:sqs:us-east-1:000000000000:holdfast-DialQueue"
+    table_stream_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/holdfast/stream/unset"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -39,4 +46,8 @@ class Settings:
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
             queues_file=env.get("HOLDFAST_QUEUES_FILE", DEFAULT_QUEUES_FILE),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            admin_token=env.get("HOLDFAST_ADMIN_TOKEN", ""),
+            twilio_api_base_url=env.get("TWILIO_API_BASE_URL") or None,
+            dial_queue_arn=env.get("HOLDFAST_DIAL_QUEUE_ARN", cls.dial_queue_arn),
+            table_stream_arn=env.get("HOLDFAST_TABLE_STREAM_ARN", cls.table_stream_arn),
         )

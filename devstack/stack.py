@@ -7,6 +7,7 @@ import threading
 import requests
 
 LOCAL_AUTH_TOKEN = "holdfast-local-auth-token"
+LOCAL_ADMIN_TOKEN = "holdfast-local-admin-token"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing"}
 
@@ -18,6 +19,7 @@ class LocalStack:
         self._moto = None
         self._http = None
         self._thread: threading.Thread | None = None
+        self._pump = None
         self.resources = None
 
     @property
@@ -51,6 +53,7 @@ class LocalStack:
         os.environ.update(self.resources.env())
         os.environ["AWS_ENDPOINT_URL"] = self.moto_url
         os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
+        os.environ.setdefault("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN)
         os.environ["HOLDFAST_PUBLIC_URL"] = self.public_url
         self._serve()
 
@@ -65,6 +68,18 @@ class LocalStack:
         self._http = create_local_server(app, Config.create(chalice_stage="local"), self.host, self.port)
         self._thread = threading.Thread(target=self._http.serve_forever, name="chalice-local", daemon=True)
         self._thread.start()
+        self._start_workers()
+
+    def _start_workers(self) -> None:
+        """The SQS consumer and stream consumer Chalice runs as Lambda functions in AWS."""
+        from chalicelib import workers
+
+        from .pollers import Pump, SqsPoller, StreamPoller
+
+        assert self.resources is not None
+        self._pump = Pump([SqsPoller(self.resources.dial_queue_url, workers.on_dial_message, self.moto_url),
+                           StreamPoller(self.resources.table_name, workers.on_table_change, self.moto_url)])
+        self._pump.start()
 
     def banner(self) -> str:
         return "\n".join([
@@ -72,11 +87,14 @@ class LocalStack:
             f"  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
             f"    POST {self.public_url}/voice/twilio/incoming",
             f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
+            f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer {os.environ['HOLDFAST_ADMIN_TOKEN']})",
             f"  Health: GET {self.public_url}/health",
             "Press Ctrl-C to stop.",
         ])
 
     def stop(self) -> None:
+        if self._pump is not None:
+            self._pump.stop()
         if self._http is not None:
             self._http.shutdown()
         if self._moto is not None:

@@ -5,9 +5,11 @@ import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from chalicelib.domain.errors import OrchestratorError, TicketNotFoundError
-from chalicelib.domain.model import HOLDING, Ticket, TicketKind, TicketStatus
-from chalicelib.ports import Clock, Orchestrator, Staffing, TicketStore
+from chalicelib.domain.errors import (CallGoneError, OrchestratorError, StaleTokenError, TelephonyError, TicketNotFoundError,
+                                      UnknownAgentError)
+from chalicelib.domain.model import HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale
+from chalicelib.domain.script import Script, Step
+from chalicelib.ports import Clock, Dialer, Orchestrator, Staffing, TicketStore
 
 
 class FixedClock(Clock):
@@ -26,8 +28,10 @@ class FakeStore(TicketStore):
         self.tickets: dict[str, Ticket] = {}
         self.calls: dict[str, str] = {}
         self.counters: dict[str, int] = {}
-        self.agents: dict[str, dict[str, str]] = {}
-        self._lock = threading.Lock()
+        self.agents: dict[str, Agent] = {}
+        self.markers: set[str] = set()
+        self.dial_tokens: dict[str, str] = {}
+        self._lock = threading.RLock()
 
     def next_number(self, queue_id: str) -> int:
         with self._lock:
@@ -70,9 +74,9 @@ class FakeStore(TicketStore):
         return len(self._line(queue_id))
 
     def staffing(self, queue_id: str) -> Staffing:
-        agents = self.agents.get(queue_id, {})
-        staffed = sum(1 for s in agents.values() if s != "offline")
-        return Staffing(staffed, sum(1 for s in agents.values() if s == "available"))
+        mine = [a for a in self.agents.values() if queue_id in a.queues]
+        return Staffing(sum(a.status is not AgentStatus.OFFLINE for a in mine),
+                        sum(a.status is AgentStatus.AVAILABLE for a in mine))
 
     def _change(self, ticket_id: str, ok: Any, **changes: Any) -> bool:
         with self._lock:
@@ -105,13 +109,137 @@ class FakeStore(TicketStore):
                             status=TicketStatus.ABANDONED, ended_at=ended_at, wait_seconds=wait_seconds)
 
 
+    # --- agents and dispatch -------------------------------------------------------------
+
+    def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
+                            queues: tuple[str, ...] | None, event_id: str | None) -> Agent | None:
+        with self._lock:
+            if event_id:
+                if f"EVENT#{event_id}" in self.markers:
+                    return None
+                self.markers.add(f"EVENT#{event_id}")
+            current = self.agents.get(agent_id)
+            if current and is_stale(current.changed_at, bool(current.ticket_id), at):
+                return None
+            agent = Agent(agent_id, status, tuple(queues) if queues is not None else (current.queues if current else ()),
+                          contact or (current.contact if current else None), None, at)
+            self.agents[agent_id] = agent
+            return agent
+
+    def get_agent(self, agent_id: str) -> Agent:
+        try:
+            return self.agents[agent_id]
+        except KeyError:
+            raise UnknownAgentError(agent_id) from None
+
+    def idle_agents(self, queue_id: str) -> list[Agent]:
+        return [a for a in list(self.agents.values()) if queue_id in a.queues and a.status is AgentStatus.AVAILABLE]
+
+    def head(self, queue_id: str) -> Ticket | None:
+        line = self._line(queue_id)
+        return line[0] if line else None
+
+    def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
+        with self._lock:
+            ticket, agent = self.get(ticket_id), self.agents.get(agent_id)
+            if ticket.status is not TicketStatus.WAITING or agent is None or agent.status is not AgentStatus.AVAILABLE:
+                return False
+            self.tickets[ticket_id] = ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id)
+            self.agents[agent_id] = Agent(agent.id, AgentStatus.BUSY, agent.queues, agent.contact, ticket_id, now)
+            return True
+
+    def release_agent(self, agent_id: str, ticket_id: str, status: AgentStatus, now: datetime) -> bool:
+        with self._lock:
+            agent = self.agents.get(agent_id)
+            if agent is None or agent.ticket_id != ticket_id:
+                return False
+            self.agents[agent_id] = Agent(agent.id, status, agent.queues, agent.contact, None, now)
+            return True
+
+    def requeue(self, ticket_id: str, agent_id: str) -> bool:
+        return self._change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.agent_id == agent_id,
+                            status=TicketStatus.WAITING, agent_id=None)
+
+    def mark_served(self, ticket_id: str, now: datetime) -> bool:
+        return self._change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING,
+                            status=TicketStatus.SERVED, ended_at=now)
+
+    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
+        return self._change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.kind is TicketKind.LIVE,
+                            status=TicketStatus.ABANDONED, ended_at=ended_at, wait_seconds=wait_seconds)
+
+    def drop_agent(self, ticket_id: str, agent_id: str) -> None:
+        self._change(ticket_id, lambda t: t.agent_id == agent_id, agent_id=None)
+
+    # --- dialing -------------------------------------------------------------------------
+
+    def begin_dial(self, ticket_id: str, dial_id: str, token: str) -> bool:
+        with self._lock:
+            if f"DIAL#{dial_id}" in self.markers or self.get(ticket_id).status is not TicketStatus.CONNECTING:
+                return False
+            self.markers.add(f"DIAL#{dial_id}")
+            self.dial_tokens[ticket_id] = token
+            return self._change(ticket_id, lambda t: True, dial_id=dial_id)
+
+    def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
+                    attempts: int, outcome: str, next_attempt_at: datetime | None) -> str | None:
+        with self._lock:
+            ended = now if status in (TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED) else None
+            if not self._change(ticket_id, lambda t: t.dial_id == dial_id, status=status, dial_id=None,
+                                attempts=attempts, last_outcome=outcome, next_attempt_at=next_attempt_at,
+                                ended_at=ended):
+                return None
+            return self.dial_tokens.pop(ticket_id)
+
+    # --- what a workflow does to the store (for tests without Step Functions) ---------------
+
+    def park(self, ticket_id: str, token: str, attempt: int = 1) -> None:
+        self._change(ticket_id, lambda t: t.kind is TicketKind.CALLBACK, status=TicketStatus.WAITING,
+                     task_token=token, attempts=attempt)
+
+
 class FakeOrchestrator(Orchestrator):
     def __init__(self, fail: bool = False) -> None:
         self.started: dict[str, Mapping[str, Any]] = {}
+        self.completed: list[tuple[str, Mapping[str, Any]]] = []
         self.fail = fail
+        self._used: set[str] = set()
+        self._lock = threading.Lock()
 
     def start(self, name: str, payload: Mapping[str, Any]) -> str:
         if self.fail:
             raise OrchestratorError("down")
         self.started.setdefault(name, payload)
         return f"exec:{name}"
+
+    def complete(self, token: str, output: Mapping[str, Any]) -> None:
+        with self._lock:  # like Step Functions: a token answers once
+            if token in self._used:
+                raise StaleTokenError("InvalidToken")
+            self._used.add(token)
+            self.completed.append((token, dict(output)))
+
+
+class FakeDialer(Dialer):
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.redirects: list[tuple[str, Script]] = []
+        self.fail_calls = False
+        self.gone: set[str] = set()
+        self._lock = threading.Lock()
+
+    def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
+                   timeout_seconds: int) -> str:
+        if self.fail_calls:
+            raise TelephonyError("refused")
+        with self._lock:
+            self.calls.append({"to": to, "from": caller_id, "answer": answer, "status": status,
+                               "amd": machine_detection})
+            return f"CAout{len(self.calls)}"
+
+    def redirect(self, call_id: str, script: Script) -> None:
+        if call_id in self.gone:
+            raise CallGoneError("call completed")
+        if self.fail_calls:
+            raise TelephonyError("provider unreachable")
+        self.redirects.append((call_id, script))

@@ -4,24 +4,28 @@ Keys:
   QUEUE#{queue} / COUNTER             the queue's ticket counter (atomic ADD)
   QUEUE#{queue} / TICKET#{number:012} a ticket
   CALL#{call_id} / CALL               which ticket a provider call opened (one per call)
-  AGENTS#{queue} / AGENT#{agent_id}   an agent's presence in a queue
+  AGENT#{agent_id} / AGENT            an agent: status, contact, queues, reservation (the authority)
+  AGENTS#{queue} / AGENT#{agent_id}   the agent's presence in a queue (kept in step, same transactions)
+  EVENT#{event_id} / EVENT            an agent event seen (duplicates are dropped)
+  DIAL#{dial_id} / DIAL               a dial attempt begun (a redelivered dial request finds it)
 The sparse index `line` holds only WAITING tickets: line_pk = LINE#{queue}, line_sk orders by
 priority, then number. Its order is dispatch order, so `ahead_of` is one COUNT query."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping
 
-from pynamodb.attributes import (BooleanAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute,
-                                 UTCDateTimeAttribute)
+from pynamodb.attributes import (BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute,
+                                 UnicodeAttribute, UTCDateTimeAttribute)
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from ..domain.errors import TicketNotFoundError
-from ..domain.model import HOLDING, Ticket, TicketKind, TicketStatus, split_ticket_id
+from ..domain.errors import TicketNotFoundError, UnknownAgentError
+from ..domain.model import (HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale,
+                            split_ticket_id)
 from ..ports import Staffing, TicketStore
 
 TICKET_TTL = timedelta(days=400)  # a year of reports, then DynamoDB drops the ticket
@@ -78,9 +82,26 @@ class CallItem(_Base):
 
 class AgentItem(_Base):
     agent_id = UnicodeAttribute()
-    queue_id = UnicodeAttribute()
     status = UnicodeAttribute(default="offline")
     contact = UnicodeAttribute(null=True)
+    queues = ListAttribute(of=UnicodeAttribute, default=list)
+    ticket_id = UnicodeAttribute(null=True)
+    changed_at = UTCDateTimeAttribute(null=True)
+
+    def to_agent(self) -> Agent:
+        return Agent(id=self.agent_id, status=AgentStatus(self.status), queues=tuple(self.queues or ()),
+                     contact=self.contact, ticket_id=self.ticket_id, changed_at=self.changed_at)
+
+
+class PresenceItem(_Base):
+    agent_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+
+
+class MarkerItem(_Base):
+    """Seen-once markers (agent events, dial attempts)."""
+
+    expires_at = TTLAttribute(null=True)
 
 
 class TicketItem(_Base):
@@ -105,6 +126,11 @@ class TicketItem(_Base):
     wait_seconds = NumberAttribute(null=True)
     wants_callback = BooleanAttribute(default=False)
     task_token = UnicodeAttribute(null=True)
+    agent_id = UnicodeAttribute(null=True)
+    dial_id = UnicodeAttribute(null=True)
+    dial_token = UnicodeAttribute(null=True)
+    next_attempt_at = UTCDateTimeAttribute(null=True)
+    last_outcome = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
     def to_ticket(self) -> Ticket:
@@ -115,10 +141,11 @@ class TicketItem(_Base):
             callback_number=self.callback_number, pending_number=self.pending_number,
             not_before=self.not_before, execution_id=self.execution_id, attempts=int(self.attempts or 0),
             ended_at=self.ended_at, wait_seconds=None if self.wait_seconds is None else float(self.wait_seconds),
-            wants_callback=bool(self.wants_callback))
+            wants_callback=bool(self.wants_callback), agent_id=self.agent_id, task_token=self.task_token,
+            dial_id=self.dial_id, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome)
 
 
-MODELS: tuple[type[_Base], ...] = (CounterItem, CallItem, AgentItem, TicketItem)
+MODELS: tuple[type[_Base], ...] = (CounterItem, CallItem, AgentItem, PresenceItem, MarkerItem, TicketItem)
 
 
 def bind(table_name: str, region: str, host: str | None) -> None:
@@ -206,10 +233,10 @@ class DynamoTicketStore(TicketStore):
 
     def staffing(self, queue_id: str) -> Staffing:
         staffed = idle = 0
-        for agent in AgentItem.query(f"AGENTS#{queue_id}"):
-            if agent.status != "offline":
+        for presence in PresenceItem.query(f"AGENTS#{queue_id}"):
+            if presence.status != AgentStatus.OFFLINE.value:
                 staffed += 1
-                idle += agent.status == "available"
+                idle += presence.status == AgentStatus.AVAILABLE.value
         return Staffing(staffed=staffed, idle=idle)
 
     # --- state changes -------------------------------------------------------------------
@@ -264,10 +291,172 @@ class DynamoTicketStore(TicketStore):
             TicketItem.line_pk.remove(), TicketItem.line_sk.remove(),
         ], (TicketItem.kind == TicketKind.LIVE.value) & _holding())
 
-    # --- agents (presence only; dispatch comes with the workflow) ---------------------------
 
-    def set_agent(self, queue_id: str, agent_id: str, status: str, contact: str | None = None) -> None:
-        AgentItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}", agent_id=agent_id, queue_id=queue_id,
-                  status=status, contact=contact).save()
+    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
+        return self._update(ticket_id, [
+            TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
+            TicketItem.wait_seconds.set(round(wait_seconds, 3)),
+        ], (TicketItem.kind == TicketKind.LIVE.value) & (TicketItem.status == TicketStatus.CONNECTING.value))
+
+    def mark_served(self, ticket_id: str, now: datetime) -> bool:
+        return self._update(ticket_id, [TicketItem.status.set(TicketStatus.SERVED.value),
+                                        TicketItem.ended_at.set(now)],
+                            TicketItem.status == TicketStatus.CONNECTING.value)
+
+    def requeue(self, ticket_id: str, agent_id: str) -> bool:
+        queue_id, number = split_ticket_id(ticket_id)
+        line_pk, line_sk = line_keys(queue_id, number)
+        return self._update(ticket_id, [
+            TicketItem.status.set(TicketStatus.WAITING.value), TicketItem.agent_id.remove(),
+            TicketItem.line_pk.set(line_pk), TicketItem.line_sk.set(line_sk),
+        ], (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id))
+
+    def drop_agent(self, ticket_id: str, agent_id: str) -> None:
+        self._update(ticket_id, [TicketItem.agent_id.remove()], TicketItem.agent_id == agent_id)
+
+    def head(self, queue_id: str) -> Ticket | None:
+        for item in TicketItem.line.query(line_keys(queue_id, 0)[0], limit=1):
+            return item.to_ticket()
+        return None
+
+    # --- agents --------------------------------------------------------------------------
+
+    def _agent_item(self, agent_id: str) -> AgentItem | None:
+        try:
+            return AgentItem.get(f"AGENT#{agent_id}", "AGENT", consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def get_agent(self, agent_id: str) -> Agent:
+        item = self._agent_item(agent_id)
+        if item is None:
+            raise UnknownAgentError(agent_id)
+        return item.to_agent()
+
+    def idle_agents(self, queue_id: str) -> list[Agent]:
+        return [Agent(p.agent_id, AgentStatus.AVAILABLE, (queue_id,))
+                for p in PresenceItem.query(f"AGENTS#{queue_id}",
+                                            filter_condition=PresenceItem.status == AgentStatus.AVAILABLE.value)]
+
+    def _mark_once(self, key: str, now: datetime) -> bool:
+        try:
+            MarkerItem(key, key.split("#", 1)[0], expires_at=now + timedelta(days=7)).save(
+                condition=MarkerItem.pk.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
+                            queues: tuple[str, ...] | None, event_id: str | None) -> Agent | None:
+        if event_id and not self._mark_once(f"EVENT#{event_id}", at):
+            return None
+        for _ in range(3):  # optimistic: retried when another change lands between read and write
+            current = self._agent_item(agent_id)
+            if current is not None and is_stale(current.changed_at, bool(current.ticket_id), at):
+                return None
+            old_queues = tuple(current.queues or ()) if current else ()
+            new_queues = tuple(queues) if queues is not None else old_queues
+            item = AgentItem(f"AGENT#{agent_id}", "AGENT", agent_id=agent_id, status=status.value,
+                             contact=contact or (current.contact if current else None),
+                             queues=list(new_queues), ticket_id=None, changed_at=at)
+            condition = (AgentItem.pk.does_not_exist() if current is None
+                         else AgentItem.changed_at == current.changed_at if current.changed_at
+                         else AgentItem.changed_at.does_not_exist())
+            try:
+                with TransactWrite(connection=self._connection) as tx:
+                    tx.save(item, condition=condition)
+                    for queue_id in new_queues:
+                        tx.save(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}", agent_id=agent_id,
+                                             status=status.value))
+                    for queue_id in set(old_queues) - set(new_queues):
+                        tx.delete(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}"))
+            except TransactWriteError:
+                continue
+            return item.to_agent()
+        return None
+
+    def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus) -> None:
+        for queue_id in agent.queues or ():
+            tx.update(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent.agent_id}"),
+                      actions=[PresenceItem.status.set(status.value)])
+
+    def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
+        agent = self._agent_item(agent_id)
+        if agent is None or agent.status != AgentStatus.AVAILABLE.value:
+            return False
+        queue_id, number = split_ticket_id(ticket_id)
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
+                    TicketItem.status.set(TicketStatus.CONNECTING.value), TicketItem.agent_id.set(agent_id),
+                    TicketItem.line_pk.remove(), TicketItem.line_sk.remove(),
+                ], condition=(TicketItem.status == TicketStatus.WAITING.value) & TicketItem.line_pk.exists())
+                tx.update(agent, actions=[
+                    AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
+                    AgentItem.changed_at.set(now),
+                ], condition=AgentItem.status == AgentStatus.AVAILABLE.value)
+                self._presence(tx, agent, AgentStatus.BUSY)
+        except TransactWriteError:
+            return False
+        return True
+
+    def release_agent(self, agent_id: str, ticket_id: str, status: AgentStatus, now: datetime) -> bool:
+        agent = self._agent_item(agent_id)
+        if agent is None or agent.ticket_id != ticket_id:
+            return False
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.update(agent, actions=[AgentItem.status.set(status.value), AgentItem.ticket_id.remove(),
+                                          AgentItem.changed_at.set(now)],
+                          condition=AgentItem.ticket_id == ticket_id)
+                self._presence(tx, agent, status)
+        except TransactWriteError:
+            return False
+        return True
+
+    # --- dialing -------------------------------------------------------------------------
+
+    def begin_dial(self, ticket_id: str, dial_id: str, token: str) -> bool:
+        queue_id, number = split_ticket_id(ticket_id)
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(MarkerItem(f"DIAL#{dial_id}", "DIAL", expires_at=datetime.now(timezone.utc) + timedelta(days=7)),
+                        condition=MarkerItem.pk.does_not_exist())
+                tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
+                    TicketItem.dial_id.set(dial_id), TicketItem.dial_token.set(token)],
+                    condition=TicketItem.status == TicketStatus.CONNECTING.value)
+        except TransactWriteError:
+            return False
+        return True
+
+    def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
+                    attempts: int, outcome: str, next_attempt_at: datetime | None) -> str | None:
+        item = self._get_item(ticket_id)
+        if item.dial_id != dial_id or not item.dial_token:
+            return None
+        actions = [TicketItem.status.set(status.value), TicketItem.dial_id.remove(), TicketItem.dial_token.remove(),
+                   TicketItem.attempts.set(attempts), TicketItem.last_outcome.set(outcome)]
+        actions.append(TicketItem.next_attempt_at.set(next_attempt_at) if next_attempt_at
+                       else TicketItem.next_attempt_at.remove())
+        if status in (TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED):
+            actions.append(TicketItem.ended_at.set(now))
+        if not self._update(ticket_id, actions, TicketItem.dial_id == dial_id):
+            return None
+        return item.dial_token
 
 
+def ticket_change(new_image: Mapping[str, Any] | None,
+                  old_image: Mapping[str, Any] | None) -> tuple[str, str, TicketStatus, TicketStatus | None, str | None] | None:
+    """A stream record about a ticket, as (queue_id, ticket_id, status, previous status, agent_id)."""
+    def s(image: Mapping[str, Any] | None, name: str) -> str | None:
+        return (image or {}).get(name, {}).get("S")
+
+    sk = s(new_image, "sk")
+    if not sk or not sk.startswith("TICKET#"):
+        return None
+    queue_id = s(new_image, "queue_id") or ""
+    previous = s(old_image, "status")
+    return (queue_id, f"{queue_id}-{int(sk[len('TICKET#'):])}", TicketStatus(s(new_image, "status")),
+            TicketStatus(previous) if previous else None, s(new_image, "agent_id"))

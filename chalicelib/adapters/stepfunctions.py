@@ -6,8 +6,11 @@ from typing import Any, Callable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..domain.errors import OrchestratorError
+from ..domain.errors import OrchestratorError, StaleTokenError
 from ..ports import Orchestrator
+
+# A task that is gone: timed out, finished, or answered before. Expected, and harmless.
+_STALE = {"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"}
 
 
 class StepFunctionsOrchestrator(Orchestrator):
@@ -31,3 +34,14 @@ class StepFunctionsOrchestrator(Orchestrator):
             raise OrchestratorError(f"start_execution failed: {exc.response['Error']['Code']}") from exc
         except BotoCoreError as exc:
             raise OrchestratorError(f"start_execution failed: {type(exc).__name__}") from exc
+
+    def complete(self, token: str, output: Mapping[str, Any]) -> None:
+        try:
+            self._client.send_task_success(taskToken=token, output=json.dumps(output))
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code in _STALE:
+                raise StaleTokenError(code) from exc
+            raise OrchestratorError(f"send_task_success failed: {code}") from exc
+        except BotoCoreError as exc:
+            raise OrchestratorError(f"send_task_success failed: {type(exc).__name__}") from exc

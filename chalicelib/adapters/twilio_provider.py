@@ -1,25 +1,35 @@
 """Twilio: webhook signatures, webhook parsing, and TwiML rendering."""
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from typing import Mapping
 from urllib.parse import urlencode
 
+from requests import RequestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 from twilio.twiml.voice_response import Dial as TwDial
 from twilio.twiml.voice_response import Gather as TwGather
 from twilio.twiml.voice_response import VoiceResponse
 
-from ..domain.errors import BadWebhookError
-from ..domain.model import CallEvent, CallStatus, QueueResult
+from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
+from ..domain.model import AgentEvent, AgentStatus, CallEvent, CallStatus, QueueResult
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                              Step, Verb)
-from ..ports import Telephony
+from ..ports import Dialer, Telephony
 
 VOICES = {"en-US": "Polly.Joanna", "ru-RU": "Polly.Tatyana", "uk-UA": "Google.uk-UA-Standard-A"}
 
 _STATUSES = {s.value: s for s in CallStatus} | {"initiated": CallStatus.QUEUED}
 _QUEUE_RESULTS = {r.value: r for r in QueueResult} | {
     "bridging-in-process": QueueResult.BRIDGED, "system-error": QueueResult.ERROR}
+
+
+CALL_NOT_IN_PROGRESS = 21220  # Twilio: "Call is not in-progress. Cannot redirect."
+_EXTRA = ("AnsweredBy", "SipResponseCode", "DialCallStatus", "DialCallDuration", "DialCallSid")
 
 
 def step_url(base_url: str, provider: str, step: Step) -> str:
@@ -63,7 +73,29 @@ class TwilioTelephony(Telephony):
             queue_result=_QUEUE_RESULTS.get(queue_result, QueueResult.ERROR) if queue_result else None,
             queue_seconds=_int(params.get("QueueTime")),
             duration_seconds=_int(params.get("CallDuration")),
-            extra={k: v for k, v in params.items() if k in ("AnsweredBy", "SipResponseCode")})
+            extra={k: v for k, v in params.items() if k in _EXTRA})
+
+    def parse_agent_event(self, params: Mapping[str, str]) -> AgentEvent | None:
+        """TaskRouter event callbacks: worker.activity.update moves an agent; others are not ours."""
+        if params.get("EventType") != "worker.activity.update":
+            return None
+        try:
+            attributes = json.loads(params.get("WorkerAttributes") or "{}")
+            at = datetime.fromtimestamp(int(params["Timestamp"]), timezone.utc) if params.get("Timestamp") else None
+        except (ValueError, TypeError) as exc:
+            raise BadWebhookError("WorkerAttributes or Timestamp malformed") from exc
+        if not isinstance(attributes, dict):
+            raise BadWebhookError("WorkerAttributes is not an object")
+        agent_id = str(attributes.get("agent_id") or params.get("WorkerName") or params.get("WorkerSid") or "")
+        if not agent_id:
+            raise BadWebhookError("no worker named")
+        activity = (params.get("WorkerActivityName") or "").lower()
+        status = (AgentStatus.AVAILABLE if activity in ("available", "idle") else
+                  AgentStatus.OFFLINE if activity == "offline" else AgentStatus.BUSY)
+        queues = attributes.get("holdfast_queues")
+        return AgentEvent(agent_id=agent_id, status=status, at=at, contact=attributes.get("contact_uri"),
+                          queues=tuple(queues) if isinstance(queues, list) else None,
+                          event_id=params.get("Sid") or params.get("EventSid"))
 
     def render(self, script: Script, base_url: str) -> str:
         response = VoiceResponse()
@@ -111,3 +143,60 @@ class TwilioTelephony(Telephony):
             parent.append(dial)
         else:  # pragma: no cover - the Verb union is closed
             raise TypeError(f"cannot render {verb!r}")
+
+
+class _RebasedHttpClient(TwilioHttpClient):
+    """Sends the twilio library's requests to another base URL (the simulated network, a test stand-in)."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self._base = base_url.rstrip("/")
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        for host in ("https://api.twilio.com", "https://api.us1.twilio.com"):
+            if url.startswith(host):
+                url = self._base + url[len(host):]
+        return super().request(method, url, *args, **kwargs)
+
+
+class TwilioDialer(Dialer):
+    """Outbound calls and live-call redirects through Twilio's REST API (the twilio library)."""
+
+    def __init__(self, account_sid: str, auth_token: str, public_base_url: str, api_base_url: str | None = None,
+                 http_client: TwilioHttpClient | None = None) -> None:
+        self._credentials = (account_sid, auth_token)
+        self._http = http_client or (_RebasedHttpClient(api_base_url) if api_base_url else None)
+        self._rest: Client | None = None
+        self._base_url = public_base_url
+        self._markup = TwilioTelephony(auth_token)
+
+    @property
+    def _client(self) -> Client:
+        # Built on first use, so an app without outbound credentials still answers inbound calls.
+        if self._rest is None:
+            if not all(self._credentials):
+                raise TelephonyError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not configured")
+            self._rest = Client(*self._credentials, http_client=self._http)
+        return self._rest
+
+    def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
+                   timeout_seconds: int) -> str:
+        extra = {"machine_detection": "Enable"} if machine_detection else {}
+        try:
+            call = self._client.calls.create(
+                to=to, from_=caller_id, url=step_url(self._base_url, "twilio", answer), method="POST",
+                status_callback=step_url(self._base_url, "twilio", status), status_callback_method="POST",
+                timeout=timeout_seconds, **extra)
+        except (TwilioException, RequestException) as exc:
+            raise TelephonyError(f"calls.create failed: {type(exc).__name__}") from exc
+        return str(call.sid)
+
+    def redirect(self, call_id: str, script: Script) -> None:
+        try:
+            self._client.calls(call_id).update(twiml=self._markup.render(script, self._base_url))
+        except TwilioRestException as exc:
+            if exc.code == CALL_NOT_IN_PROGRESS or exc.status == 404:
+                raise CallGoneError(f"call {call_id} has ended") from exc
+            raise TelephonyError(f"calls.update failed: {exc.code}") from exc
+        except (TwilioException, RequestException) as exc:
+            raise TelephonyError(f"calls.update failed: {type(exc).__name__}") from exc

@@ -43,3 +43,23 @@ class UnknownProviderError(HoldfastError):
 
 class OrchestratorError(HoldfastError):
     """The workflow engine refused or failed a request."""
+
+
+class StaleTokenError(HoldfastError):
+    """The workflow task this token named has moved on (timed out, finished, or answered before)."""
+
+
+class UnknownAgentError(HoldfastError):
+    """No agent with that id has ever reported in."""
+
+
+class BadRequestError(HoldfastError):
+    """An API request whose body is not what the endpoint takes; the message says what is wrong."""
+
+
+class TelephonyError(HoldfastError):
+    """The provider refused or failed a request (placing or moving a call)."""
+
+
+class CallGoneError(TelephonyError):
+    """The call to move has already ended (the caller hung up)."""

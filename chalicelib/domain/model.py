@@ -64,6 +64,11 @@ class Ticket:
     ended_at: datetime | None = None
     wait_seconds: float | None = None
     wants_callback: bool = False
+    agent_id: str | None = None  # the agent reserved for this ticket
+    task_token: str | None = None  # the parked workflow's token (CALLBACK in line)
+    dial_id: str | None = None  # the dial attempt under way; outcome webhooks must name it
+    next_attempt_at: datetime | None = None
+    last_outcome: str | None = None
 
     @property
     def id(self) -> str:
@@ -117,3 +122,58 @@ class CallEvent:
     queue_seconds: int | None = None
     duration_seconds: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class AgentStatus(str, Enum):
+    AVAILABLE = "available"
+    BUSY = "busy"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A person who takes calls, reachable by phone number, sip: URI or client: identity."""
+
+    id: str
+    status: AgentStatus
+    queues: tuple[str, ...]
+    contact: str | None = None
+    ticket_id: str | None = None  # what the agent is reserved for while BUSY through Holdfast
+    changed_at: datetime | None = None
+
+
+def is_stale(changed_at: datetime | None, reserved: bool, event_at: datetime) -> bool:
+    """An agent event older than the agent's last change is stale. One stamped at the very instant
+    of a reservation is too: it is the event that led to it, delivered again."""
+    if changed_at is None:
+        return False
+    return changed_at >= event_at if reserved else changed_at > event_at
+
+
+class Outcome(str, Enum):
+    """How one callback attempt ended."""
+
+    CONNECTED = "connected"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    MACHINE = "machine"
+    FAILED = "failed"
+    AGENT_MISSED = "agent-missed"  # the agent did not take the call: not the customer's attempt
+    NOT_NOW = "not-now"  # outside hours or the callee's calling window when the dial came due
+    CANCELLED = "cancelled"
+
+    @property
+    def counts_as_attempt(self) -> bool:
+        return self not in (Outcome.AGENT_MISSED, Outcome.NOT_NOW, Outcome.CANCELLED)
+
+
+@dataclass(frozen=True)
+class AgentEvent:
+    """An agent's presence change as a provider (or our API) reports it."""
+
+    agent_id: str
+    status: AgentStatus
+    at: datetime | None = None
+    contact: str | None = None
+    queues: tuple[str, ...] | None = None
+    event_id: str | None = None

@@ -28,6 +28,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "callback_confirmed_closed": "Thank you. We will call you back at {digits} after we open, {when}.",
         "keep_place": "You keep your place in line.",
         "no_input": "We did not receive your choice.",
+        "connecting": "Connecting you to an agent now.",
+        "callback_greeting": "Hello, this is {queue} calling you back as you asked. Connecting you to an agent now.",
+        "agent_whisper": "Callback for {queue}, ticket {number}, to {digits}. Connecting you to the customer now.",
+        "callback_sorry": "We are sorry, no agent could take your call just now. We will call you again shortly.",
         "error": "We are sorry, we are having a technical problem. Please stay on the line and we will answer as soon as we can.",
     },
     "ru": {
@@ -47,6 +51,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "callback_confirmed_closed": "Спасибо. Мы перезвоним вам по номеру {digits}, когда откроемся, {when}.",
         "keep_place": "Ваше место в очереди сохранено.",
         "no_input": "Мы не получили ваш выбор.",
+        "connecting": "Соединяем вас с оператором.",
+        "callback_greeting": "Здравствуйте, это {queue}, перезваниваем вам, как вы просили. Соединяем вас с оператором.",
+        "agent_whisper": "Обратный звонок, {queue}, талон {number}, номер {digits}. Соединяем вас с клиентом.",
+        "callback_sorry": "Приносим извинения, сейчас ни один оператор не смог ответить. Мы скоро перезвоним вам снова.",
         "error": "Приносим извинения, у нас техническая неполадка. Пожалуйста, оставайтесь на линии, мы ответим, как только сможем.",
     },
     "uk": {
@@ -66,6 +74,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "callback_confirmed_closed": "Дякуємо. Ми передзвонимо вам на номер {digits}, коли відкриємося, {when}.",
         "keep_place": "Ваше місце в черзі збережено.",
         "no_input": "Ми не отримали ваш вибір.",
+        "connecting": "З'єднуємо вас з оператором.",
+        "callback_greeting": "Добрий день, це {queue}, передзвонюємо вам, як ви просили. З'єднуємо вас з оператором.",
+        "agent_whisper": "Зворотний дзвінок, {queue}, талон {number}, номер {digits}. З'єднуємо вас з клієнтом.",
+        "callback_sorry": "Перепрошуємо, зараз жоден оператор не зміг відповісти. Ми незабаром передзвонимо вам знову.",
         "error": "Перепрошуємо, у нас технічна несправність. Будь ласка, залишайтеся на лінії, ми відповімо, щойно зможемо.",
     },
 }

@@ -35,7 +35,7 @@ def test_anything_else_does_not(token: str, url: str, params: dict, signature: s
     assert not TwilioTelephony(token).verify(url, params, {"X-Twilio-Signature": signature})
 
 
-RECORDED = sorted(p.stem for p in (EVENTS / "twilio").glob("*.json"))
+RECORDED = sorted(p.stem for p in (EVENTS / "twilio").glob("*.json") if not p.stem.startswith("taskrouter"))
 
 
 @pytest.mark.parametrize("name", RECORDED)
@@ -82,3 +82,94 @@ def test_renders_every_verb_as_valid_twiml() -> None:
     assert root[2].get("waitUrl") is None and root[2].get("action") is None
     assert [root[i][0].tag for i in (6, 7, 8)] == ["Sip", "Client", "Number"]
     assert root[0][0].get("voice") == "Polly.Joanna"
+
+
+def test_taskrouter_worker_events_become_agent_events() -> None:
+    from datetime import datetime, timezone
+
+    from chalicelib.domain.model import AgentStatus
+
+    tw = TwilioTelephony("t")
+    up = tw.parse_agent_event(event("taskrouter_worker_available"))
+    assert (up.agent_id, up.status, up.contact, up.queues, up.event_id) == (
+        "alice", AgentStatus.AVAILABLE, "client:alice", ("support",), "EV00000000000000000000000000000001")
+    assert up.at == datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)
+    assert tw.parse_agent_event(event("taskrouter_worker_offline")).status is AgentStatus.OFFLINE
+    assert tw.parse_agent_event(event("taskrouter_reservation_created")) is None
+    with pytest.raises(BadWebhookError):
+        tw.parse_agent_event(event("taskrouter_worker_available", WorkerAttributes="[1]"))
+
+
+def test_outbound_webhook_fields() -> None:
+    tw = TwilioTelephony("t")
+    assert tw.parse(event("outbound_answered_human"), {}).extra["AnsweredBy"] == "human"
+    assert tw.parse(event("outbound_dial_busy"), {}).extra["DialCallStatus"] == "busy"
+    assert tw.parse(event("outbound_status_no_answer"), {}).status is CallStatus.NO_ANSWER
+
+
+class RecordingHttpClient:
+    """Stands in for the network under the real twilio library: records each request, answers like Twilio."""
+
+    def __init__(self, status: int = 201, code: int = 21211) -> None:
+        self.code = code
+        self.requests: list[dict] = []
+        self.status = status
+        self.last_request = None
+        self.last_response = None
+
+    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None,
+                allow_redirects=False):  # type: ignore[no-untyped-def]
+        import json as _json
+
+        from twilio.http.response import Response
+
+        self.requests.append({"method": method, "url": url, "data": data, "auth": auth})
+        if self.status >= 400:
+            return Response(self.status, _json.dumps({"code": self.code, "message": "refused", "status": self.status}))
+        return Response(self.status, _json.dumps({"sid": "CA" + "5" * 32, "status": "queued"}))
+
+
+def dialer(http: RecordingHttpClient):  # type: ignore[no-untyped-def]
+    from chalicelib.adapters.twilio_provider import TwilioDialer
+
+    return TwilioDialer("AC" + "0" * 32, "token", "https://h/api", http_client=http)  # type: ignore[arg-type]
+
+
+def test_place_call_sends_what_twilio_expects() -> None:
+    http = RecordingHttpClient()
+    sid = dialer(http).place_call("+14155550100", "+18005550100", Step.of("cb-answer", t="support-1", d="x"),
+                                  Step.of("cb-status", t="support-1", d="x"), machine_detection=True,
+                                  timeout_seconds=25)
+    [req] = http.requests
+    assert sid == "CA" + "5" * 32
+    assert req["method"] == "POST" and req["url"].endswith("/2010-04-01/Accounts/AC" + "0" * 32 + "/Calls.json")
+    assert req["data"]["To"] == "+14155550100" and req["data"]["From"] == "+18005550100"
+    assert req["data"]["Url"] == "https://h/api/voice/twilio/cb-answer?d=x&t=support-1"
+    assert req["data"]["StatusCallback"] == "https://h/api/voice/twilio/cb-status?d=x&t=support-1"
+    assert req["data"]["MachineDetection"] == "Enable"
+
+
+def test_redirect_updates_the_live_call_with_twiml() -> None:
+    http = RecordingHttpClient(status=200)
+    dialer(http).redirect("CA1", Script.of(Dial("client:alice")))
+    [req] = http.requests
+    assert req["url"].endswith("/Calls/CA1.json")
+    assert "<Dial timeout=\"20\"><Client>alice</Client></Dial>" in req["data"]["Twiml"]
+
+
+def test_provider_errors_are_telephony_errors() -> None:
+    from chalicelib.domain.errors import TelephonyError
+
+    with pytest.raises(TelephonyError):
+        dialer(RecordingHttpClient(status=400)).place_call(
+            "+1", "+1", Step.of("a"), Step.of("b"), machine_detection=False, timeout_seconds=5)
+    from chalicelib.adapters.twilio_provider import TwilioDialer
+    with pytest.raises(TelephonyError):  # no credentials configured: a clear error, not a crash at start
+        TwilioDialer("", "", "https://h/api").redirect("CA1", Script.of(Hangup()))
+
+
+def test_redirecting_an_ended_call_is_call_gone() -> None:
+    from chalicelib.domain.errors import CallGoneError
+
+    with pytest.raises(CallGoneError):
+        dialer(RecordingHttpClient(status=400, code=21220)).redirect("CA1", Script.of(Hangup()))

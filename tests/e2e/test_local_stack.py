@@ -116,3 +116,45 @@ def test_forged_requests_are_refused_over_http(stack: Stack) -> None:
     url = f"{stack.base}/voice/twilio/incoming"
     reply = requests.post(url, data=event("incoming"), headers={"X-Twilio-Signature": "nope"}, timeout=10)
     assert reply.status_code == 403
+
+
+def test_agent_api_over_http_resumes_the_parked_callback_and_the_local_worker_dials(stack: Stack) -> None:
+    """The local stack runs the SQS dial worker and the stream consumer. The worker checks the callee's
+    calling window against the real clock: outside it, nothing is dialed ('not-now', agent free again);
+    inside it, with no provider account the dial cannot be placed ('agent-missed': not the caller's
+    attempt, the agent is taken offline). Either way the callback keeps its ticket number."""
+    from datetime import datetime, timezone
+
+    from chalicelib.domain.phone import in_calling_window
+    from devstack.stack import LOCAL_ADMIN_TOKEN
+
+    caller = "+14155550142"
+    sid = "CA" + "e2e4".rjust(32, "0")
+    reply = stack.post("incoming", event("incoming", CallSid=sid, From=caller))
+    number = int(reply.text.split("offer?t=support-")[1].split('"')[0])
+    stack.post("offer", event("gather_digits_1", CallSid=sid, From=caller), f"?t=support-{number}")
+    stack.post("confirm", event("gather_digits_1", CallSid=sid, From=caller), f"?t=support-{number}")
+    deadline = time.monotonic() + 15
+    while not ticket(stack, number).get("task_token") and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    def status(token: str) -> requests.Response:
+        return requests.post(f"{stack.base}/agents/alice/status", timeout=10,
+                             headers={"Authorization": f"Bearer {token}"},
+                             json={"status": "available", "contact": "client:alice", "queues": ["support"]})
+
+    assert status("wrong").status_code == 401
+    dialing_allowed = in_calling_window(caller, datetime.now(timezone.utc), "UTC")
+    reply = status(LOCAL_ADMIN_TOKEN)
+    assert reply.status_code == 200, reply.text
+    # the head of the line: an earlier test's callback, if one is still parked ahead of this one
+    number = int(reply.json()["dispatched"].rsplit("-", 1)[1])
+    expected, agent_after = ("agent-missed", "offline") if dialing_allowed else ("not-now", "available")
+    deadline = time.monotonic() + 20
+    while ticket(stack, number).get("last_outcome") != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    item = ticket(stack, number)
+    assert item["last_outcome"] == expected and int(item["number"]) == number
+    agent = stack.client("dynamodb").get_item(TableName="holdfast",
+                                              Key={"pk": {"S": "AGENT#alice"}, "sk": {"S": "AGENT"}})["Item"]
+    assert agent["status"]["S"] in (agent_after, "busy")  # 'busy' if it already took the re-parked ticket

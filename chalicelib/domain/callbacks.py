@@ -1,0 +1,200 @@
+"""Dialing callbacks: the worker that places each attempt, and the webhooks that learn its outcome.
+
+Every attempt is named by a dial id derived from its workflow task token. The worker records the
+dial id before dialing (a redelivered message finds it and does not dial again); the first outcome
+webhook that names it closes it and reports to the workflow; later or stale webhooks change nothing."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..ports import Clock, Dialer, Orchestrator, TicketStore
+from .dispatch import Dispatcher
+from .errors import BadRequestError, StaleTokenError, TelephonyError
+from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
+from .phone import national_format
+from .prompts import LANGUAGES, TEXTS, spoken_digits
+from .queues import QueueConfig, QueueDirectory
+from .retry import next_slot, plan_next
+from .script import Dial, Hangup, Say, Script, Step
+
+log = logging.getLogger(__name__)
+
+_DIAL_STATUS = {"busy": Outcome.BUSY, "no-answer": Outcome.NO_ANSWER, "failed": Outcome.FAILED,
+                "canceled": Outcome.NO_ANSWER}
+
+
+def dial_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:20]
+
+
+def iso(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class DialRequest:
+    """The Dial step's SQS message."""
+
+    ticket_id: str
+    attempt: int
+    agent_id: str
+    contact: str
+    token: str
+
+    @classmethod
+    def from_message(cls, body: Mapping[str, Any]) -> "DialRequest":
+        try:
+            agent = body["agent"]
+            return cls(str(body["ticket_id"]), int(body["attempt"]), str(agent["agent_id"]),
+                       str(agent["contact"]), str(body["token"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadRequestError(f"not a dial request: {exc}") from exc
+
+
+class Callbacks:
+    def __init__(self, store: TicketStore, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
+                 queues: QueueDirectory, dispatcher: Dispatcher) -> None:
+        self.store = store
+        self.orchestrator = orchestrator
+        self.dialer = dialer
+        self.clock = clock
+        self.queues = queues
+        self.dispatcher = dispatcher
+
+    # --- the dial worker (SQS) ----------------------------------------------------------------
+
+    def dial(self, request: DialRequest) -> str | None:
+        """Place one attempt. Returns the provider call id, or None if nothing was dialed."""
+        ticket = self.store.get(request.ticket_id)
+        queue = self.queues.get(ticket.queue_id)
+        did = dial_id(request.token)
+        if ticket.status is not TicketStatus.CONNECTING or ticket.agent_id != request.agent_id:
+            # served, cancelled or re-parked meanwhile: this dial is not wanted
+            self._complete(request.token, {"result": Outcome.CANCELLED.value})
+            return None
+        if not self.store.begin_dial(ticket.id, did, request.token):
+            log.info("dial request seen before; not dialing again", extra={"ticket": ticket.id})
+            return None
+        ticket = ticket.evolve(attempts=request.attempt, dial_id=did)
+        number = ticket.callback_number or ""
+        now = self.clock.now()
+        if next_slot(queue, number, now) != now:  # checked when dialing, not only when scheduling
+            self.finish(ticket, did, Outcome.NOT_NOW)
+            return None
+        mode_agent_first = queue.dial_mode == "agent_first"
+        params = {"t": ticket.id, "d": did}
+        try:
+            call_id = self.dialer.place_call(
+                to=request.contact if mode_agent_first else number,
+                caller_id=queue.caller_id or (queue.numbers[0] if queue.numbers else number),
+                answer=Step.of("cb-answer", **params), status=Step.of("cb-status", **params),
+                machine_detection=not mode_agent_first, timeout_seconds=25)
+        except TelephonyError:
+            self.finish(ticket, did, Outcome.AGENT_MISSED if mode_agent_first else Outcome.FAILED)
+            return None
+        log.info("callback dialed", extra={"ticket": ticket.id, "attempt": request.attempt})
+        return call_id
+
+    # --- outcome webhooks ----------------------------------------------------------------------
+
+    def answered(self, ticket_id: str, did: str, event: CallEvent) -> Script:
+        """The outbound leg was answered: whisper to the agent, or greet the customer, then bridge."""
+        ticket, queue = self._load(ticket_id)
+        if ticket.dial_id != did:
+            return Script.of(Hangup())  # a stale attempt
+        lang = ticket.language
+        action = Step.of("cb-dialed", t=ticket.id, d=did)
+        if queue.dial_mode == "agent_first":
+            digits = spoken_digits(national_format(ticket.callback_number or ""))
+            return Script.of(self._say(queue, lang, "agent_whisper", number=ticket.number, digits=digits),
+                             Dial(ticket.callback_number or "", caller_id=queue.caller_id, action=action,
+                                  timeout_seconds=25))
+        answered_by = event.extra.get("AnsweredBy", "")
+        if answered_by.startswith("machine") or answered_by == "fax":
+            self.finish(ticket, did, Outcome.MACHINE)
+            return Script.of(Hangup())
+        agent = self.store.get_agent(ticket.agent_id or "")
+        return Script.of(self._say(queue, lang, "callback_greeting"),
+                         Dial(agent.contact or "", action=action, timeout_seconds=20))
+
+    def dialed(self, ticket_id: str, did: str, event: CallEvent) -> Script:
+        """The inner <Dial> ended: after a conversation, or without the other side answering."""
+        ticket, queue = self._load(ticket_id)
+        status = event.extra.get("DialCallStatus", "")
+        if status in ("completed", "answered"):
+            self.finish(ticket, did, Outcome.CONNECTED)
+            return Script.of(Hangup())
+        if queue.dial_mode == "agent_first":
+            self.finish(ticket, did, _DIAL_STATUS.get(status, Outcome.FAILED))
+            return Script.of(Hangup())
+        # customer_first: the customer is on the line and the agent did not pick up
+        self.finish(ticket, did, Outcome.AGENT_MISSED)
+        return Script.of(self._say(queue, ticket.language, "callback_sorry"), Hangup())
+
+    def call_status(self, ticket_id: str, did: str, event: CallEvent) -> None:
+        """The outbound call ended. Unanswered: its outcome. Answered: the agent is free again."""
+        ticket, queue = self._load(ticket_id)
+        if event.status is CallStatus.COMPLETED:
+            if ticket.status is TicketStatus.SERVED and ticket.agent_id:
+                self._free_agent(ticket, AgentStatus.AVAILABLE)
+            elif ticket.dial_id == did:  # hung up before the bridge: count it as failed
+                self.finish(ticket, did, Outcome.FAILED)
+            return
+        if not event.status.ended:
+            return
+        if queue.dial_mode == "agent_first":
+            outcome = Outcome.AGENT_MISSED  # the agent's phone did not answer
+        else:
+            outcome = _DIAL_STATUS.get(event.status.value, Outcome.FAILED)
+        self.finish(ticket, did, outcome)
+
+    # --- closing an attempt --------------------------------------------------------------------
+
+    def finish(self, ticket: Ticket, did: str, outcome: Outcome) -> bool:
+        """Close attempt `did` once, update the ticket, free or park the agent, tell the workflow."""
+        queue = self.queues.get(ticket.queue_id)
+        now = self.clock.now()
+        plan = plan_next(queue, ticket.callback_number or "", now, ticket.attempts, outcome)
+        if outcome is Outcome.CONNECTED:
+            status = TicketStatus.SERVED
+        elif plan is not None:
+            status = TicketStatus.SCHEDULED
+        else:
+            status = TicketStatus.CANCELLED if outcome is Outcome.CANCELLED else TicketStatus.LOST
+        token = self.store.finish_dial(ticket.id, did, status, now, ticket.attempts, outcome.value,
+                                       plan[0] if plan else None)
+        if token is None:
+            return False  # reported before
+        output: dict[str, Any] = {"result": outcome.value}
+        if plan is not None:
+            output["next"] = {"not_before": iso(plan[0]), "attempt": plan[1]}
+        if outcome is not Outcome.CONNECTED and ticket.agent_id:
+            self._free_agent(ticket, AgentStatus.OFFLINE if outcome is Outcome.AGENT_MISSED else AgentStatus.AVAILABLE)
+        self._complete(token, output)
+        log.info("callback attempt ended", extra={"ticket": ticket.id, "outcome": outcome.value,
+                                                  "attempt": ticket.attempts, "retry": plan is not None})
+        return True
+
+    def _free_agent(self, ticket: Ticket, status: AgentStatus) -> None:
+        agent_id = ticket.agent_id or ""
+        if self.store.release_agent(agent_id, ticket.id, status, self.clock.now()):
+            self.store.drop_agent(ticket.id, agent_id)
+            if status is AgentStatus.AVAILABLE:
+                self.dispatcher.offer_work(agent_id)
+
+    def _complete(self, token: str, output: Mapping[str, Any]) -> None:
+        try:
+            self.orchestrator.complete(token, output)
+        except StaleTokenError:
+            log.info("workflow task already moved on; outcome dropped", extra={"result": output.get("result")})
+
+    def _load(self, ticket_id: str) -> tuple[Ticket, QueueConfig]:
+        ticket = self.store.get(ticket_id)
+        return ticket, self.queues.get(ticket.queue_id)
+
+    @staticmethod
+    def _say(queue: QueueConfig, lang: str, key: str, **values: object) -> Say:
+        return Say(TEXTS[lang][key].format(queue=queue.name, **values), LANGUAGES[lang])

@@ -1,0 +1,137 @@
+"""Matching agents and waiting tickets: whoever becomes free first takes the head of the line."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from ..ports import Clock, Dialer, Orchestrator, TicketStore
+from .errors import CallGoneError, StaleTokenError, TelephonyError, UnknownAgentError
+from .model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus
+from .prompts import LANGUAGES, TEXTS
+from .queues import QueueDirectory
+from .script import Dial, Enqueue, Hangup, Say, Script, Step
+
+log = logging.getLogger(__name__)
+
+MAX_RACES = 5  # lost claims in a row before giving the agent up to the next event
+
+
+class Dispatcher:
+    def __init__(self, store: TicketStore, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
+                 queues: QueueDirectory) -> None:
+        self.store = store
+        self.orchestrator = orchestrator
+        self.dialer = dialer
+        self.clock = clock
+        self.queues = queues
+
+    def agent_event(self, agent_id: str, status: AgentStatus, at: datetime | None = None,
+                    contact: str | None = None, queues: tuple[str, ...] | None = None,
+                    event_id: str | None = None) -> tuple[Agent | None, Ticket | None]:
+        """An agent's presence changed. Duplicates and stale events change nothing."""
+        for queue_id in queues or ():
+            self.queues.get(queue_id)  # UnknownQueueError for a typo, before anything is written
+        agent = self.store.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id)
+        if agent is None or agent.status is not AgentStatus.AVAILABLE:
+            return agent, None
+        ticket = self.offer_work(agent_id)
+        return (self.store.get_agent(agent_id) if ticket else agent), ticket
+
+    def offer_work(self, agent_id: str) -> Ticket | None:
+        """Give an available agent the head of their queues' lines, if any."""
+        for _ in range(MAX_RACES):
+            try:
+                agent = self.store.get_agent(agent_id)
+            except UnknownAgentError:
+                return None
+            if agent.status is not AgentStatus.AVAILABLE or not agent.contact:
+                return None
+            head = self._head(agent)
+            if head is None:
+                return None
+            if self.store.claim(head.id, agent.id, self.clock.now()):
+                return self._deliver(head, agent)
+        return None
+
+    def ticket_waiting(self, queue_id: str) -> None:
+        """A ticket joined the line (a new caller, or a callback that parked): idle agents take it."""
+        for agent in self.store.idle_agents(queue_id):
+            if self.offer_work(agent.id) is None and self.store.head(queue_id) is None:
+                return
+
+    def reservation_ended(self, ticket_id: str, agent_id: str) -> None:
+        """The workflow moved a reserved ticket on without a call (re-parked, lost): free its agent."""
+        if self.store.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, self.clock.now()):
+            self.store.drop_agent(ticket_id, agent_id)
+            self.offer_work(agent_id)
+
+    def _head(self, agent: Agent) -> Ticket | None:
+        # The agent's queues in the order the agent lists them: the first with anyone waiting.
+        for queue_id in agent.queues:
+            head = self.store.head(queue_id)
+            if head is not None:
+                return head
+        return None
+
+    def _deliver(self, ticket: Ticket, agent: Agent) -> Ticket | None:
+        now = self.clock.now()
+        if ticket.kind is TicketKind.LIVE:
+            try:
+                self.dialer.redirect(ticket.call_id or "", self.bridge_script(ticket, agent))
+                return ticket
+            except CallGoneError:
+                # The caller hung up as we claimed them: a lost call, and the agent is free.
+                log.info("live caller gone before bridging", extra={"ticket": ticket.id})
+                self.store.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds())
+            except TelephonyError:
+                # The provider could not be reached: the caller keeps their place, the agent stays
+                # available, and the next event tries again (no retry loop against a provider that is down).
+                log.warning("bridging failed; caller stays in line", extra={"ticket": ticket.id})
+                self.store.requeue(ticket.id, agent.id)
+                self.store.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
+                return None
+        else:
+            try:
+                self.orchestrator.complete(ticket.task_token or "", {"agent_id": agent.id, "contact": agent.contact})
+                return ticket
+            except StaleTokenError:
+                log.info("parked callback moved on before resuming", extra={"ticket": ticket.id})
+        self.store.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
+        return self.offer_work(agent.id)
+
+    def bridge_script(self, ticket: Ticket, agent: Agent) -> Script:
+        queue = self.queues.get(ticket.queue_id)
+        return Script.of(Say(TEXTS[ticket.language]["connecting"], _lang(ticket.language)),
+                         Dial(agent.contact or "", caller_id=queue.caller_id,
+                              action=Step.of("bridge-result", t=ticket.id, agent=agent.id)))
+
+    def bridge_result(self, ticket_id: str, agent_id: str, answered: bool) -> Script:
+        """The bridged call ended (answered) or the agent never picked up (back in line, agent offline)."""
+        now = self.clock.now()
+        ticket = self.store.get(ticket_id)
+        queue = self.queues.get(ticket.queue_id)
+        if answered:
+            self.store.mark_served(ticket_id, now)
+            if self.store.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, now):
+                self.offer_work(agent_id)
+            return Script.of(Hangup())
+        self.store.requeue(ticket_id, agent_id)
+        self.store.release_agent(agent_id, ticket_id, AgentStatus.OFFLINE, now)  # missed: not handed more
+        lang = ticket.language
+        return Script.of(Say(TEXTS[lang]["keep_place"], _lang(lang)),
+                         Enqueue(queue.id, wait=Step.of("wait", t=ticket.id),
+                                 action=Step.of("queue-exit", t=ticket.id)))
+
+    def ticket_changed(self, queue_id: str, ticket_id: str, status: TicketStatus, previous: TicketStatus | None,
+                       agent_id: str | None) -> None:
+        """From the table's change stream: keep agents and the line matched."""
+        if status is TicketStatus.WAITING and previous is not TicketStatus.WAITING:
+            if agent_id:  # re-parked with a stale reservation (no dial outcome came back)
+                self.reservation_ended(ticket_id, agent_id)
+            self.ticket_waiting(queue_id)
+        elif agent_id and status in (TicketStatus.LOST, TicketStatus.CANCELLED, TicketStatus.SCHEDULED):
+            self.reservation_ended(ticket_id, agent_id)
+
+
+def _lang(language: str) -> str:
+    return LANGUAGES[language]

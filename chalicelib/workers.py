@@ -1,0 +1,26 @@
+"""The event-fed workers: one function each, called by Chalice's event handlers in AWS and by the
+local runtime's pollers, so both run the same code."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Mapping
+
+from .adapters.dynamo import ticket_change
+from . import bootstrap
+from .domain.callbacks import DialRequest
+
+log = logging.getLogger(__name__)
+
+
+def on_dial_message(body: str) -> None:
+    """The Dial step's SQS message: place one callback attempt. Raising makes SQS deliver it again,
+    which is safe: an attempt already begun is never dialed twice."""
+    bootstrap.container().callbacks.dial(DialRequest.from_message(json.loads(body)))
+
+
+def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None) -> None:
+    """The table's stream: a ticket joined the line or left a reservation behind."""
+    change = ticket_change(new_image, old_image)
+    if change is not None:
+        bootstrap.container().dispatcher.ticket_changed(*change)

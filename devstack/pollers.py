@@ -1,0 +1,87 @@
+"""What AWS's event source mappings do for the Lambda functions, done locally by polling:
+the dial queue feeds `workers.on_dial_message`, the table's stream feeds `workers.on_table_change`."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+import boto3
+from botocore.config import Config
+
+log = logging.getLogger(__name__)
+
+
+class SqsPoller:
+    def __init__(self, queue_url: str, handler: Callable[[str], None], endpoint_url: str | None = None,
+                 region: str = "us-east-1") -> None:
+        self.queue_url = queue_url
+        self.handler = handler
+        self.sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name=region)
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        """Handle what is there now; a message whose handler raises is left for redelivery, as in AWS."""
+        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
+                                            WaitTimeSeconds=wait_seconds).get("Messages", [])
+        for message in messages:
+            try:
+                self.handler(message["Body"])
+            except Exception:  # noqa: BLE001 - the worker's failure is SQS's to retry
+                log.exception("dial worker failed; message will be redelivered")
+                continue
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+
+class StreamPoller:
+    def __init__(self, table_name: str, handler: Callable[[Any, Any], None], endpoint_url: str | None = None,
+                 region: str = "us-east-1") -> None:
+        self.handler = handler
+        ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
+        # botocore sends stream calls to an account-id host ({account}.streams-ddb...), which
+        # in-process moto does not route; the regional endpoint serves the same API.
+        self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint_url, region_name=region,
+                                    config=Config(account_id_endpoint_mode="disabled"))
+        arn = ddb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+        shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        self.iterators = [self.streams.get_shard_iterator(StreamArn=arn, ShardId=s["ShardId"],
+                                                          ShardIteratorType="LATEST")["ShardIterator"]
+                          for s in shards]
+
+    def poll_once(self) -> int:
+        handled = 0
+        for index, iterator in enumerate(self.iterators):
+            response = self.streams.get_records(ShardIterator=iterator, Limit=100)
+            self.iterators[index] = response["NextShardIterator"]
+            for record in response["Records"]:
+                change = record["dynamodb"]
+                try:
+                    self.handler(change.get("NewImage"), change.get("OldImage"))
+                except Exception:  # noqa: BLE001 - one bad record must not stop the stream
+                    log.exception("stream handler failed")
+                handled += 1
+        return handled
+
+
+class Pump(threading.Thread):
+    """Runs pollers until stopped."""
+
+    def __init__(self, pollers: list[Any], interval: float = 0.2) -> None:
+        super().__init__(name="holdfast-pump", daemon=True)
+        self.pollers = pollers
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            busy = 0
+            for poller in self.pollers:
+                try:
+                    busy += poller.poll_once()
+                except Exception:  # noqa: BLE001 - keep pumping; AWS retries event sources too
+                    log.exception("poller failed")
+            if not busy:
+                self.stopping.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopping.set()

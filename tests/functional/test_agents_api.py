@@ -1,0 +1,149 @@
+"""Agents' presence through the Chalice test client: our JSON API and Twilio TaskRouter events."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib import bootstrap
+from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketStatus
+from tests.conftest import AUTH_TOKEN, PUBLIC_URL
+from tests.fakes import FakeDialer, FixedClock
+from tests.helpers import event, signed
+
+ADMIN = "admin-secret"
+QUEUES = str(Path(__file__).with_name("queues.json"))
+
+
+@pytest.fixture
+def built(settings, monkeypatch):  # type: ignore[no-untyped-def]
+    from datetime import datetime, timezone
+
+    dialer = FakeDialer()
+    c = bootstrap.build(replace(settings, queues_file=QUEUES, admin_token=ADMIN),
+                        clock=FixedClock(datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)), dialer=dialer)
+    monkeypatch.setattr(bootstrap, "container", lambda: c)
+    return c, dialer
+
+
+@pytest.fixture
+def client(built):  # type: ignore[no-untyped-def]
+    with Client(app, stage_name="local") as c:
+        yield c
+
+
+def put_status(client: Client, agent: str, body: object, token: str | None = ADMIN):  # type: ignore[no-untyped-def]
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.http.post(f"/agents/{agent}/status", headers=headers, body=raw)
+
+
+def test_available_agent_is_bridged_to_the_holding_caller(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    c, dialer = built
+    c.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+14155550100", "+18005550100"))
+    reply = put_status(client, "alice", {"status": "available", "contact": "client:alice", "queues": ["support"]})
+    assert reply.status_code == 200
+    body = json.loads(reply.body)
+    assert body["dispatched"] == "support-1" and body["agent"]["status"] == "busy"
+    [(call_id, _)] = dialer.redirects
+    assert call_id == "CA1"
+    assert c.store.get("support-1").status is TicketStatus.CONNECTING
+
+
+def test_duplicate_event_id_is_ignored(client: Client) -> None:
+    body = {"status": "available", "contact": "client:alice", "queues": ["support"], "event_id": "e1"}
+    assert put_status(client, "alice", body).status_code == 200
+    reply = put_status(client, "alice", body)
+    assert json.loads(reply.body) == {"ignored": "duplicate or stale event"}
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_without_the_bearer_token_nothing_changes(client: Client, built, token) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    reply = put_status(client, "alice", {"status": "available", "queues": ["support"]}, token=token)
+    assert reply.status_code == 401
+    assert c.store.staffing("support").staffed == 0
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"{not json", "JSON"),
+    ([1, 2], "object"),
+    ({"status": "sleeping"}, "status"),
+    ({"status": "available", "contact": "555-1234"}, "contact"),
+    ({"status": "available", "queues": "support"}, "queues"),
+    ({"status": "available", "queues": ["nope"]}, "nope"),
+    ({"status": "available", "at": "yesterday"}, "ISO"),
+    ({"status": "available", "at": "2026-11-23T10:00:00"}, "time zone"),
+])
+def test_bad_bodies_are_400_with_a_reason(client: Client, built, body, message) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    reply = put_status(client, "alice", body)
+    assert reply.status_code == 400 and message in json.loads(reply.body)["error"]
+    assert c.store.staffing("support").staffed == 0
+
+
+def test_bad_agent_id_is_400(client: Client) -> None:
+    assert put_status(client, "a%20b", {"status": "available"}).status_code == 400
+
+
+def taskrouter(client: Client, name: str, **overrides: str):  # type: ignore[no-untyped-def]
+    path = "/providers/twilio/agent-events"
+    body, headers = signed(AUTH_TOKEN, PUBLIC_URL + path, event(name, **overrides))
+    return client.http.post(path, headers=headers, body=body)
+
+
+def test_taskrouter_worker_available_resumes_a_parked_callback(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    c, dialer = built
+    c.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+14155550100", "+18005550100"))
+    c.store.convert_to_callback("support-1", "+14155550100", c.flow.clock.now(), c.flow.clock.now())
+    reply = taskrouter(client, "taskrouter_worker_available")
+    assert reply.status_code == 200
+    # not parked yet (no task token): nothing to resume, alice simply waits available
+    assert json.loads(reply.body)["dispatched"] is None
+    assert c.store.get_agent("alice").status is AgentStatus.AVAILABLE
+    assert c.store.get_agent("alice").contact == "client:alice"
+    assert json.loads(taskrouter(client, "taskrouter_worker_available").body)["ignored"]  # same EventSid
+    assert json.loads(taskrouter(client, "taskrouter_reservation_created").body)["ignored"]
+    assert taskrouter(client, "taskrouter_worker_offline").status_code == 200
+    assert c.store.get_agent("alice").status is AgentStatus.OFFLINE
+
+
+def test_taskrouter_forged_is_403(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    path = "/providers/twilio/agent-events"
+    body, headers = signed("not-the-token", PUBLIC_URL + path, event("taskrouter_worker_available"))
+    assert client.http.post(path, headers=headers, body=body).status_code == 403
+    assert c.store.staffing("support").staffed == 0
+
+
+def test_outbound_leg_webhooks_through_http(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    """A callback attempt's webhooks, posted as Twilio would, close the attempt once."""
+    from chalicelib.domain.callbacks import DialRequest, dial_id
+    from chalicelib.domain.model import TicketKind
+    from urllib.parse import urlencode
+
+    c, dialer = built
+    c.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+14155550100", "+18005550100"))
+    c.store.convert_to_callback("support-1", "+14155550100", c.flow.clock.now(), c.flow.clock.now())
+    from chalicelib.adapters.dynamo import TicketItem
+    TicketItem("QUEUE#support", "TICKET#000000000001").update(actions=[
+        TicketItem.status.set("WAITING"), TicketItem.task_token.set("park"), TicketItem.attempts.set(1),
+        TicketItem.line_pk.set("LINE#support"), TicketItem.line_sk.set("9#000000000001")])
+    c.dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="client:alice", queues=("support",))
+    assert c.store.get("support-1").kind is TicketKind.CALLBACK
+    c.callbacks.dial(DialRequest("support-1", 1, "alice", "client:alice", "dial-token"))
+    did = dial_id("dial-token")
+    query = urlencode({"d": did, "t": "support-1"})
+    for step, name in (("cb-answer", "outbound_answered_human"), ("cb-dialed", "outbound_dial_busy")):
+        path = f"/voice/twilio/{step}?{query}"
+        body, headers = signed(AUTH_TOKEN, PUBLIC_URL + path, event(name))
+        reply = client.http.post(path, headers=headers, body=body)
+        assert reply.status_code == 200, reply.body
+    ticket = c.store.get("support-1")
+    assert (ticket.status, ticket.last_outcome, ticket.attempts) == (TicketStatus.SCHEDULED, "busy", 1)

@@ -1,0 +1,163 @@
+"""Dialing callback attempts and learning their outcomes, against fakes."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.domain.callbacks import Callbacks, DialRequest, dial_id
+from chalicelib.domain.dispatch import Dispatcher
+from chalicelib.domain.errors import BadRequestError
+from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
+from chalicelib.domain.queues import QueueDirectory
+from chalicelib.domain.script import Dial, Hangup
+from tests.fakes import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+
+NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in San Francisco
+CUSTOMER = "+14155550100"
+
+
+def world(mode: str = "agent_first"):  # type: ignore[no-untyped-def]
+    queues = QueueDirectory.from_config({"queues": [
+        {"id": "support", "numbers": ["+18005550100"], "dial_mode": mode,
+         "retry_delays_seconds": [0, 300, 600]}]})
+    store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    dispatcher = Dispatcher(store, orch, dialer, clock, queues)
+    return store, orch, dialer, clock, Callbacks(store, orch, dialer, clock, queues, dispatcher), dispatcher
+
+
+def reserved(store: FakeStore, dispatcher: Dispatcher, attempt: int = 1) -> tuple[Ticket, DialRequest]:
+    """A parked callback that agent alice has just been given: what the Dial step sends."""
+    t = store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id="CA1"))
+    store.convert_to_callback(t.id, CUSTOMER, NOW, NOW)
+    store.park(t.id, "park-token", attempt)
+    dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="client:alice", queues=("support",))
+    return store.get(t.id), DialRequest(t.id, attempt, "alice", "client:alice", f"dial-token-{attempt}")
+
+
+def ev(status: CallStatus = CallStatus.IN_PROGRESS, **extra: str) -> CallEvent:
+    return CallEvent("CAout1", status, extra=extra)
+
+
+def test_agent_first_dials_the_agent_who_hears_the_customer_then_is_bridged() -> None:
+    store, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(store, d)
+    assert cb.dial(req) == "CAout1"
+    [call] = dialer.calls
+    assert call["to"] == "client:alice" and call["from"] == "+18005550100" and not call["amd"]
+    did = dial_id(req.token)
+    assert call["answer"].params == (("d", did), ("t", ticket.id))
+    script = cb.answered(ticket.id, did, ev())
+    assert "4 1 5, 5 5 5, 0 1 0 0" in script.verbs[0].text
+    assert isinstance(script.verbs[1], Dial) and script.verbs[1].target == CUSTOMER
+    script = cb.dialed(ticket.id, did, ev(CallStatus.COMPLETED, DialCallStatus="completed"))
+    assert isinstance(script.verbs[-1], Hangup)
+    assert store.get(ticket.id).status is TicketStatus.SERVED
+    assert orch.completed[-1] == ("dial-token-1", {"result": "connected"})
+    assert store.get_agent("alice").status is AgentStatus.BUSY  # still talking
+    cb.call_status(ticket.id, did, ev(CallStatus.COMPLETED))
+    assert store.get_agent("alice").status is AgentStatus.AVAILABLE  # call over
+
+
+def test_a_redelivered_dial_request_never_dials_twice() -> None:
+    store, orch, dialer, clock, cb, d = world()
+    _, req = reserved(store, d)
+    cb.dial(req)
+    assert cb.dial(req) is None
+    assert len(dialer.calls) == 1
+
+
+def test_busy_customer_is_retried_at_the_next_slot_and_the_agent_freed() -> None:
+    store, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(store, d)
+    cb.dial(req)
+    did = dial_id(req.token)
+    cb.dialed(ticket.id, did, ev(DialCallStatus="busy"))
+    cb.dialed(ticket.id, did, ev(DialCallStatus="busy"))  # repeated webhook
+    cb.call_status(ticket.id, did, ev(CallStatus.COMPLETED))  # and the late status callback
+    assert orch.completed[-1] == ("dial-token-1", {"result": "busy", "next": {
+        "not_before": "2026-11-23T18:05:00Z", "attempt": 2}})
+    assert len([c for c in orch.completed if c[0] == "dial-token-1"]) == 1
+    got = store.get(ticket.id)
+    assert (got.status, got.last_outcome, got.next_attempt_at) == (
+        TicketStatus.SCHEDULED, "busy", NOW + timedelta(minutes=5))
+    assert store.get_agent("alice").status is AgentStatus.AVAILABLE
+
+
+def test_last_attempt_gives_up() -> None:
+    store, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(store, d, attempt=3)
+    cb.dial(req)
+    cb.dialed(ticket.id, dial_id(req.token), ev(DialCallStatus="no-answer"))
+    assert orch.completed[-1] == ("dial-token-3", {"result": "no-answer"})
+    assert store.get(ticket.id).status is TicketStatus.LOST
+
+
+def test_outside_the_callees_window_nothing_is_dialed_and_it_waits_for_eight() -> None:
+    store, orch, dialer, clock, cb, d = world()
+    clock.current = datetime(2026, 11, 24, 5, 30, tzinfo=timezone.utc)  # 21:30 in San Francisco
+    _, req = reserved(store, d, attempt=2)
+    assert cb.dial(req) is None and dialer.calls == []
+    assert orch.completed[-1] == ("dial-token-2", {"result": "not-now", "next": {
+        "not_before": "2026-11-24T16:00:00Z", "attempt": 2}})
+
+
+def test_agent_who_does_not_answer_is_taken_offline_and_the_attempt_does_not_count() -> None:
+    store, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(store, d, attempt=3)
+    cb.dial(req)
+    cb.call_status(ticket.id, dial_id(req.token), ev(CallStatus.NO_ANSWER))
+    assert orch.completed[-1][1] == {"result": "agent-missed", "next": {"not_before": "2026-11-23T18:00:00Z",
+                                                                       "attempt": 3}}
+    assert store.get_agent("alice").status is AgentStatus.OFFLINE
+
+
+def test_customer_first_detects_machines() -> None:
+    store, orch, dialer, clock, cb, d = world("customer_first")
+    ticket, req = reserved(store, d)
+    cb.dial(req)
+    assert dialer.calls[0]["to"] == CUSTOMER and dialer.calls[0]["amd"]
+    script = cb.answered(ticket.id, dial_id(req.token), ev(AnsweredBy="machine_start"))
+    assert script.verbs == (Hangup(),)
+    assert orch.completed[-1][1]["result"] == "machine"
+
+
+def test_customer_first_human_is_greeted_and_bridged_to_the_agent() -> None:
+    store, orch, dialer, clock, cb, d = world("customer_first")
+    ticket, req = reserved(store, d)
+    cb.dial(req)
+    script = cb.answered(ticket.id, dial_id(req.token), ev(AnsweredBy="human"))
+    assert "calling you back" in script.verbs[0].text and script.verbs[1].target == "client:alice"
+    script = cb.dialed(ticket.id, dial_id(req.token), ev(DialCallStatus="no-answer"))
+    assert "call you again shortly" in script.verbs[0].text
+    assert orch.completed[-1][1]["result"] == "agent-missed"
+
+
+def test_stale_webhooks_of_an_old_attempt_change_nothing() -> None:
+    store, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(store, d)
+    cb.dial(req)
+    cb.dialed(ticket.id, "not-this-attempt", ev(DialCallStatus="busy"))
+    assert orch.completed == [("park-token", {"agent_id": "alice", "contact": "client:alice"})]
+    assert cb.answered(ticket.id, "not-this-attempt", ev()).verbs == (Hangup(),)
+
+
+def test_provider_refusing_the_call_is_an_outcome_not_a_crash() -> None:
+    store, orch, dialer, clock, cb, d = world("customer_first")
+    _, req = reserved(store, d)
+    dialer.fail_calls = True
+    assert cb.dial(req) is None
+    assert orch.completed[-1][1]["result"] == "failed"
+
+
+def test_dial_for_a_ticket_no_longer_reserved_is_cancelled() -> None:
+    store, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(store, d)
+    store.tickets[ticket.id] = store.get(ticket.id).evolve(status=TicketStatus.SERVED)
+    assert cb.dial(req) is None
+    assert orch.completed[-1] == ("dial-token-1", {"result": "cancelled"})
+
+
+def test_malformed_dial_message() -> None:
+    with pytest.raises(BadRequestError):
+        DialRequest.from_message({"ticket_id": "support-1"})

@@ -1,0 +1,173 @@
+"""Agents and the line, against fakes."""
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.domain.dispatch import Dispatcher
+from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
+from chalicelib.domain.queues import QueueDirectory
+from chalicelib.domain.script import Dial, Enqueue, Hangup
+from tests.fakes import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+
+NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
+QUEUES = QueueDirectory.from_config({"queues": [{"id": "support"}, {"id": "sales"}]})
+AV = AgentStatus.AVAILABLE
+
+
+@pytest.fixture
+def world():  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    return store, orch, dialer, clock, Dispatcher(store, orch, dialer, clock, QUEUES)
+
+
+def live(store: FakeStore, call: str, queue: str = "support", priority: int = 0) -> Ticket:
+    return store.open_ticket(Ticket(queue, 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=call,
+                                    priority=priority))
+
+
+def parked(store: FakeStore, call: str, queue: str = "support") -> Ticket:
+    t = live(store, call, queue)
+    store.convert_to_callback(t.id, "+14155550100", NOW, NOW)
+    store.park(t.id, f"token-{t.id}")
+    return store.get(t.id)
+
+
+def later(seconds: float = 1) -> datetime:
+    return NOW + timedelta(seconds=seconds)
+
+
+def test_available_agent_takes_the_head_live_caller_at_once(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    first, second = live(store, "CA1"), live(store, "CA2")
+    agent, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    assert ticket.id == first.id
+    [(call_id, script)] = dialer.redirects
+    dial = script.verbs[-1]
+    assert call_id == "CA1" and isinstance(dial, Dial) and dial.target == "client:alice"
+    assert store.get(first.id).status is TicketStatus.CONNECTING
+    assert store.get_agent("alice").status is AgentStatus.BUSY
+    assert store.get(second.id).status is TicketStatus.WAITING
+
+
+def test_a_parked_callback_is_resumed_with_the_agent(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    cb = parked(store, "CA1")
+    live(store, "CA2")
+    d.agent_event("bob", AV, contact="+14155550111", queues=("support",))
+    assert orch.completed == [(f"token-{cb.id}", {"agent_id": "bob", "contact": "+14155550111"})]
+    assert dialer.redirects == []
+
+
+def test_higher_priority_goes_first_then_ticket_number(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    live(store, "CA1")
+    vip = live(store, "CA2", priority=1)
+    _, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    assert ticket.id == vip.id
+
+
+def test_agent_takes_their_queues_in_their_order(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    live(store, "CA1", "support")
+    sale = live(store, "CA2", "sales")
+    _, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("sales", "support"))
+    assert ticket.id == sale.id
+
+
+def test_duplicate_and_stale_events_do_not_double_book(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    live(store, "CA1"), live(store, "CA2")
+    d.agent_event("alice", AV, at=NOW, contact="client:alice", queues=("support",), event_id="ev1")
+    assert d.agent_event("alice", AV, at=NOW, event_id="ev1") == (None, None)  # same event again
+    clock.advance(5)
+    assert d.agent_event("alice", AV, at=NOW, event_id="ev0")[0] is None  # older than the reservation
+    assert len(dialer.redirects) == 1
+
+
+def test_agent_without_contact_or_not_available_gets_nothing(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    live(store, "CA1")
+    assert d.agent_event("alice", AV, queues=("support",))[1] is None
+    assert d.agent_event("bob", AgentStatus.BUSY, contact="client:bob", queues=("support",))[1] is None
+    assert store.staffing("support").staffed == 2 and store.staffing("support").idle == 1
+
+
+def test_caller_gone_before_bridging_is_abandoned_and_agent_takes_next(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    gone, next_one = live(store, "CA1"), live(store, "CA2")
+    dialer.gone.add("CA1")
+    _, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    assert store.get(gone.id).status is TicketStatus.ABANDONED
+    assert ticket.id == next_one.id
+
+
+def test_stale_token_frees_the_agent_for_the_next(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    cb = parked(store, "CA1")
+    orch._used.add(f"token-{cb.id}")  # its park timed out a moment ago
+    nxt = live(store, "CA2")
+    _, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    assert ticket.id == nxt.id
+
+
+def test_a_ticket_joining_the_line_goes_to_an_idle_agent(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    cb = parked(store, "CA1")
+    d.ticket_changed("support", cb.id, TicketStatus.WAITING, TicketStatus.SCHEDULED, None)
+    assert orch.completed[0][0] == f"token-{cb.id}"
+    assert store.get_agent("alice").ticket_id == cb.id
+
+
+def test_bridge_result_serves_or_requeues_at_the_same_place(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    a, b = live(store, "CA1"), live(store, "CA2")
+    d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    script = d.bridge_result(a.id, "alice", answered=True)
+    assert isinstance(script.verbs[-1], Hangup) and store.get(a.id).status is TicketStatus.SERVED
+    assert store.get_agent("alice").ticket_id == b.id  # freed, and took the next caller
+    script = d.bridge_result(b.id, "alice", answered=False)
+    assert isinstance(script.verbs[-1], Enqueue)
+    assert store.get(b.id).status is TicketStatus.WAITING and store.ahead_of(store.get(b.id)) == 0
+    assert store.get_agent("alice").status is AgentStatus.OFFLINE  # missed a call: not handed more
+
+
+def test_reparked_ticket_releases_a_stale_reservation(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    cb = parked(store, "CA1")
+    d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    store.tickets[cb.id] = store.get(cb.id).evolve(status=TicketStatus.WAITING)  # no outcome came: re-parked
+    store.park(cb.id, "token-2", attempt=2)
+    d.ticket_changed("support", cb.id, TicketStatus.WAITING, TicketStatus.CONNECTING, "alice")
+    assert store.get_agent("alice").ticket_id == cb.id  # released, then took it again with the new token
+    assert orch.completed[-1][0] == "token-2"
+
+
+def test_two_hundred_racing_events_for_a_hundred_callbacks(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    callbacks = [parked(store, f"CA{n}") for n in range(100)]
+    events = [(f"agent{n}", f"ev{n}") for n in range(100)] * 2  # every event delivered twice
+    random.Random(3).shuffle(events)
+    for n in range(100):  # sign in busy first, so that 'available' is what dispatches
+        d.agent_event(f"agent{n}", AgentStatus.BUSY, at=NOW - timedelta(minutes=1), contact=f"client:a{n}",
+                      queues=("support",))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda e: d.agent_event(e[0], AV, at=NOW, event_id=e[1]), events))
+    resumed = [token for token, _ in orch.completed]
+    assert sorted(resumed) == sorted(f"token-{c.id}" for c in callbacks)  # each exactly once
+    agents = [store.get_agent(f"agent{n}") for n in range(100)]
+    assert len({a.ticket_id for a in agents}) == 100 and all(a.status is AgentStatus.BUSY for a in agents)
+
+
+def test_provider_down_keeps_the_caller_in_line_and_the_agent_available(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    first = live(store, "CA1")
+    dialer.fail_calls = True
+    _, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    assert ticket is None
+    assert store.get(first.id).status is TicketStatus.WAITING and store.ahead_of(store.get(first.id)) == 0
+    assert store.get_agent("alice").status is AgentStatus.AVAILABLE

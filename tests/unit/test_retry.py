@@ -1,0 +1,51 @@
+from datetime import datetime, timedelta, timezone
+
+from chalicelib.domain.model import Outcome
+from chalicelib.domain.queues import parse_queue
+from chalicelib.domain.retry import next_slot, plan_next
+
+SF = "+14158675309"  # America/Los_Angeles
+ALWAYS = parse_queue({"id": "q"})
+KYIV_HOURS = parse_queue({"id": "k", "hours": {"timezone": "Europe/Kyiv", "mon": ["09:00-18:00"],
+                                               "tue": ["09:00-18:00"]}})
+
+
+def utc(*a: int) -> datetime:
+    return datetime(*a, tzinfo=timezone.utc)
+
+
+def test_inside_hours_and_window_is_now() -> None:
+    now = utc(2026, 11, 23, 18, 0)  # 10:00 in San Francisco
+    assert next_slot(ALWAYS, SF, now) == now
+
+
+def test_too_early_for_the_callee_waits_for_eight_their_time() -> None:
+    assert next_slot(ALWAYS, SF, utc(2026, 11, 23, 15, 0)) == utc(2026, 11, 23, 16, 0)  # 08:00 PST
+
+
+def test_too_late_for_the_callee_waits_for_tomorrow_morning() -> None:
+    assert next_slot(ALWAYS, SF, utc(2026, 11, 24, 5, 30)) == utc(2026, 11, 24, 16, 0)  # 21:30 PST
+
+
+def test_both_business_hours_and_the_calling_window_must_hold() -> None:
+    # Kyiv opens 07:00 UTC, but San Francisco is asleep until 16:00 UTC, and Kyiv closes at 16:00 UTC
+    # on Monday: Tuesday 16:00 UTC is 18:00 Kyiv (closed) -> never on Tue either, so next Monday? no:
+    # the first instant both hold is Monday 16:00 UTC? Kyiv closes 18:00 local = 16:00 UTC (exclusive).
+    slot = next_slot(KYIV_HOURS, "+380441234567", utc(2026, 11, 23, 5, 0))
+    assert slot == utc(2026, 11, 23, 7, 0)  # a Kyiv number: 09:00 both for the queue and the callee
+    assert next_slot(KYIV_HOURS, SF, utc(2026, 11, 23, 5, 0)) is None  # windows never overlap
+
+
+def test_plan_follows_the_queue_delays_and_stops_after_the_last_attempt() -> None:
+    now = utc(2026, 11, 23, 18, 0)
+    assert plan_next(ALWAYS, SF, now, 1, Outcome.BUSY) == (now + timedelta(seconds=300), 2)
+    assert plan_next(ALWAYS, SF, now, 3, Outcome.NO_ANSWER) == (now + timedelta(seconds=900), 4)
+    assert plan_next(ALWAYS, SF, now, 4, Outcome.MACHINE) is None
+    assert plan_next(ALWAYS, SF, now, 1, Outcome.CONNECTED) is None
+
+
+def test_attempts_that_were_not_the_callees_do_not_count() -> None:
+    now = utc(2026, 11, 23, 18, 0)
+    assert plan_next(ALWAYS, SF, now, 4, Outcome.AGENT_MISSED) == (now, 4)
+    early = utc(2026, 11, 23, 15, 0)
+    assert plan_next(ALWAYS, SF, early, 2, Outcome.NOT_NOW) == (utc(2026, 11, 23, 16, 0), 2)
