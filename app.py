@@ -36,6 +36,24 @@ def provider_agent_events(provider: str) -> Response:
                                                               request.query_params or {}, request.headers))
 
 
+@app.route("/admin/lost-calls", methods=["GET"])
+def lost_calls() -> Response:
+    request = app.current_request
+    return _reply(bootstrap.container().admin.lost_calls(request.query_params or {}, request.headers))
+
+
+@app.route("/admin/opt-outs", methods=["POST"], content_types=["application/json"])
+def opt_out() -> Response:
+    request = app.current_request
+    return _reply(bootstrap.container().admin.opt_out(request.raw_body, request.headers, opted_out=True))
+
+
+@app.route("/admin/opt-outs/delete", methods=["POST"], content_types=["application/json"])
+def opt_in() -> Response:
+    request = app.current_request
+    return _reply(bootstrap.container().admin.opt_out(request.raw_body, request.headers, opted_out=False))
+
+
 @app.route("/health", methods=["GET"])
 def health() -> dict[str, str]:
     return {"status": "ok"}
@@ -45,6 +63,12 @@ def health() -> dict[str, str]:
 def dial_worker(event) -> None:  # type: ignore[no-untyped-def]
     for record in event:
         workers.on_dial_message(record.body)
+
+
+@app.on_sqs_message(queue_arn=EVENT_SOURCES.notify_queue_arn, batch_size=1)
+def notify_worker(event) -> None:  # type: ignore[no-untyped-def]
+    for record in event:
+        workers.on_notify_message(record.body)
 
 
 @app.on_dynamodb_record(stream_arn=EVENT_SOURCES.table_stream_arn, batch_size=25)

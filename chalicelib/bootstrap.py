@@ -8,15 +8,20 @@ from functools import lru_cache
 import boto3
 
 from .adapters.dynamo import DynamoTicketStore, ticket_keys
+from .adapters.sqs_bus import SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
+from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, TelegramNotifier
+from .admin_api import AdminApi
 from .agents_api import AgentsApi
 from .domain.callbacks import Callbacks
 from .domain.callflow import CallFlow
 from .domain.dispatch import Dispatcher
+from .domain.notifications import Notifications
 from .domain.queues import QueueDirectory
 from .ports import Clock, Dialer, SystemClock, Telephony
-from .settings import Settings
+from . import logs
+from .settings import Settings, expand_env
 from .webhooks import UseCases, VoiceWebhooks
 
 
@@ -29,11 +34,13 @@ class Container:
     callbacks: Callbacks
     webhooks: VoiceWebhooks
     agents: AgentsApi
+    admin: AdminApi
+    notifications: Notifications
 
 
 def load_queues(path: str) -> QueueDirectory:
     with open(path, encoding="utf-8") as fh:
-        return QueueDirectory.from_config(json.load(fh))
+        return QueueDirectory.from_config(json.loads(expand_env(fh.read())))
 
 
 def providers(settings: Settings) -> dict[str, Telephony]:
@@ -41,20 +48,29 @@ def providers(settings: Settings) -> dict[str, Telephony]:
 
 
 def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None) -> Container:
+    logs.configure(settings.log_level)
     clock = clock or SystemClock()
     queues = load_queues(settings.queues_file)
     store = DynamoTicketStore(settings.table_name, settings.region, settings.aws_endpoint_url)
     sfn = boto3.client("stepfunctions", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
     orchestrator = StepFunctionsOrchestrator(sfn, settings.state_machine_arn, ticket_keys)
-    dialer = dialer or TwilioDialer(settings.twilio_account_sid, settings.twilio_auth_token,
-                                    settings.public_base_url, settings.twilio_api_base_url)
-    flow = CallFlow(store, orchestrator, clock, queues)
+    twilio = TwilioDialer(settings.twilio_account_sid, settings.twilio_auth_token, settings.public_base_url,
+                          settings.twilio_api_base_url)
+    dialer = dialer or twilio
+    sqs = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    bus = SqsEventBus(sqs, settings.notify_queue_url)
+    flow = CallFlow(store, orchestrator, clock, queues, bus, settings.daily_callback_budget)
     dispatcher = Dispatcher(store, orchestrator, dialer, clock, queues)
     callbacks = Callbacks(store, orchestrator, dialer, clock, queues, dispatcher)
     known = providers(settings)
+    ses = boto3.client("ses", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    notifications = Notifications(store, queues, [
+        SlackNotifier(), TelegramNotifier(settings.telegram_api_base_url), EmailNotifier(ses),
+        SmsNotifier(twilio.send_sms)])
     return Container(settings, store, flow, dispatcher, callbacks,
                      VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
-                     AgentsApi(dispatcher, known, settings.admin_token, settings.public_base_url))
+                     AgentsApi(dispatcher, known, settings.admin_token, settings.public_base_url),
+                     AdminApi(store, queues, clock, settings.admin_token), notifications)
 
 
 @lru_cache(maxsize=1)

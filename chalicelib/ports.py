@@ -64,16 +64,64 @@ class TicketStore(ABC):
     def mark_wants_callback(self, ticket_id: str) -> None: ...
 
     @abstractmethod
-    def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime,
-                            now: datetime) -> bool:
-        """LIVE+WAITING -> CALLBACK (same number, same place). True only for the one call that changed it."""
+    def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
+                            recovering: bool = False) -> int | None:
+        """LIVE and holding (or, recovering, LIVE and ABANDONED) -> CALLBACK SCHEDULED: same number,
+        same place. Returns the ticket's booking count (it names the workflow execution), only to the
+        one call that changed it; None to every other."""
+
+    @abstractmethod
+    def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
+                        language: str) -> Ticket:
+        """A new CALLBACK ticket under a number already taken from the counter (a recovery that
+        joins the end of the line instead of keeping the caller's place)."""
+
+    @abstractmethod
+    def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
+        """Make ticket_id the one open callback for this number in this queue, unless another open
+        callback holds it. Returns the ticket id that holds it now."""
+
+    @abstractmethod
+    def open_callback_for(self, queue_id: str, number: str) -> Ticket | None:
+        """The number's open (not yet dialing) callback in this queue, if any."""
+
+    @abstractmethod
+    def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
+        """A caller with a pending callback called again: the CALLBACK ticket becomes LIVE and WAITING
+        for this call, at its own place. False if it is being dialed or is closed."""
+
+    # --- lost calls, opt-outs, toll-fraud guard ---------------------------------------------
+
+    @abstractmethod
+    def mark_lost(self, ticket_id: str, cause: str, at: datetime) -> None:
+        """Put the ticket on the lost-call list."""
+
+    @abstractmethod
+    def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
+        """The caller talked to an agent: their lost calls in this queue are recovered. Returns how many."""
+
+    @abstractmethod
+    def lost_calls(self, queue_id: str) -> list[Ticket]:
+        """The unrecovered lost calls, oldest first."""
+
+    @abstractmethod
+    def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None: ...
+
+    @abstractmethod
+    def is_opted_out(self, number: str) -> bool: ...
+
+    @abstractmethod
+    def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
+        """Count one callback against the number's and the day's allowance, atomically.
+        None if allowed; else 'rate_limited' or 'budget_spent' (and nothing counted)."""
 
     @abstractmethod
     def set_execution(self, ticket_id: str, execution_id: str) -> None: ...
 
     @abstractmethod
-    def revert_to_live(self, ticket_id: str) -> None:
-        """Undo convert_to_callback when the workflow could not be started: the caller stays in line."""
+    def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
+        """Undo convert_to_callback before its workflow started: back in line (waiting) or back to
+        ABANDONED (a recovery that was refused)."""
 
     @abstractmethod
     def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
@@ -143,6 +191,10 @@ class Orchestrator(ABC):
         """Start the execution called `name` (idempotent by name); return its id."""
 
     @abstractmethod
+    def stop(self, execution_id: str) -> None:
+        """Stop a running execution (a no-op if it already ended)."""
+
+    @abstractmethod
     def complete(self, token: str, output: Mapping[str, Any]) -> None:
         """Answer a waiting task (resume a parked callback, report a dial outcome).
 
@@ -182,3 +234,20 @@ class Dialer(ABC):
     @abstractmethod
     def redirect(self, call_id: str, script: Script) -> None:
         """Replace what a live call is doing with this script (bridge a holding caller to an agent)."""
+
+
+class EventBus(ABC):
+    """Events for asynchronous work (notifications): publishing never blocks or fails a caller."""
+
+    @abstractmethod
+    def publish(self, event: Mapping[str, Any]) -> None: ...
+
+
+class Notifier(ABC):
+    """One notification channel (Slack, Telegram, email, SMS). Raises NotifyError on failure."""
+
+    channel: str
+
+    @abstractmethod
+    def send(self, settings: Mapping[str, Any], subject: str, text: str) -> bool:
+        """Send if this queue configured the channel; False when it did not."""

@@ -4,9 +4,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 from typing import Mapping
 
 DEFAULT_QUEUES_FILE = str(Path(__file__).with_name("queues.json"))
+
+
+def expand_env(text: str, env: Mapping[str, str] | None = None) -> str:
+    """${NAME} in the queue file (secrets such as bot tokens) comes from the environment."""
+    return Template(text).safe_substitute(os.environ if env is None else env)
 
 
 @dataclass(frozen=True)
@@ -24,12 +30,17 @@ class Settings:
     twilio_account_sid: str = ""
     queues_file: str = DEFAULT_QUEUES_FILE
     log_level: str = "INFO"
+    notify_queue_url: str = ""
+    # Callbacks booked per day across all queues, at most (toll-fraud guard).
+    daily_callback_budget: int = 1000
     # Bearer token for the agents and admin JSON APIs; empty disables them.
     admin_token: str = ""
     # Where the twilio library sends REST calls; unset means Twilio itself (the simulated network sets it).
     twilio_api_base_url: str | None = None
     # Event sources Chalice wires at deploy time (outputs of the infra stack).
     dial_queue_arn: str = "arn:aws:sqs:us-east-1:000000000000:holdfast-DialQueue"
+    notify_queue_arn: str = "arn:aws:sqs:us-east-1:000000000000:holdfast-NotifyQueue"
+    telegram_api_base_url: str = "https://api.telegram.org"
     table_stream_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/holdfast/stream/unset"
 
     @classmethod
@@ -47,7 +58,11 @@ class Settings:
             queues_file=env.get("HOLDFAST_QUEUES_FILE", DEFAULT_QUEUES_FILE),
             log_level=env.get("LOG_LEVEL", "INFO"),
             admin_token=env.get("HOLDFAST_ADMIN_TOKEN", ""),
+            notify_queue_url=env.get("HOLDFAST_NOTIFY_QUEUE_URL", ""),
+            daily_callback_budget=int(env.get("HOLDFAST_DAILY_CALLBACK_BUDGET", "1000")),
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL") or None,
             dial_queue_arn=env.get("HOLDFAST_DIAL_QUEUE_ARN", cls.dial_queue_arn),
+            notify_queue_arn=env.get("HOLDFAST_NOTIFY_QUEUE_ARN", cls.notify_queue_arn),
+            telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL", cls.telegram_api_base_url),
             table_stream_arn=env.get("HOLDFAST_TABLE_STREAM_ARN", cls.table_stream_arn),
         )

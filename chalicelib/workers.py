@@ -24,3 +24,8 @@ def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str,
     change = ticket_change(new_image, old_image)
     if change is not None:
         bootstrap.container().dispatcher.ticket_changed(*change)
+
+
+def on_notify_message(body: str) -> None:
+    """The notify queue: lost calls (from the call flow) and failed callbacks (from the workflow)."""
+    bootstrap.container().notifications.handle(json.loads(body))

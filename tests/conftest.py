@@ -35,5 +35,6 @@ def settings(aws):  # type: ignore[no-untyped-def]
     from chalicelib.settings import Settings
 
     return Settings(table_name=aws.table_name, state_machine_arn=aws.state_machine_arn,
-                    dial_queue_url=aws.dial_queue_url, public_base_url=PUBLIC_URL,
+                    dial_queue_url=aws.dial_queue_url, notify_queue_url=aws.notify_queue_url,
+                    public_base_url=PUBLIC_URL,
                     twilio_auth_token=AUTH_TOKEN)

@@ -9,7 +9,7 @@ from chalicelib.domain.errors import (CallGoneError, OrchestratorError, StaleTok
                                       UnknownAgentError)
 from chalicelib.domain.model import HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale
 from chalicelib.domain.script import Script, Step
-from chalicelib.ports import Clock, Dialer, Orchestrator, Staffing, TicketStore
+from chalicelib.ports import Clock, Dialer, EventBus, Orchestrator, Staffing, TicketStore
 
 
 class FixedClock(Clock):
@@ -31,6 +31,9 @@ class FakeStore(TicketStore):
         self.agents: dict[str, Agent] = {}
         self.markers: set[str] = set()
         self.dial_tokens: dict[str, str] = {}
+        self.bookings: dict[str, int] = {}
+        self.open_markers: dict[tuple[str, str], str] = {}
+        self.opt_outs: set[str] = set()
         self._lock = threading.RLock()
 
     def next_number(self, queue_id: str) -> int:
@@ -92,14 +95,86 @@ class FakeStore(TicketStore):
     def mark_wants_callback(self, ticket_id: str) -> None:
         self._change(ticket_id, lambda t: True, wants_callback=True)
 
-    def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime) -> bool:
-        return self._change(ticket_id, lambda t: t.kind is TicketKind.LIVE and t.status in HOLDING,
-                            kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED,
-                            callback_number=number, not_before=not_before, pending_number=None)
+    def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
+                            recovering: bool = False) -> int | None:
+        allowed = (lambda t: t.status is TicketStatus.ABANDONED) if recovering else (lambda t: t.status in HOLDING)
+        with self._lock:
+            if not self._change(ticket_id, lambda t: t.kind is TicketKind.LIVE and allowed(t),
+                                kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, execution_id=None,
+                                callback_number=number, not_before=not_before, pending_number=None):
+                return None
+            self.bookings[ticket_id] = self.bookings.get(ticket_id, 0) + 1
+            return self.bookings[ticket_id]
 
-    def revert_to_live(self, ticket_id: str) -> None:
+    def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
+                        language: str) -> Ticket:
+        queue_id, num = ticket_id.rsplit("-", 1)
+        ticket = Ticket(queue_id, int(num), TicketKind.CALLBACK, TicketStatus.SCHEDULED, now, caller=number,
+                        language=language, callback_number=number, not_before=not_before)
+        self.tickets[ticket.id] = ticket
+        return ticket
+
+    def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
         self._change(ticket_id, lambda t: t.kind is TicketKind.CALLBACK and not t.execution_id,
-                     kind=TicketKind.LIVE, status=TicketStatus.WAITING, callback_number=None, not_before=None)
+                     kind=TicketKind.LIVE, status=TicketStatus.WAITING if waiting else TicketStatus.ABANDONED,
+                     callback_number=None, not_before=None)
+
+    def _open_callback(self, ticket_id: str | None) -> Ticket | None:
+        ticket = self.tickets.get(ticket_id or "")
+        open_statuses = (TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING)
+        return ticket if ticket and ticket.kind is TicketKind.CALLBACK and ticket.status in open_statuses else None
+
+    def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
+        with self._lock:
+            holder = self.open_markers.get((queue_id, number))
+            if holder != ticket_id and self._open_callback(holder):
+                return str(holder)
+            self.open_markers[(queue_id, number)] = ticket_id
+            return ticket_id
+
+    def open_callback_for(self, queue_id: str, number: str) -> Ticket | None:
+        return self._open_callback(self.open_markers.get((queue_id, number)))
+
+    def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
+        with self._lock:
+            if call_id in self.calls or not self._change(
+                    ticket_id, lambda t: t.kind is TicketKind.CALLBACK
+                    and t.status in (TicketStatus.SCHEDULED, TicketStatus.WAITING),
+                    kind=TicketKind.LIVE, status=TicketStatus.WAITING, call_id=call_id, task_token=None,
+                    wants_callback=False, execution_id=None):
+                return False
+            self.calls[call_id] = ticket_id
+            return True
+
+    def mark_lost(self, ticket_id: str, cause: str, at: datetime) -> None:
+        self._change(ticket_id, lambda t: True, lost_cause=cause, lost_at=at)
+
+    def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
+        mine = [t for t in self.lost_calls(queue_id) if number in (t.caller, t.callback_number)]
+        for t in mine:
+            self._change(t.id, lambda x: True, recovered_at=at)
+        return len(mine)
+
+    def lost_calls(self, queue_id: str) -> list[Ticket]:
+        return sorted((t for t in self.tickets.values()
+                       if t.queue_id == queue_id and t.lost_cause and not t.recovered_at),
+                      key=lambda t: (t.lost_at, t.number))
+
+    def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None:
+        (self.opt_outs.add if opted_out else self.opt_outs.discard)(number)
+
+    def is_opted_out(self, number: str) -> bool:
+        return number in self.opt_outs
+
+    def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
+        with self._lock:
+            if self.counters.get(f"RATE#{number}#{day}", 0) >= per_number:
+                return "rate_limited"
+            if self.counters.get(f"BUDGET#{day}", 0) >= daily_budget:
+                return "budget_spent"
+            for key in (f"RATE#{number}#{day}", f"BUDGET#{day}"):
+                self.counters[key] = self.counters.get(key, 0) + 1
+            return None
 
     def set_execution(self, ticket_id: str, execution_id: str) -> None:
         self._change(ticket_id, lambda t: True, execution_id=execution_id)
@@ -202,6 +277,7 @@ class FakeOrchestrator(Orchestrator):
     def __init__(self, fail: bool = False) -> None:
         self.started: dict[str, Mapping[str, Any]] = {}
         self.completed: list[tuple[str, Mapping[str, Any]]] = []
+        self.stopped: list[str] = []
         self.fail = fail
         self._used: set[str] = set()
         self._lock = threading.Lock()
@@ -211,6 +287,9 @@ class FakeOrchestrator(Orchestrator):
             raise OrchestratorError("down")
         self.started.setdefault(name, payload)
         return f"exec:{name}"
+
+    def stop(self, execution_id: str) -> None:
+        self.stopped.append(execution_id)
 
     def complete(self, token: str, output: Mapping[str, Any]) -> None:
         with self._lock:  # like Step Functions: a token answers once
@@ -243,3 +322,11 @@ class FakeDialer(Dialer):
         if self.fail_calls:
             raise TelephonyError("provider unreachable")
         self.redirects.append((call_id, script))
+
+
+class FakeBus(EventBus):
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def publish(self, event: Mapping[str, Any]) -> None:
+        self.events.append(dict(event))

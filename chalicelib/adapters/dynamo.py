@@ -8,6 +8,10 @@ Keys:
   AGENTS#{queue} / AGENT#{agent_id}   the agent's presence in a queue (kept in step, same transactions)
   EVENT#{event_id} / EVENT            an agent event seen (duplicates are dropped)
   DIAL#{dial_id} / DIAL               a dial attempt begun (a redelivered dial request finds it)
+  OPEN#{queue}#{number} / OPEN        which ticket is the number's open callback in the queue
+  OPTOUT#{number} / OPTOUT            the number asked not to be called back automatically
+  RATE#{number}#{day}, BUDGET#{day}   callbacks counted per number and per day (toll-fraud guard)
+The sparse index `lost` holds unrecovered lost calls: lost_pk = LOST#{queue}, lost_sk = when.
 The sparse index `line` holds only WAITING tickets: line_pk = LINE#{queue}, line_sk orders by
 priority, then number. Its order is dispatch order, so `ahead_of` is one COUNT query."""
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pynamodb.transactions import TransactWrite
 
 from ..domain.errors import TicketNotFoundError, UnknownAgentError
 from ..domain.model import (HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale,
-                            split_ticket_id)
+                            split_ticket_id, ticket_id)
 from ..ports import Staffing, TicketStore
 
 TICKET_TTL = timedelta(days=400)  # a year of reports, then DynamoDB drops the ticket
@@ -99,13 +103,31 @@ class PresenceItem(_Base):
 
 
 class MarkerItem(_Base):
-    """Seen-once markers (agent events, dial attempts)."""
+    """Seen-once markers (agent events, dial attempts), opt-outs and open-callback pointers."""
 
+    ticket_id = UnicodeAttribute(null=True)
+    count = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+
+
+class LostIndex(GlobalSecondaryIndex["TicketItem"]):
+    class Meta:
+        index_name = "lost"
+        projection = AllProjection()
+
+    lost_pk = UnicodeAttribute(hash_key=True)
+    lost_sk = UnicodeAttribute(range_key=True)
 
 
 class TicketItem(_Base):
     line = LineIndex()
+    lost = LostIndex()
+    lost_pk = UnicodeAttribute(null=True)
+    lost_sk = UnicodeAttribute(null=True)
+    lost_cause = UnicodeAttribute(null=True)
+    lost_at = UTCDateTimeAttribute(null=True)
+    recovered_at = UTCDateTimeAttribute(null=True)
+    bookings = NumberAttribute(default=0)
     line_pk = UnicodeAttribute(null=True)
     line_sk = UnicodeAttribute(null=True)
     queue_id = UnicodeAttribute()
@@ -142,7 +164,8 @@ class TicketItem(_Base):
             not_before=self.not_before, execution_id=self.execution_id, attempts=int(self.attempts or 0),
             ended_at=self.ended_at, wait_seconds=None if self.wait_seconds is None else float(self.wait_seconds),
             wants_callback=bool(self.wants_callback), agent_id=self.agent_id, task_token=self.task_token,
-            dial_id=self.dial_id, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome)
+            dial_id=self.dial_id, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome,
+            lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at)
 
 
 MODELS: tuple[type[_Base], ...] = (CounterItem, CallItem, AgentItem, PresenceItem, MarkerItem, TicketItem)
@@ -156,6 +179,7 @@ def bind(table_name: str, region: str, host: str | None) -> None:
         model.Meta.host = host
         model._connection = None  # type: ignore[attr-defined]
     LineIndex.Meta.model = TicketItem  # type: ignore[attr-defined]
+    LostIndex.Meta.model = TicketItem  # type: ignore[attr-defined]
 
 
 def _holding() -> Any:
@@ -261,25 +285,166 @@ class DynamoTicketStore(TicketStore):
         if not self._update(ticket_id, [TicketItem.wants_callback.set(True)], TicketItem.pk.exists()):
             raise TicketNotFoundError(ticket_id)
 
-    def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime) -> bool:
+    def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
+                            recovering: bool = False) -> int | None:
         # Out of the line until the workflow parks it (with its task token) at the same place.
-        return self._update(ticket_id, [
-            TicketItem.kind.set(TicketKind.CALLBACK.value),
-            TicketItem.status.set(TicketStatus.SCHEDULED.value),
-            TicketItem.callback_number.set(number),
-            TicketItem.not_before.set(not_before),
-            TicketItem.pending_number.remove(),
-            TicketItem.line_pk.remove(), TicketItem.line_sk.remove(),
-        ], (TicketItem.kind == TicketKind.LIVE.value) & _holding())
+        queue_id, num = split_ticket_id(ticket_id)
+        item = TicketItem(queue_pk(queue_id), ticket_sk(num))
+        allowed = (TicketItem.status == TicketStatus.ABANDONED.value) if recovering else _holding()
+        try:
+            item.update(actions=[
+                TicketItem.kind.set(TicketKind.CALLBACK.value),
+                TicketItem.status.set(TicketStatus.SCHEDULED.value),
+                TicketItem.callback_number.set(number),
+                TicketItem.not_before.set(not_before),
+                TicketItem.pending_number.remove(),
+                TicketItem.line_pk.remove(), TicketItem.line_sk.remove(),
+                TicketItem.execution_id.remove(),
+                TicketItem.bookings.add(1),
+            ], condition=(TicketItem.kind == TicketKind.LIVE.value) & allowed)
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
+        return int(item.bookings)
 
-    def revert_to_live(self, ticket_id: str) -> None:
+    def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
+                        language: str) -> Ticket:
+        queue_id, num = split_ticket_id(ticket_id)
+        ticket = Ticket(queue_id=queue_id, number=num, kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED,
+                        created_at=now, caller=number, language=language, callback_number=number,
+                        not_before=not_before)
+        item = self._item(ticket)
+        item.callback_number, item.not_before, item.bookings = number, not_before, 1
+        item.save(condition=TicketItem.pk.does_not_exist())
+        return ticket
+
+    def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
         queue_id, number = split_ticket_id(ticket_id)
         line_pk, line_sk = line_keys(queue_id, number)
+        back = ([TicketItem.status.set(TicketStatus.WAITING.value), TicketItem.line_pk.set(line_pk),
+                 TicketItem.line_sk.set(line_sk)] if waiting
+                else [TicketItem.status.set(TicketStatus.ABANDONED.value)])
         self._update(ticket_id, [
-            TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.status.set(TicketStatus.WAITING.value),
-            TicketItem.callback_number.remove(), TicketItem.not_before.remove(),
-            TicketItem.line_pk.set(line_pk), TicketItem.line_sk.set(line_sk),
+            TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.callback_number.remove(),
+            TicketItem.not_before.remove(), *back,
         ], (TicketItem.kind == TicketKind.CALLBACK.value) & TicketItem.execution_id.does_not_exist())
+
+    # --- open callbacks, rejoining --------------------------------------------------------
+
+    @staticmethod
+    def _open_key(queue_id: str, number: str) -> str:
+        return f"OPEN#{queue_id}#{number}"
+
+    def _is_open_callback(self, ticket_id: str | None) -> Ticket | None:
+        if not ticket_id:
+            return None
+        try:
+            ticket = self.get(ticket_id)
+        except TicketNotFoundError:
+            return None
+        open_statuses = (TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING)
+        return ticket if ticket.kind is TicketKind.CALLBACK and ticket.status in open_statuses else None
+
+    def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
+        key = self._open_key(queue_id, number)
+        for _ in range(5):
+            try:
+                current = MarkerItem.get(key, "OPEN", consistent_read=True)
+            except DoesNotExist:
+                current = None
+            if current is not None and current.ticket_id == ticket_id:
+                return ticket_id
+            if current is not None and self._is_open_callback(current.ticket_id):
+                return str(current.ticket_id)
+            condition = (MarkerItem.pk.does_not_exist() if current is None
+                         else MarkerItem.ticket_id == current.ticket_id)
+            try:
+                MarkerItem(key, "OPEN", ticket_id=ticket_id).save(condition=condition)
+                return ticket_id
+            except PutError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+        raise RuntimeError("open-callback pointer kept changing")  # pragma: no cover
+
+    def open_callback_for(self, queue_id: str, number: str) -> Ticket | None:
+        try:
+            marker = MarkerItem.get(self._open_key(queue_id, number), "OPEN", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return self._is_open_callback(marker.ticket_id)
+
+    def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
+        queue_id, number = split_ticket_id(ticket_id)
+        line_pk, line_sk = line_keys(queue_id, number)
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(CallItem(f"CALL#{call_id}", "CALL", ticket_id=ticket_id, expires_at=now + TICKET_TTL),
+                        condition=CallItem.pk.does_not_exist())
+                tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
+                    TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.status.set(TicketStatus.WAITING.value),
+                    TicketItem.call_id.set(call_id), TicketItem.line_pk.set(line_pk),
+                    TicketItem.line_sk.set(line_sk), TicketItem.task_token.remove(),
+                    TicketItem.wants_callback.set(False), TicketItem.execution_id.remove(),
+                ], condition=(TicketItem.kind == TicketKind.CALLBACK.value)
+                    & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
+        except TransactWriteError:
+            return False
+        return True
+
+    # --- lost calls, opt-outs, allowance ----------------------------------------------------
+
+    def mark_lost(self, ticket_id: str, cause: str, at: datetime) -> None:
+        queue_id, number = split_ticket_id(ticket_id)
+        self._update(ticket_id, [
+            TicketItem.lost_cause.set(cause), TicketItem.lost_at.set(at),
+            TicketItem.lost_pk.set(f"LOST#{queue_id}"),
+            TicketItem.lost_sk.set(f"{at.strftime('%Y-%m-%dT%H:%M:%S')}#{number:012d}"),
+        ])
+
+    def lost_calls(self, queue_id: str) -> list[Ticket]:
+        return [item.to_ticket() for item in TicketItem.lost.query(f"LOST#{queue_id}")]
+
+    def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
+        cleared = 0
+        for item in TicketItem.lost.query(f"LOST#{queue_id}"):
+            if number in (item.caller, item.callback_number):
+                cleared += self._update(ticket_id(item.queue_id, int(item.number)), [
+                    TicketItem.recovered_at.set(at), TicketItem.lost_pk.remove(), TicketItem.lost_sk.remove()],
+                    TicketItem.lost_pk.exists())
+        return cleared
+
+    def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None:
+        marker = MarkerItem(f"OPTOUT#{number}", "OPTOUT")
+        if opted_out:
+            marker.save()
+        else:
+            marker.delete()
+
+    def is_opted_out(self, number: str) -> bool:
+        try:
+            MarkerItem.get(f"OPTOUT#{number}", "OPTOUT", consistent_read=True)
+            return True
+        except DoesNotExist:
+            return False
+
+    def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
+        expires = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=2)
+        rate = MarkerItem(f"RATE#{number}#{day}", "RATE")
+        budget = MarkerItem(f"BUDGET#{day}", "BUDGET")
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.update(rate, actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+                          condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < per_number))
+                tx.update(budget, actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+                          condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < daily_budget))
+        except TransactWriteError:
+            try:
+                used = int(MarkerItem.get(rate.pk, "RATE", consistent_read=True).count or 0)
+            except DoesNotExist:
+                used = 0
+            return "rate_limited" if used >= per_number else "budget_spent"
+        return None
 
     def set_execution(self, ticket_id: str, execution_id: str) -> None:
         self._update(ticket_id, [TicketItem.execution_id.set(execution_id)])

@@ -35,6 +35,16 @@ class StepFunctionsOrchestrator(Orchestrator):
         except BotoCoreError as exc:
             raise OrchestratorError(f"start_execution failed: {type(exc).__name__}") from exc
 
+    def stop(self, execution_id: str) -> None:
+        try:
+            self._client.stop_execution(executionArn=execution_id, error="Holdfast.Rejoined",
+                                        cause="the caller called again and holds their place")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("ExecutionDoesNotExist", "ExecutionNotRunning"):
+                raise OrchestratorError(f"stop_execution failed: {exc.response['Error']['Code']}") from exc
+        except BotoCoreError as exc:
+            raise OrchestratorError(f"stop_execution failed: {type(exc).__name__}") from exc
+
     def complete(self, token: str, output: Mapping[str, Any]) -> None:
         try:
             self._client.send_task_success(taskToken=token, output=json.dumps(output))

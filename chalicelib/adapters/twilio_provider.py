@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import Dial as TwDial
 from twilio.twiml.voice_response import Gather as TwGather
 from twilio.twiml.voice_response import VoiceResponse
 
-from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
+from ..domain.errors import BadWebhookError, CallGoneError, NotifyError, TelephonyError
 from ..domain.model import AgentEvent, AgentStatus, CallEvent, CallStatus, QueueResult
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                              Step, Verb)
@@ -190,6 +190,15 @@ class TwilioDialer(Dialer):
         except (TwilioException, RequestException) as exc:
             raise TelephonyError(f"calls.create failed: {type(exc).__name__}") from exc
         return str(call.sid)
+
+    def send_sms(self, to: str, sender: str, body: str) -> None:
+        """Used by the SMS notification channel."""
+        try:
+            self._client.messages.create(to=to, from_=sender, body=body)
+        except (TwilioException, RequestException) as exc:
+            raise NotifyError(f"messages.create failed: {type(exc).__name__}") from exc
+        except TelephonyError as exc:
+            raise NotifyError(str(exc)) from exc
 
     def redirect(self, call_id: str, script: Script) -> None:
         try:

@@ -75,6 +75,11 @@ class Callbacks:
             # served, cancelled or re-parked meanwhile: this dial is not wanted
             self._complete(request.token, {"result": Outcome.CANCELLED.value})
             return None
+        if self.store.is_opted_out(ticket.callback_number or ""):
+            # asked not to be called back since this was booked: close it without dialing
+            self.store.begin_dial(ticket.id, did, request.token)
+            self.finish(ticket.evolve(dial_id=did), did, Outcome.CANCELLED)
+            return None
         if not self.store.begin_dial(ticket.id, did, request.token):
             log.info("dial request seen before; not dialing again", extra={"ticket": ticket.id})
             return None
@@ -168,6 +173,8 @@ class Callbacks:
                                        plan[0] if plan else None)
         if token is None:
             return False  # reported before
+        if outcome is Outcome.CONNECTED:
+            self.dispatcher.recovered(ticket)
         output: dict[str, Any] = {"result": outcome.value}
         if plan is not None:
             output["next"] = {"not_before": iso(plan[0]), "attempt": plan[1]}

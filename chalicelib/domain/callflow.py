@@ -4,14 +4,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from ..ports import Clock, Orchestrator, TicketStore
+from ..ports import Clock, EventBus, Orchestrator, TicketStore
 from .errors import NumberNotAllowedError, OrchestratorError, TicketStateError
 from .ewt import WaitEstimate, estimate_wait
-from .model import HOLDING, CallEvent, QueueResult, Ticket, TicketKind, TicketStatus
-from .phone import NumberPolicy, national_format
+from .model import (HOLDING, BookingRefused, CallEvent, CallStatus, LostCause, QueueResult, Ticket, TicketKind,
+                    TicketStatus, ticket_id)
+from .phone import NumberPolicy, masked, national_format, number_timezone
 from .prompts import LANGUAGES, TEXTS, minutes, spoken_digits, when
 from .queues import QueueConfig, QueueDirectory
-from .script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Script, Step, Verb
+from .retry import next_slot
+from .script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Script, Step
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +22,13 @@ MAX_NUMBER_TRIES = 3
 
 class CallFlow:
     def __init__(self, store: TicketStore, orchestrator: Orchestrator, clock: Clock,
-                 queues: QueueDirectory) -> None:
+                 queues: QueueDirectory, bus: EventBus, daily_callback_budget: int = 1000) -> None:
         self.store = store
         self.orchestrator = orchestrator
         self.clock = clock
         self.queues = queues
+        self.bus = bus
+        self.daily_callback_budget = daily_callback_budget
 
     # --- prompts -------------------------------------------------------------------------
 
@@ -70,6 +74,9 @@ class CallFlow:
         queue = self.queues.for_call(event.called, requested_queue)
         now = self.clock.now()
         is_open = queue.hours.is_open(now)
+        rejoined = self._rejoin(queue, event, now) if is_open else None
+        if rejoined is not None:
+            return self._holding_script(queue, rejoined, self.prompt(queue, rejoined.language, "welcome_back"))
         ticket = self.store.open_ticket(Ticket(
             queue_id=queue.id, number=0, kind=TicketKind.LIVE,
             status=TicketStatus.WAITING if is_open else TicketStatus.AFTER_HOURS,
@@ -81,14 +88,34 @@ class CallFlow:
                 Gather(Step.of("offer", t=ticket.id), (welcome, self._closed_prompt(queue, lang, now),
                                                        self.prompt(queue, lang, "closed_offer"))),
                 Redirect(Step.of("bye", t=ticket.id)))
+        return self._holding_script(queue, ticket, welcome)
+
+    def _holding_script(self, queue: QueueConfig, ticket: Ticket, greeting: Say | Play) -> Script:
+        lang = ticket.language
         est, ahead = self.estimate(queue, ticket)
         position = self.prompt(queue, lang, "position", position=ahead + 1)
         wait = self._wait_prompt(queue, lang, est)
         if est.mean < queue.offer_callback_after_seconds:
-            return Script.of(welcome, position, wait, self._hold(queue, ticket))
+            return Script.of(greeting, position, wait, self._hold(queue, ticket))
         offer = self.prompt(queue, lang, "offer")
-        return Script.of(Gather(Step.of("offer", t=ticket.id), (welcome, position, wait, offer)),
+        return Script.of(Gather(Step.of("offer", t=ticket.id), (greeting, position, wait, offer)),
                          self.prompt(queue, lang, "keep_place"), self._hold(queue, ticket))
+
+    def _rejoin(self, queue: QueueConfig, event: CallEvent, now: datetime) -> Ticket | None:
+        """A caller whose callback is still pending calls again: they take that ticket's place back
+        (its workflow stops) rather than opening a second one."""
+        existing = self.store.find_by_call(event.call_id)
+        if existing is not None or not self._policy(queue).may_call(event.caller):
+            return None
+        pending = self.store.open_callback_for(queue.id, self._policy(queue).accept(event.caller))
+        if pending is None or pending.status not in (TicketStatus.SCHEDULED, TicketStatus.WAITING):
+            return None
+        if not self.store.rejoin(pending.id, event.call_id, now):
+            return None
+        if pending.execution_id:
+            self.orchestrator.stop(pending.execution_id)
+        log.info("caller rejoined their pending callback", extra={"ticket": pending.id})
+        return self.store.get(pending.id)
 
     def _closed_prompt(self, queue: QueueConfig, lang: str, now: datetime) -> Say | Play:
         opening = queue.hours.next_opening(now)
@@ -103,7 +130,15 @@ class CallFlow:
             return self._confirmed(queue, ticket)
         if event.digits == "1" and ticket.status in HOLDING:
             return self._ask_number(queue, ticket)
+        if event.digits == "9":
+            return Script.of(self._opt_out(queue, ticket), *self._no_choice(queue, ticket).verbs)
         return self._no_choice(queue, ticket)
+
+    def _opt_out(self, queue: QueueConfig, ticket: Ticket) -> Say | Play:
+        if self._policy(queue).may_call(ticket.caller):
+            self.store.set_opt_out(self._policy(queue).accept(ticket.caller), True, self.clock.now())
+            log.info("caller opted out of callbacks", extra={"ticket": ticket.id})
+        return self.prompt(queue, ticket.language, "opted_out")
 
     def wait(self, ticket_id: str, event: CallEvent) -> Script:
         """Polled while the caller holds: position and EWT, then hold music; re-offers the callback."""
@@ -112,12 +147,21 @@ class CallFlow:
         if ticket.kind is not TicketKind.LIVE or ticket.status is not TicketStatus.WAITING:
             return Script.of(music)
         lang = ticket.language
+        now = self.clock.now()
+        if queue.max_hold_seconds and (now - ticket.created_at).total_seconds() >= queue.max_hold_seconds:
+            # Rung out: nobody could take the call in time. Recorded and recovered before they hear it.
+            self._lose(ticket, LostCause.RANG_OUT)
+            return Script.of(self.prompt(queue, lang, "rang_out"), self.prompt(queue, lang, "goodbye"), Leave())
         est, ahead = self.estimate(queue, ticket)
-        prompts = (self.prompt(queue, lang, "position", position=ahead + 1), self._wait_prompt(queue, lang, est))
-        if est.mean < queue.offer_callback_after_seconds:
+        prompts: tuple[Say | Play, ...] = (self.prompt(queue, lang, "position", position=ahead + 1),
+                                           self._wait_prompt(queue, lang, est))
+        if est.mean >= queue.offer_callback_after_seconds:
+            prompts += (self.prompt(queue, lang, "offer"),)
+        if queue.recover_lost_calls:
+            prompts += (self.prompt(queue, lang, "opt_out_hint"),)
+        if len(prompts) == 2:
             return Script.of(*prompts, music)
-        return Script.of(Gather(Step.of("wait-offer", t=ticket.id), prompts + (self.prompt(queue, lang, "offer"),)),
-                         music)
+        return Script.of(Gather(Step.of("wait-offer", t=ticket.id), prompts), music)
 
     def wait_offer(self, ticket_id: str, event: CallEvent) -> Script:
         """'Press 1' heard while holding: leave the hold queue; queue-exit then collects the number."""
@@ -125,6 +169,8 @@ class CallFlow:
         if event.digits == "1" and ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.WAITING:
             self.store.mark_wants_callback(ticket.id)
             return Script.of(Leave())
+        if event.digits == "9":
+            return Script.of(self._opt_out(queue, ticket), self.prompt(queue, ticket.language, "keep_place"))
         return Script.of(self.prompt(queue, ticket.language, "keep_place"))
 
     def queue_exit(self, ticket_id: str, event: CallEvent) -> Script:
@@ -178,10 +224,12 @@ class CallFlow:
         return Script.of(self.prompt(queue, ticket.language, "goodbye"), Hangup())
 
     def call_ended(self, event: CallEvent) -> None:
-        """The status callback: a caller who hung up while holding has abandoned."""
+        """The status callback: a caller who hung up while holding has abandoned; a call that failed
+        or was cut off while holding was dropped."""
         ticket = self.store.find_by_call(event.call_id)
         if ticket is not None and ticket.kind is TicketKind.LIVE:
-            self._abandon(ticket)
+            dropped = event.status in (CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER)
+            self._abandon(ticket, LostCause.DROPPED if dropped else None)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -193,12 +241,80 @@ class CallFlow:
     def _policy(queue: QueueConfig) -> NumberPolicy:
         return NumberPolicy(queue.allowed_countries, queue.default_region)
 
-    def _abandon(self, ticket: Ticket) -> None:
+    def _abandon(self, ticket: Ticket, cause: LostCause | None = None) -> None:
         if ticket.status not in HOLDING:
             return
+        self._lose(ticket, cause or (LostCause.AFTER_HOURS if ticket.status is TicketStatus.AFTER_HOURS
+                                     else LostCause.ABANDONED))
+
+    def _lose(self, ticket: Ticket, cause: LostCause) -> None:
+        """Record a lost call (once), book its recovery callback if it may have one, and tell people."""
         now = self.clock.now()
-        if self.store.abandon(ticket.id, now, (now - ticket.created_at).total_seconds()):
-            log.info("caller abandoned", extra={"ticket": ticket.id, "queue": ticket.queue_id})
+        wait = (now - ticket.created_at).total_seconds()
+        if not self.store.abandon(ticket.id, now, wait):
+            return  # recorded already (a repeated webhook)
+        queue = self.queues.get(ticket.queue_id)
+        self.store.mark_lost(ticket.id, cause.value, now)
+        refused = self._recover(queue, ticket.evolve(status=TicketStatus.ABANDONED), cause, wait, now)
+        log.info("lost call", extra={"ticket": ticket.id, "cause": cause.value,
+                                     "recovery": refused.value if refused else "booked"})
+        self.bus.publish({"event": "lost_call", "ticket_id": ticket.id, "cause": cause.value,
+                          "recovery": refused.value if refused else "booked"})
+
+    def _recover(self, queue: QueueConfig, ticket: Ticket, cause: LostCause, wait: float,
+                 now: datetime) -> BookingRefused | None:
+        if not queue.recover_lost_calls:
+            return BookingRefused.NOT_RECOVERED
+        if cause is LostCause.ABANDONED and wait < queue.short_abandon_seconds:
+            return BookingRefused.SHORT_ABANDON
+        try:
+            number = self._policy(queue).accept(ticket.caller)
+        except NumberNotAllowedError:
+            return BookingRefused.NOT_DIALABLE
+        not_before = next_slot(queue, number, now)
+        if not_before is None:
+            return BookingRefused.NOT_DIALABLE
+        return self._book(queue, ticket, number, not_before, now, explicit=False)
+
+    def _book(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
+              explicit: bool) -> BookingRefused | None:
+        """Every callback goes through here: opt-out (automatic ones only: pressing 1 is consent), one
+        open callback per number and queue, then, for the one request that books it, the number's
+        daily allowance and the global budget (toll-fraud guard)."""
+        if self.store.is_opted_out(number):
+            if not explicit:
+                return BookingRefused.OPTED_OUT
+            self.store.set_opt_out(number, False, now)  # asking for a callback is consent again
+        fresh = not explicit and not queue.recovery_keeps_place  # recovery at the end of the line
+        target = ticket_id(queue.id, self.store.next_number(queue.id)) if fresh else ticket.id
+        holder = self.store.reserve_open_callback(queue.id, number, target)
+        if holder != target:
+            log.info("number already has an open callback", extra={"ticket": ticket.id, "open": holder})
+            return None  # that callback stands for this call too
+        if fresh:
+            booking: int | None = 1
+        else:
+            booking = self.store.convert_to_callback(ticket.id, number, not_before, now, recovering=not explicit)
+            if booking is None:
+                return None  # a duplicate webhook converted it first
+        refused = self.store.take_allowance(number, now.strftime("%Y-%m-%d"),
+                                            queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
+        if refused is not None:
+            log.warning("callback refused", extra={"ticket": ticket.id, "reason": refused, "number": masked(number)})
+            if not fresh:
+                self.store.revert_to_live(ticket.id, waiting=explicit)
+            return BookingRefused(refused)
+        if fresh:
+            ticket = self.store.create_callback(target, number, not_before, now, ticket.language)
+        try:
+            execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
+                                                   self._workflow_input(queue, ticket, not_before))
+        except OrchestratorError:
+            if explicit:
+                self.store.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
+            raise
+        self.store.set_execution(ticket.id, execution_id)
+        return None
 
     def _no_choice(self, queue: QueueConfig, ticket: Ticket) -> Script:
         """No (valid) choice made: back in line, or goodbye after hours. Never dead air."""
@@ -230,18 +346,17 @@ class CallFlow:
     def _request_callback(self, queue: QueueConfig, ticket: Ticket, number: str) -> Script:
         """Same ticket, same number, same place: durable first, then the workflow, then the caller hears it."""
         now = self.clock.now()
-        is_open = queue.hours.is_open(now)
-        not_before = now if is_open else (queue.hours.next_opening(now) or now)
-        if self.store.convert_to_callback(ticket.id, number, not_before, now):
-            try:
-                execution_id = self.orchestrator.start(ticket.id, self._workflow_input(queue, ticket, not_before))
-            except OrchestratorError:
-                self.store.revert_to_live(ticket.id)  # the caller stays in line on the phone
-                raise
-            self.store.set_execution(ticket.id, execution_id)
+        not_before = next_slot(queue, number, now) or now
+        refused = self._book(queue, ticket, number, not_before, now, explicit=True)
+        if refused is not None:
+            lang = ticket.language
+            return Script.of(self.prompt(queue, lang, "callback_unavailable"), *self._no_choice(queue, ticket).verbs)
         current = self.store.get(ticket.id)
-        if current.kind is not TicketKind.CALLBACK or current.callback_number != number:
-            raise TicketStateError(f"ticket {ticket.id} is {current.kind.value}/{current.status.value}")
+        if current.kind is not TicketKind.CALLBACK:
+            holder = self.store.open_callback_for(queue.id, number)
+            if holder is None:
+                raise TicketStateError(f"ticket {ticket.id} is {current.kind.value}/{current.status.value}")
+            current = holder  # this number already had a callback booked: that one stands
         return self._confirmed(queue, current)
 
     @staticmethod
@@ -260,8 +375,11 @@ class CallFlow:
         digits = spoken_digits(national_format(ticket.callback_number or ""))
         now = self.clock.now()
         if ticket.not_before is not None and ticket.not_before > now:
-            said = self.prompt(queue, lang, "callback_confirmed_closed", digits=digits,
-                               when=when(ticket.not_before, now, queue.hours.tz, lang))
+            # Later than now: the queue is closed, or it is night where the caller is.
+            key = "callback_confirmed_later" if queue.hours.is_open(now) else "callback_confirmed_closed"
+            said = self.prompt(queue, lang, key, digits=digits,
+                               when=when(ticket.not_before, now, number_timezone(ticket.callback_number or "",
+                                                                                 queue.hours.tz), lang))
         else:
             est, ahead = self.estimate(queue, ticket)
             said = self.prompt(queue, lang, "callback_confirmed", digits=digits, position=ahead + 1,

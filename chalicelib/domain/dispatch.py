@@ -112,6 +112,7 @@ class Dispatcher:
         queue = self.queues.get(ticket.queue_id)
         if answered:
             self.store.mark_served(ticket_id, now)
+            self.recovered(ticket)
             if self.store.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, now):
                 self.offer_work(agent_id)
             return Script.of(Hangup())
@@ -121,6 +122,12 @@ class Dispatcher:
         return Script.of(Say(TEXTS[lang]["keep_place"], _lang(lang)),
                          Enqueue(queue.id, wait=Step.of("wait", t=ticket.id),
                                  action=Step.of("queue-exit", t=ticket.id)))
+
+    def recovered(self, ticket: Ticket) -> None:
+        """The caller talked to an agent: their lost calls in this queue are recovered."""
+        number = ticket.callback_number or ticket.caller
+        if number:
+            self.store.clear_lost(ticket.queue_id, number, self.clock.now())
 
     def ticket_changed(self, queue_id: str, ticket_id: str, status: TicketStatus, previous: TicketStatus | None,
                        agent_id: str | None) -> None:

@@ -63,3 +63,7 @@ class TelephonyError(HoldfastError):
 
 class CallGoneError(TelephonyError):
     """The call to move has already ended (the caller hung up)."""
+
+
+class NotifyError(HoldfastError):
+    """A notification channel failed (it never blocks the call flow)."""

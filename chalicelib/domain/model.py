@@ -69,6 +69,9 @@ class Ticket:
     dial_id: str | None = None  # the dial attempt under way; outcome webhooks must name it
     next_attempt_at: datetime | None = None
     last_outcome: str | None = None
+    lost_cause: str | None = None  # set while this is an unrecovered lost call (see LostCause)
+    lost_at: datetime | None = None
+    recovered_at: datetime | None = None
 
     @property
     def id(self) -> str:
@@ -177,3 +180,23 @@ class AgentEvent:
     contact: str | None = None
     queues: tuple[str, ...] | None = None
     event_id: str | None = None
+
+
+class LostCause(str, Enum):
+    """Why an inbound call ended without reaching an agent."""
+
+    ABANDONED = "abandoned"  # hung up while holding
+    AFTER_HOURS = "after_hours"  # called while closed and did not book a callback
+    RANG_OUT = "rang_out"  # held past the queue's longest hold time
+    DROPPED = "dropped"  # the call failed or was cut off
+
+
+class BookingRefused(str, Enum):
+    """Why a callback could not be booked for a number."""
+
+    OPTED_OUT = "opted_out"
+    RATE_LIMITED = "rate_limited"  # this number has had its callbacks for today
+    BUDGET_SPENT = "budget_spent"  # the day's callback budget is spent (toll-fraud guard)
+    NOT_DIALABLE = "not_dialable"  # withheld, premium, foreign...
+    SHORT_ABANDON = "short_abandon"  # hung up too soon to be worth a recovery call
+    NOT_RECOVERED = "not_recovered"  # the queue does not recover lost calls automatically

@@ -33,8 +33,11 @@ class NumberPolicy:
     allowed_countries: tuple[str, ...]
     default_region: str
 
-    def accept(self, raw: str | None) -> str:
-        """Return the E.164 form of a number Holdfast may call, or raise NumberNotAllowedError."""
+    def normalize(self, raw: str | None) -> str:
+        """The E.164 form of a real, shown number (any country, any type), or NumberNotAllowedError."""
+        return phonenumbers.format_number(self._parse(raw), phonenumbers.PhoneNumberFormat.E164)
+
+    def _parse(self, raw: str | None) -> phonenumbers.PhoneNumber:
         value = (raw or "").strip()
         if value.lower() in WITHHELD:
             raise NumberNotAllowedError("withheld")
@@ -44,11 +47,16 @@ class NumberPolicy:
             parsed = phonenumbers.parse(value, self.default_region)
         except phonenumbers.NumberParseException as exc:
             raise NumberNotAllowedError("unparseable") from exc
-        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        if e164 in WITHHELD:
+        if phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) in WITHHELD:
             raise NumberNotAllowedError("withheld")
         if not phonenumbers.is_valid_number(parsed):
             raise NumberNotAllowedError("invalid")
+        return parsed
+
+    def accept(self, raw: str | None) -> str:
+        """Return the E.164 form of a number Holdfast may call, or raise NumberNotAllowedError."""
+        parsed = self._parse(raw)
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         region = phonenumbers.region_code_for_number(parsed)
         # Non-geographic entities (region 001) are satellite and global services.
         if region == "001" or region not in self.allowed_countries:

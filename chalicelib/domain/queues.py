@@ -39,10 +39,22 @@ class QueueConfig:
     retry_delays_seconds: tuple[int, ...] = (0, 300, 600, 900)
     dial_mode: str = "agent_first"  # or customer_first (with answering-machine detection)
     caller_id: str | None = None  # number outbound callbacks show; defaults to the number called
+    # Lost calls (abandoned, rang out, after hours, dropped) are called back automatically.
+    recover_lost_calls: bool = True
+    # A recovery callback keeps the caller's ticket number (their place) rather than joining the end.
+    recovery_keeps_place: bool = True
+    # Longest a caller holds before the call is treated as rung out (0: no limit).
+    max_hold_seconds: int = 0
+    max_callbacks_per_number_per_day: int = 3
+    # Who hears about lost calls and failed callbacks (docs/queues.md).
+    notify: dict[str, Any] = field(default_factory=dict)
 
 
 _INT_FIELDS = ("offer_callback_after_seconds", "short_abandon_seconds", "assumed_agents",
-               "max_park_seconds", "dial_timeout_seconds")
+               "max_park_seconds", "dial_timeout_seconds", "max_hold_seconds", "max_callbacks_per_number_per_day")
+_BOOL_FIELDS = ("recover_lost_calls", "recovery_keeps_place")
+_NOTIFY_KEYS = {"on_lost_call", "on_callback_failed", "slack_webhook_url", "telegram_bot_token", "telegram_chat_id",
+                "email_from", "email_to", "sms_from", "sms_to"}
 _FLOAT_FIELDS = ("average_handle_seconds", "average_patience_seconds")
 
 
@@ -66,6 +78,18 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
     for key in _INT_FIELDS:
         if key in raw:
             kwargs[key] = _positive(raw, key, where, int)
+    for key in _BOOL_FIELDS:
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                raise ConfigError(f"{where}.{key}: expected true or false")
+            kwargs[key] = raw[key]
+    notify = raw.get("notify", {})
+    if not isinstance(notify, dict) or set(notify) - _NOTIFY_KEYS:
+        raise ConfigError(f"{where}.notify: an object with keys from {sorted(_NOTIFY_KEYS)}")
+    for key in ("email_to", "sms_to"):
+        if key in notify and not isinstance(notify[key], list):
+            raise ConfigError(f"{where}.notify.{key}: expected a list")
+    kwargs["notify"] = notify
     for key in _FLOAT_FIELDS:
         if key in raw:
             kwargs[key] = _positive(raw, key, where, float)

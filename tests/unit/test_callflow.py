@@ -10,7 +10,7 @@ from chalicelib.domain.errors import OrchestratorError
 from chalicelib.domain.model import CallEvent, CallStatus, QueueResult, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say
-from tests.fakes import FakeOrchestrator, FakeStore, FixedClock
+from tests.fakes import FakeBus, FakeOrchestrator, FakeStore, FixedClock
 
 CONFIG = {"default": "support", "queues": [
     {"id": "support", "name": "Acme", "offer_callback_after_seconds": 120, "assumed_agents": 1,
@@ -21,6 +21,7 @@ CONFIG = {"default": "support", "queues": [
 ]}
 MONDAY_NOON_KYIV = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 MONDAY_NIGHT_KYIV = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
+MONDAY_10_PST = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # a San Francisco caller may be called
 
 
 @pytest.fixture
@@ -35,12 +36,17 @@ def orchestrator() -> FakeOrchestrator:
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(MONDAY_NOON_KYIV)
+    return FixedClock(MONDAY_10_PST)
 
 
 @pytest.fixture
-def flow(store: FakeStore, orchestrator: FakeOrchestrator, clock: FixedClock) -> CallFlow:
-    return CallFlow(store, orchestrator, clock, QueueDirectory.from_config(CONFIG))
+def bus() -> FakeBus:
+    return FakeBus()
+
+
+@pytest.fixture
+def flow(store: FakeStore, orchestrator: FakeOrchestrator, clock: FixedClock, bus: FakeBus) -> CallFlow:
+    return CallFlow(store, orchestrator, clock, QueueDirectory.from_config(CONFIG), bus)
 
 
 def call(sid: str = "CA1", caller: str = "+14158675309", called: str = "+18005550100",
@@ -68,7 +74,7 @@ def test_short_wait_holds_with_position_and_estimate(flow: CallFlow, store: Fake
 
 def test_long_wait_offers_a_callback_and_falls_back_to_holding(flow: CallFlow) -> None:
     for n in range(3):
-        flow.incoming(call(f"CA{n}"))
+        flow.incoming(call(f"CA{n}", caller=f"+1415555{n:04d}"))
     script = flow.incoming(call("CA9"))
     gather = script.verbs[0]
     assert isinstance(gather, Gather) and gather.action.name == "offer"
@@ -100,23 +106,28 @@ def test_after_hours_press_1_books_callback_for_the_opening(flow: CallFlow, stor
     script = flow.confirm("kyiv-1", call(digits="1"))
     ticket = store.get("kyiv-1")
     assert ticket.not_before == datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
-    assert orchestrator.started["kyiv-1"]["schedule"]["not_before"] == "2026-11-24T07:00:00Z"
+    assert orchestrator.started["kyiv-1-1"]["schedule"]["not_before"] == "2026-11-24T07:00:00Z"
     assert "коли відкриємося, завтра о 09:00" in said(script)
 
 
-def test_after_hours_without_choice_says_goodbye_and_records_the_lost_call(flow: CallFlow, store: FakeStore,
-                                                                          clock: FixedClock) -> None:
+def test_after_hours_without_choice_is_a_lost_call_recovered_at_the_opening(flow: CallFlow, store: FakeStore,
+                                                                             clock: FixedClock, bus: FakeBus) -> None:
     clock.current = MONDAY_NIGHT_KYIV
     flow.incoming(call(caller="+380441234567", called="+380445550100"))
     script = flow.bye("kyiv-1", call())
     assert isinstance(script.verbs[-1], Hangup)
-    assert store.get("kyiv-1").status is TicketStatus.ABANDONED
+    ticket = store.get("kyiv-1")
+    assert (ticket.lost_cause, ticket.kind, ticket.status) == ("after_hours", TicketKind.CALLBACK,
+                                                               TicketStatus.SCHEDULED)
+    assert ticket.not_before == datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
+    assert bus.events == [{"event": "lost_call", "ticket_id": "kyiv-1", "cause": "after_hours",
+                           "recovery": "booked"}]
 
 
 def test_press_1_reads_back_caller_id_then_books_the_same_ticket(flow: CallFlow, store: FakeStore,
                                                                 orchestrator: FakeOrchestrator) -> None:
     flow.incoming(call())
-    flow.incoming(call("CA2"))
+    flow.incoming(call("CA2", caller="+14155550199"))
     script = flow.offer("support-1", call(digits="1"))
     assert "4 1 5, 8 6 7, 5 3 0 9" in said(script)
     assert isinstance(script.verbs[0], Gather) and script.verbs[0].action.name == "confirm"
@@ -125,7 +136,7 @@ def test_press_1_reads_back_caller_id_then_books_the_same_ticket(flow: CallFlow,
     real_start = orchestrator.start
 
     def start(name, payload):  # type: ignore[no-untyped-def]
-        durable_before_start.append(store.get(name).kind)
+        durable_before_start.append(store.get(name.rsplit("-", 1)[0]).kind)
         return real_start(name, payload)
 
     orchestrator.start = start  # type: ignore[method-assign]
@@ -133,7 +144,7 @@ def test_press_1_reads_back_caller_id_then_books_the_same_ticket(flow: CallFlow,
     ticket = store.get("support-1")
     assert durable_before_start == [TicketKind.CALLBACK]
     assert (ticket.kind, ticket.number, ticket.callback_number) == (TicketKind.CALLBACK, 1, "+14158675309")
-    assert ticket.execution_id == "exec:support-1"
+    assert ticket.execution_id == "exec:support-1-1"
     assert isinstance(script.verbs[-1], Hangup)
     assert "You keep your place: number 1 in line" in said(script)
 
@@ -144,7 +155,7 @@ def test_repeated_confirmation_books_once(flow: CallFlow, orchestrator: FakeOrch
     first = flow.confirm("support-1", call(digits="1"))
     again = flow.confirm("support-1", call(digits="1"))
     assert said(first) == said(again)
-    assert list(orchestrator.started) == ["support-1"]
+    assert list(orchestrator.started) == ["support-1-1"]
 
 
 def test_withheld_caller_enters_a_number_and_bad_numbers_are_refused(flow: CallFlow, store: FakeStore) -> None:
@@ -175,7 +186,7 @@ def test_press_2_collects_another_number(flow: CallFlow) -> None:
 
 
 def test_workflow_start_failure_keeps_the_caller_in_line(store: FakeStore, clock: FixedClock) -> None:
-    flow = CallFlow(store, FakeOrchestrator(fail=True), clock, QueueDirectory.from_config(CONFIG))
+    flow = CallFlow(store, FakeOrchestrator(fail=True), clock, QueueDirectory.from_config(CONFIG), FakeBus())
     flow.incoming(call())
     flow.offer("support-1", call(digits="1"))
     with pytest.raises(OrchestratorError):
@@ -185,12 +196,28 @@ def test_workflow_start_failure_keeps_the_caller_in_line(store: FakeStore, clock
     assert "technical problem" in said(flow.apology(None))
 
 
-def test_hangup_while_holding_abandons_with_wait_time(flow: CallFlow, store: FakeStore, clock: FixedClock) -> None:
+def test_hangup_while_holding_is_lost_and_recovered_at_the_same_place(flow: CallFlow, store: FakeStore,
+                                                                        clock: FixedClock,
+                                                                        orchestrator: FakeOrchestrator) -> None:
     flow.incoming(call())
     clock.advance(95)
     assert flow.queue_exit("support-1", call(status=CallStatus.COMPLETED, queue_result=QueueResult.HANGUP)).verbs == ()
     ticket = store.get("support-1")
-    assert (ticket.status, ticket.wait_seconds) == (TicketStatus.ABANDONED, 95)
+    assert (ticket.lost_cause, ticket.wait_seconds, ticket.number) == ("abandoned", 95, 1)
+    assert (ticket.kind, ticket.callback_number) == (TicketKind.CALLBACK, "+14158675309")
+    assert list(orchestrator.started) == ["support-1-1"]
+    assert [t.id for t in store.lost_calls("support")] == ["support-1"]
+
+
+def test_short_abandon_is_recorded_but_not_called_back(flow: CallFlow, store: FakeStore, clock: FixedClock,
+                                                        bus: FakeBus, orchestrator: FakeOrchestrator) -> None:
+    flow.incoming(call())
+    clock.advance(3)
+    flow.incoming(call(status=CallStatus.COMPLETED))
+    ticket = store.get("support-1")
+    assert (ticket.status, ticket.lost_cause, ticket.kind) == (TicketStatus.ABANDONED, "abandoned", TicketKind.LIVE)
+    assert orchestrator.started == {}
+    assert bus.events[-1]["recovery"] == "short_abandon"
 
 
 def test_status_callback_on_the_incoming_url_abandons_once(flow: CallFlow, store: FakeStore,
@@ -213,10 +240,11 @@ def test_hangup_after_booking_a_callback_changes_nothing(flow: CallFlow, store: 
 
 def test_wait_announces_and_reoffers_then_press_1_leaves_the_queue(flow: CallFlow, store: FakeStore) -> None:
     for n in range(4):
-        flow.incoming(call(f"CA{n}"))
+        flow.incoming(call(f"CA{n}", caller=f"+1415555{n:04d}"))
     script = flow.wait("support-4", call("CA3"))
     assert isinstance(script.verbs[0], Gather) and isinstance(script.verbs[-1], Play)
     assert "number 4 in line" in said(script)
+    assert "press 9" in said(script)
     assert flow.wait_offer("support-4", call("CA3", digits="1")).verbs == (Leave(),)
     script = flow.queue_exit("support-4", call("CA3", queue_result=QueueResult.LEAVE))
     assert script.verbs[0].action.name == "confirm"
@@ -228,5 +256,5 @@ def test_callback_keeps_its_place_for_later_callers(flow: CallFlow, store: FakeS
     flow.confirm("support-1", call("CA1", digits="1"))
     # the workflow parks it: back in line at number 1
     store.tickets["support-1"] = store.get("support-1").evolve(status=TicketStatus.WAITING)
-    flow.incoming(call("CA2"))
+    flow.incoming(call("CA2", caller="+14155550199"))
     assert store.ahead_of(store.get("support-2")) == 1
