@@ -260,7 +260,8 @@ class FakeStore(TicketStore):
                     attempts: int, outcome: str, next_attempt_at: datetime | None) -> str | None:
         with self._lock:
             ended = now if status in (TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED) else None
-            if not self._change(ticket_id, lambda t: t.dial_id == dial_id, status=status, dial_id=None,
+            if not self._change(ticket_id, lambda t: t.dial_id is not None and t.dial_id == dial_id,
+                                status=status, dial_id=None,
                                 attempts=attempts, last_outcome=outcome, next_attempt_at=next_attempt_at,
                                 ended_at=ended):
                 return None

@@ -22,3 +22,34 @@ def signed(token: str, url: str, params: dict[str, str]) -> tuple[bytes, dict[st
     body = urlencode(params).encode()
     return body, {"Content-Type": "application/x-www-form-urlencoded",
                   "X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)}
+
+
+class StandIn:
+    """A local HTTP server that records JSON POSTs and answers with a fixed status (Slack, Telegram...)."""
+
+    def __init__(self, status: int = 200) -> None:
+        import json as _json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[str, dict]] = []
+        self.status = status
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.requests.append((self.path, _json.loads(body or b"{}")))
+                self.send_response(outer.status)
+                self.end_headers()
+                self.wfile.write(b'{"ok": true}')
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()

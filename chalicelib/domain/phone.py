@@ -81,8 +81,11 @@ def national_format(e164: str) -> str:
 
 def number_timezone(e164: str, fallback: str) -> str:
     """The callee's time zone; a number spanning several zones (or none) gets the fallback."""
-    zones = [z for z in pn_timezone.time_zones_for_number(phonenumbers.parse(e164, None))
-             if z != "Etc/Unknown"]
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return fallback
+    zones = [z for z in pn_timezone.time_zones_for_number(parsed) if z != "Etc/Unknown"]
     return zones[0] if len(zones) == 1 else fallback
 
 

@@ -124,10 +124,15 @@ def test_a_caller_books_a_callback_and_keeps_their_place(stack: Stack) -> None:
 
 def test_a_caller_who_hangs_up_is_abandoned(stack: Stack) -> None:
     sid = "CA" + "e2e3".rjust(32, "0")
-    reply = stack.post("incoming", event("incoming", CallSid=sid))
+    reply = stack.post("incoming", event("incoming", CallSid=sid, From="+14155550188"))
     number = int(reply.text.split("t=support-")[1].split('"')[0])
-    assert stack.post("incoming", event("status_completed", CallSid=sid)).status_code == 200
-    assert ticket(stack, number)["status"] == "ABANDONED"
+    assert stack.post("incoming", event("status_completed", CallSid=sid, From="+14155550188")).status_code == 200
+    assert ticket(stack, number)["lost_cause"] == "abandoned"
+
+    from devstack.stack import LOCAL_ADMIN_TOKEN
+    listed = requests.get(f"{stack.base}/admin/lost-calls?queue=support", timeout=10,
+                          headers={"Authorization": f"Bearer {LOCAL_ADMIN_TOKEN}"}).json()
+    assert f"support-{number}" in [c["ticket"] for c in listed["lost_calls"]]
 
 
 def test_forged_requests_are_refused_over_http(stack: Stack) -> None:

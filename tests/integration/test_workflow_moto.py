@@ -195,3 +195,29 @@ def test_racing_agent_events_dial_each_callback_once(world: World) -> None:
     assert len(world.dialer.calls) == 10
     assert len({c["to"] for c in world.dialer.calls}) == 10  # no agent twice
     assert {world.ticket(t).agent_id for t in tickets} == {f"agent{n}" for n in range(10)}
+
+
+def test_given_up_callback_is_on_the_lost_list_and_someone_is_told(world: World, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace as dc_replace
+
+    from devstack.pollers import SqsPoller
+    from tests.helpers import StandIn
+
+    slack = StandIn()
+    try:
+        queue = world.c.flow.queues.get("support")
+        monkeypatch.setattr(world.c.notifications.queues, "get", lambda qid: dc_replace(
+            queue, notify={"slack_webhook_url": slack.url + "/hook"}))
+        world.pollers.append(SqsPoller(world.resources.notify_queue_url, workers.on_notify_message))
+        ticket_id = world.book("CA1")
+        world.agent("alice")
+        for attempt in (1, 2, 3):
+            world.pump_until(lambda: len(world.dialer.calls) == attempt)
+            world.answer(ticket_id, "busy")
+        world.pump_until(lambda: world.finished(ticket_id) and slack.requests)
+        [lost] = world.c.store.lost_calls("support")
+        assert (lost.id, lost.lost_cause, lost.status) == (ticket_id, "callback_failed", TicketStatus.LOST)
+        [(path, body)] = slack.requests
+        assert path == "/hook" and "callback failed" in body["text"] and "0100" not in body["text"]
+    finally:
+        slack.close()

@@ -1,0 +1,64 @@
+"""No phone number in logs: our code logs only masked numbers, and the Powertools handler's filter
+scrubs whatever else slips in."""
+from __future__ import annotations
+
+import logging
+
+from chalicelib.logs import MaskingFilter, configure, scrub
+from tests.unit.test_recovery import ALICE, BOB, World
+
+NUMBERS = (ALICE, BOB, ALICE[2:], "8675309")
+
+
+def records_of_a_busy_day(caplog) -> list[logging.LogRecord]:  # type: ignore[no-untyped-def]
+    from chalicelib.domain.callbacks import DialRequest
+    from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus
+
+    chalicelib = logging.getLogger("chalicelib")
+    chalicelib.addHandler(caplog.handler)
+    caplog.set_level(logging.DEBUG, logger="chalicelib")
+    try:
+        w = World(max_callbacks_per_number_per_day=1)
+        w.ring("CA1")
+        w.ring("CA2", BOB)
+        w.hang_up("CA1")  # lost, recovery booked
+        w.flow.offer("support-2", CallEvent("CA2", CallStatus.IN_PROGRESS, digits="9"))  # opt-out
+        w.ring("CA3", "4155550100")  # Alice again (national format): rejoins her place
+        w.hang_up("CA3")  # and hangs up again: her one callback a day is spent, refused
+        w.hang_up("CA2")  # Bob, who opted out, gives up: lost, no callback
+        carol = w.ring("CA4", "+14155550123")
+        w.hang_up("CA4")
+        w.store.park(carol, "park")
+        w.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="+14155550777", queues=("support",))
+        assert w.callbacks.dial(DialRequest(carol, 1, "ann", "+14155550777", "dial"))
+        w.callbacks.dialed(carol, w.store.get(carol).dial_id,
+                           CallEvent("CAo", CallStatus.IN_PROGRESS, extra={"DialCallStatus": "busy"}))
+    finally:
+        chalicelib.removeHandler(caplog.handler)
+    return caplog.records
+
+
+def test_our_code_never_logs_a_number(caplog) -> None:  # type: ignore[no-untyped-def]
+    records = records_of_a_busy_day(caplog)
+    assert len(records) >= 5
+    for record in records:
+        text = record.getMessage() + " " + " ".join(str(v) for v in record.__dict__.values())
+        for number in NUMBERS + ("+14155550777", "+14155550123", "4155550123"):
+            assert number not in text, (record.getMessage(), number)
+
+
+def test_the_filter_scrubs_what_slips_in() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "dialing %s for ticket support-12 on 2026-11-23",
+                               ("+1 415 867 5309",), None)
+    record.caller = "+14158675309"
+    record.ticket = "support-12"
+    MaskingFilter().filter(record)
+    assert record.getMessage() == "dialing ***** for ticket support-12 on 2026-11-23"
+    assert record.caller != "+14158675309" and record.ticket == "support-12"
+    assert scrub("(415) 867-5309 and 4158675309 at 15:19:28") == "***** and ***** at 15:19:28"
+
+
+def test_configured_handlers_carry_the_filter() -> None:
+    logger = configure("INFO")
+    assert logger.handlers and all(any(isinstance(f, MaskingFilter) for f in h.filters) for h in logger.handlers)
+    assert logging.getLogger("chalicelib").handlers
