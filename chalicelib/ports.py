@@ -4,7 +4,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .domain.model import Agent, AgentEvent, AgentStatus, CallEvent, Ticket, TicketStatus
 from .domain.script import Script, Step
@@ -89,6 +89,19 @@ class TicketStore(ABC):
     def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
         """A caller with a pending callback called again: the CALLBACK ticket becomes LIVE and WAITING
         for this call, at its own place. False if it is being dialed or is closed."""
+
+    # --- wait-estimator state -------------------------------------------------------------
+
+    @abstractmethod
+    def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
+        """Remember the wait estimate the caller heard (scored when they reach an agent or give up)."""
+
+    @abstractmethod
+    def queue_stats(self, queue_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def update_queue_stats(self, queue_id: str, apply: Callable[[dict[str, Any] | None], dict[str, Any]]) -> None:
+        """Read-modify-write the queue's estimator state without losing concurrent updates."""
 
     # --- lost calls, opt-outs, toll-fraud guard ---------------------------------------------
 

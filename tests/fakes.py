@@ -34,6 +34,7 @@ class FakeStore(TicketStore):
         self.bookings: dict[str, int] = {}
         self.open_markers: dict[tuple[str, str], str] = {}
         self.opt_outs: set[str] = set()
+        self.stats: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
 
     def next_number(self, queue_id: str) -> int:
@@ -159,6 +160,16 @@ class FakeStore(TicketStore):
         return sorted((t for t in self.tickets.values()
                        if t.queue_id == queue_id and t.lost_cause and not t.recovered_at),
                       key=lambda t: (t.lost_at, t.number))
+
+    def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
+        self._change(ticket_id, lambda t: True, told_shape=shape, told_scale=scale)
+
+    def queue_stats(self, queue_id: str) -> dict[str, Any] | None:
+        return self.stats.get(queue_id)
+
+    def update_queue_stats(self, queue_id: str, apply: Any) -> None:
+        with self._lock:
+            self.stats[queue_id] = apply(self.stats.get(queue_id))
 
     def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None:
         (self.opt_outs.add if opted_out else self.opt_outs.discard)(number)

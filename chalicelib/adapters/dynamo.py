@@ -17,7 +17,8 @@ priority, then number. Its order is dispatch order, so `ahead_of` is one COUNT q
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+import json
+from typing import Any, Callable, Mapping
 
 from pynamodb.attributes import (BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute,
                                  UnicodeAttribute, UTCDateTimeAttribute)
@@ -110,6 +111,13 @@ class MarkerItem(_Base):
     expires_at = TTLAttribute(null=True)
 
 
+class StatsItem(_Base):
+    """QUEUE#{queue} / STATS: the queue's wait-estimator state (a few numbers, as JSON)."""
+
+    state = UnicodeAttribute()
+    version = NumberAttribute(default=0)
+
+
 class LostIndex(GlobalSecondaryIndex["TicketItem"]):
     class Meta:
         index_name = "lost"
@@ -128,6 +136,8 @@ class TicketItem(_Base):
     lost_at = UTCDateTimeAttribute(null=True)
     recovered_at = UTCDateTimeAttribute(null=True)
     bookings = NumberAttribute(default=0)
+    told_shape = NumberAttribute(null=True)
+    told_scale = NumberAttribute(null=True)
     line_pk = UnicodeAttribute(null=True)
     line_sk = UnicodeAttribute(null=True)
     queue_id = UnicodeAttribute()
@@ -165,10 +175,12 @@ class TicketItem(_Base):
             ended_at=self.ended_at, wait_seconds=None if self.wait_seconds is None else float(self.wait_seconds),
             wants_callback=bool(self.wants_callback), agent_id=self.agent_id, task_token=self.task_token,
             dial_id=self.dial_id, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome,
-            lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at)
+            lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at,
+            told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0))
 
 
-MODELS: tuple[type[_Base], ...] = (CounterItem, CallItem, AgentItem, PresenceItem, MarkerItem, TicketItem)
+MODELS: tuple[type[_Base], ...] = (CounterItem, CallItem, AgentItem, PresenceItem, MarkerItem, StatsItem,
+                                   TicketItem)
 
 
 def bind(table_name: str, region: str, host: str | None) -> None:
@@ -391,6 +403,34 @@ class DynamoTicketStore(TicketStore):
         except TransactWriteError:
             return False
         return True
+
+    # --- wait-estimator state -------------------------------------------------------------
+
+    def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
+        self._update(ticket_id, [TicketItem.told_shape.set(round(shape, 6)), TicketItem.told_scale.set(round(scale, 6))])
+
+    def queue_stats(self, queue_id: str) -> dict[str, Any] | None:
+        try:
+            return json.loads(StatsItem.get(queue_pk(queue_id), "STATS", consistent_read=True).state)
+        except DoesNotExist:
+            return None
+
+    def update_queue_stats(self, queue_id: str, apply: Callable[[dict[str, Any] | None], dict[str, Any]]) -> None:
+        for _ in range(5):  # optimistic: on a concurrent update, read again and re-apply
+            try:
+                item = StatsItem.get(queue_pk(queue_id), "STATS", consistent_read=True)
+                state, version = json.loads(item.state), int(item.version)
+            except DoesNotExist:
+                state, version = None, 0
+            condition = StatsItem.pk.does_not_exist() if version == 0 else StatsItem.version == version
+            try:
+                StatsItem(queue_pk(queue_id), "STATS", state=json.dumps(apply(state)), version=version + 1).save(
+                    condition=condition)
+                return
+            except PutError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+        raise RuntimeError("queue statistics kept changing")
 
     # --- lost calls, opt-outs, allowance ----------------------------------------------------
 

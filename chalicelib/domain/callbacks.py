@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
+from . import learning
 from .dispatch import Dispatcher
+from .estimator import QueueEventKind
 from .errors import BadRequestError, StaleTokenError, TelephonyError
 from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
 from .phone import national_format
@@ -130,7 +132,13 @@ class Callbacks:
         ticket, queue = self._load(ticket_id)
         status = event.extra.get("DialCallStatus", "")
         if status in ("completed", "answered"):
-            self.finish(ticket, did, Outcome.CONNECTED)
+            if self.finish(ticket, did, Outcome.CONNECTED):
+                try:
+                    talk = float(event.extra.get("DialCallDuration") or 0)
+                except ValueError:
+                    talk = 0.0
+                if talk > 0:
+                    learning.learn(self.store, queue, QueueEventKind.SERVICE_END, self.clock.now(), talk)
             return Script.of(Hangup())
         if queue.dial_mode == "agent_first":
             self.finish(ticket, did, _DIAL_STATUS.get(status, Outcome.FAILED))

@@ -6,7 +6,9 @@ from datetime import datetime
 
 from ..ports import Clock, EventBus, Orchestrator, TicketStore
 from .errors import NumberNotAllowedError, OrchestratorError, TicketStateError
-from .ewt import WaitEstimate, estimate_wait
+from . import learning
+from .estimator import QueueEventKind
+from .ewt import WaitEstimate
 from .model import (HOLDING, BookingRefused, CallEvent, CallStatus, LostCause, QueueResult, Ticket, TicketKind,
                     TicketStatus, ticket_id)
 from .phone import NumberPolicy, masked, national_format, number_timezone
@@ -59,10 +61,13 @@ class CallFlow:
     # --- estimates -----------------------------------------------------------------------
 
     def estimate(self, queue: QueueConfig, ticket: Ticket) -> tuple[WaitEstimate, int]:
+        """Position and EWT from the queue's learned estimator (its configured handle time and
+        patience until calls have taught it better), the line ahead and who is signed in now."""
         ahead = self.store.ahead_of(ticket)
         staffing = self.store.staffing(queue.id)
-        est = estimate_wait(ahead, staffing.staffed or queue.assumed_agents, staffing.idle,
-                            queue.average_handle_seconds, queue.average_patience_seconds)
+        estimator = learning.current(self.store, queue)
+        est = estimator.estimate(self.clock.now().timestamp(), ahead + 1, idle=staffing.idle,
+                                 servers=staffing.staffed or queue.assumed_agents)
         return est, ahead
 
     # --- webhook steps -------------------------------------------------------------------
@@ -93,6 +98,8 @@ class CallFlow:
     def _holding_script(self, queue: QueueConfig, ticket: Ticket, greeting: Say | Play) -> Script:
         lang = ticket.language
         est, ahead = self.estimate(queue, ticket)
+        if est.shape > 0:
+            self.store.record_told(ticket.id, est.shape, est.scale)
         position = self.prompt(queue, lang, "position", position=ahead + 1)
         wait = self._wait_prompt(queue, lang, est)
         if est.mean < queue.offer_callback_after_seconds:
@@ -259,6 +266,8 @@ class CallFlow:
             return  # recorded already (a repeated webhook)
         queue = self.queues.get(ticket.queue_id)
         self.store.mark_lost(ticket.id, cause.value, now)
+        if cause in (LostCause.ABANDONED, LostCause.RANG_OUT):  # patience, for the estimator
+            learning.learn(self.store, queue, QueueEventKind.ABANDON, now, wait, learning.told_pit(ticket, wait))
         refused = self._recover(queue, ticket.evolve(status=TicketStatus.ABANDONED), cause, wait, now)
         log.info("lost call", extra={"ticket": ticket.id, "cause": cause.value,
                                      "recovery": refused.value if refused else "booked"})

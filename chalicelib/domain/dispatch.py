@@ -5,7 +5,9 @@ import logging
 from datetime import datetime
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
+from . import learning
 from .errors import CallGoneError, StaleTokenError, TelephonyError, UnknownAgentError
+from .estimator import QueueEventKind
 from .model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus
 from .prompts import LANGUAGES, TEXTS
 from .queues import QueueDirectory
@@ -78,6 +80,9 @@ class Dispatcher:
         if ticket.kind is TicketKind.LIVE:
             try:
                 self.dialer.redirect(ticket.call_id or "", self.bridge_script(ticket, agent))
+                waited = (now - ticket.created_at).total_seconds()
+                learning.learn(self.store, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
+                               waited, learning.told_pit(ticket, waited))
                 return ticket
             except CallGoneError:
                 # The caller hung up as we claimed them: a lost call, and the agent is free.
@@ -105,7 +110,7 @@ class Dispatcher:
                          Dial(agent.contact or "", caller_id=queue.caller_id,
                               action=Step.of("bridge-result", t=ticket.id, agent=agent.id)))
 
-    def bridge_result(self, ticket_id: str, agent_id: str, answered: bool) -> Script:
+    def bridge_result(self, ticket_id: str, agent_id: str, answered: bool, talk_seconds: float = 0.0) -> Script:
         """The bridged call ended (answered) or the agent never picked up (back in line, agent offline)."""
         now = self.clock.now()
         ticket = self.store.get(ticket_id)
@@ -113,6 +118,8 @@ class Dispatcher:
         if answered:
             self.store.mark_served(ticket_id, now)
             self.recovered(ticket)
+            if talk_seconds > 0:
+                learning.learn(self.store, queue, QueueEventKind.SERVICE_END, now, talk_seconds)
             if self.store.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, now):
                 self.offer_work(agent_id)
             return Script.of(Hangup())

@@ -69,6 +69,8 @@ class Ticket:
     dial_id: str | None = None  # the dial attempt under way; outcome webhooks must name it
     next_attempt_at: datetime | None = None
     last_outcome: str | None = None
+    told_shape: float = 0.0  # the wait estimate the caller heard (a gamma), to score it when they leave
+    told_scale: float = 0.0
     lost_cause: str | None = None  # set while this is an unrecovered lost call (see LostCause)
     lost_at: datetime | None = None
     recovered_at: datetime | None = None

@@ -58,7 +58,7 @@ def test_lost_calls_are_listed_with_cause_and_plan_and_empty_as_recovered(client
     # Alice calls again and talks to an agent: her lost call leaves the list. (First let her callback's
     # workflow get going: moto cannot stop an execution in the instant it starts.)
     import time
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not c.store.get("support-1").task_token and time.monotonic() < deadline:
         time.sleep(0.05)
     c.flow.incoming(CallEvent("CA3", CallStatus.RINGING, "+14155550100", "+18005550100"))

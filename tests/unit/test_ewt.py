@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from chalicelib.domain.ewt import estimate_wait, gamma_quantile, queue_length_predictor
+from chalicelib.domain.ewt import gamma_quantile, queue_length_predictor
 
 
 def test_mean_is_the_sum_of_stage_means() -> None:
@@ -38,8 +38,11 @@ def test_probability_served_falls_with_position() -> None:
     assert 0 < far < near < 1
 
 
-def test_idle_agents_mean_no_wait() -> None:
-    assert estimate_wait(ahead=1, staffed=3, idle=2, aht_seconds=300, patience_seconds=600).mean == 0
+def test_parameter_uncertainty_widens_the_range_not_the_mean() -> None:
+    sure = queue_length_predictor(10, 5, 1 / 300, 1 / 600)
+    unsure = queue_length_predictor(10, 5, 1 / 300, 1 / 600, mu_cv=0.3, theta_cv=0.3)
+    assert unsure.mean == sure.mean
+    assert unsure.low < sure.low and unsure.high > sure.high
 
 
 def test_gamma_quantile_known_values() -> None:

@@ -1,0 +1,53 @@
+"""The production side of the estimator: each queue's WaitEstimator state lives in the store and
+learns from the same events the simulation feeds it (abandonments, service starts and ends)."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from ..ports import TicketStore
+from .estimator import QueueEvent, QueueEventKind, WaitEstimator
+from .ewt import WaitEstimate
+from .model import Ticket
+from .queues import QueueConfig
+
+log = logging.getLogger(__name__)
+
+# The queue's configured handle time and patience count as this many observations until real ones arrive.
+PRIOR_WEIGHT = 20.0
+
+
+def prior(queue: QueueConfig) -> WaitEstimator:
+    return WaitEstimator(prior_service_seconds=queue.average_handle_seconds,
+                         prior_patience_seconds=queue.average_patience_seconds, prior_weight=PRIOR_WEIGHT,
+                         staffed=queue.assumed_agents)
+
+
+def current(store: TicketStore, queue: QueueConfig) -> WaitEstimator:
+    state = store.queue_stats(queue.id)
+    return WaitEstimator.from_state(state) if state else prior(queue)
+
+
+def told_pit(ticket: Ticket, wait: float) -> float | None:
+    """Where the caller's wait fell in the estimate they were told (None if they were told none)."""
+    if ticket.told_shape <= 0 or ticket.told_scale <= 0:
+        return None
+    return WaitEstimate(0.0, 0.0, 0.0, 1.0, ticket.told_shape, ticket.told_scale).pit(wait)
+
+
+def learn(store: TicketStore, queue: QueueConfig, kind: QueueEventKind, at: datetime, value: float,
+          pit: float | None = None) -> None:
+    """Fold one event into the queue's estimator. Never fails the call flow: a lost update only
+    costs the estimate one observation."""
+    event = QueueEvent(kind, at.timestamp(), max(0.0, value), pit)
+
+    def apply(state: dict | None) -> dict:
+        estimator = WaitEstimator.from_state(state) if state else prior(queue)
+        estimator.observe(event)
+        return estimator.state()
+
+    try:
+        store.update_queue_stats(queue.id, apply)
+    except Exception:  # noqa: BLE001 - statistics must never cost a caller anything
+        log.warning("could not update queue statistics", extra={"queue": queue.id, "event": kind.value},
+                    exc_info=True)
