@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-ewt bench-day clean
+.PHONY: run test lint bench bench-ewt bench-day bench-smoke clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,13 +21,16 @@ $(VENV)/.bench: $(STAMP) requirements-bench.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $(VENV)/.bench
 
-bench: bench-ewt bench-day
+bench: bench-ewt bench-day bench-smoke
 
 bench-ewt: $(VENV)/.bench
 	$(BIN)/python bench/ewt.py
 
 bench-day: $(VENV)/.bench
 	$(BIN)/python bench/day.py
+
+bench-smoke: $(STAMP)
+	$(BIN)/python bench/smoke.py
 
 lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml

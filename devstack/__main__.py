@@ -18,8 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("HOLDFAST_PORT", "8000")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
+    parser.add_argument("--network-port", type=int, default=None, help="the simulated network (default: port+1)")
+    parser.add_argument("--pace", type=float, default=1.0, help="simulated durations x this (0.1: ten times faster)")
     args = parser.parse_args(argv)
-    stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port)
+    stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port, network_port=args.network_port,
+                       pace=args.pace)
     stack.start()
     print(stack.banner(), flush=True)
     stop = threading.Event()

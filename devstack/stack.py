@@ -8,14 +8,18 @@ import requests
 
 LOCAL_AUTH_TOKEN = "holdfast-local-auth-token"
 LOCAL_ADMIN_TOKEN = "holdfast-local-admin-token"
+LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
 class LocalStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, moto_port: int = 5000,
-                 region: str = "us-east-1") -> None:
+                 region: str = "us-east-1", network_port: int | None = None, pace: float = 1.0) -> None:
         self.host, self.port, self.moto_port, self.region = host, port, moto_port, region
+        self.network_port = port + 1 if network_port is None else network_port
+        self.pace = pace
+        self.network = None
         self._moto = None
         self._http = None
         self._thread: threading.Thread | None = None
@@ -55,7 +59,18 @@ class LocalStack:
         os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
         os.environ.setdefault("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN)
         os.environ["HOLDFAST_PUBLIC_URL"] = self.public_url
+        if not os.environ.get("TWILIO_ACCOUNT_SID"):
+            self._start_network()  # no provider account: the simulated network stands in for Twilio
         self._serve()
+
+    def _start_network(self) -> None:
+        from .network import SimNetwork
+
+        os.environ["TWILIO_ACCOUNT_SID"] = LOCAL_ACCOUNT_SID
+        self.network = SimNetwork(self.public_url, os.environ["TWILIO_AUTH_TOKEN"], LOCAL_ACCOUNT_SID,
+                                  pace=self.pace, host=self.host, port=self.network_port,
+                                  admin_token=os.environ["HOLDFAST_ADMIN_TOKEN"]).start()
+        os.environ["TWILIO_API_BASE_URL"] = self.network.url
 
     def _serve(self) -> None:
         from chalice.config import Config
@@ -90,10 +105,14 @@ class LocalStack:
             f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
             f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer {os.environ['HOLDFAST_ADMIN_TOKEN']})",
             f"  Health: GET {self.public_url}/health",
+            (f"  Simulated phone network (place calls, press keys, put agents on): {self.network.url}/"
+             if self.network else "  Provider: Twilio (TWILIO_ACCOUNT_SID is set)"),
             "Press Ctrl-C to stop.",
         ])
 
     def stop(self) -> None:
+        if self.network is not None:
+            self.network.stop()
         if self._pump is not None:
             self._pump.stop()
         if self._http is not None:
