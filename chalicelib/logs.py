@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.utilities.data_masking import DataMasking
 
 # +14158675309 / +1 415 867 5309, (415) 867-5309 / 415-867-5309, and any 7+ bare digits.
@@ -41,14 +42,17 @@ class MaskingFilter(logging.Filter):
 def configure(level: str = "INFO") -> Logger:
     """Powertools Logger for the service, its JSON format copied to our modules' loggers, masked."""
     logger = Logger(service="holdfast", level=level)
+    # The Chalice app's own logger has the same name and may carry Chalice's plain handler: take
+    # only the Powertools (JSON) handler.
+    ours = [h for h in logger.handlers if isinstance(h.formatter, LambdaPowertoolsFormatter)]
+    for handler in ours:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())
     for name in ("chalicelib", "devstack"):
         target = logging.getLogger(name)
         target.setLevel(level)
         if not target.handlers:
-            for handler in logger.handlers:
+            for handler in ours:
                 target.addHandler(handler)
         target.propagate = False
-    for handler in logger.handlers:
-        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
-            handler.addFilter(MaskingFilter())
     return logger

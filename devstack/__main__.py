@@ -20,9 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "5000")))
     parser.add_argument("--network-port", type=int, default=None, help="the simulated network (default: port+1)")
     parser.add_argument("--pace", type=float, default=1.0, help="simulated durations x this (0.1: ten times faster)")
+    parser.add_argument("--chaos", action="store_true",
+                        help="the simulated network sends every status callback twice and some out of order")
     args = parser.parse_args(argv)
     stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port, network_port=args.network_port,
-                       pace=args.pace)
+                       pace=args.pace, chaos=args.chaos)
     stack.start()
     print(stack.banner(), flush=True)
     stop = threading.Event()

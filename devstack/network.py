@@ -94,12 +94,13 @@ class Call:
 class SimNetwork:
     def __init__(self, holdfast_url: str, auth_token: str, account_sid: str, *, pace: float = 1.0,
                  host: str = "127.0.0.1", port: int = 0, duplicate_status: bool = False,
-                 admin_token: str = "", seed: int = 1) -> None:
+                 admin_token: str = "", seed: int = 1, out_of_order: bool = False) -> None:
         self.holdfast_url = holdfast_url.rstrip("/")
         self.validator = RequestValidator(auth_token)
         self.account_sid = account_sid
         self.pace = pace
         self.duplicate_status = duplicate_status
+        self.out_of_order = out_of_order  # the call's status callback overtakes its <Dial> action
         self.admin_token = admin_token
         self.rng = random.Random(seed)
         self.calls: dict[str, Call] = {}
@@ -451,6 +452,10 @@ class SimNetwork:
         status = "completed" if answered else "no-answer"
         action = verb.get("action")
         reply = None
+        if self.out_of_order and call.status_url:
+            saved, call.state = call.state, "completed"
+            self.send_status(call)
+            call.state = saved
         if action:
             reply = self.post(action, self.call_params(call, DialCallStatus=status, DialCallSid=leg.sid,
                                                        DialCallDuration=str(int(talked))))

@@ -15,10 +15,12 @@ FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 
 class LocalStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, moto_port: int = 5000,
-                 region: str = "us-east-1", network_port: int | None = None, pace: float = 1.0) -> None:
+                 region: str = "us-east-1", network_port: int | None = None, pace: float = 1.0,
+                 chaos: bool = False) -> None:
         self.host, self.port, self.moto_port, self.region = host, port, moto_port, region
         self.network_port = port + 1 if network_port is None else network_port
         self.pace = pace
+        self.chaos = chaos
         self.network = None
         self._moto = None
         self._http = None
@@ -69,7 +71,8 @@ class LocalStack:
         os.environ["TWILIO_ACCOUNT_SID"] = LOCAL_ACCOUNT_SID
         self.network = SimNetwork(self.public_url, os.environ["TWILIO_AUTH_TOKEN"], LOCAL_ACCOUNT_SID,
                                   pace=self.pace, host=self.host, port=self.network_port,
-                                  admin_token=os.environ["HOLDFAST_ADMIN_TOKEN"]).start()
+                                  admin_token=os.environ["HOLDFAST_ADMIN_TOKEN"],
+                                  duplicate_status=self.chaos, out_of_order=self.chaos).start()
         os.environ["TWILIO_API_BASE_URL"] = self.network.url
 
     def _serve(self) -> None:

@@ -153,8 +153,8 @@ class Callbacks:
         if event.status is CallStatus.COMPLETED:
             if ticket.status is TicketStatus.SERVED and ticket.agent_id:
                 self._free_agent(ticket, AgentStatus.AVAILABLE)
-            elif ticket.dial_id == did:  # hung up before the bridge: count it as failed
-                self.finish(ticket, did, Outcome.FAILED)
+            # An answered call's outcome is its <Dial> action's to report, and status callbacks can
+            # overtake it. If none ever comes (hung up before the Dial), the dial timeout retries.
             return
         if not event.status.ended:
             return

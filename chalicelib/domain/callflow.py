@@ -238,9 +238,18 @@ class CallFlow:
         """The status callback: a caller who hung up while holding has abandoned; a call that failed
         or was cut off while holding was dropped."""
         ticket = self.store.find_by_call(event.call_id)
-        if ticket is not None and ticket.kind is TicketKind.LIVE:
-            dropped = event.status in (CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER)
-            self._abandon(ticket, LostCause.DROPPED if dropped else None)
+        if ticket is None or ticket.kind is not TicketKind.LIVE:
+            return
+        if ticket.status is TicketStatus.CONNECTING:
+            # Hung up while being put through, before any conversation (after one, the bridge's
+            # result has already marked the ticket served): lost, and the stream frees the agent.
+            now = self.clock.now()
+            wait = (now - ticket.created_at).total_seconds()
+            if self.store.abandon_claimed(ticket.id, now, wait):
+                self._after_loss(ticket, LostCause.ABANDONED, wait, now)
+            return
+        dropped = event.status in (CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER)
+        self._abandon(ticket, LostCause.DROPPED if dropped else None)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -262,8 +271,10 @@ class CallFlow:
         """Record a lost call (once), book its recovery callback if it may have one, and tell people."""
         now = self.clock.now()
         wait = (now - ticket.created_at).total_seconds()
-        if not self.store.abandon(ticket.id, now, wait):
-            return  # recorded already (a repeated webhook)
+        if self.store.abandon(ticket.id, now, wait):  # once, whatever repeats the webhook
+            self._after_loss(ticket, cause, wait, now)
+
+    def _after_loss(self, ticket: Ticket, cause: LostCause, wait: float, now: datetime) -> None:
         queue = self.queues.get(ticket.queue_id)
         self.store.mark_lost(ticket.id, cause.value, now)
         if cause in (LostCause.ABANDONED, LostCause.RANG_OUT):  # patience, for the estimator

@@ -143,7 +143,8 @@ class Dispatcher:
             if agent_id:  # re-parked with a stale reservation (no dial outcome came back)
                 self.reservation_ended(ticket_id, agent_id)
             self.ticket_waiting(queue_id)
-        elif agent_id and status in (TicketStatus.LOST, TicketStatus.CANCELLED, TicketStatus.SCHEDULED):
+        elif agent_id and status in (TicketStatus.LOST, TicketStatus.CANCELLED, TicketStatus.SCHEDULED,
+                                     TicketStatus.ABANDONED):
             self.reservation_ended(ticket_id, agent_id)
 
 

@@ -161,3 +161,15 @@ def test_dial_for_a_ticket_no_longer_reserved_is_cancelled() -> None:
 def test_malformed_dial_message() -> None:
     with pytest.raises(BadRequestError):
         DialRequest.from_message({"ticket_id": "support-1"})
+
+
+def test_a_status_callback_that_overtakes_the_dial_action_does_not_decide_the_outcome() -> None:
+    store, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(store, d)
+    cb.dial(req)
+    did = dial_id(req.token)
+    cb.call_status(ticket.id, did, ev(CallStatus.COMPLETED))  # early
+    assert store.get(ticket.id).dial_id == did  # still open
+    cb.dialed(ticket.id, did, ev(CallStatus.COMPLETED, DialCallStatus="completed"))
+    assert orch.completed[-1] == ("dial-token-1", {"result": "connected"})
+    assert store.get(ticket.id).status is TicketStatus.SERVED

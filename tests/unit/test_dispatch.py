@@ -171,3 +171,20 @@ def test_provider_down_keeps_the_caller_in_line_and_the_agent_available(world) -
     assert ticket is None
     assert store.get(first.id).status is TicketStatus.WAITING and store.ahead_of(store.get(first.id)) == 0
     assert store.get_agent("alice").status is AgentStatus.AVAILABLE
+
+
+def test_caller_who_hangs_up_while_being_put_through_frees_the_agent(world) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.domain.callflow import CallFlow
+    from chalicelib.domain.model import CallEvent, CallStatus
+    from tests.fakes import FakeBus
+
+    store, orch, dialer, clock, d = world
+    flow = CallFlow(store, orch, clock, QUEUES, FakeBus())
+    first, second = live(store, "CA1"), live(store, "CA2")
+    d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    clock.advance(30)
+    flow.incoming(CallEvent("CA1", CallStatus.COMPLETED))  # gone before the Dial began: no Dial action
+    ticket = store.get(first.id)
+    assert (ticket.status, ticket.lost_cause) == (TicketStatus.ABANDONED, "abandoned")
+    d.ticket_changed("support", first.id, TicketStatus.ABANDONED, TicketStatus.CONNECTING, "alice")  # the stream
+    assert store.get_agent("alice").ticket_id == second.id  # freed, and took the next caller
