@@ -51,8 +51,8 @@ def configure(level: str = "INFO") -> Logger:
     for name in ("chalicelib", "devstack"):
         target = logging.getLogger(name)
         target.setLevel(level)
-        if not target.handlers:
-            for handler in ours:
+        for handler in ours:
+            if handler not in target.handlers:
                 target.addHandler(handler)
         target.propagate = False
     return logger

@@ -59,6 +59,8 @@ def test_the_filter_scrubs_what_slips_in() -> None:
 
 
 def test_configured_handlers_carry_the_filter() -> None:
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
     configure("INFO")
-    handlers = logging.getLogger("chalicelib").handlers
-    assert handlers and all(any(isinstance(f, MaskingFilter) for f in h.filters) for h in handlers)
+    ours = [h for h in logging.getLogger("chalicelib").handlers if isinstance(h.formatter, LambdaPowertoolsFormatter)]
+    assert ours and all(any(isinstance(f, MaskingFilter) for f in h.filters) for h in ours)
