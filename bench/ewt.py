@@ -231,7 +231,6 @@ def mm100m(load: float, mean_patience: float, hours: float) -> Scenario:
 def day(days: int) -> Scenario:
     """08:00-20:00 repeated: arrivals surge to 4x around midday, too few agents for the surge,
     lognormal service and patience, three shifts a day."""
-    length = 12 * HOUR
     base = 0.05  # calls per second at the quiet ends of the day (180 an hour)
 
     def rate(t: float) -> float:

@@ -48,6 +48,10 @@ class LocalStack:
         for key, value in FAKE_AWS.items():
             os.environ.setdefault(key, value)
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = self.region
+        from .atomic import atomic_dynamodb
+
+        self._atomic = atomic_dynamodb()  # DynamoDB's per-item atomicity, which moto lacks
+        self._atomic.__enter__()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         requests.post(f"{self.moto_url}/moto-api/config",
@@ -103,7 +107,7 @@ class LocalStack:
     def banner(self) -> str:
         return "\n".join([
             "Holdfast is running locally (embedded AWS: moto server at " + self.moto_url + ").",
-            f"  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
+            "  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
             f"    POST {self.public_url}/voice/twilio/incoming",
             f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
             f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer {os.environ['HOLDFAST_ADMIN_TOKEN']})",
@@ -122,3 +126,4 @@ class LocalStack:
             self._http.shutdown()
         if self._moto is not None:
             self._moto.stop()
+            self._atomic.__exit__(None, None, None)

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import os
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -28,34 +26,10 @@ def aws() -> Iterator["object"]:
 
     from devstack.resources import create_resources
 
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), atomic_dynamodb_writes():
+    from devstack.atomic import atomic_dynamodb
+
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), atomic_dynamodb():
         yield create_resources()
-
-
-@contextmanager
-def atomic_dynamodb_writes() -> Iterator[None]:
-    """DynamoDB applies each conditional write and transaction atomically; moto does not lock, so
-    two threads can both pass a condition. Serialising moto's write operations restores the service's
-    guarantee, so that concurrency tests check our logic under the contract AWS gives."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    names = ("put_item", "update_item", "delete_item", "transact_write_items")
-    originals = {name: getattr(DynamoDBBackend, name) for name in names}
-
-    def locked(fn):  # type: ignore[no-untyped-def]
-        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-            with lock:
-                return fn(*args, **kwargs)
-        return wrapper
-
-    for name, fn in originals.items():
-        setattr(DynamoDBBackend, name, locked(fn))
-    try:
-        yield
-    finally:
-        for name, fn in originals.items():
-            setattr(DynamoDBBackend, name, fn)
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, geocoder, timezone as pn_timezone  # noqa: F401
+from phonenumbers import PhoneNumberType
+from phonenumbers import timezone as pn_timezone
 
 from .errors import NumberNotAllowedError
 

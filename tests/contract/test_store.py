@@ -118,3 +118,16 @@ def test_pending_number_and_wish(store: TicketStore) -> None:
 
 def test_staffing_defaults_to_nobody(store: TicketStore) -> None:
     assert store.staffing("support").staffed == 0
+
+
+def test_dynamodb_tickets_and_markers_carry_a_ttl(aws) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.adapters.dynamo import DynamoTicketStore, TicketItem
+
+    store = DynamoTicketStore(aws.table_name, "us-east-1")
+    ticket = store.open_ticket(live("CA1"))
+    item = TicketItem.get("QUEUE#support", "TICKET#000000000001")
+    assert item.expires_at is not None and item.expires_at > NOW + timedelta(days=365)
+    import boto3
+    ttl = boto3.client("dynamodb", region_name="us-east-1").describe_time_to_live(TableName=aws.table_name)
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
+    assert ticket.id == "support-1"

@@ -1,10 +1,7 @@
 """Starts the local stack (`python -m devstack`, what `make run` runs) and drives it over HTTP like Twilio."""
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -14,6 +11,7 @@ import pytest
 import requests
 
 from devstack.stack import LOCAL_AUTH_TOKEN
+from tests.e2e.devstack_process import devstack
 from tests.helpers import event, signed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,31 +41,8 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     port, moto_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLDFAST_", "TWILIO_"))}
-    env["HOLDFAST_QUEUES_FILE"] = str(Path(__file__).with_name("queues.json"))
-    proc = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port), "--moto-port", str(moto_port)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    s = Stack(port, moto_port)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"local stack exited: {proc.stdout.read() if proc.stdout else ''}")
-            try:
-                if requests.get(f"{s.base}/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("local stack did not come up in 60 s")
-            time.sleep(0.2)
-        yield s
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with devstack(port, moto_port, "--network-port", str(free_port())):
+        yield Stack(port, moto_port)
 
 
 def callable_now() -> str:

@@ -2,9 +2,6 @@
 Holdfast calls back through the twilio library's REST shape, and a callback is recovered."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -13,6 +10,7 @@ import boto3
 import pytest
 import requests
 
+from tests.e2e.devstack_process import devstack
 from tests.e2e.test_local_stack import callable_now, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,22 +50,11 @@ def until(check, timeout: float = 40.0):  # type: ignore[no-untyped-def]
 def demo(request: pytest.FixtureRequest) -> Iterator[Demo]:
     """Twice: a well-behaved network, and one that duplicates status callbacks and sends them early."""
     port, moto_port, network_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLDFAST_", "TWILIO_"))}
-    env["HOLDFAST_QUEUES_FILE"] = str(ROOT / "tests" / "e2e" / "queues.json")
-    proc = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port), "--moto-port", str(moto_port),
-                             "--network-port", str(network_port), "--pace", "0.05",
-                             *(["--chaos"] if request.param == "chaos" else [])],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    d = Demo(port, moto_port, network_port)
-    try:
+    chaos = ["--chaos"] if request.param == "chaos" else []
+    with devstack(port, moto_port, "--network-port", str(network_port), "--pace", "0.05", *chaos):
+        d = Demo(port, moto_port, network_port)
         until(lambda: _up(d), timeout=60)
         yield d
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _up(d: Demo) -> bool:

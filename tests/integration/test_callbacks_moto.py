@@ -12,7 +12,7 @@ from tests.fakes import FixedClock
 
 from chalicelib.adapters.dynamo import TicketItem
 from chalicelib.bootstrap import Container, build
-from chalicelib.domain.model import CallEvent, CallStatus, TicketKind, TicketStatus
+from chalicelib.domain.model import CallEvent, CallStatus, TicketKind
 from chalicelib.domain.script import Hangup
 
 

@@ -1,14 +1,12 @@
 """Lost calls: recorded, recovered, deduplicated, opted out, rate limited. Against fakes."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
-import pytest
+from datetime import datetime, timezone
 
 from chalicelib.domain.callbacks import Callbacks, DialRequest
 from chalicelib.domain.callflow import CallFlow
 from chalicelib.domain.dispatch import Dispatcher
-from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketKind, TicketStatus
+from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Leave
 from tests.fakes import FakeBus, FakeDialer, FakeOrchestrator, FakeStore, FixedClock
