@@ -1,5 +1,5 @@
 """Holdfast's Chalice app: thin handlers only. Logic lives in chalicelib/."""
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
 
 from chalicelib import bootstrap, workers
 from chalicelib.settings import Settings
@@ -75,3 +75,8 @@ def notify_worker(event) -> None:  # type: ignore[no-untyped-def]
 def table_stream(event) -> None:  # type: ignore[no-untyped-def]
     for record in event:
         workers.on_table_change(record.new_image, record.old_image)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def dispatch_sweep(event) -> None:  # type: ignore[no-untyped-def]
+    workers.sweep()

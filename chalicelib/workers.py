@@ -29,3 +29,8 @@ def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str,
 def on_notify_message(body: str) -> None:
     """The notify queue: lost calls (from the call flow) and failed callbacks (from the workflow)."""
     bootstrap.container().notifications.handle(json.loads(body))
+
+
+def sweep() -> int:
+    """Scheduled: no idle agent and waiting ticket side by side, whatever trigger was missed."""
+    return bootstrap.container().dispatcher.sweep()

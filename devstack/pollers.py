@@ -85,3 +85,21 @@ class Pump(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+class Every:
+    """Calls a function every `seconds` (what a schedule does in AWS, more often)."""
+
+    def __init__(self, seconds: float, fn: Callable[[], Any]) -> None:
+        self.seconds = seconds
+        self.fn = fn
+        self.next_at = 0.0
+
+    def poll_once(self) -> int:
+        import time
+
+        now = time.monotonic()
+        if now < self.next_at:
+            return 0
+        self.next_at = now + self.seconds
+        return int(self.fn() or 0)

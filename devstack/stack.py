@@ -96,12 +96,13 @@ class LocalStack:
         """The SQS consumer and stream consumer Chalice runs as Lambda functions in AWS."""
         from chalicelib import workers
 
-        from .pollers import Pump, SqsPoller, StreamPoller
+        from .pollers import Every, Pump, SqsPoller, StreamPoller
 
         assert self.resources is not None
         self._pump = Pump([SqsPoller(self.resources.dial_queue_url, workers.on_dial_message, self.moto_url),
                            SqsPoller(self.resources.notify_queue_url, workers.on_notify_message, self.moto_url),
-                           StreamPoller(self.resources.table_name, workers.on_table_change, self.moto_url)])
+                           StreamPoller(self.resources.table_name, workers.on_table_change, self.moto_url),
+                           Every(2.0, workers.sweep)])
         self._pump.start()
 
     def banner(self) -> str:

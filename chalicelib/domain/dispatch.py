@@ -61,6 +61,18 @@ class Dispatcher:
             if self.offer_work(agent.id) is None and self.store.head(queue_id) is None:
                 return
 
+    def sweep(self) -> int:
+        """Safety net for any missed trigger: match idle agents with waiting tickets, queue by queue.
+        Returns how many tickets it dispatched."""
+        dispatched = 0
+        for queue in self.queues:
+            while self.store.head(queue.id) is not None:
+                idle = self.store.idle_agents(queue.id)
+                if not idle or self.offer_work(idle[0].id) is None:
+                    break
+                dispatched += 1
+        return dispatched
+
     def reservation_ended(self, ticket_id: str, agent_id: str) -> None:
         """The workflow moved a reserved ticket on without a call (re-parked, lost): free its agent."""
         if self.store.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, self.clock.now()):

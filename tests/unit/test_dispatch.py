@@ -188,3 +188,13 @@ def test_caller_who_hangs_up_while_being_put_through_frees_the_agent(world) -> N
     assert (ticket.status, ticket.lost_cause) == (TicketStatus.ABANDONED, "abandoned")
     d.ticket_changed("support", first.id, TicketStatus.ABANDONED, TicketStatus.CONNECTING, "alice")  # the stream
     assert store.get_agent("alice").ticket_id == second.id  # freed, and took the next caller
+
+
+def test_the_sweep_matches_idle_agents_with_waiting_tickets_a_trigger_missed(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    store.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)  # no dispatch happened
+    store.record_agent_status("bob", AV, NOW, "client:bob", ("support",), None)
+    cbs = [parked(store, f"CA{n}") for n in range(3)]
+    assert d.sweep() == 2
+    assert sorted(t for t, _ in orch.completed) == sorted(f"token-{c.id}" for c in cbs[:2])
+    assert d.sweep() == 0  # nobody idle now
