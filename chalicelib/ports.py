@@ -157,6 +157,9 @@ class TicketStore(ABC):
     def idle_agents(self, queue_id: str) -> list[Agent]: ...
 
     @abstractmethod
+    def busy_agents(self, queue_id: str) -> list[Agent]: ...
+
+    @abstractmethod
     def head(self, queue_id: str) -> Ticket | None:
         """The first WAITING ticket in dispatch order."""
 

@@ -221,6 +221,9 @@ class FakeStore(TicketStore):
     def idle_agents(self, queue_id: str) -> list[Agent]:
         return [a for a in list(self.agents.values()) if queue_id in a.queues and a.status is AgentStatus.AVAILABLE]
 
+    def busy_agents(self, queue_id: str) -> list[Agent]:
+        return [a for a in list(self.agents.values()) if queue_id in a.queues and a.status is AgentStatus.BUSY]
+
     def head(self, queue_id: str) -> Ticket | None:
         line = self._line(queue_id)
         return line[0] if line else None

@@ -538,10 +538,15 @@ class DynamoTicketStore(TicketStore):
             raise UnknownAgentError(agent_id)
         return item.to_agent()
 
+    def _present(self, queue_id: str, status: AgentStatus) -> list[Agent]:
+        return [Agent(p.agent_id, status, (queue_id,))
+                for p in PresenceItem.query(f"AGENTS#{queue_id}", filter_condition=PresenceItem.status == status.value)]
+
     def idle_agents(self, queue_id: str) -> list[Agent]:
-        return [Agent(p.agent_id, AgentStatus.AVAILABLE, (queue_id,))
-                for p in PresenceItem.query(f"AGENTS#{queue_id}",
-                                            filter_condition=PresenceItem.status == AgentStatus.AVAILABLE.value)]
+        return self._present(queue_id, AgentStatus.AVAILABLE)
+
+    def busy_agents(self, queue_id: str) -> list[Agent]:
+        return self._present(queue_id, AgentStatus.BUSY)
 
     def _mark_once(self, key: str, now: datetime) -> bool:
         try:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
 from . import learning
-from .errors import CallGoneError, StaleTokenError, TelephonyError, UnknownAgentError
+from .errors import CallGoneError, StaleTokenError, TelephonyError, TicketNotFoundError, UnknownAgentError
 from .estimator import QueueEventKind
 from .model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus
 from .prompts import LANGUAGES, TEXTS
@@ -16,6 +16,7 @@ from .script import Dial, Enqueue, Hangup, Say, Script, Step
 log = logging.getLogger(__name__)
 
 MAX_RACES = 5  # lost claims in a row before giving the agent up to the next event
+FINISHED = frozenset({TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED, TicketStatus.ABANDONED})
 
 
 class Dispatcher:
@@ -66,12 +67,28 @@ class Dispatcher:
         Returns how many tickets it dispatched."""
         dispatched = 0
         for queue in self.queues:
+            self._free_finished(queue.id)
             while self.store.head(queue.id) is not None:
                 idle = self.store.idle_agents(queue.id)
                 if not idle or self.offer_work(idle[0].id) is None:
                     break
                 dispatched += 1
         return dispatched
+
+    def _free_finished(self, queue_id: str) -> None:
+        """Agents still reserved for a ticket that is closed (served, lost, abandoned...): a release
+        that never happened. A served ticket means the conversation has ended."""
+        for busy in self.store.busy_agents(queue_id):
+            agent = self.store.get_agent(busy.id)
+            if not agent.ticket_id:
+                continue  # busy by their own word, not through Holdfast
+            try:
+                ticket = self.store.get(agent.ticket_id)
+            except TicketNotFoundError:
+                ticket = None
+            if ticket is None or ticket.status in FINISHED:
+                log.warning("freeing an agent left reserved", extra={"agent": agent.id, "ticket": agent.ticket_id})
+                self.store.release_agent(agent.id, agent.ticket_id, AgentStatus.AVAILABLE, self.clock.now())
 
     def reservation_ended(self, ticket_id: str, agent_id: str) -> None:
         """The workflow moved a reserved ticket on without a call (re-parked, lost): free its agent."""

@@ -131,3 +131,14 @@ def test_dynamodb_tickets_and_markers_carry_a_ttl(aws) -> None:  # type: ignore[
     ttl = boto3.client("dynamodb", region_name="us-east-1").describe_time_to_live(TableName=aws.table_name)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expires_at"
     assert ticket.id == "support-1"
+
+
+def test_agents_present_as_idle_or_busy(store: TicketStore) -> None:
+    from chalicelib.domain.model import AgentStatus
+
+    store.record_agent_status("alice", AgentStatus.AVAILABLE, NOW, "client:alice", ("support",), None)
+    store.record_agent_status("bob", AgentStatus.BUSY, NOW, "client:bob", ("support",), None)
+    store.record_agent_status("carol", AgentStatus.OFFLINE, NOW, "client:carol", ("support",), None)
+    assert [a.id for a in store.idle_agents("support")] == ["alice"]
+    assert [a.id for a in store.busy_agents("support")] == ["bob"]
+    assert store.staffing("support").staffed == 2

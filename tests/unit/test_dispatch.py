@@ -198,3 +198,14 @@ def test_the_sweep_matches_idle_agents_with_waiting_tickets_a_trigger_missed(wor
     assert d.sweep() == 2
     assert sorted(t for t, _ in orch.completed) == sorted(f"token-{c.id}" for c in cbs[:2])
     assert d.sweep() == 0  # nobody idle now
+
+
+def test_the_sweep_frees_agents_left_reserved_for_finished_tickets(world) -> None:  # type: ignore[no-untyped-def]
+    store, orch, dialer, clock, d = world
+    first, second = live(store, "CA1"), live(store, "CA2")
+    d.agent_event("alice", AV, contact="client:alice", queues=("support",))  # takes CA1
+    store.mark_served(first.id, NOW)  # served, but the release was lost
+    d.agent_event("bob", AgentStatus.BUSY, contact="client:bob", queues=("support",))  # busy by his own word
+    assert d.sweep() == 1
+    assert store.get_agent("alice").ticket_id == second.id  # freed, then took the next caller
+    assert store.get_agent("bob").status is AgentStatus.BUSY
