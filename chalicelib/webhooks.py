@@ -51,13 +51,6 @@ def _answered(event: CallEvent) -> bool:
     return event.extra.get("DialCallStatus") in ("completed", "answered")
 
 
-def _talk_seconds(event: CallEvent) -> float:
-    try:
-        return float(event.extra.get("DialCallDuration") or 0)
-    except ValueError:
-        return 0.0
-
-
 def _status(u: UseCases, event: CallEvent, query: Mapping[str, str]) -> Script:
     u.callbacks.call_status(_ticket(query), _param(query, "d"), event)
     return Script()
@@ -82,7 +75,7 @@ STEPS: dict[str, Handler] = {
     "bye": lambda u, ev, q: u.flow.bye(_ticket(q), ev),
     # a holding caller bridged to an agent
     "bridge-result": lambda u, ev, q: u.dispatcher.bridge_result(_ticket(q), _param(q, "agent"), _answered(ev),
-                                                                 _talk_seconds(ev)),
+                                                                 ev.dial_seconds),
     # callback attempts (outbound legs)
     "cb-answer": lambda u, ev, q: u.callbacks.answered(_ticket(q), _param(q, "d"), ev),
     "cb-dialed": lambda u, ev, q: u.callbacks.dialed(_ticket(q), _param(q, "d"), ev),

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
-from . import learning
+from . import learning, speech
 from .dispatch import Dispatcher
 from .estimator import QueueEventKind
 from .errors import BadRequestError, StaleTokenError, TelephonyError
 from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
 from .phone import national_format
-from .prompts import LANGUAGES, TEXTS, spoken_digits
+from .prompts import spoken_digits
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot, plan_next
-from .script import Dial, Hangup, Say, Script, Step
+from .script import Dial, Hangup, Play, Say, Script, Step
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +133,7 @@ class Callbacks:
         status = event.extra.get("DialCallStatus", "")
         if status in ("completed", "answered"):
             if self.finish(ticket, did, Outcome.CONNECTED):
-                try:
-                    talk = float(event.extra.get("DialCallDuration") or 0)
-                except ValueError:
-                    talk = 0.0
+                talk = event.dial_seconds
                 if talk > 0:
                     learning.learn(self.store, queue, QueueEventKind.SERVICE_END, self.clock.now(), talk)
             return Script.of(Hangup())
@@ -211,5 +208,5 @@ class Callbacks:
         return ticket, self.queues.get(ticket.queue_id)
 
     @staticmethod
-    def _say(queue: QueueConfig, lang: str, key: str, **values: object) -> Say:
-        return Say(TEXTS[lang][key].format(queue=queue.name, **values), LANGUAGES[lang])
+    def _say(queue: QueueConfig, lang: str, key: str, **values: object) -> Say | Play:
+        return speech.prompt(queue, lang, key, **values)

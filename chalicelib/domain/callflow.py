@@ -6,13 +6,13 @@ from datetime import datetime
 
 from ..ports import Clock, EventBus, Orchestrator, TicketStore
 from .errors import NumberNotAllowedError, OrchestratorError, TicketStateError
-from . import learning
+from . import learning, speech
 from .estimator import QueueEventKind
 from .ewt import WaitEstimate
 from .model import (HOLDING, BookingRefused, CallEvent, CallStatus, LostCause, QueueResult, Ticket, TicketKind,
                     TicketStatus, ticket_id)
 from .phone import NumberPolicy, masked, national_format, number_timezone
-from .prompts import LANGUAGES, TEXTS, minutes, spoken_digits, when
+from .prompts import minutes, spoken_digits, when
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot
 from .script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Script, Step
@@ -35,11 +35,7 @@ class CallFlow:
     # --- prompts -------------------------------------------------------------------------
 
     def prompt(self, queue: QueueConfig, language: str, key: str, **values: object) -> Say | Play:
-        override = queue.prompts.get(key, {}).get(language, {})
-        if "audio" in override:
-            return Play(override["audio"])
-        text = override.get("text") or TEXTS[language][key]
-        return Say(text.format(queue=queue.name, **values), LANGUAGES[language])
+        return speech.prompt(queue, language, key, **values)
 
     def _wait_prompt(self, queue: QueueConfig, lang: str, est: WaitEstimate) -> Say | Play:
         if est.mean < 60:

@@ -5,13 +5,12 @@ import logging
 from datetime import datetime
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
-from . import learning
+from . import learning, speech
 from .errors import CallGoneError, StaleTokenError, TelephonyError, TicketNotFoundError, UnknownAgentError
 from .estimator import QueueEventKind
 from .model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus
-from .prompts import LANGUAGES, TEXTS
 from .queues import QueueDirectory
-from .script import Dial, Enqueue, Hangup, Say, Script, Step
+from .script import Dial, Enqueue, Hangup, Script, Step
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +134,7 @@ class Dispatcher:
 
     def bridge_script(self, ticket: Ticket, agent: Agent) -> Script:
         queue = self.queues.get(ticket.queue_id)
-        return Script.of(Say(TEXTS[ticket.language]["connecting"], _lang(ticket.language)),
+        return Script.of(speech.prompt(queue, ticket.language, "connecting"),
                          Dial(agent.contact or "", caller_id=queue.caller_id,
                               action=Step.of("bridge-result", t=ticket.id, agent=agent.id)))
 
@@ -155,7 +154,7 @@ class Dispatcher:
         self.store.requeue(ticket_id, agent_id)
         self.store.release_agent(agent_id, ticket_id, AgentStatus.OFFLINE, now)  # missed: not handed more
         lang = ticket.language
-        return Script.of(Say(TEXTS[lang]["keep_place"], _lang(lang)),
+        return Script.of(speech.prompt(queue, lang, "keep_place"),
                          Enqueue(queue.id, wait=Step.of("wait", t=ticket.id),
                                  action=Step.of("queue-exit", t=ticket.id)))
 
@@ -176,6 +175,3 @@ class Dispatcher:
                                      TicketStatus.ABANDONED):
             self.reservation_ended(ticket_id, agent_id)
 
-
-def _lang(language: str) -> str:
-    return LANGUAGES[language]

@@ -128,6 +128,14 @@ class CallEvent:
     duration_seconds: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def dial_seconds(self) -> float:
+        """How long a <Dial> conversation lasted (0 if not reported or not a number)."""
+        try:
+            return float(self.extra.get("DialCallDuration") or 0)
+        except ValueError:
+            return 0.0
+
 
 class AgentStatus(str, Enum):
     AVAILABLE = "available"

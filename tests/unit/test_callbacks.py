@@ -173,3 +173,16 @@ def test_a_status_callback_that_overtakes_the_dial_action_does_not_decide_the_ou
     cb.dialed(ticket.id, did, ev(CallStatus.COMPLETED, DialCallStatus="completed"))
     assert orch.completed[-1] == ("dial-token-1", {"result": "connected"})
     assert store.get(ticket.id).status is TicketStatus.SERVED
+
+
+def test_callback_prompts_honour_the_queues_overrides() -> None:
+    from chalicelib.domain.script import Play
+
+    queues = QueueDirectory.from_config({"queues": [{"id": "support", "numbers": ["+18005550100"],
+                                                     "prompts": {"agent_whisper": {"en": {"audio": "https://x/w.mp3"}}}}]})
+    store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    d = Dispatcher(store, orch, dialer, clock, queues)
+    cb = Callbacks(store, orch, dialer, clock, queues, d)
+    ticket, req = reserved(store, d)
+    cb.dial(req)
+    assert cb.answered(ticket.id, dial_id(req.token), ev()).verbs[0] == Play("https://x/w.mp3")
