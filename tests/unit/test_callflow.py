@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib.domain.callflow import CallFlow
 from chalicelib.domain.errors import OrchestratorError
-from chalicelib.domain.model import CallEvent, CallStatus, QueueResult, TicketKind, TicketStatus
+from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say
 from tests.fakes import FakeBus, FakeOrchestrator, FakeStore, FixedClock
@@ -26,7 +26,10 @@ MONDAY_10_PST = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # a San Fran
 
 @pytest.fixture
 def store() -> FakeStore:
-    return FakeStore()
+    """One agent signed in (busy, so nobody takes the caller): estimates come from real staffing."""
+    store = FakeStore()
+    store.record_agent_status("alice", AgentStatus.BUSY, MONDAY_NOON_KYIV, "client:alice", ("support", "kyiv"), None)
+    return store
 
 
 @pytest.fixture
@@ -161,10 +164,11 @@ def test_repeated_confirmation_books_once(flow: CallFlow, orchestrator: FakeOrch
 def test_withheld_caller_enters_a_number_and_bad_numbers_are_refused(flow: CallFlow, store: FakeStore) -> None:
     flow.incoming(call(caller="anonymous"))
     script = flow.offer("support-1", call(digits="1"))
-    gather = script.verbs[0]
+    assert said(script).startswith("We cannot see the number you are calling from.")
+    gather = script.verbs[1]
     assert isinstance(gather, Gather) and gather.action.name == "number" and gather.finish_on_key == "#"
     script = flow.number("support-1", call(digits="19005551234"), tries=0)  # premium
-    assert "cannot call that number" in said(script)
+    assert "cannot call premium-rate" in said(script)
     assert script.verbs[1].action.params == (("t", "support-1"), ("tries", "1"))
     script = flow.number("support-1", call(digits="4155550123"), tries=1)
     assert "4 1 5, 5 5 5, 0 1 2 3" in said(script)
@@ -242,9 +246,10 @@ def test_wait_announces_and_reoffers_then_press_1_leaves_the_queue(flow: CallFlo
     for n in range(4):
         flow.incoming(call(f"CA{n}", caller=f"+1415555{n:04d}"))
     script = flow.wait("support-4", call("CA3"))
-    assert isinstance(script.verbs[0], Gather) and isinstance(script.verbs[-1], Play)
-    assert "number 4 in line" in said(script)
-    assert "press 9" in said(script)
+    [gather] = script.verbs
+    assert isinstance(gather, Gather) and isinstance(gather.prompts[-1], Play)
+    assert "number 4 in line" in said(script) and "press 1" in said(script)
+    assert "press 9" not in said(script)  # the opt-out hint never rides on the offer
     assert flow.wait_offer("support-4", call("CA3", digits="1")).verbs == (Leave(),)
     script = flow.queue_exit("support-4", call("CA3", queue_result=QueueResult.LEAVE))
     assert script.verbs[0].action.name == "confirm"
