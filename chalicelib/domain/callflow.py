@@ -135,30 +135,32 @@ class CallFlow:
         staffing = self.store.staffing(queue.id)
         est, ahead = self.estimate(queue, ticket, staffing)
         position = self.prompt(queue, lang, "position", position=ahead + 1)
-        callback_at = self._callback_time(queue, self._dialable(queue, ticket.caller), now, staffing)
         if not staffing.staffed:
             return (position, self.prompt(queue, lang, "nobody_available")), \
-                self._offer(queue, ticket, callback_at, now, expected_by=now, asap=True)
+                self._offer(queue, ticket, staffing, now, now, asap=True)
         if record and est.shape > 0:
             self.store.record_told(ticket.id, est.shape, est.scale)
         line = (position, self._wait_prompt(queue, lang, est))
         if est.mean < queue.offer_callback_after_seconds:
             return line, None
-        return line, self._offer(queue, ticket, callback_at, now, expected_by=now + timedelta(seconds=est.mean))
+        return line, self._offer(queue, ticket, staffing, now, now + timedelta(seconds=est.mean))
 
-    def _offer(self, queue: QueueConfig, ticket: Ticket, callback_at: datetime | None, now: datetime,
-               expected_by: datetime, asap: bool = False) -> Say | Play:
-        """'Press 1', saying when the callback can come if that is later than the caller would expect."""
+    def _offer(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing, now: datetime, turn: datetime,
+               asap: bool = False) -> Say | Play:
+        """'Press 1', saying when the callback can come if that is later than the caller's expected turn
+        (the queue closes first, it is night where the caller is, nobody is expected before then)."""
         lang = ticket.language
-        if callback_at is not None and callback_at > expected_by:
+        callback_at = self._callback_time(queue, self._dialable(queue, ticket.caller), turn, staffing)
+        if callback_at is not None and callback_at > turn:
             return self.prompt(queue, lang, "offer_at", when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang))
         return self.prompt(queue, lang, "offer_asap" if asap else "offer")
 
-    def _callback_time(self, queue: QueueConfig, number: str | None, now: datetime,
+    def _callback_time(self, queue: QueueConfig, number: str | None, earliest: datetime,
                        staffing: Staffing) -> datetime | None:
-        """The earliest a callback could be dialed: once an agent is expected (now while someone is
-        signed in; else the roster's or the queue's next opening), inside hours and the callee's window."""
-        expected = now if staffing.staffed else (queue.staffed_hours or queue.hours).next_opening(now)
+        """The first moment from `earliest` a callback could be dialed: once an agent is expected (at
+        once while someone is signed in; else the roster's or the queue's next opening), inside business
+        hours and the callee's calling window."""
+        expected = earliest if staffing.staffed else (queue.staffed_hours or queue.hours).next_opening(earliest)
         return None if expected is None else next_slot(queue, number or "", expected)
 
     def _dialable(self, queue: QueueConfig, number: str | None) -> str | None:

@@ -459,3 +459,16 @@ def test_a_24_7_queue_at_night_says_when_the_callback_can_come_before_the_choice
     offer = gathers(flow.incoming(call("CA9", caller=SF)))[0]
     assert "The earliest we can call you back is tomorrow at 8 AM your time. To be called back then, press 1." \
         in said_in(offer)
+
+
+def test_an_offer_near_closing_says_the_callback_comes_after_the_opening(store: FakeStore, clock: FixedClock) -> None:
+    clock.current = datetime(2026, 11, 23, 22, 55, tzinfo=timezone.utc)  # Monday 17:55 in New York
+    flow = flow_for(store, clock, {**NEW_YORK, "average_handle_seconds": 300})
+    store.record_agent_status("bob", AgentStatus.BUSY, clock.current, "client:bob", ("ny",), None)
+    for n in range(3):
+        flow.incoming(call(f"CA{n}", caller=f"+1212555{n:04d}", called="+12125550100"))
+    offer = gathers(flow.incoming(call("CA9", caller=NYC, called="+12125550100")))[0]
+    # the turn comes after 18:00; Tuesday and Thursday are holidays, Wednesday to Sunday closed
+    assert "about 13 minutes" in said(flow.wait("ny-4", call("CA9", queue_seconds=60)))
+    assert ("The earliest we can call you back is on Monday, November 30 at 9 AM. To be called back then, press 1."
+            in said_in(offer))
