@@ -86,7 +86,7 @@ class CallFlow:
         """Position and EWT from the queue's learned estimator (its configured handle time and
         patience until calls have taught it better), the line ahead and who is signed in now."""
         ahead = self.store.ahead_of(ticket)
-        staffing = staffing or self.store.staffing(queue.id)
+        staffing = self.store.staffing(queue.id) if staffing is None else staffing
         estimator = learning.current(self.store, queue)
         est = estimator.estimate(self.clock.now().timestamp(), ahead + 1, idle=staffing.idle,
                                  servers=staffing.staffed or queue.assumed_agents)
@@ -110,7 +110,8 @@ class CallFlow:
             created_at=now, call_id=event.call_id, caller=event.caller, language=queue.language))
         welcome = self.prompt(queue, ticket.language, "welcome")
         if ticket.status is TicketStatus.AFTER_HOURS:
-            return Script.of(Gather(Step.of("offer", t=ticket.id), (welcome, *self._closed_prompts(queue, ticket, now))),
+            closed = self._closed_prompts(queue, ticket, now)
+            return Script.of(Gather(Step.of("offer", t=ticket.id), (welcome, *closed)),
                              Redirect(Step.of("bye", t=ticket.id)))
         return self._holding_script(queue, ticket, welcome)
 
@@ -152,7 +153,8 @@ class CallFlow:
         lang = ticket.language
         callback_at = self._callback_time(queue, self._dialable(queue, ticket.caller), turn, staffing)
         if callback_at is not None and callback_at > turn:
-            return self.prompt(queue, lang, "offer_at", when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang))
+            return self.prompt(queue, lang, "offer_at",
+                               when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang))
         return self.prompt(queue, lang, "offer_asap" if asap else "offer")
 
     def _callback_time(self, queue: QueueConfig, number: str | None, earliest: datetime,

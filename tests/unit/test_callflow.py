@@ -416,7 +416,8 @@ def test_a_wrong_key_after_hours_gets_a_second_chance(flow: CallFlow, clock: Fix
 def test_less_than_a_minute_only_when_the_whole_range_is(flow: CallFlow) -> None:
     from chalicelib.domain.ewt import WaitEstimate
     queue = flow.queues.get("support")
-    assert flow._wait_prompt(queue, "en", WaitEstimate(30, 5, 55, 1)).text == "Your wait should be less than a minute."
+    assert flow._wait_prompt(queue, "en", WaitEstimate(30, 5, 55, 1)).text == \
+        "Your wait should be less than a minute."
     assert flow._wait_prompt(queue, "en", WaitEstimate(40, 5, 150, 1)).text == \
         "Your wait should be less than 3 minutes."
     assert flow._wait_prompt(queue, "ru", WaitEstimate(40, 5, 150, 1)).text == "Ожидание займёт меньше 3 минут."
