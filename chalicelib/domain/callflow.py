@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from ..ports import Clock, EventBus, Orchestrator, TicketStore
-from .errors import NumberNotAllowedError, OrchestratorError, TicketStateError
+from ..ports import Clock, EventBus, Orchestrator, Staffing, TicketStore
+from .errors import (CountryNotAllowedError, InvalidNumberError, NumberNotAllowedError, NumberTooLongError,
+                     NumberTooShortError, NumberTypeNotAllowedError, OrchestratorError, TicketStateError,
+                     WithheldNumberError)
 from . import learning, speech
 from .estimator import QueueEventKind
 from .ewt import WaitEstimate
 from .model import (HOLDING, BookingRefused, CallEvent, CallStatus, LostCause, QueueResult, Ticket, TicketKind,
                     TicketStatus, ticket_id)
-from .phone import NumberPolicy, masked, national_format, number_timezone
-from .prompts import minutes, spoken_digits, when
+from .phone import CALLING_WINDOW, NumberPolicy, in_calling_window, masked, national_format, number_timezone
+from .prompts import minutes, spoken_digits
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot
 from .script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Script, Step
@@ -20,6 +23,26 @@ from .script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Script,
 log = logging.getLogger(__name__)
 
 MAX_NUMBER_TRIES = 3
+# The wait URL's first poll comes as the caller joins the hold queue, right after the greeting (or a
+# choice) told them their place and wait: that poll plays music; the next one announces.
+JUST_ANNOUNCED_SECONDS = 5
+# Gathers that wrap hold music: a key works during the music, and only a moment of silence follows it
+# (a Gather waits its timeout for keys after its last prompt).
+MUSIC_GATHER_SECONDS = 1
+HINT_GATHER_SECONDS = 3
+EARLY_MORNING_HOUR = 5  # before the calling window opens: "early" from here, "late" before
+
+# What a caller hears when a number is refused, by the policy's refusal type (never its message).
+_REFUSALS: tuple[tuple[type[NumberNotAllowedError], str], ...] = (
+    (NumberTooShortError, "number_too_short"), (NumberTooLongError, "number_too_long"),
+    (InvalidNumberError, "number_invalid"), (CountryNotAllowedError, "number_country"),
+    (NumberTypeNotAllowedError, "number_premium"),
+)
+
+
+def refusal_prompt(refused: NumberNotAllowedError) -> str:
+    """The prompt key that tells a caller why a number they typed cannot be called."""
+    return next((key for kind, key in _REFUSALS if isinstance(refused, kind)), "number_rejected")
 
 
 class CallFlow:
@@ -38,8 +61,10 @@ class CallFlow:
         return speech.prompt(queue, language, key, **values)
 
     def _wait_prompt(self, queue: QueueConfig, lang: str, est: WaitEstimate) -> Say | Play:
-        if est.mean < 60:
+        if est.high < 60:  # "less than a minute" only when the whole range is
             return self.prompt(queue, lang, "wait_short")
+        if est.mean < 60:
+            return self.prompt(queue, lang, "wait_upto", high=minutes(est.high, lang, genitive=True))
         low = max(1, int(est.low // 60))
         return self.prompt(queue, lang, "wait", mean=minutes(est.mean, lang), low=low,
                            high=minutes(max(est.high, (low + 1) * 60), lang, genitive=True))
@@ -56,11 +81,12 @@ class CallFlow:
 
     # --- estimates -----------------------------------------------------------------------
 
-    def estimate(self, queue: QueueConfig, ticket: Ticket) -> tuple[WaitEstimate, int]:
+    def estimate(self, queue: QueueConfig, ticket: Ticket,
+                 staffing: Staffing | None = None) -> tuple[WaitEstimate, int]:
         """Position and EWT from the queue's learned estimator (its configured handle time and
         patience until calls have taught it better), the line ahead and who is signed in now."""
         ahead = self.store.ahead_of(ticket)
-        staffing = self.store.staffing(queue.id)
+        staffing = self.store.staffing(queue.id) if staffing is None else staffing
         estimator = learning.current(self.store, queue)
         est = estimator.estimate(self.clock.now().timestamp(), ahead + 1, idle=staffing.idle,
                                  servers=staffing.staffed or queue.assumed_agents)
@@ -82,27 +108,83 @@ class CallFlow:
             queue_id=queue.id, number=0, kind=TicketKind.LIVE,
             status=TicketStatus.WAITING if is_open else TicketStatus.AFTER_HOURS,
             created_at=now, call_id=event.call_id, caller=event.caller, language=queue.language))
-        lang = ticket.language
-        welcome = self.prompt(queue, lang, "welcome")
+        welcome = self.prompt(queue, ticket.language, "welcome")
         if ticket.status is TicketStatus.AFTER_HOURS:
-            return Script.of(
-                Gather(Step.of("offer", t=ticket.id), (welcome, self._closed_prompt(queue, lang, now),
-                                                       self.prompt(queue, lang, "closed_offer"))),
-                Redirect(Step.of("bye", t=ticket.id)))
+            closed = self._closed_prompts(queue, ticket, now)
+            return Script.of(Gather(Step.of("offer", t=ticket.id), (welcome, *closed)),
+                             Redirect(Step.of("bye", t=ticket.id)))
         return self._holding_script(queue, ticket, welcome)
 
     def _holding_script(self, queue: QueueConfig, ticket: Ticket, greeting: Say | Play) -> Script:
-        lang = ticket.language
-        est, ahead = self.estimate(queue, ticket)
-        if est.shape > 0:
-            self.store.record_told(ticket.id, est.shape, est.scale)
+        """The greeting with the caller's place and wait, once; the wait URL's first poll stays quiet."""
+        offer_step = Step.of("offer", t=ticket.id)
+        line, offer = self._line(queue, ticket, record=True)
+        if offer is not None:
+            return Script.of(Gather(offer_step, (greeting, *line, offer)),
+                             *self._stay(queue, ticket, offer_step), self._hold(queue, ticket))
+        hint = self._hint(queue, ticket.language, offered=False)
+        if hint is not None:
+            return Script.of(Gather(offer_step, (greeting, *line, hint), timeout_seconds=HINT_GATHER_SECONDS),
+                             self._hold(queue, ticket))
+        return Script.of(greeting, *line, self._hold(queue, ticket))
+
+    def _line(self, queue: QueueConfig, ticket: Ticket,
+              record: bool = False) -> tuple[tuple[Say | Play, ...], Say | Play | None]:
+        """What a holding caller hears about the line (place, then wait), and the callback offer if one
+        is due. With nobody signed in there is no estimate to give: the caller hears so, and the offer."""
+        lang, now = ticket.language, self.clock.now()
+        staffing = self.store.staffing(queue.id)
+        est, ahead = self.estimate(queue, ticket, staffing)
         position = self.prompt(queue, lang, "position", position=ahead + 1)
-        wait = self._wait_prompt(queue, lang, est)
+        if not staffing.staffed:
+            return (position, self.prompt(queue, lang, "nobody_available")), \
+                self._offer(queue, ticket, staffing, now, now, asap=True)
+        if record and est.shape > 0:
+            self.store.record_told(ticket.id, est.shape, est.scale)
+        line = (position, self._wait_prompt(queue, lang, est))
         if est.mean < queue.offer_callback_after_seconds:
-            return Script.of(greeting, position, wait, self._hold(queue, ticket))
-        offer = self.prompt(queue, lang, "offer")
-        return Script.of(Gather(Step.of("offer", t=ticket.id), (greeting, position, wait, offer)),
-                         self.prompt(queue, lang, "keep_place"), self._hold(queue, ticket))
+            return line, None
+        return line, self._offer(queue, ticket, staffing, now, now + timedelta(seconds=est.mean))
+
+    def _offer(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing, now: datetime, turn: datetime,
+               asap: bool = False) -> Say | Play:
+        """'Press 1', saying when the callback can come if that is later than the caller's expected turn
+        (the queue closes first, it is night where the caller is, nobody is expected before then)."""
+        lang = ticket.language
+        callback_at = self._callback_time(queue, self._dialable(queue, ticket.caller), turn, staffing)
+        if callback_at is not None and callback_at > turn:
+            return self.prompt(queue, lang, "offer_at",
+                               when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang))
+        return self.prompt(queue, lang, "offer_asap" if asap else "offer")
+
+    def _callback_time(self, queue: QueueConfig, number: str | None, earliest: datetime,
+                       staffing: Staffing) -> datetime | None:
+        """The first moment from `earliest` a callback could be dialed: once an agent is expected (at
+        once while someone is signed in; else the roster's or the queue's next opening), inside business
+        hours and the callee's calling window."""
+        expected = earliest if staffing.staffed else (queue.staffed_hours or queue.hours).next_opening(earliest)
+        return None if expected is None else next_slot(queue, number or "", expected)
+
+    def _dialable(self, queue: QueueConfig, number: str | None) -> str | None:
+        return number if self._policy(queue).may_call(number) else None
+
+    def _hint(self, queue: QueueConfig, lang: str, offered: bool) -> Say | Play | None:
+        """'If you hang up we will call you back; press 9 if not': never next to the offer it would
+        undercut. By default only after a caller has chosen to hold rather than take the offer."""
+        if not queue.recover_lost_calls or queue.opt_out_hint == "never":
+            return None
+        if not offered and queue.opt_out_hint != "every_caller":
+            return None
+        return self.prompt(queue, lang, "opt_out_hint")
+
+    def _stay(self, queue: QueueConfig, ticket: Ticket, listen: Step) -> tuple[Gather | Say | Play, ...]:
+        """The caller chose to hold (a key other than 1, or none): they keep their place, and hear the
+        opt-out hint here, once, where pressing 9 is heard by `listen`."""
+        keep = self.prompt(queue, ticket.language, "keep_place")
+        hint = self._hint(queue, ticket.language, offered=True)
+        if hint is None:
+            return (keep,)
+        return (Gather(listen, (keep, hint), timeout_seconds=HINT_GATHER_SECONDS),)
 
     def _rejoin(self, queue: QueueConfig, event: CallEvent, now: datetime) -> Ticket | None:
         """A caller whose callback is still pending calls again: they take that ticket's place back
@@ -124,11 +206,20 @@ class CallFlow:
         log.info("caller rejoined their pending callback", extra={"ticket": pending.id})
         return self.store.get(pending.id)
 
-    def _closed_prompt(self, queue: QueueConfig, lang: str, now: datetime) -> Say | Play:
+    def _closed_prompts(self, queue: QueueConfig, ticket: Ticket, now: datetime) -> tuple[Say | Play, ...]:
+        """'We open ...' and the callback offer, both in the caller's time; the offer says when the
+        callback can come if that is not the opening (the caller's calling window, the roster)."""
+        lang = ticket.language
         opening = queue.hours.next_opening(now)
         if opening is None:
-            return self.prompt(queue, lang, "goodbye")
-        return self.prompt(queue, lang, "closed", when=when(opening, now, queue.hours.tz, lang))
+            return (self.prompt(queue, lang, "goodbye"),)
+        closed = self.prompt(queue, lang, "closed", when=speech.spoken_when(queue, ticket.caller, opening, now, lang))
+        callback_at = self._callback_time(queue, self._dialable(queue, ticket.caller), now,
+                                          self.store.staffing(queue.id))
+        if callback_at is not None and callback_at > opening:
+            return closed, self.prompt(queue, lang, "closed_offer_at",
+                                       when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang))
+        return closed, self.prompt(queue, lang, "closed_offer")
 
     def offer(self, ticket_id: str, event: CallEvent) -> Script:
         """The caller answered 'press 1 to be called back' (in line or after hours)."""
@@ -139,7 +230,13 @@ class CallFlow:
             return self._ask_number(queue, ticket)
         if event.digits == "9":
             return Script.of(self._opt_out(queue, ticket), *self._no_choice(queue, ticket).verbs)
-        return self._no_choice(queue, ticket)
+        if ticket.status is TicketStatus.AFTER_HOURS:
+            # A wrong key gets a second chance; the bye step still takes 1 (or 9), anything else ends the call.
+            bye = Step.of("bye", t=ticket.id)
+            return Script.of(Gather(bye, (self.prompt(queue, ticket.language, "invalid_choice"),
+                                          self._closed_prompts(queue, ticket, self.clock.now())[-1])),
+                             Redirect(bye))
+        return Script.of(*self._stay(queue, ticket, Step.of("offer", t=ticket.id)), self._hold(queue, ticket))
 
     def _opt_out(self, queue: QueueConfig, ticket: Ticket) -> Say | Play:
         if self._policy(queue).may_call(ticket.caller):
@@ -148,7 +245,10 @@ class CallFlow:
         return self.prompt(queue, ticket.language, "opted_out")
 
     def wait(self, ticket_id: str, event: CallEvent) -> Script:
-        """Polled while the caller holds: position and EWT, then hold music; re-offers the callback."""
+        """Polled while the caller holds: position and EWT, then hold music; re-offers the callback.
+
+        The music plays inside the Gather, so a key works during it and no Gather timeout of silence
+        follows the announcement."""
         ticket, queue = self._load(ticket_id)
         music = Play(queue.hold_music_url)
         if ticket.kind is not TicketKind.LIVE or ticket.status is not TicketStatus.WAITING:
@@ -159,16 +259,12 @@ class CallFlow:
             # Rung out: nobody could take the call in time. Recorded and recovered before they hear it.
             self._lose(ticket, LostCause.RANG_OUT)
             return Script.of(self.prompt(queue, lang, "rang_out"), self.prompt(queue, lang, "goodbye"), Leave())
-        est, ahead = self.estimate(queue, ticket)
-        prompts: tuple[Say | Play, ...] = (self.prompt(queue, lang, "position", position=ahead + 1),
-                                           self._wait_prompt(queue, lang, est))
-        if est.mean >= queue.offer_callback_after_seconds:
-            prompts += (self.prompt(queue, lang, "offer"),)
-        if queue.recover_lost_calls:
-            prompts += (self.prompt(queue, lang, "opt_out_hint"),)
-        if len(prompts) == 2:
-            return Script.of(*prompts, music)
-        return Script.of(Gather(Step.of("wait-offer", t=ticket.id), prompts), music)
+        listen = Step.of("wait-offer", t=ticket.id)
+        if event.queue_seconds is not None and event.queue_seconds < JUST_ANNOUNCED_SECONDS:
+            return Script.of(Gather(listen, (music,), timeout_seconds=MUSIC_GATHER_SECONDS))
+        line, offer = self._line(queue, ticket)
+        prompts = (*line, offer) if offer is not None else line
+        return Script.of(Gather(listen, (*prompts, music), timeout_seconds=MUSIC_GATHER_SECONDS))
 
     def wait_offer(self, ticket_id: str, event: CallEvent) -> Script:
         """'Press 1' heard while holding: leave the hold queue; queue-exit then collects the number."""
@@ -178,7 +274,7 @@ class CallFlow:
             return Script.of(Leave())
         if event.digits == "9":
             return Script.of(self._opt_out(queue, ticket), self.prompt(queue, ticket.language, "keep_place"))
-        return Script.of(self.prompt(queue, ticket.language, "keep_place"))
+        return Script.of(*self._stay(queue, ticket, Step.of("wait-offer", t=ticket.id)))
 
     def queue_exit(self, ticket_id: str, event: CallEvent) -> Script:
         """The provider's hold queue let the caller go; why decides what happens next."""
@@ -212,20 +308,24 @@ class CallFlow:
         ticket, queue = self._load(ticket_id)
         if ticket.kind is TicketKind.CALLBACK:
             return self._confirmed(queue, ticket)
+        typed = event.digits or ""
+        if "*" in typed:  # star starts the entry again (the prompt says so): what follows the last one counts
+            typed = typed.rsplit("*", 1)[1]
+            if not typed:
+                return self._enter_again(queue, ticket, tries)
         try:
-            number = self._policy(queue).accept(event.digits)
+            number = self._policy(queue).accept(typed)
         except NumberNotAllowedError as exc:
             log.info("callback number rejected", extra={"ticket": ticket.id, "reason": exc.reason})
-            rejected = self.prompt(queue, ticket.language, "number_rejected")
-            if tries + 1 >= MAX_NUMBER_TRIES:
-                return Script.of(rejected, *self._no_choice(queue, ticket).verbs)
-            return Script.of(rejected, *self._enter_number(queue, ticket, tries + 1).verbs)
+            return self._enter_again(queue, ticket, tries, self.prompt(queue, ticket.language, refusal_prompt(exc)))
         self.store.set_pending_number(ticket.id, number)
         return self._confirm_number(queue, ticket, number)
 
     def bye(self, ticket_id: str, event: CallEvent) -> Script:
         """After hours and no callback wanted: the call ends here (a lost call, recorded)."""
         ticket, queue = self._load(ticket_id)
+        if event.digits in ("1", "9") and ticket.status is TicketStatus.AFTER_HOURS:
+            return self.offer(ticket_id, event)  # the second chance after a wrong key
         if ticket.kind is TicketKind.LIVE:
             self._abandon(ticket)
         return Script.of(self.prompt(queue, ticket.language, "goodbye"), Hangup())
@@ -345,6 +445,9 @@ class CallFlow:
     def _ask_number(self, queue: QueueConfig, ticket: Ticket) -> Script:
         try:
             number = self._policy(queue).accept(ticket.caller)
+        except WithheldNumberError:
+            return Script.of(self.prompt(queue, ticket.language, "number_withheld"),
+                             *self._enter_number(queue, ticket, tries=0).verbs)
         except NumberNotAllowedError:
             return self._enter_number(queue, ticket, tries=0)
         self.store.set_pending_number(ticket.id, number)
@@ -363,10 +466,16 @@ class CallFlow:
                                 timeout_seconds=10, finish_on_key="#"),
                          self.prompt(queue, lang, "no_input"), *self._no_choice(queue, ticket).verbs)
 
+    def _enter_again(self, queue: QueueConfig, ticket: Ticket, tries: int, *said: Say | Play) -> Script:
+        """After a refused (or restarted) entry: ask again, or back in line after the last try."""
+        if tries + 1 >= MAX_NUMBER_TRIES:
+            return Script.of(*said, *self._no_choice(queue, ticket).verbs)
+        return Script.of(*said, *self._enter_number(queue, ticket, tries + 1).verbs)
+
     def _request_callback(self, queue: QueueConfig, ticket: Ticket, number: str) -> Script:
         """Same ticket, same number, same place: durable first, then the workflow, then the caller hears it."""
         now = self.clock.now()
-        not_before = next_slot(queue, number, now) or now
+        not_before = self._callback_time(queue, number, now, self.store.staffing(queue.id)) or now
         refused = self._book(queue, ticket, number, not_before, now, explicit=True)
         if refused is not None:
             lang = ticket.language
@@ -394,14 +503,28 @@ class CallFlow:
         lang = ticket.language
         digits = spoken_digits(national_format(ticket.callback_number or ""))
         now = self.clock.now()
+        number = ticket.callback_number or ""
         if ticket.not_before is not None and ticket.not_before > now:
-            # Later than now: the queue is closed, or it is night where the caller is.
-            key = "callback_confirmed_later" if queue.hours.is_open(now) else "callback_confirmed_closed"
-            said = self.prompt(queue, lang, key, digits=digits,
-                               when=when(ticket.not_before, now, number_timezone(ticket.callback_number or "",
-                                                                                 queue.hours.tz), lang))
+            said = self.prompt(queue, lang, self._why_later(queue, number, now), digits=digits,
+                               when=speech.spoken_when(queue, number, ticket.not_before, now, lang))
         else:
-            est, ahead = self.estimate(queue, ticket)
-            said = self.prompt(queue, lang, "callback_confirmed", digits=digits, position=ahead + 1,
-                               mean=minutes(est.mean, lang))
+            staffing = self.store.staffing(queue.id)
+            est, ahead = self.estimate(queue, ticket, staffing)
+            if staffing.staffed:
+                said = self.prompt(queue, lang, "callback_confirmed", digits=digits, position=ahead + 1,
+                                   mean=minutes(est.mean, lang))
+            else:  # no estimate from assumed staffing: nobody is signed in
+                said = self.prompt(queue, lang, "callback_confirmed_asap", digits=digits, position=ahead + 1)
         return Script.of(said, self.prompt(queue, lang, "goodbye"), Hangup())
+
+    @staticmethod
+    def _why_later(queue: QueueConfig, number: str, now: datetime) -> str:
+        """Why the callback is not now: we are closed, it is late (or early) where the caller is, or no
+        agent is expected before then."""
+        if not queue.hours.is_open(now):
+            return "callback_confirmed_closed"
+        if not in_calling_window(number, now, queue.hours.tz):
+            hour = now.astimezone(ZoneInfo(number_timezone(number, queue.hours.tz))).hour
+            early = EARLY_MORNING_HOUR <= hour < CALLING_WINDOW[0].hour
+            return "callback_confirmed_early" if early else "callback_confirmed_later"
+        return "callback_confirmed_at"

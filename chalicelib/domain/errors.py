@@ -29,6 +29,31 @@ class NumberNotAllowedError(HoldfastError):
         self.reason = reason
 
 
+# Why a number was refused, by type: the call flow tells the caller the reason from these classes.
+class WithheldNumberError(NumberNotAllowedError):
+    """The caller ID is withheld (or one of the stand-ins carriers send for it)."""
+
+
+class NumberTooShortError(NumberNotAllowedError):
+    """Too few digits for a number (a local number without its area code counts)."""
+
+
+class NumberTooLongError(NumberNotAllowedError):
+    """Too many digits for a number."""
+
+
+class InvalidNumberError(NumberNotAllowedError):
+    """Not a phone number that exists (unparseable, unknown country code, impossible digits)."""
+
+
+class CountryNotAllowedError(NumberNotAllowedError):
+    """A real number in a country (or a satellite or global service) the queue does not call."""
+
+
+class NumberTypeNotAllowedError(NumberNotAllowedError):
+    """A premium-rate, shared-cost or other special-service number."""
+
+
 class BadWebhookError(HoldfastError):
     """A webhook body that cannot be parsed into a call event."""
 

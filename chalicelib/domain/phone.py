@@ -6,10 +6,11 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneNumberType, ValidationResult
 from phonenumbers import timezone as pn_timezone
 
-from .errors import NumberNotAllowedError
+from .errors import (CountryNotAllowedError, InvalidNumberError, NumberNotAllowedError, NumberTooLongError,
+                     NumberTooShortError, NumberTypeNotAllowedError, WithheldNumberError)
 
 # Caller IDs that mean "withheld" (seen from Twilio and carriers).
 WITHHELD = frozenset({
@@ -41,17 +42,22 @@ class NumberPolicy:
     def _parse(self, raw: str | None) -> phonenumbers.PhoneNumber:
         value = (raw or "").strip()
         if value.lower() in WITHHELD:
-            raise NumberNotAllowedError("withheld")
+            raise WithheldNumberError("withheld")
         if value.startswith("00"):
             value = "+" + value[2:]
         try:
             parsed = phonenumbers.parse(value, self.default_region)
         except phonenumbers.NumberParseException as exc:
-            raise NumberNotAllowedError("unparseable") from exc
+            raise InvalidNumberError("unparseable") from exc
         if phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) in WITHHELD:
-            raise NumberNotAllowedError("withheld")
+            raise WithheldNumberError("withheld")
         if not phonenumbers.is_valid_number(parsed):
-            raise NumberNotAllowedError("invalid")
+            possible = phonenumbers.is_possible_number_with_reason(parsed)
+            if possible in (ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
+                raise NumberTooShortError("too short")
+            if possible == ValidationResult.TOO_LONG:
+                raise NumberTooLongError("too long")
+            raise InvalidNumberError("invalid")
         return parsed
 
     def accept(self, raw: str | None) -> str:
@@ -61,10 +67,10 @@ class NumberPolicy:
         region = phonenumbers.region_code_for_number(parsed)
         # Non-geographic entities (region 001) are satellite and global services.
         if region == "001" or region not in self.allowed_countries:
-            raise NumberNotAllowedError("country not allowed")
+            raise CountryNotAllowedError("country not allowed")
         kind = phonenumbers.number_type(parsed)
         if kind in _REJECTED_TYPES:
-            raise NumberNotAllowedError(_REJECTED_TYPES[kind])
+            raise NumberTypeNotAllowedError(_REJECTED_TYPES[kind])
         return e164
 
     def may_call(self, raw: str | None) -> bool:

@@ -5,7 +5,7 @@ Queue config may replace any prompt per language with other text or a recorded a
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LANGUAGES = {"en": "en-US", "ru": "ru-RU", "uk": "uk-UA"}
@@ -15,6 +15,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "welcome": "Thank you for calling {queue}.",
         "position": "You are number {position} in line.",
         "wait_short": "Your wait should be less than a minute.",
+        "wait_upto": "Your wait should be less than {high}.",
+        "nobody_available": "No agent is available right now.",
+        "offer_at": "The earliest we can call you back is {when}. To be called back then, press 1. You will keep your place in line.",
+        "offer_asap": "To be called back as soon as an agent is available, press 1. You will keep your place in line.",
+        "closed_offer_at": "The earliest we can call you back is {when}. To be called back then, press 1.",
+        "invalid_choice": "Sorry, that key is not one of the choices.",
+        "number_too_short": "Sorry, that number is too short. Please include the area code.",
+        "number_too_long": "Sorry, that number is too long.",
+        "number_invalid": "Sorry, that is not a valid phone number.",
+        "number_country": "Sorry, we cannot call numbers in that country.",
+        "number_premium": "Sorry, we cannot call premium-rate or special service numbers.",
+        "number_withheld": "We cannot see the number you are calling from.",
+        "callback_confirmed_early": "Thank you. We will call you back at {digits} {when}, not earlier, as it is early where you are. You keep your place in line.",
+        "callback_confirmed_at": "Thank you. We will call you back at {digits} {when}, when our agents are back. You keep your place in line.",
+        "callback_confirmed_asap": "Thank you. We will call you back at {digits} as soon as an agent is available. You keep your place: number {position} in line.",
         "wait": "Your expected wait is about {mean}, most likely between {low} and {high}.",
         "offer": "To be called back when it is your turn, press 1. You will keep your place in line.",
         "hold": "Please stay on the line.",
@@ -22,7 +37,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "closed_offer": "To be called back when we open, press 1.",
         "goodbye": "Thank you for calling. Goodbye.",
         "confirm_number": "We will call you back at {digits}. To confirm, press 1. To use another number, press 2.",
-        "enter_number": "Please enter the number we should call, with the area code, then press the pound key.",
+        "enter_number": "Please enter the number we should call, with the area code, then press the pound key. To start again, press star.",
         "number_rejected": "Sorry, we cannot call that number.",
         "callback_confirmed": "Thank you. We will call you back at {digits}. You keep your place: number {position} in line. Expect our call in about {mean}.",
         "callback_confirmed_closed": "Thank you. We will call you back at {digits} after we open, {when}.",
@@ -44,6 +59,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "welcome": "Спасибо за звонок в {queue}.",
         "position": "Ваш номер в очереди: {position}.",
         "wait_short": "Ожидание займёт меньше минуты.",
+        "wait_upto": "Ожидание займёт меньше {high}.",
+        "nobody_available": "Сейчас на линии нет ни одного оператора.",
+        "offer_at": "Мы сможем перезвонить вам не раньше, чем {when}. Чтобы мы перезвонили тогда, нажмите 1. Ваше место в очереди сохранится.",
+        "offer_asap": "Чтобы мы перезвонили вам, как только оператор сможет ответить, нажмите 1. Ваше место в очереди сохранится.",
+        "closed_offer_at": "Мы сможем перезвонить вам не раньше, чем {when}. Чтобы мы перезвонили тогда, нажмите 1.",
+        "invalid_choice": "Извините, такой клавиши нет среди вариантов.",
+        "number_too_short": "К сожалению, в этом номере слишком мало цифр. Пожалуйста, введите его с кодом города.",
+        "number_too_long": "К сожалению, в этом номере слишком много цифр.",
+        "number_invalid": "К сожалению, это неверный номер телефона.",
+        "number_country": "К сожалению, мы не звоним в эту страну.",
+        "number_premium": "К сожалению, мы не звоним на платные и специальные номера.",
+        "number_withheld": "Мы не видим номер, с которого вы звоните.",
+        "callback_confirmed_early": "Спасибо. Мы перезвоним вам по номеру {digits} {when}, не раньше, потому что у вас сейчас рано. Ваше место в очереди сохранено.",
+        "callback_confirmed_at": "Спасибо. Мы перезвоним вам по номеру {digits} {when}, когда операторы будут на месте. Ваше место в очереди сохранено.",
+        "callback_confirmed_asap": "Спасибо. Мы перезвоним вам по номеру {digits}, как только оператор сможет ответить. Ваше место в очереди сохранено: номер {position}.",
         "wait": "Ожидание займёт примерно {mean}, скорее всего от {low} до {high}.",
         "offer": "Чтобы мы перезвонили вам, когда подойдёт ваша очередь, нажмите 1. Ваше место в очереди сохранится.",
         "hold": "Пожалуйста, оставайтесь на линии.",
@@ -51,7 +81,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "closed_offer": "Чтобы мы перезвонили вам, когда откроемся, нажмите 1.",
         "goodbye": "Спасибо за звонок. До свидания.",
         "confirm_number": "Мы перезвоним вам по номеру {digits}. Для подтверждения нажмите 1. Чтобы указать другой номер, нажмите 2.",
-        "enter_number": "Пожалуйста, введите номер для обратного звонка с кодом города и нажмите решётку.",
+        "enter_number": "Пожалуйста, введите номер для обратного звонка с кодом города и нажмите решётку. Чтобы начать заново, нажмите звёздочку.",
         "number_rejected": "К сожалению, мы не можем позвонить на этот номер.",
         "callback_confirmed": "Спасибо. Мы перезвоним вам по номеру {digits}. Ваше место в очереди сохранено: номер {position}. Ждите звонка примерно через {mean}.",
         "callback_confirmed_closed": "Спасибо. Мы перезвоним вам по номеру {digits}, когда откроемся, {when}.",
@@ -73,6 +103,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "welcome": "Дякуємо за дзвінок до {queue}.",
         "position": "Ваш номер у черзі: {position}.",
         "wait_short": "Очікування триватиме менше хвилини.",
+        "wait_upto": "Очікування триватиме менше {high}.",
+        "nobody_available": "Зараз на лінії немає жодного оператора.",
+        "offer_at": "Ми зможемо передзвонити вам не раніше, ніж {when}. Щоб ми передзвонили тоді, натисніть 1. Ваше місце в черзі збережеться.",
+        "offer_asap": "Щоб ми передзвонили вам, щойно оператор зможе відповісти, натисніть 1. Ваше місце в черзі збережеться.",
+        "closed_offer_at": "Ми зможемо передзвонити вам не раніше, ніж {when}. Щоб ми передзвонили тоді, натисніть 1.",
+        "invalid_choice": "Вибачте, такої клавіші немає серед варіантів.",
+        "number_too_short": "На жаль, у цьому номері замало цифр. Будь ласка, введіть його з кодом міста.",
+        "number_too_long": "На жаль, у цьому номері забагато цифр.",
+        "number_invalid": "На жаль, це неправильний номер телефону.",
+        "number_country": "На жаль, ми не телефонуємо до цієї країни.",
+        "number_premium": "На жаль, ми не телефонуємо на платні та спеціальні номери.",
+        "number_withheld": "Ми не бачимо номер, з якого ви телефонуєте.",
+        "callback_confirmed_early": "Дякуємо. Ми передзвонимо вам на номер {digits} {when}, не раніше, бо у вас зараз рано. Ваше місце в черзі збережено.",
+        "callback_confirmed_at": "Дякуємо. Ми передзвонимо вам на номер {digits} {when}, коли оператори будуть на місці. Ваше місце в черзі збережено.",
+        "callback_confirmed_asap": "Дякуємо. Ми передзвонимо вам на номер {digits}, щойно оператор зможе відповісти. Ваше місце в черзі збережено: номер {position}.",
         "wait": "Очікування триватиме приблизно {mean}, найімовірніше від {low} до {high}.",
         "offer": "Щоб ми передзвонили вам, коли настане ваша черга, натисніть 1. Ваше місце в черзі збережеться.",
         "hold": "Будь ласка, залишайтеся на лінії.",
@@ -80,7 +125,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "closed_offer": "Щоб ми передзвонили вам, коли відкриємося, натисніть 1.",
         "goodbye": "Дякуємо за дзвінок. До побачення.",
         "confirm_number": "Ми передзвонимо вам на номер {digits}. Для підтвердження натисніть 1. Щоб вказати інший номер, натисніть 2.",
-        "enter_number": "Будь ласка, введіть номер для зворотного дзвінка з кодом міста і натисніть решітку.",
+        "enter_number": "Будь ласка, введіть номер для зворотного дзвінка з кодом міста і натисніть решітку. Щоб почати спочатку, натисніть зірочку.",
         "number_rejected": "На жаль, ми не можемо зателефонувати на цей номер.",
         "callback_confirmed": "Дякуємо. Ми передзвонимо вам на номер {digits}. Ваше місце в черзі збережено: номер {position}. Чекайте на дзвінок приблизно через {mean}.",
         "callback_confirmed_closed": "Дякуємо. Ми передзвонимо вам на номер {digits}, коли відкриємося, {when}.",
@@ -110,7 +155,17 @@ _WEEKDAYS = {
     "ru": ("в понедельник", "во вторник", "в среду", "в четверг", "в пятницу", "в субботу", "в воскресенье"),
     "uk": ("у понеділок", "у вівторок", "у середу", "у четвер", "у п'ятницю", "у суботу", "у неділю"),
 }
+# Month names as said after a day number: Russian and Ukrainian take the genitive ("3 декабря").
+_MONTHS = {
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+    "ru": ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа", "сентября", "октября",
+           "ноября", "декабря"),
+    "uk": ("січня", "лютого", "березня", "квітня", "травня", "червня", "липня", "серпня", "вересня", "жовтня",
+           "листопада", "грудня"),
+}
 _DAY_WORDS = {"en": ("today", "tomorrow", "at"), "ru": ("сегодня", "завтра", "в"), "uk": ("сьогодні", "завтра", "о")}
+_YOUR_TIME = {"en": "your time", "ru": "по вашему времени", "uk": "за вашим часом"}
 
 
 def _slavic_form(n: int, forms: tuple[str, str, str]) -> str:
@@ -133,21 +188,37 @@ def minutes_number(seconds: float) -> int:
     return max(1, int(math.ceil(seconds / 60.0)))
 
 
-def when(moment: datetime, now: datetime, tz: str, language: str) -> str:
-    """'today at 09:00', 'tomorrow at 09:00', 'on Monday at 09:00' in the queue's time zone."""
+def clock_time(local: datetime, language: str) -> str:
+    """'9 AM', '9:30 PM' for US English listeners; the 24-hour '09:00' in Russian and Ukrainian."""
+    if language != "en":
+        return local.strftime("%H:%M")
+    hour, half = local.hour % 12 or 12, "AM" if local.hour < 12 else "PM"
+    return f"{hour} {half}" if local.minute == 0 else f"{hour}:{local.minute:02d} {half}"
+
+
+def spoken_day(day: date, today: date, language: str) -> str:
+    """'today', 'tomorrow', 'on Thursday' within a week, else 'on Thursday, December 3' (ru/uk:
+    'в четверг, 3 декабря'): words, never a numeric date a listener could read either way."""
+    today_w, tomorrow_w, _ = _DAY_WORDS[language]
+    if day == today:
+        return today_w
+    if day == today + timedelta(days=1):
+        return tomorrow_w
+    weekday = _WEEKDAYS[language][day.weekday()]
+    if day < today + timedelta(days=7):
+        return weekday
+    month = _MONTHS[language][day.month - 1]
+    return f"{weekday}, {month} {day.day}" if language == "en" else f"{weekday}, {day.day} {month}"
+
+
+def when(moment: datetime, now: datetime, tz: str, language: str, yours: bool = False) -> str:
+    """'today at 9 AM', 'tomorrow at 9 AM', 'on Monday at 9 AM', 'on Thursday, December 3 at 9 AM', said
+    in the time zone `tz`; `yours` names it as the listener's ('... at 8 AM your time')."""
     zone = ZoneInfo(tz)
-    local, today = moment.astimezone(zone), now.astimezone(zone).date()
-    today_w, tomorrow_w, at = _DAY_WORDS[language]
-    clock = local.strftime("%H:%M")
-    if local.date() == today:
-        day = today_w
-    elif local.date() == today + timedelta(days=1):
-        day = tomorrow_w
-    elif local.date() < today + timedelta(days=7):
-        day = _WEEKDAYS[language][local.weekday()]
-    else:
-        day = local.strftime("%d.%m.%Y")
-    return f"{day} {at} {clock}"
+    local = moment.astimezone(zone)
+    said = f"{spoken_day(local.date(), now.astimezone(zone).date(), language)} {_DAY_WORDS[language][2]} " \
+           f"{clock_time(local, language)}"
+    return f"{said} {_YOUR_TIME[language]}" if yours else said
 
 
 def spoken_digits(national: str) -> str:

@@ -11,6 +11,10 @@ from .prompts import LANGUAGES
 
 _QUEUE_ID = re.compile(r"^[a-z0-9_]{1,40}$")
 
+# after_choice: said once, to a caller who was offered a callback and chose to hold; every_caller: also
+# to every caller who holds without an offer (where the law requires notice); never.
+OPT_OUT_HINTS = ("after_choice", "every_caller", "never")
+
 DEFAULT_HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
 
 
@@ -46,6 +50,11 @@ class QueueConfig:
     # Longest a caller holds before the call is treated as rung out (0: no limit).
     max_hold_seconds: int = 0
     max_callbacks_per_number_per_day: int = 3
+    # When agents are expected (a roster); None: during business hours. Only used when nobody is
+    # signed in, to tell a caller when a callback can happen.
+    staffed_hours: BusinessHours | None = None
+    # Who hears "if you hang up we will call you back; press 9 if not" (docs/queues.md).
+    opt_out_hint: str = "after_choice"
     # Who hears about lost calls and failed callbacks (docs/queues.md).
     notify: dict[str, Any] = field(default_factory=dict)
 
@@ -95,6 +104,16 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
             kwargs[key] = _positive(raw, key, where, float)
     if "hours" in raw:
         kwargs["hours"] = BusinessHours.from_config(raw["hours"], f"{where}.hours")
+    if "staffed_hours" in raw:
+        if not isinstance(raw["staffed_hours"], dict):
+            raise ConfigError(f"{where}.staffed_hours: expected an object like 'hours'")
+        zone = kwargs["hours"].tz if "hours" in kwargs else "UTC"
+        kwargs["staffed_hours"] = BusinessHours.from_config({"timezone": zone, **raw["staffed_hours"]},
+                                                            f"{where}.staffed_hours")
+    hint = raw.get("opt_out_hint", "after_choice")
+    if hint not in OPT_OUT_HINTS:
+        raise ConfigError(f"{where}.opt_out_hint: one of {list(OPT_OUT_HINTS)}")
+    kwargs["opt_out_hint"] = hint
     language = raw.get("language", "en")
     if language not in LANGUAGES:
         raise ConfigError(f"{where}.language: {language!r} is not one of {sorted(LANGUAGES)}")

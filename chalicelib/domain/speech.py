@@ -2,7 +2,11 @@
 for that language if it has one, else the built-in text. Every spoken prompt goes through here."""
 from __future__ import annotations
 
-from .prompts import LANGUAGES, TEXTS
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from .phone import number_timezone
+from .prompts import LANGUAGES, TEXTS, when
 from .queues import QueueConfig
 from .script import Play, Say
 
@@ -13,3 +17,11 @@ def prompt(queue: QueueConfig, language: str, key: str, **values: object) -> Say
         return Play(override["audio"])
     text = override.get("text") or TEXTS[language][key]
     return Say(text.format(queue=queue.name, **values), LANGUAGES[language])
+
+
+def spoken_when(queue: QueueConfig, number: str | None, moment: datetime, now: datetime, language: str) -> str:
+    """A moment said in one time zone: the caller's (from their number) when it is known, named as
+    theirs when it differs from the queue's there and then; otherwise the queue's."""
+    theirs = number_timezone(number, queue.hours.tz) if number else queue.hours.tz
+    differs = moment.astimezone(ZoneInfo(theirs)).utcoffset() != moment.astimezone(queue.hours.zone).utcoffset()
+    return when(moment, now, theirs, language, yours=differs)

@@ -16,6 +16,7 @@ from chalice.test import Client
 from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamo import TicketItem
+from chalicelib.domain.model import AgentStatus
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
 from tests.fakes import FixedClock
 from tests.helpers import event, signed
@@ -38,6 +39,13 @@ def container(settings, clock, monkeypatch):  # type: ignore[no-untyped-def]
     built = bootstrap.build(replace(settings, queues_file=QUEUES), clock=clock)
     monkeypatch.setattr(bootstrap, "container", lambda: built)
     return built
+
+
+@pytest.fixture
+def staffed(container) -> None:  # type: ignore[no-untyped-def]
+    """One agent signed in (busy, so nobody takes a caller): estimates come from real staffing."""
+    container.store.record_agent_status("alice", AgentStatus.BUSY, MONDAY_10_PST, "client:alice",
+                                        ("support", "kyiv", "moscow"), None)
 
 
 @pytest.fixture
@@ -68,12 +76,14 @@ def tickets() -> list[TicketItem]:
     return [t for t in TicketItem.scan() if t.sk.startswith("TICKET#")]
 
 
+@pytest.mark.usefixtures("staffed")
 def test_incoming_short_wait(client: Client) -> None:
     reply = post(client, "incoming", event("incoming"))
     assert reply.status_code == 200 and reply.headers["Content-Type"] == "text/xml"
     golden("incoming_short_wait", reply.body)
 
 
+@pytest.mark.usefixtures("staffed")
 def test_incoming_long_wait_offers_callback(client: Client) -> None:
     for n in range(3):
         post(client, "incoming", event("incoming", CallSid=f"CA{n:032d}", From=f"+1415555{n:04d}"))
@@ -85,10 +95,12 @@ def test_incoming_after_hours(client: Client, clock: FixedClock) -> None:
     golden("incoming_after_hours_uk", post(client, "incoming", event("incoming", To="+380445550100")).body)
 
 
+@pytest.mark.usefixtures("staffed")
 def test_incoming_in_russian(client: Client) -> None:
     golden("incoming_ru", post(client, "incoming", event("incoming", To="+74955550100")).body)
 
 
+@pytest.mark.usefixtures("staffed")
 def test_press_1_confirm_and_book(client: Client) -> None:
     post(client, "incoming", event("incoming"))
     golden("offer_press_1", post(client, "offer", event("gather_digits_1"), {"t": "support-1"}).body)
@@ -104,11 +116,46 @@ def test_withheld_caller_is_asked_for_a_number(client: Client) -> None:
     golden("number_read_back", reply.body)
 
 
+@pytest.mark.usefixtures("staffed")
 def test_wait_url_announces_and_reoffers(client: Client) -> None:
     for n in range(3):
         post(client, "incoming", event("incoming", CallSid=f"CA{n:032d}", From=f"+1415555{n:04d}"))
     golden("wait_announcement", post(client, "wait", event("enqueue_wait", CallSid=f"CA{2:032d}"),
                                      {"t": "support-3"}).body)
+
+
+@pytest.mark.usefixtures("staffed")
+def test_first_wait_poll_plays_music_and_later_polls_announce_over_music(client: Client) -> None:
+    post(client, "incoming", event("incoming"))
+    golden("wait_first_poll", post(client, "wait", event("enqueue_wait", QueueTime="0"), {"t": "support-1"}).body)
+    later = post(client, "wait", event("enqueue_wait", QueueTime="200"), {"t": "support-1"}).body
+    golden("wait_announcement_short", later)
+    root = ET.fromstring(later)
+    assert [c.tag for c in root] == ["Gather"] and root[0][-1].tag == "Play" and root[0].get("timeout") == "1"
+
+
+def test_no_agent_signed_in_offers_the_callback_without_an_estimate(client: Client) -> None:
+    golden("incoming_nobody_signed_in", post(client, "incoming", event("incoming")).body)
+
+
+def test_after_hours_wrong_key_gets_a_second_chance(client: Client, clock: FixedClock) -> None:
+    clock.current = MONDAY_NIGHT_KYIV
+    post(client, "incoming", event("incoming", To="+380445550100", From="+380441234567"))
+    golden("after_hours_wrong_key_uk", post(client, "offer", event("gather_digits_1", Digits="7"),
+                                            {"t": "kyiv-1"}).body)
+
+
+def test_after_hours_closed_over_a_week_says_the_date_in_words(client: Client, clock: FixedClock) -> None:
+    clock.current = datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)  # Tuesday 18:00 in Kyiv: Monday is a holiday
+    reply = post(client, "incoming", event("incoming", To="+380445550100", From="+380441234567")).body
+    golden("incoming_after_hours_next_week_uk", reply)
+    assert "у вівторок, 1 грудня о 09:00" in reply.decode()
+
+
+def test_refused_typed_number_is_told_why(client: Client) -> None:
+    post(client, "incoming", event("incoming_withheld"))
+    reply = post(client, "number", event("gather_number", Digits="19005551234"), {"t": "support-1", "tries": "0"})
+    golden("number_refused_premium", reply.body)
 
 
 def test_hangup_in_queue_marks_abandoned(client: Client, clock: FixedClock) -> None:

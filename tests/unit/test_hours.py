@@ -56,3 +56,16 @@ def test_always_open_and_midnight_close() -> None:
 def test_bad_hours_are_config_errors_naming_the_field(raw: dict, field: str) -> None:
     with pytest.raises(ConfigError, match=field):
         BusinessHours.from_config(raw)
+
+
+def test_staffed_hours_take_the_queues_time_zone_and_opt_out_hint_is_checked() -> None:
+    from chalicelib.domain.queues import parse_queue
+    queue = parse_queue({"id": "ny", "hours": {"timezone": "America/New_York", "mon": ["00:00-00:00"]},
+                         "staffed_hours": {"mon": ["10:00-18:00"]}, "opt_out_hint": "every_caller"})
+    assert queue.staffed_hours is not None and queue.staffed_hours.tz == "America/New_York"
+    assert queue.staffed_hours.next_opening(utc(2026, 11, 23, 5, 0)) == utc(2026, 11, 23, 15, 0)
+    assert parse_queue({"id": "x"}).staffed_hours is None and parse_queue({"id": "x"}).opt_out_hint == "after_choice"
+    with pytest.raises(ConfigError, match="opt_out_hint"):
+        parse_queue({"id": "x", "opt_out_hint": "sometimes"})
+    with pytest.raises(ConfigError, match="staffed_hours.mon"):
+        parse_queue({"id": "x", "staffed_hours": {"mon": ["late"]}})
