@@ -6,8 +6,9 @@ import threading
 
 import requests
 
-LOCAL_AUTH_TOKEN = "holdfast-local-auth-token"
-LOCAL_ADMIN_TOKEN = "holdfast-local-admin-token"
+# Well known, so only ever used with the simulated network (which signs with it); never with a real provider.
+LOCAL_AUTH_TOKEN = "holdfast-local-auth-token-simulated-network"
+LOCAL_ADMIN_TOKEN = "holdfast-local-admin-token-simulated-network"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing"}
