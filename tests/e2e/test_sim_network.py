@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.e2e.devstack_process import devstack
-from tests.e2e.test_local_stack import callable_now, free_port
+from tests.e2e.test_local_stack import CALLER, CLOCKS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -51,7 +51,8 @@ def demo(request: pytest.FixtureRequest) -> Iterator[Demo]:
     """Twice: a well-behaved network, and one that duplicates status callbacks and sends them early."""
     port, moto_port, network_port = free_port(), free_port(), free_port()
     chaos = ["--chaos"] if request.param == "chaos" else []
-    with devstack(port, moto_port, "--network-port", str(network_port), "--pace", "0.05", *chaos):
+    with devstack(port, moto_port, "--network-port", str(network_port), "--pace", "0.05",
+                  "--clock", CLOCKS["caller's day"], *chaos):
         d = Demo(port, moto_port, network_port)
         until(lambda: _up(d), timeout=60)
         yield d
@@ -70,7 +71,7 @@ def test_the_demo_page_is_served(demo: Demo) -> None:
 
 
 def test_press_1_then_an_agent_comes_on_and_the_callback_connects(demo: Demo) -> None:
-    caller = callable_now()
+    caller = CALLER
     sid = demo.sim("/sim/call", {"from": caller})["sid"]
     demo.sim(f"/sim/calls/{sid}/press", {"digits": "11"})  # press 1 at the offer, 1 to confirm the number
 
