@@ -66,12 +66,15 @@ def aws() -> Iterator[str]:
 def test_the_template_is_one_stack_with_every_reference_resolved_by_cloudformation(package: Package) -> None:
     template = package.template
     resources = template["Resources"]
+    assert not [r for r in resources.values() if r["Type"] == "AWS::IAM::Role"
+                and r is not resources["AppRole"] and r is not resources["StateMachineRole"]]
     assert {"Table", "DialQueue", "CallbackStateMachine", "AppRole", "APIHandler", "DialWorker",
             "PublicUrlParameter", "ManagedLayer"} <= set(resources)
     text = json.dumps(template)
     assert "REPLACE" not in text and "000000000000" not in text  # nothing to copy in by hand
     for name in ("APIHandler", "DialWorker", "NotifyWorker", "TableStream", "DispatchSweep"):
         assert resources[name]["Properties"]["Role"] == {"Fn::GetAtt": ["AppRole", "Arn"]}
+        assert resources[name]["Properties"]["Layers"] == [{"Ref": "ManagedLayer"}]
     assert resources["DialWorker"]["Properties"]["Events"]["DialWorkerSqsEventSource"]["Properties"]["Queue"] \
         == {"Fn::GetAtt": ["DialQueue", "Arn"]}
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
