@@ -6,8 +6,10 @@
     runtime/  only what the python3.11 runtime ships besides the standard library (boto3, botocore
               and their dependencies), linked from this interpreter's copies
 
-The process is `python -I -S`: isolated (no PYTHON* variables, no user site) and without site-packages,
-so nothing from the development environment can make an import succeed that would fail in Lambda."""
+The process is `python -I -S -B`: isolated (no PYTHON* variables, no user site), without site-packages,
+so nothing from the development environment can make an import succeed that would fail in Lambda, and
+writing no bytecode (Lambda's task root and /opt are read-only: what is not compiled in the package is
+compiled again on every cold start)."""
 from __future__ import annotations
 
 import json
@@ -103,7 +105,7 @@ class LambdaProcess:
     def __init__(self, layout: Layout, env: Mapping[str, str]) -> None:
         base = {k: os.environ[k] for k in ("PATH", "LANG", "TZ") if k in os.environ}
         self.proc = subprocess.Popen(
-            [sys._base_executable, "-I", "-S", "-c", RUNNER, str(layout.task), str(layout.opt),  # type: ignore[attr-defined]
+            [sys._base_executable, "-I", "-S", "-B", "-c", RUNNER, str(layout.task), str(layout.opt),  # type: ignore[attr-defined]
              str(layout.runtime)],
             env={**base, "LAMBDA_TASK_ROOT": str(layout.task), **env}, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=layout.task)
@@ -157,3 +159,21 @@ def sqs_event(body: str, queue_arn: str) -> dict[str, Any]:
     return {"Records": [{"messageId": "m-1", "receiptHandle": "r-1", "body": body, "attributes": {},
                          "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
                          "eventSourceARN": queue_arn, "awsRegion": "us-east-1"}]}
+
+
+def stage_on_moto(moto_url: str, auth_token: str, admin_token: str, public_url: str,
+                  path: str = "/holdfast/dev") -> dict[str, str]:
+    """A stage's resources (from infra/) and Parameter Store secrets on a moto server, and the
+    environment CloudFormation would give the functions for it."""
+    import boto3
+
+    from devstack.resources import create_resources
+
+    resources = create_resources(endpoint_url=moto_url)
+    ssm = boto3.client("ssm", endpoint_url=moto_url, region_name="us-east-1")
+    for name, value, kind in (("twilio-auth-token", auth_token, "SecureString"),
+                              ("admin-token", admin_token, "SecureString"), ("public-url", public_url, "String")):
+        ssm.put_parameter(Name=f"{path}/{name}", Value=value, Type=kind, Overwrite=True)
+    return {**resources.env(), "AWS_ENDPOINT_URL": moto_url, "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "HOLDFAST_PARAMETERS_PATH": path}

@@ -19,10 +19,9 @@ import pytest
 
 from devstack.clock import offset_to, parse_clock
 from devstack.network import SimNetwork
-from devstack.resources import create_resources
 from devstack.stack import LOCAL_ACCOUNT_SID
 from infra.build import Package, build
-from infra.lambda_layout import LambdaProcess, api_event, lay_out, sqs_event
+from infra.lambda_layout import LambdaProcess, api_event, lay_out, sqs_event, stage_on_moto
 from tests.conftest import ADMIN_TOKEN, AUTH_TOKEN
 from tests.e2e.test_local_stack import free_port
 from tests.helpers import event, signed
@@ -105,16 +104,10 @@ def test_the_layer_is_slim_and_compiled(package: Package) -> None:
 
 def test_the_package_imports_and_serves_a_webhook_and_a_dial_message_in_the_lambda_layout(
         package: Package, aws: str, tmp_path: Path) -> None:
-    resources = create_resources(endpoint_url=aws)
-    ssm = boto3.client("ssm", endpoint_url=aws, region_name="us-east-1")
-    for name, value, kind in (("twilio-auth-token", AUTH_TOKEN, "SecureString"),
-                              ("admin-token", ADMIN_TOKEN, "SecureString"), ("public-url", PUBLIC_URL, "String")):
-        ssm.put_parameter(Name=f"/holdfast/dev/{name}", Value=value, Type=kind, Overwrite=True)
+    env = stage_on_moto(aws, AUTH_TOKEN, ADMIN_TOKEN, PUBLIC_URL)
     network = SimNetwork(f"http://127.0.0.1:{free_port()}", AUTH_TOKEN, LOCAL_ACCOUNT_SID).start()
     layout = lay_out(package.app_zip, package.layer_zip, tmp_path / "lambda")
-    env = {**resources.env(), "AWS_ENDPOINT_URL": aws, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "HOLDFAST_PARAMETERS_PATH": "/holdfast/dev", "TWILIO_ACCOUNT_SID": LOCAL_ACCOUNT_SID,
+    env = {**env, "TWILIO_ACCOUNT_SID": LOCAL_ACCOUNT_SID,
            "TWILIO_API_BASE_URL": network.url, "HOLDFAST_QUEUES_FILE": str(ROOT / "tests/e2e/queues.json"),
            "HOLDFAST_CLOCK_OFFSET_SECONDS": str(offset_to(parse_clock(CLOCK))), "AWS_LAMBDA_FUNCTION_NAME": "api"}
     api = LambdaProcess(layout, env)
@@ -152,7 +145,7 @@ def test_the_package_imports_and_serves_a_webhook_and_a_dial_message_in_the_lamb
         number = int(ticket.rsplit("-", 1)[1])
         key = {"pk": {"S": "QUEUE#support"}, "sk": {"S": f"TICKET#{number:012d}"}}
         deadline = time.monotonic() + 20
-        while "task_token" not in ddb.get_item(TableName=resources.table_name, Key=key).get("Item", {}):
+        while "task_token" not in ddb.get_item(TableName=env['HOLDFAST_TABLE'], Key=key).get("Item", {}):
             assert time.monotonic() < deadline, "the workflow never parked the callback"
             time.sleep(0.2)
 
@@ -168,8 +161,8 @@ def test_the_package_imports_and_serves_a_webhook_and_a_dial_message_in_the_lamb
         deadline, messages = time.monotonic() + 20, []
         while not messages:
             assert time.monotonic() < deadline, "the workflow never sent the dial message"
-            messages = sqs.receive_message(QueueUrl=resources.dial_queue_url, WaitTimeSeconds=1).get("Messages", [])
-        arn = sqs.get_queue_attributes(QueueUrl=resources.dial_queue_url,
+            messages = sqs.receive_message(QueueUrl=env['HOLDFAST_DIAL_QUEUE_URL'], WaitTimeSeconds=1).get("Messages", [])
+        arn = sqs.get_queue_attributes(QueueUrl=env['HOLDFAST_DIAL_QUEUE_URL'],
                                        AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         served = worker.invoke("dial_worker", sqs_event(messages[0]["Body"], arn))
         assert served["error"] is None, served["error"]
