@@ -28,9 +28,11 @@ def main(argv: list[str] | None = None) -> int:
                              "clock); the app and the workflow timer both follow it")
     parser.add_argument("--state-dir", default=os.environ.get("HOLDFAST_STATE_DIR", ".holdfast"),
                         help="where state and a generated admin token are kept (default .holdfast)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start empty (default: the state the last run left in the state directory)")
     args = parser.parse_args(argv)
     stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port, network_port=args.network_port,
-                       pace=args.pace, chaos=args.chaos, state_dir=args.state_dir,
+                       pace=args.pace, chaos=args.chaos, state_dir=args.state_dir, fresh=args.fresh,
                        clock_offset_seconds=offset_to(args.clock) if args.clock else 0.0)
     try:
         stack.start()

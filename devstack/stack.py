@@ -52,7 +52,7 @@ class LocalStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, moto_port: int = 5000,
                  region: str = "us-east-1", network_port: int | None = None, pace: float = 1.0,
                  chaos: bool = False, clock_offset_seconds: float = 0.0,
-                 state_dir: Path | str = ".holdfast") -> None:
+                 state_dir: Path | str = ".holdfast", fresh: bool = False) -> None:
         self.host, self.port, self.moto_port, self.region = host, port, moto_port, region
         self.network_port = port + 1 if network_port is None else network_port
         self.pace = pace
@@ -60,6 +60,10 @@ class LocalStack:
         self.clock_offset_seconds = clock_offset_seconds
         self.state_dir = Path(state_dir)
         self.admin_token_path: Path | None = None
+        self.fresh = fresh
+        self.snapshot = None
+        self.restored = 0
+        self.redriven = 0
         self.network = None
         self._moto = None
         self._http = None
@@ -136,9 +140,28 @@ class LocalStack:
         os.environ.update(self.resources.env())
         os.environ["AWS_ENDPOINT_URL"] = self.moto_url
         os.environ["HOLDFAST_PUBLIC_URL"] = self.public_url
+        open_callbacks = self._restore()
         if self.simulated:
             self._start_network()  # no provider account: the simulated network stands in for Twilio
         self._serve()
+        from .state import redrive
+
+        self.redriven = redrive(open_callbacks)
+
+    def _restore(self) -> list[str]:
+        """The table as the last run left it (unless --fresh); the open callbacks to re-drive."""
+        import boto3
+
+        from .state import TableSnapshot, open_callbacks
+
+        assert self.resources is not None
+        ddb = boto3.client("dynamodb", endpoint_url=self.moto_url, region_name=self.region)
+        self.snapshot = TableSnapshot(ddb, self.resources.table_name, self.state_dir / "state.json")
+        if self.fresh and self.snapshot.path.exists():
+            self.snapshot.path.unlink()
+        items = self.snapshot.load()
+        self.restored = len(items)
+        return open_callbacks(items)
 
     def _start_network(self) -> None:
         from .network import SimNetwork
@@ -173,7 +196,7 @@ class LocalStack:
         self._pump = Pump([SqsPoller(self.resources.dial_queue_url, workers.on_dial_message, self.moto_url),
                            SqsPoller(self.resources.notify_queue_url, workers.on_notify_message, self.moto_url),
                            StreamPoller(self.resources.table_name, workers.on_table_change, self.moto_url),
-                           Every(2.0, workers.sweep)])
+                           Every(2.0, workers.sweep), Every(5.0, self.snapshot.save)])
         self._pump.start()
 
     def banner(self) -> str:
@@ -188,6 +211,8 @@ class LocalStack:
                "$HOLDFAST_ADMIN_TOKEN)" if os.environ["HOLDFAST_ADMIN_TOKEN"] != LOCAL_ADMIN_TOKEN else
                f"{LOCAL_ADMIN_TOKEN}; simulated network only)"),
             f"  Health: GET {self.public_url}/health",
+            f"  State: {self.state_dir / 'state.json'} ({self.restored} items restored, {self.redriven} callbacks' "
+            "workflows re-driven; `make run ARGS=--fresh` starts empty)",
             (f"  Simulated phone network (place calls, press keys, put agents on): {self.network.url}/"
              if self.network else "  Provider: Twilio (TWILIO_ACCOUNT_SID is set)"),
             "Press Ctrl-C to stop.",
@@ -198,6 +223,9 @@ class LocalStack:
             self.network.stop()
         if self._pump is not None:
             self._pump.stop()
+            self._pump.join(timeout=10)
+        if self.snapshot is not None:
+            self.snapshot.save()
         if self._http is not None:
             self._http.shutdown()
         if self._moto is not None:
