@@ -10,6 +10,8 @@ from pathlib import Path
 
 import requests
 
+from chalicelib.settings import DEFAULT_QUEUES_FILE
+
 # Well known, so only ever used with the simulated network (which signs with it); never with a real provider.
 LOCAL_AUTH_TOKEN = "holdfast-local-auth-token-simulated-network"
 LOCAL_ADMIN_TOKEN = "holdfast-local-admin-token-simulated-network"
@@ -164,13 +166,21 @@ class LocalStack:
         return open_callbacks(items)
 
     def _start_network(self) -> None:
+        from chalicelib.bootstrap import OffsetClock, load_queues
+
+        from .demo import demo_state
         from .network import SimNetwork
 
         os.environ["TWILIO_ACCOUNT_SID"] = LOCAL_ACCOUNT_SID
+        queues = load_queues(os.environ.get("HOLDFAST_QUEUES_FILE") or DEFAULT_QUEUES_FILE)
+        now = OffsetClock(self.clock_offset_seconds).now
+        assert self.snapshot is not None
         self.network = SimNetwork(self.public_url, os.environ["TWILIO_AUTH_TOKEN"], LOCAL_ACCOUNT_SID,
                                   pace=self.pace, host=self.host, port=self.network_port,
                                   admin_token=os.environ["HOLDFAST_ADMIN_TOKEN"],
-                                  duplicate_status=self.chaos, out_of_order=self.chaos).start()
+                                  duplicate_status=self.chaos, out_of_order=self.chaos, now=now,
+                                  extra_state=demo_state(self.snapshot.items, queues, now),
+                                  agent_queues=tuple(q.id for q in queues)).start()
         os.environ["TWILIO_API_BASE_URL"] = self.network.url
 
     def _serve(self) -> None:
