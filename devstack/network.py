@@ -117,6 +117,10 @@ class SimNetwork:
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, list[str]] = {}
         self.messages: list[dict[str, str]] = []
+        # The account's numbers, as the REST API's IncomingPhoneNumbers shows them (make deploy sets URLs).
+        self.numbers: dict[str, dict[str, str]] = {"+18005550100": {
+            "sid": "PN" + "0" * 31 + "1", "phone_number": "+18005550100", "voice_url": "", "voice_method": "POST",
+            "status_callback": "", "status_callback_method": "POST"}}
         self.latencies: list[float] = []  # seconds per webhook round trip
         self.lock = threading.RLock()
         self.http = requests.Session()
@@ -521,6 +525,12 @@ class SimNetwork:
                     self._send(200, PAGE.read_text(encoding="utf-8"), "text/html; charset=utf-8")
                 elif self.path == "/sim/state":
                     self._send(200, net.state())
+                elif m := re.fullmatch(r"/2010-04-01/Accounts/[^/]+/IncomingPhoneNumbers\.json(?:\?(.*))?", self.path):
+                    wanted = dict(parse_qsl(m.group(1) or "")).get("PhoneNumber")
+                    found = [n for n in net.numbers.values() if wanted in (None, n["phone_number"])]
+                    self._send(200, {"incoming_phone_numbers": found, "next_page_uri": None, "page": 0,
+                                     "page_size": 50, "uri": self.path, "first_page_uri": self.path,
+                                     "previous_page_uri": None, "start": 0, "end": len(found)})
                 else:
                     self._send(404, {"error": "not found"})
 
@@ -543,6 +553,17 @@ class SimNetwork:
                     else:
                         self._send(400, {"code": 21220, "message": "Call is not in-progress. Cannot redirect.",
                                          "status": 400})
+                elif m := re.fullmatch(r"/2010-04-01/Accounts/[^/]+/IncomingPhoneNumbers/([^/]+)\.json", path):
+                    number = next((n for n in net.numbers.values() if n["sid"] == m.group(1)), None)
+                    if number is None:
+                        self._send(404, {"code": 20404, "message": "not found", "status": 404})
+                    else:
+                        for field_name, key in (("VoiceUrl", "voice_url"), ("VoiceMethod", "voice_method"),
+                                                ("StatusCallback", "status_callback"),
+                                                ("StatusCallbackMethod", "status_callback_method")):
+                            if field_name in form:
+                                number[key] = form[field_name]
+                        self._send(200, number)
                 elif re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Messages\.json", path):
                     net.messages.append(form)
                     self._send(201, {"sid": new_sid("SM"), "status": "queued"})

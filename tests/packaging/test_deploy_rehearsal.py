@@ -95,3 +95,24 @@ def test_deploy_then_redeploy_then_destroy(moto_url: str, tmp_path: Path) -> Non
                 if s["StackName"] == "holdfast-rehearsal" and s["StackStatus"] != "DELETE_COMPLETE"]
     with pytest.raises(ssm.exceptions.ParameterNotFound):
         ssm.get_parameter(Name="/holdfast/rehearsal/admin-token")
+
+
+def test_with_provider_credentials_the_number_is_pointed_at_the_webhook() -> None:
+    """Through the twilio library's REST calls, answered by the simulated network's IncomingPhoneNumbers."""
+    from devstack.network import SimNetwork
+    from devstack.stack import LOCAL_ACCOUNT_SID
+    from infra.deploy import DeployError, configure_number
+
+    network = SimNetwork("http://127.0.0.1:9", "0123456789abcdef0123456789abcdef", LOCAL_ACCOUNT_SID).start()
+    url = "https://abc123.execute-api.us-east-1.amazonaws.com/api/voice/twilio/incoming"
+    env = {"TWILIO_ACCOUNT_SID": LOCAL_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
+           "TWILIO_API_BASE_URL": network.url}
+    try:
+        assert configure_number(env, url) is False  # no number given: nothing to configure
+        assert configure_number({**env, "TWILIO_PHONE_NUMBER": "+18005550100"}, url) is True
+        number = network.numbers["+18005550100"]
+        assert (number["voice_url"], number["status_callback"], number["voice_method"]) == (url, url, "POST")
+        with pytest.raises(DeployError, match="not a number of Twilio account"):
+            configure_number({**env, "TWILIO_PHONE_NUMBER": "+18005550199"}, url)
+    finally:
+        network.stop()
