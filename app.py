@@ -11,7 +11,8 @@ app = Chalice(app_name="holdfast")
 bootstrap.check_at_start()
 
 FORM = "application/x-www-form-urlencoded"
-# Event sources are wired by `chalice deploy` from these (outputs of the infra stack).
+# Event sources: `make deploy` replaces these with the stack's own queues and stream (infra/app.yaml);
+# Chalice needs a value to package.
 EVENT_SOURCES = Settings.from_env()
 
 
