@@ -33,9 +33,10 @@ def devstack(port: int, moto_port: int, *extra: str) -> Iterator[subprocess.Pope
             if proc.poll() is not None:
                 pytest.fail(f"local stack exited: {proc.stdout.read() if proc.stdout else ''}")
             try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
+                # /health builds the app (its first request): on a loaded machine that takes seconds
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=10).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if time.monotonic() > deadline:
                 pytest.fail("local stack did not come up in 60 s")

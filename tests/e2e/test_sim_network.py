@@ -60,8 +60,8 @@ def demo(request: pytest.FixtureRequest) -> Iterator[Demo]:
 
 def _up(d: Demo) -> bool:
     try:
-        return requests.get(d.base + "/health", timeout=1).ok and requests.get(d.net + "/", timeout=1).ok
-    except requests.ConnectionError:
+        return requests.get(d.base + "/health", timeout=10).ok and requests.get(d.net + "/", timeout=10).ok
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 
