@@ -4,7 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-ewt bench-day bench-smoke clean
+.PHONY: run test lint bench bench-ewt bench-day bench-smoke bench-coldstart deploy destroy package clean
+
+# make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev.
+STAGE ?= dev
+ARGS  ?=
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m devstack
+	$(BIN)/python -m devstack $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -35,5 +39,18 @@ bench-smoke: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml
 
+# The Lambda package and its one-stack template (build/$(STAGE)); no AWS calls.
+package: $(STAMP)
+	$(BIN)/python -m infra.build --stage $(STAGE)
+
+deploy: $(STAMP)
+	$(BIN)/python -m infra.deploy deploy --stage $(STAGE)
+
+destroy: $(STAMP)
+	$(BIN)/python -m infra.deploy destroy --stage $(STAGE)
+
+bench-coldstart: $(STAMP)
+	$(BIN)/python bench/coldstart.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build

@@ -1,4 +1,6 @@
 """Holdfast's Chalice app: thin handlers only. Logic lives in chalicelib/."""
+from typing import Callable
+
 from chalice import Chalice, Rate, Response
 
 from chalicelib import bootstrap, workers
@@ -6,9 +8,11 @@ from chalicelib.settings import Settings
 from chalicelib.webhooks import HttpReply
 
 app = Chalice(app_name="holdfast")
+bootstrap.check_at_start()
 
 FORM = "application/x-www-form-urlencoded"
-# Event sources are wired by `chalice deploy` from these (outputs of the infra stack).
+# Event sources: `make deploy` replaces these with the stack's own queues and stream (infra/app.yaml);
+# Chalice needs a value to package.
 EVENT_SOURCES = Settings.from_env()
 
 
@@ -23,40 +27,46 @@ def voice(provider: str, step: str) -> Response:
                                               request.headers))
 
 
+def _guarded(use: Callable[[bootstrap.Container], HttpReply], webhook: bool = False) -> Response:
+    """The JSON APIs and agent webhooks: refused while the app cannot be built (see /health)."""
+    return _reply(bootstrap.refused(webhook) or use(bootstrap.container()))
+
+
 @app.route("/agents/{agent_id}/status", methods=["POST"], content_types=["application/json"])
 def agent_status(agent_id: str) -> Response:
     request = app.current_request
-    return _reply(bootstrap.container().agents.set_status(agent_id, request.raw_body, request.headers))
+    return _guarded(lambda c: c.agents.set_status(agent_id, request.raw_body, request.headers))
 
 
 @app.route("/providers/{provider}/agent-events", methods=["POST"], content_types=[FORM])
 def provider_agent_events(provider: str) -> Response:
     request = app.current_request
-    return _reply(bootstrap.container().agents.provider_event(provider, request.raw_body,
-                                                              request.query_params or {}, request.headers))
+    return _guarded(lambda c: c.agents.provider_event(provider, request.raw_body, request.query_params or {},
+                                                      request.headers), webhook=True)
 
 
 @app.route("/admin/lost-calls", methods=["GET"])
 def lost_calls() -> Response:
     request = app.current_request
-    return _reply(bootstrap.container().admin.lost_calls(request.query_params or {}, request.headers))
+    return _guarded(lambda c: c.admin.lost_calls(request.query_params or {}, request.headers))
 
 
 @app.route("/admin/opt-outs", methods=["POST"], content_types=["application/json"])
 def opt_out() -> Response:
     request = app.current_request
-    return _reply(bootstrap.container().admin.opt_out(request.raw_body, request.headers, opted_out=True))
+    return _guarded(lambda c: c.admin.opt_out(request.raw_body, request.headers, opted_out=True))
 
 
 @app.route("/admin/opt-outs/delete", methods=["POST"], content_types=["application/json"])
 def opt_in() -> Response:
     request = app.current_request
-    return _reply(bootstrap.container().admin.opt_out(request.raw_body, request.headers, opted_out=False))
+    return _guarded(lambda c: c.admin.opt_out(request.raw_body, request.headers, opted_out=False))
 
 
 @app.route("/health", methods=["GET"])
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+def health() -> Response:
+    status, body = bootstrap.health()
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
 
 
 @app.on_sqs_message(queue_arn=EVENT_SOURCES.dial_queue_arn, batch_size=1)

@@ -63,10 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     import requests
 
     from devstack.network import CallerModel
+    from devstack.clock import offset_to, parse_clock
     from devstack.stack import LocalStack
-    from tests.e2e.test_local_stack import callable_now
 
-    stack = LocalStack(port=free_port(), moto_port=free_port(), network_port=free_port(), pace=args.pace)
+    # The stack's clock at 10:00 in San Francisco (the callers' zone): the same run at any hour.
+    stack = LocalStack(port=free_port(), moto_port=free_port(), network_port=free_port(), pace=args.pace,
+                       clock_offset_seconds=offset_to(parse_clock("2026-11-24T18:00:00Z")),
+                       state_dir=Path(workdir) / "state", fresh=True)
     stack.start()
     net = stack.network
     assert net is not None
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     webhooks_before = len(net.latencies)
 
     rng = random.Random(args.seed)
-    prefix = callable_now()[:-4]  # callers in a time zone whose calling window is open now
+    prefix = "+1415867"  # San Francisco callers, inside their calling window on the stack's clock
     started = time.monotonic()
     span = args.minutes * 60
     calls = []

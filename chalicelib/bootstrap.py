@@ -2,27 +2,36 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any, Mapping
 
 import boto3
+from botocore.config import Config
 
 from .adapters.dynamo import DynamoTicketStore, ticket_keys
 from .adapters.sqs_bus import SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
 from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, TelegramNotifier
+from .adapters.parameters import ADMIN_TOKEN, PUBLIC_URL, TWILIO_AUTH_TOKEN, ParameterStore
 from .admin_api import AdminApi
 from .agents_api import AgentsApi
 from .domain.callbacks import Callbacks
 from .domain.callflow import CallFlow
 from .domain.dispatch import Dispatcher
 from .domain.notifications import Notifications
+from .domain.model import AgentEvent, CallEvent
 from .domain.queues import QueueDirectory
+from .domain.script import Script
 from .ports import Clock, Dialer, SystemClock, Telephony
 from . import logs
-from .settings import Settings, expand_env
-from .webhooks import UseCases, VoiceWebhooks
+from .settings import Settings, SettingsError, expand_env, secret_problem
+from .webhooks import HttpReply, UseCases, VoiceWebhooks
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,27 +52,89 @@ def load_queues(path: str) -> QueueDirectory:
         return QueueDirectory.from_config(json.loads(expand_env(fh.read())))
 
 
+class OffsetClock(Clock):
+    """The real clock moved by a fixed amount: the local stack's clock setting (any hour, on demand)."""
+
+    def __init__(self, offset_seconds: float) -> None:
+        self.offset = timedelta(seconds=offset_seconds)
+
+    def now(self) -> datetime:
+        return SystemClock().now() + self.offset
+
+
+class Unverifiable(Telephony):
+    """A provider whose signing key is unusable (empty, placeholder, too short): nothing it signed is
+    believed, so every webhook is refused with 403 (fail closed); markup still renders."""
+
+    def __init__(self, inner: Telephony) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.content_type = inner.content_type
+
+    def verify(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+        return False
+
+    def parse(self, params: Mapping[str, str], query: Mapping[str, str]) -> CallEvent:
+        return self.inner.parse(params, query)
+
+    def render(self, script: Script, base_url: str) -> str:
+        return self.inner.render(script, base_url)
+
+    def parse_agent_event(self, params: Mapping[str, str]) -> AgentEvent | None:
+        return self.inner.parse_agent_event(params)
+
+
 def providers(settings: Settings) -> dict[str, Telephony]:
-    return {"twilio": TwilioTelephony(settings.twilio_auth_token)}
+    twilio = TwilioTelephony(settings.twilio_auth_token)
+    usable = secret_problem("TWILIO_AUTH_TOKEN", settings.twilio_auth_token) is None
+    return {"twilio": twilio if usable else Unverifiable(twilio)}
 
 
-def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None) -> Container:
+def aws_session(settings: Settings) -> boto3.session.Session:
+    """One boto3/botocore session for every client and every PynamoDB model (one credential chain,
+    one loaded endpoint table: a cold start pays for it once)."""
+    return boto3.session.Session(region_name=settings.region)
+
+
+def client(session: boto3.session.Session, service: str, settings: Settings, **config: Any) -> Any:
+    return session.client(service, endpoint_url=settings.aws_endpoint_url,
+                          config=Config(**config) if config else None)
+
+
+def resolve(settings: Settings, session: boto3.session.Session | None = None) -> Settings:
+    """Settings with their secrets: from Parameter Store in AWS (Powertools, cached), else as given."""
+    if not settings.parameters_path:
+        return settings
+    store = ParameterStore(settings.parameters_path, client(session or aws_session(settings), "ssm", settings),
+                           settings.parameters_max_age)
+    public_url = settings.public_base_url
+    if public_url == Settings.public_base_url:  # not set: the stack wrote its API's URL
+        public_url = store.get(PUBLIC_URL).rstrip("/") or public_url
+    return replace(settings, twilio_auth_token=store.get(TWILIO_AUTH_TOKEN), admin_token=store.get(ADMIN_TOKEN),
+                   public_base_url=public_url)
+
+
+def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None,
+          session: boto3.session.Session | None = None) -> Container:
     logs.configure(settings.log_level)
-    clock = clock or SystemClock()
+    clock = clock or (OffsetClock(settings.clock_offset_seconds) if settings.clock_offset_seconds
+                      else SystemClock())
+    session = session or aws_session(settings)
     queues = load_queues(settings.queues_file)
-    store = DynamoTicketStore(settings.table_name, settings.region, settings.aws_endpoint_url)
-    sfn = boto3.client("stepfunctions", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    store = DynamoTicketStore(settings.table_name, settings.region, settings.aws_endpoint_url,
+                              client=client(session, "dynamodb", settings, parameter_validation=False))
+    sfn = client(session, "stepfunctions", settings)
     orchestrator = StepFunctionsOrchestrator(sfn, settings.state_machine_arn, ticket_keys)
     twilio = TwilioDialer(settings.twilio_account_sid, settings.twilio_auth_token, settings.public_base_url,
                           settings.twilio_api_base_url)
     dialer = dialer or twilio
-    sqs = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    sqs = client(session, "sqs", settings)
     bus = SqsEventBus(sqs, settings.notify_queue_url)
     flow = CallFlow(store, orchestrator, clock, queues, bus, settings.daily_callback_budget)
     dispatcher = Dispatcher(store, orchestrator, dialer, clock, queues)
     callbacks = Callbacks(store, orchestrator, dialer, clock, queues, dispatcher)
     known = providers(settings)
-    ses = boto3.client("ses", region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+    ses = client(session, "ses", settings)
     notifications = Notifications(store, queues, [
         SlackNotifier(), TelegramNotifier(settings.telegram_api_base_url), EmailNotifier(ses),
         SmsNotifier(twilio.send_sms)])
@@ -75,16 +146,64 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
 
 @lru_cache(maxsize=1)
 def container() -> Container:
-    return build(Settings.from_env())
+    """The app, built once per Lambda container; refuses (SettingsError) when a secret is unusable."""
+    session = aws_session(Settings.from_env())
+    settings = resolve(Settings.from_env(), session).require_safe()
+    return build(settings, session=session)
+
+
+def _fallback_settings() -> Settings:
+    try:
+        return resolve(Settings.from_env())
+    except SettingsError:
+        return Settings.from_env()
 
 
 def webhooks() -> VoiceWebhooks:
-    """The voice webhooks; if the app cannot even be built, webhooks that still apologise in markup."""
+    """The voice webhooks; if the app cannot be built, webhooks that still apologise in markup, and
+    that refuse (403) everything when the reason is an unusable signing key or admin token."""
     try:
         return container().webhooks
-    except Exception:  # noqa: BLE001 - a caller is on the line: never dead air
-        settings = Settings.from_env()
+    except SettingsError as exc:
+        log.error("refusing webhooks: %s", exc)
+        settings = Settings()  # no key at all: nothing verifies
         return VoiceWebhooks(None, providers(settings), settings.public_base_url)
+    except Exception:  # noqa: BLE001 - a caller is on the line: never dead air
+        settings = _fallback_settings()
+        return VoiceWebhooks(None, providers(settings), settings.public_base_url)
+
+
+def refused(webhook: bool = False) -> HttpReply | None:
+    """While a secret is unusable: 403 for a provider's webhook (nothing it signed is believed), 503
+    with the reasons for our JSON APIs; None when the app builds."""
+    try:
+        container()
+    except SettingsError as exc:
+        if webhook:
+            return HttpReply(403, "signing key unusable; see /health\n")
+        return HttpReply(503, json.dumps({"error": "not configured", "problems": exc.problems}),
+                         "application/json")
+    return None
+
+
+def health() -> tuple[int, dict[str, Any]]:
+    """The health check: 200 when the app builds, else 503 with every reason (never a secret's value)."""
+    try:
+        container()
+    except SettingsError as exc:
+        return 503, {"status": "refusing", "problems": exc.problems}
+    except Exception as exc:  # noqa: BLE001 - the check reports, it does not crash
+        return 503, {"status": "error", "problems": [f"{type(exc).__name__}: {exc}"]}
+    return 200, {"status": "ok"}
+
+
+def check_at_start() -> None:
+    """At import (a cold start): say plainly, once, why the app will refuse. Secrets kept in Parameter
+    Store are checked on the first request instead (and reported by /health)."""
+    settings = Settings.from_env()
+    problems = [] if settings.parameters_path else settings.secret_problems()
+    if problems:
+        log.error("Holdfast refuses to start: %s", "; ".join(problems))
 
 
 def reset() -> None:

@@ -2,12 +2,40 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Mapping
 
 DEFAULT_QUEUES_FILE = str(Path(__file__).with_name("queues.json"))
+
+# A Twilio auth token is 32 hex characters; an admin token at least as long (128 bits as hex).
+MIN_SECRET_LENGTH = {"TWILIO_AUTH_TOKEN": 32, "HOLDFAST_ADMIN_TOKEN": 32}
+# What a value nobody filled in looks like (the README's and the config file's old placeholders).
+_PLACEHOLDER = re.compile(r"replace|changeme|change[-_ ]me|placeholder|your[-_ ]|todo|xxxx|<[^>]*>|\.\.\.",
+                          re.IGNORECASE)
+
+
+class SettingsError(Exception):
+    """The settings cannot make a safe app (a secret missing, a placeholder, too short); says which."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("Holdfast refuses to start: " + "; ".join(problems))
+        self.problems = problems
+
+
+def secret_problem(name: str, value: str) -> str | None:
+    """Why `value` cannot be the secret `name` (never echoing the value), or None if it can."""
+    if not value:
+        return f"{name} is empty"
+    if _PLACEHOLDER.search(value):
+        return f"{name} is still a placeholder"
+    if len(set(value)) < 4:
+        return f"{name} is not random (too few distinct characters)"
+    if len(value) < MIN_SECRET_LENGTH[name]:
+        return f"{name} is {len(value)} characters; at least {MIN_SECRET_LENGTH[name]} needed"
+    return None
 
 
 def expand_env(text: str, env: Mapping[str, str] | None = None) -> str:
@@ -33,7 +61,7 @@ class Settings:
     notify_queue_url: str = ""
     # Callbacks booked per day across all queues, at most (toll-fraud guard).
     daily_callback_budget: int = 1000
-    # Bearer token for the agents and admin JSON APIs; empty disables them.
+    # Bearer token for the agents and admin JSON APIs; required (the app refuses to start without).
     admin_token: str = ""
     # Where the twilio library sends REST calls; unset means Twilio itself (the simulated network sets it).
     twilio_api_base_url: str | None = None
@@ -42,6 +70,13 @@ class Settings:
     notify_queue_arn: str = "arn:aws:sqs:us-east-1:000000000000:holdfast-NotifyQueue"
     telegram_api_base_url: str = "https://api.telegram.org"
     table_stream_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/holdfast/stream/unset"
+    # In AWS: the Parameter Store path holding twilio-auth-token, admin-token and public-url
+    # (read through Powertools Parameters, cached); empty locally, where the environment has them.
+    parameters_path: str = ""
+    # Seconds between a Parameter Store read and the next (Powertools' cache).
+    parameters_max_age: int = 300
+    # The local stack's clock, this many seconds ahead of (or behind) the real one; 0 in AWS.
+    clock_offset_seconds: float = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -65,4 +100,19 @@ class Settings:
             notify_queue_arn=env.get("HOLDFAST_NOTIFY_QUEUE_ARN", cls.notify_queue_arn),
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL", cls.telegram_api_base_url),
             table_stream_arn=env.get("HOLDFAST_TABLE_STREAM_ARN", cls.table_stream_arn),
+            parameters_path=env.get("HOLDFAST_PARAMETERS_PATH", "").rstrip("/"),
+            parameters_max_age=int(env.get("HOLDFAST_PARAMETERS_MAX_AGE", "300")),
+            clock_offset_seconds=float(env.get("HOLDFAST_CLOCK_OFFSET_SECONDS", "0") or 0),
         )
+
+    def secret_problems(self) -> list[str]:
+        """Every reason these secrets cannot be trusted; empty when the app may start."""
+        found = [secret_problem("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+                 secret_problem("HOLDFAST_ADMIN_TOKEN", self.admin_token)]
+        return [p for p in found if p]
+
+    def require_safe(self) -> "Settings":
+        problems = self.secret_problems()
+        if problems:
+            raise SettingsError(problems)
+        return self

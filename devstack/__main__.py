@@ -10,7 +10,8 @@ import signal
 import sys
 import threading
 
-from .stack import LocalStack
+from .clock import offset_to, parse_clock
+from .stack import LocalStack, StartError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,10 +23,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pace", type=float, default=1.0, help="simulated durations x this (0.1: ten times faster)")
     parser.add_argument("--chaos", action="store_true",
                         help="the simulated network sends every status callback twice and some out of order")
+    parser.add_argument("--clock", default=os.environ.get("HOLDFAST_CLOCK") or None, type=parse_clock,
+                        help="start the stack's clock at this instant, e.g. 2026-11-24T18:00:00Z (default: the real "
+                             "clock); the app and the workflow timer both follow it")
+    parser.add_argument("--state-dir", default=os.environ.get("HOLDFAST_STATE_DIR", ".holdfast"),
+                        help="where state and a generated admin token are kept (default .holdfast)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start empty (default: the state the last run left in the state directory)")
     args = parser.parse_args(argv)
     stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port, network_port=args.network_port,
-                       pace=args.pace, chaos=args.chaos)
-    stack.start()
+                       pace=args.pace, chaos=args.chaos, state_dir=args.state_dir, fresh=args.fresh,
+                       clock_offset_seconds=offset_to(args.clock) if args.clock else 0.0)
+    try:
+        stack.start()
+    except StartError as exc:
+        print(f"make run: {exc}", file=sys.stderr, flush=True)
+        return 2
     print(stack.banner(), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -21,6 +21,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
@@ -68,6 +69,8 @@ class Agent:
     name: str
     handle_seconds: float = 60.0
     answer: float = 1.0
+    status: str = "offline"  # as Holdfast last accepted it
+    since: str = ""  # when that status began (the stack's clock)
 
 
 @dataclass
@@ -94,8 +97,14 @@ class Call:
 class SimNetwork:
     def __init__(self, holdfast_url: str, auth_token: str, account_sid: str, *, pace: float = 1.0,
                  host: str = "127.0.0.1", port: int = 0, duplicate_status: bool = False,
-                 admin_token: str = "", seed: int = 1, out_of_order: bool = False) -> None:
+                 admin_token: str = "", seed: int = 1, out_of_order: bool = False,
+                 now: Callable[[], datetime] | None = None,
+                 extra_state: Callable[[], dict[str, Any]] | None = None,
+                 agent_queues: tuple[str, ...] = ("support",)) -> None:
+        self.agent_queues = list(agent_queues)
         self.holdfast_url = holdfast_url.rstrip("/")
+        self.now = now or (lambda: datetime.now(timezone.utc))
+        self.extra_state = extra_state  # what the demo page shows besides calls (pending callbacks...)
         self.validator = RequestValidator(auth_token)
         self.account_sid = account_sid
         self.pace = pace
@@ -108,6 +117,10 @@ class SimNetwork:
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, list[str]] = {}
         self.messages: list[dict[str, str]] = []
+        # The account's numbers, as the REST API's IncomingPhoneNumbers shows them (make deploy sets URLs).
+        self.numbers: dict[str, dict[str, str]] = {"+18005550100": {
+            "sid": "PN" + "0" * 31 + "1", "phone_number": "+18005550100", "voice_url": "", "voice_method": "POST",
+            "status_callback": "", "status_callback_method": "POST"}}
         self.latencies: list[float] = []  # seconds per webhook round trip
         self.lock = threading.RLock()
         self.http = requests.Session()
@@ -466,17 +479,34 @@ class SimNetwork:
     # --- the demo page's API and the twilio REST shape ---------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        return {"calls": [{"sid": c.sid, "direction": c.direction, "from": c.frm, "to": c.to, "state": c.state,
-                           "transcript": c.transcript[-12:], "queue": c.queue_name, "ended": c.ended.is_set()}
-                          for c in list(self.calls.values())[-20:]],
-                "agents": [a.__dict__ for a in self.agents.values()], "messages": self.messages[-10:]}
+        """Calls in the order they began; agents with status and since when; phones ringing now."""
+        calls = sorted(list(self.calls.values()), key=lambda c: c.started)[-20:]
+        talking = {c.party.name for c in calls if isinstance(c.party, Agent) and not c.ended.is_set()}
+        state = {"calls": [{"sid": c.sid, "direction": c.direction, "from": c.frm, "to": c.to, "state": c.state,
+                            "transcript": c.transcript[-12:], "queue": c.queue_name, "ended": c.ended.is_set(),
+                            "callback": c.direction == "outbound-api" and isinstance(c.party, Phone)}
+                           for c in calls],
+                 "agents": [{**a.__dict__, "on_call": a.name in talking} for a in self.agents.values()],
+                 "ringing": [p.number for p in self.phones.values() if p.ringing],
+                 "messages": self.messages[-10:]}
+        if self.extra_state is not None:
+            try:
+                state.update(self.extra_state())
+            except Exception:  # noqa: BLE001 - the page still shows the calls
+                log.exception("demo state failed")
+        return state
 
     def set_agent(self, name: str, status: str, handle_seconds: float = 60.0) -> dict[str, Any]:
-        self.agents.setdefault(name, Agent(name, handle_seconds))
+        agent = self.agents.setdefault(name, Agent(name, handle_seconds))
         reply = self.http.post(f"{self.holdfast_url}/agents/{name}/status", timeout=10,
                                headers={"Authorization": f"Bearer {self.admin_token}"},
-                               json={"status": status, "contact": f"client:{name}", "queues": ["support"]})
-        return reply.json()
+                               json={"status": status, "contact": f"client:{name}", "queues": self.agent_queues})
+        body = reply.json()
+        if reply.ok and isinstance(body.get("agent"), dict):
+            if body["agent"].get("status") != agent.status:
+                agent.since = self.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+            agent.status = body["agent"]["status"]
+        return body
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         net = self
@@ -495,6 +525,12 @@ class SimNetwork:
                     self._send(200, PAGE.read_text(encoding="utf-8"), "text/html; charset=utf-8")
                 elif self.path == "/sim/state":
                     self._send(200, net.state())
+                elif m := re.fullmatch(r"/2010-04-01/Accounts/[^/]+/IncomingPhoneNumbers\.json(?:\?(.*))?", self.path):
+                    wanted = dict(parse_qsl(m.group(1) or "")).get("PhoneNumber")
+                    found = [n for n in net.numbers.values() if wanted in (None, n["phone_number"])]
+                    self._send(200, {"incoming_phone_numbers": found, "next_page_uri": None, "page": 0,
+                                     "page_size": 50, "uri": self.path, "first_page_uri": self.path,
+                                     "previous_page_uri": None, "start": 0, "end": len(found)})
                 else:
                     self._send(404, {"error": "not found"})
 
@@ -517,6 +553,17 @@ class SimNetwork:
                     else:
                         self._send(400, {"code": 21220, "message": "Call is not in-progress. Cannot redirect.",
                                          "status": 400})
+                elif m := re.fullmatch(r"/2010-04-01/Accounts/[^/]+/IncomingPhoneNumbers/([^/]+)\.json", path):
+                    number = next((n for n in net.numbers.values() if n["sid"] == m.group(1)), None)
+                    if number is None:
+                        self._send(404, {"code": 20404, "message": "not found", "status": 404})
+                    else:
+                        for field_name, key in (("VoiceUrl", "voice_url"), ("VoiceMethod", "voice_method"),
+                                                ("StatusCallback", "status_callback"),
+                                                ("StatusCallbackMethod", "status_callback_method")):
+                            if field_name in form:
+                                number[key] = form[field_name]
+                        self._send(200, number)
                 elif re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Messages\.json", path):
                     net.messages.append(form)
                     self._send(201, {"sid": new_sid("SM"), "status": "queued"})

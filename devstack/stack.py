@@ -1,26 +1,71 @@
 """The local stack as an object, so `make run`, the end-to-end tests and the benches share it."""
 from __future__ import annotations
 
+import errno
 import os
+import secrets
+import socket
 import threading
+from pathlib import Path
 
 import requests
 
-LOCAL_AUTH_TOKEN = "holdfast-local-auth-token"
-LOCAL_ADMIN_TOKEN = "holdfast-local-admin-token"
+from chalicelib.settings import DEFAULT_QUEUES_FILE
+
+# Well known, so only ever used with the simulated network (which signs with it); never with a real provider.
+LOCAL_AUTH_TOKEN = "holdfast-local-auth-token-simulated-network"
+LOCAL_ADMIN_TOKEN = "holdfast-local-admin-token-simulated-network"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
+class StartError(Exception):
+    """The local stack cannot start; the message says why and what to change."""
+
+
+def check_port_free(host: str, port: int, setting: str) -> None:
+    """A taken port is a clear error naming the setting to change, never a hang."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise StartError(f"port {port} on {host} is taken (by another program or an earlier "
+                                 f"`make run`); set {setting} to a free port, e.g. {setting}={port + 10}") from None
+            raise
+
+
+def admin_token_file(state_dir: Path) -> tuple[str, Path]:
+    """The admin token for a stack that talks to a real provider: generated at first start, kept
+    owner-only under the state directory, read back on later starts. Never a well-known value."""
+    path = state_dir / "admin-token"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip(), path
+    state_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    return token, path
+
+
 class LocalStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, moto_port: int = 5000,
                  region: str = "us-east-1", network_port: int | None = None, pace: float = 1.0,
-                 chaos: bool = False) -> None:
+                 chaos: bool = False, clock_offset_seconds: float = 0.0,
+                 state_dir: Path | str = ".holdfast", fresh: bool = False) -> None:
         self.host, self.port, self.moto_port, self.region = host, port, moto_port, region
         self.network_port = port + 1 if network_port is None else network_port
         self.pace = pace
         self.chaos = chaos
+        self.clock_offset_seconds = clock_offset_seconds
+        self.state_dir = Path(state_dir)
+        self.admin_token_path: Path | None = None
+        self.fresh = fresh
+        self.snapshot = None
+        self.restored = 0
+        self.redriven = 0
         self.network = None
         self._moto = None
         self._http = None
@@ -36,12 +81,46 @@ class LocalStack:
     def public_url(self) -> str:
         return os.environ.get("HOLDFAST_PUBLIC_URL") or f"http://{self.host}:{self.port}"
 
+    @property
+    def simulated(self) -> bool:
+        """No provider account given: the simulated network stands in for Twilio."""
+        return not os.environ.get("TWILIO_ACCOUNT_SID")
+
+    def preflight(self) -> None:
+        """Everything that would stop the stack, checked before anything starts (StartError says what)."""
+        check_port_free("127.0.0.1", self.moto_port, "MOTO_PORT")
+        check_port_free(self.host, self.port, "HOLDFAST_PORT")
+        if self.simulated:
+            check_port_free(self.host, self.network_port, "--network-port")
+            os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
+            os.environ.setdefault("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN)
+        else:
+            if os.environ.get("TWILIO_AUTH_TOKEN") == LOCAL_AUTH_TOKEN:
+                raise StartError("TWILIO_AUTH_TOKEN is the simulated network's well-known token; "
+                                 "give your Twilio account's auth token")
+            if os.environ.get("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN) == LOCAL_ADMIN_TOKEN:
+                token, self.admin_token_path = admin_token_file(self.state_dir)
+                os.environ["HOLDFAST_ADMIN_TOKEN"] = token
+        from chalicelib.settings import Settings, SettingsError
+
+        try:
+            Settings.from_env().require_safe()
+        except SettingsError as exc:
+            raise StartError(str(exc)) from None
+        if self.clock_offset_seconds:
+            os.environ["HOLDFAST_CLOCK_OFFSET_SECONDS"] = str(self.clock_offset_seconds)
+
     def start(self) -> None:
         import logging
 
         from moto.server import ThreadedMotoServer
 
+        self.preflight()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call is noise
+        if self.clock_offset_seconds:
+            from .clock import shift_workflow_timer
+
+            shift_workflow_timer(self.clock_offset_seconds)
 
         # moto's Step Functions interpreter calls DynamoDB/SQS back on this port.
         os.environ["MOTO_PORT"] = str(self.moto_port)
@@ -62,21 +141,46 @@ class LocalStack:
         self.resources = create_resources(region=self.region, endpoint_url=self.moto_url)
         os.environ.update(self.resources.env())
         os.environ["AWS_ENDPOINT_URL"] = self.moto_url
-        os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
-        os.environ.setdefault("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN)
         os.environ["HOLDFAST_PUBLIC_URL"] = self.public_url
-        if not os.environ.get("TWILIO_ACCOUNT_SID"):
+        open_callbacks = self._restore()
+        if self.simulated:
             self._start_network()  # no provider account: the simulated network stands in for Twilio
         self._serve()
+        from .state import redrive
+
+        self.redriven = redrive(open_callbacks)
+
+    def _restore(self) -> list[str]:
+        """The table as the last run left it (unless --fresh); the open callbacks to re-drive."""
+        import boto3
+
+        from .state import TableSnapshot, open_callbacks
+
+        assert self.resources is not None
+        ddb = boto3.client("dynamodb", endpoint_url=self.moto_url, region_name=self.region)
+        self.snapshot = TableSnapshot(ddb, self.resources.table_name, self.state_dir / "state.json")
+        if self.fresh and self.snapshot.path.exists():
+            self.snapshot.path.unlink()
+        items = self.snapshot.load()
+        self.restored = len(items)
+        return open_callbacks(items)
 
     def _start_network(self) -> None:
+        from chalicelib.bootstrap import OffsetClock, load_queues
+
+        from .demo import demo_state
         from .network import SimNetwork
 
         os.environ["TWILIO_ACCOUNT_SID"] = LOCAL_ACCOUNT_SID
+        queues = load_queues(os.environ.get("HOLDFAST_QUEUES_FILE") or DEFAULT_QUEUES_FILE)
+        now = OffsetClock(self.clock_offset_seconds).now
+        assert self.snapshot is not None
         self.network = SimNetwork(self.public_url, os.environ["TWILIO_AUTH_TOKEN"], LOCAL_ACCOUNT_SID,
                                   pace=self.pace, host=self.host, port=self.network_port,
                                   admin_token=os.environ["HOLDFAST_ADMIN_TOKEN"],
-                                  duplicate_status=self.chaos, out_of_order=self.chaos).start()
+                                  duplicate_status=self.chaos, out_of_order=self.chaos, now=now,
+                                  extra_state=demo_state(self.snapshot.items, queues, now),
+                                  agent_queues=tuple(q.id for q in queues)).start()
         os.environ["TWILIO_API_BASE_URL"] = self.network.url
 
     def _serve(self) -> None:
@@ -102,7 +206,7 @@ class LocalStack:
         self._pump = Pump([SqsPoller(self.resources.dial_queue_url, workers.on_dial_message, self.moto_url),
                            SqsPoller(self.resources.notify_queue_url, workers.on_notify_message, self.moto_url),
                            StreamPoller(self.resources.table_name, workers.on_table_change, self.moto_url),
-                           Every(2.0, workers.sweep)])
+                           Every(2.0, workers.sweep), Every(5.0, self.snapshot.save)])
         self._pump.start()
 
     def banner(self) -> str:
@@ -111,8 +215,14 @@ class LocalStack:
             "  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
             f"    POST {self.public_url}/voice/twilio/incoming",
             f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
-            f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer {os.environ['HOLDFAST_ADMIN_TOKEN']})",
+            f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer "
+            + (f"$(cat {self.admin_token_path}); generated at first start, owner-only)"
+               if self.admin_token_path else
+               "$HOLDFAST_ADMIN_TOKEN)" if os.environ["HOLDFAST_ADMIN_TOKEN"] != LOCAL_ADMIN_TOKEN else
+               f"{LOCAL_ADMIN_TOKEN}; simulated network only)"),
             f"  Health: GET {self.public_url}/health",
+            f"  State: {self.state_dir / 'state.json'} ({self.restored} items restored, {self.redriven} callbacks' "
+            "workflows re-driven; `make run ARGS=--fresh` starts empty)",
             (f"  Simulated phone network (place calls, press keys, put agents on): {self.network.url}/"
              if self.network else "  Provider: Twilio (TWILIO_ACCOUNT_SID is set)"),
             "Press Ctrl-C to stop.",
@@ -123,6 +233,9 @@ class LocalStack:
             self.network.stop()
         if self._pump is not None:
             self._pump.stop()
+            self._pump.join(timeout=10)
+        if self.snapshot is not None:
+            self.snapshot.save()
         if self._http is not None:
             self._http.shutdown()
         if self._moto is not None:

@@ -199,9 +199,15 @@ def _holding() -> Any:
 
 
 class DynamoTicketStore(TicketStore):
-    def __init__(self, table_name: str, region: str, host: str | None = None) -> None:
+    def __init__(self, table_name: str, region: str, host: str | None = None, client: Any = None) -> None:
+        """`client`: a botocore DynamoDB client (the composition root's one session) that every model
+        and transaction uses; without it PynamoDB opens a botocore session per model (~0.1 s each)."""
         bind(table_name, region, host)
         self._connection = Connection(region=region, host=host)
+        if client is not None:
+            for model in MODELS:
+                model._get_connection().connection._client = client  # type: ignore[attr-defined]
+            self._connection._client = client  # type: ignore[attr-defined]
 
     # --- tickets -------------------------------------------------------------------------
 

@@ -25,9 +25,10 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, port: int, moto_port: int) -> None:
+    def __init__(self, port: int, moto_port: int, day: bool) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.moto = f"http://127.0.0.1:{moto_port}"
+        self.day = day  # the stack's clock is inside CALLER's calling window
 
     def post(self, step: str, params: dict[str, str], query: str = "") -> requests.Response:
         url = f"{self.base}/voice/twilio/{step}{query}"
@@ -38,28 +39,23 @@ class Stack:
         return boto3.client(service, endpoint_url=self.moto, region_name="us-east-1")
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+# The stack's own clock, at two times of day for a San Francisco caller (calling window 08:00-21:00):
+# every time-dependent branch runs on every run, whatever the hour the tests start.
+CLOCKS = {"caller's day": "2026-11-24T18:00:00Z",    # 10:00 in San Francisco
+          "caller's night": "2026-11-24T10:00:00Z"}  # 02:00 in San Francisco
+CALLER = "+14158675309"
+
+
+@pytest.fixture(scope="module", params=sorted(CLOCKS))
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     port, moto_port = free_port(), free_port()
-    with devstack(port, moto_port, "--network-port", str(free_port())):
-        yield Stack(port, moto_port)
+    with devstack(port, moto_port, "--network-port", str(free_port()), "--clock", CLOCKS[request.param]):
+        yield Stack(port, moto_port, request.param == "caller's day")
 
 
-def callable_now() -> str:
-    """A caller the dial worker may call right now (08:00-21:00 their time): the tests run on the real
-    clock, and one of these four time zones is always inside its window."""
-    from datetime import datetime, timezone
-
-    from chalicelib.domain.phone import in_calling_window
-
-    now = datetime.now(timezone.utc)
-    return next(n for n in ("+14158675309", "+442079460000", "+380441234567", "+81312345678")
-                if in_calling_window(n, now, "UTC"))
-
-
-def ticket(stack: Stack, number: int) -> dict:
+def ticket(stack: Stack, number: int, queue: str = "support") -> dict:
     item = stack.client("dynamodb").get_item(
-        TableName="holdfast", Key={"pk": {"S": "QUEUE#support"}, "sk": {"S": f"TICKET#{number:012d}"}},
+        TableName="holdfast", Key={"pk": {"S": f"QUEUE#{queue}"}, "sk": {"S": f"TICKET#{number:012d}"}},
         ConsistentRead=True)
     return {k: list(v.values())[0] for k, v in item.get("Item", {}).items()}
 
@@ -68,7 +64,7 @@ def test_a_caller_books_a_callback_and_keeps_their_place(stack: Stack) -> None:
     from chalicelib.domain.phone import national_format
     from chalicelib.domain.prompts import spoken_digits
 
-    sid, caller = "CA" + "e2e1".rjust(32, "0"), callable_now()
+    sid, caller = "CA" + "e2e1".rjust(32, "0"), CALLER
     reply = stack.post("incoming", event("incoming", CallSid=sid, From=caller))
     assert reply.status_code == 200 and "<Gather" in reply.text and "press 1" in reply.text
     number = int(reply.text.split("offer?t=support-")[1].split('"')[0])
@@ -78,13 +74,18 @@ def test_a_caller_books_a_callback_and_keeps_their_place(stack: Stack) -> None:
     reply = stack.post("confirm", event("gather_digits_1", CallSid=sid, From=caller), f"?t=support-{number}")
     assert reply.status_code == 200 and "<Hangup" in reply.text and "keep your place" in reply.text
 
-    # durable before the caller heard it, and the real workflow parked it in moto's Step Functions
-    deadline = time.monotonic() + 15
-    while not ticket(stack, number).get("task_token") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    item = ticket(stack, number)
-    assert (item["kind"], item["status"], item["callback_number"]) == ("CALLBACK", "WAITING", caller)
-    assert item["task_token"]
+    if stack.day:  # durable before the caller heard it, and the real workflow parked it at once
+        deadline = time.monotonic() + 15
+        while not ticket(stack, number).get("task_token") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        item = ticket(stack, number)
+        assert (item["kind"], item["status"], item["callback_number"]) == ("CALLBACK", "WAITING", caller)
+        assert item["task_token"]
+    else:  # 02:00 where they are: booked for their calling window, and told when
+        item = ticket(stack, number)
+        assert (item["kind"], item["status"], item["callback_number"]) == ("CALLBACK", "SCHEDULED", caller)
+        assert item["not_before"].startswith("2026-11-24T16:00:00")  # 08:00 in San Francisco
+        assert "08:00" in reply.text
     sfn = stack.client("stepfunctions")
     [machine] = sfn.list_state_machines()["stateMachines"]
     names = [e["name"] for e in sfn.list_executions(stateMachineArn=machine["stateMachineArn"])["executions"]]
@@ -93,7 +94,7 @@ def test_a_caller_books_a_callback_and_keeps_their_place(stack: Stack) -> None:
     # a later caller counts the parked callback ahead of them
     later = event("incoming", CallSid="CA" + "e2e2".rjust(32, "0"), From="+14155550199")
     reply = stack.post("incoming", later)
-    assert "You are number 2 in line" in reply.text
+    assert "You are number 2 in line" in reply.text or not stack.day
     stack.post("incoming", {**later, "CallStatus": "completed"})  # and hangs up at once (a short abandon)
 
 
@@ -117,43 +118,41 @@ def test_forged_requests_are_refused_over_http(stack: Stack) -> None:
 
 
 def test_agent_api_over_http_resumes_the_parked_callback_and_the_local_worker_dials(stack: Stack) -> None:
-    """The local stack runs the SQS dial worker and the stream consumer. The worker checks the callee's
-    calling window against the real clock: outside it, nothing is dialed ('not-now', agent free again);
-    inside it, with no provider account the dial cannot be placed ('agent-missed': not the caller's
-    attempt, the agent is taken offline). Either way the callback keeps its ticket number."""
-    from datetime import datetime, timezone
-
-    from chalicelib.domain.phone import in_calling_window
+    """In its own queue (no other test's callback ahead of it). The local stack runs the SQS dial worker
+    and the stream consumer. By day the callback is parked and the agent comes on: the worker dials the
+    agent first, who is not on the simulated network ('agent-missed': not the caller's attempt, the agent
+    is taken offline), and the callback keeps its ticket number. By night (02:00 for the caller) the
+    callback waits for 08:00 their time and the agent is not given it."""
     from devstack.stack import LOCAL_ADMIN_TOKEN
 
-    caller = "+14155550142"
-    sid = "CA" + "e2e4".rjust(32, "0")
-    reply = stack.post("incoming", event("incoming", CallSid=sid, From=caller))
-    number = int(reply.text.split("offer?t=support-")[1].split('"')[0])
-    stack.post("offer", event("gather_digits_1", CallSid=sid, From=caller), f"?t=support-{number}")
-    stack.post("confirm", event("gather_digits_1", CallSid=sid, From=caller), f"?t=support-{number}")
+    caller, sid, queue = "+14155550142", "CA" + "e2e4".rjust(32, "0"), "?queue=sales"
+    reply = stack.post("incoming", event("incoming", CallSid=sid, From=caller, To="+18005550101"), queue)
+    number = int(reply.text.split("offer?t=sales-")[1].split('"')[0])
+    stack.post("offer", event("gather_digits_1", CallSid=sid, From=caller), f"?t=sales-{number}")
+    stack.post("confirm", event("gather_digits_1", CallSid=sid, From=caller), f"?t=sales-{number}")
     deadline = time.monotonic() + 15
-    while not ticket(stack, number).get("task_token") and time.monotonic() < deadline:
+    while stack.day and not ticket(stack, number, "sales").get("task_token") and time.monotonic() < deadline:
         time.sleep(0.2)
 
     def status(token: str) -> requests.Response:
         return requests.post(f"{stack.base}/agents/alice/status", timeout=10,
                              headers={"Authorization": f"Bearer {token}"},
-                             json={"status": "available", "contact": "client:alice", "queues": ["support"]})
+                             json={"status": "available", "contact": "client:alice", "queues": ["sales"]})
 
     assert status("wrong").status_code == 401
-    dialing_allowed = in_calling_window(caller, datetime.now(timezone.utc), "UTC")
     reply = status(LOCAL_ADMIN_TOKEN)
     assert reply.status_code == 200, reply.text
-    # the head of the line: an earlier test's callback, if one is still parked ahead of this one
-    assert reply.json()["dispatched"], reply.text
-    number = int(reply.json()["dispatched"].rsplit("-", 1)[1])
-    expected, agent_after = ("agent-missed", "offline") if dialing_allowed else ("not-now", "available")
+    if not stack.day:
+        assert reply.json()["dispatched"] is None, reply.text
+        item = ticket(stack, number, "sales")
+        assert item["status"] == "SCHEDULED" and item["not_before"].startswith("2026-11-24T16:00:00")
+        return
+    assert reply.json()["dispatched"] == f"sales-{number}", reply.text
     deadline = time.monotonic() + 20
-    while ticket(stack, number).get("last_outcome") != expected and time.monotonic() < deadline:
+    while ticket(stack, number, "sales").get("last_outcome") != "agent-missed" and time.monotonic() < deadline:
         time.sleep(0.2)
-    item = ticket(stack, number)
-    assert item["last_outcome"] == expected and int(item["number"]) == number
+    item = ticket(stack, number, "sales")
+    assert item["last_outcome"] == "agent-missed" and int(item["number"]) == number
     agent = stack.client("dynamodb").get_item(TableName="holdfast",
                                               Key={"pk": {"S": "AGENT#alice"}, "sk": {"S": "AGENT"}})["Item"]
-    assert agent["status"]["S"] in (agent_after, "busy")  # 'busy' if it already took the re-parked ticket
+    assert agent["status"]["S"] == "offline"

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.e2e.devstack_process import devstack
-from tests.e2e.test_local_stack import callable_now, free_port
+from tests.e2e.test_local_stack import CALLER, CLOCKS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -51,7 +51,8 @@ def demo(request: pytest.FixtureRequest) -> Iterator[Demo]:
     """Twice: a well-behaved network, and one that duplicates status callbacks and sends them early."""
     port, moto_port, network_port = free_port(), free_port(), free_port()
     chaos = ["--chaos"] if request.param == "chaos" else []
-    with devstack(port, moto_port, "--network-port", str(network_port), "--pace", "0.05", *chaos):
+    with devstack(port, moto_port, "--network-port", str(network_port), "--pace", "0.05",
+                  "--clock", CLOCKS["caller's day"], *chaos):
         d = Demo(port, moto_port, network_port)
         until(lambda: _up(d), timeout=60)
         yield d
@@ -59,8 +60,8 @@ def demo(request: pytest.FixtureRequest) -> Iterator[Demo]:
 
 def _up(d: Demo) -> bool:
     try:
-        return requests.get(d.base + "/health", timeout=1).ok and requests.get(d.net + "/", timeout=1).ok
-    except requests.ConnectionError:
+        return requests.get(d.base + "/health", timeout=10).ok and requests.get(d.net + "/", timeout=10).ok
+    except (requests.ConnectionError, requests.Timeout):
         return False
 
 
@@ -70,7 +71,7 @@ def test_the_demo_page_is_served(demo: Demo) -> None:
 
 
 def test_press_1_then_an_agent_comes_on_and_the_callback_connects(demo: Demo) -> None:
-    caller = callable_now()
+    caller = CALLER
     sid = demo.sim("/sim/call", {"from": caller})["sid"]
     demo.sim(f"/sim/calls/{sid}/press", {"digits": "11"})  # press 1 at the offer, 1 to confirm the number
 
@@ -81,12 +82,15 @@ def test_press_1_then_an_agent_comes_on_and_the_callback_connects(demo: Demo) ->
     call = until(booked)
     said = " ".join(call["transcript"])
     assert "press 1" in said and "We will call you back at" in said and "You keep your place" in said
-    item = until(lambda: (i := demo.item(1)).get("task_token") and i)
+    # the page lists it as a pending callback (no test order assumed: found by its number)
+    [pending] = until(lambda: [c for c in demo.state()["callbacks"] if c["callback_number"] == caller])
+    number = int(pending["ticket"].rsplit("-", 1)[1])
+    item = until(lambda: (i := demo.item(number)).get("task_token") and i)
     assert (item["kind"], item["status"]) == ("CALLBACK", "WAITING")
 
     reply = demo.sim("/sim/agents/alice", {"status": "available", "handle_seconds": 40})
-    assert reply["dispatched"] == "support-1"
-    until(lambda: demo.item(1).get("status") == "SERVED")
+    assert reply["dispatched"] == f"support-{number}"
+    until(lambda: demo.item(number).get("status") == "SERVED")
     calls = demo.state()["calls"]
     assert len([c for c in calls if c["direction"] == "outbound-api"]) == 1  # dialed once, whatever the order
     agent_leg = next(c for c in calls if c["direction"] == "outbound-api" and c["to"] == "client:alice")
@@ -95,7 +99,7 @@ def test_press_1_then_an_agent_comes_on_and_the_callback_connects(demo: Demo) ->
     sfn = boto3.client("stepfunctions", endpoint_url=demo.moto, region_name="us-east-1")
     [machine] = sfn.list_state_machines()["stateMachines"]
     until(lambda: sfn.describe_execution(executionArn=machine["stateMachineArn"].replace(
-        ":stateMachine:", ":execution:") + ":support-1-1")["status"] == "SUCCEEDED")
+        ":stateMachine:", ":execution:") + f":support-{number}-1")["status"] == "SUCCEEDED")
     # the agent is free again once the call is over
     until(lambda: boto3.client("dynamodb", endpoint_url=demo.moto, region_name="us-east-1").get_item(
         TableName="holdfast", Key={"pk": {"S": "AGENT#alice"}, "sk": {"S": "AGENT"}})["Item"]["status"]["S"]
@@ -109,3 +113,34 @@ def test_a_holding_caller_is_bridged_to_a_free_agent(demo: Demo) -> None:
     call = until(lambda: (c := next(c for c in demo.state()["calls"] if c["sid"] == sid))["ended"] and c)
     assert "Connecting you to an agent now." in call["transcript"]
     assert "(connected to alice)" in call["transcript"], call["transcript"]
+
+
+def test_the_page_shows_agents_pending_callbacks_and_calls_in_order(demo: Demo) -> None:
+    """Agents with status and since when ('offline' too); a callback promised for later with when and
+    why; the customer's phone ringing on a callback; calls in the order they began; a caller offered
+    who can be called back now."""
+    state = demo.state()
+    assert state["now"] == until(lambda: demo.state()["now"]) and state["now"].startswith("2026-11-24T18:0")
+    assert state["callers"][0]["callback_now"]
+
+    demo.sim("/sim/agents/carol", {"status": "available"})
+    demo.sim("/sim/agents/carol", {"status": "offline"})
+    carol = next(a for a in demo.state()["agents"] if a["name"] == "carol")
+    assert carol["status"] == "offline" and carol["since"].startswith("2026-11-24T18:")
+
+    for agent in demo.state()["agents"]:  # nobody free: the caller is offered a callback
+        demo.sim(f"/sim/agents/{agent['name']}", {"status": "offline"})
+    tokyo = "+81312345679"  # 03:00 in Tokyo on the stack's clock
+    sid = demo.sim("/sim/call", {"from": tokyo})["sid"]
+    demo.sim(f"/sim/calls/{sid}/press", {"digits": "11"})
+    until(lambda: next(c for c in demo.state()["calls"] if c["sid"] == sid)["ended"])
+    transcript = next(c for c in demo.state()["calls"] if c["sid"] == sid)["transcript"]
+    [pending] = [c for c in demo.state()["callbacks"] if c["callback_number"] == tokyo] or [transcript]
+    assert pending["status"] == "SCHEDULED" and pending["at"] == "2026-11-24T23:00:00Z"  # 08:00 in Tokyo
+    assert "08:00 their time" in pending["when"] and "we call between 08:00 and 21:00" in pending["when"]
+
+    calls = demo.state()["calls"]
+    sids = [c["sid"] for c in calls]
+    assert sids.index(sid) == len(sids) - 1 or all(not c["callback"] for c in calls[sids.index(sid) + 1:])
+    callbacks = [c for c in calls if c["callback"]]
+    assert all("(ringing: Holdfast is calling you back)" in c["transcript"] for c in callbacks)

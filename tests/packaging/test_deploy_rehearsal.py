@@ -1,0 +1,118 @@
+"""`make deploy` rehearsed against a moto server, as far as moto goes (issue 10; docs/deploy.md lists
+what moto cannot do and what the rehearsal does instead): one stack with the data, the workflow and
+the functions, event sources and schedule wired by CloudFormation, secrets in Parameter Store, a
+second run updating in place, and `make destroy` removing it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import boto3
+import pytest
+import requests
+
+from infra.deploy import deploy, destroy
+from tests.e2e.test_local_stack import free_port
+
+STAGE = "rehearsal"
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def client(service: str, url: str):  # type: ignore[no-untyped-def]
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1")
+
+
+def test_deploy_then_redeploy_then_destroy(moto_url: str, tmp_path: Path) -> None:
+    first = deploy(STAGE, "us-east-1", env={}, endpoint_url=moto_url, out=tmp_path / "b1", rehearse=True)
+    cfn = client("cloudformation", moto_url)
+    [stack] = cfn.describe_stacks(StackName="holdfast-rehearsal")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert first.webhook_url.startswith("https://") and first.webhook_url.endswith("/api/voice/twilio/incoming")
+    assert first.admin_token_created
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for r in cfn.list_stack_resources(StackName="holdfast-rehearsal")["StackResourceSummaries"]}
+
+    # the functions, with their own settings and every reference resolved by CloudFormation
+    lam = client("lambda", moto_url)
+    functions = {name: lam.get_function(FunctionName=physical[name])["Configuration"]
+                 for name in ("APIHandler", "DialWorker", "NotifyWorker", "TableStream", "DispatchSweep")}
+    assert functions["APIHandler"]["MemorySize"] == 1024 and functions["APIHandler"]["Timeout"] == 15
+    assert functions["DialWorker"]["Timeout"] == 30
+    role = client("iam", moto_url).get_role(RoleName=physical["AppRole"])["Role"]["Arn"]
+    for config in functions.values():
+        assert config["Role"] == role  # (moto drops Layers from CloudFormation; the template test checks them)
+        variables = config["Environment"]["Variables"]
+        assert variables["HOLDFAST_TABLE"] == physical["Table"]
+        assert variables["HOLDFAST_DIAL_QUEUE_URL"] == physical["DialQueue"]
+        assert variables["HOLDFAST_STATE_MACHINE_ARN"] == physical["CallbackStateMachine"]
+        assert variables["HOLDFAST_PARAMETERS_PATH"] == "/holdfast/rehearsal"
+        assert not {"TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN"} & set(variables)
+
+    # event sources and the schedule
+    mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+    sources = {m["FunctionArn"].rsplit(":", 1)[-1]: m["EventSourceArn"] for m in mappings}
+    sqs = client("sqs", moto_url)
+    dial_arn = sqs.get_queue_attributes(QueueUrl=physical["DialQueue"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert sources[physical["DialWorker"]] == dial_arn
+    assert ":table/" in sources[physical["TableStream"]] and "/stream/" in sources[physical["TableStream"]]
+    events = client("events", moto_url)
+    rules = [r for r in events.list_rules()["Rules"] if r.get("ScheduleExpression") == "rate(1 minute)"]
+    assert rules
+    targets = events.list_targets_by_rule(Rule=rules[0]["Name"])["Targets"]
+    assert targets[0]["Arn"].endswith(physical["DispatchSweep"])
+
+    # the workflow's definition is the ASL file, substituted by CloudFormation
+    sfn = client("stepfunctions", moto_url)
+    definition = sfn.describe_state_machine(stateMachineArn=physical["CallbackStateMachine"])["definition"]
+    assert physical["Table"] in definition and physical["DialQueue"] in definition
+
+    # secrets in Parameter Store; the public URL written by the stack itself
+    ssm = client("ssm", moto_url)
+    admin = ssm.get_parameter(Name="/holdfast/rehearsal/admin-token", WithDecryption=True)["Parameter"]
+    assert admin["Type"] == "SecureString" and len(admin["Value"]) == 64
+    assert ssm.get_parameter(Name="/holdfast/rehearsal/public-url")["Parameter"]["Value"] + \
+        "/voice/twilio/incoming" == first.webhook_url
+
+    # re-running updates in place: same stack, same admin token
+    second = deploy(STAGE, "us-east-1", env={}, endpoint_url=moto_url, out=tmp_path / "b2", rehearse=True)
+    assert not second.admin_token_created and second.webhook_url == first.webhook_url
+    assert ssm.get_parameter(Name="/holdfast/rehearsal/admin-token", WithDecryption=True)["Parameter"]["Value"] \
+        == admin["Value"]
+
+    assert destroy(STAGE, "us-east-1", endpoint_url=moto_url) == "DELETE_COMPLETE"
+    assert not [s for s in cfn.list_stacks()["StackSummaries"]
+                if s["StackName"] == "holdfast-rehearsal" and s["StackStatus"] != "DELETE_COMPLETE"]
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name="/holdfast/rehearsal/admin-token")
+
+
+def test_with_provider_credentials_the_number_is_pointed_at_the_webhook() -> None:
+    """Through the twilio library's REST calls, answered by the simulated network's IncomingPhoneNumbers."""
+    from devstack.network import SimNetwork
+    from devstack.stack import LOCAL_ACCOUNT_SID
+    from infra.deploy import DeployError, configure_number
+
+    network = SimNetwork("http://127.0.0.1:9", "0123456789abcdef0123456789abcdef", LOCAL_ACCOUNT_SID).start()
+    url = "https://abc123.execute-api.us-east-1.amazonaws.com/api/voice/twilio/incoming"
+    env = {"TWILIO_ACCOUNT_SID": LOCAL_ACCOUNT_SID, "TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
+           "TWILIO_API_BASE_URL": network.url}
+    try:
+        assert configure_number(env, url) is False  # no number given: nothing to configure
+        assert configure_number({**env, "TWILIO_PHONE_NUMBER": "+18005550100"}, url) is True
+        number = network.numbers["+18005550100"]
+        assert (number["voice_url"], number["status_callback"], number["voice_method"]) == (url, url, "POST")
+        with pytest.raises(DeployError, match="not a number of Twilio account"):
+            configure_number({**env, "TWILIO_PHONE_NUMBER": "+18005550199"}, url)
+    finally:
+        network.stop()
