@@ -200,13 +200,15 @@ class FakeStore(TicketStore):
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None) -> Agent | None:
         with self._lock:
-            if event_id:
-                if f"EVENT#{event_id}" in self.markers:
-                    return None
-                self.markers.add(f"EVENT#{event_id}")
+            if event_id and f"EVENT#{event_id}" in self.markers:
+                return None
             current = self.agents.get(agent_id)
             if current and is_stale(current.changed_at, bool(current.ticket_id), at):
                 return None
+            if current and current.ticket_id and status is AgentStatus.AVAILABLE:
+                return current  # already reserved: 'available' again changes nothing
+            if event_id:
+                self.markers.add(f"EVENT#{event_id}")
             agent = Agent(agent_id, status, tuple(queues) if queues is not None else (current.queues if current else ()),
                           contact or (current.contact if current else None), None, at)
             self.agents[agent_id] = agent
