@@ -176,6 +176,7 @@ class TicketItem(_Base):
     agent_id = UnicodeAttribute(null=True)
     dial_id = UnicodeAttribute(null=True)
     dial_token = UnicodeAttribute(null=True)
+    ended_dial = UnicodeAttribute(null=True)
     next_attempt_at = UTCDateTimeAttribute(null=True)
     last_outcome = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
@@ -189,7 +190,7 @@ class TicketItem(_Base):
             not_before=self.not_before, execution_id=self.execution_id, attempts=int(self.attempts or 0),
             ended_at=self.ended_at, wait_seconds=None if self.wait_seconds is None else float(self.wait_seconds),
             wants_callback=bool(self.wants_callback), agent_id=self.agent_id, task_token=self.task_token,
-            dial_id=self.dial_id, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome,
+            dial_id=self.dial_id, ended_dial=self.ended_dial, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome,
             lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at,
             told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0))
 
@@ -669,6 +670,9 @@ class DynamoTicketStore(TicketStore):
                 condition=TicketItem.status == TicketStatus.CONNECTING.value)
 
         return self._transact(write) is None
+
+    def note_call_ended(self, ticket_id: str, dial_id: str) -> bool:
+        return self._update(ticket_id, [TicketItem.ended_dial.set(dial_id)], TicketItem.dial_id == dial_id)
 
     def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
                     attempts: int, outcome: str, next_attempt_at: datetime | None) -> str | None:

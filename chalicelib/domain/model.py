@@ -67,6 +67,7 @@ class Ticket:
     agent_id: str | None = None  # the agent reserved for this ticket
     task_token: str | None = None  # the parked workflow's token (CALLBACK in line)
     dial_id: str | None = None  # the dial attempt under way; outcome webhooks must name it
+    ended_dial: str | None = None  # the dial attempt whose call is over (its status came before its outcome)
     next_attempt_at: datetime | None = None
     last_outcome: str | None = None
     told_shape: float = 0.0  # the wait estimate the caller heard (a gamma), to score it when they leave

@@ -137,7 +137,7 @@ def test_outbound_leg_webhooks_through_http(client: Client, built) -> None:  # t
         TicketItem.line_pk.set("LINE#support"), TicketItem.line_sk.set("9#000000000001")])
     c.dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="client:alice", queues=("support",))
     assert c.store.get("support-1").kind is TicketKind.CALLBACK
-    c.callbacks.dial(DialRequest("support-1", 1, "alice", "client:alice", "dial-token"))
+    c.callbacks.dial(DialRequest("support-1", 1, "alice", "dial-token"))
     did = dial_id("dial-token")
     query = urlencode({"d": did, "t": "support-1"})
     for step, name in (("cb-answer", "outbound_answered_human"), ("cb-dialed", "outbound_dial_busy")):

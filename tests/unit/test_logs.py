@@ -30,7 +30,7 @@ def records_of_a_busy_day(caplog) -> list[logging.LogRecord]:  # type: ignore[no
         w.hang_up("CA4")
         w.store.park(carol, "park")
         w.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="+14155550777", queues=("support",))
-        assert w.callbacks.dial(DialRequest(carol, 1, "ann", "+14155550777", "dial"))
+        assert w.callbacks.dial(DialRequest(carol, 1, "ann", "dial"))
         w.callbacks.dialed(carol, w.store.get(carol).dial_id,
                            CallEvent("CAo", CallStatus.IN_PROGRESS, extra={"DialCallStatus": "busy"}))
     finally:
