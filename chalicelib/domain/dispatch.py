@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
 from . import learning, speech
-from .errors import (CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError, TelephonyError,
+from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError, TelephonyError,
                      TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
 from .model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 MAX_RACES = 5  # lost claims in a row before giving the agent up to the next event
 FINISHED = frozenset({TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED, TicketStatus.ABANDONED})
+MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock an agent event's time may be
 RESUME_ATTEMPTS = 2  # resuming a parked callback: tries now; after that, the sweep sends it again
 RESUME_GRACE = timedelta(seconds=30)  # a claim this old whose dial never began was never resumed
 
@@ -52,6 +53,9 @@ class Dispatcher:
         may not dial for every one of the agent's queues is NumberNotAllowedError, and nothing is written."""
         for queue_id in queues or ():
             self.queues.get(queue_id)  # UnknownQueueError for a typo, before anything is written
+        if at is not None and at > self.clock.now() + MAX_CLOCK_SKEW:
+            # a time from the future would make every later event look stale
+            raise BadRequestError(f"at is more than {int(MAX_CLOCK_SKEW.total_seconds())} s in the future")
         if contact is not None:
             contact = self._accept_contact(agent_id, contact, queues)
         agent = self.store.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id)

@@ -144,6 +144,10 @@ class AgentStatus(str, Enum):
     OFFLINE = "offline"
 
 
+# Agent ids name store keys and URLs: letters, digits and _.@+-, never starting with '.' (no '.', '..').
+AGENT_ID = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]{0,63}$")
+
+
 @dataclass(frozen=True)
 class Agent:
     """A person who takes calls, reachable by phone number, sip: URI or client: identity."""
