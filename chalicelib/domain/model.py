@@ -128,6 +128,7 @@ class CallEvent:
     queue_seconds: int | None = None
     duration_seconds: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    progress: bool = False  # a status callback (the call's progress), not a request for instructions
 
     @property
     def dial_seconds(self) -> float:
