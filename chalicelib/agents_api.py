@@ -19,6 +19,7 @@ MAX_BODY_BYTES = 4096
 MAX_QUEUES = 32
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_.:@/+=-]{1,128}$")
 _FIELDS = frozenset({"status", "contact", "queues", "at", "event_id"})
+PROVIDER_AGENT_ID = re.compile(r"^[^.\x00-\x1f\x7f/\\][^\x00-\x1f\x7f/\\]{0,63}$")
 
 
 def json_reply(status: int, body: Mapping[str, Any]) -> HttpReply:
@@ -111,8 +112,8 @@ class AgentsApi:
             return json_reply(400, {"error": str(exc)})
         if event is None:
             return json_reply(200, {"ignored": "not a presence event"})
-        if not AGENT_ID.match(event.agent_id):
-            return json_reply(400, {"error": "agent id: 1-64 letters, digits or _.@+- (not starting with '.')"})
+        if not PROVIDER_AGENT_ID.match(event.agent_id):  # a provider's worker name may hold spaces
+            return json_reply(400, {"error": "agent id: 1-64 printable characters, not starting with '.'"})
         return self._apply(event.agent_id, {"status": event.status, "at": event.at, "contact": event.contact,
                                             "queues": event.queues, "event_id": event.event_id})
 

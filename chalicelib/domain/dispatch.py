@@ -105,11 +105,10 @@ class Dispatcher:
         dispatched = 0
         for queue in self.queues:
             self._repair_reservations(queue.id)
-            while self.store.head(queue.id) is not None:
-                idle = self.store.idle_agents(queue.id)
-                if not idle or self.offer_work(idle[0].id) is None:
+            for agent in self.store.idle_agents(queue.id):  # each idle agent once: one who cannot
+                if self.store.head(queue.id) is None:      # be dialed does not block the others
                     break
-                dispatched += 1
+                dispatched += self.offer_work(agent.id) is not None
         return dispatched
 
     def _repair_reservations(self, queue_id: str) -> None:

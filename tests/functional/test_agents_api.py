@@ -214,3 +214,10 @@ def test_a_failed_write_is_503_and_does_not_spend_the_event_id(client: Client, b
     assert reply.status_code == 503 and faults.seen == 1
     reply = put_status(client, "alice", body)  # the sender's retry, same event id
     assert reply.status_code == 200 and json.loads(reply.body)["agent"]["status"] == "available"
+
+
+@pytest.mark.parametrize("name, status", [(".", 400), ("..", 400), ("a/b", 400), ("Alice Smith", 200)])
+def test_taskrouter_worker_names_are_checked_too(client: Client, name: str, status: int) -> None:
+    attributes = json.dumps({"contact_uri": "client:alice", "holdfast_queues": ["support"]})
+    reply = taskrouter(client, "taskrouter_worker_available", WorkerName=name, WorkerAttributes=attributes)
+    assert reply.status_code == status

@@ -190,3 +190,12 @@ def test_the_sweep_leaves_a_claim_whose_dial_has_begun() -> None:
     clock.advance(timedelta(minutes=5).total_seconds())
     d.sweep()
     assert len(orch.completed) == 1 and store.get_agent("alice").ticket_id == ticket.id
+
+
+def test_an_agent_who_cannot_be_dialed_does_not_keep_the_sweep_from_the_others() -> None:
+    store, orch, dialer, clock, cb, d = world()
+    caller = live(store, "CA1")
+    store.record_agent_status("mallory", AV, NOW, "+19005551234", ("support",), None)  # first in the index
+    store.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
+    assert d.sweep() == 1
+    assert store.get(caller.id).agent_id == "alice" and store.get_agent("mallory").ticket_id is None
