@@ -11,7 +11,7 @@ from .domain.dispatch import Dispatcher
 from .domain.errors import (BadRequestError, BadWebhookError, NumberNotAllowedError, StoreUnavailableError,
                             UnknownQueueError)
 from .domain.model import AGENT_ID, Agent, AgentStatus, Ticket
-from .domain.phone import MAX_CONTACT_LENGTH
+from .domain.phone import MAX_CONTACT_LENGTH, looks_like_number
 from .ports import Telephony
 from .webhooks import HttpReply, verified_form
 
@@ -78,6 +78,11 @@ def parse_status_body(raw_body: bytes | None) -> dict[str, Any]:
             "at": at_time, "event_id": event_id}
 
 
+# An agent's id travels through workflow input, queue messages and logs: it may not be a phone number.
+NUMBER_AS_ID = json_reply(400, {"error": "agent id must not be a phone number: name the agent, and give "
+                                         "the number as its contact"})
+
+
 class AgentsApi:
     def __init__(self, dispatcher: Dispatcher, providers: Mapping[str, Telephony], admin_token: str,
                  public_base_url: str) -> None:
@@ -91,6 +96,8 @@ class AgentsApi:
             return json_reply(401, {"error": "missing or wrong bearer token"})
         if not AGENT_ID.match(agent_id):
             return json_reply(400, {"error": "agent id: 1-64 letters, digits or _.@+- (not starting with '.')"})
+        if looks_like_number(agent_id):
+            return NUMBER_AS_ID
         try:
             fields = parse_status_body(raw_body)
         except BadRequestError as exc:
@@ -114,6 +121,8 @@ class AgentsApi:
             return json_reply(200, {"ignored": "not a presence event"})
         if not PROVIDER_AGENT_ID.match(event.agent_id):  # a provider's worker name may hold spaces
             return json_reply(400, {"error": "agent id: 1-64 printable characters, not starting with '.'"})
+        if looks_like_number(event.agent_id):
+            return NUMBER_AS_ID
         return self._apply(event.agent_id, {"status": event.status, "at": event.at, "contact": event.contact,
                                             "queues": event.queues, "event_id": event.event_id})
 

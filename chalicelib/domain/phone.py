@@ -107,6 +107,11 @@ class NumberPolicy:
             return False
 
 
+def looks_like_number(value: str) -> bool:
+    """Seven or more digits with at most phone punctuation: a phone number, whether valid or not."""
+    return bool(re.fullmatch(r"\+?[0-9 ().-]+", value)) and sum(c.isdigit() for c in value) >= 7
+
+
 def national_format(e164: str) -> str:
     parsed = phonenumbers.parse(e164, None)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)

@@ -221,3 +221,15 @@ def test_taskrouter_worker_names_are_checked_too(client: Client, name: str, stat
     attributes = json.dumps({"contact_uri": "client:alice", "holdfast_queues": ["support"]})
     reply = taskrouter(client, "taskrouter_worker_available", WorkerName=name, WorkerAttributes=attributes)
     assert reply.status_code == status
+
+
+def test_an_agent_id_that_is_a_phone_number_is_400(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    for agent_id in ("+14155550100", "4155550100", "+1-415-555-0100"):
+        reply = put_status(client, agent_id, {"status": "available", "contact": "client:x", "queues": ["support"]})
+        assert reply.status_code == 400 and "phone number" in json.loads(reply.body)["error"]
+    attributes = json.dumps({"contact_uri": "client:alice", "holdfast_queues": ["support"]})
+    assert taskrouter(client, "taskrouter_worker_available", WorkerName="+1 415 555 0100",
+                      WorkerAttributes=attributes).status_code == 400
+    assert c.store.staffing("support").staffed == 0
+    assert put_status(client, "agent-007", {"status": "available", "queues": ["support"]}).status_code == 200
