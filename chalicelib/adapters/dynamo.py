@@ -234,8 +234,8 @@ class DynamoTicketStore(TicketStore):
                 codes = cancellation_codes(exc)
                 if CONDITION_FAILED in codes:
                     return codes
-                transient = (exc.cause_response_code in TRANSIENT
-                             or (any(c in TRANSIENT for c in codes) and all(c in TRANSIENT or c == "None" for c in codes)))
+                transient = exc.cause_response_code in TRANSIENT or (
+                    any(c in TRANSIENT for c in codes) and all(c in TRANSIENT or c == "None" for c in codes))
                 if not transient:
                     raise StoreUnavailableError(f"transaction failed: {exc.cause_response_code} {codes}") from exc
                 if attempt + 1 < TX_ATTEMPTS:

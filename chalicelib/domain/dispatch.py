@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
 from . import learning, speech
-from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError, TelephonyError,
-                     TicketNotFoundError, UnknownAgentError)
+from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
+                     TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
 from .model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus
 from .phone import NumberPolicy

@@ -31,7 +31,8 @@ CALLING_WINDOW = (time(8, 0), time(21, 0))
 
 MAX_CONTACT_LENGTH = 256
 # sip:user@host[:port][;params] with conservative characters; client:identity as Twilio Client takes it.
-_SIP = re.compile(r"^sip:(?P<user>[A-Za-z0-9_.!~*'()&=+$,;?/%-]{1,64})@(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)"
+_SIP = re.compile(r"^sip:(?P<user>[A-Za-z0-9_.!~*'()&=+$,;?/%-]{1,64})"
+                  r"@(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)"
                   r"(?::[0-9]{1,5})?(?:;[A-Za-z0-9_.=-]{1,64}){0,8}$")
 _CLIENT = re.compile(r"^client:[A-Za-z0-9_.@-]{1,64}$")
 _PHONE_LIKE = re.compile(r"^\+?[0-9][0-9().-]{5,}$")
