@@ -16,7 +16,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.sqs.exceptions import SQSException
 from moto.sqs.models import SQSBackend
 
-from chalicelib.domain.model import AgentStatus, TicketStatus
+from chalicelib.domain.model import TicketStatus
 from tests.integration.test_workflow_moto import World, world  # noqa: F401 - the shared fixture
 
 PARK = "task_token = :token"  # only the Park state writes this
@@ -29,14 +29,14 @@ class Faults:
     def __init__(self) -> None:
         self.injected: dict[str, int] = {}
 
-    def dynamodb(self, monkeypatch: pytest.MonkeyPatch, marker: str, times: int = 1) -> None:
+    def dynamodb(self, monkeypatch: pytest.MonkeyPatch, marker: str, times: int = 1,
+                 error: str = "ProvisionedThroughputExceededException") -> None:
         original = DynamoDBBackend.update_item
 
         def update_item(backend: Any, table_name: str, key: Any, update_expression: str, *a: Any, **kw: Any) -> Any:
             if marker in (update_expression or "") and self.injected.get(marker, 0) < times:
                 self.injected[marker] = self.injected.get(marker, 0) + 1
-                raise JsonRESTError("com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                                    "Rate of requests exceeds the allowed throughput.")
+                raise JsonRESTError(f"com.amazonaws.dynamodb.v20120810#{error}", "injected")
             return original(backend, table_name, key, update_expression, *a, **kw)
 
         monkeypatch.setattr(DynamoDBBackend, "update_item", update_item)
@@ -109,6 +109,21 @@ def test_park_and_give_up_each_throttled_once_still_end_lost_and_told(world: Wor
     assert world.c.store.head("brief") is None  # out of line, not stranded in it
 
 
+def test_a_give_up_the_store_keeps_refusing_still_tells_a_person(world: World, faults: Faults,  # noqa: F811
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure Retry does not cover (here one that is not retried at all; a throttle that outlasts about
+    half an hour of retries takes the same Catch): the ticket cannot be closed, but someone is told."""
+    faults.dynamodb(monkeypatch, GIVE_UP, times=100, error="ResourceNotFoundException")
+    ticket_id = world.book("CA1", called="+18005550101")
+    world.pump_until(lambda: world.finished(ticket_id), timeout=30)
+    assert faults.injected[GIVE_UP] == 1  # not retried: not a throttling or service error
+    execution = world.execution(ticket_id)
+    assert execution["status"] == "FAILED" and execution["error"] == "Holdfast.CallbackLost"
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    [message] = sqs.receive_message(QueueUrl=world.resources.notify_queue_url)["Messages"]
+    assert json.loads(message["Body"]) == {"event": "callback_lost", "ticket_id": ticket_id}
+
+
 def test_a_refused_notification_is_retried(world: World, faults: Faults,  # noqa: F811
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     faults.sqs(monkeypatch, lambda body: "callback_lost" in body, "notify")
@@ -133,4 +148,3 @@ def test_every_task_retries_service_errors_with_backoff_and_jitter() -> None:
         assert retrier["JitterStrategy"] == "FULL", name
         assert "States.Timeout" not in retrier["ErrorEquals"] and "States.ALL" not in retrier["ErrorEquals"], name
         assert not any("ConditionalCheckFailed" in e for e in retrier["ErrorEquals"]), name
-    assert AgentStatus.AVAILABLE  # the import above is used by the shared fixture's module
