@@ -8,13 +8,18 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from .domain.dispatch import Dispatcher
-from .domain.errors import BadRequestError, BadWebhookError, UnknownQueueError
-from .domain.model import Agent, AgentStatus, Ticket
+from .domain.errors import (BadRequestError, BadWebhookError, NumberNotAllowedError, StoreUnavailableError,
+                            UnknownQueueError)
+from .domain.model import AGENT_ID, Agent, AgentStatus, Ticket
+from .domain.phone import MAX_CONTACT_LENGTH, looks_like_number
 from .ports import Telephony
 from .webhooks import HttpReply, verified_form
 
-_AGENT_ID = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
-_CONTACT = re.compile(r"^(\+[1-9][0-9]{6,14}|sip:[^\s]+@[^\s]+|client:[A-Za-z0-9_.@-]{1,64})$")
+MAX_BODY_BYTES = 4096
+MAX_QUEUES = 32
+_EVENT_ID = re.compile(r"^[A-Za-z0-9_.:@/+=-]{1,128}$")
+_FIELDS = frozenset({"status", "contact", "queues", "at", "event_id"})
+PROVIDER_AGENT_ID = re.compile(r"^[^.\x00-\x1f\x7f/\\][^\x00-\x1f\x7f/\\]{0,63}$")
 
 
 def json_reply(status: int, body: Mapping[str, Any]) -> HttpReply:
@@ -32,34 +37,50 @@ def agent_json(agent: Agent) -> dict[str, Any]:
 
 
 def parse_status_body(raw_body: bytes | None) -> dict[str, Any]:
+    """The status body, bounded and typed field by field; BadRequestError says what is wrong."""
+    if len(raw_body or b"") > MAX_BODY_BYTES:
+        raise BadRequestError(f"body is larger than {MAX_BODY_BYTES} bytes")
     try:
         body = json.loads(raw_body or b"")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadRequestError("body must be JSON") from None
     if not isinstance(body, dict):
         raise BadRequestError("body must be a JSON object")
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        raise BadRequestError(f"unknown field(s): {', '.join(unknown)[:200]}; "
+                              f"known: {', '.join(sorted(_FIELDS))}")
     try:
         status = AgentStatus(body.get("status"))
     except ValueError:
         raise BadRequestError("status must be one of available, busy, offline") from None
     contact = body.get("contact")
-    if contact is not None and (not isinstance(contact, str) or not _CONTACT.match(contact)):
-        raise BadRequestError("contact must be +E.164, sip:user@host or client:identity")
+    if contact is not None and (not isinstance(contact, str) or not 0 < len(contact) <= MAX_CONTACT_LENGTH):
+        raise BadRequestError(f"contact must be a phone number, sip:user@host or client:identity "
+                              f"(at most {MAX_CONTACT_LENGTH} characters)")
     queues = body.get("queues")
-    if queues is not None and (not isinstance(queues, list) or not all(isinstance(q, str) for q in queues)):
-        raise BadRequestError("queues must be a list of queue ids")
+    if queues is not None and (not isinstance(queues, list) or len(queues) > MAX_QUEUES
+                               or not all(isinstance(q, str) and 0 < len(q) <= 64 for q in queues)):
+        raise BadRequestError(f"queues must be a list of at most {MAX_QUEUES} queue ids")
     at = body.get("at")
     try:
-        at_time = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else None
+        at_time = datetime.fromisoformat(at.replace("Z", "+00:00")) if at and len(at) <= 40 else None
     except (AttributeError, ValueError):
         raise BadRequestError("at must be an ISO 8601 time") from None
+    if at and at_time is None:
+        raise BadRequestError("at must be an ISO 8601 time")
     if at_time is not None and at_time.tzinfo is None:
         raise BadRequestError("at must carry a time zone (e.g. Z)")
     event_id = body.get("event_id")
-    if event_id is not None and not isinstance(event_id, str):
-        raise BadRequestError("event_id must be a string")
+    if event_id is not None and (not isinstance(event_id, str) or not _EVENT_ID.match(event_id)):
+        raise BadRequestError("event_id must be 1-128 letters, digits or _.:@/+=-")
     return {"status": status, "contact": contact, "queues": tuple(queues) if queues is not None else None,
             "at": at_time, "event_id": event_id}
+
+
+# An agent's id travels through workflow input, queue messages and logs: it may not be a phone number.
+NUMBER_AS_ID = json_reply(400, {"error": "agent id must not be a phone number: name the agent, and give "
+                                         "the number as its contact"})
 
 
 class AgentsApi:
@@ -73,14 +94,15 @@ class AgentsApi:
     def set_status(self, agent_id: str, raw_body: bytes | None, headers: Mapping[str, str]) -> HttpReply:
         if not bearer_ok(headers, self.admin_token):
             return json_reply(401, {"error": "missing or wrong bearer token"})
-        if not _AGENT_ID.match(agent_id):
-            return json_reply(400, {"error": "agent id: 1-64 letters, digits or _.@+-"})
+        if not AGENT_ID.match(agent_id):
+            return json_reply(400, {"error": "agent id: 1-64 letters, digits or _.@+- (not starting with '.')"})
+        if looks_like_number(agent_id):
+            return NUMBER_AS_ID
         try:
             fields = parse_status_body(raw_body)
-            agent, ticket = self.dispatcher.agent_event(agent_id, **fields)
-        except (BadRequestError, UnknownQueueError) as exc:
+        except BadRequestError as exc:
             return json_reply(400, {"error": str(exc)})
-        return self._reply(agent, ticket)
+        return self._apply(agent_id, fields)
 
     def provider_event(self, provider_name: str, raw_body: bytes | None, query: Mapping[str, str],
                        headers: Mapping[str, str]) -> HttpReply:
@@ -97,11 +119,23 @@ class AgentsApi:
             return json_reply(400, {"error": str(exc)})
         if event is None:
             return json_reply(200, {"ignored": "not a presence event"})
+        if not PROVIDER_AGENT_ID.match(event.agent_id):  # a provider's worker name may hold spaces
+            return json_reply(400, {"error": "agent id: 1-64 printable characters, not starting with '.'"})
+        if looks_like_number(event.agent_id):
+            return NUMBER_AS_ID
+        return self._apply(event.agent_id, {"status": event.status, "at": event.at, "contact": event.contact,
+                                            "queues": event.queues, "event_id": event.event_id})
+
+    def _apply(self, agent_id: str, fields: Mapping[str, Any]) -> HttpReply:
         try:
-            agent, ticket = self.dispatcher.agent_event(event.agent_id, event.status, event.at, event.contact,
-                                                        event.queues, event.event_id)
-        except UnknownQueueError as exc:
+            agent, ticket = self.dispatcher.agent_event(agent_id, **fields)
+        except (BadRequestError, UnknownQueueError) as exc:
             return json_reply(400, {"error": str(exc)})
+        except NumberNotAllowedError as exc:
+            return json_reply(400, {"error": f"contact refused: {exc.reason}"})
+        except StoreUnavailableError:
+            # nothing was decided and the event id is not spent: the sender should try again
+            return json_reply(503, {"error": "the store could not record this now; try again"})
         return self._reply(agent, ticket)
 
     @staticmethod

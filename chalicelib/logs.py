@@ -16,7 +16,9 @@ from aws_lambda_powertools.utilities.data_masking import DataMasking
 # +14158675309 / +1 415 867 5309, (415) 867-5309 / 415-867-5309, and any 7+ bare digits.
 # Dates (2026-11-23) and times keep their shape.
 PHONE = re.compile(r"\+\d[\d ().-]{6,}\d|\(?\b\d{3}\)?[ .-]?\d{3}[ .-]\d{4}\b|\b\d{7,}\b")
-SENSITIVE = ("number", "caller", "callback_number", "to", "from", "From", "To", "Caller", "phone")
+# Agents are people too: their ids may be phone numbers, their contacts often are.
+SENSITIVE = ("number", "caller", "callback_number", "to", "from", "From", "To", "Caller", "phone",
+             "agent", "agent_id", "contact")
 
 _masker = DataMasking()
 

@@ -195,6 +195,11 @@ class TicketStore(ABC):
         """Close the attempt once: returns its task token, or None if another report closed it first."""
 
     @abstractmethod
+    def note_call_ended(self, ticket_id: str, dial_id: str) -> bool:
+        """The attempt's call is over: remember it on the ticket if the attempt is still open (True);
+        False if its outcome has been reported already."""
+
+    @abstractmethod
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
         """Forget the reservation on the ticket (after its agent was released)."""
 

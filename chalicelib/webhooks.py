@@ -73,6 +73,9 @@ STEPS: dict[str, Handler] = {
     "confirm": lambda u, ev, q: u.flow.confirm(_ticket(q), ev),
     "number": lambda u, ev, q: u.flow.number(_ticket(q), ev, _tries(q)),
     "bye": lambda u, ev, q: u.flow.bye(_ticket(q), ev),
+    # a caller apologised to while something was failing: their way back into the line
+    "rescue-wait": lambda u, ev, q: u.flow.rescue_wait(_param(q, "queue"), ev),
+    "rescue-exit": lambda u, ev, q: u.flow.rescue_exit(_param(q, "queue"), ev),
     # a holding caller bridged to an agent
     "bridge-result": lambda u, ev, q: u.dispatcher.bridge_result(_ticket(q), _param(q, "agent"), _answered(ev),
                                                                  ev.dial_seconds),
@@ -81,6 +84,9 @@ STEPS: dict[str, Handler] = {
     "cb-dialed": lambda u, ev, q: u.callbacks.dialed(_ticket(q), _param(q, "d"), ev),
     "cb-status": _status,
 }
+
+# Steps that answer a provider queue's wait URL: their markup may not hold a caller (no Enqueue).
+WAIT_STEPS = frozenset({"wait", "rescue-wait"})
 
 # What a caller hears when even the configuration cannot be loaded.
 LAST_RESORT = Script.of(Say(TEXTS["en"]["error"], LANGUAGES["en"]), Enqueue("holdfast", wait=None, action=None))
@@ -149,7 +155,10 @@ class VoiceWebhooks:
             level = logging.WARNING if isinstance(exc, HoldfastError) else logging.ERROR
             log.log(level, "webhook step failed; apologising", exc_info=not isinstance(exc, HoldfastError),
                     extra={"step": step, "error": type(exc).__name__})
-            return self.use_cases.flow.apology(self._queue_of(query))
+            queue = self._queue_of(query)
+            if step in WAIT_STEPS:  # already held in the provider's queue: keep them there
+                return self.use_cases.flow.still_holding(queue)
+            return self.use_cases.flow.apology(queue)
 
     def _queue_of(self, query: Mapping[str, str]) -> QueueConfig | None:
         assert self.use_cases is not None

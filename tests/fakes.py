@@ -200,13 +200,15 @@ class FakeStore(TicketStore):
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None) -> Agent | None:
         with self._lock:
-            if event_id:
-                if f"EVENT#{event_id}" in self.markers:
-                    return None
-                self.markers.add(f"EVENT#{event_id}")
+            if event_id and f"EVENT#{event_id}" in self.markers:
+                return None
             current = self.agents.get(agent_id)
             if current and is_stale(current.changed_at, bool(current.ticket_id), at):
                 return None
+            if current and current.ticket_id and status is AgentStatus.AVAILABLE:
+                return current  # already reserved: 'available' again changes nothing
+            if event_id:
+                self.markers.add(f"EVENT#{event_id}")
             agent = Agent(agent_id, status, tuple(queues) if queues is not None else (current.queues if current else ()),
                           contact or (current.contact if current else None), None, at)
             self.agents[agent_id] = agent
@@ -270,6 +272,9 @@ class FakeStore(TicketStore):
             self.dial_tokens[ticket_id] = token
             return self._change(ticket_id, lambda t: True, dial_id=dial_id)
 
+    def note_call_ended(self, ticket_id: str, dial_id: str) -> bool:
+        return self._change(ticket_id, lambda t: t.dial_id is not None and t.dial_id == dial_id, ended_dial=dial_id)
+
     def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
                     attempts: int, outcome: str, next_attempt_at: datetime | None) -> str | None:
         with self._lock:
@@ -294,6 +299,7 @@ class FakeOrchestrator(Orchestrator):
         self.completed: list[tuple[str, Mapping[str, Any]]] = []
         self.stopped: list[str] = []
         self.fail = fail
+        self.fail_completes = 0  # the next SendTaskSuccess calls that fail (a transient service error)
         self._used: set[str] = set()
         self._lock = threading.Lock()
 
@@ -308,6 +314,9 @@ class FakeOrchestrator(Orchestrator):
 
     def complete(self, token: str, output: Mapping[str, Any]) -> None:
         with self._lock:  # like Step Functions: a token answers once
+            if self.fail_completes:
+                self.fail_completes -= 1
+                raise OrchestratorError("ServiceUnavailable")
             if token in self._used:
                 raise StaleTokenError("InvalidToken")
             self._used.add(token)

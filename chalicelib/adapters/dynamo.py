@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 import json
+import random
+import time
 from typing import Any, Callable, Mapping
 
 from pynamodb.attributes import (BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute,
@@ -28,12 +30,25 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from ..domain.errors import TicketNotFoundError, UnknownAgentError
+from ..domain.errors import StoreUnavailableError, TicketNotFoundError, UnknownAgentError
 from ..domain.model import (HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale,
                             split_ticket_id, ticket_id)
 from ..ports import Staffing, TicketStore
 
 TICKET_TTL = timedelta(days=400)  # a year of reports, then DynamoDB drops the ticket
+CONDITION_FAILED = "ConditionalCheckFailed"
+# Cancellation reasons (and error codes) that say "try again", not "someone else got there first".
+TRANSIENT = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded",
+                       "RequestLimitExceeded", "InternalServerError", "TransactionInProgressException",
+                       "TransactionConflictException", "ThrottlingException",
+                       "ProvisionedThroughputExceededException", "InternalServerErrorException"})
+TX_ATTEMPTS = 5
+TX_BACKOFF_SECONDS = 0.05
+
+
+def cancellation_codes(exc: TransactWriteError) -> list[str]:
+    """The per-item codes of a cancelled transaction ('None' for items that were not the reason)."""
+    return [reason.code if reason is not None else "None" for reason in exc.cancellation_reasons]
 
 
 def queue_pk(queue_id: str) -> str:
@@ -161,6 +176,7 @@ class TicketItem(_Base):
     agent_id = UnicodeAttribute(null=True)
     dial_id = UnicodeAttribute(null=True)
     dial_token = UnicodeAttribute(null=True)
+    ended_dial = UnicodeAttribute(null=True)
     next_attempt_at = UTCDateTimeAttribute(null=True)
     last_outcome = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
@@ -174,7 +190,7 @@ class TicketItem(_Base):
             not_before=self.not_before, execution_id=self.execution_id, attempts=int(self.attempts or 0),
             ended_at=self.ended_at, wait_seconds=None if self.wait_seconds is None else float(self.wait_seconds),
             wants_callback=bool(self.wants_callback), agent_id=self.agent_id, task_token=self.task_token,
-            dial_id=self.dial_id, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome,
+            dial_id=self.dial_id, ended_dial=self.ended_dial, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome,
             lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at,
             told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0))
 
@@ -199,7 +215,8 @@ def _holding() -> Any:
 
 
 class DynamoTicketStore(TicketStore):
-    def __init__(self, table_name: str, region: str, host: str | None = None, client: Any = None) -> None:
+    def __init__(self, table_name: str, region: str, host: str | None = None, client: Any = None,
+                 pause: Callable[[float], None] = time.sleep) -> None:
         """`client`: a botocore DynamoDB client (the composition root's one session) that every model
         and transaction uses; without it PynamoDB opens a botocore session per model (~0.1 s each)."""
         bind(table_name, region, host)
@@ -208,6 +225,28 @@ class DynamoTicketStore(TicketStore):
             for model in MODELS:
                 model._get_connection().connection._client = client  # type: ignore[attr-defined]
             self._connection._client = client  # type: ignore[attr-defined]
+        self._pause = pause  # between retries of a transaction that conflicted or was throttled
+
+    def _transact(self, build: Callable[[TransactWrite], None]) -> list[str] | None:
+        """Run one transaction. None when it was written; the per-item cancellation codes when a
+        condition failed (a race lost, a duplicate). Conflicts and throttling are retried with backoff
+        and full jitter; any other failure, or one that outlasts the retries, is StoreUnavailableError."""
+        for attempt in range(TX_ATTEMPTS):
+            try:
+                with TransactWrite(connection=self._connection) as tx:
+                    build(tx)
+                return None
+            except TransactWriteError as exc:
+                codes = cancellation_codes(exc)
+                if CONDITION_FAILED in codes:
+                    return codes
+                transient = exc.cause_response_code in TRANSIENT or (
+                    any(c in TRANSIENT for c in codes) and all(c in TRANSIENT or c == "None" for c in codes))
+                if not transient:
+                    raise StoreUnavailableError(f"transaction failed: {exc.cause_response_code} {codes}") from exc
+                if attempt + 1 < TX_ATTEMPTS:
+                    self._pause(random.uniform(0, TX_BACKOFF_SECONDS * 2 ** attempt))
+        raise StoreUnavailableError("transaction kept conflicting or being throttled")
 
     # --- tickets -------------------------------------------------------------------------
 
@@ -223,18 +262,19 @@ class DynamoTicketStore(TicketStore):
         number = self.next_number(ticket.queue_id)
         ticket = ticket.evolve(number=number)
         item = self._item(ticket)
-        try:
-            with TransactWrite(connection=self._connection) as tx:
-                if ticket.call_id:
-                    tx.save(CallItem(f"CALL#{ticket.call_id}", "CALL", ticket_id=ticket.id,
-                                     expires_at=ticket.created_at + TICKET_TTL),
-                            condition=CallItem.pk.does_not_exist())
-                tx.save(item, condition=TicketItem.pk.does_not_exist())
-        except TransactWriteError:
+
+        def write(tx: TransactWrite) -> None:
+            if ticket.call_id:
+                tx.save(CallItem(f"CALL#{ticket.call_id}", "CALL", ticket_id=ticket.id,
+                                 expires_at=ticket.created_at + TICKET_TTL),
+                        condition=CallItem.pk.does_not_exist())
+            tx.save(item, condition=TicketItem.pk.does_not_exist())
+
+        if self._transact(write) is not None:
             # A concurrent retry of the same webhook won the call index: use its ticket.
             winner = self.find_by_call(ticket.call_id) if ticket.call_id else None
             if winner is None:
-                raise
+                raise StoreUnavailableError(f"ticket {ticket.id} could not be opened")
             return winner
         return ticket
 
@@ -395,20 +435,19 @@ class DynamoTicketStore(TicketStore):
     def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
         queue_id, number = split_ticket_id(ticket_id)
         line_pk, line_sk = line_keys(queue_id, number)
-        try:
-            with TransactWrite(connection=self._connection) as tx:
-                tx.save(CallItem(f"CALL#{call_id}", "CALL", ticket_id=ticket_id, expires_at=now + TICKET_TTL),
-                        condition=CallItem.pk.does_not_exist())
-                tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
-                    TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.status.set(TicketStatus.WAITING.value),
-                    TicketItem.call_id.set(call_id), TicketItem.line_pk.set(line_pk),
-                    TicketItem.line_sk.set(line_sk), TicketItem.task_token.remove(),
-                    TicketItem.wants_callback.set(False), TicketItem.execution_id.remove(),
-                ], condition=(TicketItem.kind == TicketKind.CALLBACK.value)
-                    & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
-        except TransactWriteError:
-            return False
-        return True
+
+        def write(tx: TransactWrite) -> None:
+            tx.save(CallItem(f"CALL#{call_id}", "CALL", ticket_id=ticket_id, expires_at=now + TICKET_TTL),
+                    condition=CallItem.pk.does_not_exist())
+            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
+                TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.status.set(TicketStatus.WAITING.value),
+                TicketItem.call_id.set(call_id), TicketItem.line_pk.set(line_pk),
+                TicketItem.line_sk.set(line_sk), TicketItem.task_token.remove(),
+                TicketItem.wants_callback.set(False), TicketItem.execution_id.remove(),
+            ], condition=(TicketItem.kind == TicketKind.CALLBACK.value)
+                & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
+
+        return self._transact(write) is None
 
     # --- wait-estimator state -------------------------------------------------------------
 
@@ -478,19 +517,17 @@ class DynamoTicketStore(TicketStore):
         expires = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=2)
         rate = MarkerItem(f"RATE#{number}#{day}", "RATE")
         budget = MarkerItem(f"BUDGET#{day}", "BUDGET")
-        try:
-            with TransactWrite(connection=self._connection) as tx:
-                tx.update(rate, actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
-                          condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < per_number))
-                tx.update(budget, actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
-                          condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < daily_budget))
-        except TransactWriteError:
-            try:
-                used = int(MarkerItem.get(rate.pk, "RATE", consistent_read=True).count or 0)
-            except DoesNotExist:
-                used = 0
-            return "rate_limited" if used >= per_number else "budget_spent"
-        return None
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(rate, actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+                      condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < per_number))
+            tx.update(budget, actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+                      condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < daily_budget))
+
+        codes = self._transact(write)
+        if codes is None:
+            return None
+        return "rate_limited" if codes[0] == CONDITION_FAILED else "budget_spent"
 
     def set_execution(self, ticket_id: str, execution_id: str) -> None:
         self._update(ticket_id, [TicketItem.execution_id.set(execution_id)])
@@ -554,24 +591,15 @@ class DynamoTicketStore(TicketStore):
     def busy_agents(self, queue_id: str) -> list[Agent]:
         return self._present(queue_id, AgentStatus.BUSY)
 
-    def _mark_once(self, key: str, now: datetime) -> bool:
-        try:
-            MarkerItem(key, key.split("#", 1)[0], expires_at=now + timedelta(days=7)).save(
-                condition=MarkerItem.pk.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
-
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None) -> Agent | None:
-        if event_id and not self._mark_once(f"EVENT#{event_id}", at):
-            return None
-        for _ in range(3):  # optimistic: retried when another change lands between read and write
+        marker = MarkerItem(f"EVENT#{event_id}", "EVENT", expires_at=at + timedelta(days=7)) if event_id else None
+        for _ in range(5):  # optimistic: retried when another change lands between read and write
             current = self._agent_item(agent_id)
             if current is not None and is_stale(current.changed_at, bool(current.ticket_id), at):
                 return None
+            if current is not None and current.ticket_id and status is AgentStatus.AVAILABLE:
+                return current.to_agent()  # already reserved: 'available' again changes nothing
             old_queues = tuple(current.queues or ()) if current else ()
             new_queues = tuple(queues) if queues is not None else old_queues
             item = AgentItem(f"AGENT#{agent_id}", "AGENT", agent_id=agent_id, status=status.value,
@@ -580,18 +608,23 @@ class DynamoTicketStore(TicketStore):
             condition = (AgentItem.pk.does_not_exist() if current is None
                          else AgentItem.changed_at == current.changed_at if current.changed_at
                          else AgentItem.changed_at.does_not_exist())
-            try:
-                with TransactWrite(connection=self._connection) as tx:
-                    tx.save(item, condition=condition)
-                    for queue_id in new_queues:
-                        tx.save(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}", agent_id=agent_id,
-                                             status=status.value))
-                    for queue_id in set(old_queues) - set(new_queues):
-                        tx.delete(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}"))
-            except TransactWriteError:
-                continue
-            return item.to_agent()
-        return None
+
+            def write(tx: TransactWrite) -> None:
+                if marker is not None:  # the event id is spent only with the change it brings
+                    tx.save(marker, condition=MarkerItem.pk.does_not_exist())
+                tx.save(item, condition=condition)
+                for queue_id in new_queues:
+                    tx.save(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}", agent_id=agent_id,
+                                         status=status.value))
+                for queue_id in set(old_queues) - set(new_queues):
+                    tx.delete(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}"))
+
+            codes = self._transact(write)
+            if codes is None:
+                return item.to_agent()
+            if marker is not None and codes[0] == CONDITION_FAILED:
+                return None  # this event was applied before
+        raise StoreUnavailableError(f"agent {agent_id} kept changing")
 
     def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus) -> None:
         for queue_id in agent.queues or ():
@@ -603,49 +636,49 @@ class DynamoTicketStore(TicketStore):
         if agent is None or agent.status != AgentStatus.AVAILABLE.value:
             return False
         queue_id, number = split_ticket_id(ticket_id)
-        try:
-            with TransactWrite(connection=self._connection) as tx:
-                tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
-                    TicketItem.status.set(TicketStatus.CONNECTING.value), TicketItem.agent_id.set(agent_id),
-                    TicketItem.line_pk.remove(), TicketItem.line_sk.remove(),
-                ], condition=(TicketItem.status == TicketStatus.WAITING.value) & TicketItem.line_pk.exists())
-                tx.update(agent, actions=[
-                    AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
-                    AgentItem.changed_at.set(now),
-                ], condition=AgentItem.status == AgentStatus.AVAILABLE.value)
-                self._presence(tx, agent, AgentStatus.BUSY)
-        except TransactWriteError:
-            return False
-        return True
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
+                TicketItem.status.set(TicketStatus.CONNECTING.value), TicketItem.agent_id.set(agent_id),
+                TicketItem.line_pk.remove(), TicketItem.line_sk.remove(),
+            ], condition=(TicketItem.status == TicketStatus.WAITING.value) & TicketItem.line_pk.exists())
+            tx.update(agent, actions=[
+                AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
+                AgentItem.changed_at.set(now),
+            ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist())
+            self._presence(tx, agent, AgentStatus.BUSY)
+
+        return self._transact(write) is None
 
     def release_agent(self, agent_id: str, ticket_id: str, status: AgentStatus, now: datetime) -> bool:
         agent = self._agent_item(agent_id)
         if agent is None or agent.ticket_id != ticket_id:
             return False
-        try:
-            with TransactWrite(connection=self._connection) as tx:
-                tx.update(agent, actions=[AgentItem.status.set(status.value), AgentItem.ticket_id.remove(),
-                                          AgentItem.changed_at.set(now)],
-                          condition=AgentItem.ticket_id == ticket_id)
-                self._presence(tx, agent, status)
-        except TransactWriteError:
-            return False
-        return True
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(agent, actions=[AgentItem.status.set(status.value), AgentItem.ticket_id.remove(),
+                                      AgentItem.changed_at.set(now)],
+                      condition=AgentItem.ticket_id == ticket_id)
+            self._presence(tx, agent, status)
+
+        return self._transact(write) is None
 
     # --- dialing -------------------------------------------------------------------------
 
     def begin_dial(self, ticket_id: str, dial_id: str, token: str) -> bool:
         queue_id, number = split_ticket_id(ticket_id)
-        try:
-            with TransactWrite(connection=self._connection) as tx:
-                tx.save(MarkerItem(f"DIAL#{dial_id}", "DIAL", expires_at=datetime.now(timezone.utc) + timedelta(days=7)),
-                        condition=MarkerItem.pk.does_not_exist())
-                tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
-                    TicketItem.dial_id.set(dial_id), TicketItem.dial_token.set(token)],
-                    condition=TicketItem.status == TicketStatus.CONNECTING.value)
-        except TransactWriteError:
-            return False
-        return True
+
+        def write(tx: TransactWrite) -> None:
+            tx.save(MarkerItem(f"DIAL#{dial_id}", "DIAL", expires_at=datetime.now(timezone.utc) + timedelta(days=7)),
+                    condition=MarkerItem.pk.does_not_exist())
+            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
+                TicketItem.dial_id.set(dial_id), TicketItem.dial_token.set(token)],
+                condition=TicketItem.status == TicketStatus.CONNECTING.value)
+
+        return self._transact(write) is None
+
+    def note_call_ended(self, ticket_id: str, dial_id: str) -> bool:
+        return self._update(ticket_id, [TicketItem.ended_dial.set(dial_id)], TicketItem.dial_id == dial_id)
 
     def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
                     attempts: int, outcome: str, next_attempt_at: datetime | None) -> str | None:

@@ -73,7 +73,8 @@ class TwilioTelephony(Telephony):
             queue_result=_QUEUE_RESULTS.get(queue_result, QueueResult.ERROR) if queue_result else None,
             queue_seconds=_int(params.get("QueueTime")),
             duration_seconds=_int(params.get("CallDuration")),
-            extra={k: v for k, v in params.items() if k in _EXTRA})
+            extra={k: v for k, v in params.items() if k in _EXTRA},
+            progress=params.get("CallbackSource") == "call-progress-events")
 
     def parse_agent_event(self, params: Mapping[str, str]) -> AgentEvent | None:
         """TaskRouter event callbacks: worker.activity.update moves an agent; others are not ours."""

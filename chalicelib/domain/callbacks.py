@@ -12,9 +12,9 @@ from typing import Any, Mapping
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
 from . import learning, speech
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, callable_contact
 from .estimator import QueueEventKind
-from .errors import BadRequestError, StaleTokenError, TelephonyError
+from .errors import BadRequestError, StaleTokenError, TelephonyError, UnknownAgentError
 from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
 from .phone import national_format
 from .prompts import spoken_digits
@@ -38,20 +38,19 @@ def iso(moment: Any) -> str:
 
 @dataclass(frozen=True)
 class DialRequest:
-    """The Dial step's SQS message."""
+    """The Dial step's SQS message. It names the agent by id only: no contact (which may be a phone
+    number) travels through the workflow's input, history or queues; the worker looks it up."""
 
     ticket_id: str
     attempt: int
     agent_id: str
-    contact: str
     token: str
 
     @classmethod
     def from_message(cls, body: Mapping[str, Any]) -> "DialRequest":
         try:
-            agent = body["agent"]
-            return cls(str(body["ticket_id"]), int(body["attempt"]), str(agent["agent_id"]),
-                       str(agent["contact"]), str(body["token"]))
+            return cls(str(body["ticket_id"]), int(body["attempt"]), str(body["agent"]["agent_id"]),
+                       str(body["token"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise BadRequestError(f"not a dial request: {exc}") from exc
 
@@ -92,10 +91,15 @@ class Callbacks:
             self.finish(ticket, did, Outcome.NOT_NOW)
             return None
         mode_agent_first = queue.dial_mode == "agent_first"
+        contact = self._agent_contact(queue, request.agent_id)
+        if contact is None:
+            # never dialed: the agent is set offline and the callback parks again, no attempt spent
+            self.finish(ticket, did, Outcome.AGENT_MISSED)
+            return None
         params = {"t": ticket.id, "d": did}
         try:
             call_id = self.dialer.place_call(
-                to=request.contact if mode_agent_first else number,
+                to=contact if mode_agent_first else number,
                 caller_id=queue.caller_id or (queue.numbers[0] if queue.numbers else number),
                 answer=Step.of("cb-answer", **params), status=Step.of("cb-status", **params),
                 machine_detection=not mode_agent_first, timeout_seconds=25)
@@ -123,9 +127,12 @@ class Callbacks:
         if answered_by.startswith("machine") or answered_by == "fax":
             self.finish(ticket, did, Outcome.MACHINE)
             return Script.of(Hangup())
-        agent = self.store.get_agent(ticket.agent_id or "")
+        contact = self._agent_contact(queue, ticket.agent_id or "")
+        if contact is None:
+            self.finish(ticket, did, Outcome.AGENT_MISSED)
+            return Script.of(self._say(queue, lang, "callback_sorry"), Hangup())
         return Script.of(self._say(queue, lang, "callback_greeting"),
-                         Dial(agent.contact or "", action=action, timeout_seconds=20))
+                         Dial(contact, action=action, timeout_seconds=20))
 
     def dialed(self, ticket_id: str, did: str, event: CallEvent) -> Script:
         """The inner <Dial> ended: after a conversation, or without the other side answering."""
@@ -148,10 +155,16 @@ class Callbacks:
         """The outbound call ended. Unanswered: its outcome. Answered: the agent is free again."""
         ticket, queue = self._load(ticket_id)
         if event.status is CallStatus.COMPLETED:
+            # An answered call's outcome is its <Dial> action's to report, and status callbacks can
+            # overtake it (Twilio sends both at once when the agent hangs up). So: note that the call
+            # is over; whichever of the two comes second frees the agent (each writes, then reads).
+            # If no <Dial> action ever comes (hung up before the Dial), the dial timeout retries.
+            if ticket.dial_id == did:
+                if self.store.note_call_ended(ticket.id, did):
+                    return
+                ticket = self.store.get(ticket.id)  # the <Dial> action closed the attempt meanwhile
             if ticket.status is TicketStatus.SERVED and ticket.agent_id:
                 self._free_agent(ticket, AgentStatus.AVAILABLE)
-            # An answered call's outcome is its <Dial> action's to report, and status callbacks can
-            # overtake it. If none ever comes (hung up before the Dial), the dial timeout retries.
             return
         if not event.status.ended:
             return
@@ -180,6 +193,9 @@ class Callbacks:
             return False  # reported before
         if outcome is Outcome.CONNECTED:
             self.dispatcher.recovered(ticket)
+            closed = self.store.get(ticket.id)
+            if closed.ended_dial == did and closed.agent_id:  # the call's status came first: over already
+                self._free_agent(closed, AgentStatus.AVAILABLE)
         output: dict[str, Any] = {"result": outcome.value}
         if plan is not None:
             output["next"] = {"not_before": iso(plan[0]), "attempt": plan[1]}
@@ -196,6 +212,14 @@ class Callbacks:
             self.store.drop_agent(ticket.id, agent_id)
             if status is AgentStatus.AVAILABLE:
                 self.dispatcher.offer_work(agent_id)
+
+    def _agent_contact(self, queue: QueueConfig, agent_id: str) -> str | None:
+        """The reserved agent's contact, from the agent's record, if Holdfast may dial it now."""
+        try:
+            contact = self.store.get_agent(agent_id).contact
+        except UnknownAgentError:
+            return None
+        return callable_contact(queue, contact)
 
     def _complete(self, token: str, output: Mapping[str, Any]) -> None:
         try:

@@ -73,11 +73,42 @@ class CallFlow:
         return Enqueue(queue.id, wait=Step.of("wait", t=ticket.id), action=Step.of("queue-exit", t=ticket.id))
 
     def apology(self, queue: QueueConfig | None) -> Script:
-        """When something inside failed: apologise and keep the caller queued at the provider.
-
-        No step of ours is referenced, so this holds even when our store is down."""
+        """When something inside failed: apologise and keep the caller queued at the provider, with a
+        way back: its wait URL retries opening the caller's ticket, its exit action records the call
+        if they hang up first. Rendering needs nothing from the store, so this holds when it is down."""
         queue = queue or self.queues.default
-        return Script.of(self.prompt(queue, queue.language, "error"), Enqueue(queue.id, wait=None, action=None))
+        return Script.of(self.prompt(queue, queue.language, "error"),
+                         Enqueue(queue.id, wait=Step.of("rescue-wait", queue=queue.id),
+                                 action=Step.of("rescue-exit", queue=queue.id)))
+
+    def still_holding(self, queue: QueueConfig | None) -> Script:
+        """A wait document for when the wait step itself failed: music, then the provider asks again."""
+        return Script.of(Play((queue or self.queues.default).hold_music_url))
+
+    def rescue_wait(self, queue_id: str, event: CallEvent) -> Script:
+        """Polled while an apologised-to caller holds. Once the store answers, they leave the provider's
+        queue; the exit action (rescue_exit) opens their ticket and they hold like anyone else."""
+        self.store.find_by_call(event.call_id)  # raises while the store is down: music, and ask again
+        return Script.of(Leave())
+
+    def rescue_exit(self, queue_id: str, event: CallEvent) -> Script:
+        """An apologised-to caller left the provider's queue: to take their place in ours, or gone."""
+        queue = self.queues.get(queue_id)
+        if event.queue_result is QueueResult.LEAVE:
+            return self.incoming(event, queue.id)  # opens (or finds) their ticket: the normal script
+        if event.queue_result is QueueResult.HANGUP or event.status.ended:
+            ticket = self.store.find_by_call(event.call_id)
+            if ticket is None:  # never had a ticket: record the lost call now the store is back
+                held = float(event.queue_seconds or 0)
+                ticket = self.store.open_ticket(Ticket(
+                    queue_id=queue.id, number=0, kind=TicketKind.LIVE, status=TicketStatus.WAITING,
+                    created_at=self.clock.now() - timedelta(seconds=held), call_id=event.call_id,
+                    caller=event.caller, language=queue.language))
+            self._abandon(ticket)
+            return Script()
+        if event.queue_result in (QueueResult.FULL, QueueResult.ERROR):
+            return self.apology(queue)
+        return Script.of(Hangup())  # bridged (the conversation is over) or moved elsewhere
 
     # --- estimates -----------------------------------------------------------------------
 
@@ -97,6 +128,8 @@ class CallFlow:
     def incoming(self, event: CallEvent, requested_queue: str | None = None) -> Script:
         if event.status.ended:  # the same URL doubles as the call's status callback
             self.call_ended(event)
+            return Script()
+        if event.progress:  # a non-final status callback (queued, ringing...): nobody asks for anything
             return Script()
         queue = self.queues.for_call(event.called, requested_queue)
         now = self.clock.now()
@@ -388,7 +421,8 @@ class CallFlow:
         if cause is LostCause.ABANDONED and wait < queue.short_abandon_seconds:
             return BookingRefused.SHORT_ABANDON
         try:
-            number = self._policy(queue).accept(ticket.caller)
+            # the number the caller typed or heard read back, if they got that far; else the caller ID
+            number = self._policy(queue).accept(ticket.pending_number or ticket.caller)
         except NumberNotAllowedError:
             return BookingRefused.NOT_DIALABLE
         not_before = next_slot(queue, number, now)
@@ -414,7 +448,10 @@ class CallFlow:
         if fresh:
             booking: int | None = 1
         else:
-            booking = self.store.convert_to_callback(ticket.id, number, not_before, now, recovering=not explicit)
+            # An abandoned ticket (a recovery, or a confirm keypress that came after the hang-up) converts
+            # from ABANDONED; a caller still on the line, from holding.
+            gone = ticket.status is TicketStatus.ABANDONED
+            booking = self.store.convert_to_callback(ticket.id, number, not_before, now, recovering=gone)
             if booking is None:
                 return None  # a duplicate webhook converted it first
         refused = self.store.take_allowance(number, now.strftime("%Y-%m-%d"),
@@ -422,7 +459,7 @@ class CallFlow:
         if refused is not None:
             log.warning("callback refused", extra={"ticket": ticket.id, "reason": refused, "number": masked(number)})
             if not fresh:
-                self.store.revert_to_live(ticket.id, waiting=explicit)
+                self.store.revert_to_live(ticket.id, waiting=ticket.status in HOLDING)
             return BookingRefused(refused)
         if fresh:
             ticket = self.store.create_callback(target, number, not_before, now, ticket.language)
@@ -430,7 +467,7 @@ class CallFlow:
             execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
                                                    self._workflow_input(queue, ticket, not_before))
         except OrchestratorError:
-            if explicit:
+            if ticket.status in HOLDING:
                 self.store.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
             raise
         self.store.set_execution(ticket.id, execution_id)

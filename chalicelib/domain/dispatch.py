@@ -2,20 +2,39 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
 from . import learning, speech
-from .errors import CallGoneError, StaleTokenError, TelephonyError, TicketNotFoundError, UnknownAgentError
+from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
+                     TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
 from .model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus
-from .queues import QueueDirectory
+from .phone import NumberPolicy
+from .queues import QueueConfig, QueueDirectory
 from .script import Dial, Enqueue, Hangup, Script, Step
 
 log = logging.getLogger(__name__)
 
 MAX_RACES = 5  # lost claims in a row before giving the agent up to the next event
 FINISHED = frozenset({TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED, TicketStatus.ABANDONED})
+MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock an agent event's time may be
+RESUME_ATTEMPTS = 2  # resuming a parked callback: tries now; after that, the sweep sends it again
+RESUME_GRACE = timedelta(seconds=30)  # a claim this old whose dial never began was never resumed
+
+
+def contact_policy(queue: QueueConfig) -> NumberPolicy:
+    """Agents' contacts pass the same number policy as the queue's callers."""
+    return NumberPolicy(queue.allowed_countries, queue.default_region)
+
+
+def callable_contact(queue: QueueConfig, contact: str | None) -> str | None:
+    """The contact if Holdfast may dial it for this queue; None (and a warning) if not."""
+    try:
+        return contact_policy(queue).accept_contact(contact)
+    except NumberNotAllowedError as exc:
+        log.warning("agent contact refused", extra={"queue": queue.id, "reason": exc.reason})
+        return None
 
 
 class Dispatcher:
@@ -30,14 +49,31 @@ class Dispatcher:
     def agent_event(self, agent_id: str, status: AgentStatus, at: datetime | None = None,
                     contact: str | None = None, queues: tuple[str, ...] | None = None,
                     event_id: str | None = None) -> tuple[Agent | None, Ticket | None]:
-        """An agent's presence changed. Duplicates and stale events change nothing."""
+        """An agent's presence changed. Duplicates and stale events change nothing. A contact Holdfast
+        may not dial for every one of the agent's queues is NumberNotAllowedError, and nothing is written."""
         for queue_id in queues or ():
             self.queues.get(queue_id)  # UnknownQueueError for a typo, before anything is written
+        if at is not None and at > self.clock.now() + MAX_CLOCK_SKEW:
+            # a time from the future would make every later event look stale
+            raise BadRequestError(f"at is more than {int(MAX_CLOCK_SKEW.total_seconds())} s in the future")
+        if contact is not None:
+            contact = self._accept_contact(agent_id, contact, queues)
         agent = self.store.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id)
         if agent is None or agent.status is not AgentStatus.AVAILABLE:
             return agent, None
         ticket = self.offer_work(agent_id)
         return (self.store.get_agent(agent_id) if ticket else agent), ticket
+
+    def _accept_contact(self, agent_id: str, contact: str, queues: tuple[str, ...] | None) -> str:
+        if queues is None:
+            try:
+                queues = self.store.get_agent(agent_id).queues
+            except UnknownAgentError:
+                queues = ()
+        accepted = contact
+        for queue in [self.queues.get(q) for q in queues] or [self.queues.default]:
+            accepted = contact_policy(queue).accept_contact(contact)
+        return accepted
 
     def offer_work(self, agent_id: str) -> Ticket | None:
         """Give an available agent the head of their queues' lines, if any."""
@@ -51,6 +87,8 @@ class Dispatcher:
             head = self._head(agent)
             if head is None:
                 return None
+            if callable_contact(self.queues.get(head.queue_id), agent.contact) is None:
+                return None  # never dialed; the caller keeps their place, the agent is not reserved
             if self.store.claim(head.id, agent.id, self.clock.now()):
                 return self._deliver(head, agent)
         return None
@@ -66,17 +104,17 @@ class Dispatcher:
         Returns how many tickets it dispatched."""
         dispatched = 0
         for queue in self.queues:
-            self._free_finished(queue.id)
-            while self.store.head(queue.id) is not None:
-                idle = self.store.idle_agents(queue.id)
-                if not idle or self.offer_work(idle[0].id) is None:
+            self._repair_reservations(queue.id)
+            for agent in self.store.idle_agents(queue.id):  # each idle agent once: one who cannot
+                if self.store.head(queue.id) is None:      # be dialed does not block the others
                     break
-                dispatched += 1
+                dispatched += self.offer_work(agent.id) is not None
         return dispatched
 
-    def _free_finished(self, queue_id: str) -> None:
+    def _repair_reservations(self, queue_id: str) -> None:
         """Agents still reserved for a ticket that is closed (served, lost, abandoned...): a release
-        that never happened. A served ticket means the conversation has ended."""
+        that never happened (a served ticket means the conversation has ended). And parked callbacks
+        claimed a while ago whose workflow never heard of it (SendTaskSuccess failed): told again."""
         for busy in self.store.busy_agents(queue_id):
             agent = self.store.get_agent(busy.id)
             if not agent.ticket_id:
@@ -88,6 +126,11 @@ class Dispatcher:
             if ticket is None or ticket.status in FINISHED:
                 log.warning("freeing an agent left reserved", extra={"agent": agent.id, "ticket": agent.ticket_id})
                 self.store.release_agent(agent.id, agent.ticket_id, AgentStatus.AVAILABLE, self.clock.now())
+            elif (ticket.kind is TicketKind.CALLBACK and ticket.status is TicketStatus.CONNECTING
+                  and ticket.agent_id == agent.id and ticket.task_token and not ticket.dial_id
+                  and agent.changed_at is not None and self.clock.now() - agent.changed_at >= RESUME_GRACE):
+                log.warning("resuming a claimed callback again", extra={"ticket": ticket.id})
+                self._resume(ticket, agent)
 
     def reservation_ended(self, ticket_id: str, agent_id: str) -> None:
         """The workflow moved a reserved ticket on without a call (re-parked, lost): free its agent."""
@@ -124,13 +167,26 @@ class Dispatcher:
                 self.store.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
                 return None
         else:
-            try:
-                self.orchestrator.complete(ticket.task_token or "", {"agent_id": agent.id, "contact": agent.contact})
-                return ticket
-            except StaleTokenError:
-                log.info("parked callback moved on before resuming", extra={"ticket": ticket.id})
+            resumed = self._resume(ticket, agent)
+            if resumed is not False:
+                return ticket if resumed else None
         self.store.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
         return self.offer_work(agent.id)
+
+    def _resume(self, ticket: Ticket, agent: Agent) -> bool | None:
+        """Hand a claimed, parked callback to its workflow: the agent's id only (the dial worker looks
+        the contact up). True: resumed. False: the workflow moved on (release the agent). None: the
+        workflow engine failed; the claim stands and the sweep sends it again."""
+        for _ in range(RESUME_ATTEMPTS):
+            try:
+                self.orchestrator.complete(ticket.task_token or "", {"agent_id": agent.id})
+                return True
+            except StaleTokenError:
+                log.info("parked callback moved on before resuming", extra={"ticket": ticket.id})
+                return False
+            except OrchestratorError:
+                log.warning("resuming a parked callback failed", extra={"ticket": ticket.id})
+        return None
 
     def bridge_script(self, ticket: Ticket, agent: Agent) -> Script:
         queue = self.queues.get(ticket.queue_id)

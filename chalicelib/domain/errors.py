@@ -21,6 +21,11 @@ class TicketStateError(HoldfastError):
     """The ticket is not in a state that allows the requested change."""
 
 
+class StoreUnavailableError(HoldfastError):
+    """The store failed a write for a reason other than a condition (throttled past its retries,
+    rejected, unreachable): nothing was decided, so the request is an error, not a race lost."""
+
+
 class NumberNotAllowedError(HoldfastError):
     """A phone number that must never be dialed (withheld, premium, outside allowed countries)."""
 

@@ -67,6 +67,7 @@ class Ticket:
     agent_id: str | None = None  # the agent reserved for this ticket
     task_token: str | None = None  # the parked workflow's token (CALLBACK in line)
     dial_id: str | None = None  # the dial attempt under way; outcome webhooks must name it
+    ended_dial: str | None = None  # the dial attempt whose call is over (its status came before its outcome)
     next_attempt_at: datetime | None = None
     last_outcome: str | None = None
     told_shape: float = 0.0  # the wait estimate the caller heard (a gamma), to score it when they leave
@@ -127,6 +128,7 @@ class CallEvent:
     queue_seconds: int | None = None
     duration_seconds: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    progress: bool = False  # a status callback (the call's progress), not a request for instructions
 
     @property
     def dial_seconds(self) -> float:
@@ -141,6 +143,10 @@ class AgentStatus(str, Enum):
     AVAILABLE = "available"
     BUSY = "busy"
     OFFLINE = "offline"
+
+
+# Agent ids name store keys and URLs: letters, digits and _.@+-, never starting with '.' (no '.', '..').
+AGENT_ID = re.compile(r"^[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]{0,63}$")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Which numbers Holdfast may call. Numbers that must not be dialed never are."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -28,6 +29,14 @@ _REJECTED_TYPES = {
 }
 
 CALLING_WINDOW = (time(8, 0), time(21, 0))
+
+MAX_CONTACT_LENGTH = 256
+# sip:user@host[:port][;params] with conservative characters; client:identity as Twilio Client takes it.
+_SIP = re.compile(r"^sip:(?P<user>[A-Za-z0-9_.!~*'()&=+$,;?/%-]{1,64})"
+                  r"@(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)"
+                  r"(?::[0-9]{1,5})?(?:;[A-Za-z0-9_.=-]{1,64}){0,8}$")
+_CLIENT = re.compile(r"^client:[A-Za-z0-9_.@-]{1,64}$")
+_PHONE_LIKE = re.compile(r"^\+?[0-9][0-9().-]{5,}$")
 
 
 @dataclass(frozen=True)
@@ -73,12 +82,41 @@ class NumberPolicy:
             raise NumberTypeNotAllowedError(_REJECTED_TYPES[kind])
         return e164
 
+    def accept_contact(self, raw: str | None) -> str:
+        """An agent's contact Holdfast may dial: a number under the same policy as callers' (E.164
+        back), a well-formed sip: URI (whose user part, if it is a phone number, passes the policy too:
+        a SIP trunk dials it at the same price) or a client: identity. Else NumberNotAllowedError."""
+        value = (raw or "").strip()
+        if len(value) > MAX_CONTACT_LENGTH:
+            raise NumberNotAllowedError("too long")
+        lowered = value.lower()
+        if lowered.startswith("client:"):
+            if not _CLIENT.match(value):
+                raise NumberNotAllowedError("malformed client identity")
+            return value
+        if lowered.startswith("sip:"):
+            match = _SIP.match(value)
+            if not match:
+                raise NumberNotAllowedError("malformed SIP URI")
+            user = match.group("user").split(";", 1)[0]
+            if _PHONE_LIKE.match(user):
+                self.accept(user if user.startswith("+") else "+" + user)
+            return value
+        if ":" in value:
+            raise NumberNotAllowedError("only phone numbers, sip: and client: contacts")
+        return self.accept(value)
+
     def may_call(self, raw: str | None) -> bool:
         try:
             self.accept(raw)
             return True
         except NumberNotAllowedError:
             return False
+
+
+def looks_like_number(value: str) -> bool:
+    """Seven or more digits with at most phone punctuation: a phone number, whether valid or not."""
+    return bool(re.fullmatch(r"\+?[0-9 ().-]+", value)) and sum(c.isdigit() for c in value) >= 7
 
 
 def national_format(e164: str) -> str:

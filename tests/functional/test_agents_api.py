@@ -137,7 +137,7 @@ def test_outbound_leg_webhooks_through_http(client: Client, built) -> None:  # t
         TicketItem.line_pk.set("LINE#support"), TicketItem.line_sk.set("9#000000000001")])
     c.dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="client:alice", queues=("support",))
     assert c.store.get("support-1").kind is TicketKind.CALLBACK
-    c.callbacks.dial(DialRequest("support-1", 1, "alice", "client:alice", "dial-token"))
+    c.callbacks.dial(DialRequest("support-1", 1, "alice", "dial-token"))
     did = dial_id("dial-token")
     query = urlencode({"d": did, "t": "support-1"})
     for step, name in (("cb-answer", "outbound_answered_human"), ("cb-dialed", "outbound_dial_busy")):
@@ -147,3 +147,89 @@ def test_outbound_leg_webhooks_through_http(client: Client, built) -> None:  # t
         assert reply.status_code == 200, reply.body
     ticket = c.store.get("support-1")
     assert (ticket.status, ticket.last_outcome, ticket.attempts) == (TicketStatus.SCHEDULED, "busy", 1)
+
+
+# --- issue 9: toll fraud through agents' contacts, bounded input, failed writes -------------------------
+
+@pytest.mark.parametrize("contact, reason", [
+    ("+19005551234", "premium"), ("+18765551234", "country"), ("+881612345678", "country"),
+    ("900", "invalid"), ("anything at all", "unparseable"), ("sip:+19005551234@trunk.example.com", "premium"),
+    ("client:not ok", "client"), ("x" * 450_000, "bytes"),
+])
+def test_an_agent_contact_the_number_policy_refuses_is_400(client: Client, built, contact: str,  # type: ignore[no-untyped-def]
+                                                            reason: str) -> None:
+    c, _ = built
+    reply = put_status(client, "alice", {"status": "available", "contact": contact, "queues": ["support"],
+                                         "event_id": "e1"})
+    assert reply.status_code == 400 and reason in json.loads(reply.body)["error"]
+    assert c.store.staffing("support").staffed == 0
+    good = {"status": "available", "contact": "client:alice", "queues": ["support"], "event_id": "e1"}
+    assert "agent" in json.loads(put_status(client, "alice", good).body)  # the event id was not spent
+
+
+def test_taskrouter_contact_uri_passes_the_policy_too(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    for contact in ("900", "anything at all", "+19005551234"):
+        attributes = json.dumps({"contact_uri": contact, "holdfast_queues": ["support"]})
+        reply = taskrouter(client, "taskrouter_worker_available", WorkerAttributes=attributes)
+        assert reply.status_code == 400 and "contact refused" in json.loads(reply.body)["error"]
+    assert c.store.staffing("support").staffed == 0
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"status": "available", "event_id": "e" * 3000}, "event_id"),
+    (b'{"status": "available", "x": ' + b"[" * 3000 + b"]" * 3000 + b"}", "bytes"),
+    (b'{"status": "available", "x": ' + b"[" * 1500 + b"]" * 1500 + b"}", "JSON"),
+    ({"status": "available", "nested": {"a": {"b": {}}}}, "unknown field"),
+    ({"status": "available", "at": "2100-01-01T00:00:00Z"}, "future"),
+    ({"status": "available", "queues": ["support"] * 40}, "queues"),
+])
+def test_unbounded_input_is_a_clear_400_not_a_500(client: Client, built, body, message) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    reply = put_status(client, "alice", body)
+    assert reply.status_code == 400 and message in json.loads(reply.body)["error"]
+    assert c.store.staffing("support").staffed == 0
+
+
+@pytest.mark.parametrize("agent_id", [".", "..", ".hidden"])
+def test_dot_agent_ids_are_400(client: Client, agent_id: str) -> None:
+    assert put_status(client, agent_id, {"status": "available"}).status_code == 400
+
+
+def test_a_future_at_does_not_make_later_events_stale(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    put_status(client, "alice", {"status": "available", "queues": ["support"], "at": "2100-01-01T00:00:00Z"})
+    reply = put_status(client, "alice", {"status": "offline", "queues": ["support"]})
+    assert json.loads(reply.body)["agent"]["status"] == "offline"
+
+
+def test_a_failed_write_is_503_and_does_not_spend_the_event_id(client: Client, built, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.contract.test_store_races import TransactFaults
+
+    c, _ = built
+    faults = TransactFaults(monkeypatch)
+    faults.pending = ["ValidationException"]
+    body = {"status": "available", "contact": "client:alice", "queues": ["support"], "event_id": "e1"}
+    reply = put_status(client, "alice", body)
+    assert reply.status_code == 503 and faults.seen == 1
+    reply = put_status(client, "alice", body)  # the sender's retry, same event id
+    assert reply.status_code == 200 and json.loads(reply.body)["agent"]["status"] == "available"
+
+
+@pytest.mark.parametrize("name, status", [(".", 400), ("..", 400), ("a/b", 400), ("Alice Smith", 200)])
+def test_taskrouter_worker_names_are_checked_too(client: Client, name: str, status: int) -> None:
+    attributes = json.dumps({"contact_uri": "client:alice", "holdfast_queues": ["support"]})
+    reply = taskrouter(client, "taskrouter_worker_available", WorkerName=name, WorkerAttributes=attributes)
+    assert reply.status_code == status
+
+
+def test_an_agent_id_that_is_a_phone_number_is_400(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    for agent_id in ("+14155550100", "4155550100", "+1-415-555-0100"):
+        reply = put_status(client, agent_id, {"status": "available", "contact": "client:x", "queues": ["support"]})
+        assert reply.status_code == 400 and "phone number" in json.loads(reply.body)["error"]
+    attributes = json.dumps({"contact_uri": "client:alice", "holdfast_queues": ["support"]})
+    assert taskrouter(client, "taskrouter_worker_available", WorkerName="+1 415 555 0100",
+                      WorkerAttributes=attributes).status_code == 400
+    assert c.store.staffing("support").staffed == 0
+    assert put_status(client, "agent-007", {"status": "available", "queues": ["support"]}).status_code == 200

@@ -241,3 +241,65 @@ def test_broken_configuration_still_answers_valid_twiml(settings, monkeypatch) -
     root = ET.fromstring(reply.body)
     assert [c.tag for c in root] == ["Say", "Enqueue"]
     bootstrap.reset()
+
+
+# --- issue 9: status callbacks, the apology's way back ------------------------------------------------
+
+@pytest.mark.parametrize("status", ["initiated", "ringing", "in-progress"])
+def test_a_non_final_status_callback_for_an_unknown_call_opens_no_ticket(client: Client, status: str) -> None:
+    params = event("status_completed", CallStatus=status)
+    params.pop("CallDuration")
+    reply = post(client, "incoming", params)
+    assert reply.status_code == 200 and ET.fromstring(reply.body).tag == "Response" and len(ET.fromstring(reply.body)) == 0
+    assert tickets() == []
+
+
+def _fail_once(monkeypatch, target: object, name: str) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.domain.errors import StoreUnavailableError
+
+    original = getattr(target, name)
+    calls = {"n": 0}
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise StoreUnavailableError("injected: the store is down")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, failing)
+
+
+def test_the_apology_keeps_a_way_back_into_the_line(client: Client, container, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    _fail_once(monkeypatch, container.store, "open_ticket")
+    root = ET.fromstring(post(client, "incoming", event("incoming")).body)
+    enqueue = root.find("Enqueue")
+    assert enqueue is not None and tickets() == []
+    assert "/voice/twilio/rescue-wait?queue=support" in enqueue.get("waitUrl", "")
+    assert "/voice/twilio/rescue-exit?queue=support" in enqueue.get("action", "")
+    # the store is still down when the wait URL is polled: music (no Enqueue inside a wait document)
+    _fail_once(monkeypatch, container.store, "find_by_call")
+    wait = ET.fromstring(post(client, "rescue-wait", event("enqueue_wait"), {"queue": "support"}).body)
+    assert [c.tag for c in wait] == ["Play"]
+    # back: the caller leaves the provider's queue and the exit action opens their ticket
+    wait = ET.fromstring(post(client, "rescue-wait", event("enqueue_wait"), {"queue": "support"}).body)
+    assert [c.tag for c in wait] == ["Leave"]
+    back = ET.fromstring(post(client, "rescue-exit", event("enqueue_action_leave"), {"queue": "support"}).body)
+    [ticket] = tickets()
+    assert ticket.status == "WAITING" and ticket.call_id == event("incoming")["CallSid"]
+    assert "t=support-1" in back.find(".//Enqueue").get("waitUrl", "")
+
+
+def test_a_caller_who_hangs_up_in_the_apology_queue_is_a_recorded_lost_call(client: Client, container,  # type: ignore[no-untyped-def]
+                                                                           monkeypatch) -> None:
+    _fail_once(monkeypatch, container.store, "open_ticket")
+    post(client, "incoming", event("incoming"))
+    assert post(client, "rescue-exit", event("enqueue_action_hangup"), {"queue": "support"}).status_code == 200
+    [ticket] = tickets()
+    assert ticket.lost_cause == "abandoned" and float(ticket.wait_seconds) == 95
+    assert post(client, "incoming", event("status_completed")).status_code == 200  # its status: nothing twice
+    assert len(container.store.lost_calls("support")) == 1
+
+
+def test_a_wait_step_that_fails_keeps_the_caller_holding(client: Client) -> None:
+    reply = post(client, "wait", event("enqueue_wait"), {"t": "support-404"})
+    assert [c.tag for c in ET.fromstring(reply.body)] == ["Play"]

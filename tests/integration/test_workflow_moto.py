@@ -175,7 +175,7 @@ def test_redelivered_dial_message_does_not_dial_twice(world: World) -> None:
     world.pump_until(lambda: world.dialer.calls)
     t = world.c.store._get_item(ticket_id)
     again = json.dumps({"ticket_id": ticket_id, "attempt": 1, "token": t.dial_token,
-                        "agent": {"agent_id": "alice", "contact": "client:alice"}})
+                        "agent": {"agent_id": "alice"}})
     workers.on_dial_message(again)
     assert len(world.dialer.calls) == 1
     assert dial_id(t.dial_token) == t.dial_id
@@ -221,3 +221,30 @@ def test_given_up_callback_is_on_the_lost_list_and_someone_is_told(world: World,
         assert path == "/hook" and "callback failed" in body["text"] and "0100" not in body["text"]
     finally:
         slack.close()
+
+
+def test_the_workflow_and_its_queue_carry_the_agent_id_never_the_contact(world: World) -> None:
+    ticket_id = world.book("CA1")
+    world.pump_until(lambda: world.parked(ticket_id))
+    world.c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="+14155550177", queues=("support",))
+    world.pump_until(lambda: world.dialer.calls)
+    assert world.dialer.calls[0]["to"] == "+14155550177"  # the worker looked it up
+    arn = world.ticket(ticket_id).execution_id
+    history = json.dumps(world.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"], default=str)
+    assert "agent_id" in history and "ann" in history
+    assert "4155550177" not in history  # not in the Dial message, the task's output or any state's input
+
+
+def test_the_agent_is_freed_when_the_call_status_overtakes_the_dial_action(world: World) -> None:
+    ticket_id = world.book("CA1")
+    world.agent("alice")
+    world.pump_until(lambda: world.dialer.calls)
+    did = world.ticket(ticket_id).dial_id
+    world.c.callbacks.answered(ticket_id, did, CallEvent("CAout", CallStatus.IN_PROGRESS))
+    world.c.callbacks.call_status(ticket_id, did, CallEvent("CAout", CallStatus.COMPLETED))
+    world.c.callbacks.dialed(ticket_id, did, CallEvent("CAout", CallStatus.IN_PROGRESS,
+                                                       extra={"DialCallStatus": "completed"}))
+    world.pump_until(lambda: world.finished(ticket_id))
+    assert world.ticket(ticket_id).status is TicketStatus.SERVED
+    agent = world.c.store.get_agent("alice")
+    assert (agent.status, agent.ticket_id) == (AgentStatus.AVAILABLE, None)

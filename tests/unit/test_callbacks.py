@@ -32,7 +32,7 @@ def reserved(store: FakeStore, dispatcher: Dispatcher, attempt: int = 1) -> tupl
     store.convert_to_callback(t.id, CUSTOMER, NOW, NOW)
     store.park(t.id, "park-token", attempt)
     dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="client:alice", queues=("support",))
-    return store.get(t.id), DialRequest(t.id, attempt, "alice", "client:alice", f"dial-token-{attempt}")
+    return store.get(t.id), DialRequest(t.id, attempt, "alice", f"dial-token-{attempt}")
 
 
 def ev(status: CallStatus = CallStatus.IN_PROGRESS, **extra: str) -> CallEvent:
@@ -138,7 +138,7 @@ def test_stale_webhooks_of_an_old_attempt_change_nothing() -> None:
     ticket, req = reserved(store, d)
     cb.dial(req)
     cb.dialed(ticket.id, "not-this-attempt", ev(DialCallStatus="busy"))
-    assert orch.completed == [("park-token", {"agent_id": "alice", "contact": "client:alice"})]
+    assert orch.completed == [("park-token", {"agent_id": "alice"})]
     assert cb.answered(ticket.id, "not-this-attempt", ev()).verbs == (Hangup(),)
 
 

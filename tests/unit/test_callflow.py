@@ -473,3 +473,41 @@ def test_an_offer_near_closing_says_the_callback_comes_after_the_opening(store: 
     assert "about 13 minutes" in said(flow.wait("ny-4", call("CA9", queue_seconds=60)))
     assert ("The earliest we can call you back is on Monday, November 30 at 9 AM. To be called back then, press 1."
             in said_in(offer))
+
+
+# --- issue 9 item 13: a status callback before the confirm keypress --------------------------------
+
+TYPED = "+14155550142"
+
+
+def _typed_and_read_back(flow: CallFlow, store: FakeStore, clock: FixedClock) -> str:
+    flow.incoming(call(caller="anonymous"))
+    ticket_id = store.find_by_call("CA1").id
+    flow.offer(ticket_id, call(status=CallStatus.IN_PROGRESS, digits="1"))
+    flow.number(ticket_id, call(status=CallStatus.IN_PROGRESS, digits="4155550142"), tries=0)
+    assert store.get(ticket_id).pending_number == TYPED
+    clock.advance(60)
+    return ticket_id
+
+
+def test_a_hang_up_before_the_confirm_books_the_typed_number(flow: CallFlow, store: FakeStore,
+                                                             clock: FixedClock) -> None:
+    ticket_id = _typed_and_read_back(flow, store, clock)
+    flow.incoming(call(status=CallStatus.COMPLETED, caller="anonymous"))  # the status callback overtakes
+    flow.confirm(ticket_id, call(status=CallStatus.IN_PROGRESS, digits="1"))  # then the keypress
+    ticket = store.get(ticket_id)
+    assert (ticket.kind, ticket.callback_number) == (TicketKind.CALLBACK, TYPED)
+
+
+def test_the_confirm_after_the_hang_up_books_even_without_automatic_recovery(
+        store: FakeStore, orchestrator: FakeOrchestrator, clock: FixedClock, bus: FakeBus) -> None:
+    config = {"queues": [dict(CONFIG["queues"][0], recover_lost_calls=False)]}
+    flow = CallFlow(store, orchestrator, clock, QueueDirectory.from_config(config), bus)
+    ticket_id = _typed_and_read_back(flow, store, clock)
+    flow.incoming(call(status=CallStatus.COMPLETED, caller="anonymous"))
+    assert store.get(ticket_id).status is TicketStatus.ABANDONED
+    flow.confirm(ticket_id, call(status=CallStatus.IN_PROGRESS, digits="1"))
+    ticket = store.get(ticket_id)
+    assert (ticket.kind, ticket.status, ticket.callback_number) == (TicketKind.CALLBACK, TicketStatus.SCHEDULED,
+                                                                    TYPED)
+    assert list(orchestrator.started) == [f"{ticket_id}-1"]

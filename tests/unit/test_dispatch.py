@@ -58,7 +58,7 @@ def test_a_parked_callback_is_resumed_with_the_agent(world) -> None:  # type: ig
     cb = parked(store, "CA1")
     live(store, "CA2")
     d.agent_event("bob", AV, contact="+14155550111", queues=("support",))
-    assert orch.completed == [(f"token-{cb.id}", {"agent_id": "bob", "contact": "+14155550111"})]
+    assert orch.completed == [(f"token-{cb.id}", {"agent_id": "bob"})]
     assert dialer.redirects == []
 
 

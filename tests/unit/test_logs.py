@@ -30,7 +30,7 @@ def records_of_a_busy_day(caplog) -> list[logging.LogRecord]:  # type: ignore[no
         w.hang_up("CA4")
         w.store.park(carol, "park")
         w.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="+14155550777", queues=("support",))
-        assert w.callbacks.dial(DialRequest(carol, 1, "ann", "+14155550777", "dial"))
+        assert w.callbacks.dial(DialRequest(carol, 1, "ann", "dial"))
         w.callbacks.dialed(carol, w.store.get(carol).dial_id,
                            CallEvent("CAo", CallStatus.IN_PROGRESS, extra={"DialCallStatus": "busy"}))
     finally:
@@ -64,3 +64,37 @@ def test_configured_handlers_carry_the_filter() -> None:
     configure("INFO")
     ours = [h for h in logging.getLogger("chalicelib").handlers if isinstance(h.formatter, LambdaPowertoolsFormatter)]
     assert ours and all(any(isinstance(f, MaskingFilter) for f in h.filters) for h in ours)
+
+
+def test_agent_fields_are_masked_whatever_the_agent_id_looks_like(caplog) -> None:  # type: ignore[no-untyped-def]
+    """An agent whose id is their phone number, left reserved: the sweep's warning names the agent."""
+    from datetime import datetime, timezone
+
+    from chalicelib.domain.dispatch import Dispatcher
+    from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
+    from chalicelib.domain.queues import QueueDirectory
+    from tests.fakes import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+
+    now = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
+    store = FakeStore()
+    d = Dispatcher(store, FakeOrchestrator(), FakeDialer(), FixedClock(now),
+                   QueueDirectory.from_config({"queues": [{"id": "support"}]}))
+    t = store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id="CA1"))
+    d.agent_event("+14155550188", AgentStatus.AVAILABLE, contact="+14155550199", queues=("support",))
+    store.mark_served(t.id, now)  # the release never came
+    masking = MaskingFilter()
+    chalicelib = logging.getLogger("chalicelib")
+    chalicelib.addHandler(caplog.handler)
+    caplog.set_level(logging.DEBUG, logger="chalicelib")
+    try:
+        d.sweep()
+    finally:
+        chalicelib.removeHandler(caplog.handler)
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert masking.filter(warning)
+    text = warning.getMessage() + " " + " ".join(str(v) for v in warning.__dict__.values())
+    assert "4155550188" not in text and "4155550199" not in text
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "agent contact refused", (), None)
+    record.agent, record.contact, record.agent_id = "+14155550188", "sip:+14155550199@trunk", "+14155550188"
+    masking.filter(record)
+    assert "4155550188" not in str(record.__dict__) and "4155550199" not in str(record.__dict__)

@@ -120,7 +120,7 @@ def test_recovered_by_the_callback_itself() -> None:
     w.hang_up("CA1")
     w.store.park(first, "park-token")
     w.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
-    w.callbacks.dial(DialRequest(first, 1, "ann", "client:ann", "dial-token"))
+    w.callbacks.dial(DialRequest(first, 1, "ann", "dial-token"))
     ticket = w.store.get(first)
     w.callbacks.dialed(first, ticket.dial_id, CallEvent("CAo", CallStatus.IN_PROGRESS,
                                                          extra={"DialCallStatus": "completed"}))
@@ -152,7 +152,7 @@ def test_opting_out_later_cancels_a_booked_callback_before_dialing() -> None:
     w.store.park(first, "park-token")
     w.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
     w.store.set_opt_out(ALICE, True, NOW)
-    assert w.callbacks.dial(DialRequest(first, 1, "ann", "client:ann", "dial-token")) is None
+    assert w.callbacks.dial(DialRequest(first, 1, "ann", "dial-token")) is None
     assert w.dialer.calls == [] and w.orch.completed[-1][1] == {"result": "cancelled"}
 
 
