@@ -11,6 +11,7 @@ app = Chalice(app_name="holdfast")
 bootstrap.check_at_start()
 
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
 # Event sources: `make deploy` replaces these with the stack's own queues and stream (infra/app.yaml);
 # Chalice needs a value to package.
 EVENT_SOURCES = Settings.from_env()
@@ -20,11 +21,11 @@ def _reply(reply: HttpReply) -> Response:
     return Response(body=reply.body, status_code=reply.status, headers={"Content-Type": reply.content_type})
 
 
-@app.route("/voice/{provider}/{step}", methods=["POST"], content_types=[FORM])
+@app.route("/voice/{provider}/{step}", methods=["POST"], content_types=[FORM, JSON])
 def voice(provider: str, step: str) -> Response:
     request = app.current_request
     return _reply(bootstrap.webhooks().handle(provider, step, request.raw_body, request.query_params,
-                                              request.headers))
+                                              request.headers, request.method))
 
 
 def _guarded(use: Callable[[bootstrap.Container], HttpReply], webhook: bool = False) -> Response:
@@ -38,7 +39,7 @@ def agent_status(agent_id: str) -> Response:
     return _guarded(lambda c: c.agents.set_status(agent_id, request.raw_body, request.headers))
 
 
-@app.route("/providers/{provider}/agent-events", methods=["POST"], content_types=[FORM])
+@app.route("/providers/{provider}/agent-events", methods=["POST"], content_types=[FORM, JSON])
 def provider_agent_events(provider: str) -> Response:
     request = app.current_request
     return _guarded(lambda c: c.agents.provider_event(provider, request.raw_body, request.query_params or {},

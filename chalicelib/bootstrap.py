@@ -26,7 +26,7 @@ from .domain.notifications import Notifications
 from .domain.model import AgentEvent, CallEvent
 from .domain.queues import QueueDirectory
 from .domain.script import Script
-from .ports import Clock, Dialer, SystemClock, Telephony
+from .ports import Clock, Dialer, SystemClock, Telephony, WebhookRequest
 from . import logs
 from .settings import Settings, SettingsError, expand_env, secret_problem
 from .webhooks import HttpReply, UseCases, VoiceWebhooks
@@ -70,17 +70,18 @@ class Unverifiable(Telephony):
         self.inner = inner
         self.name = inner.name
         self.content_type = inner.content_type
+        self.capabilities = inner.capabilities
 
-    def verify(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+    def verify(self, request: WebhookRequest) -> bool:
         return False
 
-    def parse(self, params: Mapping[str, str], query: Mapping[str, str]) -> CallEvent:
+    def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
         return self.inner.parse(params, query)
 
     def render(self, script: Script, base_url: str) -> str:
         return self.inner.render(script, base_url)
 
-    def parse_agent_event(self, params: Mapping[str, str]) -> AgentEvent | None:
+    def parse_agent_event(self, params: Mapping[str, Any]) -> AgentEvent | None:
         return self.inner.parse_agent_event(params)
 
 

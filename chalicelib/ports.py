@@ -1,11 +1,14 @@
 """Ports: what the domain needs from the outside world. Adapters subclass these; so do test fakes."""
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
+from urllib.parse import parse_qsl
 
+from .domain.errors import BadWebhookError
 from .domain.model import Agent, AgentEvent, AgentStatus, CallEvent, Ticket, TicketStatus
 from .domain.script import Script, Step
 
@@ -222,26 +225,89 @@ class Orchestrator(ABC):
         Raise StaleTokenError if the task is gone: timed out, finished, or answered before."""
 
 
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A provider's webhook as it arrived. Signatures are checked over these bytes (Telnyx and Vonage
+    sign the raw body), and only then is the body decoded."""
+
+    method: str
+    url: str  # our configured public URL of this webhook, without the query
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str:
+        wanted = name.lower()
+        return next((str(v) for k, v in self.headers.items() if k.lower() == wanted), "")
+
+    @property
+    def content_type(self) -> str:
+        return self.header("content-type").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What one provider can do, so nothing outside its adapter has to know its name."""
+
+    native_queue: bool  # holds a caller itself (Enqueue/Leave); else Holdfast loops a wait step
+    gather_falls_through: bool  # no input runs the next verb; else the action is always called
+    inline_redirect: bool  # a live call can be given markup; else only a URL
+    contact_kinds: frozenset[str]  # "tel", "sip", "client": what its Dial can reach
+    voices: Mapping[str, str]  # BCP-47 language -> the voice it speaks it in (absent: recorded audio)
+
+    def can_dial(self, contact: str) -> bool:
+        kind = "sip" if contact.startswith("sip:") else "client" if contact.startswith("client:") else "tel"
+        return kind in self.contact_kinds
+
+    def speaks(self, language: str) -> bool:
+        return language in self.voices
+
+
 class Telephony(ABC):
     """One telephony provider: verifies, parses and answers its webhooks."""
 
     name: str
+    content_type: str = "text/xml"
+    capabilities: Capabilities
 
     @abstractmethod
-    def verify(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool: ...
+    def verify(self, request: WebhookRequest) -> bool:
+        """Whether the provider signed this request (method, URL, headers and raw body)."""
+
+    def decode(self, request: WebhookRequest) -> dict[str, Any]:
+        """The body's fields (form or JSON). Raise BadWebhookError for a body that is neither."""
+        return decode_body(request)
 
     @abstractmethod
-    def parse(self, params: Mapping[str, str], query: Mapping[str, str]) -> CallEvent:
+    def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
         """Raise BadWebhookError for a body that is not a call event."""
 
     @abstractmethod
     def render(self, script: Script, base_url: str) -> str: ...
 
-    def parse_agent_event(self, params: Mapping[str, str]) -> AgentEvent | None:
+    def parse_agent_event(self, params: Mapping[str, Any]) -> AgentEvent | None:
         """The provider's agent presence event (None: an event Holdfast does not act on)."""
         raise NotImplementedError(f"{self.name} sends no agent events")
 
-    content_type: str = "text/xml"
+
+def decode_body(request: WebhookRequest) -> dict[str, Any]:
+    """A webhook body as fields: JSON when it says so (or looks like it), else a form."""
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadWebhookError("body is not UTF-8") from exc
+    if request.content_type == "application/json" or text.lstrip().startswith("{"):
+        try:
+            fields = json.loads(text or "{}")
+        except ValueError as exc:
+            raise BadWebhookError("body is not JSON") from exc
+        if not isinstance(fields, dict):
+            raise BadWebhookError("body is not a JSON object")
+        return fields
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
+    except ValueError as exc:
+        raise BadWebhookError("body is not a form") from exc
 
 
 class Dialer(ABC):
@@ -255,6 +321,10 @@ class Dialer(ABC):
     @abstractmethod
     def redirect(self, call_id: str, script: Script) -> None:
         """Replace what a live call is doing with this script (bridge a holding caller to an agent)."""
+
+    def redirect_to(self, call_id: str, step: Step) -> None:
+        """Send a live call to one of our webhooks (what the call does next is that step's reply)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot redirect to a URL")
 
 
 class EventBus(ABC):

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 from .domain.callbacks import Callbacks
 from .domain.callflow import CallFlow
 from .domain.dispatch import Dispatcher
 from .domain.errors import BadWebhookError, HoldfastError, TicketNotFoundError, UnknownQueueError
-from .domain.model import CallEvent, split_ticket_id
+from .domain.model import CallEvent, CallStatus, split_ticket_id
 from .domain.queues import QueueConfig
 from .domain.prompts import LANGUAGES, TEXTS
-from .domain.script import Enqueue, Say, Script
-from .ports import Telephony
+from .domain.script import Enqueue, Leave, Redirect, Say, Script, Step, explicit_no_input
+from .ports import Telephony, WebhookRequest
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _ticket(query: Mapping[str, str]) -> str:
 
 
 def _answered(event: CallEvent) -> bool:
-    return event.extra.get("DialCallStatus") in ("completed", "answered")
+    return event.dial_status is CallStatus.COMPLETED
 
 
 def _status(u: UseCases, event: CallEvent, query: Mapping[str, str]) -> Script:
@@ -87,39 +87,51 @@ STEPS: dict[str, Handler] = {
 
 # Steps that answer a provider queue's wait URL: their markup may not hold a caller (no Enqueue).
 WAIT_STEPS = frozenset({"wait", "rescue-wait"})
+# Where a caller holding without a provider queue goes back to when a step's script runs out (a
+# provider queue re-requests its wait URL by itself).
+HOLD_LOOPS = {"wait": "wait", "wait-offer": "wait", "rescue-wait": "rescue-wait"}
+# The query parameter naming a Gather's no-input step (`name?params`), for providers that always
+# call the Gather's action.
+NO_INPUT = "ni"
 
 # What a caller hears when even the configuration cannot be loaded.
 LAST_RESORT = Script.of(Say(TEXTS["en"]["error"], LANGUAGES["en"]), Enqueue("holdfast", wait=None, action=None))
 
 
-def parse_form(raw_body: bytes | None) -> dict[str, str]:
+def encode_step(step: Step) -> str:
+    return step.name + (f"?{urlencode(step.params)}" if step.params else "")
+
+
+def decode_step(text: str) -> tuple[str, dict[str, str]]:
+    name, _, query = text.partition("?")
+    return name, dict(parse_qsl(query))
+
+
+def verified(provider: Telephony, request: WebhookRequest) -> dict[str, Any] | HttpReply:
+    """The webhook's fields if the provider signed it (over the raw request); else the reply to send:
+    400 for a body that is not one at all, 403 for anything the provider did not sign."""
     try:
-        text = (raw_body or b"").decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadWebhookError("body is not a form") from exc
-    return dict(pairs)
-
-
-def signed_urls(url: str, query: Mapping[str, str]) -> list[str]:
-    """The URL the provider signed: our configured public URL, with the query as sent or as we sort it."""
-    if not query:
-        return [url]
-    orders = [list(query.items()), sorted(query.items())]
-    return list(dict.fromkeys(f"{url}?{urlencode(o)}" for o in orders))
+        fields = provider.decode(request)
+    except BadWebhookError as exc:
+        return HttpReply(400, f"{exc}\n")
+    if not provider.verify(request):
+        log.warning("webhook signature rejected", extra={"provider": provider.name})
+        return HttpReply(403, "signature does not verify\n")
+    return fields
 
 
 def verified_form(provider: Telephony, url: str, raw_body: bytes | None, query: Mapping[str, str],
-                  headers: Mapping[str, str]) -> dict[str, str] | HttpReply:
-    """The webhook's form parameters if its signature verifies against `url`; else the reply to send."""
-    try:
-        params = parse_form(raw_body)
-    except BadWebhookError as exc:
-        return HttpReply(400, f"{exc}\n")
-    if not any(provider.verify(u, params, headers) for u in signed_urls(url, query)):
-        log.warning("webhook signature rejected", extra={"provider": provider.name})
-        return HttpReply(403, "signature does not verify\n")
-    return params
+                  headers: Mapping[str, str]) -> dict[str, Any] | HttpReply:
+    """`verified` for a POST to `url` (the agent-events webhook)."""
+    return verified(provider, WebhookRequest("POST", url, dict(query or {}), headers, raw_body or b""))
+
+
+def _holding(script: Script, step: str, query: Mapping[str, str]) -> Script:
+    """Without a provider queue, a wait step's script ends by asking for the wait step again."""
+    if not script.verbs or isinstance(script.verbs[-1], (Leave, Redirect)):
+        return script
+    loop = {k: v for k, v in query.items() if k in ("t", "queue")}
+    return Script(script.verbs + (Redirect(Step.of(HOLD_LOOPS[step], **loop)),))
 
 
 class VoiceWebhooks:
@@ -129,21 +141,33 @@ class VoiceWebhooks:
         self.base_url = public_base_url.rstrip("/")
 
     def handle(self, provider_name: str, step: str, raw_body: bytes | None,
-               query: Mapping[str, str] | None, headers: Mapping[str, str]) -> HttpReply:
+               query: Mapping[str, str] | None, headers: Mapping[str, str], method: str = "POST") -> HttpReply:
         provider = self.providers.get(provider_name)
         handler = STEPS.get(step)
         if provider is None or handler is None:
             return HttpReply(404, f"no such webhook: {provider_name}/{step}\n")
         query = dict(query or {})
-        params = verified_form(provider, f"{self.base_url}/voice/{provider_name}/{step}", raw_body, query, headers)
+        request = WebhookRequest(method, f"{self.base_url}/voice/{provider_name}/{step}", query, headers,
+                                 raw_body or b"")
+        params = verified(provider, request)
         if isinstance(params, HttpReply):
             return params
         try:
             event = provider.parse(params, query)
         except BadWebhookError as exc:
             return HttpReply(400, f"{exc}\n")
-        return HttpReply(200, provider.render(self._run(handler, event, query, step), self.base_url),
-                         provider.content_type)
+        if not event.digits and query.get(NO_INPUT) and not event.progress:
+            # nothing pressed, and the provider called the action anyway: the Gather's no-input step
+            step, query = decode_step(query[NO_INPUT])
+            handler = STEPS.get(step)
+            if handler is None:
+                return HttpReply(400, f"no such no-input step: {step}\n")
+        script = self._run(handler, event, query, step)
+        if not provider.capabilities.native_queue and step in HOLD_LOOPS:
+            script = _holding(script, step, query)
+        if not provider.capabilities.gather_falls_through:
+            script = explicit_no_input(script)
+        return HttpReply(200, provider.render(script, self.base_url), provider.content_type)
 
     def _run(self, handler: Handler, event: CallEvent, query: Mapping[str, str], step: str) -> Script:
         """A caller is on the line: whatever fails inside, they hear valid markup."""

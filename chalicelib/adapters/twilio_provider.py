@@ -16,20 +16,46 @@ from twilio.twiml.voice_response import Gather as TwGather
 from twilio.twiml.voice_response import VoiceResponse
 
 from ..domain.errors import BadWebhookError, CallGoneError, NotifyError, TelephonyError
-from ..domain.model import AgentEvent, AgentStatus, CallEvent, CallStatus, QueueResult
+from ..domain.model import AgentEvent, AgentStatus, AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                              Step, Verb)
-from ..ports import Dialer, Telephony
+from ..ports import Capabilities, Dialer, Telephony, WebhookRequest, decode_body
 
 VOICES = {"en-US": "Polly.Joanna", "ru-RU": "Polly.Tatyana", "uk-UA": "Google.uk-UA-Standard-A"}
 
 _STATUSES = {s.value: s for s in CallStatus} | {"initiated": CallStatus.QUEUED}
+_DIAL_STATUSES = _STATUSES | {"answered": CallStatus.COMPLETED}
 _QUEUE_RESULTS = {r.value: r for r in QueueResult} | {
     "bridging-in-process": QueueResult.BRIDGED, "system-error": QueueResult.ERROR}
 
 
 CALL_NOT_IN_PROGRESS = 21220  # Twilio: "Call is not in-progress. Cannot redirect."
-_EXTRA = ("AnsweredBy", "SipResponseCode", "DialCallStatus", "DialCallDuration", "DialCallSid")
+CAPABILITIES = Capabilities(native_queue=True, gather_falls_through=True, inline_redirect=True,
+                            contact_kinds=frozenset({"tel", "sip", "client"}), voices=VOICES)
+
+
+def answered_by(value: str | None) -> AnsweredBy | None:
+    """TwiML-shaped AnsweredBy (Twilio, Telnyx TeXML): human, machine_start, machine_end_*, fax, unknown."""
+    if not value:
+        return None
+    if value.startswith("machine"):
+        return AnsweredBy.MACHINE
+    return {"human": AnsweredBy.HUMAN, "fax": AnsweredBy.FAX}.get(value, AnsweredBy.UNKNOWN)
+
+
+def dial_seconds(value: str | None) -> float:
+    try:
+        return max(0.0, float(value or 0))
+    except ValueError:
+        return 0.0
+
+
+def signed_urls(url: str, query: Mapping[str, str]) -> list[str]:
+    """The URL the provider signed: our configured public URL, with the query as sent or as we sort it."""
+    if not query:
+        return [url]
+    orders = [list(query.items()), sorted(query.items())]
+    return list(dict.fromkeys(f"{url}?{urlencode(o)}" for o in orders))
 
 
 def step_url(base_url: str, provider: str, step: Step) -> str:
@@ -49,17 +75,25 @@ def _int(value: str | None) -> int | None:
 class TwilioTelephony(Telephony):
     name = "twilio"
     content_type = "text/xml"
+    capabilities = CAPABILITIES
 
     def __init__(self, auth_token: str) -> None:
         self._validator = RequestValidator(auth_token)
 
-    def verify(self, url: str, params: Mapping[str, str], headers: Mapping[str, str]) -> bool:
-        signature = headers.get("x-twilio-signature") or headers.get("X-Twilio-Signature") or ""
-        return bool(signature) and self._validator.validate(url, dict(params), signature)
+    def verify(self, request: WebhookRequest) -> bool:
+        """HMAC-SHA1 over our URL and the sorted form fields (Twilio signs parsed fields, not bytes)."""
+        signature = request.header("x-twilio-signature")
+        if not signature:
+            return False
+        try:
+            params = decode_body(request)
+        except BadWebhookError:
+            return False
+        return any(self._validator.validate(u, params, signature) for u in signed_urls(request.url, request.query))
 
     def parse(self, params: Mapping[str, str], query: Mapping[str, str]) -> CallEvent:
         call_id = params.get("CallSid", "")
-        if not call_id.startswith("CA"):
+        if not call_id or not call_id.isprintable() or len(call_id) > 128:
             raise BadWebhookError("CallSid missing or malformed")
         status = _STATUSES.get(params.get("CallStatus", "in-progress"))
         if status is None:
@@ -73,8 +107,11 @@ class TwilioTelephony(Telephony):
             queue_result=_QUEUE_RESULTS.get(queue_result, QueueResult.ERROR) if queue_result else None,
             queue_seconds=_int(params.get("QueueTime")),
             duration_seconds=_int(params.get("CallDuration")),
-            extra={k: v for k, v in params.items() if k in _EXTRA},
-            progress=params.get("CallbackSource") == "call-progress-events")
+            progress=params.get("CallbackSource") == "call-progress-events",
+            answered_by=answered_by(params.get("AnsweredBy")),
+            dial_status=_DIAL_STATUSES.get(params.get("DialCallStatus", "")),
+            dial_seconds=dial_seconds(params.get("DialCallDuration")),
+            sip_code=_int(params.get("SipResponseCode")))
 
     def parse_agent_event(self, params: Mapping[str, str]) -> AgentEvent | None:
         """TaskRouter event callbacks: worker.activity.update moves an agent; others are not ours."""
@@ -202,8 +239,14 @@ class TwilioDialer(Dialer):
             raise NotifyError(str(exc)) from exc
 
     def redirect(self, call_id: str, script: Script) -> None:
+        self._update(call_id, twiml=self._markup.render(script, self._base_url))
+
+    def redirect_to(self, call_id: str, step: Step) -> None:
+        self._update(call_id, url=step_url(self._base_url, "twilio", step), method="POST")
+
+    def _update(self, call_id: str, **change: str) -> None:
         try:
-            self._client.calls(call_id).update(twiml=self._markup.render(script, self._base_url))
+            self._client.calls(call_id).update(**change)
         except TwilioRestException as exc:
             if exc.code == CALL_NOT_IN_PROGRESS or exc.status == 404:
                 raise CallGoneError(f"call {call_id} has ended") from exc

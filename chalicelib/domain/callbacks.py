@@ -114,8 +114,8 @@ class Callbacks:
     def answered(self, ticket_id: str, did: str, event: CallEvent) -> Script:
         """The outbound leg was answered: whisper to the agent, or greet the customer, then bridge."""
         ticket, queue = self._load(ticket_id)
-        if ticket.dial_id != did:
-            return Script.of(Hangup())  # a stale attempt
+        if ticket.dial_id != did or ticket.status is not TicketStatus.CONNECTING:
+            return Script.of(Hangup())  # a stale attempt, or one closed already (a machine, heard first)
         lang = ticket.language
         action = Step.of("cb-dialed", t=ticket.id, d=did)
         if queue.dial_mode == "agent_first":
@@ -123,8 +123,7 @@ class Callbacks:
             return Script.of(self._say(queue, lang, "agent_whisper", number=ticket.number, digits=digits),
                              Dial(ticket.callback_number or "", caller_id=queue.caller_id, action=action,
                                   timeout_seconds=25))
-        answered_by = event.extra.get("AnsweredBy", "")
-        if answered_by.startswith("machine") or answered_by == "fax":
+        if event.answered_by is not None and event.answered_by.not_a_person:
             self.finish(ticket, did, Outcome.MACHINE)
             return Script.of(Hangup())
         contact = self._agent_contact(queue, ticket.agent_id or "")
@@ -137,8 +136,8 @@ class Callbacks:
     def dialed(self, ticket_id: str, did: str, event: CallEvent) -> Script:
         """The inner <Dial> ended: after a conversation, or without the other side answering."""
         ticket, queue = self._load(ticket_id)
-        status = event.extra.get("DialCallStatus", "")
-        if status in ("completed", "answered"):
+        status = event.dial_status.value if event.dial_status else ""
+        if event.dial_status is CallStatus.COMPLETED:
             if self.finish(ticket, did, Outcome.CONNECTED):
                 talk = event.dial_seconds
                 if talk > 0:
@@ -154,6 +153,11 @@ class Callbacks:
     def call_status(self, ticket_id: str, did: str, event: CallEvent) -> None:
         """The outbound call ended. Unanswered: its outcome. Answered: the agent is free again."""
         ticket, queue = self._load(ticket_id)
+        if event.answered_by is not None and event.answered_by.not_a_person and not event.status.ended:
+            # The verdict came apart from the answer (Telnyx's status callback, Vonage's event).
+            if ticket.dial_id == did and queue.dial_mode != "agent_first":
+                self.finish(ticket, did, Outcome.MACHINE)
+            return
         if event.status is CallStatus.COMPLETED:
             # An answered call's outcome is its <Dial> action's to report, and status callbacks can
             # overtake it (Twilio sends both at once when the agent hangs up). So: note that the call

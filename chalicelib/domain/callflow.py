@@ -89,7 +89,7 @@ class CallFlow:
         """Polled while an apologised-to caller holds. Once the store answers, they leave the provider's
         queue; the exit action (rescue_exit) opens their ticket and they hold like anyone else."""
         self.store.find_by_call(event.call_id)  # raises while the store is down: music, and ask again
-        return Script.of(Leave())
+        return Script.of(Leave(Step.of("rescue-exit", queue=queue_id)))
 
     def rescue_exit(self, queue_id: str, event: CallEvent) -> Script:
         """An apologised-to caller left the provider's queue: to take their place in ours, or gone."""
@@ -291,7 +291,8 @@ class CallFlow:
         if queue.max_hold_seconds and (now - ticket.created_at).total_seconds() >= queue.max_hold_seconds:
             # Rung out: nobody could take the call in time. Recorded and recovered before they hear it.
             self._lose(ticket, LostCause.RANG_OUT)
-            return Script.of(self.prompt(queue, lang, "rang_out"), self.prompt(queue, lang, "goodbye"), Leave())
+            return Script.of(self.prompt(queue, lang, "rang_out"), self.prompt(queue, lang, "goodbye"),
+                             Leave(self._hold(queue, ticket).action))
         listen = Step.of("wait-offer", t=ticket.id)
         if event.queue_seconds is not None and event.queue_seconds < JUST_ANNOUNCED_SECONDS:
             return Script.of(Gather(listen, (music,), timeout_seconds=MUSIC_GATHER_SECONDS))
@@ -304,7 +305,7 @@ class CallFlow:
         ticket, queue = self._load(ticket_id)
         if event.digits == "1" and ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.WAITING:
             self.store.mark_wants_callback(ticket.id)
-            return Script.of(Leave())
+            return Script.of(Leave(self._hold(queue, ticket).action))
         if event.digits == "9":
             return Script.of(self._opt_out(queue, ticket), self.prompt(queue, ticket.language, "keep_place"))
         return Script.of(*self._stay(queue, ticket, Step.of("wait-offer", t=ticket.id)))

@@ -127,16 +127,25 @@ class CallEvent:
     queue_result: QueueResult | None = None
     queue_seconds: int | None = None
     duration_seconds: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
     progress: bool = False  # a status callback (the call's progress), not a request for instructions
+    # Answering-machine detection's verdict, wherever the provider delivers it (the answer fetch,
+    # a status callback or a separate event): None when no verdict came with this webhook.
+    answered_by: AnsweredBy | None = None
+    # How a dial to an agent (or, agent first, to the customer) ended, and how long they talked.
+    dial_status: CallStatus | None = None
+    dial_seconds: float = 0.0
+    sip_code: int | None = None
+
+
+class AnsweredBy(str, Enum):
+    HUMAN = "human"
+    MACHINE = "machine"
+    FAX = "fax"
+    UNKNOWN = "unknown"
 
     @property
-    def dial_seconds(self) -> float:
-        """How long a <Dial> conversation lasted (0 if not reported or not a number)."""
-        try:
-            return float(self.extra.get("DialCallDuration") or 0)
-        except ValueError:
-            return 0.0
+    def not_a_person(self) -> bool:
+        return self in (AnsweredBy.MACHINE, AnsweredBy.FAX)
 
 
 class AgentStatus(str, Enum):

@@ -4,7 +4,7 @@ Each provider renders it as its own markup (TwiML for Twilio). Next steps are na
 a logical webhook, so the domain never builds provider URLs."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Union
 
 
@@ -44,6 +44,10 @@ class Gather:
     num_digits: int | None = 1
     timeout_seconds: int = 6
     finish_on_key: str | None = None
+    # Where a caller who pressed nothing goes. Providers whose gather falls through to the next verb
+    # (TwiML, TeXML) get there by the script's own next verbs; providers whose input always calls its
+    # action (Vonage, Jambonz) are sent here instead (see `explicit_no_input`).
+    no_input: Step | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,10 @@ class Redirect:
 
 @dataclass(frozen=True)
 class Leave:
-    """Leave the hold queue (the Enqueue action then runs)."""
+    """Leave the hold queue (the Enqueue action then runs). `exit` names that action for providers
+    with no hold queue of their own, which go there by redirect (with result=leave)."""
+
+    exit: Step | None = None
 
 
 @dataclass(frozen=True)
@@ -91,3 +98,14 @@ class Script:
     @classmethod
     def of(cls, *verbs: Verb) -> "Script":
         return cls(tuple(verbs))
+
+
+def explicit_no_input(script: Script) -> Script:
+    """The same script with each Gather's no-input step made explicit: a Gather followed by a
+    Redirect falls through to that Redirect's step when nothing is pressed."""
+    verbs = list(script.verbs)
+    for i, verb in enumerate(verbs):
+        following = verbs[i + 1] if i + 1 < len(verbs) else None
+        if isinstance(verb, Gather) and verb.no_input is None and isinstance(following, Redirect):
+            verbs[i] = replace(verb, no_input=following.step)
+    return Script(tuple(verbs))

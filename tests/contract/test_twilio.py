@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
 from chalicelib.adapters.twilio_provider import TwilioTelephony
 from chalicelib.domain.errors import BadWebhookError
-from chalicelib.domain.model import CallStatus, QueueResult
+from chalicelib.domain.model import AnsweredBy, CallStatus, QueueResult
+from chalicelib.ports import WebhookRequest
 from chalicelib.domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
                                       Script, Step)
 from tests.helpers import EVENTS, event
@@ -20,8 +22,14 @@ KA_PARAMS = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits":
 KA_SIGNATURE = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
 
 
+def request(url: str, params: dict, signature: str) -> WebhookRequest:
+    base, _, query = url.partition("?")
+    return WebhookRequest("POST", base, dict(parse_qsl(query)), {"X-Twilio-Signature": signature,
+                          "Content-Type": "application/x-www-form-urlencoded"}, urlencode(params).encode())
+
+
 def test_known_answer_signature_verifies() -> None:
-    assert TwilioTelephony(KA_TOKEN).verify(KA_URL, KA_PARAMS, {"X-Twilio-Signature": KA_SIGNATURE})
+    assert TwilioTelephony(KA_TOKEN).verify(request(KA_URL, KA_PARAMS, KA_SIGNATURE))
 
 
 @pytest.mark.parametrize("token, url, params, signature", [
@@ -31,7 +39,7 @@ def test_known_answer_signature_verifies() -> None:
     (KA_TOKEN, KA_URL, KA_PARAMS, ""),                                            # missing
 ])
 def test_anything_else_does_not(token: str, url: str, params: dict, signature: str) -> None:
-    assert not TwilioTelephony(token).verify(url, params, {"X-Twilio-Signature": signature})
+    assert not TwilioTelephony(token).verify(request(url, params, signature))
 
 
 RECORDED = sorted(p.stem for p in (EVENTS / "twilio").glob("*.json") if not p.stem.startswith("taskrouter"))
@@ -40,7 +48,7 @@ RECORDED = sorted(p.stem for p in (EVENTS / "twilio").glob("*.json") if not p.st
 @pytest.mark.parametrize("name", RECORDED)
 def test_every_recorded_webhook_parses(name: str) -> None:
     ev = TwilioTelephony("t").parse(event(name), {})
-    assert ev.call_id.startswith("CA")
+    assert ev.call_id == event(name)["CallSid"]
     assert isinstance(ev.status, CallStatus)
 
 
@@ -54,7 +62,7 @@ def test_parsed_fields() -> None:
 
 
 @pytest.mark.parametrize("bad", [
-    {}, {"CallSid": "XX1"}, {"CallSid": "CA1", "CallStatus": "exploded"},
+    {}, {"CallSid": ""}, {"CallSid": "CA\n1"}, {"CallSid": "CA1", "CallStatus": "exploded"},
     {"CallSid": "CA1", "QueueTime": "soon"},
 ])
 def test_malformed_webhooks_are_bad_webhook_errors(bad: dict) -> None:
@@ -101,8 +109,12 @@ def test_taskrouter_worker_events_become_agent_events() -> None:
 
 def test_outbound_webhook_fields() -> None:
     tw = TwilioTelephony("t")
-    assert tw.parse(event("outbound_answered_human"), {}).extra["AnsweredBy"] == "human"
-    assert tw.parse(event("outbound_dial_busy"), {}).extra["DialCallStatus"] == "busy"
+    assert tw.parse(event("outbound_answered_human"), {}).answered_by is AnsweredBy.HUMAN
+    assert tw.parse(event("outbound_dial_busy"), {}).dial_status is CallStatus.BUSY
+    assert tw.parse(event("outbound_answered_human", AnsweredBy="machine_end_beep"), {}).answered_by \
+        is AnsweredBy.MACHINE
+    assert tw.parse(event("outbound_dial_busy", DialCallStatus="answered", DialCallDuration="42"), {}) \
+        .dial_seconds == 42.0
     assert tw.parse(event("outbound_status_no_answer"), {}).status is CallStatus.NO_ANSWER
 
 

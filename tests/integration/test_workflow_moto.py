@@ -243,7 +243,7 @@ def test_the_agent_is_freed_when_the_call_status_overtakes_the_dial_action(world
     world.c.callbacks.answered(ticket_id, did, CallEvent("CAout", CallStatus.IN_PROGRESS))
     world.c.callbacks.call_status(ticket_id, did, CallEvent("CAout", CallStatus.COMPLETED))
     world.c.callbacks.dialed(ticket_id, did, CallEvent("CAout", CallStatus.IN_PROGRESS,
-                                                       extra={"DialCallStatus": "completed"}))
+                                                       dial_status=CallStatus("completed")))
     world.pump_until(lambda: world.finished(ticket_id))
     assert world.ticket(ticket_id).status is TicketStatus.SERVED
     agent = world.c.store.get_agent("alice")

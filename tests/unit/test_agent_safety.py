@@ -10,7 +10,7 @@ import pytest
 from chalicelib.domain.callbacks import Callbacks, DialRequest, dial_id
 from chalicelib.domain.dispatch import RESUME_GRACE, Dispatcher
 from chalicelib.domain.errors import NumberNotAllowedError
-from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
+from chalicelib.domain.model import AgentStatus, AnsweredBy, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.phone import NumberPolicy
 from chalicelib.domain.queues import QueueDirectory
 from tests.fakes import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
@@ -102,7 +102,7 @@ def test_customer_first_never_bridges_to_a_refused_contact() -> None:
     assert dialer.calls[0]["to"] == CUSTOMER
     store.agents["alice"] = replace(store.agents["alice"], contact="+18765551234")
     script = cb.answered(ticket.id, dial_id("dial-token"), CallEvent("CAout1", CallStatus.IN_PROGRESS,
-                                                                      extra={"AnsweredBy": "human"}))
+                                                                      answered_by=AnsweredBy.HUMAN))
     assert not any(getattr(v, "target", None) for v in script.verbs)
     assert orch.completed[-1][1]["result"] == "agent-missed"
 
@@ -133,7 +133,7 @@ def test_the_agent_is_freed_whatever_order_status_and_dial_action_come_in(status
     cb.answered(ticket.id, did, CallEvent("CAout1", CallStatus.IN_PROGRESS))
     status = lambda: cb.call_status(ticket.id, did, CallEvent("CAout1", CallStatus.COMPLETED))  # noqa: E731
     dialed = lambda: cb.dialed(ticket.id, did, CallEvent("CAout1", CallStatus.IN_PROGRESS,  # noqa: E731
-                                                          extra={"DialCallStatus": "completed"}))
+                                                          dial_status=CallStatus("completed")))
     for step in ((status, dialed) if status_first else (dialed, status)):
         step()
     assert store.get(ticket.id).status is TicketStatus.SERVED
@@ -148,7 +148,7 @@ def test_while_the_conversation_lasts_the_agent_stays_busy() -> None:
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     cb.dial(DialRequest(ticket.id, 1, "alice", "dial-token"))
     cb.dialed(ticket.id, dial_id("dial-token"), CallEvent("CAout1", CallStatus.IN_PROGRESS,
-                                                          extra={"DialCallStatus": "completed"}))
+                                                          dial_status=CallStatus("completed")))
     assert store.get_agent("alice").status is AgentStatus.BUSY  # no status callback yet
 
 

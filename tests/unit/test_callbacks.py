@@ -9,6 +9,7 @@ from chalicelib.domain.callbacks import Callbacks, DialRequest, dial_id
 from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.errors import BadRequestError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
+from chalicelib.adapters.twilio_provider import TwilioTelephony
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Dial, Hangup
 from tests.fakes import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
@@ -35,8 +36,11 @@ def reserved(store: FakeStore, dispatcher: Dispatcher, attempt: int = 1) -> tupl
     return store.get(t.id), DialRequest(t.id, attempt, "alice", f"dial-token-{attempt}")
 
 
-def ev(status: CallStatus = CallStatus.IN_PROGRESS, **extra: str) -> CallEvent:
-    return CallEvent("CAout1", status, extra=extra)
+def ev(status: CallStatus = CallStatus.IN_PROGRESS, AnsweredBy: str = "",  # noqa: N803 - the wire names
+       DialCallStatus: str = "") -> CallEvent:
+    """An event as the Twilio adapter parses one carrying these fields."""
+    return TwilioTelephony("t").parse({"CallSid": "CAout1", "CallStatus": status.value, "AnsweredBy": AnsweredBy,
+                                       "DialCallStatus": DialCallStatus}, {})
 
 
 def test_agent_first_dials_the_agent_who_hears_the_customer_then_is_bridged() -> None:

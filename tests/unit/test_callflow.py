@@ -9,7 +9,7 @@ from chalicelib.domain.callflow import CallFlow
 from chalicelib.domain.errors import OrchestratorError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
-from chalicelib.domain.script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say
+from chalicelib.domain.script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Step
 from tests.fakes import FakeBus, FakeOrchestrator, FakeStore, FixedClock
 
 CONFIG = {"default": "support", "queues": [
@@ -250,7 +250,8 @@ def test_wait_announces_and_reoffers_then_press_1_leaves_the_queue(flow: CallFlo
     assert isinstance(gather, Gather) and isinstance(gather.prompts[-1], Play)
     assert "number 4 in line" in said(script) and "press 1" in said(script)
     assert "press 9" not in said(script)  # the opt-out hint never rides on the offer
-    assert flow.wait_offer("support-4", call("CA3", digits="1")).verbs == (Leave(),)
+    left = flow.wait_offer("support-4", call("CA3", digits="1")).verbs
+    assert left == (Leave(Step.of("queue-exit", t="support-4")),)
     script = flow.queue_exit("support-4", call("CA3", queue_result=QueueResult.LEAVE))
     assert script.verbs[0].action.name == "confirm"
 

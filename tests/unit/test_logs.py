@@ -32,7 +32,7 @@ def records_of_a_busy_day(caplog) -> list[logging.LogRecord]:  # type: ignore[no
         w.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="+14155550777", queues=("support",))
         assert w.callbacks.dial(DialRequest(carol, 1, "ann", "dial"))
         w.callbacks.dialed(carol, w.store.get(carol).dial_id,
-                           CallEvent("CAo", CallStatus.IN_PROGRESS, extra={"DialCallStatus": "busy"}))
+                           CallEvent("CAo", CallStatus.IN_PROGRESS, dial_status=CallStatus("busy")))
     finally:
         chalicelib.removeHandler(caplog.handler)
     return caplog.records
