@@ -16,7 +16,10 @@ from .adapters.sqs_bus import SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
 from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, TelegramNotifier
-from .adapters.parameters import ADMIN_TOKEN, PUBLIC_URL, TWILIO_AUTH_TOKEN, ParameterStore
+from .adapters.parameters import (ADMIN_TOKEN, PUBLIC_URL, TELNYX_API_KEY, TELNYX_PUBLIC_KEY, TWILIO_AUTH_TOKEN,
+                                  VONAGE_PRIVATE_KEY, VONAGE_SIGNATURE_SECRET, ParameterStore)
+from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
+from .adapters.vonage import VonageDialer, VonageTelephony
 from .admin_api import AdminApi
 from .agents_api import AgentsApi
 from .domain.callbacks import Callbacks
@@ -85,10 +88,28 @@ class Unverifiable(Telephony):
         return self.inner.parse_agent_event(params)
 
 
-def providers(settings: Settings) -> dict[str, Telephony]:
-    twilio = TwilioTelephony(settings.twilio_auth_token)
-    usable = secret_problem("TWILIO_AUTH_TOKEN", settings.twilio_auth_token) is None
-    return {"twilio": twilio if usable else Unverifiable(twilio)}
+def providers(settings: Settings, clock: Clock | None = None) -> dict[str, Telephony]:
+    """Every enabled provider's webhooks; one whose key is unusable refuses them all (403)."""
+    built = {"twilio": (TwilioTelephony(settings.twilio_auth_token), "TWILIO_AUTH_TOKEN", settings.twilio_auth_token)}
+    if "telnyx" in settings.providers:
+        built["telnyx"] = (TelnyxTelephony(settings.telnyx_public_key, clock), "TELNYX_PUBLIC_KEY",
+                           settings.telnyx_public_key)
+    if "vonage" in settings.providers:
+        built["vonage"] = (VonageTelephony(settings.vonage_signature_secret, clock), "VONAGE_SIGNATURE_SECRET",
+                           settings.vonage_signature_secret)
+    return {name: provider if secret_problem(key, secret) is None else Unverifiable(provider)
+            for name, (provider, key, secret) in built.items()}
+
+
+def dialer_for(settings: Settings, twilio: TwilioDialer, clock: Clock) -> Dialer:
+    """The provider that places callbacks and bridges callers (HOLDFAST_DIALING_PROVIDER)."""
+    if settings.dialing_provider == "telnyx":
+        return TelnyxDialer(settings.telnyx_api_key, settings.telnyx_account_sid, settings.telnyx_application_sid,
+                            settings.public_base_url, settings.telnyx_api_base_url)
+    if settings.dialing_provider == "vonage":
+        return VonageDialer(settings.vonage_application_id, settings.vonage_private_key, settings.public_base_url,
+                            settings.vonage_api_base_url, clock=clock)
+    return twilio
 
 
 def aws_session(settings: Settings) -> boto3.session.Session:
@@ -111,8 +132,14 @@ def resolve(settings: Settings, session: boto3.session.Session | None = None) ->
     public_url = settings.public_base_url
     if public_url == Settings.public_base_url:  # not set: the stack wrote its API's URL
         public_url = store.get(PUBLIC_URL).rstrip("/") or public_url
+    per_provider: dict[str, str] = {}
+    if "telnyx" in settings.providers:
+        per_provider |= {"telnyx_public_key": store.get(TELNYX_PUBLIC_KEY), "telnyx_api_key": store.get(TELNYX_API_KEY)}
+    if "vonage" in settings.providers:
+        per_provider |= {"vonage_signature_secret": store.get(VONAGE_SIGNATURE_SECRET),
+                         "vonage_private_key": store.get(VONAGE_PRIVATE_KEY)}
     return replace(settings, twilio_auth_token=store.get(TWILIO_AUTH_TOKEN), admin_token=store.get(ADMIN_TOKEN),
-                   public_base_url=public_url)
+                   public_base_url=public_url, **per_provider)
 
 
 def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None,
@@ -128,13 +155,13 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
     orchestrator = StepFunctionsOrchestrator(sfn, settings.state_machine_arn, ticket_keys)
     twilio = TwilioDialer(settings.twilio_account_sid, settings.twilio_auth_token, settings.public_base_url,
                           settings.twilio_api_base_url)
-    dialer = dialer or twilio
+    dialer = dialer or dialer_for(settings, twilio, clock)
     sqs = client(session, "sqs", settings)
     bus = SqsEventBus(sqs, settings.notify_queue_url)
     flow = CallFlow(store, orchestrator, clock, queues, bus, settings.daily_callback_budget)
     dispatcher = Dispatcher(store, orchestrator, dialer, clock, queues)
     callbacks = Callbacks(store, orchestrator, dialer, clock, queues, dispatcher)
-    known = providers(settings)
+    known = providers(settings, clock)
     ses = client(session, "ses", settings)
     notifications = Notifications(store, queues, [
         SlackNotifier(), TelegramNotifier(settings.telegram_api_base_url), EmailNotifier(ses),

@@ -11,7 +11,9 @@ from typing import Mapping
 DEFAULT_QUEUES_FILE = str(Path(__file__).with_name("queues.json"))
 
 # A Twilio auth token is 32 hex characters; an admin token at least as long (128 bits as hex).
-MIN_SECRET_LENGTH = {"TWILIO_AUTH_TOKEN": 32, "HOLDFAST_ADMIN_TOKEN": 32}
+# A Telnyx public key is base64 of 32 bytes; a Vonage signature secret is at least 32 characters.
+MIN_SECRET_LENGTH = {"TWILIO_AUTH_TOKEN": 32, "HOLDFAST_ADMIN_TOKEN": 32, "TELNYX_PUBLIC_KEY": 44,
+                     "VONAGE_SIGNATURE_SECRET": 32}
 # What a value nobody filled in looks like (the README's and the config file's old placeholders).
 _PLACEHOLDER = re.compile(r"replace|changeme|change[-_ ]me|placeholder|your[-_ ]|todo|xxxx|<[^>]*>|\.\.\.",
                           re.IGNORECASE)
@@ -77,6 +79,20 @@ class Settings:
     parameters_max_age: int = 300
     # The local stack's clock, this many seconds ahead of (or behind) the real one; 0 in AWS.
     clock_offset_seconds: float = 0.0
+    # The providers whose webhooks are served (/voice/{provider}/...), and the one that places calls.
+    providers: tuple[str, ...] = ("twilio",)
+    dialing_provider: str = "twilio"
+    # Telnyx TeXML: the account's Ed25519 public key (base64) checks webhooks; the API key places calls.
+    telnyx_public_key: str = ""
+    telnyx_api_key: str = ""
+    telnyx_account_sid: str = ""
+    telnyx_application_sid: str = ""
+    telnyx_api_base_url: str | None = None
+    # Vonage Voice: the signature secret checks webhooks; the application id and private key place calls.
+    vonage_signature_secret: str = ""
+    vonage_application_id: str = ""
+    vonage_private_key: str = ""
+    vonage_api_base_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -103,6 +119,17 @@ class Settings:
             parameters_path=env.get("HOLDFAST_PARAMETERS_PATH", "").rstrip("/"),
             parameters_max_age=int(env.get("HOLDFAST_PARAMETERS_MAX_AGE", "300")),
             clock_offset_seconds=float(env.get("HOLDFAST_CLOCK_OFFSET_SECONDS", "0") or 0),
+            providers=tuple(p.strip() for p in env.get("HOLDFAST_PROVIDERS", "twilio").split(",") if p.strip()),
+            dialing_provider=env.get("HOLDFAST_DIALING_PROVIDER", "twilio"),
+            telnyx_public_key=env.get("TELNYX_PUBLIC_KEY", ""),
+            telnyx_api_key=env.get("TELNYX_API_KEY", ""),
+            telnyx_account_sid=env.get("TELNYX_ACCOUNT_SID", ""),
+            telnyx_application_sid=env.get("TELNYX_APPLICATION_SID", ""),
+            telnyx_api_base_url=env.get("TELNYX_API_BASE_URL") or None,
+            vonage_signature_secret=env.get("VONAGE_SIGNATURE_SECRET", ""),
+            vonage_application_id=env.get("VONAGE_APPLICATION_ID", ""),
+            vonage_private_key=env.get("VONAGE_PRIVATE_KEY", ""),
+            vonage_api_base_url=env.get("VONAGE_API_BASE_URL") or None,
         )
 
     def secret_problems(self) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
-from urllib.parse import parse_qsl, urlencode
 
 from .domain.callbacks import Callbacks
 from .domain.callflow import CallFlow
@@ -13,7 +12,7 @@ from .domain.errors import BadWebhookError, HoldfastError, TicketNotFoundError, 
 from .domain.model import CallEvent, CallStatus, split_ticket_id
 from .domain.queues import QueueConfig
 from .domain.prompts import LANGUAGES, TEXTS
-from .domain.script import Enqueue, Leave, Redirect, Say, Script, Step, explicit_no_input
+from .domain.script import NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step, explicit_no_input
 from .ports import Telephony, WebhookRequest
 
 log = logging.getLogger(__name__)
@@ -87,24 +86,13 @@ STEPS: dict[str, Handler] = {
 
 # Steps that answer a provider queue's wait URL: their markup may not hold a caller (no Enqueue).
 WAIT_STEPS = frozenset({"wait", "rescue-wait"})
+# Steps that learn how a Dial ended.
+DIAL_RESULT_STEPS = frozenset({"bridge-result", "cb-dialed"})
 # Where a caller holding without a provider queue goes back to when a step's script runs out (a
 # provider queue re-requests its wait URL by itself).
 HOLD_LOOPS = {"wait": "wait", "wait-offer": "wait", "rescue-wait": "rescue-wait"}
-# The query parameter naming a Gather's no-input step (`name?params`), for providers that always
-# call the Gather's action.
-NO_INPUT = "ni"
-
 # What a caller hears when even the configuration cannot be loaded.
 LAST_RESORT = Script.of(Say(TEXTS["en"]["error"], LANGUAGES["en"]), Enqueue("holdfast", wait=None, action=None))
-
-
-def encode_step(step: Step) -> str:
-    return step.name + (f"?{urlencode(step.params)}" if step.params else "")
-
-
-def decode_step(text: str) -> tuple[str, dict[str, str]]:
-    name, _, query = text.partition("?")
-    return name, dict(parse_qsl(query))
 
 
 def verified(provider: Telephony, request: WebhookRequest) -> dict[str, Any] | HttpReply:
@@ -156,13 +144,17 @@ class VoiceWebhooks:
             event = provider.parse(params, query)
         except BadWebhookError as exc:
             return HttpReply(400, f"{exc}\n")
-        if not event.digits and query.get(NO_INPUT) and not event.progress:
+        if not event.digits and query.get(NO_INPUT_PARAM) and not event.progress:
             # nothing pressed, and the provider called the action anyway: the Gather's no-input step
-            step, query = decode_step(query[NO_INPUT])
+            no_input = Step.decode(query[NO_INPUT_PARAM])
+            step, query = no_input.name, dict(no_input.params)
             handler = STEPS.get(step)
             if handler is None:
                 return HttpReply(400, f"no such no-input step: {step}\n")
-        script = self._run(handler, event, query, step)
+        if step in DIAL_RESULT_STEPS and event.progress and event.dial_status and not event.dial_status.ended:
+            script = Script()  # the dialled leg is ringing or talking (Vonage reports each state): not over yet
+        else:
+            script = self._run(handler, event, query, step)
         if not provider.capabilities.native_queue and step in HOLD_LOOPS:
             script = _holding(script, step, query)
         if not provider.capabilities.gather_falls_through:

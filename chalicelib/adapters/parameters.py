@@ -15,6 +15,9 @@ from ..settings import SettingsError
 TWILIO_AUTH_TOKEN = "twilio-auth-token"
 ADMIN_TOKEN = "admin-token"
 PUBLIC_URL = "public-url"
+# Read only when that provider is enabled (HOLDFAST_PROVIDERS).
+TELNYX_PUBLIC_KEY, TELNYX_API_KEY = "telnyx-public-key", "telnyx-api-key"
+VONAGE_SIGNATURE_SECRET, VONAGE_PRIVATE_KEY = "vonage-signature-secret", "vonage-private-key"
 
 
 class ParameterStore:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import urlencode
 
 from requests import RequestException
@@ -16,38 +16,18 @@ from twilio.twiml.voice_response import Gather as TwGather
 from twilio.twiml.voice_response import VoiceResponse
 
 from ..domain.errors import BadWebhookError, CallGoneError, NotifyError, TelephonyError
-from ..domain.model import AgentEvent, AgentStatus, AnsweredBy, CallEvent, CallStatus, QueueResult
+from ..domain.model import AgentEvent, AgentStatus, CallEvent
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                              Step, Verb)
 from ..ports import Capabilities, Dialer, Telephony, WebhookRequest, decode_body
+from .twiml_family import parse_fields
+from .webhook_urls import step_url
 
 VOICES = {"en-US": "Polly.Joanna", "ru-RU": "Polly.Tatyana", "uk-UA": "Google.uk-UA-Standard-A"}
-
-_STATUSES = {s.value: s for s in CallStatus} | {"initiated": CallStatus.QUEUED}
-_DIAL_STATUSES = _STATUSES | {"answered": CallStatus.COMPLETED}
-_QUEUE_RESULTS = {r.value: r for r in QueueResult} | {
-    "bridging-in-process": QueueResult.BRIDGED, "system-error": QueueResult.ERROR}
-
 
 CALL_NOT_IN_PROGRESS = 21220  # Twilio: "Call is not in-progress. Cannot redirect."
 CAPABILITIES = Capabilities(native_queue=True, gather_falls_through=True, inline_redirect=True,
                             contact_kinds=frozenset({"tel", "sip", "client"}), voices=VOICES)
-
-
-def answered_by(value: str | None) -> AnsweredBy | None:
-    """TwiML-shaped AnsweredBy (Twilio, Telnyx TeXML): human, machine_start, machine_end_*, fax, unknown."""
-    if not value:
-        return None
-    if value.startswith("machine"):
-        return AnsweredBy.MACHINE
-    return {"human": AnsweredBy.HUMAN, "fax": AnsweredBy.FAX}.get(value, AnsweredBy.UNKNOWN)
-
-
-def dial_seconds(value: str | None) -> float:
-    try:
-        return max(0.0, float(value or 0))
-    except ValueError:
-        return 0.0
 
 
 def signed_urls(url: str, query: Mapping[str, str]) -> list[str]:
@@ -56,20 +36,6 @@ def signed_urls(url: str, query: Mapping[str, str]) -> list[str]:
         return [url]
     orders = [list(query.items()), sorted(query.items())]
     return list(dict.fromkeys(f"{url}?{urlencode(o)}" for o in orders))
-
-
-def step_url(base_url: str, provider: str, step: Step) -> str:
-    url = f"{base_url.rstrip('/')}/voice/{provider}/{step.name}"
-    return f"{url}?{urlencode(step.params)}" if step.params else url
-
-
-def _int(value: str | None) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise BadWebhookError(f"not a whole number: {value!r}") from None
 
 
 class TwilioTelephony(Telephony):
@@ -91,27 +57,8 @@ class TwilioTelephony(Telephony):
             return False
         return any(self._validator.validate(u, params, signature) for u in signed_urls(request.url, request.query))
 
-    def parse(self, params: Mapping[str, str], query: Mapping[str, str]) -> CallEvent:
-        call_id = params.get("CallSid", "")
-        if not call_id or not call_id.isprintable() or len(call_id) > 128:
-            raise BadWebhookError("CallSid missing or malformed")
-        status = _STATUSES.get(params.get("CallStatus", "in-progress"))
-        if status is None:
-            raise BadWebhookError(f"unknown CallStatus {params.get('CallStatus')!r}")
-        queue_result = params.get("QueueResult")
-        return CallEvent(
-            call_id=call_id, status=status,
-            caller=params.get("From", params.get("Caller", "")),
-            called=params.get("To", params.get("Called", "")),
-            digits=params.get("Digits"),
-            queue_result=_QUEUE_RESULTS.get(queue_result, QueueResult.ERROR) if queue_result else None,
-            queue_seconds=_int(params.get("QueueTime")),
-            duration_seconds=_int(params.get("CallDuration")),
-            progress=params.get("CallbackSource") == "call-progress-events",
-            answered_by=answered_by(params.get("AnsweredBy")),
-            dial_status=_DIAL_STATUSES.get(params.get("DialCallStatus", "")),
-            dial_seconds=dial_seconds(params.get("DialCallDuration")),
-            sip_code=_int(params.get("SipResponseCode")))
+    def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
+        return parse_fields(params, query)
 
     def parse_agent_event(self, params: Mapping[str, str]) -> AgentEvent | None:
         """TaskRouter event callbacks: worker.activity.update moves an agent; others are not ours."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Union
+from urllib.parse import parse_qsl, urlencode
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,20 @@ class Step:
     @classmethod
     def of(cls, name: str, **params: object) -> "Step":
         return cls(name, tuple(sorted((k, str(v)) for k, v in params.items())))
+
+    def encode(self) -> str:
+        """The step as one value (`name?params`), to ride in another step's query."""
+        return self.name + (f"?{urlencode(self.params)}" if self.params else "")
+
+    @classmethod
+    def decode(cls, text: str) -> "Step":
+        name, _, query = text.partition("?")
+        return cls(name, tuple(parse_qsl(query)))
+
+
+# The query parameter that names a Gather's no-input step, for providers whose input always calls
+# its action (the voice webhooks run that step instead when nothing was pressed).
+NO_INPUT_PARAM = "ni"
 
 
 @dataclass(frozen=True)

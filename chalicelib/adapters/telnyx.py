@@ -1,0 +1,163 @@
+"""Telnyx TeXML: Ed25519 webhook signatures, TwiML-shaped webhook fields, TeXML markup, and the
+TeXML REST API for outbound calls and live-call updates."""
+from __future__ import annotations
+
+import base64
+import binascii
+import xml.etree.ElementTree as ET
+from typing import Any, Mapping
+
+import requests
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ..domain.errors import CallGoneError, TelephonyError
+from ..domain.model import CallEvent
+from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script, Step,
+                             Verb)
+from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
+from .twiml_family import parse_fields
+from .webhook_urls import step_url
+
+# Telnyx speaks through Polly and Azure voices. Azure's uk-UA neural voice stands in for Twilio's Google
+# one (its Telnyx id is not confirmed live; a queue may give uk prompts as recorded audio instead).
+VOICES = {"en-US": "Polly.Joanna", "ru-RU": "Polly.Tatyana", "uk-UA": "Azure.uk-UA-PolinaNeural"}
+CAPABILITIES = Capabilities(native_queue=True, gather_falls_through=True, inline_redirect=True,
+                            contact_kinds=frozenset({"tel", "sip"}), voices=VOICES)  # TeXML has no <Client>
+REPLAY_WINDOW_SECONDS = 300  # what Telnyx's own SDK allows between its timestamp and now
+DEFAULT_API_BASE_URL = "https://api.telnyx.com"
+
+
+def public_key(text: str) -> Ed25519PublicKey | None:
+    """The account's public key (base64 of 32 bytes), or None when it is not one."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return Ed25519PublicKey.from_public_bytes(raw) if len(raw) == 32 else None
+
+
+class TelnyxTelephony(Telephony):
+    name = "telnyx"
+    content_type = "text/xml"
+    capabilities = CAPABILITIES
+
+    def __init__(self, public_key_b64: str, clock: Clock | None = None) -> None:
+        self._key = public_key(public_key_b64)
+        self._clock = clock or SystemClock()
+
+    def verify(self, request: WebhookRequest) -> bool:
+        """Ed25519 over `{telnyx-timestamp}|{raw body}`, signed no more than 300 s from now."""
+        stamp, signature = request.header("telnyx-timestamp"), request.header("telnyx-signature-ed25519")
+        if self._key is None or not stamp.isdigit() or not signature:
+            return False
+        if abs(self._clock.now().timestamp() - int(stamp)) > REPLAY_WINDOW_SECONDS:
+            return False
+        try:
+            raw = base64.b64decode(signature, validate=True)
+            self._key.verify(raw, stamp.encode() + b"|" + request.body)
+        except (binascii.Error, ValueError, InvalidSignature):
+            return False
+        return True
+
+    def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
+        # TeXML posts Twilio's names; its CallSid is `v3:…` and AMD arrives on the status callback.
+        return parse_fields(params, query)
+
+    def render(self, script: Script, base_url: str) -> str:
+        response = ET.Element("Response")
+        for verb in script.verbs:
+            self._add(response, verb, base_url)
+        return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(response, encoding="unicode")
+
+    def _url(self, base_url: str, step: Step) -> str:
+        return step_url(base_url, self.name, step)
+
+    def _add(self, parent: ET.Element, verb: Verb, base_url: str) -> None:
+        def child(tag: str, text: str | None = None, **attrs: object) -> ET.Element:
+            el = ET.SubElement(parent, tag, {k: str(v) for k, v in attrs.items() if v is not None})
+            el.text = text
+            return el
+
+        if isinstance(verb, Say):
+            child("Say", verb.text, voice=VOICES.get(verb.language), language=verb.language)
+        elif isinstance(verb, Play):
+            child("Play", verb.url, loop=verb.loop if verb.loop != 1 else None)
+        elif isinstance(verb, Pause):
+            child("Pause", length=verb.seconds)
+        elif isinstance(verb, Gather):
+            gather = child("Gather", action=self._url(base_url, verb.action), method="POST",
+                           numDigits=verb.num_digits, timeout=verb.timeout_seconds, finishOnKey=verb.finish_on_key)
+            for prompt in verb.prompts:
+                self._add(gather, prompt, base_url)
+        elif isinstance(verb, Enqueue):
+            wait_url = self._url(base_url, verb.wait) if verb.wait else verb.wait_url
+            child("Enqueue", verb.queue_name, waitUrl=wait_url, waitUrlMethod="POST" if wait_url else None,
+                  action=self._url(base_url, verb.action) if verb.action else None,
+                  method="POST" if verb.action else None)
+        elif isinstance(verb, Redirect):
+            child("Redirect", self._url(base_url, verb.step), method="POST")
+        elif isinstance(verb, Leave):
+            child("Leave")
+        elif isinstance(verb, Hangup):
+            child("Hangup")
+        elif isinstance(verb, Dial):
+            dial = child("Dial", callerId=verb.caller_id, timeout=verb.timeout_seconds,
+                         action=self._url(base_url, verb.action) if verb.action else None,
+                         method="POST" if verb.action else None)
+            target = verb.target.removeprefix("client:")  # refused at config time; a SIP user if it gets here
+            ET.SubElement(dial, "Sip" if verb.target.startswith("sip:") else "Number").text = target
+        else:  # pragma: no cover - the Verb union is closed
+            raise TypeError(f"cannot render {verb!r}")
+
+
+class TelnyxDialer(Dialer):
+    """Outbound calls and live-call updates through the TeXML REST API (Bearer API key)."""
+
+    def __init__(self, api_key: str, account_sid: str, application_sid: str, public_base_url: str,
+                 api_base_url: str | None = None, session: requests.Session | None = None) -> None:
+        self._api_key = api_key
+        self._account = account_sid
+        self._application = application_sid
+        self._base_url = public_base_url
+        self._api = (api_base_url or DEFAULT_API_BASE_URL).rstrip("/")
+        self._http = session or requests.Session()
+        self._markup = TelnyxTelephony("")
+
+    def _post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        if not (self._api_key and self._account):
+            raise TelephonyError("TELNYX_API_KEY and TELNYX_ACCOUNT_SID are not configured")
+        try:
+            reply = self._http.post(f"{self._api}/v2/texml/Accounts/{self._account}/{path}", json=dict(body),
+                                    headers={"Authorization": f"Bearer {self._api_key}"}, timeout=10)
+        except requests.RequestException as exc:
+            raise TelephonyError(f"telnyx {path.split('/')[0]} failed: {type(exc).__name__}") from exc
+        if reply.status_code in (404, 422) and "/" in path:
+            raise CallGoneError("the call has ended")
+        if reply.status_code >= 400:
+            raise TelephonyError(f"telnyx {path.split('/')[0]} failed: HTTP {reply.status_code}")
+        try:
+            found = reply.json()
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
+                   timeout_seconds: int) -> str:
+        body: dict[str, Any] = {
+            "ApplicationSid": self._application, "To": to, "From": caller_id,
+            "Url": step_url(self._base_url, "telnyx", answer), "Method": "POST",
+            "StatusCallback": step_url(self._base_url, "telnyx", status), "StatusCallbackMethod": "POST",
+            "Timeout": timeout_seconds}
+        if machine_detection:
+            body["MachineDetection"] = "Enable"  # sync: the verdict comes on the status callback
+        found = self._post("Calls", body)
+        data = found.get("data") if isinstance(found.get("data"), dict) else found
+        return str(data.get("call_sid") or data.get("sid") or "")
+
+    def redirect(self, call_id: str, script: Script) -> None:
+        self._post(f"Calls/{call_id}", {"Texml": self._markup.render(script, self._base_url)})
+
+    def redirect_to(self, call_id: str, step: Step) -> None:
+        self._post(f"Calls/{call_id}", {"Url": step_url(self._base_url, "telnyx", step), "Method": "POST"})
+

@@ -1,0 +1,233 @@
+"""Vonage Voice API: signed-webhook JWTs (HS256 with `payload_hash`), JSON webhooks, NCCO markup,
+and the Voice REST API (an RS256 application JWT) for outbound calls and transfers.
+
+Vonage has no hold queue, no redirect verb and an input that always calls its eventUrl, so:
+Enqueue and Redirect become `notify` (its reply NCCO replaces the rest), Leave goes to its exit step
+with result=leave, and a Gather's no-input step rides in the input's eventUrl (the edge runs it)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from typing import Any, Mapping
+
+import jwt
+import requests
+
+from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
+from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
+from ..domain.script import (NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
+                             Script, Step, Verb)
+from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
+from .twiml_family import call_id, seconds, whole
+from .webhook_urls import step_url
+
+# Vonage picks the voice from the language (and a style); every language Holdfast speaks is in its list.
+VOICES = {"en-US": "en-US", "ru-RU": "ru-RU", "uk-UA": "uk-UA"}
+CAPABILITIES = Capabilities(native_queue=False, gather_falls_through=False, inline_redirect=True,
+                            contact_kinds=frozenset({"tel", "sip"}), voices=VOICES)
+IAT_WINDOW_SECONDS = 300
+MAX_INPUT_TIMEOUT = 10  # input.dtmf.timeOut: 0-10 s
+DEFAULT_API_BASE_URL = "https://api.nexmo.com"
+_QUEUE_RESULTS = {r.value: r for r in QueueResult}  # our own exit redirect says why (result=leave)
+
+_STATUSES = {"started": CallStatus.QUEUED, "ringing": CallStatus.RINGING, "answered": CallStatus.IN_PROGRESS,
+             "human": CallStatus.IN_PROGRESS, "machine": CallStatus.IN_PROGRESS,
+             "completed": CallStatus.COMPLETED, "disconnected": CallStatus.COMPLETED, "busy": CallStatus.BUSY,
+             "cancelled": CallStatus.CANCELED, "failed": CallStatus.FAILED, "rejected": CallStatus.FAILED,
+             "timeout": CallStatus.NO_ANSWER, "unanswered": CallStatus.NO_ANSWER}
+
+
+def e164(number: Any) -> str:
+    """Vonage writes numbers without the '+'."""
+    text = str(number or "")
+    return f"+{text}" if text.isdigit() else text
+
+
+class VonageTelephony(Telephony):
+    name = "vonage"
+    content_type = "application/json"
+    capabilities = CAPABILITIES
+
+    def __init__(self, signature_secret: str, clock: Clock | None = None) -> None:
+        self._secret = signature_secret
+        self._clock = clock or SystemClock()
+        self._seen: dict[str, float] = {}  # jti -> iat, for the window (per container)
+        self._lock = threading.Lock()
+
+    def verify(self, request: WebhookRequest) -> bool:
+        """`Authorization: Bearer <HS256 JWT>` signed with the signature secret, whose `payload_hash`
+        is the SHA-256 of the raw body, issued within 300 s of now, its `jti` not seen before."""
+        token = request.header("authorization").removeprefix("Bearer ").strip()
+        if not self._secret or not token:
+            return False
+        try:
+            claims = jwt.decode(token, self._secret, algorithms=["HS256"],
+                                options={"verify_iat": False, "verify_exp": False, "verify_nbf": False,
+                                         "verify_aud": False, "require": ["iat", "payload_hash"]})
+        except jwt.PyJWTError:
+            return False
+        now = self._clock.now().timestamp()
+        iat = claims.get("iat")
+        if not isinstance(iat, (int, float)) or abs(now - iat) > IAT_WINDOW_SECONDS:
+            return False
+        if isinstance(claims.get("exp"), (int, float)) and claims["exp"] < now:
+            return False
+        body_hash = hashlib.sha256(request.body).hexdigest()
+        if not hmac.compare_digest(str(claims["payload_hash"]), body_hash):
+            return False
+        return self._first_use(str(claims.get("jti") or ""), float(iat), now)
+
+    def _first_use(self, jti: str, iat: float, now: float) -> bool:
+        if not jti:
+            return True  # nothing to remember it by; the window and the body hash still hold
+        with self._lock:
+            for old in [k for k, at in self._seen.items() if now - at > IAT_WINDOW_SECONDS]:
+                del self._seen[old]
+            if jti in self._seen:
+                return False
+            self._seen[jti] = iat
+            return True
+
+    def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
+        """The answer webhook (to, from, uuid), events (status…), input (dtmf) and our notify."""
+        status_text = params.get("status")
+        status = _STATUSES.get(status_text) if status_text else CallStatus.IN_PROGRESS
+        if status is None:
+            raise BadWebhookError(f"unknown status {status_text!r}")
+        dtmf = params.get("dtmf")
+        digits = dtmf.get("digits") if isinstance(dtmf, dict) else None
+        if digits is not None and not isinstance(digits, str):
+            raise BadWebhookError("dtmf.digits is not text")
+        verdict = {"human": AnsweredBy.HUMAN, "machine": AnsweredBy.MACHINE}.get(status_text or "")
+        sub = params.get("sub_state")  # advanced machine detection: beep_start, …
+        result = query.get("result")
+        return CallEvent(
+            call_id=call_id(params.get("uuid") or params.get("conversation_uuid")), status=status,
+            caller=e164(params.get("from")), called=e164(params.get("to")), digits=digits or None,
+            queue_result=_QUEUE_RESULTS.get(result or ""),
+            duration_seconds=whole(params.get("duration")),
+            progress=status_text is not None and dtmf is None,
+            answered_by=verdict if verdict or not sub else AnsweredBy.MACHINE,
+            # on a connect's eventUrl the status is the dialled leg's: the dial's outcome
+            dial_status=status if status_text is not None and dtmf is None else None,
+            dial_seconds=seconds(params.get("duration")))
+
+    def render(self, script: Script, base_url: str) -> str:
+        ncco: list[dict[str, Any]] = []
+        for verb in script.verbs:
+            if isinstance(verb, Hangup):
+                break  # the call ends with its NCCO
+            ncco.extend(self._actions(verb, base_url))
+        return json.dumps(ncco)
+
+    def _url(self, base_url: str, step: Step, **more: str) -> list[str]:
+        return [step_url(base_url, self.name, step, **more)]
+
+    def _notify(self, base_url: str, step: Step, **more: str) -> dict[str, Any]:
+        return {"action": "notify", "payload": {"step": step.name}, "eventUrl": self._url(base_url, step, **more),
+                "eventMethod": "POST"}
+
+    def _actions(self, verb: Verb, base_url: str, barge_in: bool = False) -> list[dict[str, Any]]:
+        if isinstance(verb, Say):
+            talk: dict[str, Any] = {"action": "talk", "text": verb.text, "language": VOICES.get(verb.language, "en-US")}
+            return [talk | {"bargeIn": True}] if barge_in else [talk]
+        if isinstance(verb, Play):
+            stream: dict[str, Any] = {"action": "stream", "streamUrl": [verb.url], "loop": verb.loop}
+            return [stream | {"bargeIn": True}] if barge_in else [stream]
+        if isinstance(verb, Pause):
+            return [{"action": "talk", "text": f'<speak><break time="{verb.seconds}s"/></speak>'}]
+        if isinstance(verb, Gather):
+            prompts = [a for p in verb.prompts for a in self._actions(p, base_url, barge_in=True)]
+            more = {NO_INPUT_PARAM: verb.no_input.encode()} if verb.no_input else {}
+            dtmf: dict[str, Any] = {"maxDigits": verb.num_digits or 20,
+                                    "timeOut": min(verb.timeout_seconds, MAX_INPUT_TIMEOUT),
+                                    "submitOnHash": verb.num_digits is None or verb.finish_on_key == "#"}
+            return [*prompts, {"action": "input", "type": ["dtmf"], "dtmf": dtmf,
+                               "eventUrl": self._url(base_url, verb.action, **more), "eventMethod": "POST"}]
+        if isinstance(verb, Enqueue):
+            if verb.wait is not None:  # no queue of its own: the caller holds in our wait loop
+                return [self._notify(base_url, verb.wait)]
+            hold: dict[str, Any] = {"action": "conversation", "name": verb.queue_name}
+            return [hold | {"musicOnHoldUrl": [verb.wait_url]}] if verb.wait_url else [hold]
+        if isinstance(verb, Redirect):
+            return [self._notify(base_url, verb.step)]
+        if isinstance(verb, Leave):
+            return [self._notify(base_url, verb.exit, result="leave")] if verb.exit else []
+        if isinstance(verb, Dial):
+            endpoint = ({"type": "sip", "uri": verb.target} if verb.target.startswith("sip:")
+                        else {"type": "phone", "number": verb.target.lstrip("+")})
+            connect: dict[str, Any] = {"action": "connect", "endpoint": [endpoint], "timeout": verb.timeout_seconds}
+            if verb.caller_id:
+                connect["from"] = verb.caller_id.lstrip("+")
+            if verb.action:
+                connect |= {"eventType": "synchronous", "eventUrl": self._url(base_url, verb.action),
+                            "eventMethod": "POST"}
+            return [connect]
+        raise TypeError(f"cannot render {verb!r}")  # pragma: no cover - the Verb union is closed
+
+
+class VonageDialer(Dialer):
+    """Outbound calls and transfers through the Voice REST API, authorised by an RS256 JWT signed
+    with the application's private key."""
+
+    def __init__(self, application_id: str, private_key: str, public_base_url: str,
+                 api_base_url: str | None = None, session: requests.Session | None = None,
+                 clock: Clock | None = None) -> None:
+        self._application = application_id
+        self._private_key = private_key
+        self._base_url = public_base_url
+        self._api = (api_base_url or DEFAULT_API_BASE_URL).rstrip("/")
+        self._http = session or requests.Session()
+        self._clock = clock or SystemClock()
+        self._markup = VonageTelephony("")
+
+    def _token(self) -> str:
+        if not (self._application and self._private_key):
+            raise TelephonyError("VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY are not configured")
+        now = int(self._clock.now().timestamp())
+        claims = {"application_id": self._application, "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
+        try:
+            return jwt.encode(claims, self._private_key, algorithm="RS256")
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:
+            raise TelephonyError("VONAGE_PRIVATE_KEY is not an RSA private key") from exc
+
+    def _send(self, method: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self._token()}"}
+        try:
+            reply = self._http.request(method, f"{self._api}/v1/calls{path}", json=dict(body), headers=headers,
+                                       timeout=10)
+        except requests.RequestException as exc:
+            raise TelephonyError(f"vonage {method} failed: {type(exc).__name__}") from exc
+        if path and reply.status_code in (400, 404):
+            raise CallGoneError("the call has ended")
+        if reply.status_code >= 400:
+            raise TelephonyError(f"vonage {method} failed: HTTP {reply.status_code}")
+        try:
+            found = reply.json() if reply.content else {}
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
+                   timeout_seconds: int) -> str:
+        body: dict[str, Any] = {
+            "to": [{"type": "sip", "uri": to} if to.startswith("sip:") else {"type": "phone", "number": to.lstrip("+")}],
+            "from": {"type": "phone", "number": caller_id.lstrip("+")},
+            "answer_url": [step_url(self._base_url, "vonage", answer)], "answer_method": "POST",
+            "event_url": [step_url(self._base_url, "vonage", status)], "event_method": "POST",
+            "ringing_timer": max(1, min(timeout_seconds, 120))}
+        if machine_detection:  # the verdict arrives as an event (status human/machine) on event_url
+            body["advanced_machine_detection"] = {"behavior": "continue", "mode": "detect"}
+        return str(self._send("POST", "", body).get("uuid") or "")
+
+    def redirect(self, call_id: str, script: Script) -> None:
+        ncco = json.loads(self._markup.render(script, self._base_url))
+        self._send("PUT", f"/{call_id}", {"action": "transfer", "destination": {"type": "ncco", "ncco": ncco}})
+
+    def redirect_to(self, call_id: str, step: Step) -> None:
+        url = step_url(self._base_url, "vonage", step)
+        self._send("PUT", f"/{call_id}", {"action": "transfer", "destination": {"type": "ncco", "url": [url]}})
+
