@@ -116,11 +116,13 @@ class Script:
 
 
 def explicit_no_input(script: Script) -> Script:
-    """The same script with each Gather's no-input step made explicit: a Gather followed by a
-    Redirect falls through to that Redirect's step when nothing is pressed."""
+    """The same script with each Gather's no-input step made explicit, for providers whose input
+    always calls its action: where the script would go next by itself, the first Redirect (or the hold
+    an Enqueue starts) after the Gather. Prompts between are skipped on such providers."""
     verbs = list(script.verbs)
     for i, verb in enumerate(verbs):
-        following = verbs[i + 1] if i + 1 < len(verbs) else None
-        if isinstance(verb, Gather) and verb.no_input is None and isinstance(following, Redirect):
-            verbs[i] = replace(verb, no_input=following.step)
+        if isinstance(verb, Gather) and verb.no_input is None:
+            onward = next((v.step if isinstance(v, Redirect) else v.wait for v in verbs[i + 1:]
+                           if isinstance(v, Redirect) or (isinstance(v, Enqueue) and v.wait)), None)
+            verbs[i] = replace(verb, no_input=onward)
     return Script(tuple(verbs))

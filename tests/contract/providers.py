@@ -1,0 +1,166 @@
+"""Each provider as it reaches Holdfast: its recorded webhooks, signed the way it signs them, and its
+markup read back the way it reads it (where to go next). Shared by the contract suite."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+import xml.etree.ElementTree as ET
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from twilio.request_validator import RequestValidator
+
+from tests.conftest import AUTH_TOKEN, EVENTS
+
+# RFC 8032 section 7.1 TEST 1: the Telnyx known-answer key (providers.md section 6)
+TELNYX_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+TELNYX_PUBLIC_KEY = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+VONAGE_SECRET = "holdfast-test-signature-secret-32"
+
+# A neutral event -> each provider's recorded webhook of that kind.
+KINDS = {
+    "twilio": {"incoming": "incoming", "press_1": "gather_digits_1", "number": "gather_number",
+               "no_input": "incoming", "ended": "status_completed", "wait": "enqueue_wait",
+               "machine": "outbound_answered_human", "human": "outbound_answered_human",
+               "answer": "outbound_answered_human", "dial_completed": "outbound_dial_busy",
+               "dial_busy": "outbound_dial_busy", "no_answer": "outbound_status_no_answer"},
+    "telnyx": {"incoming": "incoming", "press_1": "gather_digits_1", "number": "gather_number",
+               "no_input": "incoming", "ended": "status_completed", "wait": "enqueue_wait",
+               "machine": "outbound_answered_machine", "human": "outbound_answered_human",
+               "answer": "outbound_answered_human", "dial_completed": "outbound_dial_completed",
+               "dial_busy": "outbound_dial_completed", "no_answer": "outbound_status_no_answer"},
+    "vonage": {"incoming": "answer", "press_1": "input_dtmf_1", "number": "input_number",
+               "no_input": "input_timeout", "ended": "event_completed", "wait": "notify",
+               "machine": "event_machine", "human": "event_human", "answer": "answer",
+               "dial_completed": "connect_completed", "dial_busy": "connect_busy", "no_answer": "event_unanswered"},
+}
+
+
+class Wire(ABC):
+    """How one provider posts to us."""
+
+    name: str
+    content_type: str
+
+    def recorded(self, name: str) -> dict[str, Any]:
+        with open(EVENTS / self.name / f"{name}.json", encoding="utf-8") as fh:
+            return json.load(fh)
+
+    def event(self, kind: str, call: str | None = None, caller: str | None = None, called: str | None = None,
+              **fields: Any) -> dict[str, Any]:
+        body = self.recorded(KINDS[self.name][kind])
+        body.update(self.neutral(kind, call, caller, called))
+        body.update(fields)
+        return body
+
+    @abstractmethod
+    def neutral(self, kind: str, call: str | None, caller: str | None, called: str | None) -> dict[str, Any]:
+        """Overrides that make a recorded webhook this call's (and fit `kind` where one file serves two)."""
+
+    @abstractmethod
+    def encode(self, fields: dict[str, Any]) -> bytes: ...
+
+    @abstractmethod
+    def sign(self, url: str, body: bytes, fields: dict[str, Any], now: datetime) -> dict[str, str]:
+        """The signature headers for a POST of `body` to the full `url` (query included)."""
+
+    def request(self, url: str, fields: dict[str, Any], now: datetime) -> tuple[bytes, dict[str, str]]:
+        body = self.encode(fields)
+        return body, {"Content-Type": self.content_type, **self.sign(url, body, fields, now)}
+
+    @abstractmethod
+    def next_urls(self, markup: str) -> list[tuple[str, str]]:
+        """(kind, url) in the order the provider would follow them: gather, redirect, wait, exit, dial."""
+
+
+class TwimlWire(Wire):
+    content_type = "application/x-www-form-urlencoded"
+
+    def encode(self, fields: dict[str, Any]) -> bytes:
+        return urlencode(fields).encode()
+
+    def neutral(self, kind: str, call: str | None, caller: str | None, called: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if call:
+            out["CallSid"] = call
+        if caller:
+            out["From"] = out["Caller"] = caller
+        if called:
+            out["To"] = out["Called"] = called
+        out |= {"no_input": {"CallStatus": "in-progress"}, "machine": {"AnsweredBy": "machine_start"},
+                "answer": {"AnsweredBy": ""}, "dial_completed": {"DialCallStatus": "completed",
+                                                                 "DialCallDuration": "95"},
+                "dial_busy": {"DialCallStatus": "busy", "DialCallDuration": "0"}}.get(kind, {})
+        return out
+
+    def next_urls(self, markup: str) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for el in ET.fromstring(markup).iter():
+            if el.tag == "Gather":
+                found.append(("gather", el.get("action", "")))
+            elif el.tag == "Redirect":
+                found.append(("redirect", el.text or ""))
+            elif el.tag == "Enqueue":
+                found += [("wait", el.get("waitUrl", "")), ("exit", el.get("action", ""))]
+            elif el.tag == "Dial":
+                found.append(("dial", el.get("action", "")))
+        return found
+
+
+class TwilioWire(TwimlWire):
+    name = "twilio"
+
+    def sign(self, url: str, body: bytes, fields: dict[str, Any], now: datetime) -> dict[str, str]:
+        return {"X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, fields)}
+
+
+class TelnyxWire(TwimlWire):
+    name = "telnyx"
+
+    def sign(self, url: str, body: bytes, fields: dict[str, Any], now: datetime) -> dict[str, str]:
+        stamp = str(int(now.timestamp()))
+        signature = Ed25519PrivateKey.from_private_bytes(TELNYX_SEED).sign(stamp.encode() + b"|" + body)
+        return {"telnyx-timestamp": stamp, "telnyx-signature-ed25519": base64.b64encode(signature).decode()}
+
+
+class VonageWire(Wire):
+    name = "vonage"
+    content_type = "application/json"
+
+    def encode(self, fields: dict[str, Any]) -> bytes:
+        return json.dumps(fields).encode()
+
+    def neutral(self, kind: str, call: str | None, caller: str | None, called: str | None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if call:
+            out["uuid"] = call
+        if caller:
+            out["from"] = caller.lstrip("+")
+        if called:
+            out["to"] = called.lstrip("+")
+        return out
+
+    def sign(self, url: str, body: bytes, fields: dict[str, Any], now: datetime) -> dict[str, str]:
+        claims = {"iat": int(now.timestamp()), "jti": str(uuid.uuid4()), "iss": "Vonage",
+                  "payload_hash": hashlib.sha256(body).hexdigest(), "api_key": "abcd1234",
+                  "application_id": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"}
+        return {"Authorization": f"Bearer {jwt.encode(claims, VONAGE_SECRET, algorithm='HS256')}"}
+
+    def next_urls(self, markup: str) -> list[tuple[str, str]]:
+        kinds = {"input": "gather", "notify": "redirect", "connect": "dial"}
+        return [(kinds[a["action"]], a["eventUrl"][0]) for a in json.loads(markup) if a["action"] in kinds]
+
+
+WIRES = {w.name: w for w in (TwilioWire(), TelnyxWire(), VonageWire())}
+
+
+def path_of(url: str) -> str:
+    """What the test client posts to: the path below the stage, with the query."""
+    parts = urlsplit(url)
+    return parts.path.removeprefix("/api") + (f"?{parts.query}" if parts.query else "")

@@ -1,0 +1,345 @@
+"""The provider contract: Twilio, Telnyx (TeXML) and Vonage (NCCO) pass the same cases.
+
+Each provider's requests are signed its own way (the twilio library; Ed25519 with the RFC 8032 key;
+an HS256 JWT with payload_hash through PyJWT), the known-answer vectors of ../shared/providers.md
+are checked, every recorded webhook parses, anything unsigned is refused with nothing written, and
+a caller's journey runs through the Chalice test client on each, following each provider's markup."""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.test import Client
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from app import app
+from chalicelib import bootstrap
+from chalicelib.adapters.dynamo import TicketItem
+from chalicelib.adapters.telnyx import TelnyxTelephony
+from chalicelib.adapters.twilio_provider import TwilioTelephony
+from chalicelib.adapters.vonage import VonageTelephony
+from chalicelib.domain.model import AgentStatus, AnsweredBy, CallStatus
+from chalicelib.ports import Telephony, WebhookRequest
+from tests.conftest import AUTH_TOKEN, PUBLIC_URL
+from tests.contract.providers import (KINDS, TELNYX_PUBLIC_KEY, TELNYX_SEED, VONAGE_SECRET, WIRES, Wire, path_of)
+from tests.fakes import FixedClock
+
+QUEUES = str(Path(__file__).resolve().parent.parent / "functional" / "queues.json")
+MONDAY_10_PST = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
+MONDAY_NIGHT_KYIV = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
+PROVIDERS = ["twilio", "telnyx", "vonage"]
+CALLER, SUPPORT, KYIV = "+14158675309", "+18005550100", "+380445550100"
+
+
+def adapter(name: str, clock: FixedClock) -> Telephony:
+    return {"twilio": lambda: TwilioTelephony(AUTH_TOKEN), "telnyx": lambda: TelnyxTelephony(TELNYX_PUBLIC_KEY, clock),
+            "vonage": lambda: VonageTelephony(VONAGE_SECRET, clock)}[name]()
+
+
+# --- known-answer vectors (providers.md section 6) -------------------------------------------------
+
+TELNYX_FORM = (b"AccountSid=f5586561-8ff0-4291-a51b-c7dfe4139ff9&CallSid=v3%3Aabc123&CallStatus=ringing"
+               b"&From=%2B35319605860&To=%2B13129457420")
+TELNYX_FORM_SIG = "XhFXTRQCb8ZPBWH3aF0RxcI27vdP6eyb9wRkfC76kGrhc0Qw1ce8F8zcwTsWLnHDxQ2WsGnSuWD2Rx9nymgeDg=="
+TELNYX_JSON = (b'{"data":{"event_type":"call.hangup","id":"0ccc7b54-4df3-4bca-a65a-3da1ecc777f0","payload":'
+               b'{"call_control_id":"v3:abc","from":"+35319605860","to":"+13129457420","hangup_cause":'
+               b'"normal_clearing"},"record_type":"event"}}')
+TELNYX_JSON_SIG = "aMCSwXGkM0aDima/s9GonJM6v3JGbHWvYs0w/6+xqJgH+KbYSoc8O6tbtwC9SLSEkjsOR2RZ2spVC7zTcLDiBw=="
+KAT_TIME = datetime.fromtimestamp(1700000000, timezone.utc)
+VONAGE_BODY = (b'{"from":"447700900000","to":"447700900001","uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab",'
+               b'"conversation_uuid":"CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab","status":"answered",'
+               b'"direction":"inbound","timestamp":"2026-11-24T10:00:00.000Z"}')
+VONAGE_TOKEN = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpYXQiOjE3MDAwMDAwMDAsImp0aSI6ImIzYTFjMmQ0LTAwMDAtNDAwMC04MDAwLTA"
+                "wMDAwMDAwMDAwMSIsImlzcyI6IlZvbmFnZSIsInBheWxvYWRfaGFzaCI6ImQ2NGUzMzAwMThlOWRhNzJhNWQ0NTNmZmE1YzY5ZjI4"
+                "NTk5YzU2NDI5ODE3OTI0NGEwNDEzN2E4YTc3NDY2MjQiLCJhcGlfa2V5IjoiYWJjZDEyMzQiLCJhcHBsaWNhdGlvbl9pZCI6ImFh"
+                "YWFhYWFhLWJiYmItY2NjYy1kZGRkLTAxMjM0NTY3ODlhYiJ9.KcMDXyqQ-nE-0-MP7bR2NNvsT1oigLSlzjenEG-7d_s")
+
+
+def telnyx_request(body: bytes, signature: str, stamp: str = "1700000000") -> WebhookRequest:
+    return WebhookRequest("POST", "https://h/voice/telnyx/incoming", {},
+                          {"telnyx-timestamp": stamp, "telnyx-signature-ed25519": signature}, body)
+
+
+def vonage_request(body: bytes, token: str) -> WebhookRequest:
+    return WebhookRequest("POST", "https://h/voice/vonage/incoming", {}, {"Authorization": f"Bearer {token}",
+                          "Content-Type": "application/json"}, body)
+
+
+def test_the_telnyx_key_is_rfc_8032_test_1() -> None:
+    key = Ed25519PrivateKey.from_private_bytes(TELNYX_SEED)
+    assert base64.b64encode(key.public_key().public_bytes_raw()).decode() == TELNYX_PUBLIC_KEY
+    assert key.sign(b"").hex().startswith("e5564300c360ac729086e2cc806e828a")
+
+
+@pytest.mark.parametrize("body, signature", [(TELNYX_FORM, TELNYX_FORM_SIG), (TELNYX_JSON, TELNYX_JSON_SIG)])
+def test_telnyx_known_answers_verify(body: bytes, signature: str) -> None:
+    clock = FixedClock(KAT_TIME + timedelta(seconds=299))
+    assert TelnyxTelephony(TELNYX_PUBLIC_KEY, clock).verify(telnyx_request(body, signature))
+
+
+@pytest.mark.parametrize("case", ["301 s old", "301 s ahead", "re-serialized body", "63-byte signature",
+                                  "31-byte key", "no timestamp", "not base64"])
+def test_telnyx_refuses(case: str) -> None:
+    clock = FixedClock(KAT_TIME + timedelta(seconds={"301 s old": 301, "301 s ahead": -301}.get(case, 0)))
+    key = base64.b64encode(base64.b64decode(TELNYX_PUBLIC_KEY)[:31]).decode() if case == "31-byte key" \
+        else TELNYX_PUBLIC_KEY
+    body = TELNYX_FORM.replace(b"v3%3Aabc123", b"v3:abc123") if case == "re-serialized body" else TELNYX_FORM
+    signature = {"63-byte signature": base64.b64encode(base64.b64decode(TELNYX_FORM_SIG)[:63]).decode(),
+                 "not base64": "%%%"}.get(case, TELNYX_FORM_SIG)
+    request = telnyx_request(body, signature, "" if case == "no timestamp" else "1700000000")
+    assert not TelnyxTelephony(key, clock).verify(request)
+
+
+def test_vonage_known_answer_verifies_once() -> None:
+    vonage = VonageTelephony(VONAGE_SECRET, FixedClock(KAT_TIME + timedelta(seconds=10)))
+    assert vonage.verify(vonage_request(VONAGE_BODY, VONAGE_TOKEN))
+    assert not vonage.verify(vonage_request(VONAGE_BODY, VONAGE_TOKEN))  # the jti replayed
+
+
+@pytest.mark.parametrize("case", ["one byte changed", "iat outside the window", "wrong secret", "no token",
+                                  "not a JWT"])
+def test_vonage_refuses(case: str) -> None:
+    clock = FixedClock(KAT_TIME + timedelta(seconds=301 if case == "iat outside the window" else 10))
+    secret = "another-signature-secret-0123456789" if case == "wrong secret" else VONAGE_SECRET
+    body = VONAGE_BODY.replace(b"answered", b"answerez") if case == "one byte changed" else VONAGE_BODY
+    token = {"no token": "", "not a JWT": "asdf"}.get(case, VONAGE_TOKEN)
+    assert not VonageTelephony(secret, clock).verify(vonage_request(body, token))
+
+
+# --- recorded webhooks ---------------------------------------------------------------------------
+
+RECORDED = [(p, f.stem) for p in PROVIDERS for f in sorted((Path(__file__).parent.parent / "events" / p).glob("*.json"))
+            if not f.stem.startswith("taskrouter")]
+
+
+@pytest.mark.parametrize("provider, name", RECORDED)
+def test_every_recorded_webhook_parses(provider: str, name: str) -> None:
+    wire, clock = WIRES[provider], FixedClock(MONDAY_10_PST)
+    fields = wire.recorded(name)
+    tel = adapter(provider, clock)
+    url = f"{PUBLIC_URL}/voice/{provider}/incoming"
+    body, headers = wire.request(url, fields, clock.now())
+    request = WebhookRequest("POST", url, {}, headers, body)
+    assert tel.verify(request)
+    event = tel.parse(tel.decode(request), {})
+    assert event.call_id and isinstance(event.status, CallStatus)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_neutral_fields_from_every_provider(provider: str) -> None:
+    wire, tel = WIRES[provider], adapter(provider, FixedClock(MONDAY_10_PST))
+
+    def parse(kind: str) -> Any:
+        return tel.parse(wire.event(kind), {})
+
+    assert parse("press_1").digits == "1" and parse("number").digits == "4155550123"
+    assert parse("no_input").digits is None
+    assert parse("incoming").caller == CALLER and parse("incoming").called == SUPPORT
+    assert parse("ended").status is CallStatus.COMPLETED
+    assert parse("machine").answered_by is AnsweredBy.MACHINE and parse("human").answered_by is AnsweredBy.HUMAN
+    done = parse("dial_completed")
+    assert (done.dial_status, done.dial_seconds) == (CallStatus.COMPLETED, 95.0)
+    assert parse("dial_busy").dial_status is CallStatus.BUSY
+    assert parse("no_answer").status is CallStatus.NO_ANSWER
+
+
+# --- through the Chalice test client --------------------------------------------------------------
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MONDAY_10_PST)
+
+
+@pytest.fixture
+def container(settings, clock, monkeypatch):  # type: ignore[no-untyped-def]
+    built = bootstrap.build(replace(settings, queues_file=QUEUES, providers=tuple(PROVIDERS),
+                                    telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET),
+                            clock=clock)
+    monkeypatch.setattr(bootstrap, "container", lambda: built)
+    return built
+
+
+@pytest.fixture
+def client(container):  # type: ignore[no-untyped-def]
+    with Client(app, stage_name="local") as c:
+        yield c
+
+
+class Caller:
+    """One caller on one provider: posts what the provider would, where its markup says."""
+
+    def __init__(self, client: Client, wire: Wire, clock: FixedClock, call: str, caller: str = CALLER,
+                 called: str = SUPPORT) -> None:
+        self.client, self.wire, self.clock = client, wire, clock
+        self.ids = {"call": call, "caller": caller, "called": called}
+        self.markup = ""
+
+    def post(self, path: str, kind: str, **fields: Any) -> str:
+        body, headers = self.wire.request(PUBLIC_URL + path, self.wire.event(kind, **self.ids, **fields),
+                                          self.clock.now())
+        reply = self.client.http.post(path, headers=headers, body=body)
+        assert reply.status_code == 200, reply.body
+        self.markup = reply.body.decode()
+        return self.markup
+
+    def call(self) -> str:
+        return self.post(f"/voice/{self.wire.name}/incoming", "incoming")
+
+    def follow(self, to: str, kind: str, **fields: Any) -> str:
+        """Post `kind` to the first URL of sort `to` in the last markup."""
+        url = next(u for k, u in self.wire.next_urls(self.markup) if k == to)
+        return self.post(path_of(url), kind, **fields)
+
+
+def tickets() -> list[TicketItem]:
+    return [t for t in TicketItem.scan() if t.sk.startswith("TICKET#")]
+
+
+@pytest.fixture
+def staffed(container) -> None:  # type: ignore[no-untyped-def]
+    container.store.record_agent_status("alice", AgentStatus.BUSY, MONDAY_10_PST, "+14155550999",
+                                        ("support", "kyiv", "moscow"), None)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("forge", ["missing", "forged", "expired", "other provider's"])
+def test_unsigned_is_403_and_writes_nothing(client: Client, clock: FixedClock, provider: str, forge: str) -> None:
+    wire = WIRES[provider]
+    path = f"/voice/{provider}/incoming"
+    fields = wire.event("incoming", call="call-forged")
+    signed_at = clock.now() - timedelta(seconds=301) if forge == "expired" else clock.now()
+    body, headers = wire.request(PUBLIC_URL + path, fields, signed_at)
+    if forge == "missing":
+        headers = {"Content-Type": wire.content_type}
+    elif forge == "forged":
+        body = body.replace(b"14158675309", b"14158675308")
+    elif forge == "other provider's":
+        other = WIRES["vonage" if provider != "vonage" else "telnyx"]
+        headers = {"Content-Type": wire.content_type, **other.sign(PUBLIC_URL + path, body, fields, clock.now())}
+    reply = client.http.post(path, headers=headers, body=body)
+    if forge == "expired" and provider == "twilio":
+        assert reply.status_code == 200  # Twilio signs no time: nothing to expire
+        return
+    assert reply.status_code == 403 and tickets() == []
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_unusable_key_refuses_every_webhook(settings, clock: FixedClock, monkeypatch, provider: str) -> None:  # type: ignore[no-untyped-def]
+    built = bootstrap.build(replace(settings, queues_file=QUEUES, providers=tuple(PROVIDERS),
+                                    telnyx_public_key="replace-me", vonage_signature_secret="short",
+                                    twilio_auth_token=AUTH_TOKEN if provider != "twilio" else AUTH_TOKEN[:8]),
+                            clock=clock)
+    monkeypatch.setattr(bootstrap, "container", lambda: built)
+    with Client(app, stage_name="local") as client:
+        wire = WIRES[provider]
+        path = f"/voice/{provider}/incoming"
+        body, headers = wire.request(PUBLIC_URL + path, wire.event("incoming"), clock.now())
+        assert client.http.post(path, headers=headers, body=body).status_code == 403
+    assert tickets() == []
+
+
+def holds(wire: Wire, markup: str) -> bool:
+    """Is the caller put on hold? A provider queue, or (Vonage) our wait loop."""
+    return any(k == "wait" for k, _ in wire.next_urls(markup)) or (
+        wire.name == "vonage" and any("/wait?" in u for k, u in wire.next_urls(markup) if k == "redirect"))
+
+
+@pytest.mark.usefixtures("staffed")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_short_wait_holds_and_the_wait_loop_keeps_going_on_no_input(client: Client, clock: FixedClock,
+                                                                    provider: str) -> None:
+    wire = WIRES[provider]
+    caller = Caller(client, wire, clock, call=f"{provider}-call-1")
+    markup = caller.call()
+    assert holds(wire, markup) and "1 in line" in markup.replace("number 1", "1")
+    caller.follow("wait" if wire.name != "vonage" else "redirect", "wait")
+    assert "hold.mp3" in caller.markup and [k for k, _ in wire.next_urls(caller.markup)][0] == "gather"
+    if provider == "vonage":  # nothing pressed: the input calls back and the no-input step is the wait again
+        caller.follow("gather", "no_input")
+        assert "hold.mp3" in caller.markup and any("/wait?" in u for _, u in wire.next_urls(caller.markup))
+    [ticket] = tickets()
+    assert ticket.status == "WAITING" and ticket.call_id == f"{provider}-call-1"
+
+
+@pytest.mark.usefixtures("staffed")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_long_wait_press_1_confirm_books_a_callback(client: Client, clock: FixedClock, provider: str) -> None:
+    wire = WIRES[provider]
+    for n in range(3):
+        Caller(client, wire, clock, call=f"{provider}-early-{n}", caller=f"+1415555{n:04d}").call()
+    caller = Caller(client, wire, clock, call=f"{provider}-call-4")
+    assert "press 1" in caller.call()
+    caller.follow("gather", "press_1")  # offer
+    assert "4 1 5, 8 6 7, 5 3 0 9" in caller.markup  # the number read back to confirm
+    caller.follow("gather", "press_1")  # confirm
+    booked = [t for t in tickets() if t.call_id == f"{provider}-call-4"]
+    assert booked[0].kind == "CALLBACK"
+
+
+@pytest.mark.usefixtures("staffed")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_press_1_while_holding_leaves_the_hold_and_is_asked_to_confirm(client: Client, clock: FixedClock,
+                                                                       provider: str) -> None:
+    wire = WIRES[provider]
+    caller = Caller(client, wire, clock, call=f"{provider}-call-1")
+    caller.call()
+    caller.follow("wait" if provider != "vonage" else "redirect", "wait")
+    caller.follow("gather", "press_1")  # wait-offer: leave the hold
+    if provider == "vonage":  # no queue: Leave is our own redirect to the exit step, with result=leave
+        [(kind, url)] = wire.next_urls(caller.markup)
+        assert "/queue-exit?" in url and "result=leave" in url
+        caller.follow("redirect", "wait")
+    else:  # the provider's queue posts its exit action
+        assert "<Leave" in caller.markup
+        caller.post(f"/voice/{provider}/queue-exit?t=support-1", "wait", QueueResult="leave")
+    assert [k for k, _ in wire.next_urls(caller.markup)][0] == "gather"  # confirm the number
+    caller.follow("gather", "press_1")
+    assert tickets()[0].kind == "CALLBACK"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_number_entry_for_a_withheld_caller(client: Client, clock: FixedClock, provider: str) -> None:
+    wire = WIRES[provider]
+    caller = Caller(client, wire, clock, call=f"{provider}-call-1", caller="anonymous")
+    caller.call()
+    caller.follow("gather", "press_1")  # offer -> enter a number
+    caller.follow("gather", "number")
+    assert "4 1 5, 5 5 5, 0 1 2 3" in caller.markup
+
+
+@pytest.mark.usefixtures("staffed")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_hang_up_while_holding_is_abandoned(client: Client, clock: FixedClock, provider: str) -> None:
+    wire = WIRES[provider]
+    caller = Caller(client, wire, clock, call=f"{provider}-call-1")
+    caller.call()
+    clock.advance(40)
+    caller.post(f"/voice/{provider}/incoming", "ended")  # the status callback / event webhook
+    [ticket] = tickets()
+    assert ticket.lost_cause == "abandoned" and float(ticket.wait_seconds) == 40
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_after_hours_in_ukrainian_in_the_provider_s_voice(client: Client, clock: FixedClock, provider: str) -> None:
+    clock.current = MONDAY_NIGHT_KYIV
+    wire = WIRES[provider]
+    markup = Caller(client, wire, clock, call=f"{provider}-call-1", caller="+380441234567", called=KYIV).call()
+    assert "uk-UA" in markup and not holds(wire, markup)
+    voice = adapter(provider, clock).capabilities.voices["uk-UA"]
+    assert voice in markup
+    [ticket] = tickets()
+    assert ticket.status == "AFTER_HOURS"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_json_and_form_bodies_both_reach_the_route(client: Client, clock: FixedClock, provider: str) -> None:
+    wire = WIRES[provider]
+    caller = Caller(client, wire, clock, call=f"{provider}-call-1")
+    caller.call()
+    content = "application/json" if provider == "vonage" else "text/xml"
+    assert json.loads(caller.markup) if content == "application/json" else caller.markup.startswith("<?xml")
