@@ -343,3 +343,101 @@ def test_json_and_form_bodies_both_reach_the_route(client: Client, clock: FixedC
     caller.call()
     content = "application/json" if provider == "vonage" else "text/xml"
     assert json.loads(caller.markup) if content == "application/json" else caller.markup.startswith("<?xml")
+
+
+# --- callback attempts: each provider's webhooks through the webhook edge (in-memory store) -------
+
+class CallbackWorld:
+    """A parked callback that agent alice has been given, dialed through a fake dialer; the outcome
+    webhooks arrive signed and in each provider's own shape at the real webhook edge."""
+
+    def __init__(self, provider: str, mode: str) -> None:
+        from chalicelib.domain.callbacks import Callbacks, DialRequest, dial_id
+        from chalicelib.domain.callflow import CallFlow
+        from chalicelib.domain.dispatch import Dispatcher
+        from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
+        from chalicelib.domain.queues import QueueDirectory
+        from chalicelib.webhooks import UseCases, VoiceWebhooks
+        from tests.fakes import FakeBus, FakeDialer, FakeOrchestrator, FakeStore
+
+        queues = QueueDirectory.from_config({"queues": [
+            {"id": "support", "numbers": [SUPPORT], "dial_mode": mode, "retry_delays_seconds": [0, 300, 600]}]})
+        self.wire, self.clock = WIRES[provider], FixedClock(MONDAY_10_PST)
+        self.store, self.orch, self.dialer = FakeStore(), FakeOrchestrator(), FakeDialer()
+        dispatcher = Dispatcher(self.store, self.orch, self.dialer, self.clock, queues)
+        self.callbacks = Callbacks(self.store, self.orch, self.dialer, self.clock, queues, dispatcher)
+        flow = CallFlow(self.store, self.orch, self.clock, queues, FakeBus(), 1000)
+        self.edge = VoiceWebhooks(UseCases(flow, dispatcher, self.callbacks),
+                                  {provider: adapter(provider, self.clock)}, PUBLIC_URL)
+        t = self.store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, MONDAY_10_PST,
+                                          call_id="in-1"))
+        self.store.convert_to_callback(t.id, "+14155550100", MONDAY_10_PST, MONDAY_10_PST)
+        self.store.park(t.id, "park-token", 1)
+        dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="+14155550999", queues=("support",))
+        self.ticket = t.id
+        self.callbacks.dial(DialRequest(t.id, 1, "alice", "dial-token-1"))
+        self.did = dial_id("dial-token-1")
+
+    def post(self, step: str, kind: str, **fields: Any) -> str:
+        path = f"/voice/{self.wire.name}/{step}?d={self.did}&t={self.ticket}"
+        fields = self.wire.event(kind, call="out-1", **fields)
+        body, headers = self.wire.request(PUBLIC_URL + path, fields, self.clock.now())
+        step_name, _, query = path.rpartition("/")[2].partition("?")
+        reply = self.edge.handle(self.wire.name, step_name, body, dict(p.split("=") for p in query.split("&")),
+                                 headers)
+        assert reply.status == 200, reply.body
+        return reply.body
+
+    def outcomes(self) -> list[Any]:
+        return [output for token, output in self.orch.completed if token == "dial-token-1"]
+
+    def result(self) -> str:
+        return str(self.outcomes()[-1]["result"]) if self.outcomes() else ""
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_customer_first_machine_is_not_bridged_wherever_the_verdict_arrives(provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first")
+    assert w.dialer.calls[0]["amd"]
+    if provider == "twilio":  # Twilio's verdict comes with the answer fetch
+        assert "Hangup" in w.post("cb-answer", "machine") and w.result() == "machine"
+    else:  # Telnyx (status callback) and Vonage (event) deliver it apart from the answer
+        w.post("cb-status", "machine")
+        assert w.result() == "machine"
+        answered = w.post("cb-answer", "answer")
+        assert "Dial" not in answered and "connect" not in answered  # the closed attempt is hung up
+    assert len(w.outcomes()) == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_customer_first_human_is_greeted_bridged_and_served(provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first")
+    if provider != "twilio":
+        w.post("cb-status", "human")
+        assert w.result() == ""  # a person: nothing decided yet
+    markup = w.post("cb-answer", "human" if provider != "vonage" else "answer")
+    assert "calling you back" in markup
+    [(kind, url)] = [(k, u) for k, u in w.wire.next_urls(markup) if k == "dial"]
+    assert "/cb-dialed?" in url
+    if provider == "vonage":  # the connect leg's progress is not its outcome
+        w.post("cb-dialed", "human", status="answered")
+        assert w.result() == ""
+    w.post("cb-dialed", "dial_completed")
+    assert w.result() == "connected"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_agent_first_busy_customer_is_retried(provider: str) -> None:
+    w = CallbackWorld(provider, "agent_first")
+    assert not w.dialer.calls[0]["amd"] and w.dialer.calls[0]["to"] == "+14155550999"
+    markup = w.post("cb-answer", "answer")
+    assert any(k == "dial" for k, _ in w.wire.next_urls(markup))
+    w.post("cb-dialed", "dial_busy")
+    assert w.result() == "busy" and "next" in w.outcomes()[-1]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_unanswered_callback_is_retried(provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first")
+    w.post("cb-status", "no_answer")
+    assert w.result() == "no-answer" and "next" in w.outcomes()[-1]

@@ -1,0 +1,149 @@
+"""Telnyx and Vonage beyond the shared contract: every verb in their markup, and their REST calls
+(through a recording HTTP session standing in for the provider's API)."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from typing import Any
+
+import jwt
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from chalicelib.adapters.telnyx import TelnyxDialer, TelnyxTelephony
+from chalicelib.adapters.vonage import VonageDialer, VonageTelephony
+from chalicelib.domain.errors import CallGoneError, TelephonyError
+from chalicelib.domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
+                                      Step, explicit_no_input)
+from tests.fakes import FixedClock
+
+BASE = "https://h/api"
+NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
+OFFER, BYE = Step.of("offer", t="support-1"), Step.of("bye", t="support-1")
+HOLD = Enqueue("support", wait=Step.of("wait", t="support-1"), action=Step.of("queue-exit", t="support-1"))
+EVERY_VERB = Script.of(Say("Hello", "en-US"), Play("https://m/a.mp3", loop=2), Pause(1),
+                       Gather(OFFER, (Say("Press 1", "ru-RU"), Play("https://m/b.mp3")), timeout_seconds=15),
+                       Redirect(BYE), HOLD, Leave(Step.of("queue-exit", t="support-1")),
+                       Dial("sip:alice@pbx.example", caller_id="+18005550100", action=Step.of("cb-dialed", t="s-1")),
+                       Hangup())
+
+
+def test_texml_renders_every_verb() -> None:
+    root = ET.fromstring(TelnyxTelephony("").render(EVERY_VERB, BASE))
+    assert [c.tag for c in root] == ["Say", "Play", "Pause", "Gather", "Redirect", "Enqueue", "Leave", "Dial", "Hangup"]
+    assert root[0].get("voice") == "Polly.Joanna" and root[3][0].get("voice") == "Polly.Tatyana"
+    assert root[3].get("action") == f"{BASE}/voice/telnyx/offer?t=support-1" and root[3].get("timeout") == "15"
+    assert root[5].get("waitUrl") == f"{BASE}/voice/telnyx/wait?t=support-1"
+    assert root[7][0].tag == "Sip" and root[7].get("callerId") == "+18005550100"
+    assert ET.fromstring(TelnyxTelephony("").render(Script.of(Dial("+14155550100")), BASE))[0][0].tag == "Number"
+
+
+def test_ncco_renders_every_verb_without_a_queue() -> None:
+    ncco = json.loads(VonageTelephony("").render(explicit_no_input(EVERY_VERB), BASE))
+    assert [a["action"] for a in ncco] == ["talk", "stream", "talk", "talk", "stream", "input", "notify", "notify",
+                                           "notify", "connect"]
+    talk, stream, _, prompt, _, gather, redirect, hold, leave, connect = ncco
+    assert talk == {"action": "talk", "text": "Hello", "language": "en-US"} and stream["loop"] == 2
+    assert prompt["bargeIn"] and prompt["language"] == "ru-RU"
+    assert gather["dtmf"] == {"maxDigits": 1, "timeOut": 10, "submitOnHash": False}
+    assert gather["eventUrl"] == [f"{BASE}/voice/vonage/offer?t=support-1&ni=bye%3Ft%3Dsupport-1"]
+    assert redirect["eventUrl"] == [f"{BASE}/voice/vonage/bye?t=support-1"]
+    assert hold["eventUrl"] == [f"{BASE}/voice/vonage/wait?t=support-1"]  # the wait loop, not a queue
+    assert leave["eventUrl"] == [f"{BASE}/voice/vonage/queue-exit?t=support-1&result=leave"]
+    assert connect["endpoint"] == [{"type": "sip", "uri": "sip:alice@pbx.example"}] and connect["from"] == "18005550100"
+    assert connect["eventType"] == "synchronous"
+
+
+def test_explicit_no_input_goes_where_the_script_would() -> None:
+    gather = Gather(OFFER, (Say("Press 1", "en-US"),))
+    assert explicit_no_input(Script.of(gather, Redirect(BYE))).verbs[0].no_input == BYE
+    assert explicit_no_input(Script.of(gather, gather, HOLD)).verbs[0].no_input == HOLD.wait
+    assert explicit_no_input(Script.of(gather)).verbs[0].no_input is None
+
+
+def test_capabilities_say_what_each_can_dial() -> None:
+    assert not TelnyxTelephony("").capabilities.can_dial("client:alice")
+    assert VonageTelephony("").capabilities.can_dial("sip:a@b") and not VonageTelephony("").capabilities.native_queue
+    assert all(TelnyxTelephony("").capabilities.speaks(lang) for lang in ("en-US", "ru-RU", "uk-UA"))
+
+
+class Recording(requests.Session):
+    """Stands in for the provider's REST API: records each request, answers with a fixed reply."""
+
+    def __init__(self, status: int = 200, reply: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.sent: list[requests.PreparedRequest] = []
+        self.status, self.reply = status, reply or {}
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.sent.append(request)
+        response = requests.Response()
+        response.status_code, response._content = self.status, json.dumps(self.reply).encode()
+        return response
+
+
+def telnyx(session: Recording) -> TelnyxDialer:
+    return TelnyxDialer("KEY0123", "acct-1", "app-1", BASE, "https://telnyx.test", session)
+
+
+def test_telnyx_places_a_call_with_amd_and_redirects_inline_or_by_url() -> None:
+    http = Recording(reply={"call_sid": "v3:xyz"})
+    sid = telnyx(http).place_call("+14155550100", "+18005550100", Step.of("cb-answer", t="s-1", d="x"),
+                                  Step.of("cb-status", t="s-1", d="x"), True, 25)
+    sent = http.sent[0]
+    assert sid == "v3:xyz" and sent.url == "https://telnyx.test/v2/texml/Accounts/acct-1/Calls"
+    assert sent.headers["Authorization"] == "Bearer KEY0123"
+    body = json.loads(sent.body or b"{}")
+    assert body["MachineDetection"] == "Enable" and body["ApplicationSid"] == "app-1"
+    assert body["Url"] == f"{BASE}/voice/telnyx/cb-answer?d=x&t=s-1"
+    telnyx(http).redirect("v3:xyz", Script.of(Hangup()))
+    assert json.loads(http.sent[1].body or b"{}")["Texml"].endswith("<Response><Hangup /></Response>")
+    telnyx(http).redirect_to("v3:xyz", Step.of("wait", t="s-1"))
+    assert json.loads(http.sent[2].body or b"{}") == {"Url": f"{BASE}/voice/telnyx/wait?t=s-1", "Method": "POST"}
+
+
+def test_telnyx_failures_are_telephony_errors() -> None:
+    with pytest.raises(CallGoneError):
+        telnyx(Recording(status=404)).redirect("v3:gone", Script.of(Hangup()))
+    with pytest.raises(TelephonyError):
+        telnyx(Recording(status=500)).place_call("+1", "+1", Step.of("a"), Step.of("b"), False, 25)
+    with pytest.raises(TelephonyError):
+        TelnyxDialer("", "", "", BASE).place_call("+1", "+1", Step.of("a"), Step.of("b"), False, 25)
+
+
+PRIVATE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+PEM = PRIVATE_KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+
+
+def vonage(session: Recording) -> VonageDialer:
+    return VonageDialer("app-1", PEM, BASE, "https://vonage.test", session, FixedClock(NOW))
+
+
+def test_vonage_places_a_call_with_an_application_jwt_and_transfers_by_ncco() -> None:
+    http = Recording(reply={"uuid": "63f61863-4a51-4f6b-86e1-46edebcf9356", "status": "started"})
+    uuid = vonage(http).place_call("+14155550100", "+18005550100", Step.of("cb-answer", t="s-1", d="x"),
+                                   Step.of("cb-status", t="s-1", d="x"), True, 25)
+    sent = http.sent[0]
+    assert uuid.startswith("63f61863") and sent.url == "https://vonage.test/v1/calls"
+    claims = jwt.decode(sent.headers["Authorization"].removeprefix("Bearer "), PRIVATE_KEY.public_key(),
+                        algorithms=["RS256"], options={"verify_exp": False, "verify_iat": False})
+    assert claims["application_id"] == "app-1" and claims["iat"] == int(NOW.timestamp())
+    body = json.loads(sent.body or b"{}")
+    assert body["to"] == [{"type": "phone", "number": "14155550100"}] and body["answer_method"] == "POST"
+    assert body["event_url"] == [f"{BASE}/voice/vonage/cb-status?d=x&t=s-1"]
+    assert body["advanced_machine_detection"] == {"behavior": "continue", "mode": "detect"}
+    vonage(http).redirect(uuid, Script.of(Say("Hi", "en-US")))
+    assert http.sent[1].method == "PUT" and json.loads(http.sent[1].body or b"{}") == {
+        "action": "transfer", "destination": {"type": "ncco", "ncco": [
+            {"action": "talk", "text": "Hi", "language": "en-US"}]}}
+
+
+def test_vonage_failures_are_telephony_errors() -> None:
+    with pytest.raises(CallGoneError):
+        vonage(Recording(status=404)).redirect("gone", Script.of(Hangup()))
+    with pytest.raises(TelephonyError):
+        VonageDialer("app-1", "not a key", BASE).place_call("+1", "+1", Step.of("a"), Step.of("b"), False, 25)
