@@ -11,11 +11,12 @@ import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..domain.errors import CallGoneError, TelephonyError
+from ..domain.errors import TelephonyError
 from ..domain.model import CallEvent
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script, Step,
                              Verb)
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
+from .rest import call_api
 from .twiml_family import parse_fields
 from .webhook_urls import step_url
 
@@ -127,20 +128,9 @@ class TelnyxDialer(Dialer):
     def _post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         if not (self._api_key and self._account):
             raise TelephonyError("TELNYX_API_KEY and TELNYX_ACCOUNT_SID are not configured")
-        try:
-            reply = self._http.post(f"{self._api}/v2/texml/Accounts/{self._account}/{path}", json=dict(body),
-                                    headers={"Authorization": f"Bearer {self._api_key}"}, timeout=10)
-        except requests.RequestException as exc:
-            raise TelephonyError(f"telnyx {path.split('/')[0]} failed: {type(exc).__name__}") from exc
-        if reply.status_code in (404, 422) and "/" in path:
-            raise CallGoneError("the call has ended")
-        if reply.status_code >= 400:
-            raise TelephonyError(f"telnyx {path.split('/')[0]} failed: HTTP {reply.status_code}")
-        try:
-            found = reply.json()
-        except ValueError:
-            return {}
-        return found if isinstance(found, dict) else {}
+        return call_api(self._http, "POST", f"{self._api}/v2/texml/Accounts/{self._account}/{path}",
+                        {"Authorization": f"Bearer {self._api_key}"}, body, f"telnyx {path.split('/')[0]}",
+                        gone=(404, 422) if "/" in path else ())
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
                    timeout_seconds: int) -> str:

@@ -16,11 +16,12 @@ from typing import Any, Mapping
 import jwt
 import requests
 
-from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
+from ..domain.errors import BadWebhookError, TelephonyError
 from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
                              Script, Step, Verb)
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
+from .rest import call_api
 from .twiml_family import call_id, seconds, whole
 from .webhook_urls import step_url
 
@@ -195,21 +196,8 @@ class VonageDialer(Dialer):
             raise TelephonyError("VONAGE_PRIVATE_KEY is not an RSA private key") from exc
 
     def _send(self, method: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self._token()}"}
-        try:
-            reply = self._http.request(method, f"{self._api}/v1/calls{path}", json=dict(body), headers=headers,
-                                       timeout=10)
-        except requests.RequestException as exc:
-            raise TelephonyError(f"vonage {method} failed: {type(exc).__name__}") from exc
-        if path and reply.status_code in (400, 404):
-            raise CallGoneError("the call has ended")
-        if reply.status_code >= 400:
-            raise TelephonyError(f"vonage {method} failed: HTTP {reply.status_code}")
-        try:
-            found = reply.json() if reply.content else {}
-        except ValueError:
-            return {}
-        return found if isinstance(found, dict) else {}
+        return call_api(self._http, method, f"{self._api}/v1/calls{path}", {"Authorization": f"Bearer {self._token()}"},
+                        body, f"vonage {method}", gone=(400, 404) if path else ())
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
                    timeout_seconds: int) -> str:

@@ -249,15 +249,22 @@ def holds(wire: Wire, markup: str) -> bool:
         wire.name == "vonage" and any("/wait?" in u for k, u in wire.next_urls(markup) if k == "redirect"))
 
 
+def on_hold(client: Client, clock: FixedClock, provider: str) -> Caller:
+    """A caller told their place in line, held, and polled once by the hold (or our wait loop)."""
+    wire = WIRES[provider]
+    caller = Caller(client, wire, clock, call=f"{provider}-call-1")
+    markup = caller.call()
+    assert holds(wire, markup) and "number 1 in line" in markup
+    caller.follow("wait" if provider != "vonage" else "redirect", "wait")
+    return caller
+
+
 @pytest.mark.usefixtures("staffed")
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_short_wait_holds_and_the_wait_loop_keeps_going_on_no_input(client: Client, clock: FixedClock,
                                                                     provider: str) -> None:
     wire = WIRES[provider]
-    caller = Caller(client, wire, clock, call=f"{provider}-call-1")
-    markup = caller.call()
-    assert holds(wire, markup) and "1 in line" in markup.replace("number 1", "1")
-    caller.follow("wait" if wire.name != "vonage" else "redirect", "wait")
+    caller = on_hold(client, clock, provider)
     assert "hold.mp3" in caller.markup and [k for k, _ in wire.next_urls(caller.markup)][0] == "gather"
     if provider == "vonage":  # nothing pressed: the input calls back and the no-input step is the wait again
         caller.follow("gather", "no_input")
@@ -286,9 +293,7 @@ def test_long_wait_press_1_confirm_books_a_callback(client: Client, clock: Fixed
 def test_press_1_while_holding_leaves_the_hold_and_is_asked_to_confirm(client: Client, clock: FixedClock,
                                                                        provider: str) -> None:
     wire = WIRES[provider]
-    caller = Caller(client, wire, clock, call=f"{provider}-call-1")
-    caller.call()
-    caller.follow("wait" if provider != "vonage" else "redirect", "wait")
+    caller = on_hold(client, clock, provider)
     caller.follow("gather", "press_1")  # wait-offer: leave the hold
     if provider == "vonage":  # no queue: Leave is our own redirect to the exit step, with result=leave
         [(kind, url)] = wire.next_urls(caller.markup)
