@@ -194,7 +194,7 @@ def webhooks() -> VoiceWebhooks:
         return container().webhooks
     except SettingsError as exc:
         log.error("refusing webhooks: %s", exc)
-        settings = Settings()  # no key at all: nothing verifies
+        settings = Settings(providers=Settings.from_env().providers)  # no key at all: nothing verifies
         return VoiceWebhooks(None, providers(settings), settings.public_base_url)
     except Exception:  # noqa: BLE001 - a caller is on the line: never dead air
         settings = _fallback_settings()

@@ -446,3 +446,40 @@ def test_unanswered_callback_is_retried(provider: str) -> None:
     w = CallbackWorld(provider, "customer_first")
     w.post("cb-status", "no_answer")
     assert w.result() == "no-answer" and "next" in w.outcomes()[-1]
+
+
+# --- secrets: per provider, from Parameter Store, failing closed ----------------------------------
+
+from tests.functional.test_secrets import env, put  # noqa: E402,F401 - the same environment fixture
+
+
+def signed_incoming(client: Client, provider: str, now: datetime) -> int:
+    wire = WIRES[provider]
+    path = f"/voice/{provider}/incoming"
+    body, headers = wire.request(PUBLIC_URL + path, wire.event("incoming"), now)
+    return client.http.post(path, headers=headers, body=body).status_code
+
+
+@pytest.mark.parametrize("provider", ["telnyx", "vonage"])
+def test_while_the_app_refuses_every_enabled_provider_is_403_not_404(aws, env, provider: str) -> None:  # type: ignore[no-untyped-def]
+    env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage")
+    env.setenv("HOLDFAST_ADMIN_TOKEN", "short")
+    env.setenv("TELNYX_PUBLIC_KEY", TELNYX_PUBLIC_KEY)
+    env.setenv("VONAGE_SIGNATURE_SECRET", VONAGE_SECRET)
+    with Client(app, stage_name="local") as client:
+        assert signed_incoming(client, provider, MONDAY_10_PST) == 403  # whatever the time: nothing verifies
+    assert tickets() == []
+
+
+def test_provider_keys_come_from_parameter_store(aws, env) -> None:  # type: ignore[no-untyped-def]
+    for key in ("TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN"):
+        env.delenv(key)
+    env.setenv("HOLDFAST_PARAMETERS_PATH", "/holdfast/dev")
+    env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage")
+    for name, value in {"twilio-auth-token": AUTH_TOKEN, "admin-token": "test-admin-token-0123456789abcdef0123",
+                        "telnyx-public-key": TELNYX_PUBLIC_KEY, "telnyx-api-key": "KEY0123",
+                        "vonage-signature-secret": VONAGE_SECRET, "vonage-private-key": "pem"}.items():
+        put(f"/holdfast/dev/{name}", value)
+    settings = bootstrap.resolve(bootstrap.Settings.from_env())
+    assert (settings.telnyx_public_key, settings.vonage_signature_secret) == (TELNYX_PUBLIC_KEY, VONAGE_SECRET)
+    assert (settings.telnyx_api_key, settings.vonage_private_key) == ("KEY0123", "pem")
