@@ -6,6 +6,13 @@ from typing import Any, Collection, Mapping
 import requests
 
 from ..domain.errors import CallGoneError, TelephonyError
+from ..ports import Capabilities
+
+
+def refuse_undialable(capabilities: Capabilities, contact: str) -> None:
+    """A contact this provider cannot reach (a Twilio `client:` elsewhere) fails before any request."""
+    if not capabilities.can_dial(contact):
+        raise TelephonyError("this provider cannot dial that kind of contact")
 
 
 def call_api(session: requests.Session, method: str, url: str, headers: Mapping[str, str],

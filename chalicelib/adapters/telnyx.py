@@ -16,7 +16,7 @@ from ..domain.model import CallEvent
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script, Step,
                              Verb)
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
-from .rest import call_api
+from .rest import call_api, refuse_undialable
 from .twiml_family import parse_fields
 from .webhook_urls import step_url
 
@@ -134,6 +134,7 @@ class TelnyxDialer(Dialer):
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
                    timeout_seconds: int) -> str:
+        refuse_undialable(CAPABILITIES, to)
         body: dict[str, Any] = {
             "ApplicationSid": self._application, "To": to, "From": caller_id,
             "Url": step_url(self._base_url, "telnyx", answer), "Method": "POST",
@@ -146,6 +147,9 @@ class TelnyxDialer(Dialer):
         return str(data.get("call_sid") or data.get("sid") or "")
 
     def redirect(self, call_id: str, script: Script) -> None:
+        for verb in script.verbs:
+            if isinstance(verb, Dial):
+                refuse_undialable(CAPABILITIES, verb.target)
         self._post(f"Calls/{call_id}", {"Texml": self._markup.render(script, self._base_url)})
 
     def redirect_to(self, call_id: str, step: Step) -> None:

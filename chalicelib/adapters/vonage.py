@@ -21,7 +21,7 @@ from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
                              Script, Step, Verb)
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
-from .rest import call_api
+from .rest import call_api, refuse_undialable
 from .twiml_family import call_id, seconds, whole
 from .webhook_urls import step_url
 
@@ -201,6 +201,7 @@ class VonageDialer(Dialer):
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
                    timeout_seconds: int) -> str:
+        refuse_undialable(CAPABILITIES, to)
         body: dict[str, Any] = {
             "to": [{"type": "sip", "uri": to} if to.startswith("sip:") else {"type": "phone", "number": to.lstrip("+")}],
             "from": {"type": "phone", "number": caller_id.lstrip("+")},
@@ -212,6 +213,9 @@ class VonageDialer(Dialer):
         return str(self._send("POST", "", body).get("uuid") or "")
 
     def redirect(self, call_id: str, script: Script) -> None:
+        for verb in script.verbs:
+            if isinstance(verb, Dial):
+                refuse_undialable(CAPABILITIES, verb.target)
         ncco = json.loads(self._markup.render(script, self._base_url))
         self._send("PUT", f"/{call_id}", {"action": "transfer", "destination": {"type": "ncco", "ncco": ncco}})
 

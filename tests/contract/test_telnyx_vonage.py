@@ -147,3 +147,13 @@ def test_vonage_failures_are_telephony_errors() -> None:
         vonage(Recording(status=404)).redirect("gone", Script.of(Hangup()))
     with pytest.raises(TelephonyError):
         VonageDialer("app-1", "not a key", BASE).place_call("+1", "+1", Step.of("a"), Step.of("b"), False, 25)
+
+
+@pytest.mark.parametrize("dialer", [lambda h: telnyx(h), lambda h: vonage(h)])
+def test_a_client_contact_is_refused_before_any_request(dialer: Any) -> None:
+    http = Recording()
+    with pytest.raises(TelephonyError):
+        dialer(http).place_call("client:alice", "+18005550100", Step.of("a"), Step.of("b"), False, 25)
+    with pytest.raises(TelephonyError):
+        dialer(http).redirect("call-1", Script.of(Dial("client:alice")))
+    assert http.sent == []
