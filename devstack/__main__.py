@@ -30,10 +30,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="where state and a generated admin token are kept (default .holdfast)")
     parser.add_argument("--fresh", action="store_true",
                         help="start empty (default: the state the last run left in the state directory)")
+    parser.add_argument("--provider", choices=["twilio", "telnyx"], default="twilio",
+                        help="the provider the simulated network behaves like (TwiML or TeXML)")
     args = parser.parse_args(argv)
     stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port, network_port=args.network_port,
                        pace=args.pace, chaos=args.chaos, state_dir=args.state_dir, fresh=args.fresh,
-                       clock_offset_seconds=offset_to(args.clock) if args.clock else 0.0)
+                       clock_offset_seconds=offset_to(args.clock) if args.clock else 0.0, provider=args.provider)
     try:
         stack.start()
     except StartError as exc:

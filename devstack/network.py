@@ -11,6 +11,7 @@ chance of pressing 1, the chance of answering a callback) and agents (client:NAM
 talking for a handle time). `pace` scales every duration, so tests and load runs go fast."""
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import logging
@@ -25,9 +26,10 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twilio.request_validator import RequestValidator
 
 log = logging.getLogger(__name__)
@@ -100,7 +102,11 @@ class SimNetwork:
                  admin_token: str = "", seed: int = 1, out_of_order: bool = False,
                  now: Callable[[], datetime] | None = None,
                  extra_state: Callable[[], dict[str, Any]] | None = None,
-                 agent_queues: tuple[str, ...] = ("support",)) -> None:
+                 agent_queues: tuple[str, ...] = ("support",), provider: str = "twilio") -> None:
+        # Which provider it behaves like: "twilio" (TwiML, HMAC signatures) or "telnyx" (TeXML,
+        # Ed25519 signatures with its own key, the TeXML REST shape, v3: call ids, sip: agents).
+        self.provider = provider
+        self.signing_key = Ed25519PrivateKey.generate()
         self.agent_queues = list(agent_queues)
         self.holdfast_url = holdfast_url.rstrip("/")
         self.now = now or (lambda: datetime.now(timezone.utc))
@@ -141,11 +147,29 @@ class SimNetwork:
 
     # --- webhooks --------------------------------------------------------------------------------
 
+    @property
+    def public_key(self) -> str:
+        """The Telnyx account public key Holdfast checks this network's signatures with (base64)."""
+        return base64.b64encode(self.signing_key.public_key().public_bytes_raw()).decode()
+
+    def sid(self) -> str:
+        return new_sid("v3:") if self.provider == "telnyx" else new_sid()
+
+    def _signed(self, url: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+        body = urlencode(params).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if self.provider == "telnyx":
+            stamp = str(int(self.now().timestamp()))
+            signature = self.signing_key.sign(stamp.encode() + b"|" + body)
+            return body, headers | {"telnyx-timestamp": stamp,
+                                    "telnyx-signature-ed25519": base64.b64encode(signature).decode()}
+        return body, headers | {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
+
     def post(self, url: str, params: dict[str, str]) -> str:
         params = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", **params}
-        signature = self.validator.compute_signature(url, params)
+        body, headers = self._signed(url, params)
         started = time.perf_counter()
-        reply = self.http.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=30)
+        reply = self.http.post(url, data=body, headers=headers, timeout=30)
         self.latencies.append(time.perf_counter() - started)
         if reply.status_code != 200:
             raise RuntimeError(f"webhook {url} answered {reply.status_code}: {reply.text[:200]}")
@@ -175,11 +199,11 @@ class SimNetwork:
             return phone
 
     def dial_in(self, frm: str, to: str = "+18005550100", model: CallerModel | None = None,
-                path: str = "/voice/twilio/incoming") -> Call:
+                path: str | None = None) -> Call:
         """A caller dials the Holdfast number (whose voice and status URLs are both `path`)."""
         phone = self.phone(frm, model)
-        url = self.holdfast_url + path
-        call = Call(new_sid(), "inbound", frm, to, url, phone, state="ringing")
+        url = self.holdfast_url + (path or f"/voice/{self.provider}/incoming")
+        call = Call(self.sid(), "inbound", frm, to, url, phone, state="ringing")
         self.calls[call.sid] = call
         threading.Thread(target=self._inbound, args=(call, url), daemon=True).start()
         return call
@@ -204,13 +228,20 @@ class SimNetwork:
     def create_call(self, params: dict[str, str]) -> Call:
         """REST Calls.json: Holdfast places an outbound call."""
         to = params["To"]
-        party: Phone | Agent | None = (self.agents.get(to.removeprefix("client:")) if to.startswith("client:")
-                                       else self.phones.get(to))
-        call = Call(new_sid(), "outbound-api", params.get("From", ""), to, params.get("StatusCallback"), party,
+        call = Call(self.sid(), "outbound-api", params.get("From", ""), to, params.get("StatusCallback"), self.party(to),
                     state="queued")
         self.calls[call.sid] = call
         threading.Thread(target=self._outbound, args=(call, params), daemon=True).start()
         return call
+
+    def party(self, contact: str) -> "Phone | Agent | None":
+        """Who answers a contact: an agent's client:name or sip:name@…, else a phone."""
+        if contact.startswith(("client:", "sip:")):
+            return self.agents.get(contact.split(":", 1)[1].split("@")[0])
+        return self.phones.get(contact)
+
+    def agent_contact(self, name: str) -> str:
+        return f"sip:{name}@agents.sim" if self.provider == "telnyx" else f"client:{name}"
 
     def _outbound(self, call: Call, params: dict[str, str]) -> None:
         try:
@@ -444,8 +475,9 @@ class SimNetwork:
         if target is None:
             return None
         name = target.text or ""
-        other: Phone | Agent | None = (self.agents.get(name) if target.tag == "Client" else self.phones.get(name))
-        leg = Call(new_sid(), "outbound-dial", call.to, name, None, other)
+        other = self.party(f"client:{name}" if target.tag == "Client" else name)
+        name = other.name if isinstance(other, Agent) else name  # an agent by name, however it was dialed
+        leg = Call(self.sid(), "outbound-dial", call.to, name, None, other)
         call.transcript.append(f"(dialing {target.tag.lower()} {name})")
         answered = other is not None and self.rings_and_answers(leg, float(verb.get("timeout", "20")))
         talked, hung_up = 0.0, False
@@ -500,7 +532,8 @@ class SimNetwork:
         agent = self.agents.setdefault(name, Agent(name, handle_seconds))
         reply = self.http.post(f"{self.holdfast_url}/agents/{name}/status", timeout=10,
                                headers={"Authorization": f"Bearer {self.admin_token}"},
-                               json={"status": status, "contact": f"client:{name}", "queues": self.agent_queues})
+                               json={"status": status, "contact": self.agent_contact(name),
+                                     "queues": self.agent_queues})
         body = reply.json()
         if reply.ok and isinstance(body.get("agent"), dict):
             if body["agent"].get("status") != agent.status:
@@ -544,7 +577,16 @@ class SimNetwork:
                 path = self.path
                 calls = re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Calls\.json", path)
                 update = re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Calls/([^/]+)\.json", path)
-                if calls:
+                texml_update = re.fullmatch(r"/v2/texml/Accounts/[^/]+/Calls/([^/]+)", path)
+                if re.fullmatch(r"/v2/texml/Accounts/[^/]+/Calls", path):  # Telnyx TeXML: JSON in and out
+                    call = net.create_call({k: str(v) for k, v in body.items()})
+                    self._send(200, {"call_sid": call.sid, "status": "queued", "to": call.to, "from": call.frm})
+                elif texml_update:
+                    if net.redirect(texml_update.group(1), str(body.get("Texml", "<Response/>"))):
+                        self._send(200, {"call_sid": texml_update.group(1), "status": "in-progress"})
+                    else:
+                        self._send(422, {"errors": [{"code": "90018", "title": "Call has already ended"}]})
+                elif calls:
                     call = net.create_call(form)
                     self._send(201, {"sid": call.sid, "status": "queued", "to": call.to, "from": call.frm})
                 elif update:

@@ -54,8 +54,9 @@ class LocalStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, moto_port: int = 5000,
                  region: str = "us-east-1", network_port: int | None = None, pace: float = 1.0,
                  chaos: bool = False, clock_offset_seconds: float = 0.0,
-                 state_dir: Path | str = ".holdfast", fresh: bool = False) -> None:
+                 state_dir: Path | str = ".holdfast", fresh: bool = False, provider: str = "twilio") -> None:
         self.host, self.port, self.moto_port, self.region = host, port, moto_port, region
+        self.provider = provider  # the provider the simulated network behaves like
         self.network_port = port + 1 if network_port is None else network_port
         self.pace = pace
         self.chaos = chaos
@@ -180,8 +181,13 @@ class LocalStack:
                                   admin_token=os.environ["HOLDFAST_ADMIN_TOKEN"],
                                   duplicate_status=self.chaos, out_of_order=self.chaos, now=now,
                                   extra_state=demo_state(self.snapshot.items, queues, now),
-                                  agent_queues=tuple(q.id for q in queues)).start()
+                                  agent_queues=tuple(q.id for q in queues), provider=self.provider).start()
         os.environ["TWILIO_API_BASE_URL"] = self.network.url
+        if self.provider == "telnyx":  # Holdfast answers and dials Telnyx, checking the network's own key
+            os.environ.update({"HOLDFAST_PROVIDERS": "twilio,telnyx", "HOLDFAST_DIALING_PROVIDER": "telnyx",
+                               "TELNYX_PUBLIC_KEY": self.network.public_key, "TELNYX_API_KEY": "KEY-local",
+                               "TELNYX_ACCOUNT_SID": LOCAL_ACCOUNT_SID, "TELNYX_APPLICATION_SID": "holdfast-local",
+                               "TELNYX_API_BASE_URL": self.network.url})
 
     def _serve(self) -> None:
         from chalice.config import Config
@@ -213,7 +219,7 @@ class LocalStack:
         return "\n".join([
             "Holdfast is running locally (embedded AWS: moto server at " + self.moto_url + ").",
             "  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
-            f"    POST {self.public_url}/voice/twilio/incoming",
+            f"    POST {self.public_url}/voice/{self.provider}/incoming",
             f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
             f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer "
             + (f"$(cat {self.admin_token_path}); generated at first start, owner-only)"

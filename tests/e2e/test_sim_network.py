@@ -46,11 +46,12 @@ def until(check, timeout: float = 40.0):  # type: ignore[no-untyped-def]
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module", params=["in order", "chaos"])
+@pytest.fixture(scope="module", params=["in order", "chaos", "telnyx"])
 def demo(request: pytest.FixtureRequest) -> Iterator[Demo]:
-    """Twice: a well-behaved network, and one that duplicates status callbacks and sends them early."""
+    """Three times: a well-behaved network, one that duplicates status callbacks and sends them early,
+    and one that speaks Telnyx TeXML (Ed25519 signatures, its REST shape, sip: agents)."""
     port, moto_port, network_port = free_port(), free_port(), free_port()
-    chaos = ["--chaos"] if request.param == "chaos" else []
+    chaos = {"chaos": ["--chaos"], "telnyx": ["--provider", "telnyx"]}.get(request.param, [])
     with devstack(port, moto_port, "--network-port", str(network_port), "--pace", "0.05",
                   "--clock", CLOCKS["caller's day"], *chaos):
         d = Demo(port, moto_port, network_port)
@@ -93,7 +94,8 @@ def test_press_1_then_an_agent_comes_on_and_the_callback_connects(demo: Demo) ->
     until(lambda: demo.item(number).get("status") == "SERVED")
     calls = demo.state()["calls"]
     assert len([c for c in calls if c["direction"] == "outbound-api"]) == 1  # dialed once, whatever the order
-    agent_leg = next(c for c in calls if c["direction"] == "outbound-api" and c["to"] == "client:alice")
+    agent_leg = next(c for c in calls if c["direction"] == "outbound-api"
+                     and c["to"] in ("client:alice", "sip:alice@agents.sim"))  # Twilio / Telnyx
     assert any("Callback for Holdfast support, ticket 1" in t for t in agent_leg["transcript"])
     assert any(f"(connected to {caller})" in t for t in agent_leg["transcript"])
     sfn = boto3.client("stepfunctions", endpoint_url=demo.moto, region_name="us-east-1")
