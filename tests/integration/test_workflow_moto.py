@@ -71,7 +71,7 @@ class World:
         did = self.ticket(ticket_id).dial_id
         self.c.callbacks.answered(ticket_id, did, CallEvent("CAout", CallStatus.IN_PROGRESS))
         self.c.callbacks.dialed(ticket_id, did, CallEvent("CAout", CallStatus.IN_PROGRESS,
-                                                           extra={"DialCallStatus": dial_status}))
+                                                           dial_status=CallStatus(dial_status)))
         self.c.callbacks.call_status(ticket_id, did, CallEvent("CAout", CallStatus.COMPLETED))
 
 
