@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="where state and a generated admin token are kept (default .holdfast)")
     parser.add_argument("--fresh", action="store_true",
                         help="start empty (default: the state the last run left in the state directory)")
-    parser.add_argument("--provider", choices=["twilio", "telnyx"], default="twilio",
-                        help="the provider the simulated network behaves like (TwiML or TeXML)")
+    parser.add_argument("--provider", choices=["twilio", "telnyx", "vonage"], default="twilio",
+                        help="the provider the simulated network behaves like (TwiML, TeXML or NCCO)")
     args = parser.parse_args(argv)
     stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port, network_port=args.network_port,
                        pace=args.pace, chaos=args.chaos, state_dir=args.state_dir, fresh=args.fresh,

@@ -12,7 +12,10 @@ talking for a handle time). `pace` scales every duration, so tests and load runs
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
+import secrets
+import uuid
 import json
 import logging
 import queue
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode
 
+import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twilio.request_validator import RequestValidator
@@ -107,6 +111,7 @@ class SimNetwork:
         # Ed25519 signatures with its own key, the TeXML REST shape, v3: call ids, sip: agents).
         self.provider = provider
         self.signing_key = Ed25519PrivateKey.generate()
+        self.signature_secret = secrets.token_hex(24)  # Vonage's: HS256 JWTs over the payload hash
         self.agent_queues = list(agent_queues)
         self.holdfast_url = holdfast_url.rstrip("/")
         self.now = now or (lambda: datetime.now(timezone.utc))
@@ -153,9 +158,17 @@ class SimNetwork:
         return base64.b64encode(self.signing_key.public_key().public_bytes_raw()).decode()
 
     def sid(self) -> str:
+        if self.provider == "vonage":
+            return str(uuid.UUID(new_sid("")[-32:]))
         return new_sid("v3:") if self.provider == "telnyx" else new_sid()
 
-    def _signed(self, url: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    def _signed(self, url: str, params: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        if self.provider == "vonage":
+            body = json.dumps(params).encode()
+            claims = {"iat": int(self.now().timestamp()), "jti": str(uuid.uuid4()), "iss": "Vonage",
+                      "payload_hash": hashlib.sha256(body).hexdigest(), "application_id": "holdfast-local"}
+            token = jwt.encode(claims, self.signature_secret, algorithm="HS256")
+            return body, {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         body = urlencode(params).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if self.provider == "telnyx":
@@ -165,8 +178,13 @@ class SimNetwork:
                                     "telnyx-signature-ed25519": base64.b64encode(signature).decode()}
         return body, headers | {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
 
-    def post(self, url: str, params: dict[str, str]) -> str:
-        params = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", **params}
+    def post(self, url: str, params: dict[str, str], event: bool = False) -> str:
+        """POST a webhook; the reply as TwiML (a Vonage NCCO is translated into the same verbs)."""
+        if self.provider == "vonage":
+            return ncco_as_twiml(self._post(url, vonage_fields(params, event)))
+        return self._post(url, {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", **params})
+
+    def _post(self, url: str, params: dict[str, Any]) -> str:
         body, headers = self._signed(url, params)
         started = time.perf_counter()
         reply = self.http.post(url, data=body, headers=headers, timeout=30)
@@ -185,7 +203,7 @@ class SimNetwork:
         params = self.call_params(call, CallDuration=str(int((time.monotonic() - call.started) / self.pace)))
         for _ in range(2 if self.duplicate_status else 1):
             try:
-                self.post(call.status_url, params)
+                self.post(call.status_url, params, event=True)
             except Exception:  # noqa: BLE001 - Twilio does not retry status callbacks either
                 log.exception("status callback failed")
 
@@ -241,7 +259,7 @@ class SimNetwork:
         return self.phones.get(contact)
 
     def agent_contact(self, name: str) -> str:
-        return f"sip:{name}@agents.sim" if self.provider == "telnyx" else f"client:{name}"
+        return f"client:{name}" if self.provider == "twilio" else f"sip:{name}@agents.sim"
 
     def _outbound(self, call: Call, params: dict[str, str]) -> None:
         try:
@@ -396,8 +414,9 @@ class SimNetwork:
                 if digits is not None:
                     call.transcript.append(f"(pressed {digits})")
                     return self.post(verb.get("action", ""), self.call_params(call, Digits=digits))
-            elif verb.tag == "Redirect":
-                return self.post(verb.text or "", self.call_params(call))
+            elif verb.tag == "Redirect":  # (input=1: Vonage's input calling back with nothing pressed)
+                nothing_pressed = {"input": "1"} if verb.get("input") else {}
+                return self.post(verb.text or "", self.call_params(call, **nothing_pressed))
             elif verb.tag == "Hangup":
                 call.state = "completed"
                 return None
@@ -578,7 +597,10 @@ class SimNetwork:
                 calls = re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Calls\.json", path)
                 update = re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Calls/([^/]+)\.json", path)
                 texml_update = re.fullmatch(r"/v2/texml/Accounts/[^/]+/Calls/([^/]+)", path)
-                if re.fullmatch(r"/v2/texml/Accounts/[^/]+/Calls", path):  # Telnyx TeXML: JSON in and out
+                if path == "/v1/calls":  # Vonage: JSON in and out
+                    call = net.create_call(vonage_call(body))
+                    self._send(201, {"uuid": call.sid, "status": "started", "direction": "outbound"})
+                elif re.fullmatch(r"/v2/texml/Accounts/[^/]+/Calls", path):  # Telnyx TeXML: JSON in and out
                     call = net.create_call({k: str(v) for k, v in body.items()})
                     self._send(200, {"call_sid": call.sid, "status": "queued", "to": call.to, "from": call.frm})
                 elif texml_update:
@@ -627,10 +649,81 @@ class SimNetwork:
                 else:
                     self._send(404, {"error": "not found"})
 
+            def do_PUT(self) -> None:  # noqa: N802 - Vonage's transfer of a live call
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                m = re.fullmatch(r"/v1/calls/([^/]+)", self.path)
+                body = json.loads(raw or "{}")
+                ncco = body.get("destination", {}).get("ncco") if m else None
+                if ncco is None:
+                    self._send(404, {"title": "not found"})
+                elif net.redirect(m.group(1), ncco_as_twiml(json.dumps(ncco))):
+                    self._send(204, {})
+                else:
+                    self._send(400, {"title": "call not in progress"})
+
             def log_message(self, *args: object) -> None:
                 pass
 
         return Handler
+
+
+_VONAGE_STATUS = {"in-progress": "answered", "ringing": "ringing", "queued": "started", "completed": "completed",
+                  "no-answer": "unanswered", "busy": "busy", "failed": "failed", "canceled": "cancelled"}
+
+
+def vonage_fields(params: dict[str, str], event: bool) -> dict[str, Any]:
+    """The network's call facts (Twilio names) as Vonage posts them: answer, event, input, connect."""
+    fields: dict[str, Any] = {"uuid": params["CallSid"], "conversation_uuid": f"CON-{params['CallSid']}",
+                              "from": params.get("From", "").lstrip("+"), "to": params.get("To", "").lstrip("+"),
+                              "direction": "inbound" if params.get("Direction") == "inbound" else "outbound"}
+    if "DialCallStatus" in params:  # a connect leg's final event
+        return fields | {"status": _VONAGE_STATUS.get(params["DialCallStatus"], "failed"),
+                         "duration": params.get("DialCallDuration", "0")}
+    if event:
+        return fields | {"status": _VONAGE_STATUS.get(params.get("CallStatus", ""), "completed"),
+                         "duration": params.get("CallDuration", "0")}
+    if "Digits" in params or params.get("input"):
+        return fields | {"dtmf": {"digits": params.get("Digits", ""), "timed_out": "Digits" not in params}}
+    return fields
+
+
+def vonage_call(body: dict[str, Any]) -> dict[str, str]:
+    """Vonage's POST /v1/calls as the network's own call request."""
+    to = body["to"][0]
+    return {"To": to.get("uri") or f"+{to.get('number', '')}", "From": f"+{body.get('from', {}).get('number', '')}",
+            "Url": body["answer_url"][0], "StatusCallback": body["event_url"][0],
+            "Timeout": str(body.get("ringing_timer", 25))}
+
+
+def ncco_as_twiml(reply: str) -> str:
+    """An NCCO as the verbs this network runs: talk/stream with bargeIn are the next input's prompts;
+    an input always calls its eventUrl (so a Redirect there follows it); notify is a Redirect; connect
+    a Dial; conversation a hold; the end of the NCCO ends the call."""
+    doc, prompts = ET.Element("Response"), []
+    for action in json.loads(reply or "[]"):
+        kind = action.get("action")
+        if kind in ("talk", "stream"):
+            verb = ET.Element("Say" if kind == "talk" else "Play")
+            verb.text = action.get("text") if kind == "talk" else action["streamUrl"][0]
+            (prompts.append(verb) if action.get("bargeIn") else doc.append(verb))
+        elif kind == "input":
+            url, dtmf = action["eventUrl"][0], action.get("dtmf", {})
+            gather = ET.SubElement(doc, "Gather", action=url, numDigits=str(dtmf.get("maxDigits", 1)),
+                                   timeout=str(dtmf.get("timeOut", 5)))
+            gather.extend(prompts)
+            prompts = []
+            ET.SubElement(doc, "Redirect", input="1").text = url
+        elif kind == "notify":
+            ET.SubElement(doc, "Redirect").text = action["eventUrl"][0]
+        elif kind == "connect":
+            endpoint = action["endpoint"][0]
+            dial = ET.SubElement(doc, "Dial", timeout=str(action.get("timeout", 20)),
+                                 **({"action": action["eventUrl"][0]} if action.get("eventUrl") else {}))
+            ET.SubElement(dial, "Sip" if endpoint["type"] == "sip" else "Number").text = (
+                endpoint.get("uri") or f"+{endpoint.get('number', '')}")
+        elif kind == "conversation":
+            ET.SubElement(doc, "Enqueue").text = action.get("name", "")
+    return ET.tostring(doc, encoding="unicode")
 
 
 def wait_until(check: Callable[[], object], timeout: float = 30.0, every: float = 0.05) -> Any:

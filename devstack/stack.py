@@ -50,6 +50,16 @@ def admin_token_file(state_dir: Path) -> tuple[str, Path]:
     return token, path
 
 
+def local_rsa_key() -> str:
+    """A Vonage application private key for the simulated network's REST API (which does not check it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
 class LocalStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, moto_port: int = 5000,
                  region: str = "us-east-1", network_port: int | None = None, pace: float = 1.0,
@@ -188,6 +198,11 @@ class LocalStack:
                                "TELNYX_PUBLIC_KEY": self.network.public_key, "TELNYX_API_KEY": "KEY-local",
                                "TELNYX_ACCOUNT_SID": LOCAL_ACCOUNT_SID, "TELNYX_APPLICATION_SID": "holdfast-local",
                                "TELNYX_API_BASE_URL": self.network.url})
+        if self.provider == "vonage":  # its signature secret; an application key of its own for the REST JWT
+            os.environ.update({"HOLDFAST_PROVIDERS": "twilio,vonage", "HOLDFAST_DIALING_PROVIDER": "vonage",
+                               "VONAGE_SIGNATURE_SECRET": self.network.signature_secret,
+                               "VONAGE_APPLICATION_ID": "holdfast-local", "VONAGE_PRIVATE_KEY": local_rsa_key(),
+                               "VONAGE_API_BASE_URL": self.network.url})
 
     def _serve(self) -> None:
         from chalice.config import Config

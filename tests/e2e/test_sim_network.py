@@ -46,12 +46,13 @@ def until(check, timeout: float = 40.0):  # type: ignore[no-untyped-def]
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module", params=["in order", "chaos", "telnyx"])
+@pytest.fixture(scope="module", params=["in order", "chaos", "telnyx", "vonage"])
 def demo(request: pytest.FixtureRequest) -> Iterator[Demo]:
-    """Three times: a well-behaved network, one that duplicates status callbacks and sends them early,
-    and one that speaks Telnyx TeXML (Ed25519 signatures, its REST shape, sip: agents)."""
+    """Four times: a well-behaved network, one that duplicates status callbacks and sends them early,
+    and ones that speak Telnyx TeXML and Vonage NCCO (their signatures, REST shapes and sip: agents)."""
     port, moto_port, network_port = free_port(), free_port(), free_port()
-    chaos = {"chaos": ["--chaos"], "telnyx": ["--provider", "telnyx"]}.get(request.param, [])
+    chaos = {"chaos": ["--chaos"], "telnyx": ["--provider", "telnyx"],
+             "vonage": ["--provider", "vonage"]}.get(request.param, [])
     with devstack(port, moto_port, "--network-port", str(network_port), "--pace", "0.05",
                   "--clock", CLOCKS["caller's day"], *chaos):
         d = Demo(port, moto_port, network_port)
