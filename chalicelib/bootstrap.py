@@ -32,7 +32,7 @@ from .domain.script import Script
 from .ports import Clock, Dialer, SystemClock, Telephony, WebhookRequest
 from . import logs
 from .settings import Settings, SettingsError, expand_env, secret_problem
-from .webhooks import HttpReply, UseCases, VoiceWebhooks
+from .webhooks import HttpReply, UseCases, VoiceWebhooks, unspoken
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,8 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
     dispatcher = Dispatcher(store, orchestrator, dialer, clock, queues)
     callbacks = Callbacks(store, orchestrator, dialer, clock, queues, dispatcher)
     known = providers(settings, clock)
+    for gap in unspoken(queues, known):
+        log.warning("no voice: %s", gap)
     ses = client(session, "ses", settings)
     notifications = Notifications(store, queues, [
         SlackNotifier(), TelegramNotifier(settings.telegram_api_base_url), EmailNotifier(ses),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .domain.callbacks import Callbacks
 from .domain.callflow import CallFlow
@@ -112,6 +112,19 @@ def verified_form(provider: Telephony, url: str, raw_body: bytes | None, query: 
                   headers: Mapping[str, str]) -> dict[str, Any] | HttpReply:
     """`verified` for a POST to `url` (the agent-events webhook)."""
     return verified(provider, WebhookRequest("POST", url, dict(query or {}), headers, raw_body or b""))
+
+
+def unspoken(queues: Iterable[QueueConfig], providers: Mapping[str, Telephony]) -> list[str]:
+    """Each queue language a provider has no voice for, where the queue has not recorded every prompt
+    in it either (what callers there would hear read by a wrong voice, or not at all)."""
+    gaps = []
+    for queue in queues:
+        recorded = all("audio" in queue.prompts.get(key, {}).get(queue.language, {}) for key in TEXTS[queue.language])
+        for provider in providers.values():
+            if not recorded and not provider.capabilities.speaks(LANGUAGES[queue.language]):
+                gaps.append(f"{provider.name} has no voice for {LANGUAGES[queue.language]} (queue {queue.id}): "
+                            "record its prompts (prompts.<key>.<lang>.audio)")
+    return gaps
 
 
 def _holding(script: Script, step: str, query: Mapping[str, str]) -> Script:

@@ -483,3 +483,23 @@ def test_provider_keys_come_from_parameter_store(aws, env) -> None:  # type: ign
     settings = bootstrap.resolve(bootstrap.Settings.from_env())
     assert (settings.telnyx_public_key, settings.vonage_signature_secret) == (TELNYX_PUBLIC_KEY, VONAGE_SECRET)
     assert (settings.telnyx_api_key, settings.vonage_private_key) == ("KEY0123", "pem")
+
+
+def test_a_language_without_a_voice_needs_recorded_prompts() -> None:
+    from chalicelib.domain.prompts import TEXTS
+    from chalicelib.domain.queues import QueueDirectory
+    from chalicelib.webhooks import unspoken
+
+    class Mute(TwilioTelephony):
+        capabilities = replace(TwilioTelephony.capabilities, voices={"en-US": "Polly.Joanna"})
+
+    spoken = {"twilio": TwilioTelephony(AUTH_TOKEN), "telnyx": adapter("telnyx", FixedClock()),
+              "vonage": adapter("vonage", FixedClock())}
+    queues = QueueDirectory.from_config({"queues": [{"id": "kyiv", "language": "uk", "numbers": [KYIV]}]})
+    assert unspoken(queues, spoken) == []  # every adapter speaks en, ru and uk
+    [gap] = unspoken(queues, {"mute": Mute(AUTH_TOKEN)})
+    assert "uk-UA" in gap and "kyiv" in gap
+    recorded = {key: {"uk": {"audio": f"https://media.example.com/{key}.mp3"}} for key in TEXTS["uk"]}
+    queues = QueueDirectory.from_config({"queues": [{"id": "kyiv", "language": "uk", "numbers": [KYIV],
+                                                     "prompts": recorded}]})
+    assert unspoken(queues, {"mute": Mute(AUTH_TOKEN)}) == []  # recorded audio stands in for the voice

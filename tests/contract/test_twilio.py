@@ -184,3 +184,10 @@ def test_redirecting_an_ended_call_is_call_gone() -> None:
 
     with pytest.raises(CallGoneError):
         dialer(RecordingHttpClient(status=400, code=21220)).redirect("CA1", Script.of(Hangup()))
+
+
+def test_redirect_to_a_step_sends_its_url() -> None:
+    http = RecordingHttpClient(status=200)
+    dialer(http).redirect_to("CA1", Step.of("wait", t="support-1"))
+    [req] = http.requests
+    assert req["data"]["Url"] == "https://h/api/voice/twilio/wait?t=support-1" and "Twiml" not in req["data"]
