@@ -17,7 +17,7 @@ from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
 from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, TelegramNotifier
 from .adapters.parameters import (ADMIN_TOKEN, PUBLIC_URL, TELNYX_API_KEY, TELNYX_PUBLIC_KEY, TWILIO_AUTH_TOKEN,
-                                  VONAGE_PRIVATE_KEY, VONAGE_SIGNATURE_SECRET, ParameterStore)
+                                  VONAGE_PRIVATE_KEY, VONAGE_SIGNATURE_SECRET, VONAGE_URL_TOKEN, ParameterStore)
 from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
 from .admin_api import AdminApi
@@ -95,10 +95,16 @@ def providers(settings: Settings, clock: Clock | None = None) -> dict[str, Telep
         built["telnyx"] = (TelnyxTelephony(settings.telnyx_public_key, clock), "TELNYX_PUBLIC_KEY",
                            settings.telnyx_public_key)
     if "vonage" in settings.providers:
-        built["vonage"] = (VonageTelephony(settings.vonage_signature_secret, clock), "VONAGE_SIGNATURE_SECRET",
-                           settings.vonage_signature_secret)
+        built["vonage"] = (VonageTelephony(settings.vonage_signature_secret, clock, vonage_url_token(settings)),
+                           "VONAGE_SIGNATURE_SECRET", settings.vonage_signature_secret)
     return {name: provider if secret_problem(key, secret) is None else Unverifiable(provider)
             for name, (provider, key, secret) in built.items()}
+
+
+def vonage_url_token(settings: Settings) -> str:
+    """The Vonage URL secret if it is usable; an unusable one is ignored (unsigned events are refused)."""
+    token = settings.vonage_url_token
+    return token if token and secret_problem("VONAGE_URL_TOKEN", token) is None else ""
 
 
 def dialer_for(settings: Settings, twilio: TwilioDialer, clock: Clock) -> Dialer:
@@ -108,7 +114,7 @@ def dialer_for(settings: Settings, twilio: TwilioDialer, clock: Clock) -> Dialer
                             settings.public_base_url, settings.telnyx_api_base_url)
     if settings.dialing_provider == "vonage":
         return VonageDialer(settings.vonage_application_id, settings.vonage_private_key, settings.public_base_url,
-                            settings.vonage_api_base_url, clock=clock)
+                            settings.vonage_api_base_url, clock=clock, url_token=vonage_url_token(settings))
     return twilio
 
 
@@ -121,6 +127,14 @@ def aws_session(settings: Settings) -> boto3.session.Session:
 def client(session: boto3.session.Session, service: str, settings: Settings, **config: Any) -> Any:
     return session.client(service, endpoint_url=settings.aws_endpoint_url,
                           config=Config(**config) if config else None)
+
+
+def optional(store: ParameterStore, name: str) -> str:
+    """A parameter a stage may leave out: empty when absent (what it protects then stays refused)."""
+    try:
+        return store.get(name)
+    except SettingsError:
+        return ""
 
 
 def resolve(settings: Settings, session: boto3.session.Session | None = None) -> Settings:
@@ -137,7 +151,8 @@ def resolve(settings: Settings, session: boto3.session.Session | None = None) ->
         per_provider |= {"telnyx_public_key": store.get(TELNYX_PUBLIC_KEY), "telnyx_api_key": store.get(TELNYX_API_KEY)}
     if "vonage" in settings.providers:
         per_provider |= {"vonage_signature_secret": store.get(VONAGE_SIGNATURE_SECRET),
-                         "vonage_private_key": store.get(VONAGE_PRIVATE_KEY)}
+                         "vonage_private_key": store.get(VONAGE_PRIVATE_KEY),
+                         "vonage_url_token": optional(store, VONAGE_URL_TOKEN)}
     return replace(settings, twilio_auth_token=store.get(TWILIO_AUTH_TOKEN), admin_token=store.get(ADMIN_TOKEN),
                    public_base_url=public_url, **per_provider)
 

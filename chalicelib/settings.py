@@ -13,7 +13,8 @@ DEFAULT_QUEUES_FILE = str(Path(__file__).with_name("queues.json"))
 # A Twilio auth token is 32 hex characters; an admin token at least as long (128 bits as hex).
 # A Telnyx public key is base64 of 32 bytes; a Vonage signature secret is at least 32 characters.
 MIN_SECRET_LENGTH = {"TWILIO_AUTH_TOKEN": 32, "HOLDFAST_ADMIN_TOKEN": 32, "TELNYX_PUBLIC_KEY": 44,
-                     "VONAGE_SIGNATURE_SECRET": 32}
+                     "VONAGE_SIGNATURE_SECRET": 32,
+                     "VONAGE_URL_TOKEN": 32}
 # What a value nobody filled in looks like (the README's and the config file's old placeholders).
 _PLACEHOLDER = re.compile(r"replace|changeme|change[-_ ]me|placeholder|your[-_ ]|todo|xxxx|<[^>]*>|\.\.\.",
                           re.IGNORECASE)
@@ -93,6 +94,8 @@ class Settings:
     vonage_application_id: str = ""
     vonage_private_key: str = ""
     vonage_api_base_url: str | None = None
+    # Optional: a per-stage secret put in every URL given to Vonage, for events it does not sign.
+    vonage_url_token: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -130,6 +133,7 @@ class Settings:
             vonage_application_id=env.get("VONAGE_APPLICATION_ID", ""),
             vonage_private_key=env.get("VONAGE_PRIVATE_KEY", ""),
             vonage_api_base_url=env.get("VONAGE_API_BASE_URL") or None,
+            vonage_url_token=env.get("VONAGE_URL_TOKEN", ""),
         )
 
     def secret_problems(self) -> list[str]:

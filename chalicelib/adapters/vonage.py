@@ -32,6 +32,7 @@ CAPABILITIES = Capabilities(native_queue=False, gather_falls_through=False, inli
 IAT_WINDOW_SECONDS = 300
 MAX_INPUT_TIMEOUT = 10  # input.dtmf.timeOut: 0-10 s
 DEFAULT_API_BASE_URL = "https://api.nexmo.com"
+URL_TOKEN = "k"  # the query parameter carrying the per-stage URL secret
 _QUEUE_RESULTS = {r.value: r for r in QueueResult}  # our own exit redirect says why (result=leave)
 
 _STATUSES = {"started": CallStatus.QUEUED, "ringing": CallStatus.RINGING, "answered": CallStatus.IN_PROGRESS,
@@ -39,6 +40,11 @@ _STATUSES = {"started": CallStatus.QUEUED, "ringing": CallStatus.RINGING, "answe
              "completed": CallStatus.COMPLETED, "disconnected": CallStatus.COMPLETED, "busy": CallStatus.BUSY,
              "cancelled": CallStatus.CANCELED, "failed": CallStatus.FAILED, "rejected": CallStatus.FAILED,
              "timeout": CallStatus.NO_ANSWER, "unanswered": CallStatus.NO_ANSWER}
+
+
+def url(base_url: str, step: Step, url_token: str = "", **more: str) -> str:
+    """Our webhook URL as Vonage is given it: with the URL secret when one is configured."""
+    return step_url(base_url, "vonage", step, **more, **({URL_TOKEN: url_token} if url_token else {}))
 
 
 def e164(number: Any) -> str:
@@ -52,8 +58,10 @@ class VonageTelephony(Telephony):
     content_type = "application/json"
     capabilities = CAPABILITIES
 
-    def __init__(self, signature_secret: str, clock: Clock | None = None) -> None:
+    def __init__(self, signature_secret: str, clock: Clock | None = None, url_token: str = "") -> None:
         self._secret = signature_secret
+        # For events Vonage does not sign: a per-stage secret in every URL Holdfast gives it.
+        self._url_token = url_token
         self._clock = clock or SystemClock()
         self._seen: dict[str, float] = {}  # jti -> iat, for the window (per container)
         self._lock = threading.Lock()
@@ -62,6 +70,8 @@ class VonageTelephony(Telephony):
         """`Authorization: Bearer <HS256 JWT>` signed with the signature secret, whose `payload_hash`
         is the SHA-256 of the raw body, issued within 300 s of now, its `jti` not seen before."""
         token = request.header("authorization").removeprefix("Bearer ").strip()
+        if not token and self._url_token:  # unsigned: only with our URL secret (compared in constant time)
+            return hmac.compare_digest(request.query.get(URL_TOKEN, "").encode(), self._url_token.encode())
         if not self._secret or not token:
             return False
         try:
@@ -125,7 +135,7 @@ class VonageTelephony(Telephony):
         return json.dumps(ncco)
 
     def _url(self, base_url: str, step: Step, **more: str) -> list[str]:
-        return [step_url(base_url, self.name, step, **more)]
+        return [url(base_url, step, self._url_token, **more)]
 
     def _notify(self, base_url: str, step: Step, **more: str) -> dict[str, Any]:
         return {"action": "notify", "payload": {"step": step.name}, "eventUrl": self._url(base_url, step, **more),
@@ -176,14 +186,15 @@ class VonageDialer(Dialer):
 
     def __init__(self, application_id: str, private_key: str, public_base_url: str,
                  api_base_url: str | None = None, session: requests.Session | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, url_token: str = "") -> None:
+        self._url_token = url_token
         self._application = application_id
         self._private_key = private_key
         self._base_url = public_base_url
         self._api = (api_base_url or DEFAULT_API_BASE_URL).rstrip("/")
         self._http = session or requests.Session()
         self._clock = clock or SystemClock()
-        self._markup = VonageTelephony("")
+        self._markup = VonageTelephony("", url_token=url_token)
 
     def _token(self) -> str:
         if not (self._application and self._private_key):
@@ -205,8 +216,8 @@ class VonageDialer(Dialer):
         body: dict[str, Any] = {
             "to": [{"type": "sip", "uri": to} if to.startswith("sip:") else {"type": "phone", "number": to.lstrip("+")}],
             "from": {"type": "phone", "number": caller_id.lstrip("+")},
-            "answer_url": [step_url(self._base_url, "vonage", answer)], "answer_method": "POST",
-            "event_url": [step_url(self._base_url, "vonage", status)], "event_method": "POST",
+            "answer_url": [url(self._base_url, answer, self._url_token)], "answer_method": "POST",
+            "event_url": [url(self._base_url, status, self._url_token)], "event_method": "POST",
             "ringing_timer": max(1, min(timeout_seconds, 120))}
         if machine_detection:  # the verdict arrives as an event (status human/machine) on event_url
             body["advanced_machine_detection"] = {"behavior": "continue", "mode": "detect"}
@@ -220,6 +231,6 @@ class VonageDialer(Dialer):
         self._send("PUT", f"/{call_id}", {"action": "transfer", "destination": {"type": "ncco", "ncco": ncco}})
 
     def redirect_to(self, call_id: str, step: Step) -> None:
-        url = step_url(self._base_url, "vonage", step)
-        self._send("PUT", f"/{call_id}", {"action": "transfer", "destination": {"type": "ncco", "url": [url]}})
+        to = url(self._base_url, step, self._url_token)
+        self._send("PUT", f"/{call_id}", {"action": "transfer", "destination": {"type": "ncco", "url": [to]}})
 

@@ -483,6 +483,9 @@ def test_provider_keys_come_from_parameter_store(aws, env) -> None:  # type: ign
     settings = bootstrap.resolve(bootstrap.Settings.from_env())
     assert (settings.telnyx_public_key, settings.vonage_signature_secret) == (TELNYX_PUBLIC_KEY, VONAGE_SECRET)
     assert (settings.telnyx_api_key, settings.vonage_private_key) == ("KEY0123", "pem")
+    assert settings.vonage_url_token == ""  # optional: a stage may leave it out
+    put("/holdfast/dev/vonage-url-token", "per-stage-url-token-0123456789abcdef")
+    assert bootstrap.resolve(bootstrap.Settings.from_env()).vonage_url_token.startswith("per-stage")
 
 
 def test_a_language_without_a_voice_needs_recorded_prompts() -> None:

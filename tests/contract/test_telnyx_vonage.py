@@ -157,3 +157,31 @@ def test_a_client_contact_is_refused_before_any_request(dialer: Any) -> None:
     with pytest.raises(TelephonyError):
         dialer(http).redirect("call-1", Script.of(Dial("client:alice")))
     assert http.sent == []
+
+
+URL_TOKEN = "per-stage-url-token-0123456789abcdef"
+
+
+def unsigned(query: dict[str, str], headers: dict[str, str] | None = None) -> Any:
+    from chalicelib.ports import WebhookRequest
+    return WebhookRequest("POST", f"{BASE}/voice/vonage/incoming", query, headers or {}, b'{"uuid": "u-1"}')
+
+
+def test_vonage_unsigned_events_need_the_url_secret_and_a_bad_jwt_is_never_rescued_by_it() -> None:
+    vonage_tel = VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW), url_token=URL_TOKEN)
+    assert vonage_tel.verify(unsigned({"k": URL_TOKEN}))
+    assert not vonage_tel.verify(unsigned({"k": URL_TOKEN[:-1] + "X"}))
+    assert not vonage_tel.verify(unsigned({}))
+    assert not vonage_tel.verify(unsigned({"k": URL_TOKEN}, {"Authorization": "Bearer forged"}))
+    assert not VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW)).verify(unsigned({"k": ""}))
+
+
+def test_every_url_given_to_vonage_carries_the_url_secret() -> None:
+    ncco = VonageTelephony("", url_token=URL_TOKEN).render(explicit_no_input(EVERY_VERB), BASE)
+    urls = [u for action in json.loads(ncco) for u in action.get("eventUrl", [])]
+    assert len(urls) == 5 and all(u.endswith(f"k={URL_TOKEN}") or f"k={URL_TOKEN}&" in u for u in urls)
+    http = Recording(reply={"uuid": "u-1"})
+    VonageDialer("app-1", PEM, BASE, "https://vonage.test", http, FixedClock(NOW), url_token=URL_TOKEN).place_call(
+        "+14155550100", "+18005550100", Step.of("cb-answer", t="s-1"), Step.of("cb-status", t="s-1"), False, 25)
+    body = json.loads(http.sent[0].body or b"{}")
+    assert f"k={URL_TOKEN}" in body["answer_url"][0] and f"k={URL_TOKEN}" in body["event_url"][0]
