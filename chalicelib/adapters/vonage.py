@@ -113,7 +113,6 @@ class VonageTelephony(Telephony):
         if digits is not None and not isinstance(digits, str):
             raise BadWebhookError("dtmf.digits is not text")
         verdict = {"human": AnsweredBy.HUMAN, "machine": AnsweredBy.MACHINE}.get(status_text or "")
-        sub = params.get("sub_state")  # advanced machine detection: beep_start, …
         result = query.get("result")
         return CallEvent(
             call_id=call_id(params.get("uuid") or params.get("conversation_uuid")), status=status,
@@ -121,7 +120,7 @@ class VonageTelephony(Telephony):
             queue_result=_QUEUE_RESULTS.get(result or ""),
             duration_seconds=whole(params.get("duration")),
             progress=status_text is not None and dtmf is None,
-            answered_by=verdict if verdict or not sub else AnsweredBy.MACHINE,
+            answered_by=verdict,
             # on a connect's eventUrl the status is the dialled leg's: the dial's outcome
             dial_status=status if status_text is not None and dtmf is None else None,
             dial_seconds=seconds(params.get("duration")))
