@@ -9,13 +9,14 @@ The model, in three parts:
 1. Talk times are lognormal, learned online: the mean from the arithmetic mean of finished calls
    (robust when the shape is not quite lognormal), the shape (sigma) from the mean and spread of
    their logarithms. Two windows learn side by side, a long one (half-life `half_life_seconds`,
-   4 h) and a short one (15 min); when the short window's mean log talk time departs from the long
-   one's by more than `CHANGE_Z` standard errors, the long window adopts the short one. A change
-   in talk times is so followed within minutes while a stationary queue keeps its long memory.
+   4 h) and a short one (10 min); a two-sided CUSUM of each call's standardised log talk time
+   against the long window raises an alarm on a lasting shift, and the long window then adopts the
+   short one. A change in talk times is followed within tens of calls while a stationary queue keeps
+   its long memory (false alarms about once in 3,000 calls, each costing only some memory).
 2. Departures (an agent freeing up for the line) are counted from what every agent is doing now:
    a busy agent's call has lasted `elapsed` seconds, so its residual is the talk-time distribution
    conditioned on lasting longer; after it the agent serves fresh calls (renewal, approximated by
-   its rate 1/m and the asymptotic offset (c^2-1)/2). An agent who has announced a sign-off frees
+   its rate 1/m and the asymptotic offset (c^2-1)/2, reached slowly when talk times are heavy-tailed). An agent who has announced a sign-off frees
    nobody after it. M(t), the expected number of departures within t, is a sum over agents (grouped
    by elapsed time so that a large team costs little).
 3. The caller with n ahead needs the (n+1)-th departure, less those ahead who abandon (rate theta
@@ -153,35 +154,42 @@ def _phi(z: float) -> float:
 
 
 class Window:
-    """Exponentially weighted sums of talk times: weight, sum x, sum ln x, sum (ln x)^2."""
+    """Exponentially weighted sums of talk times: weight, sum x, sum x^2, sum ln x, sum (ln x)^2."""
 
-    __slots__ = ("w", "sx", "sl", "sl2")
+    __slots__ = ("w", "sx", "sx2", "sl", "sl2")
 
-    def __init__(self, w: float, sx: float, sl: float, sl2: float) -> None:
-        self.w, self.sx, self.sl, self.sl2 = w, sx, sl, sl2
+    def __init__(self, w: float, sx: float, sx2: float, sl: float, sl2: float) -> None:
+        self.w, self.sx, self.sx2, self.sl, self.sl2 = w, sx, sx2, sl, sl2
 
     @classmethod
     def prior(cls, mean: float, cv: float, weight: float) -> "Window":
         s2 = math.log(1.0 + cv * cv)
         mu = math.log(mean) - s2 / 2.0
-        return cls(weight, weight * mean, weight * mu, weight * (mu * mu + s2))
+        return cls(weight, weight * mean, weight * mean * mean * (1.0 + cv * cv), weight * mu, weight * (mu * mu + s2))
 
     def add(self, x: float) -> None:
         lx = math.log(max(x, 1e-3))
         self.w += 1.0
         self.sx += x
+        self.sx2 += x * x
         self.sl += lx
         self.sl2 += lx * lx
 
     def scale(self, keep: float) -> None:
         self.w *= keep
         self.sx *= keep
+        self.sx2 *= keep
         self.sl *= keep
         self.sl2 *= keep
 
     @property
     def mean(self) -> float:
         return self.sx / self.w
+
+    @property
+    def cv2(self) -> float:
+        """Squared coefficient of variation (from the moments: it sets the renewal offset exactly)."""
+        return max(1e-4, self.sx2 * self.w / (self.sx * self.sx) - 1.0)
 
     @property
     def log_mean(self) -> float:
@@ -192,15 +200,15 @@ class Window:
         return max(1e-4, self.sl2 / self.w - self.log_mean ** 2)
 
     def as_list(self) -> list[float]:
-        return [self.w, self.sx, self.sl, self.sl2]
+        return [self.w, self.sx, self.sx2, self.sl, self.sl2]
 
 
 class TalkTime:
-    """A lognormal with mean m and log-sd sigma: survival, partial expectations, residuals."""
+    """A lognormal with mean m and squared coefficient of variation cv2: survival, partial expectations."""
 
-    def __init__(self, mean: float, sigma2: float) -> None:
+    def __init__(self, mean: float, cv2: float) -> None:
         self.m = mean
-        self.s2 = min(max(sigma2, 1e-4), 9.0)
+        self.s2 = min(max(math.log1p(cv2), 1e-4), 3.0)
         self.s = math.sqrt(self.s2)
         self.mu = math.log(mean) - self.s2 / 2.0
         self.c2 = math.exp(self.s2) - 1.0
@@ -239,8 +247,14 @@ class TalkTime:
 class _Agents:
     """Busy agents grouped by elapsed time: (count, elapsed or None, leaves_in or inf, S(elapsed))."""
 
-    def __init__(self, talk: TalkTime, busy: Sequence[BusyAgent]) -> None:
+    def __init__(self, talk: TalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = ()) -> None:
         self.talk = talk
+        # agents expected to sign in (seconds from now): a free agent then, fresh calls after
+        self.joining: dict[int, list[float]] = {}
+        for d in joining:
+            slot = self.joining.setdefault(int(max(0.0, d) / (talk.m / 20.0)), [0.0, 0.0])
+            slot[0] += 1.0
+            slot[1] += max(0.0, d)
         quantum = talk.m / 20.0
         groups: dict[tuple[int, int], list[float]] = {}
         for agent in busy:
@@ -255,16 +269,34 @@ class _Agents:
                 g[0] += 1.0
                 g[1] += e
                 g[2] = min(g[2], h)
-        self.groups: list[tuple[float, float | None, float, float, float]] = []
+        # (count, elapsed, leaves_in, S(elapsed), E[min(X, elapsed)], Var(residual) / m^2 capped)
+        self.groups: list[tuple[float, float | None, float, float, float, float]] = []
         for n, e_sum, h in groups.values():
             e = e_sum / n
             if e < 0:
-                self.groups.append((n, None, h, 1.0, 0.0))
+                self.groups.append((n, None, h, 1.0, 0.0, self._spread(None, 1.0)))
             else:
                 sa = talk.sf(e)
-                self.groups.append((n, e, h, sa, talk.lim_mean(e)))
+                self.groups.append((n, e, h, sa, talk.lim_mean(e), self._spread(e, sa)))
         self.size = sum(g[0] for g in self.groups)
-        self.capacity = sum(g[0] for g in self.groups if g[2] == math.inf)
+        # agents who will still be serving a talk time from now: they set the pace of the line
+        self.capacity = sum(g[0] for g in self.groups if g[2] >= talk.m)
+
+    def _spread(self, e: float | None, sa: float) -> float:
+        """Variance of the residual talk time over m^2, capped at max(1, cv^2): how much the random
+        end of the current call moves the count of the calls after it."""
+        talk = self.talk
+        cap = max(1.0, talk.c2)
+        if e is None:  # equilibrium residual: E[X^3]/(3m) - (E[X^2]/(2m))^2
+            m3 = math.exp(3 * talk.mu + 4.5 * talk.s2)
+            return min(cap, (m3 / (3 * talk.m) - (talk.m2 / (2 * talk.m)) ** 2) / talk.m ** 2)
+        if sa < 1e-12:
+            return cap
+        tail1 = talk.m - (talk.lim_mean(e) - e * sa)  # E[X; X > e]
+        tail2 = talk.m2 - (talk.lim_second(e) - e * e * sa)  # E[X^2; X > e]
+        mean_r = tail1 / sa - e
+        var_r = (tail2 - 2 * e * tail1 + e * e * sa) / sa - mean_r ** 2
+        return min(cap, max(0.0, var_r) / talk.m ** 2)
 
     def _first(self, e: float | None, sa: float, psi_a: float, t: float) -> tuple[float, float]:
         """(G(t), I(t)): P(first completion <= t) and its integral over [0, t]."""
@@ -285,20 +317,33 @@ class _Agents:
         """Expected departures within t and their variance."""
         talk = self.talk
         mean = var = 0.0
-        for n, e, h, sa, psi_a in self.groups:
-            th = min(t, h)
-            g, integral = self._first(e, sa, psi_a, th)
-            if talk.c2 <= 1.0:
-                shifted = th + talk.kappa * talk.m
-                renewals = self._first(e, sa, psi_a, shifted)[1] / talk.m if shifted > 0 else 0.0
-            else:
-                renewals = integral / talk.m + talk.kappa * g * talk.cdf(th)
+        for n, e, h, sa, psi_a, spread in self.groups:
+            g, renewals = self._agent(e, sa, psi_a, min(t, h))
             mean += n * (g + renewals)
-            var += n * (g * (1.0 - g) + talk.c2 * renewals)
+            var += n * (g * (1.0 - g) + talk.c2 * renewals + spread * g * g)
+        for n, d_sum in self.joining.values():
+            d = d_sum / n
+            if t > d:
+                g, renewals = self._agent(0.0, 1.0, 0.0, t - d)
+                mean += n * (1.0 + g + renewals)
+                var += n * (g * (1.0 - g) + talk.c2 * renewals)
         return mean, var
 
-    def invert(self, target: float) -> tuple[float, float, float]:
-        """t with M(t) = target, M'(t) there, and the index of dispersion of the count."""
+    def _agent(self, e: float | None, sa: float, psi_a: float, t: float) -> tuple[float, float]:
+        """One agent: P(its current call ends within t) and the expected calls after it that do."""
+        talk = self.talk
+        g, integral = self._first(e, sa, psi_a, t)
+        if talk.c2 <= 1.0:
+            shifted = t + talk.kappa * talk.m
+            return g, (self._first(e, sa, psi_a, shifted)[1] / talk.m if shifted > 0 else 0.0)
+        # heavy tails approach the offset slowly: about as the equilibrium residual's CDF squared
+        # (F_e^2, checked against simulated lognormal renewals, cv 1.5-3), taken at the mean
+        # time since the first completion, I(t)/G(t)
+        since = integral / g if g > 1e-12 else 0.0
+        return g, integral / talk.m + talk.kappa * g * (talk.lim_mean(since) / talk.m) ** 2
+
+    def invert(self, target: float) -> tuple[float, float, float, float]:
+        """t with M(t) = target, M'(t) and M''(t) there, and the index of dispersion of the count."""
         talk = self.talk
         rate = max(self.capacity, 1.0) / talk.m
         lo, m_lo = 0.0, 0.0
@@ -311,7 +356,7 @@ class _Agents:
             m_hi, v_hi = self.count(hi)
             steps += 1
         if m_hi < target:  # everyone signs off before this caller's turn: they wait for the next shift
-            return hi + (target - m_hi) * talk.m, 1.0 / talk.m, 1.0
+            return hi + (target - m_hi) * talk.m, 1.0 / talk.m, 0.0, 1.0
         # Illinois regula falsi on a monotone function
         f_lo, f_hi, side = m_lo - target, m_hi - target, 0
         t, v = hi, v_hi
@@ -331,9 +376,11 @@ class _Agents:
                 if side == -1:
                     f_hi /= 2.0
                 side = -1
-        step = max(0.5, 1e-3 * t)
-        slope = (self.count(t + step)[0] - self.count(max(0.0, t - step))[0]) / (t + step - max(0.0, t - step))
-        return t, max(slope, 1e-9), v / max(target, 1e-9)
+        step = max(1.0, 0.02 * t)
+        before, after = self.count(max(0.0, t - step))[0], self.count(t + step)[0]
+        slope = (after - before) / (t + step - max(0.0, t - step))
+        curvature = (after - 2.0 * target + before) / (step * step) if t > step else 0.0
+        return t, max(slope, 1e-9), curvature, v / max(target, 1e-9)
 
 
 def _stages(n: int, theta: float) -> tuple[float, float, float]:
@@ -357,8 +404,8 @@ def _stages(n: int, theta: float) -> tuple[float, float, float]:
 
 
 class WaitEstimator:
-    CHANGE_Z = 5.0  # standard errors between the windows' mean log talk time that count as a change
-    SHORT_HALF_LIFE = 900.0
+    CUSUM_K, CUSUM_H = 0.25, 12.0  # change detection: allowance and alarm level, in standard deviations
+    SHORT_HALF_LIFE = 600.0
     MIN_SHORT = 15.0  # calls the short window needs before it may overrule the long one
 
     def __init__(self, prior_service_seconds: float = 300.0, prior_patience_seconds: float = 600.0,
@@ -376,6 +423,7 @@ class WaitEstimator:
         self.calibration = Calibration()  # pooled over positions (and outcomes without a band)
         self.bands = [Calibration() for _ in range(len(BAND_EDGES) + 1)]
         self.changes = 0  # talk-time changes adopted (for reports)
+        self.cusum_up = self.cusum_down = 0.0
 
     # --- learning ------------------------------------------------------------------------------
 
@@ -393,14 +441,18 @@ class WaitEstimator:
         self.updated_at = at if self.updated_at is None else max(self.updated_at, at)
 
     def _talk_ended(self, seconds: float) -> None:
-        self.talk_long.add(seconds)
-        self.talk_short.add(seconds)
-        short, long = self.talk_short, self.talk_long
-        if short.w >= self.MIN_SHORT and short.w < long.w:
-            se = math.sqrt(long.log_var / short.w)
-            if abs(short.log_mean - long.log_mean) > self.CHANGE_Z * se:
-                self.talk_long = Window(short.w, short.sx, short.sl, short.sl2)
-                self.changes += 1
+        long, short = self.talk_long, self.talk_short
+        # Two-sided CUSUM of the standardised log talk time against the long window: a lasting shift
+        # of half a standard deviation raises an alarm after some 50 calls, noise about once in 3,000.
+        z = (math.log(max(seconds, 1e-3)) - long.log_mean) / math.sqrt(long.log_var)
+        self.cusum_up = max(0.0, self.cusum_up + z - self.CUSUM_K)
+        self.cusum_down = max(0.0, self.cusum_down - z - self.CUSUM_K)
+        long.add(seconds)
+        short.add(seconds)
+        if max(self.cusum_up, self.cusum_down) > self.CUSUM_H and short.w >= self.MIN_SHORT:
+            self.talk_long = Window(short.w, short.sx, short.sx2, short.sl, short.sl2)
+            self.cusum_up = self.cusum_down = 0.0
+            self.changes += 1
 
     def _outcome(self, pit: float | None, ahead: int | None, observed: bool) -> None:
         if pit is None:
@@ -432,7 +484,7 @@ class WaitEstimator:
         return self.abandons / self.exposure
 
     def talk_time(self) -> TalkTime:
-        return TalkTime(self.talk_long.mean, self.talk_long.log_var)
+        return TalkTime(self.talk_long.mean, self.talk_long.cv2)
 
     def levels(self, coverage: float, ahead: int) -> tuple[float, float]:
         """Calibrated quantile levels for a caller with `ahead` in front: the band's calibration
@@ -444,10 +496,12 @@ class WaitEstimator:
     # --- answering -----------------------------------------------------------------------------
 
     def estimate(self, now: float, position: int, idle: int = 0, servers: int | None = None,
-                 coverage: float = 0.8, busy: Sequence[BusyAgent] | None = None) -> WaitEstimate:
+                 coverage: float = 0.8, busy: Sequence[BusyAgent] | None = None,
+                 joining: Sequence[float] = ()) -> WaitEstimate:
         """EWT for the caller at `position` (1 = next), with `idle` agents free right now and the
         `busy` ones on calls (elapsed times and announced sign-offs; unknown ones are assumed to
-        be anywhere in their call). `servers` is how many are signed in (busy, idle or between)."""
+        be anywhere in their call). `servers` is how many are signed in (busy, idle or between);
+        `joining`, in how many seconds each agent expected on a roster signs in."""
         ahead = position - 1
         if idle > ahead:
             return WaitEstimate.zero()
@@ -457,15 +511,18 @@ class WaitEstimator:
         agents += [BusyAgent(0.0)] * idle  # idle agents take the first `idle` callers now: fresh calls
         agents += [BusyAgent(None)] * max(0, s - len(agents))  # signed in, nothing known
         talk = self.talk_time()
-        model = _Agents(talk, agents)
+        model = _Agents(talk, agents, joining)
         rate = max(model.capacity, 1.0) / talk.m
         theta_t = self.theta / rate  # abandonment per departure
         tau, tau_var, tau_sens = _stages(n, theta_t)
-        t, slope, dispersion = model.invert(tau)
+        t, slope, curvature, dispersion = model.invert(tau)
         mu_cv = 1.0 / math.sqrt(self.talk_long.w)
         theta_cv = 1.0 / math.sqrt(self.abandons)
-        var = (tau_var * max(dispersion, 0.02) + (tau_sens * theta_cv) ** 2) / (slope * slope) + (t * mu_cv) ** 2
-        mean = max(t, 1e-3)
+        count_var = tau_var * max(dispersion, 0.02)
+        var = (count_var + (tau_sens * theta_cv) ** 2) / (slope * slope) + (t * mu_cv) ** 2
+        # E[M^-1(count)] to second order: where departures slow down, the mean wait lies beyond M^-1(E count)
+        jensen = -0.5 * curvature / slope ** 3 * count_var if tau >= 5 else 0.0  # (the count is far from normal below)
+        mean = max(t + max(-0.5 * t, min(jensen, t)), 1e-3)
         shape, scale = mean * mean / var, var / mean
         lo_level, hi_level = self.levels(coverage, n)
         p_served = 1.0 / (1.0 + (n + 1) * theta_t)
@@ -479,6 +536,7 @@ class WaitEstimator:
         return {"talk_long": self.talk_long.as_list(), "talk_short": self.talk_short.as_list(),
                 "exposure": self.exposure, "abandons": self.abandons, "staffed": self.staffed,
                 "updated_at": self.updated_at, "decay_rate": self.decay_rate, "changes": self.changes,
+                "cusum": [self.cusum_up, self.cusum_down],
                 "cal_events": [round(w, 4) for w in self.calibration.events],
                 "cal_censored": [round(w, 4) for w in self.calibration.censored],
                 "bands": [[[round(w, 4) for w in b.events], [round(w, 4) for w in b.censored]]
@@ -498,6 +556,7 @@ class WaitEstimator:
         est.exposure = float(state["exposure"])
         est.abandons = float(state["abandons"])
         est.changes = int(state.get("changes", 0))
+        est.cusum_up, est.cusum_down = (float(v) for v in state.get("cusum", (0.0, 0.0)))
         est.updated_at = None if state.get("updated_at") is None else float(state["updated_at"])
         est.staffed = int(state.get("staffed", 1))
         est.calibration.events = [float(w) for w in state.get("cal_events", est.calibration.events)]
