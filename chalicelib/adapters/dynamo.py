@@ -101,6 +101,7 @@ class AgentItem(_Base):
 class PresenceItem(_Base):
     agent_id = UnicodeAttribute()
     status = UnicodeAttribute()
+    changed_at = UTCDateTimeAttribute(null=True)  # when the status began (a busy agent's call: the estimator)
 
 
 class MarkerItem(_Base):
@@ -539,7 +540,7 @@ class DynamoTicketStore(TicketStore):
         return item.to_agent()
 
     def _present(self, queue_id: str, status: AgentStatus) -> list[Agent]:
-        return [Agent(p.agent_id, status, (queue_id,))
+        return [Agent(p.agent_id, status, (queue_id,), changed_at=p.changed_at)
                 for p in PresenceItem.query(f"AGENTS#{queue_id}", filter_condition=PresenceItem.status == status.value)]
 
     def idle_agents(self, queue_id: str) -> list[Agent]:
@@ -579,7 +580,7 @@ class DynamoTicketStore(TicketStore):
                     tx.save(item, condition=condition)
                     for queue_id in new_queues:
                         tx.save(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}", agent_id=agent_id,
-                                             status=status.value))
+                                             status=status.value, changed_at=at))
                     for queue_id in set(old_queues) - set(new_queues):
                         tx.delete(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}"))
             except TransactWriteError:
@@ -587,10 +588,10 @@ class DynamoTicketStore(TicketStore):
             return item.to_agent()
         return None
 
-    def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus) -> None:
+    def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus, now: datetime) -> None:
         for queue_id in agent.queues or ():
             tx.update(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent.agent_id}"),
-                      actions=[PresenceItem.status.set(status.value)])
+                      actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now)])
 
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         agent = self._agent_item(agent_id)
@@ -607,7 +608,7 @@ class DynamoTicketStore(TicketStore):
                     AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
                     AgentItem.changed_at.set(now),
                 ], condition=AgentItem.status == AgentStatus.AVAILABLE.value)
-                self._presence(tx, agent, AgentStatus.BUSY)
+                self._presence(tx, agent, AgentStatus.BUSY, now)
         except TransactWriteError:
             return False
         return True
@@ -621,7 +622,7 @@ class DynamoTicketStore(TicketStore):
                 tx.update(agent, actions=[AgentItem.status.set(status.value), AgentItem.ticket_id.remove(),
                                           AgentItem.changed_at.set(now)],
                           condition=AgentItem.ticket_id == ticket_id)
-                self._presence(tx, agent, status)
+                self._presence(tx, agent, status, now)
         except TransactWriteError:
             return False
         return True

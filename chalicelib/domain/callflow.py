@@ -58,12 +58,15 @@ class CallFlow:
 
     def estimate(self, queue: QueueConfig, ticket: Ticket) -> tuple[WaitEstimate, int]:
         """Position and EWT from the queue's learned estimator (its configured handle time and
-        patience until calls have taught it better), the line ahead and who is signed in now."""
+        patience until calls have taught it better), the line ahead, who is signed in now and how
+        long each busy agent's call has lasted."""
         ahead = self.store.ahead_of(ticket)
         staffing = self.store.staffing(queue.id)
         estimator = learning.current(self.store, queue)
-        est = estimator.estimate(self.clock.now().timestamp(), ahead + 1, idle=staffing.idle,
-                                 servers=staffing.staffed or queue.assumed_agents)
+        now = self.clock.now()
+        est = estimator.estimate(now.timestamp(), ahead + 1, idle=staffing.idle,
+                                 servers=staffing.staffed or queue.assumed_agents,
+                                 busy=learning.busy_agents(self.store, queue, now))
         return est, ahead
 
     # --- webhook steps -------------------------------------------------------------------

@@ -12,7 +12,7 @@ The model, in three parts:
    4 h) and a short one (10 min); a two-sided CUSUM of each call's standardised log talk time
    against the long window raises an alarm on a lasting shift, and the long window then adopts the
    short one. A change in talk times is followed within tens of calls while a stationary queue keeps
-   its long memory (false alarms about once in 3,000 calls, each costing only some memory).
+   its long memory (a false alarm costs only some memory).
 2. Departures (an agent freeing up for the line) are counted from what every agent is doing now:
    a busy agent's call has lasted `elapsed` seconds, so its residual is the talk-time distribution
    conditioned on lasting longer; after it the agent serves fresh calls (renewal, approximated by
@@ -329,6 +329,27 @@ class _Agents:
                 var += n * (g * (1.0 - g) + talk.c2 * renewals)
         return mean, var
 
+    def first_departure(self, horizon: float, points: int = 48) -> tuple[float, float]:
+        """Mean and variance of the first departure, exactly: the shortest of the calls in progress
+        (nothing else can end first). Trapezoid rule over [0, horizon]."""
+        step = horizon / points
+        m1 = m2 = 0.0
+        previous = 1.0
+        for i in range(1, points + 1):
+            t = i * step
+            alive = 1.0
+            for n, e, h, sa, psi_a, _ in self.groups:
+                alive *= (1.0 - self._first(e, sa, psi_a, min(t, h))[0]) ** n
+            for _n, d_sum in self.joining.values():
+                if t >= d_sum / _n:
+                    alive = 0.0
+            m1 += step * (previous + alive) / 2.0
+            m2 += step * ((t - step) * previous + t * alive)  # 2 * integral of t * P(T > t)
+            previous = alive
+            if alive < 1e-6:
+                break
+        return m1, max(m2 - m1 * m1, 1e-6)
+
     def _agent(self, e: float | None, sa: float, psi_a: float, t: float) -> tuple[float, float]:
         """One agent: P(its current call ends within t) and the expected calls after it that do."""
         talk = self.talk
@@ -404,7 +425,7 @@ def _stages(n: int, theta: float) -> tuple[float, float, float]:
 
 
 class WaitEstimator:
-    CUSUM_K, CUSUM_H = 0.25, 12.0  # change detection: allowance and alarm level, in standard deviations
+    CUSUM_K, CUSUM_H = 0.25, 16.0  # change detection: allowance and alarm level, in standard deviations
     SHORT_HALF_LIFE = 600.0
     MIN_SHORT = 15.0  # calls the short window needs before it may overrule the long one
 
@@ -443,13 +464,13 @@ class WaitEstimator:
     def _talk_ended(self, seconds: float) -> None:
         long, short = self.talk_long, self.talk_short
         # Two-sided CUSUM of the standardised log talk time against the long window: a lasting shift
-        # of half a standard deviation raises an alarm after some 50 calls, noise about once in 3,000.
+        # of half a standard deviation raises an alarm after some 70 calls, steady noise about once in 10,000 or more.
         z = (math.log(max(seconds, 1e-3)) - long.log_mean) / math.sqrt(long.log_var)
         self.cusum_up = max(0.0, self.cusum_up + z - self.CUSUM_K)
         self.cusum_down = max(0.0, self.cusum_down - z - self.CUSUM_K)
         long.add(seconds)
         short.add(seconds)
-        if max(self.cusum_up, self.cusum_down) > self.CUSUM_H and short.w >= self.MIN_SHORT:
+        if max(self.cusum_up, self.cusum_down) > self.CUSUM_H and short.w >= self.MIN_SHORT and long.w >= 50:
             self.talk_long = Window(short.w, short.sx, short.sx2, short.sl, short.sl2)
             self.cusum_up = self.cusum_down = 0.0
             self.changes += 1
@@ -515,7 +536,16 @@ class WaitEstimator:
         rate = max(model.capacity, 1.0) / talk.m
         theta_t = self.theta / rate  # abandonment per departure
         tau, tau_var, tau_sens = _stages(n, theta_t)
+        mu_cv = 1.0 / math.sqrt(self.talk_long.w)
         t, slope, curvature, dispersion = model.invert(tau)
+        if n == 0:  # next in line: the first call to end, computed exactly
+            mean, var = model.first_departure(4.0 * t + 1.0)
+            var += (mean * mu_cv) ** 2
+            return self._answer(mean, var, n, coverage, 1.0)
+        if dispersion < 1.0:
+            # Where departures come regularly the (n+1)-th falls, on average, half a step before the
+            # expected count reaches n+1 (exact for a lattice; no shift for Poisson departures).
+            t, slope, curvature, dispersion = model.invert(max(0.5, tau - 0.5 * (1.0 - dispersion)))
         mu_cv = 1.0 / math.sqrt(self.talk_long.w)
         theta_cv = 1.0 / math.sqrt(self.abandons)
         count_var = tau_var * max(dispersion, 0.02)
@@ -523,9 +553,11 @@ class WaitEstimator:
         # E[M^-1(count)] to second order: where departures slow down, the mean wait lies beyond M^-1(E count)
         jensen = -0.5 * curvature / slope ** 3 * count_var if tau >= 5 else 0.0  # (the count is far from normal below)
         mean = max(t + max(-0.5 * t, min(jensen, t)), 1e-3)
+        return self._answer(mean, var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t))
+
+    def _answer(self, mean: float, var: float, n: int, coverage: float, p_served: float) -> WaitEstimate:
         shape, scale = mean * mean / var, var / mean
         lo_level, hi_level = self.levels(coverage, n)
-        p_served = 1.0 / (1.0 + (n + 1) * theta_t)
         return WaitEstimate(mean=mean, low=gamma_quantile(shape, scale, lo_level),
                             high=gamma_quantile(shape, scale, hi_level), p_served=p_served,
                             shape=shape, scale=scale)

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 
 from ..ports import TicketStore
-from .estimator import QueueEvent, QueueEventKind, WaitEstimator
+from .estimator import BusyAgent, QueueEvent, QueueEventKind, WaitEstimator
 from .ewt import WaitEstimate
 from .model import Ticket
 from .queues import QueueConfig
@@ -26,6 +26,18 @@ def prior(queue: QueueConfig) -> WaitEstimator:
 def current(store: TicketStore, queue: QueueConfig) -> WaitEstimator:
     state = store.queue_stats(queue.id)
     return WaitEstimator.from_state(state) if state else prior(queue)
+
+
+def busy_agents(store: TicketStore, queue: QueueConfig, now: datetime) -> list[BusyAgent] | None:
+    """The queue's busy agents and how long each has been on the current call (from when they went
+    busy), for the estimate. None if the store cannot say: the estimate then assumes nothing about them."""
+    try:
+        agents = store.busy_agents(queue.id)
+    except Exception:  # noqa: BLE001 - an estimate without elapsed times beats no answer
+        log.warning("could not read busy agents", extra={"queue": queue.id}, exc_info=True)
+        return None
+    return [BusyAgent(None if a.changed_at is None else max(0.0, (now - a.changed_at).total_seconds()))
+            for a in agents]
 
 
 def told_pit(ticket: Ticket, wait: float) -> float | None:
