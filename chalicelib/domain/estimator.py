@@ -247,7 +247,8 @@ class TalkTime:
 class _Agents:
     """Busy agents grouped by elapsed time: (count, elapsed or None, leaves_in or inf, S(elapsed))."""
 
-    def __init__(self, talk: TalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = ()) -> None:
+    def __init__(self, talk: TalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
+                 trust: float = 1.0) -> None:
         self.talk = talk
         # agents expected to sign in (seconds from now): a free agent then, fresh calls after
         self.joining: dict[int, list[float]] = {}
@@ -260,15 +261,19 @@ class _Agents:
         for agent in busy:
             e = -1.0 if agent.elapsed is None else max(0.0, agent.elapsed)
             h = math.inf if agent.leaves_in is None else max(0.0, agent.leaves_in)
-            key = (-1 if e < 0 else int(e / quantum if e < 4 * talk.m else 80 + math.log(e / (4 * talk.m)) * 10),
-                   -1 if h == math.inf else int(h / quantum))
-            g = groups.get(key)
-            if g is None:
-                groups[key] = [1.0, e, h]
-            else:
-                g[0] += 1.0
-                g[1] += e
-                g[2] = min(g[2], h)
+            # `trust`: the share of each agent counted from their elapsed time, the rest as unknown
+            for weight, ee in ((trust, e), (1.0 - trust, -1.0)) if e >= 0 and trust < 1.0 else ((1.0, e),):
+                if weight <= 0:
+                    continue
+                key = (-1 if ee < 0 else int(ee / quantum if ee < 4 * talk.m else 80 + math.log(ee / (4 * talk.m)) * 10),
+                       -1 if h == math.inf else int(h / quantum))
+                g = groups.get(key)
+                if g is None:
+                    groups[key] = [weight, ee * weight, h]
+                else:
+                    g[0] += weight
+                    g[1] += ee * weight
+                    g[2] = min(g[2], h)
         # (count, elapsed, leaves_in, S(elapsed), E[min(X, elapsed)], Var(residual) / m^2 capped)
         self.groups: list[tuple[float, float | None, float, float, float, float]] = []
         for n, e_sum, h in groups.values():
@@ -532,7 +537,13 @@ class WaitEstimator:
         agents += [BusyAgent(0.0)] * idle  # idle agents take the first `idle` callers now: fresh calls
         agents += [BusyAgent(None)] * max(0, s - len(agents))  # signed in, nothing known
         talk = self.talk_time()
-        model = _Agents(talk, agents, joining)
+        # How far elapsed times can be trusted: lognormal talk times spread their logarithms by
+        # ln(1 + cv^2); memoryless-like ones (many very short calls) spread them far more, and there
+        # how long a call has lasted says little about when it ends. Regular talk times (cv^2 < 0.5)
+        # are always trusted: there a mixture of regimes, not memorylessness, widens the logarithms.
+        spread = self.talk_long.log_var / math.log1p(talk.c2)
+        trust = 1.0 if talk.c2 < 0.5 else min(1.0, max(0.0, 2.0 - spread))
+        model = _Agents(talk, agents, joining, trust=trust)
         rate = max(model.capacity, 1.0) / talk.m
         theta_t = self.theta / rate  # abandonment per departure
         tau, tau_var, tau_sens = _stages(n, theta_t)
