@@ -256,7 +256,8 @@ class _Agents:
             slot = self.joining.setdefault(int(max(0.0, d) / (talk.m / 20.0)), [0.0, 0.0])
             slot[0] += 1.0
             slot[1] += max(0.0, d)
-        quantum = talk.m / 20.0
+        # elapsed times closer than this share a group: finer where talk times are regular
+        quantum = talk.m * min(0.1, max(0.05, math.sqrt(talk.c2) / 2.0))
         groups: dict[tuple[int, int], list[float]] = {}
         for agent in busy:
             e = -1.0 if agent.elapsed is None else max(0.0, agent.elapsed)
@@ -276,6 +277,7 @@ class _Agents:
                     g[2] = min(g[2], h)
         # (count, elapsed, leaves_in, S(elapsed), E[min(X, elapsed)], Var(residual) / m^2 capped)
         self.groups: list[tuple[float, float | None, float, float, float, float]] = []
+        self._lines: list[tuple[float, float]] = []  # per group: mean residual, when it has surely ended
         for n, e_sum, h in groups.values():
             e = e_sum / n
             if e < 0:
@@ -286,22 +288,41 @@ class _Agents:
         self.size = sum(g[0] for g in self.groups)
         # agents who will still be serving a talk time from now: they set the pace of the line
         self.capacity = sum(g[0] for g in self.groups if g[2] >= talk.m)
+        # Once every current call has surely ended (and nobody signs off or in), each agent's expected
+        # count is the straight line 1 + (t + kappa m - r)/m (regular or exponential-like talk times):
+        # estimates far down the line then cost O(1) per step.
+        self.linear_after = math.inf
+        if talk.c2 <= 1.0 and not self.joining and all(g[2] == math.inf for g in self.groups):
+            self.linear_after = max((done for _, done in self._lines), default=0.0) - talk.kappa * talk.m
+            n_total = sum(g[0] for g in self.groups)
+            r_sum = sum(g[0] * r for g, (r, _) in zip(self.groups, self._lines))
+            spread_sum = sum(g[0] * g[5] for g in self.groups)
+            self._slope = n_total / talk.m
+            self._base = n_total * (1.0 + talk.kappa) - r_sum / talk.m  # M(t) = base + slope t
+            self._var_base = spread_sum + talk.c2 * (self._base - n_total)
 
-    def _spread(self, e: float | None, sa: float) -> float:
-        """Variance of the residual talk time over m^2, capped at max(1, cv^2): how much the random
-        end of the current call moves the count of the calls after it."""
+    def _residual(self, e: float | None, sa: float) -> tuple[float, float]:
+        """Mean and variance of the residual talk time of a call that has lasted e (None: unknown)."""
         talk = self.talk
-        cap = max(1.0, talk.c2)
-        if e is None:  # equilibrium residual: E[X^3]/(3m) - (E[X^2]/(2m))^2
+        if e is None:  # equilibrium residual: E[X^2]/(2m) and E[X^3]/(3m) - (E[X^2]/(2m))^2
             m3 = math.exp(3 * talk.mu + 4.5 * talk.s2)
-            return min(cap, (m3 / (3 * talk.m) - (talk.m2 / (2 * talk.m)) ** 2) / talk.m ** 2)
+            mean_r = talk.m2 / (2 * talk.m)
+            return mean_r, max(0.0, m3 / (3 * talk.m) - mean_r ** 2)
         if sa < 1e-12:
-            return cap
+            rho = max(1.0, e * talk.s2 / max(talk.s2, math.log(max(e, 1e-9)) - talk.mu))
+            return rho, rho * rho
         tail1 = talk.m - (talk.lim_mean(e) - e * sa)  # E[X; X > e]
         tail2 = talk.m2 - (talk.lim_second(e) - e * e * sa)  # E[X^2; X > e]
         mean_r = tail1 / sa - e
-        var_r = (tail2 - 2 * e * tail1 + e * e * sa) / sa - mean_r ** 2
-        return min(cap, max(0.0, var_r) / talk.m ** 2)
+        return mean_r, max(0.0, (tail2 - 2 * e * tail1 + e * e * sa) / sa - mean_r ** 2)
+
+    def _spread(self, e: float | None, sa: float) -> float:
+        """Variance of the residual talk time over m^2, capped at max(1, cv^2): how much the random
+        end of the current call moves the count of the calls after it. (Also notes when the
+        agent's count becomes a straight line: see `count`.)"""
+        mean_r, var_r = self._residual(e, sa)
+        self._lines.append((mean_r, mean_r + 8.0 * math.sqrt(var_r)))
+        return min(max(1.0, self.talk.c2), var_r / self.talk.m ** 2)
 
     def _first(self, e: float | None, sa: float, psi_a: float, t: float) -> tuple[float, float]:
         """(G(t), I(t)): P(first completion <= t) and its integral over [0, t]."""
@@ -315,12 +336,17 @@ class _Agents:
             rho = max(1.0, e * talk.s2 / max(talk.s2, math.log(max(e, 1e-9)) - talk.mu))
             g = 1.0 - math.exp(-t / rho)
             return g, t - rho * g
-        g = 1.0 - talk.sf(e + t) / sa
-        return g, t - (talk.lim_mean(e + t) - psi_a) / sa
+        x = e + t  # (lim_mean inlined: this is the estimator's innermost loop)
+        z = (math.log(x) - talk.mu) / (talk.s * _SQRT2)
+        sf = 0.5 * math.erfc(z)
+        lim_mean = talk.m * 0.5 * math.erfc(talk.s / _SQRT2 - z) + x * sf
+        return 1.0 - sf / sa, t - (lim_mean - psi_a) / sa
 
     def count(self, t: float) -> tuple[float, float]:
         """Expected departures within t and their variance."""
         talk = self.talk
+        if t >= self.linear_after:
+            return self._base + self._slope * t, self._var_base + talk.c2 * self._slope * t
         mean = var = 0.0
         for n, e, h, sa, psi_a, spread in self.groups:
             g, renewals = self._agent(e, sa, psi_a, min(t, h))
@@ -368,12 +394,17 @@ class _Agents:
         since = integral / g if g > 1e-12 else 0.0
         return g, integral / talk.m + talk.kappa * g * (talk.lim_mean(since) / talk.m) ** 2
 
-    def invert(self, target: float) -> tuple[float, float, float, float]:
-        """t with M(t) = target, M'(t) and M''(t) there, and the index of dispersion of the count."""
+    def invert(self, target: float, near: float | None = None) -> tuple[float, float, float, float]:
+        """t with M(t) = target, M'(t) and M''(t) there, and the index of dispersion of the count.
+        `near`: a time known to be close (narrows the first bracket)."""
         talk = self.talk
         rate = max(self.capacity, 1.0) / talk.m
         lo, m_lo = 0.0, 0.0
-        hi = max(1.0, target / rate)
+        if near is not None and near > 1.0:
+            m_near = self.count(0.95 * near)[0]
+            if m_near <= target:
+                lo, m_lo = 0.95 * near, m_near
+        hi = max(1.0, lo + max(1.0, (target - m_lo) / rate) * 1.2)
         m_hi, v_hi = self.count(hi)
         steps = 0
         while m_hi < target and steps < 60:
@@ -556,7 +587,7 @@ class WaitEstimator:
         if dispersion < 1.0:
             # Where departures come regularly the (n+1)-th falls, on average, half a step before the
             # expected count reaches n+1 (exact for a lattice; no shift for Poisson departures).
-            t, slope, curvature, dispersion = model.invert(max(0.5, tau - 0.5 * (1.0 - dispersion)))
+            t, slope, curvature, dispersion = model.invert(max(0.5, tau - 0.5 * (1.0 - dispersion)), near=t)
         mu_cv = 1.0 / math.sqrt(self.talk_long.w)
         theta_cv = 1.0 / math.sqrt(self.abandons)
         count_var = tau_var * max(dispersion, 0.02)

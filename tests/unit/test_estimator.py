@@ -42,9 +42,9 @@ def test_estimate_uses_position_staffing_and_idle_agents() -> None:
     est = WaitEstimator(prior_service_seconds=300, prior_patience_seconds=1e12,
                         prior_weight=1e6)
     assert est.estimate(0, position=3, idle=3).mean == 0
-    assert est.estimate(0, position=10, servers=2).mean == pytest.approx(10 * 150, rel=0.03)
+    assert est.estimate(0, position=10, servers=2).mean == pytest.approx(10 * 150, rel=0.05)
     est.observe(QueueEvent(K.STAFFING, 1, 5))
-    assert est.estimate(1, position=10).mean == pytest.approx(10 * 60, rel=0.03)
+    assert est.estimate(1, position=10).mean == pytest.approx(10 * 60, rel=0.05)
 
 
 def test_state_round_trips() -> None:
