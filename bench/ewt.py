@@ -326,9 +326,10 @@ def simulate(sc: Scenario, seed: int, oracle_everywhere: bool = False) -> list[C
                      for a, (start, _) in busy.items()]
             joining = [c - now for c in sc.staffing_changes if sc.roster and 0 < c - now < 2 * HOUR
                        for _ in range(sc.staffing(c - 1e-6), sc.staffing(c))]
-            e80 = est.estimate(now, n + 1, idle=len(idle), servers=s, coverage=0.8, busy=known, joining=joining)
-            e90 = est.estimate(now, n + 1, idle=len(idle), servers=s, coverage=0.9, busy=known, joining=joining)
             head = next((c for c in queue if not c.ghost), None)
+            line = {"busy": known, "joining": joining, "head_wait": now - head.arrival if head else None}
+            e80 = est.estimate(now, n + 1, idle=len(idle), servers=s, coverage=0.8, **line)  # type: ignore[arg-type]
+            e90 = est.estimate(now, n + 1, idle=len(idle), servers=s, coverage=0.9, **line)  # type: ignore[arg-type]
             preds = {
                 "holdfast": e80.mean,
                 "v1": queue_length_predictor(n, max(1, s), est.mu, est.theta).mean,

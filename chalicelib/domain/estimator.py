@@ -68,6 +68,21 @@ class BusyAgent(NamedTuple):
     leaves_in: float | None = None
 
 
+# Patience is learned per waiting-time bin (seconds): abandonments over exposure in each.
+AGE_EDGES = (0.0, 30.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, math.inf)
+
+
+def _age_bins(wait: float) -> list[tuple[int, float]]:
+    """(bin, seconds spent in it) for a wait that lasted `wait`."""
+    out = []
+    for b in range(len(AGE_EDGES) - 1):
+        lo, hi = AGE_EDGES[b], AGE_EDGES[b + 1]
+        if wait <= lo:
+            break
+        out.append((b, min(wait, hi) - lo))
+    return out
+
+
 # Position bands calibrated separately: callers with 0, 1-4, 5-19 and 20+ ahead (after idle agents).
 BAND_EDGES = (1, 5, 20)
 
@@ -440,24 +455,27 @@ class _Agents:
         return t, max(slope, 1e-9), curvature, v / max(target, 1e-9)
 
 
-def _stages(n: int, theta: float) -> tuple[float, float, float]:
-    """Sum over k = 0..n of 1/(1+k theta), of its square, and of k theta/(1+k theta)^2 (d/d log theta)."""
+def _stages(n: int, theta: float) -> tuple[float, float, float, float]:
+    """Over k = 0..n, with r = 1/(1+k theta): sum r, sum r^2, sum k theta r^2 (d/d log theta) and
+    sum k theta r^3 (the part of the variance that abandonments, not departures, contribute)."""
     if theta <= 0:
-        return n + 1.0, n + 1.0, 0.0
+        return n + 1.0, n + 1.0, 0.0, 0.0
     if n <= 200:
-        mean = var = sens = 0.0
+        mean = var = sens = ab = 0.0
         for k in range(n + 1):
             r = 1.0 / (1.0 + k * theta)
             mean += r
             var += r * r
             sens += k * theta * r * r
-        return mean, var, sens
+            ab += k * theta * r * r * r
+        return mean, var, sens, ab
     # Euler-Maclaurin: integral + end corrections (error far below a second at these n)
     end = 1.0 + n * theta
     mean = math.log(end) / theta + (1.0 + 1.0 / end) / 2.0 + theta * (1.0 - 1.0 / end ** 2) / 12.0
     var = n / end + (1.0 + 1.0 / end ** 2) / 2.0 + theta * (1.0 - 1.0 / end ** 3) / 6.0
     sens = (math.log(end) + 1.0 / end - 1.0) / theta + (n * theta / end ** 2) / 2.0
-    return mean, var, sens
+    ab = (1.0 - 1.0 / end) ** 2 / (2.0 * theta) + (n * theta / end ** 3) / 2.0
+    return mean, var, sens, ab
 
 
 class WaitEstimator:
@@ -475,6 +493,8 @@ class WaitEstimator:
         self.talk_short = Window.prior(prior_service_seconds, prior_service_cv, min(prior_weight, 2.0))
         self.exposure = prior_patience_seconds * prior_weight
         self.abandons = prior_weight
+        self.age_exposure = [0.0] * (len(AGE_EDGES) - 1)
+        self.age_abandons = [0.0] * (len(AGE_EDGES) - 1)
         self.staffed = staffed
         self.updated_at: float | None = None
         self.calibration = Calibration()  # pooled over positions (and outcomes without a band)
@@ -492,6 +512,8 @@ class WaitEstimator:
             self.talk_short.scale(math.exp(-self.short_decay_rate * dt))
             self.exposure *= keep
             self.abandons *= keep
+            self.age_exposure = [w * keep for w in self.age_exposure]
+            self.age_abandons = [w * keep for w in self.age_abandons]
             self.calibration.decay(keep)
             for band in self.bands:
                 band.decay(keep)
@@ -523,11 +545,10 @@ class WaitEstimator:
         if event.kind is QueueEventKind.SERVICE_END:
             self._talk_ended(max(event.value, 1.0))
         elif event.kind is QueueEventKind.SERVICE_START:
-            self.exposure += event.value
+            self._waited(event.value, abandoned=False)
             self._outcome(event.pit, event.ahead, observed=True)
         elif event.kind is QueueEventKind.ABANDON:
-            self.exposure += event.value
-            self.abandons += 1
+            self._waited(event.value, abandoned=True)
             self._outcome(event.pit, event.ahead, observed=False)
         elif event.kind is QueueEventKind.STAFFING:
             self.staffed = max(0, int(event.value))
@@ -536,9 +557,27 @@ class WaitEstimator:
     def mu(self) -> float:
         return 1.0 / self.talk_long.mean
 
+    def _waited(self, wait: float, abandoned: bool) -> None:
+        self.exposure += wait
+        self.abandons += abandoned
+        spent = _age_bins(wait)
+        for b, seconds in spent:
+            self.age_exposure[b] += seconds
+        if abandoned and spent:
+            self.age_abandons[spent[-1][0]] += 1.0
+
     @property
     def theta(self) -> float:
         return self.abandons / self.exposure
+
+    def theta_until(self, age: float) -> float:
+        """The abandonment rate averaged over waits from 0 to `age` (each bin shrunk toward the
+        overall rate by two pseudo-abandonments): the rate of callers ahead who have waited up to `age`."""
+        theta = self.theta
+        cumulative = 0.0
+        for b, seconds in _age_bins(age):
+            cumulative += seconds * (self.age_abandons[b] + 2.0) / (self.age_exposure[b] + 2.0 / theta)
+        return cumulative / age if age > 0 else theta
 
     def talk_time(self) -> TalkTime:
         return TalkTime(self.talk_long.mean, self.talk_long.cv2)
@@ -554,11 +593,13 @@ class WaitEstimator:
 
     def estimate(self, now: float, position: int, idle: int = 0, servers: int | None = None,
                  coverage: float = 0.8, busy: Sequence[BusyAgent] | None = None,
-                 joining: Sequence[float] = ()) -> WaitEstimate:
+                 joining: Sequence[float] = (), head_wait: float | None = None) -> WaitEstimate:
         """EWT for the caller at `position` (1 = next), with `idle` agents free right now and the
         `busy` ones on calls (elapsed times and announced sign-offs; unknown ones are assumed to
         be anywhere in their call). `servers` is how many are signed in (busy, idle or between);
-        `joining`, in how many seconds each agent expected on a roster signs in."""
+        `joining`, in how many seconds each agent expected on a roster signs in; `head_wait`, how
+        long the caller at the head of the line has waited (the line's own state: callers ahead
+        abandon at the rate of their waits, not the average one)."""
         ahead = position - 1
         if idle > ahead:
             return WaitEstimate.zero()
@@ -577,9 +618,13 @@ class WaitEstimator:
         model = _Agents(talk, agents, joining, trust=trust)
         rate = max(model.capacity, 1.0) / talk.m
         theta_t = self.theta / rate  # abandonment per departure
-        tau, tau_var, tau_sens = _stages(n, theta_t)
+        tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
         mu_cv = 1.0 / math.sqrt(self.talk_long.w)
         t, slope, curvature, dispersion = model.invert(tau)
+        if head_wait is not None and n > 0:  # callers ahead have waited 0..head_wait and wait on ~t
+            theta_t = self.theta_until(max(0.0, head_wait) + t) / rate
+            tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
+            t, slope, curvature, dispersion = model.invert(tau, near=t)
         if n == 0:  # next in line: the first call to end, computed exactly
             mean, var = model.first_departure(4.0 * t + 1.0)
             var += (mean * mu_cv) ** 2
@@ -590,7 +635,9 @@ class WaitEstimator:
             t, slope, curvature, dispersion = model.invert(max(0.5, tau - 0.5 * (1.0 - dispersion)), near=t)
         mu_cv = 1.0 / math.sqrt(self.talk_long.w)
         theta_cv = 1.0 / math.sqrt(self.abandons)
-        count_var = tau_var * max(dispersion, 0.02)
+        # departures are as random as their dispersion says; abandonments ahead stay Poisson-like
+        d = min(1.0, max(dispersion, 0.02))
+        count_var = tau_var * d + tau_ab * (1.0 - d)
         var = (count_var + (tau_sens * theta_cv) ** 2) / (slope * slope) + (t * mu_cv) ** 2
         # E[M^-1(count)] to second order: where departures slow down, the mean wait lies beyond M^-1(E count)
         jensen = -0.5 * curvature / slope ** 3 * count_var if tau >= 5 else 0.0  # (the count is far from normal below)
@@ -609,6 +656,8 @@ class WaitEstimator:
     def state(self) -> dict[str, Any]:
         return {"talk_long": self.talk_long.as_list(), "talk_short": self.talk_short.as_list(),
                 "exposure": self.exposure, "abandons": self.abandons, "staffed": self.staffed,
+                "age_exposure": [round(w, 3) for w in self.age_exposure],
+                "age_abandons": [round(w, 4) for w in self.age_abandons],
                 "updated_at": self.updated_at, "decay_rate": self.decay_rate, "changes": self.changes,
                 "cusum": [self.cusum_up, self.cusum_down],
                 "cal_events": [round(w, 4) for w in self.calibration.events],
@@ -629,6 +678,8 @@ class WaitEstimator:
             est.talk_short = Window.prior(total / n, 1.0, min(n, 2.0))
         est.exposure = float(state["exposure"])
         est.abandons = float(state["abandons"])
+        est.age_exposure = [float(w) for w in state.get("age_exposure", est.age_exposure)]
+        est.age_abandons = [float(w) for w in state.get("age_abandons", est.age_abandons)]
         est.changes = int(state.get("changes", 0))
         est.cusum_up, est.cusum_down = (float(v) for v in state.get("cusum", (0.0, 0.0)))
         est.updated_at = None if state.get("updated_at") is None else float(state["updated_at"])
