@@ -58,15 +58,16 @@ class CallFlow:
 
     def estimate(self, queue: QueueConfig, ticket: Ticket) -> tuple[WaitEstimate, int]:
         """Position and EWT from the queue's learned estimator (its configured handle time and
-        patience until calls have taught it better), the line ahead, who is signed in now and how
-        long each busy agent's call has lasted."""
+        patience until calls have taught it better), the line ahead and how long its head has held,
+        who is signed in now and how long each busy agent's call has lasted."""
         ahead = self.store.ahead_of(ticket)
         staffing = self.store.staffing(queue.id)
         estimator = learning.current(self.store, queue)
         now = self.clock.now()
         est = estimator.estimate(now.timestamp(), ahead + 1, idle=staffing.idle,
                                  servers=staffing.staffed or queue.assumed_agents,
-                                 busy=learning.busy_agents(self.store, queue, now))
+                                 busy=learning.busy_agents(self.store, queue, now),
+                                 head_wait=learning.head_wait(self.store, queue, now))
         return est, ahead
 
     # --- webhook steps -------------------------------------------------------------------

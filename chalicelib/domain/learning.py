@@ -8,7 +8,7 @@ from datetime import datetime
 from ..ports import TicketStore
 from .estimator import BusyAgent, QueueEvent, QueueEventKind, WaitEstimator
 from .ewt import WaitEstimate
-from .model import Ticket
+from .model import Ticket, TicketKind
 from .queues import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,18 @@ def busy_agents(store: TicketStore, queue: QueueConfig, now: datetime) -> list[B
         return None
     return [BusyAgent(None if a.changed_at is None else max(0.0, (now - a.changed_at).total_seconds()))
             for a in agents]
+
+
+def head_wait(store: TicketStore, queue: QueueConfig, now: datetime) -> float | None:
+    """How long the caller at the head of the line has been holding (None: a callback or nobody)."""
+    try:
+        head = store.head(queue.id)
+    except Exception:  # noqa: BLE001 - as above
+        log.warning("could not read the head of the line", extra={"queue": queue.id}, exc_info=True)
+        return None
+    if head is None or head.kind is not TicketKind.LIVE:
+        return None
+    return max(0.0, (now - head.created_at).total_seconds())
 
 
 def told_pit(ticket: Ticket, wait: float) -> float | None:

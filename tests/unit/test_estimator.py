@@ -308,3 +308,28 @@ def test_busy_agents_say_when_they_went_busy(kind: str, request: pytest.FixtureR
     claimed_at = at + timedelta(seconds=42)
     assert store.claim(ticket.id, "ann", claimed_at)
     assert {a.id: a.changed_at for a in store.busy_agents("q")} == {"bob": at, "ann": claimed_at}
+
+
+def test_callers_ahead_abandon_at_the_rate_of_their_own_waits() -> None:
+    """The line's own state: patience learned per waiting time; a long line of long waiters loses
+    more (or fewer) of them than the average rate says."""
+    est = WaitEstimator(prior_service_seconds=300, prior_patience_seconds=600, prior_weight=5, half_life_seconds=1e12)
+    for i in range(3000):  # nobody gives up in the first 8 minutes; then half of those still there do
+        est.observe(QueueEvent(K.SERVICE_START, float(i), 100.0))
+        est.observe(QueueEvent(K.ABANDON if i % 2 else K.SERVICE_START, float(i), 900.0))
+    assert est.theta_until(100) < est.theta < est.theta_until(900)
+    fresh_line = est.estimate(0, 30, servers=40, head_wait=20).mean  # nobody ahead near 8 minutes
+    old_line = est.estimate(0, 30, servers=40, head_wait=600).mean  # the front of the line is past it
+    assert old_line < 0.97 * fresh_line
+
+
+def test_the_call_flow_estimate_reads_the_head_of_the_line() -> None:
+    from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
+    from chalicelib.domain.queues import QueueDirectory
+
+    now = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
+    store = FakeStore()
+    queue = QueueDirectory.from_config({"default": "q", "queues": [{"id": "q"}]}).get("q")
+    assert learning.head_wait(store, queue, now) is None
+    store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now - timedelta(seconds=75), call_id="A"))
+    assert learning.head_wait(store, queue, now) == pytest.approx(75)
