@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from chalicelib.domain.estimator import (BAND_EDGES, BusyAgent, QueueEvent, QueueEventKind,  # noqa: E402
                                          WaitEstimator, band_of)
-from chalicelib.domain.ewt import queue_length_predictor  # noqa: E402
+from chalicelib.domain.ewt import ACKLAM, queue_length_predictor  # noqa: E402
 
 METHODS = ("holdfast", "v1", "asterisk", "hol", "les")
 BANDS = ("0 ahead", "1-4", "5-19", "20+")
@@ -62,13 +62,7 @@ HOUR = 3600.0
 
 def _ndtri(u: np.ndarray) -> np.ndarray:
     """Inverse standard normal CDF (Acklam; relative error < 1.2e-9), vectorised."""
-    a = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
-         -3.066479806614716e+01, 2.506628277459239e+00)
-    b = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
-         -1.328068155288572e+01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
-         4.374664141464968e+00, 2.938163982698783e+00)
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00)
+    a, b, c, d = ACKLAM
     u = np.clip(u, 1e-15, 1 - 1e-15)
     q = np.minimum(u, 1 - u)
     r = np.sqrt(-2 * np.log(q))
