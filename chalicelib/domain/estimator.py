@@ -6,28 +6,33 @@ range and the probability of being served.
 
 The model, in three parts:
 
-1. Talk times are lognormal, learned online: the mean from the arithmetic mean of finished calls
-   (robust when the shape is not quite lognormal), the shape (sigma) from the mean and spread of
-   their logarithms. Two windows learn side by side, a long one (half-life `half_life_seconds`,
-   4 h) and a short one (10 min); a two-sided CUSUM of each call's standardised log talk time
-   against the long window raises an alarm on a lasting shift, and the long window then adopts the
-   short one. A change in talk times is followed within tens of calls while a stationary queue keeps
-   its long memory (a false alarm costs only some memory).
+1. Talk times are lognormal, learned online: the mean from the arithmetic mean of finished calls,
+   the spread from their second moment (so the renewal offset below is right whatever the shape).
+   Two windows learn side by side, a long one (half-life `half_life_seconds`, 4 h) and a short one
+   (10 min); a two-sided CUSUM of each call's standardised log talk time against the long window
+   raises an alarm on a lasting shift, and the long window then adopts the short one. A change in
+   talk times is followed within tens of calls while a stationary queue keeps its long memory.
 2. Departures (an agent freeing up for the line) are counted from what every agent is doing now:
    a busy agent's call has lasted `elapsed` seconds, so its residual is the talk-time distribution
-   conditioned on lasting longer; after it the agent serves fresh calls (renewal, approximated by
-   its rate 1/m and the asymptotic offset (c^2-1)/2, reached slowly when talk times are heavy-tailed). An agent who has announced a sign-off frees
-   nobody after it. M(t), the expected number of departures within t, is a sum over agents (grouped
-   by elapsed time so that a large team costs little).
-3. The caller with n ahead needs the (n+1)-th departure, less those ahead who abandon (rate theta
-   each, learned from all waiting exposure). In departure-count time this is the hypoexponential
-   sum of stages 1/(1 + k theta'), with theta' = theta / departure rate; the mean wait is
-   M^-1(that count); its variance is the count's variance (departures are Poisson-like only for
-   exponential talk times: the index of dispersion comes from the agents' residuals) mapped through
-   M' (delta method), widened by the uncertainty of the learned rates. The range is a gamma matched
-   to mean and variance, then calibrated online per position band (Kaplan-Meier over the PITs of
-   what callers were told, abandoners censored), each band shrunk toward the pooled calibration and
-   that toward the nominal levels, and clamped, so that few or one-sided outcomes cannot run away.
+   conditioned on lasting longer; after it the agent serves fresh calls (renewal: rate 1/m and the
+   asymptotic offset (c^2-1)/2, reached slowly when talk times are heavy-tailed). An agent who has
+   announced a sign-off frees nobody after it; one expected to sign in frees a place when they do.
+   M(t), the expected number of departures within t, is a sum over agents grouped by elapsed time.
+   Elapsed times count as far as talk times look lognormal: for memoryless-like ones (many very
+   short calls, log-spread far above ln(1 + cv^2)) agents are counted as anywhere in their calls.
+3. The caller with n ahead needs the (n+1)-th departure, less those ahead who abandon. Patience is
+   learned per waiting-time bin (abandonments over all waiting exposure, served callers' too), and
+   those ahead abandon at the rate of the waits they have (the head of the line's wait bounds
+   them). In departure-count time this is the hypoexponential sum of stages 1/(1 + k theta'),
+   theta' = theta / departure rate; the mean wait is M^-1 of that count (half a step earlier where
+   departures are regular; a second-order term where they slow down; the exact first departure for
+   the caller next in line). Its variance: departures' share scaled by their index of dispersion
+   (Poisson only for exponential talk times), abandonments' share as it is, mapped through M'
+   (delta method), widened by the uncertainty of the learned rates. The range is a gamma matched
+   to mean and variance, at quantile levels calibrated online per position band (Kaplan-Meier over
+   the PITs of what callers were told, abandoners censored), each band shrunk toward the pooled
+   calibration and that toward the nominal levels, and clamped, so that few or one-sided outcomes
+   cannot run away (issue 9 item 20).
 
 The state is a few dozen numbers (`state()` / `from_state()`), kept per queue in one store item."""
 from __future__ import annotations
@@ -260,7 +265,7 @@ class TalkTime:
 
 
 class _Agents:
-    """Busy agents grouped by elapsed time: (count, elapsed or None, leaves_in or inf, S(elapsed))."""
+    """Busy agents grouped by elapsed time, and agents expected to sign in: M(t) and its variance."""
 
     def __init__(self, talk: TalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
                  trust: float = 1.0) -> None:
@@ -300,7 +305,6 @@ class _Agents:
             else:
                 sa = talk.sf(e)
                 self.groups.append((n, e, h, sa, talk.lim_mean(e), self._spread(e, sa)))
-        self.size = sum(g[0] for g in self.groups)
         # agents who will still be serving a talk time from now: they set the pace of the line
         self.capacity = sum(g[0] for g in self.groups if g[2] >= talk.m)
         # Once every current call has surely ended (and nobody signs off or in), each agent's expected
