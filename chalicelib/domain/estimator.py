@@ -146,7 +146,9 @@ class Calibration:
 
 # Calibrated levels move from the nominal ones as evidence accumulates: weight w counts as
 # w / (w + SHRINK_WEIGHT) of the way, so a small queue gets part of the correction, not none.
-SHRINK_WEIGHT = 100.0
+SHRINK_WEIGHT = 25.0
+MODEL_CV = 0.08  # relative model error assumed in every range (beyond the count's and the rates' own)
+
 # Each tail's level stays within this factor of its nominal size: 80% ranges use levels within
 # [0.033, 0.3] and [0.7, 0.967], never 1 - 1e-6.
 CLAMP_FACTOR = 3.0
@@ -379,10 +381,10 @@ class _Agents:
                 var += n * (g * (1.0 - g) + talk.c2 * renewals)
         return mean, var
 
-    def first_departure(self, horizon: float, points: int = 48) -> tuple[float, float]:
+    def first_departure(self, scale: float, points: int = 400) -> tuple[float, float]:
         """Mean and variance of the first departure, exactly: the shortest of the calls in progress
-        (nothing else can end first). Trapezoid rule over [0, horizon]."""
-        step = horizon / points
+        (nothing else can end first). Trapezoid rule in steps of scale/16 until no call is left."""
+        step = max(scale, 1.0) / 16.0
         m1 = m2 = 0.0
         previous = 1.0
         for i in range(1, points + 1):
@@ -630,8 +632,8 @@ class WaitEstimator:
             tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
             t, slope, curvature, dispersion = model.invert(tau, near=t)
         if n == 0:  # next in line: the first call to end, computed exactly
-            mean, var = model.first_departure(4.0 * t + 1.0)
-            var += (mean * mu_cv) ** 2
+            mean, var = model.first_departure(t)
+            var += (mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2
             return self._answer(mean, var, n, coverage, 1.0)
         if dispersion < 1.0:
             # Where departures come regularly the (n+1)-th falls, on average, half a step before the
@@ -642,7 +644,9 @@ class WaitEstimator:
         # departures are as random as their dispersion says; abandonments ahead stay Poisson-like
         d = min(1.0, max(dispersion, 0.02))
         count_var = tau_var * d + tau_ab * (1.0 - d)
-        var = (count_var + (tau_sens * theta_cv) ** 2) / (slope * slope) + (t * mu_cv) ** 2
+        # model error (talk times not quite lognormal, patience not quite per-bin constant...): a few
+        # percent of the mean, so that uncalibrated ranges err wide; the band calibration narrows them
+        var = (count_var + (tau_sens * theta_cv) ** 2) / (slope * slope) + (t * mu_cv) ** 2 + (MODEL_CV * t) ** 2
         # E[M^-1(count)] to second order: where departures slow down, the mean wait lies beyond M^-1(E count)
         jensen = -0.5 * curvature / slope ** 3 * count_var if tau >= 5 else 0.0  # (the count is far from normal below)
         mean = max(t + max(-0.5 * t, min(jensen, t)), 1e-3)
