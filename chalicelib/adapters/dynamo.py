@@ -116,6 +116,7 @@ class AgentItem(_Base):
 class PresenceItem(_Base):
     agent_id = UnicodeAttribute()
     status = UnicodeAttribute()
+    changed_at = UTCDateTimeAttribute(null=True)  # when the status began (a busy agent's call: the estimator)
 
 
 class MarkerItem(_Base):
@@ -582,7 +583,7 @@ class DynamoTicketStore(TicketStore):
         return item.to_agent()
 
     def _present(self, queue_id: str, status: AgentStatus) -> list[Agent]:
-        return [Agent(p.agent_id, status, (queue_id,))
+        return [Agent(p.agent_id, status, (queue_id,), changed_at=p.changed_at)
                 for p in PresenceItem.query(f"AGENTS#{queue_id}", filter_condition=PresenceItem.status == status.value)]
 
     def idle_agents(self, queue_id: str) -> list[Agent]:
@@ -615,7 +616,7 @@ class DynamoTicketStore(TicketStore):
                 tx.save(item, condition=condition)
                 for queue_id in new_queues:
                     tx.save(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}", agent_id=agent_id,
-                                         status=status.value))
+                                         status=status.value, changed_at=at))
                 for queue_id in set(old_queues) - set(new_queues):
                     tx.delete(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}"))
 
@@ -626,10 +627,10 @@ class DynamoTicketStore(TicketStore):
                 return None  # this event was applied before
         raise StoreUnavailableError(f"agent {agent_id} kept changing")
 
-    def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus) -> None:
+    def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus, now: datetime) -> None:
         for queue_id in agent.queues or ():
             tx.update(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent.agent_id}"),
-                      actions=[PresenceItem.status.set(status.value)])
+                      actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now)])
 
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         agent = self._agent_item(agent_id)
@@ -646,7 +647,7 @@ class DynamoTicketStore(TicketStore):
                 AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
                 AgentItem.changed_at.set(now),
             ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist())
-            self._presence(tx, agent, AgentStatus.BUSY)
+            self._presence(tx, agent, AgentStatus.BUSY, now)
 
         return self._transact(write) is None
 
@@ -659,7 +660,7 @@ class DynamoTicketStore(TicketStore):
             tx.update(agent, actions=[AgentItem.status.set(status.value), AgentItem.ticket_id.remove(),
                                       AgentItem.changed_at.set(now)],
                       condition=AgentItem.ticket_id == ticket_id)
-            self._presence(tx, agent, status)
+            self._presence(tx, agent, status, now)
 
         return self._transact(write) is None
 
