@@ -117,6 +117,7 @@ class PresenceItem(_Base):
     agent_id = UnicodeAttribute()
     status = UnicodeAttribute()
     changed_at = UTCDateTimeAttribute(null=True)  # when the status began (a busy agent's call: the estimator)
+    ticket_id = UnicodeAttribute(null=True)  # the Holdfast call a busy agent is on (elapsed = talk time)
 
 
 class MarkerItem(_Base):
@@ -583,7 +584,7 @@ class DynamoTicketStore(TicketStore):
         return item.to_agent()
 
     def _present(self, queue_id: str, status: AgentStatus) -> list[Agent]:
-        return [Agent(p.agent_id, status, (queue_id,), changed_at=p.changed_at)
+        return [Agent(p.agent_id, status, (queue_id,), ticket_id=p.ticket_id, changed_at=p.changed_at)
                 for p in PresenceItem.query(f"AGENTS#{queue_id}", filter_condition=PresenceItem.status == status.value)]
 
     def idle_agents(self, queue_id: str) -> list[Agent]:
@@ -627,10 +628,12 @@ class DynamoTicketStore(TicketStore):
                 return None  # this event was applied before
         raise StoreUnavailableError(f"agent {agent_id} kept changing")
 
-    def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus, now: datetime) -> None:
+    def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus, now: datetime,
+                  ticket_id: str | None = None) -> None:
+        on_call = PresenceItem.ticket_id.set(ticket_id) if ticket_id else PresenceItem.ticket_id.remove()
         for queue_id in agent.queues or ():
             tx.update(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent.agent_id}"),
-                      actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now)])
+                      actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now), on_call])
 
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         agent = self._agent_item(agent_id)
@@ -647,7 +650,7 @@ class DynamoTicketStore(TicketStore):
                 AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
                 AgentItem.changed_at.set(now),
             ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist())
-            self._presence(tx, agent, AgentStatus.BUSY, now)
+            self._presence(tx, agent, AgentStatus.BUSY, now, ticket_id)
 
         return self._transact(write) is None
 

@@ -29,14 +29,17 @@ def current(store: TicketStore, queue: QueueConfig) -> WaitEstimator:
 
 
 def busy_agents(store: TicketStore, queue: QueueConfig, now: datetime) -> list[BusyAgent] | None:
-    """The queue's busy agents and how long each has been on the current call (from when they went
-    busy), for the estimate. None if the store cannot say: the estimate then assumes nothing about them."""
+    """The queue's busy agents and how long each has been on the current Holdfast call (from when
+    they were put on it), for the estimate. None if the store cannot say: the estimate then assumes nothing about them."""
     try:
         agents = store.busy_agents(queue.id)
     except Exception:  # noqa: BLE001 - an estimate without elapsed times beats no answer
         log.warning("could not read busy agents", extra={"queue": queue.id}, exc_info=True)
         return None
-    return [BusyAgent(None if a.changed_at is None else max(0.0, (now - a.changed_at).total_seconds()))
+    # Only a call Holdfast put the agent on has a known start: an agent who set themselves busy may be
+    # doing anything, and hours of 'busy' read as a talk time would inflate every estimate.
+    return [BusyAgent(None if a.changed_at is None or not a.ticket_id
+                      else max(0.0, (now - a.changed_at).total_seconds()))
             for a in agents]
 
 

@@ -280,14 +280,29 @@ def test_the_call_flow_estimate_uses_how_long_the_busy_agents_have_been_talking(
     flow = CallFlow(store, FakeOrchestrator(), FixedClock(now), QueueDirectory.from_config(config), FakeBus())
     ticket = store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id="CA1"))
 
+    calls = iter(range(10, 20))
+
     def wait_with_call_begun(seconds_ago: float) -> float:
-        store.record_agent_status("ann", AgentStatus.BUSY, now - timedelta(seconds=seconds_ago), "client:ann",
-                                  ("q",), None)
+        """Ann is put on another caller's call (by Holdfast) `seconds_ago`."""
+        begun = now - timedelta(seconds=seconds_ago)
+        current = store.get_agent("ann").ticket_id if "ann" in store.agents else None
+        if current:
+            store.release_agent("ann", current, AgentStatus.AVAILABLE, begun - timedelta(seconds=1))
+        else:
+            store.record_agent_status("ann", AgentStatus.AVAILABLE, begun - timedelta(seconds=1), "client:ann",
+                                      ("q",), None)
+        other = store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, begun,
+                                         call_id=f"CA{next(calls)}"))
+        assert store.claim(other.id, "ann", begun)
         return flow.estimate(queue, ticket)[0].mean
 
     assert learning.busy_agents(store, queue, now) == []
     assert wait_with_call_begun(500) < 80 < 400 < wait_with_call_begun(30)
     assert learning.busy_agents(store, queue, now)[0].elapsed == pytest.approx(30)
+    # an agent who says they are busy is on no call of ours: how long is unknown, not a talk time
+    store.record_agent_status("bob", AgentStatus.BUSY, now - timedelta(hours=8), "client:bob", ("q",), None)
+    elapsed = sorted(learning.busy_agents(store, queue, now), key=lambda a: a.elapsed is None)
+    assert elapsed[0].elapsed == pytest.approx(30) and elapsed[1].elapsed is None
 
 
 @pytest.mark.parametrize("kind", ["fake", "dynamo"])
@@ -307,7 +322,8 @@ def test_busy_agents_say_when_they_went_busy(kind: str, request: pytest.FixtureR
     ticket = store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, at, call_id="CA9"))
     claimed_at = at + timedelta(seconds=42)
     assert store.claim(ticket.id, "ann", claimed_at)
-    assert {a.id: a.changed_at for a in store.busy_agents("q")} == {"bob": at, "ann": claimed_at}
+    assert {a.id: (a.changed_at, a.ticket_id) for a in store.busy_agents("q")} == {
+        "bob": (at, None), "ann": (claimed_at, ticket.id)}
 
 
 def test_callers_ahead_abandon_at_the_rate_of_their_own_waits() -> None:
