@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -31,8 +32,10 @@ def aws() -> Iterator["object"]:
 
     from devstack.atomic import atomic_dynamodb
 
+    # moto runs each execution in a thread that outlives the test; under a name of its own, an
+    # earlier test's workflow finds no table of the next test's and cannot touch its tickets.
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), atomic_dynamodb():
-        yield create_resources()
+        yield create_resources(prefix=f"holdfast-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
