@@ -69,7 +69,7 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
         SmsNotifier(twilio.send_sms)])
     return Container(settings, store, flow, dispatcher, callbacks,
                      VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
-                     AgentsApi(dispatcher, known, settings.admin_token, settings.public_base_url),
+                     AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url),
                      AdminApi(store, queues, clock, settings.admin_token), notifications)
 
 

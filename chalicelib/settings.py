@@ -33,8 +33,10 @@ class Settings:
     notify_queue_url: str = ""
     # Callbacks booked per day across all queues, at most (toll-fraud guard).
     daily_callback_budget: int = 1000
-    # Bearer token for the agents and admin JSON APIs; empty disables them.
+    # Bearer token for the admin API and the console's sign-in; empty disables them.
     admin_token: str = ""
+    # Bearer token for agents' presence updates only (it reads nothing); empty disables that API.
+    agent_token: str = ""
     # Where the twilio library sends REST calls; unset means Twilio itself (the simulated network sets it).
     twilio_api_base_url: str | None = None
     # Event sources Chalice wires at deploy time (outputs of the infra stack).
@@ -58,6 +60,7 @@ class Settings:
             queues_file=env.get("HOLDFAST_QUEUES_FILE", DEFAULT_QUEUES_FILE),
             log_level=env.get("LOG_LEVEL", "INFO"),
             admin_token=env.get("HOLDFAST_ADMIN_TOKEN", ""),
+            agent_token=env.get("HOLDFAST_AGENT_TOKEN", ""),
             notify_queue_url=env.get("HOLDFAST_NOTIFY_QUEUE_URL", ""),
             daily_callback_budget=int(env.get("HOLDFAST_DAILY_CALLBACK_BUDGET", "1000")),
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL") or None,

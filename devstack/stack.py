@@ -8,6 +8,7 @@ import requests
 
 LOCAL_AUTH_TOKEN = "holdfast-local-auth-token"
 LOCAL_ADMIN_TOKEN = "holdfast-local-admin-token"
+LOCAL_AGENT_TOKEN = "holdfast-local-agent-token"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -64,6 +65,7 @@ class LocalStack:
         os.environ["AWS_ENDPOINT_URL"] = self.moto_url
         os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
         os.environ.setdefault("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN)
+        os.environ.setdefault("HOLDFAST_AGENT_TOKEN", LOCAL_AGENT_TOKEN)
         os.environ["HOLDFAST_PUBLIC_URL"] = self.public_url
         if not os.environ.get("TWILIO_ACCOUNT_SID"):
             self._start_network()  # no provider account: the simulated network stands in for Twilio
@@ -75,7 +77,7 @@ class LocalStack:
         os.environ["TWILIO_ACCOUNT_SID"] = LOCAL_ACCOUNT_SID
         self.network = SimNetwork(self.public_url, os.environ["TWILIO_AUTH_TOKEN"], LOCAL_ACCOUNT_SID,
                                   pace=self.pace, host=self.host, port=self.network_port,
-                                  admin_token=os.environ["HOLDFAST_ADMIN_TOKEN"],
+                                  admin_token=os.environ["HOLDFAST_AGENT_TOKEN"],
                                   duplicate_status=self.chaos, out_of_order=self.chaos).start()
         os.environ["TWILIO_API_BASE_URL"] = self.network.url
 
@@ -111,7 +113,9 @@ class LocalStack:
             "  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
             f"    POST {self.public_url}/voice/twilio/incoming",
             f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
-            f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer {os.environ['HOLDFAST_ADMIN_TOKEN']})",
+            f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer {os.environ['HOLDFAST_AGENT_TOKEN']})",
+            f"  Console: {self.public_url}/console/  (sign in with HOLDFAST_ADMIN_TOKEN"
+            f"{'' if os.environ['HOLDFAST_ADMIN_TOKEN'] != LOCAL_ADMIN_TOKEN else ': ' + LOCAL_ADMIN_TOKEN})",
             f"  Health: GET {self.public_url}/health",
             (f"  Simulated phone network (place calls, press keys, put agents on): {self.network.url}/"
              if self.network else "  Provider: Twilio (TWILIO_ACCOUNT_SID is set)"),

@@ -124,7 +124,7 @@ def test_agent_api_over_http_resumes_the_parked_callback_and_the_local_worker_di
     from datetime import datetime, timezone
 
     from chalicelib.domain.phone import in_calling_window
-    from devstack.stack import LOCAL_ADMIN_TOKEN
+    from devstack.stack import LOCAL_AGENT_TOKEN
 
     caller = "+14155550142"
     sid = "CA" + "e2e4".rjust(32, "0")
@@ -143,7 +143,7 @@ def test_agent_api_over_http_resumes_the_parked_callback_and_the_local_worker_di
 
     assert status("wrong").status_code == 401
     dialing_allowed = in_calling_window(caller, datetime.now(timezone.utc), "UTC")
-    reply = status(LOCAL_ADMIN_TOKEN)
+    reply = status(LOCAL_AGENT_TOKEN)
     assert reply.status_code == 200, reply.text
     # the head of the line: an earlier test's callback, if one is still parked ahead of this one
     assert reply.json()["dispatched"], reply.text
