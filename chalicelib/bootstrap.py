@@ -12,7 +12,11 @@ from .adapters.sqs_bus import SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
 from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, TelegramNotifier
+from .adapters.dynamo_operations import DynamoOperationsLog
 from .admin_api import AdminApi
+from .edges import metrics
+from .edges.console import Console, Sessions
+from .domain.operations import Operations
 from .agents_api import AgentsApi
 from .domain.callbacks import Callbacks
 from .domain.callflow import CallFlow
@@ -36,6 +40,8 @@ class Container:
     agents: AgentsApi
     admin: AdminApi
     notifications: Notifications
+    operations: Operations | None = None  # the operations console (issue 12)
+    console: Console | None = None
 
 
 def load_queues(path: str) -> QueueDirectory:
@@ -49,6 +55,7 @@ def providers(settings: Settings) -> dict[str, Telephony]:
 
 def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None) -> Container:
     logs.configure(settings.log_level)
+    metrics.configure(settings.metrics_enabled)
     clock = clock or SystemClock()
     queues = load_queues(settings.queues_file)
     store = DynamoTicketStore(settings.table_name, settings.region, settings.aws_endpoint_url)
@@ -67,10 +74,14 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
     notifications = Notifications(store, queues, [
         SlackNotifier(), TelegramNotifier(settings.telegram_api_base_url), EmailNotifier(ses),
         SmsNotifier(twilio.send_sms)])
-    return Container(settings, store, flow, dispatcher, callbacks,
-                     VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
-                     AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url),
-                     AdminApi(store, queues, clock, settings.admin_token), notifications)
+    built = Container(settings, store, flow, dispatcher, callbacks,
+                      VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
+                      AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url),
+                      AdminApi(store, queues, clock, settings.admin_token), notifications)
+    built.operations = Operations(store, DynamoOperationsLog(settings.table_name, settings.region,
+                                                             settings.aws_endpoint_url), queues, clock)
+    built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
+    return built
 
 
 @lru_cache(maxsize=1)

@@ -37,6 +37,8 @@ class Settings:
     admin_token: str = ""
     # Bearer token for agents' presence updates only (it reads nothing); empty disables that API.
     agent_token: str = ""
+    # CloudWatch embedded metrics on stdout (off in the local stack, where no CloudWatch reads them).
+    metrics_enabled: bool = True
     # Where the twilio library sends REST calls; unset means Twilio itself (the simulated network sets it).
     twilio_api_base_url: str | None = None
     # Event sources Chalice wires at deploy time (outputs of the infra stack).
@@ -61,6 +63,7 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO"),
             admin_token=env.get("HOLDFAST_ADMIN_TOKEN", ""),
             agent_token=env.get("HOLDFAST_AGENT_TOKEN", ""),
+            metrics_enabled=env.get("HOLDFAST_METRICS", "on").lower() not in ("off", "0", "false"),
             notify_queue_url=env.get("HOLDFAST_NOTIFY_QUEUE_URL", ""),
             daily_callback_budget=int(env.get("HOLDFAST_DAILY_CALLBACK_BUDGET", "1000")),
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL") or None,

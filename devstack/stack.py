@@ -66,6 +66,7 @@ class LocalStack:
         os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
         os.environ.setdefault("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN)
         os.environ.setdefault("HOLDFAST_AGENT_TOKEN", LOCAL_AGENT_TOKEN)
+        os.environ.setdefault("HOLDFAST_METRICS", "off")  # no CloudWatch reads EMF lines locally
         os.environ["HOLDFAST_PUBLIC_URL"] = self.public_url
         if not os.environ.get("TWILIO_ACCOUNT_SID"):
             self._start_network()  # no provider account: the simulated network stands in for Twilio

@@ -160,7 +160,7 @@ class Measures:
             "abandoned_short": int(self.c("abandoned_short")), "abandoned_long": int(self.c("abandoned_long")),
             "not_answered_live": int(not_answered), "lost": int(self.c("lost")),
             **{f"lost_{cause}": int(self.c(f"lost_{cause}")) for cause in LOST_CAUSES},
-            "recovered_by_callback": int(self.c("recovered_callback")),
+            "recovered": int(self.c("recovered")), "recovered_by_callback": int(self.c("recovered_callback")),
             "recovered_by_calling_again": int(self.c("recovered_again")),
             "unrecovered": int(unrecovered),
             "unrecovered_without_short": int(max(0.0, unrecovered - self.c("abandoned_short"))),

@@ -132,8 +132,6 @@ class Advice:
     handle_s: float
     erlang_c_agents: int
     erlang_a_agents: int
-    service_level: float  # predicted at the Erlang A advice
-    abandonment: float
 
 
 def agents_needed(arrivals_per_s: float, handle_s: float, patience_s: float, target_s: float,
