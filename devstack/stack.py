@@ -115,7 +115,7 @@ class LocalStack:
             f"    POST {self.public_url}/voice/twilio/incoming",
             f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
             f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer {os.environ['HOLDFAST_AGENT_TOKEN']})",
-            f"  Console: {self.public_url}/console/  (sign in with HOLDFAST_ADMIN_TOKEN"
+            f"  Console: {self.public_url}/console  (sign in with HOLDFAST_ADMIN_TOKEN"
             f"{'' if os.environ['HOLDFAST_ADMIN_TOKEN'] != LOCAL_ADMIN_TOKEN else ': ' + LOCAL_ADMIN_TOKEN})",
             f"  Health: GET {self.public_url}/health",
             (f"  Simulated phone network (place calls, press keys, put agents on): {self.network.url}/"
