@@ -97,6 +97,8 @@ def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float) -> list
                  and old_status is not TicketStatus.SERVED)
     if connected:
         add("connected", connected=1)
+    if new.kind is TicketKind.CALLBACK and new.status is TicketStatus.LOST and old_status is not TicketStatus.LOST:
+        add("gave_up", gave_up=1)  # attempts ran out
     if connected or (new.recovered_at is not None and (old is None or old.recovered_at is None)):
         # One recovery per ticket: the fact id is the same whichever way it came.
         add("recovered", recovered=1, **{"recovered_callback" if connected else "recovered_again": 1})
@@ -165,7 +167,7 @@ class Measures:
             "unrecovered": int(unrecovered),
             "unrecovered_without_short": int(max(0.0, unrecovered - self.c("abandoned_short"))),
             "callbacks_booked": int(self.c("callbacks")), "callback_attempts": int(self.c("attempts")),
-            "callbacks_connected": int(self.c("connected")),
+            "callbacks_connected": int(self.c("connected")), "callbacks_gave_up": int(self.c("gave_up")),
             "connect_rate": ratio(self.c("connected"), self.c("attempts")),
             "time_to_callback_seconds": ratio(self.c("ttc_seconds"), self.c("ttc_n")),
             "ewt_mean_error_seconds": ratio(self.c("ewt_error"), ewt_n),

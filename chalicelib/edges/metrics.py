@@ -15,7 +15,9 @@ _QUEUE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # report counter -> metric name
 COUNTERS = {"offered": "Offered", "answered": "AnsweredLive", "abandoned_short": "Abandoned",
             "abandoned_long": "Abandoned", "lost": "Lost", "recovered": "Recovered",
-            "attempts": "CallbacksDialed", "connected": "CallbacksConnected"}
+            "attempts": "CallbacksDialed", "connected": "CallbacksConnected", "gave_up": "CallbacksGaveUp"}
+# Each counter is emitted per queue and once more for all queues (what alarms and the dashboard use).
+ALL_QUEUES = {"Scope": "all"}
 
 
 _enabled = True
@@ -47,9 +49,11 @@ def call_metrics(queue_id: str, counts: Mapping[str, float]) -> None:
         if counts.get(key):
             totals[name] = totals.get(name, 0) + counts[key]
     for name, value in totals.items():
-        _emit(name, MetricUnit.Count, value, dims)
+        for scope in (dims, ALL_QUEUES):
+            _emit(name, MetricUnit.Count, value, scope)
     if counts.get("ewt_n"):
-        _emit("EwtErrorSeconds", MetricUnit.Seconds, abs(counts.get("ewt_error", 0.0)), dims)
+        for scope in (dims, ALL_QUEUES):
+            _emit("EwtErrorSeconds", MetricUnit.Seconds, abs(counts.get("ewt_error", 0.0)), scope)
 
 
 def webhook_latency(milliseconds: float) -> None:

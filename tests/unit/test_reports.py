@@ -98,5 +98,6 @@ def test_metrics_carry_the_queue_only_never_a_number(capsys: pytest.CaptureFixtu
     assert {"Offered", "Abandoned", "Lost", "Recovered", "CallbacksDialed", "CallbacksConnected"} <= names
     for blob in blobs:
         dims = [k for d in blob["_aws"]["CloudWatchMetrics"] for group in d["Dimensions"] for k in group]
-        assert dims == ["Queue"] and blob["Queue"] in ("support", "unknown")
+        assert dims in (["Queue"], ["Scope"]) and blob.get("Queue", "support") in ("support", "unknown")
+        assert blob.get("Scope", "all") == "all"
         assert "5550100" not in json.dumps(blob)
