@@ -12,7 +12,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m devstack
+	$(BIN)/python -m devstack $(ARGS)
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q

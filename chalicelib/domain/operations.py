@@ -98,7 +98,9 @@ class Operations:
             doing = "ready" if agent.status is AgentStatus.AVAILABLE else "busy"
             entry = by_ticket.get(agent.ticket_id or "")
             if agent.ticket_id:
-                doing = "ringing" if entry is not None and entry.status == TicketStatus.CONNECTING.value else "talking"
+                # While a ticket is CONNECTING its agent is being rung or is already talking: the
+                # provider reports a bridged call's answer only when it ends, so the two are one state.
+                doing = "connecting" if entry is not None and entry.status == TicketStatus.CONNECTING.value else "talking"
             agents.append({"id": agent.id, "status": agent.status.value, "since": _iso(agent.changed_at),
                            "doing": doing, "ticket": agent.ticket_id,
                            "with": entry.masked if entry is not None else None})

@@ -177,7 +177,7 @@ def test_monitor_shows_callers_agents_and_todays_counters(client: Client, c, str
     stream.drain()
     m = get(client, "monitor", headers)
     assert [(a["id"], a["doing"], a["ticket"], a["with"]) for a in m["agents"]] == [
-        ("ann", "ringing", "support-1", "***01")]
+        ("ann", "connecting", "support-1", "***01")]
     assert [w["ticket"] for w in m["waiting"] if w["position"]] == ["support-2"]
     c.flow.clock.advance(10)
     c.dispatcher.bridge_result("support-1", "ann", answered=True, talk_seconds=120)  # call over, ann free
