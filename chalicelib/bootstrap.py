@@ -79,7 +79,8 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
                       AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url),
                       AdminApi(store, queues, clock, settings.admin_token), notifications)
     built.operations = Operations(store, DynamoOperationsLog(settings.table_name, settings.region,
-                                                             settings.aws_endpoint_url), queues, clock)
+                                                             settings.aws_endpoint_url), queues, clock,
+                                  orchestrator)
     built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
     return built
 

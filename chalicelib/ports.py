@@ -198,6 +198,11 @@ class TicketStore(ABC):
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
         """Forget the reservation on the ticket (after its agent was released)."""
 
+    @abstractmethod
+    def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
+        """A callback not being dialed (SCHEDULED or WAITING) -> CANCELLED, out of the line; it stays
+        on the lost-call list. True only for the one call that changed it."""
+
 
 class Orchestrator(ABC):
     """The callback workflow engine (Step Functions)."""

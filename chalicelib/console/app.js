@@ -105,7 +105,14 @@
         await call("opt-out", { body: { ticket: c.ticket } });
         opt.replaceWith(el("span", "opted out"));
       });
+      const stop = el("button", "Stop calling", { "data-action": "stop-calling" });
+      stop.addEventListener("click", async () => {
+        if (!window.confirm(`No more callback attempts for ${c.ticket}?`)) return;
+        await call("stop-calling", { body: { ticket: c.ticket } });
+        stop.replaceWith(el("span", "stopped"));
+      });
       actions.append(reveal);
+      if (c.can_stop) actions.append(stop);
       if (c.can_opt_out) actions.append(opt);
       return [c.ticket, c.number, c.cause, time(c.lost_at), dur(c.waited_seconds), c.callback, c.attempts,
         time(c.next_attempt), actions];

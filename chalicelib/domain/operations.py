@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from ..ports import BoardEntry, Clock, OperationsLog, TicketStore
+from ..ports import BoardEntry, Clock, OperationsLog, Orchestrator, TicketStore
 from . import learning, reports, staffing
-from .errors import TicketNotFoundError
+from .errors import OrchestratorError, TicketNotFoundError
 from .model import OPEN_STATUSES, AgentStatus, Ticket, TicketKind, TicketStatus, split_ticket_id
 from .phone import masked
 from .queues import QueueConfig, QueueDirectory
@@ -34,6 +34,14 @@ def board_entry(ticket: Ticket) -> BoardEntry:
                       ticket.lost_cause)
 
 
+def callback_plan(ticket: Ticket) -> str:
+    """What is being done about a lost call, in words for people."""
+    if ticket.kind is not TicketKind.CALLBACK:
+        return "no callback"
+    return {"SCHEDULED": "scheduled", "WAITING": "waiting for an agent", "CONNECTING": "dialing",
+            "LOST": "attempts ran out: call them", "CANCELLED": "cancelled"}.get(ticket.status.value, "")
+
+
 @dataclass(frozen=True)
 class Observed:
     """What one ticket transition added to the reports (for metrics)."""
@@ -43,8 +51,10 @@ class Observed:
 
 
 class Operations:
-    def __init__(self, store: TicketStore, oplog: OperationsLog, queues: QueueDirectory, clock: Clock) -> None:
+    def __init__(self, store: TicketStore, oplog: OperationsLog, queues: QueueDirectory, clock: Clock,
+                 orchestrator: Orchestrator) -> None:
         self.store = store
+        self.orchestrator = orchestrator
         self.oplog = oplog
         self.queues = queues
         self.clock = clock
@@ -116,10 +126,7 @@ class Operations:
         now = self.clock.now()
         out = []
         for t in self.store.lost_calls(queue_id):
-            plan = "no callback"
-            if t.kind is TicketKind.CALLBACK:
-                plan = {"SCHEDULED": "scheduled", "WAITING": "waiting for an agent", "CONNECTING": "dialing",
-                        "LOST": "attempts ran out", "CANCELLED": "stopped"}.get(t.status.value, t.status.value.lower())
+            plan = callback_plan(t)
             out.append({"ticket": t.id, "queue": t.queue_id, "number": masked(t.callback_number or t.caller),
                         "cause": t.lost_cause, "lost_at": _iso(t.lost_at),
                         "waited_seconds": round(t.wait_seconds) if t.wait_seconds is not None else None,
@@ -127,7 +134,9 @@ class Operations:
                         "callback": plan, "attempts": t.attempts, "last_outcome": t.last_outcome,
                         "next_attempt": _iso(t.next_attempt_at or t.not_before)
                         if t.status is TicketStatus.SCHEDULED else None,
-                        "can_opt_out": bool(t.callback_number or t.caller)})
+                        "can_opt_out": bool(t.callback_number or t.caller),
+                        "can_stop": t.kind is TicketKind.CALLBACK and t.status in (TicketStatus.SCHEDULED,
+                                                                                    TicketStatus.WAITING)})
         return out
 
     def _lost_ticket(self, ticket_id: str) -> Ticket:
@@ -153,6 +162,21 @@ class Operations:
         self.store.set_opt_out(number, True, self.clock.now())
         log.info("number opted out from the console", extra={"ticket": ticket.id, "session": who})
         return masked(number)
+
+    def stop_calling(self, ticket_id: str, who: str) -> bool:
+        """No more callback attempts for this lost call. Its workflow is stopped; if it runs on, its
+        next Park finds the ticket closed and ends. False if it was not a pending callback."""
+        ticket = self._lost_ticket(ticket_id)
+        if not self.store.cancel_callback(ticket.id, self.clock.now()):
+            return False
+        if ticket.execution_id:
+            try:
+                self.orchestrator.stop(ticket.execution_id)
+            except OrchestratorError:
+                log.warning("could not stop the callback's workflow; its next step closes it",
+                            extra={"ticket": ticket.id})
+        log.info("callback stopped from the console", extra={"ticket": ticket.id, "session": who})
+        return True
 
     # --- reports and staffing -----------------------------------------------------------------
 

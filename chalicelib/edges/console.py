@@ -199,12 +199,18 @@ class Console:
                   ("GET", "staffing"): lambda: _json(200, self._staffing(query)),
                   ("POST", "reveal"): lambda: _json(200, {"number": self.ops.reveal(self._ticket(raw_body),
                                                                                       Sessions.who(session))}),
+                  ("POST", "stop-calling"): lambda: self._stop(raw_body, session),
                   ("POST", "opt-out"): lambda: _json(200, {"opted_out": self.ops.opt_out(self._ticket(raw_body),
                                                                                           Sessions.who(session))})}
         handler = routes.get((method, name))
         if handler is None:
             return _json(404, {"error": f"no {method} {name}"})
         return handler()
+
+    def _stop(self, raw_body: bytes | None, session: str) -> WebReply:
+        if not self.ops.stop_calling(self._ticket(raw_body), Sessions.who(session)):
+            return _json(409, {"error": "no pending callback to stop (being dialed, or already closed)"})
+        return _json(200, {"stopped": True})
 
     @staticmethod
     def _ticket(raw_body: bytes | None) -> str:

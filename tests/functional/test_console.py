@@ -127,6 +127,8 @@ def test_every_action_needs_the_csrf_token(client: Client, c) -> None:  # type: 
     for bad in ({k: v for k, v in headers.items() if k != "X-CSRF-Token"}, dict(headers, **{"X-CSRF-Token": "x"})):
         assert client.http.post("/console/api/reveal", headers=bad, body=body).status_code == 403
         assert client.http.post("/console/api/opt-out", headers=bad, body=body).status_code == 403
+        assert client.http.post("/console/api/stop-calling", headers=bad, body=body).status_code == 403
+    assert c.store.get("support-1").status in (TicketStatus.SCHEDULED, TicketStatus.WAITING)
     assert not c.store.is_opted_out("+14155550100")
     # another session's CSRF token does not fit this session
     _, other = sign_in(client)
@@ -300,3 +302,29 @@ def test_staffing_advice_for_the_recorded_day(client: Client, c, stream: Stream)
     assert row["erlang_c_agents"] >= 1 and row["erlang_a_agents"] <= row["erlang_c_agents"]
     assert advice["signed_in"] == 0
     assert client.http.get("/console/api/staffing?from=nope", headers=headers).status_code == 400
+
+
+def test_stop_calling_cancels_the_pending_callback_and_its_workflow(client: Client, c, settings) -> None:  # type: ignore[no-untyped-def]
+    ring(c, "CA1", "+14155550100")
+    c.flow.clock.advance(60)
+    hang_up(c, "CA1", "+14155550100")
+    _, headers = sign_in(client)
+    [listed] = get(client, "lost-calls", headers)["lost_calls"]
+    assert listed["can_stop"]
+    body = json.dumps({"ticket": "support-1"})
+    assert client.http.post("/console/api/stop-calling", headers=headers, body=body).status_code == 200
+    ticket = c.store.get("support-1")
+    assert ticket.status is TicketStatus.CANCELLED and ticket.lost_cause == "abandoned"
+    [listed] = get(client, "lost-calls", headers)["lost_calls"]  # still unrecovered: still listed
+    assert (listed["callback"], listed["can_stop"]) == ("cancelled", False)
+    assert client.http.post("/console/api/stop-calling", headers=headers, body=body).status_code == 409
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    import time
+    until = time.monotonic() + 30
+    while True:  # stopped, or (if it was mid-step) closed by its next Park: never dialed
+        status = sfn.describe_execution(executionArn=ticket.execution_id)["status"]
+        if status != "RUNNING" or time.monotonic() > until:
+            break
+        time.sleep(0.1)
+    assert status in ("ABORTED", "SUCCEEDED")
+    assert c.store.get("support-1").status is TicketStatus.CANCELLED
