@@ -89,7 +89,8 @@ def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float) -> list
         out.append(Fact(f"{new.id}#lost#{new.lost_at.isoformat()}", new.queue_id, bucket, {"lost": 1,
                                                                                            f"lost_{cause}": 1}))
     if new.kind is TicketKind.CALLBACK and old_kind is not TicketKind.CALLBACK:
-        add("booked", callbacks=1)
+        # A caller who pressed 1 was not answered live but is not lost either (DESIGN.md).
+        add("booked", callbacks=1, chose_callback=int(old is not None and new.lost_at is None))
     if old is not None and new.attempts > old.attempts:
         for attempt in range(old.attempts + 1, new.attempts + 1):
             add(f"attempt{attempt}", attempts=1)
@@ -147,7 +148,9 @@ class Measures:
     def as_row(self) -> dict[str, float | str | None]:
         offered, answered = self.c("offered"), self.c("answered")
         in_hours = offered - self.c("after_hours")
-        not_answered = offered - answered
+        # Calls that ended without an agent: lost, or the caller chose a callback. (Offered minus
+        # answered would also count callers still holding.)
+        not_answered = self.c("lost") + self.c("chose_callback")
         unrecovered = max(0.0, not_answered - self.c("recovered"))
         ewt_n = self.c("ewt_n")
 

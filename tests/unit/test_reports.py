@@ -101,3 +101,13 @@ def test_metrics_carry_the_queue_only_never_a_number(capsys: pytest.CaptureFixtu
         assert dims in (["Queue"], ["Scope"]) and blob.get("Queue", "support") in ("support", "unknown")
         assert blob.get("Scope", "all") == "all"
         assert "5550100" not in json.dumps(blob)
+
+
+def test_a_caller_still_holding_is_not_unrecovered_and_press_1_is_not_lost() -> None:
+    holding = live(1)
+    pressed = live(2)
+    booked = pressed.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number="+14155550100",
+                            not_before=T0)
+    row = reports.Measures("x", dict(reports.from_tickets([(None, holding), (None, pressed), (pressed, booked)], 10)[
+        ("support", "2025-11-17T18:00")])).as_row()
+    assert (row["offered"], row["not_answered_live"], row["lost"], row["unrecovered"]) == (2, 1, 0, 1)
