@@ -51,9 +51,10 @@ def test_lost_calls_are_listed_with_cause_and_plan_and_empty_as_recovered(client
     body = json.loads(reply.body)
     assert body["count"] == 2
     first, second = body["lost_calls"]
-    assert (first["ticket"], first["cause"], first["callback"], first["number"]) == (
-        "support-1", "abandoned", "scheduled", "+14155550100")
-    assert first["next_attempt_at"] == "2025-11-17T18:01:00Z"
+    assert (first["ticket"], first["cause"], first["number"]) == ("support-1", "abandoned", "+14155550100")
+    # moto's workflow parks the callback when its thread gets to it: scheduled, or already waiting
+    assert (first["callback"], first["next_attempt_at"]) in (("scheduled", "2025-11-17T18:01:00Z"),
+                                                              ("waiting for an agent", None))
     assert (second["callback"], second["number"]) == ("no callback", "anonymous")
     # Alice calls again and talks to an agent: her lost call leaves the list. (First let her callback's
     # workflow get going: moto cannot stop an execution in the instant it starts.)
