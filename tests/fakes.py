@@ -262,6 +262,10 @@ class FakeStore(TicketStore):
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
         self._change(ticket_id, lambda t: t.agent_id == agent_id, agent_id=None)
 
+    def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
+        return self._change(ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.status in (
+            TicketStatus.SCHEDULED, TicketStatus.WAITING), status=TicketStatus.CANCELLED, ended_at=now, task_token=None)
+
     # --- dialing -------------------------------------------------------------------------
 
     def begin_dial(self, ticket_id: str, dial_id: str, token: str) -> bool:

@@ -564,6 +564,13 @@ class DynamoTicketStore(TicketStore):
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
         self._update(ticket_id, [TicketItem.agent_id.remove()], TicketItem.agent_id == agent_id)
 
+    def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
+        return self._update(ticket_id, [
+            TicketItem.status.set(TicketStatus.CANCELLED.value), TicketItem.ended_at.set(now),
+            TicketItem.line_pk.remove(), TicketItem.line_sk.remove(), TicketItem.task_token.remove(),
+        ], (TicketItem.kind == TicketKind.CALLBACK.value)
+            & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
+
     def head(self, queue_id: str) -> Ticket | None:
         for item in TicketItem.line.query(line_keys(queue_id, 0)[0], limit=1):
             return item.to_ticket()
