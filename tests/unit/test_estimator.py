@@ -6,7 +6,7 @@ import pytest
 from chalicelib.domain import learning
 from chalicelib.domain.estimator import QueueEvent, QueueEventKind as K, WaitEstimator
 from chalicelib.domain.queues import parse_queue
-from tests.fakes import FakeStore
+from chalicelib.adapters.memory import FakeStore
 
 
 def test_learns_service_rate_and_patience_from_events() -> None:
