@@ -39,7 +39,8 @@ class QueueConfig:
     # prompt key -> {"text": ...} or {"audio": url}, per language; overrides the built-in prompts
     prompts: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     max_park_seconds: int = 8 * 3600
-    dial_timeout_seconds: int = 600
+    # The outcome of an answered attempt comes when the conversation ends: longer than any talk.
+    dial_timeout_seconds: int = 4 * 3600
     retry_delays_seconds: tuple[int, ...] = (0, 300, 600, 900)
     dial_mode: str = "agent_first"  # or customer_first (with answering-machine detection)
     caller_id: str | None = None  # number outbound callbacks show; defaults to the number called
