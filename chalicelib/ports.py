@@ -163,6 +163,12 @@ class TicketStore(ABC):
     def head(self, queue_id: str) -> Ticket | None:
         """The first WAITING ticket in dispatch order."""
 
+    def line(self, queue_id: str, limit: int) -> list[Ticket]:
+        """The first `limit` WAITING tickets in dispatch order (for the live-service guard). A store
+        that cannot list the line gives its head alone, and the guard then changes nothing."""
+        head = self.head(queue_id)
+        return [head] if head is not None else []
+
     @abstractmethod
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         """In one transaction: WAITING ticket -> CONNECTING with the agent, AVAILABLE agent -> BUSY

@@ -309,8 +309,13 @@ class FakeStore(TicketStore):
         return [a for a in list(self.agents.values()) if queue_id in a.queues and a.status is AgentStatus.BUSY]
 
     def head(self, queue_id: str) -> Ticket | None:
-        line = self._line(queue_id)
-        return line[0] if line else None
+        waiting = self._waiting.get(queue_id)
+        if not waiting:
+            return None
+        return min((self.tickets[i] for i in waiting), key=lambda t: (-t.priority, t.number))
+
+    def line(self, queue_id: str, limit: int) -> list[Ticket]:
+        return self._line(queue_id)[:limit]
 
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         with self._lock:

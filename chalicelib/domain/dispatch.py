@@ -5,7 +5,7 @@ import logging
 from datetime import datetime
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
-from . import learning, speech
+from . import guard, learning, speech
 from .errors import CallGoneError, StaleTokenError, TelephonyError, TicketNotFoundError, UnknownAgentError
 from .estimator import QueueEventKind
 from .model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus
@@ -99,6 +99,9 @@ class Dispatcher:
         # The agent's queues in the order the agent lists them: the first with anyone waiting.
         for queue_id in agent.queues:
             head = self.store.head(queue_id)
+            if head is not None and head.kind is TicketKind.CALLBACK:  # a live caller may go first
+                head = guard.next_ticket(self.store.line(queue_id, guard.WINDOW), self.queues.get(queue_id),
+                                         self.clock.now()) or head
             if head is not None:
                 return head
         return None
