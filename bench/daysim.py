@@ -185,7 +185,7 @@ class Sim:
         self.last_missed: dict[str, CallRecord] = {}  # number -> their last call not answered live
         self.agents = [f"a{n}" for n in range(s.agents)]
         self.pending: list[tuple[float, float, Caller]] = []  # peers: (since, deadline, caller) waiting for an agent
-        self.sampled: list[tuple[float, int]] = []
+        self.on_day: Callable[[], None] = lambda: None  # progress: called as each simulated day ends
 
     # --- driving ------------------------------------------------------------------------------
 
@@ -196,6 +196,7 @@ class Sim:
                 self.clock.at(at(c.arrival), lambda c=c: self.arrive(c, repeat=False))
             self.clock.at(at(day_start(day) + OPEN_H * 3600), self.shift_starts)
             self.clock.at(at(day_start(day) + CLOSE_H * 3600), self.shift_ends)
+            self.clock.at(at(day_start(day + 1) - 1), lambda: self.on_day())
         # the morning after the last day: callbacks left at closing may still be made
         self.clock.at(at(day_start(self.days) + OPEN_H * 3600), self.shift_starts)
         self.clock.at(at(day_start(self.days) + CLOSE_H * 3600), self.shift_ends)
@@ -206,6 +207,10 @@ class Sim:
     def add_busy(self, seconds: float) -> None:
         day = int((self.now() + NY.total_seconds()) // 86400)
         self.busy[day] = self.busy.get(day, 0.0) + seconds
+
+    def phone_calls(self) -> list[str]:
+        """Callback legs Holdfast placed through the Dialer port."""
+        return self.phone.placed
 
     def now(self) -> float:
         return (self.clock.now() - FIRST_DAY).total_seconds()
@@ -250,6 +255,8 @@ class Sim:
 
     def decide(self, sid: str, tid: str, step: str) -> None:
         rec = self.by_sid[sid]
+        if self.policy in PEERS:
+            return  # the peers make no offer (Holdfast's flow still offers one when nobody is signed in)
         if rec.caller.u_accept >= self.s.accept or rec.ended_at is not None or rec.answered_at is not None:
             return
         if rec.caller.patience < self.now() - rec.start + LISTEN_TO_OFFER:
@@ -447,6 +454,7 @@ class Phone(Dialer):
     def __init__(self, sim: Sim) -> None:
         self.sim = sim
         self.n = 0
+        self.placed: list[str] = []
 
     def redirect(self, call_id: str, script: Script) -> None:
         self.sim.bridged(call_id, script)
@@ -458,6 +466,7 @@ class Phone(Dialer):
         params = dict(answer.params)
         tid, did = params["t"], params["d"]
         call = f"CAout{self.n}"
+        self.placed.append(call)
         cb = sim.w.callbacks
 
         def agent_answers() -> None:

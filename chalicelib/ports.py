@@ -163,11 +163,10 @@ class TicketStore(ABC):
     def head(self, queue_id: str) -> Ticket | None:
         """The first WAITING ticket in dispatch order."""
 
-    def line(self, queue_id: str, limit: int) -> list[Ticket]:
-        """The first `limit` WAITING tickets in dispatch order (for the live-service guard). A store
-        that cannot list the line gives its head alone, and the guard then changes nothing."""
-        head = self.head(queue_id)
-        return [head] if head is not None else []
+    def first_live(self, queue_id: str) -> Ticket | None:
+        """The first WAITING live caller in dispatch order (for the live-service guard). A store that
+        cannot find it answers None, and the guard then changes nothing."""
+        return None
 
     @abstractmethod
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:

@@ -314,8 +314,9 @@ class FakeStore(TicketStore):
             return None
         return min((self.tickets[i] for i in waiting), key=lambda t: (-t.priority, t.number))
 
-    def line(self, queue_id: str, limit: int) -> list[Ticket]:
-        return self._line(queue_id)[:limit]
+    def first_live(self, queue_id: str) -> Ticket | None:
+        live = [self.tickets[i] for i in self._waiting.get(queue_id, ()) if self.tickets[i].kind is TicketKind.LIVE]
+        return min(live, key=lambda t: (-t.priority, t.number)) if live else None
 
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         with self._lock:

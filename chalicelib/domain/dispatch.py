@@ -100,8 +100,8 @@ class Dispatcher:
         for queue_id in agent.queues:
             head = self.store.head(queue_id)
             if head is not None and head.kind is TicketKind.CALLBACK:  # a live caller may go first
-                head = guard.next_ticket(self.store.line(queue_id, guard.WINDOW), self.queues.get(queue_id),
-                                         self.clock.now()) or head
+                head = guard.next_ticket(head, self.store.first_live(queue_id), self.queues.get(queue_id),
+                                         self.clock.now())
             if head is not None:
                 return head
         return None

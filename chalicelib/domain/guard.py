@@ -3,7 +3,7 @@
 Order is the ticket number, and a callback keeps its caller's place. The guard bounds what that costs
 the callers still holding (docs/queues.md):
 - a callback the caller asked for keeps its place until a live caller behind it has waited
-  `service_level_seconds` (the service-level target); then the live caller goes first;
+  `callback_guard_seconds` (default 20, the service-level target; 0: live callers always first);
 - a recovery callback (nobody asked for it: the caller hung up) keeps its place only while no live
   caller has waited `recovery_guard_seconds` (0: it takes only agents no live caller needs);
 - but a callback already `callback_max_late_seconds` past what its caller was told goes first anyway
@@ -12,13 +12,9 @@ the callers still holding (docs/queues.md):
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Sequence
 
 from .model import Ticket, TicketKind
 from .queues import QueueConfig
-
-WINDOW = 200  # how far down the line the dispatcher looks for a live caller
-
 
 def promised_at(ticket: Ticket) -> datetime:
     """When the caller who pressed 1 was told to expect the callback: their turn as announced when they
@@ -29,23 +25,12 @@ def promised_at(ticket: Ticket) -> datetime:
     return max(told, ticket.not_before) if ticket.not_before else told
 
 
-def next_ticket(line: Sequence[Ticket], queue: QueueConfig, now: datetime) -> Ticket | None:
-    """The ticket a free agent takes from `line` (waiting tickets in dispatch order)."""
-    if not line:
-        return None
-    head = line[0]
-    if head.kind is TicketKind.LIVE or not queue.live_guard:
+def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: datetime) -> Ticket:
+    """The ticket a free agent takes: the head of the line, or the first live caller in it."""
+    if head.kind is TicketKind.LIVE or live is None or not queue.live_guard:
         return head
-    live = next((t for t in line if t.kind is TicketKind.LIVE), None)
-    if live is None:
-        return head
+    if not head.lost_cause and (now - promised_at(head)).total_seconds() >= queue.callback_max_late_seconds:
+        return head  # the bound: a promised callback is not put off any longer
     waited = (now - live.created_at).total_seconds()
-    ahead = [t for t in line if t.number < live.number or t.priority > live.priority][:WINDOW]
-    for callback in ahead:
-        if not callback.lost_cause and (now - promised_at(callback)).total_seconds() >= queue.callback_max_late_seconds:
-            return callback  # the bound: a promised callback is not put off beyond this
-    for callback in ahead:
-        guard = queue.recovery_guard_seconds if callback.lost_cause else queue.service_level_seconds
-        if waited < guard:
-            return callback
-    return live
+    guard = queue.recovery_guard_seconds if head.lost_cause else queue.callback_guard_seconds
+    return live if waited >= guard else head
