@@ -170,6 +170,16 @@ def curve_table(curve: list[tuple[dict[str, Any], dict]]) -> str:
     return "\n".join(lines)
 
 
+def save(plt: Any, fig: Any, ax: Any, path: Path, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_report(out: Path, text: str, case: dict, ttc: dict[str, list[float]],
                  curve: list[tuple[dict[str, Any], dict]], days: int, args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
@@ -193,24 +203,14 @@ def write_report(out: Path, text: str, case: dict, ttc: dict[str, list[float]],
                 ax.plot(100 * r["service_level"][0], 100 * r["unrecovered"][0], "k+")
                 ax.annotate(name, (100 * r["service_level"][0], 100 * r["unrecovered"][0]), fontsize=6)
         ax.axhline(3, color="grey", linestyle=":", linewidth=0.8)
-        ax.set_xlabel("service level: answered live within 20 s, % of offered")
-        ax.set_ylabel("unrecovered, % of offered")
-        ax.set_title("Case day: unrecovered vs service level (95% intervals; + Holdfast settings)")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "day-tradeoff.png", dpi=110)
-        plt.close(fig)
+        save(plt, fig, ax, out / "day-tradeoff.png", "service level: answered live within 20 s, % of offered",
+             "unrecovered, % of offered", "Case day: unrecovered vs service level (95% intervals; + Holdfast settings)")
         fig, ax = plt.subplots(figsize=(7, 4))
         for policy, xs in ttc.items():
             if xs:
                 ax.hist([x / 60 for x in xs], bins=40, range=(0, 240), histtype="step", label=policy)
-        ax.set_xlabel("time to callback, minutes (call ended -> first attempt a person answered)")
-        ax.set_ylabel("recovered calls")
-        ax.set_title("Case day: time to callback")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "day-ttc.png", dpi=110)
-        plt.close(fig)
+        save(plt, fig, ax, out / "day-ttc.png", "time to callback, minutes (call ended -> first attempt a person "
+             "answered)", "recovered calls", "Case day: time to callback")
         parts += ["![unrecovered vs service level](day-tradeoff.png)", "", "![time to callback](day-ttc.png)", ""]
     except ImportError:
         parts += ["(plots need matplotlib: `make bench-day` installs it)"]

@@ -108,6 +108,7 @@ class FakeStore(TicketStore):
         self._lock = threading.RLock()
         self._waiting: dict[str, set[str]] = {}  # queue -> WAITING ticket ids (the line, unsorted)
         self._lost: dict[str, set[str]] = {}  # queue -> unrecovered lost ticket ids
+        self._lost_by_number: dict[tuple[str, str], set[str]] = {}  # (queue, number) -> the same, by number
         # Called with (new, old) after every ticket write, like the table's stream (None: nobody listens).
         self.on_change: Callable[[Ticket, Ticket | None], None] | None = None
 
@@ -117,8 +118,14 @@ class FakeStore(TicketStore):
     def _written(self, ticket: Ticket, old: Ticket | None) -> None:
         waiting = self._waiting.setdefault(ticket.queue_id, set())
         (waiting.add if ticket.status is TicketStatus.WAITING else waiting.discard)(ticket.id)
+        is_lost = bool(ticket.lost_cause and not ticket.recovered_at)
         lost = self._lost.setdefault(ticket.queue_id, set())
-        (lost.add if ticket.lost_cause and not ticket.recovered_at else lost.discard)(ticket.id)
+        (lost.add if is_lost else lost.discard)(ticket.id)
+        for number in {ticket.caller, ticket.callback_number, old.caller if old else None,
+                       old.callback_number if old else None} - {None}:
+            by_number = self._lost_by_number.setdefault((ticket.queue_id, str(number)), set())
+            mine = is_lost and number in (ticket.caller, ticket.callback_number)
+            (by_number.add if mine else by_number.discard)(ticket.id)
         if self.on_change is not None and ticket != old:  # a stream reports only real changes
             self.on_change(ticket, old)
 
@@ -236,7 +243,7 @@ class FakeStore(TicketStore):
         self._change(ticket_id, lambda t: True, lost_cause=cause, lost_at=at)
 
     def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
-        mine = [t for t in self.lost_calls(queue_id) if number in (t.caller, t.callback_number)]
+        mine = [self.tickets[i] for i in list(self._lost_by_number.get((queue_id, number), ()))]
         for t in mine:
             self._change(t.id, lambda x: True, recovered_at=at)
         return len(mine)

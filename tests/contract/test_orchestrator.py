@@ -68,6 +68,12 @@ class Engine:
                                                          extra={"DialCallStatus": dial_status}))
         self.callbacks.call_status(ticket_id, did, CallEvent("CAout", CallStatus.COMPLETED))
 
+    def answer_in_turn(self, ticket_id: str, *dial_statuses: str) -> None:
+        """Answer attempt 1, 2, ... with these outcomes, each once the workflow has dialed it."""
+        for attempt, status in enumerate(dial_statuses, start=1):
+            self.until(lambda: len(self.dialer.calls) == attempt)
+            self.answer(ticket_id, status)
+
     def result(self, ticket_id: str) -> tuple[TicketStatus, int, int, tuple[str, str | None]]:
         t = self.ticket(ticket_id)
         return t.status, t.attempts, len(self.dialer.calls), self.execution(ticket_id)
@@ -139,10 +145,7 @@ def test_connect(engine: Engine) -> None:
 def test_busy_retry_connect(engine: Engine) -> None:
     ticket_id = engine.book()
     engine.agent()
-    engine.until(lambda: engine.dialer.calls)
-    engine.answer(ticket_id, "busy")
-    engine.until(lambda: len(engine.dialer.calls) == 2)
-    engine.answer(ticket_id, "completed")
+    engine.answer_in_turn(ticket_id, "busy", "completed")
     engine.until(lambda: engine.finished(ticket_id))
     assert engine.result(ticket_id) == (TicketStatus.SERVED, 2, 2, ("SUCCEEDED", None))
     assert engine.ticket(ticket_id).number == 1
@@ -151,9 +154,7 @@ def test_busy_retry_connect(engine: Engine) -> None:
 def test_three_no_answers(engine: Engine) -> None:
     ticket_id = engine.book()
     engine.agent()
-    for attempt in (1, 2, 3):
-        engine.until(lambda: len(engine.dialer.calls) == attempt)
-        engine.answer(ticket_id, "no-answer")
+    engine.answer_in_turn(ticket_id, "no-answer", "no-answer", "no-answer")
     engine.until(lambda: engine.finished(ticket_id))
     assert engine.result(ticket_id) == (TicketStatus.LOST, 3, 3, ("FAILED", "Holdfast.CallbackLost"))
     assert engine.notified() == [{"event": "callback_lost", "ticket_id": ticket_id}]
@@ -200,12 +201,7 @@ def test_memory_states_are_the_asl_states() -> None:
     engine = MemoryEngine()
     ticket_id = engine.book()
     engine.agent()
-    engine.until(lambda: engine.dialer.calls)
-    engine.answer(ticket_id, "busy")
-    engine.until(lambda: len(engine.dialer.calls) == 2)
-    engine.answer(ticket_id, "no-answer")
-    engine.until(lambda: len(engine.dialer.calls) == 3)
-    engine.answer(ticket_id, "no-answer")
+    engine.answer_in_turn(ticket_id, "busy", "no-answer", "no-answer")
     engine.until(lambda: engine.finished(ticket_id))
     asl = json.loads((Path(__file__).resolve().parents[2] / "infra" / "callback.asl.json").read_text())
     [execution] = engine.w.orchestrator.executions.values()
