@@ -38,3 +38,23 @@ def test_a_long_callback_conversation_is_not_dialed_again() -> None:
     assert w.store.get(tid).status is TicketStatus.SERVED
     assert w.orchestrator.status(w.store.get(tid).execution_id or "") == ("SUCCEEDED", None)
     assert w.store.get_agent("alice").status is AgentStatus.AVAILABLE
+
+
+def test_a_callback_left_at_closing_time_resumes_at_the_next_opening() -> None:
+    hours = {"timezone": "America/New_York", "mon": ["08:00-20:00"], "tue": ["08:00-20:00"]}
+    w = build_memory(QueueDirectory([parse_queue({"id": "support", "hours": hours})]),
+                     datetime(2026, 11, 24, 0, 50, tzinfo=timezone.utc), dialer=FakeDialer())  # Mon 19:50 NY
+    w.dispatcher.agent_event("alice", AgentStatus.BUSY, contact="client:alice", queues=("support",))
+    w.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+12125550100", "+18005550100"))
+    tid = w.store.find_by_call("CA1").id
+    for step in ("offer", "confirm"):
+        getattr(w.flow, step)(tid, CallEvent("CA1", CallStatus.IN_PROGRESS, digits="1"))
+    w.clock.advance(60)
+    assert w.store.get(tid).status is TicketStatus.WAITING  # parked in line before closing
+    w.dispatcher.agent_event("alice", AgentStatus.OFFLINE)
+    w.clock.run_until(datetime(2026, 11, 24, 13, 0, tzinfo=timezone.utc))  # Tue 08:00 NY: 12 h later
+    assert w.store.get(tid).status is TicketStatus.WAITING
+    assert w.orchestrator.status(w.store.get(tid).execution_id or "") == ("RUNNING", None)
+    w.dispatcher.agent_event("alice", AgentStatus.AVAILABLE)
+    w.clock.advance(1)
+    assert len(w.dialer.calls) == 1 and w.dialer.calls[0]["to"] == "client:alice"
