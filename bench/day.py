@@ -29,10 +29,10 @@ PUBLISHED_MISSED = "7.6% (Sep-Nov 2020) to about 9% (Apr 2021)"
 SWEEP: list[dict[str, Any]] = [
     {"live_guard": False},
     {},
+    {"callback_reserve_agents": 0},
+    {"callback_reserve_agents": 1},
+    {"callback_reserve_agents": 3},
     {"callback_guard_seconds": 0},
-    {"callback_max_late_seconds": 900},
-    {"recovery_guard_seconds": 20},
-    {"callback_max_late_seconds": 10 ** 6},
     {"offer_callback_after_seconds": 300},
     {"recover_lost_calls": False},
 ]

@@ -100,8 +100,9 @@ class Dispatcher:
         for queue_id in agent.queues:
             head = self.store.head(queue_id)
             if head is not None and head.kind is TicketKind.CALLBACK:  # a live caller may go first
+                staffing = self.store.staffing(queue_id)
                 head = guard.next_ticket(head, self.store.first_live(queue_id), self.queues.get(queue_id),
-                                         self.clock.now())
+                                         self.clock.now(), staffing.idle - 1, staffing.staffed)
             if head is not None:
                 return head
         return None

@@ -7,7 +7,9 @@ the callers still holding (docs/queues.md):
 - a recovery callback (nobody asked for it: the caller hung up) keeps its place only while no live
   caller has waited `recovery_guard_seconds` (0: it takes only agents no live caller needs);
 - but a callback already `callback_max_late_seconds` past what its caller was told goes first anyway
-  (a recovery callback was promised nothing).
+  (a recovery callback was promised nothing);
+- with nobody live waiting, a callback is taken only while `callback_reserve_agents` other agents
+  stay idle for the next live caller (the bound above still wins).
 """
 from __future__ import annotations
 
@@ -25,12 +27,18 @@ def promised_at(ticket: Ticket) -> datetime:
     return max(told, ticket.not_before) if ticket.not_before else told
 
 
-def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: datetime) -> Ticket:
-    """The ticket a free agent takes: the head of the line, or the first live caller in it."""
-    if head.kind is TicketKind.LIVE or live is None or not queue.live_guard:
+def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: datetime,
+                idle_others: int = 0, staffed: int = 1) -> Ticket | None:
+    """The ticket a free agent takes: the head of the line, the first live caller in it, or nothing
+    (a callback at the head, nobody live waiting, and too few other agents idle to take it)."""
+    if head.kind is TicketKind.LIVE or not queue.live_guard:
         return head
     if not head.lost_cause and (now - promised_at(head)).total_seconds() >= queue.callback_max_late_seconds:
         return head  # the bound: a promised callback is not put off any longer
-    waited = (now - live.created_at).total_seconds()
-    guard = queue.recovery_guard_seconds if head.lost_cause else queue.callback_guard_seconds
-    return live if waited >= guard else head
+    if live is not None:
+        waited = (now - live.created_at).total_seconds()
+        guard = queue.recovery_guard_seconds if head.lost_cause else queue.callback_guard_seconds
+        return live if waited >= guard else head
+    # Nobody live is waiting. An idle agent is what answers the next caller at once: keep some.
+    # A team of n keeps at most n - 1 idle: a lone agent still makes callbacks.
+    return head if idle_others >= min(queue.callback_reserve_agents, staffed - 1) else None

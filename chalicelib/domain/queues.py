@@ -58,6 +58,7 @@ class QueueConfig:
     live_guard: bool = True
     recovery_guard_seconds: int = 0
     callback_max_late_seconds: int = 3600
+    callback_reserve_agents: int = 2
     # When agents are expected (a roster); None: during business hours. Only used when nobody is
     # signed in, to tell a caller when a callback can happen.
     staffed_hours: BusinessHours | None = None
@@ -69,7 +70,8 @@ class QueueConfig:
 
 _INT_FIELDS = ("offer_callback_after_seconds", "short_abandon_seconds", "assumed_agents",
                "max_park_seconds", "dial_timeout_seconds", "max_hold_seconds", "max_callbacks_per_number_per_day",
-               "callback_guard_seconds", "recovery_guard_seconds", "callback_max_late_seconds")
+               "callback_guard_seconds", "recovery_guard_seconds", "callback_max_late_seconds",
+               "callback_reserve_agents")
 _BOOL_FIELDS = ("recover_lost_calls", "recovery_keeps_place", "live_guard")
 _NOTIFY_KEYS = {"on_lost_call", "on_callback_failed", "slack_webhook_url", "telegram_bot_token", "telegram_chat_id",
                 "email_from", "email_to", "sms_from", "sms_to"}

@@ -14,7 +14,7 @@ from chalicelib.domain.script import Dial, Enqueue, Hangup
 from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
-QUEUES = QueueDirectory.from_config({"queues": [{"id": "support"}, {"id": "sales"}]})
+QUEUES = QueueDirectory.from_config({"queues": [{"id": "support", "callback_reserve_agents": 0}, {"id": "sales"}]})
 AV = AgentStatus.AVAILABLE
 
 

@@ -26,7 +26,7 @@ def at(seconds: float) -> datetime:
 
 def test_defaults_and_settings_parse() -> None:
     assert (QUEUE.live_guard, QUEUE.callback_guard_seconds, QUEUE.recovery_guard_seconds,
-            QUEUE.callback_max_late_seconds) == (True, 20, 0, 3600)
+            QUEUE.callback_max_late_seconds, QUEUE.callback_reserve_agents) == (True, 20, 0, 3600, 2)
     assert QUEUE.max_park_seconds >= 3 * 24 * 3600  # a Friday evening's callbacks resume on Monday
     q = parse_queue({"id": "x", "live_guard": False, "callback_guard_seconds": 30, "recovery_guard_seconds": 10,
                      "callback_max_late_seconds": 600})
@@ -77,7 +77,7 @@ def test_no_guard_no_live_caller_or_a_live_head_change_nothing() -> None:
 
 def test_the_dispatcher_gives_the_agent_the_live_caller_the_guard_picks() -> None:
     store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
-    d = Dispatcher(store, orch, dialer, clock, QueueDirectory([QUEUE]))
+    d = Dispatcher(store, orch, dialer, clock, QueueDirectory([parse_queue({"id": "support", "callback_reserve_agents": 0})]))
     recovery = store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id="CA1"))
     store.abandon(recovery.id, NOW, 30)
     store.mark_lost(recovery.id, "abandoned", NOW)
@@ -89,3 +89,27 @@ def test_the_dispatcher_gives_the_agent_the_live_caller_the_guard_picks() -> Non
     assert took.id == caller.id and [c for c, _ in dialer.redirects] == ["CA2"]
     _, took = d.agent_event("bob", AgentStatus.AVAILABLE, contact="client:bob", queues=("support",))
     assert took.id == recovery.id  # nobody live is waiting: the recovery callback gets bob
+
+
+def test_with_nobody_live_waiting_a_callback_leaves_agents_idle_for_the_next_caller() -> None:
+    head = ticket(1, lost_cause="abandoned", lost_at=NOW)
+    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=2, staffed=13) is head
+    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=1, staffed=13) is None
+    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=0, staffed=1) is head  # a lone agent still calls
+    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=1, staffed=2) is head
+    promised = ticket(1, told_shape=5.0, told_scale=60.0)  # the bound wins over the reserve
+    assert guard.next_ticket(promised, None, QUEUE, at(300 + 3600), idle_others=0, staffed=13) is promised
+    assert guard.next_ticket(promised, None, QUEUE, at(300 + 3599), idle_others=0, staffed=13) is None
+
+
+def test_the_dispatcher_keeps_the_reserve() -> None:
+    store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    d = Dispatcher(store, orch, dialer, clock, QueueDirectory([parse_queue({"id": "support"})]))
+    for n in range(2):
+        t = store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=f"CA{n}"))
+        store.convert_to_callback(t.id, f"+1415555010{n}", NOW, NOW)
+        store.park(t.id, f"token-{n}")
+    for name in ("a", "b", "c"):  # three idle agents, two callbacks: only one is taken, two stay idle
+        d.agent_event(name, AgentStatus.AVAILABLE, contact=f"client:{name}", queues=("support",))
+    assert len(orch.completed) == 1
+    assert len(store.idle_agents("support")) == 2
