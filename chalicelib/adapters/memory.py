@@ -6,6 +6,7 @@ virtual time; `FakeStore` can report ticket changes the way the table's stream d
 scenarios through it and through moto executing the ASL)."""
 from __future__ import annotations
 
+import bisect
 import heapq
 import json
 import itertools
@@ -106,18 +107,35 @@ class FakeStore(TicketStore):
         self.opt_outs: set[str] = set()
         self.stats: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
-        self._waiting: dict[str, set[str]] = {}  # queue -> WAITING ticket ids (the line, unsorted)
+        # queue -> the line in dispatch order (WAITING tickets), and its live callers alone
+        self._waiting: dict[str, list[tuple[int, int, str]]] = {}
+        self._waiting_live: dict[str, list[tuple[int, int, str]]] = {}
         self._lost: dict[str, set[str]] = {}  # queue -> unrecovered lost ticket ids
         self._lost_by_number: dict[tuple[str, str], set[str]] = {}  # (queue, number) -> the same, by number
         # Called with (new, old) after every ticket write, like the table's stream (None: nobody listens).
         self.on_change: Callable[[Ticket, Ticket | None], None] | None = None
 
+    @staticmethod
+    def _place(line: list[tuple[int, int, str]], old: Ticket | None, new: Ticket | None) -> None:
+        """Keep a line sorted in dispatch order: take out the old entry, put in the new one."""
+        for t, add in ((old, False), (new, True)):
+            if t is None:
+                continue
+            key = (-t.priority, t.number, t.id)
+            i = bisect.bisect_left(line, key)
+            present = i < len(line) and line[i] == key
+            if add and not present:
+                line.insert(i, key)
+            elif not add and present:
+                del line[i]
+
     def _put(self, ticket: Ticket, old: Ticket | None) -> None:
         self.tickets[ticket.id] = ticket
 
     def _written(self, ticket: Ticket, old: Ticket | None) -> None:
-        waiting = self._waiting.setdefault(ticket.queue_id, set())
-        (waiting.add if ticket.status is TicketStatus.WAITING else waiting.discard)(ticket.id)
+        for line, member in ((self._waiting, ticket.status is TicketStatus.WAITING),
+                             (self._waiting_live, ticket.status is TicketStatus.WAITING and ticket.kind is TicketKind.LIVE)):
+            self._place(line.setdefault(ticket.queue_id, []), old, ticket if member else None)
         is_lost = bool(ticket.lost_cause and not ticket.recovered_at)
         lost = self._lost.setdefault(ticket.queue_id, set())
         (lost.add if is_lost else lost.discard)(ticket.id)
@@ -158,15 +176,13 @@ class FakeStore(TicketStore):
         return self.tickets[ref] if ref else None
 
     def _line(self, queue_id: str) -> list[Ticket]:
-        return sorted((self.tickets[i] for i in self._waiting.get(queue_id, ())),
-                      key=lambda t: (-t.priority, t.number))
+        return [self.tickets[i] for _, _, i in self._waiting.get(queue_id, ())]
 
     def ahead_of(self, ticket: Ticket) -> int:
-        mine = (-ticket.priority, ticket.number)
-        return sum(1 for t in self._line(ticket.queue_id) if (-t.priority, t.number) < mine)
+        return bisect.bisect_left(self._waiting.get(ticket.queue_id, []), (-ticket.priority, ticket.number, ""))
 
     def waiting_count(self, queue_id: str) -> int:
-        return len(self._line(queue_id))
+        return len(self._waiting.get(queue_id, ()))
 
     def staffing(self, queue_id: str) -> Staffing:
         mine = [a for a in self.agents.values() if queue_id in a.queues]
@@ -317,13 +333,11 @@ class FakeStore(TicketStore):
 
     def head(self, queue_id: str) -> Ticket | None:
         waiting = self._waiting.get(queue_id)
-        if not waiting:
-            return None
-        return min((self.tickets[i] for i in waiting), key=lambda t: (-t.priority, t.number))
+        return self.tickets[waiting[0][2]] if waiting else None
 
     def first_live(self, queue_id: str) -> Ticket | None:
-        live = [self.tickets[i] for i in self._waiting.get(queue_id, ()) if self.tickets[i].kind is TicketKind.LIVE]
-        return min(live, key=lambda t: (-t.priority, t.number)) if live else None
+        live = self._waiting_live.get(queue_id)
+        return self.tickets[live[0][2]] if live else None
 
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         with self._lock:
