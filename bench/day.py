@@ -214,6 +214,7 @@ def write_report(out: Path, text: str, case: dict, ttc: dict[str, list[float]],
         parts += ["![unrecovered vs service level](day-tradeoff.png)", "", "![time to callback](day-ttc.png)", ""]
     except ImportError:
         parts += ["(plots need matplotlib: `make bench-day` installs it)"]
+    parts += ["", (ROOT / "bench" / "day_findings.md").read_text(encoding="utf-8")]
     (out / "day.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
     stale = out / "day-holding.png"
     if stale.exists():
