@@ -163,6 +163,11 @@ class TicketStore(ABC):
     def head(self, queue_id: str) -> Ticket | None:
         """The first WAITING ticket in dispatch order."""
 
+    def first_live(self, queue_id: str) -> Ticket | None:
+        """The first WAITING live caller in dispatch order (for the live-service guard). A store that
+        cannot find it answers None, and the guard then changes nothing."""
+        return None
+
     @abstractmethod
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         """In one transaction: WAITING ticket -> CONNECTING with the agent, AVAILABLE agent -> BUSY

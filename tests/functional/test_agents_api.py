@@ -12,7 +12,7 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketStatus
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
-from tests.fakes import FakeDialer, FixedClock
+from chalicelib.adapters.memory import FakeDialer, FixedClock
 from tests.helpers import event, signed
 
 ADMIN = "admin-secret"

@@ -17,7 +17,7 @@ from app import app
 from chalicelib import bootstrap, workers
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from devstack.pollers import StreamPoller
-from tests.fakes import FakeDialer, FixedClock
+from chalicelib.adapters.memory import FakeDialer, FixedClock
 
 ADMIN = "admin-secret"
 AGENT = "agent-secret"

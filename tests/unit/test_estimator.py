@@ -7,7 +7,7 @@ import pytest
 from chalicelib.domain import learning
 from chalicelib.domain.estimator import BusyAgent, QueueEvent, QueueEventKind as K, WaitEstimator, band_of
 from chalicelib.domain.queues import parse_queue
-from tests.fakes import FakeStore
+from chalicelib.adapters.memory import FakeStore
 
 
 def test_learns_service_rate_and_patience_from_events() -> None:
@@ -268,7 +268,7 @@ def test_the_call_flow_estimate_uses_how_long_the_busy_agents_have_been_talking(
     from chalicelib.domain.callflow import CallFlow
     from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
     from chalicelib.domain.queues import QueueDirectory
-    from tests.fakes import FakeBus, FakeOrchestrator, FixedClock
+    from chalicelib.adapters.memory import FakeBus, FakeOrchestrator, FixedClock
 
     now = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
     config = {"default": "q", "queues": [{"id": "q", "average_handle_seconds": 540}]}

@@ -12,7 +12,7 @@ from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
 from chalicelib.domain.operations import Operations, board_entry
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.edges import metrics
-from tests.fakes import FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import FakeOrchestrator, FakeStore, FixedClock
 
 T0 = datetime(2025, 11, 17, 18, 29, 50, tzinfo=timezone.utc)
 
