@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.e2e.devstack_process import devstack
-from tests.e2e.test_local_stack import callable_now, free_port
+from tests.e2e.test_local_stack import CALLER, CLOCKS, free_port
 from tests.e2e.test_sim_network import until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,8 +41,9 @@ def local() -> Iterator[Local]:
     if not Path(CHROMIUM).exists():
         pytest.fail("no /usr/bin/chromium: `make test` installs it (make chromium)")
     port, moto_port, network_port = free_port(), free_port(), free_port()
+    # the caller's day (their callback may be dialed at once), whatever the real hour
     with devstack(port, moto_port, "--network-port", str(network_port), "--pace", "0.05",
-                  queues=Path(__file__).with_name("queues.json")):
+                  "--clock", CLOCKS["caller's day"], queues=Path(__file__).with_name("queues.json")):
         yield Local(port, network_port)
 
 
@@ -84,7 +85,7 @@ def test_the_console_end_to_end(local: Local, browser: Any) -> None:
     until(lambda: not rows(page, "agents"), 15)
 
     # A caller appears in the live monitor, masked, and leaves after holding past the short-abandon time.
-    caller = callable_now()
+    caller = CALLER
     sid = local.sim("/sim/call", {"from": caller})["sid"]
     until(lambda: any("support-1" in r for r in rows(page, "waiting")), 20)
     waiting = rows(page, "waiting")[0]

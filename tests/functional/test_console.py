@@ -163,6 +163,8 @@ def test_console_pages_are_served_by_the_app_with_a_strict_policy(client: Client
 
 def test_monitor_shows_callers_agents_and_todays_counters(client: Client, c, stream: Stream) -> None:  # type: ignore[no-untyped-def]
     _, headers = sign_in(client)
+    # ann is signed in but busy with other work: the callers are told an estimate
+    c.dispatcher.agent_event("ann", AgentStatus.BUSY, contact="client:ann", queues=("support",))
     ring(c, "CA1", "+14155550101")
     c.flow.clock.advance(5)
     ring(c, "CA2", "+14155550102")
@@ -173,6 +175,7 @@ def test_monitor_shows_callers_agents_and_todays_counters(client: Client, c, str
     assert m["waiting"][0]["waited_seconds"] == 5 and m["waiting"][0]["told_seconds"]
     assert m["today"]["offered"] == 2
     assert "+14155550101" not in json.dumps(m)
+    c.flow.clock.advance(1)
     c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
     stream.drain()
     m = get(client, "monitor", headers)
@@ -233,6 +236,9 @@ def raw_counts(tickets: list[Ticket], target: float, short: float) -> dict[str, 
 def test_reports_from_the_stream_agree_with_the_raw_tickets_and_survive_redelivery(
         client: Client, c, stream: Stream) -> None:  # type: ignore[no-untyped-def]
     clock = c.flow.clock
+    # zed is signed in all along, busy with other work: callers are told an estimate (with nobody
+    # signed in they are told none, and there would be no wait-estimate accuracy to report)
+    c.dispatcher.agent_event("zed", AgentStatus.BUSY, contact="client:zed", queues=("support",))
     ring(c, "CA1", "+14155550101")  # answered after 15 s: inside the 20 s target
     clock.advance(15)
     c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))

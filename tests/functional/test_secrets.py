@@ -15,7 +15,7 @@ from chalice.test import Client
 from app import app
 from chalicelib import bootstrap
 from chalicelib.settings import Settings, SettingsError, secret_problem
-from tests.conftest import ADMIN_TOKEN, AUTH_TOKEN, PUBLIC_URL
+from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, AUTH_TOKEN, PUBLIC_URL
 from tests.helpers import event, signed
 
 QUEUES = str(Path(__file__).with_name("queues.json"))
