@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-ewt bench-day bench-smoke bench-coldstart deploy destroy package clean
+.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-coldstart deploy destroy package clean
 
 # make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev.
 STAGE ?= dev
@@ -18,8 +18,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(BIN)/python -m devstack $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
+
+# The browser tests drive the system Chromium (OS package; never a browser download at run time).
+chromium:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
 $(VENV)/.bench: $(STAMP) requirements-bench.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt

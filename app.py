@@ -1,10 +1,13 @@
 """Holdfast's Chalice app: thin handlers only. Logic lives in chalicelib/."""
+import time
 from typing import Callable
 
 from chalice import Chalice, Rate, Response
 
 from chalicelib import bootstrap, workers
 from chalicelib.settings import Settings
+from chalicelib.edges import metrics
+from chalicelib.edges.console import WebReply
 from chalicelib.webhooks import HttpReply
 
 app = Chalice(app_name="holdfast")
@@ -24,8 +27,11 @@ def _reply(reply: HttpReply) -> Response:
 @app.route("/voice/{provider}/{step}", methods=["POST"], content_types=[FORM, JSON])
 def voice(provider: str, step: str) -> Response:
     request = app.current_request
-    return _reply(bootstrap.webhooks().handle(provider, step, request.raw_body, request.query_params,
-                                              request.headers, request.method))
+    started = time.perf_counter()
+    reply = bootstrap.webhooks().handle(provider, step, request.raw_body, request.query_params, request.headers,
+                                        request.method)
+    metrics.webhook_latency((time.perf_counter() - started) * 1000)
+    return _reply(reply)
 
 
 def _guarded(use: Callable[[bootstrap.Container], HttpReply], webhook: bool = False) -> Response:
@@ -62,6 +68,33 @@ def opt_out() -> Response:
 def opt_in() -> Response:
     request = app.current_request
     return _guarded(lambda c: c.admin.opt_out(request.raw_body, request.headers, opted_out=False))
+
+
+def _web(use: Callable[[bootstrap.Container], WebReply]) -> Response:
+    """The console: refused (503, see /health) while the app cannot be built."""
+    refusal = bootstrap.refused()
+    if refusal is not None:
+        return _reply(refusal)
+    reply = use(bootstrap.container())
+    return Response(body=reply.body, status_code=reply.status, headers=reply.all_headers())
+
+
+@app.route("/console", methods=["GET"])
+def console_page() -> Response:
+    return _web(lambda c: c.console.asset("index.html"))
+
+
+@app.route("/console/{asset}", methods=["GET"])
+def console_asset(asset: str) -> Response:
+    return _web(lambda c: c.console.asset(asset))
+
+
+@app.route("/console/api/{name}", methods=["GET", "POST"],
+           content_types=["application/json", FORM])
+def console_api(name: str) -> Response:
+    request = app.current_request
+    return _web(lambda c: c.console.api(name, request.method, request.query_params, request.headers,
+                                                  request.raw_body if request.method == "POST" else None))
 
 
 @app.route("/health", methods=["GET"])

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef0123"
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef012"
+AGENT_TOKEN = "bench-agent-token-0123456789abcdef012"
 DOMAIN = "bench.execute-api.us-east-1.amazonaws.com"
 PUBLIC_URL = f"https://{DOMAIN}/api"
 
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        env = {**stage_on_moto(f"http://127.0.0.1:{port}", AUTH_TOKEN, ADMIN_TOKEN, PUBLIC_URL),
+        env = {**stage_on_moto(f"http://127.0.0.1:{port}", AUTH_TOKEN, ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL),
                "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
                "HOLDFAST_QUEUES_FILE": str(ROOT / "tests/e2e/queues.json")}
         results, sizes = {}, {}

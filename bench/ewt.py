@@ -1,21 +1,31 @@
 """How good is Holdfast's wait estimate? A discrete-event simulation of multi-server queues.
 
 Every caller who has to wait is told an estimate at arrival by each method; the estimate is scored
-against the caller's *potential* wait (how long they would have waited had they stayed: for a caller
-who abandoned, the moment their place reached a free agent). Methods:
+against the caller's *potential* wait (how long they would have waited had they stayed: an
+abandoner keeps its place as a shadow caller that takes no agent, and its potential wait ends when
+its place reaches a free agent). Agents are individuals: each busy agent's call has an elapsed time,
+and on a roster an agent's sign-off is known in advance. Methods:
 
-  holdfast   the production estimator (chalicelib.domain.estimator): queue-length predictor with
-             abandonment, mu and theta learned online from the events, current staffing, 80%/90% ranges
-  ql         the plain queue-length predictor (n+1)/(s*mu), mu learned the same way, no abandonment
+  holdfast   the production estimator (chalicelib.domain.estimator), fed the same events production
+             feeds it, every busy agent's elapsed talk time and (on a roster) announced sign-offs
+  v1         the previous estimator's model: queue-length predictor with abandonment, exponential
+             talk times, mu and theta as holdfast learns them, no elapsed times
   asterisk   app_queue's holdtime: H <- (3H + w)/4 per answered caller, announced (H + 30)/60 minutes
   hol        head of line: how long the caller at the head of the queue has waited so far
   les        last to enter service: the wait of the caller who most recently reached an agent
+  oracle     Monte Carlo conditional mean (400 paths) given everything: every elapsed talk time and
+             wait of those ahead, the true talk-time and patience distributions (each call in progress
+             from the distribution it started under) and the staffing schedule, sign-ins included
 
-Scores per scenario: ASE (mean squared error, s^2), RRASE (sqrt(ASE) / mean wait), bias (mean of
-estimate - wait), efficiency (the exact conditional-variance floor / ASE, where the model has one),
-and for holdfast's ranges the share of waits inside the 80% and 90% ranges and their mean width.
+Figures per scenario: efficiency = oracle ASE / method ASE on the callers the oracle scored (a
+random 25% of delayed callers, plus every caller who arrived within 15 minutes after a change);
+RRASE = sqrt(ASE) / mean wait and bias over all delayed callers; 80%/90% coverage of holdfast's
+ranges overall and per position band (callers ahead: 0, 1-4, 5-19, 20+); in scenarios with a
+change, holdfast's ASE / oracle's ASE in the 15 minutes after each change and 80% coverage in the
+15 minutes either side. Finally the time of one estimate at 2,000 ahead with 100 busy agents.
 
 Usage: python bench/ewt.py [--quick] [--out docs]   (writes docs/ewt.md and PNG plots)
+Needs numpy (the oracle); the estimator itself is pure Python.
 """
 from __future__ import annotations
 
@@ -30,65 +40,224 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.domain.estimator import QueueEvent, QueueEventKind, WaitEstimator  # noqa: E402
+from chalicelib.domain.estimator import (BAND_EDGES, BusyAgent, QueueEvent, QueueEventKind,  # noqa: E402
+                                         WaitEstimator, band_of)
+from chalicelib.domain.ewt import ACKLAM, queue_length_predictor  # noqa: E402
 
-METHODS = ("holdfast", "ql", "asterisk", "hol", "les")
+METHODS = ("holdfast", "v1", "asterisk", "hol", "les")
+BANDS = ("0 ahead", "1-4", "5-19", "20+")
+assert len(BANDS) == len(BAND_EDGES) + 1
+ORACLE_PATHS = 400
+ORACLE_SHARE = 0.25
+CHANGE_WINDOW = 900.0
+HOUR = 3600.0
 
+
+# --- distributions ---------------------------------------------------------------------------------
+
+def _ndtri(u: np.ndarray) -> np.ndarray:
+    """Inverse standard normal CDF (Acklam; relative error < 1.2e-9), vectorised."""
+    a, b, c, d = ACKLAM
+    u = np.clip(u, 1e-15, 1 - 1e-15)
+    q = np.minimum(u, 1 - u)
+    r = np.sqrt(-2 * np.log(q))
+    tail = (((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) / \
+        ((((d[0] * r + d[1]) * r + d[2]) * r + d[3]) * r + 1)
+    tail = np.where(u < 0.5, tail, -tail)
+    qc = u - 0.5
+    r2 = qc * qc
+    central = (((((a[0] * r2 + a[1]) * r2 + a[2]) * r2 + a[3]) * r2 + a[4]) * r2 + a[5]) * qc / \
+        (((((b[0] * r2 + b[1]) * r2 + b[2]) * r2 + b[3]) * r2 + b[4]) * r2 + 1)
+    return np.where(q < 0.02425, tail, central)
+
+
+class Dist:
+    mean: float
+
+    def draw(self, rng: random.Random) -> float: ...
+
+    def sf(self, x: float) -> float: ...
+
+    def above(self, g: np.random.Generator, a: float, size: int) -> np.ndarray:
+        """Samples of X given X > a."""
+        ...
+
+
+class Exponential(Dist):
+    def __init__(self, mean: float) -> None:
+        self.mean = mean
+
+    def draw(self, rng: random.Random) -> float:
+        return rng.expovariate(1.0 / self.mean)
+
+    def sf(self, x: float) -> float:
+        return math.exp(-max(0.0, x) / self.mean)
+
+    def above(self, g: np.random.Generator, a: float, size: int) -> np.ndarray:
+        return a + g.exponential(self.mean, size)
+
+
+class LogNormal(Dist):
+    def __init__(self, mean: float, cv: float) -> None:
+        self.mean, self.cv = mean, cv
+        s2 = math.log(1 + cv * cv)
+        self.mu, self.sigma = math.log(mean) - s2 / 2, math.sqrt(s2)
+
+    def draw(self, rng: random.Random) -> float:
+        return rng.lognormvariate(self.mu, self.sigma)
+
+    def sf(self, x: float) -> float:
+        if x <= 0:
+            return 1.0
+        return 0.5 * math.erfc((math.log(x) - self.mu) / (self.sigma * math.sqrt(2)))
+
+    def above(self, g: np.random.Generator, a: float, size: int) -> np.ndarray:
+        tail = self.sf(a)
+        if tail < 1e-12:  # far in the tail: the hazard is nearly flat over the next seconds
+            return a + g.exponential(max(1.0, a * self.sigma ** 2 / max(0.1, math.log(a) - self.mu)), size)
+        u = (1 - tail) + tail * g.random(size)
+        return np.maximum(a, np.exp(self.mu + self.sigma * _ndtri(u)))
+
+
+class Uniform(Dist):
+    def __init__(self, lo: float, hi: float) -> None:
+        self.lo, self.hi, self.mean = lo, hi, (lo + hi) / 2
+
+    def draw(self, rng: random.Random) -> float:
+        return rng.uniform(self.lo, self.hi)
+
+    def sf(self, x: float) -> float:
+        return min(1.0, max(0.0, (self.hi - x) / (self.hi - self.lo)))
+
+    def above(self, g: np.random.Generator, a: float, size: int) -> np.ndarray:
+        if a >= self.hi:
+            return a + g.exponential(1.0, size)  # cannot happen in the simulation; a second at most
+        return g.uniform(max(a, self.lo), self.hi, size)
+
+
+class Mixture(Dist):
+    def __init__(self, parts: list[tuple[float, Dist]]) -> None:
+        total = sum(w for w, _ in parts)
+        self.parts = [(w / total, d) for w, d in parts]
+        self.mean = sum(w * d.mean for w, d in self.parts)
+
+    def draw(self, rng: random.Random) -> float:
+        u = rng.random()
+        for w, d in self.parts:
+            u -= w
+            if u <= 0:
+                return d.draw(rng)
+        return self.parts[-1][1].draw(rng)
+
+    def sf(self, x: float) -> float:
+        return sum(w * d.sf(x) for w, d in self.parts)
+
+    def above(self, g: np.random.Generator, a: float, size: int) -> np.ndarray:
+        post = np.array([w * d.sf(a) for w, d in self.parts])
+        post = post / post.sum() if post.sum() > 0 else np.full(len(self.parts), 1 / len(self.parts))
+        pick = g.choice(len(self.parts), size=size, p=post)
+        out = np.empty(size)
+        for k, (_, d) in enumerate(self.parts):
+            idx = pick == k
+            if idx.any():
+                out[idx] = d.above(g, a, int(idx.sum()))
+        return out
+
+
+# --- scenarios -------------------------------------------------------------------------------------
 
 @dataclass
 class Scenario:
     name: str
     arrival_rate: Callable[[float], float]  # per second, at time t
     max_rate: float
-    staffing: Callable[[float], int]
-    service: Callable[[random.Random], float]
-    patience: Callable[[random.Random], float]
+    staffing: Callable[[float], int]  # agents 0..staffing(t)-1 are on shift at t
+    service: Callable[[float], Dist]  # talk-time distribution of a call starting at t
+    patience: Dist | None
     horizon: float  # seconds of arrivals
     warmup: float  # seconds not scored
-    # Exact model parameters where the model is M/M/s(+M): used for the floor only, never by methods.
-    mu: float | None = None
-    theta: float | None = None
     staffing_changes: list[float] = field(default_factory=list)
+    changes: list[float] = field(default_factory=list)  # when something changed (scored separately)
+    roster: bool = False  # sign-offs are announced in advance
 
 
 @dataclass
 class Caller:
     arrival: float
+    ahead: int
     deadline: float
     preds: dict[str, float]
     ranges: tuple[float, float, float, float]  # low80, high80, low90, high90
     told: object  # the WaitEstimate the caller heard (scores the outcome for calibration)
-    floor_var: float | None
     scored: bool
+    oracle: float | None = None
     ghost: bool = False
     done: bool = False
+    potential: float | None = None
 
 
-def exponential(mean: float) -> Callable[[random.Random], float]:
-    return lambda rng: rng.expovariate(1.0 / mean)
-
-
-def lognormal(mean: float, cv: float) -> Callable[[random.Random], float]:
-    sigma2 = math.log(1 + cv * cv)
-    mu, sigma = math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
-    return lambda rng: rng.lognormvariate(mu, sigma)
-
-
-def never(rng: random.Random) -> float:
+def shift_end(sc: Scenario, agent: int, t: float) -> float:
+    """When `agent` next goes off shift after t (t if already off, inf if never within the schedule)."""
+    if agent >= sc.staffing(t):
+        return t
+    for c in sc.staffing_changes:
+        if c > t and sc.staffing(c) <= agent:
+            return c
     return math.inf
 
 
-def simulate(sc: Scenario, seed: int) -> list[Caller]:
+def oracle_mean(sc: Scenario, g: np.random.Generator, now: float, busy: dict[int, tuple[float, Dist]],
+                free: list[int], ahead_waits: list[float]) -> float | None:
+    """Monte Carlo E[wait] of a caller with `ahead_waits` (elapsed waits of the live callers ahead)."""
+    n, R = len(ahead_waits), ORACLE_PATHS
+    fresh = sc.service(now)
+    on = sc.staffing(now)
+    joins = [(c, a) for c in sc.staffing_changes if c > now for a in range(sc.staffing(c - 1e-6), sc.staffing(c))]
+    agents = len(busy) + len(free) + len(joins)
+    if agents == 0:
+        return None
+    renewals = int(math.ceil((n + 1) / max(1, on))) + 4
+    columns: list[np.ndarray] = []
+
+    def chain(first: np.ndarray, leaves: float) -> None:
+        times = np.cumsum(np.concatenate([first[:, None], np.stack(
+            [fresh.above(g, 0.0, R) for _ in range(renewals)], axis=1)], axis=1), axis=1)
+        times[times > leaves - now] = np.inf  # a slot after the shift ends frees nobody for the line
+        columns.append(times)
+
+    for agent, (start, dist) in busy.items():
+        chain(dist.above(g, now - start, R) - (now - start), shift_end(sc, agent, now))
+    for agent in free:
+        chain(np.zeros(R), shift_end(sc, agent, now))
+    for c, agent in joins:
+        chain(np.full(R, c - now), shift_end(sc, agent, c))
+    slots = np.sort(np.concatenate(columns, axis=1), axis=1)[:, :n + 1]
+    rows = np.arange(R)
+    p = np.zeros(R, dtype=np.int64)
+    for w in ahead_waits:
+        left = (sc.patience.above(g, w, R) - w) if sc.patience is not None else np.full(R, np.inf)
+        p += left >= slots[rows, p]  # present at their turn: takes that slot
+        np.minimum(p, n, out=p)
+    wait = slots[rows, p]
+    if not np.all(np.isfinite(wait)):
+        return None
+    return float(wait.mean())
+
+
+def simulate(sc: Scenario, seed: int, oracle_everywhere: bool = False) -> list[Caller]:
     """One run; returns every delayed caller with the methods' estimates and their potential wait."""
     rng = random.Random(seed)
+    g = np.random.default_rng(seed)
     est = WaitEstimator(prior_service_seconds=300.0, prior_patience_seconds=600.0, staffed=sc.staffing(0.0))
     queue: deque[Caller] = deque()
     waiting = 0  # callers in queue who have not abandoned
-    busy = 0
-    events: list[tuple[float, int, str, object]] = []  # (time, seq, kind, payload)
+    busy: dict[int, tuple[float, Dist]] = {}  # agent -> (call start, its talk-time distribution)
+    events: list[tuple[float, int, str, object]] = []
     seq = 0
     holdtime = 0.0  # Asterisk's smoothed hold time
     last_entered = 0.0  # LES
@@ -99,27 +268,35 @@ def simulate(sc: Scenario, seed: int) -> list[Caller]:
         seq += 1
         heapq.heappush(events, (t, seq, kind, payload))
 
+    def free_agents(t: float) -> list[int]:
+        return [a for a in range(sc.staffing(t)) if a not in busy]
+
+    def begin(agent: int, t: float) -> None:
+        dist = sc.service(t)
+        busy[agent] = (t, dist)
+        push(t + dist.draw(rng), "end", agent)
+
     def start_service(t: float) -> None:
-        nonlocal busy, waiting, holdtime, last_entered
-        while busy < sc.staffing(t) and queue:
+        nonlocal waiting, holdtime, last_entered
+        for agent in free_agents(t):
+            while queue and queue[0].ghost:  # a shadow's place reached a free agent: its potential wait
+                ghost = queue.popleft()
+                ghost.done, ghost.potential = True, t - ghost.arrival
+            if not queue:
+                return
             caller = queue.popleft()
             caller.done = True
             wait = t - caller.arrival
-            if caller.ghost:  # its place reached an agent: that is its potential wait
-                caller.potential = wait  # type: ignore[attr-defined]
-                continue
+            caller.potential = wait
             waiting -= 1
-            caller.potential = wait  # type: ignore[attr-defined]
-            busy += 1
-            est.observe(QueueEvent(QueueEventKind.SERVICE_START, t, wait, pit=caller.told.pit(wait)))  # type: ignore[attr-defined]
+            est.observe(QueueEvent(QueueEventKind.SERVICE_START, t, wait, pit=caller.told.pit(wait),  # type: ignore[attr-defined]
+                                   ahead=caller.ahead))
             holdtime = (3 * holdtime + wait) / 4
             last_entered = wait
-            duration = sc.service(rng)
-            push(t + duration, "end", duration)
+            begin(agent, t)
 
-    # arrivals by thinning a rate-max_rate Poisson process
     t = 0.0
-    while True:
+    while True:  # arrivals by thinning a rate-max_rate Poisson process
         t += rng.expovariate(sc.max_rate)
         if t > sc.horizon:
             break
@@ -129,33 +306,36 @@ def simulate(sc: Scenario, seed: int) -> list[Caller]:
         push(change, "staff")
 
     while events:
-        now, _, kind, _payload = heapq.heappop(events)
+        now, _, kind, payload = heapq.heappop(events)
         if kind == "arrive":
             s = sc.staffing(now)
-            if busy < s and not waiting:
-                busy += 1
+            idle = free_agents(now)
+            if idle and not waiting:
                 est.observe(QueueEvent(QueueEventKind.SERVICE_START, now, 0.0))
                 last_entered = 0.0
-                duration = sc.service(rng)
-                push(now + duration, "end", duration)
+                begin(idle[0], now)
                 continue
             n = waiting  # callers ahead who are still there (the queue a system can see)
-            e80 = est.estimate(now, n + 1, servers=s, coverage=0.8)
-            e90 = est.estimate(now, n + 1, servers=s, coverage=0.9)
+            known = [BusyAgent(now - start, (shift_end(sc, a, now) - now) if sc.roster else None)
+                     for a, (start, _) in busy.items()]
+            joining = [c - now for c in sc.staffing_changes if sc.roster and 0 < c - now < 2 * HOUR
+                       for _ in range(sc.staffing(c - 1e-6), sc.staffing(c))]
             head = next((c for c in queue if not c.ghost), None)
+            line = {"busy": known, "joining": joining, "head_wait": now - head.arrival if head else None}
+            e80 = est.estimate(now, n + 1, idle=len(idle), servers=s, coverage=0.8, **line)  # type: ignore[arg-type]
+            e90 = est.estimate(now, n + 1, idle=len(idle), servers=s, coverage=0.9, **line)  # type: ignore[arg-type]
             preds = {
                 "holdfast": e80.mean,
-                "ql": (n + 1) / (max(1, s) * est.mu),
+                "v1": queue_length_predictor(n, max(1, s), est.mu, est.theta).mean,
                 "asterisk": float(int((holdtime + 30) // 60) * 60),
                 "hol": now - head.arrival if head else 0.0,
                 "les": last_entered,
             }
-            floor = None
-            if sc.mu is not None:
-                theta = sc.theta or 0.0
-                floor = sum(1.0 / (s * sc.mu + k * theta) ** 2 for k in range(n + 1))
-            caller = Caller(now, now + sc.patience(rng), preds, (e80.low, e80.high, e90.low, e90.high), e80,
-                            floor, scored=now >= sc.warmup)
+            caller = Caller(now, n, now + (sc.patience.draw(rng) if sc.patience else math.inf), preds,
+                            (e80.low, e80.high, e90.low, e90.high), e80, scored=now >= sc.warmup)
+            near_change = any(0 <= now - c < CHANGE_WINDOW for c in sc.changes)
+            if caller.scored and (oracle_everywhere or near_change or rng.random() < ORACLE_SHARE):
+                caller.oracle = oracle_mean(sc, g, now, busy, idle, [now - c.arrival for c in queue if not c.ghost])
             queue.append(caller)
             waiting += 1
             if caller.deadline < math.inf:
@@ -163,185 +343,290 @@ def simulate(sc: Scenario, seed: int) -> list[Caller]:
             if caller.scored:
                 scored.append(caller)
         elif kind == "end":
-            busy -= 1
-            # the call that just ended: its length is what a production system learns from
-            est.observe(QueueEvent(QueueEventKind.SERVICE_END, now, float(_payload)))  # type: ignore[arg-type]
+            agent = int(payload)  # type: ignore[arg-type]
+            start, _ = busy.pop(agent)
+            est.observe(QueueEvent(QueueEventKind.SERVICE_END, now, now - start))
             start_service(now)
         elif kind == "abandon":
-            caller = _payload  # type: ignore[assignment]
+            caller = payload  # type: ignore[assignment]
             if not caller.done and not caller.ghost:
                 caller.ghost = True
                 waiting -= 1
                 waited = now - caller.arrival
-                est.observe(QueueEvent(QueueEventKind.ABANDON, now, waited, pit=caller.told.pit(waited)))  # type: ignore[attr-defined]
+                est.observe(QueueEvent(QueueEventKind.ABANDON, now, waited, pit=caller.told.pit(waited),  # type: ignore[attr-defined]
+                                       ahead=caller.ahead))
         elif kind == "staff":
             est.observe(QueueEvent(QueueEventKind.STAFFING, now, sc.staffing(now)))
             start_service(now)
-    return [c for c in scored if hasattr(c, "potential")]
+    return [c for c in scored if c.potential is not None]
 
+
+# --- scoring ---------------------------------------------------------------------------------------
 
 @dataclass
-class Score:
-    ase: float
-    rrase: float
-    bias: float
-    efficiency: float | None
+class Result:
+    scenario: Scenario
+    callers: list[Caller]
+    seconds: float
+
+    def waits(self, cs: list[Caller]) -> list[float]:
+        return [c.potential for c in cs]  # type: ignore[misc]
+
+    @staticmethod
+    def ase(cs: list[Caller], method: str) -> float:
+        if not cs:
+            return math.nan
+        if method == "oracle":
+            return sum((c.oracle - c.potential) ** 2 for c in cs) / len(cs)  # type: ignore[operator]
+        return sum((c.preds[method] - c.potential) ** 2 for c in cs) / len(cs)  # type: ignore[operator]
+
+    @property
+    def with_oracle(self) -> list[Caller]:
+        return [c for c in self.callers if c.oracle is not None]
+
+    def efficiency(self, method: str) -> float:
+        cs = self.with_oracle
+        return self.ase(cs, "oracle") / self.ase(cs, method) if cs else math.nan
+
+    @staticmethod
+    def coverage(cs: list[Caller], level: int) -> float:
+        if not cs:
+            return math.nan
+        lo, hi = (0, 1) if level == 80 else (2, 3)
+        return sum(c.ranges[lo] <= c.potential <= c.ranges[hi] for c in cs) / len(cs)  # type: ignore[operator]
+
+    def band(self, b: int) -> list[Caller]:
+        return [c for c in self.callers if band_of(c.ahead) == b]
+
+    def after_change(self) -> list[Caller]:
+        return [c for c in self.with_oracle if any(0 <= c.arrival - ch < CHANGE_WINDOW for ch in self.scenario.changes)]
+
+    def since_change(self, lo: float, hi: float) -> list[Caller]:
+        return [c for c in self.with_oracle if any(lo <= c.arrival - ch < hi for ch in self.scenario.changes)]
+
+    def around_change(self) -> list[Caller]:
+        return [c for c in self.callers if any(abs(c.arrival - ch) < CHANGE_WINDOW for ch in self.scenario.changes)]
 
 
-def score(callers: list[Caller]) -> tuple[dict[str, Score], dict[str, float]]:
-    waits = [c.potential for c in callers]  # type: ignore[attr-defined]
-    mean_wait = sum(waits) / len(waits)
-    floor = [c.floor_var for c in callers]
-    floor_ase = sum(floor) / len(floor) if all(f is not None for f in floor) else None  # type: ignore[arg-type]
-    out: dict[str, Score] = {}
-    for m in METHODS:
-        errs = [c.preds[m] - w for c, w in zip(callers, waits)]
-        ase = sum(e * e for e in errs) / len(errs)
-        out[m] = Score(ase, math.sqrt(ase) / mean_wait, sum(errs) / len(errs),
-                       floor_ase / ase if floor_ase is not None and ase > 0 else None)
-    cov80 = sum(c.ranges[0] <= w <= c.ranges[1] for c, w in zip(callers, waits)) / len(waits)
-    cov90 = sum(c.ranges[2] <= w <= c.ranges[3] for c, w in zip(callers, waits)) / len(waits)
-    width80 = sum(c.ranges[1] - c.ranges[0] for c in callers) / len(callers)
-    width90 = sum(c.ranges[3] - c.ranges[2] for c in callers) / len(callers)
-    return out, {"cov80": cov80, "cov90": cov90, "width80": width80, "width90": width90,
-                 "mean_wait": mean_wait, "delayed": float(len(callers))}
-
-
-# --- scenarios -----------------------------------------------------------------------------------
-
-MEAN_SERVICE = 300.0
-HOUR = 3600.0
-
-
-def mm100(rho: float, hours: float) -> Scenario:
-    mu, s = 1 / MEAN_SERVICE, 100
-    lam = rho * s * mu
-    return Scenario(f"M/M/100 rho={rho:.2f}", lambda t: lam, lam, lambda t: s, exponential(MEAN_SERVICE),
-                    never, hours * HOUR, 2 * HOUR, mu=mu, theta=0.0)
-
-
-def mm100m(load: float, mean_patience: float, hours: float) -> Scenario:
-    mu, s = 1 / MEAN_SERVICE, 100
-    lam = load * s * mu
-    return Scenario(f"M/M/100+M load={load:.2f} patience={mean_patience:.0f}s", lambda t: lam, lam,
-                    lambda t: s, exponential(MEAN_SERVICE), exponential(mean_patience), hours * HOUR, 2 * HOUR,
-                    mu=mu, theta=1 / mean_patience)
-
-
-def day(days: int) -> Scenario:
-    """08:00-20:00 repeated: arrivals surge to 4x around midday, too few agents for the surge,
-    lognormal service and patience, three shifts a day."""
-    base = 0.05  # calls per second at the quiet ends of the day (180 an hour)
-
-    def rate(t: float) -> float:
-        h = (t % (24 * HOUR)) / HOUR
-        if h >= 12:
-            return 0.0  # closed overnight (simulated days are 12 h open, 12 h closed)
-        surge = math.exp(-((h - 5.0) / 1.6) ** 2)  # peak at 13:00
-        return base * (1 + 3 * surge)
-
-    def staff(t: float) -> int:
-        h = (t % (24 * HOUR)) / HOUR
-        if h < 3:
-            return 18  # 08-11
-        if h < 8:
-            return 40  # 11-16: short of the 4x peak (~60 needed)
-        if h < 12:
-            return 22  # 16-20
-        return 0
-
-    changes = [d * 24 * HOUR + h * HOUR for d in range(days) for h in (3, 8, 12)]
-    return Scenario("time-varying day (4x surge, lognormal service and patience, 3 shifts)", rate, 4 * base,
-                    staff, lognormal(MEAN_SERVICE, 1.0), lognormal(600.0, 1.2), days * 24 * HOUR - 12 * HOUR,
-                    1 * HOUR, staffing_changes=changes)
-
-
-# --- report --------------------------------------------------------------------------------------
-
-def run(sc: Scenario, seeds: list[int]) -> tuple[dict[str, Score], dict[str, float]]:
+def run(sc: Scenario, seeds: list[int]) -> Result:
+    t0 = time.perf_counter()
     callers: list[Caller] = []
     for seed in seeds:
         callers += simulate(sc, seed)
-    return score(callers)
+    return Result(sc, callers, time.perf_counter() - t0)
 
 
-def table(name: str, scores: dict[str, Score], ranges: dict[str, float]) -> str:
-    lines = [f"### {name}", "",
-             f"{int(ranges['delayed'])} delayed callers, mean potential wait {ranges['mean_wait']:.0f} s", "",
-             "| method | ASE (s^2) | RRASE | bias (s) | efficiency |", "| --- | ---: | ---: | ---: | ---: |"]
+def table(r: Result) -> str:
+    cs = r.callers
+    waits = r.waits(cs)
+    mean_wait = sum(waits) / len(waits)
+    orc = r.with_oracle
+    lines = [f"### {r.scenario.name}", "",
+             f"{len(cs)} delayed callers (mean potential wait {mean_wait:.0f} s), {len(orc)} scored by the oracle; "
+             f"simulated in {r.seconds:.0f} s", "",
+             "| method | efficiency vs oracle | RRASE | bias (s) |", "| --- | ---: | ---: | ---: |"]
     for m in METHODS:
-        sc = scores[m]
-        eff = f"{sc.efficiency:.3f}" if sc.efficiency is not None else "-"
-        lines.append(f"| {m} | {sc.ase:,.0f} | {sc.rrase:.3f} | {sc.bias:+.1f} | {eff} |")
-    lines += ["", f"holdfast ranges: 80% covers {ranges['cov80']:.1%} (mean width {ranges['width80']:.0f} s), "
-                  f"90% covers {ranges['cov90']:.1%} (mean width {ranges['width90']:.0f} s)", ""]
-    return "\n".join(lines)
+        ase = r.ase(cs, m)
+        bias = sum(c.preds[m] - c.potential for c in cs) / len(cs)  # type: ignore[operator]
+        lines.append(f"| {m} | {r.efficiency(m):.3f} | {math.sqrt(ase) / mean_wait:.3f} | {bias:+.1f} |")
+    oase = r.ase(orc, "oracle")
+    lines.append(f"| oracle | 1.000 | {math.sqrt(oase) / mean_wait:.3f} (its callers) | "
+                 f"{sum(c.oracle - c.potential for c in orc) / len(orc):+.1f} |")  # type: ignore[operator]
+    lines += ["", "| holdfast range | overall | " + " | ".join(BANDS) + " |", "| --- | ---: |" + " ---: |" * len(BANDS)]
+    for level in (80, 90):
+        cells = [f"{r.coverage(r.band(b), level):.1%} ({len(r.band(b))})" for b in range(len(BANDS))]
+        lines.append(f"| {level}% covers | {r.coverage(cs, level):.1%} | " + " | ".join(cells) + " |")
+    if r.scenario.changes:
+        after = r.after_change()
+        ratio = r.ase(after, "holdfast") / r.ase(after, "oracle") if after else math.nan
+        lines += ["", f"15 min after each change ({len(after)} callers): holdfast ASE / oracle ASE = {ratio:.2f} "
+                      f"(v1: {r.ase(after, 'v1') / r.ase(after, 'oracle'):.2f}); 80% range covers "
+                      f"{r.coverage(r.around_change(), 80):.1%} within 15 min either side", "",
+                  "| minutes after a change | callers | holdfast ASE / oracle ASE | holdfast bias (s) | oracle bias (s) |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for lo, hi in ((0, 15), (15, 30), (30, 60), (60, 120), (120, 240)):
+            cs = r.since_change(lo * 60.0, hi * 60.0)
+            if cs:
+                lines.append(f"| {lo}-{hi} | {len(cs)} | {r.ase(cs, 'holdfast') / r.ase(cs, 'oracle'):.2f} | "
+                             f"{sum(c.preds['holdfast'] - c.potential for c in cs) / len(cs):+.1f} | "  # type: ignore[operator]
+                             f"{sum(c.oracle - c.potential for c in cs) / len(cs):+.1f} |")  # type: ignore[operator]
+    return "\n".join(lines) + "\n"
+
+
+def targets(results: list[Result], timing_us: float) -> list[str]:
+    out = []
+
+    def verdict(ok: bool, text: str) -> None:
+        out.append(f"{'PASS' if ok else 'MISS'} {text}")
+
+    for r in results:
+        name = r.scenario.name
+        eff = r.efficiency("holdfast")
+        verdict(eff >= 0.90, f"efficiency >= 0.90 of the oracle: {name}: {eff:.3f}")
+        for level in (80, 90):
+            cov = r.coverage(r.callers, level)
+            verdict(abs(cov - level / 100) <= 0.02, f"{level}% coverage within 2 points: {name}: {cov:.1%}")
+            for b in range(len(BANDS)):
+                cs = r.band(b)
+                if len(cs) < 200:
+                    continue  # too few to judge 2 points
+                cov = r.coverage(cs, level)
+                verdict(abs(cov - level / 100) <= 0.02,
+                        f"{level}% coverage within 2 points: {name}, {BANDS[b]}: {cov:.1%} ({len(cs)})")
+        if r.scenario.changes:
+            after = r.after_change()
+            ratio = r.ase(after, "holdfast") / r.ase(after, "oracle")
+            verdict(ratio <= 1.25, f"error 15 min after a change <= 1.25x the oracle's: {name}: {ratio:.2f}x")
+    verdict(timing_us < 1000, f"one estimate at 2,000 ahead (100 busy agents) under 1 ms: {timing_us:.0f} us")
+    return out
+
+
+def time_one_estimate() -> float:
+    rng = random.Random(9)
+    est = WaitEstimator(prior_service_seconds=300.0)
+    for i in range(2000):
+        est.observe(QueueEvent(QueueEventKind.SERVICE_END, float(i), rng.lognormvariate(5.5, 0.6)))
+    busy = [BusyAgent(rng.uniform(0, 900)) for _ in range(100)]
+    best = math.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(50):
+            est.estimate(3000.0, 2001, servers=100, busy=busy)
+        best = min(best, (time.perf_counter() - t0) / 50)
+    return best * 1e6
+
+
+def scenarios(scale: float) -> list[Scenario]:
+    def flat(rate: float) -> Callable[[float], float]:
+        return lambda t: rate
+
+    def fixed(s: int) -> Callable[[float], int]:
+        return lambda t: s
+
+    def same(d: Dist) -> Callable[[float], Dist]:
+        return lambda t: d
+
+    h = lambda hours: max(2.0, hours * scale) * HOUR  # noqa: E731
+    out = []
+    regular = Uniform(480, 600)
+    out.append(Scenario("regular long talks (uniform 8-10 min), 40 agents, load 0.97", flat(0.97 * 40 / 540),
+                        0.97 * 40 / 540, fixed(40), same(regular), LogNormal(900, 1.0), h(40), HOUR))
+    out.append(Scenario("heavy-tailed talks (lognormal cv 2), 60 agents, load 0.95", flat(0.95 * 60 / 300),
+                        0.95 * 60 / 300, fixed(60), same(LogNormal(300, 2.0)), Exponential(900), h(24), HOUR))
+    out.append(Scenario("patience mixture (30% ~1 min, 70% ~20 min), 50 agents, load 1.05",
+                        flat(1.05 * 50 / 300), 1.05 * 50 / 300, fixed(50), same(LogNormal(300, 0.5)),
+                        Mixture([(0.3, Exponential(60)), (0.7, LogNormal(1200, 0.8))]), h(24), HOUR))
+    cycle = 9 * HOUR
+    cycles = max(2, int(round(5 * scale)))
+    shift_at = [k * cycle + x * HOUR for k in range(cycles) for x in (3, 6, 9)]
+
+    def roster(t: float) -> int:  # sign-offs (40 -> 26, 45 -> 40) and sign-ins (26 -> 45) are known 2 h ahead
+        x = (t % cycle) / HOUR
+        return 40 if x < 3 else 26 if x < 6 else 45
+
+    out.append(Scenario("shift changes on a roster (40 -> 26 -> 45 agents), lognormal talks cv 0.6", flat(0.1), 0.1,
+                        roster, same(LogNormal(360, 0.6)), LogNormal(600, 1.0), cycles * cycle, HOUR,
+                        staffing_changes=shift_at, changes=shift_at, roster=True))
+    out.append(Scenario("very small team (3 agents), lognormal talks cv 0.7, load 0.85", flat(0.85 * 3 / 400),
+                        0.85 * 3 / 400, fixed(3), same(LogNormal(400, 0.7)), LogNormal(600, 1.0), h(150), 2 * HOUR))
+    period = 8 * HOUR
+
+    def surge(t: float) -> float:
+        x = (t % period) / HOUR
+        return (0.8 + 0.6 * math.exp(-((x - 4) / 0.8) ** 2)) * 40 / 540
+
+    out.append(Scenario("surge to 1.4x load, regular long talks (uniform 8-10 min), 40 agents", surge,
+                        1.4 * 40 / 540, fixed(40), same(regular), LogNormal(900, 1.0), h(40), HOUR))
+    change = 5 * HOUR
+    out.append(Scenario("talk times change 300 -> 450 s (lognormal cv 1), 50 agents", flat(0.85 * 50 / 300),
+                        0.85 * 50 / 300, fixed(50),
+                        lambda t: LogNormal(300, 1.0) if (t % (10 * HOUR)) < change else LogNormal(450, 1.0),
+                        Exponential(600), 10 * HOUR * max(1, int(round(3 * scale))), HOUR,
+                        changes=[k * 10 * HOUR + change for k in range(max(1, int(round(3 * scale))))]))
+    out.append(Scenario("M/M/100+M load 1.05, patience 300 s", flat(1.05 * 100 / 300), 1.05 * 100 / 300, fixed(100),
+                        same(Exponential(300)), Exponential(300), h(12), HOUR))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs (a smoke test of the bench)")
+    parser.add_argument("--only", help="run the scenarios whose name contains this")
     parser.add_argument("--out", default=str(ROOT / "docs"), help="where ewt.md and the plots go")
     args = parser.parse_args(argv)
-    scale = 0.15 if args.quick else 1.0
-    stationary = [mm100(rho, 60 * scale) for rho in (0.85, 0.90, 0.95, 0.98)]
-    abandonment = [mm100m(load, pat, 40 * scale) for load in (0.95, 1.05, 1.20) for pat in (300.0, 1200.0)]
-    varying = day(max(2, int(12 * scale)))
-    results: list[tuple[Scenario, dict[str, Score], dict[str, float]]] = []
     started = time.perf_counter()
-    for sc in stationary + abandonment + [varying]:
-        t0 = time.perf_counter()
-        scores, ranges = run(sc, seeds=[1, 2] if sc is not varying else [3])
-        results.append((sc, scores, ranges))
-        print(table(sc.name, scores, ranges), flush=True)
-        print(f"({time.perf_counter() - t0:.1f} s)\n", flush=True)
-
-    verdicts = targets(results, stationary, abandonment, varying)
+    results = []
+    for sc in scenarios(0.15 if args.quick else 1.0):
+        if args.only and args.only not in sc.name:
+            continue
+        results.append(run(sc, seeds=[1]))
+        print(table(results[-1]), flush=True)
+    timing = time_one_estimate()
+    print(f"one estimate at 2,000 ahead with 100 busy agents: {timing:.0f} us")
+    verdicts = targets(results, timing)
     for line in verdicts:
         print(line)
-    print(f"total {time.perf_counter() - started:.0f} s")
-    write_report(Path(args.out), results, verdicts, quick=args.quick)
+    total = time.perf_counter() - started
+    print(f"total {total:.0f} s")
+    if not args.only:
+        write_report(Path(args.out), results, verdicts, args.quick, total)
     return 0
 
 
-def targets(results, stationary, abandonment, varying) -> list[str]:  # type: ignore[no-untyped-def]
-    by = {sc.name: (scores, ranges) for sc, scores, ranges in results}
-    out = []
-    for sc in stationary + abandonment:
-        eff = by[sc.name][0]["holdfast"].efficiency or 0.0
-        out.append(f"{'PASS' if eff >= 0.95 else 'FAIL'} efficiency >= 0.95 of the floor: {sc.name}: {eff:.3f}")
-    scores, _ = by[varying.name]
-    for other in ("asterisk", "les"):
-        cut = 1 - scores["holdfast"].ase / scores[other].ase
-        out.append(f"{'PASS' if cut >= 0.40 else 'FAIL'} ASE >= 40% below {other} in the time-varying day: "
-                   f"{cut:.1%} below")
-    for sc, _, ranges in results:
-        for nominal, key in ((0.8, "cov80"), (0.9, "cov90")):
-            gap = abs(ranges[key] - nominal)
-            out.append(f"{'PASS' if gap <= 0.015 else 'FAIL'} {int(nominal * 100)}% coverage within 1.5 points: "
-                       f"{sc.name}: {ranges[key]:.1%}")
-    return out
+METHOD = [
+    "- Talk times are learned as a lognormal (mean from the arithmetic mean, spread from the second "
+    "moment) over a 4 h half-life; a two-sided CUSUM of each finished call's standardised log talk time "
+    "raises an alarm on a lasting shift and the long window then adopts a 10-minute one.",
+    "- Each busy agent's call has lasted `elapsed` seconds: its end is the talk-time distribution "
+    "conditioned on lasting longer; after it, fresh calls (renewal: rate 1/m and offset (cv^2-1)/2, "
+    "reached slowly for heavy tails). Agents with an announced sign-off free nobody after it; agents "
+    "expected to sign in free a place when they do. M(t) = expected departures within t, summed over "
+    "agents grouped by elapsed time.",
+    "- Elapsed times are trusted as far as the talk times look lognormal (their log-spread against "
+    "ln(1 + cv^2)); memoryless-like talk times (many very short calls) make elapsed times nearly "
+    "worthless, and the agents are then counted as anywhere in their calls.",
+    "- The caller with n ahead needs departure n+1 less those ahead who abandon (rate theta, learned "
+    "from all waiting exposure): a hypoexponential count in departure time, mapped to seconds through "
+    "M^-1, with a half-step correction where departures are regular, a second-order (Jensen) term, "
+    "and the exact first departure for the caller next in line. The variance comes from the index of "
+    "dispersion of the departures (not Poisson unless talk times are exponential).",
+    "- Ranges: a gamma matched to mean and variance, at quantile levels calibrated online per position "
+    "band (0, 1-4, 5-19, 20+ ahead) by Kaplan-Meier over where past outcomes fell (abandoners censored); "
+    "each band is shrunk toward the pooled calibration, that toward the nominal levels (weight "
+    "w/(w+100)), and each tail is clamped within a factor 3 of nominal.",
+    "- Production: `CallFlow.estimate` passes the store's busy agents with the time each went busy "
+    "(elapsed); announced sign-offs and expected sign-ins are supported by the estimator and used by "
+    "this bench, but not yet carried by the agents API.",
+]
 
 
-def write_report(out: Path, results, verdicts: list[str], quick: bool) -> None:  # type: ignore[no-untyped-def]
+LIMITS = [
+    "- A change in talk times cannot be seen in the first minutes: the calls that end then mostly began "
+    "before the change, and the oracle is given the new distribution at once. The table of minutes after "
+    "the change shows how fast holdfast catches up (CUSUM alarm after some 70 calls).",
+    "- Sign-ins are known only where a roster says so; the shift scenario tells holdfast of every sign-off "
+    "and sign-in 2 h ahead. In production the agents API does not carry announced sign-offs or expected "
+    "sign-ins yet, so there the estimate uses elapsed times and the line's state only.",
+    "- Production calibrates the pooled ranges only: a ticket keeps the estimate it was told (gamma shape "
+    "and scale) but not how many were ahead, so outcomes cannot be put in their position band there yet.",
+]
+
+
+def write_report(out: Path, results: list[Result], verdicts: list[str], quick: bool, total: float) -> None:
     out.mkdir(parents=True, exist_ok=True)
     parts = ["# Wait-time estimates: benchmark", "",
              "Produced by `python bench/ewt.py`" + (" --quick (short runs)" if quick else "") +
-             "; the method and the estimator are described in `bench/ewt.py` and "
-             "`chalicelib/domain/estimator.py`.", "", "## Targets", ""]
-    parts += [f"- {v}" for v in verdicts] + ["", "## Reading the numbers", "",
-              "- Scored are callers who had to wait, against their *potential* wait (an abandoner's is when "
-              "their place reached a free agent), so abandonment does not flatter any method.",
-              "- The floor is the exact conditional variance of the wait given the queue the caller found "
-              "(Erlang / hypoexponential, true parameters); an estimator cannot beat it in expectation. "
-              "Efficiency above 1 is the sampling noise of a finite run (callers in one run are strongly "
-              "correlated), of the order of +/-10% here.",
-              "- holdfast learns mu and theta online from the events it sees (half-life 4 h) and widens its "
-              "ranges by their standard errors; the ranges are then calibrated online by a Kaplan-Meier "
-              "estimate of where outcomes fell in the ranges callers were told (abandoners censored).",
-              "- The time-varying day has no closed-form floor; there the comparison is with the other methods.",
-              "", "## Results", ""]
-    parts += [table(sc.name, scores, ranges) for sc, scores, ranges in results]
+             f" in {total:.0f} s; the method is described in `bench/ewt.py` and `chalicelib/domain/estimator.py`.",
+             "", "## Targets", ""]
+    parts += [f"- {v}" for v in verdicts] + ["", "## The estimator in brief", "", *METHOD, "", "## Reading the numbers", "",
+              "- Scored are callers who had to wait, against their *potential* wait (an abandoner keeps its "
+              "place as a shadow caller that takes no agent), so abandonment does not flatter any method.",
+              "- The oracle is the Monte Carlo conditional mean given everything the system could know and "
+              "the true distributions; efficiency is its squared error over the method's on the same callers. "
+              "Sampling noise of a finite run (callers in one run are strongly correlated) is several percent.",
+              "- Coverage per band counts callers by how many were ahead of them when told (after idle agents).",
+              "", "## Known limits", "", *LIMITS, "", "## Results", ""]
+    parts += [table(r) for r in results]
     try:
         plots = plot(out, results)
         parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
@@ -350,41 +635,43 @@ def write_report(out: Path, results, verdicts: list[str], quick: bool) -> None: 
     (out / "ewt.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
 
 
-def plot(out: Path, results) -> list[Path]:  # type: ignore[no-untyped-def]
+def plot(out: Path, results: list[Result]) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [sc.name.replace(" (4x surge, lognormal service and patience, 3 shifts)", "") for sc, _, _ in results]
+    names = [r.scenario.name.split(" (")[0].split(",")[0] for r in results]
     fig, ax = plt.subplots(figsize=(11, 5))
     width = 0.16
     for i, m in enumerate(METHODS):
-        ax.bar([x + i * width for x in range(len(results))], [r[1][m].rrase for r in results], width, label=m)
-    ax.set_xticks([x + 2 * width for x in range(len(results))], names, rotation=35, ha="right", fontsize=7)
-    ax.set_ylabel("RRASE (lower is better)")
-    ax.set_yscale("log")
+        ax.bar([x + i * width for x in range(len(results))], [r.efficiency(m) for r in results], width, label=m)
+    ax.axhline(0.9, color="k", lw=0.8, ls="--")
+    ax.set_xticks([x + 2 * width for x in range(len(results))], names, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("efficiency vs the oracle (higher is better)")
     ax.legend()
-    ax.set_title("Wait estimate error by method")
+    ax.set_title("Wait estimate efficiency by method (dashed: target 0.90)")
     fig.tight_layout()
-    rrase = out / "ewt-rrase.png"
-    fig.savefig(rrase, dpi=110)
+    eff = out / "ewt-efficiency.png"
+    fig.savefig(eff, dpi=110)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(11, 4))
-    ax.plot(names, [r[2]["cov80"] for r in results], "o-", label="80% range")
-    ax.plot(names, [r[2]["cov90"] for r in results], "s-", label="90% range")
-    for level in (0.8, 0.9):
-        ax.axhspan(level - 0.015, level + 0.015, alpha=0.15)
+    for level, marker in ((80, "o"), (90, "s")):
+        ax.plot(names, [r.coverage(r.callers, level) for r in results], marker + "-", label=f"{level}% overall")
+        for b in range(len(BANDS)):
+            ax.plot(names, [r.coverage(r.band(b), level) if len(r.band(b)) >= 200 else math.nan for r in results],
+                    marker, alpha=0.5, ms=4)
+        ax.axhspan(level / 100 - 0.02, level / 100 + 0.02, alpha=0.15)
     ax.set_ylabel("share of waits inside the range")
-    ax.tick_params(axis="x", labelrotation=35, labelsize=7)
+    ax.tick_params(axis="x", labelrotation=30, labelsize=7)
     ax.legend()
-    ax.set_title("Coverage of holdfast's ranges (bands: nominal +/- 1.5 points)")
+    ax.set_title("Coverage of holdfast's ranges, overall (lines) and per position band (dots); bands: +/- 2 points")
     fig.tight_layout()
     coverage = out / "ewt-coverage.png"
     fig.savefig(coverage, dpi=110)
     plt.close(fig)
-    return [rrase, coverage]
+    return [eff, coverage]
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from .agents_api import bearer_ok, json_reply
 from .domain.errors import NumberNotAllowedError, UnknownQueueError
 from .domain.model import Ticket
+from .domain.operations import callback_plan
 from .domain.phone import NumberPolicy
 from .domain.queues import QueueDirectory
 from .ports import Clock, TicketStore
@@ -18,11 +19,7 @@ def _iso(value: Any) -> str | None:
 
 
 def lost_call_json(ticket: Ticket) -> dict[str, Any]:
-    if ticket.kind.value == "CALLBACK":
-        plan = {"SCHEDULED": "scheduled", "WAITING": "waiting for an agent", "CONNECTING": "dialing",
-                "LOST": "attempts ran out: call them", "CANCELLED": "cancelled"}.get(ticket.status.value, "")
-    else:
-        plan = "no callback"
+    plan = callback_plan(ticket)
     return {"ticket": ticket.id, "queue": ticket.queue_id, "number": ticket.callback_number or ticket.caller,
             "cause": ticket.lost_cause, "lost_at": _iso(ticket.lost_at), "status": ticket.status.value,
             "callback": plan, "attempts": ticket.attempts, "last_outcome": ticket.last_outcome,

@@ -84,15 +84,15 @@ NUMBER_AS_ID = json_reply(400, {"error": "agent id must not be a phone number: n
 
 
 class AgentsApi:
-    def __init__(self, dispatcher: Dispatcher, providers: Mapping[str, Telephony], admin_token: str,
+    def __init__(self, dispatcher: Dispatcher, providers: Mapping[str, Telephony], agent_token: str,
                  public_base_url: str) -> None:
         self.dispatcher = dispatcher
         self.providers = providers
-        self.admin_token = admin_token
+        self.agent_token = agent_token  # agents' own credential: never the admin token
         self.base_url = public_base_url.rstrip("/")
 
     def set_status(self, agent_id: str, raw_body: bytes | None, headers: Mapping[str, str]) -> HttpReply:
-        if not bearer_ok(headers, self.admin_token):
+        if not bearer_ok(headers, self.agent_token):
             return json_reply(401, {"error": "missing or wrong bearer token"})
         if not AGENT_ID.match(agent_id):
             return json_reply(400, {"error": "agent id: 1-64 letters, digits or _.@+- (not starting with '.')"})

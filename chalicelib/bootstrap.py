@@ -16,11 +16,16 @@ from .adapters.sqs_bus import SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
 from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, TelegramNotifier
-from .adapters.parameters import (ADMIN_TOKEN, PUBLIC_URL, TELNYX_API_KEY, TELNYX_PUBLIC_KEY, TWILIO_AUTH_TOKEN,
-                                  VONAGE_PRIVATE_KEY, VONAGE_SIGNATURE_SECRET, VONAGE_URL_TOKEN, ParameterStore)
+from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL, TELNYX_API_KEY, TELNYX_PUBLIC_KEY,
+                                  TWILIO_AUTH_TOKEN, VONAGE_PRIVATE_KEY, VONAGE_SIGNATURE_SECRET, VONAGE_URL_TOKEN,
+                                  ParameterStore)
+from .adapters.dynamo_operations import DynamoOperationsLog
 from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
 from .admin_api import AdminApi
+from .edges import metrics
+from .edges.console import Console, Sessions
+from .domain.operations import Operations
 from .agents_api import AgentsApi
 from .domain.callbacks import Callbacks
 from .domain.callflow import CallFlow
@@ -48,6 +53,8 @@ class Container:
     agents: AgentsApi
     admin: AdminApi
     notifications: Notifications
+    operations: Operations | None = None  # the operations console (issue 12)
+    console: Console | None = None
 
 
 def load_queues(path: str) -> QueueDirectory:
@@ -154,6 +161,7 @@ def resolve(settings: Settings, session: boto3.session.Session | None = None) ->
                          "vonage_private_key": store.get(VONAGE_PRIVATE_KEY),
                          "vonage_url_token": optional(store, VONAGE_URL_TOKEN)}
     return replace(settings, twilio_auth_token=store.get(TWILIO_AUTH_TOKEN), admin_token=store.get(ADMIN_TOKEN),
+                   agent_token=store.get(AGENT_TOKEN),
                    public_base_url=public_url, **per_provider)
 
 
@@ -163,6 +171,7 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
     clock = clock or (OffsetClock(settings.clock_offset_seconds) if settings.clock_offset_seconds
                       else SystemClock())
     session = session or aws_session(settings)
+    metrics.configure(settings.metrics_enabled)
     queues = load_queues(settings.queues_file)
     store = DynamoTicketStore(settings.table_name, settings.region, settings.aws_endpoint_url,
                               client=client(session, "dynamodb", settings, parameter_validation=False))
@@ -183,10 +192,15 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
     notifications = Notifications(store, queues, [
         SlackNotifier(), TelegramNotifier(settings.telegram_api_base_url), EmailNotifier(ses),
         SmsNotifier(twilio.send_sms)])
-    return Container(settings, store, flow, dispatcher, callbacks,
-                     VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
-                     AgentsApi(dispatcher, known, settings.admin_token, settings.public_base_url),
-                     AdminApi(store, queues, clock, settings.admin_token), notifications)
+    built = Container(settings, store, flow, dispatcher, callbacks,
+                      VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
+                      AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url),
+                      AdminApi(store, queues, clock, settings.admin_token), notifications)
+    operations_log = DynamoOperationsLog(settings.table_name, settings.region, settings.aws_endpoint_url,
+                                         client=client(session, "dynamodb", settings))
+    built.operations = Operations(store, operations_log, queues, clock, orchestrator)
+    built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
+    return built
 
 
 @lru_cache(maxsize=1)

@@ -166,6 +166,11 @@ class TicketStore(ABC):
     def head(self, queue_id: str) -> Ticket | None:
         """The first WAITING ticket in dispatch order."""
 
+    def first_live(self, queue_id: str) -> Ticket | None:
+        """The first WAITING live caller in dispatch order (for the live-service guard). A store that
+        cannot find it answers None, and the guard then changes nothing."""
+        return None
+
     @abstractmethod
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         """In one transaction: WAITING ticket -> CONNECTING with the agent, AVAILABLE agent -> BUSY
@@ -205,6 +210,11 @@ class TicketStore(ABC):
     @abstractmethod
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
         """Forget the reservation on the ticket (after its agent was released)."""
+
+    @abstractmethod
+    def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
+        """A callback not being dialed (SCHEDULED or WAITING) -> CANCELLED, out of the line; it stays
+        on the lost-call list. True only for the one call that changed it."""
 
 
 class Orchestrator(ABC):
@@ -342,3 +352,47 @@ class Notifier(ABC):
     @abstractmethod
     def send(self, settings: Mapping[str, Any], subject: str, text: str) -> bool:
         """Send if this queue configured the channel; False when it did not."""
+
+
+# --- operations console (issue 12) ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BoardEntry:
+    """An open ticket as the live monitor shows it: no phone number, only its masked form."""
+
+    ticket_id: str
+    queue_id: str
+    number: int
+    kind: str
+    status: str
+    priority: int
+    created_at: datetime
+    masked: str
+    attempts: int = 0
+    not_before: datetime | None = None
+    next_attempt_at: datetime | None = None
+    agent_id: str | None = None
+    told_seconds: float | None = None
+    lost_cause: str | None = None
+
+
+class OperationsLog(ABC):
+    """What the console reads without scanning tickets: half-hour report rows per queue, kept as
+    ticket transitions happen (each increment recorded once), and the board of open tickets."""
+
+    @abstractmethod
+    def record(self, fact_id: str, queue_id: str, bucket: str, counts: Mapping[str, float]) -> bool:
+        """Add counts to the queue's half-hour row unless fact_id was recorded before. True if added."""
+
+    @abstractmethod
+    def rows(self, queue_id: str, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+        """Half-hour rows (bucket -> counters) whose bucket starts in [start, end)."""
+
+    @abstractmethod
+    def board_put(self, entry: BoardEntry) -> None: ...
+
+    @abstractmethod
+    def board_remove(self, queue_id: str, ticket_id: str) -> None: ...
+
+    @abstractmethod
+    def board(self, queue_id: str) -> list[BoardEntry]: ...

@@ -12,9 +12,8 @@ DEFAULT_QUEUES_FILE = str(Path(__file__).with_name("queues.json"))
 
 # A Twilio auth token is 32 hex characters; an admin token at least as long (128 bits as hex).
 # A Telnyx public key is base64 of 32 bytes; a Vonage signature secret is at least 32 characters.
-MIN_SECRET_LENGTH = {"TWILIO_AUTH_TOKEN": 32, "HOLDFAST_ADMIN_TOKEN": 32, "TELNYX_PUBLIC_KEY": 44,
-                     "VONAGE_SIGNATURE_SECRET": 32,
-                     "VONAGE_URL_TOKEN": 32}
+MIN_SECRET_LENGTH = {"TWILIO_AUTH_TOKEN": 32, "HOLDFAST_ADMIN_TOKEN": 32, "HOLDFAST_AGENT_TOKEN": 32,
+                     "TELNYX_PUBLIC_KEY": 44, "VONAGE_SIGNATURE_SECRET": 32, "VONAGE_URL_TOKEN": 32}
 # What a value nobody filled in looks like (the README's and the config file's old placeholders).
 _PLACEHOLDER = re.compile(r"replace|changeme|change[-_ ]me|placeholder|your[-_ ]|todo|xxxx|<[^>]*>|\.\.\.",
                           re.IGNORECASE)
@@ -64,8 +63,12 @@ class Settings:
     notify_queue_url: str = ""
     # Callbacks booked per day across all queues, at most (toll-fraud guard).
     daily_callback_budget: int = 1000
-    # Bearer token for the agents and admin JSON APIs; required (the app refuses to start without).
+    # Bearer token for the admin API and the console's sign-in; required (the app refuses to start without).
     admin_token: str = ""
+    # Bearer token for agents' presence updates only (it reads nothing); required, like the admin token.
+    agent_token: str = ""
+    # CloudWatch embedded metrics on stdout (off in the local stack, where no CloudWatch reads them).
+    metrics_enabled: bool = True
     # Where the twilio library sends REST calls; unset means Twilio itself (the simulated network sets it).
     twilio_api_base_url: str | None = None
     # Event sources Chalice wires at deploy time (outputs of the infra stack).
@@ -112,6 +115,8 @@ class Settings:
             queues_file=env.get("HOLDFAST_QUEUES_FILE", DEFAULT_QUEUES_FILE),
             log_level=env.get("LOG_LEVEL", "INFO"),
             admin_token=env.get("HOLDFAST_ADMIN_TOKEN", ""),
+            agent_token=env.get("HOLDFAST_AGENT_TOKEN", ""),
+            metrics_enabled=env.get("HOLDFAST_METRICS", "on").lower() not in ("off", "0", "false"),
             notify_queue_url=env.get("HOLDFAST_NOTIFY_QUEUE_URL", ""),
             daily_callback_budget=int(env.get("HOLDFAST_DAILY_CALLBACK_BUDGET", "1000")),
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL") or None,
@@ -139,7 +144,10 @@ class Settings:
     def secret_problems(self) -> list[str]:
         """Every reason these secrets cannot be trusted; empty when the app may start."""
         found = [secret_problem("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
-                 secret_problem("HOLDFAST_ADMIN_TOKEN", self.admin_token)]
+                 secret_problem("HOLDFAST_ADMIN_TOKEN", self.admin_token),
+                 secret_problem("HOLDFAST_AGENT_TOKEN", self.agent_token)]
+        if self.agent_token and self.agent_token == self.admin_token:
+            found.append("HOLDFAST_AGENT_TOKEN must differ from HOLDFAST_ADMIN_TOKEN (agents read nothing)")
         return [p for p in found if p]
 
     def require_safe(self) -> "Settings":

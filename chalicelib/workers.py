@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from .adapters.dynamo import ticket_change
 from . import bootstrap
 from .domain.callbacks import DialRequest
+from .edges import feed
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str,
     change = ticket_change(new_image, old_image)
     if change is not None:
         bootstrap.container().dispatcher.ticket_changed(*change)
+        feed.ticket_changed(bootstrap.container().operations, new_image, old_image)  # console, metrics
 
 
 def on_notify_message(body: str) -> None:

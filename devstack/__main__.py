@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="start empty (default: the state the last run left in the state directory)")
     parser.add_argument("--provider", choices=["twilio", "telnyx", "vonage"], default="twilio",
                         help="the provider the simulated network behaves like (TwiML, TeXML or NCCO)")
+    parser.add_argument("--demo-load", action="store_true",
+                        help="simulated callers and agents keep coming, so the console has something to show")
     args = parser.parse_args(argv)
     stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port, network_port=args.network_port,
                        pace=args.pace, chaos=args.chaos, state_dir=args.state_dir, fresh=args.fresh,
@@ -42,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make run: {exc}", file=sys.stderr, flush=True)
         return 2
     print(stack.banner(), flush=True)
+    if args.demo_load and stack.network is not None:
+        from chalicelib.domain.phone import in_calling_window
+        from datetime import datetime, timezone
+
+        from .demo_load import DemoLoad
+
+        now = datetime.now(timezone.utc)
+        prefix = next(n for n in ("+1415867", "+4420794", "+3804412", "+8131234") if in_calling_window(n + "0000", now, "UTC"))
+        DemoLoad(stack.network, prefix).start()
+        print("  Demo load: a caller every ~15 s, three agents (--demo-load)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -21,13 +21,31 @@ def _locked(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _keeping_streams(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A failed transaction makes moto put back a deep copy of each table, stream shard included:
+    readers holding an iterator on the old shard then never see another record (a dead stream).
+    Keep the shard object and give it the restored records, as DynamoDB's stream simply goes on."""
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        shards = {name: table.stream_shard for name, table in self.tables.items()}
+        try:
+            return fn(self, *args, **kwargs)
+        finally:
+            for name, shard in shards.items():
+                table = self.tables.get(name)
+                if shard is not None and table is not None and table.stream_shard is not shard:
+                    shard.items, shard.table = table.stream_shard.items, table
+                    table.stream_shard = shard
+
+    return wrapper
+
+
 @contextmanager
 def atomic_dynamodb() -> Iterator[None]:
     from moto.dynamodb.models import DynamoDBBackend
 
     originals = {name: getattr(DynamoDBBackend, name) for name in OPERATIONS}
     for name, fn in originals.items():
-        setattr(DynamoDBBackend, name, _locked(fn))
+        setattr(DynamoDBBackend, name, _locked(_keeping_streams(fn) if name == "transact_write_items" else fn))
     try:
         yield
     finally:

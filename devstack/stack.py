@@ -15,6 +15,7 @@ from chalicelib.settings import DEFAULT_QUEUES_FILE
 # Well known, so only ever used with the simulated network (which signs with it); never with a real provider.
 LOCAL_AUTH_TOKEN = "holdfast-local-auth-token-simulated-network"
 LOCAL_ADMIN_TOKEN = "holdfast-local-admin-token-simulated-network"
+LOCAL_AGENT_TOKEN = "holdfast-local-agent-token-simulated-network"
 LOCAL_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -36,10 +37,10 @@ def check_port_free(host: str, port: int, setting: str) -> None:
             raise
 
 
-def admin_token_file(state_dir: Path) -> tuple[str, Path]:
-    """The admin token for a stack that talks to a real provider: generated at first start, kept
-    owner-only under the state directory, read back on later starts. Never a well-known value."""
-    path = state_dir / "admin-token"
+def admin_token_file(state_dir: Path, name: str = "admin-token") -> tuple[str, Path]:
+    """A token (admin or agent) for a stack that talks to a real provider: generated at first start,
+    kept owner-only under the state directory, read back on later starts. Never a well-known value."""
+    path = state_dir / name
     if path.exists():
         return path.read_text(encoding="utf-8").strip(), path
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +74,7 @@ class LocalStack:
         self.clock_offset_seconds = clock_offset_seconds
         self.state_dir = Path(state_dir)
         self.admin_token_path: Path | None = None
+        self.agent_token_path: Path | None = None
         self.fresh = fresh
         self.snapshot = None
         self.restored = 0
@@ -105,6 +107,7 @@ class LocalStack:
             check_port_free(self.host, self.network_port, "--network-port")
             os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
             os.environ.setdefault("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN)
+            os.environ.setdefault("HOLDFAST_AGENT_TOKEN", LOCAL_AGENT_TOKEN)
         else:
             if os.environ.get("TWILIO_AUTH_TOKEN") == LOCAL_AUTH_TOKEN:
                 raise StartError("TWILIO_AUTH_TOKEN is the simulated network's well-known token; "
@@ -112,6 +115,9 @@ class LocalStack:
             if os.environ.get("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN) == LOCAL_ADMIN_TOKEN:
                 token, self.admin_token_path = admin_token_file(self.state_dir)
                 os.environ["HOLDFAST_ADMIN_TOKEN"] = token
+            if os.environ.get("HOLDFAST_AGENT_TOKEN", LOCAL_AGENT_TOKEN) == LOCAL_AGENT_TOKEN:
+                token, self.agent_token_path = admin_token_file(self.state_dir, "agent-token")
+                os.environ["HOLDFAST_AGENT_TOKEN"] = token
         from chalicelib.settings import Settings, SettingsError
 
         try:
@@ -152,6 +158,7 @@ class LocalStack:
         self.resources = create_resources(region=self.region, endpoint_url=self.moto_url)
         os.environ.update(self.resources.env())
         os.environ["AWS_ENDPOINT_URL"] = self.moto_url
+        os.environ.setdefault("HOLDFAST_METRICS", "off")  # no CloudWatch reads EMF lines locally
         os.environ["HOLDFAST_PUBLIC_URL"] = self.public_url
         open_callbacks = self._restore()
         if self.simulated:
@@ -188,7 +195,7 @@ class LocalStack:
         assert self.snapshot is not None
         self.network = SimNetwork(self.public_url, os.environ["TWILIO_AUTH_TOKEN"], LOCAL_ACCOUNT_SID,
                                   pace=self.pace, host=self.host, port=self.network_port,
-                                  admin_token=os.environ["HOLDFAST_ADMIN_TOKEN"],
+                                  admin_token=os.environ["HOLDFAST_AGENT_TOKEN"],
                                   duplicate_status=self.chaos, out_of_order=self.chaos, now=now,
                                   extra_state=demo_state(self.snapshot.items, queues, now),
                                   agent_queues=tuple(q.id for q in queues), provider=self.provider).start()
@@ -237,6 +244,11 @@ class LocalStack:
             f"    POST {self.public_url}/voice/{self.provider}/incoming",
             f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
             f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer "
+            + (f"$(cat {self.agent_token_path}); generated at first start, owner-only)"
+               if self.agent_token_path else
+               "$HOLDFAST_AGENT_TOKEN)" if os.environ["HOLDFAST_AGENT_TOKEN"] != LOCAL_AGENT_TOKEN else
+               f"{LOCAL_AGENT_TOKEN}; simulated network only)"),
+            f"  Console: {self.public_url}/console  (sign in with "
             + (f"$(cat {self.admin_token_path}); generated at first start, owner-only)"
                if self.admin_token_path else
                "$HOLDFAST_ADMIN_TOKEN)" if os.environ["HOLDFAST_ADMIN_TOKEN"] != LOCAL_ADMIN_TOKEN else

@@ -77,14 +77,16 @@ def _has_parameter(ssm: Any, name: str) -> bool:
 
 def ensure_secrets(ssm: Any, path: str, env: Mapping[str, str], dep: Deployment) -> None:
     """Secrets go to Parameter Store (SecureString), never into a file git tracks."""
-    admin = f"{path}/admin-token"
-    if not _has_parameter(ssm, admin):
-        ssm.put_parameter(Name=admin, Value=secrets.token_hex(32), Type="SecureString",
-                          Description="Holdfast agents/admin API bearer token")
-        dep.admin_token_created = True
-    dep.messages.append(f"Admin token: aws ssm get-parameter --name {admin} --with-decryption "
-                        "--query Parameter.Value --output text"
-                        + ("  (created now)" if dep.admin_token_created else ""))
+    for name, what in (("admin-token", "Admin token (admin API, console)"),
+                       ("agent-token", "Agent token (presence updates only)")):
+        parameter = f"{path}/{name}"
+        created = not _has_parameter(ssm, parameter)
+        if created:
+            ssm.put_parameter(Name=parameter, Value=secrets.token_hex(32), Type="SecureString",
+                              Description=f"Holdfast {what}")
+            dep.admin_token_created |= name == "admin-token"
+        dep.messages.append(f"{what}: aws ssm get-parameter --name {parameter} --with-decryption "
+                            "--query Parameter.Value --output text" + ("  (created now)" if created else ""))
     token = f"{path}/twilio-auth-token"
     if env.get("TWILIO_AUTH_TOKEN"):
         ssm.put_parameter(Name=token, Value=env["TWILIO_AUTH_TOKEN"], Type="SecureString", Overwrite=True,
@@ -253,7 +255,7 @@ def destroy(stage: str, region: str, endpoint_url: str | None = None, keep_secre
         cfn.delete_stack(StackName=name)
     final = _wait(cfn, name)
     if not keep_secrets:
-        for secret in ("admin-token", "twilio-auth-token"):
+        for secret in ("admin-token", "agent-token", "twilio-auth-token"):
             try:
                 ssm.delete_parameter(Name=f"/holdfast/{stage}/{secret}")
             except ssm.exceptions.ParameterNotFound:

@@ -161,7 +161,7 @@ def sqs_event(body: str, queue_arn: str) -> dict[str, Any]:
                          "eventSourceARN": queue_arn, "awsRegion": "us-east-1"}]}
 
 
-def stage_on_moto(moto_url: str, auth_token: str, admin_token: str, public_url: str,
+def stage_on_moto(moto_url: str, auth_token: str, admin_token: str, agent_token: str, public_url: str,
                   path: str = "/holdfast/dev") -> dict[str, str]:
     """A stage's resources (from infra/) and Parameter Store secrets on a moto server, and the
     environment CloudFormation would give the functions for it."""
@@ -172,7 +172,8 @@ def stage_on_moto(moto_url: str, auth_token: str, admin_token: str, public_url: 
     resources = create_resources(endpoint_url=moto_url)
     ssm = boto3.client("ssm", endpoint_url=moto_url, region_name="us-east-1")
     for name, value, kind in (("twilio-auth-token", auth_token, "SecureString"),
-                              ("admin-token", admin_token, "SecureString"), ("public-url", public_url, "String")):
+                              ("admin-token", admin_token, "SecureString"),
+                              ("agent-token", agent_token, "SecureString"), ("public-url", public_url, "String")):
         ssm.put_parameter(Name=f"{path}/{name}", Value=value, Type=kind, Overwrite=True)
     return {**resources.env(), "AWS_ENDPOINT_URL": moto_url, "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -11,13 +12,15 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef0123"  # as long as a real one: shorter ones are refused
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123"
+AGENT_TOKEN = "test-agent-token-0123456789abcdef0123"
 PUBLIC_URL = "https://example.execute-api.us-east-1.amazonaws.com/api"
 
 for _key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"):
     os.environ[_key] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
-# The app refuses to start without a usable admin token; tests that build it from the environment get this one.
+# The app refuses to start without usable admin and agent tokens; tests that build it from the environment get this one.
 os.environ["HOLDFAST_ADMIN_TOKEN"] = ADMIN_TOKEN
+os.environ["HOLDFAST_AGENT_TOKEN"] = AGENT_TOKEN
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
@@ -31,8 +34,10 @@ def aws() -> Iterator["object"]:
 
     from devstack.atomic import atomic_dynamodb
 
+    # moto runs each execution in a thread that outlives the test; under a name of its own, an
+    # earlier test's workflow finds no table of the next test's and cannot touch its tickets.
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), atomic_dynamodb():
-        yield create_resources()
+        yield create_resources(prefix=f"holdfast-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture

@@ -116,6 +116,8 @@ class AgentItem(_Base):
 class PresenceItem(_Base):
     agent_id = UnicodeAttribute()
     status = UnicodeAttribute()
+    changed_at = UTCDateTimeAttribute(null=True)  # when the status began (a busy agent's call: the estimator)
+    ticket_id = UnicodeAttribute(null=True)  # the Holdfast call a busy agent is on (elapsed = talk time)
 
 
 class MarkerItem(_Base):
@@ -562,6 +564,13 @@ class DynamoTicketStore(TicketStore):
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
         self._update(ticket_id, [TicketItem.agent_id.remove()], TicketItem.agent_id == agent_id)
 
+    def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
+        return self._update(ticket_id, [
+            TicketItem.status.set(TicketStatus.CANCELLED.value), TicketItem.ended_at.set(now),
+            TicketItem.line_pk.remove(), TicketItem.line_sk.remove(), TicketItem.task_token.remove(),
+        ], (TicketItem.kind == TicketKind.CALLBACK.value)
+            & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
+
     def head(self, queue_id: str) -> Ticket | None:
         for item in TicketItem.line.query(line_keys(queue_id, 0)[0], limit=1):
             return item.to_ticket()
@@ -582,7 +591,7 @@ class DynamoTicketStore(TicketStore):
         return item.to_agent()
 
     def _present(self, queue_id: str, status: AgentStatus) -> list[Agent]:
-        return [Agent(p.agent_id, status, (queue_id,))
+        return [Agent(p.agent_id, status, (queue_id,), ticket_id=p.ticket_id, changed_at=p.changed_at)
                 for p in PresenceItem.query(f"AGENTS#{queue_id}", filter_condition=PresenceItem.status == status.value)]
 
     def idle_agents(self, queue_id: str) -> list[Agent]:
@@ -615,7 +624,7 @@ class DynamoTicketStore(TicketStore):
                 tx.save(item, condition=condition)
                 for queue_id in new_queues:
                     tx.save(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}", agent_id=agent_id,
-                                         status=status.value))
+                                         status=status.value, changed_at=at))
                 for queue_id in set(old_queues) - set(new_queues):
                     tx.delete(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}"))
 
@@ -626,10 +635,12 @@ class DynamoTicketStore(TicketStore):
                 return None  # this event was applied before
         raise StoreUnavailableError(f"agent {agent_id} kept changing")
 
-    def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus) -> None:
+    def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus, now: datetime,
+                  ticket_id: str | None = None) -> None:
+        on_call = PresenceItem.ticket_id.set(ticket_id) if ticket_id else PresenceItem.ticket_id.remove()
         for queue_id in agent.queues or ():
             tx.update(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent.agent_id}"),
-                      actions=[PresenceItem.status.set(status.value)])
+                      actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now), on_call])
 
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         agent = self._agent_item(agent_id)
@@ -646,7 +657,7 @@ class DynamoTicketStore(TicketStore):
                 AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
                 AgentItem.changed_at.set(now),
             ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist())
-            self._presence(tx, agent, AgentStatus.BUSY)
+            self._presence(tx, agent, AgentStatus.BUSY, now, ticket_id)
 
         return self._transact(write) is None
 
@@ -659,7 +670,7 @@ class DynamoTicketStore(TicketStore):
             tx.update(agent, actions=[AgentItem.status.set(status.value), AgentItem.ticket_id.remove(),
                                       AgentItem.changed_at.set(now)],
                       condition=AgentItem.ticket_id == ticket_id)
-            self._presence(tx, agent, status)
+            self._presence(tx, agent, status, now)
 
         return self._transact(write) is None
 

@@ -1,7 +1,7 @@
 """Secrets and deploy-time values from AWS Systems Manager Parameter Store, through Powertools
 Parameters (cached for `max_age` seconds, so a warm function does not call SSM per request).
 
-Names under one path per stage (e.g. /holdfast/dev): `twilio-auth-token` and `admin-token`
+Names under one path per stage (e.g. /holdfast/dev): `twilio-auth-token`, `admin-token` and `agent-token`
 (SecureString, written by `make deploy`), `public-url` (String, written by the stack itself)."""
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ..settings import SettingsError
 
 TWILIO_AUTH_TOKEN = "twilio-auth-token"
 ADMIN_TOKEN = "admin-token"
+AGENT_TOKEN = "agent-token"
 PUBLIC_URL = "public-url"
 # Read only when that provider is enabled (HOLDFAST_PROVIDERS).
 TELNYX_PUBLIC_KEY, TELNYX_API_KEY = "telnyx-public-key", "telnyx-api-key"

@@ -115,12 +115,16 @@ class CallFlow:
     def estimate(self, queue: QueueConfig, ticket: Ticket,
                  staffing: Staffing | None = None) -> tuple[WaitEstimate, int]:
         """Position and EWT from the queue's learned estimator (its configured handle time and
-        patience until calls have taught it better), the line ahead and who is signed in now."""
+        patience until calls have taught it better), the line ahead and how long its head has held,
+        who is signed in now and how long each busy agent's call has lasted."""
         ahead = self.store.ahead_of(ticket)
         staffing = self.store.staffing(queue.id) if staffing is None else staffing
         estimator = learning.current(self.store, queue)
-        est = estimator.estimate(self.clock.now().timestamp(), ahead + 1, idle=staffing.idle,
-                                 servers=staffing.staffed or queue.assumed_agents)
+        now = self.clock.now()
+        est = estimator.estimate(now.timestamp(), ahead + 1, idle=staffing.idle,
+                                 servers=staffing.staffed or queue.assumed_agents,
+                                 busy=learning.busy_agents(self.store, queue, now),
+                                 head_wait=learning.head_wait(self.store, queue, now))
         return est, ahead
 
     # --- webhook steps -------------------------------------------------------------------

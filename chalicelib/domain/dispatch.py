@@ -5,7 +5,7 @@ import logging
 from datetime import datetime, timedelta
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
-from . import learning, speech
+from . import guard, learning, speech
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
@@ -142,6 +142,10 @@ class Dispatcher:
         # The agent's queues in the order the agent lists them: the first with anyone waiting.
         for queue_id in agent.queues:
             head = self.store.head(queue_id)
+            if head is not None and head.kind is TicketKind.CALLBACK:  # a live caller may go first
+                staffing = self.store.staffing(queue_id)
+                head = guard.next_ticket(head, self.store.first_live(queue_id), self.queues.get(queue_id),
+                                         self.clock.now(), staffing.idle - 1, staffing.staffed)
             if head is not None:
                 return head
         return None

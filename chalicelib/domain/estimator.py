@@ -1,25 +1,48 @@
 """Online wait estimation for one queue: the same object serves production and simulation.
 
 `observe` takes what the queue does (arrivals, service starts and ends, abandonments, staffing
-changes, each with its timestamp); `estimate(now, position)` answers with the mean, an 80% range
-and the probability of being served, from the queue-length predictor with abandonment:
+changes, each with its timestamp); `estimate(now, position, busy=...)` answers with the mean, a
+range and the probability of being served.
 
-    E[W | n ahead] = sum_{k=0..n} 1 / (s*mu + k*theta)
+The model, in three parts:
 
-mu is learned from service durations, theta from abandonments over all waiting exposure (served
-callers' waits count as exposure too: estimating patience from abandoners alone would be biased).
-Both are exponentially weighted in time (half-life `half_life_seconds`, 4 h by default), so the
-estimate follows service and patience as they drift; arrivals and staffing enter through the queue
-length and the current staffing. The range also carries the uncertainty of the learned rates. The state is a handful of numbers (`state()` /
-`from_state()`), small enough to keep per queue in one DynamoDB item."""
+1. Talk times are lognormal, learned online: the mean from the arithmetic mean of finished calls,
+   the spread from their second moment (so the renewal offset below is right whatever the shape).
+   Two windows learn side by side, a long one (half-life `half_life_seconds`, 4 h) and a short one
+   (10 min); a two-sided CUSUM of each call's standardised log talk time against the long window
+   raises an alarm on a lasting shift, and the long window then adopts the short one. A change in
+   talk times is followed within tens of calls while a stationary queue keeps its long memory.
+2. Departures (an agent freeing up for the line) are counted from what every agent is doing now:
+   a busy agent's call has lasted `elapsed` seconds, so its residual is the talk-time distribution
+   conditioned on lasting longer; after it the agent serves fresh calls (renewal: rate 1/m and the
+   asymptotic offset (c^2-1)/2, reached slowly when talk times are heavy-tailed). An agent who has
+   announced a sign-off frees nobody after it; one expected to sign in frees a place when they do.
+   M(t), the expected number of departures within t, is a sum over agents grouped by elapsed time.
+   Elapsed times count as far as talk times look lognormal: for memoryless-like ones (many very
+   short calls, log-spread far above ln(1 + cv^2)) agents are counted as anywhere in their calls.
+3. The caller with n ahead needs the (n+1)-th departure, less those ahead who abandon. Patience is
+   learned per waiting-time bin (abandonments over all waiting exposure, served callers' too), and
+   those ahead abandon at the rate of the waits they have (the head of the line's wait bounds
+   them). In departure-count time this is the hypoexponential sum of stages 1/(1 + k theta'),
+   theta' = theta / departure rate; the mean wait is M^-1 of that count (half a step earlier where
+   departures are regular; a second-order term where they slow down; the exact first departure for
+   the caller next in line). Its variance: departures' share scaled by their index of dispersion
+   (Poisson only for exponential talk times), abandonments' share as it is, mapped through M'
+   (delta method), widened by the uncertainty of the learned rates. The range is a gamma matched
+   to mean and variance, at quantile levels calibrated online per position band (Kaplan-Meier over
+   the PITs of what callers were told, abandoners censored), each band shrunk toward the pooled
+   calibration and that toward the nominal levels, and clamped, so that few or one-sided outcomes
+   cannot run away (issue 9 item 20).
+
+The state is a few dozen numbers (`state()` / `from_state()`), kept per queue in one store item."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple, Sequence
 
-from .ewt import WaitEstimate, queue_length_predictor
+from .ewt import WaitEstimate, gamma_quantile
 
 
 class QueueEventKind(str, Enum):
@@ -38,6 +61,39 @@ class QueueEvent:
     # For SERVICE_START / ABANDON: where the wait fell in the distribution the caller was given
     # (WaitEstimate.pit); it calibrates later ranges. None when the caller was told nothing.
     pit: float | None = None
+    # How many were ahead of the caller when told (its position band is calibrated on its own); None: unknown.
+    ahead: int | None = None
+
+
+class BusyAgent(NamedTuple):
+    """An agent on a call: how long the call has lasted (None: unknown) and, if they announced a
+    sign-off, in how many seconds they stop taking calls (None: not announced)."""
+
+    elapsed: float | None
+    leaves_in: float | None = None
+
+
+# Patience is learned per waiting-time bin (seconds): abandonments over exposure in each.
+AGE_EDGES = (0.0, 30.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, math.inf)
+
+
+def _age_bins(wait: float) -> list[tuple[int, float]]:
+    """(bin, seconds spent in it) for a wait that lasted `wait`."""
+    out = []
+    for b in range(len(AGE_EDGES) - 1):
+        lo, hi = AGE_EDGES[b], AGE_EDGES[b + 1]
+        if wait <= lo:
+            break
+        out.append((b, min(wait, hi) - lo))
+    return out
+
+
+# Position bands calibrated separately: callers with 0, 1-4, 5-19 and 20+ ahead (after idle agents).
+BAND_EDGES = (1, 5, 20)
+
+
+def band_of(ahead: int) -> int:
+    return sum(ahead >= edge for edge in BAND_EDGES)
 
 
 class Calibration:
@@ -47,11 +103,14 @@ class Calibration:
     uniform and the calibrated levels equal the nominal ones."""
 
     BINS = 40
-    MIN_WEIGHT = 200.0  # outcomes needed before calibrated levels replace nominal ones
 
     def __init__(self) -> None:
         self.events = [0.0] * self.BINS
         self.censored = [0.0] * self.BINS
+
+    @property
+    def weight(self) -> float:
+        return sum(self.events) + sum(self.censored)
 
     def add(self, pit: float, observed: bool) -> None:
         b = min(self.BINS - 1, max(0, int(pit * self.BINS)))
@@ -61,110 +120,581 @@ class Calibration:
         self.events = [w * keep for w in self.events]
         self.censored = [w * keep for w in self.censored]
 
-    def levels(self, coverage: float) -> tuple[float, float] | None:
-        """Quantile levels of the model distribution that cover `coverage` of outcomes."""
-        total = sum(self.events) + sum(self.censored)
-        if total < self.MIN_WEIGHT:
-            return None
+    def raw_levels(self, coverage: float) -> tuple[float | None, float | None]:
+        """Kaplan-Meier quantile levels covering `coverage` of outcomes; a side is None where the
+        outcomes do not reach it (too few served callers, e.g. when most abandon)."""
+        total = self.weight
+        if total <= 0:
+            return None, None
         tail = (1.0 - coverage) / 2.0
         at_risk, survival, cdf = total, 1.0, [0.0]
         for d, c in zip(self.events, self.censored):
-            if at_risk > 0:
-                survival *= 1.0 - d / at_risk
+            if at_risk > 1e-9:
+                survival *= max(0.0, 1.0 - d / at_risk)
             at_risk -= d + c
             cdf.append(1.0 - survival)
 
-        def inverse(p: float) -> float:  # the PIT level below which a share p of outcomes fall
+        def inverse(p: float) -> float | None:  # the PIT level below which a share p of outcomes fall
             for b in range(self.BINS):
                 if cdf[b + 1] >= p:
                     inside = (p - cdf[b]) / max(1e-12, cdf[b + 1] - cdf[b])
                     return (b + inside) / self.BINS
-            return 1.0 - 1e-6
+            return None
 
-        lo, hi = inverse(tail), inverse(1.0 - tail)
-        return (min(max(lo, 1e-6), 0.5), max(min(hi, 1 - 1e-6), 0.5))
+        return inverse(tail), inverse(1.0 - tail)
+
+
+# Calibrated levels move from the nominal ones as evidence accumulates: weight w counts as
+# w / (w + SHRINK_WEIGHT) of the way, so a small queue gets part of the correction, not none.
+SHRINK_WEIGHT = 25.0
+MODEL_CV = 0.08  # relative model error assumed in every range (beyond the count's and the rates' own)
+
+# Each tail's level stays within this factor of its nominal size: 80% ranges use levels within
+# [0.033, 0.3] and [0.7, 0.967], never 1 - 1e-6.
+CLAMP_FACTOR = 3.0
+
+
+def shrunk_levels(cal: Calibration, coverage: float, toward: tuple[float, float]) -> tuple[float, float]:
+    """`cal`'s levels pulled toward `toward` by its weight, each side clamped around the nominal tail."""
+    tail = (1.0 - coverage) / 2.0
+    k = cal.weight / (cal.weight + SHRINK_WEIGHT)
+    raw_lo, raw_hi = cal.raw_levels(coverage)
+    lo = toward[0] if raw_lo is None else toward[0] + k * (raw_lo - toward[0])
+    hi = toward[1] if raw_hi is None else toward[1] + k * (raw_hi - toward[1])
+    lo = min(max(lo, tail / CLAMP_FACTOR), min(0.5, tail * CLAMP_FACTOR))
+    hi = max(min(hi, 1.0 - tail / CLAMP_FACTOR), max(0.5, 1.0 - tail * CLAMP_FACTOR))
+    return lo, hi
+
+
+# --- talk times ------------------------------------------------------------------------------------
+
+_SQRT2 = math.sqrt(2.0)
+
+
+def _phi(z: float) -> float:
+    return 0.5 * math.erfc(-z / _SQRT2)
+
+
+class Window:
+    """Exponentially weighted sums of talk times: weight, sum x, sum x^2, sum ln x, sum (ln x)^2."""
+
+    __slots__ = ("w", "sx", "sx2", "sl", "sl2")
+
+    def __init__(self, w: float, sx: float, sx2: float, sl: float, sl2: float) -> None:
+        self.w, self.sx, self.sx2, self.sl, self.sl2 = w, sx, sx2, sl, sl2
+
+    @classmethod
+    def prior(cls, mean: float, cv: float, weight: float) -> "Window":
+        s2 = math.log(1.0 + cv * cv)
+        mu = math.log(mean) - s2 / 2.0
+        return cls(weight, weight * mean, weight * mean * mean * (1.0 + cv * cv), weight * mu, weight * (mu * mu + s2))
+
+    def add(self, x: float) -> None:
+        lx = math.log(max(x, 1e-3))
+        self.w += 1.0
+        self.sx += x
+        self.sx2 += x * x
+        self.sl += lx
+        self.sl2 += lx * lx
+
+    def scale(self, keep: float) -> None:
+        self.w *= keep
+        self.sx *= keep
+        self.sx2 *= keep
+        self.sl *= keep
+        self.sl2 *= keep
+
+    @property
+    def mean(self) -> float:
+        return self.sx / self.w
+
+    @property
+    def cv2(self) -> float:
+        """Squared coefficient of variation (from the moments: it sets the renewal offset exactly)."""
+        return max(1e-4, self.sx2 * self.w / (self.sx * self.sx) - 1.0)
+
+    @property
+    def log_mean(self) -> float:
+        return self.sl / self.w
+
+    @property
+    def log_var(self) -> float:
+        return max(1e-4, self.sl2 / self.w - self.log_mean ** 2)
+
+    def as_list(self) -> list[float]:
+        return [self.w, self.sx, self.sx2, self.sl, self.sl2]
+
+
+class TalkTime:
+    """A lognormal with mean m and squared coefficient of variation cv2: survival, partial expectations."""
+
+    def __init__(self, mean: float, cv2: float) -> None:
+        self.m = mean
+        self.s2 = min(max(math.log1p(cv2), 1e-4), 3.0)
+        self.s = math.sqrt(self.s2)
+        self.mu = math.log(mean) - self.s2 / 2.0
+        self.c2 = math.exp(self.s2) - 1.0
+        self.kappa = (self.c2 - 1.0) / 2.0  # renewal offset: E N(t) ~ t/m + kappa
+        self.m2 = math.exp(2 * self.mu + 2 * self.s2)  # E[X^2]
+
+    def sf(self, x: float) -> float:
+        if x <= 0:
+            return 1.0
+        return 0.5 * math.erfc((math.log(x) - self.mu) / (self.s * _SQRT2))
+
+    def cdf(self, x: float) -> float:
+        return 1.0 - self.sf(x)
+
+    def pdf(self, x: float) -> float:
+        if x <= 0:
+            return 0.0
+        z = (math.log(x) - self.mu) / self.s
+        return math.exp(-0.5 * z * z) / (x * self.s * 2.5066282746310002)
+
+    def lim_mean(self, x: float) -> float:
+        """E[min(X, x)]."""
+        if x <= 0:
+            return 0.0
+        lx = math.log(x)
+        return self.m * _phi((lx - self.mu - self.s2) / self.s) + x * self.sf(x)
+
+    def lim_second(self, x: float) -> float:
+        """E[min(X, x)^2]."""
+        if x <= 0:
+            return 0.0
+        lx = math.log(x)
+        return self.m2 * _phi((lx - self.mu - 2 * self.s2) / self.s) + x * x * self.sf(x)
+
+
+class _Agents:
+    """Busy agents grouped by elapsed time, and agents expected to sign in: M(t) and its variance."""
+
+    def __init__(self, talk: TalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
+                 trust: float = 1.0) -> None:
+        self.talk = talk
+        # agents expected to sign in (seconds from now): a free agent then, fresh calls after
+        self.joining: dict[int, list[float]] = {}
+        for d in joining:
+            slot = self.joining.setdefault(int(max(0.0, d) / (talk.m / 20.0)), [0.0, 0.0])
+            slot[0] += 1.0
+            slot[1] += max(0.0, d)
+        # elapsed times closer than this share a group: finer where talk times are regular
+        quantum = talk.m * min(0.1, max(0.05, math.sqrt(talk.c2) / 2.0))
+        groups: dict[tuple[int, int], list[float]] = {}
+        for agent in busy:
+            e = -1.0 if agent.elapsed is None else max(0.0, agent.elapsed)
+            h = math.inf if agent.leaves_in is None else max(0.0, agent.leaves_in)
+            # `trust`: the share of each agent counted from their elapsed time, the rest as unknown
+            for weight, ee in ((trust, e), (1.0 - trust, -1.0)) if e >= 0 and trust < 1.0 else ((1.0, e),):
+                if weight <= 0:
+                    continue
+                key = (-1 if ee < 0 else int(ee / quantum if ee < 4 * talk.m else 80 + math.log(ee / (4 * talk.m)) * 10),
+                       -1 if h == math.inf else int(h / quantum))
+                g = groups.get(key)
+                if g is None:
+                    groups[key] = [weight, ee * weight, h]
+                else:
+                    g[0] += weight
+                    g[1] += ee * weight
+                    g[2] = min(g[2], h)
+        # (count, elapsed, leaves_in, S(elapsed), E[min(X, elapsed)], Var(residual) / m^2 capped)
+        self.groups: list[tuple[float, float | None, float, float, float, float]] = []
+        self._lines: list[tuple[float, float]] = []  # per group: mean residual, when it has surely ended
+        for n, e_sum, h in groups.values():
+            e = e_sum / n
+            if e < 0:
+                self.groups.append((n, None, h, 1.0, 0.0, self._spread(None, 1.0)))
+            else:
+                sa = talk.sf(e)
+                self.groups.append((n, e, h, sa, talk.lim_mean(e), self._spread(e, sa)))
+        # agents who will still be serving a talk time from now: they set the pace of the line
+        self.capacity = sum(g[0] for g in self.groups if g[2] >= talk.m)
+        # Once every current call has surely ended (and nobody signs off or in), each agent's expected
+        # count is the straight line 1 + (t + kappa m - r)/m (regular or exponential-like talk times):
+        # estimates far down the line then cost O(1) per step.
+        self.linear_after = math.inf
+        if talk.c2 <= 1.0 and not self.joining and all(g[2] == math.inf for g in self.groups):
+            self.linear_after = max((done for _, done in self._lines), default=0.0) - talk.kappa * talk.m
+            n_total = sum(g[0] for g in self.groups)
+            r_sum = sum(g[0] * r for g, (r, _) in zip(self.groups, self._lines))
+            spread_sum = sum(g[0] * g[5] for g in self.groups)
+            self._slope = n_total / talk.m
+            self._base = n_total * (1.0 + talk.kappa) - r_sum / talk.m  # M(t) = base + slope t
+            self._var_base = spread_sum + talk.c2 * (self._base - n_total)
+
+    def _residual(self, e: float | None, sa: float) -> tuple[float, float]:
+        """Mean and variance of the residual talk time of a call that has lasted e (None: unknown)."""
+        talk = self.talk
+        if e is None:  # equilibrium residual: E[X^2]/(2m) and E[X^3]/(3m) - (E[X^2]/(2m))^2
+            m3 = math.exp(3 * talk.mu + 4.5 * talk.s2)
+            mean_r = talk.m2 / (2 * talk.m)
+            return mean_r, max(0.0, m3 / (3 * talk.m) - mean_r ** 2)
+        if sa < 1e-12:
+            rho = max(1.0, e * talk.s2 / max(talk.s2, math.log(max(e, 1e-9)) - talk.mu))
+            return rho, rho * rho
+        tail1 = talk.m - (talk.lim_mean(e) - e * sa)  # E[X; X > e]
+        tail2 = talk.m2 - (talk.lim_second(e) - e * e * sa)  # E[X^2; X > e]
+        mean_r = tail1 / sa - e
+        return mean_r, max(0.0, (tail2 - 2 * e * tail1 + e * e * sa) / sa - mean_r ** 2)
+
+    def _spread(self, e: float | None, sa: float) -> float:
+        """Variance of the residual talk time over m^2, capped at max(1, cv^2): how much the random
+        end of the current call moves the count of the calls after it. (Also notes when the
+        agent's count becomes a straight line: see `count`.)"""
+        mean_r, var_r = self._residual(e, sa)
+        self._lines.append((mean_r, mean_r + 8.0 * math.sqrt(var_r)))
+        return min(max(1.0, self.talk.c2), var_r / self.talk.m ** 2)
+
+    def _first(self, e: float | None, sa: float, psi_a: float, t: float) -> tuple[float, float]:
+        """(G(t), I(t)): P(first completion <= t) and its integral over [0, t]."""
+        talk = self.talk
+        if t <= 0:
+            return 0.0, 0.0
+        if e is None:  # unknown elapsed: the equilibrium residual
+            lm = talk.lim_mean(t)
+            return lm / talk.m, (t * lm - 0.5 * talk.lim_second(t)) / talk.m
+        if sa < 1e-12:  # beyond what the model has seen: a short exponential residual (Mills ratio)
+            rho = max(1.0, e * talk.s2 / max(talk.s2, math.log(max(e, 1e-9)) - talk.mu))
+            g = 1.0 - math.exp(-t / rho)
+            return g, t - rho * g
+        x = e + t  # (lim_mean inlined: this is the estimator's innermost loop)
+        z = (math.log(x) - talk.mu) / (talk.s * _SQRT2)
+        sf = 0.5 * math.erfc(z)
+        lim_mean = talk.m * 0.5 * math.erfc(talk.s / _SQRT2 - z) + x * sf
+        return 1.0 - sf / sa, t - (lim_mean - psi_a) / sa
+
+    def count(self, t: float) -> tuple[float, float]:
+        """Expected departures within t and their variance."""
+        talk = self.talk
+        if t >= self.linear_after:
+            return self._base + self._slope * t, self._var_base + talk.c2 * self._slope * t
+        mean = var = 0.0
+        for n, e, h, sa, psi_a, spread in self.groups:
+            g, renewals = self._agent(e, sa, psi_a, min(t, h))
+            mean += n * (g + renewals)
+            var += n * (g * (1.0 - g) + talk.c2 * renewals + spread * g * g)
+        for n, d_sum in self.joining.values():
+            d = d_sum / n
+            if t > d:
+                g, renewals = self._agent(0.0, 1.0, 0.0, t - d)
+                mean += n * (1.0 + g + renewals)
+                var += n * (g * (1.0 - g) + talk.c2 * renewals)
+        return mean, var
+
+    def first_departure(self, scale: float, points: int = 400) -> tuple[float, float]:
+        """Mean and variance of the first departure, exactly: the shortest of the calls in progress
+        (nothing else can end first). Trapezoid rule in steps of scale/16 until no call is left."""
+        step = max(scale, 1.0) / 16.0
+        m1 = m2 = 0.0
+        previous = 1.0
+        for i in range(1, points + 1):
+            t = i * step
+            alive = 1.0
+            for n, e, h, sa, psi_a, _ in self.groups:
+                alive *= (1.0 - self._first(e, sa, psi_a, min(t, h))[0]) ** n
+            for _n, d_sum in self.joining.values():
+                if t >= d_sum / _n:
+                    alive = 0.0
+            m1 += step * (previous + alive) / 2.0
+            m2 += step * ((t - step) * previous + t * alive)  # 2 * integral of t * P(T > t)
+            previous = alive
+            if alive < 1e-6:
+                break
+        return m1, max(m2 - m1 * m1, 1e-6)
+
+    def _agent(self, e: float | None, sa: float, psi_a: float, t: float) -> tuple[float, float]:
+        """One agent: P(its current call ends within t) and the expected calls after it that do."""
+        talk = self.talk
+        g, integral = self._first(e, sa, psi_a, t)
+        if talk.c2 <= 1.0:
+            shifted = t + talk.kappa * talk.m
+            return g, (self._first(e, sa, psi_a, shifted)[1] / talk.m if shifted > 0 else 0.0)
+        # heavy tails approach the offset slowly: about as the equilibrium residual's CDF squared
+        # (F_e^2, checked against simulated lognormal renewals, cv 1.5-3), taken at the mean
+        # time since the first completion, I(t)/G(t)
+        since = integral / g if g > 1e-12 else 0.0
+        return g, integral / talk.m + talk.kappa * g * (talk.lim_mean(since) / talk.m) ** 2
+
+    def invert(self, target: float, near: float | None = None) -> tuple[float, float, float, float]:
+        """t with M(t) = target, M'(t) and M''(t) there, and the index of dispersion of the count.
+        `near`: a time known to be close (narrows the first bracket)."""
+        talk = self.talk
+        rate = max(self.capacity, 1.0) / talk.m
+        lo, m_lo = 0.0, 0.0
+        if near is not None and near > 1.0:
+            m_near = self.count(0.95 * near)[0]
+            if m_near <= target:
+                lo, m_lo = 0.95 * near, m_near
+        hi = max(1.0, lo + max(1.0, (target - m_lo) / rate) * 1.2)
+        m_hi, v_hi = self.count(hi)
+        steps = 0
+        while m_hi < target and steps < 60:
+            lo, m_lo = hi, m_hi
+            hi = hi * 2.0 + talk.m
+            m_hi, v_hi = self.count(hi)
+            steps += 1
+        if m_hi < target:  # everyone signs off before this caller's turn: they wait for the next shift
+            return hi + (target - m_hi) * talk.m, 1.0 / talk.m, 0.0, 1.0
+        # Illinois regula falsi on a monotone function
+        f_lo, f_hi, side = m_lo - target, m_hi - target, 0
+        t, v = hi, v_hi
+        for _ in range(40):
+            t = hi - f_hi * (hi - lo) / (f_hi - f_lo) if f_hi != f_lo else (lo + hi) / 2.0
+            m_t, v = self.count(t)
+            f_t = m_t - target
+            if abs(f_t) < 1e-3 or hi - lo < 0.05:
+                break
+            if f_t > 0:
+                hi, f_hi = t, f_t
+                if side == 1:
+                    f_lo /= 2.0
+                side = 1
+            else:
+                lo, f_lo = t, f_t
+                if side == -1:
+                    f_hi /= 2.0
+                side = -1
+        step = max(1.0, 0.02 * t)
+        before, after = self.count(max(0.0, t - step))[0], self.count(t + step)[0]
+        slope = (after - before) / (t + step - max(0.0, t - step))
+        curvature = (after - 2.0 * target + before) / (step * step) if t > step else 0.0
+        return t, max(slope, 1e-9), curvature, v / max(target, 1e-9)
+
+
+def _stages(n: int, theta: float) -> tuple[float, float, float, float]:
+    """Over k = 0..n, with r = 1/(1+k theta): sum r, sum r^2, sum k theta r^2 (d/d log theta) and
+    sum k theta r^3 (the part of the variance that abandonments, not departures, contribute)."""
+    if theta <= 0:
+        return n + 1.0, n + 1.0, 0.0, 0.0
+    if n <= 200:
+        mean = var = sens = ab = 0.0
+        for k in range(n + 1):
+            r = 1.0 / (1.0 + k * theta)
+            mean += r
+            var += r * r
+            sens += k * theta * r * r
+            ab += k * theta * r * r * r
+        return mean, var, sens, ab
+    # Euler-Maclaurin: integral + end corrections (error far below a second at these n)
+    end = 1.0 + n * theta
+    mean = math.log(end) / theta + (1.0 + 1.0 / end) / 2.0 + theta * (1.0 - 1.0 / end ** 2) / 12.0
+    var = n / end + (1.0 + 1.0 / end ** 2) / 2.0 + theta * (1.0 - 1.0 / end ** 3) / 6.0
+    sens = (math.log(end) + 1.0 / end - 1.0) / theta + (n * theta / end ** 2) / 2.0
+    ab = (1.0 - 1.0 / end) ** 2 / (2.0 * theta) + (n * theta / end ** 3) / 2.0
+    return mean, var, sens, ab
 
 
 class WaitEstimator:
+    CUSUM_K, CUSUM_H = 0.25, 16.0  # change detection: allowance and alarm level, in standard deviations
+    SHORT_HALF_LIFE = 600.0
+    MIN_SHORT = 15.0  # calls the short window needs before it may overrule the long one
+
     def __init__(self, prior_service_seconds: float = 300.0, prior_patience_seconds: float = 600.0,
-                 half_life_seconds: float = 4 * 3600.0, prior_weight: float = 5.0, staffed: int = 1) -> None:
+                 half_life_seconds: float = 4 * 3600.0, prior_weight: float = 5.0, staffed: int = 1,
+                 prior_service_cv: float = 1.0) -> None:
         self.decay_rate = math.log(2) / half_life_seconds
-        # Weighted sums: service durations and their count; waiting exposure and abandonments.
+        self.short_decay_rate = math.log(2) / self.SHORT_HALF_LIFE
         # Priors act as `prior_weight` pseudo-observations until real ones outweigh them.
-        self.service_sum = prior_service_seconds * prior_weight
-        self.service_n = prior_weight
+        self.talk_long = Window.prior(prior_service_seconds, prior_service_cv, prior_weight)
+        self.talk_short = Window.prior(prior_service_seconds, prior_service_cv, min(prior_weight, 2.0))
         self.exposure = prior_patience_seconds * prior_weight
         self.abandons = prior_weight
+        self.age_exposure = [0.0] * (len(AGE_EDGES) - 1)
+        self.age_abandons = [0.0] * (len(AGE_EDGES) - 1)
         self.staffed = staffed
         self.updated_at: float | None = None
-        self.calibration = Calibration()
+        self.calibration = Calibration()  # pooled over positions (and outcomes without a band)
+        self.bands = [Calibration() for _ in range(len(BAND_EDGES) + 1)]
+        self.changes = 0  # talk-time changes adopted (for reports)
+        self.cusum_up = self.cusum_down = 0.0
 
     # --- learning ------------------------------------------------------------------------------
 
     def _age(self, at: float) -> None:
         if self.updated_at is not None and at > self.updated_at:
-            keep = math.exp(-self.decay_rate * (at - self.updated_at))
-            self.service_sum *= keep
-            self.service_n *= keep
+            dt = at - self.updated_at
+            keep = math.exp(-self.decay_rate * dt)
+            self.talk_long.scale(keep)
+            self.talk_short.scale(math.exp(-self.short_decay_rate * dt))
             self.exposure *= keep
             self.abandons *= keep
+            self.age_exposure = [w * keep for w in self.age_exposure]
+            self.age_abandons = [w * keep for w in self.age_abandons]
             self.calibration.decay(keep)
+            for band in self.bands:
+                band.decay(keep)
         self.updated_at = at if self.updated_at is None else max(self.updated_at, at)
+
+    def _talk_ended(self, seconds: float) -> None:
+        long, short = self.talk_long, self.talk_short
+        # Two-sided CUSUM of the standardised log talk time against the long window: a lasting shift
+        # of half a standard deviation raises an alarm after some 70 calls, steady noise about once in 10,000 or more.
+        z = (math.log(max(seconds, 1e-3)) - long.log_mean) / math.sqrt(long.log_var)
+        self.cusum_up = max(0.0, self.cusum_up + z - self.CUSUM_K)
+        self.cusum_down = max(0.0, self.cusum_down - z - self.CUSUM_K)
+        long.add(seconds)
+        short.add(seconds)
+        if max(self.cusum_up, self.cusum_down) > self.CUSUM_H and short.w >= self.MIN_SHORT and long.w >= 50:
+            self.talk_long = Window(short.w, short.sx, short.sx2, short.sl, short.sl2)
+            self.cusum_up = self.cusum_down = 0.0
+            self.changes += 1
+
+    def _outcome(self, pit: float | None, ahead: int | None, observed: bool) -> None:
+        if pit is None:
+            return
+        self.calibration.add(pit, observed)
+        if ahead is not None:
+            self.bands[band_of(ahead)].add(pit, observed)
 
     def observe(self, event: QueueEvent) -> None:
         self._age(event.at)
         if event.kind is QueueEventKind.SERVICE_END:
-            self.service_sum += event.value
-            self.service_n += 1
+            self._talk_ended(max(event.value, 1.0))
         elif event.kind is QueueEventKind.SERVICE_START:
-            self.exposure += event.value
-            if event.pit is not None:
-                self.calibration.add(event.pit, observed=True)
+            self._waited(event.value, abandoned=False)
+            self._outcome(event.pit, event.ahead, observed=True)
         elif event.kind is QueueEventKind.ABANDON:
-            self.exposure += event.value
-            self.abandons += 1
-            if event.pit is not None:
-                self.calibration.add(event.pit, observed=False)
+            self._waited(event.value, abandoned=True)
+            self._outcome(event.pit, event.ahead, observed=False)
         elif event.kind is QueueEventKind.STAFFING:
             self.staffed = max(0, int(event.value))
 
     @property
     def mu(self) -> float:
-        return self.service_n / self.service_sum
+        return 1.0 / self.talk_long.mean
+
+    def _waited(self, wait: float, abandoned: bool) -> None:
+        self.exposure += wait
+        self.abandons += abandoned
+        spent = _age_bins(wait)
+        for b, seconds in spent:
+            self.age_exposure[b] += seconds
+        if abandoned and spent:
+            self.age_abandons[spent[-1][0]] += 1.0
 
     @property
     def theta(self) -> float:
         return self.abandons / self.exposure
 
+    def theta_until(self, age: float) -> float:
+        """The abandonment rate averaged over waits from 0 to `age` (each bin shrunk toward the
+        overall rate by two pseudo-abandonments): the rate of callers ahead who have waited up to `age`."""
+        theta = self.theta
+        cumulative = 0.0
+        for b, seconds in _age_bins(age):
+            cumulative += seconds * (self.age_abandons[b] + 2.0) / (self.age_exposure[b] + 2.0 / theta)
+        return cumulative / age if age > 0 else theta
+
+    def talk_time(self) -> TalkTime:
+        return TalkTime(self.talk_long.mean, self.talk_long.cv2)
+
+    def levels(self, coverage: float, ahead: int) -> tuple[float, float]:
+        """Calibrated quantile levels for a caller with `ahead` in front: the band's calibration
+        shrunk toward the pooled one, the pooled one toward the nominal levels."""
+        tail = (1.0 - coverage) / 2.0
+        pooled = shrunk_levels(self.calibration, coverage, (tail, 1.0 - tail))
+        return shrunk_levels(self.bands[band_of(ahead)], coverage, pooled)
+
     # --- answering -----------------------------------------------------------------------------
 
     def estimate(self, now: float, position: int, idle: int = 0, servers: int | None = None,
-                 coverage: float = 0.8) -> WaitEstimate:
-        """EWT for the caller at `position` (1 = next), with `idle` agents free right now."""
+                 coverage: float = 0.8, busy: Sequence[BusyAgent] | None = None,
+                 joining: Sequence[float] = (), head_wait: float | None = None) -> WaitEstimate:
+        """EWT for the caller at `position` (1 = next), with `idle` agents free right now and the
+        `busy` ones on calls (elapsed times and announced sign-offs; unknown ones are assumed to
+        be anywhere in their call). `servers` is how many are signed in (busy, idle or between);
+        `joining`, in how many seconds each agent expected on a roster signs in; `head_wait`, how
+        long the caller at the head of the line has waited (the line's own state: callers ahead
+        abandon at the rate of their waits, not the average one)."""
         ahead = position - 1
         if idle > ahead:
             return WaitEstimate.zero()
+        n = ahead - idle
         s = max(1, servers if servers is not None else self.staffed)
-        # Relative standard errors of the learned rates: 1/sqrt(effective observations).
-        return queue_length_predictor(ahead - idle, s, self.mu, self.theta, coverage,
-                                      mu_cv=1 / math.sqrt(self.service_n), theta_cv=1 / math.sqrt(self.abandons),
-                                      levels=self.calibration.levels(coverage))
+        agents = list(busy) if busy is not None else []
+        agents += [BusyAgent(0.0)] * idle  # idle agents take the first `idle` callers now: fresh calls
+        agents += [BusyAgent(None)] * max(0, s - len(agents))  # signed in, nothing known
+        talk = self.talk_time()
+        # How far elapsed times can be trusted: lognormal talk times spread their logarithms by
+        # ln(1 + cv^2); memoryless-like ones (many very short calls) spread them far more, and there
+        # how long a call has lasted says little about when it ends. Regular talk times (cv^2 < 0.5)
+        # are always trusted: there a mixture of regimes, not memorylessness, widens the logarithms.
+        spread = self.talk_long.log_var / math.log1p(talk.c2)
+        trust = 1.0 if talk.c2 < 0.5 else min(1.0, max(0.0, 2.0 - spread))
+        model = _Agents(talk, agents, joining, trust=trust)
+        rate = max(model.capacity, 1.0) / talk.m
+        theta_t = self.theta / rate  # abandonment per departure
+        tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
+        mu_cv = 1.0 / math.sqrt(self.talk_long.w)
+        t, slope, curvature, dispersion = model.invert(tau)
+        if head_wait is not None and n > 0:  # callers ahead have waited 0..head_wait and wait on ~t
+            theta_t = self.theta_until(max(0.0, head_wait) + t) / rate
+            tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
+            t, slope, curvature, dispersion = model.invert(tau, near=t)
+        if n == 0:  # next in line: the first call to end, computed exactly
+            mean, var = model.first_departure(t)
+            var += (mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2
+            return self._answer(mean, var, n, coverage, 1.0)
+        if dispersion < 1.0:
+            # Where departures come regularly the (n+1)-th falls, on average, half a step before the
+            # expected count reaches n+1 (exact for a lattice; no shift for Poisson departures).
+            t, slope, curvature, dispersion = model.invert(max(0.5, tau - 0.5 * (1.0 - dispersion)), near=t)
+        mu_cv = 1.0 / math.sqrt(self.talk_long.w)
+        theta_cv = 1.0 / math.sqrt(self.abandons)
+        # departures are as random as their dispersion says; abandonments ahead stay Poisson-like
+        d = min(1.0, max(dispersion, 0.02))
+        count_var = tau_var * d + tau_ab * (1.0 - d)
+        # model error (talk times not quite lognormal, patience not quite per-bin constant...): a few
+        # percent of the mean, so that uncalibrated ranges err wide; the band calibration narrows them
+        var = (count_var + (tau_sens * theta_cv) ** 2) / (slope * slope) + (t * mu_cv) ** 2 + (MODEL_CV * t) ** 2
+        # E[M^-1(count)] to second order: where departures slow down, the mean wait lies beyond M^-1(E count)
+        jensen = -0.5 * curvature / slope ** 3 * count_var if tau >= 5 else 0.0  # (the count is far from normal below)
+        mean = max(t + max(-0.5 * t, min(jensen, t)), 1e-3)
+        return self._answer(mean, var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t))
+
+    def _answer(self, mean: float, var: float, n: int, coverage: float, p_served: float) -> WaitEstimate:
+        shape, scale = mean * mean / var, var / mean
+        lo_level, hi_level = self.levels(coverage, n)
+        return WaitEstimate(mean=mean, low=gamma_quantile(shape, scale, lo_level),
+                            high=gamma_quantile(shape, scale, hi_level), p_served=p_served,
+                            shape=shape, scale=scale)
 
     # --- persistence ---------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
-        return {"service_sum": self.service_sum, "service_n": self.service_n, "exposure": self.exposure,
-                "abandons": self.abandons, "staffed": self.staffed, "updated_at": self.updated_at,
-                "decay_rate": self.decay_rate, "cal_events": [round(w, 4) for w in self.calibration.events],
-                "cal_censored": [round(w, 4) for w in self.calibration.censored]}
+        return {"talk_long": self.talk_long.as_list(), "talk_short": self.talk_short.as_list(),
+                "exposure": self.exposure, "abandons": self.abandons, "staffed": self.staffed,
+                "age_exposure": [round(w, 3) for w in self.age_exposure],
+                "age_abandons": [round(w, 4) for w in self.age_abandons],
+                "updated_at": self.updated_at, "decay_rate": self.decay_rate, "changes": self.changes,
+                "cusum": [self.cusum_up, self.cusum_down],
+                "cal_events": [round(w, 4) for w in self.calibration.events],
+                "cal_censored": [round(w, 4) for w in self.calibration.censored],
+                "bands": [[[round(w, 4) for w in b.events], [round(w, 4) for w in b.censored]]
+                          for b in self.bands]}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "WaitEstimator":
         est = cls()
-        for key in ("service_sum", "service_n", "exposure", "abandons", "decay_rate"):
-            setattr(est, key, float(state[key]))
+        est.decay_rate = float(state["decay_rate"])
+        if "talk_long" in state:
+            est.talk_long = Window(*(float(v) for v in state["talk_long"]))
+            est.talk_short = Window(*(float(v) for v in state["talk_short"]))
+        else:  # a state from before talk-time shapes were learned: its mean, an exponential's shape
+            n, total = float(state["service_n"]), float(state["service_sum"])
+            est.talk_long = Window.prior(total / n, 1.0, n)
+            est.talk_short = Window.prior(total / n, 1.0, min(n, 2.0))
+        est.exposure = float(state["exposure"])
+        est.abandons = float(state["abandons"])
+        est.age_exposure = [float(w) for w in state.get("age_exposure", est.age_exposure)]
+        est.age_abandons = [float(w) for w in state.get("age_abandons", est.age_abandons)]
+        est.changes = int(state.get("changes", 0))
+        est.cusum_up, est.cusum_down = (float(v) for v in state.get("cusum", (0.0, 0.0)))
         est.updated_at = None if state.get("updated_at") is None else float(state["updated_at"])
         est.staffed = int(state.get("staffed", 1))
         est.calibration.events = [float(w) for w in state.get("cal_events", est.calibration.events)]
         est.calibration.censored = [float(w) for w in state.get("cal_censored", est.calibration.censored)]
+        for band, saved in zip(est.bands, state.get("bands", [])):
+            band.events = [float(w) for w in saved[0]]
+            band.censored = [float(w) for w in saved[1]]
         return est

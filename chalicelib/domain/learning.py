@@ -6,9 +6,9 @@ import logging
 from datetime import datetime
 
 from ..ports import TicketStore
-from .estimator import QueueEvent, QueueEventKind, WaitEstimator
+from .estimator import BusyAgent, QueueEvent, QueueEventKind, WaitEstimator
 from .ewt import WaitEstimate
-from .model import Ticket
+from .model import Ticket, TicketKind
 from .queues import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,33 @@ def prior(queue: QueueConfig) -> WaitEstimator:
 def current(store: TicketStore, queue: QueueConfig) -> WaitEstimator:
     state = store.queue_stats(queue.id)
     return WaitEstimator.from_state(state) if state else prior(queue)
+
+
+def busy_agents(store: TicketStore, queue: QueueConfig, now: datetime) -> list[BusyAgent] | None:
+    """The queue's busy agents and how long each has been on the current Holdfast call (from when
+    they were put on it), for the estimate. None if the store cannot say: the estimate then assumes nothing about them."""
+    try:
+        agents = store.busy_agents(queue.id)
+    except Exception:  # noqa: BLE001 - an estimate without elapsed times beats no answer
+        log.warning("could not read busy agents", extra={"queue": queue.id}, exc_info=True)
+        return None
+    # Only a call Holdfast put the agent on has a known start: an agent who set themselves busy may be
+    # doing anything, and hours of 'busy' read as a talk time would inflate every estimate.
+    return [BusyAgent(None if a.changed_at is None or not a.ticket_id
+                      else max(0.0, (now - a.changed_at).total_seconds()))
+            for a in agents]
+
+
+def head_wait(store: TicketStore, queue: QueueConfig, now: datetime) -> float | None:
+    """How long the caller at the head of the line has been holding (None: a callback or nobody)."""
+    try:
+        head = store.head(queue.id)
+    except Exception:  # noqa: BLE001 - as above
+        log.warning("could not read the head of the line", extra={"queue": queue.id}, exc_info=True)
+        return None
+    if head is None or head.kind is not TicketKind.LIVE:
+        return None
+    return max(0.0, (now - head.created_at).total_seconds())
 
 
 def told_pit(ticket: Ticket, wait: float) -> float | None:

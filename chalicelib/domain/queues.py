@@ -38,8 +38,11 @@ class QueueConfig:
     hold_music_url: str = DEFAULT_HOLD_MUSIC
     # prompt key -> {"text": ...} or {"audio": url}, per language; overrides the built-in prompts
     prompts: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
-    max_park_seconds: int = 8 * 3600
-    dial_timeout_seconds: int = 600
+    # Longest a callback waits in line: covers a night and a weekend, so callbacks left at closing
+    # time resume at the next opening rather than being given up overnight.
+    max_park_seconds: int = 4 * 24 * 3600
+    # The outcome of an answered attempt comes when the conversation ends: longer than any talk.
+    dial_timeout_seconds: int = 4 * 3600
     retry_delays_seconds: tuple[int, ...] = (0, 300, 600, 900)
     dial_mode: str = "agent_first"  # or customer_first (with answering-machine detection)
     caller_id: str | None = None  # number outbound callbacks show; defaults to the number called
@@ -50,6 +53,12 @@ class QueueConfig:
     # Longest a caller holds before the call is treated as rung out (0: no limit).
     max_hold_seconds: int = 0
     max_callbacks_per_number_per_day: int = 3
+    # The live-service guard (domain/guard.py, docs/queues.md); defaults chosen with bench/day.py.
+    callback_guard_seconds: int = 20
+    live_guard: bool = True
+    recovery_guard_seconds: int = 0
+    callback_max_late_seconds: int = 3600
+    callback_reserve_agents: int = 2
     # When agents are expected (a roster); None: during business hours. Only used when nobody is
     # signed in, to tell a caller when a callback can happen.
     staffed_hours: BusinessHours | None = None
@@ -60,8 +69,10 @@ class QueueConfig:
 
 
 _INT_FIELDS = ("offer_callback_after_seconds", "short_abandon_seconds", "assumed_agents",
-               "max_park_seconds", "dial_timeout_seconds", "max_hold_seconds", "max_callbacks_per_number_per_day")
-_BOOL_FIELDS = ("recover_lost_calls", "recovery_keeps_place")
+               "max_park_seconds", "dial_timeout_seconds", "max_hold_seconds", "max_callbacks_per_number_per_day",
+               "callback_guard_seconds", "recovery_guard_seconds", "callback_max_late_seconds",
+               "callback_reserve_agents")
+_BOOL_FIELDS = ("recover_lost_calls", "recovery_keeps_place", "live_guard")
 _NOTIFY_KEYS = {"on_lost_call", "on_callback_failed", "slack_webhook_url", "telegram_bot_token", "telegram_chat_id",
                 "email_from", "email_to", "sms_from", "sms_to"}
 _FLOAT_FIELDS = ("average_handle_seconds", "average_patience_seconds")

@@ -15,7 +15,7 @@ from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
 from chalicelib.domain.notifications import Notifications, compose
 from chalicelib.domain.queues import QueueDirectory
 from tests.contract.test_twilio import RecordingHttpClient
-from tests.fakes import FakeStore
+from chalicelib.adapters.memory import FakeStore
 from tests.helpers import StandIn
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)

@@ -27,7 +27,7 @@ from chalicelib.domain.model import AgentStatus, AnsweredBy, CallStatus
 from chalicelib.ports import Telephony, WebhookRequest
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
 from tests.contract.providers import (KINDS, TELNYX_PUBLIC_KEY, TELNYX_SEED, VONAGE_SECRET, WIRES, Wire, path_of)
-from tests.fakes import FixedClock
+from chalicelib.adapters.memory import FixedClock
 
 QUEUES = str(Path(__file__).resolve().parent.parent / "functional" / "queues.json")
 MONDAY_10_PST = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
@@ -363,7 +363,7 @@ class CallbackWorld:
         from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
         from chalicelib.domain.queues import QueueDirectory
         from chalicelib.webhooks import UseCases, VoiceWebhooks
-        from tests.fakes import FakeBus, FakeDialer, FakeOrchestrator, FakeStore
+        from chalicelib.adapters.memory import FakeBus, FakeDialer, FakeOrchestrator, FakeStore
 
         queues = QueueDirectory.from_config({"queues": [
             {"id": "support", "numbers": [SUPPORT], "dial_mode": mode, "retry_delays_seconds": [0, 300, 600]}]})
@@ -450,7 +450,7 @@ def test_unanswered_callback_is_retried(provider: str) -> None:
 
 # --- secrets: per provider, from Parameter Store, failing closed ----------------------------------
 
-from tests.functional.test_secrets import env, put  # noqa: E402,F401 - the same environment fixture
+from tests.functional.test_secrets import env, items, put  # noqa: E402,F401 - the same environment fixture
 
 
 def signed_incoming(client: Client, provider: str, now: datetime) -> int:
@@ -468,15 +468,16 @@ def test_while_the_app_refuses_every_enabled_provider_is_403_not_404(aws, env, p
     env.setenv("VONAGE_SIGNATURE_SECRET", VONAGE_SECRET)
     with Client(app, stage_name="local") as client:
         assert signed_incoming(client, provider, MONDAY_10_PST) == 403  # whatever the time: nothing verifies
-    assert tickets() == []
+    assert items(aws.table_name) == 0
 
 
 def test_provider_keys_come_from_parameter_store(aws, env) -> None:  # type: ignore[no-untyped-def]
-    for key in ("TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN"):
-        env.delenv(key)
+    for key in ("TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN", "HOLDFAST_AGENT_TOKEN"):
+        env.delenv(key, raising=False)
     env.setenv("HOLDFAST_PARAMETERS_PATH", "/holdfast/dev")
     env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage")
     for name, value in {"twilio-auth-token": AUTH_TOKEN, "admin-token": "test-admin-token-0123456789abcdef0123",
+                        "agent-token": "test-agent-token-0123456789abcdef0123",
                         "telnyx-public-key": TELNYX_PUBLIC_KEY, "telnyx-api-key": "KEY0123",
                         "vonage-signature-secret": VONAGE_SECRET, "vonage-private-key": "pem"}.items():
         put(f"/holdfast/dev/{name}", value)

@@ -8,7 +8,7 @@ import pytest
 from chalicelib.domain.errors import TicketNotFoundError
 from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
 from chalicelib.ports import TicketStore
-from tests.fakes import FakeStore
+from chalicelib.adapters.memory import FakeStore
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
 

@@ -13,7 +13,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from chalicelib.domain.errors import StoreUnavailableError
 from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.ports import TicketStore
-from tests.fakes import FakeStore
+from chalicelib.adapters.memory import FakeStore
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
 AV = AgentStatus.AVAILABLE

@@ -18,7 +18,7 @@ from chalicelib.adapters.vonage import VonageDialer, VonageTelephony
 from chalicelib.domain.errors import CallGoneError, TelephonyError
 from chalicelib.domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                                       Step, explicit_no_input)
-from tests.fakes import FixedClock
+from chalicelib.adapters.memory import FixedClock
 
 BASE = "https://h/api"
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)

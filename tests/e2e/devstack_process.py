@@ -18,11 +18,11 @@ QUEUES = Path(__file__).with_name("queues.json")
 
 
 @contextmanager
-def devstack(port: int, moto_port: int, *extra: str) -> Iterator[subprocess.Popen]:
+def devstack(port: int, moto_port: int, *extra: str, queues: Path = QUEUES) -> Iterator[subprocess.Popen]:
     """The local stack on these ports, with the e2e queue file, no provider credentials and its own
     empty state directory (so no test sees what an earlier run left)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLDFAST_", "TWILIO_"))}
-    env["HOLDFAST_QUEUES_FILE"] = str(QUEUES)
+    env["HOLDFAST_QUEUES_FILE"] = str(queues)
     state = tempfile.TemporaryDirectory(prefix="holdfast-e2e-")
     proc = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port), "--moto-port", str(moto_port),
                              "--state-dir", state.name, *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE,

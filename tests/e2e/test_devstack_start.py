@@ -37,7 +37,7 @@ def test_a_taken_port_is_a_clear_error_naming_the_setting(tmp_path: Path, which:
 
 
 def test_with_a_real_provider_the_admin_token_is_generated_owner_only(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    for key in ("HOLDFAST_ADMIN_TOKEN", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"):
+    for key in ("HOLDFAST_ADMIN_TOKEN", "HOLDFAST_AGENT_TOKEN", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"):
         monkeypatch.delenv(key, raising=False)
     for key, value in REAL_ACCOUNT.items():
         monkeypatch.setenv(key, value)
@@ -58,7 +58,7 @@ def test_with_a_real_provider_the_admin_token_is_generated_owner_only(tmp_path: 
                                  {"HOLDFAST_ADMIN_TOKEN": LOCAL_ADMIN_TOKEN}])
 def test_with_a_real_provider_bad_or_well_known_secrets_stop_the_start(tmp_path: Path, monkeypatch,
                                                                       env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    for key in ("HOLDFAST_ADMIN_TOKEN", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"):
+    for key in ("HOLDFAST_ADMIN_TOKEN", "HOLDFAST_AGENT_TOKEN", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"):
         monkeypatch.delenv(key, raising=False)
     for key, value in {**REAL_ACCOUNT, **env}.items():
         monkeypatch.setenv(key, value)

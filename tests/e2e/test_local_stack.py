@@ -123,7 +123,7 @@ def test_agent_api_over_http_resumes_the_parked_callback_and_the_local_worker_di
     agent first, who is not on the simulated network ('agent-missed': not the caller's attempt, the agent
     is taken offline), and the callback keeps its ticket number. By night (02:00 for the caller) the
     callback waits for 08:00 their time and the agent is not given it."""
-    from devstack.stack import LOCAL_ADMIN_TOKEN
+    from devstack.stack import LOCAL_AGENT_TOKEN
 
     caller, sid, queue = "+14155550142", "CA" + "e2e4".rjust(32, "0"), "?queue=sales"
     reply = stack.post("incoming", event("incoming", CallSid=sid, From=caller, To="+18005550101"), queue)
@@ -140,7 +140,7 @@ def test_agent_api_over_http_resumes_the_parked_callback_and_the_local_worker_di
                              json={"status": "available", "contact": "client:alice", "queues": ["sales"]})
 
     assert status("wrong").status_code == 401
-    reply = status(LOCAL_ADMIN_TOKEN)
+    reply = status(LOCAL_AGENT_TOKEN)
     assert reply.status_code == 200, reply.text
     if not stack.day:
         assert reply.json()["dispatched"] is None, reply.text

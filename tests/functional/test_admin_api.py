@@ -12,7 +12,7 @@ from chalice.test import Client
 from app import app
 from chalicelib import bootstrap
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus
-from tests.fakes import FakeDialer, FixedClock
+from chalicelib.adapters.memory import FakeDialer, FixedClock
 
 ADMIN = "admin-secret"
 QUEUES = str(Path(__file__).with_name("queues.json"))

@@ -12,7 +12,7 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketStatus
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
-from tests.fakes import FakeDialer, FixedClock
+from chalicelib.adapters.memory import FakeDialer, FixedClock
 from tests.helpers import event, signed
 
 ADMIN = "admin-secret"
@@ -24,7 +24,7 @@ def built(settings, monkeypatch):  # type: ignore[no-untyped-def]
     from datetime import datetime, timezone
 
     dialer = FakeDialer()
-    c = bootstrap.build(replace(settings, queues_file=QUEUES, admin_token=ADMIN),
+    c = bootstrap.build(replace(settings, queues_file=QUEUES, agent_token=ADMIN),
                         clock=FixedClock(datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)), dialer=dialer)
     monkeypatch.setattr(bootstrap, "container", lambda: c)
     return c, dialer

@@ -15,7 +15,7 @@ from chalice.test import Client
 from app import app
 from chalicelib import bootstrap
 from chalicelib.settings import Settings, SettingsError, secret_problem
-from tests.conftest import ADMIN_TOKEN, AUTH_TOKEN, PUBLIC_URL
+from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, AUTH_TOKEN, PUBLIC_URL
 from tests.helpers import event, signed
 
 QUEUES = str(Path(__file__).with_name("queues.json"))
@@ -99,7 +99,19 @@ def test_secret_rules(value: str, problem: str | None) -> None:
 def test_require_safe_names_every_problem() -> None:
     with pytest.raises(SettingsError) as err:
         Settings(twilio_auth_token="", admin_token="x").require_safe()
-    assert [p.split()[0] for p in err.value.problems] == ["TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN"]
+    assert [p.split()[0] for p in err.value.problems] == ["TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN",
+                                                          "HOLDFAST_AGENT_TOKEN"]
+
+
+def test_the_agent_token_is_its_own_secret() -> None:
+    """Agents' integrations hold the agent token: it must never open the admin API, so it may not be
+    the admin token, and it is held to the same rules."""
+    with pytest.raises(SettingsError) as err:
+        Settings(twilio_auth_token=AUTH_TOKEN, admin_token=ADMIN_TOKEN, agent_token=ADMIN_TOKEN).require_safe()
+    assert err.value.problems == ["HOLDFAST_AGENT_TOKEN must differ from HOLDFAST_ADMIN_TOKEN (agents read nothing)"]
+    with pytest.raises(SettingsError):
+        Settings(twilio_auth_token=AUTH_TOKEN, admin_token=ADMIN_TOKEN, agent_token=PLACEHOLDER).require_safe()
+    assert Settings(twilio_auth_token=AUTH_TOKEN, admin_token=ADMIN_TOKEN, agent_token=AGENT_TOKEN).require_safe()
 
 
 # --- Parameter Store (AWS) -----------------------------------------------------------------------
@@ -110,11 +122,12 @@ def put(name: str, value: str, secure: bool = True) -> None:
 
 
 def test_secrets_and_public_url_come_from_parameter_store(aws, env) -> None:
-    for key in ("TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN", "HOLDFAST_PUBLIC_URL"):
+    for key in ("TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN", "HOLDFAST_AGENT_TOKEN", "HOLDFAST_PUBLIC_URL"):
         env.delenv(key)
     env.setenv("HOLDFAST_PARAMETERS_PATH", "/holdfast/dev")
     put("/holdfast/dev/twilio-auth-token", AUTH_TOKEN)
     put("/holdfast/dev/admin-token", ADMIN_TOKEN)
+    put("/holdfast/dev/agent-token", AGENT_TOKEN)
     put("/holdfast/dev/public-url", PUBLIC_URL + "/", secure=False)
     with Client(app, stage_name="local") as client:
         assert client.http.get("/health").status_code == 200
@@ -127,6 +140,7 @@ def test_a_missing_parameter_refuses_and_says_which(aws, env) -> None:
     env.delenv("TWILIO_AUTH_TOKEN")
     env.setenv("HOLDFAST_PARAMETERS_PATH", "/holdfast/dev")
     put("/holdfast/dev/admin-token", ADMIN_TOKEN)
+    put("/holdfast/dev/agent-token", AGENT_TOKEN)
     with Client(app, stage_name="local") as client:
         assert incoming(client, AUTH_TOKEN).status_code == 403
         health = client.http.get("/health")

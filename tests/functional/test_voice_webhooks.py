@@ -18,7 +18,7 @@ from chalicelib import bootstrap
 from chalicelib.adapters.dynamo import TicketItem
 from chalicelib.domain.model import AgentStatus
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
-from tests.fakes import FixedClock
+from chalicelib.adapters.memory import FixedClock
 from tests.helpers import event, signed
 
 GOLDEN = Path(__file__).with_name("golden")

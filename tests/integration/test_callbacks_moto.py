@@ -8,7 +8,7 @@ import boto3
 import pytest
 from datetime import datetime, timezone
 
-from tests.fakes import FixedClock
+from chalicelib.adapters.memory import FixedClock
 
 from chalicelib.adapters.dynamo import TicketItem
 from chalicelib.bootstrap import Container, build

@@ -19,7 +19,7 @@ from chalicelib.domain.callbacks import dial_id
 from chalicelib.domain.errors import StaleTokenError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketStatus
 from devstack.pollers import SqsPoller, StreamPoller
-from tests.fakes import FakeDialer, FixedClock
+from chalicelib.adapters.memory import FakeDialer, FixedClock
 
 QUEUES = str(Path(__file__).with_name("queues.json"))
 # In the past, so the workflow's Wait states (real time in moto) pass at once; 10:00 in San Francisco.

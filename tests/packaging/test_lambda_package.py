@@ -22,7 +22,7 @@ from devstack.network import SimNetwork
 from devstack.stack import LOCAL_ACCOUNT_SID
 from infra.build import Package, build
 from infra.lambda_layout import LambdaProcess, api_event, lay_out, sqs_event, stage_on_moto
-from tests.conftest import ADMIN_TOKEN, AUTH_TOKEN
+from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, AUTH_TOKEN
 from tests.e2e.test_local_stack import free_port
 from tests.helpers import event, signed
 
@@ -104,7 +104,7 @@ def test_the_layer_is_slim_and_compiled(package: Package) -> None:
 
 def test_the_package_imports_and_serves_a_webhook_and_a_dial_message_in_the_lambda_layout(
         package: Package, aws: str, tmp_path: Path) -> None:
-    env = stage_on_moto(aws, AUTH_TOKEN, ADMIN_TOKEN, PUBLIC_URL)
+    env = stage_on_moto(aws, AUTH_TOKEN, ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL)
     network = SimNetwork(f"http://127.0.0.1:{free_port()}", AUTH_TOKEN, LOCAL_ACCOUNT_SID).start()
     layout = lay_out(package.app_zip, package.layer_zip, tmp_path / "lambda")
     env = {**env, "TWILIO_ACCOUNT_SID": LOCAL_ACCOUNT_SID,
@@ -149,7 +149,7 @@ def test_the_package_imports_and_serves_a_webhook_and_a_dial_message_in_the_lamb
             assert time.monotonic() < deadline, "the workflow never parked the callback"
             time.sleep(0.2)
 
-        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"Bearer {AGENT_TOKEN}", "Content-Type": "application/json"}
         agent = api.invoke("app", api_event("POST", "/agents/alice/status", "/agents/{agent_id}/status",
                                             {"agent_id": "alice"}, headers,
                                             json.dumps({"status": "available", "contact": "client:alice",

@@ -13,7 +13,7 @@ from chalicelib.domain.errors import NumberNotAllowedError
 from chalicelib.domain.model import AgentStatus, AnsweredBy, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.phone import NumberPolicy
 from chalicelib.domain.queues import QueueDirectory
-from tests.fakes import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in San Francisco
 CUSTOMER = "+14155550100"

@@ -12,7 +12,7 @@ from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, 
 from chalicelib.adapters.twilio_provider import TwilioTelephony
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Dial, Hangup
-from tests.fakes import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in San Francisco
 CUSTOMER = "+14155550100"

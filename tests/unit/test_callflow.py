@@ -10,7 +10,7 @@ from chalicelib.domain.errors import OrchestratorError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Step
-from tests.fakes import FakeBus, FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import FakeBus, FakeOrchestrator, FakeStore, FixedClock
 
 CONFIG = {"default": "support", "queues": [
     {"id": "support", "name": "Acme", "offer_callback_after_seconds": 120, "assumed_agents": 1,

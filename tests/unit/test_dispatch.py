@@ -11,10 +11,10 @@ from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Dial, Enqueue, Hangup
-from tests.fakes import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
-QUEUES = QueueDirectory.from_config({"queues": [{"id": "support"}, {"id": "sales"}]})
+QUEUES = QueueDirectory.from_config({"queues": [{"id": "support", "callback_reserve_agents": 0}, {"id": "sales"}]})
 AV = AgentStatus.AVAILABLE
 
 
@@ -176,7 +176,7 @@ def test_provider_down_keeps_the_caller_in_line_and_the_agent_available(world) -
 def test_caller_who_hangs_up_while_being_put_through_frees_the_agent(world) -> None:  # type: ignore[no-untyped-def]
     from chalicelib.domain.callflow import CallFlow
     from chalicelib.domain.model import CallEvent, CallStatus
-    from tests.fakes import FakeBus
+    from chalicelib.adapters.memory import FakeBus
 
     store, orch, dialer, clock, d = world
     flow = CallFlow(store, orch, clock, QUEUES, FakeBus())

@@ -73,7 +73,7 @@ def test_agent_fields_are_masked_whatever_the_agent_id_looks_like(caplog) -> Non
     from chalicelib.domain.dispatch import Dispatcher
     from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
     from chalicelib.domain.queues import QueueDirectory
-    from tests.fakes import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+    from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
 
     now = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
     store = FakeStore()

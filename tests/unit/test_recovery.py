@@ -9,7 +9,7 @@ from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Leave
-from tests.fakes import FakeBus, FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import FakeBus, FakeDialer, FakeOrchestrator, FakeStore, FixedClock
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in San Francisco
 ALICE = "+14155550100"

@@ -1,9 +1,19 @@
-"""In-memory adapters for unit tests. They subclass the ports, so a port change breaks them loudly."""
+"""In-memory adapters: product code, used by the unit tests and the day simulator (bench/day.py).
+
+They subclass the ports, so a port change breaks them loudly. `VirtualClock` runs scheduled work in
+virtual time; `FakeStore` can report ticket changes the way the table's stream does; and
+`MemoryOrchestrator` follows infra/callback.asl.json's states and timers (a contract test runs the same
+scenarios through it and through moto executing the ASL)."""
 from __future__ import annotations
 
+import bisect
+import heapq
+import json
+import itertools
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from chalicelib.domain.errors import (CallGoneError, OrchestratorError, StaleTokenError, TelephonyError, TicketNotFoundError,
                                       UnknownAgentError)
@@ -23,9 +33,70 @@ class FixedClock(Clock):
         self.current += timedelta(seconds=seconds)
 
 
+class VirtualClock(FixedClock):
+    """Virtual time with scheduled work: `at(when, fn)` runs fn when the clock reaches `when`.
+
+    Work scheduled for the same instant runs in the order it was scheduled."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        super().__init__(now)
+        self._heap: list[tuple[datetime, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._cancelled: set[int] = set()
+
+    def at(self, when: datetime, fn: Callable[[], None]) -> int:
+        handle = next(self._seq)
+        heapq.heappush(self._heap, (max(when, self.current), handle, fn))
+        return handle
+
+    def after(self, seconds: float, fn: Callable[[], None]) -> int:
+        return self.at(self.current + timedelta(seconds=seconds), fn)
+
+    def cancel(self, handle: int | None) -> None:
+        if handle is not None:
+            self._cancelled.add(handle)
+
+    def next_due(self) -> datetime | None:
+        while self._heap and self._heap[0][1] in self._cancelled:
+            self._cancelled.discard(heapq.heappop(self._heap)[1])
+        return self._heap[0][0] if self._heap else None
+
+    def run_until(self, until: datetime) -> None:
+        """Run everything due up to `until` (including work that work schedules), then stand there."""
+        while (due := self.next_due()) is not None and due <= until:
+            when, _, fn = heapq.heappop(self._heap)
+            self.current = max(self.current, when)
+            fn()
+        self.current = max(self.current, until)
+
+    def advance(self, seconds: float) -> None:
+        self.run_until(self.current + timedelta(seconds=seconds))
+
+    def run_all(self, limit: int = 1_000_000) -> None:
+        for _ in range(limit):
+            due = self.next_due()
+            if due is None:
+                return
+            self.run_until(due)
+        raise RuntimeError("virtual clock: work keeps scheduling more work")
+
+
+class _TicketTable(dict):  # type: ignore[type-arg]
+    """The tickets by id; every write (tests write directly too) keeps the store's indexes and stream."""
+
+    def __init__(self, store: "FakeStore") -> None:
+        super().__init__()
+        self._store = store
+
+    def __setitem__(self, key: str, ticket: Ticket) -> None:
+        old = self.get(key)
+        super().__setitem__(key, ticket)
+        self._store._written(ticket, old)
+
+
 class FakeStore(TicketStore):
     def __init__(self) -> None:
-        self.tickets: dict[str, Ticket] = {}
+        self.tickets: dict[str, Ticket] = _TicketTable(self)
         self.calls: dict[str, str] = {}
         self.counters: dict[str, int] = {}
         self.agents: dict[str, Agent] = {}
@@ -36,6 +107,45 @@ class FakeStore(TicketStore):
         self.opt_outs: set[str] = set()
         self.stats: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
+        # queue -> the line in dispatch order (WAITING tickets), and its live callers alone
+        self._waiting: dict[str, list[tuple[int, int, str]]] = {}
+        self._waiting_live: dict[str, list[tuple[int, int, str]]] = {}
+        self._lost: dict[str, set[str]] = {}  # queue -> unrecovered lost ticket ids
+        self._lost_by_number: dict[tuple[str, str], set[str]] = {}  # (queue, number) -> the same, by number
+        # Called with (new, old) after every ticket write, like the table's stream (None: nobody listens).
+        self.on_change: Callable[[Ticket, Ticket | None], None] | None = None
+
+    @staticmethod
+    def _place(line: list[tuple[int, int, str]], old: Ticket | None, new: Ticket | None) -> None:
+        """Keep a line sorted in dispatch order: take out the old entry, put in the new one."""
+        for t, add in ((old, False), (new, True)):
+            if t is None:
+                continue
+            key = (-t.priority, t.number, t.id)
+            i = bisect.bisect_left(line, key)
+            present = i < len(line) and line[i] == key
+            if add and not present:
+                line.insert(i, key)
+            elif not add and present:
+                del line[i]
+
+    def _put(self, ticket: Ticket, old: Ticket | None) -> None:
+        self.tickets[ticket.id] = ticket
+
+    def _written(self, ticket: Ticket, old: Ticket | None) -> None:
+        for line, member in ((self._waiting, ticket.status is TicketStatus.WAITING),
+                             (self._waiting_live, ticket.status is TicketStatus.WAITING and ticket.kind is TicketKind.LIVE)):
+            self._place(line.setdefault(ticket.queue_id, []), old, ticket if member else None)
+        is_lost = bool(ticket.lost_cause and not ticket.recovered_at)
+        lost = self._lost.setdefault(ticket.queue_id, set())
+        (lost.add if is_lost else lost.discard)(ticket.id)
+        for number in {ticket.caller, ticket.callback_number, old.caller if old else None,
+                       old.callback_number if old else None} - {None}:
+            by_number = self._lost_by_number.setdefault((ticket.queue_id, str(number)), set())
+            mine = is_lost and number in (ticket.caller, ticket.callback_number)
+            (by_number.add if mine else by_number.discard)(ticket.id)
+        if self.on_change is not None and ticket != old:  # a stream reports only real changes
+            self.on_change(ticket, old)
 
     def next_number(self, queue_id: str) -> int:
         with self._lock:
@@ -52,7 +162,7 @@ class FakeStore(TicketStore):
                 return self.tickets[self.calls[ticket.call_id]]
             if ticket.call_id:
                 self.calls[ticket.call_id] = ticket.id
-            self.tickets[ticket.id] = ticket
+            self._put(ticket, None)
         return ticket
 
     def get(self, ticket_id: str) -> Ticket:
@@ -66,16 +176,13 @@ class FakeStore(TicketStore):
         return self.tickets[ref] if ref else None
 
     def _line(self, queue_id: str) -> list[Ticket]:
-        return sorted((t for t in self.tickets.values()
-                       if t.queue_id == queue_id and t.status is TicketStatus.WAITING),
-                      key=lambda t: (-t.priority, t.number))
+        return [self.tickets[i] for _, _, i in self._waiting.get(queue_id, ())]
 
     def ahead_of(self, ticket: Ticket) -> int:
-        mine = (-ticket.priority, ticket.number)
-        return sum(1 for t in self._line(ticket.queue_id) if (-t.priority, t.number) < mine)
+        return bisect.bisect_left(self._waiting.get(ticket.queue_id, []), (-ticket.priority, ticket.number, ""))
 
     def waiting_count(self, queue_id: str) -> int:
-        return len(self._line(queue_id))
+        return len(self._waiting.get(queue_id, ()))
 
     def staffing(self, queue_id: str) -> Staffing:
         mine = [a for a in self.agents.values() if queue_id in a.queues]
@@ -87,7 +194,7 @@ class FakeStore(TicketStore):
             ticket = self.get(ticket_id)
             if not ok(ticket):
                 return False
-            self.tickets[ticket_id] = ticket.evolve(**changes)
+            self._put(ticket.evolve(**changes), ticket)
             return True
 
     def set_pending_number(self, ticket_id: str, number: str | None) -> None:
@@ -112,7 +219,8 @@ class FakeStore(TicketStore):
         queue_id, num = ticket_id.rsplit("-", 1)
         ticket = Ticket(queue_id, int(num), TicketKind.CALLBACK, TicketStatus.SCHEDULED, now, caller=number,
                         language=language, callback_number=number, not_before=not_before)
-        self.tickets[ticket.id] = ticket
+        with self._lock:
+            self._put(ticket, self.tickets.get(ticket.id))
         return ticket
 
     def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
@@ -151,14 +259,13 @@ class FakeStore(TicketStore):
         self._change(ticket_id, lambda t: True, lost_cause=cause, lost_at=at)
 
     def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
-        mine = [t for t in self.lost_calls(queue_id) if number in (t.caller, t.callback_number)]
+        mine = [self.tickets[i] for i in list(self._lost_by_number.get((queue_id, number), ()))]
         for t in mine:
             self._change(t.id, lambda x: True, recovered_at=at)
         return len(mine)
 
     def lost_calls(self, queue_id: str) -> list[Ticket]:
-        return sorted((t for t in self.tickets.values()
-                       if t.queue_id == queue_id and t.lost_cause and not t.recovered_at),
+        return sorted((self.tickets[i] for i in self._lost.get(queue_id, ())),
                       key=lambda t: (t.lost_at, t.number))
 
     def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
@@ -227,15 +334,19 @@ class FakeStore(TicketStore):
         return [a for a in list(self.agents.values()) if queue_id in a.queues and a.status is AgentStatus.BUSY]
 
     def head(self, queue_id: str) -> Ticket | None:
-        line = self._line(queue_id)
-        return line[0] if line else None
+        waiting = self._waiting.get(queue_id)
+        return self.tickets[waiting[0][2]] if waiting else None
+
+    def first_live(self, queue_id: str) -> Ticket | None:
+        live = self._waiting_live.get(queue_id)
+        return self.tickets[live[0][2]] if live else None
 
     def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
         with self._lock:
             ticket, agent = self.get(ticket_id), self.agents.get(agent_id)
             if ticket.status is not TicketStatus.WAITING or agent is None or agent.status is not AgentStatus.AVAILABLE:
                 return False
-            self.tickets[ticket_id] = ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id)
+            self._put(ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id), ticket)
             self.agents[agent_id] = Agent(agent.id, AgentStatus.BUSY, agent.queues, agent.contact, ticket_id, now)
             return True
 
@@ -261,6 +372,10 @@ class FakeStore(TicketStore):
 
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
         self._change(ticket_id, lambda t: t.agent_id == agent_id, agent_id=None)
+
+    def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
+        return self._change(ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.status in (
+            TicketStatus.SCHEDULED, TicketStatus.WAITING), status=TicketStatus.CANCELLED, ended_at=now, task_token=None)
 
     # --- dialing -------------------------------------------------------------------------
 
@@ -321,6 +436,175 @@ class FakeOrchestrator(Orchestrator):
                 raise StaleTokenError("InvalidToken")
             self._used.add(token)
             self.completed.append((token, dict(output)))
+
+
+_SCHEDULED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_PARKABLE = (TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING)
+
+
+@dataclass
+class Execution:
+    """One callback workflow run: the ASL's input document as it moves through the states."""
+
+    name: str
+    data: dict[str, Any]
+    state: str = "Schedule"
+    status: str = "RUNNING"  # SUCCEEDED, FAILED, ABORTED
+    error: str | None = None
+    token: str | None = None
+    timer: int | None = None
+    states: list[str] = field(default_factory=list)  # every state entered, in order
+
+
+class MemoryOrchestrator(Orchestrator):
+    """infra/callback.asl.json in virtual time: Schedule (Wait until not_before) -> Park (the ticket
+    WAITING with a task token, under the same condition; park_timeout_seconds -> GiveUp) -> Dial (a
+    message to the dial worker with a task token; dial_timeout_seconds -> NoOutcome: count the attempt
+    and park again while attempts are left) -> Outcome (connected: Recovered; cancelled: Closed; a next
+    slot: Reschedule -> Schedule; else GiveUp) ; GiveUp (LOST, unless served) -> Notify -> Lost.
+
+    `dial_worker` receives the Dial step's message body (the SQS queue in AWS); it is delivered
+    asynchronously, as the next piece of work at the current instant."""
+
+    def __init__(self, store: FakeStore, clock: VirtualClock, bus: EventBus | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.bus = bus
+        self.dial_worker: Callable[[dict[str, Any]], None] | None = None
+        self.executions: dict[str, Execution] = {}
+        self._tasks: dict[str, Execution] = {}
+        self._tokens = itertools.count(1)
+
+    # --- the port ---------------------------------------------------------------------------
+
+    def start(self, name: str, payload: Mapping[str, Any]) -> str:
+        execution_id = f"mem:{name}"
+        if execution_id not in self.executions:  # idempotent by name, like StartExecution
+            ex = Execution(name, json.loads(json.dumps(dict(payload))))
+            self.executions[execution_id] = ex
+            self._schedule(ex)
+        return execution_id
+
+    def stop(self, execution_id: str) -> None:
+        ex = self.executions.get(execution_id)
+        if ex is not None and ex.status == "RUNNING":
+            self._end(ex, "ABORTED", "Holdfast.Rejoined")
+
+    def complete(self, token: str, output: Mapping[str, Any]) -> None:
+        ex = self._tasks.pop(token, None)
+        if ex is None or ex.status != "RUNNING" or ex.token != token:
+            raise StaleTokenError("TaskTimedOut")  # timed out, finished, or answered before
+        self.clock.cancel(ex.timer)
+        ex.token = ex.timer = None
+        if ex.state == "Park":
+            ex.data["agent"] = json.loads(json.dumps(dict(output)))
+            self._dial(ex)
+        else:
+            ex.data["outcome"] = json.loads(json.dumps(dict(output)))
+            self._outcome(ex)
+
+    def status(self, execution_id: str) -> tuple[str, str | None]:
+        ex = self.executions[execution_id]
+        return ex.status, ex.error
+
+    # --- the states ---------------------------------------------------------------------------
+
+    def _enter(self, ex: Execution, state: str) -> None:
+        ex.state = state
+        ex.states.append(state)
+
+    def _task(self, ex: Execution, timeout_seconds: float, on_timeout: Callable[[Execution], None]) -> str:
+        """A waitForTaskToken task: its token, and its timeout (States.Timeout) -> on_timeout."""
+        token = f"{ex.name}#{next(self._tokens)}"
+        ex.token = token
+        self._tasks[token] = ex
+
+        def timed_out() -> None:
+            if ex.token == token and ex.status == "RUNNING":
+                self._tasks.pop(token, None)
+                ex.token = ex.timer = None
+                on_timeout(ex)
+
+        ex.timer = self.clock.after(timeout_seconds, timed_out)
+        return token
+
+    def _schedule(self, ex: Execution) -> None:
+        self._enter(ex, "Schedule")
+        when = datetime.strptime(ex.data["schedule"]["not_before"], _SCHEDULED_FORMAT).replace(tzinfo=timezone.utc)
+        ex.timer = self.clock.at(when, lambda: self._park(ex))
+
+    def _park(self, ex: Execution) -> None:
+        if ex.status != "RUNNING":
+            return
+        self._enter(ex, "Park")
+        ticket_id, attempt = ex.data["ticket_id"], int(ex.data["schedule"]["attempt"])
+        token = self._task(ex, float(ex.data["park_timeout_seconds"]), self._give_up)
+        with self.store._lock:  # one conditional update, like the ASL's updateItem
+            parked = self.store._change(
+                ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.status in _PARKABLE,
+                task_token=token, status=TicketStatus.WAITING, attempts=attempt, dial_id=None)
+            if parked:
+                self.store.dial_tokens.pop(ticket_id, None)
+        if not parked:
+            self._end(ex, "SUCCEEDED", None, "Closed")
+
+    def _dial(self, ex: Execution) -> None:
+        self._enter(ex, "Dial")
+        token = self._task(ex, float(ex.data["dial_timeout_seconds"]), self._no_outcome)
+        body = {"ticket_id": ex.data["ticket_id"], "attempt": ex.data["schedule"]["attempt"],
+                "agent": ex.data["agent"], "token": token}
+        if self.dial_worker is not None:
+            worker = self.dial_worker
+            self.clock.after(0, lambda: worker(body))
+
+    def _outcome(self, ex: Execution) -> None:
+        self._enter(ex, "Outcome")
+        outcome = ex.data["outcome"]
+        if outcome.get("result") == "connected":
+            return self._end(ex, "SUCCEEDED", None, "Recovered")
+        if outcome.get("result") == "cancelled":
+            return self._end(ex, "SUCCEEDED", None, "Closed")
+        if "next" in outcome:
+            self._enter(ex, "Reschedule")
+            ex.data["schedule"] = outcome["next"]
+            return self._schedule(ex)
+        self._give_up(ex)
+
+    def _no_outcome(self, ex: Execution) -> None:
+        self._enter(ex, "NoOutcome")
+        ex.data["schedule"] = {"not_before": ex.data["schedule"]["not_before"],
+                               "attempt": int(ex.data["schedule"]["attempt"]) + 1}
+        self._enter(ex, "AttemptsLeft")
+        if ex.data["schedule"]["attempt"] <= int(ex.data["max_attempts"]):
+            return self._park(ex)
+        self._give_up(ex)
+
+    def _give_up(self, ex: Execution) -> None:
+        self._enter(ex, "GiveUp")
+        now = self.clock.now()
+        ticket_id = ex.data["ticket_id"]
+        with self.store._lock:
+            ticket = self.store.tickets.get(ticket_id)
+            lost = ticket is not None and self.store._change(
+                ticket_id, lambda t: t.status is not TicketStatus.SERVED, status=TicketStatus.LOST,
+                lost_cause=ticket.lost_cause or "callback_failed", lost_at=ticket.lost_at or now,
+                task_token=None, dial_id=None)
+            if lost:
+                self.store.dial_tokens.pop(ticket_id, None)
+        if not lost:
+            return self._end(ex, "SUCCEEDED", None, "Closed")
+        self._enter(ex, "Notify")
+        if self.bus is not None:
+            self.bus.publish({"event": "callback_lost", "ticket_id": ticket_id})
+        self._end(ex, "FAILED", "Holdfast.CallbackLost", "Lost")
+
+    def _end(self, ex: Execution, status: str, error: str | None, state: str | None = None) -> None:
+        if state:
+            self._enter(ex, state)
+        self.clock.cancel(ex.timer)
+        if ex.token:
+            self._tasks.pop(ex.token, None)
+        ex.status, ex.error, ex.token, ex.timer = status, error, None, None
 
 
 class FakeDialer(Dialer):

@@ -1,0 +1,208 @@
+"""The operations console's use cases: live monitor, lost-call work list, reports, staffing advice.
+
+Plain Python over the ports: the TicketStore (agents, lost calls, opt-outs) and the OperationsLog
+(half-hour report rows and the board of open tickets, both fed by `observe` as tickets change)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from ..ports import BoardEntry, Clock, OperationsLog, Orchestrator, TicketStore
+from . import learning, reports, staffing
+from .errors import OrchestratorError, TicketNotFoundError
+from .model import OPEN_STATUSES, AgentStatus, Ticket, TicketKind, TicketStatus, split_ticket_id
+from .phone import masked
+from .queues import QueueConfig, QueueDirectory
+
+log = logging.getLogger(__name__)
+
+SERVICE_GOAL = 0.8  # share answered within the target
+ABANDON_GOAL = 0.05  # share abandoning
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def board_entry(ticket: Ticket) -> BoardEntry:
+    told = ticket.told_shape * ticket.told_scale if ticket.told_shape and ticket.told_scale else None
+    return BoardEntry(ticket.id, ticket.queue_id, ticket.number, ticket.kind.value, ticket.status.value,
+                      ticket.priority, ticket.created_at, masked(ticket.callback_number or ticket.caller),
+                      ticket.attempts, ticket.not_before, ticket.next_attempt_at, ticket.agent_id, told,
+                      ticket.lost_cause)
+
+
+def callback_plan(ticket: Ticket) -> str:
+    """What is being done about a lost call, in words for people."""
+    if ticket.kind is not TicketKind.CALLBACK:
+        return "no callback"
+    return {"SCHEDULED": "scheduled", "WAITING": "waiting for an agent", "CONNECTING": "dialing",
+            "LOST": "attempts ran out: call them", "CANCELLED": "cancelled"}.get(ticket.status.value, "")
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What one ticket transition added to the reports (for metrics)."""
+
+    queue_id: str
+    counts: dict[str, float]
+
+
+class Operations:
+    def __init__(self, store: TicketStore, oplog: OperationsLog, queues: QueueDirectory, clock: Clock,
+                 orchestrator: Orchestrator) -> None:
+        self.store = store
+        self.orchestrator = orchestrator
+        self.oplog = oplog
+        self.queues = queues
+        self.clock = clock
+
+    # --- fed by ticket transitions ---------------------------------------------------------
+
+    def observe(self, old: Ticket | None, new: Ticket) -> Observed:
+        """One ticket transition (as the table's stream delivers it): report rows and the board.
+        Safe to repeat: each fact is recorded once; the board holds the latest image."""
+        queue = self.queues.get(new.queue_id)
+        added: dict[str, float] = {}
+        for fact in reports.facts(old, new, queue.short_abandon_seconds):
+            if self.oplog.record(fact.id, fact.queue_id, fact.bucket, fact.counts):
+                reports.add_counts(added, fact.counts)
+        if new.status in OPEN_STATUSES:
+            self.oplog.board_put(board_entry(new))
+        else:
+            self.oplog.board_remove(new.queue_id, new.id)
+        return Observed(new.queue_id, added)
+
+    # --- live monitor -----------------------------------------------------------------------
+
+    def _day_bounds(self, queue: QueueConfig, day: date) -> tuple[datetime, datetime]:
+        start = datetime.combine(day, time(0), tzinfo=queue.hours.zone)
+        return start, start + timedelta(days=1)
+
+    def today(self, queue: QueueConfig) -> date:
+        return self.clock.now().astimezone(queue.hours.zone).date()
+
+    def monitor(self, queue_id: str) -> dict[str, Any]:
+        queue = self.queues.get(queue_id)
+        now = self.clock.now()
+        board = self.oplog.board(queue_id)
+        waiting = sorted((e for e in board if e.status == TicketStatus.WAITING.value),
+                         key=lambda e: (-e.priority, e.number))
+        position = {e.ticket_id: i + 1 for i, e in enumerate(waiting)}
+        by_ticket = {e.ticket_id: e for e in board}
+        live = [{"ticket": e.ticket_id, "caller": e.masked, "position": position.get(e.ticket_id),
+                 "status": e.status.lower(), "since": _iso(e.created_at),
+                 "waited_seconds": round((now - e.created_at).total_seconds()),
+                 "told_seconds": round(e.told_seconds) if e.told_seconds else None}
+                for e in board if e.kind == TicketKind.LIVE.value]
+        pending = [{"ticket": e.ticket_id, "number": e.masked, "status": e.status.lower(),
+                    "position": position.get(e.ticket_id), "attempts": e.attempts,
+                    "next_attempt": _iso(e.next_attempt_at or e.not_before), "promised": _iso(e.not_before),
+                    "lost_cause": e.lost_cause}
+                   for e in board if e.kind == TicketKind.CALLBACK.value]
+        agents = []
+        for present in [*self.store.idle_agents(queue_id), *self.store.busy_agents(queue_id)]:
+            agent = self.store.get_agent(present.id)  # presence lists carry no reservation or time
+            doing = "ready" if agent.status is AgentStatus.AVAILABLE else "busy"
+            entry = by_ticket.get(agent.ticket_id or "")
+            if agent.ticket_id:
+                # While a ticket is CONNECTING its agent is being rung or is already talking: the
+                # provider reports a bridged call's answer only when it ends, so the two are one state.
+                doing = "connecting" if entry is not None and entry.status == TicketStatus.CONNECTING.value else "talking"
+            agents.append({"id": agent.id, "status": agent.status.value, "since": _iso(agent.changed_at),
+                           "doing": doing, "ticket": agent.ticket_id,
+                           "with": entry.masked if entry is not None else None})
+        agents.sort(key=lambda a: a["id"])
+        start, end = self._day_bounds(queue, self.today(queue))
+        today = reports.build_report(queue_id, start, end, self.oplog.rows(queue_id, start, end)).total.as_row()
+        return {"queue": queue_id, "name": queue.name, "at": _iso(now), "waiting": live, "callbacks": pending,
+                "agents": agents, "today": today}
+
+    # --- lost-call work list -----------------------------------------------------------------
+
+    def lost_calls(self, queue_id: str) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        out = []
+        for t in self.store.lost_calls(queue_id):
+            plan = callback_plan(t)
+            out.append({"ticket": t.id, "queue": t.queue_id, "number": masked(t.callback_number or t.caller),
+                        "cause": t.lost_cause, "lost_at": _iso(t.lost_at),
+                        "waited_seconds": round(t.wait_seconds) if t.wait_seconds is not None else None,
+                        "since_seconds": round((now - t.lost_at).total_seconds()) if t.lost_at else None,
+                        "callback": plan, "attempts": t.attempts, "last_outcome": t.last_outcome,
+                        "next_attempt": _iso(t.next_attempt_at or t.not_before)
+                        if t.status is TicketStatus.SCHEDULED else None,
+                        "can_opt_out": bool(t.callback_number or t.caller),
+                        "can_stop": t.kind is TicketKind.CALLBACK and t.status in (TicketStatus.SCHEDULED,
+                                                                                    TicketStatus.WAITING)})
+        return out
+
+    def _lost_ticket(self, ticket_id: str) -> Ticket:
+        split_ticket_id(ticket_id)  # malformed ids are refused before any read
+        ticket = self.store.get(ticket_id)
+        if not ticket.lost_cause:
+            raise TicketNotFoundError(f"{ticket_id} is not on the lost-call list")
+        return ticket
+
+    def reveal(self, ticket_id: str, who: str) -> str:
+        """The whole number of a lost call, for an admin who asked; logged (without the number)."""
+        ticket = self._lost_ticket(ticket_id)
+        number = ticket.callback_number or ticket.caller or ""
+        log.warning("number revealed", extra={"ticket": ticket.id, "session": who})
+        return number
+
+    def opt_out(self, ticket_id: str, who: str) -> str:
+        """The lost caller's number is never called back automatically again (press 1 still works)."""
+        ticket = self._lost_ticket(ticket_id)
+        number = ticket.callback_number or ticket.caller
+        if not number:
+            raise TicketNotFoundError(f"{ticket_id} has no number")
+        self.store.set_opt_out(number, True, self.clock.now())
+        log.info("number opted out from the console", extra={"ticket": ticket.id, "session": who})
+        return masked(number)
+
+    def stop_calling(self, ticket_id: str, who: str) -> bool:
+        """No more callback attempts for this lost call. Its workflow is stopped; if it runs on, its
+        next Park finds the ticket closed and ends. False if it was not a pending callback."""
+        ticket = self._lost_ticket(ticket_id)
+        if not self.store.cancel_callback(ticket.id, self.clock.now()):
+            return False
+        if ticket.execution_id:
+            try:
+                self.orchestrator.stop(ticket.execution_id)
+            except OrchestratorError:
+                log.warning("could not stop the callback's workflow; its next step closes it",
+                            extra={"ticket": ticket.id})
+        log.info("callback stopped from the console", extra={"ticket": ticket.id, "session": who})
+        return True
+
+    # --- reports and staffing -----------------------------------------------------------------
+
+    def report(self, queue_id: str, first: date, last: date,
+               target_seconds: int = reports.DEFAULT_TARGET_SECONDS) -> reports.Report:
+        queue = self.queues.get(queue_id)
+        start = self._day_bounds(queue, first)[0]
+        end = self._day_bounds(queue, last)[1]
+        return reports.build_report(queue_id, start, end, self.oplog.rows(queue_id, start, end), target_seconds)
+
+    def staffing(self, queue_id: str, day: date, target_seconds: int = reports.DEFAULT_TARGET_SECONDS
+                 ) -> dict[str, Any]:
+        """Agents needed per half hour for the day's recorded arrivals, beside those signed in now."""
+        queue = self.queues.get(queue_id)
+        estimator = learning.current(self.store, queue)
+        handle = 1 / estimator.mu if estimator.mu > 0 else queue.average_handle_seconds
+        patience = 1 / estimator.theta if estimator.theta > 0 else queue.average_patience_seconds
+        report = self.report(queue_id, day, day, target_seconds)
+        signed_in = self.store.staffing(queue_id).staffed
+        rows = []
+        for line in report.rows:
+            arrivals = int(line.c("offered") - line.c("after_hours"))
+            rate = arrivals / reports.HALF_HOUR.total_seconds()
+            c_agents, a_agents = staffing.agents_needed(rate, handle, patience, target_seconds, SERVICE_GOAL,
+                                                        ABANDON_GOAL)
+            rows.append(asdict(staffing.Advice(line.label, arrivals, round(handle, 1), c_agents, a_agents)))
+        return {"queue": queue_id, "day": day.isoformat(), "target_seconds": target_seconds,
+                "service_goal": SERVICE_GOAL, "abandon_goal": ABANDON_GOAL, "handle_seconds": round(handle, 1),
+                "patience_seconds": round(patience, 1), "signed_in": signed_in, "rows": rows}

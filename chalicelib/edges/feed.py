@@ -1,0 +1,26 @@
+"""The table stream's second consumer: every ticket transition feeds the console's report rows,
+its live board and the CloudWatch metrics. Idempotent per record (facts are recorded once)."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from ..adapters.dynamo_operations import ticket_from_image
+from ..domain.operations import Operations
+from . import metrics
+
+log = logging.getLogger(__name__)
+
+
+def ticket_changed(operations: Operations, new_image: Mapping[str, Any] | None,
+                   old_image: Mapping[str, Any] | None) -> None:
+    new = ticket_from_image(new_image)
+    if new is None:
+        return  # not a ticket, or a ticket deleted (TTL): the board entry expired with it
+    try:
+        observed = operations.observe(ticket_from_image(old_image), new)
+    except Exception:  # noqa: BLE001 - reports must never hold up dispatch on the same stream
+        log.exception("console feed failed for a ticket change", extra={"ticket": new.id})
+        return
+    if observed.counts:
+        metrics.call_metrics(observed.queue_id, observed.counts)

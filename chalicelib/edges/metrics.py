@@ -1,0 +1,60 @@
+"""CloudWatch embedded metrics (Powertools Metrics) for what happens to calls.
+
+The one dimension is the queue id, a configured name (`[a-z0-9_]+`, checked again here): no phone
+number, caller id or ticket ever becomes a dimension. Counters come from the same facts the reports
+record, so a metric and a report line never disagree about what was counted."""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+NAMESPACE = "Holdfast"
+_QUEUE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# report counter -> metric name
+COUNTERS = {"offered": "Offered", "answered": "AnsweredLive", "abandoned_short": "Abandoned",
+            "abandoned_long": "Abandoned", "lost": "Lost", "recovered": "Recovered",
+            "attempts": "CallbacksDialed", "connected": "CallbacksConnected", "gave_up": "CallbacksGaveUp"}
+# Each counter is emitted per queue and once more for all queues (what alarms and the dashboard use).
+ALL_QUEUES = {"Scope": "all"}
+
+
+_enabled = True
+
+
+def configure(enabled: bool) -> None:
+    """From the composition root (settings): the local stack turns metrics off."""
+    global _enabled
+    _enabled = enabled
+
+
+def _queue_dimension(queue_id: str) -> str:
+    return queue_id if _QUEUE.match(queue_id) else "unknown"
+
+
+def _emit(name: str, unit: MetricUnit, value: float, dimensions: Mapping[str, str]) -> None:
+    if not _enabled:
+        return
+    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE,
+                       default_dimensions=dict(dimensions)):
+        pass
+
+
+def call_metrics(queue_id: str, counts: Mapping[str, float]) -> None:
+    """Metrics for the report facts one ticket transition added."""
+    dims = {"Queue": _queue_dimension(queue_id)}
+    totals: dict[str, float] = {}
+    for key, name in COUNTERS.items():
+        if counts.get(key):
+            totals[name] = totals.get(name, 0) + counts[key]
+    for name, value in totals.items():
+        for scope in (dims, ALL_QUEUES):
+            _emit(name, MetricUnit.Count, value, scope)
+    if counts.get("ewt_n"):
+        for scope in (dims, ALL_QUEUES):
+            _emit("EwtErrorSeconds", MetricUnit.Seconds, abs(counts.get("ewt_error", 0.0)), scope)
+
+
+def webhook_latency(milliseconds: float) -> None:
+    _emit("WebhookLatency", MetricUnit.Milliseconds, milliseconds, {"Api": "voice"})

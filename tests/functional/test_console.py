@@ -1,0 +1,333 @@
+"""The operations console through the Chalice test client, on moto: sign-in, session cookie, CSRF,
+credentials kept apart, the live monitor, the lost-call work list, and reports kept from the table's
+stream that agree with the raw tickets."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib import bootstrap, workers
+from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
+from devstack.pollers import StreamPoller
+from chalicelib.adapters.memory import FakeDialer, FixedClock
+
+ADMIN = "admin-secret"
+AGENT = "agent-secret"
+QUEUES = str(Path(__file__).with_name("queues.json"))
+NOW = datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)
+
+
+class Stream:
+    """The table's stream, drained on demand into the same worker AWS runs; records kept for replay."""
+
+    def __init__(self, table: str) -> None:
+        self.poller = StreamPoller(table, self._handle)
+        self.records: list[tuple[Any, Any]] = []
+
+    def _handle(self, new: Any, old: Any) -> None:
+        self.records.append((new, old))
+        workers.on_table_change(new, old)
+
+    def drain(self) -> None:
+        while self.poller.poll_once():
+            pass
+
+
+@pytest.fixture
+def c(settings, monkeypatch):  # type: ignore[no-untyped-def]
+    built = bootstrap.build(replace(settings, queues_file=QUEUES, admin_token=ADMIN, agent_token=AGENT,
+                                    public_base_url="http://127.0.0.1:8000", metrics_enabled=False),
+                            clock=FixedClock(NOW), dialer=FakeDialer())
+    monkeypatch.setattr(bootstrap, "container", lambda: built)
+    return built
+
+
+@pytest.fixture
+def stream(c, settings) -> Stream:  # type: ignore[no-untyped-def]
+    return Stream(settings.table_name)
+
+
+@pytest.fixture
+def client(c):  # type: ignore[no-untyped-def]
+    with Client(app, stage_name="local") as http:
+        yield http
+
+
+def sign_in(client: Client, token: str = ADMIN) -> tuple[Any, dict[str, str]]:
+    reply = client.http.post("/console/api/session", headers={"Content-Type": "application/json"},
+                             body=json.dumps({"token": token}))
+    if reply.status_code != 200:
+        return reply, {}
+    cookie = reply.headers["Set-Cookie"].split(";")[0]
+    return reply, {"Cookie": cookie, "X-CSRF-Token": json.loads(reply.body)["csrf"],
+                   "Content-Type": "application/json"}
+
+
+def get(client: Client, name: str, headers: dict[str, str], query: str = "") -> Any:
+    reply = client.http.get(f"/console/api/{name}{query}", headers=headers)
+    assert reply.status_code == 200, reply.body
+    return json.loads(reply.body) if name != "report.csv" else reply.body.decode()
+
+
+def ring(c, sid: str, caller: str) -> str:  # type: ignore[no-untyped-def]
+    c.flow.incoming(CallEvent(sid, CallStatus.RINGING, caller, "+18005550100"))
+    return c.store.find_by_call(sid).id
+
+
+def hang_up(c, sid: str, caller: str) -> None:  # type: ignore[no-untyped-def]
+    c.flow.incoming(CallEvent(sid, CallStatus.COMPLETED, caller, "+18005550100"))
+
+
+# --- sign-in, cookie, CSRF, credentials ---------------------------------------------------------
+
+def test_sign_in_sets_a_strict_httponly_expiring_cookie_and_wrong_tokens_are_refused(client: Client) -> None:
+    assert sign_in(client, "nope")[0].status_code == 401
+    assert sign_in(client, AGENT)[0].status_code == 401  # the agents' credential opens nothing here
+    reply, headers = sign_in(client)
+    cookie = reply.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=28800" in cookie
+    assert "Path=/console" in cookie and "Secure" not in cookie  # local URL: http, so no Secure flag
+    assert ADMIN not in cookie
+    assert get(client, "me", headers)["queues"][0]["id"] == "support"
+    assert client.http.get("/console/api/monitor").status_code == 401
+    forged = dict(headers, Cookie=headers["Cookie"][:-4] + "0000")
+    assert client.http.get("/console/api/monitor", headers=forged).status_code == 401
+
+
+def test_cookie_is_secure_outside_local_and_sessions_expire(c) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.edges.console import Sessions
+
+    clock = FixedClock(NOW)
+    sessions = Sessions(ADMIN, clock, "https://abc.execute-api.us-east-1.amazonaws.com/api")
+    value, _ = sessions.issue()
+    assert sessions.cookie(value, 60).endswith("SameSite=Strict; Secure")
+    assert "Path=/api/console" in sessions.cookie(value, 60)
+    assert sessions.valid(value)
+    clock.advance(8 * 3600 + 1)
+    assert not sessions.valid(value)
+    assert not Sessions("", clock, "http://localhost").token_ok("")  # no admin token: nobody signs in
+
+
+def test_every_action_needs_the_csrf_token(client: Client, c) -> None:  # type: ignore[no-untyped-def]
+    ring(c, "CA1", "+14155550100")
+    c.flow.clock.advance(60)
+    hang_up(c, "CA1", "+14155550100")
+    _, headers = sign_in(client)
+    body = json.dumps({"ticket": "support-1"})
+    for bad in ({k: v for k, v in headers.items() if k != "X-CSRF-Token"}, dict(headers, **{"X-CSRF-Token": "x"})):
+        assert client.http.post("/console/api/reveal", headers=bad, body=body).status_code == 403
+        assert client.http.post("/console/api/opt-out", headers=bad, body=body).status_code == 403
+        assert client.http.post("/console/api/stop-calling", headers=bad, body=body).status_code == 403
+    assert c.store.get("support-1").status in (TicketStatus.SCHEDULED, TicketStatus.WAITING)
+    assert not c.store.is_opted_out("+14155550100")
+    # another session's CSRF token does not fit this session
+    _, other = sign_in(client)
+    crossed = dict(headers, **{"X-CSRF-Token": other["X-CSRF-Token"]})
+    assert client.http.post("/console/api/reveal", headers=crossed, body=body).status_code == 403
+
+
+def test_agent_and_admin_credentials_are_separate(client: Client) -> None:
+    status = {"status": "available", "contact": "client:ann", "queues": ["support"]}
+
+    def agent_status(token: str) -> int:
+        return client.http.post("/agents/ann/status", body=json.dumps(status), headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"}).status_code
+
+    def lost_calls(token: str) -> int:
+        return client.http.get("/admin/lost-calls", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    assert lost_calls(AGENT) == 401  # an agent integration cannot read lost callers' numbers
+    assert agent_status(ADMIN) == 401
+    assert (lost_calls(ADMIN), agent_status(AGENT)) == (200, 200)
+
+
+def test_console_pages_are_served_by_the_app_with_a_strict_policy(client: Client) -> None:
+    page = client.http.get("/console")
+    assert page.status_code == 200 and b'src="console/app.js"' in page.body
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert client.http.get("/console/app.js").headers["Content-Type"].startswith("text/javascript")
+    assert client.http.get("/console/app.css").status_code == 200
+    assert client.http.get("/console/..%2Fsettings.py").status_code == 404
+    assert client.http.get("/console/nope.js").status_code == 404
+
+
+# --- monitor and lost-call work list -----------------------------------------------------------
+
+def test_monitor_shows_callers_agents_and_todays_counters(client: Client, c, stream: Stream) -> None:  # type: ignore[no-untyped-def]
+    _, headers = sign_in(client)
+    # ann is signed in but busy with other work: the callers are told an estimate
+    c.dispatcher.agent_event("ann", AgentStatus.BUSY, contact="client:ann", queues=("support",))
+    ring(c, "CA1", "+14155550101")
+    c.flow.clock.advance(5)
+    ring(c, "CA2", "+14155550102")
+    stream.drain()
+    m = get(client, "monitor", headers, "?queue=support")
+    assert [(w["ticket"], w["position"], w["caller"]) for w in m["waiting"]] == [
+        ("support-1", 1, "***01"), ("support-2", 2, "***02")]
+    assert m["waiting"][0]["waited_seconds"] == 5 and m["waiting"][0]["told_seconds"]
+    assert m["today"]["offered"] == 2
+    assert "+14155550101" not in json.dumps(m)
+    c.flow.clock.advance(1)
+    c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
+    stream.drain()
+    m = get(client, "monitor", headers)
+    assert [(a["id"], a["doing"], a["ticket"], a["with"]) for a in m["agents"]] == [
+        ("ann", "connecting", "support-1", "***01")]
+    assert [w["ticket"] for w in m["waiting"] if w["position"]] == ["support-2"]
+    c.flow.clock.advance(10)
+    c.dispatcher.bridge_result("support-1", "ann", answered=True, talk_seconds=120)  # call over, ann free
+    stream.drain()
+    m = get(client, "monitor", headers)
+    assert [w["ticket"] for w in m["waiting"]] == ["support-2"] or m["agents"][0]["ticket"] == "support-2"
+    assert m["today"]["answered_live"] == 1 and m["today"]["service_level"] == 0.5
+
+
+def test_lost_call_work_list_masks_numbers_reveals_with_a_log_and_opts_out(
+        client: Client, c, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    ring(c, "CA1", "+14155550100")
+    c.flow.clock.advance(60)
+    hang_up(c, "CA1", "+14155550100")
+    _, headers = sign_in(client)
+    listed = get(client, "lost-calls", headers, "?queue=support")["lost_calls"]
+    assert [(x["ticket"], x["number"], x["cause"], x["waited_seconds"]) for x in listed] == [
+        ("support-1", "***00", "abandoned", 60)]
+    assert listed[0]["callback"] in ("scheduled", "waiting for an agent")  # moto parks it when it parks it
+    assert "+14155550100" not in json.dumps(listed)
+    caplog.set_level(logging.INFO)
+    reply = client.http.post("/console/api/reveal", headers=headers, body=json.dumps({"ticket": "support-1"}))
+    assert json.loads(reply.body) == {"number": "+14155550100"}
+    revealed = [r for r in caplog.records if r.getMessage() == "number revealed"]
+    assert len(revealed) == 1 and revealed[0].ticket == "support-1" and revealed[0].session
+    reply = client.http.post("/console/api/opt-out", headers=headers, body=json.dumps({"ticket": "support-1"}))
+    assert reply.status_code == 200 and c.store.is_opted_out("+14155550100")
+    assert client.http.post("/console/api/reveal", headers=headers,
+                            body=json.dumps({"ticket": "support-99"})).status_code == 404
+    assert client.http.post("/console/api/reveal", headers=headers, body=b"[]").status_code == 400
+
+
+# --- reports: kept from the stream, agreeing with the raw tickets ----------------------------------
+
+def raw_counts(tickets: list[Ticket], target: float, short: float) -> dict[str, int]:
+    """The measures counted straight from the tickets as they ended (DESIGN.md "Measures")."""
+    live_answered = [t for t in tickets if t.status is TicketStatus.SERVED and t.kind is TicketKind.LIVE
+                     and t.lost_at is None and t.not_before is None]
+    waits = [(t.ended_at - t.created_at).total_seconds() for t in live_answered]  # type: ignore[operator]
+    abandoned = [t for t in tickets if t.wait_seconds is not None]
+    recovered = [t for t in tickets if t.recovered_at is not None
+                 or (t.status is TicketStatus.SERVED and t.kind is TicketKind.CALLBACK)
+                 or (t.status is TicketStatus.SERVED and t not in live_answered)]
+    return {"offered": len(tickets), "answered_live": len(live_answered),
+            "within": sum(w <= target for w in waits),
+            "abandoned_short": sum(t.wait_seconds < short for t in abandoned),  # type: ignore[operator]
+            "abandoned_long": sum(t.wait_seconds >= short for t in abandoned),  # type: ignore[operator]
+            "lost": sum(t.lost_cause is not None for t in tickets),
+            "callbacks_booked": sum(t.kind is TicketKind.CALLBACK or t.not_before is not None for t in tickets),
+            "recovered": len(recovered), "unrecovered": len(tickets) - len(live_answered) - len(recovered)}
+
+
+def test_reports_from_the_stream_agree_with_the_raw_tickets_and_survive_redelivery(
+        client: Client, c, stream: Stream) -> None:  # type: ignore[no-untyped-def]
+    clock = c.flow.clock
+    # zed is signed in all along, busy with other work: callers are told an estimate (with nobody
+    # signed in they are told none, and there would be no wait-estimate accuracy to report)
+    c.dispatcher.agent_event("zed", AgentStatus.BUSY, contact="client:zed", queues=("support",))
+    ring(c, "CA1", "+14155550101")  # answered after 15 s: inside the 20 s target
+    clock.advance(15)
+    c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
+    c.dispatcher.bridge_result("support-1", "ann", answered=True, talk_seconds=100)
+    c.dispatcher.agent_event("ann", AgentStatus.OFFLINE)
+    ring(c, "CA2", "+14155550102")  # answered after 40 s: outside the target
+    clock.advance(40)
+    c.dispatcher.agent_event("bob", AgentStatus.AVAILABLE, contact="client:bob", queues=("support",))
+    c.dispatcher.bridge_result("support-2", "bob", answered=True, talk_seconds=100)
+    c.dispatcher.agent_event("bob", AgentStatus.OFFLINE)
+    ring(c, "CA3", "+14155550103")  # hangs up after 3 s: a short abandon, no callback
+    clock.advance(3)
+    hang_up(c, "CA3", "+14155550103")
+    ring(c, "CA4", "+14155550104")  # hangs up after 90 s: lost, recovery callback booked
+    clock.advance(90)
+    hang_up(c, "CA4", "+14155550104")
+    ring(c, "CA5", "+14155550105")  # waits 30 s and hangs up: lost, another callback booked
+    clock.advance(30)
+    hang_up(c, "CA5", "+14155550105")
+    # The CA4 caller calls again, rejoins their pending callback's place and is served: recovered.
+    ring(c, "CA6", "+14155550104")
+    clock.advance(5)
+    c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
+    c.dispatcher.bridge_result("support-4", "ann", answered=True, talk_seconds=100)
+    stream.drain()
+
+    tickets = [c.store.get(f"support-{n}") for n in range(1, 6)]
+    raw = raw_counts(tickets, 20, 10)
+    _, headers = sign_in(client)
+    report = get(client, "report", headers, "?queue=support&from=2025-11-17&to=2025-11-17")
+    total = report["total"]
+    assert {k: total[k] for k in raw if k != "within"} == {k: v for k, v in raw.items() if k != "within"}
+    assert total["service_level"] == round(raw["within"] / raw["offered"], 4) == 0.2
+    assert raw == {"offered": 5, "answered_live": 2, "within": 1, "abandoned_short": 1, "abandoned_long": 2,
+                   "lost": 3, "callbacks_booked": 2, "recovered": 1, "unrecovered": 2}
+    assert total["recovered_by_calling_again"] == 1 and total["asa_seconds"] == 27.5
+    assert c.store.find_by_call("CA6").id == "support-4"  # rejoined: no ticket of its own
+    assert total["ewt_inside_range"] is not None
+    csv_text = get(client, "report.csv", headers, "?queue=support&from=2025-11-17&to=2025-11-17")
+    assert csv_text.splitlines()[-1].startswith("total,5,0,2,0.2,27.5,1,2,3,3,")
+
+    # Every stream record delivered again (a Lambda retry): nothing is counted twice.
+    for new, old in stream.records:
+        workers.on_table_change(new, old)
+    again = get(client, "report", headers, "?queue=support&from=2025-11-17&to=2025-11-17")
+    assert again["total"] == total
+
+    # No scan at read time: the report reads its day's partition(s) and nothing else.
+    calls: list[str] = []
+    ddb = c.operations.oplog.ddb
+    ddb.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    get(client, "report", headers, "?queue=support&from=2025-11-17&to=2025-11-17")
+    assert calls and set(calls) == {"Query"}
+
+
+def test_staffing_advice_for_the_recorded_day(client: Client, c, stream: Stream) -> None:  # type: ignore[no-untyped-def]
+    for n in range(12):
+        ring(c, f"CA{n}", f"+141555501{n:02d}")
+        c.flow.clock.advance(60)
+    stream.drain()
+    _, headers = sign_in(client)
+    advice = get(client, "staffing", headers, "?queue=support&from=2025-11-17")
+    assert [r["arrivals"] for r in advice["rows"]] == [12]
+    row = advice["rows"][0]
+    assert row["erlang_c_agents"] >= 1 and row["erlang_a_agents"] <= row["erlang_c_agents"]
+    assert advice["signed_in"] == 0
+    assert client.http.get("/console/api/staffing?from=nope", headers=headers).status_code == 400
+
+
+def test_stop_calling_cancels_the_pending_callback_and_its_workflow(client: Client, c, settings) -> None:  # type: ignore[no-untyped-def]
+    ring(c, "CA1", "+14155550100")
+    c.flow.clock.advance(60)
+    hang_up(c, "CA1", "+14155550100")
+    import time
+    until = time.monotonic() + 60  # parked, waiting for an agent (moto cannot stop a just-started execution)
+    while not c.store.get("support-1").task_token and time.monotonic() < until:
+        time.sleep(0.05)
+    _, headers = sign_in(client)
+    [listed] = get(client, "lost-calls", headers)["lost_calls"]
+    assert listed["can_stop"] and listed["callback"] == "waiting for an agent"
+    body = json.dumps({"ticket": "support-1"})
+    assert client.http.post("/console/api/stop-calling", headers=headers, body=body).status_code == 200
+    ticket = c.store.get("support-1")
+    assert ticket.status is TicketStatus.CANCELLED and ticket.lost_cause == "abandoned"
+    [listed] = get(client, "lost-calls", headers)["lost_calls"]  # still unrecovered: still listed
+    assert (listed["callback"], listed["can_stop"]) == ("cancelled", False)
+    assert client.http.post("/console/api/stop-calling", headers=headers, body=body).status_code == 409
+    # (moto's interpreter may keep a parked execution RUNNING after StopExecution; AWS aborts it. Either
+    # way the ticket is out of the line, so no agent is sent to it and nothing is dialed.)
+    c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
+    assert c.store.get("support-1").status is TicketStatus.CANCELLED  # out of the line: nobody is sent to it
+    assert c.store.get_agent("ann").ticket_id is None and not c.dispatcher.dialer.calls

@@ -1,0 +1,37 @@
+"""The console's DynamoDB adapter on moto, and the local stream staying alive through failed
+transactions (a duplicate fact is one: its marker's condition fails)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import boto3
+
+from chalicelib.adapters.dynamo_operations import DynamoOperationsLog
+from devstack.pollers import StreamPoller
+
+T = datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)
+
+
+def test_facts_are_recorded_once_and_rows_are_read_by_day(aws) -> None:  # type: ignore[no-untyped-def]
+    log = DynamoOperationsLog(aws.table_name, "us-east-1")
+    assert log.record("support-1#offered", "support", "2025-11-17T18:00", {"offered": 1, "answered_wait": 12.5})
+    assert not log.record("support-1#offered", "support", "2025-11-17T18:00", {"offered": 1, "answered_wait": 12.5})
+    assert log.record("support-2#offered", "support", "2025-11-17T23:30", {"offered": 1})
+    assert log.record("support-3#offered", "support", "2025-11-18T00:00", {"offered": 1})
+    rows = log.rows("support", T, datetime(2025, 11, 18, 0, 0, tzinfo=timezone.utc))
+    assert rows == {"2025-11-17T18:00": {"offered": 1.0, "answered_wait": 12.5}, "2025-11-17T23:30": {"offered": 1.0}}
+    assert list(log.rows("support", T, datetime(2025, 11, 19, tzinfo=timezone.utc))) == [
+        "2025-11-17T18:00", "2025-11-17T23:30", "2025-11-18T00:00"]
+
+
+def test_the_local_stream_outlives_a_failed_transaction(aws) -> None:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+    poller = StreamPoller(aws.table_name, lambda new, old: seen.append((new or old)["pk"]["S"]))
+    log = DynamoOperationsLog(aws.table_name, "us-east-1")
+    log.record("support-1#offered", "support", "2025-11-17T18:00", {"offered": 1})
+    poller.poll_once()
+    assert not log.record("support-1#offered", "support", "2025-11-17T18:00", {"offered": 1})  # cancelled
+    boto3.client("dynamodb", region_name="us-east-1").put_item(
+        TableName=aws.table_name, Item={"pk": {"S": "AFTER"}, "sk": {"S": "X"}})
+    poller.poll_once()
+    assert seen[-1] == "AFTER"
