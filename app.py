@@ -4,11 +4,12 @@ from typing import Callable
 
 from chalice import Chalice, Rate, Response
 
-from chalicelib import bootstrap, workers
+from chalicelib import bootstrap
+from chalicelib.edges import workers
 from chalicelib.settings import Settings
 from chalicelib.edges import metrics
 from chalicelib.edges.console import WebReply
-from chalicelib.webhooks import HttpReply
+from chalicelib.edges.webhooks import HttpReply
 
 app = Chalice(app_name="holdfast")
 bootstrap.check_at_start()

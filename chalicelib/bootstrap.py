@@ -22,11 +22,11 @@ from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL, TELNYX_A
 from .adapters.dynamo_operations import DynamoOperationsLog
 from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
-from .admin_api import AdminApi
+from .edges.admin_api import AdminApi
 from .edges import metrics
 from .edges.console import Console, Sessions
 from .domain.operations import Operations
-from .agents_api import AgentsApi
+from .edges.agents_api import AgentsApi
 from .domain.callbacks import Callbacks
 from .domain.callflow import CallFlow
 from .domain.dispatch import Dispatcher
@@ -37,7 +37,7 @@ from .domain.script import Script
 from .ports import Clock, Dialer, SystemClock, Telephony, WebhookRequest
 from . import logs
 from .settings import Settings, SettingsError, expand_env, secret_problem
-from .webhooks import HttpReply, UseCases, VoiceWebhooks, unspoken
+from .edges.webhooks import HttpReply, UseCases, VoiceWebhooks, unspoken
 
 log = logging.getLogger(__name__)
 

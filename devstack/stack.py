@@ -226,7 +226,7 @@ class LocalStack:
 
     def _start_workers(self) -> None:
         """The SQS consumer and stream consumer Chalice runs as Lambda functions in AWS."""
-        from chalicelib import workers
+        from chalicelib.edges import workers
 
         from .pollers import Every, Pump, SqsPoller, StreamPoller
 

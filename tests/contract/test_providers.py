@@ -362,7 +362,7 @@ class CallbackWorld:
         from chalicelib.domain.dispatch import Dispatcher
         from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
         from chalicelib.domain.queues import QueueDirectory
-        from chalicelib.webhooks import UseCases, VoiceWebhooks
+        from chalicelib.edges.webhooks import UseCases, VoiceWebhooks
         from chalicelib.adapters.memory import FakeBus, FakeDialer, FakeOrchestrator, FakeStore
 
         queues = QueueDirectory.from_config({"queues": [
@@ -492,7 +492,7 @@ def test_provider_keys_come_from_parameter_store(aws, env) -> None:  # type: ign
 def test_a_language_without_a_voice_needs_recorded_prompts() -> None:
     from chalicelib.domain.prompts import TEXTS
     from chalicelib.domain.queues import QueueDirectory
-    from chalicelib.webhooks import unspoken
+    from chalicelib.edges.webhooks import unspoken
 
     class Mute(TwilioTelephony):
         capabilities = replace(TwilioTelephony.capabilities, voices={"en-US": "Polly.Joanna"})

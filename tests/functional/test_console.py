@@ -14,7 +14,8 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib import bootstrap, workers
+from chalicelib import bootstrap
+from chalicelib.edges import workers
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from devstack.pollers import StreamPoller
 from chalicelib.adapters.memory import FakeDialer, FixedClock

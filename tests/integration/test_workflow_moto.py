@@ -13,7 +13,8 @@ from typing import Callable
 import boto3
 import pytest
 
-from chalicelib import bootstrap, workers
+from chalicelib import bootstrap
+from chalicelib.edges import workers
 from chalicelib.bootstrap import Container
 from chalicelib.domain.callbacks import dial_id
 from chalicelib.domain.errors import StaleTokenError

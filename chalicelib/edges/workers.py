@@ -6,10 +6,10 @@ import json
 import logging
 from typing import Any, Mapping
 
-from .adapters.dynamo import ticket_change
-from . import bootstrap
-from .domain.callbacks import DialRequest
-from .edges import feed
+from ..adapters.dynamo import ticket_change
+from .. import bootstrap
+from ..domain.callbacks import DialRequest
+from . import feed
 
 log = logging.getLogger(__name__)
 

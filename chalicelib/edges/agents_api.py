@@ -7,12 +7,12 @@ import re
 from datetime import datetime
 from typing import Any, Mapping
 
-from .domain.dispatch import Dispatcher
-from .domain.errors import (BadRequestError, BadWebhookError, NumberNotAllowedError, StoreUnavailableError,
+from ..domain.dispatch import Dispatcher
+from ..domain.errors import (BadRequestError, BadWebhookError, NumberNotAllowedError, StoreUnavailableError,
                             UnknownQueueError)
-from .domain.model import AGENT_ID, Agent, AgentStatus, Ticket
-from .domain.phone import MAX_CONTACT_LENGTH, looks_like_number
-from .ports import Telephony
+from ..domain.model import AGENT_ID, Agent, AgentStatus, Ticket
+from ..domain.phone import MAX_CONTACT_LENGTH, looks_like_number
+from ..ports import Telephony
 from .webhooks import HttpReply, verified_form
 
 MAX_BODY_BYTES = 4096

@@ -5,12 +5,12 @@ import json
 from typing import Any, Mapping
 
 from .agents_api import bearer_ok, json_reply
-from .domain.errors import NumberNotAllowedError, UnknownQueueError
-from .domain.model import Ticket
-from .domain.operations import callback_plan
-from .domain.phone import NumberPolicy
-from .domain.queues import QueueDirectory
-from .ports import Clock, TicketStore
+from ..domain.errors import NumberNotAllowedError, UnknownQueueError
+from ..domain.model import Ticket
+from ..domain.operations import callback_plan
+from ..domain.phone import NumberPolicy
+from ..domain.queues import QueueDirectory
+from ..ports import Clock, TicketStore
 from .webhooks import HttpReply
 
 

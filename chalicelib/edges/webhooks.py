@@ -5,15 +5,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from .domain.callbacks import Callbacks
-from .domain.callflow import CallFlow
-from .domain.dispatch import Dispatcher
-from .domain.errors import BadWebhookError, HoldfastError, TicketNotFoundError, UnknownQueueError
-from .domain.model import CallEvent, CallStatus, split_ticket_id
-from .domain.queues import QueueConfig
-from .domain.prompts import LANGUAGES, TEXTS
-from .domain.script import NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step, explicit_no_input
-from .ports import Telephony, WebhookRequest
+from ..domain.callbacks import Callbacks
+from ..domain.callflow import CallFlow
+from ..domain.dispatch import Dispatcher
+from ..domain.errors import BadWebhookError, HoldfastError, TicketNotFoundError, UnknownQueueError
+from ..domain.model import CallEvent, CallStatus, split_ticket_id
+from ..domain.queues import QueueConfig
+from ..domain.prompts import LANGUAGES, TEXTS
+from ..domain.script import NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step, explicit_no_input
+from ..ports import Telephony, WebhookRequest
 
 log = logging.getLogger(__name__)
 
