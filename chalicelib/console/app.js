@@ -89,6 +89,7 @@
   }
 
   // --- lost calls ----------------------------------------------------------------------------
+  const lostNotes = new Map(); // ticket -> what "call back now" answered, kept across refreshes
   async function refreshLost() {
     const data = await call("lost-calls", { query: { queue: queue() } });
     $("#lost-count").textContent = data.lost_calls.length;
@@ -111,7 +112,22 @@
         await call("stop-calling", { body: { ticket: c.ticket } });
         stop.replaceWith(el("span", "stopped"));
       });
+      const now = el("button", "Call back now", { "data-action": "call-back-now" });
+      now.addEventListener("click", async () => {
+        now.disabled = true;
+        let said;
+        try {
+          said = (await call("call-back-now", { body: { ticket: c.ticket } })).message;
+        } catch (e) {
+          said = e.message;
+        }
+        lostNotes.set(c.ticket, said);
+        note.textContent = said;
+        now.disabled = false;
+      });
+      const note = el("span", lostNotes.get(c.ticket) || "", { class: "action-result", role: "status" });
       actions.append(reveal);
+      if (c.can_call_back) actions.append(now, note);
       if (c.can_stop) actions.append(stop);
       if (c.can_opt_out) actions.append(opt);
       return [c.ticket, c.number, c.cause, time(c.lost_at), dur(c.waited_seconds), c.callback, c.attempts,

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from urllib.parse import parse_qs, urlparse
 
 from ..domain.errors import TicketNotFoundError, UnknownQueueError
-from ..domain.operations import Operations
+from ..domain.operations import CallBackRefusedError, Operations
 from ..domain.queues import QueueDirectory
 from ..ports import Clock
 
@@ -200,6 +200,7 @@ class Console:
                   ("POST", "reveal"): lambda: _json(200, {"number": self.ops.reveal(self._ticket(raw_body),
                                                                                       Sessions.who(session))}),
                   ("POST", "stop-calling"): lambda: self._stop(raw_body, session),
+                  ("POST", "call-back-now"): lambda: self._call_back_now(raw_body, session),
                   ("POST", "opt-out"): lambda: _json(200, {"opted_out": self.ops.opt_out(self._ticket(raw_body),
                                                                                           Sessions.who(session))})}
         handler = routes.get((method, name))
@@ -211,6 +212,14 @@ class Console:
         if not self.ops.stop_calling(self._ticket(raw_body), Sessions.who(session)):
             return _json(409, {"error": "no pending callback to stop (being dialed, or already closed)"})
         return _json(200, {"stopped": True})
+
+    def _call_back_now(self, raw_body: bytes | None, session: str) -> WebReply:
+        try:
+            done = self.ops.call_back_now(self._ticket(raw_body), Sessions.who(session))
+        except CallBackRefusedError as refused:
+            return _json(409, {"error": str(refused), "reason": refused.reason,
+                               "when": refused.when.isoformat() if refused.when else None})
+        return _json(200, {"result": done.result, "ticket": done.ticket, "message": done.message})
 
     @staticmethod
     def _ticket(raw_body: bytes | None) -> str:
