@@ -221,7 +221,10 @@ class Operations:
             else self.store.open_callback_for(queue.id, number)
         now = self.clock.now()
         due = (pending.next_attempt_at or pending.not_before) if pending is not None else None
-        if pending is not None and (pending.status is not TicketStatus.SCHEDULED or (due is not None and due <= now)):
+        # A scheduled callback with no execution lost its start (the orchestrator failed): start one.
+        stranded = pending is not None and pending.status is TicketStatus.SCHEDULED and not pending.execution_id
+        if pending is not None and not stranded and (pending.status is not TicketStatus.SCHEDULED
+                                                     or (due is not None and due <= now)):
             return self._already(pending)
         slot = next_slot(queue, number, now)
         if slot != now:

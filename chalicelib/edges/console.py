@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qs, urlparse
 
-from ..domain.errors import TicketNotFoundError, UnknownQueueError
+from ..domain.errors import OrchestratorError, StoreUnavailableError, TicketNotFoundError, UnknownQueueError
 from ..domain.operations import CallBackRefusedError, Operations
 from ..domain.queues import QueueDirectory
 from ..ports import Clock
@@ -184,6 +184,9 @@ class Console:
             return _json(404, {"error": str(exc)})
         except ValueError as exc:  # a malformed date or number in the query
             return _json(400, {"error": f"bad request: {exc}"})
+        except (OrchestratorError, StoreUnavailableError):
+            log.exception("console action failed")
+            return _json(503, {"error": "not done: a service did not answer; try again"})
 
     def _queue(self, query: Mapping[str, str]) -> str:
         queue_id = query.get("queue") or self.queues.default.id

@@ -453,3 +453,32 @@ def test_the_stores_expedite_is_one_conditional_write_that_one_of_many_wins(c) -
     assert c.store.expedite_callback("support-7", None, NOW) == 3  # its successor never started: again
     assert c.store.cancel_callback("support-7", NOW)
     assert c.store.expedite_callback("support-7", None, NOW) is None  # only a scheduled callback moves
+
+
+def test_call_back_now_books_a_lost_call_that_had_none_and_a_failed_start_is_503_then_retried(
+        client: Client, c) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.domain.errors import OrchestratorError
+
+    ring(c, "CA1", "+14155550100")
+    c.flow.clock.advance(3)
+    hang_up(c, "CA1", "+14155550100")  # a short abandon: listed, no callback booked
+    _, headers = sign_in(client)
+    [listed] = get(client, "lost-calls", headers)["lost_calls"]
+    assert (listed["callback"], listed["can_call_back"]) == ("no callback", True)
+    body = json.dumps({"ticket": "support-1"})
+    orchestrator = c.operations.orchestrator
+
+    def down(name: str, payload: Any) -> str:
+        raise OrchestratorError("ServiceUnavailable")
+
+    orchestrator.start = down  # Step Functions down for a moment
+    reply = client.http.post("/console/api/call-back-now", headers=headers, body=body)
+    assert reply.status_code == 503 and "try again" in json.loads(reply.body)["error"]
+    del orchestrator.start  # back
+    reply = client.http.post("/console/api/call-back-now", headers=headers, body=body)
+    assert reply.status_code == 200 and json.loads(reply.body)["ticket"] == "support-1"
+    ticket = c.store.get("support-1")
+    assert ticket.kind is TicketKind.CALLBACK and ticket.execution_id.endswith(":support-1-2")
+    c.store.set_opt_out("+14155550100", True, NOW)  # an opt-out holds against the admin's click
+    reply = client.http.post("/console/api/call-back-now", headers=headers, body=body)
+    assert reply.status_code == 409 and json.loads(reply.body)["reason"] == "opted_out"

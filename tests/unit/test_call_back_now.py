@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.adapters.memory_operations import MemoryOperationsLog
+from chalicelib.domain.errors import OrchestratorError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketKind, TicketStatus
 from chalicelib.domain.operations import CallBackRefusedError, Operations
 from chalicelib.domain.queues import QueueDirectory, parse_queue
@@ -162,3 +163,22 @@ def test_opt_outs_and_the_daily_allowance_hold() -> None:
         ops.call_back_now(tid, "s1")
     assert refused.value.reason == "opted_out"
     assert w.store.get(tid).status is TicketStatus.CANCELLED and len(w.orchestrator.executions) == 1
+
+
+def test_a_start_that_failed_is_started_by_the_next_click() -> None:
+    w, ops = world()
+    tid = scheduled_retry(w)
+    real_start = w.orchestrator.start
+
+    def down(name: str, payload: object) -> str:
+        raise OrchestratorError("ServiceUnavailable")
+
+    w.orchestrator.start = down  # type: ignore[method-assign]
+    with pytest.raises(OrchestratorError):
+        ops.call_back_now(tid, "s1")
+    assert w.store.get(tid).execution_id is None  # the old run was stopped; nothing runs it now
+    w.orchestrator.start = real_start  # type: ignore[method-assign]
+    assert ops.call_back_now(tid, "s1").result == "due_now"
+    assert w.store.get(tid).execution_id == f"mem:{tid}-3"
+    w.clock.advance(1)
+    assert len(w.dialer.calls) == 2  # type: ignore[attr-defined]
