@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 SERVICE_GOAL = 0.8  # share answered within the target
 ABANDON_GOAL = 0.05  # share abandoning
+STRANDED_AFTER = timedelta(seconds=60)  # a callback's start never takes this long unless it failed
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -221,8 +222,10 @@ class Operations:
             else self.store.open_callback_for(queue.id, number)
         now = self.clock.now()
         due = (pending.next_attempt_at or pending.not_before) if pending is not None else None
-        # A scheduled callback with no execution lost its start (the orchestrator failed): start one.
-        stranded = pending is not None and pending.status is TicketStatus.SCHEDULED and not pending.execution_id
+        # A scheduled callback that has had no execution for a while lost its start (the orchestrator
+        # failed): start one. A younger one is being started by whoever booked it (or by another click).
+        stranded = (pending is not None and pending.status is TicketStatus.SCHEDULED and not pending.execution_id
+                    and (due is None or due <= now - STRANDED_AFTER))
         if pending is not None and not stranded and (pending.status is not TicketStatus.SCHEDULED
                                                      or (due is not None and due <= now)):
             return self._already(pending)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -178,7 +179,26 @@ def test_a_start_that_failed_is_started_by_the_next_click() -> None:
         ops.call_back_now(tid, "s1")
     assert w.store.get(tid).execution_id is None  # the old run was stopped; nothing runs it now
     w.orchestrator.start = real_start  # type: ignore[method-assign]
+    assert ops.call_back_now(tid, "s1").result == "already_due"  # a start may be under way: none doubled
+    assert w.store.get(tid).execution_id is None
+    w.clock.advance(61)
     assert ops.call_back_now(tid, "s1").result == "due_now"
     assert w.store.get(tid).execution_id == f"mem:{tid}-3"
     w.clock.advance(1)
     assert len(w.dialer.calls) == 2  # type: ignore[attr-defined]
+
+
+def test_a_click_while_another_is_starting_the_execution_starts_none() -> None:
+    w, ops = world()
+    tid = scheduled_retry(w)
+    real_start = w.orchestrator.start
+    answers: list[str] = []
+
+    def start_with_a_second_click(name: str, payload: Any) -> str:
+        answers.append(ops.call_back_now(tid, "s2").result)  # between the write and the new execution
+        return real_start(name, payload)
+
+    w.orchestrator.start = start_with_a_second_click  # type: ignore[method-assign]
+    assert ops.call_back_now(tid, "s1").result == "due_now"
+    assert answers == ["already_due"]
+    assert [n for n in w.orchestrator.executions if n.startswith(f"mem:{tid}-")] == [f"mem:{tid}-1", f"mem:{tid}-2"]
