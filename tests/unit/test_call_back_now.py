@@ -202,3 +202,12 @@ def test_a_click_while_another_is_starting_the_execution_starts_none() -> None:
     assert ops.call_back_now(tid, "s1").result == "due_now"
     assert answers == ["already_due"]
     assert [n for n in w.orchestrator.executions if n.startswith(f"mem:{tid}-")] == [f"mem:{tid}-1", f"mem:{tid}-2"]
+
+
+def test_a_number_the_policy_refuses_is_not_called() -> None:
+    w, ops = world(allowed_countries=["GB"])  # a US caller: never dialed, so no callback was booked
+    tid = lose(w)
+    assert w.store.get(tid).kind is TicketKind.LIVE
+    with pytest.raises(CallBackRefusedError) as refused:
+        ops.call_back_now(tid, "s1")
+    assert refused.value.reason == "not_dialable" and w.orchestrator.executions == {}
