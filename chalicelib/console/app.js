@@ -90,6 +90,25 @@
 
   // --- lost calls ----------------------------------------------------------------------------
   const lostNotes = new Map(); // ticket -> what "call back now" answered, kept across refreshes
+  function callBackNow(ticket) {
+    const box = el("span");
+    const button = el("button", "Call back now", { "data-action": "call-back-now" });
+    const note = el("span", lostNotes.get(ticket) || "", { class: "action-result", role: "status" });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      let said;
+      try {
+        said = (await call("call-back-now", { body: { ticket } })).message;
+      } catch (e) {
+        said = e.message;
+      }
+      lostNotes.set(ticket, said);
+      note.textContent = said;
+      button.disabled = false;
+    });
+    box.append(button, note);
+    return box;
+  }
   async function refreshLost() {
     const data = await call("lost-calls", { query: { queue: queue() } });
     $("#lost-count").textContent = data.lost_calls.length;
@@ -112,22 +131,8 @@
         await call("stop-calling", { body: { ticket: c.ticket } });
         stop.replaceWith(el("span", "stopped"));
       });
-      const now = el("button", "Call back now", { "data-action": "call-back-now" });
-      now.addEventListener("click", async () => {
-        now.disabled = true;
-        let said;
-        try {
-          said = (await call("call-back-now", { body: { ticket: c.ticket } })).message;
-        } catch (e) {
-          said = e.message;
-        }
-        lostNotes.set(c.ticket, said);
-        note.textContent = said;
-        now.disabled = false;
-      });
-      const note = el("span", lostNotes.get(c.ticket) || "", { class: "action-result", role: "status" });
       actions.append(reveal);
-      if (c.can_call_back) actions.append(now, note);
+      if (c.can_call_back) actions.append(callBackNow(c.ticket));
       if (c.can_stop) actions.append(stop);
       if (c.can_opt_out) actions.append(opt);
       return [c.ticket, c.number, c.cause, time(c.lost_at), dur(c.waited_seconds), c.callback, c.attempts,
