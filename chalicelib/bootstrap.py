@@ -198,7 +198,7 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
                       AdminApi(store, queues, clock, settings.admin_token), notifications)
     operations_log = DynamoOperationsLog(settings.table_name, settings.region, settings.aws_endpoint_url,
                                          client=client(session, "dynamodb", settings))
-    built.operations = Operations(store, operations_log, queues, clock, orchestrator)
+    built.operations = Operations(store, operations_log, queues, clock, orchestrator, flow)
     built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
     return built
 

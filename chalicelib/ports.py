@@ -216,6 +216,12 @@ class TicketStore(ABC):
         """A callback not being dialed (SCHEDULED or WAITING) -> CANCELLED, out of the line; it stays
         on the lost-call list. True only for the one call that changed it."""
 
+    @abstractmethod
+    def expedite_callback(self, ticket_id: str, execution_id: str | None, not_before: datetime) -> int | None:
+        """A SCHEDULED callback still run by `execution_id` becomes due at `not_before` under a new
+        booking (its count names the execution that replaces that one). Returns the new count only to
+        the one call that changed it; None to every other (another admin, or the ticket moved on)."""
+
 
 class Orchestrator(ABC):
     """The callback workflow engine (Step Functions)."""

@@ -89,7 +89,7 @@ def redrive(ticket_ids: list[str]) -> int:
             not_before, attempt = (ticket.next_attempt_at or ticket.not_before), ticket.attempts + 1
         else:
             not_before, attempt = None, max(1, ticket.attempts)
-        payload = CallFlow._workflow_input(queue, ticket, not_before or container.flow.clock.now())
+        payload = CallFlow.workflow_input(queue, ticket, not_before or container.flow.clock.now())
         payload["schedule"] = {**payload["schedule"], "attempt": attempt}  # type: ignore[dict-item]
         name = (ticket.execution_id or "").rsplit(":", 1)[-1] or f"{ticket.id}-restart"
         container.flow.orchestrator.start(name, payload)

@@ -571,6 +571,21 @@ class DynamoTicketStore(TicketStore):
         ], (TicketItem.kind == TicketKind.CALLBACK.value)
             & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
 
+    def expedite_callback(self, ticket_id: str, execution_id: str | None, not_before: datetime) -> int | None:
+        queue_id, number = split_ticket_id(ticket_id)
+        item = TicketItem(queue_pk(queue_id), ticket_sk(number))
+        same_run = (TicketItem.execution_id == execution_id) if execution_id else TicketItem.execution_id.does_not_exist()
+        try:
+            item.update(actions=[TicketItem.not_before.set(not_before), TicketItem.next_attempt_at.remove(),
+                                 TicketItem.execution_id.remove(), TicketItem.bookings.add(1)],
+                        condition=(TicketItem.kind == TicketKind.CALLBACK.value)
+                        & (TicketItem.status == TicketStatus.SCHEDULED.value) & same_run)
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
+        return int(item.bookings)
+
     def head(self, queue_id: str) -> Ticket | None:
         for item in TicketItem.line.query(line_keys(queue_id, 0)[0], limit=1):
             return item.to_ticket()

@@ -221,6 +221,7 @@ class FakeStore(TicketStore):
                         language=language, callback_number=number, not_before=not_before)
         with self._lock:
             self._put(ticket, self.tickets.get(ticket.id))
+            self.bookings[ticket.id] = 1  # its execution is booking 1, as in the DynamoDB store
         return ticket
 
     def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
@@ -376,6 +377,15 @@ class FakeStore(TicketStore):
     def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
         return self._change(ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.status in (
             TicketStatus.SCHEDULED, TicketStatus.WAITING), status=TicketStatus.CANCELLED, ended_at=now, task_token=None)
+
+    def expedite_callback(self, ticket_id: str, execution_id: str | None, not_before: datetime) -> int | None:
+        with self._lock:
+            if not self._change(ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.status is TicketStatus.SCHEDULED
+                                and t.execution_id == execution_id, not_before=not_before, next_attempt_at=None,
+                                execution_id=None):
+                return None
+            self.bookings[ticket_id] = self.bookings.get(ticket_id, 0) + 1
+            return self.bookings[ticket_id]
 
     # --- dialing -------------------------------------------------------------------------
 

@@ -89,6 +89,26 @@
   }
 
   // --- lost calls ----------------------------------------------------------------------------
+  const lostNotes = new Map(); // ticket -> what "call back now" answered, kept across refreshes
+  function callBackNow(ticket) {
+    const box = el("span");
+    const button = el("button", "Call back now", { "data-action": "call-back-now" });
+    const note = el("span", lostNotes.get(ticket) || "", { class: "action-result", role: "status" });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      let said;
+      try {
+        said = (await call("call-back-now", { body: { ticket } })).message;
+      } catch (e) {
+        said = e.message;
+      }
+      lostNotes.set(ticket, said);
+      note.textContent = said;
+      button.disabled = false;
+    });
+    box.append(button, note);
+    return box;
+  }
   async function refreshLost() {
     const data = await call("lost-calls", { query: { queue: queue() } });
     $("#lost-count").textContent = data.lost_calls.length;
@@ -112,6 +132,7 @@
         stop.replaceWith(el("span", "stopped"));
       });
       actions.append(reveal);
+      if (c.can_call_back) actions.append(callBackNow(c.ticket));
       if (c.can_stop) actions.append(stop);
       if (c.can_opt_out) actions.append(opt);
       return [c.ticket, c.number, c.cause, time(c.lost_at), dur(c.waited_seconds), c.callback, c.attempts,

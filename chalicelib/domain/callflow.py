@@ -435,8 +435,16 @@ class CallFlow:
             return BookingRefused.NOT_DIALABLE
         return self._book(queue, ticket, number, not_before, now, explicit=False)
 
+    def book_now(self, ticket: Ticket, number: str) -> BookingRefused | None:
+        """An admin's "call back now" for a lost call with no pending callback: the recovery's own path
+        (opt-outs, one open callback per number, the allowance and budget), due at once. An abandoned
+        live ticket becomes the callback; a closed callback's lost call gets a new ticket."""
+        queue, now = self.queues.get(ticket.queue_id), self.clock.now()
+        fresh = ticket.kind is TicketKind.CALLBACK or not queue.recovery_keeps_place
+        return self._book(queue, ticket, number, now, now, explicit=False, fresh=fresh)
+
     def _book(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
-              explicit: bool) -> BookingRefused | None:
+              explicit: bool, fresh: bool | None = None) -> BookingRefused | None:
         """Every callback goes through here: opt-out (automatic ones only: pressing 1 is consent), one
         open callback per number and queue, then, for the one request that books it, the number's
         daily allowance and the global budget (toll-fraud guard)."""
@@ -444,7 +452,8 @@ class CallFlow:
             if not explicit:
                 return BookingRefused.OPTED_OUT
             self.store.set_opt_out(number, False, now)  # asking for a callback is consent again
-        fresh = not explicit and not queue.recovery_keeps_place  # recovery at the end of the line
+        if fresh is None:
+            fresh = not explicit and not queue.recovery_keeps_place  # recovery at the end of the line
         target = ticket_id(queue.id, self.store.next_number(queue.id)) if fresh else ticket.id
         holder = self.store.reserve_open_callback(queue.id, number, target)
         if holder != target:
@@ -470,7 +479,7 @@ class CallFlow:
             ticket = self.store.create_callback(target, number, not_before, now, ticket.language)
         try:
             execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
-                                                   self._workflow_input(queue, ticket, not_before))
+                                                   self.workflow_input(queue, ticket, not_before))
         except OrchestratorError:
             if ticket.status in HOLDING:
                 self.store.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
@@ -531,11 +540,11 @@ class CallFlow:
         return self._confirmed(queue, current)
 
     @staticmethod
-    def _workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime) -> dict[str, object]:
+    def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, attempt: int = 1) -> dict[str, object]:
         return {
             "ticket_id": ticket.id,
             "queue_id": queue.id,
-            "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": 1},
+            "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": attempt},
             "max_attempts": len(queue.retry_delays_seconds),
             "park_timeout_seconds": queue.max_park_seconds,
             "dial_timeout_seconds": queue.dial_timeout_seconds,

@@ -11,15 +11,18 @@ from typing import Any
 
 from ..ports import BoardEntry, Clock, OperationsLog, Orchestrator, TicketStore
 from . import learning, reports, staffing
-from .errors import OrchestratorError, TicketNotFoundError
+from .callflow import CallFlow
+from .errors import HoldfastError, NumberNotAllowedError, OrchestratorError, TicketNotFoundError
 from .model import OPEN_STATUSES, AgentStatus, Ticket, TicketKind, TicketStatus, split_ticket_id
-from .phone import masked
+from .phone import NumberPolicy, masked
 from .queues import QueueConfig, QueueDirectory
+from .retry import next_slot
 
 log = logging.getLogger(__name__)
 
 SERVICE_GOAL = 0.8  # share answered within the target
 ABANDON_GOAL = 0.05  # share abandoning
+STRANDED_AFTER = timedelta(seconds=60)  # a callback's start never takes this long unless it failed
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -42,6 +45,26 @@ def callback_plan(ticket: Ticket) -> str:
             "LOST": "attempts ran out: call them", "CANCELLED": "cancelled"}.get(ticket.status.value, "")
 
 
+class CallBackRefusedError(HoldfastError):
+    """"Call back now" may not call this number now; nothing was changed. `reason` is one of
+    not_dialable, opted_out, closed, calling_window, rate_limited, budget_spent, no_callback;
+    `when` is when it will be called instead (its pending callback's time), or may be at the earliest."""
+
+    def __init__(self, reason: str, message: str, when: datetime | None = None) -> None:
+        super().__init__(message)
+        self.reason, self.when = reason, when
+
+
+@dataclass(frozen=True)
+class CallBackNow:
+    """What "call back now" did: `due_now` (a scheduled callback moved to now), `booked` (a new
+    callback, due now), `already_due` (waiting in line for an agent), `dialing`."""
+
+    result: str
+    ticket: str
+    message: str
+
+
 @dataclass(frozen=True)
 class Observed:
     """What one ticket transition added to the reports (for metrics)."""
@@ -52,8 +75,9 @@ class Observed:
 
 class Operations:
     def __init__(self, store: TicketStore, oplog: OperationsLog, queues: QueueDirectory, clock: Clock,
-                 orchestrator: Orchestrator) -> None:
+                 orchestrator: Orchestrator, flow: CallFlow | None = None) -> None:
         self.store = store
+        self.flow = flow  # books callbacks for "call back now" (the call flow's own path)
         self.orchestrator = orchestrator
         self.oplog = oplog
         self.queues = queues
@@ -135,6 +159,7 @@ class Operations:
                         "next_attempt": _iso(t.next_attempt_at or t.not_before)
                         if t.status is TicketStatus.SCHEDULED else None,
                         "can_opt_out": bool(t.callback_number or t.caller),
+                        "can_call_back": bool(t.callback_number or t.caller) and t.status is not TicketStatus.CONNECTING,
                         "can_stop": t.kind is TicketKind.CALLBACK and t.status in (TicketStatus.SCHEDULED,
                                                                                     TicketStatus.WAITING)})
         return out
@@ -177,6 +202,84 @@ class Operations:
                             extra={"ticket": ticket.id})
         log.info("callback stopped from the console", extra={"ticket": ticket.id, "session": who})
         return True
+
+    def call_back_now(self, ticket_id: str, who: str) -> CallBackNow:
+        """Make the lost call's pending callback due at once, inside the rules (business hours, the
+        callee's calling window, the number policy, opt-outs); book one if none is pending (the
+        allowance and budget apply). Refusals raise CallBackRefusedError and change nothing."""
+        lost = self._lost_ticket(ticket_id)
+        queue = self.queues.get(lost.queue_id)
+        try:
+            number = NumberPolicy(queue.allowed_countries, queue.default_region).accept(
+                lost.callback_number or lost.pending_number or lost.caller)
+        except NumberNotAllowedError:
+            raise CallBackRefusedError("not_dialable", "this number may not be called (number policy)") from None
+        if self.store.is_opted_out(number):
+            raise CallBackRefusedError("opted_out", "the caller opted out: only the caller can ask to be "
+                                                    "called again (pressing 1 on their next call)")
+        pending = lost if lost.kind is TicketKind.CALLBACK and lost.status in (
+            TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING) \
+            else self.store.open_callback_for(queue.id, number)
+        now = self.clock.now()
+        due = (pending.next_attempt_at or pending.not_before) if pending is not None else None
+        # A scheduled callback that has had no execution for a while lost its start (the orchestrator
+        # failed): start one. A younger one is being started by whoever booked it (or by another click).
+        stranded = (pending is not None and pending.status is TicketStatus.SCHEDULED and not pending.execution_id
+                    and (due is None or due <= now - STRANDED_AFTER))
+        if pending is not None and not stranded and (pending.status is not TicketStatus.SCHEDULED
+                                                     or (due is not None and due <= now)):
+            return self._already(pending)
+        slot = next_slot(queue, number, now)
+        if slot != now:
+            later = due if pending is not None else slot
+            reason = "closed" if not queue.hours.is_open(now) else "calling_window"
+            why = "we are closed now" if reason == "closed" else "it is outside the callee's calling hours"
+            when = f"it will be called at {_iso(later)}" if pending is not None else (
+                f"nothing was booked; the earliest is {_iso(later)}" if later else "nothing was booked")
+            raise CallBackRefusedError(reason, f"not now: {why}; {when}", later)
+        if pending is not None:
+            return self._expedite(queue, pending, now, who)
+        return self._book_now(lost, number, who)
+
+    @staticmethod
+    def _already(ticket: Ticket) -> CallBackNow:
+        if ticket.status is TicketStatus.CONNECTING:
+            return CallBackNow("dialing", ticket.id, "being dialed now")
+        return CallBackNow("already_due", ticket.id, "already due: waiting in line for the next free agent")
+
+    def _expedite(self, queue: QueueConfig, ticket: Ticket, now: datetime, who: str) -> CallBackNow:
+        """A scheduled callback waits in its workflow's Wait, which cannot be woken: one conditional
+        write moves it to now under a new booking (two admins at once: one wins), then the old
+        execution is stopped and a new one, named by the booking, starts due now."""
+        booking = self.store.expedite_callback(ticket.id, ticket.execution_id, now)
+        if booking is None:
+            return self._already(self.store.get(ticket.id))
+        if ticket.execution_id:
+            try:
+                self.orchestrator.stop(ticket.execution_id)
+            except OrchestratorError:  # if it runs on, its Park finds the ticket WAITING and takes over
+                log.warning("could not stop the scheduled callback's workflow", extra={"ticket": ticket.id})
+        # the attempt it was scheduled as (never past the queue's last)
+        attempt = min(ticket.attempts + 1, len(queue.retry_delays_seconds))
+        execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
+                                               CallFlow.workflow_input(queue, ticket, now, attempt))
+        self.store.set_execution(ticket.id, execution_id)
+        log.info("callback made due now from the console", extra={"ticket": ticket.id, "session": who})
+        return CallBackNow("due_now", ticket.id, "due now: it takes its place in line for the next free agent")
+
+    def _book_now(self, lost: Ticket, number: str, who: str) -> CallBackNow:
+        if self.flow is None:
+            raise CallBackRefusedError("no_callback", "callbacks cannot be booked here")
+        refused = self.flow.book_now(lost, number)
+        if refused is not None:
+            why = {"rate_limited": "this number has had its callbacks for today",
+                   "budget_spent": "today's callback budget is spent"}.get(refused.value, refused.value)
+            raise CallBackRefusedError(refused.value, f"not booked: {why}")
+        booked = self.store.open_callback_for(lost.queue_id, number)
+        if booked is None:
+            raise CallBackRefusedError("no_callback", "not booked")
+        log.info("callback booked from the console", extra={"ticket": booked.id, "lost": lost.id, "session": who})
+        return CallBackNow("booked", booked.id, f"booked as {booked.id}, due now")
 
     # --- reports and staffing -----------------------------------------------------------------
 

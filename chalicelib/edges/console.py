@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qs, urlparse
 
-from ..domain.errors import TicketNotFoundError, UnknownQueueError
-from ..domain.operations import Operations
+from ..domain.errors import OrchestratorError, StoreUnavailableError, TicketNotFoundError, UnknownQueueError
+from ..domain.operations import CallBackRefusedError, Operations
 from ..domain.queues import QueueDirectory
 from ..ports import Clock
 
@@ -184,6 +184,9 @@ class Console:
             return _json(404, {"error": str(exc)})
         except ValueError as exc:  # a malformed date or number in the query
             return _json(400, {"error": f"bad request: {exc}"})
+        except (OrchestratorError, StoreUnavailableError):
+            log.exception("console action failed")
+            return _json(503, {"error": "not done: a service did not answer; try again"})
 
     def _queue(self, query: Mapping[str, str]) -> str:
         queue_id = query.get("queue") or self.queues.default.id
@@ -200,6 +203,7 @@ class Console:
                   ("POST", "reveal"): lambda: _json(200, {"number": self.ops.reveal(self._ticket(raw_body),
                                                                                       Sessions.who(session))}),
                   ("POST", "stop-calling"): lambda: self._stop(raw_body, session),
+                  ("POST", "call-back-now"): lambda: self._call_back_now(raw_body, session),
                   ("POST", "opt-out"): lambda: _json(200, {"opted_out": self.ops.opt_out(self._ticket(raw_body),
                                                                                           Sessions.who(session))})}
         handler = routes.get((method, name))
@@ -211,6 +215,14 @@ class Console:
         if not self.ops.stop_calling(self._ticket(raw_body), Sessions.who(session)):
             return _json(409, {"error": "no pending callback to stop (being dialed, or already closed)"})
         return _json(200, {"stopped": True})
+
+    def _call_back_now(self, raw_body: bytes | None, session: str) -> WebReply:
+        try:
+            done = self.ops.call_back_now(self._ticket(raw_body), Sessions.who(session))
+        except CallBackRefusedError as refused:
+            return _json(409, {"error": str(refused), "reason": refused.reason,
+                               "when": refused.when.isoformat() if refused.when else None})
+        return _json(200, {"result": done.result, "ticket": done.ticket, "message": done.message})
 
     @staticmethod
     def _ticket(raw_body: bytes | None) -> str:

@@ -105,6 +105,9 @@ def test_the_console_end_to_end(local: Local, browser: Any) -> None:
     row.locator("button[data-action=reveal]").click()
     page.wait_for_selector("#lost-calls .revealed")
     assert page.locator("#lost-calls .revealed").inner_text() == caller
+    # Call back now: its recovery callback is already due, waiting for an agent; the page says so.
+    row.locator("button[data-action=call-back-now]").click()
+    until(lambda: "already due" in row.locator(".action-result").inner_text(), 10)
 
     # An agent comes on: the recovery callback connects and the lost call leaves the list.
     local.sim("/sim/agents/alice", {"status": "available", "handle_seconds": 20})

@@ -127,6 +127,7 @@ def test_every_action_needs_the_csrf_token(client: Client, c) -> None:  # type: 
         assert client.http.post("/console/api/reveal", headers=bad, body=body).status_code == 403
         assert client.http.post("/console/api/opt-out", headers=bad, body=body).status_code == 403
         assert client.http.post("/console/api/stop-calling", headers=bad, body=body).status_code == 403
+        assert client.http.post("/console/api/call-back-now", headers=bad, body=body).status_code == 403
     assert c.store.get("support-1").status in (TicketStatus.SCHEDULED, TicketStatus.WAITING)
     assert not c.store.is_opted_out("+14155550100")
     # another session's CSRF token does not fit this session
@@ -332,3 +333,154 @@ def test_stop_calling_cancels_the_pending_callback_and_its_workflow(client: Clie
     c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
     assert c.store.get("support-1").status is TicketStatus.CANCELLED  # out of the line: nobody is sent to it
     assert c.store.get_agent("ann").ticket_id is None and not c.dispatcher.dialer.calls
+
+
+# --- call back now ---------------------------------------------------------------------------------
+
+def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
+        client: Client, settings, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time
+
+    import boto3
+
+    from devstack.pollers import SqsPoller
+
+    # Retries a lifetime apart: after one unanswered attempt the callback sits in the workflow's Wait
+    # (moto waits in real time; the test's clock is in the past, so "now" never waits).
+    queues = tmp_path / "queues.json"
+    config = json.loads(Path(QUEUES).read_text())
+    config["queues"][0]["retry_delays_seconds"] = [0, 1_000_000_000]
+    queues.write_text(json.dumps(config))
+    clock, dialer = FixedClock(NOW), FakeDialer()
+    c = bootstrap.build(replace(settings, queues_file=str(queues), admin_token=ADMIN, agent_token=AGENT,
+                                public_base_url="http://127.0.0.1:8000", metrics_enabled=False),
+                        clock=clock, dialer=dialer)
+    monkeypatch.setattr(bootstrap, "container", lambda: c)
+    pollers = [SqsPoller(settings.dial_queue_url, workers.on_dial_message),
+               StreamPoller(settings.table_name, workers.on_table_change)]
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+
+    def pump_until(done: Any) -> None:
+        until = time.monotonic() + 60
+        while not done():
+            assert time.monotonic() < until, "timed out waiting for the workflow"
+            for poller in pollers:
+                poller.poll_once()
+            time.sleep(0.05)
+
+    def answer(dial_status: str) -> None:
+        did = c.store.get("support-1").dial_id
+        c.callbacks.answered("support-1", did, CallEvent("CAout", CallStatus.IN_PROGRESS))
+        c.callbacks.dialed("support-1", did, CallEvent("CAout", CallStatus.IN_PROGRESS,
+                                                        extra={"DialCallStatus": dial_status}))
+        c.callbacks.call_status("support-1", did, CallEvent("CAout", CallStatus.COMPLETED))
+
+    def status(execution_id: str | None) -> str:
+        return sfn.describe_execution(executionArn=execution_id)["status"]
+
+    ring(c, "CA1", "+14155550100")
+    clock.advance(60)
+    hang_up(c, "CA1", "+14155550100")
+    c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
+    pump_until(lambda: dialer.calls)
+    answer("no-answer")  # attempt 1 unanswered: the next one is decades away
+    pump_until(lambda: c.store.get("support-1").status is TicketStatus.SCHEDULED
+               and c.store.get_agent("ann").status is AgentStatus.AVAILABLE)
+    before = c.store.get("support-1")
+    assert before.next_attempt_at and before.next_attempt_at.year > 2050 and status(before.execution_id) == "RUNNING"
+    body = json.dumps({"ticket": "support-1"})
+
+    # 21:00 in San Francisco: outside the callee's calling window. Refused, saying when; nothing changes.
+    clock.advance(11 * 3600 - 60)
+    _, headers = sign_in(client)
+    reply = client.http.post("/console/api/call-back-now", headers=headers, body=body)
+    refused = json.loads(reply.body)
+    assert reply.status_code == 409 and refused["reason"] == "calling_window"
+    assert refused["when"] == before.next_attempt_at.isoformat() and "it will be called at" in refused["error"]
+    assert c.store.get("support-1") == before and status(before.execution_id) == "RUNNING"
+
+    # 09:00 the next morning: two admins click at once; one new execution, due now.
+    clock.advance(12 * 3600)
+    _, headers = sign_in(client)  # a session lasts 8 hours
+    replies: list[Any] = []
+    barrier = threading.Barrier(2)
+
+    def click() -> None:
+        barrier.wait()
+        replies.append(client.http.post("/console/api/call-back-now", headers=headers, body=body))
+
+    clicks = [threading.Thread(target=click) for _ in range(2)]
+    for t in clicks:
+        t.start()
+    for t in clicks:
+        t.join()
+    assert [r.status_code for r in replies] == [200, 200]
+    assert sorted(json.loads(r.body)["result"] for r in replies) == ["already_due", "due_now"]
+    names = [e["name"] for e in sfn.list_executions(stateMachineArn=settings.state_machine_arn)["executions"]]
+    assert sorted(n for n in names if n.startswith("support-1-")) == ["support-1-1", "support-1-2"]
+    after = c.store.get("support-1")
+    assert after.execution_id != before.execution_id and after.execution_id.endswith(":support-1-2")
+    pump_until(lambda: len(dialer.calls) == 2)  # parked at once and dialed, not in decades
+    assert status(before.execution_id) == "ABORTED"
+    assert [x["ticket"] for x in get(client, "lost-calls", headers)["lost_calls"]] == ["support-1"]
+    answer("completed")
+    pump_until(lambda: status(c.store.get("support-1").execution_id) == "SUCCEEDED")
+    assert c.store.get("support-1").status is TicketStatus.SERVED
+    assert get(client, "lost-calls", headers)["lost_calls"] == []  # recovered: off the work list
+
+
+def test_the_stores_expedite_is_one_conditional_write_that_one_of_many_wins(c) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    # A scheduled callback straight in the store (no workflow running to move it meanwhile).
+    c.store.create_callback("support-7", "+14155550100", datetime(2030, 1, 1, tzinfo=timezone.utc), NOW, "en")
+    c.store.set_execution("support-7", "arn:run-1")
+    barrier, won = threading.Barrier(6), []
+
+    def click() -> None:
+        barrier.wait()
+        won.append(c.store.expedite_callback("support-7", "arn:run-1", NOW))
+
+    clicks = [threading.Thread(target=click) for _ in range(6)]
+    for t in clicks:
+        t.start()
+    for t in clicks:
+        t.join()
+    assert sorted(won, key=str) == [2, None, None, None, None, None]  # booking 1 started arn:run-1
+    after = c.store.get("support-7")
+    assert (after.not_before, after.execution_id, after.status) == (NOW, None, TicketStatus.SCHEDULED)
+    assert c.store.expedite_callback("support-7", "arn:run-1", NOW) is None  # that run is gone
+    assert c.store.expedite_callback("support-7", None, NOW) == 3  # its successor never started: again
+    assert c.store.cancel_callback("support-7", NOW)
+    assert c.store.expedite_callback("support-7", None, NOW) is None  # only a scheduled callback moves
+
+
+def test_call_back_now_books_a_lost_call_that_had_none_and_a_failed_start_is_503_then_retried(
+        client: Client, c) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.domain.errors import OrchestratorError
+
+    ring(c, "CA1", "+14155550100")
+    c.flow.clock.advance(3)
+    hang_up(c, "CA1", "+14155550100")  # a short abandon: listed, no callback booked
+    _, headers = sign_in(client)
+    [listed] = get(client, "lost-calls", headers)["lost_calls"]
+    assert (listed["callback"], listed["can_call_back"]) == ("no callback", True)
+    body = json.dumps({"ticket": "support-1"})
+    orchestrator = c.operations.orchestrator
+
+    def down(name: str, payload: Any) -> str:
+        raise OrchestratorError("ServiceUnavailable")
+
+    orchestrator.start = down  # Step Functions down for a moment
+    reply = client.http.post("/console/api/call-back-now", headers=headers, body=body)
+    assert reply.status_code == 503 and "try again" in json.loads(reply.body)["error"]
+    del orchestrator.start  # back
+    c.flow.clock.advance(61)  # the failed start is not under way any more
+    reply = client.http.post("/console/api/call-back-now", headers=headers, body=body)
+    assert reply.status_code == 200 and json.loads(reply.body)["ticket"] == "support-1"
+    ticket = c.store.get("support-1")
+    assert ticket.kind is TicketKind.CALLBACK and ticket.execution_id.endswith(":support-1-2")
+    c.store.set_opt_out("+14155550100", True, NOW)  # an opt-out holds against the admin's click
+    reply = client.http.post("/console/api/call-back-now", headers=headers, body=body)
+    assert reply.status_code == 409 and json.loads(reply.body)["reason"] == "opted_out"
