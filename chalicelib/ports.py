@@ -208,6 +208,11 @@ class TicketStore(ABC):
         False if its outcome has been reported already."""
 
     @abstractmethod
+    def note_leg(self, ticket_id: str, agent_id: str, leg: str, at: datetime) -> bool:
+        """The bridge's dialled leg is `leg` (ringing or talking) since `at`: only while the ticket is
+        CONNECTING to that agent, and never from talking back to ringing. True if it changed."""
+
+    @abstractmethod
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
         """Forget the reservation on the ticket (after its agent was released)."""
 
@@ -380,6 +385,8 @@ class BoardEntry:
     agent_id: str | None = None
     told_seconds: float | None = None
     lost_cause: str | None = None
+    leg: str | None = None  # the agent's leg of the bridge: ringing or talking, since leg_at
+    leg_at: datetime | None = None
 
 
 class OperationsLog(ABC):

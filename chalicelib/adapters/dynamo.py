@@ -152,6 +152,8 @@ class TicketItem(_Base):
     lost_cause = UnicodeAttribute(null=True)
     lost_at = UTCDateTimeAttribute(null=True)
     recovered_at = UTCDateTimeAttribute(null=True)
+    leg = UnicodeAttribute(null=True)
+    leg_at = UTCDateTimeAttribute(null=True)
     bookings = NumberAttribute(default=0)
     told_shape = NumberAttribute(null=True)
     told_scale = NumberAttribute(null=True)
@@ -194,6 +196,7 @@ class TicketItem(_Base):
             wants_callback=bool(self.wants_callback), agent_id=self.agent_id, task_token=self.task_token,
             dial_id=self.dial_id, ended_dial=self.ended_dial, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome,
             lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at,
+            leg=self.leg, leg_at=self.leg_at,
             told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0))
 
 
@@ -560,6 +563,11 @@ class DynamoTicketStore(TicketStore):
             TicketItem.status.set(TicketStatus.WAITING.value), TicketItem.agent_id.remove(),
             TicketItem.line_pk.set(line_pk), TicketItem.line_sk.set(line_sk),
         ], (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id))
+
+    def note_leg(self, ticket_id: str, agent_id: str, leg: str, at: datetime) -> bool:
+        condition = (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id)
+        condition &= TicketItem.leg.does_not_exist() | ((TicketItem.leg != leg) & (TicketItem.leg != "talking"))
+        return self._update(ticket_id, [TicketItem.leg.set(leg), TicketItem.leg_at.set(at)], condition)
 
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
         self._update(ticket_id, [TicketItem.agent_id.remove()], TicketItem.agent_id == agent_id)

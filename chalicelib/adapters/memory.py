@@ -371,6 +371,10 @@ class FakeStore(TicketStore):
         return self._change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.kind is TicketKind.LIVE,
                             status=TicketStatus.ABANDONED, ended_at=ended_at, wait_seconds=wait_seconds)
 
+    def note_leg(self, ticket_id: str, agent_id: str, leg: str, at: datetime) -> bool:
+        return self._change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.agent_id == agent_id
+                            and t.leg != leg and not (t.leg == "talking" and leg == "ringing"), leg=leg, leg_at=at)
+
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
         self._change(ticket_id, lambda t: t.agent_id == agent_id, agent_id=None)
 

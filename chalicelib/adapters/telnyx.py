@@ -107,7 +107,11 @@ class TelnyxTelephony(Telephony):
                          action=self._url(base_url, verb.action) if verb.action else None,
                          method="POST" if verb.action else None)
             target = verb.target.removeprefix("client:")  # refused at config time; a SIP user if it gets here
-            ET.SubElement(dial, "Sip" if verb.target.startswith("sip:") else "Number").text = target
+            noun = ET.SubElement(dial, "Sip" if verb.target.startswith("sip:") else "Number")
+            noun.text = target
+            if verb.status is not None:  # the dialled leg's progress, as TeXML's Number/Sip report it
+                noun.attrib.update(statusCallback=self._url(base_url, verb.status), statusCallbackMethod="POST",
+                                   statusCallbackEvent="ringing answered completed")
         else:  # pragma: no cover - the Verb union is closed
             raise TypeError(f"cannot render {verb!r}")
 

@@ -119,12 +119,16 @@ class TwilioTelephony(Telephony):
         elif isinstance(verb, Dial):
             dial = TwDial(caller_id=verb.caller_id, timeout=verb.timeout_seconds,
                           action=self._url(base_url, verb.action) if verb.action else None)
+            # the dialled leg's progress (ringing, answered, completed) goes to the Dial's status step
+            leg: dict[str, Any] = {} if verb.status is None else {
+                "status_callback": self._url(base_url, verb.status), "status_callback_method": "POST",
+                "status_callback_event": "ringing answered completed"}
             if verb.target.startswith("sip:"):
-                dial.sip(verb.target)
+                dial.sip(verb.target, **leg)
             elif verb.target.startswith("client:"):
-                dial.client(verb.target.removeprefix("client:"))
+                dial.client(verb.target.removeprefix("client:"), **leg)
             else:
-                dial.number(verb.target)
+                dial.number(verb.target, **leg)
             parent.append(dial)
         else:  # pragma: no cover - the Verb union is closed
             raise TypeError(f"cannot render {verb!r}")

@@ -18,7 +18,7 @@ import requests
 
 from ..domain.errors import BadWebhookError, TelephonyError
 from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
-from ..domain.script import (NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
+from ..domain.script import (LEG_PARAM, NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
                              Script, Step, Verb)
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
 from .rest import call_api, refuse_undialable
@@ -173,7 +173,11 @@ class VonageTelephony(Telephony):
             if verb.caller_id:
                 connect["from"] = verb.caller_id.lstrip("+")
             if verb.action:
-                connect |= {"eventType": "synchronous", "eventUrl": self._url(base_url, verb.action),
+                # one eventUrl gets the connect's events (ringing, answered, then how it ended): the
+                # status step rides along in the action's query, and the voice webhook runs it
+                action = verb.action if verb.status is None else Step(
+                    verb.action.name, verb.action.params + ((LEG_PARAM, verb.status.encode()),))
+                connect |= {"eventType": "synchronous", "eventUrl": self._url(base_url, action),
                             "eventMethod": "POST"}
             return [connect]
         raise TypeError(f"cannot render {verb!r}")  # pragma: no cover - the Verb union is closed

@@ -84,7 +84,7 @@
       c.attempts, time(c.next_attempt), time(c.promised)]);
     $("#agents-count").textContent = m.agents.length;
     fill($("#agents"), m.agents, (a) => [a.id, el("span", a.status, { class: `status-${a.status}` }),
-      el("span", a.doing, { class: `doing-${a.doing}` }), a.with || a.ticket || "", time(a.since)]);
+      el("span", a.doing_since ? `${a.doing} since ${time(a.doing_since)}` : a.doing, { class: `doing-${a.doing}` }), a.with || a.ticket || "", time(a.since)]);
     $("#updated").textContent = `Updated ${time(m.at)}.`;
   }
 

@@ -119,6 +119,8 @@ class Callbacks:
         lang = ticket.language
         action = Step.of("cb-dialed", t=ticket.id, d=did)
         if queue.dial_mode == "agent_first":
+            # the agent answered this leg: talking (to the whisper, then the customer) from now on
+            self.store.note_leg(ticket.id, ticket.agent_id or "", "talking", self.clock.now())
             digits = spoken_digits(national_format(ticket.callback_number or ""))
             return Script.of(self._say(queue, lang, "agent_whisper", number=ticket.number, digits=digits),
                              Dial(ticket.callback_number or "", caller_id=queue.caller_id, action=action,
@@ -131,7 +133,8 @@ class Callbacks:
             self.finish(ticket, did, Outcome.AGENT_MISSED)
             return Script.of(self._say(queue, lang, "callback_sorry"), Hangup())
         return Script.of(self._say(queue, lang, "callback_greeting"),
-                         Dial(contact, action=action, timeout_seconds=20))
+                         Dial(contact, action=action, timeout_seconds=20,
+                              status=Step.of("bridge-leg", t=ticket.id, agent=ticket.agent_id or "")))
 
     def dialed(self, ticket_id: str, did: str, event: CallEvent) -> Script:
         """The inner <Dial> ended: after a conversation, or without the other side answering."""

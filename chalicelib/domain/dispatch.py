@@ -9,7 +9,7 @@ from . import guard, learning, speech
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
-from .model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus
+from .model import Agent, AgentStatus, CallStatus, Ticket, TicketKind, TicketStatus
 from .phone import NumberPolicy
 from .queues import QueueConfig, QueueDirectory
 from .script import Dial, Enqueue, Hangup, Script, Step
@@ -35,6 +35,10 @@ def callable_contact(queue: QueueConfig, contact: str | None) -> str | None:
     except NumberNotAllowedError as exc:
         log.warning("agent contact refused", extra={"queue": queue.id, "reason": exc.reason})
         return None
+
+
+# The dialled leg's progress, as the live monitor shows it.
+LEG_STATES = {CallStatus.RINGING: "ringing", CallStatus.IN_PROGRESS: "talking"}
 
 
 class Dispatcher:
@@ -196,7 +200,17 @@ class Dispatcher:
         queue = self.queues.get(ticket.queue_id)
         return Script.of(speech.prompt(queue, ticket.language, "connecting"),
                          Dial(agent.contact or "", caller_id=queue.caller_id,
-                              action=Step.of("bridge-result", t=ticket.id, agent=agent.id)))
+                              action=Step.of("bridge-result", t=ticket.id, agent=agent.id),
+                              status=Step.of("bridge-leg", t=ticket.id, agent=agent.id)))
+
+    def bridge_leg(self, ticket_id: str, agent_id: str, status: CallStatus) -> bool:
+        """The bridge's dialled leg is ringing or was answered (talking): noted on the ticket with the
+        time, for the live monitor. Anything else (queued, ended), or a bridge already over, or a late
+        `ringing` after `talking`, changes nothing (the bridge's result step ends it). True if noted."""
+        leg = LEG_STATES.get(status)
+        if leg is None:
+            return False
+        return self.store.note_leg(ticket_id, agent_id, leg, self.clock.now())
 
     def bridge_result(self, ticket_id: str, agent_id: str, answered: bool, talk_seconds: float = 0.0) -> Script:
         """The bridged call ended (answered) or the agent never picked up (back in line, agent offline)."""

@@ -75,6 +75,8 @@ class Ticket:
     lost_cause: str | None = None  # set while this is an unrecovered lost call (see LostCause)
     lost_at: datetime | None = None
     recovered_at: datetime | None = None
+    leg: str | None = None  # the agent's leg of a bridge under way: ringing or talking (BridgeLeg)
+    leg_at: datetime | None = None
 
     @property
     def id(self) -> str:

@@ -34,7 +34,7 @@ def board_entry(ticket: Ticket) -> BoardEntry:
     return BoardEntry(ticket.id, ticket.queue_id, ticket.number, ticket.kind.value, ticket.status.value,
                       ticket.priority, ticket.created_at, masked(ticket.callback_number or ticket.caller),
                       ticket.attempts, ticket.not_before, ticket.next_attempt_at, ticket.agent_id, told,
-                      ticket.lost_cause)
+                      ticket.lost_cause, ticket.leg, ticket.leg_at)
 
 
 def callback_plan(ticket: Ticket) -> str:
@@ -130,13 +130,16 @@ class Operations:
         for present in [*self.store.idle_agents(queue_id), *self.store.busy_agents(queue_id)]:
             agent = self.store.get_agent(present.id)  # presence lists carry no reservation or time
             doing = "ready" if agent.status is AgentStatus.AVAILABLE else "busy"
+            doing_since = agent.changed_at
             entry = by_ticket.get(agent.ticket_id or "")
             if agent.ticket_id:
-                # While a ticket is CONNECTING its agent is being rung or is already talking: the
-                # provider reports a bridged call's answer only when it ends, so the two are one state.
-                doing = "connecting" if entry is not None and entry.status == TicketStatus.CONNECTING.value else "talking"
+                doing, doing_since = "talking", None
+                if entry is not None and entry.status == TicketStatus.CONNECTING.value:
+                    # the agent's leg as its status events reported it (ringing, then talking), else
+                    # still being put through (no event yet, or a provider that reports none)
+                    doing, doing_since = (entry.leg, entry.leg_at) if entry.leg else ("connecting", None)
             agents.append({"id": agent.id, "status": agent.status.value, "since": _iso(agent.changed_at),
-                           "doing": doing, "ticket": agent.ticket_id,
+                           "doing": doing, "doing_since": _iso(doing_since), "ticket": agent.ticket_id,
                            "with": entry.masked if entry is not None else None})
         agents.sort(key=lambda a: a["id"])
         start, end = self._day_bounds(queue, self.today(queue))

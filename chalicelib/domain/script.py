@@ -101,6 +101,14 @@ class Dial:
     caller_id: str | None = None
     action: Step | None = None
     timeout_seconds: int = 20
+    # Learns how the dialled leg is doing (ringing, answered, completed) while the dial lasts, where
+    # the provider reports it; `action` still learns how the dial ended.
+    status: Step | None = None
+
+
+# The query parameter that carries a Dial's status step inside its action step, for providers that
+# send the dialled leg's progress to the action itself (Vonage's connect eventUrl).
+LEG_PARAM = "leg"
 
 
 Verb = Union[Say, Play, Pause, Gather, Enqueue, Redirect, Leave, Hangup, Dial]

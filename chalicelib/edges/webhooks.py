@@ -12,7 +12,7 @@ from ..domain.errors import BadWebhookError, HoldfastError, TicketNotFoundError,
 from ..domain.model import CallEvent, CallStatus, split_ticket_id
 from ..domain.queues import QueueConfig
 from ..domain.prompts import LANGUAGES, TEXTS
-from ..domain.script import NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step, explicit_no_input
+from ..domain.script import LEG_PARAM, NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step, explicit_no_input
 from ..ports import Telephony, WebhookRequest
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,12 @@ def _tries(query: Mapping[str, str]) -> int:
         raise BadWebhookError("tries must be a number") from None
 
 
+def _leg(u: UseCases, event: CallEvent, query: Mapping[str, str]) -> Script:
+    # the leg's own status (TwiML's status callback), or the dial's as an action reports it (Vonage)
+    u.dispatcher.bridge_leg(_ticket(query), _param(query, "agent"), event.dial_status or event.status)
+    return Script()
+
+
 STEPS: dict[str, Handler] = {
     # the caller's side
     "incoming": lambda u, ev, q: u.flow.incoming(ev, q.get("queue")),
@@ -78,6 +84,8 @@ STEPS: dict[str, Handler] = {
     # a holding caller bridged to an agent
     "bridge-result": lambda u, ev, q: u.dispatcher.bridge_result(_ticket(q), _param(q, "agent"), _answered(ev),
                                                                  ev.dial_seconds),
+    # the bridged agent's leg ringing or answered (its status events; the markup is not read)
+    "bridge-leg": _leg,
     # callback attempts (outbound legs)
     "cb-answer": lambda u, ev, q: u.callbacks.answered(_ticket(q), _param(q, "d"), ev),
     "cb-dialed": lambda u, ev, q: u.callbacks.dialed(_ticket(q), _param(q, "d"), ev),
@@ -165,7 +173,12 @@ class VoiceWebhooks:
             if handler is None:
                 return HttpReply(400, f"no such no-input step: {step}\n")
         if step in DIAL_RESULT_STEPS and event.progress and event.dial_status and not event.dial_status.ended:
-            script = Script()  # the dialled leg is ringing or talking (Vonage reports each state): not over yet
+            # the dialled leg is ringing or talking (Vonage reports each state): not over yet; the
+            # Dial's status step, carried along, learns which
+            leg = Step.decode(query[LEG_PARAM]) if query.get(LEG_PARAM) else None
+            if leg is not None and leg.name == "bridge-leg":
+                self._run(STEPS[leg.name], event, dict(leg.params), leg.name)
+            script = Script()
         else:
             script = self._run(handler, event, query, step)
         if not provider.capabilities.native_queue and step in HOLD_LOOPS:

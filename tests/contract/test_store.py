@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.domain.errors import TicketNotFoundError
-from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
+from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.ports import TicketStore
 from chalicelib.adapters.memory import FakeStore
 
@@ -134,11 +134,27 @@ def test_dynamodb_tickets_and_markers_carry_a_ttl(aws) -> None:  # type: ignore[
 
 
 def test_agents_present_as_idle_or_busy(store: TicketStore) -> None:
-    from chalicelib.domain.model import AgentStatus
-
     store.record_agent_status("alice", AgentStatus.AVAILABLE, NOW, "client:alice", ("support",), None)
     store.record_agent_status("bob", AgentStatus.BUSY, NOW, "client:bob", ("support",), None)
     store.record_agent_status("carol", AgentStatus.OFFLINE, NOW, "client:carol", ("support",), None)
     assert [a.id for a in store.idle_agents("support")] == ["alice"]
     assert [a.id for a in store.busy_agents("support")] == ["bob"]
     assert store.staffing("support").staffed == 2
+
+
+def test_the_bridges_leg_is_noted_only_while_connecting_to_that_agent_and_never_backwards(
+        store: TicketStore) -> None:
+    ticket = store.open_ticket(live("CA-leg"))
+    assert not store.note_leg(ticket.id, "alice", "ringing", NOW)  # not being bridged yet
+    store.record_agent_status("alice", AgentStatus.AVAILABLE, NOW, "client:alice", ("support",), None)
+    assert store.claim(ticket.id, "alice", NOW)
+    assert not store.note_leg(ticket.id, "bob", "ringing", NOW)  # another agent's leg
+    assert store.note_leg(ticket.id, "alice", "ringing", NOW + timedelta(seconds=1))
+    assert not store.note_leg(ticket.id, "alice", "ringing", NOW + timedelta(seconds=2))  # repeated
+    assert store.note_leg(ticket.id, "alice", "talking", NOW + timedelta(seconds=4))
+    assert not store.note_leg(ticket.id, "alice", "ringing", NOW + timedelta(seconds=5))  # late
+    got = store.get(ticket.id)
+    assert (got.leg, got.leg_at) == ("talking", NOW + timedelta(seconds=4))
+    assert store.mark_served(ticket.id, NOW + timedelta(seconds=60))
+    assert not store.note_leg(ticket.id, "alice", "talking", NOW + timedelta(seconds=61))  # the bridge ended
+    assert store.get(ticket.id).leg_at == NOW + timedelta(seconds=4)

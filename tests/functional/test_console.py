@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from chalice.test import Client
@@ -18,6 +19,8 @@ from chalicelib import bootstrap
 from chalicelib.edges import workers
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from devstack.pollers import StreamPoller
+from tests.conftest import AUTH_TOKEN
+from tests.helpers import event, signed
 from chalicelib.adapters.memory import FakeDialer, FixedClock
 
 ADMIN = "admin-secret"
@@ -484,3 +487,49 @@ def test_call_back_now_books_a_lost_call_that_had_none_and_a_failed_start_is_503
     c.store.set_opt_out("+14155550100", True, NOW)  # an opt-out holds against the admin's click
     reply = client.http.post("/console/api/call-back-now", headers=headers, body=body)
     assert reply.status_code == 409 and json.loads(reply.body)["reason"] == "opted_out"
+
+
+def leg_event(client: Client, ticket: str, agent: str, status: str, signature: str | None = None) -> Any:
+    """A signed Twilio status callback for the bridge's agent leg, as the bridge's Dial asked for it."""
+    path = f"/voice/twilio/bridge-leg?{urlencode({'agent': agent, 't': ticket})}"
+    body, headers = signed(AUTH_TOKEN, "http://127.0.0.1:8000" + path, event("dial_leg_ringing", CallStatus=status))
+    if signature is not None:
+        headers["X-Twilio-Signature"] = signature
+    return client.http.post(path, headers=headers, body=body)
+
+
+def test_monitor_shows_the_bridged_agent_ringing_then_talking_with_since_when(
+        client: Client, c, stream: Stream) -> None:  # type: ignore[no-untyped-def]
+    _, headers = sign_in(client)
+    ring(c, "CA1", "+14155550101")
+    c.flow.clock.advance(3)
+    c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
+    stream.drain()
+
+    def ann() -> tuple[str, str | None, str | None]:
+        [agent] = get(client, "monitor", headers, "?queue=support")["agents"]
+        return agent["doing"], agent["doing_since"], agent["with"]
+
+    assert ann() == ("connecting", None, "***01")  # put through, no leg event yet
+    assert leg_event(client, "support-1", "ann", "ringing", signature="forged").status_code == 403
+    stream.drain()
+    assert ann()[0] == "connecting"  # an unsigned event changes nothing
+    c.flow.clock.advance(2)
+    assert leg_event(client, "support-1", "ann", "ringing").status_code == 200
+    stream.drain()
+    rang = (NOW.replace(second=5)).isoformat()
+    assert ann() == ("ringing", rang, "***01")
+    c.flow.clock.advance(4)
+    leg_event(client, "support-1", "ann", "in-progress")
+    stream.drain()
+    talking = ("talking", NOW.replace(second=9).isoformat(), "***01")
+    assert ann() == talking
+    c.flow.clock.advance(1)
+    leg_event(client, "support-1", "ann", "ringing")  # late and repeated events change nothing
+    leg_event(client, "support-1", "ann", "in-progress")
+    stream.drain()
+    assert ann() == talking
+    c.dispatcher.bridge_result("support-1", "ann", answered=True, talk_seconds=60)  # the bridge ended
+    leg_event(client, "support-1", "ann", "in-progress")
+    stream.drain()
+    assert ann()[0] == "ready" and c.store.get("support-1").leg_at == NOW.replace(second=9)
