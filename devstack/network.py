@@ -498,9 +498,12 @@ class SimNetwork:
         name = other.name if isinstance(other, Agent) else name  # an agent by name, however it was dialed
         leg = Call(self.sid(), "outbound-dial", call.to, name, None, other)
         call.transcript.append(f"(dialing {target.tag.lower()} {name})")
+        if other is not None:
+            self._leg_event(call, leg, target, "ringing")
         answered = other is not None and self.rings_and_answers(leg, float(verb.get("timeout", "20")))
         talked, hung_up = 0.0, False
         if answered:
+            self._leg_event(call, leg, target, "answered")
             call.transcript.append(f"(connected to {name})")
             call.connected = True
             handle = other.handle_seconds if isinstance(other, Agent) else (
@@ -514,6 +517,7 @@ class SimNetwork:
                 talked = (time.monotonic() - start) / self.pace
                 call.connected = False
         status = "completed" if answered else "no-answer"
+        self._leg_event(call, leg, target, "completed", status)
         action = verb.get("action")
         reply = None
         if self.out_of_order and call.status_url:
@@ -526,6 +530,21 @@ class SimNetwork:
         if hung_up:
             raise Gone()
         return reply
+
+    def _leg_event(self, call: Call, leg: Call, target: ET.Element, event: str, status: str = "") -> None:
+        """The dialled leg's status callback, as the noun's statusCallbackEvent asked for it (TwiML:
+        Twilio and Telnyx; a Vonage connect's events come from its action instead)."""
+        url = target.get("statusCallback")
+        if not url or event not in target.get("statusCallbackEvent", "").split() or self.provider == "vonage":
+            return
+        state = status or {"ringing": "ringing", "answered": "in-progress"}[event]
+        params = {"CallSid": leg.sid, "ParentCallSid": call.sid, "From": call.to, "To": leg.to, "Caller": call.to,
+                  "Called": leg.to, "Direction": "outbound-dial", "CallStatus": state,
+                  "CallbackSource": "call-progress-events"}
+        try:
+            self.post(url, params, event=True)
+        except Exception:  # noqa: BLE001 - a status callback's failure never stops the call
+            log.exception("dial leg status callback failed")
 
     # --- the demo page's API and the twilio REST shape ---------------------------------------------
 

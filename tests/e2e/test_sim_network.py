@@ -18,7 +18,8 @@ pytestmark = pytest.mark.e2e
 
 
 class Demo:
-    def __init__(self, port: int, moto_port: int, network_port: int) -> None:
+    def __init__(self, port: int, moto_port: int, network_port: int, provider: str = "twilio") -> None:
+        self.provider = provider
         self.base = f"http://127.0.0.1:{port}"
         self.moto = f"http://127.0.0.1:{moto_port}"
         self.net = f"http://127.0.0.1:{network_port}"
@@ -55,7 +56,7 @@ def demo(request: pytest.FixtureRequest) -> Iterator[Demo]:
              "vonage": ["--provider", "vonage"]}.get(request.param, [])
     with devstack(port, moto_port, "--network-port", str(network_port), "--pace", "0.05",
                   "--clock", CLOCKS["caller's day"], *chaos):
-        d = Demo(port, moto_port, network_port)
+        d = Demo(port, moto_port, network_port, request.param if request.param in ("telnyx", "vonage") else "twilio")
         until(lambda: _up(d), timeout=60)
         yield d
 
@@ -116,6 +117,10 @@ def test_a_holding_caller_is_bridged_to_a_free_agent(demo: Demo) -> None:
     call = until(lambda: (c := next(c for c in demo.state()["calls"] if c["sid"] == sid))["ended"] and c)
     assert "Connecting you to an agent now." in call["transcript"]
     assert "(connected to alice)" in call["transcript"], call["transcript"]
+    if demo.provider != "vonage":  # the agent's leg reported ringing, then answered (TwiML status callbacks)
+        ddb = boto3.client("dynamodb", endpoint_url=demo.moto, region_name="us-east-1")
+        [ticket] = [i for i in ddb.scan(TableName="holdfast")["Items"] if i.get("call_id", {}).get("S") == sid]
+        assert ticket["leg"]["S"] == "talking" and ticket["leg_at"]["S"].startswith("2026-"), ticket
 
 
 def test_the_page_shows_agents_pending_callbacks_and_calls_in_order(demo: Demo) -> None:
