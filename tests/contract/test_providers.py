@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from chalice.test import Client
@@ -507,3 +509,38 @@ def test_a_language_without_a_voice_needs_recorded_prompts() -> None:
     queues = QueueDirectory.from_config({"queues": [{"id": "kyiv", "language": "uk", "numbers": [KYIV],
                                                      "prompts": recorded}]})
     assert unspoken(queues, {"mute": Mute(AUTH_TOKEN)}) == []  # recorded audio stands in for the voice
+
+
+def leg_url(provider: str, markup: str) -> str:
+    """Where the bridge's Dial sends its agent leg's progress, read the way the provider reads it."""
+    if provider == "vonage":
+        [connect] = [a for a in json.loads(markup) if a["action"] == "connect"]
+        return connect["eventUrl"][0]  # the leg step rides in the connect's one event URL
+    return next(e.get("statusCallback") for e in ET.fromstring(markup).iter() if e.get("statusCallback"))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_agents_leg_reports_ringing_then_talking_through_each_providers_webhooks(provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first")
+    if provider != "twilio":
+        w.post("cb-status", "human")
+    url = leg_url(provider, w.post("cb-answer", "human" if provider != "vonage" else "answer"))
+
+    def leg(state: str) -> None:
+        status = {"ringing": "ringing", "answered": "answered" if provider == "vonage" else "in-progress"}[state]
+        fields = w.wire.event("human", call="leg-1", **({"status": status} if provider == "vonage"
+                                                          else {"CallStatus": status, "AnsweredBy": ""}))
+        body, headers = w.wire.request(url, fields, w.clock.now())
+        parts = urlsplit(url)
+        reply = w.edge.handle(provider, parts.path.rsplit("/", 1)[1], body, dict(parse_qsl(parts.query)), headers)
+        assert reply.status == 200, reply.body
+
+    assert w.store.get(w.ticket).leg is None
+    w.clock.advance(2)
+    leg("ringing")
+    assert (w.store.get(w.ticket).leg, w.store.get(w.ticket).leg_at) == ("ringing", MONDAY_10_PST + timedelta(seconds=2))
+    w.clock.advance(3)
+    leg("answered")
+    leg("ringing")  # late: changes nothing
+    assert (w.store.get(w.ticket).leg, w.store.get(w.ticket).leg_at) == ("talking", MONDAY_10_PST + timedelta(seconds=5))
+    assert w.result() == ""  # the leg's progress is not the dial's outcome

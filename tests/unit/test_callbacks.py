@@ -190,3 +190,29 @@ def test_callback_prompts_honour_the_queues_overrides() -> None:
     ticket, req = reserved(store, d)
     cb.dial(req)
     assert cb.answered(ticket.id, dial_id(req.token), ev()).verbs[0] == Play("https://x/w.mp3")
+
+
+def test_a_callbacks_agent_shows_talking_from_its_answer_or_ringing_then_talking_by_its_leg() -> None:
+    """The monitor's leg: agent first, the agent answered the callback's own call (cb-answer);
+    customer first, the agent's Dial reports its leg to the same bridge-leg step as a live bridge."""
+    store, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(store, d)
+    cb.dial(req)
+    assert store.get(ticket.id).leg is None  # the agent's phone is being dialed
+    clock.advance(7)
+    cb.answered(ticket.id, dial_id(req.token), ev())
+    assert (store.get(ticket.id).leg, store.get(ticket.id).leg_at) == ("talking", NOW + timedelta(seconds=7))
+
+    store, orch, dialer, clock, cb, d = world("customer_first")
+    ticket, req = reserved(store, d)
+    cb.dial(req)
+    dial = cb.answered(ticket.id, dial_id(req.token), ev(AnsweredBy="human")).verbs[1]
+    assert isinstance(dial, Dial) and dial.status is not None
+    assert dial.status.name == "bridge-leg" and dict(dial.status.params) == {"t": ticket.id, "agent": "alice"}
+    assert store.get(ticket.id).leg is None
+    clock.advance(3)
+    assert d.bridge_leg(ticket.id, "alice", CallStatus.RINGING)
+    assert not d.bridge_leg(ticket.id, "alice", CallStatus.QUEUED)  # nothing the monitor shows
+    clock.advance(5)
+    assert d.bridge_leg(ticket.id, "alice", CallStatus.IN_PROGRESS)
+    assert (store.get(ticket.id).leg, store.get(ticket.id).leg_at) == ("talking", NOW + timedelta(seconds=8))
