@@ -675,6 +675,7 @@ class DynamoTicketStore(TicketStore):
             tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
                 TicketItem.status.set(TicketStatus.CONNECTING.value), TicketItem.agent_id.set(agent_id),
                 TicketItem.line_pk.remove(), TicketItem.line_sk.remove(),
+                TicketItem.leg.remove(), TicketItem.leg_at.remove(),  # a new bridge: no leg event yet
             ], condition=(TicketItem.status == TicketStatus.WAITING.value) & TicketItem.line_pk.exists())
             tx.update(agent, actions=[
                 AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),

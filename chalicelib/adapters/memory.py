@@ -347,7 +347,7 @@ class FakeStore(TicketStore):
             ticket, agent = self.get(ticket_id), self.agents.get(agent_id)
             if ticket.status is not TicketStatus.WAITING or agent is None or agent.status is not AgentStatus.AVAILABLE:
                 return False
-            self._put(ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id), ticket)
+            self._put(ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id, leg=None, leg_at=None), ticket)
             self.agents[agent_id] = Agent(agent.id, AgentStatus.BUSY, agent.queues, agent.contact, ticket_id, now)
             return True
 

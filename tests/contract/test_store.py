@@ -158,3 +158,15 @@ def test_the_bridges_leg_is_noted_only_while_connecting_to_that_agent_and_never_
     assert store.mark_served(ticket.id, NOW + timedelta(seconds=60))
     assert not store.note_leg(ticket.id, "alice", "talking", NOW + timedelta(seconds=61))  # the bridge ended
     assert store.get(ticket.id).leg_at == NOW + timedelta(seconds=4)
+
+
+def test_a_new_bridge_starts_with_no_leg(store: TicketStore) -> None:
+    ticket = store.open_ticket(live("CA-again"))
+    store.record_agent_status("alice", AgentStatus.AVAILABLE, NOW, "client:alice", ("support",), None)
+    assert store.claim(ticket.id, "alice", NOW)
+    assert store.note_leg(ticket.id, "alice", "talking", NOW)
+    assert store.requeue(ticket.id, "alice")  # e.g. the bridge failed: back in line
+    assert store.release_agent("alice", ticket.id, AgentStatus.AVAILABLE, NOW)
+    assert store.claim(ticket.id, "alice", NOW + timedelta(seconds=30))
+    assert (store.get(ticket.id).leg, store.get(ticket.id).leg_at) == (None, None)
+    assert store.note_leg(ticket.id, "alice", "ringing", NOW + timedelta(seconds=31))
