@@ -29,6 +29,7 @@ from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
 from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
                              Script, Step, Verb)
+from ..domain.speech import voice_for
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
 from .rest import refuse_undialable
 from .twiml_family import call_id, seconds, whole
@@ -151,7 +152,7 @@ class VonageTelephony(Telephony):
 
     def _actions(self, verb: Verb, base_url: str, barge_in: bool = False) -> list[dict[str, Any]]:
         if isinstance(verb, Say):
-            talk: dict[str, Any] = {"action": "talk", "text": verb.text, "language": VOICES.get(verb.language, "en-US")}
+            talk: dict[str, Any] = {"action": "talk", "text": verb.text, "language": voice_for(VOICES, verb.language)[1]}
             return [talk | {"bargeIn": True}] if barge_in else [talk]
         if isinstance(verb, Play):
             stream: dict[str, Any] = {"action": "stream", "streamUrl": [verb.url], "loop": verb.loop}

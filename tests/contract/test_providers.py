@@ -517,3 +517,32 @@ def test_a_language_without_a_voice_needs_recorded_prompts() -> None:
                                                      "prompts": recorded}]})
     assert unspoken(queues, {"mute": Mute(AUTH_TOKEN)}) == []  # recorded audio stands in for the voice
 
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_language_a_provider_has_no_voice_for_plays_the_recording_else_the_english_voice(
+        provider: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    from chalicelib.domain.prompts import TEXTS
+    from chalicelib.domain.queues import QueueDirectory
+    from chalicelib.domain.script import Script
+    from chalicelib.domain.speech import FALLBACK_LANGUAGE, prompt
+    from chalicelib.edges.webhooks import unspoken
+
+    tel = adapter(provider, FixedClock(MONDAY_10_PST))
+    voices = importlib.import_module(type(tel).__module__).VOICES
+    english_voice = voices[FALLBACK_LANGUAGE]
+    monkeypatch.delitem(voices, "uk-UA")  # this provider, as if it had no Ukrainian voice
+    key = next(k for k, text in TEXTS["uk"].items() if "{" not in text)
+    recording = f"https://media.example.com/{key}-uk.mp3"
+    queues = QueueDirectory.from_config({"queues": [
+        {"id": "kyiv", "language": "uk", "numbers": [KYIV], "prompts": {key: {"uk": {"audio": recording}}}},
+        {"id": "lviv", "language": "uk", "numbers": ["+380325550100"]}]})
+    recorded, unrecorded = queues.get("kyiv"), queues.get("lviv")
+
+    played = tel.render(Script.of(prompt(recorded, "uk", key)), PUBLIC_URL)
+    assert recording in played and "uk-UA" not in played and english_voice not in played
+    spoken = tel.render(Script.of(prompt(unrecorded, "uk", key)), PUBLIC_URL)
+    assert TEXTS["uk"][key] in spoken or json.dumps(TEXTS["uk"][key])[1:-1] in spoken
+    assert "uk-UA" not in spoken and english_voice in spoken and FALLBACK_LANGUAGE in spoken
+    gaps = unspoken(queues, {provider: tel})  # the startup warning stays for a queue not wholly recorded
+    assert any("lviv" in gap for gap in gaps) and all("uk-UA" in gap for gap in gaps)
