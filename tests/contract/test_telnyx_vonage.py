@@ -149,6 +149,11 @@ def test_vonage_places_a_call_with_an_application_jwt_and_transfers_by_ncco() ->
     assert http.sent[1].method == "PUT" and json.loads(http.sent[1].body or b"{}") == {
         "action": "transfer", "destination": {"type": "ncco", "ncco": [
             {"action": "talk", "text": "Hi", "language": "en-US"}]}}
+    # the library's Connect model insists on a caller id: without ours, Vonage picks an application number
+    vonage(http).redirect(uuid, Script.of(Dial("+14155550199"), Dial("+14155550199", caller_id="+18005550100")))
+    without, with_ours = json.loads(http.sent[2].body or b"{}")["destination"]["ncco"]
+    assert without["randomFromNumber"] is True and "from" not in without
+    assert with_ours["from"] == "18005550100" and "randomFromNumber" not in with_ours
 
 
 def test_vonage_library_reaches_a_plain_http_stand_in_and_transfers_by_url() -> None:
