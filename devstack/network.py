@@ -618,7 +618,8 @@ class SimNetwork:
                 texml_update = re.fullmatch(r"/v2/texml/Accounts/[^/]+/Calls/([^/]+)", path)
                 if path == "/v1/calls":  # Vonage: JSON in and out
                     call = net.create_call(vonage_call(body))
-                    self._send(201, {"uuid": call.sid, "status": "started", "direction": "outbound"})
+                    self._send(201, {"uuid": call.sid, "status": "started", "direction": "outbound",
+                                     "conversation_uuid": f"CON-{call.sid}"})
                 elif re.fullmatch(r"/v2/texml/Accounts/[^/]+/Calls", path):  # Telnyx TeXML: JSON in and out
                     call = net.create_call({k: str(v) for k, v in body.items()})
                     self._send(200, {"call_sid": call.sid, "status": "queued", "to": call.to, "from": call.frm})

@@ -15,6 +15,7 @@ from ..domain.errors import TelephonyError
 from ..domain.model import CallEvent
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script, Step,
                              Verb)
+from ..domain.speech import voice_for
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
 from .rest import call_api, refuse_undialable
 from .twiml_family import parse_fields
@@ -81,7 +82,8 @@ class TelnyxTelephony(Telephony):
             return el
 
         if isinstance(verb, Say):
-            child("Say", verb.text, voice=VOICES.get(verb.language), language=verb.language)
+            language, voice = voice_for(VOICES, verb.language)
+            child("Say", verb.text, voice=voice, language=language)
         elif isinstance(verb, Play):
             child("Play", verb.url, loop=verb.loop if verb.loop != 1 else None)
         elif isinstance(verb, Pause):

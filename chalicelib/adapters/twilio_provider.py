@@ -19,6 +19,7 @@ from ..domain.errors import BadWebhookError, CallGoneError, NotifyError, Telepho
 from ..domain.model import AgentEvent, AgentStatus, CallEvent
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                              Step, Verb)
+from ..domain.speech import voice_for
 from ..ports import Capabilities, Dialer, Telephony, WebhookRequest, decode_body
 from .twiml_family import parse_fields
 from .webhook_urls import step_url
@@ -93,7 +94,8 @@ class TwilioTelephony(Telephony):
 
     def _add(self, parent: VoiceResponse | TwGather, verb: Verb, base_url: str) -> None:
         if isinstance(verb, Say):
-            parent.say(verb.text, language=verb.language, voice=VOICES.get(verb.language))
+            language, voice = voice_for(VOICES, verb.language)
+            parent.say(verb.text, language=language, voice=voice)
         elif isinstance(verb, Play):
             parent.play(verb.url, loop=verb.loop if verb.loop != 1 else None)
         elif isinstance(verb, Pause):

@@ -1,5 +1,5 @@
 """Vonage Voice API: signed-webhook JWTs (HS256 with `payload_hash`), JSON webhooks, NCCO markup,
-and the Voice REST API (an RS256 application JWT) for outbound calls and transfers.
+and the Voice API through the `vonage` library (its application JWT, RS256) for outbound calls and transfers.
 
 Vonage has no hold queue, no redirect verb and an input that always calls its eventUrl, so:
 Enqueue and Redirect become `notify` (its reply NCCO replaces the rest), Leave goes to its exit step
@@ -10,18 +10,28 @@ import hashlib
 import hmac
 import json
 import threading
-import uuid
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
+from urllib.parse import urlsplit
 
 import jwt
 import requests
+from requests.adapters import HTTPAdapter
+from vonage_http_client import Auth, HttpClient, HttpClientOptions
+from vonage_http_client.errors import HttpRequestError
+from vonage_utils.errors import VonageError
+from vonage_voice import Voice
+from vonage_voice.models import ncco as ncco_models
+from vonage_voice.models.common import AdvancedMachineDetection, Phone, Sip
+from vonage_voice.models.requests import CreateCallRequest, ToPhone
 
-from ..domain.errors import BadWebhookError, TelephonyError
+from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
 from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (LEG_PARAM, NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
                              Script, Step, Verb)
+from ..domain.speech import voice_for
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
-from .rest import call_api, refuse_undialable
+from .rest import refuse_undialable
 from .twiml_family import call_id, seconds, whole
 from .webhook_urls import step_url
 
@@ -142,7 +152,7 @@ class VonageTelephony(Telephony):
 
     def _actions(self, verb: Verb, base_url: str, barge_in: bool = False) -> list[dict[str, Any]]:
         if isinstance(verb, Say):
-            talk: dict[str, Any] = {"action": "talk", "text": verb.text, "language": VOICES.get(verb.language, "en-US")}
+            talk: dict[str, Any] = {"action": "talk", "text": verb.text, "language": voice_for(VOICES, verb.language)[1]}
             return [talk | {"bargeIn": True}] if barge_in else [talk]
         if isinstance(verb, Play):
             stream: dict[str, Any] = {"action": "stream", "streamUrl": [verb.url], "loop": verb.loop}
@@ -183,57 +193,109 @@ class VonageTelephony(Telephony):
         raise TypeError(f"cannot render {verb!r}")  # pragma: no cover - the Verb union is closed
 
 
+class _ClockedAuth(Auth):
+    """The library's application JWT (RS256 from the application id and private key), issued at our
+    clock's time and valid for a minute rather than the library's fifteen."""
+
+    def __init__(self, application_id: str, private_key: str, clock: Clock) -> None:
+        super().__init__(application_id=application_id, private_key=private_key)
+        self._clock = clock
+
+    def create_jwt_auth_string(self) -> bytes:
+        now = int(self._clock.now().timestamp())
+        return b"Bearer " + self.generate_application_jwt({"iat": now, "exp": now + 60})
+
+
+class _PlainHttp(HTTPAdapter):
+    """The library always calls https://<api_host>; a local stand-in for the API (the simulated
+    network) speaks plain HTTP, so requests for its host are sent over http://."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        request.url = "http://" + (request.url or "").removeprefix("https://")
+        return super().send(request, *args, **kwargs)
+
+
+_NCCO_MODELS: dict[str, type[ncco_models.NccoAction]] = {
+    "talk": ncco_models.Talk, "stream": ncco_models.Stream, "input": ncco_models.Input,
+    "notify": ncco_models.Notify, "connect": ncco_models.Connect, "conversation": ncco_models.Conversation}
+
+
+def typed_ncco(ncco: list[dict[str, Any]]) -> list[ncco_models.NccoAction]:
+    """Our NCCO as the library's action models (it sends only what they hold)."""
+    actions: list[ncco_models.NccoAction] = []
+    for action in ncco:
+        fields = {("from_" if k == "from" else k): v for k, v in action.items()}
+        if action["action"] == "connect" and "from" not in action:
+            fields["randomFromNumber"] = True  # the library insists on one; Vonage picks an application number
+        actions.append(_NCCO_MODELS[action["action"]].model_validate(fields))
+    return actions
+
+
 class VonageDialer(Dialer):
-    """Outbound calls and transfers through the Voice REST API, authorised by an RS256 JWT signed
-    with the application's private key."""
+    """Outbound calls and transfers through the `vonage` library's Voice API client, authorised by
+    the application JWT (RS256, the application's private key) the library signs."""
 
     def __init__(self, application_id: str, private_key: str, public_base_url: str,
                  api_base_url: str | None = None, session: requests.Session | None = None,
                  clock: Clock | None = None, url_token: str = "") -> None:
         self._url_token = url_token
-        self._application = application_id
-        self._private_key = private_key
         self._base_url = public_base_url
-        self._api = (api_base_url or DEFAULT_API_BASE_URL).rstrip("/")
-        self._http = session or requests.Session()
-        self._clock = clock or SystemClock()
         self._markup = VonageTelephony("", url_token=url_token)
-
-    def _token(self) -> str:
-        if not (self._application and self._private_key):
-            raise TelephonyError("VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY are not configured")
-        now = int(self._clock.now().timestamp())
-        claims = {"application_id": self._application, "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
+        self._voice: Voice | None = None
+        self._unusable = "VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY are not configured"
+        if not (application_id and private_key):
+            return
         try:
-            return jwt.encode(claims, self._private_key, algorithm="RS256")
-        except (ValueError, TypeError, jwt.PyJWTError) as exc:
-            raise TelephonyError("VONAGE_PRIVATE_KEY is not an RSA private key") from exc
+            auth = _ClockedAuth(application_id, private_key, clock or SystemClock())
+        except VonageError:  # fail on use, not at startup: the other providers keep working
+            self._unusable = "VONAGE_PRIVATE_KEY is not an RSA private key"
+            return
+        api = urlsplit(api_base_url or DEFAULT_API_BASE_URL)
+        client = HttpClient(auth, HttpClientOptions(api_host=api.netloc, timeout=10, max_retries=0))
+        if session is not None:
+            client._session = session  # noqa: SLF001 - the library takes no session of its own
+        if api.scheme == "http":
+            client._session.mount(f"https://{api.netloc}/", _PlainHttp())  # noqa: SLF001
+        self._voice = Voice(client)
 
-    def _send(self, method: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return call_api(self._http, method, f"{self._api}/v1/calls{path}", {"Authorization": f"Bearer {self._token()}"},
-                        body, f"vonage {method}", gone=(400, 404) if path else ())
+    @contextmanager
+    def _calling(self, what: str, gone: bool = False) -> Iterator[Voice]:
+        """The library's failures as Holdfast's: a transfer refused with 400/404 means the call has ended."""
+        if self._voice is None:
+            raise TelephonyError(self._unusable)
+        try:
+            yield self._voice
+        except HttpRequestError as exc:
+            if gone and exc.response.status_code in (400, 404):
+                raise CallGoneError("the call has ended") from exc
+            raise TelephonyError(f"vonage {what} failed: HTTP {exc.response.status_code}") from exc
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # an unusable private key; a model refused
+            raise TelephonyError(f"vonage {what} failed: {type(exc).__name__}") from exc
+        except (VonageError, requests.RequestException) as exc:
+            raise TelephonyError(f"vonage {what} failed: {type(exc).__name__}") from exc
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
                    timeout_seconds: int) -> str:
         refuse_undialable(CAPABILITIES, to)
-        body: dict[str, Any] = {
-            "to": [{"type": "sip", "uri": to} if to.startswith("sip:") else {"type": "phone", "number": to.lstrip("+")}],
-            "from": {"type": "phone", "number": caller_id.lstrip("+")},
-            "answer_url": [url(self._base_url, answer, self._url_token)], "answer_method": "POST",
-            "event_url": [url(self._base_url, status, self._url_token)], "event_method": "POST",
-            "ringing_timer": max(1, min(timeout_seconds, 120))}
-        if machine_detection:  # the verdict arrives as an event (status human/machine) on event_url
-            body["advanced_machine_detection"] = {"behavior": "continue", "mode": "detect"}
-        return str(self._send("POST", "", body).get("uuid") or "")
+        with self._calling("call") as voice:
+            request = CreateCallRequest(
+                to=[Sip(uri=to) if to.startswith("sip:") else ToPhone(number=to.lstrip("+"))],
+                from_=Phone(number=caller_id.lstrip("+")),
+                answer_url=[url(self._base_url, answer, self._url_token)], answer_method="POST",
+                event_url=[url(self._base_url, status, self._url_token)], event_method="POST",
+                ringing_timer=max(1, min(timeout_seconds, 120)),
+                # the verdict arrives as an event (status human/machine) on event_url
+                advanced_machine_detection=(AdvancedMachineDetection(behavior="continue", mode="detect")
+                                            if machine_detection else None))
+            return voice.create_call(request).uuid
 
     def redirect(self, call_id: str, script: Script) -> None:
         for verb in script.verbs:
             if isinstance(verb, Dial):
                 refuse_undialable(CAPABILITIES, verb.target)
-        ncco = json.loads(self._markup.render(script, self._base_url))
-        self._send("PUT", f"/{call_id}", {"action": "transfer", "destination": {"type": "ncco", "ncco": ncco}})
+        with self._calling("transfer", gone=True) as voice:
+            voice.transfer_call_ncco(call_id, typed_ncco(json.loads(self._markup.render(script, self._base_url))))
 
     def redirect_to(self, call_id: str, step: Step) -> None:
-        to = url(self._base_url, step, self._url_token)
-        self._send("PUT", f"/{call_id}", {"action": "transfer", "destination": {"type": "ncco", "url": [to]}})
-
+        with self._calling("transfer", gone=True) as voice:
+            voice.transfer_call_answer_url(call_id, url(self._base_url, step, self._url_token))

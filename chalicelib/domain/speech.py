@@ -1,14 +1,29 @@
 """Turning a prompt key into what the caller hears: the queue's override (text or recorded audio)
-for that language if it has one, else the built-in text. Every spoken prompt goes through here."""
+for that language if it has one, else the built-in text. Every spoken prompt goes through here, and
+every provider picks the voice for a spoken one here (`voice_for`)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from .phone import number_timezone
 from .prompts import LANGUAGES, TEXTS, when
 from .queues import QueueConfig
 from .script import Play, Say
+
+
+# Where a provider has no voice for a prompt's language (and the queue recorded no audio for it), the
+# prompt is said in that provider's voice for this language instead of a voice it does not have;
+# startup warns about every such queue (edges.webhooks.unspoken).
+FALLBACK_LANGUAGE = LANGUAGES["en"]
+
+
+def voice_for(voices: Mapping[str, str], language: str) -> tuple[str, str]:
+    """(language, voice) a provider with `voices` says a prompt in `language` with."""
+    if language in voices:
+        return language, voices[language]
+    return FALLBACK_LANGUAGE, voices[FALLBACK_LANGUAGE]
 
 
 def prompt(queue: QueueConfig, language: str, key: str, **values: object) -> Say | Play:

@@ -108,7 +108,7 @@ class MotoEngine(Engine):
         self.flow, self.dispatcher, self.callbacks, self.store = c.flow, c.dispatcher, c.callbacks, c.store
 
     def until(self, done: Callable[[], object]) -> None:
-        self.world.pump_until(done, timeout=20)
+        self.world.pump_until(done, timeout=60)  # generous: a loaded machine slows moto, never the logic
 
     def execution(self, ticket_id: str) -> tuple[str, str | None]:
         ex = self.world.execution(ticket_id)

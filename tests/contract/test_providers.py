@@ -12,8 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, Iterator
 
 import pytest
 from chalice.test import Client
@@ -352,13 +351,15 @@ def test_json_and_form_bodies_both_reach_the_route(client: Client, clock: FixedC
     assert json.loads(caller.markup) if content == "application/json" else caller.markup.startswith("<?xml")
 
 
-# --- callback attempts: each provider's webhooks through the webhook edge (in-memory store) -------
+# --- callback attempts: each provider's webhooks through the Chalice test client (in-memory store) ---
 
 class CallbackWorld:
     """A parked callback that agent alice has been given, dialed through a fake dialer; the outcome
-    webhooks arrive signed and in each provider's own shape at the real webhook edge."""
+    webhooks arrive signed and in each provider's own shape, posted to the app's voice route through
+    the Chalice test client, whose webhook edge runs on the in-memory adapters (so the workflow's
+    task tokens can be read back)."""
 
-    def __init__(self, provider: str, mode: str) -> None:
+    def __init__(self, provider: str, mode: str, client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
         from chalicelib.domain.callbacks import Callbacks, DialRequest, dial_id
         from chalicelib.domain.callflow import CallFlow
         from chalicelib.domain.dispatch import Dispatcher
@@ -374,8 +375,10 @@ class CallbackWorld:
         dispatcher = Dispatcher(self.store, self.orch, self.dialer, self.clock, queues)
         self.callbacks = Callbacks(self.store, self.orch, self.dialer, self.clock, queues, dispatcher)
         flow = CallFlow(self.store, self.orch, self.clock, queues, FakeBus(), 1000)
-        self.edge = VoiceWebhooks(UseCases(flow, dispatcher, self.callbacks),
-                                  {provider: adapter(provider, self.clock)}, PUBLIC_URL)
+        edge = VoiceWebhooks(UseCases(flow, dispatcher, self.callbacks), {provider: adapter(provider, self.clock)},
+                             PUBLIC_URL)
+        monkeypatch.setattr(bootstrap, "webhooks", lambda: edge)  # what the voice route asks for
+        self.client = client
         t = self.store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, MONDAY_10_PST,
                                           call_id="in-1"))
         self.store.convert_to_callback(t.id, "+14155550100", MONDAY_10_PST, MONDAY_10_PST)
@@ -389,11 +392,9 @@ class CallbackWorld:
         path = f"/voice/{self.wire.name}/{step}?d={self.did}&t={self.ticket}"
         fields = self.wire.event(kind, call="out-1", **fields)
         body, headers = self.wire.request(PUBLIC_URL + path, fields, self.clock.now())
-        step_name, _, query = path.rpartition("/")[2].partition("?")
-        reply = self.edge.handle(self.wire.name, step_name, body, dict(p.split("=") for p in query.split("&")),
-                                 headers)
-        assert reply.status == 200, reply.body
-        return reply.body
+        reply = self.client.http.post(path, headers=headers, body=body)
+        assert reply.status_code == 200, reply.body
+        return reply.body.decode()
 
     def outcomes(self) -> list[Any]:
         return [output for token, output in self.orch.completed if token == "dial-token-1"]
@@ -402,9 +403,16 @@ class CallbackWorld:
         return str(self.outcomes()[-1]["result"]) if self.outcomes() else ""
 
 
+@pytest.fixture
+def route() -> Iterator[Client]:
+    """The app's routes in the Chalice test client (its container replaced per test)."""
+    with Client(app, stage_name="local") as c:
+        yield c
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_customer_first_machine_is_not_bridged_wherever_the_verdict_arrives(provider: str) -> None:
-    w = CallbackWorld(provider, "customer_first")
+def test_customer_first_machine_is_not_bridged_wherever_the_verdict_arrives(route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first", route, monkeypatch)
     assert w.dialer.calls[0]["amd"]
     if provider == "twilio":  # Twilio's verdict comes with the answer fetch
         assert "Hangup" in w.post("cb-answer", "machine") and w.result() == "machine"
@@ -417,8 +425,8 @@ def test_customer_first_machine_is_not_bridged_wherever_the_verdict_arrives(prov
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_customer_first_human_is_greeted_bridged_and_served(provider: str) -> None:
-    w = CallbackWorld(provider, "customer_first")
+def test_customer_first_human_is_greeted_bridged_and_served(route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first", route, monkeypatch)
     if provider != "twilio":
         w.post("cb-status", "human")
         assert w.result() == ""  # a person: nothing decided yet
@@ -434,8 +442,8 @@ def test_customer_first_human_is_greeted_bridged_and_served(provider: str) -> No
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_agent_first_busy_customer_is_retried(provider: str) -> None:
-    w = CallbackWorld(provider, "agent_first")
+def test_agent_first_busy_customer_is_retried(route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
+    w = CallbackWorld(provider, "agent_first", route, monkeypatch)
     assert not w.dialer.calls[0]["amd"] and w.dialer.calls[0]["to"] == "+14155550999"
     markup = w.post("cb-answer", "answer")
     assert any(k == "dial" for k, _ in w.wire.next_urls(markup))
@@ -444,8 +452,8 @@ def test_agent_first_busy_customer_is_retried(provider: str) -> None:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_unanswered_callback_is_retried(provider: str) -> None:
-    w = CallbackWorld(provider, "customer_first")
+def test_unanswered_callback_is_retried(route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first", route, monkeypatch)
     w.post("cb-status", "no_answer")
     assert w.result() == "no-answer" and "next" in w.outcomes()[-1]
 
@@ -511,6 +519,36 @@ def test_a_language_without_a_voice_needs_recorded_prompts() -> None:
     assert unspoken(queues, {"mute": Mute(AUTH_TOKEN)}) == []  # recorded audio stands in for the voice
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_language_a_provider_has_no_voice_for_plays_the_recording_else_the_english_voice(
+        provider: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    from chalicelib.domain.prompts import TEXTS
+    from chalicelib.domain.queues import QueueDirectory
+    from chalicelib.domain.script import Script
+    from chalicelib.domain.speech import FALLBACK_LANGUAGE, prompt
+    from chalicelib.edges.webhooks import unspoken
+
+    tel = adapter(provider, FixedClock(MONDAY_10_PST))
+    voices = importlib.import_module(type(tel).__module__).VOICES
+    english_voice = voices[FALLBACK_LANGUAGE]
+    monkeypatch.delitem(voices, "uk-UA")  # this provider, as if it had no Ukrainian voice
+    key = next(k for k, text in TEXTS["uk"].items() if "{" not in text)
+    recording = f"https://media.example.com/{key}-uk.mp3"
+    queues = QueueDirectory.from_config({"queues": [
+        {"id": "kyiv", "language": "uk", "numbers": [KYIV], "prompts": {key: {"uk": {"audio": recording}}}},
+        {"id": "lviv", "language": "uk", "numbers": ["+380325550100"]}]})
+    recorded, unrecorded = queues.get("kyiv"), queues.get("lviv")
+
+    played = tel.render(Script.of(prompt(recorded, "uk", key)), PUBLIC_URL)
+    assert recording in played and "uk-UA" not in played and english_voice not in played
+    spoken = tel.render(Script.of(prompt(unrecorded, "uk", key)), PUBLIC_URL)
+    assert TEXTS["uk"][key] in spoken or json.dumps(TEXTS["uk"][key])[1:-1] in spoken
+    assert "uk-UA" not in spoken and english_voice in spoken and FALLBACK_LANGUAGE in spoken
+    gaps = unspoken(queues, {provider: tel})  # the startup warning stays for a queue not wholly recorded
+    assert any("lviv" in gap for gap in gaps) and all("uk-UA" in gap for gap in gaps)
+
+
 def leg_url(provider: str, markup: str) -> str:
     """Where the bridge's Dial sends its agent leg's progress, read the way the provider reads it."""
     if provider == "vonage":
@@ -520,8 +558,9 @@ def leg_url(provider: str, markup: str) -> str:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_the_agents_leg_reports_ringing_then_talking_through_each_providers_webhooks(provider: str) -> None:
-    w = CallbackWorld(provider, "customer_first")
+def test_the_agents_leg_reports_ringing_then_talking_through_each_providers_webhooks(
+        route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first", route, monkeypatch)
     if provider != "twilio":
         w.post("cb-status", "human")
     url = leg_url(provider, w.post("cb-answer", "human" if provider != "vonage" else "answer"))
@@ -531,9 +570,8 @@ def test_the_agents_leg_reports_ringing_then_talking_through_each_providers_webh
         fields = w.wire.event("human", call="leg-1", **({"status": status} if provider == "vonage"
                                                           else {"CallStatus": status, "AnsweredBy": ""}))
         body, headers = w.wire.request(url, fields, w.clock.now())
-        parts = urlsplit(url)
-        reply = w.edge.handle(provider, parts.path.rsplit("/", 1)[1], body, dict(parse_qsl(parts.query)), headers)
-        assert reply.status == 200, reply.body
+        reply = w.client.http.post(path_of(url), headers=headers, body=body)
+        assert reply.status_code == 200, reply.body
 
     assert w.store.get(w.ticket).leg is None
     w.clock.advance(2)

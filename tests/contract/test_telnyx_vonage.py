@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import jwt
@@ -119,19 +121,26 @@ PEM = PRIVATE_KEY.private_bytes(serialization.Encoding.PEM, serialization.Privat
                                 serialization.NoEncryption()).decode()
 
 
+# Vonage's reply to POST /v1/calls, every field the library's CreateCallResponse requires
+CREATED = {"uuid": "u-1", "status": "started", "direction": "outbound", "conversation_uuid": "CON-u-1"}
+
+
 def vonage(session: Recording) -> VonageDialer:
     return VonageDialer("app-1", PEM, BASE, "https://vonage.test", session, FixedClock(NOW))
 
 
 def test_vonage_places_a_call_with_an_application_jwt_and_transfers_by_ncco() -> None:
-    http = Recording(reply={"uuid": "63f61863-4a51-4f6b-86e1-46edebcf9356", "status": "started"})
+    http = Recording(reply=CREATED | {"uuid": "63f61863-4a51-4f6b-86e1-46edebcf9356"})
     uuid = vonage(http).place_call("+14155550100", "+18005550100", Step.of("cb-answer", t="s-1", d="x"),
                                    Step.of("cb-status", t="s-1", d="x"), True, 25)
     sent = http.sent[0]
     assert uuid.startswith("63f61863") and sent.url == "https://vonage.test/v1/calls"
-    claims = jwt.decode(sent.headers["Authorization"].removeprefix("Bearer "), PRIVATE_KEY.public_key(),
-                        algorithms=["RS256"], options={"verify_exp": False, "verify_iat": False})
+    authorization = sent.headers["Authorization"]  # the library sends it as bytes
+    token = (authorization.decode() if isinstance(authorization, bytes) else authorization).removeprefix("Bearer ")
+    claims = jwt.decode(token, PRIVATE_KEY.public_key(), algorithms=["RS256"],
+                        options={"verify_exp": False, "verify_iat": False})
     assert claims["application_id"] == "app-1" and claims["iat"] == int(NOW.timestamp())
+    assert claims["exp"] == claims["iat"] + 60 and claims["jti"]
     body = json.loads(sent.body or b"{}")
     assert body["to"] == [{"type": "phone", "number": "14155550100"}] and body["answer_method"] == "POST"
     assert body["event_url"] == [f"{BASE}/voice/vonage/cb-status?d=x&t=s-1"]
@@ -140,6 +149,53 @@ def test_vonage_places_a_call_with_an_application_jwt_and_transfers_by_ncco() ->
     assert http.sent[1].method == "PUT" and json.loads(http.sent[1].body or b"{}") == {
         "action": "transfer", "destination": {"type": "ncco", "ncco": [
             {"action": "talk", "text": "Hi", "language": "en-US"}]}}
+    # the library's Connect model insists on a caller id: without ours, Vonage picks an application number
+    vonage(http).redirect(uuid, Script.of(Dial("+14155550199"), Dial("+14155550199", caller_id="+18005550100")))
+    without, with_ours = json.loads(http.sent[2].body or b"{}")["destination"]["ncco"]
+    assert without["randomFromNumber"] is True and "from" not in without
+    assert with_ours["from"] == "18005550100" and "randomFromNumber" not in with_ours
+
+
+def test_vonage_library_reaches_a_plain_http_stand_in_and_transfers_by_url() -> None:
+    """The library always calls https://<api_host>; a local API (the simulated network) is plain HTTP."""
+    seen: list[tuple[str, str, dict[str, Any]]] = []
+
+    class Api(BaseHTTPRequestHandler):
+        def _reply(self, status: int, body: dict[str, Any]) -> None:
+            seen.append((self.command, self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._reply(201, CREATED)
+
+        def do_PUT(self) -> None:  # noqa: N802
+            self._reply(204 if not self.path.endswith("gone") else 404, {})
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        dialer = VonageDialer("app-1", PEM, BASE, f"http://127.0.0.1:{server.server_port}", clock=FixedClock(NOW))
+        assert dialer.place_call("sip:alice@pbx.example", "+18005550100", Step.of("cb-answer", t="s-1"),
+                                 Step.of("cb-status", t="s-1"), False, 25) == "u-1"
+        dialer.redirect_to("u-1", Step.of("wait", t="s-1"))
+        with pytest.raises(CallGoneError):
+            dialer.redirect_to("gone", Step.of("wait", t="s-1"))
+    finally:
+        server.shutdown()
+    assert [(method, path) for method, path, _ in seen] == [("POST", "/v1/calls"), ("PUT", "/v1/calls/u-1"),
+                                                            ("PUT", "/v1/calls/gone")]
+    assert seen[0][2]["to"] == [{"type": "sip", "uri": "sip:alice@pbx.example"}]
+    assert "advanced_machine_detection" not in seen[0][2]
+    assert seen[1][2] == {"action": "transfer",
+                          "destination": {"type": "ncco", "url": [f"{BASE}/voice/vonage/wait?t=s-1"]}}
 
 
 def test_vonage_failures_are_telephony_errors() -> None:
@@ -180,7 +236,7 @@ def test_every_url_given_to_vonage_carries_the_url_secret() -> None:
     ncco = VonageTelephony("", url_token=URL_TOKEN).render(explicit_no_input(EVERY_VERB), BASE)
     urls = [u for action in json.loads(ncco) for u in action.get("eventUrl", [])]
     assert len(urls) == 5 and all(u.endswith(f"k={URL_TOKEN}") or f"k={URL_TOKEN}&" in u for u in urls)
-    http = Recording(reply={"uuid": "u-1"})
+    http = Recording(reply=CREATED)
     VonageDialer("app-1", PEM, BASE, "https://vonage.test", http, FixedClock(NOW), url_token=URL_TOKEN).place_call(
         "+14155550100", "+18005550100", Step.of("cb-answer", t="s-1"), Step.of("cb-status", t="s-1"), False, 25)
     body = json.loads(http.sent[0].body or b"{}")

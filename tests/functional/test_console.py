@@ -376,7 +376,7 @@ def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
         did = c.store.get("support-1").dial_id
         c.callbacks.answered("support-1", did, CallEvent("CAout", CallStatus.IN_PROGRESS))
         c.callbacks.dialed("support-1", did, CallEvent("CAout", CallStatus.IN_PROGRESS,
-                                                        extra={"DialCallStatus": dial_status}))
+                                                        dial_status=CallStatus(dial_status)))
         c.callbacks.call_status("support-1", did, CallEvent("CAout", CallStatus.COMPLETED))
 
     def status(execution_id: str | None) -> str:

@@ -42,7 +42,7 @@ def dial_ends(w: MemoryWorld, tid: str, status: str) -> None:
     n = len(w.dialer.calls)  # type: ignore[attr-defined]
     w.callbacks.answered(tid, did, CallEvent(f"CAout{n}", CallStatus.IN_PROGRESS))
     w.callbacks.dialed(tid, did, CallEvent(f"CAout{n}", CallStatus.IN_PROGRESS,
-                                           extra={"DialCallStatus": status, "DialCallDuration": "60"}))
+                                           dial_status=CallStatus(status), dial_seconds=60.0))
     w.clock.advance(1)
 
 
