@@ -5,7 +5,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Generic, Mapping, TypeVar
 from urllib.parse import parse_qsl
 
 from .domain.errors import BadWebhookError
@@ -22,6 +22,20 @@ class Clock(ABC):
 class SystemClock(Clock):
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list an admin reads: `next` is the opaque cursor of the page after, None at the end."""
+    items: list[T]
+    next: str | None = None
+
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 500
 
 
 @dataclass(frozen=True)
