@@ -48,6 +48,7 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
         clock.after(0, lambda: dispatcher.ticket_changed(*change))
 
     store.on_change = stream
+    store.defer = lambda work: clock.after(0, work)  # the snapshot's share of the stream, delivered later too
     orchestrator.dial_worker = lambda body: callbacks.dial(DialRequest.from_message(body))  # workers.on_dial_message
     if sweep_seconds > 0:
         def sweep() -> None:  # the scheduled dispatch sweep

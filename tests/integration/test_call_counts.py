@@ -1,0 +1,160 @@
+"""DynamoDB calls per webhook step (issue 11), counted on the real adapter on moto through the Chalice
+app: a change that makes a step walk back and forth to the table again fails here.
+
+The table's stream is drained into the same worker AWS runs before each measured step (it runs
+between webhooks in AWS), so the per-queue snapshot is what production reads."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib import bootstrap
+from chalicelib.adapters.memory import FakeDialer, FixedClock
+from chalicelib.domain.model import AgentStatus, TicketKind, TicketStatus
+from chalicelib.edges import workers
+from devstack.dynamo_meter import DynamoMeter, metered
+from devstack.pollers import StreamPoller
+from tests.conftest import AGENT_TOKEN, AUTH_TOKEN, PUBLIC_URL
+from tests.helpers import event, signed
+
+QUEUES = str(Path(__file__).resolve().parents[1] / "functional" / "queues.json")
+MONDAY_10_PST = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
+
+
+class Stream:
+    """The table's stream, drained on demand into workers.on_table_change."""
+
+    def __init__(self, table: str) -> None:
+        self.poller = StreamPoller(table, workers.on_table_change, with_event_id=True)
+
+    def drain(self) -> None:
+        while self.poller.poll_once():
+            pass
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(MONDAY_10_PST)
+
+
+@pytest.fixture
+def built(settings, clock, monkeypatch):  # type: ignore[no-untyped-def]
+    container = bootstrap.build(replace(settings, queues_file=QUEUES, agent_token=AGENT_TOKEN), clock=clock,
+                                dialer=FakeDialer())
+    monkeypatch.setattr(bootstrap, "container", lambda: container)
+    return container
+
+
+@pytest.fixture
+def stream(built, settings) -> Stream:  # type: ignore[no-untyped-def]
+    return Stream(settings.table_name)
+
+
+@pytest.fixture
+def client(built) -> Iterator[Client]:  # type: ignore[no-untyped-def]
+    with Client(app, stage_name="local") as c:
+        yield c
+
+
+@pytest.fixture
+def staffed(built, stream: Stream) -> None:  # type: ignore[no-untyped-def]
+    """One agent signed in and busy (nobody takes a caller): estimates come from real staffing."""
+    built.dispatcher.agent_event("alice", AgentStatus.BUSY, MONDAY_10_PST, "client:alice", ("support",))
+    stream.drain()
+
+
+def post(client: Client, step: str, params: dict[str, str], query: dict[str, str] | None = None) -> Any:
+    path = f"/voice/twilio/{step}" + (f"?{urlencode(query)}" if query else "")
+    body, headers = signed(AUTH_TOKEN, PUBLIC_URL + path, params)
+    reply = client.http.post(path, headers=headers, body=body)
+    assert reply.status_code == 200, reply.body
+    return reply
+
+
+def caller(n: int) -> dict[str, str]:
+    return event("incoming", CallSid=f"CA{n:032d}", From=f"+1415555{n:04d}")
+
+
+def dynamo_only(meter: DynamoMeter) -> dict[str, int]:
+    return meter.by_operation()
+
+
+def calls(meter: DynamoMeter) -> int:
+    return meter.count
+
+
+@pytest.mark.usefixtures("staffed")
+def test_incoming_short_wait(client: Client, stream: Stream) -> None:
+    with metered() as meter:
+        reply = post(client, "incoming", caller(1))
+    assert b"Enqueue" in reply.body
+    assert calls(meter) <= 3, dynamo_only(meter)
+
+
+@pytest.mark.usefixtures("staffed")
+def test_incoming_long_wait(client: Client, stream: Stream) -> None:
+    for n in range(1, 4):
+        post(client, "incoming", caller(n))
+    stream.drain()
+    with metered() as meter:
+        reply = post(client, "incoming", caller(4))
+    assert b"Gather" in reply.body and b"4" in reply.body  # the offer, and the caller's place
+    assert calls(meter) <= 3, dynamo_only(meter)
+
+
+@pytest.mark.usefixtures("staffed")
+def test_wait_poll(client: Client, stream: Stream) -> None:
+    for n in range(1, 4):
+        post(client, "incoming", caller(n))
+    stream.drain()
+    with metered() as meter:
+        reply = post(client, "wait", event("enqueue_wait", CallSid=caller(3)["CallSid"], QueueTime="200"),
+                     {"t": "support-3"})
+    assert b"Gather" in reply.body
+    assert calls(meter) <= 2, dynamo_only(meter)
+
+
+@pytest.mark.usefixtures("staffed")
+def test_confirm_books_the_callback(client: Client, stream: Stream, built) -> None:  # type: ignore[no-untyped-def]
+    post(client, "incoming", caller(1))
+    post(client, "offer", event("gather_digits_1", CallSid=caller(1)["CallSid"]), {"t": "support-1"})
+    stream.drain()
+    with metered() as meter:
+        post(client, "confirm", event("gather_digits_1", CallSid=caller(1)["CallSid"]), {"t": "support-1"})
+    assert built.store.get("support-1").kind is TicketKind.CALLBACK
+    started = [c for c in meter.calls if c.service == "stepfunctions" and c.operation == "StartExecution"]
+    assert len(started) == 1
+    assert calls(meter) <= 5, dynamo_only(meter)
+
+
+def test_agent_available_claims_the_head(client: Client, stream: Stream, built) -> None:  # type: ignore[no-untyped-def]
+    post(client, "incoming", caller(1))
+    built.dispatcher.agent_event("alice", AgentStatus.OFFLINE, MONDAY_10_PST, "client:alice", ("support",))
+    stream.drain()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {AGENT_TOKEN}"}
+    with metered() as meter:
+        reply = client.http.post("/agents/alice/status", headers=headers,
+                                 body=json.dumps({"status": "available", "contact": "client:alice"}))
+    assert reply.status_code == 200 and json.loads(reply.body)["dispatched"] == "support-1"
+    assert built.store.get("support-1").status is TicketStatus.CONNECTING
+    assert calls(meter) <= 4, dynamo_only(meter)
+
+
+def test_status_callback_after_the_caller_left(client: Client, stream: Stream, clock: FixedClock,
+                                               built) -> None:  # type: ignore[no-untyped-def]
+    post(client, "incoming", caller(1))
+    clock.advance(95)
+    post(client, "queue-exit", event("enqueue_action_hangup", CallSid=caller(1)["CallSid"]), {"t": "support-1"})
+    stream.drain()
+    with metered() as meter:
+        post(client, "incoming", event("status_completed", CallSid=caller(1)["CallSid"]))
+    assert built.store.get("support-1").lost_cause == "abandoned"
+    assert calls(meter) <= 1, dynamo_only(meter)
