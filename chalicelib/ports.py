@@ -282,9 +282,10 @@ class TicketStore(Line, LostCalls):
     def busy_agents(self, queue_id: str) -> list[Agent]: ...
 
     @abstractmethod
-    def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
+    def claim(self, ticket_id: str, agent_id: str, now: datetime, agent: Agent | None = None) -> bool:
         """In one transaction: WAITING ticket -> CONNECTING with the agent, AVAILABLE agent -> BUSY
-        with the ticket. False (and nothing changed) if either condition fails."""
+        with the ticket. False (and nothing changed) if either condition fails. `agent`: the agent as
+        the caller just read it (its queues), so it need not be read again."""
 
     @abstractmethod
     def release_agent(self, agent_id: str, ticket_id: str, status: AgentStatus, now: datetime) -> bool:

@@ -900,10 +900,14 @@ class DynamoTicketStore(TicketStore):
             tx.update(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent.agent_id}"),
                       actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now), on_call])
 
-    def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
-        agent = self._agent_item(agent_id)
-        if agent is None or agent.status != AgentStatus.AVAILABLE.value:
+    def claim(self, ticket_id: str, agent_id: str, now: datetime, agent: Agent | None = None) -> bool:
+        if agent is not None:  # the transaction's conditions check it is still available
+            item = AgentItem(f"AGENT#{agent_id}", "AGENT", agent_id=agent_id, queues=list(agent.queues))
+        else:
+            item = self._agent_item(agent_id)  # type: ignore[assignment]
+        if item is None or (agent is None and item.status != AgentStatus.AVAILABLE.value):
             return False
+        agent_item: AgentItem = item
         queue_id, number = split_ticket_id(ticket_id)
 
         def write(tx: TransactWrite) -> None:
@@ -912,11 +916,12 @@ class DynamoTicketStore(TicketStore):
                 *_leave_line(),
                 TicketItem.leg.remove(), TicketItem.leg_at.remove(),  # a new bridge: no leg event yet
             ], condition=(TicketItem.status == TicketStatus.WAITING.value) & TicketItem.line_pk.exists())
-            tx.update(agent, actions=[
+            tx.update(agent_item, actions=[
                 AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
                 AgentItem.changed_at.set(now),
-            ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist())
-            self._presence(tx, agent, AgentStatus.BUSY, now, ticket_id)
+            ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist()
+                & (AgentItem.queues == list(agent_item.queues or ())))  # its presence rows are these
+            self._presence(tx, agent_item, AgentStatus.BUSY, now, ticket_id)
 
         return self._transact(write) is None
 

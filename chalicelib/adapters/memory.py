@@ -400,9 +400,9 @@ class FakeStore(TicketStore):
         live = self._waiting_live.get(queue_id)
         return self.tickets[live[0][2]] if live else None
 
-    def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
+    def claim(self, ticket_id: str, agent_id: str, now: datetime, agent: Agent | None = None) -> bool:
         with self._lock:
-            ticket, agent = self.get(ticket_id), self.agents.get(agent_id)
+            ticket, agent = self.get(ticket_id), self.agents.get(agent_id)  # its own copy is the authority
             if ticket.status is not TicketStatus.WAITING or agent is None or agent.status is not AgentStatus.AVAILABLE:
                 return False
             self._put(ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id, leg=None, leg_at=None), ticket)

@@ -142,7 +142,8 @@ def test_agent_available_claims_the_head(client: Client, stream: Stream, built) 
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {AGENT_TOKEN}"}
     with metered() as meter:
         reply = client.http.post("/agents/alice/status", headers=headers,
-                                 body=json.dumps({"status": "available", "contact": "client:alice"}))
+                                 body=json.dumps({"status": "available", "contact": "client:alice",
+                                                  "queues": ["support"]}))
     assert reply.status_code == 200 and json.loads(reply.body)["dispatched"] == "support-1"
     assert built.store.get("support-1").status is TicketStatus.CONNECTING
     assert calls(meter) <= 4, dynamo_only(meter)
