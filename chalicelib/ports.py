@@ -166,8 +166,32 @@ class LostCalls(ABC):
         """The unrecovered lost calls, oldest first, a page at a time (`cursor`: a page's `next`)."""
 
 
+# What book_callback answers when nothing was booked because someone else got there first.
+BOOKING_TAKEN = "taken"  # the number's open-callback pointer moved since it was read
+BOOKING_MOVED = "moved"  # the ticket is no longer a live caller who may book (a duplicate webhook)
+
+
+@dataclass(frozen=True)
+class CallbackGuard:
+    """What a booking must know of a number first, in one read."""
+
+    opted_out: bool
+    holder: str | None  # the ticket its open-callback pointer names (maybe closed since)
+
+
 class TicketStore(Line, LostCalls):
     """Queues, tickets and agents. Every state change that must happen once is conditional."""
+
+    @abstractmethod
+    def callback_guard(self, queue_id: str, number: str) -> CallbackGuard: ...
+
+    @abstractmethod
+    def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
+                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
+        """All or nothing: the number's open-callback pointer (unless it moved from `holder`) names the
+        ticket, the ticket converts as convert_to_callback does, and the allowance is counted as
+        take_allowance does. Returns the booking count (it names the workflow execution); else
+        BOOKING_TAKEN, BOOKING_MOVED, 'rate_limited' or 'budget_spent'."""
 
     @abstractmethod
     def open_ticket(self, ticket: Ticket) -> Ticket:

@@ -40,7 +40,7 @@ from pynamodb.transactions import TransactWrite
 from ..domain.errors import BadRequestError, StoreUnavailableError, TicketNotFoundError, UnknownAgentError
 from ..domain.model import (HOLDING, Agent, AgentStatus, JoinedLine, Ticket, TicketKind, TicketStatus, is_stale,
                             split_ticket_id, ticket_id)
-from ..ports import (DEFAULT_PAGE, MAX_PAGE, Arrival, Page, QueueSnapshot, Staffing, TicketStore, decode_cursor,
+from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Page, QueueSnapshot, Staffing, TicketStore, decode_cursor,
                      encode_cursor)
 
 TICKET_TTL = timedelta(days=400)  # a year of reports, then DynamoDB drops the ticket
@@ -230,6 +230,7 @@ class TicketItem(_Base):
             lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at,
             leg=self.leg, leg_at=self.leg_at,
             told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0),
+            bookings=int(self.bookings or 0),
             joined=None if self.j_ahead is None else JoinedLine(int(self.j_ahead), int(self.j_departed or 0),
                                                                 int(self.j_returned or 0)))
 
@@ -263,6 +264,30 @@ def _enter_line(queue_id: str, number: int, live: bool) -> list[Any]:
 def _leave_line() -> list[Any]:
     return [TicketItem.line_pk.remove(), TicketItem.line_sk.remove(), TicketItem.live_pk.remove(),
             TicketItem.live_sk.remove()]
+
+
+def _to_callback(number: str, not_before: datetime) -> list[Any]:
+    """A live ticket becomes a SCHEDULED callback: out of the line until its workflow parks it (with
+    its task token) at the same place."""
+    return [TicketItem.kind.set(TicketKind.CALLBACK.value), TicketItem.status.set(TicketStatus.SCHEDULED.value),
+            TicketItem.callback_number.set(number), TicketItem.not_before.set(not_before),
+            TicketItem.pending_number.remove(), *_leave_line(), TicketItem.execution_id.remove()]
+
+
+def _may_convert(recovering: bool) -> Any:
+    allowed = (TicketItem.status == TicketStatus.ABANDONED.value) if recovering else _holding()
+    return (TicketItem.kind == TicketKind.LIVE.value) & allowed
+
+
+def _count_allowance(tx: TransactWrite, number: str, day: str, per_number: int, daily_budget: int) -> None:
+    """Count one callback against the number's day and the day's budget (in the caller's transaction)."""
+    expires = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=2)
+    tx.update(MarkerItem(f"RATE#{number}#{day}", "RATE"),
+              actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+              condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < per_number))
+    tx.update(MarkerItem(f"BUDGET#{day}", "BUDGET"),
+              actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+              condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < daily_budget))
 
 
 def _holding() -> Any:
@@ -576,18 +601,9 @@ class DynamoTicketStore(TicketStore):
         # Out of the line until the workflow parks it (with its task token) at the same place.
         queue_id, num = split_ticket_id(ticket_id)
         item = TicketItem(queue_pk(queue_id), ticket_sk(num))
-        allowed = (TicketItem.status == TicketStatus.ABANDONED.value) if recovering else _holding()
         try:
-            item.update(actions=[
-                TicketItem.kind.set(TicketKind.CALLBACK.value),
-                TicketItem.status.set(TicketStatus.SCHEDULED.value),
-                TicketItem.callback_number.set(number),
-                TicketItem.not_before.set(not_before),
-                TicketItem.pending_number.remove(),
-                *_leave_line(),
-                TicketItem.execution_id.remove(),
-                TicketItem.bookings.add(1),
-            ], condition=(TicketItem.kind == TicketKind.LIVE.value) & allowed)
+            item.update(actions=[*_to_callback(number, not_before), TicketItem.bookings.add(1)],
+                        condition=_may_convert(recovering))
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return None
@@ -755,20 +771,40 @@ class DynamoTicketStore(TicketStore):
             return False
 
     def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
-        expires = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=2)
-        rate = MarkerItem(f"RATE#{number}#{day}", "RATE")
-        budget = MarkerItem(f"BUDGET#{day}", "BUDGET")
-
-        def write(tx: TransactWrite) -> None:
-            tx.update(rate, actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
-                      condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < per_number))
-            tx.update(budget, actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
-                      condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < daily_budget))
-
-        codes = self._transact(write)
+        codes = self._transact(lambda tx: _count_allowance(tx, number, day, per_number, daily_budget))
         if codes is None:
             return None
         return "rate_limited" if codes[0] == CONDITION_FAILED else "budget_spent"
+
+    def callback_guard(self, queue_id: str, number: str) -> CallbackGuard:
+        opt_out, pointer_key = (f"OPTOUT#{number}", "OPTOUT"), (self._open_key(queue_id, number), "OPEN")
+        found = self._batch_get([opt_out, pointer_key])
+        pointer = found.get(pointer_key)
+        return CallbackGuard(opt_out in found, pointer["ticket_id"]["S"] if pointer and "ticket_id" in pointer else None)
+
+    def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
+                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
+        queue_id, num = split_ticket_id(ticket.id)
+        booking = ticket.bookings + 1
+        same_booking = TicketItem.bookings == ticket.bookings
+        if not ticket.bookings:
+            same_booking |= TicketItem.bookings.does_not_exist()
+
+        def write(tx: TransactWrite) -> None:
+            tx.save(MarkerItem(self._open_key(queue_id, number), "OPEN", ticket_id=ticket.id),
+                    condition=MarkerItem.pk.does_not_exist() if holder is None else MarkerItem.ticket_id == holder)
+            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(num)),
+                      actions=[*_to_callback(number, not_before), TicketItem.bookings.set(booking)],
+                      condition=_may_convert(recovering) & same_booking)
+            _count_allowance(tx, number, day, per_number, daily_budget)
+
+        codes = self._transact(write)
+        if codes is None:
+            return booking
+        for code, answer in zip(codes, (BOOKING_TAKEN, BOOKING_MOVED, "rate_limited", "budget_spent")):
+            if code == CONDITION_FAILED:
+                return answer
+        raise StoreUnavailableError(f"booking {ticket.id} failed: {codes}")  # pragma: no cover
 
     def set_execution(self, ticket_id: str, execution_id: str) -> None:
         self._update(ticket_id, [TicketItem.execution_id.set(execution_id)])

@@ -19,7 +19,7 @@ from chalicelib.domain.errors import (BadRequestError, CallGoneError, Orchestrat
                                       UnknownAgentError)
 from chalicelib.domain.model import HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale
 from chalicelib.domain.script import Script, Step
-from chalicelib.ports import (DEFAULT_PAGE, MAX_PAGE, Arrival, Clock, Dialer, EventBus, Orchestrator, Page,
+from chalicelib.ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Clock, Dialer, EventBus, Orchestrator, Page,
                               QueueSnapshot, Staffing, TicketStore, decode_cursor, encode_cursor)
 
 
@@ -352,6 +352,26 @@ class FakeStore(TicketStore):
             for key in (f"RATE#{number}#{day}", f"BUDGET#{day}"):
                 self.counters[key] = self.counters.get(key, 0) + 1
             return None
+
+    def callback_guard(self, queue_id: str, number: str) -> CallbackGuard:
+        return CallbackGuard(number in self.opt_outs, self.open_markers.get((queue_id, number)))
+
+    def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
+                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
+        with self._lock:  # all or nothing, like the DynamoDB store's transaction
+            if self.open_markers.get((ticket.queue_id, number)) != holder:
+                return BOOKING_TAKEN
+            current = self.get(ticket.id)
+            allowed = current.status is TicketStatus.ABANDONED if recovering else current.status in HOLDING
+            if current.kind is not TicketKind.LIVE or not allowed:
+                return BOOKING_MOVED
+            refused = self.take_allowance(number, day, per_number, daily_budget)  # counts only if allowed
+            if refused is not None:
+                return refused
+            self.open_markers[(ticket.queue_id, number)] = ticket.id
+            booking = self.convert_to_callback(ticket.id, number, not_before, now, recovering)
+            assert booking is not None  # checked above, under the same lock
+            return booking
 
     def set_execution(self, ticket_id: str, execution_id: str) -> None:
         self._change(ticket_id, lambda t: True, execution_id=execution_id)

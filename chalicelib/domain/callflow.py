@@ -5,7 +5,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..ports import Arrival, Clock, EventBus, Orchestrator, QueueSnapshot, Staffing, TicketStore
+from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Arrival, Clock, EventBus, Orchestrator, QueueSnapshot, Staffing, TicketStore
 from .errors import (CountryNotAllowedError, InvalidNumberError, NumberNotAllowedError, NumberTooLongError,
                      NumberTooShortError, NumberTypeNotAllowedError, OrchestratorError, TicketNotFoundError,
                      TicketStateError, WithheldNumberError)
@@ -368,11 +368,12 @@ class CallFlow:
         return Script.of(Hangup())  # bridged (the agent call is over) or moved elsewhere
 
     def confirm(self, ticket_id: str, event: CallEvent) -> Script:
-        ticket, queue = self._load(ticket_id)
+        ticket, snapshot = self.store.view(ticket_id)  # one read: the ticket and its line
+        queue = self.queues.get(ticket.queue_id)
         if ticket.kind is TicketKind.CALLBACK:
-            return self._confirmed(queue, ticket)
+            return self._confirmed(queue, ticket, snapshot)
         if event.digits == "1" and ticket.pending_number:
-            return self._request_callback(queue, ticket, ticket.pending_number)
+            return self._request_callback(queue, ticket, ticket.pending_number, snapshot)
         if event.digits == "2":
             return self._enter_number(queue, ticket, tries=0)
         if ticket.pending_number:
@@ -485,33 +486,42 @@ class CallFlow:
         """Every callback goes through here: opt-out (automatic ones only: pressing 1 is consent), one
         open callback per number and queue, then, for the one request that books it, the number's
         daily allowance and the global budget (toll-fraud guard)."""
-        if self.store.is_opted_out(number):
+        return self._book_ticket(queue, ticket, number, not_before, now, explicit, fresh)[0]
+
+    def _book_ticket(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
+                     explicit: bool, fresh: bool | None = None) -> tuple[BookingRefused | None, Ticket | None]:
+        """_book, and the callback ticket as booked (None: refused, or another callback stands)."""
+        guard = self.store.callback_guard(queue.id, number)  # one read: the opt-out and the open callback
+        if guard.opted_out:
             if not explicit:
-                return BookingRefused.OPTED_OUT
+                return BookingRefused.OPTED_OUT, None
             self.store.set_opt_out(number, False, now)  # asking for a callback is consent again
         if fresh is None:
             fresh = not explicit and not queue.recovery_keeps_place  # recovery at the end of the line
         target = ticket_id(queue.id, self.store.next_number(queue.id)) if fresh else ticket.id
-        holder = self.store.reserve_open_callback(queue.id, number, target)
-        if holder != target:
-            log.info("number already has an open callback", extra={"ticket": ticket.id, "open": holder})
-            return None  # that callback stands for this call too
+        if guard.holder not in (None, target) and self._still_open(guard.holder):
+            log.info("number already has an open callback", extra={"ticket": ticket.id, "open": guard.holder})
+            return None, None  # that callback stands for this call too
         if fresh:
-            booking: int | None = 1
+            holder = self.store.reserve_open_callback(queue.id, number, target)
+            if holder != target:
+                log.info("number already has an open callback", extra={"ticket": ticket.id, "open": holder})
+                return None, None
+            refused = self.store.take_allowance(number, now.strftime("%Y-%m-%d"),
+                                                queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
+            booking: int | str = refused or 1
         else:
-            # An abandoned ticket (a recovery, or a confirm keypress that came after the hang-up) converts
-            # from ABANDONED; a caller still on the line, from holding.
-            gone = ticket.status is TicketStatus.ABANDONED
-            booking = self.store.convert_to_callback(ticket.id, number, not_before, now, recovering=gone)
-            if booking is None:
-                return None  # a duplicate webhook converted it first
-        refused = self.store.take_allowance(number, now.strftime("%Y-%m-%d"),
-                                            queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
-        if refused is not None:
-            log.warning("callback refused", extra={"ticket": ticket.id, "reason": refused, "number": masked(number)})
-            if not fresh:
-                self.store.revert_to_live(ticket.id, waiting=ticket.status in HOLDING)
-            return BookingRefused(refused)
+            # One transaction: the open-callback pointer, the conversion (an abandoned ticket, from a
+            # recovery or a confirm keypress that came after the hang-up, converts from ABANDONED; a
+            # caller still on the line, from holding) and the allowance, all or nothing.
+            booking = self.store.book_callback(
+                ticket, number, not_before, now, ticket.status is TicketStatus.ABANDONED, guard.holder,
+                now.strftime("%Y-%m-%d"), queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
+            if booking in (BOOKING_TAKEN, BOOKING_MOVED):
+                return None, None  # another request booked this number or this ticket first
+        if isinstance(booking, str):
+            log.warning("callback refused", extra={"ticket": ticket.id, "reason": booking, "number": masked(number)})
+            return BookingRefused(booking), None
         if fresh:
             ticket = self.store.create_callback(target, number, not_before, now, ticket.language)
         try:
@@ -522,7 +532,17 @@ class CallFlow:
                 self.store.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
             raise
         self.store.set_execution(ticket.id, execution_id)
-        return None
+        return None, ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
+                                   not_before=not_before, pending_number=None, execution_id=execution_id)
+
+    def _still_open(self, holder: str) -> bool:
+        """Whether the callback an open-callback pointer names is still open (not yet dialing)."""
+        try:
+            held = self.store.get(holder)
+        except TicketNotFoundError:
+            return False
+        return held.kind is TicketKind.CALLBACK and held.status in (TicketStatus.SCHEDULED, TicketStatus.WAITING,
+                                                                    TicketStatus.CONNECTING)
 
     def _no_choice(self, queue: QueueConfig, ticket: Ticket) -> Script:
         """No (valid) choice made: back in line, or goodbye after hours. Never dead air."""
@@ -560,14 +580,18 @@ class CallFlow:
             return Script.of(*said, *self._no_choice(queue, ticket).verbs)
         return Script.of(*said, *self._enter_number(queue, ticket, tries + 1).verbs)
 
-    def _request_callback(self, queue: QueueConfig, ticket: Ticket, number: str) -> Script:
+    def _request_callback(self, queue: QueueConfig, ticket: Ticket, number: str,
+                          snapshot: QueueSnapshot | None = None) -> Script:
         """Same ticket, same number, same place: durable first, then the workflow, then the caller hears it."""
         now = self.clock.now()
-        not_before = self._callback_time(queue, number, now, self.store.staffing(queue.id)) or now
-        refused = self._book(queue, ticket, number, not_before, now, explicit=True)
+        staffing = snapshot.staffing if snapshot is not None else self.store.staffing(queue.id)
+        not_before = self._callback_time(queue, number, now, staffing) or now
+        refused, booked = self._book_ticket(queue, ticket, number, not_before, now, explicit=True)
         if refused is not None:
             lang = ticket.language
             return Script.of(self.prompt(queue, lang, "callback_unavailable"), *self._no_choice(queue, ticket).verbs)
+        if booked is not None:
+            return self._confirmed(queue, booked, snapshot)
         current = self.store.get(ticket.id)
         if current.kind is not TicketKind.CALLBACK:
             holder = self.store.open_callback_for(queue.id, number)
@@ -587,7 +611,7 @@ class CallFlow:
             "dial_timeout_seconds": queue.dial_timeout_seconds,
         }
 
-    def _confirmed(self, queue: QueueConfig, ticket: Ticket) -> Script:
+    def _confirmed(self, queue: QueueConfig, ticket: Ticket, snapshot: QueueSnapshot | None = None) -> Script:
         lang = ticket.language
         digits = spoken_digits(national_format(ticket.callback_number or ""))
         now = self.clock.now()
@@ -596,8 +620,9 @@ class CallFlow:
             said = self.prompt(queue, lang, self._why_later(queue, number, now), digits=digits,
                                when=speech.spoken_when(queue, number, ticket.not_before, now, lang))
         else:
-            staffing = self.store.staffing(queue.id)
-            est, ahead = self.estimate(queue, ticket, staffing)
+            snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
+            staffing = snapshot.staffing
+            est, ahead = self.estimate(queue, ticket, staffing, snapshot)
             if staffing.staffed:
                 said = self.prompt(queue, lang, "callback_confirmed", digits=digits, position=ahead + 1,
                                    mean=minutes(est.mean, lang))

@@ -89,6 +89,7 @@ class Ticket:
     leg: str | None = None  # the agent's leg of a bridge under way: ringing or talking (BridgeLeg)
     leg_at: datetime | None = None
     joined: JoinedLine | None = None  # the line as it joined (None: count the line instead)
+    bookings: int = 0  # callback workflows booked for it so far (the next one's execution is named by +1)
 
     @property
     def id(self) -> str:
