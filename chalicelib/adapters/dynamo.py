@@ -490,8 +490,11 @@ class DynamoTicketStore(TicketStore):
             elif was is None and now is not None and old is not None:
                 adds["returned"] = 1  # back at its own place (parked, requeued, rejoined)
         if adds:
-            self._add_to_snapshot(queue_id, adds, event_id)
-            self._refresh_head(queue_id)
+            arrived = old is None and _s(new, "kind") == TicketKind.LIVE.value
+            # A caller joining at the end changes the head only if there was none: no query for that.
+            self._add_to_snapshot(queue_id, adds, event_id, _s(new, "created_at") if arrived else None)
+            if not arrived:
+                self._refresh_head(queue_id)
         call_id = _s(old, "call_id")
         if call_id and _holds_call(old) and not (_holds_call(new) and _s(new, "call_id") == call_id):
             try:
@@ -503,12 +506,17 @@ class DynamoTicketStore(TicketStore):
                 pass
         self._lost_changed(queue_id, new, old)
 
-    def _add_to_snapshot(self, queue_id: str, adds: Mapping[str, int], event_id: str | None) -> None:
+    def _add_to_snapshot(self, queue_id: str, adds: Mapping[str, int], event_id: str | None,
+                         head_if_none: str | None = None) -> None:
         names = {f"#a{i}": name for i, name in enumerate(adds)}
+        values = {f":v{i}": {"N": str(v)} for i, v in enumerate(adds.values())}
+        expression = "ADD " + ", ".join(f"#a{i} :v{i}" for i in range(len(adds)))
+        if head_if_none:  # a live caller joining an empty line (or one headed by callbacks) heads it
+            expression += " SET head_at = if_not_exists(head_at, :head)"
+            values[":head"] = {"S": head_if_none}
         update = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT),
-                  "UpdateExpression": "ADD " + ", ".join(f"#a{i} :v{i}" for i in range(len(adds))),
-                  "ExpressionAttributeNames": names,
-                  "ExpressionAttributeValues": {f":v{i}": {"N": str(v)} for i, v in enumerate(adds.values())}}
+                  "UpdateExpression": expression, "ExpressionAttributeNames": names,
+                  "ExpressionAttributeValues": values}
         if event_id is None:  # no id to remember it by: at least once
             self._client.update_item(**update)
             return
