@@ -179,23 +179,13 @@ class CallbackGuard:
     holder: str | None  # the ticket its open-callback pointer names (maybe closed since)
 
 
-class TicketStore(Line, LostCalls):
-    """Queues, tickets and agents. Every state change that must happen once is conditional."""
-
-    @abstractmethod
-    def callback_guard(self, queue_id: str, number: str) -> CallbackGuard: ...
-
-    @abstractmethod
-    def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
-                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
-        """All or nothing: the number's open-callback pointer (unless it moved from `holder`) names the
-        ticket, the ticket converts as convert_to_callback does, and the allowance is counted as
-        take_allowance does. Returns the booking count (it names the workflow execution); else
-        BOOKING_TAKEN, BOOKING_MOVED, 'rate_limited' or 'budget_spent'."""
+class Tickets(ABC):
+    """Tickets: opened once per call, numbered from the queue's counter, moved by conditional writes."""
 
     @abstractmethod
     def open_ticket(self, ticket: Ticket) -> Ticket:
-        """Persist a new LIVE ticket numbered from the queue's counter, indexed by its call id.
+        """Persist a new LIVE ticket indexed by its call id, numbered from the queue's counter (or, if
+        its number is set, under the number its caller took with next_number).
 
         If the call already has a ticket (a retried webhook), return that one instead."""
 
@@ -211,9 +201,6 @@ class TicketStore(Line, LostCalls):
     def find_by_call(self, call_id: str, open_only: bool = False) -> Ticket | None:
         """The ticket the call opened. `open_only`: None as well once that ticket no longer holds the
         call (a status callback after the caller left reads one item, not two)."""
-
-    @abstractmethod
-    def staffing(self, queue_id: str) -> Staffing: ...
 
     @abstractmethod
     def set_pending_number(self, ticket_id: str, number: str | None) -> None: ...
@@ -235,44 +222,9 @@ class TicketStore(Line, LostCalls):
         joins the end of the line instead of keeping the caller's place)."""
 
     @abstractmethod
-    def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
-        """Make ticket_id the one open callback for this number in this queue, unless another open
-        callback holds it. Returns the ticket id that holds it now."""
-
-    @abstractmethod
-    def open_callback_for(self, queue_id: str, number: str) -> Ticket | None:
-        """The number's open (not yet dialing) callback in this queue, if any."""
-
-    @abstractmethod
     def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
         """A caller with a pending callback called again: the CALLBACK ticket becomes LIVE and WAITING
         for this call, at its own place. False if it is being dialed or is closed."""
-
-    # --- wait-estimator state -------------------------------------------------------------
-
-    @abstractmethod
-    def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
-        """Remember the wait estimate the caller heard (scored when they reach an agent or give up)."""
-
-    @abstractmethod
-    def queue_stats(self, queue_id: str) -> dict[str, Any] | None: ...
-
-    @abstractmethod
-    def update_queue_stats(self, queue_id: str, apply: Callable[[dict[str, Any] | None], dict[str, Any]]) -> None:
-        """Read-modify-write the queue's estimator state without losing concurrent updates."""
-
-    # --- opt-outs, toll-fraud guard -----------------------------------------------------------
-
-    @abstractmethod
-    def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None: ...
-
-    @abstractmethod
-    def is_opted_out(self, number: str) -> bool: ...
-
-    @abstractmethod
-    def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
-        """Count one callback against the number's and the day's allowance, atomically.
-        None if allowed; else 'rate_limited' or 'budget_spent' (and nothing counted)."""
 
     @abstractmethod
     def set_execution(self, ticket_id: str, execution_id: str) -> None: ...
@@ -287,7 +239,62 @@ class TicketStore(Line, LostCalls):
         """LIVE+WAITING -> ABANDONED. True only for the one call that changed it."""
 
 
-    # --- agents and dispatch -------------------------------------------------------------
+class QueueStats(ABC):
+    """The queue's wait-estimator state, and the estimate each caller was told."""
+
+    @abstractmethod
+    def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
+        """Remember the wait estimate the caller heard (scored when they reach an agent or give up)."""
+
+    @abstractmethod
+    def queue_stats(self, queue_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def update_queue_stats(self, queue_id: str, apply: Callable[[dict[str, Any] | None], dict[str, Any]]) -> None:
+        """Read-modify-write the queue's estimator state without losing concurrent updates."""
+
+
+class Bookings(ABC):
+    """What a callback booking checks and counts: opt-outs, the one open callback per number and
+    queue, the number's daily allowance and the day's budget (toll-fraud guard)."""
+
+    @abstractmethod
+    def callback_guard(self, queue_id: str, number: str) -> CallbackGuard: ...
+
+    @abstractmethod
+    def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
+                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
+        """All or nothing: the number's open-callback pointer (unless it moved from `holder`) names the
+        ticket, the ticket converts as convert_to_callback does, and the allowance is counted as
+        take_allowance does. Returns the booking count (it names the workflow execution); else
+        BOOKING_TAKEN, BOOKING_MOVED, 'rate_limited' or 'budget_spent'."""
+
+    @abstractmethod
+    def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
+        """Make ticket_id the one open callback for this number in this queue, unless another open
+        callback holds it. Returns the ticket id that holds it now."""
+
+    @abstractmethod
+    def open_callback_for(self, queue_id: str, number: str) -> Ticket | None:
+        """The number's open (not yet dialing) callback in this queue, if any."""
+
+    @abstractmethod
+    def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None: ...
+
+    @abstractmethod
+    def is_opted_out(self, number: str) -> bool: ...
+
+    @abstractmethod
+    def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
+        """Count one callback against the number's and the day's allowance, atomically.
+        None if allowed; else 'rate_limited' or 'budget_spent' (and nothing counted)."""
+
+
+class Agents(ABC):
+    """Agents' presence, and the claims that tie an agent to a ticket (and what ends them)."""
+
+    @abstractmethod
+    def staffing(self, queue_id: str) -> Staffing: ...
 
     @abstractmethod
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
@@ -326,7 +333,9 @@ class TicketStore(Line, LostCalls):
     def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
         """A claimed LIVE ticket whose caller was gone before the bridge: ABANDONED."""
 
-    # --- dialing -------------------------------------------------------------------------
+
+class Dialing(ABC):
+    """Callback dial attempts, the bridge's progress, and an admin's changes to a pending callback."""
 
     @abstractmethod
     def begin_dial(self, ticket_id: str, dial_id: str, token: str) -> bool:
@@ -361,6 +370,11 @@ class TicketStore(Line, LostCalls):
         """A SCHEDULED callback still run by `execution_id` becomes due at `not_before` under a new
         booking (its count names the execution that replaces that one). Returns the new count only to
         the one call that changed it; None to every other (another admin, or the ticket moved on)."""
+
+
+class TicketStore(Tickets, Line, LostCalls, QueueStats, Bookings, Agents, Dialing):
+    """Every role of the store, as one adapter implements them (DynamoDB, memory): the composition
+    roots hand it to the use cases. Every state change that must happen once is conditional."""
 
 
 class Orchestrator(ABC):
