@@ -19,25 +19,12 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.memory import FakeDialer, FixedClock
 from chalicelib.domain.model import AgentStatus, TicketKind, TicketStatus
-from chalicelib.edges import workers
 from devstack.dynamo_meter import DynamoMeter, metered
-from devstack.pollers import StreamPoller
 from tests.conftest import AGENT_TOKEN, AUTH_TOKEN, PUBLIC_URL
-from tests.helpers import event, signed
+from tests.helpers import Stream, event, signed
 
 QUEUES = str(Path(__file__).resolve().parents[1] / "functional" / "queues.json")
 MONDAY_10_PST = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
-
-
-class Stream:
-    """The table's stream, drained on demand into workers.on_table_change."""
-
-    def __init__(self, table: str) -> None:
-        self.poller = StreamPoller(table, workers.on_table_change, with_event_id=True)
-
-    def drain(self) -> None:
-        while self.poller.poll_once():
-            pass
 
 
 @pytest.fixture
@@ -92,21 +79,15 @@ def calls(meter: DynamoMeter) -> int:
 
 
 @pytest.mark.usefixtures("staffed")
-def test_incoming_short_wait(client: Client, stream: Stream) -> None:
-    with metered() as meter:
-        reply = post(client, "incoming", caller(1))
-    assert b"Enqueue" in reply.body
-    assert calls(meter) <= 3, dynamo_only(meter)
-
-
-@pytest.mark.usefixtures("staffed")
-def test_incoming_long_wait(client: Client, stream: Stream) -> None:
-    for n in range(1, 4):
+@pytest.mark.parametrize("ahead", [0, 3], ids=["short_wait", "long_wait"])
+def test_incoming(client: Client, stream: Stream, ahead: int) -> None:
+    for n in range(1, ahead + 1):
         post(client, "incoming", caller(n))
     stream.drain()
     with metered() as meter:
-        reply = post(client, "incoming", caller(4))
-    assert b"Gather" in reply.body and b"4" in reply.body  # the offer, and the caller's place
+        reply = post(client, "incoming", caller(ahead + 1))
+    assert f"You are number {ahead + 1} in line.".encode() in reply.body
+    assert (b"press 1" in reply.body) is bool(ahead)  # the callback offer, only for a long wait
     assert calls(meter) <= 3, dynamo_only(meter)
 
 
@@ -118,7 +99,7 @@ def test_wait_poll(client: Client, stream: Stream) -> None:
     with metered() as meter:
         reply = post(client, "wait", event("enqueue_wait", CallSid=caller(3)["CallSid"], QueueTime="200"),
                      {"t": "support-3"})
-    assert b"Gather" in reply.body
+    assert b"You are number 3 in line." in reply.body
     assert calls(meter) <= 2, dynamo_only(meter)
 
 

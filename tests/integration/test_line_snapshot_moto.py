@@ -14,28 +14,11 @@ from chalicelib import bootstrap
 from chalicelib.adapters.memory import FakeDialer, FixedClock
 from chalicelib.domain import line
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketStatus
-from chalicelib.edges import workers
 from devstack.dynamo_meter import metered
-from devstack.pollers import StreamPoller
+from tests.helpers import Stream
 
 QUEUES = str(Path(__file__).resolve().parents[1] / "functional" / "queues.json")
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # Monday 10:00 in San Francisco: open
-
-
-class Stream:
-    """The table's stream drained on demand into the Lambda's worker; records kept for replay."""
-
-    def __init__(self, table: str) -> None:
-        self.poller = StreamPoller(table, self._handle, with_event_id=True)
-        self.records: list[tuple[Any, Any, str]] = []
-
-    def _handle(self, new: Any, old: Any, event_id: str) -> None:
-        self.records.append((new, old, event_id))
-        workers.on_table_change(new, old, event_id)
-
-    def drain(self) -> None:
-        while self.poller.poll_once():
-            pass
 
 
 @pytest.fixture
