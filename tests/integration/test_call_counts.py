@@ -140,3 +140,29 @@ def test_status_callback_after_the_caller_left(client: Client, stream: Stream, c
         post(client, "incoming", event("status_completed", CallSid=caller(1)["CallSid"]))
     assert built.store.get("support-1").lost_cause == "abandoned"
     assert calls(meter) <= 1, dynamo_only(meter)
+
+
+@pytest.mark.usefixtures("staffed")
+def test_reads_stay_flat_as_the_line_grows(client: Client, stream: Stream, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past a short line (here 2, to keep the test small) neither the incoming call nor the wait poll
+    reads more items for a longer line: the snapshot and the ticket's memory answer, not a COUNT."""
+    from chalicelib.domain import line
+
+    monkeypatch.setattr(line, "SHORT_LINE", 2)
+    work: dict[int, tuple[int, int, int, int]] = {}
+    joined = 0
+    for depth in (3, 12):
+        while joined < depth:
+            joined += 1
+            post(client, "incoming", caller(joined))
+        stream.drain()
+        with metered() as arriving:
+            post(client, "incoming", caller(joined + 1))
+        joined += 1
+        stream.drain()  # the poll comes seconds later: the stream has counted the caller in
+        with metered() as polling:
+            reply = post(client, "wait", event("enqueue_wait", CallSid=caller(joined)["CallSid"], QueueTime="200"),
+                         {"t": f"support-{joined}"})
+        assert f"You are number {joined} in line.".encode() in reply.body
+        work[depth] = (arriving.count, arriving.items_read, polling.count, polling.items_read)
+    assert work[3] == work[12] and work[3][2] == 1, work
