@@ -119,7 +119,7 @@ def notify_worker(event) -> None:  # type: ignore[no-untyped-def]
 @app.on_dynamodb_record(stream_arn=EVENT_SOURCES.table_stream_arn, batch_size=25)
 def table_stream(event) -> None:  # type: ignore[no-untyped-def]
     for record in event:
-        workers.on_table_change(record.new_image, record.old_image)
+        workers.on_table_change(record.new_image, record.old_image, record.event_id)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

@@ -45,9 +45,15 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
 
     def stream(new: Ticket, old: Ticket | None) -> None:  # workers.on_table_change, delivered after the write
         change = (new.queue_id, new.id, new.status, old.status if old else None, new.agent_id)
-        clock.after(0, lambda: dispatcher.ticket_changed(*change))
+
+        def deliver() -> None:
+            dispatcher.ticket_changed(*change)
+            dispatcher.service_started(new, change[3])
+
+        clock.after(0, deliver)
 
     store.on_change = stream
+    store.defer = lambda work: clock.after(0, work)  # the snapshot's share of the stream, delivered later too
     orchestrator.dial_worker = lambda body: callbacks.dial(DialRequest.from_message(body))  # workers.on_dial_message
     if sweep_seconds > 0:
         def sweep() -> None:  # the scheduled dispatch sweep

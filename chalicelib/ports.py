@@ -1,15 +1,16 @@
 """Ports: what the domain needs from the outside world. Adapters subclass these; so do test fakes."""
 from __future__ import annotations
 
+import base64
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Generic, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 from urllib.parse import parse_qsl
 
-from .domain.errors import BadWebhookError
-from .domain.model import Agent, AgentEvent, AgentStatus, CallEvent, Ticket, TicketStatus
+from .domain.errors import BadRequestError, BadWebhookError
+from .domain.model import Agent, AgentEvent, AgentStatus, CallEvent, JoinedLine, Ticket, TicketStatus
 from .domain.script import Script, Step
 
 
@@ -33,9 +34,30 @@ class Page(Generic[T]):
     items: list[T]
     next: str | None = None
 
+    def __iter__(self) -> Iterator[T]:  # a caller that reads one page reads it like a list
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
+
+
+def encode_cursor(key: Any) -> str:
+    """An opaque cursor: where a page ended, as URL-safe base64 of its JSON."""
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    """The key a cursor holds (None: the first page). BadRequestError for one no list gave."""
+    if not cursor:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError as exc:
+        raise BadRequestError("cursor is not one this list gave") from exc
 
 
 @dataclass(frozen=True)
@@ -44,12 +66,126 @@ class Staffing:
     idle: int  # agents available right now
 
 
-class TicketStore(ABC):
-    """Queues, tickets and agents. Every state change that must happen once is conditional."""
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """One queue's line and team as one item read tells them (issue 11): kept by the table's stream
+    consumer, so it lags the table by the stream's delay. `exact` when it was counted instead (no stream
+    record applied yet for this queue)."""
+
+    waiting: Mapping[int, int] = field(default_factory=dict)  # priority class -> tickets in line
+    departed: int = 0  # monotone: tickets that left the line (claimed, gave up, became callbacks...)
+    returned: int = 0  # monotone: tickets that came back into it at their own place (parked, requeued...)
+    agents: tuple[Agent, ...] = ()  # the queue's agents as presence last said (status, since, call)
+    head_since: datetime | None = None  # when the live caller at the head joined (None: a callback, nobody)
+    estimator: Mapping[str, Any] | None = None  # the queue's wait-estimator state (None: the prior)
+    exact: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.waiting.values())
+
+    def ahead_for(self, priority: int) -> int:
+        """How many wait ahead of a ticket joining now in this priority class (it goes behind its class)."""
+        return sum(n for c, n in self.waiting.items() if c >= priority)
+
+    def joined(self, priority: int) -> JoinedLine:
+        return JoinedLine(self.ahead_for(priority), self.departed, self.returned)
+
+    def joining(self, priority: int) -> "QueueSnapshot":
+        """The snapshot with one more ticket in this class (the caller joining, before the stream says so)."""
+        waiting = dict(self.waiting)
+        waiting[priority] = waiting.get(priority, 0) + 1
+        return QueueSnapshot(waiting, self.departed, self.returned, self.agents, self.head_since,
+                             self.estimator, self.exact)
+
+    @property
+    def staffing(self) -> Staffing:
+        signed_in = [a for a in self.agents if a.status is not AgentStatus.OFFLINE]
+        return Staffing(len(signed_in), sum(a.status is AgentStatus.AVAILABLE for a in signed_in))
+
+    @property
+    def busy(self) -> list[Agent]:
+        return [a for a in self.agents if a.status is AgentStatus.BUSY]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What an incoming call needs to know before it takes a number, read at once: the queue's snapshot,
+    the ticket this call already opened (a retried webhook), and the number's open callback, if any."""
+
+    snapshot: QueueSnapshot
+    ticket_id: str | None = None
+    open_callback_id: str | None = None
+
+
+class Line(ABC):
+    """The line of waiting tickets, read the cheap way: one snapshot per queue, counted exactly only
+    while the line is short."""
+
+    @abstractmethod
+    def arrival(self, queue_id: str, call_id: str, open_for: str | None) -> Arrival:
+        """One read: the snapshot, the call's ticket id, and `open_for`'s open-callback pointer."""
+
+    @abstractmethod
+    def view(self, ticket_id: str) -> tuple[Ticket, QueueSnapshot]:
+        """One read: the ticket and its queue's snapshot. Raise TicketNotFoundError if absent."""
+
+    @abstractmethod
+    def snapshot(self, queue_id: str) -> QueueSnapshot: ...
+
+    @abstractmethod
+    def ahead_of(self, ticket: Ticket) -> int:
+        """How many WAITING tickets stand ahead of this one in dispatch order (exact: a COUNT)."""
+
+    @abstractmethod
+    def waiting_count(self, queue_id: str) -> int: ...
+
+    @abstractmethod
+    def head(self, queue_id: str) -> Ticket | None:
+        """The first WAITING ticket in dispatch order."""
+
+    @abstractmethod
+    def first_live(self, queue_id: str) -> Ticket | None:
+        """The first WAITING live caller in dispatch order (for the live-service guard)."""
+
+
+class LostCalls(ABC):
+    """The lost-call list: kept per queue, findable by number."""
+
+    @abstractmethod
+    def mark_lost(self, ticket_id: str, cause: str, at: datetime) -> None:
+        """Put the ticket on the lost-call list."""
+
+    @abstractmethod
+    def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
+        """The caller talked to an agent: their lost calls in this queue are recovered (a bounded
+        lookup by number, whatever the list's length). Returns how many."""
+
+    @abstractmethod
+    def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
+        """The unrecovered lost calls, oldest first, a page at a time (`cursor`: a page's `next`)."""
+
+
+# What book_callback answers when nothing was booked because someone else got there first.
+BOOKING_TAKEN = "taken"  # the number's open-callback pointer moved since it was read
+BOOKING_MOVED = "moved"  # the ticket is no longer a live caller who may book (a duplicate webhook)
+
+
+@dataclass(frozen=True)
+class CallbackGuard:
+    """What a booking must know of a number first, in one read."""
+
+    opted_out: bool
+    holder: str | None  # the ticket its open-callback pointer names (maybe closed since)
+
+
+class Tickets(ABC):
+    """Tickets: opened once per call, numbered from the queue's counter, moved by conditional writes."""
 
     @abstractmethod
     def open_ticket(self, ticket: Ticket) -> Ticket:
-        """Persist a new LIVE ticket numbered from the queue's counter, indexed by its call id.
+        """Persist a new LIVE ticket indexed by its call id, numbered from the queue's counter (or, if
+        its number is set, under the number its caller took with next_number).
 
         If the call already has a ticket (a retried webhook), return that one instead."""
 
@@ -62,17 +198,9 @@ class TicketStore(ABC):
         """Raise TicketNotFoundError if absent."""
 
     @abstractmethod
-    def find_by_call(self, call_id: str) -> Ticket | None: ...
-
-    @abstractmethod
-    def ahead_of(self, ticket: Ticket) -> int:
-        """How many WAITING tickets stand ahead of this one in dispatch order."""
-
-    @abstractmethod
-    def waiting_count(self, queue_id: str) -> int: ...
-
-    @abstractmethod
-    def staffing(self, queue_id: str) -> Staffing: ...
+    def find_by_call(self, call_id: str, open_only: bool = False) -> Ticket | None:
+        """The ticket the call opened. `open_only`: None as well once that ticket no longer holds the
+        call (a status callback after the caller left reads one item, not two)."""
 
     @abstractmethod
     def set_pending_number(self, ticket_id: str, number: str | None) -> None: ...
@@ -94,56 +222,9 @@ class TicketStore(ABC):
         joins the end of the line instead of keeping the caller's place)."""
 
     @abstractmethod
-    def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
-        """Make ticket_id the one open callback for this number in this queue, unless another open
-        callback holds it. Returns the ticket id that holds it now."""
-
-    @abstractmethod
-    def open_callback_for(self, queue_id: str, number: str) -> Ticket | None:
-        """The number's open (not yet dialing) callback in this queue, if any."""
-
-    @abstractmethod
     def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
         """A caller with a pending callback called again: the CALLBACK ticket becomes LIVE and WAITING
         for this call, at its own place. False if it is being dialed or is closed."""
-
-    # --- wait-estimator state -------------------------------------------------------------
-
-    @abstractmethod
-    def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
-        """Remember the wait estimate the caller heard (scored when they reach an agent or give up)."""
-
-    @abstractmethod
-    def queue_stats(self, queue_id: str) -> dict[str, Any] | None: ...
-
-    @abstractmethod
-    def update_queue_stats(self, queue_id: str, apply: Callable[[dict[str, Any] | None], dict[str, Any]]) -> None:
-        """Read-modify-write the queue's estimator state without losing concurrent updates."""
-
-    # --- lost calls, opt-outs, toll-fraud guard ---------------------------------------------
-
-    @abstractmethod
-    def mark_lost(self, ticket_id: str, cause: str, at: datetime) -> None:
-        """Put the ticket on the lost-call list."""
-
-    @abstractmethod
-    def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
-        """The caller talked to an agent: their lost calls in this queue are recovered. Returns how many."""
-
-    @abstractmethod
-    def lost_calls(self, queue_id: str) -> list[Ticket]:
-        """The unrecovered lost calls, oldest first."""
-
-    @abstractmethod
-    def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None: ...
-
-    @abstractmethod
-    def is_opted_out(self, number: str) -> bool: ...
-
-    @abstractmethod
-    def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
-        """Count one callback against the number's and the day's allowance, atomically.
-        None if allowed; else 'rate_limited' or 'budget_spent' (and nothing counted)."""
 
     @abstractmethod
     def set_execution(self, ticket_id: str, execution_id: str) -> None: ...
@@ -158,7 +239,62 @@ class TicketStore(ABC):
         """LIVE+WAITING -> ABANDONED. True only for the one call that changed it."""
 
 
-    # --- agents and dispatch -------------------------------------------------------------
+class QueueStats(ABC):
+    """The queue's wait-estimator state, and the estimate each caller was told."""
+
+    @abstractmethod
+    def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
+        """Remember the wait estimate the caller heard (scored when they reach an agent or give up)."""
+
+    @abstractmethod
+    def queue_stats(self, queue_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def update_queue_stats(self, queue_id: str, apply: Callable[[dict[str, Any] | None], dict[str, Any]]) -> None:
+        """Read-modify-write the queue's estimator state without losing concurrent updates."""
+
+
+class Bookings(ABC):
+    """What a callback booking checks and counts: opt-outs, the one open callback per number and
+    queue, the number's daily allowance and the day's budget (toll-fraud guard)."""
+
+    @abstractmethod
+    def callback_guard(self, queue_id: str, number: str) -> CallbackGuard: ...
+
+    @abstractmethod
+    def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
+                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
+        """All or nothing: the number's open-callback pointer (unless it moved from `holder`) names the
+        ticket, the ticket converts as convert_to_callback does, and the allowance is counted as
+        take_allowance does. Returns the booking count (it names the workflow execution); else
+        BOOKING_TAKEN, BOOKING_MOVED, 'rate_limited' or 'budget_spent'."""
+
+    @abstractmethod
+    def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
+        """Make ticket_id the one open callback for this number in this queue, unless another open
+        callback holds it. Returns the ticket id that holds it now."""
+
+    @abstractmethod
+    def open_callback_for(self, queue_id: str, number: str) -> Ticket | None:
+        """The number's open (not yet dialing) callback in this queue, if any."""
+
+    @abstractmethod
+    def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None: ...
+
+    @abstractmethod
+    def is_opted_out(self, number: str) -> bool: ...
+
+    @abstractmethod
+    def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
+        """Count one callback against the number's and the day's allowance, atomically.
+        None if allowed; else 'rate_limited' or 'budget_spent' (and nothing counted)."""
+
+
+class Agents(ABC):
+    """Agents' presence, and the claims that tie an agent to a ticket (and what ends them)."""
+
+    @abstractmethod
+    def staffing(self, queue_id: str) -> Staffing: ...
 
     @abstractmethod
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
@@ -177,18 +313,10 @@ class TicketStore(ABC):
     def busy_agents(self, queue_id: str) -> list[Agent]: ...
 
     @abstractmethod
-    def head(self, queue_id: str) -> Ticket | None:
-        """The first WAITING ticket in dispatch order."""
-
-    def first_live(self, queue_id: str) -> Ticket | None:
-        """The first WAITING live caller in dispatch order (for the live-service guard). A store that
-        cannot find it answers None, and the guard then changes nothing."""
-        return None
-
-    @abstractmethod
-    def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
+    def claim(self, ticket_id: str, agent_id: str, now: datetime, agent: Agent | None = None) -> bool:
         """In one transaction: WAITING ticket -> CONNECTING with the agent, AVAILABLE agent -> BUSY
-        with the ticket. False (and nothing changed) if either condition fails."""
+        with the ticket. False (and nothing changed) if either condition fails. `agent`: the agent as
+        the caller just read it (its queues), so it need not be read again."""
 
     @abstractmethod
     def release_agent(self, agent_id: str, ticket_id: str, status: AgentStatus, now: datetime) -> bool:
@@ -205,7 +333,9 @@ class TicketStore(ABC):
     def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
         """A claimed LIVE ticket whose caller was gone before the bridge: ABANDONED."""
 
-    # --- dialing -------------------------------------------------------------------------
+
+class Dialing(ABC):
+    """Callback dial attempts, the bridge's progress, and an admin's changes to a pending callback."""
 
     @abstractmethod
     def begin_dial(self, ticket_id: str, dial_id: str, token: str) -> bool:
@@ -240,6 +370,11 @@ class TicketStore(ABC):
         """A SCHEDULED callback still run by `execution_id` becomes due at `not_before` under a new
         booking (its count names the execution that replaces that one). Returns the new count only to
         the one call that changed it; None to every other (another admin, or the ticket moved on)."""
+
+
+class TicketStore(Tickets, Line, LostCalls, QueueStats, Bookings, Agents, Dialing):
+    """Every role of the store, as one adapter implements them (DynamoDB, memory): the composition
+    roots hand it to the use cases. Every state change that must happen once is conditional."""
 
 
 class Orchestrator(ABC):

@@ -34,9 +34,11 @@ class SqsPoller:
 
 
 class StreamPoller:
-    def __init__(self, table_name: str, handler: Callable[[Any, Any], None], endpoint_url: str | None = None,
-                 region: str = "us-east-1") -> None:
+    def __init__(self, table_name: str, handler: Callable[..., None], endpoint_url: str | None = None,
+                 region: str = "us-east-1", with_event_id: bool = False) -> None:
+        """`with_event_id`: the handler takes each record's event id too (as the Lambda's does)."""
         self.handler = handler
+        self.with_event_id = with_event_id
         ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
         # botocore sends stream calls to an account-id host ({account}.streams-ddb...), which
         # in-process moto does not route; the regional endpoint serves the same API.
@@ -56,7 +58,8 @@ class StreamPoller:
             for record in response["Records"]:
                 change = record["dynamodb"]
                 try:
-                    self.handler(change.get("NewImage"), change.get("OldImage"))
+                    images = (change.get("NewImage"), change.get("OldImage"))
+                    self.handler(*images, record["eventID"]) if self.with_event_id else self.handler(*images)
                 except Exception:  # noqa: BLE001 - one bad record must not stop the stream
                     log.exception("stream handler failed")
                 handled += 1

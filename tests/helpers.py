@@ -53,3 +53,24 @@ class StandIn:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+class Stream:
+    """The table's stream (moto), drained on demand into the Lambda's worker with each record's event
+    id, as AWS delivers it; the records are kept, to deliver again."""
+
+    def __init__(self, table: str) -> None:
+        from chalicelib.edges import workers
+        from devstack.pollers import StreamPoller
+
+        self._worker = workers.on_table_change
+        self.poller = StreamPoller(table, self._handle, with_event_id=True)
+        self.records: list[tuple[object, object, str]] = []
+
+    def _handle(self, new: object, old: object, event_id: str) -> None:
+        self.records.append((new, old, event_id))
+        self._worker(new, old, event_id)
+
+    def drain(self) -> None:
+        while self.poller.poll_once():
+            pass

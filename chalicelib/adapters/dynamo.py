@@ -11,9 +11,16 @@ Keys:
   OPEN#{queue}#{number} / OPEN        which ticket is the number's open callback in the queue
   OPTOUT#{number} / OPTOUT            the number asked not to be called back automatically
   RATE#{number}#{day}, BUDGET#{day}   callbacks counted per number and per day (toll-fraud guard)
+  QUEUE#{queue} / SNAPSHOT            the queue's line and team in one item, kept by the table's stream:
+                                      w{class} waiting per priority class, monotone departed/returned,
+                                      agent:{id} presence, head_at (issue 11; docs/architecture.md)
+  SEEN#{stream event id} / SEEN       a stream record applied to a snapshot (applied once)
+  LOSTBY#{queue}#{number} / LOSTCALL#{number:012}  an unrecovered lost call by number (the stream too)
 The sparse index `lost` holds unrecovered lost calls: lost_pk = LOST#{queue}, lost_sk = when.
 The sparse index `line` holds only WAITING tickets: line_pk = LINE#{queue}, line_sk orders by
-priority, then number. Its order is dispatch order, so `ahead_of` is one COUNT query."""
+priority, then number. Its order is dispatch order, so `ahead_of` is one COUNT query (exact; read only
+while the line is short: the snapshot answers otherwise). The sparse index `live` holds only WAITING
+live callers, in the same order: the live-service guard's first live caller is one item."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -30,10 +37,11 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from ..domain.errors import StoreUnavailableError, TicketNotFoundError, UnknownAgentError
-from ..domain.model import (HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale,
+from ..domain.errors import BadRequestError, StoreUnavailableError, TicketNotFoundError, UnknownAgentError
+from ..domain.model import (HOLDING, Agent, AgentStatus, JoinedLine, Ticket, TicketKind, TicketStatus, is_stale,
                             split_ticket_id, ticket_id)
-from ..ports import Staffing, TicketStore
+from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Page, QueueSnapshot, Staffing, TicketStore, decode_cursor,
+                     encode_cursor)
 
 TICKET_TTL = timedelta(days=400)  # a year of reports, then DynamoDB drops the ticket
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -59,9 +67,17 @@ def ticket_sk(number: int) -> str:
     return f"TICKET#{number:012d}"
 
 
+def lost_marker_sk(number: int) -> str:
+    return f"LOSTCALL#{number:012d}"
+
+
 def line_keys(queue_id: str, number: int, priority: int = 0) -> tuple[str, str]:
     # Higher priority sorts first; within a priority class, the ticket number.
     return f"LINE#{queue_id}", f"{9 - priority}#{number:012d}"
+
+
+def live_keys(queue_id: str, number: int, priority: int = 0) -> tuple[str, str]:
+    return f"LIVE#{queue_id}", line_keys(queue_id, number, priority)[1]
 
 
 def ticket_keys(ticket_id: str) -> dict[str, dict[str, str]]:
@@ -91,6 +107,15 @@ class LineIndex(GlobalSecondaryIndex["TicketItem"]):
     line_sk = UnicodeAttribute(range_key=True)
 
 
+class LiveIndex(GlobalSecondaryIndex["TicketItem"]):
+    class Meta:
+        index_name = "live"
+        projection = AllProjection()
+
+    live_pk = UnicodeAttribute(hash_key=True)
+    live_sk = UnicodeAttribute(range_key=True)
+
+
 class CounterItem(_Base):
     next_number = NumberAttribute(default=0)
 
@@ -98,6 +123,7 @@ class CounterItem(_Base):
 class CallItem(_Base):
     ticket_id = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
+    done = BooleanAttribute(null=True)  # the ticket no longer holds this call (set by the stream)
 
 
 class AgentItem(_Base):
@@ -147,6 +173,12 @@ class LostIndex(GlobalSecondaryIndex["TicketItem"]):
 class TicketItem(_Base):
     line = LineIndex()
     lost = LostIndex()
+    live = LiveIndex()
+    live_pk = UnicodeAttribute(null=True)
+    live_sk = UnicodeAttribute(null=True)
+    j_ahead = NumberAttribute(null=True)  # the line as the ticket joined it (JoinedLine)
+    j_departed = NumberAttribute(null=True)
+    j_returned = NumberAttribute(null=True)
     lost_pk = UnicodeAttribute(null=True)
     lost_sk = UnicodeAttribute(null=True)
     lost_cause = UnicodeAttribute(null=True)
@@ -197,7 +229,10 @@ class TicketItem(_Base):
             dial_id=self.dial_id, ended_dial=self.ended_dial, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome,
             lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at,
             leg=self.leg, leg_at=self.leg_at,
-            told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0))
+            told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0),
+            bookings=int(self.bookings or 0),
+            joined=None if self.j_ahead is None else JoinedLine(int(self.j_ahead), int(self.j_departed or 0),
+                                                                int(self.j_returned or 0)))
 
 
 MODELS: tuple[type[_Base], ...] = (CounterItem, CallItem, AgentItem, PresenceItem, MarkerItem, StatsItem,
@@ -213,6 +248,46 @@ def bind(table_name: str, region: str, host: str | None) -> None:
         model._connection = None  # type: ignore[attr-defined]
     LineIndex.Meta.model = TicketItem  # type: ignore[attr-defined]
     LostIndex.Meta.model = TicketItem  # type: ignore[attr-defined]
+    LiveIndex.Meta.model = TicketItem  # type: ignore[attr-defined]
+
+
+def _enter_line(queue_id: str, number: int, live: bool) -> list[Any]:
+    """Update actions that put a ticket into the line (and, a live caller, into the `live` index)."""
+    line_pk, line_sk = line_keys(queue_id, number)
+    actions = [TicketItem.line_pk.set(line_pk), TicketItem.line_sk.set(line_sk)]
+    if live:
+        live_pk, live_sk = live_keys(queue_id, number)
+        actions += [TicketItem.live_pk.set(live_pk), TicketItem.live_sk.set(live_sk)]
+    return actions
+
+
+def _leave_line() -> list[Any]:
+    return [TicketItem.line_pk.remove(), TicketItem.line_sk.remove(), TicketItem.live_pk.remove(),
+            TicketItem.live_sk.remove()]
+
+
+def _to_callback(number: str, not_before: datetime) -> list[Any]:
+    """A live ticket becomes a SCHEDULED callback: out of the line until its workflow parks it (with
+    its task token) at the same place."""
+    return [TicketItem.kind.set(TicketKind.CALLBACK.value), TicketItem.status.set(TicketStatus.SCHEDULED.value),
+            TicketItem.callback_number.set(number), TicketItem.not_before.set(not_before),
+            TicketItem.pending_number.remove(), *_leave_line(), TicketItem.execution_id.remove()]
+
+
+def _may_convert(recovering: bool) -> Any:
+    allowed = (TicketItem.status == TicketStatus.ABANDONED.value) if recovering else _holding()
+    return (TicketItem.kind == TicketKind.LIVE.value) & allowed
+
+
+def _count_allowance(tx: TransactWrite, number: str, day: str, per_number: int, daily_budget: int) -> None:
+    """Count one callback against the number's day and the day's budget (in the caller's transaction)."""
+    expires = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=2)
+    tx.update(MarkerItem(f"RATE#{number}#{day}", "RATE"),
+              actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+              condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < per_number))
+    tx.update(MarkerItem(f"BUDGET#{day}", "BUDGET"),
+              actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+              condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < daily_budget))
 
 
 def _holding() -> Any:
@@ -261,11 +336,11 @@ class DynamoTicketStore(TicketStore):
         return int(counter.next_number)
 
     def open_ticket(self, ticket: Ticket) -> Ticket:
-        existing = self.find_by_call(ticket.call_id) if ticket.call_id else None
-        if existing is not None:
-            return existing
-        number = self.next_number(ticket.queue_id)
-        ticket = ticket.evolve(number=number)
+        if not ticket.number:  # else the caller took the number (after it looked the call up itself)
+            existing = self.find_by_call(ticket.call_id) if ticket.call_id else None
+            if existing is not None:
+                return existing
+            ticket = ticket.evolve(number=self.next_number(ticket.queue_id))
         item = self._item(ticket)
 
         def write(tx: TransactWrite) -> None:
@@ -292,6 +367,13 @@ class DynamoTicketStore(TicketStore):
             language=ticket.language, priority=ticket.priority, expires_at=ticket.created_at + TICKET_TTL)
         if ticket.status is TicketStatus.WAITING:
             item.line_pk, item.line_sk = line_keys(ticket.queue_id, ticket.number, ticket.priority)
+            if ticket.kind is TicketKind.LIVE:
+                item.live_pk, item.live_sk = live_keys(ticket.queue_id, ticket.number, ticket.priority)
+        if ticket.joined is not None:
+            item.j_ahead, item.j_departed, item.j_returned = (ticket.joined.ahead, ticket.joined.departed,
+                                                              ticket.joined.returned)
+        if ticket.told_shape > 0:
+            item.told_shape, item.told_scale = round(ticket.told_shape, 6), round(ticket.told_scale, 6)
         return item
 
     def _get_item(self, ticket_id: str) -> TicketItem:
@@ -304,12 +386,186 @@ class DynamoTicketStore(TicketStore):
     def get(self, ticket_id: str) -> Ticket:
         return self._get_item(ticket_id).to_ticket()
 
-    def find_by_call(self, call_id: str) -> Ticket | None:
+    def find_by_call(self, call_id: str, open_only: bool = False) -> Ticket | None:
         try:
             ref = CallItem.get(f"CALL#{call_id}", "CALL", consistent_read=True)
         except DoesNotExist:
             return None
+        if open_only and ref.done:
+            return None  # the stream saw its ticket stop holding this call: nothing left to read
         return self.get(ref.ticket_id)
+
+    # --- the line in one read (issue 11) -------------------------------------------------------
+
+    @property
+    def _client(self) -> Any:
+        return self._connection.client
+
+    def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (pk, sk), in one BatchGetItem (again only for keys DynamoDB left unprocessed)."""
+        table = TicketItem.Meta.table_name
+        request: dict[str, Any] = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys],
+                                           "ConsistentRead": True}}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for attempt in range(TX_ATTEMPTS):
+            response = self._client.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(table, []):
+                found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            self._pause(random.uniform(0, TX_BACKOFF_SECONDS * 2 ** attempt))
+        raise StoreUnavailableError("batch read kept being throttled")
+
+    def _snapshot_keys(self, queue_id: str) -> list[tuple[str, str]]:
+        return [(queue_pk(queue_id), SNAPSHOT), (queue_pk(queue_id), "STATS")]
+
+    def _snapshot_of(self, queue_id: str, found: Mapping[tuple[str, str], Mapping[str, Any]]) -> QueueSnapshot:
+        stats = found.get((queue_pk(queue_id), "STATS"))
+        estimator = json.loads(stats["state"]["S"]) if stats else None
+        raw = found.get((queue_pk(queue_id), SNAPSHOT))
+        if raw is None:  # no stream record applied for this queue yet: count instead (a new queue)
+            return self._counted(queue_id, estimator)
+        return snapshot_from_item(queue_id, raw, estimator)
+
+    def _counted(self, queue_id: str, estimator: Mapping[str, Any] | None) -> QueueSnapshot:
+        agents = tuple(Agent(p.agent_id, AgentStatus(p.status), (queue_id,), ticket_id=p.ticket_id,
+                             changed_at=p.changed_at) for p in PresenceItem.query(f"AGENTS#{queue_id}"))
+        head = self.head(queue_id)
+        head_since = head.created_at if head is not None and head.kind is TicketKind.LIVE else None
+        # One class for all: a count does not say who is in which (every class stands behind it).
+        return QueueSnapshot({9: self.waiting_count(queue_id)}, 0, 0, agents, head_since, estimator, exact=True)
+
+    def arrival(self, queue_id: str, call_id: str, open_for: str | None) -> Arrival:
+        call_key, open_key = (f"CALL#{call_id}", "CALL"), (self._open_key(queue_id, open_for or ""), "OPEN")
+        found = self._batch_get([call_key, *([open_key] if open_for else []), *self._snapshot_keys(queue_id)])
+        call, pointer = found.get(call_key), found.get(open_key) if open_for else None
+        return Arrival(self._snapshot_of(queue_id, found),
+                       ticket_id=call["ticket_id"]["S"] if call else None,
+                       open_callback_id=pointer["ticket_id"]["S"] if pointer and "ticket_id" in pointer else None)
+
+    def view(self, ticket_id: str) -> tuple[Ticket, QueueSnapshot]:
+        queue_id, number = split_ticket_id(ticket_id)
+        key = (queue_pk(queue_id), ticket_sk(number))
+        found = self._batch_get([key, *self._snapshot_keys(queue_id)])
+        if key not in found:
+            raise TicketNotFoundError(ticket_id)
+        return TicketItem.from_raw_data(found[key]).to_ticket(), self._snapshot_of(queue_id, found)
+
+    def snapshot(self, queue_id: str) -> QueueSnapshot:
+        return self._snapshot_of(queue_id, self._batch_get(self._snapshot_keys(queue_id)))
+
+    def first_live(self, queue_id: str) -> Ticket | None:
+        for item in TicketItem.live.query(f"LIVE#{queue_id}", limit=1):
+            return item.to_ticket()
+        return None
+
+    # --- the table's stream: snapshots, call pointers, lost calls by number --------------------
+
+    def apply_change(self, new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None,
+                     event_id: str | None = None) -> None:
+        """Keep what the webhooks read in one item from one stream record. Counters move once per
+        record (`event_id`: a SEEN marker in the same transaction); everything else is set, not added,
+        so a redelivered record changes nothing."""
+        image = new_image or old_image or {}
+        pk, sk = _s(image, "pk") or "", _s(image, "sk") or ""
+        if sk.startswith("TICKET#"):
+            self._ticket_changed(new_image, old_image, event_id)
+        elif pk.startswith("AGENTS#") and sk.startswith("AGENT#"):
+            self._presence_changed(pk[len("AGENTS#"):], sk[len("AGENT#"):], new_image)
+
+    def _ticket_changed(self, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None,
+                        event_id: str | None) -> None:
+        image = new or old or {}
+        queue_id = _s(image, "queue_id") or ""
+        was, now = _line_class(old), _line_class(new)
+        adds: dict[str, int] = {}
+        if was != now:
+            if was is not None:
+                adds[f"w:{was}"] = -1
+            if now is not None:
+                adds[f"w:{now}"] = adds.get(f"w:{now}", 0) + 1
+            if was is not None and now is None:
+                adds["departed"] = 1
+            elif was is None and now is not None and old is not None:
+                adds["returned"] = 1  # back at its own place (parked, requeued, rejoined)
+        if adds:
+            arrived = old is None and _s(new, "kind") == TicketKind.LIVE.value
+            # A caller joining at the end changes the head only if there was none: no query for that.
+            self._add_to_snapshot(queue_id, adds, event_id, _s(new, "created_at") if arrived else None)
+            if not arrived:
+                self._refresh_head(queue_id)
+        call_id = _s(old, "call_id")
+        if call_id and _holds_call(old) and not (_holds_call(new) and _s(new, "call_id") == call_id):
+            try:
+                self._client.update_item(
+                    TableName=TicketItem.Meta.table_name, Key=_key(f"CALL#{call_id}", "CALL"),
+                    UpdateExpression="SET done = :yes", ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":yes": {"BOOL": True}})
+            except self._client.exceptions.ConditionalCheckFailedException:
+                pass
+        self._lost_changed(queue_id, new, old)
+
+    def _add_to_snapshot(self, queue_id: str, adds: Mapping[str, int], event_id: str | None,
+                         head_if_none: str | None = None) -> None:
+        names = {f"#a{i}": name for i, name in enumerate(adds)}
+        values = {f":v{i}": {"N": str(v)} for i, v in enumerate(adds.values())}
+        expression = "ADD " + ", ".join(f"#a{i} :v{i}" for i in range(len(adds)))
+        if head_if_none:  # a live caller joining an empty line (or one headed by callbacks) heads it
+            expression += " SET head_at = if_not_exists(head_at, :head)"
+            values[":head"] = {"S": head_if_none}
+        update = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT),
+                  "UpdateExpression": expression, "ExpressionAttributeNames": names,
+                  "ExpressionAttributeValues": values}
+        if event_id is None:  # no id to remember it by: at least once
+            self._client.update_item(**update)
+            return
+        seen = {"TableName": TicketItem.Meta.table_name,
+                "Item": {**_key(f"SEEN#{event_id}", "SEEN"),
+                         "expires_at": {"N": str(int(time.time()) + SEEN_TTL_SECONDS)}},
+                "ConditionExpression": "attribute_not_exists(pk)"}
+        try:
+            self._client.transact_write_items(TransactItems=[{"Put": seen}, {"Update": update}])
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons[:1] != ["ConditionalCheckFailed"]:
+                raise  # the stream delivers the record again
+            # applied before: a redelivered record
+
+    def _refresh_head(self, queue_id: str) -> None:
+        """The live caller at the head and when they joined (the estimator's head wait)."""
+        head = self.head(queue_id)
+        key = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT)}
+        if head is not None and head.kind is TicketKind.LIVE:
+            self._client.update_item(**key, UpdateExpression="SET head_at = :at", ExpressionAttributeValues={
+                ":at": {"S": TicketItem.created_at.serialize(head.created_at)}})
+        else:
+            self._client.update_item(**key, UpdateExpression="REMOVE head_at")
+
+    def _presence_changed(self, queue_id: str, agent_id: str, new: Mapping[str, Any] | None) -> None:
+        key = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT),
+               "ExpressionAttributeNames": {"#a": f"agent:{agent_id}"}}
+        if new is None:
+            self._client.update_item(**key, UpdateExpression="REMOVE #a")
+            return
+        presence = {"s": {"S": _s(new, "status") or AgentStatus.OFFLINE.value}}
+        for short, name in (("at", "changed_at"), ("t", "ticket_id")):
+            if _s(new, name):
+                presence[short] = {"S": _s(new, name) or ""}
+        self._client.update_item(**key, UpdateExpression="SET #a = :p",
+                                 ExpressionAttributeValues={":p": {"M": presence}})
+
+    def _lost_changed(self, queue_id: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
+        """The by-number markers of the lost-call list follow the ticket's lost_pk (the workflow's
+        GiveUp sets it too, and it cannot know the number)."""
+        sk = lost_marker_sk(int((_s(new or old, "sk") or "TICKET#0")[len("TICKET#"):]))
+        if _s(new, "lost_pk") and not _s(old, "lost_pk"):
+            self._put_lost_markers(queue_id, sk, {_s(new, "caller"), _s(new, "callback_number")})
+        elif _s(old, "lost_pk") and not _s(new, "lost_pk"):
+            numbers = {_s(old, "caller"), _s(old, "callback_number")}
+            with MarkerItem.batch_write() as batch:
+                for number in numbers - {None}:
+                    batch.delete(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk))
 
     def ahead_of(self, ticket: Ticket) -> int:
         line_pk, line_sk = line_keys(ticket.queue_id, ticket.number, ticket.priority)
@@ -353,18 +609,9 @@ class DynamoTicketStore(TicketStore):
         # Out of the line until the workflow parks it (with its task token) at the same place.
         queue_id, num = split_ticket_id(ticket_id)
         item = TicketItem(queue_pk(queue_id), ticket_sk(num))
-        allowed = (TicketItem.status == TicketStatus.ABANDONED.value) if recovering else _holding()
         try:
-            item.update(actions=[
-                TicketItem.kind.set(TicketKind.CALLBACK.value),
-                TicketItem.status.set(TicketStatus.SCHEDULED.value),
-                TicketItem.callback_number.set(number),
-                TicketItem.not_before.set(not_before),
-                TicketItem.pending_number.remove(),
-                TicketItem.line_pk.remove(), TicketItem.line_sk.remove(),
-                TicketItem.execution_id.remove(),
-                TicketItem.bookings.add(1),
-            ], condition=(TicketItem.kind == TicketKind.LIVE.value) & allowed)
+            item.update(actions=[*_to_callback(number, not_before), TicketItem.bookings.add(1)],
+                        condition=_may_convert(recovering))
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return None
@@ -384,9 +631,8 @@ class DynamoTicketStore(TicketStore):
 
     def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
         queue_id, number = split_ticket_id(ticket_id)
-        line_pk, line_sk = line_keys(queue_id, number)
-        back = ([TicketItem.status.set(TicketStatus.WAITING.value), TicketItem.line_pk.set(line_pk),
-                 TicketItem.line_sk.set(line_sk)] if waiting
+        back = ([TicketItem.status.set(TicketStatus.WAITING.value), *_enter_line(queue_id, number, live=True)]
+                if waiting
                 else [TicketItem.status.set(TicketStatus.ABANDONED.value)])
         self._update(ticket_id, [
             TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.callback_number.remove(),
@@ -439,15 +685,14 @@ class DynamoTicketStore(TicketStore):
 
     def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
         queue_id, number = split_ticket_id(ticket_id)
-        line_pk, line_sk = line_keys(queue_id, number)
 
         def write(tx: TransactWrite) -> None:
             tx.save(CallItem(f"CALL#{call_id}", "CALL", ticket_id=ticket_id, expires_at=now + TICKET_TTL),
                     condition=CallItem.pk.does_not_exist())
             tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
                 TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.status.set(TicketStatus.WAITING.value),
-                TicketItem.call_id.set(call_id), TicketItem.line_pk.set(line_pk),
-                TicketItem.line_sk.set(line_sk), TicketItem.task_token.remove(),
+                TicketItem.call_id.set(call_id), *_enter_line(queue_id, number, live=True),
+                TicketItem.task_token.remove(),
                 TicketItem.wants_callback.set(False), TicketItem.execution_id.remove(),
             ], condition=(TicketItem.kind == TicketKind.CALLBACK.value)
                 & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
@@ -486,22 +731,37 @@ class DynamoTicketStore(TicketStore):
 
     def mark_lost(self, ticket_id: str, cause: str, at: datetime) -> None:
         queue_id, number = split_ticket_id(ticket_id)
-        self._update(ticket_id, [
+        item = TicketItem(queue_pk(queue_id), ticket_sk(number))
+        item.update(actions=[
             TicketItem.lost_cause.set(cause), TicketItem.lost_at.set(at),
             TicketItem.lost_pk.set(f"LOST#{queue_id}"),
             TicketItem.lost_sk.set(f"{at.strftime('%Y-%m-%dT%H:%M:%S')}#{number:012d}"),
-        ])
+        ])  # the item comes back: its numbers name the markers (the stream puts the same ones again)
+        self._put_lost_markers(queue_id, lost_marker_sk(number), {item.caller, item.callback_number})
 
-    def lost_calls(self, queue_id: str) -> list[Ticket]:
-        return [item.to_ticket() for item in TicketItem.lost.query(f"LOST#{queue_id}")]
+    def _put_lost_markers(self, queue_id: str, sk: str, numbers: set[str | None]) -> None:
+        expires = datetime.now(timezone.utc) + TICKET_TTL
+        with MarkerItem.batch_write() as batch:
+            for number in numbers - {None}:
+                batch.save(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk, expires_at=expires))
+
+    def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
+        limit = max(1, min(int(limit), MAX_PAGE))
+        start = decode_cursor(cursor)
+        if start is not None and not isinstance(start, dict):
+            raise BadRequestError("cursor is not one this list gave")
+        result = TicketItem.lost.query(f"LOST#{queue_id}", limit=limit, last_evaluated_key=start)
+        items = [item.to_ticket() for item in result]
+        last = result.last_evaluated_key if len(items) == limit else None
+        return Page(items, encode_cursor(last) if last else None)
 
     def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
         cleared = 0
-        for item in TicketItem.lost.query(f"LOST#{queue_id}"):
-            if number in (item.caller, item.callback_number):
-                cleared += self._update(ticket_id(item.queue_id, int(item.number)), [
-                    TicketItem.recovered_at.set(at), TicketItem.lost_pk.remove(), TicketItem.lost_sk.remove()],
-                    TicketItem.lost_pk.exists())
+        for marker in MarkerItem.query(f"LOSTBY#{queue_id}#{number}", limit=MAX_PAGE, consistent_read=True):
+            cleared += self._update(ticket_id(queue_id, int(marker.sk[len("LOSTCALL#"):])), [
+                TicketItem.recovered_at.set(at), TicketItem.lost_pk.remove(), TicketItem.lost_sk.remove()],
+                TicketItem.lost_pk.exists())
+            marker.delete()
         return cleared
 
     def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None:
@@ -519,20 +779,40 @@ class DynamoTicketStore(TicketStore):
             return False
 
     def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
-        expires = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=2)
-        rate = MarkerItem(f"RATE#{number}#{day}", "RATE")
-        budget = MarkerItem(f"BUDGET#{day}", "BUDGET")
-
-        def write(tx: TransactWrite) -> None:
-            tx.update(rate, actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
-                      condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < per_number))
-            tx.update(budget, actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
-                      condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < daily_budget))
-
-        codes = self._transact(write)
+        codes = self._transact(lambda tx: _count_allowance(tx, number, day, per_number, daily_budget))
         if codes is None:
             return None
         return "rate_limited" if codes[0] == CONDITION_FAILED else "budget_spent"
+
+    def callback_guard(self, queue_id: str, number: str) -> CallbackGuard:
+        opt_out, pointer_key = (f"OPTOUT#{number}", "OPTOUT"), (self._open_key(queue_id, number), "OPEN")
+        found = self._batch_get([opt_out, pointer_key])
+        pointer = found.get(pointer_key)
+        return CallbackGuard(opt_out in found, pointer["ticket_id"]["S"] if pointer and "ticket_id" in pointer else None)
+
+    def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
+                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
+        queue_id, num = split_ticket_id(ticket.id)
+        booking = ticket.bookings + 1
+        same_booking = TicketItem.bookings == ticket.bookings
+        if not ticket.bookings:
+            same_booking |= TicketItem.bookings.does_not_exist()
+
+        def write(tx: TransactWrite) -> None:
+            tx.save(MarkerItem(self._open_key(queue_id, number), "OPEN", ticket_id=ticket.id),
+                    condition=MarkerItem.pk.does_not_exist() if holder is None else MarkerItem.ticket_id == holder)
+            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(num)),
+                      actions=[*_to_callback(number, not_before), TicketItem.bookings.set(booking)],
+                      condition=_may_convert(recovering) & same_booking)
+            _count_allowance(tx, number, day, per_number, daily_budget)
+
+        codes = self._transact(write)
+        if codes is None:
+            return booking
+        for code, answer in zip(codes, (BOOKING_TAKEN, BOOKING_MOVED, "rate_limited", "budget_spent")):
+            if code == CONDITION_FAILED:
+                return answer
+        raise StoreUnavailableError(f"booking {ticket.id} failed: {codes}")  # pragma: no cover
 
     def set_execution(self, ticket_id: str, execution_id: str) -> None:
         self._update(ticket_id, [TicketItem.execution_id.set(execution_id)])
@@ -541,7 +821,7 @@ class DynamoTicketStore(TicketStore):
         return self._update(ticket_id, [
             TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
             TicketItem.wait_seconds.set(round(wait_seconds, 3)),
-            TicketItem.line_pk.remove(), TicketItem.line_sk.remove(),
+            *_leave_line(),
         ], (TicketItem.kind == TicketKind.LIVE.value) & _holding())
 
 
@@ -558,10 +838,9 @@ class DynamoTicketStore(TicketStore):
 
     def requeue(self, ticket_id: str, agent_id: str) -> bool:
         queue_id, number = split_ticket_id(ticket_id)
-        line_pk, line_sk = line_keys(queue_id, number)
         return self._update(ticket_id, [
             TicketItem.status.set(TicketStatus.WAITING.value), TicketItem.agent_id.remove(),
-            TicketItem.line_pk.set(line_pk), TicketItem.line_sk.set(line_sk),
+            *_enter_line(queue_id, number, live=True),
         ], (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id))
 
     def note_leg(self, ticket_id: str, agent_id: str, leg: str, at: datetime) -> bool:
@@ -575,7 +854,7 @@ class DynamoTicketStore(TicketStore):
     def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
         return self._update(ticket_id, [
             TicketItem.status.set(TicketStatus.CANCELLED.value), TicketItem.ended_at.set(now),
-            TicketItem.line_pk.remove(), TicketItem.line_sk.remove(), TicketItem.task_token.remove(),
+            *_leave_line(), TicketItem.task_token.remove(),
         ], (TicketItem.kind == TicketKind.CALLBACK.value)
             & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
 
@@ -665,23 +944,28 @@ class DynamoTicketStore(TicketStore):
             tx.update(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent.agent_id}"),
                       actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now), on_call])
 
-    def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
-        agent = self._agent_item(agent_id)
-        if agent is None or agent.status != AgentStatus.AVAILABLE.value:
+    def claim(self, ticket_id: str, agent_id: str, now: datetime, agent: Agent | None = None) -> bool:
+        if agent is not None:  # the transaction's conditions check it is still available
+            item = AgentItem(f"AGENT#{agent_id}", "AGENT", agent_id=agent_id, queues=list(agent.queues))
+        else:
+            item = self._agent_item(agent_id)  # type: ignore[assignment]
+        if item is None or (agent is None and item.status != AgentStatus.AVAILABLE.value):
             return False
+        agent_item: AgentItem = item
         queue_id, number = split_ticket_id(ticket_id)
 
         def write(tx: TransactWrite) -> None:
             tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
                 TicketItem.status.set(TicketStatus.CONNECTING.value), TicketItem.agent_id.set(agent_id),
-                TicketItem.line_pk.remove(), TicketItem.line_sk.remove(),
+                *_leave_line(),
                 TicketItem.leg.remove(), TicketItem.leg_at.remove(),  # a new bridge: no leg event yet
             ], condition=(TicketItem.status == TicketStatus.WAITING.value) & TicketItem.line_pk.exists())
-            tx.update(agent, actions=[
+            tx.update(agent_item, actions=[
                 AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
                 AgentItem.changed_at.set(now),
-            ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist())
-            self._presence(tx, agent, AgentStatus.BUSY, now, ticket_id)
+            ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist()
+                & (AgentItem.queues == list(agent_item.queues or ())))  # its presence rows are these
+            self._presence(tx, agent_item, AgentStatus.BUSY, now, ticket_id)
 
         return self._transact(write) is None
 
@@ -744,3 +1028,45 @@ def ticket_change(new_image: Mapping[str, Any] | None,
     previous = s(old_image, "status")
     return (queue_id, f"{queue_id}-{int(sk[len('TICKET#'):])}", TicketStatus(s(new_image, "status")),
             TicketStatus(previous) if previous else None, s(new_image, "agent_id"))
+
+
+SNAPSHOT = "SNAPSHOT"
+SEEN_TTL_SECONDS = 2 * 86400  # longer than the stream keeps a record (24 h)
+
+
+def _s(image: Mapping[str, Any] | None, name: str) -> str | None:
+    return (image or {}).get(name, {}).get("S")
+
+
+def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _line_class(image: Mapping[str, Any] | None) -> int | None:
+    """The priority class of a ticket in the line (None: not in it), from its line sort key."""
+    line_sk = _s(image, "line_sk")
+    return 9 - int(line_sk[0]) if _s(image, "line_pk") and line_sk else None
+
+
+def _holds_call(image: Mapping[str, Any] | None) -> bool:
+    """A live ticket whose call's end still matters (call_ended would act on it)."""
+    return (_s(image, "kind") == TicketKind.LIVE.value
+            and _s(image, "status") in (TicketStatus.WAITING.value, TicketStatus.AFTER_HOURS.value,
+                                        TicketStatus.CONNECTING.value))
+
+
+def snapshot_from_item(queue_id: str, raw: Mapping[str, Any], estimator: Mapping[str, Any] | None) -> QueueSnapshot:
+    waiting = {int(name[2:]): max(0, int(value["N"])) for name, value in raw.items() if name.startswith("w:")}
+    agents = []
+    for name, value in raw.items():
+        if name.startswith("agent:"):
+            presence = value["M"]
+            at = presence.get("at", {}).get("S")
+            agents.append(Agent(name[len("agent:"):], AgentStatus(presence["s"]["S"]), (queue_id,),
+                                ticket_id=presence.get("t", {}).get("S"),
+                                changed_at=TicketItem.created_at.deserialize(at) if at else None))
+    head = raw.get("head_at", {}).get("S")
+    return QueueSnapshot({c: n for c, n in waiting.items() if n}, int(raw.get("departed", {}).get("N", 0)),
+                         int(raw.get("returned", {}).get("N", 0)), tuple(sorted(agents, key=lambda a: a.id)),
+                         TicketItem.created_at.deserialize(head) if head else None, estimator)
+

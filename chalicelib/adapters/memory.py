@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from chalicelib.domain.errors import (CallGoneError, OrchestratorError, StaleTokenError, TelephonyError, TicketNotFoundError,
+from chalicelib.domain.errors import (BadRequestError, CallGoneError, OrchestratorError, StaleTokenError, TelephonyError, TicketNotFoundError,
                                       UnknownAgentError)
 from chalicelib.domain.model import HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale
 from chalicelib.domain.script import Script, Step
-from chalicelib.ports import Clock, Dialer, EventBus, Orchestrator, Staffing, TicketStore
+from chalicelib.ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Clock, Dialer, EventBus, Orchestrator, Page,
+                              QueueSnapshot, Staffing, TicketStore, decode_cursor, encode_cursor)
 
 
 class FixedClock(Clock):
@@ -114,6 +115,10 @@ class FakeStore(TicketStore):
         self._lost_by_number: dict[tuple[str, str], set[str]] = {}  # (queue, number) -> the same, by number
         # Called with (new, old) after every ticket write, like the table's stream (None: nobody listens).
         self.on_change: Callable[[Ticket, Ticket | None], None] | None = None
+        # The line's snapshot counters (queue -> name -> count), kept as the table's stream keeps them;
+        # `defer` runs that work (at once by default; the memory world schedules it, like the stream).
+        self._snapshots: dict[str, dict[str, int]] = {}
+        self.defer: Callable[[Callable[[], None]], None] = lambda work: work()
 
     @staticmethod
     def _place(line: list[tuple[int, int, str]], old: Ticket | None, new: Ticket | None) -> None:
@@ -144,8 +149,45 @@ class FakeStore(TicketStore):
             by_number = self._lost_by_number.setdefault((ticket.queue_id, str(number)), set())
             mine = is_lost and number in (ticket.caller, ticket.callback_number)
             (by_number.add if mine else by_number.discard)(ticket.id)
+        was = old.priority if old is not None and old.status is TicketStatus.WAITING else None
+        now = ticket.priority if ticket.status is TicketStatus.WAITING else None
+        if was != now:
+            self.defer(lambda: self._line_moved(ticket.queue_id, was, now, returned=old is not None))
         if self.on_change is not None and ticket != old:  # a stream reports only real changes
             self.on_change(ticket, old)
+
+    def _line_moved(self, queue_id: str, was: int | None, now: int | None, returned: bool) -> None:
+        """The stream's work for one ticket entering or leaving the line (counted by priority class)."""
+        with self._lock:
+            counts = self._snapshots.setdefault(queue_id, {})
+            if was is not None:
+                counts[f"w:{was}"] = counts.get(f"w:{was}", 0) - 1
+            if now is not None:
+                counts[f"w:{now}"] = counts.get(f"w:{now}", 0) + 1
+            if was is not None and now is None:
+                counts["departed"] = counts.get("departed", 0) + 1
+            elif was is None and now is not None and returned:
+                counts["returned"] = counts.get("returned", 0) + 1
+
+    # --- the line in one read ---------------------------------------------------------------------
+
+    def snapshot(self, queue_id: str) -> QueueSnapshot:
+        counts = self._snapshots.get(queue_id, {})
+        head = self.head(queue_id)
+        return QueueSnapshot(
+            {int(k[2:]): v for k, v in counts.items() if k.startswith("w:") and v > 0},
+            counts.get("departed", 0), counts.get("returned", 0),
+            tuple(a for a in list(self.agents.values()) if queue_id in a.queues),
+            head.created_at if head is not None and head.kind is TicketKind.LIVE else None,
+            self.stats.get(queue_id))
+
+    def arrival(self, queue_id: str, call_id: str, open_for: str | None) -> Arrival:
+        return Arrival(self.snapshot(queue_id), self.calls.get(call_id),
+                       self.open_markers.get((queue_id, open_for)) if open_for else None)
+
+    def view(self, ticket_id: str) -> tuple[Ticket, QueueSnapshot]:
+        ticket = self.get(ticket_id)
+        return ticket, self.snapshot(ticket.queue_id)
 
     def next_number(self, queue_id: str) -> int:
         with self._lock:
@@ -153,10 +195,11 @@ class FakeStore(TicketStore):
             return self.counters[queue_id]
 
     def open_ticket(self, ticket: Ticket) -> Ticket:
-        existing = self.find_by_call(ticket.call_id) if ticket.call_id else None
-        if existing:
-            return existing
-        ticket = ticket.evolve(number=self.next_number(ticket.queue_id))
+        if not ticket.number:  # else the caller took the number (after it looked the call up itself)
+            existing = self.find_by_call(ticket.call_id) if ticket.call_id else None
+            if existing:
+                return existing
+            ticket = ticket.evolve(number=self.next_number(ticket.queue_id))
         with self._lock:
             if ticket.call_id in self.calls:
                 return self.tickets[self.calls[ticket.call_id]]
@@ -171,9 +214,14 @@ class FakeStore(TicketStore):
         except KeyError:
             raise TicketNotFoundError(ticket_id) from None
 
-    def find_by_call(self, call_id: str) -> Ticket | None:
+    def find_by_call(self, call_id: str, open_only: bool = False) -> Ticket | None:
         ref = self.calls.get(call_id)
-        return self.tickets[ref] if ref else None
+        ticket = self.tickets[ref] if ref else None
+        if open_only and ticket is not None and not (
+                ticket.kind is TicketKind.LIVE and ticket.call_id == call_id
+                and ticket.status in (*HOLDING, TicketStatus.CONNECTING)):
+            return None
+        return ticket
 
     def _line(self, queue_id: str) -> list[Ticket]:
         return [self.tickets[i] for _, _, i in self._waiting.get(queue_id, ())]
@@ -265,9 +313,19 @@ class FakeStore(TicketStore):
             self._change(t.id, lambda x: True, recovered_at=at)
         return len(mine)
 
-    def lost_calls(self, queue_id: str) -> list[Ticket]:
-        return sorted((self.tickets[i] for i in self._lost.get(queue_id, ())),
-                      key=lambda t: (t.lost_at, t.number))
+    def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
+        limit = max(1, min(int(limit), MAX_PAGE))
+        after = decode_cursor(cursor)
+        if after is not None and not (isinstance(after, list) and len(after) == 2):
+            raise BadRequestError("cursor is not one this list gave")
+
+        def key(t: Ticket) -> list[Any]:
+            return [t.lost_at.isoformat() if t.lost_at else "", t.number]
+
+        ordered = sorted((self.tickets[i] for i in self._lost.get(queue_id, ())), key=key)
+        rest = [t for t in ordered if after is None or key(t) > after]
+        page = rest[:limit]
+        return Page(page, encode_cursor(key(page[-1])) if len(rest) > limit else None)
 
     def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
         self._change(ticket_id, lambda t: True, told_shape=shape, told_scale=scale)
@@ -294,6 +352,26 @@ class FakeStore(TicketStore):
             for key in (f"RATE#{number}#{day}", f"BUDGET#{day}"):
                 self.counters[key] = self.counters.get(key, 0) + 1
             return None
+
+    def callback_guard(self, queue_id: str, number: str) -> CallbackGuard:
+        return CallbackGuard(number in self.opt_outs, self.open_markers.get((queue_id, number)))
+
+    def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
+                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
+        with self._lock:  # all or nothing, like the DynamoDB store's transaction
+            if self.open_markers.get((ticket.queue_id, number)) != holder:
+                return BOOKING_TAKEN
+            current = self.get(ticket.id)
+            allowed = current.status is TicketStatus.ABANDONED if recovering else current.status in HOLDING
+            if current.kind is not TicketKind.LIVE or not allowed:
+                return BOOKING_MOVED
+            refused = self.take_allowance(number, day, per_number, daily_budget)  # counts only if allowed
+            if refused is not None:
+                return refused
+            self.open_markers[(ticket.queue_id, number)] = ticket.id
+            booking = self.convert_to_callback(ticket.id, number, not_before, now, recovering)
+            assert booking is not None  # checked above, under the same lock
+            return booking
 
     def set_execution(self, ticket_id: str, execution_id: str) -> None:
         self._change(ticket_id, lambda t: True, execution_id=execution_id)
@@ -342,9 +420,9 @@ class FakeStore(TicketStore):
         live = self._waiting_live.get(queue_id)
         return self.tickets[live[0][2]] if live else None
 
-    def claim(self, ticket_id: str, agent_id: str, now: datetime) -> bool:
+    def claim(self, ticket_id: str, agent_id: str, now: datetime, agent: Agent | None = None) -> bool:
         with self._lock:
-            ticket, agent = self.get(ticket_id), self.agents.get(agent_id)
+            ticket, agent = self.get(ticket_id), self.agents.get(agent_id)  # its own copy is the authority
             if ticket.status is not TicketStatus.WAITING or agent is None or agent.status is not AgentStatus.AVAILABLE:
                 return False
             self._put(ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id, leg=None, leg_at=None), ticket)

@@ -5,12 +5,12 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..ports import Clock, EventBus, Orchestrator, Staffing, TicketStore
+from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Arrival, Clock, EventBus, Orchestrator, QueueSnapshot, Staffing, TicketStore
 from .errors import (CountryNotAllowedError, InvalidNumberError, NumberNotAllowedError, NumberTooLongError,
-                     NumberTooShortError, NumberTypeNotAllowedError, OrchestratorError, TicketStateError,
-                     WithheldNumberError)
-from . import learning, speech
-from .estimator import QueueEventKind
+                     NumberTooShortError, NumberTypeNotAllowedError, OrchestratorError, TicketNotFoundError,
+                     TicketStateError, WithheldNumberError)
+from . import learning, line as queue_line, speech
+from .estimator import QueueEventKind, WaitEstimator
 from .ewt import WaitEstimate
 from .model import (HOLDING, BookingRefused, CallEvent, CallStatus, LostCause, QueueResult, Ticket, TicketKind,
                     TicketStatus, ticket_id)
@@ -112,19 +112,25 @@ class CallFlow:
 
     # --- estimates -----------------------------------------------------------------------
 
-    def estimate(self, queue: QueueConfig, ticket: Ticket,
-                 staffing: Staffing | None = None) -> tuple[WaitEstimate, int]:
+    def estimate(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing | None = None,
+                 snapshot: QueueSnapshot | None = None, joined_now: bool = False) -> tuple[WaitEstimate, int]:
         """Position and EWT from the queue's learned estimator (its configured handle time and
         patience until calls have taught it better), the line ahead and how long its head has held,
-        who is signed in now and how long each busy agent's call has lasted."""
-        ahead = self.store.ahead_of(ticket)
-        staffing = self.store.staffing(queue.id) if staffing is None else staffing
-        estimator = learning.current(self.store, queue)
+        who is signed in now and how long each busy agent's call has lasted: all from the queue's
+        snapshot (one read), the place counted exactly only while the line is short and the caller
+        did not join just now (then the snapshot is the count)."""
+        snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
+        if not joined_now and queue_line.counts_exactly(snapshot, ticket):
+            ahead = self.store.ahead_of(ticket)
+        else:
+            ahead = queue_line.ahead(snapshot, ticket)
+        staffing = snapshot.staffing if staffing is None else staffing
+        estimator = WaitEstimator.from_state(snapshot.estimator) if snapshot.estimator else learning.prior(queue)
         now = self.clock.now()
+        head_wait = None if snapshot.head_since is None else max(0.0, (now - snapshot.head_since).total_seconds())
         est = estimator.estimate(now.timestamp(), ahead + 1, idle=staffing.idle,
                                  servers=staffing.staffed or queue.assumed_agents,
-                                 busy=learning.busy_agents(self.store, queue, now),
-                                 head_wait=learning.head_wait(self.store, queue, now))
+                                 busy=learning.busy_from(snapshot.busy, now), head_wait=head_wait)
         return est, ahead
 
     # --- webhook steps -------------------------------------------------------------------
@@ -138,24 +144,49 @@ class CallFlow:
         queue = self.queues.for_call(event.called, requested_queue)
         now = self.clock.now()
         is_open = queue.hours.is_open(now)
-        rejoined = self._rejoin(queue, event, now) if is_open else None
+        may_rejoin = is_open and self._policy(queue).may_call(event.caller)
+        # One read: the queue's snapshot, this call's ticket (a retried webhook), the number's callback.
+        arrival = self.store.arrival(queue.id, event.call_id,
+                                     self._policy(queue).accept(event.caller) if may_rejoin else None)
+        rejoined = self._rejoin(queue, event, now, arrival) if may_rejoin else None
         if rejoined is not None:
             return self._holding_script(queue, rejoined, self.prompt(queue, rejoined.language, "welcome_back"))
-        ticket = self.store.open_ticket(Ticket(
-            queue_id=queue.id, number=0, kind=TicketKind.LIVE,
-            status=TicketStatus.WAITING if is_open else TicketStatus.AFTER_HOURS,
-            created_at=now, call_id=event.call_id, caller=event.caller, language=queue.language))
+        snapshot: QueueSnapshot | None = arrival.snapshot
+        if arrival.ticket_id is not None:  # a retried webhook: the call has its ticket already
+            ticket, snapshot = self.store.get(arrival.ticket_id), None
+        else:
+            ticket, snapshot = self._join(queue, event, now, is_open, arrival.snapshot)
         welcome = self.prompt(queue, ticket.language, "welcome")
         if ticket.status is TicketStatus.AFTER_HOURS:
-            closed = self._closed_prompts(queue, ticket, now)
+            closed = self._closed_prompts(queue, ticket, now, snapshot.staffing if snapshot else None)
             return Script.of(Gather(Step.of("offer", t=ticket.id), (welcome, *closed)),
                              Redirect(Step.of("bye", t=ticket.id)))
-        return self._holding_script(queue, ticket, welcome)
+        return self._holding_script(queue, ticket, welcome, snapshot)
 
-    def _holding_script(self, queue: QueueConfig, ticket: Ticket, greeting: Say | Play) -> Script:
-        """The greeting with the caller's place and wait, once; the wait URL's first poll stays quiet."""
+    def _join(self, queue: QueueConfig, event: CallEvent, now: datetime, is_open: bool,
+              snapshot: QueueSnapshot) -> tuple[Ticket, QueueSnapshot | None]:
+        """Open the caller's ticket: it remembers the line as it joined, and the estimate they are
+        about to hear (both written with it). The snapshot returned counts the caller in; None when a
+        concurrent retry of the webhook opened the call's ticket first."""
+        ticket = Ticket(queue_id=queue.id, number=self.store.next_number(queue.id), kind=TicketKind.LIVE,
+                        status=TicketStatus.WAITING if is_open else TicketStatus.AFTER_HOURS,
+                        created_at=now, call_id=event.call_id, caller=event.caller, language=queue.language)
+        if is_open:
+            ticket = ticket.evolve(joined=snapshot.joined(ticket.priority))
+            snapshot = snapshot.joining(ticket.priority)
+            est, _ = self.estimate(queue, ticket, snapshot=snapshot, joined_now=True)
+            if snapshot.staffing.staffed and est.shape > 0:
+                ticket = ticket.evolve(told_shape=est.shape, told_scale=est.scale)
+        opened = self.store.open_ticket(ticket)
+        return opened, snapshot if opened.number == ticket.number else None
+
+    def _holding_script(self, queue: QueueConfig, ticket: Ticket, greeting: Say | Play,
+                        snapshot: QueueSnapshot | None = None) -> Script:
+        """The greeting with the caller's place and wait, once; the wait URL's first poll stays quiet.
+        With the snapshot the caller joined by, what they hear was written with their ticket."""
         offer_step = Step.of("offer", t=ticket.id)
-        line, offer = self._line(queue, ticket, record=True)
+        line, offer = self._line(queue, ticket, record=snapshot is None, snapshot=snapshot,
+                                 joined_now=snapshot is not None)
         if offer is not None:
             return Script.of(Gather(offer_step, (greeting, *line, offer)),
                              *self._stay(queue, ticket, offer_step), self._hold(queue, ticket))
@@ -165,13 +196,14 @@ class CallFlow:
                              self._hold(queue, ticket))
         return Script.of(greeting, *line, self._hold(queue, ticket))
 
-    def _line(self, queue: QueueConfig, ticket: Ticket,
-              record: bool = False) -> tuple[tuple[Say | Play, ...], Say | Play | None]:
+    def _line(self, queue: QueueConfig, ticket: Ticket, record: bool = False, snapshot: QueueSnapshot | None = None,
+              joined_now: bool = False) -> tuple[tuple[Say | Play, ...], Say | Play | None]:
         """What a holding caller hears about the line (place, then wait), and the callback offer if one
         is due. With nobody signed in there is no estimate to give: the caller hears so, and the offer."""
         lang, now = ticket.language, self.clock.now()
-        staffing = self.store.staffing(queue.id)
-        est, ahead = self.estimate(queue, ticket, staffing)
+        snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
+        staffing = snapshot.staffing
+        est, ahead = self.estimate(queue, ticket, staffing, snapshot, joined_now)
         position = self.prompt(queue, lang, "position", position=ahead + 1)
         if not staffing.staffed:
             return (position, self.prompt(queue, lang, "nobody_available")), \
@@ -223,14 +255,17 @@ class CallFlow:
             return (keep,)
         return (Gather(listen, (keep, hint), timeout_seconds=HINT_GATHER_SECONDS),)
 
-    def _rejoin(self, queue: QueueConfig, event: CallEvent, now: datetime) -> Ticket | None:
+    def _rejoin(self, queue: QueueConfig, event: CallEvent, now: datetime, arrival: Arrival) -> Ticket | None:
         """A caller whose callback is still pending calls again: they take that ticket's place back
         (its workflow stops) rather than opening a second one."""
-        existing = self.store.find_by_call(event.call_id)
-        if existing is not None or not self._policy(queue).may_call(event.caller):
+        if arrival.ticket_id is not None or arrival.open_callback_id is None:
             return None
-        pending = self.store.open_callback_for(queue.id, self._policy(queue).accept(event.caller))
-        if pending is None or pending.status not in (TicketStatus.SCHEDULED, TicketStatus.WAITING):
+        try:
+            pending = self.store.get(arrival.open_callback_id)
+        except TicketNotFoundError:
+            return None
+        if pending.kind is not TicketKind.CALLBACK or pending.status not in (TicketStatus.SCHEDULED,
+                                                                             TicketStatus.WAITING):
             return None
         if not self.store.rejoin(pending.id, event.call_id, now):
             return None
@@ -243,7 +278,8 @@ class CallFlow:
         log.info("caller rejoined their pending callback", extra={"ticket": pending.id})
         return self.store.get(pending.id)
 
-    def _closed_prompts(self, queue: QueueConfig, ticket: Ticket, now: datetime) -> tuple[Say | Play, ...]:
+    def _closed_prompts(self, queue: QueueConfig, ticket: Ticket, now: datetime,
+                        staffing: Staffing | None = None) -> tuple[Say | Play, ...]:
         """'We open ...' and the callback offer, both in the caller's time; the offer says when the
         callback can come if that is not the opening (the caller's calling window, the roster)."""
         lang = ticket.language
@@ -252,7 +288,7 @@ class CallFlow:
             return (self.prompt(queue, lang, "goodbye"),)
         closed = self.prompt(queue, lang, "closed", when=speech.spoken_when(queue, ticket.caller, opening, now, lang))
         callback_at = self._callback_time(queue, self._dialable(queue, ticket.caller), now,
-                                          self.store.staffing(queue.id))
+                                          self.store.staffing(queue.id) if staffing is None else staffing)
         if callback_at is not None and callback_at > opening:
             return closed, self.prompt(queue, lang, "closed_offer_at",
                                        when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang))
@@ -286,7 +322,8 @@ class CallFlow:
 
         The music plays inside the Gather, so a key works during it and no Gather timeout of silence
         follows the announcement."""
-        ticket, queue = self._load(ticket_id)
+        ticket, snapshot = self.store.view(ticket_id)  # one read: the ticket and its line
+        queue = self.queues.get(ticket.queue_id)
         music = Play(queue.hold_music_url)
         if ticket.kind is not TicketKind.LIVE or ticket.status is not TicketStatus.WAITING:
             return Script.of(music)
@@ -300,7 +337,7 @@ class CallFlow:
         listen = Step.of("wait-offer", t=ticket.id)
         if event.queue_seconds is not None and event.queue_seconds < JUST_ANNOUNCED_SECONDS:
             return Script.of(Gather(listen, (music,), timeout_seconds=MUSIC_GATHER_SECONDS))
-        line, offer = self._line(queue, ticket)
+        line, offer = self._line(queue, ticket, snapshot=snapshot)
         prompts = (*line, offer) if offer is not None else line
         return Script.of(Gather(listen, (*prompts, music), timeout_seconds=MUSIC_GATHER_SECONDS))
 
@@ -331,11 +368,12 @@ class CallFlow:
         return Script.of(Hangup())  # bridged (the agent call is over) or moved elsewhere
 
     def confirm(self, ticket_id: str, event: CallEvent) -> Script:
-        ticket, queue = self._load(ticket_id)
+        ticket, snapshot = self.store.view(ticket_id)  # one read: the ticket and its line
+        queue = self.queues.get(ticket.queue_id)
         if ticket.kind is TicketKind.CALLBACK:
-            return self._confirmed(queue, ticket)
+            return self._confirmed(queue, ticket, snapshot)
         if event.digits == "1" and ticket.pending_number:
-            return self._request_callback(queue, ticket, ticket.pending_number)
+            return self._request_callback(queue, ticket, ticket.pending_number, snapshot)
         if event.digits == "2":
             return self._enter_number(queue, ticket, tries=0)
         if ticket.pending_number:
@@ -371,7 +409,7 @@ class CallFlow:
     def call_ended(self, event: CallEvent) -> None:
         """The status callback: a caller who hung up while holding has abandoned; a call that failed
         or was cut off while holding was dropped."""
-        ticket = self.store.find_by_call(event.call_id)
+        ticket = self.store.find_by_call(event.call_id, open_only=True)
         if ticket is None or ticket.kind is not TicketKind.LIVE:
             return
         if ticket.status is TicketStatus.CONNECTING:
@@ -448,33 +486,42 @@ class CallFlow:
         """Every callback goes through here: opt-out (automatic ones only: pressing 1 is consent), one
         open callback per number and queue, then, for the one request that books it, the number's
         daily allowance and the global budget (toll-fraud guard)."""
-        if self.store.is_opted_out(number):
+        return self._book_ticket(queue, ticket, number, not_before, now, explicit, fresh)[0]
+
+    def _book_ticket(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
+                     explicit: bool, fresh: bool | None = None) -> tuple[BookingRefused | None, Ticket | None]:
+        """_book, and the callback ticket as booked (None: refused, or another callback stands)."""
+        guard = self.store.callback_guard(queue.id, number)  # one read: the opt-out and the open callback
+        if guard.opted_out:
             if not explicit:
-                return BookingRefused.OPTED_OUT
+                return BookingRefused.OPTED_OUT, None
             self.store.set_opt_out(number, False, now)  # asking for a callback is consent again
         if fresh is None:
             fresh = not explicit and not queue.recovery_keeps_place  # recovery at the end of the line
         target = ticket_id(queue.id, self.store.next_number(queue.id)) if fresh else ticket.id
-        holder = self.store.reserve_open_callback(queue.id, number, target)
-        if holder != target:
-            log.info("number already has an open callback", extra={"ticket": ticket.id, "open": holder})
-            return None  # that callback stands for this call too
+        if guard.holder not in (None, target) and self._still_open(guard.holder):
+            log.info("number already has an open callback", extra={"ticket": ticket.id, "open": guard.holder})
+            return None, None  # that callback stands for this call too
         if fresh:
-            booking: int | None = 1
+            holder = self.store.reserve_open_callback(queue.id, number, target)
+            if holder != target:
+                log.info("number already has an open callback", extra={"ticket": ticket.id, "open": holder})
+                return None, None
+            refused = self.store.take_allowance(number, now.strftime("%Y-%m-%d"),
+                                                queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
+            booking: int | str = refused or 1
         else:
-            # An abandoned ticket (a recovery, or a confirm keypress that came after the hang-up) converts
-            # from ABANDONED; a caller still on the line, from holding.
-            gone = ticket.status is TicketStatus.ABANDONED
-            booking = self.store.convert_to_callback(ticket.id, number, not_before, now, recovering=gone)
-            if booking is None:
-                return None  # a duplicate webhook converted it first
-        refused = self.store.take_allowance(number, now.strftime("%Y-%m-%d"),
-                                            queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
-        if refused is not None:
-            log.warning("callback refused", extra={"ticket": ticket.id, "reason": refused, "number": masked(number)})
-            if not fresh:
-                self.store.revert_to_live(ticket.id, waiting=ticket.status in HOLDING)
-            return BookingRefused(refused)
+            # One transaction: the open-callback pointer, the conversion (an abandoned ticket, from a
+            # recovery or a confirm keypress that came after the hang-up, converts from ABANDONED; a
+            # caller still on the line, from holding) and the allowance, all or nothing.
+            booking = self.store.book_callback(
+                ticket, number, not_before, now, ticket.status is TicketStatus.ABANDONED, guard.holder,
+                now.strftime("%Y-%m-%d"), queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
+            if booking in (BOOKING_TAKEN, BOOKING_MOVED):
+                return None, None  # another request booked this number or this ticket first
+        if isinstance(booking, str):
+            log.warning("callback refused", extra={"ticket": ticket.id, "reason": booking, "number": masked(number)})
+            return BookingRefused(booking), None
         if fresh:
             ticket = self.store.create_callback(target, number, not_before, now, ticket.language)
         try:
@@ -485,7 +532,17 @@ class CallFlow:
                 self.store.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
             raise
         self.store.set_execution(ticket.id, execution_id)
-        return None
+        return None, ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
+                                   not_before=not_before, pending_number=None, execution_id=execution_id)
+
+    def _still_open(self, holder: str) -> bool:
+        """Whether the callback an open-callback pointer names is still open (not yet dialing)."""
+        try:
+            held = self.store.get(holder)
+        except TicketNotFoundError:
+            return False
+        return held.kind is TicketKind.CALLBACK and held.status in (TicketStatus.SCHEDULED, TicketStatus.WAITING,
+                                                                    TicketStatus.CONNECTING)
 
     def _no_choice(self, queue: QueueConfig, ticket: Ticket) -> Script:
         """No (valid) choice made: back in line, or goodbye after hours. Never dead air."""
@@ -523,14 +580,18 @@ class CallFlow:
             return Script.of(*said, *self._no_choice(queue, ticket).verbs)
         return Script.of(*said, *self._enter_number(queue, ticket, tries + 1).verbs)
 
-    def _request_callback(self, queue: QueueConfig, ticket: Ticket, number: str) -> Script:
+    def _request_callback(self, queue: QueueConfig, ticket: Ticket, number: str,
+                          snapshot: QueueSnapshot | None = None) -> Script:
         """Same ticket, same number, same place: durable first, then the workflow, then the caller hears it."""
         now = self.clock.now()
-        not_before = self._callback_time(queue, number, now, self.store.staffing(queue.id)) or now
-        refused = self._book(queue, ticket, number, not_before, now, explicit=True)
+        staffing = snapshot.staffing if snapshot is not None else self.store.staffing(queue.id)
+        not_before = self._callback_time(queue, number, now, staffing) or now
+        refused, booked = self._book_ticket(queue, ticket, number, not_before, now, explicit=True)
         if refused is not None:
             lang = ticket.language
             return Script.of(self.prompt(queue, lang, "callback_unavailable"), *self._no_choice(queue, ticket).verbs)
+        if booked is not None:
+            return self._confirmed(queue, booked, snapshot)
         current = self.store.get(ticket.id)
         if current.kind is not TicketKind.CALLBACK:
             holder = self.store.open_callback_for(queue.id, number)
@@ -550,7 +611,7 @@ class CallFlow:
             "dial_timeout_seconds": queue.dial_timeout_seconds,
         }
 
-    def _confirmed(self, queue: QueueConfig, ticket: Ticket) -> Script:
+    def _confirmed(self, queue: QueueConfig, ticket: Ticket, snapshot: QueueSnapshot | None = None) -> Script:
         lang = ticket.language
         digits = spoken_digits(national_format(ticket.callback_number or ""))
         now = self.clock.now()
@@ -559,8 +620,9 @@ class CallFlow:
             said = self.prompt(queue, lang, self._why_later(queue, number, now), digits=digits,
                                when=speech.spoken_when(queue, number, ticket.not_before, now, lang))
         else:
-            staffing = self.store.staffing(queue.id)
-            est, ahead = self.estimate(queue, ticket, staffing)
+            snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
+            staffing = snapshot.staffing
+            est, ahead = self.estimate(queue, ticket, staffing, snapshot)
             if staffing.staffed:
                 said = self.prompt(queue, lang, "callback_confirmed", digits=digits, position=ahead + 1,
                                    mean=minutes(est.mean, lang))

@@ -65,8 +65,10 @@ class Dispatcher:
         agent = self.store.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id)
         if agent is None or agent.status is not AgentStatus.AVAILABLE:
             return agent, None
-        ticket = self.offer_work(agent_id)
-        return (self.store.get_agent(agent_id) if ticket else agent), ticket
+        ticket = self.offer_work(agent_id, agent)
+        if ticket is None:
+            return agent, None
+        return Agent(agent.id, AgentStatus.BUSY, agent.queues, agent.contact, ticket.id, self.clock.now()), ticket
 
     def _accept_contact(self, agent_id: str, contact: str, queues: tuple[str, ...] | None) -> str:
         if queues is None:
@@ -79,11 +81,12 @@ class Dispatcher:
             accepted = contact_policy(queue).accept_contact(contact)
         return accepted
 
-    def offer_work(self, agent_id: str) -> Ticket | None:
-        """Give an available agent the head of their queues' lines, if any."""
+    def offer_work(self, agent_id: str, agent: Agent | None = None) -> Ticket | None:
+        """Give an available agent the head of their queues' lines, if any (`agent`: as just written,
+        so the first try need not read it again)."""
         for _ in range(MAX_RACES):
             try:
-                agent = self.store.get_agent(agent_id)
+                agent = self.store.get_agent(agent_id) if agent is None else agent
             except UnknownAgentError:
                 return None
             if agent.status is not AgentStatus.AVAILABLE or not agent.contact:
@@ -93,8 +96,9 @@ class Dispatcher:
                 return None
             if callable_contact(self.queues.get(head.queue_id), agent.contact) is None:
                 return None  # never dialed; the caller keeps their place, the agent is not reserved
-            if self.store.claim(head.id, agent.id, self.clock.now()):
+            if self.store.claim(head.id, agent.id, self.clock.now(), agent):
                 return self._deliver(head, agent)
+            agent = None  # lost a race: read the agent again
         return None
 
     def ticket_waiting(self, queue_id: str) -> None:
@@ -159,10 +163,7 @@ class Dispatcher:
         if ticket.kind is TicketKind.LIVE:
             try:
                 self.dialer.redirect(ticket.call_id or "", self.bridge_script(ticket, agent))
-                waited = (now - ticket.created_at).total_seconds()
-                learning.learn(self.store, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
-                               waited, learning.told_pit(ticket, waited))
-                return ticket
+                return ticket  # the estimator learns the wait from the table's stream (service_started)
             except CallGoneError:
                 # The caller hung up as we claimed them: a lost call, and the agent is free.
                 log.info("live caller gone before bridging", extra={"ticket": ticket.id})
@@ -237,6 +238,17 @@ class Dispatcher:
         number = ticket.callback_number or ticket.caller
         if number:
             self.store.clear_lost(ticket.queue_id, number, self.clock.now())
+
+    def service_started(self, ticket: Ticket, previous: TicketStatus | None) -> None:
+        """From the table's change stream: a live caller was put through to an agent. The estimator
+        learns how long they waited (here, off the path that connects them)."""
+        if ticket.kind is not TicketKind.LIVE or ticket.status is not TicketStatus.CONNECTING \
+                or previous is not TicketStatus.WAITING:
+            return
+        now = self.clock.now()
+        waited = (now - ticket.created_at).total_seconds()
+        learning.learn(self.store, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
+                       waited, learning.told_pit(ticket, waited))
 
     def ticket_changed(self, queue_id: str, ticket_id: str, status: TicketStatus, previous: TicketStatus | None,
                        agent_id: str | None) -> None:

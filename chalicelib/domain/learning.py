@@ -8,7 +8,7 @@ from datetime import datetime
 from ..ports import TicketStore
 from .estimator import BusyAgent, QueueEvent, QueueEventKind, WaitEstimator
 from .ewt import WaitEstimate
-from .model import Ticket, TicketKind
+from .model import Agent, Ticket, TicketKind
 from .queues import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,11 @@ def busy_agents(store: TicketStore, queue: QueueConfig, now: datetime) -> list[B
     except Exception:  # noqa: BLE001 - an estimate without elapsed times beats no answer
         log.warning("could not read busy agents", extra={"queue": queue.id}, exc_info=True)
         return None
+    return busy_from(agents, now)
+
+
+def busy_from(agents: list[Agent], now: datetime) -> list[BusyAgent]:
+    """Busy agents as the estimator sees them: how long each has been on the current Holdfast call."""
     # Only a call Holdfast put the agent on has a known start: an agent who set themselves busy may be
     # doing anything, and hours of 'busy' read as a talk time would inflate every estimate.
     return [BusyAgent(None if a.changed_at is None or not a.ticket_id

@@ -46,6 +46,17 @@ def split_ticket_id(value: str) -> tuple[str, int]:
 
 
 @dataclass(frozen=True)
+class JoinedLine:
+    """What a ticket remembers of the line as it joined (issue 11): how many waited ahead of it, and
+    the queue's monotone counters of tickets that had left the line and come back into it by then.
+    Its place later is `ahead` less those who left since, plus those who came back (domain/line.py)."""
+
+    ahead: int
+    departed: int
+    returned: int
+
+
+@dataclass(frozen=True)
 class Ticket:
     queue_id: str
     number: int
@@ -77,6 +88,8 @@ class Ticket:
     recovered_at: datetime | None = None
     leg: str | None = None  # the agent's leg of a bridge under way: ringing or talking (BridgeLeg)
     leg_at: datetime | None = None
+    joined: JoinedLine | None = None  # the line as it joined (None: count the line instead)
+    bookings: int = 0  # callback workflows booked for it so far (the next one's execution is named by +1)
 
     @property
     def id(self) -> str:

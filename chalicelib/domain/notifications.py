@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
-from ..ports import Notifier, TicketStore
+from ..ports import Notifier, Tickets
 from .errors import HoldfastError
 from .model import Ticket
 from .phone import masked
@@ -35,7 +35,7 @@ def compose(kind: str, ticket: Ticket, queue: QueueConfig, event: Mapping[str, A
 
 
 class Notifications:
-    def __init__(self, store: TicketStore, queues: QueueDirectory, channels: Sequence[Notifier]) -> None:
+    def __init__(self, store: Tickets, queues: QueueDirectory, channels: Sequence[Notifier]) -> None:
         self.store = store
         self.queues = queues
         self.channels = channels

@@ -7,6 +7,7 @@ import logging
 from typing import Any, Mapping
 
 from ..adapters.dynamo import ticket_change
+from ..adapters.dynamo_operations import ticket_from_image
 from .. import bootstrap
 from ..domain.callbacks import DialRequest
 from . import feed
@@ -20,11 +21,17 @@ def on_dial_message(body: str) -> None:
     bootstrap.container().callbacks.dial(DialRequest.from_message(json.loads(body)))
 
 
-def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None) -> None:
-    """The table's stream: a ticket joined the line or left a reservation behind."""
+def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None,
+                    event_id: str | None = None) -> None:
+    """The table's stream: the queues' snapshots (applied once per record `event_id`), then a ticket
+    that joined the line or left a reservation behind."""
+    bootstrap.container().store.apply_change(new_image, old_image, event_id)
     change = ticket_change(new_image, old_image)
     if change is not None:
         bootstrap.container().dispatcher.ticket_changed(*change)
+        ticket = ticket_from_image(new_image)
+        if ticket is not None:
+            bootstrap.container().dispatcher.service_started(ticket, change[3])  # the estimator learns
         feed.ticket_changed(bootstrap.container().operations, new_image, old_image)  # console, metrics
 
 

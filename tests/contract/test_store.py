@@ -170,3 +170,63 @@ def test_a_new_bridge_starts_with_no_leg(store: TicketStore) -> None:
     assert store.claim(ticket.id, "alice", NOW + timedelta(seconds=30))
     assert (store.get(ticket.id).leg, store.get(ticket.id).leg_at) == (None, None)
     assert store.note_leg(ticket.id, "alice", "ringing", NOW + timedelta(seconds=31))
+
+
+# --- issue 11: lost calls by number and a page at a time, the first live caller, booking at once -------
+
+def lost(store: TicketStore, call_id: str, caller: str, at: datetime) -> Ticket:
+    ticket = store.open_ticket(live(call_id).evolve(caller=caller))
+    store.abandon(ticket.id, at, 5.0)
+    store.mark_lost(ticket.id, "abandoned", at)
+    return ticket
+
+
+def test_lost_calls_come_a_page_at_a_time_oldest_first(store: TicketStore) -> None:
+    from chalicelib.domain.errors import BadRequestError
+
+    made = [lost(store, f"CA{i}", f"+1415555{i:04d}", NOW + timedelta(minutes=i)).id for i in range(7)]
+    pages, cursor = [], None
+    while True:
+        page = store.lost_calls("support", limit=3, cursor=cursor)
+        pages.append([t.id for t in page.items])
+        if page.next is None:
+            break
+        cursor = page.next
+    assert [tid for p in pages for tid in p] == made and [len(p) for p in pages][:2] == [3, 3]
+    assert store.lost_calls("support").items == [store.get(t) for t in made]  # default: one page of 100
+    with pytest.raises(BadRequestError):
+        store.lost_calls("support", cursor="not-a-cursor!")
+
+
+def test_clear_lost_finds_the_numbers_lost_calls_only(store: TicketStore) -> None:
+    mine = [lost(store, f"CA{i}", "+14158675309", NOW + timedelta(minutes=i)).id for i in range(2)]
+    others = [lost(store, f"CB{i}", f"+1415555{i:04d}", NOW).id for i in range(5)]
+    assert store.clear_lost("support", "+14158675309", NOW) == 2
+    assert [t.id for t in store.lost_calls("support")] == others
+    assert all(store.get(t).recovered_at == NOW for t in mine)
+    assert store.clear_lost("support", "+14158675309", NOW) == 0
+
+
+def test_first_live_skips_callbacks_at_the_head(store: TicketStore) -> None:
+    callback = store.open_ticket(Ticket("support", 0, TicketKind.CALLBACK, TicketStatus.WAITING, NOW,
+                                        caller="+14158675309", callback_number="+14158675309"))
+    caller = store.open_ticket(live("CA1"))
+    assert store.head("support").id == callback.id and store.first_live("support").id == caller.id
+    store.abandon(caller.id, NOW, 1.0)
+    assert store.first_live("support") is None
+
+
+def test_a_booking_is_all_or_nothing(store: TicketStore) -> None:
+    from chalicelib.ports import BOOKING_MOVED, BOOKING_TAKEN
+
+    day = NOW.strftime("%Y-%m-%d")
+    a, b = store.open_ticket(live("CA1")), store.open_ticket(live("CA2"))
+    number = "+14158675309"
+    assert store.book_callback(a, number, NOW, NOW, False, None, day, 1, 10) == 1
+    assert store.get(a.id).kind is TicketKind.CALLBACK and store.callback_guard("support", number).holder == a.id
+    assert store.book_callback(a, number, NOW, NOW, False, a.id, day, 1, 10) == BOOKING_MOVED  # a duplicate
+    assert store.book_callback(b, number, NOW, NOW, False, None, day, 1, 10) == BOOKING_TAKEN  # pointer moved
+    # the number's allowance is spent: nothing changes, not even the pointer
+    assert store.book_callback(b, number, NOW, NOW, False, a.id, day, 1, 10) == "rate_limited"
+    assert store.get(b.id).kind is TicketKind.LIVE and store.callback_guard("support", number).holder == a.id
+    assert store.take_allowance("+14155550000", day, 1, 10) is None  # the refusal counted nothing
