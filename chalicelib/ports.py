@@ -131,8 +131,9 @@ class TicketStore(ABC):
         """The caller talked to an agent: their lost calls in this queue are recovered. Returns how many."""
 
     @abstractmethod
-    def lost_calls(self, queue_id: str) -> list[Ticket]:
-        """The unrecovered lost calls, oldest first."""
+    def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
+        """The unrecovered lost calls, oldest first, `limit` at a time after the opaque `cursor` (the
+        `next` of the page before). Raise BadPageError for a cursor this queue's list did not give."""
 
     @abstractmethod
     def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None: ...

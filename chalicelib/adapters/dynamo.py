@@ -30,10 +30,11 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from ..domain.errors import StoreUnavailableError, TicketNotFoundError, UnknownAgentError
+from ..domain.errors import BadPageError, StoreUnavailableError, TicketNotFoundError, UnknownAgentError
 from ..domain.model import (HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale,
                             split_ticket_id, ticket_id)
-from ..ports import Staffing, TicketStore
+from ..domain.pages import decode_cursor, encode_cursor
+from ..ports import DEFAULT_PAGE, Page, Staffing, TicketStore
 
 TICKET_TTL = timedelta(days=400)  # a year of reports, then DynamoDB drops the ticket
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -492,8 +493,19 @@ class DynamoTicketStore(TicketStore):
             TicketItem.lost_sk.set(f"{at.strftime('%Y-%m-%dT%H:%M:%S')}#{number:012d}"),
         ])
 
-    def lost_calls(self, queue_id: str) -> list[Ticket]:
-        return [item.to_ticket() for item in TicketItem.lost.query(f"LOST#{queue_id}")]
+    def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
+        # One item more than asked says whether a next page exists (so the last page has no `next`).
+        keys = ("pk", "sk", "lost_pk", "lost_sk")
+        start = decode_cursor(cursor) if cursor else None
+        if start is not None and not (isinstance(start, dict) and sorted(start) == sorted(keys)
+                                      and all(isinstance(v, str) for v in start.values())
+                                      and start["lost_pk"] == f"LOST#{queue_id}"):
+            raise BadPageError("the cursor is not one of this list's")
+        items = list(TicketItem.lost.query(f"LOST#{queue_id}", limit=limit + 1, page_size=limit + 1,
+                                           last_evaluated_key={k: {"S": v} for k, v in start.items()} if start else None))
+        more, last = len(items) > limit, items[:limit][-1:]
+        return Page([item.to_ticket() for item in items[:limit]],
+                    encode_cursor({k: getattr(last[0], k) for k in keys}) if more else None)
 
     def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
         cleared = 0

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from chalicelib.domain.errors import (CallGoneError, OrchestratorError, StaleTokenError, TelephonyError, TicketNotFoundError,
+from chalicelib.domain.errors import (BadPageError, CallGoneError, OrchestratorError, StaleTokenError, TelephonyError, TicketNotFoundError,
                                       UnknownAgentError)
 from chalicelib.domain.model import HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale
 from chalicelib.domain.script import Script, Step
-from chalicelib.ports import Clock, Dialer, EventBus, Orchestrator, Staffing, TicketStore
+from chalicelib.domain.pages import decode_cursor, encode_cursor
+from chalicelib.ports import DEFAULT_PAGE, Clock, Dialer, EventBus, Orchestrator, Page, Staffing, TicketStore
 
 
 class FixedClock(Clock):
@@ -265,9 +266,19 @@ class FakeStore(TicketStore):
             self._change(t.id, lambda x: True, recovered_at=at)
         return len(mine)
 
-    def lost_calls(self, queue_id: str) -> list[Ticket]:
-        return sorted((self.tickets[i] for i in self._lost.get(queue_id, ())),
-                      key=lambda t: (t.lost_at, t.number))
+    def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
+        after = decode_cursor(cursor) if cursor else None  # [queue, lost_at, number] of the page before's last
+        try:
+            start = (datetime.fromisoformat(after[1]), int(after[2])) if after is not None else None
+        except (TypeError, ValueError, KeyError, IndexError):
+            start = (datetime.min, 0)  # naive: refused below
+        if start is not None and (start[0].tzinfo is None or after[0] != queue_id):
+            raise BadPageError("the cursor is not one of this list's")
+        lost = sorted((self.tickets[i] for i in self._lost.get(queue_id, ())), key=lambda t: (t.lost_at, t.number))
+        if start is not None:
+            lost = [t for t in lost if (t.lost_at, t.number) > start]
+        last = lost[limit - 1] if len(lost) > limit else None
+        return Page(lost[:limit], encode_cursor([queue_id, last.lost_at.isoformat(), last.number]) if last else None)
 
     def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
         self._change(ticket_id, lambda t: True, told_shape=shape, told_scale=scale)
