@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart deploy destroy package clean
+.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart screenshots deploy destroy package clean
 
 # make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev.
 STAGE ?= dev
@@ -56,6 +56,9 @@ deploy: $(STAMP)
 
 destroy: $(STAMP)
 	$(BIN)/python -m infra.deploy destroy --stage $(STAGE)
+
+screenshots: $(STAMP) chromium
+	HOLDFAST_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser
 
 bench-coldstart: $(STAMP)
 	$(BIN)/python bench/coldstart.py
