@@ -312,7 +312,7 @@ def _run(prepare: Callable[[], Any], act: Callable[[Any], None], cleanup: Callab
 def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None = None,
             progress: Callable[[str], None] = lambda _: None) -> Depth:
     """Every step at this depth, on a fresh moto account: the line held at `depth` waiting callers."""
-    from chalicelib.domain.model import AgentStatus
+    from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 
     with ExitStack() as stack:
         w = World(stack)
@@ -323,7 +323,6 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
         # one agent signed in and busy: estimates come from real staffing, and nobody takes a caller yet
         store.record_agent_status(AGENT, AgentStatus.BUSY, START, "client:ann", (QUEUE,), None)
         serial = iter(range(10 ** 9))
-        left: list[str] = []  # calls whose callers hung up (abandoned): their status callbacks come later
         gone = [0]  # tickets that left the line during a step: topped up after it
 
         def tick() -> int:
@@ -347,7 +346,6 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
             ticket = store.find_by_call(sid)
             if ticket is not None:
                 store.abandon(ticket.id, w.clock.now(), 30)
-                left.append(sid)
 
         def new_call() -> str:
             return f"CA{uuid.uuid4().hex[:26]}{tick():06d}"
@@ -413,7 +411,14 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
             gone[0] += 1
 
         step(STEPS[5], claimed, answered, lambda _: busy())
-        step(STEPS[6], lambda: left.pop(0), lambda sid: w.post("incoming", event("status_completed", CallSid=sid)))
+        def left_the_line() -> str:  # a caller who joined and hung up (abandoned); their status callback comes after
+            sid = new_call()
+            ticket = store.open_ticket(Ticket(QUEUE, 0, TicketKind.LIVE, TicketStatus.WAITING, w.clock.now(),
+                                              call_id=sid, caller=f"+1415558{int(sid[-6:]) % 10_000:04d}"))
+            store.abandon(ticket.id, w.clock.now(), 30)
+            return sid
+
+        step(STEPS[6], left_the_line, lambda sid: w.post("incoming", event("status_completed", CallSid=sid)))
         step(STEPS[7], tick, lambda _: w.lost_calls())
 
         poll = steps[STEPS[2]].partitions
@@ -427,7 +432,7 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
 def _ops(calls: dict[str, int]) -> str:
     short = {"GetItem": "Get", "Query": "Q", "UpdateItem": "Upd", "PutItem": "Put", "DeleteItem": "Del",
              "TransactWriteItems": "TxW", "TransactGetItems": "TxG", "BatchGetItem": "BGet",
-             "BatchWriteItem": "BW", "StartExecution": "SFN"}
+             "BatchWriteItem": "BW", "StartExecution": "StartExec"}
     return " ".join(f"{short.get(op, op)}{n}" for op, n in sorted(calls.items()))
 
 
@@ -437,7 +442,7 @@ def report(results: list[Depth], skipped: list[str] | None = None, out: Callable
     out("")
     out(f"{'':<34}" + "".join(f"{f'{r.depth:,} waiting':>{width}}" for r in results))
     rows: list[tuple[str, Callable[[Figures], str]]] = [
-        ("DynamoDB calls", lambda f: f"{f.count} ({_ops(f.calls)})" + "".join(f" + {op}" for op in f.other)),
+        ("DynamoDB calls", lambda f: f"{f.count} ({_ops(f.calls)})" + (f" +{_ops(f.other)}" if f.other else "")),
         ("items read", lambda f: f"{f.items_read:,}"),
         ("read / write units", lambda f: f"{f.read_units:,.1f} / {f.write_units:,.1f}"),
         ("ms outside moto (runs)", lambda f: f"{f.latency_ms:.1f} ({f.reps})"),
@@ -483,7 +488,7 @@ def estimated_seconds(done: list[Depth], depth: int) -> float:
     worst = 0.0
     for name, f in last.steps.items():
         before = max(prev.steps[name].seconds, 1e-3)
-        power = min(2.0, max(1.0, math.log(max(f.seconds, 1e-3) / before) / math.log(last.depth / prev.depth)))
+        power = min(2.0, max(0.0, math.log(max(f.seconds, 1e-3) / before) / math.log(last.depth / prev.depth)))
         worst = max(worst, f.seconds * (depth / last.depth) ** power)
     return worst
 
@@ -493,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depths", default=",".join(str(d) for d in DEPTHS))
     parser.add_argument("--lost", type=int, default=LOST)
     parser.add_argument("--reps", type=int, default=REPS)
-    parser.add_argument("--budget", type=float, default=20.0,
+    parser.add_argument("--budget", type=float, default=15.0,
                         help="seconds of timed runs per step and depth, at most (then fewer runs)")
     parser.add_argument("--max-run", type=float, default=180.0,
                         help="skip a depth where one run of a step is expected to take longer in moto")
