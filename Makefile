@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-coldstart screenshots deploy destroy package clean
+.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart screenshots deploy destroy package clean
 
 # make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev.
 STAGE ?= dev
@@ -29,7 +29,7 @@ $(VENV)/.bench: $(STAMP) requirements-bench.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $(VENV)/.bench
 
-bench: bench-ewt bench-day bench-smoke
+bench: bench-ewt bench-day bench-smoke bench-webhooks
 
 bench-ewt: $(VENV)/.bench
 	$(BIN)/python bench/ewt.py
@@ -39,6 +39,10 @@ bench-day: $(VENV)/.bench
 
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/smoke.py
+
+# DynamoDB work per webhook step at 10..100,000 waiting (issue 11); ARGS="--depths 10,1000" for fewer.
+bench-webhooks: $(STAMP)
+	$(BIN)/python bench/webhooks.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml

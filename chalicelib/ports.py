@@ -1,7 +1,6 @@
 """Ports: what the domain needs from the outside world. Adapters subclass these; so do test fakes."""
 from __future__ import annotations
 
-import base64
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -9,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 from urllib.parse import parse_qsl
 
-from .domain.errors import BadRequestError, BadWebhookError
+from .domain.errors import BadWebhookError
 from .domain.model import Agent, AgentEvent, AgentStatus, CallEvent, JoinedLine, Ticket, TicketStatus
 from .domain.script import Script, Step
 
@@ -43,21 +42,6 @@ class Page(Generic[T]):
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
-
-
-def encode_cursor(key: Any) -> str:
-    """An opaque cursor: where a page ended, as URL-safe base64 of its JSON."""
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> Any:
-    """The key a cursor holds (None: the first page). BadRequestError for one no list gave."""
-    if not cursor:
-        return None
-    try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError as exc:
-        raise BadRequestError("cursor is not one this list gave") from exc
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,8 @@ class _Schema:
 class DynamoMeter:
     """Collects `Call`s while `metering()` is active. Thread safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, sizing: bool = True) -> None:
+        self.sizing = sizing  # False: count and time calls only (no reads of its own while a step is timed)
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self._schemas: dict[str, _Schema] = {}
@@ -152,14 +153,15 @@ class DynamoMeter:
             local.inside = True
             try:
                 service = client.meta.service_model.service_name
-                before = meter._before(client, operation, params) if service == "dynamodb" else None
+                sized = service == "dynamodb" and meter.sizing
+                before = meter._before(client, operation, params) if sized else None
                 started = time.perf_counter()
                 try:
                     response = original(client, operation, params)
                 finally:
                     seconds = time.perf_counter() - started
                 call = Call(service=service, operation=operation, seconds=seconds)
-                if service == "dynamodb":
+                if sized:
                     try:
                         meter._charge(client, call, operation, params, response, before)
                     except Exception:  # noqa: BLE001 - sizing is best effort; the count stays exact
@@ -323,8 +325,9 @@ class DynamoMeter:
 
 
 @contextmanager
-def metered() -> Iterator[DynamoMeter]:
-    """`with metered() as meter:` ... `meter.count`, `meter.by_operation()`."""
-    meter = DynamoMeter()
+def metered(sizing: bool = True) -> Iterator[DynamoMeter]:
+    """`with metered() as meter:` ... `meter.count`, `meter.by_operation()`. Without sizing: counts and
+    time in calls only (the meter's own reads would otherwise fall inside a timed step)."""
+    meter = DynamoMeter(sizing)
     with meter.metering():
         yield meter

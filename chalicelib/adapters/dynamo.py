@@ -37,11 +37,11 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from ..domain.errors import BadRequestError, StoreUnavailableError, TicketNotFoundError, UnknownAgentError
+from ..domain.errors import BadPageError, StoreUnavailableError, TicketNotFoundError, UnknownAgentError
 from ..domain.model import (HOLDING, Agent, AgentStatus, JoinedLine, Ticket, TicketKind, TicketStatus, is_stale,
                             split_ticket_id, ticket_id)
-from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Page, QueueSnapshot, Staffing, TicketStore, decode_cursor,
-                     encode_cursor)
+from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Page, QueueSnapshot, Staffing, TicketStore)
+from ..domain.pages import decode_cursor, encode_cursor
 
 TICKET_TTL = timedelta(days=400)  # a year of reports, then DynamoDB drops the ticket
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -739,21 +739,19 @@ class DynamoTicketStore(TicketStore):
         ])  # the item comes back: its numbers name the markers (the stream puts the same ones again)
         self._put_lost_markers(queue_id, lost_marker_sk(number), {item.caller, item.callback_number})
 
-    def _put_lost_markers(self, queue_id: str, sk: str, numbers: set[str | None]) -> None:
-        expires = datetime.now(timezone.utc) + TICKET_TTL
-        with MarkerItem.batch_write() as batch:
-            for number in numbers - {None}:
-                batch.save(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk, expires_at=expires))
-
     def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
-        limit = max(1, min(int(limit), MAX_PAGE))
-        start = decode_cursor(cursor)
-        if start is not None and not isinstance(start, dict):
-            raise BadRequestError("cursor is not one this list gave")
-        result = TicketItem.lost.query(f"LOST#{queue_id}", limit=limit, last_evaluated_key=start)
-        items = [item.to_ticket() for item in result]
-        last = result.last_evaluated_key if len(items) == limit else None
-        return Page(items, encode_cursor(last) if last else None)
+        # One item more than asked says whether a next page exists (so the last page has no `next`).
+        keys = ("pk", "sk", "lost_pk", "lost_sk")
+        start = decode_cursor(cursor) if cursor else None
+        if start is not None and not (isinstance(start, dict) and sorted(start) == sorted(keys)
+                                      and all(isinstance(v, str) for v in start.values())
+                                      and start["lost_pk"] == f"LOST#{queue_id}"):
+            raise BadPageError("the cursor is not one of this list's")
+        items = list(TicketItem.lost.query(f"LOST#{queue_id}", limit=limit + 1, page_size=limit + 1,
+                                           last_evaluated_key={k: {"S": v} for k, v in start.items()} if start else None))
+        more, last = len(items) > limit, items[:limit][-1:]
+        return Page([item.to_ticket() for item in items[:limit]],
+                    encode_cursor({k: getattr(last[0], k) for k in keys}) if more else None)
 
     def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
         cleared = 0

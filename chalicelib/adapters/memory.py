@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from chalicelib.domain.errors import (BadRequestError, CallGoneError, OrchestratorError, StaleTokenError, TelephonyError, TicketNotFoundError,
+from chalicelib.domain.errors import (BadPageError, CallGoneError, OrchestratorError, StaleTokenError, TelephonyError, TicketNotFoundError,
                                       UnknownAgentError)
 from chalicelib.domain.model import HOLDING, Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale
 from chalicelib.domain.script import Script, Step
 from chalicelib.ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Clock, Dialer, EventBus, Orchestrator, Page,
-                              QueueSnapshot, Staffing, TicketStore, decode_cursor, encode_cursor)
+                              QueueSnapshot, Staffing, TicketStore)
+from chalicelib.domain.pages import decode_cursor, encode_cursor
 
 
 class FixedClock(Clock):
@@ -314,18 +315,18 @@ class FakeStore(TicketStore):
         return len(mine)
 
     def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
-        limit = max(1, min(int(limit), MAX_PAGE))
-        after = decode_cursor(cursor)
-        if after is not None and not (isinstance(after, list) and len(after) == 2):
-            raise BadRequestError("cursor is not one this list gave")
-
-        def key(t: Ticket) -> list[Any]:
-            return [t.lost_at.isoformat() if t.lost_at else "", t.number]
-
-        ordered = sorted((self.tickets[i] for i in self._lost.get(queue_id, ())), key=key)
-        rest = [t for t in ordered if after is None or key(t) > after]
-        page = rest[:limit]
-        return Page(page, encode_cursor(key(page[-1])) if len(rest) > limit else None)
+        after = decode_cursor(cursor) if cursor else None  # [queue, lost_at, number] of the page before's last
+        try:
+            start = (datetime.fromisoformat(after[1]), int(after[2])) if after is not None else None
+        except (TypeError, ValueError, KeyError, IndexError):
+            start = (datetime.min, 0)  # naive: refused below
+        if start is not None and (start[0].tzinfo is None or after[0] != queue_id):
+            raise BadPageError("the cursor is not one of this list's")
+        lost = sorted((self.tickets[i] for i in self._lost.get(queue_id, ())), key=lambda t: (t.lost_at, t.number))
+        if start is not None:
+            lost = [t for t in lost if (t.lost_at, t.number) > start]
+        last = lost[limit - 1] if len(lost) > limit else None
+        return Page(lost[:limit], encode_cursor([queue_id, last.lost_at.isoformat(), last.number]) if last else None)
 
     def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
         self._change(ticket_id, lambda t: True, told_shape=shape, told_scale=scale)

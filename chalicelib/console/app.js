@@ -109,10 +109,19 @@
     box.append(button, note);
     return box;
   }
+  let lostPages = 1; // pages of the work list shown: "Show more" adds one, each refresh reloads them
   async function refreshLost() {
-    const data = await call("lost-calls", { query: { queue: queue() } });
-    $("#lost-count").textContent = data.lost_calls.length;
-    fill($("#lost-calls"), data.lost_calls, (c) => {
+    const lost = [];
+    let next = null;
+    for (let n = 0; n < lostPages; n++) {
+      const data = await call("lost-calls", { query: next ? { queue: queue(), next } : { queue: queue() } });
+      lost.push(...data.lost_calls);
+      next = data.next;
+      if (!next) break;
+    }
+    $("#lost-count").textContent = lost.length + (next ? "+" : "");
+    $("#lost-more").hidden = !next;
+    fill($("#lost-calls"), lost, (c) => {
       const actions = el("span");
       const reveal = el("button", "Reveal", { "data-action": "reveal" });
       reveal.addEventListener("click", async () => {
@@ -270,7 +279,8 @@
     });
     $("#sign-out").addEventListener("click", async () => { await call("sign-out", { body: {} }); showSignIn(); });
     document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
-    $("#queue").addEventListener("change", tick);
+    $("#queue").addEventListener("change", () => { lostPages = 1; tick(); });
+    $("#lost-more").addEventListener("click", () => { lostPages += 1; tick(); });
     $("#report-form").addEventListener("submit", (e) => { e.preventDefault(); tick(); });
     $("#staffing-form").addEventListener("submit", (e) => { e.preventDefault(); tick(); });
     try { signedIn(await call("me")); } catch (e) { showSignIn(); }

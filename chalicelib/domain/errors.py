@@ -87,6 +87,10 @@ class BadRequestError(HoldfastError):
     """An API request whose body is not what the endpoint takes; the message says what is wrong."""
 
 
+class BadPageError(HoldfastError):
+    """A list request whose page size is out of range or whose cursor does not decode."""
+
+
 class TelephonyError(HoldfastError):
     """The provider refused or failed a request (placing or moving a call)."""
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from ..ports import BoardEntry, Clock, OperationsLog, Orchestrator, TicketStore
+from ..ports import DEFAULT_PAGE, BoardEntry, Clock, OperationsLog, Orchestrator, Page, TicketStore
 from . import learning, reports, staffing
 from .callflow import CallFlow
 from .errors import HoldfastError, NumberNotAllowedError, OrchestratorError, TicketNotFoundError
@@ -149,10 +149,12 @@ class Operations:
 
     # --- lost-call work list -----------------------------------------------------------------
 
-    def lost_calls(self, queue_id: str) -> list[dict[str, Any]]:
+    def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[dict[str, Any]]:
+        """One page of the queue's work list, oldest first (`next` follows on; BadPageError for a bad cursor)."""
         now = self.clock.now()
         out = []
-        for t in self.store.lost_calls(queue_id):
+        page = self.store.lost_calls(queue_id, limit=limit, cursor=cursor)
+        for t in page.items:
             plan = callback_plan(t)
             out.append({"ticket": t.id, "queue": t.queue_id, "number": masked(t.callback_number or t.caller),
                         "cause": t.lost_cause, "lost_at": _iso(t.lost_at),
@@ -165,7 +167,7 @@ class Operations:
                         "can_call_back": bool(t.callback_number or t.caller) and t.status is not TicketStatus.CONNECTING,
                         "can_stop": t.kind is TicketKind.CALLBACK and t.status in (TicketStatus.SCHEDULED,
                                                                                     TicketStatus.WAITING)})
-        return out
+        return Page(out, page.next)
 
     def _lost_ticket(self, ticket_id: str) -> Ticket:
         split_ticket_id(ticket_id)  # malformed ids are refused before any read

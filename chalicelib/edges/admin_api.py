@@ -5,12 +5,13 @@ import json
 from typing import Any, Mapping
 
 from .agents_api import bearer_ok, json_reply
-from ..domain.errors import NumberNotAllowedError, UnknownQueueError
+from ..domain.errors import BadPageError, NumberNotAllowedError, UnknownQueueError
 from ..domain.model import Ticket
 from ..domain.operations import callback_plan
+from ..domain.pages import across, page_limit
 from ..domain.phone import NumberPolicy
 from ..domain.queues import QueueDirectory
-from ..ports import Clock, TicketStore
+from ..ports import Clock, Page, TicketStore
 from .webhooks import HttpReply
 
 
@@ -35,15 +36,21 @@ class AdminApi:
         self.admin_token = admin_token
 
     def lost_calls(self, query: Mapping[str, str], headers: Mapping[str, str]) -> HttpReply:
-        """Every unrecovered lost call: cause, attempts, next attempt. Empties as callers are recovered."""
+        """The unrecovered lost calls, `limit` at a time (default 100, at most 500): cause, attempts,
+        next attempt. `next` is the cursor of the page after (null on the last). Without `queue`,
+        every queue's list in turn: the cursor carries the queue it stopped in."""
         if not bearer_ok(headers, self.admin_token):
             return json_reply(401, {"error": "missing or wrong bearer token"})
         try:
             queues = [self.queues.get(query["queue"])] if query.get("queue") else list(self.queues)
-        except UnknownQueueError as exc:
+            page = across([q.id for q in queues], self._lost, page_limit(query.get("limit")), query.get("next"))
+        except (UnknownQueueError, BadPageError) as exc:
             return json_reply(400, {"error": str(exc)})
-        calls = [lost_call_json(t) for q in queues for t in self.store.lost_calls(q.id)]
-        return json_reply(200, {"lost_calls": calls, "count": len(calls)})
+        calls = [lost_call_json(t) for t in page.items]
+        return json_reply(200, {"lost_calls": calls, "count": len(calls), "next": page.next})
+
+    def _lost(self, queue_id: str, limit: int, cursor: str | None) -> Page[Ticket]:
+        return self.store.lost_calls(queue_id, limit=limit, cursor=cursor)
 
     def opt_out(self, raw_body: bytes | None, headers: Mapping[str, str], opted_out: bool) -> HttpReply:
         if not bearer_ok(headers, self.admin_token):

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qs, urlparse
 
-from ..domain.errors import OrchestratorError, StoreUnavailableError, TicketNotFoundError, UnknownQueueError
+from ..domain.errors import BadPageError, OrchestratorError, StoreUnavailableError, TicketNotFoundError, UnknownQueueError
 from ..domain.operations import CallBackRefusedError, Operations
+from ..domain.pages import page_limit
 from ..domain.queues import QueueDirectory
 from ..ports import Clock
 
@@ -182,7 +183,7 @@ class Console:
             return self._call(name, method, query, session, raw_body)
         except (UnknownQueueError, TicketNotFoundError) as exc:
             return _json(404, {"error": str(exc)})
-        except ValueError as exc:  # a malformed date or number in the query
+        except (ValueError, BadPageError) as exc:  # a malformed date, number, page size or cursor in the query
             return _json(400, {"error": f"bad request: {exc}"})
         except (OrchestratorError, StoreUnavailableError):
             log.exception("console action failed")
@@ -196,7 +197,7 @@ class Console:
               raw_body: bytes | None) -> WebReply:
         routes = {("GET", "me"): lambda: _json(200, {"csrf": self.sessions.csrf(session), "queues": self._queues()}),
                   ("GET", "monitor"): lambda: _json(200, self.ops.monitor(self._queue(query))),
-                  ("GET", "lost-calls"): lambda: _json(200, {"lost_calls": self.ops.lost_calls(self._queue(query))}),
+                  ("GET", "lost-calls"): lambda: self._lost_calls(query),
                   ("GET", "report"): lambda: _json(200, self._report(query).as_json()),
                   ("GET", "report.csv"): lambda: self._csv(query),
                   ("GET", "staffing"): lambda: _json(200, self._staffing(query)),
@@ -210,6 +211,10 @@ class Console:
         if handler is None:
             return _json(404, {"error": f"no {method} {name}"})
         return handler()
+
+    def _lost_calls(self, query: Mapping[str, str]) -> WebReply:
+        page = self.ops.lost_calls(self._queue(query), page_limit(query.get("limit")), query.get("next") or None)
+        return _json(200, {"lost_calls": page.items, "next": page.next})
 
     def _stop(self, raw_body: bytes | None, session: str) -> WebReply:
         if not self.ops.stop_calling(self._ticket(raw_body), Sessions.who(session)):

@@ -20,7 +20,7 @@ from chalicelib.edges import workers
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from devstack.pollers import StreamPoller
 from tests.conftest import AUTH_TOKEN
-from tests.helpers import event, signed
+from tests.helpers import event, lose_calls, signed
 from chalicelib.adapters.memory import FakeDialer, FixedClock
 
 ADMIN = "admin-secret"
@@ -236,6 +236,19 @@ def raw_counts(tickets: list[Ticket], target: float, short: float) -> dict[str, 
             "lost": sum(t.lost_cause is not None for t in tickets),
             "callbacks_booked": sum(t.kind is TicketKind.CALLBACK or t.not_before is not None for t in tickets),
             "recovered": len(recovered), "unrecovered": len(tickets) - len(live_answered) - len(recovered)}
+
+
+def test_the_work_list_comes_in_pages_and_refuses_a_bad_page_with_400(client: Client, c) -> None:  # type: ignore[no-untyped-def]
+    ids = lose_calls(c.store, "support", 103, NOW)
+    _, headers = sign_in(client)
+    first = get(client, "lost-calls", headers, "?queue=support")
+    assert [x["ticket"] for x in first["lost_calls"]] == ids[:100] and first["next"]
+    rest = get(client, "lost-calls", headers, f"?queue=support&next={first['next']}")
+    assert [x["ticket"] for x in rest["lost_calls"]] == ids[100:] and rest["next"] is None
+    assert len(get(client, "lost-calls", headers, "?queue=support&limit=7")["lost_calls"]) == 7
+    for bad in ("limit=0", "limit=501", "limit=x", "next=%21%21", f"queue=kyiv&next={first['next']}"):
+        reply = client.http.get(f"/console/api/lost-calls?{bad}", headers=headers)
+        assert reply.status_code == 400 and "bad request" in json.loads(reply.body)["error"]
 
 
 def test_reports_from_the_stream_agree_with_the_raw_tickets_and_survive_redelivery(

@@ -297,7 +297,7 @@ def test_a_caller_who_hangs_up_in_the_apology_queue_is_a_recorded_lost_call(clie
     [ticket] = tickets()
     assert ticket.lost_cause == "abandoned" and float(ticket.wait_seconds) == 95
     assert post(client, "incoming", event("status_completed")).status_code == 200  # its status: nothing twice
-    assert len(container.store.lost_calls("support")) == 1
+    assert len(container.store.lost_calls("support").items) == 1
 
 
 def test_a_wait_step_that_fails_keeps_the_caller_holding(client: Client) -> None:

@@ -216,7 +216,7 @@ def test_given_up_callback_is_on_the_lost_list_and_someone_is_told(world: World,
             world.pump_until(lambda: len(world.dialer.calls) == attempt)
             world.answer(ticket_id, "busy")
         world.pump_until(lambda: world.finished(ticket_id) and slack.requests)
-        [lost] = world.c.store.lost_calls("support")
+        [lost] = world.c.store.lost_calls("support").items
         assert (lost.id, lost.lost_cause, lost.status) == (ticket_id, "callback_failed", TicketStatus.LOST)
         [(path, body)] = slack.requests
         assert path == "/hook" and "callback failed" in body["text"] and "0100" not in body["text"]

@@ -71,10 +71,10 @@ def test_a_scheduled_callback_is_due_at_once_under_a_new_execution_and_leaves_th
         "not_before": w.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": 2}  # the attempt it was due as
     w.clock.advance(1)
     assert len(w.dialer.calls) == 2  # type: ignore[attr-defined]  # now, not in an hour
-    assert [x["ticket"] for x in ops.lost_calls("support")] == [tid]
+    assert [x["ticket"] for x in ops.lost_calls("support").items] == [tid]
     dial_ends(w, tid, "completed")
     assert w.store.get(tid).status is TicketStatus.SERVED
-    assert ops.lost_calls("support") == []
+    assert ops.lost_calls("support").items == []
     w.clock.advance(2 * 3600)
     assert len(w.dialer.calls) == 2  # type: ignore[attr-defined]  # the old schedule never fires
 
@@ -149,7 +149,7 @@ def test_with_no_pending_callback_one_is_booked_through_the_call_flow() -> None:
     w.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
     w.clock.advance(1)
     dial_ends(w, done.ticket, "completed")
-    assert ops.lost_calls("support") == []  # the call back recovered the lost call
+    assert ops.lost_calls("support").items == []  # the call back recovered the lost call
 
 
 def test_opt_outs_and_the_daily_allowance_hold() -> None:

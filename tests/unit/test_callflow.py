@@ -210,7 +210,7 @@ def test_hangup_while_holding_is_lost_and_recovered_at_the_same_place(flow: Call
     assert (ticket.lost_cause, ticket.wait_seconds, ticket.number) == ("abandoned", 95, 1)
     assert (ticket.kind, ticket.callback_number) == (TicketKind.CALLBACK, "+14158675309")
     assert list(orchestrator.started) == ["support-1-1"]
-    assert [t.id for t in store.lost_calls("support")] == ["support-1"]
+    assert [t.id for t in store.lost_calls("support").items] == ["support-1"]
 
 
 def test_short_abandon_is_recorded_but_not_called_back(flow: CallFlow, store: FakeStore, clock: FixedClock,

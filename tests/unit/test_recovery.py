@@ -44,7 +44,7 @@ def test_abandoned_call_is_listed_and_recovered_at_its_place() -> None:
     assert (ticket.lost_cause, ticket.kind, ticket.status, ticket.number) == (
         "abandoned", TicketKind.CALLBACK, TicketStatus.SCHEDULED, 1)
     assert list(w.orch.started) == [f"{first}-1"] and "+1" not in f"{first}-1"
-    assert [t.id for t in w.store.lost_calls("support")] == [first]
+    assert [t.id for t in w.store.lost_calls("support").items] == [first]
     assert w.bus.events == [{"event": "lost_call", "ticket_id": first, "cause": "abandoned", "recovery": "booked"}]
 
 
@@ -55,7 +55,7 @@ def test_short_abandon_withheld_and_not_recovering_queues_get_no_callback() -> N
     w.ring("CA2", "anonymous")
     w.hang_up("CA2")
     assert [e["recovery"] for e in w.bus.events] == ["short_abandon", "not_dialable"]
-    assert w.orch.started == {} and len(w.store.lost_calls("support")) == 2
+    assert w.orch.started == {} and len(w.store.lost_calls("support").items) == 2
     off = World(recover_lost_calls=False)
     off.ring("CA1")
     off.hang_up("CA1")
