@@ -739,6 +739,12 @@ class DynamoTicketStore(TicketStore):
         ])  # the item comes back: its numbers name the markers (the stream puts the same ones again)
         self._put_lost_markers(queue_id, lost_marker_sk(number), {item.caller, item.callback_number})
 
+    def _put_lost_markers(self, queue_id: str, sk: str, numbers: set[str | None]) -> None:
+        expires = datetime.now(timezone.utc) + TICKET_TTL
+        with MarkerItem.batch_write() as batch:
+            for number in numbers - {None}:
+                batch.save(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk, expires_at=expires))
+
     def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
         # One item more than asked says whether a next page exists (so the last page has no `next`).
         keys = ("pk", "sk", "lost_pk", "lost_sk")
