@@ -657,7 +657,7 @@ class WaitEstimator:
         lo_level, hi_level = self.levels(coverage, n)
         return WaitEstimate(mean=mean, low=gamma_quantile(shape, scale, lo_level),
                             high=gamma_quantile(shape, scale, hi_level), p_served=p_served,
-                            shape=shape, scale=scale)
+                            shape=shape, scale=scale, ahead=n)
 
     # --- persistence ---------------------------------------------------------------------------
 
