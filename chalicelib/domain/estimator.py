@@ -266,6 +266,9 @@ class TalkTime:
         return self.m2 * _phi((lx - self.mu - 2 * self.s2) / self.s) + x * x * self.sf(x)
 
 
+LIGHT_C2 = 1.5  # talk times up to this squared cv count their next call exactly (see `_Agents._agent`)
+
+
 class _Agents:
     """Busy agents grouped by elapsed time, and agents expected to sign in: M(t) and its variance."""
 
@@ -313,8 +316,9 @@ class _Agents:
         # count is the straight line 1 + (t + kappa m - r)/m (regular or exponential-like talk times):
         # estimates far down the line then cost O(1) per step.
         self.linear_after = math.inf
-        if talk.c2 <= 1.0 and not self.joining and all(g[2] == math.inf for g in self.groups):
-            self.linear_after = max((done for _, done in self._lines), default=0.0) - talk.kappa * talk.m
+        if talk.c2 <= LIGHT_C2 and not self.joining and all(g[2] == math.inf for g in self.groups):
+            # (and the fresh calls after them are past their first few talk times: see `_agent`)
+            self.linear_after = max((done for _, done in self._lines), default=0.0) + 5.0 * talk.m
             n_total = sum(g[0] for g in self.groups)
             r_sum = sum(g[0] * r for g, (r, _) in zip(self.groups, self._lines))
             spread_sum = sum(g[0] * g[5] for g in self.groups)
@@ -406,9 +410,18 @@ class _Agents:
         """One agent: P(its current call ends within t) and the expected calls after it that do."""
         talk = self.talk
         g, integral = self._first(e, sa, psi_a, t)
-        if talk.c2 <= 1.0:
+        if talk.c2 <= LIGHT_C2:
+            # Calls after the first: the renewal function U(r) = F(r) + E[(r - X + kappa m)^+] / m, the
+            # next call exactly and the rest at their asymptotic rate (exact for exponential talk times;
+            # a fresh lognormal call rarely ends early, so U stays below r/m + kappa for a talk time or
+            # two), taken as I(t + kappa m) / m, its straight-line part, plus the bump at the mean time
+            # since the first call ended.
             shifted = t + talk.kappa * talk.m
-            return g, (self._first(e, sa, psi_a, shifted)[1] / talk.m if shifted > 0 else 0.0)
+            renewals = self._first(e, sa, psi_a, shifted)[1] / talk.m if shifted > 0 else 0.0
+            if g > 1e-12:
+                since = integral / g
+                renewals += g * (talk.cdf(since) - talk.lim_mean(max(0.0, since + talk.kappa * talk.m)) / talk.m)
+            return g, max(0.0, renewals)
         # heavy tails approach the offset slowly: about as the equilibrium residual's CDF squared
         # (F_e^2, checked against simulated lognormal renewals, cv 1.5-3), taken at the mean
         # time since the first completion, I(t)/G(t)
@@ -484,10 +497,25 @@ def _stages(n: int, theta: float) -> tuple[float, float, float, float]:
     return mean, var, sens, ab
 
 
+def _mills(u: float) -> float:
+    """phi(u) / (1 - Phi(u)): d/d(shift) of the log survival of a standard normal at u."""
+    if u > 30.0:
+        return u + 1.0 / u
+    tail = 0.5 * math.erfc(u / _SQRT2)
+    return math.exp(-0.5 * u * u) / (2.5066282746310002 * tail) if tail > 1e-300 else u
+
+
 class WaitEstimator:
     CUSUM_K, CUSUM_H = 0.25, 16.0  # change detection: allowance and alarm level, in standard deviations
     SHORT_HALF_LIFE = 600.0
     MIN_SHORT = 15.0  # calls the short window needs before it may overrule the long one
+    ADOPTED_WEIGHT = 10.0  # calls an adopted short window counts as: the calls after the change soon outweigh it
+    # Calls that began recently (weight exp(-age / RECENT_TAU) by when they began) estimate a shift of
+    # the log talk time, those still going as censored: evidence of a change before any of them ends.
+    CAL_DECAY_RATE = math.log(2) / (24 * 3600.0)
+    RECENT_TAU = 480.0
+    RECENT_PRIOR = 3.0  # pseudo-calls at no shift
+    SHIFT_Z = 2.0  # a shift counts in full from this many standard errors on (soft threshold below)
 
     def __init__(self, prior_service_seconds: float = 300.0, prior_patience_seconds: float = 600.0,
                  half_life_seconds: float = 4 * 3600.0, prior_weight: float = 5.0, staffed: int = 1,
@@ -507,6 +535,8 @@ class WaitEstimator:
         self.bands = [Calibration() for _ in range(len(BAND_EDGES) + 1)]
         self.changes = 0  # talk-time changes adopted (for reports)
         self.cusum_up = self.cusum_down = 0.0
+        # finished calls weighted by when they began: sum of weights, of weight * ln(talk time)
+        self.recent_w = self.recent_l = self.recent_w2 = 0.0  # (and of weight squared)
 
     # --- learning ------------------------------------------------------------------------------
 
@@ -520,9 +550,15 @@ class WaitEstimator:
             self.abandons *= keep
             self.age_exposure = [w * keep for w in self.age_exposure]
             self.age_abandons = [w * keep for w in self.age_abandons]
-            self.calibration.decay(keep)
+            # ranges' shape errors change slowly: calibration keeps a day's outcomes (each band needs many)
+            keep_cal = math.exp(-self.CAL_DECAY_RATE * dt)
+            self.calibration.decay(keep_cal)
             for band in self.bands:
-                band.decay(keep)
+                band.decay(keep_cal)
+            fade = math.exp(-dt / self.RECENT_TAU)
+            self.recent_w *= fade
+            self.recent_l *= fade
+            self.recent_w2 *= fade * fade
         self.updated_at = at if self.updated_at is None else max(self.updated_at, at)
 
     def _talk_ended(self, seconds: float) -> None:
@@ -534,8 +570,14 @@ class WaitEstimator:
         self.cusum_down = max(0.0, self.cusum_down - z - self.CUSUM_K)
         long.add(seconds)
         short.add(seconds)
+        began = math.exp(-seconds / self.RECENT_TAU)
+        self.recent_w += began
+        self.recent_w2 += began * began
+        self.recent_l += began * math.log(max(seconds, 1e-3))
         if max(self.cusum_up, self.cusum_down) > self.CUSUM_H and short.w >= self.MIN_SHORT and long.w >= 50:
-            self.talk_long = Window(short.w, short.sx, short.sx2, short.sl, short.sl2)
+            adopted = Window(short.w, short.sx, short.sx2, short.sl, short.sl2)
+            adopted.scale(min(1.0, self.ADOPTED_WEIGHT / short.w))
+            self.talk_long = adopted
             self.cusum_up = self.cusum_down = 0.0
             self.changes += 1
 
@@ -585,8 +627,41 @@ class WaitEstimator:
             cumulative += seconds * (self.age_abandons[b] + 2.0) / (self.age_exposure[b] + 2.0 / theta)
         return cumulative / age if age > 0 else theta
 
-    def talk_time(self) -> TalkTime:
-        return TalkTime(self.talk_long.mean, self.talk_long.cv2)
+    def talk_time(self, shift: float = 0.0) -> TalkTime:
+        return TalkTime(self.talk_long.mean * math.exp(shift), self.talk_long.cv2)
+
+    def recent_shift(self, now: float, busy: Sequence[BusyAgent]) -> tuple[float, float]:
+        """The shift of the log talk time of calls begun lately (weighted by exp(-age / RECENT_TAU))
+        against the long window, and its standard error: a censored lognormal likelihood in which a
+        finished call counts by its talk time and a call still going by having lasted `elapsed`."""
+        mu0, var = self.talk_long.log_mean, self.talk_long.log_var
+        sigma = math.sqrt(var)
+        going = []
+        for agent in busy:
+            e = agent.elapsed
+            if e is not None and 1.0 <= e < 5.0 * self.RECENT_TAU:
+                going.append((math.exp(-e / self.RECENT_TAU), (math.log(e) - mu0) / sigma))
+        fade = math.exp(-max(0.0, now - self.updated_at) / self.RECENT_TAU) if self.updated_at is not None else 1.0
+        w_done, l_done = fade * self.recent_w, fade * (self.recent_l - self.recent_w * mu0)  # sum w (ln x - mu0)
+        shift = 0.0  # Newton's method on the score, from no shift (concave: converges in a few steps)
+        info = info2 = 1.0
+        for _ in range(4):
+            score = (l_done - (w_done + self.RECENT_PRIOR) * shift) / var
+            info = (w_done + self.RECENT_PRIOR) / var
+            info2 = (self.recent_w2 * fade * fade + self.RECENT_PRIOR) / var
+            for w, u0 in going:
+                u = u0 - shift / sigma
+                h = _mills(u)
+                score += w * h / sigma
+                i = w * h * (h - u) / var
+                info += i
+                info2 += w * i
+            step = score / info
+            shift += max(-1.0, min(1.0, step))
+            if abs(step) < 1e-3:
+                break
+        # weighted scores: the variance is sum w^2 i / (sum w i)^2 (sandwich), not 1 / sum w i
+        return shift, math.sqrt(info2) / info
 
     def levels(self, coverage: float, ahead: int) -> tuple[float, float]:
         """Calibrated quantile levels for a caller with `ahead` in front: the band's calibration
@@ -614,7 +689,10 @@ class WaitEstimator:
         agents = list(busy) if busy is not None else []
         agents += [BusyAgent(0.0)] * idle  # idle agents take the first `idle` callers now: fresh calls
         agents += [BusyAgent(None)] * max(0, s - len(agents))  # signed in, nothing known
-        talk = self.talk_time()
+        shift, shift_se = self.recent_shift(now, agents)
+        # soft threshold: a shift within noise moves nothing, a clear one (SHIFT_Z standard errors) nearly all
+        shift = shift * (1.0 - (self.SHIFT_Z * shift_se / shift) ** 2) if abs(shift) > self.SHIFT_Z * shift_se else 0.0
+        talk = self.talk_time(shift)
         # How far elapsed times can be trusted: lognormal talk times spread their logarithms by
         # ln(1 + cv^2); memoryless-like ones (many very short calls) spread them far more, and there
         # how long a call has lasted says little about when it ends. Regular talk times (cv^2 < 0.5)
@@ -667,7 +745,7 @@ class WaitEstimator:
                 "age_exposure": [round(w, 3) for w in self.age_exposure],
                 "age_abandons": [round(w, 4) for w in self.age_abandons],
                 "updated_at": self.updated_at, "decay_rate": self.decay_rate, "changes": self.changes,
-                "cusum": [self.cusum_up, self.cusum_down],
+                "cusum": [self.cusum_up, self.cusum_down], "recent": [self.recent_w, self.recent_l, self.recent_w2],
                 "cal_events": [round(w, 4) for w in self.calibration.events],
                 "cal_censored": [round(w, 4) for w in self.calibration.censored],
                 "bands": [[[round(w, 4) for w in b.events], [round(w, 4) for w in b.censored]]
@@ -690,6 +768,7 @@ class WaitEstimator:
         est.age_abandons = [float(w) for w in state.get("age_abandons", est.age_abandons)]
         est.changes = int(state.get("changes", 0))
         est.cusum_up, est.cusum_down = (float(v) for v in state.get("cusum", (0.0, 0.0)))
+        est.recent_w, est.recent_l, est.recent_w2 = (float(v) for v in state.get("recent", (0.0, 0.0, 0.0)))
         est.updated_at = None if state.get("updated_at") is None else float(state["updated_at"])
         est.staffed = int(state.get("staffed", 1))
         est.calibration.events = [float(w) for w in state.get("cal_events", est.calibration.events)]
