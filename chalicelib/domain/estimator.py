@@ -10,12 +10,17 @@ The model, in three parts:
    the spread from their second moment (so the renewal offset below is right whatever the shape).
    Two windows learn side by side, a long one (half-life `half_life_seconds`, 4 h) and a short one
    (10 min); a two-sided CUSUM of each call's standardised log talk time against the long window
-   raises an alarm on a lasting shift, and the long window then adopts the short one. A change in
-   talk times is followed within tens of calls while a stationary queue keeps its long memory.
+   raises an alarm on a lasting shift, and the long window then adopts the short one (counted as a
+   few calls). Before that, calls begun lately (weighted by when they began) estimate a shift of the
+   log talk time by a censored likelihood: a finished call counts by its talk time, a call still in
+   progress by having lasted its elapsed time, so calls lasting longer than the learned distribution
+   says reveal a change before any of them ends. The shift counts as far as it stands out of its
+   noise (soft threshold), so a stationary queue keeps its long memory.
 2. Departures (an agent freeing up for the line) are counted from what every agent is doing now:
    a busy agent's call has lasted `elapsed` seconds, so its residual is the talk-time distribution
-   conditioned on lasting longer; after it the agent serves fresh calls (renewal: rate 1/m and the
-   asymptotic offset (c^2-1)/2, reached slowly when talk times are heavy-tailed). An agent who has
+   conditioned on lasting longer; after it the agent serves fresh calls: the next one counted by its
+   own distribution (a fresh lognormal call rarely ends in its first minutes), the later ones at rate
+   1/m with the asymptotic offset (c^2-1)/2 (reached slowly when talk times are heavy-tailed). An agent who has
    announced a sign-off frees nobody after it; one expected to sign in frees a place when they do.
    M(t), the expected number of departures within t, is a sum over agents grouped by elapsed time.
    Elapsed times count as far as talk times look lognormal: for memoryless-like ones (many very
@@ -275,6 +280,7 @@ class _Agents:
     def __init__(self, talk: TalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
                  trust: float = 1.0) -> None:
         self.talk = talk
+        self._bump_weight = min(1.0, max(0.0, (talk.c2 - 0.1) / 0.2))  # see `_agent`
         # agents expected to sign in (seconds from now): a free agent then, fresh calls after
         self.joining: dict[int, list[float]] = {}
         for d in joining:
@@ -317,10 +323,10 @@ class _Agents:
         # estimates far down the line then cost O(1) per step.
         self.linear_after = math.inf
         if talk.c2 <= LIGHT_C2 and not self.joining and all(g[2] == math.inf for g in self.groups):
-            # (and the fresh calls after them are past their first few talk times: see `_agent`)
-            self.linear_after = max((done for _, done in self._lines), default=0.0) + 5.0 * talk.m
+            self.linear_after = max((done for _, done in self._lines), default=0.0) - talk.kappa * talk.m
             n_total = sum(g[0] for g in self.groups)
             r_sum = sum(g[0] * r for g, (r, _) in zip(self.groups, self._lines))
+            self._n_total, self._r_mean = n_total, r_sum / max(n_total, 1e-9)
             spread_sum = sum(g[0] * g[5] for g in self.groups)
             self._slope = n_total / talk.m
             self._base = n_total * (1.0 + talk.kappa) - r_sum / talk.m  # M(t) = base + slope t
@@ -370,8 +376,9 @@ class _Agents:
     def count(self, t: float) -> tuple[float, float]:
         """Expected departures within t and their variance."""
         talk = self.talk
-        if t >= self.linear_after:
-            return self._base + self._slope * t, self._var_base + talk.c2 * self._slope * t
+        if t >= self.linear_after:  # (plus what the fresh calls' slow start still holds back: see `_agent`)
+            return (self._base + self._slope * t + self._n_total * self._bump(t - self._r_mean),
+                    self._var_base + talk.c2 * self._slope * t)
         mean = var = 0.0
         for n, e, h, sa, psi_a, spread in self.groups:
             g, renewals = self._agent(e, sa, psi_a, min(t, h))
@@ -406,6 +413,13 @@ class _Agents:
                 break
         return m1, max(m2 - m1 * m1, 1e-6)
 
+    def _bump(self, since: float) -> float:
+        """U(r) - (r + kappa m)^+ / m at r = `since` (see `_agent`): F(r) - E[min(X, r + kappa m)] / m."""
+        if self._bump_weight <= 0 or since <= 0:
+            return 0.0
+        talk = self.talk
+        return self._bump_weight * (talk.cdf(since) - talk.lim_mean(max(0.0, since + talk.kappa * talk.m)) / talk.m)
+
     def _agent(self, e: float | None, sa: float, psi_a: float, t: float) -> tuple[float, float]:
         """One agent: P(its current call ends within t) and the expected calls after it that do."""
         talk = self.talk
@@ -415,12 +429,12 @@ class _Agents:
             # next call exactly and the rest at their asymptotic rate (exact for exponential talk times;
             # a fresh lognormal call rarely ends early, so U stays below r/m + kappa for a talk time or
             # two), taken as I(t + kappa m) / m, its straight-line part, plus the bump at the mean time
-            # since the first call ended.
+            # since the first call ended. Regular talk times (cv^2 below 0.1) keep the straight line: there
+            # F is a step as wide as the spread of the first end, and F at its mean time is no average of F.
             shifted = t + talk.kappa * talk.m
             renewals = self._first(e, sa, psi_a, shifted)[1] / talk.m if shifted > 0 else 0.0
-            if g > 1e-12:
-                since = integral / g
-                renewals += g * (talk.cdf(since) - talk.lim_mean(max(0.0, since + talk.kappa * talk.m)) / talk.m)
+            if g > 1e-12 and self._bump_weight > 0:
+                renewals += g * self._bump(integral / g)
             return g, max(0.0, renewals)
         # heavy tails approach the offset slowly: about as the equilibrium residual's CDF squared
         # (F_e^2, checked against simulated lognormal renewals, cv 1.5-3), taken at the mean
@@ -515,7 +529,7 @@ class WaitEstimator:
     CAL_DECAY_RATE = math.log(2) / (24 * 3600.0)
     RECENT_TAU = 480.0
     RECENT_PRIOR = 3.0  # pseudo-calls at no shift
-    SHIFT_Z = 2.0  # a shift counts in full from this many standard errors on (soft threshold below)
+    SHIFT_Z = 1.5  # a shift counts from this many standard errors on (soft threshold, see `estimate`)
 
     def __init__(self, prior_service_seconds: float = 300.0, prior_patience_seconds: float = 600.0,
                  half_life_seconds: float = 4 * 3600.0, prior_weight: float = 5.0, staffed: int = 1,
@@ -639,13 +653,13 @@ class WaitEstimator:
         going = []
         for agent in busy:
             e = agent.elapsed
-            if e is not None and 1.0 <= e < 5.0 * self.RECENT_TAU:
+            if e is not None and 1.0 <= e < 4.0 * self.RECENT_TAU:
                 going.append((math.exp(-e / self.RECENT_TAU), (math.log(e) - mu0) / sigma))
         fade = math.exp(-max(0.0, now - self.updated_at) / self.RECENT_TAU) if self.updated_at is not None else 1.0
         w_done, l_done = fade * self.recent_w, fade * (self.recent_l - self.recent_w * mu0)  # sum w (ln x - mu0)
         shift = 0.0  # Newton's method on the score, from no shift (concave: converges in a few steps)
         info = info2 = 1.0
-        for _ in range(4):
+        for _ in range(3):
             score = (l_done - (w_done + self.RECENT_PRIOR) * shift) / var
             info = (w_done + self.RECENT_PRIOR) / var
             info2 = (self.recent_w2 * fade * fade + self.RECENT_PRIOR) / var
@@ -658,7 +672,7 @@ class WaitEstimator:
                 info2 += w * i
             step = score / info
             shift += max(-1.0, min(1.0, step))
-            if abs(step) < 1e-3:
+            if abs(step) < 1e-2:  # (the soft threshold needs no finer)
                 break
         # weighted scores: the variance is sum w^2 i / (sum w i)^2 (sandwich), not 1 / sum w i
         return shift, math.sqrt(info2) / info
@@ -689,16 +703,19 @@ class WaitEstimator:
         agents = list(busy) if busy is not None else []
         agents += [BusyAgent(0.0)] * idle  # idle agents take the first `idle` callers now: fresh calls
         agents += [BusyAgent(None)] * max(0, s - len(agents))  # signed in, nothing known
-        shift, shift_se = self.recent_shift(now, agents)
-        # soft threshold: a shift within noise moves nothing, a clear one (SHIFT_Z standard errors) nearly all
-        shift = shift * (1.0 - (self.SHIFT_Z * shift_se / shift) ** 2) if abs(shift) > self.SHIFT_Z * shift_se else 0.0
-        talk = self.talk_time(shift)
+        c2 = self.talk_long.cv2
         # How far elapsed times can be trusted: lognormal talk times spread their logarithms by
         # ln(1 + cv^2); memoryless-like ones (many very short calls) spread them far more, and there
         # how long a call has lasted says little about when it ends. Regular talk times (cv^2 < 0.5)
         # are always trusted: there a mixture of regimes, not memorylessness, widens the logarithms.
-        spread = self.talk_long.log_var / math.log1p(talk.c2)
-        trust = 1.0 if talk.c2 < 0.5 else min(1.0, max(0.0, 2.0 - spread))
+        spread = self.talk_long.log_var / math.log1p(c2)
+        trust = 1.0 if c2 < 0.5 else min(1.0, max(0.0, 2.0 - spread))
+        # A recent shift of talk times, as far as it stands out of its noise (soft threshold at SHIFT_Z
+        # standard errors) and as far as the lognormal it is measured against fits (`trust`).
+        shift, shift_se = self.recent_shift(now, agents) if trust > 0 else (0.0, 1.0)
+        shift = trust * shift * (1.0 - (self.SHIFT_Z * shift_se / shift) ** 2) \
+            if abs(shift) > self.SHIFT_Z * shift_se else 0.0
+        talk = self.talk_time(shift)
         model = _Agents(talk, agents, joining, trust=trust)
         rate = max(model.capacity, 1.0) / talk.m
         theta_t = self.theta / rate  # abandonment per departure
