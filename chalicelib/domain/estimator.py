@@ -720,7 +720,8 @@ class WaitEstimator:
         rate = max(model.capacity, 1.0) / talk.m
         theta_t = self.theta / rate  # abandonment per departure
         tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
-        mu_cv = 1.0 / math.sqrt(self.talk_long.w)
+        # the learned talk time's relative error; a shift taken from recent calls adds its own
+        mu_cv = math.sqrt(1.0 / self.talk_long.w + (shift_se ** 2 if shift else 0.0))
         t, slope, curvature, dispersion = model.invert(tau)
         if head_wait is not None and n > 0:  # callers ahead have waited 0..head_wait and wait on ~t
             theta_t = self.theta_until(max(0.0, head_wait) + t) / rate
@@ -734,7 +735,6 @@ class WaitEstimator:
             # Where departures come regularly the (n+1)-th falls, on average, half a step before the
             # expected count reaches n+1 (exact for a lattice; no shift for Poisson departures).
             t, slope, curvature, dispersion = model.invert(max(0.5, tau - 0.5 * (1.0 - dispersion)), near=t)
-        mu_cv = 1.0 / math.sqrt(self.talk_long.w)
         theta_cv = 1.0 / math.sqrt(self.abandons)
         # departures are as random as their dispersion says; abandonments ahead stay Poisson-like
         d = min(1.0, max(dispersion, 0.02))
