@@ -54,6 +54,10 @@ BANDS = ("0 ahead", "1-4", "5-19", "20+")
 assert len(BANDS) == len(BAND_EDGES) + 1
 ORACLE_PATHS = 400
 ORACLE_SHARE = 0.25
+# Coverage is scored on more runs than efficiency (the oracle is the costly part): the first seed is
+# scored by the oracle, the others only for coverage, so that each position band has callers enough.
+COVERAGE_SEEDS = (2, 3)
+BATCHES = 20  # coverage intervals: batch means over this many stretches of consecutive callers
 CHANGE_WINDOW = 900.0
 HOUR = 3600.0
 
@@ -249,7 +253,7 @@ def oracle_mean(sc: Scenario, g: np.random.Generator, now: float, busy: dict[int
     return float(wait.mean())
 
 
-def simulate(sc: Scenario, seed: int, oracle_everywhere: bool = False) -> list[Caller]:
+def simulate(sc: Scenario, seed: int, oracle_everywhere: bool = False, oracle: bool = True) -> list[Caller]:
     """One run; returns every delayed caller with the methods' estimates and their potential wait."""
     rng = random.Random(seed)
     g = np.random.default_rng(seed)
@@ -334,7 +338,7 @@ def simulate(sc: Scenario, seed: int, oracle_everywhere: bool = False) -> list[C
             caller = Caller(now, n, now + (sc.patience.draw(rng) if sc.patience else math.inf), preds,
                             (e80.low, e80.high, e90.low, e90.high), e80, scored=now >= sc.warmup)
             near_change = any(0 <= now - c < CHANGE_WINDOW for c in sc.changes)
-            if caller.scored and (oracle_everywhere or near_change or rng.random() < ORACLE_SHARE):
+            if caller.scored and oracle and (oracle_everywhere or near_change or rng.random() < ORACLE_SHARE):
                 caller.oracle = oracle_mean(sc, g, now, busy, idle, [now - c.arrival for c in queue if not c.ghost])
             queue.append(caller)
             waiting += 1
@@ -395,6 +399,25 @@ class Result:
         lo, hi = (0, 1) if level == 80 else (2, 3)
         return sum(c.ranges[lo] <= c.potential <= c.ranges[hi] for c in cs) / len(cs)  # type: ignore[operator]
 
+    @classmethod
+    def interval(cls, cs: list[Caller], level: int) -> tuple[float, float]:
+        """95% interval of the coverage by batch means: callers close in time share the line's state,
+        so they are not independent draws; stretches of consecutive callers nearly are."""
+        k = min(BATCHES, len(cs) // 10)
+        if k < 4:
+            return math.nan, math.nan
+        size = len(cs) / k
+        means = [cls.coverage(cs[int(i * size):int((i + 1) * size)], level) for i in range(k)]
+        mean = sum(means) / k
+        half = 1.96 * math.sqrt(sum((m - mean) ** 2 for m in means) / (k - 1) / k)
+        return cls.coverage(cs, level) - half, cls.coverage(cs, level) + half
+
+    def covers(self, cs: list[Caller], level: int) -> str:
+        """The coverage, its 95% interval and how many callers it counts."""
+        lo, hi = self.interval(cs, level)
+        ci = f" [{lo:.1%}, {hi:.1%}]" if not math.isnan(lo) else ""
+        return f"{self.coverage(cs, level):.1%}{ci} (n={len(cs)})"
+
     def band(self, b: int) -> list[Caller]:
         return [c for c in self.callers if band_of(c.ahead) == b]
 
@@ -408,11 +431,13 @@ class Result:
         return [c for c in self.callers if any(abs(c.arrival - ch) < CHANGE_WINDOW for ch in self.scenario.changes)]
 
 
-def run(sc: Scenario, seeds: list[int]) -> Result:
+def run(sc: Scenario, seeds: list[int], coverage_seeds: tuple[int, ...] = COVERAGE_SEEDS) -> Result:
     t0 = time.perf_counter()
     callers: list[Caller] = []
     for seed in seeds:
         callers += simulate(sc, seed)
+    for seed in coverage_seeds:
+        callers += simulate(sc, seed, oracle=False)
     return Result(sc, callers, time.perf_counter() - t0)
 
 
@@ -422,8 +447,8 @@ def table(r: Result) -> str:
     mean_wait = sum(waits) / len(waits)
     orc = r.with_oracle
     lines = [f"### {r.scenario.name}", "",
-             f"{len(cs)} delayed callers (mean potential wait {mean_wait:.0f} s), {len(orc)} scored by the oracle; "
-             f"simulated in {r.seconds:.0f} s", "",
+             f"{len(cs)} delayed callers in {1 + len(COVERAGE_SEEDS)} runs (mean potential wait {mean_wait:.0f} s), "
+             f"{len(orc)} of the first run's scored by the oracle; simulated in {r.seconds:.0f} s", "",
              "| method | efficiency vs oracle | RRASE | bias (s) |", "| --- | ---: | ---: | ---: |"]
     for m in METHODS:
         ase = r.ase(cs, m)
@@ -432,10 +457,11 @@ def table(r: Result) -> str:
     oase = r.ase(orc, "oracle")
     lines.append(f"| oracle | 1.000 | {math.sqrt(oase) / mean_wait:.3f} (its callers) | "
                  f"{sum(c.oracle - c.potential for c in orc) / len(orc):+.1f} |")  # type: ignore[operator]
-    lines += ["", "| holdfast range | overall | " + " | ".join(BANDS) + " |", "| --- | ---: |" + " ---: |" * len(BANDS)]
+    lines += ["", "| holdfast range [95% interval] | overall | " + " | ".join(BANDS) + " |",
+              "| --- | ---: |" + " ---: |" * len(BANDS)]
     for level in (80, 90):
-        cells = [f"{r.coverage(r.band(b), level):.1%} ({len(r.band(b))})" for b in range(len(BANDS))]
-        lines.append(f"| {level}% covers | {r.coverage(cs, level):.1%} | " + " | ".join(cells) + " |")
+        cells = [r.covers(r.band(b), level) for b in range(len(BANDS))]
+        lines.append(f"| {level}% covers | {r.covers(cs, level)} | " + " | ".join(cells) + " |")
     if r.scenario.changes:
         after = r.after_change()
         ratio = r.ase(after, "holdfast") / r.ase(after, "oracle") if after else math.nan
@@ -459,20 +485,25 @@ def targets(results: list[Result], timing_us: float) -> list[str]:
     def verdict(ok: bool, text: str) -> None:
         out.append(f"{'PASS' if ok else 'MISS'} {text}")
 
+    def coverage_verdict(r: Result, cs: list[Caller], level: int, what: str) -> None:
+        cov, (lo, hi) = r.coverage(cs, level), r.interval(cs, level)
+        ok = abs(cov - level / 100) <= 0.02
+        # a miss whose interval reaches the target band may be the run's noise; one beyond it is not
+        noise = not ok and lo <= level / 100 + 0.02 and hi >= level / 100 - 0.02
+        verdict(ok, f"{level}% coverage within 2 points: {what}: {r.covers(cs, level)}" +
+                (" (interval reaches the band: may be noise)" if noise else ""))
+
     for r in results:
         name = r.scenario.name
         eff = r.efficiency("holdfast")
         verdict(eff >= 0.90, f"efficiency >= 0.90 of the oracle: {name}: {eff:.3f}")
         for level in (80, 90):
-            cov = r.coverage(r.callers, level)
-            verdict(abs(cov - level / 100) <= 0.02, f"{level}% coverage within 2 points: {name}: {cov:.1%}")
+            coverage_verdict(r, r.callers, level, name)
             for b in range(len(BANDS)):
                 cs = r.band(b)
                 if len(cs) < 200:
                     continue  # too few to judge 2 points
-                cov = r.coverage(cs, level)
-                verdict(abs(cov - level / 100) <= 0.02,
-                        f"{level}% coverage within 2 points: {name}, {BANDS[b]}: {cov:.1%} ({len(cs)})")
+                coverage_verdict(r, cs, level, f"{name}, {BANDS[b]}")
         if r.scenario.changes:
             after = r.after_change()
             ratio = r.ase(after, "holdfast") / r.ase(after, "oracle")
@@ -576,10 +607,18 @@ def main(argv: list[str] | None = None) -> int:
 METHOD = [
     "- Talk times are learned as a lognormal (mean from the arithmetic mean, spread from the second "
     "moment) over a 4 h half-life; a two-sided CUSUM of each finished call's standardised log talk time "
-    "raises an alarm on a lasting shift and the long window then adopts a 10-minute one.",
+    "raises an alarm on a lasting shift and the long window then adopts a 10-minute one (counted as 10 "
+    "calls, so that the calls after the change soon outweigh it).",
+    "- Before any of the new calls ends: the calls begun lately (weighted by exp(-age / 8 min) by when "
+    "they began) estimate a shift of the log talk time by a censored lognormal likelihood, a finished "
+    "call by its talk time, a call in progress by having lasted its elapsed time (calls lasting longer "
+    "than the learned distribution says are evidence of a change). The shift counts as far as it "
+    "stands out of its noise (soft threshold at 2 standard errors, sandwich variance), so a steady "
+    "queue keeps its long memory.",
     "- Each busy agent's call has lasted `elapsed` seconds: its end is the talk-time distribution "
-    "conditioned on lasting longer; after it, fresh calls (renewal: rate 1/m and offset (cv^2-1)/2, "
-    "reached slowly for heavy tails). Agents with an announced sign-off free nobody after it; agents "
+    "conditioned on lasting longer; after it, fresh calls: the next one exactly (a fresh lognormal call "
+    "rarely ends in its first minutes), the later ones at rate 1/m with offset (cv^2-1)/2 (reached "
+    "slowly for heavy tails). Agents with an announced sign-off free nobody after it; agents "
     "expected to sign in free a place when they do. M(t) = expected departures within t, summed over "
     "agents grouped by elapsed time.",
     "- Elapsed times are trusted as far as the talk times look lognormal (their log-spread against "
@@ -591,12 +630,12 @@ METHOD = [
     "and the exact first departure for the caller next in line. The variance comes from the index of "
     "dispersion of the departures (not Poisson unless talk times are exponential).",
     "- Ranges: a gamma matched to mean and variance, at quantile levels calibrated online per position "
-    "band (0, 1-4, 5-19, 20+ ahead) by Kaplan-Meier over where past outcomes fell (abandoners censored); "
-    "each band is shrunk toward the pooled calibration, that toward the nominal levels (weight "
-    "w/(w+100)), and each tail is clamped within a factor 3 of nominal.",
+    "band (0, 1-4, 5-19, 20+ ahead) by Kaplan-Meier over where past outcomes fell (abandoners censored, "
+    "24 h half-life); each band is shrunk toward the pooled calibration, that toward the nominal levels "
+    "(weight w/(w+25)), and each tail is clamped within a factor 3 of nominal.",
     "- Production: `CallFlow.estimate` passes the store's busy agents with the time each went busy "
-    "(elapsed); announced sign-offs and expected sign-ins are supported by the estimator and used by "
-    "this bench, but not yet carried by the agents API.",
+    "(elapsed) and their announced sign-off (the agents API's `until`); a ticket keeps how many were "
+    "ahead when told, so outcomes are calibrated per position band there as here.",
 ]
 
 
@@ -604,11 +643,13 @@ LIMITS = [
     "- A change in talk times cannot be seen in the first minutes: the calls that end then mostly began "
     "before the change, and the oracle is given the new distribution at once. The table of minutes after "
     "the change shows how fast holdfast catches up (CUSUM alarm after some 70 calls).",
-    "- Sign-ins are known only where a roster says so; the shift scenario tells holdfast of every sign-off "
-    "and sign-in 2 h ahead. In production the agents API does not carry announced sign-offs or expected "
-    "sign-ins yet, so there the estimate uses elapsed times and the line's state only.",
-    "- Production calibrates the pooled ranges only: a ticket keeps the estimate it was told (gamma shape "
-    "and scale) but not how many were ahead, so outcomes cannot be put in their position band there yet.",
+    "- The shift scenario tells holdfast of every sign-off and sign-in 2 h ahead. In production agents "
+    "announce their sign-off (`until`) but nothing announces a sign-in yet (no roster), and only busy "
+    "agents' sign-offs reach the estimate (an idle agent takes the next caller at once).",
+    "- The recent-shift estimate trusts that every call begun on a Holdfast bridge is either among the "
+    "busy agents' calls or has reported its end (a lost end drops that call from the evidence); an "
+    "estimator state saved before it has no recent finished calls, and calls in progress then read long "
+    "for the first minutes (the prior of 3 calls and the soft threshold hold that back).",
 ]
 
 
@@ -624,6 +665,10 @@ def write_report(out: Path, results: list[Result], verdicts: list[str], quick: b
               "- The oracle is the Monte Carlo conditional mean given everything the system could know and "
               "the true distributions; efficiency is its squared error over the method's on the same callers. "
               "Sampling noise of a finite run (callers in one run are strongly correlated) is several percent.",
+              f"- Coverage is counted over {1 + len(COVERAGE_SEEDS)} runs of each scenario (the oracle scores "
+              f"the first); its 95% interval comes from batch means over {BATCHES} stretches of consecutive "
+              "callers (neighbours in time share the line's state, so a binomial interval would be too narrow). "
+              "A miss whose interval reaches the target band is marked: it may be noise.",
               "- Coverage per band counts callers by how many were ahead of them when told (after idle agents).",
               "", "## Known limits", "", *LIMITS, "", "## Results", ""]
     parts += [table(r) for r in results]

@@ -227,8 +227,9 @@ class QueueStats(ABC):
     """The queue's wait-estimator state, and the estimate each caller was told."""
 
     @abstractmethod
-    def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
-        """Remember the wait estimate the caller heard (scored when they reach an agent or give up)."""
+    def record_told(self, ticket_id: str, shape: float, scale: float, ahead: int | None = None) -> None:
+        """Remember the wait estimate the caller heard and how many were ahead then (scored, in its
+        position band, when they reach an agent or give up)."""
 
     @abstractmethod
     def queue_stats(self, queue_id: str) -> dict[str, Any] | None: ...
@@ -282,9 +283,11 @@ class Agents(ABC):
 
     @abstractmethod
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
-                            queues: tuple[str, ...] | None, event_id: str | None) -> Agent | None:
+                            queues: tuple[str, ...] | None, event_id: str | None,
+                            until: datetime | None = None) -> Agent | None:
         """Apply an agent's status event. None when it is a duplicate (same event id) or stale
-        (older than the agent's last change, e.g. a late 'available' after a reservation)."""
+        (older than the agent's last change, e.g. a late 'available' after a reservation).
+        `until`, an announced sign-off, replaces the agent's; None keeps it; 'offline' clears it."""
 
     @abstractmethod
     def get_agent(self, agent_id: str) -> Agent:

@@ -133,10 +133,11 @@ class AgentItem(_Base):
     queues = ListAttribute(of=UnicodeAttribute, default=list)
     ticket_id = UnicodeAttribute(null=True)
     changed_at = UTCDateTimeAttribute(null=True)
+    until = UTCDateTimeAttribute(null=True)  # announced sign-off
 
     def to_agent(self) -> Agent:
         return Agent(id=self.agent_id, status=AgentStatus(self.status), queues=tuple(self.queues or ()),
-                     contact=self.contact, ticket_id=self.ticket_id, changed_at=self.changed_at)
+                     contact=self.contact, ticket_id=self.ticket_id, changed_at=self.changed_at, until=self.until)
 
 
 class PresenceItem(_Base):
@@ -144,6 +145,7 @@ class PresenceItem(_Base):
     status = UnicodeAttribute()
     changed_at = UTCDateTimeAttribute(null=True)  # when the status began (a busy agent's call: the estimator)
     ticket_id = UnicodeAttribute(null=True)  # the Holdfast call a busy agent is on (elapsed = talk time)
+    until = UTCDateTimeAttribute(null=True)  # the agent's announced sign-off (the estimator)
 
 
 class MarkerItem(_Base):
@@ -189,6 +191,7 @@ class TicketItem(_Base):
     bookings = NumberAttribute(default=0)
     told_shape = NumberAttribute(null=True)
     told_scale = NumberAttribute(null=True)
+    told_ahead = NumberAttribute(null=True)
     line_pk = UnicodeAttribute(null=True)
     line_sk = UnicodeAttribute(null=True)
     queue_id = UnicodeAttribute()
@@ -232,7 +235,8 @@ class TicketItem(_Base):
             told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0),
             bookings=int(self.bookings or 0),
             joined=None if self.j_ahead is None else JoinedLine(int(self.j_ahead), int(self.j_departed or 0),
-                                                                int(self.j_returned or 0)))
+                                                                int(self.j_returned or 0)),
+            told_ahead=None if self.told_ahead is None else int(self.told_ahead))
 
 
 MODELS: tuple[type[_Base], ...] = (CounterItem, CallItem, AgentItem, PresenceItem, MarkerItem, StatsItem,
@@ -430,7 +434,7 @@ class DynamoTicketStore(TicketStore):
 
     def _counted(self, queue_id: str, estimator: Mapping[str, Any] | None) -> QueueSnapshot:
         agents = tuple(Agent(p.agent_id, AgentStatus(p.status), (queue_id,), ticket_id=p.ticket_id,
-                             changed_at=p.changed_at) for p in PresenceItem.query(f"AGENTS#{queue_id}"))
+                             changed_at=p.changed_at, until=p.until) for p in PresenceItem.query(f"AGENTS#{queue_id}"))
         head = self.head(queue_id)
         head_since = head.created_at if head is not None and head.kind is TicketKind.LIVE else None
         # One class for all: a count does not say who is in which (every class stands behind it).
@@ -549,7 +553,7 @@ class DynamoTicketStore(TicketStore):
             self._client.update_item(**key, UpdateExpression="REMOVE #a")
             return
         presence = {"s": {"S": _s(new, "status") or AgentStatus.OFFLINE.value}}
-        for short, name in (("at", "changed_at"), ("t", "ticket_id")):
+        for short, name in (("at", "changed_at"), ("t", "ticket_id"), ("u", "until")):
             if _s(new, name):
                 presence[short] = {"S": _s(new, name) or ""}
         self._client.update_item(**key, UpdateExpression="SET #a = :p",
@@ -701,8 +705,9 @@ class DynamoTicketStore(TicketStore):
 
     # --- wait-estimator state -------------------------------------------------------------
 
-    def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
-        self._update(ticket_id, [TicketItem.told_shape.set(round(shape, 6)), TicketItem.told_scale.set(round(scale, 6))])
+    def record_told(self, ticket_id: str, shape: float, scale: float, ahead: int | None = None) -> None:
+        self._update(ticket_id, [TicketItem.told_shape.set(round(shape, 6)), TicketItem.told_scale.set(round(scale, 6)),
+                                 TicketItem.told_ahead.set(ahead) if ahead is not None else TicketItem.told_ahead.remove()])
 
     def queue_stats(self, queue_id: str) -> dict[str, Any] | None:
         try:
@@ -897,7 +902,7 @@ class DynamoTicketStore(TicketStore):
         return item.to_agent()
 
     def _present(self, queue_id: str, status: AgentStatus) -> list[Agent]:
-        return [Agent(p.agent_id, status, (queue_id,), ticket_id=p.ticket_id, changed_at=p.changed_at)
+        return [Agent(p.agent_id, status, (queue_id,), ticket_id=p.ticket_id, changed_at=p.changed_at, until=p.until)
                 for p in PresenceItem.query(f"AGENTS#{queue_id}", filter_condition=PresenceItem.status == status.value)]
 
     def idle_agents(self, queue_id: str) -> list[Agent]:
@@ -907,7 +912,8 @@ class DynamoTicketStore(TicketStore):
         return self._present(queue_id, AgentStatus.BUSY)
 
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
-                            queues: tuple[str, ...] | None, event_id: str | None) -> Agent | None:
+                            queues: tuple[str, ...] | None, event_id: str | None,
+                            until: datetime | None = None) -> Agent | None:
         marker = MarkerItem(f"EVENT#{event_id}", "EVENT", expires_at=at + timedelta(days=7)) if event_id else None
         for _ in range(5):  # optimistic: retried when another change lands between read and write
             current = self._agent_item(agent_id)
@@ -919,7 +925,8 @@ class DynamoTicketStore(TicketStore):
             new_queues = tuple(queues) if queues is not None else old_queues
             item = AgentItem(f"AGENT#{agent_id}", "AGENT", agent_id=agent_id, status=status.value,
                              contact=contact or (current.contact if current else None),
-                             queues=list(new_queues), ticket_id=None, changed_at=at)
+                             queues=list(new_queues), ticket_id=None, changed_at=at,
+                             until=None if status is AgentStatus.OFFLINE else until or (current.until if current else None))
             condition = (AgentItem.pk.does_not_exist() if current is None
                          else AgentItem.changed_at == current.changed_at if current.changed_at
                          else AgentItem.changed_at.does_not_exist())
@@ -930,7 +937,7 @@ class DynamoTicketStore(TicketStore):
                 tx.save(item, condition=condition)
                 for queue_id in new_queues:
                     tx.save(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}", agent_id=agent_id,
-                                         status=status.value, changed_at=at))
+                                         status=status.value, changed_at=at, until=item.until))
                 for queue_id in set(old_queues) - set(new_queues):
                     tx.delete(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}"))
 
@@ -1065,10 +1072,11 @@ def snapshot_from_item(queue_id: str, raw: Mapping[str, Any], estimator: Mapping
     for name, value in raw.items():
         if name.startswith("agent:"):
             presence = value["M"]
-            at = presence.get("at", {}).get("S")
+            at, until = presence.get("at", {}).get("S"), presence.get("u", {}).get("S")
             agents.append(Agent(name[len("agent:"):], AgentStatus(presence["s"]["S"]), (queue_id,),
                                 ticket_id=presence.get("t", {}).get("S"),
-                                changed_at=TicketItem.created_at.deserialize(at) if at else None))
+                                changed_at=TicketItem.created_at.deserialize(at) if at else None,
+                                until=TicketItem.created_at.deserialize(until) if until else None))
     head = raw.get("head_at", {}).get("S")
     return QueueSnapshot({c: n for c, n in waiting.items() if n}, int(raw.get("departed", {}).get("N", 0)),
                          int(raw.get("returned", {}).get("N", 0)), tuple(sorted(agents, key=lambda a: a.id)),

@@ -328,8 +328,8 @@ class FakeStore(TicketStore):
         last = lost[limit - 1] if len(lost) > limit else None
         return Page(lost[:limit], encode_cursor([queue_id, last.lost_at.isoformat(), last.number]) if last else None)
 
-    def record_told(self, ticket_id: str, shape: float, scale: float) -> None:
-        self._change(ticket_id, lambda t: True, told_shape=shape, told_scale=scale)
+    def record_told(self, ticket_id: str, shape: float, scale: float, ahead: int | None = None) -> None:
+        self._change(ticket_id, lambda t: True, told_shape=shape, told_scale=scale, told_ahead=ahead)
 
     def queue_stats(self, queue_id: str) -> dict[str, Any] | None:
         return self.stats.get(queue_id)
@@ -385,7 +385,8 @@ class FakeStore(TicketStore):
     # --- agents and dispatch -------------------------------------------------------------
 
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
-                            queues: tuple[str, ...] | None, event_id: str | None) -> Agent | None:
+                            queues: tuple[str, ...] | None, event_id: str | None,
+                            until: datetime | None = None) -> Agent | None:
         with self._lock:
             if event_id and f"EVENT#{event_id}" in self.markers:
                 return None
@@ -397,7 +398,8 @@ class FakeStore(TicketStore):
             if event_id:
                 self.markers.add(f"EVENT#{event_id}")
             agent = Agent(agent_id, status, tuple(queues) if queues is not None else (current.queues if current else ()),
-                          contact or (current.contact if current else None), None, at)
+                          contact or (current.contact if current else None), None, at,
+                          None if status is AgentStatus.OFFLINE else until or (current.until if current else None))
             self.agents[agent_id] = agent
             return agent
 
@@ -427,7 +429,7 @@ class FakeStore(TicketStore):
             if ticket.status is not TicketStatus.WAITING or agent is None or agent.status is not AgentStatus.AVAILABLE:
                 return False
             self._put(ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id, leg=None, leg_at=None), ticket)
-            self.agents[agent_id] = Agent(agent.id, AgentStatus.BUSY, agent.queues, agent.contact, ticket_id, now)
+            self.agents[agent_id] = Agent(agent.id, AgentStatus.BUSY, agent.queues, agent.contact, ticket_id, now, agent.until)
             return True
 
     def release_agent(self, agent_id: str, ticket_id: str, status: AgentStatus, now: datetime) -> bool:
@@ -435,7 +437,7 @@ class FakeStore(TicketStore):
             agent = self.agents.get(agent_id)
             if agent is None or agent.ticket_id != ticket_id:
                 return False
-            self.agents[agent_id] = Agent(agent.id, status, agent.queues, agent.contact, None, now)
+            self.agents[agent_id] = Agent(agent.id, status, agent.queues, agent.contact, None, now, agent.until)
             return True
 
     def requeue(self, ticket_id: str, agent_id: str) -> bool:

@@ -209,7 +209,7 @@ class CallFlow:
             return (position, self.prompt(queue, lang, "nobody_available")), \
                 self._offer(queue, ticket, staffing, now, now, asap=True)
         if record and est.shape > 0:
-            self.store.record_told(ticket.id, est.shape, est.scale)
+            self.store.record_told(ticket.id, est.shape, est.scale, est.ahead)
         line = (position, self._wait_prompt(queue, lang, est))
         if est.mean < queue.offer_callback_after_seconds:
             return line, None
@@ -450,7 +450,8 @@ class CallFlow:
         queue = self.queues.get(ticket.queue_id)
         self.store.mark_lost(ticket.id, cause.value, now)
         if cause in (LostCause.ABANDONED, LostCause.RANG_OUT):  # patience, for the estimator
-            learning.learn(self.store, queue, QueueEventKind.ABANDON, now, wait, learning.told_pit(ticket, wait))
+            learning.learn(self.store, queue, QueueEventKind.ABANDON, now, wait, learning.told_pit(ticket, wait),
+                           ticket.told_ahead)
         refused = self._recover(queue, ticket.evolve(status=TicketStatus.ABANDONED), cause, wait, now)
         log.info("lost call", extra={"ticket": ticket.id, "cause": cause.value,
                                      "recovery": refused.value if refused else "booked"})

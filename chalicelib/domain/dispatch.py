@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
@@ -52,23 +53,27 @@ class Dispatcher:
 
     def agent_event(self, agent_id: str, status: AgentStatus, at: datetime | None = None,
                     contact: str | None = None, queues: tuple[str, ...] | None = None,
-                    event_id: str | None = None) -> tuple[Agent | None, Ticket | None]:
+                    event_id: str | None = None, until: datetime | None = None) -> tuple[Agent | None, Ticket | None]:
         """An agent's presence changed. Duplicates and stale events change nothing. A contact Holdfast
-        may not dial for every one of the agent's queues is NumberNotAllowedError, and nothing is written."""
+        may not dial for every one of the agent's queues is NumberNotAllowedError, and nothing is written.
+        `until`: the agent's announced sign-off (the wait estimate counts on nobody new from them after it)."""
         for queue_id in queues or ():
             self.queues.get(queue_id)  # UnknownQueueError for a typo, before anything is written
         if at is not None and at > self.clock.now() + MAX_CLOCK_SKEW:
             # a time from the future would make every later event look stale
             raise BadRequestError(f"at is more than {int(MAX_CLOCK_SKEW.total_seconds())} s in the future")
+        if until is not None:
+            learning.check_sign_off(until, status, self.clock.now())
         if contact is not None:
             contact = self._accept_contact(agent_id, contact, queues)
-        agent = self.store.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id)
+        agent = self.store.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id,
+                                               until)
         if agent is None or agent.status is not AgentStatus.AVAILABLE:
             return agent, None
         ticket = self.offer_work(agent_id, agent)
         if ticket is None:
             return agent, None
-        return Agent(agent.id, AgentStatus.BUSY, agent.queues, agent.contact, ticket.id, self.clock.now()), ticket
+        return replace(agent, status=AgentStatus.BUSY, ticket_id=ticket.id, changed_at=self.clock.now()), ticket
 
     def _accept_contact(self, agent_id: str, contact: str, queues: tuple[str, ...] | None) -> str:
         if queues is None:
@@ -248,7 +253,7 @@ class Dispatcher:
         now = self.clock.now()
         waited = (now - ticket.created_at).total_seconds()
         learning.learn(self.store, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
-                       waited, learning.told_pit(ticket, waited))
+                       waited, learning.told_pit(ticket, waited), ticket.told_ahead)
 
     def ticket_changed(self, queue_id: str, ticket_id: str, status: TicketStatus, previous: TicketStatus | None,
                        agent_id: str | None) -> None:

@@ -10,12 +10,17 @@ The model, in three parts:
    the spread from their second moment (so the renewal offset below is right whatever the shape).
    Two windows learn side by side, a long one (half-life `half_life_seconds`, 4 h) and a short one
    (10 min); a two-sided CUSUM of each call's standardised log talk time against the long window
-   raises an alarm on a lasting shift, and the long window then adopts the short one. A change in
-   talk times is followed within tens of calls while a stationary queue keeps its long memory.
+   raises an alarm on a lasting shift, and the long window then adopts the short one (counted as a
+   few calls). Before that, calls begun lately (weighted by when they began) estimate a shift of the
+   log talk time by a censored likelihood: a finished call counts by its talk time, a call still in
+   progress by having lasted its elapsed time, so calls lasting longer than the learned distribution
+   says reveal a change before any of them ends. The shift counts as far as it stands out of its
+   noise (soft threshold), so a stationary queue keeps its long memory.
 2. Departures (an agent freeing up for the line) are counted from what every agent is doing now:
    a busy agent's call has lasted `elapsed` seconds, so its residual is the talk-time distribution
-   conditioned on lasting longer; after it the agent serves fresh calls (renewal: rate 1/m and the
-   asymptotic offset (c^2-1)/2, reached slowly when talk times are heavy-tailed). An agent who has
+   conditioned on lasting longer; after it the agent serves fresh calls: the next one counted by its
+   own distribution (a fresh lognormal call rarely ends in its first minutes), the later ones at rate
+   1/m with the asymptotic offset (c^2-1)/2 (reached slowly when talk times are heavy-tailed). An agent who has
    announced a sign-off frees nobody after it; one expected to sign in frees a place when they do.
    M(t), the expected number of departures within t, is a sum over agents grouped by elapsed time.
    Elapsed times count as far as talk times look lognormal: for memoryless-like ones (many very
@@ -266,12 +271,16 @@ class TalkTime:
         return self.m2 * _phi((lx - self.mu - 2 * self.s2) / self.s) + x * x * self.sf(x)
 
 
+LIGHT_C2 = 1.5  # talk times up to this squared cv count their next call exactly (see `_Agents._agent`)
+
+
 class _Agents:
     """Busy agents grouped by elapsed time, and agents expected to sign in: M(t) and its variance."""
 
     def __init__(self, talk: TalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
                  trust: float = 1.0) -> None:
         self.talk = talk
+        self._bump_weight = min(1.0, max(0.0, (talk.c2 - 0.1) / 0.2))  # see `_agent`
         # agents expected to sign in (seconds from now): a free agent then, fresh calls after
         self.joining: dict[int, list[float]] = {}
         for d in joining:
@@ -313,10 +322,11 @@ class _Agents:
         # count is the straight line 1 + (t + kappa m - r)/m (regular or exponential-like talk times):
         # estimates far down the line then cost O(1) per step.
         self.linear_after = math.inf
-        if talk.c2 <= 1.0 and not self.joining and all(g[2] == math.inf for g in self.groups):
+        if talk.c2 <= LIGHT_C2 and not self.joining and all(g[2] == math.inf for g in self.groups):
             self.linear_after = max((done for _, done in self._lines), default=0.0) - talk.kappa * talk.m
             n_total = sum(g[0] for g in self.groups)
             r_sum = sum(g[0] * r for g, (r, _) in zip(self.groups, self._lines))
+            self._n_total, self._r_mean = n_total, r_sum / max(n_total, 1e-9)
             spread_sum = sum(g[0] * g[5] for g in self.groups)
             self._slope = n_total / talk.m
             self._base = n_total * (1.0 + talk.kappa) - r_sum / talk.m  # M(t) = base + slope t
@@ -366,8 +376,9 @@ class _Agents:
     def count(self, t: float) -> tuple[float, float]:
         """Expected departures within t and their variance."""
         talk = self.talk
-        if t >= self.linear_after:
-            return self._base + self._slope * t, self._var_base + talk.c2 * self._slope * t
+        if t >= self.linear_after:  # (plus what the fresh calls' slow start still holds back: see `_agent`)
+            return (self._base + self._slope * t + self._n_total * self._bump(t - self._r_mean),
+                    self._var_base + talk.c2 * self._slope * t)
         mean = var = 0.0
         for n, e, h, sa, psi_a, spread in self.groups:
             g, renewals = self._agent(e, sa, psi_a, min(t, h))
@@ -402,13 +413,29 @@ class _Agents:
                 break
         return m1, max(m2 - m1 * m1, 1e-6)
 
+    def _bump(self, since: float) -> float:
+        """U(r) - (r + kappa m)^+ / m at r = `since` (see `_agent`): F(r) - E[min(X, r + kappa m)] / m."""
+        if self._bump_weight <= 0 or since <= 0:
+            return 0.0
+        talk = self.talk
+        return self._bump_weight * (talk.cdf(since) - talk.lim_mean(max(0.0, since + talk.kappa * talk.m)) / talk.m)
+
     def _agent(self, e: float | None, sa: float, psi_a: float, t: float) -> tuple[float, float]:
         """One agent: P(its current call ends within t) and the expected calls after it that do."""
         talk = self.talk
         g, integral = self._first(e, sa, psi_a, t)
-        if talk.c2 <= 1.0:
+        if talk.c2 <= LIGHT_C2:
+            # Calls after the first: the renewal function U(r) = F(r) + E[(r - X + kappa m)^+] / m, the
+            # next call exactly and the rest at their asymptotic rate (exact for exponential talk times;
+            # a fresh lognormal call rarely ends early, so U stays below r/m + kappa for a talk time or
+            # two), taken as I(t + kappa m) / m, its straight-line part, plus the bump at the mean time
+            # since the first call ended. Regular talk times (cv^2 below 0.1) keep the straight line: there
+            # F is a step as wide as the spread of the first end, and F at its mean time is no average of F.
             shifted = t + talk.kappa * talk.m
-            return g, (self._first(e, sa, psi_a, shifted)[1] / talk.m if shifted > 0 else 0.0)
+            renewals = self._first(e, sa, psi_a, shifted)[1] / talk.m if shifted > 0 else 0.0
+            if g > 1e-12 and self._bump_weight > 0:
+                renewals += g * self._bump(integral / g)
+            return g, max(0.0, renewals)
         # heavy tails approach the offset slowly: about as the equilibrium residual's CDF squared
         # (F_e^2, checked against simulated lognormal renewals, cv 1.5-3), taken at the mean
         # time since the first completion, I(t)/G(t)
@@ -484,10 +511,25 @@ def _stages(n: int, theta: float) -> tuple[float, float, float, float]:
     return mean, var, sens, ab
 
 
+def _mills(u: float) -> float:
+    """phi(u) / (1 - Phi(u)): d/d(shift) of the log survival of a standard normal at u."""
+    if u > 30.0:
+        return u + 1.0 / u
+    tail = 0.5 * math.erfc(u / _SQRT2)
+    return math.exp(-0.5 * u * u) / (2.5066282746310002 * tail) if tail > 1e-300 else u
+
+
 class WaitEstimator:
     CUSUM_K, CUSUM_H = 0.25, 16.0  # change detection: allowance and alarm level, in standard deviations
     SHORT_HALF_LIFE = 600.0
     MIN_SHORT = 15.0  # calls the short window needs before it may overrule the long one
+    ADOPTED_WEIGHT = 10.0  # calls an adopted short window counts as: the calls after the change soon outweigh it
+    # Calls that began recently (weight exp(-age / RECENT_TAU) by when they began) estimate a shift of
+    # the log talk time, those still going as censored: evidence of a change before any of them ends.
+    CAL_DECAY_RATE = math.log(2) / (24 * 3600.0)
+    RECENT_TAU = 480.0
+    RECENT_PRIOR = 3.0  # pseudo-calls at no shift
+    SHIFT_Z = 1.5  # a shift counts from this many standard errors on (soft threshold, see `estimate`)
 
     def __init__(self, prior_service_seconds: float = 300.0, prior_patience_seconds: float = 600.0,
                  half_life_seconds: float = 4 * 3600.0, prior_weight: float = 5.0, staffed: int = 1,
@@ -507,6 +549,8 @@ class WaitEstimator:
         self.bands = [Calibration() for _ in range(len(BAND_EDGES) + 1)]
         self.changes = 0  # talk-time changes adopted (for reports)
         self.cusum_up = self.cusum_down = 0.0
+        # finished calls weighted by when they began: sum of weights, of weight * ln(talk time)
+        self.recent_w = self.recent_l = self.recent_w2 = 0.0  # (and of weight squared)
 
     # --- learning ------------------------------------------------------------------------------
 
@@ -520,9 +564,15 @@ class WaitEstimator:
             self.abandons *= keep
             self.age_exposure = [w * keep for w in self.age_exposure]
             self.age_abandons = [w * keep for w in self.age_abandons]
-            self.calibration.decay(keep)
+            # ranges' shape errors change slowly: calibration keeps a day's outcomes (each band needs many)
+            keep_cal = math.exp(-self.CAL_DECAY_RATE * dt)
+            self.calibration.decay(keep_cal)
             for band in self.bands:
-                band.decay(keep)
+                band.decay(keep_cal)
+            fade = math.exp(-dt / self.RECENT_TAU)
+            self.recent_w *= fade
+            self.recent_l *= fade
+            self.recent_w2 *= fade * fade
         self.updated_at = at if self.updated_at is None else max(self.updated_at, at)
 
     def _talk_ended(self, seconds: float) -> None:
@@ -534,8 +584,14 @@ class WaitEstimator:
         self.cusum_down = max(0.0, self.cusum_down - z - self.CUSUM_K)
         long.add(seconds)
         short.add(seconds)
+        began = math.exp(-seconds / self.RECENT_TAU)
+        self.recent_w += began
+        self.recent_w2 += began * began
+        self.recent_l += began * math.log(max(seconds, 1e-3))
         if max(self.cusum_up, self.cusum_down) > self.CUSUM_H and short.w >= self.MIN_SHORT and long.w >= 50:
-            self.talk_long = Window(short.w, short.sx, short.sx2, short.sl, short.sl2)
+            adopted = Window(short.w, short.sx, short.sx2, short.sl, short.sl2)
+            adopted.scale(min(1.0, self.ADOPTED_WEIGHT / short.w))
+            self.talk_long = adopted
             self.cusum_up = self.cusum_down = 0.0
             self.changes += 1
 
@@ -585,8 +641,41 @@ class WaitEstimator:
             cumulative += seconds * (self.age_abandons[b] + 2.0) / (self.age_exposure[b] + 2.0 / theta)
         return cumulative / age if age > 0 else theta
 
-    def talk_time(self) -> TalkTime:
-        return TalkTime(self.talk_long.mean, self.talk_long.cv2)
+    def talk_time(self, shift: float = 0.0) -> TalkTime:
+        return TalkTime(self.talk_long.mean * math.exp(shift), self.talk_long.cv2)
+
+    def recent_shift(self, now: float, busy: Sequence[BusyAgent]) -> tuple[float, float]:
+        """The shift of the log talk time of calls begun lately (weighted by exp(-age / RECENT_TAU))
+        against the long window, and its standard error: a censored lognormal likelihood in which a
+        finished call counts by its talk time and a call still going by having lasted `elapsed`."""
+        mu0, var = self.talk_long.log_mean, self.talk_long.log_var
+        sigma = math.sqrt(var)
+        going = []
+        for agent in busy:
+            e = agent.elapsed
+            if e is not None and 1.0 <= e < 4.0 * self.RECENT_TAU:
+                going.append((math.exp(-e / self.RECENT_TAU), (math.log(e) - mu0) / sigma))
+        fade = math.exp(-max(0.0, now - self.updated_at) / self.RECENT_TAU) if self.updated_at is not None else 1.0
+        w_done, l_done = fade * self.recent_w, fade * (self.recent_l - self.recent_w * mu0)  # sum w (ln x - mu0)
+        shift = 0.0  # Newton's method on the score, from no shift (concave: converges in a few steps)
+        info = info2 = 1.0
+        for _ in range(3):
+            score = (l_done - (w_done + self.RECENT_PRIOR) * shift) / var
+            info = (w_done + self.RECENT_PRIOR) / var
+            info2 = (self.recent_w2 * fade * fade + self.RECENT_PRIOR) / var
+            for w, u0 in going:
+                u = u0 - shift / sigma
+                h = _mills(u)
+                score += w * h / sigma
+                i = w * h * (h - u) / var
+                info += i
+                info2 += w * i
+            step = score / info
+            shift += max(-1.0, min(1.0, step))
+            if abs(step) < 1e-2:  # (the soft threshold needs no finer)
+                break
+        # weighted scores: the variance is sum w^2 i / (sum w i)^2 (sandwich), not 1 / sum w i
+        return shift, math.sqrt(info2) / info
 
     def levels(self, coverage: float, ahead: int) -> tuple[float, float]:
         """Calibrated quantile levels for a caller with `ahead` in front: the band's calibration
@@ -614,18 +703,25 @@ class WaitEstimator:
         agents = list(busy) if busy is not None else []
         agents += [BusyAgent(0.0)] * idle  # idle agents take the first `idle` callers now: fresh calls
         agents += [BusyAgent(None)] * max(0, s - len(agents))  # signed in, nothing known
-        talk = self.talk_time()
+        c2 = self.talk_long.cv2
         # How far elapsed times can be trusted: lognormal talk times spread their logarithms by
         # ln(1 + cv^2); memoryless-like ones (many very short calls) spread them far more, and there
         # how long a call has lasted says little about when it ends. Regular talk times (cv^2 < 0.5)
         # are always trusted: there a mixture of regimes, not memorylessness, widens the logarithms.
-        spread = self.talk_long.log_var / math.log1p(talk.c2)
-        trust = 1.0 if talk.c2 < 0.5 else min(1.0, max(0.0, 2.0 - spread))
+        spread = self.talk_long.log_var / math.log1p(c2)
+        trust = 1.0 if c2 < 0.5 else min(1.0, max(0.0, 2.0 - spread))
+        # A recent shift of talk times, as far as it stands out of its noise (soft threshold at SHIFT_Z
+        # standard errors) and as far as the lognormal it is measured against fits (`trust`).
+        shift, shift_se = self.recent_shift(now, agents) if trust > 0 else (0.0, 1.0)
+        shift = trust * shift * (1.0 - (self.SHIFT_Z * shift_se / shift) ** 2) \
+            if abs(shift) > self.SHIFT_Z * shift_se else 0.0
+        talk = self.talk_time(shift)
         model = _Agents(talk, agents, joining, trust=trust)
         rate = max(model.capacity, 1.0) / talk.m
         theta_t = self.theta / rate  # abandonment per departure
         tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
-        mu_cv = 1.0 / math.sqrt(self.talk_long.w)
+        # the learned talk time's relative error; a shift taken from recent calls adds its own
+        mu_cv = math.sqrt(1.0 / self.talk_long.w + (shift_se ** 2 if shift else 0.0))
         t, slope, curvature, dispersion = model.invert(tau)
         if head_wait is not None and n > 0:  # callers ahead have waited 0..head_wait and wait on ~t
             theta_t = self.theta_until(max(0.0, head_wait) + t) / rate
@@ -639,7 +735,6 @@ class WaitEstimator:
             # Where departures come regularly the (n+1)-th falls, on average, half a step before the
             # expected count reaches n+1 (exact for a lattice; no shift for Poisson departures).
             t, slope, curvature, dispersion = model.invert(max(0.5, tau - 0.5 * (1.0 - dispersion)), near=t)
-        mu_cv = 1.0 / math.sqrt(self.talk_long.w)
         theta_cv = 1.0 / math.sqrt(self.abandons)
         # departures are as random as their dispersion says; abandonments ahead stay Poisson-like
         d = min(1.0, max(dispersion, 0.02))
@@ -657,7 +752,7 @@ class WaitEstimator:
         lo_level, hi_level = self.levels(coverage, n)
         return WaitEstimate(mean=mean, low=gamma_quantile(shape, scale, lo_level),
                             high=gamma_quantile(shape, scale, hi_level), p_served=p_served,
-                            shape=shape, scale=scale)
+                            shape=shape, scale=scale, ahead=n)
 
     # --- persistence ---------------------------------------------------------------------------
 
@@ -667,7 +762,7 @@ class WaitEstimator:
                 "age_exposure": [round(w, 3) for w in self.age_exposure],
                 "age_abandons": [round(w, 4) for w in self.age_abandons],
                 "updated_at": self.updated_at, "decay_rate": self.decay_rate, "changes": self.changes,
-                "cusum": [self.cusum_up, self.cusum_down],
+                "cusum": [self.cusum_up, self.cusum_down], "recent": [self.recent_w, self.recent_l, self.recent_w2],
                 "cal_events": [round(w, 4) for w in self.calibration.events],
                 "cal_censored": [round(w, 4) for w in self.calibration.censored],
                 "bands": [[[round(w, 4) for w in b.events], [round(w, 4) for w in b.censored]]
@@ -690,6 +785,7 @@ class WaitEstimator:
         est.age_abandons = [float(w) for w in state.get("age_abandons", est.age_abandons)]
         est.changes = int(state.get("changes", 0))
         est.cusum_up, est.cusum_down = (float(v) for v in state.get("cusum", (0.0, 0.0)))
+        est.recent_w, est.recent_l, est.recent_w2 = (float(v) for v in state.get("recent", (0.0, 0.0, 0.0)))
         est.updated_at = None if state.get("updated_at") is None else float(state["updated_at"])
         est.staffed = int(state.get("staffed", 1))
         est.calibration.events = [float(w) for w in state.get("cal_events", est.calibration.events)]

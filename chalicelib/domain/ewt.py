@@ -19,6 +19,7 @@ class WaitEstimate:
     p_served: float  # probability of being served before abandoning
     shape: float = 0.0  # the gamma the range came from (0: no wait), kept to score the outcome later
     scale: float = 0.0
+    ahead: int | None = None  # callers counted ahead (after idle agents): the range's position band
 
     @classmethod
     def zero(cls) -> "WaitEstimate":

@@ -3,12 +3,13 @@ learns from the same events the simulation feeds it (abandonments, service start
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..ports import TicketStore
+from .errors import BadRequestError
 from .estimator import BusyAgent, QueueEvent, QueueEventKind, WaitEstimator
 from .ewt import WaitEstimate
-from .model import Agent, Ticket, TicketKind
+from .model import Agent, AgentStatus, Ticket, TicketKind
 from .queues import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,31 @@ def prior(queue: QueueConfig) -> WaitEstimator:
     return WaitEstimator(prior_service_seconds=queue.average_handle_seconds,
                          prior_patience_seconds=queue.average_patience_seconds, prior_weight=PRIOR_WEIGHT,
                          staffed=queue.assumed_agents)
+
+
+# An announced sign-off lies within this of now: a shift, not a standing schedule.
+MAX_SIGN_OFF_AHEAD = timedelta(hours=24)
+
+
+def check_sign_off(until: datetime, status: AgentStatus, now: datetime) -> None:
+    """An agent's announced sign-off must be in the next 24 h and come with a signed-in status;
+    BadRequestError says why not."""
+    if until.tzinfo is None:
+        raise BadRequestError("until must carry a time zone (e.g. Z)")
+    if status is AgentStatus.OFFLINE:
+        raise BadRequestError("until is the sign-off of an agent on shift: not with status offline")
+    if until <= now:
+        raise BadRequestError("until must be in the future")
+    if until > now + MAX_SIGN_OFF_AHEAD:
+        raise BadRequestError(f"until must be at most {int(MAX_SIGN_OFF_AHEAD.total_seconds() // 3600)} h ahead")
+
+
+def leaves_in(agent: Agent, now: datetime) -> float | None:
+    """Seconds until the agent's announced sign-off; None if none is announced or it has passed
+    (an agent still signed in after it evidently stayed on)."""
+    if agent.until is None or agent.until <= now:
+        return None
+    return (agent.until - now).total_seconds()
 
 
 def current(store: TicketStore, queue: QueueConfig) -> WaitEstimator:
@@ -44,7 +70,7 @@ def busy_from(agents: list[Agent], now: datetime) -> list[BusyAgent]:
     # Only a call Holdfast put the agent on has a known start: an agent who set themselves busy may be
     # doing anything, and hours of 'busy' read as a talk time would inflate every estimate.
     return [BusyAgent(None if a.changed_at is None or not a.ticket_id
-                      else max(0.0, (now - a.changed_at).total_seconds()))
+                      else max(0.0, (now - a.changed_at).total_seconds()), leaves_in(a, now))
             for a in agents]
 
 
@@ -68,10 +94,11 @@ def told_pit(ticket: Ticket, wait: float) -> float | None:
 
 
 def learn(store: TicketStore, queue: QueueConfig, kind: QueueEventKind, at: datetime, value: float,
-          pit: float | None = None) -> None:
-    """Fold one event into the queue's estimator. Never fails the call flow: a lost update only
+          pit: float | None = None, ahead: int | None = None) -> None:
+    """Fold one event into the queue's estimator (`pit` and `ahead`: where the wait fell in what the
+    caller was told, and how many were ahead then). Never fails the call flow: a lost update only
     costs the estimate one observation."""
-    event = QueueEvent(kind, at.timestamp(), max(0.0, value), pit)
+    event = QueueEvent(kind, at.timestamp(), max(0.0, value), pit, ahead)
 
     def apply(state: dict | None) -> dict:
         estimator = WaitEstimator.from_state(state) if state else prior(queue)

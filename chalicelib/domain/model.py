@@ -83,6 +83,7 @@ class Ticket:
     last_outcome: str | None = None
     told_shape: float = 0.0  # the wait estimate the caller heard (a gamma), to score it when they leave
     told_scale: float = 0.0
+    told_ahead: int | None = None  # how many were ahead when told (its range is calibrated per position band)
     lost_cause: str | None = None  # set while this is an unrecovered lost call (see LostCause)
     lost_at: datetime | None = None
     recovered_at: datetime | None = None
@@ -183,6 +184,7 @@ class Agent:
     contact: str | None = None
     ticket_id: str | None = None  # what the agent is reserved for while BUSY through Holdfast
     changed_at: datetime | None = None
+    until: datetime | None = None  # announced sign-off: takes no new call after it (None: not announced)
 
 
 def is_stale(changed_at: datetime | None, reserved: bool, event_at: datetime) -> bool:

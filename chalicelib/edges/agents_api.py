@@ -18,7 +18,7 @@ from .webhooks import HttpReply, verified_form
 MAX_BODY_BYTES = 4096
 MAX_QUEUES = 32
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_.:@/+=-]{1,128}$")
-_FIELDS = frozenset({"status", "contact", "queues", "at", "event_id"})
+_FIELDS = frozenset({"status", "contact", "queues", "at", "event_id", "until"})
 PROVIDER_AGENT_ID = re.compile(r"^[^.\x00-\x1f\x7f/\\][^\x00-\x1f\x7f/\\]{0,63}$")
 
 
@@ -33,7 +33,8 @@ def bearer_ok(headers: Mapping[str, str], token: str) -> bool:
 
 def agent_json(agent: Agent) -> dict[str, Any]:
     return {"id": agent.id, "status": agent.status.value, "queues": list(agent.queues),
-            "contact": agent.contact, "ticket": agent.ticket_id}
+            "contact": agent.contact, "ticket": agent.ticket_id,
+            "until": agent.until.isoformat() if agent.until else None}
 
 
 def parse_status_body(raw_body: bytes | None) -> dict[str, Any]:
@@ -62,20 +63,28 @@ def parse_status_body(raw_body: bytes | None) -> dict[str, Any]:
     if queues is not None and (not isinstance(queues, list) or len(queues) > MAX_QUEUES
                                or not all(isinstance(q, str) and 0 < len(q) <= 64 for q in queues)):
         raise BadRequestError(f"queues must be a list of at most {MAX_QUEUES} queue ids")
-    at = body.get("at")
-    try:
-        at_time = datetime.fromisoformat(at.replace("Z", "+00:00")) if at and len(at) <= 40 else None
-    except (AttributeError, ValueError):
-        raise BadRequestError("at must be an ISO 8601 time") from None
-    if at and at_time is None:
-        raise BadRequestError("at must be an ISO 8601 time")
-    if at_time is not None and at_time.tzinfo is None:
-        raise BadRequestError("at must carry a time zone (e.g. Z)")
     event_id = body.get("event_id")
     if event_id is not None and (not isinstance(event_id, str) or not _EVENT_ID.match(event_id)):
         raise BadRequestError("event_id must be 1-128 letters, digits or _.:@/+=-")
     return {"status": status, "contact": contact, "queues": tuple(queues) if queues is not None else None,
-            "at": at_time, "event_id": event_id}
+            "at": iso_time(body, "at"), "event_id": event_id, "until": iso_time(body, "until")}
+
+
+def iso_time(body: Mapping[str, Any], name: str) -> datetime | None:
+    """The body's field `name` as an aware time (None if absent); BadRequestError if it is not one.
+    (Whether the time itself makes sense is the dispatcher's to say.)"""
+    value = body.get(name)
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) and len(value) <= 40 else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise BadRequestError(f"{name} must be an ISO 8601 time")
+    if parsed is not None and parsed.tzinfo is None:
+        raise BadRequestError(f"{name} must carry a time zone (e.g. Z)")
+    return parsed
 
 
 # An agent's id travels through workflow input, queue messages and logs: it may not be a phone number.

@@ -182,6 +182,7 @@ def test_taskrouter_contact_uri_passes_the_policy_too(client: Client, built) -> 
     (b'{"status": "available", "x": ' + b"[" * 1500 + b"]" * 1500 + b"}", "JSON"),
     ({"status": "available", "nested": {"a": {"b": {}}}}, "unknown field"),
     ({"status": "available", "at": "2100-01-01T00:00:00Z"}, "future"),
+    ({"status": "available", "at": 1763416800}, "ISO"),  # a number, not a time (was a 500)
     ({"status": "available", "queues": ["support"] * 40}, "queues"),
 ])
 def test_unbounded_input_is_a_clear_400_not_a_500(client: Client, built, body, message) -> None:  # type: ignore[no-untyped-def]
@@ -233,3 +234,38 @@ def test_an_agent_id_that_is_a_phone_number_is_400(client: Client, built) -> Non
                       WorkerAttributes=attributes).status_code == 400
     assert c.store.staffing("support").staffed == 0
     assert put_status(client, "agent-007", {"status": "available", "queues": ["support"]}).status_code == 200
+
+
+def test_an_announced_sign_off_is_kept_and_shown(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built  # the clock reads 2025-11-17 18:00 UTC
+    reply = put_status(client, "alice", {"status": "available", "contact": "client:alice", "queues": ["support"],
+                                         "until": "2025-11-17T22:30:00Z"})
+    assert reply.status_code == 200
+    assert json.loads(reply.body)["agent"]["until"] == "2025-11-17T22:30:00+00:00"
+    # a later event that announces nothing keeps it
+    reply = put_status(client, "alice", {"status": "busy"})
+    assert json.loads(reply.body)["agent"]["until"] == "2025-11-17T22:30:00+00:00"
+    assert c.store.get_agent("alice").until.isoformat() == "2025-11-17T22:30:00+00:00"
+
+
+@pytest.mark.parametrize("until, message", [
+    ("2025-11-17T17:59:00Z", "future"),  # already past
+    ("2025-11-18T18:00:01Z", "24 h"),
+    ("2025-11-17T22:30:00", "time zone"),
+    ("tonight", "ISO"),
+    (1763416800, "ISO"),
+    ("2025-11-17T22:30:00Z" + " " * 40, "ISO"),
+])
+def test_a_bad_sign_off_is_400_and_changes_nothing(client: Client, built, until, message) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    reply = put_status(client, "alice", {"status": "available", "queues": ["support"], "until": until})
+    assert reply.status_code == 400 and message in json.loads(reply.body)["error"]
+    assert c.store.staffing("support").staffed == 0
+
+
+def test_a_sign_off_with_status_offline_is_400(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    put_status(client, "alice", {"status": "available", "queues": ["support"]})
+    reply = put_status(client, "alice", {"status": "offline", "until": "2025-11-17T22:30:00Z"})
+    assert reply.status_code == 400 and "offline" in json.loads(reply.body)["error"]
+    assert c.store.staffing("support").staffed == 1

@@ -171,6 +171,9 @@ def regular(mean: float = 540.0, cv: float = 0.1, calls: int = 4000) -> WaitEsti
                         half_life_seconds=1e12)
     for i in range(calls):
         est.observe(QueueEvent(K.SERVICE_END, float(i), rng.lognormvariate(math.log(mean) - sigma ** 2 / 2, sigma)))
+    # these calls ended one a second, on agents other than those the tests put on calls: not the
+    # recent calls of the same agents (whose shift `recent_shift` estimates)
+    est.recent_w = est.recent_l = est.recent_w2 = 0.0
     return est
 
 
@@ -349,3 +352,69 @@ def test_the_call_flow_estimate_reads_the_head_of_the_line() -> None:
     assert learning.head_wait(store, queue, now) is None
     store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now - timedelta(seconds=75), call_id="A"))
     assert learning.head_wait(store, queue, now) == pytest.approx(75)
+
+
+def test_the_call_after_the_current_one_rarely_ends_in_its_first_minutes() -> None:
+    """Lognormal talk times (cv 1): a fresh call seldom ends early, so departures after each agent's
+    current call come slower than the long-run rate for a talk time or two (the count was ~10% high)."""
+    est = regular(mean=450, cv=1.0, calls=20000)
+    elapsed = [20.0, 60.0, 110.0, 170.0, 240.0, 330.0, 450.0, 600.0, 800.0, 1100.0]
+    for ahead in (10, 25):
+        got = est.estimate(0, ahead + 1, servers=10, busy=[BusyAgent(e) for e in elapsed]).mean
+        assert got == pytest.approx(simulated_wait(elapsed, ahead, 450, 1.0, runs=3000), rel=0.05), ahead
+
+
+def renewals(agents: int, mean: float, cv: float, change_at: float, new_mean: float, until: float,
+             seed: int = 5, memoryless: bool = False) -> tuple[WaitEstimator, list[BusyAgent]]:
+    """`agents` agents on back-to-back lognormal calls; calls begun from `change_at` on last `new_mean`
+    on average. The estimator hears every end; returns it and the calls in progress at `until`."""
+    rng = random.Random(seed)
+    sigma = math.sqrt(math.log(1 + cv * cv))
+
+    def draw(start: float) -> float:
+        m = new_mean if start >= change_at else mean
+        return rng.expovariate(1.0 / m) if memoryless else rng.lognormvariate(math.log(m) - sigma ** 2 / 2, sigma)
+
+    est = WaitEstimator(prior_service_seconds=mean, prior_patience_seconds=600, prior_weight=5)
+    starts = [-rng.uniform(0, mean) for _ in range(agents)]
+    ends = [(s + draw(s), i) for i, s in enumerate(starts)]
+    while True:
+        ends.sort()
+        end, i = ends[0]
+        if end > until:
+            break
+        est.observe(QueueEvent(K.SERVICE_END, end, end - starts[i]))
+        starts[i] = end
+        ends[0] = (end + draw(end), i)
+    return est, [BusyAgent(until - s) for s in starts]
+
+
+def test_calls_in_progress_show_longer_talk_times_before_any_of_them_ends() -> None:
+    # talk times go from 300 to 450 s at 6 h; 10 minutes later few of the new calls have ended
+    now = 6 * 3600 + 600
+    changed, busy = renewals(50, 300, 1.0, change_at=6 * 3600, new_mean=450, until=now, seed=0)
+    assert changed.talk_long.mean < 310  # the finished calls have not moved the learned talk time
+    shift, se = changed.recent_shift(now, busy)
+    assert shift > 2.5 * se and 0.15 < shift < 0.6  # ln(450 / 300) = 0.41
+    finished_only, _ = changed.recent_shift(now, [])
+    assert finished_only < 0  # the new calls that ended so far are the short ones
+    # what the next callers hear: longer than the long window alone says
+    steady, same_busy = renewals(50, 300, 1.0, change_at=math.inf, new_mean=300, until=now, seed=0)
+    assert changed.estimate(now, 31, servers=50, busy=busy).mean > 1.1 * steady.estimate(
+        now, 31, servers=50, busy=same_busy).mean
+
+
+def test_a_steady_queue_reads_no_shift_into_its_calls_in_progress() -> None:
+    for seed in range(4):
+        steady, busy = renewals(50, 300, 1.0, change_at=math.inf, new_mean=300, until=6 * 3600, seed=seed)
+        shift, se = steady.recent_shift(6 * 3600, busy)
+        assert abs(shift) < 2.5 * se, seed
+
+
+def test_memoryless_talk_times_read_no_shift_into_calls_in_progress() -> None:
+    """Exponential talk times fit no lognormal: neither elapsed times nor the shift measured against
+    one count, and the estimate is the one that knows no elapsed times."""
+    now = 6 * 3600 + 600
+    est, busy = renewals(50, 300, 1.0, change_at=6 * 3600, new_mean=450, until=now, seed=0, memoryless=True)
+    assert est.estimate(now, 31, servers=50, busy=busy).mean == pytest.approx(
+        est.estimate(now, 31, servers=50, busy=[BusyAgent(None)] * 50).mean)
