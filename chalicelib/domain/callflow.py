@@ -183,8 +183,7 @@ class CallFlow:
         if est.mean < queue.offer_callback_after_seconds:
             return line, None
         learned = guard.learned_delay(queue, self.store.queue_stats(queue.id), now)
-        if queue.offer_callback_within_day and learned is not None and not self._within_today(
-                queue, now + timedelta(seconds=learned), now):
+        if self._spoken_for(queue, learned, now):
             # callbacks booked now are not being made before closing: no offer the day could not keep
             return (*line, self.prompt(queue, lang, "callbacks_full")), None
         promise = self._promisable(queue, self._dialable(queue, ticket.caller) or "", est, now, learned)
@@ -625,6 +624,12 @@ class CallFlow:
             opening = queue.hours.next_opening(closes)
             return None if opening is None else next_slot(queue, number, opening + (at - closes))
         return at
+
+    def _spoken_for(self, queue: QueueConfig, learned: float | None, now: datetime) -> bool:
+        """The day's callbacks are spoken for: one booked now is not expected before closing (the learned
+        delay for this hour), and the queue offers callbacks only within the day."""
+        return queue.offer_callback_within_day and learned is not None and not self._within_today(
+            queue, now + timedelta(seconds=learned), now)
 
     @staticmethod
     def _within_today(queue: QueueConfig, moment: datetime, now: datetime) -> bool:
