@@ -604,8 +604,8 @@ class CallFlow:
             return None
         try:
             # told, as a wait from the call's start (the board and the guard read it there)
-            self.store.record_told(ticket.id, shape, max(1.0, (at - ticket.created_at).total_seconds()) / shape)
             guard.promise(self.store, queue, ticket.id, at, now)
+            self.store.record_told(ticket.id, shape, max(1.0, (at - ticket.created_at).total_seconds()) / shape)
         except Exception:  # noqa: BLE001 - a time the dispatcher may not keep is not said
             log.warning("could not record the callback's promise", extra={"ticket": ticket.id}, exc_info=True)
             return None

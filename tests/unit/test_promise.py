@@ -14,7 +14,7 @@ from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.estimator import QueueEventKind
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory, parse_queue
-from chalicelib.domain.script import Gather, Say
+from tests.unit.test_callflow import said
 
 # 09:00-18:00 New York, Monday to Friday; one agent, 5-minute calls
 QUEUE = {"id": "ny", "name": "NY", "numbers": ["+12125550100"], "assumed_agents": 1, "average_handle_seconds": 300,
@@ -34,16 +34,6 @@ def world(now: datetime, **settings: object) -> tuple[FakeStore, FixedClock, Cal
 
 def call(sid: str, caller: str = CALLER, **kw: object) -> CallEvent:
     return CallEvent(sid, CallStatus.RINGING, caller, "+12125550100", **kw)  # type: ignore[arg-type]
-
-
-def said(script) -> str:  # type: ignore[no-untyped-def]
-    out = []
-    for verb in script.verbs:
-        if isinstance(verb, Say):
-            out.append(verb.text)
-        if isinstance(verb, Gather):
-            out.extend(p.text for p in verb.prompts if isinstance(p, Say))
-    return " ".join(out)
 
 
 def book_callback(flow: CallFlow, store: FakeStore, ahead: int = 3) -> tuple[str, str]:
