@@ -3,7 +3,7 @@
 Order is the ticket number, and a callback keeps its caller's place. The guard bounds what that costs
 the callers still holding (docs/queues.md):
 - a callback the caller asked for keeps its place until a live caller behind it has waited
-  `callback_guard_seconds` (default 20, the service-level target; 0: live callers always first);
+  `callback_guard_seconds` (default 0: live callers always first; 20 would be the service-level target);
 - a recovery callback (nobody asked for it: the caller hung up) keeps its place only while no live
   caller has waited `recovery_guard_seconds` (0: it takes only agents no live caller needs);
 - but the promise wins: a callback whose caller was told "we will call you within N minutes" goes
@@ -59,7 +59,8 @@ def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: date
     (a callback at the head, nobody live waiting, and too few other agents idle to take it)."""
     if head.kind is TicketKind.LIVE or not queue.live_guard:
         return head
-    promised = None if head.lost_cause else promised_at(head)
+    # the promise is the first attempt's: a retry (attempt 2 on) waits like any callback
+    promised = None if head.lost_cause or head.attempts > 1 else promised_at(head)
     if promised is not None and now >= promised - lead(queue):
         return head  # the promise: the callback comes no later than the caller was told
     if live is not None:

@@ -65,6 +65,8 @@ def test_a_callback_goes_first_from_the_lead_before_the_time_its_caller_was_told
     assert guard.promised_at(slot) == at(3600)
     assert guard.next_ticket(slot, live, QUEUE, at(3600 - 121)) is live
     assert guard.next_ticket(slot, live, QUEUE, at(3600 - 120)) is slot
+    retry = ticket(1, told_shape=5.0, told_scale=60.0, attempts=2)  # the first attempt kept the promise
+    assert guard.next_ticket(retry, live, QUEUE, at(3600)) is live
     untold = ticket(1)  # "as soon as an agent is available": no time, no bound
     assert guard.promised_at(untold) is None
     assert guard.next_ticket(untold, live, QUEUE, at(7200)) is live
