@@ -29,13 +29,16 @@ PUBLISHED_MISSED = "7.6% (Sep-Nov 2020) to about 9% (Apr 2021)"
 SWEEP: list[dict[str, Any]] = [
     {"live_guard": False},
     {},
-    {"callback_reserve_agents": 0},
-    {"callback_reserve_agents": 1},
-    {"callback_reserve_agents": 3},
-    {"callback_guard_seconds": 0},
-    {"offer_callback_after_seconds": 300},
+    {"callback_reserve_agents": 2},
+    {"callback_reserve_agents": 6},
+    {"callback_guard_seconds": 20},
+    {"callback_min_talk_seconds": 0},
+    {"retry_delays_seconds": [0, 300, 600, 900]},
+    {"offer_callback_within_day": False},
     {"recover_lost_calls": False},
 ]
+# The same for the all-day overload: the offer cut-off against none
+OVERLOAD_SWEEP: list[dict[str, Any]] = [{"offer_callback_within_day": False}]
 
 ROWS = [("offered (calls/day)", "offered", "{:.0f}", 1), ("answered live", "answered_live", "{:.1f}%", 100),
         ("service level (20 s, of offered)", "service_level", "{:.1f}%", 100), ("ASA (s)", "asa", "{:.0f}", 1),
@@ -49,8 +52,7 @@ ROWS = [("offered (calls/day)", "offered", "{:.0f}", 1), ("answered live", "answ
         ("unrecovered, short hang-ups left out", "unrecovered_long", "{:.1f}%", 100),
         ("time to callback p50 (min)", "ttc_p50", "{:.0f}", 1), ("time to callback p90 (min)", "ttc_p90", "{:.0f}", 1),
         ("agent occupancy", "occupancy", "{:.1f}%", 100), ("dials per call recovered by callback", "dials_per_recovered", "{:.2f}", 1),
-        ("promise kept (first dial by the time told)", "promise_kept", "{:.1f}%", 100),
-        ("promise kept (by the high end of the range told)", "promise_kept_high", "{:.1f}%", 100)]
+        ("promise kept (first dial by the time told)", "promise_kept", "{:.1f}%", 100)]
 
 
 class Progress:
@@ -119,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     days = 4 if args.quick else args.days
     sweep = SWEEP[:2] if args.quick else SWEEP
     started = time.perf_counter()
-    progress = Progress(days * (2 * len(POLICIES) + len(sweep)))
+    overload_sweep = [] if args.quick else OVERLOAD_SWEEP
+    progress = Progress(days * (2 * len(POLICIES) + len(sweep) + len(overload_sweep)))
     case: dict[str, dict] = {}
     overload: dict[str, dict] = {}
     ttc: dict[str, list[float]] = {}
@@ -134,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             progress.done += days
             continue
         curve.append((settings, simulate(with_queue(CASE, **settings), "holdfast", days, args.seed, progress)[0]))
+    overload_curve = [({}, overload["holdfast"])] + [
+        (settings, simulate(with_queue(OVERLOAD, **settings), "holdfast", days, args.seed, progress)[0])
+        for settings in overload_sweep]
     print(file=sys.stderr)
     checks = verdicts(case, overload)
     out = []
@@ -153,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         out.append("")
         out.append("Trade-off curve (Holdfast settings on the case day):")
         out.append(curve_table(curve))
+    if overload_sweep:
+        out.append("")
+        out.append(f"All-day overload, Holdfast settings (no callback: unrecovered {overload['none']['unrecovered'][0]:.1%}, "
+                   f"service level {overload['none']['service_level'][0]:.1%}):")
+        out.append(curve_table(overload_curve))
     out.append(f"\n({time.perf_counter() - started:.0f} s)")
     text = "\n".join(out)
     print(text)

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from chalicelib.adapters.memory import FakeStore, VirtualClock
+from chalicelib.domain import guard
 from chalicelib.domain.errors import CallGoneError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory, parse_queue
@@ -153,7 +154,6 @@ class CallRecord:
     ended_at: float | None = None  # hung up, or pressed 1 (then chose_callback)
     chose_callback: bool = False
     promise: float | None = None  # when the caller was told to expect the callback
-    promise_high: float | None = None
 
 
 @dataclass
@@ -280,12 +280,9 @@ class Sim:
             return  # refused (or bridged meanwhile): the caller holds on
         rec.ended_at, rec.chose_callback = self.now(), True
         self.last_missed[rec.caller.number] = rec
-        now = self.clock.now()
-        if ticket.not_before is not None and ticket.not_before > now:
-            rec.promise = rec.promise_high = (ticket.not_before - FIRST_DAY).total_seconds()
-        else:  # "expect our call in about {mean}": the estimate the caller hears
-            est, _ = self.w.flow.estimate(self.queue, ticket)
-            rec.promise, rec.promise_high = self.now() + est.mean, self.now() + est.high
+        # the time the caller was just told ("within N minutes", or a time of day), as Holdfast recorded it
+        promised = guard.promised_at(ticket)
+        rec.promise = None if promised is None else (promised - FIRST_DAY).total_seconds()
 
     def poll(self, sid: str, tid: str) -> None:
         rec = self.by_sid[sid]
@@ -535,13 +532,10 @@ def measures(sim: Sim, day: int) -> dict[str, float]:
     unrecovered_long = unrecovered - sum(1 for r in short if not any(
         t >= (r.ended_at or r.start) for t in sim.talked.get(r.caller.number, ())))
     chosen = [r for r in recs if r.chose_callback and r.promise is not None]
-    kept, kept_high = 0, 0
+    kept = 0
     for r in chosen:
         first = [t for t in sim.dialed.get(r.caller.number, ()) if t >= (r.ended_at or 0)]
-        if first and first[0] <= r.promise + 60:  # told in whole minutes
-            kept += 1
-        if first and first[0] <= (r.promise_high or r.promise) + 60:
-            kept_high += 1
+        kept += bool(first and first[0] <= r.promise)
     staffed = sim.s.agents * (CLOSE_H - OPEN_H) * 3600
     dials = sum(1 for ts in sim.dialed.values() for t in ts if lo <= t < hi)
     return {
@@ -562,7 +556,6 @@ def measures(sim: Sim, day: int) -> dict[str, float]:
         "occupancy": sim.busy.get(day, 0.0) / staffed,
         "dials_per_recovered": dials / by_callback if by_callback else float("nan"),
         "promise_kept": kept / len(chosen) if chosen else float("nan"),
-        "promise_kept_high": kept_high / len(chosen) if chosen else float("nan"),
         "_ttc": to_callback,  # type: ignore[dict-item]
     }
 

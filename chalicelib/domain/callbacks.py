@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..ports import Clock, Dialer, Orchestrator, TicketStore
-from . import learning, speech
+from . import guard, learning, speech
 from .dispatch import Dispatcher, callable_contact
 from .estimator import QueueEventKind
 from .errors import BadRequestError, StaleTokenError, TelephonyError, UnknownAgentError
@@ -106,6 +106,7 @@ class Callbacks:
         except TelephonyError:
             self.finish(ticket, did, Outcome.AGENT_MISSED if mode_agent_first else Outcome.FAILED)
             return None
+        guard.kept(self.store, queue, ticket.id, now)  # a promise is kept by the first dial, whatever comes of it
         log.info("callback dialed", extra={"ticket": ticket.id, "attempt": request.attempt})
         return call_id
 
@@ -140,6 +141,11 @@ class Callbacks:
         """The inner <Dial> ended: after a conversation, or without the other side answering."""
         ticket, queue = self._load(ticket_id)
         status = event.dial_status.value if event.dial_status else ""
+        if event.dial_status is CallStatus.COMPLETED and self._too_short(queue, event.dial_seconds):
+            # agent-first cannot detect a machine: a "conversation" this short was voicemail or a
+            # hang-up at hello, so the callback is retried rather than counted served
+            self.finish(ticket, did, Outcome.MACHINE)
+            return Script.of(Hangup())
         if event.dial_status is CallStatus.COMPLETED:
             if self.finish(ticket, did, Outcome.CONNECTED):
                 talk = event.dial_seconds
@@ -152,6 +158,11 @@ class Callbacks:
         # customer_first: the customer is on the line and the agent did not pick up
         self.finish(ticket, did, Outcome.AGENT_MISSED)
         return Script.of(self._say(queue, ticket.language, "callback_sorry"), Hangup())
+
+    @staticmethod
+    def _too_short(queue: QueueConfig, talk_seconds: float) -> bool:
+        """An agent-first callback's conversation too short to be one (0: the provider gave no length)."""
+        return queue.dial_mode == "agent_first" and 0 < talk_seconds < queue.callback_min_talk_seconds
 
     def call_status(self, ticket_id: str, did: str, event: CallEvent) -> None:
         """The outbound call ended. Unanswered: its outcome. Answered: the agent is free again."""

@@ -9,13 +9,13 @@ from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Arrival, Clock, EventBus, Orch
 from .errors import (CountryNotAllowedError, InvalidNumberError, NumberNotAllowedError, NumberTooLongError,
                      NumberTooShortError, NumberTypeNotAllowedError, OrchestratorError, TicketNotFoundError,
                      TicketStateError, WithheldNumberError)
-from . import learning, line as queue_line, speech
+from . import guard, learning, line as queue_line, speech
 from .estimator import QueueEventKind, WaitEstimator
 from .ewt import WaitEstimate
 from .model import (HOLDING, BookingRefused, CallEvent, CallStatus, LostCause, QueueResult, Ticket, TicketKind,
                     TicketStatus, ticket_id)
 from .phone import CALLING_WINDOW, NumberPolicy, in_calling_window, masked, national_format, number_timezone
-from .prompts import minutes, spoken_digits
+from .prompts import minutes, minutes_number, spoken_digits
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot
 from .script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Script, Step
@@ -30,6 +30,7 @@ JUST_ANNOUNCED_SECONDS = 5
 # (a Gather waits its timeout for keys after its last prompt).
 MUSIC_GATHER_SECONDS = 1
 HINT_GATHER_SECONDS = 3
+SAID_IN_MINUTES = timedelta(hours=1)  # a promise further off is said as a time of day
 EARLY_MORNING_HOUR = 5  # before the calling window opens: "early" from here, "late" before
 
 # What a caller hears when a number is refused, by the policy's refusal type (never its message).
@@ -213,17 +214,25 @@ class CallFlow:
         line = (position, self._wait_prompt(queue, lang, est))
         if est.mean < queue.offer_callback_after_seconds:
             return line, None
-        return line, self._offer(queue, ticket, staffing, now, now + timedelta(seconds=est.mean))
+        learned = guard.learned_delay(queue, self.store.queue_stats(queue.id), now)
+        if self._spoken_for(queue, learned, now):
+            # callbacks booked now are not being made before closing: no offer the day could not keep
+            return (*line, self.prompt(queue, lang, "callbacks_full")), None
+        promise = self._promisable(queue, self._dialable(queue, ticket.caller) or "", est, now, learned)
+        return line, self._offer(queue, ticket, staffing, now, now + timedelta(seconds=est.mean), promise=promise)
 
     def _offer(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing, now: datetime, turn: datetime,
-               asap: bool = False) -> Say | Play:
+               asap: bool = False, promise: datetime | None = None) -> Say | Play:
         """'Press 1', saying when the callback can come if that is later than the caller's expected turn
-        (the queue closes first, it is night where the caller is, nobody is expected before then)."""
+        (the queue closes first, it is night where the caller is, nobody is expected before then), or
+        the time it can be promised by when that is more than an hour away (a busy day's callbacks)."""
         lang = ticket.language
         callback_at = self._callback_time(queue, self._dialable(queue, ticket.caller), turn, staffing)
         if callback_at is not None and callback_at > turn:
             return self.prompt(queue, lang, "offer_at",
                                when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang))
+        if promise is not None and promise - now > SAID_IN_MINUTES:
+            return self.prompt(queue, lang, "offer_by", when=speech.spoken_when(queue, ticket.caller, promise, now, lang))
         return self.prompt(queue, lang, "offer_asap" if asap else "offer")
 
     def _callback_time(self, queue: QueueConfig, number: str | None, earliest: datetime,
@@ -617,19 +626,77 @@ class CallFlow:
         digits = spoken_digits(national_format(ticket.callback_number or ""))
         now = self.clock.now()
         number = ticket.callback_number or ""
-        if ticket.not_before is not None and ticket.not_before > now:
-            said = self.prompt(queue, lang, self._why_later(queue, number, now), digits=digits,
-                               when=speech.spoken_when(queue, number, ticket.not_before, now, lang))
-        else:
-            snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
-            staffing = snapshot.staffing
-            est, ahead = self.estimate(queue, ticket, staffing, snapshot)
-            if staffing.staffed:
+        snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
+        staffing = snapshot.staffing
+        est, ahead = self.estimate(queue, ticket, staffing, snapshot)
+        promised = self._promise(queue, ticket, staffing, est, now)
+        if promised is None:  # no estimate from assumed staffing: nobody is signed in
+            said = self.prompt(queue, lang, "callback_confirmed_asap", digits=digits, position=ahead + 1)
+        elif self._within_today(queue, promised, now) and (ticket.not_before is None or ticket.not_before <= now):
+            if promised - now > SAID_IN_MINUTES:
+                said = self.prompt(queue, lang, "callback_confirmed_by", digits=digits,
+                                   when=speech.spoken_when(queue, number, promised, now, lang))
+            else:
                 said = self.prompt(queue, lang, "callback_confirmed", digits=digits, position=ahead + 1,
-                                   mean=minutes(est.mean, lang))
-            else:  # no estimate from assumed staffing: nobody is signed in
-                said = self.prompt(queue, lang, "callback_confirmed_asap", digits=digits, position=ahead + 1)
+                                   mean=minutes((promised - now).total_seconds(), lang, genitive=True))
+        else:
+            said = self.prompt(queue, lang, self._why_later(queue, number, now), digits=digits,
+                               when=speech.spoken_when(queue, number, promised, now, lang))
         return Script.of(said, self.prompt(queue, lang, "goodbye"), Hangup())
+
+    def _promise(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing, est: WaitEstimate,
+                 now: datetime) -> datetime | None:
+        """When the caller who pressed 1 is told to expect the call (`_promisable`), or the slot they were
+        given. The dispatcher keeps it (guard: the promise book); durable before it is said. None: no
+        time can be promised (nobody signed in, or the book cannot be written)."""
+        try:
+            booked = guard.promised(self.store, queue.id, ticket.id)  # a repeated webhook: the same time
+        except Exception:  # noqa: BLE001 - then promise afresh below
+            booked = None
+        if booked is not None:
+            return booked
+        shape = 1.0
+        if ticket.not_before is not None and ticket.not_before > now:
+            at: datetime | None = ticket.not_before
+        elif not staffing.staffed:
+            return None
+        else:
+            at, shape = self._promisable(queue, ticket.callback_number or "", est, now), est.shape or 1.0
+        if at is None:
+            return None
+        try:
+            # told, as a wait from the call's start (the board and the guard read it there)
+            guard.promise(self.store, queue, ticket.id, at, now)
+            self.store.record_told(ticket.id, shape, max(1.0, (at - ticket.created_at).total_seconds()) / shape)
+        except Exception:  # noqa: BLE001 - a time the dispatcher may not keep is not said
+            log.warning("could not record the callback's promise", extra={"ticket": ticket.id}, exc_info=True)
+            return None
+        return at
+
+    def _promisable(self, queue: QueueConfig, number: str, est: WaitEstimate, now: datetime,
+                    learned: float | None = None) -> datetime | None:
+        """The time a callback booked now can be promised by: the caller's turn as estimated for their
+        place, or, if later, how long the guard has taken at this hour to make such callbacks (learned,
+        at a high quantile), in whole minutes; the part after closing is carried to the next opening."""
+        if learned is None:
+            learned = guard.learned_delay(queue, self.store.queue_stats(queue.id), now)
+        at = now + timedelta(minutes=minutes_number(max(est.mean, learned or 0.0)))
+        closes = queue.hours.closes_at(now)
+        if closes is not None and at > closes:
+            opening = queue.hours.next_opening(closes)
+            return None if opening is None else next_slot(queue, number, opening + (at - closes))
+        return at
+
+    def _spoken_for(self, queue: QueueConfig, learned: float | None, now: datetime) -> bool:
+        """The day's callbacks are spoken for: one booked now is not expected before closing (the learned
+        delay for this hour), and the queue offers callbacks only within the day."""
+        return queue.offer_callback_within_day and learned is not None and not self._within_today(
+            queue, now + timedelta(seconds=learned), now)
+
+    @staticmethod
+    def _within_today(queue: QueueConfig, moment: datetime, now: datetime) -> bool:
+        closes = queue.hours.closes_at(now)
+        return closes is not None and moment <= closes
 
     @staticmethod
     def _why_later(queue: QueueConfig, number: str, now: datetime) -> str:

@@ -154,11 +154,19 @@ class Dispatcher:
     def _head(self, agent: Agent) -> Ticket | None:
         # The agent's queues in the order the agent lists them: the first with anyone waiting.
         for queue_id in agent.queues:
+            queue = self.queues.get(queue_id)
+            due = guard.due_callback(self.store, queue, self.clock.now()) if queue.live_guard else None
+            if due is not None:
+                return due  # a promise falls due: it goes before the line and the reserve
             head = self.store.head(queue_id)
             if head is not None and head.kind is TicketKind.CALLBACK:  # a live caller may go first
+                live = self.store.first_live(queue_id)
+                if head.lost_cause and queue.live_guard:  # a callback someone asked for goes before recoveries
+                    asked = guard.first_asked(self.store, queue)
+                    if asked is not None and (live is None or asked.number < live.number):
+                        head = asked
                 staffing = self.store.staffing(queue_id)
-                head = guard.next_ticket(head, self.store.first_live(queue_id), self.queues.get(queue_id),
-                                         self.clock.now(), staffing.idle - 1, staffing.staffed)
+                head = guard.next_ticket(head, live, queue, self.clock.now(), staffing.idle - 1, staffing.staffed)
             if head is not None:
                 return head
         return None

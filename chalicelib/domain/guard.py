@@ -3,28 +3,54 @@
 Order is the ticket number, and a callback keeps its caller's place. The guard bounds what that costs
 the callers still holding (docs/queues.md):
 - a callback the caller asked for keeps its place until a live caller behind it has waited
-  `callback_guard_seconds` (default 20, the service-level target; 0: live callers always first);
+  `callback_guard_seconds` (default 0: live callers always first; 20 would be the service-level target);
 - a recovery callback (nobody asked for it: the caller hung up) keeps its place only while no live
   caller has waited `recovery_guard_seconds` (0: it takes only agents no live caller needs);
-- but a callback already `callback_max_late_seconds` past what its caller was told goes first anyway
-  (a recovery callback was promised nothing);
+- but the promise wins: a callback whose caller was told "we will call you within N minutes" goes
+  first from `callback_promise_lead_seconds` before that time, wherever it stands in the line (the
+  promise book below finds it behind recovery callbacks the guard is holding back);
 - with nobody live waiting, a callback is taken only while `callback_reserve_agents` other agents
-  stay idle for the next live caller (the bound above still wins).
+  stay idle for the next live caller (the promise still wins).
+
+The promise book lives in the queue's statistics (an opaque document the store keeps per queue): the
+ticket id and the time told of each callback not dialed yet. The time told is also on the ticket
+(`told_shape` x `told_scale` from its call's start), which is what the caller heard and is durable
+before they hear it; the book is only the dispatcher's index to it.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+import math
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
-from .model import Ticket, TicketKind
+from ..ports import TicketStore
+from . import learning
+from .errors import TicketNotFoundError
+from .model import Ticket, TicketKind, TicketStatus
 from .queues import QueueConfig
 
-def promised_at(ticket: Ticket) -> datetime:
-    """When the caller who pressed 1 was told to expect the callback: their turn as announced when they
-    called (the callback keeps their place), or the slot they were given if later."""
-    told = ticket.created_at
-    if ticket.told_shape > 0:
-        told += timedelta(seconds=ticket.told_shape * ticket.told_scale)
+log = logging.getLogger(__name__)
+
+PROMISES = "promises"  # queue statistics key: ticket id -> [the time told, when it was told], epoch seconds
+DELAYS = "callback_delay"  # queue statistics key: local hour told -> learned high quantile of the delay (s)
+DELAY_QUANTILE = 0.9  # the share of callbacks the guard would make by the learned delay on its own
+DELAY_STEP = 0.4  # how far one observation moves the learned quantile (in log terms)
+MIN_DELAY = 60.0
+MAX_PROMISES = 2000  # a bound on the book's size; offers stop long before (callflow: the day's backlog)
+DUE_LOOKUPS = 5  # tickets read per dispatch looking for a due promise (closed ones leave the book)
+
+def promised_at(ticket: Ticket) -> datetime | None:
+    """When the caller who pressed 1 was told to expect the callback (recorded as a wait from their
+    call's start, the slot they were given if later); None if they were told no time."""
+    if ticket.told_shape <= 0:
+        return None
+    told = ticket.created_at + timedelta(seconds=ticket.told_shape * ticket.told_scale)
     return max(told, ticket.not_before) if ticket.not_before else told
+
+
+def lead(queue: QueueConfig) -> timedelta:
+    return timedelta(seconds=queue.callback_promise_lead_seconds)
 
 
 def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: datetime,
@@ -33,8 +59,10 @@ def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: date
     (a callback at the head, nobody live waiting, and too few other agents idle to take it)."""
     if head.kind is TicketKind.LIVE or not queue.live_guard:
         return head
-    if not head.lost_cause and (now - promised_at(head)).total_seconds() >= queue.callback_max_late_seconds:
-        return head  # the bound: a promised callback is not put off any longer
+    # the promise is the first attempt's: a retry (attempt 2 on) waits like any callback
+    promised = None if head.lost_cause or head.attempts > 1 else promised_at(head)
+    if promised is not None and now >= promised - lead(queue):
+        return head  # the promise: the callback comes no later than the caller was told
     if live is not None:
         waited = (now - live.created_at).total_seconds()
         guard = queue.recovery_guard_seconds if head.lost_cause else queue.callback_guard_seconds
@@ -42,3 +70,150 @@ def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: date
     # Nobody live is waiting. An idle agent is what answers the next caller at once: keep some.
     # A team of n keeps at most n - 1 idle: a lone agent still makes callbacks.
     return head if idle_others >= min(queue.callback_reserve_agents, staffed - 1) else None
+
+
+# --- the promise book ------------------------------------------------------------------------------
+
+def _book(state: dict[str, Any] | None) -> dict[str, list[float]]:
+    return dict((state or {}).get(PROMISES) or {})
+
+
+def _with(queue: QueueConfig, state: dict[str, Any] | None, **parts: Any) -> dict[str, Any]:
+    base = state if state else learning.prior(queue).state()  # the estimator reads the same document
+    return {**base, **parts}
+
+
+def _hour(queue: QueueConfig, moment: datetime) -> str:
+    return str(moment.astimezone(queue.hours.zone).hour)
+
+
+def learned_delay(queue: QueueConfig, stats: dict[str, Any] | None, now: datetime) -> float | None:
+    """How long, at this hour of the day, the guard has taken to make a callback its caller asked for
+    (from the press of 1 to the first dial), at a high quantile: what the caller can be promised
+    without the promise pushing the callback ahead of live callers. None until it has been seen. Not
+    seen for a day (no offers were made at this hour: the backlog was too long), it halves each day,
+    so offers resume once the queue is quiet again."""
+    learned = ((stats or {}).get(DELAYS) or {}).get(_hour(queue, now))
+    if learned is None:
+        return None
+    q, seen = float(learned[0]), float(learned[1])
+    idle_days = (now.timestamp() - seen) / 86400.0 - 1.0
+    return q * 0.5 ** idle_days if idle_days > 0 else q
+
+
+def _learn_delay(delays: dict[str, list[float]], hour: str, delay: float, forced: float | None,
+                 now: datetime) -> dict[str, list[float]]:
+    """One step of a stochastic-approximation quantile (in log terms, so minutes and hours learn alike).
+    A callback made because its promise fell due (`forced`: the delay it was promised) might have waited
+    longer still: it says the quantile is too low if it was promised that much already, and nothing
+    otherwise (a promise made before the quantile grew)."""
+    learned = delays.get(hour)
+    if learned is None:
+        return {**delays, hour: [max(MIN_DELAY, delay), now.timestamp()]}
+    q = float(learned[0])
+    if forced is not None and forced < q:
+        return {**delays, hour: [q, now.timestamp()]}
+    step = DELAY_STEP * (DELAY_QUANTILE if delay > q or forced is not None else DELAY_QUANTILE - 1)
+    return {**delays, hour: [round(max(MIN_DELAY, q * math.exp(step)), 1), now.timestamp()]}
+
+
+def promise(store: TicketStore, queue: QueueConfig, ticket_id: str, at: datetime, now: datetime) -> None:
+    """Enter a callback's promise in the book. Raises if the store fails: the caller must not hear a
+    time the dispatcher will not keep."""
+    def apply(state: dict[str, Any] | None) -> dict[str, Any]:
+        book = _book(state)
+        book[ticket_id] = [at.timestamp(), now.timestamp()]
+        while len(book) > MAX_PROMISES:  # the oldest promise made gives way (offers stop well before)
+            book.pop(min(book, key=lambda t: book[t][1]))
+        return _with(queue, state, **{PROMISES: book})
+
+    store.update_queue_stats(queue.id, apply)
+
+
+def promised(store: TicketStore, queue_id: str, ticket_id: str) -> datetime | None:
+    """The time in the book for this callback, if it is there."""
+    entry = _book(store.queue_stats(queue_id)).get(ticket_id)
+    return None if entry is None else datetime.fromtimestamp(entry[0], timezone.utc)
+
+
+def kept(store: TicketStore, queue: QueueConfig, ticket_id: str, now: datetime) -> None:
+    """The callback's first attempt was dialed: out of the book, and its delay learned for its hour.
+    Never fails a call: a stale entry is dropped when the dispatcher next reads it."""
+    def apply(state: dict[str, Any] | None) -> dict[str, Any]:
+        book = _book(state)
+        entry = book.pop(ticket_id, None)
+        if entry is None:
+            return _with(queue, state)
+        at, told = (datetime.fromtimestamp(v, timezone.utc) for v in entry)
+        delays = _learn_delay(dict((state or {}).get(DELAYS) or {}), _hour(queue, told),
+                              (now - told).total_seconds(),
+                              (at - told).total_seconds() if now >= at - lead(queue) else None, now)
+        return _with(queue, state, **{PROMISES: book, DELAYS: delays})
+
+    try:
+        if ticket_id in _book(store.queue_stats(queue.id)):
+            store.update_queue_stats(queue.id, apply)
+    except Exception:  # noqa: BLE001 - the book is an index; statistics never cost a caller anything
+        log.warning("could not update the promise book", extra={"queue": queue.id}, exc_info=True)
+
+
+def forget(store: TicketStore, queue: QueueConfig, *ticket_ids: str) -> None:
+    """Out of the book without learning anything: the callback closed, or the caller rejoined."""
+    def apply(state: dict[str, Any] | None) -> dict[str, Any]:
+        book = _book(state)
+        for ticket_id in ticket_ids:
+            book.pop(ticket_id, None)
+        return _with(queue, state, **{PROMISES: book})
+
+    try:
+        store.update_queue_stats(queue.id, apply)
+    except Exception:  # noqa: BLE001 - as above
+        log.warning("could not update the promise book", extra={"queue": queue.id}, exc_info=True)
+
+
+def due_callback(store: TicketStore, queue: QueueConfig, now: datetime) -> Ticket | None:
+    """The parked callback whose promise is due (within the lead), the earliest promise first; None if
+    none is."""
+    horizon = (now + lead(queue)).timestamp()
+    return _first_waiting(store, queue, lambda book: sorted(
+        (entry[0], tid) for tid, entry in book.items() if entry[0] <= horizon))
+
+
+def first_asked(store: TicketStore, queue: QueueConfig) -> Ticket | None:
+    """The parked callback a caller asked for with the earliest place in line (recovery callbacks are
+    not in the book: nobody asked for them, and they stand aside for it)."""
+    return _first_waiting(store, queue, lambda book: sorted((_place(tid), tid) for tid in book))
+
+
+def _place(ticket_id: str) -> int:
+    return int(ticket_id.rsplit("-", 1)[1])
+
+
+def _first_waiting(store: TicketStore, queue: QueueConfig,
+                   order: Callable[[dict[str, list[float]]], list[tuple[float, str]]]) -> Ticket | None:
+    """The first parked callback of the book in `order`; entries whose callback is closed, rejoined or
+    already dialed leave the book."""
+    try:
+        book = _book(store.queue_stats(queue.id))
+    except Exception:  # noqa: BLE001 - without the book the head's own promise still counts
+        log.warning("could not read the promise book", extra={"queue": queue.id}, exc_info=True)
+        return None
+    stale: list[str] = []
+    found: Ticket | None = None
+    for _, ticket_id in order(book)[:DUE_LOOKUPS]:
+        try:
+            ticket = store.get(ticket_id)
+        except TicketNotFoundError:
+            stale.append(ticket_id)
+            continue
+        if ticket.kind is not TicketKind.CALLBACK or ticket.status not in OPEN or ticket.attempts > 1:
+            stale.append(ticket_id)
+        elif ticket.status is TicketStatus.WAITING:
+            found = ticket
+            break
+    if stale:
+        forget(store, queue, *stale)
+    return found
+
+
+OPEN = frozenset({TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING})

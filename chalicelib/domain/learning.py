@@ -103,7 +103,7 @@ def learn(store: TicketStore, queue: QueueConfig, kind: QueueEventKind, at: date
     def apply(state: dict | None) -> dict:
         estimator = WaitEstimator.from_state(state) if state else prior(queue)
         estimator.observe(event)
-        return estimator.state()
+        return {**(state or {}), **estimator.state()}  # other keys of the document (guard's promises) stay
 
     try:
         store.update_queue_stats(queue.id, apply)

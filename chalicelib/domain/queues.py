@@ -27,6 +27,9 @@ class QueueConfig:
     language: str = "en"
     # Offer "press 1" when the expected wait is at least this long.
     offer_callback_after_seconds: int = 120
+    # Offer it only while the callback can be promised before closing (the day's backlog allows it);
+    # after that callers hear that no more callbacks are taken today.
+    offer_callback_within_day: bool = True
     # A caller who hung up after holding longer than this is a lost call worth a recovery callback.
     short_abandon_seconds: int = 10
     average_handle_seconds: float = 300.0
@@ -43,9 +46,14 @@ class QueueConfig:
     max_park_seconds: int = 4 * 24 * 3600
     # The outcome of an answered attempt comes when the conversation ends: longer than any talk.
     dial_timeout_seconds: int = 4 * 3600
-    retry_delays_seconds: tuple[int, ...] = (0, 300, 600, 900)
+    # Attempts over a day and into the next morning (bench/day.py: a callback hours late still reaches
+    # about a third of callers per attempt, so the later attempts recover most of the rest).
+    retry_delays_seconds: tuple[int, ...] = (0, 300, 900, 1800, 3600, 7200, 14400, 28800)
     dial_mode: str = "agent_first"  # or customer_first (with answering-machine detection)
     caller_id: str | None = None  # number outbound callbacks show; defaults to the number called
+    # agent_first: a callback conversation shorter than this reached voicemail or nobody (the agent
+    # hung up on it): retried like a machine, not counted served (0: every answered call counts)
+    callback_min_talk_seconds: int = 20
     # Lost calls (abandoned, rang out, after hours, dropped) are called back automatically.
     recover_lost_calls: bool = True
     # A recovery callback keeps the caller's ticket number (their place) rather than joining the end.
@@ -54,11 +62,12 @@ class QueueConfig:
     max_hold_seconds: int = 0
     max_callbacks_per_number_per_day: int = 3
     # The live-service guard (domain/guard.py, docs/queues.md); defaults chosen with bench/day.py.
-    callback_guard_seconds: int = 20
+    callback_guard_seconds: int = 0
     live_guard: bool = True
     recovery_guard_seconds: int = 0
-    callback_max_late_seconds: int = 3600
-    callback_reserve_agents: int = 2
+    # A callback whose caller was told when to expect it goes first from this long before that time.
+    callback_promise_lead_seconds: int = 120
+    callback_reserve_agents: int = 4
     # When agents are expected (a roster); None: during business hours. Only used when nobody is
     # signed in, to tell a caller when a callback can happen.
     staffed_hours: BusinessHours | None = None
@@ -70,9 +79,9 @@ class QueueConfig:
 
 _INT_FIELDS = ("offer_callback_after_seconds", "short_abandon_seconds", "assumed_agents",
                "max_park_seconds", "dial_timeout_seconds", "max_hold_seconds", "max_callbacks_per_number_per_day",
-               "callback_guard_seconds", "recovery_guard_seconds", "callback_max_late_seconds",
-               "callback_reserve_agents")
-_BOOL_FIELDS = ("recover_lost_calls", "recovery_keeps_place", "live_guard")
+               "callback_guard_seconds", "recovery_guard_seconds", "callback_promise_lead_seconds",
+               "callback_reserve_agents", "callback_min_talk_seconds")
+_BOOL_FIELDS = ("recover_lost_calls", "recovery_keeps_place", "live_guard", "offer_callback_within_day")
 _NOTIFY_KEYS = {"on_lost_call", "on_callback_failed", "slack_webhook_url", "telegram_bot_token", "telegram_chat_id",
                 "email_from", "email_to", "sms_from", "sms_to"}
 _FLOAT_FIELDS = ("average_handle_seconds", "average_patience_seconds")

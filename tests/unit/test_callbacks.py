@@ -216,3 +216,42 @@ def test_a_callbacks_agent_shows_talking_from_its_answer_or_ringing_then_talking
     clock.advance(5)
     assert d.bridge_leg(ticket.id, "alice", CallStatus.IN_PROGRESS)
     assert (store.get(ticket.id).leg, store.get(ticket.id).leg_at) == ("talking", NOW + timedelta(seconds=8))
+
+
+def ended_after(seconds: int) -> CallEvent:
+    """The agent-first leg's inner <Dial> ended after a conversation of `seconds` (the customer answered)."""
+    return TwilioTelephony("t").parse({"CallSid": "CAout1", "CallStatus": "in-progress",
+                                       "DialCallStatus": "completed", "DialCallDuration": str(seconds)}, {})
+
+
+@pytest.mark.parametrize("seconds, served", [(15, False), (19, False), (20, True), (0, True)])
+def test_an_agent_first_callback_too_short_to_be_a_conversation_is_retried_not_served(seconds: int,
+                                                                                        served: bool) -> None:
+    # agent-first has no machine detection: the agent who hears voicemail hangs up on it, and a call that
+    # short (callback_min_talk_seconds, 20) is a machine's, retried; 0 is a provider that gave no length
+    store, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(store, d)
+    cb.dial(req)
+    did = dial_id(req.token)
+    cb.answered(ticket.id, did, ev())
+    assert isinstance(cb.dialed(ticket.id, did, ended_after(seconds)).verbs[-1], Hangup)
+    got = store.get(ticket.id)
+    if served:
+        assert got.status is TicketStatus.SERVED and orch.completed[-1] == ("dial-token-1", {"result": "connected"})
+        return
+    assert (got.status, got.last_outcome) == (TicketStatus.SCHEDULED, "machine")
+    assert orch.completed[-1] == ("dial-token-1", {"result": "machine", "next": {
+        "not_before": "2026-11-23T18:05:00Z", "attempt": 2}})
+    assert store.get_agent("alice").status is AgentStatus.AVAILABLE  # free for the next one at once
+    cb.call_status(ticket.id, did, ev(CallStatus.COMPLETED))  # the agent's leg ends: nothing more happens
+    assert store.get(ticket.id).status is TicketStatus.SCHEDULED
+    assert [c for c in orch.completed if c[0] == "dial-token-1"] == [orch.completed[-1]]
+
+
+def test_the_short_call_rule_is_the_queues_and_only_agent_first() -> None:
+    for mode, config, served in (("agent_first", {"callback_min_talk_seconds": 0}, True),
+                                 ("customer_first", {}, True)):
+        queues = QueueDirectory.from_config({"queues": [{"id": "support", "numbers": ["+18005550100"],
+                                                         "dial_mode": mode, **config}]})
+        q = queues.get("support")
+        assert Callbacks._too_short(q, 10) is not served

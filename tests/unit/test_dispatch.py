@@ -14,7 +14,8 @@ from chalicelib.domain.script import Dial, Enqueue, Hangup
 from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
-QUEUES = QueueDirectory.from_config({"queues": [{"id": "support", "callback_reserve_agents": 0}, {"id": "sales"}]})
+QUEUES = QueueDirectory.from_config({"queues": [{"id": "support", "callback_reserve_agents": 0, "callback_guard_seconds": 20},
+                                                {"id": "sales"}]})
 AV = AgentStatus.AVAILABLE
 
 

@@ -26,11 +26,11 @@ def at(seconds: float) -> datetime:
 
 def test_defaults_and_settings_parse() -> None:
     assert (QUEUE.live_guard, QUEUE.callback_guard_seconds, QUEUE.recovery_guard_seconds,
-            QUEUE.callback_max_late_seconds, QUEUE.callback_reserve_agents) == (True, 20, 0, 3600, 2)
+            QUEUE.callback_promise_lead_seconds, QUEUE.callback_reserve_agents) == (True, 0, 0, 120, 4)
     assert QUEUE.max_park_seconds >= 3 * 24 * 3600  # a Friday evening's callbacks resume on Monday
     q = parse_queue({"id": "x", "live_guard": False, "callback_guard_seconds": 30, "recovery_guard_seconds": 10,
-                     "callback_max_late_seconds": 600})
-    assert (q.live_guard, q.callback_guard_seconds, q.recovery_guard_seconds, q.callback_max_late_seconds) == \
+                     "callback_promise_lead_seconds": 600})
+    assert (q.live_guard, q.callback_guard_seconds, q.recovery_guard_seconds, q.callback_promise_lead_seconds) == \
         (False, 30, 10, 600)
     with pytest.raises(ConfigError):
         parse_queue({"id": "x", "live_guard": "yes"})
@@ -40,10 +40,10 @@ def test_defaults_and_settings_parse() -> None:
 
 def test_a_requested_callback_keeps_its_place_until_the_live_caller_reaches_the_target() -> None:
     head, live = ticket(1), ticket(2, TicketKind.LIVE)
-    assert guard.next_ticket(head, live, QUEUE, at(19)) is head
-    assert guard.next_ticket(head, live, QUEUE, at(20)) is live
-    first = parse_queue({"id": "support", "callback_guard_seconds": 0})
-    assert guard.next_ticket(head, live, first, NOW) is live
+    target = parse_queue({"id": "support", "callback_guard_seconds": 20})
+    assert guard.next_ticket(head, live, target, at(19)) is head
+    assert guard.next_ticket(head, live, target, at(20)) is live
+    assert guard.next_ticket(head, live, QUEUE, NOW) is live  # the default: live callers first
 
 
 def test_a_recovery_callback_yields_to_any_live_caller_by_default() -> None:
@@ -55,16 +55,21 @@ def test_a_recovery_callback_yields_to_any_live_caller_by_default() -> None:
     assert guard.next_ticket(head, live, patient, at(30)) is live
 
 
-def test_a_callback_late_beyond_the_bound_goes_first() -> None:
-    # told "about 5 minutes" (gamma shape 5 x scale 60 s) when the caller called at NOW
+def test_a_callback_goes_first_from_the_lead_before_the_time_its_caller_was_told() -> None:
+    # told "within 5 minutes" (recorded as a wait of 300 s from the call's start at NOW)
     head = ticket(1, told_shape=5.0, told_scale=60.0)
     live = ticket(2, TicketKind.LIVE, age=-100)  # arrives later and has waited long enough
-    bound = parse_queue({"id": "support", "callback_max_late_seconds": 900})
-    assert guard.next_ticket(head, live, bound, at(300 + 899)) is live
-    assert guard.next_ticket(head, live, bound, at(300 + 900)) is head
-    slot = ticket(1, not_before=at(3600))  # booked for a later slot: late from then on
-    assert guard.next_ticket(slot, live, bound, at(3600 + 899)) is live
-    assert guard.next_ticket(slot, live, bound, at(3600 + 900)) is slot
+    assert guard.next_ticket(head, live, QUEUE, at(300 - 121)) is live
+    assert guard.next_ticket(head, live, QUEUE, at(300 - 120)) is head
+    slot = ticket(1, told_shape=1.0, told_scale=60.0, not_before=at(3600))  # booked for a later slot
+    assert guard.promised_at(slot) == at(3600)
+    assert guard.next_ticket(slot, live, QUEUE, at(3600 - 121)) is live
+    assert guard.next_ticket(slot, live, QUEUE, at(3600 - 120)) is slot
+    retry = ticket(1, told_shape=5.0, told_scale=60.0, attempts=2)  # the first attempt kept the promise
+    assert guard.next_ticket(retry, live, QUEUE, at(3600)) is live
+    untold = ticket(1)  # "as soon as an agent is available": no time, no bound
+    assert guard.promised_at(untold) is None
+    assert guard.next_ticket(untold, live, QUEUE, at(7200)) is live
 
 
 def test_no_guard_no_live_caller_or_a_live_head_change_nothing() -> None:
@@ -93,18 +98,21 @@ def test_the_dispatcher_gives_the_agent_the_live_caller_the_guard_picks() -> Non
 
 def test_with_nobody_live_waiting_a_callback_leaves_agents_idle_for_the_next_caller() -> None:
     head = ticket(1, lost_cause="abandoned", lost_at=NOW)
-    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=2, staffed=13) is head
-    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=1, staffed=13) is None
-    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=0, staffed=1) is head  # a lone agent still calls
-    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=1, staffed=2) is head
-    promised = ticket(1, told_shape=5.0, told_scale=60.0)  # the bound wins over the reserve
-    assert guard.next_ticket(promised, None, QUEUE, at(300 + 3600), idle_others=0, staffed=13) is promised
-    assert guard.next_ticket(promised, None, QUEUE, at(300 + 3599), idle_others=0, staffed=13) is None
+    two = parse_queue({"id": "support", "callback_reserve_agents": 2})
+    assert guard.next_ticket(head, None, two, NOW, idle_others=2, staffed=13) is head
+    assert guard.next_ticket(head, None, two, NOW, idle_others=1, staffed=13) is None
+    assert guard.next_ticket(head, None, two, NOW, idle_others=0, staffed=1) is head  # a lone agent still calls
+    assert guard.next_ticket(head, None, two, NOW, idle_others=1, staffed=2) is head
+    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=3, staffed=13) is None  # the default keeps 4
+    promised = ticket(1, told_shape=5.0, told_scale=60.0)  # the promise wins over the reserve
+    assert guard.next_ticket(promised, None, two, at(300 - 120), idle_others=0, staffed=13) is promised
+    assert guard.next_ticket(promised, None, two, at(300 - 121), idle_others=0, staffed=13) is None
 
 
 def test_the_dispatcher_keeps_the_reserve() -> None:
     store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
-    d = Dispatcher(store, orch, dialer, clock, QueueDirectory([parse_queue({"id": "support"})]))
+    d = Dispatcher(store, orch, dialer, clock, QueueDirectory([parse_queue({"id": "support",
+                                                                          "callback_reserve_agents": 2})]))
     for n in range(2):
         t = store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=f"CA{n}"))
         store.convert_to_callback(t.id, f"+1415555010{n}", NOW, NOW)

@@ -39,8 +39,9 @@ def test_both_business_hours_and_the_calling_window_must_hold() -> None:
 def test_plan_follows_the_queue_delays_and_stops_after_the_last_attempt() -> None:
     now = utc(2026, 11, 23, 18, 0)
     assert plan_next(ALWAYS, SF, now, 1, Outcome.BUSY) == (now + timedelta(seconds=300), 2)
-    assert plan_next(ALWAYS, SF, now, 3, Outcome.NO_ANSWER) == (now + timedelta(seconds=900), 4)
-    assert plan_next(ALWAYS, SF, now, 4, Outcome.MACHINE) is None
+    assert plan_next(ALWAYS, SF, now, 3, Outcome.NO_ANSWER) == (now + timedelta(seconds=1800), 4)
+    assert plan_next(ALWAYS, SF, now, 7, Outcome.MACHINE) == (now + timedelta(seconds=28800), 8)
+    assert plan_next(ALWAYS, SF, now, 8, Outcome.MACHINE) is None
     assert plan_next(ALWAYS, SF, now, 1, Outcome.CONNECTED) is None
 
 
