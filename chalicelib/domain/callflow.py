@@ -214,7 +214,7 @@ class CallFlow:
         line = (position, self._wait_prompt(queue, lang, est))
         if est.mean < queue.offer_callback_after_seconds:
             return line, None
-        learned = guard.learned_delay(queue, self.store.queue_stats(queue.id), now)
+        learned = guard.learned_delay(queue, snapshot.estimator, now)  # the queue's statistics, in the snapshot
         if self._spoken_for(queue, learned, now):
             # callbacks booked now are not being made before closing: no offer the day could not keep
             return (*line, self.prompt(queue, lang, "callbacks_full")), None
@@ -629,7 +629,7 @@ class CallFlow:
         snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
         staffing = snapshot.staffing
         est, ahead = self.estimate(queue, ticket, staffing, snapshot)
-        promised = self._promise(queue, ticket, staffing, est, now)
+        promised = self._promise(queue, ticket, snapshot, est, now)
         if promised is None:  # no estimate from assumed staffing: nobody is signed in
             said = self.prompt(queue, lang, "callback_confirmed_asap", digits=digits, position=ahead + 1)
         elif self._within_today(queue, promised, now) and (ticket.not_before is None or ticket.not_before <= now):
@@ -644,13 +644,13 @@ class CallFlow:
                                when=speech.spoken_when(queue, number, promised, now, lang))
         return Script.of(said, self.prompt(queue, lang, "goodbye"), Hangup())
 
-    def _promise(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing, est: WaitEstimate,
+    def _promise(self, queue: QueueConfig, ticket: Ticket, snapshot: QueueSnapshot, est: WaitEstimate,
                  now: datetime) -> datetime | None:
         """When the caller who pressed 1 is told to expect the call (`_promisable`), or the slot they were
         given. The dispatcher keeps it (guard: the promise book); durable before it is said. None: no
         time can be promised (nobody signed in, or the book cannot be written)."""
         try:
-            booked = guard.promised(self.store, queue.id, ticket.id)  # a repeated webhook: the same time
+            booked = guard.promised_in(snapshot.estimator, ticket.id)  # a repeated webhook: the same time
         except Exception:  # noqa: BLE001 - then promise afresh below
             booked = None
         if booked is not None:
@@ -658,10 +658,11 @@ class CallFlow:
         shape = 1.0
         if ticket.not_before is not None and ticket.not_before > now:
             at: datetime | None = ticket.not_before
-        elif not staffing.staffed:
+        elif not snapshot.staffing.staffed:
             return None
         else:
-            at, shape = self._promisable(queue, ticket.callback_number or "", est, now), est.shape or 1.0
+            learned = guard.learned_delay(queue, snapshot.estimator, now)
+            at, shape = self._promisable(queue, ticket.callback_number or "", est, now, learned), est.shape or 1.0
         if at is None:
             return None
         try:
@@ -674,12 +675,11 @@ class CallFlow:
         return at
 
     def _promisable(self, queue: QueueConfig, number: str, est: WaitEstimate, now: datetime,
-                    learned: float | None = None) -> datetime | None:
+                    learned: float | None) -> datetime | None:
         """The time a callback booked now can be promised by: the caller's turn as estimated for their
-        place, or, if later, how long the guard has taken at this hour to make such callbacks (learned,
-        at a high quantile), in whole minutes; the part after closing is carried to the next opening."""
-        if learned is None:
-            learned = guard.learned_delay(queue, self.store.queue_stats(queue.id), now)
+        place, or, if later, how long the guard has taken at this hour to make such callbacks (`learned`,
+        at a high quantile; None: nothing learned yet), in whole minutes; the part after closing is
+        carried to the next opening."""
         at = now + timedelta(minutes=minutes_number(max(est.mean, learned or 0.0)))
         closes = queue.hours.closes_at(now)
         if closes is not None and at > closes:
