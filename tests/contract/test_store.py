@@ -182,7 +182,7 @@ def lost(store: TicketStore, call_id: str, caller: str, at: datetime) -> Ticket:
 
 
 def test_lost_calls_come_a_page_at_a_time_oldest_first(store: TicketStore) -> None:
-    from chalicelib.domain.errors import BadRequestError
+    from chalicelib.domain.errors import BadPageError
 
     made = [lost(store, f"CA{i}", f"+1415555{i:04d}", NOW + timedelta(minutes=i)).id for i in range(7)]
     pages, cursor = [], None
@@ -194,7 +194,7 @@ def test_lost_calls_come_a_page_at_a_time_oldest_first(store: TicketStore) -> No
         cursor = page.next
     assert [tid for p in pages for tid in p] == made and [len(p) for p in pages][:2] == [3, 3]
     assert store.lost_calls("support").items == [store.get(t) for t in made]  # default: one page of 100
-    with pytest.raises(BadRequestError):
+    with pytest.raises(BadPageError):
         store.lost_calls("support", cursor="not-a-cursor!")
 
 
