@@ -47,6 +47,7 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
         change = (new.queue_id, new.id, new.status, old.status if old else None, new.agent_id)
 
         def deliver() -> None:
+            dispatcher.callback_promised(new, old)
             dispatcher.ticket_changed(*change)
             dispatcher.service_started(new, change[3])
 

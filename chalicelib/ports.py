@@ -248,10 +248,11 @@ class Bookings(ABC):
 
     @abstractmethod
     def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
-                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
+                      holder: str | None, day: str, per_number: int, daily_budget: int,
+                      told: tuple[float, float] | None = None) -> int | str:
         """All or nothing: the number's open-callback pointer (unless it moved from `holder`) names the
-        ticket, the ticket converts as convert_to_callback does, and the allowance is counted as
-        take_allowance does. Returns the booking count (it names the workflow execution); else
+        ticket, the ticket converts as convert_to_callback does (with `told`, the promise the caller
+        will hear, as record_told keeps it), and the allowance is counted as take_allowance does. Returns the booking count (it names the workflow execution); else
         BOOKING_TAKEN, BOOKING_MOVED, 'rate_limited' or 'budget_spent'."""
 
     @abstractmethod

@@ -43,6 +43,8 @@ from ..domain.model import (HOLDING, Agent, AgentStatus, JoinedLine, Ticket, Tic
 from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Page, QueueSnapshot, Staffing, TicketStore)
 from ..domain.pages import decode_cursor, encode_cursor
 
+PREFETCH_SECONDS = 2.0  # how long statistics read with an agent's item stand in for a fresh read
+PREFETCH_QUEUES = 20  # a BatchGetItem takes 100 keys; an agent in more queues reads the rest when needed
 TICKET_TTL = timedelta(days=400)  # a year of reports, then DynamoDB drops the ticket
 CONDITION_FAILED = "ConditionalCheckFailed"
 # Cancellation reasons (and error codes) that say "try again", not "someone else got there first".
@@ -310,6 +312,9 @@ class DynamoTicketStore(TicketStore):
                 model._get_connection().connection._client = client  # type: ignore[attr-defined]
             self._connection._client = client  # type: ignore[attr-defined]
         self._pause = pause  # between retries of a transaction that conflicted or was throttled
+        # Queue statistics read along with an agent's item (one BatchGetItem): the next queue_stats read
+        # of that queue within PREFETCH_SECONDS takes them instead of reading again (once).
+        self._prefetched: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
     def _transact(self, build: Callable[[TransactWrite], None]) -> list[str] | None:
         """Run one transaction. None when it was written; the per-item cancellation codes when a
@@ -710,6 +715,9 @@ class DynamoTicketStore(TicketStore):
                                  TicketItem.told_ahead.set(ahead) if ahead is not None else TicketItem.told_ahead.remove()])
 
     def queue_stats(self, queue_id: str) -> dict[str, Any] | None:
+        read = self._prefetched.pop(queue_id, None)
+        if read is not None and time.monotonic() - read[0] <= PREFETCH_SECONDS:
+            return read[1]
         try:
             return json.loads(StatsItem.get(queue_pk(queue_id), "STATS", consistent_read=True).state)
         except DoesNotExist:
@@ -800,8 +808,11 @@ class DynamoTicketStore(TicketStore):
         return CallbackGuard(opt_out in found, pointer["ticket_id"]["S"] if pointer and "ticket_id" in pointer else None)
 
     def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
-                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
+                      holder: str | None, day: str, per_number: int, daily_budget: int,
+                      told: tuple[float, float] | None = None) -> int | str:
         queue_id, num = split_ticket_id(ticket.id)
+        promise = [] if told is None else [TicketItem.told_shape.set(round(told[0], 6)),
+                                           TicketItem.told_scale.set(round(told[1], 6))]
         booking = ticket.bookings + 1
         same_booking = TicketItem.bookings == ticket.bookings
         if not ticket.bookings:
@@ -811,7 +822,7 @@ class DynamoTicketStore(TicketStore):
             tx.save(MarkerItem(self._open_key(queue_id, number), "OPEN", ticket_id=ticket.id),
                     condition=MarkerItem.pk.does_not_exist() if holder is None else MarkerItem.ticket_id == holder)
             tx.update(TicketItem(queue_pk(queue_id), ticket_sk(num)),
-                      actions=[*_to_callback(number, not_before), TicketItem.bookings.set(booking)],
+                      actions=[*_to_callback(number, not_before), TicketItem.bookings.set(booking), *promise],
                       condition=_may_convert(recovering) & same_booking)
             _count_allowance(tx, number, day, per_number, daily_budget)
 
@@ -895,6 +906,18 @@ class DynamoTicketStore(TicketStore):
         except DoesNotExist:
             return None
 
+    def _agent_with_stats(self, agent_id: str, queues: tuple[str, ...]) -> AgentItem | None:
+        """The agent's item and its queues' statistics (the promise book the dispatcher reads first) in
+        one BatchGetItem; the statistics wait for the next queue_stats read."""
+        keys = [(f"AGENT#{agent_id}", "AGENT"), *((queue_pk(q), "STATS") for q in queues[:PREFETCH_QUEUES])]
+        found = self._batch_get(keys)
+        now = time.monotonic()
+        for queue_id in queues[:PREFETCH_QUEUES]:
+            raw = found.get((queue_pk(queue_id), "STATS"))
+            self._prefetched[queue_id] = (now, json.loads(raw["state"]["S"]) if raw else None)
+        raw = found.get(keys[0])
+        return AgentItem.from_raw_data(raw) if raw else None
+
     def get_agent(self, agent_id: str) -> Agent:
         item = self._agent_item(agent_id)
         if item is None:
@@ -915,8 +938,11 @@ class DynamoTicketStore(TicketStore):
                             queues: tuple[str, ...] | None, event_id: str | None,
                             until: datetime | None = None) -> Agent | None:
         marker = MarkerItem(f"EVENT#{event_id}", "EVENT", expires_at=at + timedelta(days=7)) if event_id else None
-        for _ in range(5):  # optimistic: retried when another change lands between read and write
-            current = self._agent_item(agent_id)
+        for attempt in range(5):  # optimistic: retried when another change lands between read and write
+            if attempt == 0 and status is AgentStatus.AVAILABLE and queues:
+                current = self._agent_with_stats(agent_id, queues)  # what dispatching will read next
+            else:
+                current = self._agent_item(agent_id)
             if current is not None and is_stale(current.changed_at, bool(current.ticket_id), at):
                 return None
             if current is not None and current.ticket_id and status is AgentStatus.AVAILABLE:

@@ -358,7 +358,8 @@ class FakeStore(TicketStore):
         return CallbackGuard(number in self.opt_outs, self.open_markers.get((queue_id, number)))
 
     def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
-                      holder: str | None, day: str, per_number: int, daily_budget: int) -> int | str:
+                      holder: str | None, day: str, per_number: int, daily_budget: int,
+                      told: tuple[float, float] | None = None) -> int | str:
         with self._lock:  # all or nothing, like the DynamoDB store's transaction
             if self.open_markers.get((ticket.queue_id, number)) != holder:
                 return BOOKING_TAKEN
@@ -370,6 +371,8 @@ class FakeStore(TicketStore):
             if refused is not None:
                 return refused
             self.open_markers[(ticket.queue_id, number)] = ticket.id
+            if told is not None:  # under the same lock: nobody sees the ticket between the two changes
+                self._change(ticket.id, lambda t: True, told_shape=told[0], told_scale=told[1])
             booking = self.convert_to_callback(ticket.id, number, not_before, now, recovering)
             assert booking is not None  # checked above, under the same lock
             return booking

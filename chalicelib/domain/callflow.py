@@ -380,7 +380,7 @@ class CallFlow:
         ticket, snapshot = self.store.view(ticket_id)  # one read: the ticket and its line
         queue = self.queues.get(ticket.queue_id)
         if ticket.kind is TicketKind.CALLBACK:
-            return self._confirmed(queue, ticket, snapshot)
+            return self._confirmed(queue, ticket, snapshot=snapshot)
         if event.digits == "1" and ticket.pending_number:
             return self._request_callback(queue, ticket, ticket.pending_number, snapshot)
         if event.digits == "2":
@@ -499,8 +499,11 @@ class CallFlow:
         return self._book_ticket(queue, ticket, number, not_before, now, explicit, fresh)[0]
 
     def _book_ticket(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
-                     explicit: bool, fresh: bool | None = None) -> tuple[BookingRefused | None, Ticket | None]:
-        """_book, and the callback ticket as booked (None: refused, or another callback stands)."""
+                     explicit: bool, fresh: bool | None = None,
+                     told: tuple[float, float] | None = None) -> tuple[BookingRefused | None, Ticket | None]:
+        """_book, and the callback ticket as booked (None: refused, or another callback stands).
+        `told`: the promise the caller will hear (shape, scale of a wait from the call's start), written
+        with the booking so it is durable before it is said."""
         guard = self.store.callback_guard(queue.id, number)  # one read: the opt-out and the open callback
         if guard.opted_out:
             if not explicit:
@@ -526,7 +529,8 @@ class CallFlow:
             # caller still on the line, from holding) and the allowance, all or nothing.
             booking = self.store.book_callback(
                 ticket, number, not_before, now, ticket.status is TicketStatus.ABANDONED, guard.holder,
-                now.strftime("%Y-%m-%d"), queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
+                now.strftime("%Y-%m-%d"), queue.max_callbacks_per_number_per_day, self.daily_callback_budget,
+                told)
             if booking in (BOOKING_TAKEN, BOOKING_MOVED):
                 return None, None  # another request booked this number or this ticket first
         if isinstance(booking, str):
@@ -542,8 +546,11 @@ class CallFlow:
                 self.store.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
             raise
         self.store.set_execution(ticket.id, execution_id)
-        return None, ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
-                                   not_before=not_before, pending_number=None, execution_id=execution_id)
+        booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
+                               not_before=not_before, pending_number=None, execution_id=execution_id)
+        if told is not None and not fresh:
+            booked = booked.evolve(told_shape=told[0], told_scale=told[1])
+        return None, booked
 
     def _still_open(self, holder: str) -> bool:
         """Whether the callback an open-callback pointer names is still open (not yet dialing)."""
@@ -594,14 +601,17 @@ class CallFlow:
                           snapshot: QueueSnapshot | None = None) -> Script:
         """Same ticket, same number, same place: durable first, then the workflow, then the caller hears it."""
         now = self.clock.now()
-        staffing = snapshot.staffing if snapshot is not None else self.store.staffing(queue.id)
-        not_before = self._callback_time(queue, number, now, staffing) or now
-        refused, booked = self._book_ticket(queue, ticket, number, not_before, now, explicit=True)
+        snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
+        not_before = self._callback_time(queue, number, now, snapshot.staffing) or now
+        est, ahead = self.estimate(queue, ticket, snapshot.staffing, snapshot)
+        promised = self._promise(queue, ticket, number, snapshot, est, not_before, now)
+        told = None if promised is None else self._told(ticket, promised, est)
+        refused, booked = self._book_ticket(queue, ticket, number, not_before, now, explicit=True, told=told)
         if refused is not None:
             lang = ticket.language
             return Script.of(self.prompt(queue, lang, "callback_unavailable"), *self._no_choice(queue, ticket).verbs)
         if booked is not None:
-            return self._confirmed(queue, booked, snapshot)
+            return self._confirmed(queue, booked, ahead)
         current = self.store.get(ticket.id)
         if current.kind is not TicketKind.CALLBACK:
             holder = self.store.open_callback_for(queue.id, number)
@@ -621,15 +631,17 @@ class CallFlow:
             "dial_timeout_seconds": queue.dial_timeout_seconds,
         }
 
-    def _confirmed(self, queue: QueueConfig, ticket: Ticket, snapshot: QueueSnapshot | None = None) -> Script:
+    def _confirmed(self, queue: QueueConfig, ticket: Ticket, ahead: int | None = None,
+                   snapshot: QueueSnapshot | None = None) -> Script:
+        """What the caller hears once the callback is booked: the promise kept on the ticket (written
+        with the booking), as a time or in minutes; with no promise, as soon as an agent is free."""
         lang = ticket.language
         digits = spoken_digits(national_format(ticket.callback_number or ""))
         now = self.clock.now()
         number = ticket.callback_number or ""
-        snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
-        staffing = snapshot.staffing
-        est, ahead = self.estimate(queue, ticket, staffing, snapshot)
-        promised = self._promise(queue, ticket, snapshot, est, now)
+        promised = guard.promised_at(ticket)
+        if ahead is None:  # a repeated webhook, or another callback of this number stands: its place now
+            _, ahead = self.estimate(queue, ticket, snapshot=snapshot)
         if promised is None:  # no estimate from assumed staffing: nobody is signed in
             said = self.prompt(queue, lang, "callback_confirmed_asap", digits=digits, position=ahead + 1)
         elif self._within_today(queue, promised, now) and (ticket.not_before is None or ticket.not_before <= now):
@@ -644,35 +656,23 @@ class CallFlow:
                                when=speech.spoken_when(queue, number, promised, now, lang))
         return Script.of(said, self.prompt(queue, lang, "goodbye"), Hangup())
 
-    def _promise(self, queue: QueueConfig, ticket: Ticket, snapshot: QueueSnapshot, est: WaitEstimate,
-                 now: datetime) -> datetime | None:
-        """When the caller who pressed 1 is told to expect the call (`_promisable`), or the slot they were
-        given. The dispatcher keeps it (guard: the promise book); durable before it is said. None: no
-        time can be promised (nobody signed in, or the book cannot be written)."""
-        try:
-            booked = guard.promised_in(snapshot.estimator, ticket.id)  # a repeated webhook: the same time
-        except Exception:  # noqa: BLE001 - then promise afresh below
-            booked = None
-        if booked is not None:
-            return booked
-        shape = 1.0
-        if ticket.not_before is not None and ticket.not_before > now:
-            at: datetime | None = ticket.not_before
-        elif not snapshot.staffing.staffed:
+    def _promise(self, queue: QueueConfig, ticket: Ticket, number: str, snapshot: QueueSnapshot,
+                 est: WaitEstimate, not_before: datetime, now: datetime) -> datetime | None:
+        """When the caller who presses 1 will be told to expect the call (`_promisable`), or the slot
+        they are given if later. None: no time can be promised (nobody signed in). The booking writes it
+        on the ticket; the table's stream enters it in the dispatcher's promise book (guard)."""
+        if not_before > now:
+            return not_before
+        if not snapshot.staffing.staffed:
             return None
-        else:
-            learned = guard.learned_delay(queue, snapshot.estimator, now)
-            at, shape = self._promisable(queue, ticket.callback_number or "", est, now, learned), est.shape or 1.0
-        if at is None:
-            return None
-        try:
-            # told, as a wait from the call's start (the board and the guard read it there)
-            guard.promise(self.store, queue, ticket.id, at, now)
-            self.store.record_told(ticket.id, shape, max(1.0, (at - ticket.created_at).total_seconds()) / shape)
-        except Exception:  # noqa: BLE001 - a time the dispatcher may not keep is not said
-            log.warning("could not record the callback's promise", extra={"ticket": ticket.id}, exc_info=True)
-            return None
-        return at
+        return self._promisable(queue, number, est, now, guard.learned_delay(queue, snapshot.estimator, now))
+
+    @staticmethod
+    def _told(ticket: Ticket, promised: datetime, est: WaitEstimate) -> tuple[float, float]:
+        """The promise as the ticket keeps what a caller was told: a gamma's shape and scale whose
+        mean is the wait from the call's start to the promised time."""
+        shape = est.shape if est.shape > 0 else 1.0
+        return shape, max(1.0, (promised - ticket.created_at).total_seconds()) / shape
 
     def _promisable(self, queue: QueueConfig, number: str, est: WaitEstimate, now: datetime,
                     learned: float | None) -> datetime | None:

@@ -263,6 +263,21 @@ class Dispatcher:
         learning.learn(self.store, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
                        waited, learning.told_pit(ticket, waited), ticket.told_ahead)
 
+    def callback_promised(self, ticket: Ticket, before: Ticket | None) -> None:
+        """From the table's change stream: a caller who pressed 1 was booked a callback with a promised
+        time (on the ticket, written with the booking, before they heard it): into the promise book
+        the guard keeps. Off the webhook's path; the book lags the ticket by the stream's delay."""
+        if before is None or before.kind is not TicketKind.LIVE or ticket.kind is not TicketKind.CALLBACK \
+                or ticket.lost_cause or ticket.attempts:
+            return  # only the conversion a caller asked for (recoveries promise nothing)
+        at = guard.promised_at(ticket)
+        if at is None:
+            return
+        try:
+            guard.promise(self.store, self.queues.get(ticket.queue_id), ticket.id, at, self.clock.now())
+        except Exception:  # noqa: BLE001 - the book is an index: the guard also reads the head's own promise
+            log.warning("could not enter the promise in the book", extra={"ticket": ticket.id}, exc_info=True)
+
     def ticket_changed(self, queue_id: str, ticket_id: str, status: TicketStatus, previous: TicketStatus | None,
                        agent_id: str | None) -> None:
         """From the table's change stream: keep agents and the line matched."""

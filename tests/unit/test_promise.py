@@ -29,7 +29,9 @@ def world(now: datetime, **settings: object) -> tuple[FakeStore, FixedClock, Cal
     queues = QueueDirectory([parse_queue({**QUEUE, **settings})])
     store.record_agent_status("bob", AgentStatus.BUSY, now, "client:bob", ("ny",), None)
     flow = CallFlow(store, FakeOrchestrator(), clock, queues, FakeBus())
-    return store, clock, flow, Dispatcher(store, FakeOrchestrator(), FakeDialer(), clock, queues)
+    dispatcher = Dispatcher(store, FakeOrchestrator(), FakeDialer(), clock, queues)
+    store.on_change = dispatcher.callback_promised  # the table's stream, delivered at once
+    return store, clock, flow, dispatcher
 
 
 def call(sid: str, caller: str = CALLER, **kw: object) -> CallEvent:
