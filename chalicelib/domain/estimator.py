@@ -659,7 +659,7 @@ class WaitEstimator:
         w_done, l_done = fade * self.recent_w, fade * (self.recent_l - self.recent_w * mu0)  # sum w (ln x - mu0)
         shift = 0.0  # Newton's method on the score, from no shift (concave: converges in a few steps)
         info = info2 = 1.0
-        for _ in range(3):
+        for _ in range(2):  # the one-step estimator and one refinement: the soft threshold needs no finer
             score = (l_done - (w_done + self.RECENT_PRIOR) * shift) / var
             info = (w_done + self.RECENT_PRIOR) / var
             info2 = (self.recent_w2 * fade * fade + self.RECENT_PRIOR) / var
@@ -672,7 +672,7 @@ class WaitEstimator:
                 info2 += w * i
             step = score / info
             shift += max(-1.0, min(1.0, step))
-            if abs(step) < 1e-2:  # (the soft threshold needs no finer)
+            if abs(step) < 1e-2:
                 break
         # weighted scores: the variance is sum w^2 i / (sum w i)^2 (sandwich), not 1 / sum w i
         return shift, math.sqrt(info2) / info
