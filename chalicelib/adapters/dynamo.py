@@ -383,6 +383,7 @@ class DynamoTicketStore(TicketStore):
                                                               ticket.joined.returned)
         if ticket.told_shape > 0:
             item.told_shape, item.told_scale = round(ticket.told_shape, 6), round(ticket.told_scale, 6)
+            item.told_ahead = ticket.told_ahead
         return item
 
     def _get_item(self, ticket_id: str) -> TicketItem:

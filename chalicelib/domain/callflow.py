@@ -177,7 +177,7 @@ class CallFlow:
             snapshot = snapshot.joining(ticket.priority)
             est, _ = self.estimate(queue, ticket, snapshot=snapshot, joined_now=True)
             if snapshot.staffing.staffed and est.shape > 0:
-                ticket = ticket.evolve(told_shape=est.shape, told_scale=est.scale)
+                ticket = ticket.evolve(told_shape=est.shape, told_scale=est.scale, told_ahead=est.ahead)
         opened = self.store.open_ticket(ticket)
         return opened, snapshot if opened.number == ticket.number else None
 

@@ -80,7 +80,7 @@ def calls(meter: DynamoMeter) -> int:
 
 @pytest.mark.usefixtures("staffed")
 @pytest.mark.parametrize("ahead", [0, 3], ids=["short_wait", "long_wait"])
-def test_incoming(client: Client, stream: Stream, ahead: int) -> None:
+def test_incoming(client: Client, stream: Stream, built, ahead: int) -> None:  # type: ignore[no-untyped-def]
     for n in range(1, ahead + 1):
         post(client, "incoming", caller(n))
     stream.drain()
@@ -89,6 +89,8 @@ def test_incoming(client: Client, stream: Stream, ahead: int) -> None:
     assert f"You are number {ahead + 1} in line.".encode() in reply.body
     assert (b"press 1" in reply.body) is bool(ahead)  # the callback offer, only for a long wait
     assert calls(meter) <= 3, dynamo_only(meter)
+    told = built.store.get(f"support-{ahead + 1}")  # the estimate heard, and its position band, kept
+    assert told.told_shape > 0 and told.told_ahead == ahead
 
 
 @pytest.mark.usefixtures("staffed")
