@@ -12,8 +12,12 @@ wait URL polls once a minute (the wait-poll step's per-key reads x depth / 60).
 Targets (issue 11): items read and calls per webhook flat from the smallest depth to the largest
 (ratio <= 1.2), and the hottest key below 1,000 RCU/s at 10,000 waiting.
 
-The line and the lost calls are written straight into the table (`seed_line`, `seed_lost`: the one
-place that knows the store's item layout); everything measured goes through the app.
+The line and the lost calls are written straight into the table as the store holds them once the
+table's stream has applied them (`seed_line`, `seed_lost`: the one place that knows the store's item
+layout, snapshot included); everything measured goes through the app. Before every measured run the
+table's stream is drained into its real consumer (`workers.on_table_change`), outside the meter, so the
+per-queue snapshot is what production reads. Also checked: DynamoDB calls per webhook against issue 11's
+numbers (`CALL_TARGETS`).
 
 Usage: python bench/webhooks.py [--depths 10,1000,10000,100000] [--lost 10000] [--reps 20]
                                 [--budget 40]   (seconds of timed runs per step and depth, at most)
@@ -57,55 +61,120 @@ HOT_KEY_DEPTH = 10_000
 STEPS = ("incoming, short wait", "incoming, long wait", "wait poll", "confirm press-1 (book)",
          "agent available -> claim head", "bridge answered (served)", "status callback after caller left",
          "GET admin lost calls")
+# DynamoDB calls per webhook, at most (issue 11; the confirmation's StartExecution comes on top)
+CALL_TARGETS = {STEPS[0]: 3, STEPS[1]: 3, STEPS[2]: 2, STEPS[3]: 5, STEPS[4]: 4, STEPS[6]: 1}
 
 
 # --- seeding: the ONE place that writes the store's items directly ------------------------------------
-# Written with the store's own model classes and key helpers, in batches of 25 (BatchWriteItem). When the
-# store's layout changes (e.g. a per-queue snapshot kept by the stream), only these two functions change.
+# What the store holds once the table's stream has applied those callers: the ticket items (with the line
+# they joined, the `line` and `live` index keys), their `CALL#` pointers, the lost-call markers and the
+# queue's `SNAPSHOT` counters, built from the store's own model classes and key helpers and written in
+# batches of 25 (BatchWriteItem) with moto's stream detached (`unstreamed`): the consumer must not count
+# them twice. `by_consumer` writes the same callers the way production does instead (stream attached, the
+# records drained into the real consumer): the bench test checks that both leave the same table.
 
-def seed_line(queue_id: str, count: int, at: datetime) -> list[str]:
-    """`count` LIVE WAITING callers joining the end of the queue's line, a second apart from `at`;
-    the queue's ticket counter moves past them. Their ticket ids, in line order."""
-    from chalicelib.adapters.dynamo import CounterItem, DynamoTicketStore, TicketItem, queue_pk
-    from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
+@contextmanager
+def unstreamed(table_name: str) -> Iterator[None]:
+    """moto records no stream record for this table while inside (nor keeps 100,000 of them in memory)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
 
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ.get("AWS_DEFAULT_REGION", "us-east-1")].get_table(
+        table_name)
+    shard, table.stream_shard = table.stream_shard, None
     try:
-        first = int(CounterItem.get(queue_pk(queue_id), "COUNTER", consistent_read=True).next_number) + 1
-    except CounterItem.DoesNotExist:
-        first = 1
-    ids = []
+        yield
+    finally:
+        table.stream_shard = shard
+
+
+def _numbers(queue_id: str, count: int) -> range:
+    """The next `count` ticket numbers of the queue; its counter moves past them."""
+    from chalicelib.adapters.dynamo import CounterItem, queue_pk
+
+    counter = CounterItem(queue_pk(queue_id), "COUNTER")
+    counter.update(actions=[CounterItem.next_number.add(count)])
+    return range(int(counter.next_number) - count + 1, int(counter.next_number) + 1)
+
+
+def _joining(store: Any, queue_id: str, numbers: range, at: datetime, area: str) -> list[Any]:
+    """LIVE WAITING tickets joining the end of the line a second apart from `at`, each remembering the
+    line as it joined (the snapshot as the stream left it, plus those seeded before it)."""
+    from chalicelib.domain.model import JoinedLine, Ticket, TicketKind, TicketStatus
+
+    before = store.snapshot(queue_id)
+    return [Ticket(queue_id, number, TicketKind.LIVE, TicketStatus.WAITING, at + timedelta(seconds=i),
+                   call_id=f"CA{uuid.uuid4().hex}", caller=f"+1{area}{number % 10_000_000:07d}",
+                   joined=JoinedLine(before.ahead_for(0) + i, before.departed, before.returned))
+            for i, number in enumerate(numbers)]
+
+
+def _write(store: Any, tickets: list[Any], done: bool = False, calls: bool = True) -> None:
+    """The tickets' items and (`calls`) their `CALL#` pointers (`done`: the ticket no longer holds its call)."""
+    from chalicelib.adapters.dynamo import TICKET_TTL, CallItem, TicketItem
+
     with TicketItem.batch_write() as batch:
-        for number in range(first, first + count):
-            ticket = Ticket(queue_id, number, TicketKind.LIVE, TicketStatus.WAITING,
-                            at + timedelta(seconds=number - first), call_id=f"CA{uuid.uuid4().hex}",
-                            caller=f"+1212{number % 10_000_000:07d}")
-            batch.save(DynamoTicketStore._item(ticket))
-            ids.append(ticket.id)
-    CounterItem(queue_pk(queue_id), "COUNTER", next_number=first + count - 1).save()
-    return ids
+        for ticket in tickets:
+            batch.save(store._item(ticket) if not ticket.lost_at else _lost_item(store, ticket))
+    with CallItem.batch_write() as batch:
+        for ticket in tickets if calls else ():
+            batch.save(CallItem(f"CALL#{ticket.call_id}", "CALL", ticket_id=ticket.id, done=done or None,
+                                expires_at=ticket.created_at + TICKET_TTL))
 
 
-def seed_lost(queue_id: str, count: int, at: datetime) -> None:
-    """`count` unrecovered lost calls (callers who hung up) in the queue, a second apart from `at`."""
-    from chalicelib.adapters.dynamo import CounterItem, DynamoTicketStore, TicketItem, queue_pk
-    from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
+def _lost_item(store: Any, ticket: Any) -> Any:
+    """A caller who hung up, on the queue's lost-call list (as `DynamoTicketStore.mark_lost` keys it)."""
+    item = store._item(ticket)
+    item.lost_cause, item.lost_at, item.ended_at, item.wait_seconds = (ticket.lost_cause, ticket.lost_at,
+                                                                       ticket.ended_at, ticket.wait_seconds)
+    item.lost_pk = f"LOST#{ticket.queue_id}"
+    item.lost_sk = f"{ticket.lost_at.strftime('%Y-%m-%dT%H:%M:%S')}#{ticket.number:012d}"
+    return item
 
-    try:
-        first = int(CounterItem.get(queue_pk(queue_id), "COUNTER", consistent_read=True).next_number) + 1
-    except CounterItem.DoesNotExist:
-        first = 1
-    with TicketItem.batch_write() as batch:
-        for number in range(first, first + count):
-            lost_at = at + timedelta(seconds=number - first)
-            ticket = Ticket(queue_id, number, TicketKind.LIVE, TicketStatus.ABANDONED, lost_at - timedelta(minutes=2),
-                            call_id=f"CA{uuid.uuid4().hex}", caller=f"+1646{number % 10_000_000:07d}",
-                            ended_at=lost_at, wait_seconds=120.0, lost_cause="abandoned", lost_at=lost_at)
-            item = DynamoTicketStore._item(ticket)
-            item.lost_cause, item.lost_at, item.ended_at, item.wait_seconds = "abandoned", lost_at, lost_at, 120
-            item.lost_pk = f"LOST#{queue_id}"  # as DynamoTicketStore.mark_lost keys it
-            item.lost_sk = f"{lost_at.strftime('%Y-%m-%dT%H:%M:%S')}#{number:012d}"
-            batch.save(item)
-    CounterItem(queue_pk(queue_id), "COUNTER", next_number=first + count - 1).save()
+
+def seed_line(store: Any, stream: Any, queue_id: str, count: int, at: datetime, by_consumer: bool = False) -> list[str]:
+    """`count` LIVE WAITING callers joining the end of the queue's line, a second apart from `at`, as the
+    store holds them once the stream has applied them (`stream` is drained first: the snapshot they join
+    by is the table's). Their ticket ids, in line order."""
+    from chalicelib.adapters.dynamo import TicketItem
+
+    stream.drain()
+    tickets = _joining(store, queue_id, _numbers(queue_id, count), at, "212")
+    if by_consumer:
+        _write(store, tickets)
+        stream.drain()
+    elif tickets:
+        with unstreamed(TicketItem.Meta.table_name):
+            _write(store, tickets)
+            head = TicketItem.created_at.serialize(tickets[0].created_at)  # if the line had no live head
+            store._add_to_snapshot(queue_id, {"w:0": count}, None, head)
+    return [t.id for t in tickets]
+
+
+def seed_lost(store: Any, stream: Any, queue_id: str, count: int, at: datetime, by_consumer: bool = False) -> None:
+    """`count` unrecovered lost calls in the queue (callers who waited two minutes and hung up, a second
+    apart from `at`): departed from the line, on the lost-call list, a `LOSTBY#` marker per number."""
+    from chalicelib.adapters.dynamo import TICKET_TTL, MarkerItem, TicketItem, lost_marker_sk
+    from chalicelib.domain.model import TicketStatus
+
+    stream.drain()
+    waiting = _joining(store, queue_id, _numbers(queue_id, count), at - timedelta(minutes=2), "646")
+    lost = [t.evolve(status=TicketStatus.ABANDONED, ended_at=t.created_at + timedelta(minutes=2), wait_seconds=120.0,
+                     lost_cause="abandoned", lost_at=t.created_at + timedelta(minutes=2)) for t in waiting]
+    if by_consumer:  # as it happened: they joined, then hung up
+        _write(store, waiting)
+        stream.drain()
+        _write(store, lost, calls=False)
+        stream.drain()
+        return
+    with unstreamed(TicketItem.Meta.table_name):
+        _write(store, lost, done=True)
+        with MarkerItem.batch_write() as batch:
+            for ticket in lost:
+                batch.save(MarkerItem(f"LOSTBY#{queue_id}#{ticket.caller}", lost_marker_sk(ticket.number),
+                                      expires_at=ticket.created_at + TICKET_TTL))
+        if lost:
+            store._add_to_snapshot(queue_id, {"departed": count}, None)
 
 
 # --- the app on moto ------------------------------------------------------------------------------
@@ -222,6 +291,9 @@ class World:
         stack.callback(setattr, bootstrap, "container", bootstrap.container)
         bootstrap.container = lambda: self.current  # type: ignore[assignment]  # the app's routes use this one
         self.client = stack.enter_context(Client(app, stage_name="local"))
+        from tests.helpers import Stream
+
+        self.stream = Stream(aws.table_name)  # drained into the real consumer before every measured run
 
     def post(self, step: str, params: dict[str, str], query: dict[str, str] | None = None) -> Any:
         from urllib.parse import urlencode
@@ -280,15 +352,17 @@ class Depth:
 
 
 def _run(prepare: Callable[[], Any], act: Callable[[Any], None], cleanup: Callable[[Any], None],
-         reps: int, budget: float | None) -> Figures:
+         reps: int, budget: float | None, settle: Callable[[], None] = lambda: None) -> Figures:
     """`reps` timed runs (the meter counting and timing calls only), then one run sized by the meter.
-    Timed runs stop early once `budget` seconds have gone (a slow step at a deep line)."""
+    Timed runs stop early once `budget` seconds have gone (a slow step at a deep line). `settle` runs
+    after each `prepare`, outside the meter (the table's stream drained into its consumer)."""
     from devstack.dynamo_meter import metered
 
     outside: list[float] = []
     began = time.perf_counter()
     for _ in range(reps):
         arg = prepare()
+        settle()
         with metered(sizing=False) as meter:
             started = time.perf_counter()
             act(arg)
@@ -297,6 +371,7 @@ def _run(prepare: Callable[[], Any], act: Callable[[Any], None], cleanup: Callab
         if budget is not None and time.perf_counter() - began > budget:
             break
     arg = prepare()
+    settle()
     started = time.perf_counter()
     with metered() as meter:
         act(arg)
@@ -309,19 +384,29 @@ def _run(prepare: Callable[[], Any], act: Callable[[Any], None], cleanup: Callab
                     for c in meter.calls if c.service != "dynamodb"}, seconds)
 
 
+def seeded_world(stack: ExitStack, depth: int, lost: int, by_consumer: bool = False) -> tuple[World, list[str]]:
+    """A fresh moto account whose queue has `lost` lost calls and `depth` callers waiting (their ticket
+    ids, in line order), and one agent signed in and busy: estimates come from real staffing, and nobody
+    takes a caller unless a step says so. `by_consumer`: seeded through the stream's consumer (slow)."""
+    from chalicelib.domain.model import AgentStatus
+
+    w = World(stack)
+    seed_lost(w.store, w.stream, QUEUE, lost, START - timedelta(days=1), by_consumer)
+    line = seed_line(w.store, w.stream, QUEUE, depth, START - timedelta(hours=1), by_consumer)
+    w.store.record_agent_status(AGENT, AgentStatus.BUSY, START, "client:ann", (QUEUE,), None)
+    w.stream.drain()
+    return w, line
+
+
 def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None = None,
             progress: Callable[[str], None] = lambda _: None) -> Depth:
     """Every step at this depth, on a fresh moto account: the line held at `depth` waiting callers."""
     from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 
     with ExitStack() as stack:
-        w = World(stack)
+        w, line = seeded_world(stack, depth, lost)
         store = w.store
-        seed_lost(QUEUE, lost, START - timedelta(days=1))
-        line = seed_line(QUEUE, depth, START - timedelta(hours=1))
         progress(f"seeded {depth:,} waiting and {lost:,} lost")
-        # one agent signed in and busy: estimates come from real staffing, and nobody takes a caller yet
-        store.record_agent_status(AGENT, AgentStatus.BUSY, START, "client:ann", (QUEUE,), None)
         serial = iter(range(10 ** 9))
         gone = [0]  # tickets that left the line during a step: topped up after it
 
@@ -331,7 +416,7 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
 
         def top_up() -> None:
             if gone[0]:
-                seed_line(QUEUE, gone[0], w.clock.now())
+                seed_line(store, w.stream, QUEUE, gone[0], w.clock.now())
                 gone[0] = 0
 
         def incoming(container: Any) -> Callable[[Any], None]:
@@ -358,7 +443,7 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
                 cleanup(arg)
                 top_up()
 
-            steps[name] = _run(prepare, act, then, reps, budget)
+            steps[name] = _run(prepare, act, then, reps, budget, w.stream.drain)
             f = steps[name]
             progress(f"  {name}: {f.count} calls, {f.items_read:,} items read ({f.reps} timed runs, "
                      f"one sized run {f.seconds:.1f} s)")
@@ -374,7 +459,7 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
 
         def pending() -> tuple[str, str]:  # a caller at the end of the line typed a number; pressing 1 books it
             n = tick()
-            ticket = store.get(seed_line(QUEUE, 1, w.clock.now())[0])
+            ticket = store.get(seed_line(store, w.stream, QUEUE, 1, w.clock.now())[0])
             store.set_pending_number(ticket.id, f"+1415557{n % 10_000:04d}")
             return ticket.id, ticket.call_id or ""
 
@@ -466,6 +551,12 @@ def report(results: list[Depth], skipped: list[str] | None = None, out: Callable
         ok = calls <= FLAT_RATIO and items <= FLAT_RATIO
         met &= ok
         out(f"  {name:<36} calls x{calls:<8.2f} items read x{items:<10.2f} {'MET' if ok else 'NOT MET'}")
+    out("Targets (DynamoDB calls per webhook, the most at any depth):")
+    for name, most in CALL_TARGETS.items():
+        worst = max(r.steps[name].count for r in results)
+        ok = worst <= most
+        met &= ok
+        out(f"  {name:<36} {worst} calls (target <= {most}){'':<13} {'MET' if ok else 'NOT MET'}")
     hot = next((r for r in results if r.depth == HOT_KEY_DEPTH), None)
     if hot is not None:
         ok = hot.hottest_rcu_per_second < HOT_KEY_TARGET
