@@ -91,8 +91,11 @@ class _Schema:
 class DynamoMeter:
     """Collects `Call`s while `metering()` is active. Thread safe."""
 
-    def __init__(self, sizing: bool = True) -> None:
+    def __init__(self, sizing: bool = True, all_threads: bool = False) -> None:
         self.sizing = sizing  # False: count and time calls only (no reads of its own while a step is timed)
+        # Only the thread that meters (the webhook's): a workflow moto runs in a thread of its own, or
+        # any other background work, is not the step's cost. True: every thread's calls.
+        self.all_threads = all_threads
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self._schemas: dict[str, _Schema] = {}
@@ -146,9 +149,12 @@ class DynamoMeter:
         original = BaseClient._make_api_call
         meter = self
         local = threading.local()
+        owner = threading.get_ident()
 
         def metered(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
             if getattr(local, "inside", False):  # the meter's own reads, or a nested call
+                return original(client, operation, params)
+            if not meter.all_threads and threading.get_ident() != owner:
                 return original(client, operation, params)
             local.inside = True
             try:
@@ -325,9 +331,9 @@ class DynamoMeter:
 
 
 @contextmanager
-def metered(sizing: bool = True) -> Iterator[DynamoMeter]:
+def metered(sizing: bool = True, all_threads: bool = False) -> Iterator[DynamoMeter]:
     """`with metered() as meter:` ... `meter.count`, `meter.by_operation()`. Without sizing: counts and
     time in calls only (the meter's own reads would otherwise fall inside a timed step)."""
-    meter = DynamoMeter(sizing)
+    meter = DynamoMeter(sizing, all_threads)
     with meter.metering():
         yield meter

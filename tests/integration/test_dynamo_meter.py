@@ -59,3 +59,18 @@ def test_a_transaction_costs_double(table) -> None:  # type: ignore[no-untyped-d
             {"Put": {"TableName": "t", "Item": {"pk": {"S": "B"}, "sk": {"S": "1"}}}}])
     (tx,) = meter.dynamodb()
     assert tx.write_units == 2 * (1 + 1) + 2 * 1  # the first item is in the index too
+
+
+def test_only_the_metering_threads_calls_count_unless_asked(table) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    def elsewhere() -> None:  # a workflow moto runs in its own thread, say
+        table.get_item(TableName="t", Key={"pk": {"S": "Q"}, "sk": {"S": "0"}})
+
+    for all_threads, counted in ((False, 1), (True, 2)):
+        with metered(all_threads=all_threads) as meter:
+            table.get_item(TableName="t", Key={"pk": {"S": "Q"}, "sk": {"S": "0"}})
+            worker = threading.Thread(target=elsewhere)
+            worker.start()
+            worker.join()
+        assert meter.count == counted
