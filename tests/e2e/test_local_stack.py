@@ -65,6 +65,8 @@ def waiting_by_snapshot(stack: Stack, queue: str = "support") -> int:
     item = stack.client("dynamodb").get_item(
         TableName="holdfast", Key={"pk": {"S": f"QUEUE#{queue}"}, "sk": {"S": "SNAPSHOT"}},
         ConsistentRead=True).get("Item", {})
+    if int(item.get("returned", {}).get("N", 0)) < 1:  # the parked callback is not back in line yet
+        return 0
     return sum(int(v["N"]) for k, v in item.items() if k.startswith("w:"))
 
 
