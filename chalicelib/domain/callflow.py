@@ -121,10 +121,7 @@ class CallFlow:
         snapshot (one read), the place counted exactly only while the line is short and the caller
         did not join just now (then the snapshot is the count)."""
         snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
-        if not joined_now and queue_line.counts_exactly(snapshot, ticket):
-            ahead = self.store.ahead_of(ticket)
-        else:
-            ahead = queue_line.ahead(snapshot, ticket)
+        ahead = self._ahead(ticket, snapshot, joined_now)
         staffing = snapshot.staffing if staffing is None else staffing
         estimator = WaitEstimator.from_state(snapshot.estimator) if snapshot.estimator else learning.prior(queue)
         now = self.clock.now()
@@ -133,6 +130,13 @@ class CallFlow:
                                  servers=staffing.staffed or queue.assumed_agents,
                                  busy=learning.busy_from(snapshot.busy, now), head_wait=head_wait)
         return est, ahead
+
+    def _ahead(self, ticket: Ticket, snapshot: QueueSnapshot, joined_now: bool = False) -> int:
+        """How many stand ahead of the ticket: counted while the line is short (and the caller did not
+        join just now), else from the snapshot and what the ticket remembers of joining."""
+        if not joined_now and queue_line.counts_exactly(snapshot, ticket):
+            return self.store.ahead_of(ticket)
+        return queue_line.ahead(snapshot, ticket)
 
     # --- webhook steps -------------------------------------------------------------------
 
@@ -641,7 +645,7 @@ class CallFlow:
         number = ticket.callback_number or ""
         promised = guard.promised_at(ticket)
         if ahead is None:  # a repeated webhook, or another callback of this number stands: its place now
-            _, ahead = self.estimate(queue, ticket, snapshot=snapshot)
+            ahead = self._ahead(ticket, self.store.snapshot(queue.id) if snapshot is None else snapshot)
         if promised is None:  # no estimate from assumed staffing: nobody is signed in
             said = self.prompt(queue, lang, "callback_confirmed_asap", digits=digits, position=ahead + 1)
         elif self._within_today(queue, promised, now) and (ticket.not_before is None or ticket.not_before <= now):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from ..ports import TicketStore
 from . import learning
@@ -132,12 +132,7 @@ def promise(store: TicketStore, queue: QueueConfig, ticket_id: str, at: datetime
 
 def promised(store: TicketStore, queue_id: str, ticket_id: str) -> datetime | None:
     """The time in the book for this callback, if it is there."""
-    return promised_in(store.queue_stats(queue_id), ticket_id)
-
-
-def promised_in(stats: Mapping[str, Any] | None, ticket_id: str) -> datetime | None:
-    """The same, from the queue's statistics already read (the snapshot carries them)."""
-    entry = _book(dict(stats) if stats else None).get(ticket_id)
+    entry = _book(store.queue_stats(queue_id)).get(ticket_id)
     return None if entry is None else datetime.fromtimestamp(entry[0], timezone.utc)
 
 
