@@ -570,7 +570,10 @@ class DynamoTicketStore(TicketStore):
         GiveUp sets it too, and it cannot know the number)."""
         sk = lost_marker_sk(int((_s(new or old, "sk") or "TICKET#0")[len("TICKET#"):]))
         if _s(new, "lost_pk") and not _s(old, "lost_pk"):
-            self._put_lost_markers(queue_id, sk, {_s(new, "caller"), _s(new, "callback_number")})
+            expires = (new or {}).get("expires_at", {}).get("N")
+            self._put_lost_markers(queue_id, sk, {_s(new, "caller"), _s(new, "callback_number")},
+                                   datetime.fromtimestamp(int(expires), timezone.utc) if expires
+                                   else TicketItem.created_at.deserialize(_s(new, "created_at")) + TICKET_TTL)
         elif _s(old, "lost_pk") and not _s(new, "lost_pk"):
             numbers = {_s(old, "caller"), _s(old, "callback_number")}
             with MarkerItem.batch_write() as batch:
@@ -751,10 +754,11 @@ class DynamoTicketStore(TicketStore):
             TicketItem.lost_pk.set(f"LOST#{queue_id}"),
             TicketItem.lost_sk.set(f"{at.strftime('%Y-%m-%dT%H:%M:%S')}#{number:012d}"),
         ])  # the item comes back: its numbers name the markers (the stream puts the same ones again)
-        self._put_lost_markers(queue_id, lost_marker_sk(number), {item.caller, item.callback_number})
+        self._put_lost_markers(queue_id, lost_marker_sk(number), {item.caller, item.callback_number},
+                               item.expires_at or at + TICKET_TTL)
 
-    def _put_lost_markers(self, queue_id: str, sk: str, numbers: set[str | None]) -> None:
-        expires = datetime.now(timezone.utc) + TICKET_TTL
+    def _put_lost_markers(self, queue_id: str, sk: str, numbers: set[str | None], expires: datetime) -> None:
+        """The markers that find a lost call by number; they expire with their ticket."""
         with MarkerItem.batch_write() as batch:
             for number in numbers - {None}:
                 batch.save(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk, expires_at=expires))

@@ -254,11 +254,16 @@ class FakeStore(TicketStore):
 
     def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
                             recovering: bool = False) -> int | None:
+        return self._convert(ticket_id, number, not_before, recovering)
+
+    def _convert(self, ticket_id: str, number: str, not_before: datetime, recovering: bool,
+                 **also: Any) -> int | None:
+        """convert_to_callback, with `also` written in the same change (one stream record, as DynamoDB)."""
         allowed = (lambda t: t.status is TicketStatus.ABANDONED) if recovering else (lambda t: t.status in HOLDING)
         with self._lock:
             if not self._change(ticket_id, lambda t: t.kind is TicketKind.LIVE and allowed(t),
                                 kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, execution_id=None,
-                                callback_number=number, not_before=not_before, pending_number=None):
+                                callback_number=number, not_before=not_before, pending_number=None, **also):
                 return None
             self.bookings[ticket_id] = self.bookings.get(ticket_id, 0) + 1
             return self.bookings[ticket_id]
@@ -371,9 +376,8 @@ class FakeStore(TicketStore):
             if refused is not None:
                 return refused
             self.open_markers[(ticket.queue_id, number)] = ticket.id
-            if told is not None:  # under the same lock: nobody sees the ticket between the two changes
-                self._change(ticket.id, lambda t: True, told_shape=told[0], told_scale=told[1])
-            booking = self.convert_to_callback(ticket.id, number, not_before, now, recovering)
+            promise = {} if told is None else {"told_shape": told[0], "told_scale": told[1]}
+            booking = self._convert(ticket.id, number, not_before, recovering, **promise)
             assert booking is not None  # checked above, under the same lock
             return booking
 
