@@ -941,11 +941,11 @@ class DynamoTicketStore(TicketStore):
 
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None,
-                            until: datetime | None = None) -> Agent | None:
+                            until: datetime | None = None, read_along: tuple[str, ...] = ()) -> Agent | None:
         marker = MarkerItem(f"EVENT#{event_id}", "EVENT", expires_at=at + timedelta(days=7)) if event_id else None
         for attempt in range(5):  # optimistic: retried when another change lands between read and write
-            if attempt == 0 and status is AgentStatus.AVAILABLE and queues:
-                current = self._agent_with_stats(agent_id, queues)  # what dispatching will read next
+            if attempt == 0 and read_along:
+                current = self._agent_with_stats(agent_id, read_along)  # what dispatching will read next
             else:
                 current = self._agent_item(agent_id)
             if current is not None and is_stale(current.changed_at, bool(current.ticket_id), at):

@@ -393,7 +393,7 @@ class FakeStore(TicketStore):
 
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None,
-                            until: datetime | None = None) -> Agent | None:
+                            until: datetime | None = None, read_along: tuple[str, ...] = ()) -> Agent | None:
         with self._lock:
             if event_id and f"EVENT#{event_id}" in self.markers:
                 return None
