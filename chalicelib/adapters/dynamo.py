@@ -830,8 +830,15 @@ class DynamoTicketStore(TicketStore):
                       actions=[*_to_callback(number, not_before), TicketItem.bookings.set(booking), *promise],
                       condition=_may_convert(recovering) & same_booking)
             _count_allowance(tx, number, day, per_number, daily_budget)
+            if holds:  # the caller's call ends with the booking (its status callback reads one item)
+                tx.update(CallItem(f"CALL#{ticket.call_id}", "CALL"), actions=[CallItem.done.set(True)],
+                          condition=CallItem.pk.exists())
 
+        holds = not recovering and bool(ticket.call_id)
         codes = self._transact(write)
+        if codes is not None and holds and codes[-1] == CONDITION_FAILED and codes.count(CONDITION_FAILED) == 1:
+            holds = False  # no call item to mark: the booking alone
+            codes = self._transact(write)
         if codes is None:
             return booking
         for code, answer in zip(codes, (BOOKING_TAKEN, BOOKING_MOVED, "rate_limited", "budget_spent")):
@@ -842,24 +849,42 @@ class DynamoTicketStore(TicketStore):
     def set_execution(self, ticket_id: str, execution_id: str) -> None:
         self._update(ticket_id, [TicketItem.execution_id.set(execution_id)])
 
-    def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
-        return self._update(ticket_id, [
+    def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float, call_id: str | None = None) -> bool:
+        return self._let_go(ticket_id, [
             TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
             TicketItem.wait_seconds.set(round(wait_seconds, 3)),
             *_leave_line(),
-        ], (TicketItem.kind == TicketKind.LIVE.value) & _holding())
+        ], (TicketItem.kind == TicketKind.LIVE.value) & _holding(), call_id)
+
+    def _let_go(self, ticket_id: str, actions: list[Any], condition: Any, call_id: str | None) -> bool:
+        """A change after which the ticket no longer holds its call: with `call_id`, the call's item says
+        so in the same transaction (a status callback arriving before the stream does reads one item)."""
+        if not call_id:
+            return self._update(ticket_id, actions, condition)
+        queue_id, number = split_ticket_id(ticket_id)
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=actions, condition=condition)
+            tx.update(CallItem(f"CALL#{call_id}", "CALL"), actions=[CallItem.done.set(True)],
+                      condition=CallItem.pk.exists())
+
+        codes = self._transact(write)
+        if codes is not None and codes[0] != CONDITION_FAILED:  # no such call item: the change alone
+            return self._update(ticket_id, actions, condition)
+        return codes is None
 
 
-    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
-        return self._update(ticket_id, [
+    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
+                        call_id: str | None = None) -> bool:
+        return self._let_go(ticket_id, [
             TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
             TicketItem.wait_seconds.set(round(wait_seconds, 3)),
-        ], (TicketItem.kind == TicketKind.LIVE.value) & (TicketItem.status == TicketStatus.CONNECTING.value))
+        ], (TicketItem.kind == TicketKind.LIVE.value) & (TicketItem.status == TicketStatus.CONNECTING.value), call_id)
 
-    def mark_served(self, ticket_id: str, now: datetime) -> bool:
-        return self._update(ticket_id, [TicketItem.status.set(TicketStatus.SERVED.value),
+    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None) -> bool:
+        return self._let_go(ticket_id, [TicketItem.status.set(TicketStatus.SERVED.value),
                                         TicketItem.ended_at.set(now)],
-                            TicketItem.status == TicketStatus.CONNECTING.value)
+                            TicketItem.status == TicketStatus.CONNECTING.value, call_id)
 
     def requeue(self, ticket_id: str, agent_id: str) -> bool:
         queue_id, number = split_ticket_id(ticket_id)

@@ -191,7 +191,7 @@ class Dispatcher:
             except CallGoneError:
                 # The caller hung up as we claimed them: a lost call, and the agent is free.
                 log.info("live caller gone before bridging", extra={"ticket": ticket.id})
-                self.store.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds())
+                self.store.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds(), ticket.call_id)
             except TelephonyError:
                 # The provider could not be reached: the caller keeps their place, the agent stays
                 # available, and the next event tries again (no retry loop against a provider that is down).
@@ -243,7 +243,7 @@ class Dispatcher:
         ticket = self.store.get(ticket_id)
         queue = self.queues.get(ticket.queue_id)
         if answered:
-            self.store.mark_served(ticket_id, now)
+            self.store.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None)
             self.recovered(ticket)
             if talk_seconds > 0:
                 learning.learn(self.store, queue, QueueEventKind.SERVICE_END, now, talk_seconds)
