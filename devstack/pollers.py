@@ -34,6 +34,8 @@ class SqsPoller:
 
 
 class StreamPoller:
+    MAX_ATTEMPTS = 10
+
     def __init__(self, table_name: str, handler: Callable[..., None], endpoint_url: str | None = None,
                  region: str = "us-east-1", with_event_id: bool = False) -> None:
         """`with_event_id`: the handler takes each record's event id too (as the Lambda's does)."""
@@ -49,21 +51,42 @@ class StreamPoller:
         self.iterators = [self.streams.get_shard_iterator(StreamArn=arn, ShardId=s["ShardId"],
                                                           ShardIteratorType="LATEST")["ShardIterator"]
                           for s in shards]
+        self.pending: list[list[dict[str, Any]]] = [[] for _ in self.iterators]  # fetched, not yet done
+        self.failures: dict[str, int] = {}  # event id -> failed attempts
 
     def poll_once(self) -> int:
+        """Hand each new record to the handler in order. A record whose handler raises is handed again
+        on the next poll, and the shard waits behind it (as a Lambda's stream mapping retries its batch);
+        after MAX_ATTEMPTS it is logged and skipped, as a mapping with a retry limit would."""
         handled = 0
         for index, iterator in enumerate(self.iterators):
-            response = self.streams.get_records(ShardIterator=iterator, Limit=100)
-            self.iterators[index] = response["NextShardIterator"]
-            for record in response["Records"]:
-                change = record["dynamodb"]
-                try:
-                    images = (change.get("NewImage"), change.get("OldImage"))
-                    self.handler(*images, record["eventID"]) if self.with_event_id else self.handler(*images)
-                except Exception:  # noqa: BLE001 - one bad record must not stop the stream
-                    log.exception("stream handler failed")
+            if not self.pending[index]:
+                response = self.streams.get_records(ShardIterator=iterator, Limit=100)
+                self.iterators[index] = response["NextShardIterator"]
+                self.pending[index] = list(response["Records"])
+            records = self.pending[index]
+            while records:
+                if not self._handle(records[0]):
+                    break
+                records.pop(0)
                 handled += 1
         return handled
+
+    def _handle(self, record: dict[str, Any]) -> bool:
+        """Whether the record is done with (handled, or given up on)."""
+        change, event_id = record["dynamodb"], record["eventID"]
+        images = (change.get("NewImage"), change.get("OldImage"))
+        try:
+            self.handler(*images, event_id) if self.with_event_id else self.handler(*images)
+        except Exception:  # noqa: BLE001 - one bad record must not stop the stream for good
+            self.failures[event_id] = self.failures.get(event_id, 0) + 1
+            if self.failures[event_id] < self.MAX_ATTEMPTS:
+                log.warning("stream handler failed on %s (attempt %d); it will be handed again",
+                            event_id, self.failures[event_id], exc_info=True)
+                return False
+            log.exception("stream handler failed on %s %d times; skipped", event_id, self.MAX_ATTEMPTS)
+        self.failures.pop(event_id, None)
+        return True
 
 
 class Pump(threading.Thread):

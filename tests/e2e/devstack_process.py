@@ -24,14 +24,17 @@ def devstack(port: int, moto_port: int, *extra: str, queues: Path = QUEUES) -> I
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLDFAST_", "TWILIO_"))}
     env["HOLDFAST_QUEUES_FILE"] = str(queues)
     state = tempfile.TemporaryDirectory(prefix="holdfast-e2e-")
+    # The stack's output goes to a file, not a pipe: a pipe nobody reads fills up and stalls the stack.
+    output = tempfile.NamedTemporaryFile(prefix="holdfast-e2e-", suffix=".log", mode="w+", delete=False)
     proc = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port), "--moto-port", str(moto_port),
-                             "--state-dir", state.name, *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             "--state-dir", state.name, *extra], cwd=ROOT, env=env, stdout=output,
                             stderr=subprocess.STDOUT, text=True)
+    proc.output_path = output.name  # type: ignore[attr-defined] - for stack_output()
     deadline = time.monotonic() + 60
     try:
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"local stack exited: {proc.stdout.read() if proc.stdout else ''}")
+                pytest.fail(f"local stack exited: {stack_output(proc)}")
             try:
                 # /health builds the app (its first request): on a loaded machine that takes seconds
                 if requests.get(f"http://127.0.0.1:{port}/health", timeout=10).ok:
@@ -50,3 +53,11 @@ def devstack(port: int, moto_port: int, *extra: str, queues: Path = QUEUES) -> I
             proc.kill()
             proc.wait()
         state.cleanup()
+        output.close()
+        os.unlink(output.name)
+
+
+def stack_output(proc: subprocess.Popen, tail: int = 6000) -> str:
+    """The last of what the local stack printed (to explain a failure)."""
+    text = Path(proc.output_path).read_text(errors="replace")  # type: ignore[attr-defined]
+    return text[-tail:]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 from pathlib import Path
 from typing import Iterator
@@ -11,7 +12,7 @@ import pytest
 import requests
 
 from devstack.stack import LOCAL_AUTH_TOKEN
-from tests.e2e.devstack_process import devstack
+from tests.e2e.devstack_process import devstack, stack_output
 from tests.helpers import event, signed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +26,8 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, port: int, moto_port: int, day: bool) -> None:
+    def __init__(self, port: int, moto_port: int, day: bool, proc: subprocess.Popen | None = None) -> None:
+        self.proc = proc
         self.base = f"http://127.0.0.1:{port}"
         self.moto = f"http://127.0.0.1:{moto_port}"
         self.day = day  # the stack's clock is inside CALLER's calling window
@@ -34,6 +36,10 @@ class Stack:
         url = f"{self.base}/voice/twilio/{step}{query}"
         body, headers = signed(LOCAL_AUTH_TOKEN, url, params)
         return requests.post(url, data=body, headers=headers, timeout=10)
+
+    def output(self) -> str:
+        """The tail of what the stack printed, to explain a failure."""
+        return stack_output(self.proc) if self.proc is not None else ""
 
     def client(self, service: str):  # type: ignore[no-untyped-def]
         return boto3.client(service, endpoint_url=self.moto, region_name="us-east-1")
@@ -49,8 +55,8 @@ CALLER = "+14158675309"
 @pytest.fixture(scope="module", params=sorted(CLOCKS))
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     port, moto_port = free_port(), free_port()
-    with devstack(port, moto_port, "--network-port", str(free_port()), "--clock", CLOCKS[request.param]):
-        yield Stack(port, moto_port, request.param == "caller's day")
+    with devstack(port, moto_port, "--network-port", str(free_port()), "--clock", CLOCKS[request.param]) as proc:
+        yield Stack(port, moto_port, request.param == "caller's day", proc)
 
 
 def ticket(stack: Stack, number: int, queue: str = "support") -> dict:
@@ -60,11 +66,15 @@ def ticket(stack: Stack, number: int, queue: str = "support") -> dict:
     return {k: list(v.values())[0] for k, v in item.get("Item", {}).items()}
 
 
-def waiting_by_snapshot(stack: Stack, queue: str = "support") -> int:
-    """How many the line's snapshot (kept by the table's stream) says are waiting."""
-    item = stack.client("dynamodb").get_item(
+def snapshot_item(stack: Stack, queue: str = "support") -> dict:
+    return stack.client("dynamodb").get_item(
         TableName="holdfast", Key={"pk": {"S": f"QUEUE#{queue}"}, "sk": {"S": "SNAPSHOT"}},
         ConsistentRead=True).get("Item", {})
+
+
+def waiting_by_snapshot(stack: Stack, queue: str = "support") -> int:
+    """How many the line's snapshot (kept by the table's stream) says are waiting."""
+    item = snapshot_item(stack, queue)
     if int(item.get("returned", {}).get("N", 0)) < 1:  # the parked callback is not back in line yet
         return 0
     return sum(int(v["N"]) for k, v in item.items() if k.startswith("w:"))
@@ -104,12 +114,14 @@ def test_a_caller_books_a_callback_and_keeps_their_place(stack: Stack) -> None:
     # a later caller counts the parked callback ahead of them, once the table's stream has brought the
     # line's snapshot up to date (positions lag the stream by its delay: docs/architecture.md)
     if stack.day:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 30
         while waiting_by_snapshot(stack) < 1 and time.monotonic() < deadline:
             time.sleep(0.2)
+        assert waiting_by_snapshot(stack) == 1, f"the stream never counted the parked callback back in line: " \
+            f"{snapshot_item(stack)}\n{stack.output()}"
     later = event("incoming", CallSid="CA" + "e2e2".rjust(32, "0"), From="+14155550199")
     reply = stack.post("incoming", later)
-    assert "You are number 2 in line" in reply.text or not stack.day
+    assert "You are number 2 in line" in reply.text or not stack.day, f"{reply.text}\n{stack.output()}"
     stack.post("incoming", {**later, "CallStatus": "completed"})  # and hangs up at once (a short abandon)
 
 

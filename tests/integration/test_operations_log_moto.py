@@ -35,3 +35,32 @@ def test_the_local_stream_outlives_a_failed_transaction(aws) -> None:  # type: i
         TableName=aws.table_name, Item={"pk": {"S": "AFTER"}, "sk": {"S": "X"}})
     poller.poll_once()
     assert seen[-1] == "AFTER"
+
+
+def test_a_record_whose_handler_fails_is_handed_again_in_order_then_skipped(aws) -> None:  # type: ignore[no-untyped-def]
+    """As a Lambda's stream mapping: the shard waits behind a failing record (its batch is retried), so
+    nothing is lost to a passing failure and nothing overtakes it; a record that always fails is skipped
+    after MAX_ATTEMPTS."""
+    seen: list[str] = []
+    failing = {"FLAKY": 2, "POISON": 10 ** 6}  # failures each key has left
+
+    def handle(new, old) -> None:  # type: ignore[no-untyped-def]
+        key = (new or old)["pk"]["S"]
+        if failing.get(key, 0) > 0:
+            failing[key] -= 1
+            raise RuntimeError(f"{key} failed")
+        seen.append(key)
+
+    poller = StreamPoller(aws.table_name, handle)
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    for key in ("FLAKY", "NEXT"):
+        ddb.put_item(TableName=aws.table_name, Item={"pk": {"S": key}, "sk": {"S": "X"}})
+    assert poller.poll_once() == 0 and seen == []  # FLAKY failed: NEXT waits behind it
+    assert poller.poll_once() == 0 and seen == []
+    assert poller.poll_once() == 2 and seen == ["FLAKY", "NEXT"]
+
+    for key in ("POISON", "AFTER"):
+        ddb.put_item(TableName=aws.table_name, Item={"pk": {"S": key}, "sk": {"S": "X"}})
+    handed = [poller.poll_once() for _ in range(StreamPoller.MAX_ATTEMPTS)]
+    assert handed == [0] * (StreamPoller.MAX_ATTEMPTS - 1) + [2]  # the last attempt gives up on it
+    assert seen == ["FLAKY", "NEXT", "AFTER"] and failing["POISON"] == 10 ** 6 - StreamPoller.MAX_ATTEMPTS
