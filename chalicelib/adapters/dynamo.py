@@ -23,6 +23,7 @@ while the line is short: the snapshot answers otherwise). The sparse index `live
 live callers, in the same order: the live-service guard's first live caller is one item."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 import json
 import random
@@ -40,7 +41,8 @@ from pynamodb.transactions import TransactWrite
 from ..domain.errors import BadPageError, StoreUnavailableError, TicketNotFoundError, UnknownAgentError
 from ..domain.model import (HOLDING, Agent, AgentStatus, JoinedLine, Ticket, TicketKind, TicketStatus, is_stale,
                             split_ticket_id, ticket_id)
-from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Page, QueueSnapshot, Staffing, TicketStore)
+from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Page, QueueSnapshot, Staffing, Stores,
+                     Tickets, Line, LostCalls, QueueStats, Bookings, Agents, Dialing)
 from ..domain.pages import decode_cursor, encode_cursor
 
 PREFETCH_SECONDS = 2.0  # how long statistics read with an agent's item stand in for a fresh read
@@ -300,7 +302,7 @@ def _holding() -> Any:
     return TicketItem.status.is_in(*(s.value for s in HOLDING))
 
 
-class DynamoTicketStore(TicketStore):
+class DynamoTicketStore(Tickets, Line, LostCalls, QueueStats, Bookings, Agents, Dialing):
     def __init__(self, table_name: str, region: str, host: str | None = None, client: Any = None,
                  pause: Callable[[float], None] = time.sleep) -> None:
         """`client`: a botocore DynamoDB client (the composition root's one session) that every model
@@ -1051,6 +1053,19 @@ class DynamoTicketStore(TicketStore):
         if not self._update(ticket_id, actions, TicketItem.dial_id == dial_id):
             return None
         return item.dial_token
+
+
+@dataclass(frozen=True)
+class DynamoStores(Stores):
+    """The roles over one DynamoDB table, and the table's stream consumer."""
+
+    stream: Any = None
+
+
+def dynamo_stores(table_name: str, region: str, host: str | None = None, client: Any = None,
+                  pause: Callable[[float], None] = time.sleep) -> DynamoStores:
+    store = DynamoTicketStore(table_name, region, host, client, pause)
+    return DynamoStores(store, store, store, store, store, store, store, store)
 
 
 def ticket_change(new_image: Mapping[str, Any] | None,

@@ -89,7 +89,7 @@ def test_incoming(client: Client, stream: Stream, built, ahead: int) -> None:  #
     assert f"You are number {ahead + 1} in line.".encode() in reply.body
     assert (b"press 1" in reply.body) is bool(ahead)  # the callback offer, only for a long wait
     assert calls(meter) <= 3, dynamo_only(meter)
-    told = built.store.get(f"support-{ahead + 1}")  # the estimate heard, and its position band, kept
+    told = built.stores.tickets.get(f"support-{ahead + 1}")  # the estimate heard, and its position band, kept
     assert told.told_shape > 0 and told.told_ahead == ahead
 
 
@@ -112,7 +112,7 @@ def test_confirm_books_the_callback(client: Client, stream: Stream, built) -> No
     stream.drain()
     with metered() as meter:
         post(client, "confirm", event("gather_digits_1", CallSid=caller(1)["CallSid"]), {"t": "support-1"})
-    assert built.store.get("support-1").kind is TicketKind.CALLBACK
+    assert built.stores.tickets.get("support-1").kind is TicketKind.CALLBACK
     started = [c for c in meter.calls if c.service == "stepfunctions" and c.operation == "StartExecution"]
     assert len(started) == 1
     assert calls(meter) <= 5, dynamo_only(meter)
@@ -128,7 +128,7 @@ def test_agent_available_claims_the_head(client: Client, stream: Stream, built) 
                                  body=json.dumps({"status": "available", "contact": "client:alice",
                                                   "queues": ["support"]}))
     assert reply.status_code == 200 and json.loads(reply.body)["dispatched"] == "support-1"
-    assert built.store.get("support-1").status is TicketStatus.CONNECTING
+    assert built.stores.tickets.get("support-1").status is TicketStatus.CONNECTING
     assert calls(meter) <= 4, dynamo_only(meter)
 
 
@@ -140,7 +140,7 @@ def test_status_callback_after_the_caller_left(client: Client, stream: Stream, c
     stream.drain()
     with metered() as meter:
         post(client, "incoming", event("status_completed", CallSid=caller(1)["CallSid"]))
-    assert built.store.get("support-1").lost_cause == "abandoned"
+    assert built.stores.tickets.get("support-1").lost_cause == "abandoned"
     assert calls(meter) <= 1, dynamo_only(meter)
 
 
