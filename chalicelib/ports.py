@@ -285,10 +285,12 @@ class Agents(ABC):
     @abstractmethod
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None,
-                            until: datetime | None = None) -> Agent | None:
+                            until: datetime | None = None, read_along: tuple[str, ...] = ()) -> Agent | None:
         """Apply an agent's status event. None when it is a duplicate (same event id) or stale
         (older than the agent's last change, e.g. a late 'available' after a reservation).
-        `until`, an announced sign-off, replaces the agent's; None keeps it; 'offline' clears it."""
+        `until`, an announced sign-off, replaces the agent's; None keeps it; 'offline' clears it.
+        `read_along`: queues whose statistics the caller reads next (an 'available' agent is offered
+        work): a store may read them with the agent's own item instead of after it."""
 
     @abstractmethod
     def get_agent(self, agent_id: str) -> Agent:

@@ -572,7 +572,10 @@ class DynamoTicketStore(Tickets, Line, LostCalls, QueueStats, Bookings, Agents, 
         GiveUp sets it too, and it cannot know the number)."""
         sk = lost_marker_sk(int((_s(new or old, "sk") or "TICKET#0")[len("TICKET#"):]))
         if _s(new, "lost_pk") and not _s(old, "lost_pk"):
-            self._put_lost_markers(queue_id, sk, {_s(new, "caller"), _s(new, "callback_number")})
+            expires = (new or {}).get("expires_at", {}).get("N")
+            self._put_lost_markers(queue_id, sk, {_s(new, "caller"), _s(new, "callback_number")},
+                                   datetime.fromtimestamp(int(expires), timezone.utc) if expires
+                                   else TicketItem.created_at.deserialize(_s(new, "created_at")) + TICKET_TTL)
         elif _s(old, "lost_pk") and not _s(new, "lost_pk"):
             numbers = {_s(old, "caller"), _s(old, "callback_number")}
             with MarkerItem.batch_write() as batch:
@@ -753,10 +756,11 @@ class DynamoTicketStore(Tickets, Line, LostCalls, QueueStats, Bookings, Agents, 
             TicketItem.lost_pk.set(f"LOST#{queue_id}"),
             TicketItem.lost_sk.set(f"{at.strftime('%Y-%m-%dT%H:%M:%S')}#{number:012d}"),
         ])  # the item comes back: its numbers name the markers (the stream puts the same ones again)
-        self._put_lost_markers(queue_id, lost_marker_sk(number), {item.caller, item.callback_number})
+        self._put_lost_markers(queue_id, lost_marker_sk(number), {item.caller, item.callback_number},
+                               item.expires_at or at + TICKET_TTL)
 
-    def _put_lost_markers(self, queue_id: str, sk: str, numbers: set[str | None]) -> None:
-        expires = datetime.now(timezone.utc) + TICKET_TTL
+    def _put_lost_markers(self, queue_id: str, sk: str, numbers: set[str | None], expires: datetime) -> None:
+        """The markers that find a lost call by number; they expire with their ticket."""
         with MarkerItem.batch_write() as batch:
             for number in numbers - {None}:
                 batch.save(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk, expires_at=expires))
@@ -939,11 +943,11 @@ class DynamoTicketStore(Tickets, Line, LostCalls, QueueStats, Bookings, Agents, 
 
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None,
-                            until: datetime | None = None) -> Agent | None:
+                            until: datetime | None = None, read_along: tuple[str, ...] = ()) -> Agent | None:
         marker = MarkerItem(f"EVENT#{event_id}", "EVENT", expires_at=at + timedelta(days=7)) if event_id else None
         for attempt in range(5):  # optimistic: retried when another change lands between read and write
-            if attempt == 0 and status is AgentStatus.AVAILABLE and queues:
-                current = self._agent_with_stats(agent_id, queues)  # what dispatching will read next
+            if attempt == 0 and read_along:
+                current = self._agent_with_stats(agent_id, read_along)  # what dispatching will read next
             else:
                 current = self._agent_item(agent_id)
             if current is not None and is_stale(current.changed_at, bool(current.ticket_id), at):

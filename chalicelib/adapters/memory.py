@@ -195,13 +195,15 @@ class MemoryTable:
         waiting = self.waiting.get(queue_id)
         return self.tickets[waiting[0][2]] if waiting else None
 
-    def convert(self, ticket_id: str, number: str, not_before: datetime, recovering: bool) -> int | None:
-        """LIVE (holding, or ABANDONED when recovering) -> SCHEDULED callback: the new booking count."""
+    def convert(self, ticket_id: str, number: str, not_before: datetime, recovering: bool,
+                **also: Any) -> int | None:
+        """LIVE (holding, or ABANDONED when recovering) -> SCHEDULED callback: the new booking count.
+        `also` is written in the same change (one stream record, as DynamoDB)."""
         allowed = (lambda t: t.status is TicketStatus.ABANDONED) if recovering else (lambda t: t.status in HOLDING)
         with self.lock:
             if not self.change(ticket_id, lambda t: t.kind is TicketKind.LIVE and allowed(t),
                                kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, execution_id=None,
-                               callback_number=number, not_before=not_before, pending_number=None):
+                               callback_number=number, not_before=not_before, pending_number=None, **also):
                 return None
             self.bookings[ticket_id] = self.bookings.get(ticket_id, 0) + 1
             return self.bookings[ticket_id]
@@ -423,9 +425,8 @@ class MemoryBookings(_OnTable, Bookings):
             if refused is not None:
                 return refused
             table.open_markers[(ticket.queue_id, number)] = ticket.id
-            if told is not None:  # under the same lock: nobody sees the ticket between the two changes
-                table.change(ticket.id, lambda t: True, told_shape=told[0], told_scale=told[1])
-            booking = table.convert(ticket.id, number, not_before, recovering)
+            promise = {} if told is None else {"told_shape": told[0], "told_scale": told[1]}
+            booking = table.convert(ticket.id, number, not_before, recovering, **promise)
             assert booking is not None  # checked above, under the same lock
             return booking
 
@@ -438,7 +439,7 @@ class MemoryAgents(_OnTable, Agents):
 
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None,
-                            until: datetime | None = None) -> Agent | None:
+                            until: datetime | None = None, read_along: tuple[str, ...] = ()) -> Agent | None:
         table = self.table
         with table.lock:
             if event_id and f"EVENT#{event_id}" in table.markers:

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 MAX_RACES = 5  # lost claims in a row before giving the agent up to the next event
 FINISHED = frozenset({TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED, TicketStatus.ABANDONED})
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock an agent event's time may be
+READ_ALONG_QUEUES = 4  # an event naming no queues reads every queue's book with the agent up to this many
 RESUME_ATTEMPTS = 2  # resuming a parked callback: tries now; after that, the sweep sends it again
 RESUME_GRACE = timedelta(seconds=30)  # a claim this old whose dial never began was never resumed
 
@@ -69,13 +70,23 @@ class Dispatcher:
         if contact is not None:
             contact = self._accept_contact(agent_id, contact, queues)
         agent = self.agents.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id,
-                                               until)
+                                                until, self._read_along(status, queues))
         if agent is None or agent.status is not AgentStatus.AVAILABLE:
             return agent, None
         ticket = self.offer_work(agent_id, agent)
         if ticket is None:
             return agent, None
         return replace(agent, status=AgentStatus.BUSY, ticket_id=ticket.id, changed_at=self.clock.now()), ticket
+
+    def _read_along(self, status: AgentStatus, queues: tuple[str, ...] | None) -> tuple[str, ...]:
+        """The queues whose promise books offering work reads next: the event's, else (the agent serves
+        the queues it had) every queue of a small directory, a few items rather than one more read."""
+        if status is not AgentStatus.AVAILABLE:
+            return ()
+        if queues:
+            return queues
+        every = tuple(q.id for q in self.queues)
+        return every if len(every) <= READ_ALONG_QUEUES else ()
 
     def _accept_contact(self, agent_id: str, contact: str, queues: tuple[str, ...] | None) -> str:
         if queues is None:

@@ -118,15 +118,17 @@ def test_confirm_books_the_callback(client: Client, stream: Stream, built) -> No
     assert calls(meter) <= 5, dynamo_only(meter)
 
 
-def test_agent_available_claims_the_head(client: Client, stream: Stream, built) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("event", [{"status": "available", "contact": "client:alice", "queues": ["support"]},
+                                   {"status": "available"}], ids=["names-its-queues", "names-none"])
+def test_agent_available_claims_the_head(client: Client, stream: Stream, built,  # type: ignore[no-untyped-def]
+                                         event: dict[str, object]) -> None:
+    """Whether or not the event names the agent's queues (without, the agent serves those it had)."""
     post(client, "incoming", caller(1))
     built.dispatcher.agent_event("alice", AgentStatus.OFFLINE, MONDAY_10_PST, "client:alice", ("support",))
     stream.drain()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {AGENT_TOKEN}"}
     with metered() as meter:
-        reply = client.http.post("/agents/alice/status", headers=headers,
-                                 body=json.dumps({"status": "available", "contact": "client:alice",
-                                                  "queues": ["support"]}))
+        reply = client.http.post("/agents/alice/status", headers=headers, body=json.dumps(event))
     assert reply.status_code == 200 and json.loads(reply.body)["dispatched"] == "support-1"
     assert built.stores.tickets.get("support-1").status is TicketStatus.CONNECTING
     assert calls(meter) <= 4, dynamo_only(meter)

@@ -71,3 +71,25 @@ def test_a_page_on_dynamodb_reads_the_page_not_the_list(aws) -> None:  # type: i
         page = stores.lost.lost_calls("support", limit=10)
         stores.lost.lost_calls("support", limit=10, cursor=page.next)
     assert meter.by_operation() == {"Query": 2} and meter.items_read == 2 * 11
+
+
+def test_the_by_number_markers_expire_with_their_ticket(aws) -> None:  # type: ignore[no-untyped-def]
+    """Not a year after the wall clock: the list's markers and the ticket they point to go together,
+    whether mark_lost or the stream (the workflow's give-up) put them."""
+    import boto3
+
+    from chalicelib.adapters.dynamo import TICKET_TTL, queue_pk, ticket_sk
+
+    stores = dynamo_stores(aws.table_name, "us-east-1")
+    lose_calls(stores, "support", 1, T)
+    table = boto3.client("dynamodb", region_name="us-east-1")
+    by_number = {"TableName": aws.table_name, "KeyConditionExpression": "pk = :pk",
+                 "ExpressionAttributeValues": {":pk": {"S": "LOSTBY#support#+14155550000"}}}
+    expected = [int((T + TICKET_TTL).timestamp())]
+    markers = table.query(**by_number)["Items"]
+    assert [int(m["expires_at"]["N"]) for m in markers] == expected
+    new = table.get_item(TableName=aws.table_name, Key={"pk": {"S": queue_pk("support")},
+                                                        "sk": {"S": ticket_sk(1)}})["Item"]
+    table.delete_item(TableName=aws.table_name, Key={k: markers[0][k] for k in ("pk", "sk")})
+    stores.stream.apply_change(new, {k: v for k, v in new.items() if k not in ("lost_pk", "lost_sk")})  # the stream's path
+    assert [int(m["expires_at"]["N"]) for m in table.query(**by_number)["Items"]] == expected

@@ -66,6 +66,29 @@ def test_the_caller_hears_the_time_the_dispatcher_keeps_and_it_is_durable() -> N
     assert f"within {minutes} minutes" in again
 
 
+def test_the_booking_and_its_promise_are_one_change_on_the_stream() -> None:
+    """As DynamoDB's one transaction makes one stream record: the stream never sees the promise on a
+    ticket that is still a live caller, nor a callback without its promise."""
+    stores, clock, flow, dispatcher = world(NOON)
+    seen: list[tuple[Ticket, Ticket | None]] = []
+
+    def stream(new: Ticket, old: Ticket | None) -> None:
+        seen.append((new, old))
+        dispatcher.callback_promised(new, old)
+
+    stores.table.on_change = stream
+    flow.incoming(call("CA9"))
+    tid = stores.tickets.find_by_call("CA9").id
+    flow.offer(tid, call("CA9", digits="1"))
+    seen.clear()
+    flow.confirm(tid, call("CA9", digits="1"))
+    told = [(new, old) for new, old in seen
+            if old is not None and (new.told_shape, new.told_scale) != (old.told_shape, old.told_scale)]
+    assert len(told) == 1, seen
+    new, old = told[0]
+    assert new.kind is TicketKind.CALLBACK and old is not None and old.kind is TicketKind.LIVE
+
+
 def test_the_promise_is_the_learned_delay_when_that_is_longer_than_the_turn() -> None:
     stores, clock, flow, _ = world(NOON)
     learn(stores, clock, 3 * 3600)  # at noon the guard has been taking 3 hours
