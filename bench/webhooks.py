@@ -109,22 +109,24 @@ def _joining(stores: Any, queue_id: str, numbers: range, at: datetime, area: str
             for i, number in enumerate(numbers)]
 
 
-def _write(stores: Any, tickets: list[Any], done: bool = False, calls: bool = True) -> None:
+def _write(tickets: list[Any], done: bool = False, calls: bool = True) -> None:
     """The tickets' items and (`calls`) their `CALL#` pointers (`done`: the ticket no longer holds its call)."""
-    from chalicelib.adapters.dynamo import TICKET_TTL, CallItem, TicketItem
+    from chalicelib.adapters.dynamo import TICKET_TTL, CallItem, TicketItem, ticket_item
 
     with TicketItem.batch_write() as batch:
         for ticket in tickets:
-            batch.save(stores.tickets._item(ticket) if not ticket.lost_at else _lost_item(stores, ticket))
+            batch.save(ticket_item(ticket) if not ticket.lost_at else _lost_item(ticket))
     with CallItem.batch_write() as batch:
         for ticket in tickets if calls else ():
             batch.save(CallItem(f"CALL#{ticket.call_id}", "CALL", ticket_id=ticket.id, done=done or None,
                                 expires_at=ticket.created_at + TICKET_TTL))
 
 
-def _lost_item(stores: Any, ticket: Any) -> Any:
-    """A caller who hung up, on the queue's lost-call list (as `dynamo_stores.mark_lost` keys it)."""
-    item = stores.tickets._item(ticket)
+def _lost_item(ticket: Any) -> Any:
+    """A caller who hung up, on the queue's lost-call list (as `DynamoLostCalls.mark_lost` keys it)."""
+    from chalicelib.adapters.dynamo import ticket_item
+
+    item = ticket_item(ticket)
     item.lost_cause, item.lost_at, item.ended_at, item.wait_seconds = (ticket.lost_cause, ticket.lost_at,
                                                                        ticket.ended_at, ticket.wait_seconds)
     item.lost_pk = f"LOST#{ticket.queue_id}"
@@ -141,11 +143,11 @@ def seed_line(stores: Any, stream: Any, queue_id: str, count: int, at: datetime,
     stream.drain()
     tickets = _joining(stores, queue_id, _numbers(queue_id, count), at, "212")
     if by_consumer:
-        _write(stores, tickets)
+        _write(tickets)
         stream.drain()
     elif tickets:
         with unstreamed(TicketItem.Meta.table_name):
-            _write(stores, tickets)
+            _write(tickets)
             head = TicketItem.created_at.serialize(tickets[0].created_at)  # if the line had no live head
             stores.stream._add_to_snapshot(queue_id, {"w:0": count}, None, head)
     return [t.id for t in tickets]
@@ -162,13 +164,13 @@ def seed_lost(stores: Any, stream: Any, queue_id: str, count: int, at: datetime,
     lost = [t.evolve(status=TicketStatus.ABANDONED, ended_at=t.created_at + timedelta(minutes=2), wait_seconds=120.0,
                      lost_cause="abandoned", lost_at=t.created_at + timedelta(minutes=2)) for t in waiting]
     if by_consumer:  # as it happened: they joined, then hung up
-        _write(stores, waiting)
+        _write(waiting)
         stream.drain()
-        _write(stores, lost, calls=False)
+        _write(lost, calls=False)
         stream.drain()
         return
     with unstreamed(TicketItem.Meta.table_name):
-        _write(stores, lost, done=True)
+        _write(lost, done=True)
         with MarkerItem.batch_write() as batch:
             for ticket in lost:
                 batch.save(MarkerItem(f"LOSTBY#{queue_id}#{ticket.caller}", lost_marker_sk(ticket.number),

@@ -160,7 +160,7 @@ def test_outcome_reported_twice_is_harmless(world: World) -> None:
     ticket_id = world.book("CA1")
     world.agent("alice")
     world.pump_until(lambda: world.dialer.calls)
-    token = world.c.stores.tickets._get_item(ticket_id).dial_token
+    token = world.c.stores.table.get_item(ticket_id).dial_token
     world.c.dispatcher.orchestrator.complete(token, {"result": "connected"})
     world.pump_until(lambda: world.finished(ticket_id))
     assert world.execution(ticket_id)["status"] == "SUCCEEDED"
@@ -174,7 +174,7 @@ def test_redelivered_dial_message_does_not_dial_twice(world: World) -> None:
     ticket_id = world.book("CA1")
     world.agent("alice")
     world.pump_until(lambda: world.dialer.calls)
-    t = world.c.stores.tickets._get_item(ticket_id)
+    t = world.c.stores.table.get_item(ticket_id)
     again = json.dumps({"ticket_id": ticket_id, "attempt": 1, "token": t.dial_token,
                         "agent": {"agent_id": "alice"}})
     workers.on_dial_message(again)
