@@ -1,4 +1,4 @@
-"""The same cases against every Stores: the in-memory fake and DynamoDB (moto)."""
+"""The same cases against both store bundles (every role port): in memory and on DynamoDB (moto)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib.domain.errors import TicketNotFoundError
 from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
-from chalicelib.ports import Stores
+from chalicelib.ports import Agents, Bookings, Dialing, Line, LostCalls, QueueStats, Stores, Tickets
 from chalicelib.adapters.memory import memory_stores
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
@@ -230,3 +230,20 @@ def test_a_booking_is_all_or_nothing(stores: Stores) -> None:
     assert stores.bookings.book_callback(b, number, NOW, NOW, False, a.id, day, 1, 10) == "rate_limited"
     assert stores.tickets.get(b.id).kind is TicketKind.LIVE and stores.bookings.callback_guard("support", number).holder == a.id
     assert stores.bookings.take_allowance("+14155550000", day, 1, 10) is None  # the refusal counted nothing
+
+
+def test_each_role_of_the_bundle_is_its_own_adapter_over_the_one_table(stores: Stores) -> None:
+    """Both worlds build the same bundle: one adapter per role port (implementing that port alone), all
+    sharing one table, so a write through one role is read through another."""
+    from chalicelib.ports import ROLES
+
+    fields = {"tickets": Tickets, "line": Line, "lost": LostCalls, "stats": QueueStats, "bookings": Bookings,
+              "agents": Agents, "dialing": Dialing}
+    for name, role in fields.items():
+        adapter = getattr(stores, name)
+        assert [r for r in ROLES if isinstance(adapter, r)] == [role], (name, type(adapter))
+        assert adapter.table is stores.table  # type: ignore[attr-defined]
+    ticket = stores.tickets.open_ticket(live("CA1"))
+    assert stores.line.head("support") == ticket
+    stores.bookings.set_opt_out("+14158675309", True, NOW)
+    assert stores.bookings.callback_guard("support", "+14158675309").opted_out
