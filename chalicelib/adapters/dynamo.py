@@ -616,7 +616,7 @@ class DynamoLostCalls(_OnTable, LostCalls):
             TicketItem.lost_sk.set(f"{at.strftime('%Y-%m-%dT%H:%M:%S')}#{number:012d}"),
         ])  # the item comes back: its numbers name the markers (the stream puts the same ones again)
         put_lost_markers(queue_id, lost_marker_sk(number), {item.caller, item.callback_number},
-                               item.expires_at or at + TICKET_TTL)
+                         item.expires_at or at + TICKET_TTL)
 
     def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
         # One item more than asked says whether a next page exists (so the last page has no `next`).
@@ -647,7 +647,8 @@ class DynamoQueueStats(_OnTable, QueueStats):
 
     def record_told(self, ticket_id: str, shape: float, scale: float, ahead: int | None = None) -> None:
         self.table.update(ticket_id, [TicketItem.told_shape.set(round(shape, 6)), TicketItem.told_scale.set(round(scale, 6)),
-                                 TicketItem.told_ahead.set(ahead) if ahead is not None else TicketItem.told_ahead.remove()])
+                                      TicketItem.told_ahead.set(ahead) if ahead is not None
+                                      else TicketItem.told_ahead.remove()])
 
     def queue_stats(self, queue_id: str) -> dict[str, Any] | None:
         read = self.table.prefetched.pop(queue_id, None)
@@ -912,8 +913,8 @@ class DynamoAgents(_OnTable, Agents):
 
     def mark_served(self, ticket_id: str, now: datetime) -> bool:
         return self.table.update(ticket_id, [TicketItem.status.set(TicketStatus.SERVED.value),
-                                        TicketItem.ended_at.set(now)],
-                            TicketItem.status == TicketStatus.CONNECTING.value)
+                                             TicketItem.ended_at.set(now)],
+                                 TicketItem.status == TicketStatus.CONNECTING.value)
 
     def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
         return self.table.update(ticket_id, [
