@@ -219,8 +219,9 @@ class Tickets(ABC):
         ABANDONED (a recovery that was refused)."""
 
     @abstractmethod
-    def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
-        """LIVE+WAITING -> ABANDONED. True only for the one call that changed it."""
+    def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float, call_id: str | None = None) -> bool:
+        """LIVE+WAITING -> ABANDONED. True only for the one call that changed it. `call_id`: the call the
+        ticket held, marked done with the change (its status callback then reads one item)."""
 
 
 class QueueStats(ABC):
@@ -317,11 +318,13 @@ class Agents(ABC):
         """A LIVE ticket whose bridge failed goes back into line at its own place."""
 
     @abstractmethod
-    def mark_served(self, ticket_id: str, now: datetime) -> bool: ...
+    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None) -> bool:
+        """CONNECTING -> SERVED (`call_id` as for abandon)."""
 
     @abstractmethod
-    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
-        """A claimed LIVE ticket whose caller was gone before the bridge: ABANDONED."""
+    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
+                        call_id: str | None = None) -> bool:
+        """A claimed LIVE ticket whose caller was gone before the bridge: ABANDONED (`call_id` as for abandon)."""
 
 
 class Dialing(ABC):

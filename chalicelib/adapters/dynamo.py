@@ -305,6 +305,12 @@ def _holding() -> Any:
     return TicketItem.status.is_in(*(s.value for s in HOLDING))
 
 
+def _call_done(tx: TransactWrite, call_id: str) -> None:
+    """The call's item says its ticket let it go (in the change's transaction: a status callback arriving
+    before the stream does reads one item); a call with no item fails only this condition."""
+    tx.update(CallItem(f"CALL#{call_id}", "CALL"), actions=[CallItem.done.set(True)], condition=CallItem.pk.exists())
+
+
 def ticket_item(ticket: Ticket) -> TicketItem:
     """A new ticket's item (in the line's indexes when it waits)."""
     item = TicketItem(
@@ -413,6 +419,22 @@ class DynamoTable:
                 return False
             raise
         return True
+
+    def let_go(self, ticket_id: str, actions: list[Any], condition: Any, call_id: str | None) -> bool:
+        """A ticket change after which the ticket no longer holds its call: with `call_id`, the call's item
+        says so in the same transaction (a status callback arriving before the stream does reads one item)."""
+        if not call_id:
+            return self.update(ticket_id, actions, condition)
+        queue_id, number = split_ticket_id(ticket_id)
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=actions, condition=condition)
+            _call_done(tx, call_id)
+
+        codes = self.transact(write)
+        if codes is not None and codes[0] != CONDITION_FAILED:  # no such call item: the change alone
+            return self.update(ticket_id, actions, condition)
+        return codes is None
 
     def get_item(self, ticket_id: str) -> TicketItem:
         queue_id, number = split_ticket_id(ticket_id)
@@ -538,12 +560,12 @@ class DynamoTickets(_OnTable, Tickets):
     def set_execution(self, ticket_id: str, execution_id: str) -> None:
         self.table.update(ticket_id, [TicketItem.execution_id.set(execution_id)])
 
-    def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
-        return self.table.update(ticket_id, [
+    def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float, call_id: str | None = None) -> bool:
+        return self.table.let_go(ticket_id, [
             TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
             TicketItem.wait_seconds.set(round(wait_seconds, 3)),
             *_leave_line(),
-        ], (TicketItem.kind == TicketKind.LIVE.value) & _holding())
+        ], (TicketItem.kind == TicketKind.LIVE.value) & _holding(), call_id)
 
 
 class DynamoLine(_OnTable, Line):
@@ -762,8 +784,14 @@ class DynamoBookings(_OnTable, Bookings):
                       actions=[*_to_callback(number, not_before), TicketItem.bookings.set(booking), *promise],
                       condition=_may_convert(recovering) & same_booking)
             _count_allowance(tx, number, day, per_number, daily_budget)
+            if holds:  # the caller's call ends with the booking (its status callback reads one item)
+                _call_done(tx, str(ticket.call_id))
 
+        holds = not recovering and bool(ticket.call_id)
         codes = self.table.transact(write)
+        if codes is not None and holds and codes[-1] == CONDITION_FAILED and codes.count(CONDITION_FAILED) == 1:
+            holds = False  # no call item to mark: the booking alone
+            codes = self.table.transact(write)
         if codes is None:
             return booking
         for code, answer in zip(codes, (BOOKING_TAKEN, BOOKING_MOVED, "rate_limited", "budget_spent")):
@@ -911,16 +939,17 @@ class DynamoAgents(_OnTable, Agents):
             *_enter_line(queue_id, number, live=True),
         ], (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id))
 
-    def mark_served(self, ticket_id: str, now: datetime) -> bool:
-        return self.table.update(ticket_id, [TicketItem.status.set(TicketStatus.SERVED.value),
+    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None) -> bool:
+        return self.table.let_go(ticket_id, [TicketItem.status.set(TicketStatus.SERVED.value),
                                              TicketItem.ended_at.set(now)],
-                                 TicketItem.status == TicketStatus.CONNECTING.value)
+                                 TicketItem.status == TicketStatus.CONNECTING.value, call_id)
 
-    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
-        return self.table.update(ticket_id, [
+    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
+                        call_id: str | None = None) -> bool:
+        return self.table.let_go(ticket_id, [
             TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
             TicketItem.wait_seconds.set(round(wait_seconds, 3)),
-        ], (TicketItem.kind == TicketKind.LIVE.value) & (TicketItem.status == TicketStatus.CONNECTING.value))
+        ], (TicketItem.kind == TicketKind.LIVE.value) & (TicketItem.status == TicketStatus.CONNECTING.value), call_id)
 
 
 class DynamoDialing(_OnTable, Dialing):

@@ -305,7 +305,7 @@ class MemoryTickets(_OnTable, Tickets):
     def set_execution(self, ticket_id: str, execution_id: str) -> None:
         self.table.change(ticket_id, lambda t: True, execution_id=execution_id)
 
-    def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
+    def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float, call_id: str | None = None) -> bool:
         return self.table.change(ticket_id, lambda t: t.kind is TicketKind.LIVE and t.status in HOLDING,
                                  status=TicketStatus.ABANDONED, ended_at=ended_at, wait_seconds=wait_seconds)
 
@@ -495,11 +495,12 @@ class MemoryAgents(_OnTable, Agents):
         return self.table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.agent_id == agent_id,
                                  status=TicketStatus.WAITING, agent_id=None)
 
-    def mark_served(self, ticket_id: str, now: datetime) -> bool:
+    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None) -> bool:
         return self.table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING,
                                  status=TicketStatus.SERVED, ended_at=now)
 
-    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float) -> bool:
+    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
+                        call_id: str | None = None) -> bool:
         return self.table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.kind is TicketKind.LIVE,
                                  status=TicketStatus.ABANDONED, ended_at=ended_at, wait_seconds=wait_seconds)
 

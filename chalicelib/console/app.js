@@ -262,7 +262,8 @@
     if (!select.options.length) data.queues.forEach((q) => select.append(el("option", q.name, { value: q.id })));
     $("#sign-in-view").hidden = true;
     $("#tabs").hidden = $("#session").hidden = false;
-    const today = new Date().toISOString().slice(0, 10);
+    // The queue's own today, by Holdfast's clock (not this browser's, which may be in another day).
+    const today = (data.queues.find((q) => q.id === select.value) || data.queues[0]).today;
     for (const id of ["#report-from", "#report-to", "#staffing-day"]) if (!$(id).value) $(id).value = today;
     show(tab);
   }

@@ -432,7 +432,7 @@ class CallFlow:
             # result has already marked the ticket served): lost, and the stream frees the agent.
             now = self.clock.now()
             wait = (now - ticket.created_at).total_seconds()
-            if self.agents.abandon_claimed(ticket.id, now, wait):
+            if self.agents.abandon_claimed(ticket.id, now, wait, ticket.call_id):
                 self._after_loss(ticket, LostCause.ABANDONED, wait, now)
             return
         dropped = event.status in (CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER)
@@ -458,7 +458,7 @@ class CallFlow:
         """Record a lost call (once), book its recovery callback if it may have one, and tell people."""
         now = self.clock.now()
         wait = (now - ticket.created_at).total_seconds()
-        if self.tickets.abandon(ticket.id, now, wait):  # once, whatever repeats the webhook
+        if self.tickets.abandon(ticket.id, now, wait, ticket.call_id):  # once, whatever repeats the webhook
             self._after_loss(ticket, cause, wait, now)
 
     def _after_loss(self, ticket: Ticket, cause: LostCause, wait: float, now: datetime) -> None:

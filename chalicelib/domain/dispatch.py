@@ -193,7 +193,7 @@ class Dispatcher:
             except CallGoneError:
                 # The caller hung up as we claimed them: a lost call, and the agent is free.
                 log.info("live caller gone before bridging", extra={"ticket": ticket.id})
-                self.agents.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds())
+                self.agents.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds(), ticket.call_id)
             except TelephonyError:
                 # The provider could not be reached: the caller keeps their place, the agent stays
                 # available, and the next event tries again (no retry loop against a provider that is down).
@@ -245,7 +245,7 @@ class Dispatcher:
         ticket = self.tickets.get(ticket_id)
         queue = self.queues.get(ticket.queue_id)
         if answered:
-            self.agents.mark_served(ticket_id, now)
+            self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None)
             self.recovered(ticket)
             if talk_seconds > 0:
                 learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, now, talk_seconds)

@@ -160,7 +160,8 @@ class Console:
         return _json(200, {"signed_out": True}, **{"Set-Cookie": self.sessions.cookie("", 0)})
 
     def _queues(self) -> list[dict[str, str]]:
-        return [{"id": q.id, "name": q.name} for q in self.queues]
+        """The queues, each with its own today (its timezone, Holdfast's clock): the pages' default day."""
+        return [{"id": q.id, "name": q.name, "today": self.ops.today(q).isoformat()} for q in self.queues]
 
     # --- API --------------------------------------------------------------------------------
 

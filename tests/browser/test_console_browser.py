@@ -67,6 +67,7 @@ def rows(page: Any, table: str) -> list[str]:
 def test_the_console_end_to_end(local: Local, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
     page = context.new_page()
+    page.clock.set_fixed_time("2031-02-03T04:05:06Z")  # the browser's own clock says another day
     page.goto(local.base + "/console")
     page.fill("#token", "wrong")
     page.click("#sign-in button[type=submit]")
@@ -118,6 +119,8 @@ def test_the_console_end_to_end(local: Local, browser: Any) -> None:
 
     # Reports: the page's totals and the downloaded CSV both say what happened.
     page.click("#tabs button[data-tab=reports]")
+    # The default day is the queue's today by Holdfast's clock (18:00 UTC: 10:00 in San Francisco).
+    assert page.input_value("#report-from") == page.input_value("#report-to") == CLOCKS["caller's day"][:10]
 
     def report_total() -> dict[str, str] | None:
         page.click("#report-form button[type=submit]")

@@ -106,6 +106,18 @@ def test_abandon_once_and_only_live_holding_tickets(stores: Stores) -> None:
     assert not stores.tickets.abandon(t2.id, NOW, 1.0)
 
 
+def test_letting_the_call_go_marks_it_done_at_once_and_never_fails_on_a_missing_call(stores: Stores) -> None:
+    """With the call's id the change marks the call done (no stream needed before its status callback
+    reads one item); a call id with nothing under it changes the ticket all the same."""
+    t1 = stores.tickets.open_ticket(live("CA1"))
+    assert stores.tickets.abandon(t1.id, NOW, 3.0, "CA1")
+    assert stores.tickets.find_by_call("CA1", open_only=True) is None and stores.tickets.find_by_call("CA1").id == t1.id
+    assert not stores.tickets.abandon(t1.id, NOW, 4.0, "CA1")  # once
+    t2 = stores.tickets.open_ticket(live("CA2"))
+    assert stores.tickets.abandon(t2.id, NOW, 5.0, "CA-never-seen")
+    assert stores.tickets.get(t2.id).status is TicketStatus.ABANDONED and stores.tickets.get(t2.id).wait_seconds == 5.0
+
+
 def test_pending_number_and_wish(stores: Stores) -> None:
     t1 = stores.tickets.open_ticket(live("CA1"))
     stores.tickets.set_pending_number(t1.id, "+14155550123")

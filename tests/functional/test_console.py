@@ -106,6 +106,16 @@ def test_sign_in_sets_a_strict_httponly_expiring_cookie_and_wrong_tokens_are_ref
     assert client.http.get("/console/api/monitor", headers=forged).status_code == 401
 
 
+def test_each_queue_says_its_own_today_by_holdfasts_clock_on_both_sides_of_midnight(c, client: Client) -> None:  # type: ignore[no-untyped-def]
+    """The pages' default day comes from here, not from the browser's clock."""
+    _, headers = sign_in(client)
+    days = {q["id"]: q["today"] for q in get(client, "me", headers)["queues"]}
+    assert days["support"] == days["kyiv"] == "2025-11-17"  # 10:00 in San Francisco, 20:00 in Kyiv
+    c.flow.clock.advance(5 * 3600 + 30 * 60)  # 23:30 UTC: 15:30 in San Francisco, 01:30 next day in Kyiv
+    days = {q["id"]: q["today"] for q in get(client, "me", headers)["queues"]}
+    assert (days["support"], days["kyiv"]) == ("2025-11-17", "2025-11-18")
+
+
 def test_cookie_is_secure_outside_local_and_sessions_expire(c) -> None:  # type: ignore[no-untyped-def]
     from chalicelib.edges.console import Sessions
 

@@ -134,15 +134,31 @@ def test_agent_available_claims_the_head(client: Client, stream: Stream, built, 
     assert calls(meter) <= 4, dynamo_only(meter)
 
 
-def test_status_callback_after_the_caller_left(client: Client, stream: Stream, clock: FixedClock,
-                                               built) -> None:  # type: ignore[no-untyped-def]
-    post(client, "incoming", caller(1))
+@pytest.mark.usefixtures("staffed")
+@pytest.mark.parametrize("drained", [True, False], ids=["after-the-stream", "before-the-stream"])
+@pytest.mark.parametrize("left", ["hung-up-in-line", "booked-a-callback"])
+def test_status_callback_after_the_caller_left(client: Client, stream: Stream, clock: FixedClock,  # type: ignore[no-untyped-def]
+                                               built, left: str, drained: bool) -> None:
+    """Twilio sends the status callback as the call ends, often before the table's stream has seen the
+    ticket let the call go: the change itself marks the call done."""
+    for n in (1, 2):
+        post(client, "incoming", caller(n))
     clock.advance(95)
-    post(client, "queue-exit", event("enqueue_action_hangup", CallSid=caller(1)["CallSid"]), {"t": "support-1"})
-    stream.drain()
+    sid = caller(2)["CallSid"]
+    if left == "hung-up-in-line":
+        post(client, "queue-exit", event("enqueue_action_hangup", CallSid=sid), {"t": "support-2"})
+    else:
+        post(client, "offer", event("gather_digits_1", CallSid=sid), {"t": "support-2"})
+        post(client, "confirm", event("gather_digits_1", CallSid=sid), {"t": "support-2"})
+    if drained:
+        stream.drain()
     with metered() as meter:
-        post(client, "incoming", event("status_completed", CallSid=caller(1)["CallSid"]))
-    assert built.stores.tickets.get("support-1").lost_cause == "abandoned"
+        post(client, "incoming", event("status_completed", CallSid=sid))
+    ticket = built.stores.tickets.get("support-2")
+    if left == "hung-up-in-line":
+        assert ticket.lost_cause == "abandoned"
+    else:
+        assert ticket.kind is TicketKind.CALLBACK and ticket.lost_cause is None
     assert calls(meter) <= 1, dynamo_only(meter)
 
 
