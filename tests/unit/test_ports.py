@@ -3,6 +3,7 @@ role port, each world builds its bundle of roles in one place, and the use cases
 union of them."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from datetime import datetime, timezone
@@ -66,7 +67,7 @@ def test_no_class_anywhere_implements_two_roles() -> None:
 
 def test_the_bundle_names_every_role_once() -> None:
     hints = typing.get_type_hints(Stores)
-    assert {name: hints[name] for name in (f.name for f in Stores.__dataclass_fields__.values())} == {
+    assert {f.name: hints[f.name] for f in dataclasses.fields(Stores)} == {
         field: role for role, (_, _, field) in ADAPTERS.items()}
 
 
