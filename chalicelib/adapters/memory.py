@@ -557,7 +557,7 @@ class MemoryStores(Stores):
     """The roles over one in-memory table, and the table (the memory world's stream and the workflow
     reach it directly, as the table's stream and the ASL's own DynamoDB steps do)."""
 
-    table: MemoryTable = field(default_factory=MemoryTable)
+    table: MemoryTable
 
 
 def memory_stores(table: MemoryTable | None = None) -> MemoryStores:
