@@ -8,6 +8,7 @@ from typing import Any
 from .errors import ConfigError, UnknownQueueError
 from .hours import BusinessHours
 from .prompts import LANGUAGES
+from .roster import Roster
 
 _QUEUE_ID = re.compile(r"^[a-z0-9_]{1,40}$")
 
@@ -71,6 +72,8 @@ class QueueConfig:
     # When agents are expected (a roster); None: during business hours. Only used when nobody is
     # signed in, to tell a caller when a callback can happen.
     staffed_hours: BusinessHours | None = None
+    # How many agents are expected by time of week: the wait estimate counts on those who will sign in.
+    roster: Roster | None = None
     # Who hears "if you hang up we will call you back; press 9 if not" (docs/queues.md).
     opt_out_hint: str = "after_choice"
     # Who hears about lost calls and failed callbacks (docs/queues.md).
@@ -130,6 +133,9 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
         zone = kwargs["hours"].tz if "hours" in kwargs else "UTC"
         kwargs["staffed_hours"] = BusinessHours.from_config({"timezone": zone, **raw["staffed_hours"]},
                                                             f"{where}.staffed_hours")
+    if "roster" in raw:
+        kwargs["roster"] = Roster.from_config(raw["roster"], kwargs["hours"].tz if "hours" in kwargs else "UTC",
+                                              f"{where}.roster")
     hint = raw.get("opt_out_hint", "after_choice")
     if hint not in OPT_OUT_HINTS:
         raise ConfigError(f"{where}.opt_out_hint: one of {list(OPT_OUT_HINTS)}")
