@@ -501,7 +501,7 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
         def left_the_line() -> str:  # a caller who joined and hung up (abandoned); their status callback comes after
             sid = new_call()
             ticket = stores.tickets.open_ticket(Ticket(QUEUE, 0, TicketKind.LIVE, TicketStatus.WAITING, w.clock.now(),
-                                              call_id=sid, caller=f"+1415558{int(sid[-6:]) % 10_000:04d}"))
+                                                       call_id=sid, caller=f"+1415558{int(sid[-6:]) % 10_000:04d}"))
             stores.tickets.abandon(ticket.id, w.clock.now(), 30)
             return sid
 

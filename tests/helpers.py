@@ -34,7 +34,7 @@ def lose_calls(stores: Any, queue: str, count: int, at: datetime) -> list[str]:
     ids = []
     for i in range(count):
         ticket = stores.tickets.open_ticket(Ticket(queue, 0, TicketKind.LIVE, TicketStatus.ABANDONED, at,
-                                          call_id=f"CA-{queue}-{i}", caller=f"+1415555{i:04d}"))
+                                                   call_id=f"CA-{queue}-{i}", caller=f"+1415555{i:04d}"))
         stores.lost.mark_lost(ticket.id, "abandoned", at + timedelta(seconds=i))
         ids.append(ticket.id)
     return ids

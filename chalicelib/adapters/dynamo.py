@@ -44,8 +44,8 @@ from pynamodb.transactions import TransactWrite
 from ..domain.errors import BadPageError, StoreUnavailableError, TicketNotFoundError, UnknownAgentError
 from ..domain.model import (HOLDING, Agent, AgentStatus, JoinedLine, Ticket, TicketKind, TicketStatus, is_stale,
                             split_ticket_id, ticket_id)
-from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Page, QueueSnapshot, Staffing, Stores,
-                     Tickets, Line, LostCalls, QueueStats, Bookings, Agents, Dialing)
+from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Agents, Arrival, Bookings, CallbackGuard,
+                     Dialing, Line, LostCalls, Page, QueueSnapshot, QueueStats, Staffing, Stores, Tickets)
 from ..domain.pages import decode_cursor, encode_cursor
 
 PREFETCH_SECONDS = 2.0  # how long statistics read with an agent's item stand in for a fresh read
@@ -1111,7 +1111,7 @@ class DynamoStream(_OnTable):
             if _s(new, name):
                 presence[short] = {"S": _s(new, name) or ""}
         self.table.client.update_item(**key, UpdateExpression="SET #a = :p",
-                                 ExpressionAttributeValues={":p": {"M": presence}})
+                                      ExpressionAttributeValues={":p": {"M": presence}})
 
     def _lost_changed(self, queue_id: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
         """The by-number markers of the lost-call list follow the ticket's lost_pk (the workflow's

@@ -208,7 +208,7 @@ class Callbacks:
         else:
             status = TicketStatus.CANCELLED if outcome is Outcome.CANCELLED else TicketStatus.LOST
         token = self.dialing.finish_dial(ticket.id, did, status, now, ticket.attempts, outcome.value,
-                                       plan[0] if plan else None)
+                                         plan[0] if plan else None)
         if token is None:
             return False  # reported before
         if outcome is Outcome.CONNECTED:

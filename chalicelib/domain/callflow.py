@@ -155,7 +155,7 @@ class CallFlow:
         may_rejoin = is_open and self._policy(queue).may_call(event.caller)
         # One read: the queue's snapshot, this call's ticket (a retried webhook), the number's callback.
         arrival = self.line.arrival(queue.id, event.call_id,
-                                     self._policy(queue).accept(event.caller) if may_rejoin else None)
+                                    self._policy(queue).accept(event.caller) if may_rejoin else None)
         rejoined = self._rejoin(queue, event, now, arrival) if may_rejoin else None
         if rejoined is not None:
             return self._holding_script(queue, rejoined, self.prompt(queue, rejoined.language, "welcome_back"))
@@ -528,7 +528,7 @@ class CallFlow:
                 log.info("number already has an open callback", extra={"ticket": ticket.id, "open": holder})
                 return None, None
             refused = self.bookings.take_allowance(number, now.strftime("%Y-%m-%d"),
-                                                queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
+                                                   queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
             booking: int | str = refused or 1
         else:
             # One transaction: the open-callback pointer, the conversion (an abandoned ticket, from a

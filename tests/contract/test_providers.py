@@ -204,7 +204,7 @@ def tickets() -> list[TicketItem]:
 @pytest.fixture
 def staffed(container) -> None:  # type: ignore[no-untyped-def]
     container.stores.agents.record_agent_status("alice", AgentStatus.BUSY, MONDAY_10_PST, "+14155550999",
-                                        ("support", "kyiv", "moscow"), None)
+                                                ("support", "kyiv", "moscow"), None)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -380,7 +380,7 @@ class CallbackWorld:
         monkeypatch.setattr(bootstrap, "webhooks", lambda: edge)  # what the voice route asks for
         self.client = client
         t = self.stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, MONDAY_10_PST,
-                                          call_id="in-1"))
+                                                   call_id="in-1"))
         self.stores.tickets.convert_to_callback(t.id, "+14155550100", MONDAY_10_PST, MONDAY_10_PST)
         self.stores.table.park(t.id, "park-token", 1)
         dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="+14155550999", queues=("support",))

@@ -221,7 +221,7 @@ def test_clear_lost_finds_the_numbers_lost_calls_only(stores: Stores) -> None:
 
 def test_first_live_skips_callbacks_at_the_head(stores: Stores) -> None:
     callback = stores.tickets.open_ticket(Ticket("support", 0, TicketKind.CALLBACK, TicketStatus.WAITING, NOW,
-                                        caller="+14158675309", callback_number="+14158675309"))
+                                                 caller="+14158675309", callback_number="+14158675309"))
     caller = stores.tickets.open_ticket(live("CA1"))
     assert stores.line.head("support").id == callback.id and stores.line.first_live("support").id == caller.id
     stores.tickets.abandon(caller.id, NOW, 1.0)

@@ -45,7 +45,7 @@ def container(settings, clock, monkeypatch):  # type: ignore[no-untyped-def]
 def staffed(container) -> None:  # type: ignore[no-untyped-def]
     """One agent signed in (busy, so nobody takes a caller): estimates come from real staffing."""
     container.stores.agents.record_agent_status("alice", AgentStatus.BUSY, MONDAY_10_PST, "client:alice",
-                                        ("support", "kyiv", "moscow"), None)
+                                                ("support", "kyiv", "moscow"), None)
 
 
 @pytest.fixture

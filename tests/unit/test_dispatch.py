@@ -27,7 +27,7 @@ def world():  # type: ignore[no-untyped-def]
 
 def live(stores: MemoryStores, call: str, queue: str = "support", priority: int = 0) -> Ticket:
     return stores.tickets.open_ticket(Ticket(queue, 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=call,
-                                    priority=priority))
+                                             priority=priority))
 
 
 def parked(stores: MemoryStores, call: str, queue: str = "support") -> Ticket:

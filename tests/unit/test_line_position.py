@@ -19,7 +19,7 @@ START = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
 def join(stores: MemoryStores, n: int) -> Ticket:
     snapshot = stores.line.snapshot("q")
     return stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, START + timedelta(seconds=n),
-                                    call_id=f"CA{n}", joined=snapshot.joined(0)))
+                                             call_id=f"CA{n}", joined=snapshot.joined(0)))
 
 
 @pytest.mark.parametrize("seed", range(20))
