@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from chalicelib.adapters.memory import FakeStore, VirtualClock
+from chalicelib.adapters.memory import MemoryStores, VirtualClock
 from chalicelib.domain import guard
 from chalicelib.domain.errors import CallGoneError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketKind, TicketStatus
@@ -174,7 +174,7 @@ class Sim:
         self.phone = Phone(self)
         self.w: MemoryWorld = build_memory(QueueDirectory([self.queue]), FIRST_DAY, dialer=self.phone)
         self.clock: VirtualClock = self.w.clock
-        self.store: FakeStore = self.w.store
+        self.stores: MemoryStores = self.w.stores
         self.records: list[CallRecord] = []
         self.by_sid: dict[str, CallRecord] = {}
         self.callers: dict[str, Caller] = {}
@@ -244,7 +244,7 @@ class Sim:
         self.by_sid[sid] = rec
         self.callers[c.number] = c
         script = self.w.flow.incoming(CallEvent(sid, CallStatus.RINGING, c.number, QUEUE_NUMBER))
-        ticket = self.store.find_by_call(sid)
+        ticket = self.stores.tickets.find_by_call(sid)
         assert ticket is not None
         tid = ticket.id
         self.clock.after(c.patience, lambda: self.hang_up(sid, tid))
@@ -275,7 +275,7 @@ class Sim:
             flow.wait_offer(tid, event)
             flow.queue_exit(tid, CallEvent(sid, CallStatus.IN_PROGRESS, queue_result=QueueResult.LEAVE))
         flow.confirm(tid, event)
-        ticket = self.store.get(tid)
+        ticket = self.stores.tickets.get(tid)
         if ticket.kind is not TicketKind.CALLBACK:
             return  # refused (or bridged meanwhile): the caller holds on
         rec.ended_at, rec.chose_callback = self.now(), True
@@ -384,7 +384,7 @@ class Sim:
             self.clock.after(offset, lambda k=k: self.comagic_attempt(c, since, k))
 
     def take_idle(self) -> None:
-        idle = self.store.idle_agents(self.queue.id)
+        idle = self.stores.agents.idle_agents(self.queue.id)
         while idle and self.pending:
             if not self.agent_free_idle(idle.pop(0).id):
                 return
@@ -407,7 +407,7 @@ class Sim:
             self.pending.append((since, self.now() + due, c))
             self.take_idle()
             return
-        idle = self.store.idle_agents(self.queue.id)
+        idle = self.stores.agents.idle_agents(self.queue.id)
         if idle:
             self.w.dispatcher.agent_event(idle[0].id, AgentStatus.BUSY)
             self.peer_dial(idle[0].id, c)

@@ -97,34 +97,36 @@ def _numbers(queue_id: str, count: int) -> range:
     return range(int(counter.next_number) - count + 1, int(counter.next_number) + 1)
 
 
-def _joining(store: Any, queue_id: str, numbers: range, at: datetime, area: str) -> list[Any]:
+def _joining(stores: Any, queue_id: str, numbers: range, at: datetime, area: str) -> list[Any]:
     """LIVE WAITING tickets joining the end of the line a second apart from `at`, each remembering the
     line as it joined (the snapshot as the stream left it, plus those seeded before it)."""
     from chalicelib.domain.model import JoinedLine, Ticket, TicketKind, TicketStatus
 
-    before = store.snapshot(queue_id)
+    before = stores.line.snapshot(queue_id)
     return [Ticket(queue_id, number, TicketKind.LIVE, TicketStatus.WAITING, at + timedelta(seconds=i),
                    call_id=f"CA{uuid.uuid4().hex}", caller=f"+1{area}{number % 10_000_000:07d}",
                    joined=JoinedLine(before.ahead_for(0) + i, before.departed, before.returned))
             for i, number in enumerate(numbers)]
 
 
-def _write(store: Any, tickets: list[Any], done: bool = False, calls: bool = True) -> None:
+def _write(tickets: list[Any], done: bool = False, calls: bool = True) -> None:
     """The tickets' items and (`calls`) their `CALL#` pointers (`done`: the ticket no longer holds its call)."""
-    from chalicelib.adapters.dynamo import TICKET_TTL, CallItem, TicketItem
+    from chalicelib.adapters.dynamo import TICKET_TTL, CallItem, TicketItem, ticket_item
 
     with TicketItem.batch_write() as batch:
         for ticket in tickets:
-            batch.save(store._item(ticket) if not ticket.lost_at else _lost_item(store, ticket))
+            batch.save(ticket_item(ticket) if not ticket.lost_at else _lost_item(ticket))
     with CallItem.batch_write() as batch:
         for ticket in tickets if calls else ():
             batch.save(CallItem(f"CALL#{ticket.call_id}", "CALL", ticket_id=ticket.id, done=done or None,
                                 expires_at=ticket.created_at + TICKET_TTL))
 
 
-def _lost_item(store: Any, ticket: Any) -> Any:
-    """A caller who hung up, on the queue's lost-call list (as `DynamoTicketStore.mark_lost` keys it)."""
-    item = store._item(ticket)
+def _lost_item(ticket: Any) -> Any:
+    """A caller who hung up, on the queue's lost-call list (as `DynamoLostCalls.mark_lost` keys it)."""
+    from chalicelib.adapters.dynamo import ticket_item
+
+    item = ticket_item(ticket)
     item.lost_cause, item.lost_at, item.ended_at, item.wait_seconds = (ticket.lost_cause, ticket.lost_at,
                                                                        ticket.ended_at, ticket.wait_seconds)
     item.lost_pk = f"LOST#{ticket.queue_id}"
@@ -132,49 +134,49 @@ def _lost_item(store: Any, ticket: Any) -> Any:
     return item
 
 
-def seed_line(store: Any, stream: Any, queue_id: str, count: int, at: datetime, by_consumer: bool = False) -> list[str]:
+def seed_line(stores: Any, stream: Any, queue_id: str, count: int, at: datetime, by_consumer: bool = False) -> list[str]:
     """`count` LIVE WAITING callers joining the end of the queue's line, a second apart from `at`, as the
     store holds them once the stream has applied them (`stream` is drained first: the snapshot they join
     by is the table's). Their ticket ids, in line order."""
     from chalicelib.adapters.dynamo import TicketItem
 
     stream.drain()
-    tickets = _joining(store, queue_id, _numbers(queue_id, count), at, "212")
+    tickets = _joining(stores, queue_id, _numbers(queue_id, count), at, "212")
     if by_consumer:
-        _write(store, tickets)
+        _write(tickets)
         stream.drain()
     elif tickets:
         with unstreamed(TicketItem.Meta.table_name):
-            _write(store, tickets)
+            _write(tickets)
             head = TicketItem.created_at.serialize(tickets[0].created_at)  # if the line had no live head
-            store._add_to_snapshot(queue_id, {"w:0": count}, None, head)
+            stores.stream._add_to_snapshot(queue_id, {"w:0": count}, None, head)
     return [t.id for t in tickets]
 
 
-def seed_lost(store: Any, stream: Any, queue_id: str, count: int, at: datetime, by_consumer: bool = False) -> None:
+def seed_lost(stores: Any, stream: Any, queue_id: str, count: int, at: datetime, by_consumer: bool = False) -> None:
     """`count` unrecovered lost calls in the queue (callers who waited two minutes and hung up, a second
     apart from `at`): departed from the line, on the lost-call list, a `LOSTBY#` marker per number."""
     from chalicelib.adapters.dynamo import TICKET_TTL, MarkerItem, TicketItem, lost_marker_sk
     from chalicelib.domain.model import TicketStatus
 
     stream.drain()
-    waiting = _joining(store, queue_id, _numbers(queue_id, count), at - timedelta(minutes=2), "646")
+    waiting = _joining(stores, queue_id, _numbers(queue_id, count), at - timedelta(minutes=2), "646")
     lost = [t.evolve(status=TicketStatus.ABANDONED, ended_at=t.created_at + timedelta(minutes=2), wait_seconds=120.0,
                      lost_cause="abandoned", lost_at=t.created_at + timedelta(minutes=2)) for t in waiting]
     if by_consumer:  # as it happened: they joined, then hung up
-        _write(store, waiting)
+        _write(waiting)
         stream.drain()
-        _write(store, lost, calls=False)
+        _write(lost, calls=False)
         stream.drain()
         return
     with unstreamed(TicketItem.Meta.table_name):
-        _write(store, lost, done=True)
+        _write(lost, done=True)
         with MarkerItem.batch_write() as batch:
             for ticket in lost:
                 batch.save(MarkerItem(f"LOSTBY#{queue_id}#{ticket.caller}", lost_marker_sk(ticket.number),
                                       expires_at=ticket.created_at + TICKET_TTL))
         if lost:
-            store._add_to_snapshot(queue_id, {"departed": count}, None)
+            stores.stream._add_to_snapshot(queue_id, {"departed": count}, None)
 
 
 # --- the app on moto ------------------------------------------------------------------------------
@@ -286,7 +288,7 @@ class World:
                                      dialer=FakeDialer())
         self.long = bootstrap.build(replace(settings, queues_file=queues_file(workdir, 0)), clock=self.clock,
                                     dialer=FakeDialer())
-        self.store = self.short.store
+        self.stores = self.short.stores
         self.current = self.short
         stack.callback(setattr, bootstrap, "container", bootstrap.container)
         bootstrap.container = lambda: self.current  # type: ignore[assignment]  # the app's routes use this one
@@ -391,9 +393,9 @@ def seeded_world(stack: ExitStack, depth: int, lost: int, by_consumer: bool = Fa
     from chalicelib.domain.model import AgentStatus
 
     w = World(stack)
-    seed_lost(w.store, w.stream, QUEUE, lost, START - timedelta(days=1), by_consumer)
-    line = seed_line(w.store, w.stream, QUEUE, depth, START - timedelta(hours=1), by_consumer)
-    w.store.record_agent_status(AGENT, AgentStatus.BUSY, START, "client:ann", (QUEUE,), None)
+    seed_lost(w.stores, w.stream, QUEUE, lost, START - timedelta(days=1), by_consumer)
+    line = seed_line(w.stores, w.stream, QUEUE, depth, START - timedelta(hours=1), by_consumer)
+    w.stores.agents.record_agent_status(AGENT, AgentStatus.BUSY, START, "client:ann", (QUEUE,), None)
     w.stream.drain()
     return w, line
 
@@ -405,7 +407,7 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
 
     with ExitStack() as stack:
         w, line = seeded_world(stack, depth, lost)
-        store = w.store
+        stores = w.stores
         progress(f"seeded {depth:,} waiting and {lost:,} lost")
         serial = iter(range(10 ** 9))
         gone = [0]  # tickets that left the line during a step: topped up after it
@@ -416,7 +418,7 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
 
         def top_up() -> None:
             if gone[0]:
-                seed_line(store, w.stream, QUEUE, gone[0], w.clock.now())
+                seed_line(stores, w.stream, QUEUE, gone[0], w.clock.now())
                 gone[0] = 0
 
         def incoming(container: Any) -> Callable[[Any], None]:
@@ -428,9 +430,9 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
             return act
 
         def hang_up(sid: str) -> None:  # the caller leaves: the line is as deep as before
-            ticket = store.find_by_call(sid)
+            ticket = stores.tickets.find_by_call(sid)
             if ticket is not None:
-                store.abandon(ticket.id, w.clock.now(), 30)
+                stores.tickets.abandon(ticket.id, w.clock.now(), 30)
 
         def new_call() -> str:
             return f"CA{uuid.uuid4().hex[:26]}{tick():06d}"
@@ -453,14 +455,14 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
         step(STEPS[0], new_call, incoming(w.short), hang_up)
         step(STEPS[1], new_call, incoming(w.long), hang_up)
         deepest = line[-1]
-        deepest_call = store.get(deepest).call_id or ""
+        deepest_call = stores.tickets.get(deepest).call_id or ""
         step(STEPS[2], tick, lambda _: w.post("wait", event("enqueue_wait", CallSid=deepest_call, QueueTime="200"),
                                               {"t": deepest}))
 
         def pending() -> tuple[str, str]:  # a caller at the end of the line typed a number; pressing 1 books it
             n = tick()
-            ticket = store.get(seed_line(store, w.stream, QUEUE, 1, w.clock.now())[0])
-            store.set_pending_number(ticket.id, f"+1415557{n % 10_000:04d}")
+            ticket = stores.tickets.get(seed_line(stores, w.stream, QUEUE, 1, w.clock.now())[0])
+            stores.tickets.set_pending_number(ticket.id, f"+1415557{n % 10_000:04d}")
             return ticket.id, ticket.call_id or ""
 
         def confirm(arg: tuple[str, str]) -> None:  # the booked caller leaves the line: as deep as before
@@ -470,11 +472,11 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
 
         def busy() -> None:  # the agent finished whatever it was given: busy elsewhere, holding nothing
             tick()
-            agent = store.get_agent(AGENT)
+            agent = stores.agents.get_agent(AGENT)
             if agent.ticket_id:
-                store.release_agent(AGENT, agent.ticket_id, AgentStatus.BUSY, w.clock.now())
+                stores.agents.release_agent(AGENT, agent.ticket_id, AgentStatus.BUSY, w.clock.now())
             else:
-                store.record_agent_status(AGENT, AgentStatus.BUSY, w.clock.now(), None, None, None)
+                stores.agents.record_agent_status(AGENT, AgentStatus.BUSY, w.clock.now(), None, None, None)
 
         def claim(_: Any) -> None:
             w.agent_status("available")
@@ -487,10 +489,10 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
             tick()
             w.short.dispatcher.agent_event(AGENT, AgentStatus.AVAILABLE)
             gone[0] += 1
-            return store.get_agent(AGENT).ticket_id or ""
+            return stores.agents.get_agent(AGENT).ticket_id or ""
 
         def answered(ticket_id: str) -> None:  # served: the agent is freed and takes the next head
-            call = store.get(ticket_id).call_id or ""
+            call = stores.tickets.get(ticket_id).call_id or ""
             w.post("bridge-result", event("incoming", CallSid=call, DialCallStatus="completed",
                                           DialCallDuration="60"), {"t": ticket_id, "agent": AGENT})
             gone[0] += 1
@@ -498,9 +500,9 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
         step(STEPS[5], claimed, answered, lambda _: busy())
         def left_the_line() -> str:  # a caller who joined and hung up (abandoned); their status callback comes after
             sid = new_call()
-            ticket = store.open_ticket(Ticket(QUEUE, 0, TicketKind.LIVE, TicketStatus.WAITING, w.clock.now(),
-                                              call_id=sid, caller=f"+1415558{int(sid[-6:]) % 10_000:04d}"))
-            store.abandon(ticket.id, w.clock.now(), 30)
+            ticket = stores.tickets.open_ticket(Ticket(QUEUE, 0, TicketKind.LIVE, TicketStatus.WAITING, w.clock.now(),
+                                                       call_id=sid, caller=f"+1415558{int(sid[-6:]) % 10_000:04d}"))
+            stores.tickets.abandon(ticket.id, w.clock.now(), 30)
             return sid
 
         step(STEPS[6], left_the_line, lambda sid: w.post("incoming", event("status_completed", CallSid=sid)))

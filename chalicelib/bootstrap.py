@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import boto3
 from botocore.config import Config
 
-from .adapters.dynamo import DynamoTicketStore, ticket_keys
+from .adapters.dynamo import DynamoStores, dynamo_stores, ticket_keys
 from .adapters.sqs_bus import SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Container:
     settings: Settings
-    store: DynamoTicketStore
+    stores: DynamoStores
     flow: CallFlow
     dispatcher: Dispatcher
     callbacks: Callbacks
@@ -173,8 +173,8 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
     session = session or aws_session(settings)
     metrics.configure(settings.metrics_enabled)
     queues = load_queues(settings.queues_file)
-    store = DynamoTicketStore(settings.table_name, settings.region, settings.aws_endpoint_url,
-                              client=client(session, "dynamodb", settings, parameter_validation=False))
+    stores = dynamo_stores(settings.table_name, settings.region, settings.aws_endpoint_url,
+                           client=client(session, "dynamodb", settings, parameter_validation=False))
     sfn = client(session, "stepfunctions", settings)
     orchestrator = StepFunctionsOrchestrator(sfn, settings.state_machine_arn, ticket_keys)
     twilio = TwilioDialer(settings.twilio_account_sid, settings.twilio_auth_token, settings.public_base_url,
@@ -182,23 +182,23 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
     dialer = dialer or dialer_for(settings, twilio, clock)
     sqs = client(session, "sqs", settings)
     bus = SqsEventBus(sqs, settings.notify_queue_url)
-    flow = CallFlow(store, orchestrator, clock, queues, bus, settings.daily_callback_budget)
-    dispatcher = Dispatcher(store, orchestrator, dialer, clock, queues)
-    callbacks = Callbacks(store, orchestrator, dialer, clock, queues, dispatcher)
+    flow = CallFlow(stores, orchestrator, clock, queues, bus, settings.daily_callback_budget)
+    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues)
+    callbacks = Callbacks(stores, orchestrator, dialer, clock, queues, dispatcher)
     known = providers(settings, clock)
     for gap in unspoken(queues, known):
         log.warning("no voice: %s", gap)
     ses = client(session, "ses", settings)
-    notifications = Notifications(store, queues, [
+    notifications = Notifications(stores.tickets, queues, [
         SlackNotifier(), TelegramNotifier(settings.telegram_api_base_url), EmailNotifier(ses),
         SmsNotifier(twilio.send_sms)])
-    built = Container(settings, store, flow, dispatcher, callbacks,
+    built = Container(settings, stores, flow, dispatcher, callbacks,
                       VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
                       AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url),
-                      AdminApi(store, queues, clock, settings.admin_token), notifications)
+                      AdminApi(stores.lost, stores.bookings, queues, clock, settings.admin_token), notifications)
     operations_log = DynamoOperationsLog(settings.table_name, settings.region, settings.aws_endpoint_url,
                                          client=client(session, "dynamodb", settings))
-    built.operations = Operations(store, operations_log, queues, clock, orchestrator, flow)
+    built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow)
     built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
     return built
 

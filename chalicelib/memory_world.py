@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .adapters.memory import FakeBus, FakeDialer, FakeStore, MemoryOrchestrator, VirtualClock
+from .adapters.memory import FakeBus, FakeDialer, MemoryOrchestrator, MemoryStores, VirtualClock, memory_stores
 from .domain.callbacks import Callbacks, DialRequest
 from .domain.callflow import CallFlow
 from .domain.dispatch import Dispatcher
@@ -23,7 +23,7 @@ DEFAULT_DAILY_BUDGET = 100_000
 @dataclass
 class MemoryWorld:
     clock: VirtualClock
-    store: FakeStore
+    stores: MemoryStores
     orchestrator: MemoryOrchestrator
     bus: FakeBus
     dialer: Dialer
@@ -35,13 +35,13 @@ class MemoryWorld:
 def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None = None,
                  daily_callback_budget: int = DEFAULT_DAILY_BUDGET, sweep_seconds: float = 60.0) -> MemoryWorld:
     clock = VirtualClock(start)
-    store = FakeStore()
+    stores = memory_stores()  # every role over one in-memory table
     bus = FakeBus()
-    orchestrator = MemoryOrchestrator(store, clock, bus)
+    orchestrator = MemoryOrchestrator(stores.table, clock, bus)
     dialer = dialer or FakeDialer()
-    flow = CallFlow(store, orchestrator, clock, queues, bus, daily_callback_budget)
-    dispatcher = Dispatcher(store, orchestrator, dialer, clock, queues)
-    callbacks = Callbacks(store, orchestrator, dialer, clock, queues, dispatcher)
+    flow = CallFlow(stores, orchestrator, clock, queues, bus, daily_callback_budget)
+    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues)
+    callbacks = Callbacks(stores, orchestrator, dialer, clock, queues, dispatcher)
 
     def stream(new: Ticket, old: Ticket | None) -> None:  # workers.on_table_change, delivered after the write
         change = (new.queue_id, new.id, new.status, old.status if old else None, new.agent_id)
@@ -53,8 +53,8 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
 
         clock.after(0, deliver)
 
-    store.on_change = stream
-    store.defer = lambda work: clock.after(0, work)  # the snapshot's share of the stream, delivered later too
+    stores.table.on_change = stream
+    stores.table.defer = lambda work: clock.after(0, work)  # the snapshot's share of the stream, delivered later too
     orchestrator.dial_worker = lambda body: callbacks.dial(DialRequest.from_message(body))  # workers.on_dial_message
     if sweep_seconds > 0:
         def sweep() -> None:  # the scheduled dispatch sweep
@@ -62,4 +62,4 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
             clock.after(sweep_seconds, sweep)
 
         clock.after(sweep_seconds, sweep)
-    return MemoryWorld(clock, store, orchestrator, bus, dialer, flow, dispatcher, callbacks)
+    return MemoryWorld(clock, stores, orchestrator, bus, dialer, flow, dispatcher, callbacks)

@@ -365,9 +365,22 @@ class Dialing(ABC):
         the one call that changed it; None to every other (another admin, or the ticket moved on)."""
 
 
-class TicketStore(Tickets, Line, LostCalls, QueueStats, Bookings, Agents, Dialing):
-    """Every role of the store, as one adapter implements them (DynamoDB, memory): the composition
-    roots hand it to the use cases. Every state change that must happen once is conditional."""
+@dataclass(frozen=True)
+class Stores:
+    """Every store role, each its own adapter over one table (DynamoDB, memory): built once per world
+    by its composition root (chalicelib/bootstrap.py, chalicelib/memory_world.py), which hands each use
+    case the roles it uses. Every state change that must happen once is conditional."""
+
+    tickets: Tickets
+    line: Line
+    lost: LostCalls
+    stats: QueueStats
+    bookings: Bookings
+    agents: Agents
+    dialing: Dialing
+
+
+ROLES: tuple[type, ...] = (Tickets, Line, LostCalls, QueueStats, Bookings, Agents, Dialing)
 
 
 class Orchestrator(ABC):

@@ -83,7 +83,7 @@ def redrive(ticket_ids: list[str]) -> int:
     container = bootstrap.container()
     started = 0
     for ticket_id in ticket_ids:
-        ticket = container.store.get(ticket_id)
+        ticket = container.stores.tickets.get(ticket_id)
         queue = container.flow.queues.get(ticket.queue_id)
         if ticket.status.value == "SCHEDULED":
             not_before, attempt = (ticket.next_attempt_at or ticket.not_before), ticket.attempts + 1

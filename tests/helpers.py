@@ -26,16 +26,16 @@ def signed(token: str, url: str, params: dict[str, str]) -> tuple[bytes, dict[st
                   "X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)}
 
 
-def lose_calls(store: Any, queue: str, count: int, at: datetime) -> list[str]:
+def lose_calls(stores: Any, queue: str, count: int, at: datetime) -> list[str]:
     """`count` lost calls in the queue, a second apart from `at` (what hang-ups leave, without their
     recovery workflows): callers +14155550000, +14155550001, ... Their ticket ids, oldest first."""
     from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
 
     ids = []
     for i in range(count):
-        ticket = store.open_ticket(Ticket(queue, 0, TicketKind.LIVE, TicketStatus.ABANDONED, at,
-                                          call_id=f"CA-{queue}-{i}", caller=f"+1415555{i:04d}"))
-        store.mark_lost(ticket.id, "abandoned", at + timedelta(seconds=i))
+        ticket = stores.tickets.open_ticket(Ticket(queue, 0, TicketKind.LIVE, TicketStatus.ABANDONED, at,
+                                                   call_id=f"CA-{queue}-{i}", caller=f"+1415555{i:04d}"))
+        stores.lost.mark_lost(ticket.id, "abandoned", at + timedelta(seconds=i))
         ids.append(ticket.id)
     return ids
 

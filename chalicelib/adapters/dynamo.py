@@ -1,4 +1,7 @@
-"""The TicketStore on DynamoDB (single table, PynamoDB).
+"""The store roles on DynamoDB (single table, PynamoDB): one class per role port (DynamoTickets,
+DynamoLine, DynamoLostCalls, DynamoQueueStats, DynamoBookings, DynamoAgents, DynamoDialing) over one
+shared DynamoTable (client, transactions, batched reads), the stream consumer (DynamoStream), and
+`dynamo_stores()`, which builds them all over one table.
 
 Keys:
   QUEUE#{queue} / COUNTER             the queue's ticket counter (atomic ADD)
@@ -23,6 +26,7 @@ while the line is short: the snapshot answers otherwise). The sparse index `live
 live callers, in the same order: the live-service guard's first live caller is one item."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 import json
 import random
@@ -40,7 +44,8 @@ from pynamodb.transactions import TransactWrite
 from ..domain.errors import BadPageError, StoreUnavailableError, TicketNotFoundError, UnknownAgentError
 from ..domain.model import (HOLDING, Agent, AgentStatus, JoinedLine, Ticket, TicketKind, TicketStatus, is_stale,
                             split_ticket_id, ticket_id)
-from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Arrival, CallbackGuard, Page, QueueSnapshot, Staffing, TicketStore)
+from ..ports import (BOOKING_MOVED, BOOKING_TAKEN, DEFAULT_PAGE, MAX_PAGE, Agents, Arrival, Bookings, CallbackGuard,
+                     Dialing, Line, LostCalls, Page, QueueSnapshot, QueueStats, Staffing, Stores, Tickets)
 from ..domain.pages import decode_cursor, encode_cursor
 
 PREFETCH_SECONDS = 2.0  # how long statistics read with an agent's item stand in for a fresh read
@@ -300,7 +305,54 @@ def _holding() -> Any:
     return TicketItem.status.is_in(*(s.value for s in HOLDING))
 
 
-class DynamoTicketStore(TicketStore):
+def _call_done(tx: TransactWrite, call_id: str) -> None:
+    """The call's item says its ticket let it go (in the change's transaction: a status callback arriving
+    before the stream does reads one item); a call with no item fails only this condition."""
+    tx.update(CallItem(f"CALL#{call_id}", "CALL"), actions=[CallItem.done.set(True)], condition=CallItem.pk.exists())
+
+
+def ticket_item(ticket: Ticket) -> TicketItem:
+    """A new ticket's item (in the line's indexes when it waits)."""
+    item = TicketItem(
+        queue_pk(ticket.queue_id), ticket_sk(ticket.number), queue_id=ticket.queue_id,
+        number=ticket.number, kind=ticket.kind.value, status=ticket.status.value,
+        created_at=ticket.created_at, call_id=ticket.call_id, caller=ticket.caller,
+        language=ticket.language, priority=ticket.priority, expires_at=ticket.created_at + TICKET_TTL)
+    if ticket.status is TicketStatus.WAITING:
+        item.line_pk, item.line_sk = line_keys(ticket.queue_id, ticket.number, ticket.priority)
+        if ticket.kind is TicketKind.LIVE:
+            item.live_pk, item.live_sk = live_keys(ticket.queue_id, ticket.number, ticket.priority)
+    if ticket.joined is not None:
+        item.j_ahead, item.j_departed, item.j_returned = (ticket.joined.ahead, ticket.joined.departed,
+                                                          ticket.joined.returned)
+    if ticket.told_shape > 0:
+        item.told_shape, item.told_scale = round(ticket.told_shape, 6), round(ticket.told_scale, 6)
+        item.told_ahead = ticket.told_ahead
+    return item
+
+
+def open_pk(queue_id: str, number: str) -> str:
+    return f"OPEN#{queue_id}#{number}"
+
+
+def line_head(queue_id: str) -> Ticket | None:
+    """The first WAITING ticket in dispatch order (one item of the `line` index)."""
+    for item in TicketItem.line.query(line_keys(queue_id, 0)[0], limit=1):
+        return item.to_ticket()
+    return None
+
+
+def put_lost_markers(queue_id: str, sk: str, numbers: set[str | None], expires: datetime) -> None:
+    """The markers that find a lost call by number; they expire with their ticket."""
+    with MarkerItem.batch_write() as batch:
+        for number in numbers - {None}:
+            batch.save(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk, expires_at=expires))
+
+
+class DynamoTable:
+    """The one table every role adapter shares: its models bound, one client, transactions (retried on
+    conflicts and throttling), batched reads and conditional ticket updates."""
+
     def __init__(self, table_name: str, region: str, host: str | None = None, client: Any = None,
                  pause: Callable[[float], None] = time.sleep) -> None:
         """`client`: a botocore DynamoDB client (the composition root's one session) that every model
@@ -311,12 +363,16 @@ class DynamoTicketStore(TicketStore):
             for model in MODELS:
                 model._get_connection().connection._client = client  # type: ignore[attr-defined]
             self._connection._client = client  # type: ignore[attr-defined]
-        self._pause = pause  # between retries of a transaction that conflicted or was throttled
+        self.pause = pause  # between retries of a transaction that conflicted or was throttled
         # Queue statistics read along with an agent's item (one BatchGetItem): the next queue_stats read
         # of that queue within PREFETCH_SECONDS takes them instead of reading again (once).
-        self._prefetched: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self.prefetched: dict[str, tuple[float, dict[str, Any] | None]] = {}
 
-    def _transact(self, build: Callable[[TransactWrite], None]) -> list[str] | None:
+    @property
+    def client(self) -> Any:
+        return self._connection.client
+
+    def transact(self, build: Callable[[TransactWrite], None]) -> list[str] | None:
         """Run one transaction. None when it was written; the per-item cancellation codes when a
         condition failed (a race lost, a duplicate). Conflicts and throttling are retried with backoff
         and full jitter; any other failure, or one that outlasts the retries, is StoreUnavailableError."""
@@ -334,10 +390,72 @@ class DynamoTicketStore(TicketStore):
                 if not transient:
                     raise StoreUnavailableError(f"transaction failed: {exc.cause_response_code} {codes}") from exc
                 if attempt + 1 < TX_ATTEMPTS:
-                    self._pause(random.uniform(0, TX_BACKOFF_SECONDS * 2 ** attempt))
+                    self.pause(random.uniform(0, TX_BACKOFF_SECONDS * 2 ** attempt))
         raise StoreUnavailableError("transaction kept conflicting or being throttled")
 
-    # --- tickets -------------------------------------------------------------------------
+    def batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Items by (pk, sk), in one BatchGetItem (again only for keys DynamoDB left unprocessed)."""
+        table = TicketItem.Meta.table_name
+        request: dict[str, Any] = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys],
+                                           "ConsistentRead": True}}
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for attempt in range(TX_ATTEMPTS):
+            response = self.client.batch_get_item(RequestItems=request)
+            for raw in response.get("Responses", {}).get(table, []):
+                found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            self.pause(random.uniform(0, TX_BACKOFF_SECONDS * 2 ** attempt))
+        raise StoreUnavailableError("batch read kept being throttled")
+
+    def update(self, ticket_id: str, actions: list[Any], condition: Any = None) -> bool:
+        queue_id, number = split_ticket_id(ticket_id)
+        item = TicketItem(queue_pk(queue_id), ticket_sk(number))
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def let_go(self, ticket_id: str, actions: list[Any], condition: Any, call_id: str | None) -> bool:
+        """A ticket change after which the ticket no longer holds its call: with `call_id`, the call's item
+        says so in the same transaction (a status callback arriving before the stream does reads one item)."""
+        if not call_id:
+            return self.update(ticket_id, actions, condition)
+        queue_id, number = split_ticket_id(ticket_id)
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=actions, condition=condition)
+            _call_done(tx, call_id)
+
+        codes = self.transact(write)
+        if codes is not None and codes[0] != CONDITION_FAILED:  # no such call item: the change alone
+            return self.update(ticket_id, actions, condition)
+        return codes is None
+
+    def get_item(self, ticket_id: str) -> TicketItem:
+        queue_id, number = split_ticket_id(ticket_id)
+        try:
+            return TicketItem.get(queue_pk(queue_id), ticket_sk(number), consistent_read=True)
+        except DoesNotExist:
+            raise TicketNotFoundError(ticket_id) from None
+
+    def get(self, ticket_id: str) -> Ticket:
+        return self.get_item(ticket_id).to_ticket()
+
+
+class _OnTable:
+    """A role over the shared table."""
+
+    def __init__(self, table: DynamoTable) -> None:
+        self.table = table
+
+
+class DynamoTickets(_OnTable, Tickets):
+    """Tickets: numbered from the queue's counter, indexed by call, moved by conditional writes."""
 
     def next_number(self, queue_id: str) -> int:
         counter = CounterItem(queue_pk(queue_id), "COUNTER")
@@ -350,7 +468,7 @@ class DynamoTicketStore(TicketStore):
             if existing is not None:
                 return existing
             ticket = ticket.evolve(number=self.next_number(ticket.queue_id))
-        item = self._item(ticket)
+        item = ticket_item(ticket)
 
         def write(tx: TransactWrite) -> None:
             if ticket.call_id:
@@ -359,7 +477,7 @@ class DynamoTicketStore(TicketStore):
                         condition=CallItem.pk.does_not_exist())
             tx.save(item, condition=TicketItem.pk.does_not_exist())
 
-        if self._transact(write) is not None:
+        if self.table.transact(write) is not None:
             # A concurrent retry of the same webhook won the call index: use its ticket.
             winner = self.find_by_call(ticket.call_id) if ticket.call_id else None
             if winner is None:
@@ -367,34 +485,8 @@ class DynamoTicketStore(TicketStore):
             return winner
         return ticket
 
-    @staticmethod
-    def _item(ticket: Ticket) -> TicketItem:
-        item = TicketItem(
-            queue_pk(ticket.queue_id), ticket_sk(ticket.number), queue_id=ticket.queue_id,
-            number=ticket.number, kind=ticket.kind.value, status=ticket.status.value,
-            created_at=ticket.created_at, call_id=ticket.call_id, caller=ticket.caller,
-            language=ticket.language, priority=ticket.priority, expires_at=ticket.created_at + TICKET_TTL)
-        if ticket.status is TicketStatus.WAITING:
-            item.line_pk, item.line_sk = line_keys(ticket.queue_id, ticket.number, ticket.priority)
-            if ticket.kind is TicketKind.LIVE:
-                item.live_pk, item.live_sk = live_keys(ticket.queue_id, ticket.number, ticket.priority)
-        if ticket.joined is not None:
-            item.j_ahead, item.j_departed, item.j_returned = (ticket.joined.ahead, ticket.joined.departed,
-                                                              ticket.joined.returned)
-        if ticket.told_shape > 0:
-            item.told_shape, item.told_scale = round(ticket.told_shape, 6), round(ticket.told_scale, 6)
-            item.told_ahead = ticket.told_ahead
-        return item
-
-    def _get_item(self, ticket_id: str) -> TicketItem:
-        queue_id, number = split_ticket_id(ticket_id)
-        try:
-            return TicketItem.get(queue_pk(queue_id), ticket_sk(number), consistent_read=True)
-        except DoesNotExist:
-            raise TicketNotFoundError(ticket_id) from None
-
     def get(self, ticket_id: str) -> Ticket:
-        return self._get_item(ticket_id).to_ticket()
+        return self.table.get(ticket_id)
 
     def find_by_call(self, call_id: str, open_only: bool = False) -> Ticket | None:
         try:
@@ -403,218 +495,15 @@ class DynamoTicketStore(TicketStore):
             return None
         if open_only and ref.done:
             return None  # the stream saw its ticket stop holding this call: nothing left to read
-        return self.get(ref.ticket_id)
-
-    # --- the line in one read (issue 11) -------------------------------------------------------
-
-    @property
-    def _client(self) -> Any:
-        return self._connection.client
-
-    def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Items by (pk, sk), in one BatchGetItem (again only for keys DynamoDB left unprocessed)."""
-        table = TicketItem.Meta.table_name
-        request: dict[str, Any] = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys],
-                                           "ConsistentRead": True}}
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        for attempt in range(TX_ATTEMPTS):
-            response = self._client.batch_get_item(RequestItems=request)
-            for raw in response.get("Responses", {}).get(table, []):
-                found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return found
-            self._pause(random.uniform(0, TX_BACKOFF_SECONDS * 2 ** attempt))
-        raise StoreUnavailableError("batch read kept being throttled")
-
-    def _snapshot_keys(self, queue_id: str) -> list[tuple[str, str]]:
-        return [(queue_pk(queue_id), SNAPSHOT), (queue_pk(queue_id), "STATS")]
-
-    def _snapshot_of(self, queue_id: str, found: Mapping[tuple[str, str], Mapping[str, Any]]) -> QueueSnapshot:
-        stats = found.get((queue_pk(queue_id), "STATS"))
-        estimator = json.loads(stats["state"]["S"]) if stats else None
-        raw = found.get((queue_pk(queue_id), SNAPSHOT))
-        if raw is None:  # no stream record applied for this queue yet: count instead (a new queue)
-            return self._counted(queue_id, estimator)
-        return snapshot_from_item(queue_id, raw, estimator)
-
-    def _counted(self, queue_id: str, estimator: Mapping[str, Any] | None) -> QueueSnapshot:
-        agents = tuple(Agent(p.agent_id, AgentStatus(p.status), (queue_id,), ticket_id=p.ticket_id,
-                             changed_at=p.changed_at, until=p.until) for p in PresenceItem.query(f"AGENTS#{queue_id}"))
-        head = self.head(queue_id)
-        head_since = head.created_at if head is not None and head.kind is TicketKind.LIVE else None
-        # One class for all: a count does not say who is in which (every class stands behind it).
-        return QueueSnapshot({9: self.waiting_count(queue_id)}, 0, 0, agents, head_since, estimator, exact=True)
-
-    def arrival(self, queue_id: str, call_id: str, open_for: str | None) -> Arrival:
-        call_key, open_key = (f"CALL#{call_id}", "CALL"), (self._open_key(queue_id, open_for or ""), "OPEN")
-        found = self._batch_get([call_key, *([open_key] if open_for else []), *self._snapshot_keys(queue_id)])
-        call, pointer = found.get(call_key), found.get(open_key) if open_for else None
-        return Arrival(self._snapshot_of(queue_id, found),
-                       ticket_id=call["ticket_id"]["S"] if call else None,
-                       open_callback_id=pointer["ticket_id"]["S"] if pointer and "ticket_id" in pointer else None)
-
-    def view(self, ticket_id: str) -> tuple[Ticket, QueueSnapshot]:
-        queue_id, number = split_ticket_id(ticket_id)
-        key = (queue_pk(queue_id), ticket_sk(number))
-        found = self._batch_get([key, *self._snapshot_keys(queue_id)])
-        if key not in found:
-            raise TicketNotFoundError(ticket_id)
-        return TicketItem.from_raw_data(found[key]).to_ticket(), self._snapshot_of(queue_id, found)
-
-    def snapshot(self, queue_id: str) -> QueueSnapshot:
-        return self._snapshot_of(queue_id, self._batch_get(self._snapshot_keys(queue_id)))
-
-    def first_live(self, queue_id: str) -> Ticket | None:
-        for item in TicketItem.live.query(f"LIVE#{queue_id}", limit=1):
-            return item.to_ticket()
-        return None
-
-    # --- the table's stream: snapshots, call pointers, lost calls by number --------------------
-
-    def apply_change(self, new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None,
-                     event_id: str | None = None) -> None:
-        """Keep what the webhooks read in one item from one stream record. Counters move once per
-        record (`event_id`: a SEEN marker in the same transaction); everything else is set, not added,
-        so a redelivered record changes nothing."""
-        image = new_image or old_image or {}
-        pk, sk = _s(image, "pk") or "", _s(image, "sk") or ""
-        if sk.startswith("TICKET#"):
-            self._ticket_changed(new_image, old_image, event_id)
-        elif pk.startswith("AGENTS#") and sk.startswith("AGENT#"):
-            self._presence_changed(pk[len("AGENTS#"):], sk[len("AGENT#"):], new_image)
-
-    def _ticket_changed(self, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None,
-                        event_id: str | None) -> None:
-        image = new or old or {}
-        queue_id = _s(image, "queue_id") or ""
-        was, now = _line_class(old), _line_class(new)
-        adds: dict[str, int] = {}
-        if was != now:
-            if was is not None:
-                adds[f"w:{was}"] = -1
-            if now is not None:
-                adds[f"w:{now}"] = adds.get(f"w:{now}", 0) + 1
-            if was is not None and now is None:
-                adds["departed"] = 1
-            elif was is None and now is not None and old is not None:
-                adds["returned"] = 1  # back at its own place (parked, requeued, rejoined)
-        if adds:
-            arrived = old is None and _s(new, "kind") == TicketKind.LIVE.value
-            # A caller joining at the end changes the head only if there was none: no query for that.
-            self._add_to_snapshot(queue_id, adds, event_id, _s(new, "created_at") if arrived else None)
-            if not arrived:
-                self._refresh_head(queue_id)
-        call_id = _s(old, "call_id")
-        if call_id and _holds_call(old) and not (_holds_call(new) and _s(new, "call_id") == call_id):
-            try:
-                self._client.update_item(
-                    TableName=TicketItem.Meta.table_name, Key=_key(f"CALL#{call_id}", "CALL"),
-                    UpdateExpression="SET done = :yes", ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues={":yes": {"BOOL": True}})
-            except self._client.exceptions.ConditionalCheckFailedException:
-                pass
-        self._lost_changed(queue_id, new, old)
-
-    def _add_to_snapshot(self, queue_id: str, adds: Mapping[str, int], event_id: str | None,
-                         head_if_none: str | None = None) -> None:
-        names = {f"#a{i}": name for i, name in enumerate(adds)}
-        values = {f":v{i}": {"N": str(v)} for i, v in enumerate(adds.values())}
-        expression = "ADD " + ", ".join(f"#a{i} :v{i}" for i in range(len(adds)))
-        if head_if_none:  # a live caller joining an empty line (or one headed by callbacks) heads it
-            expression += " SET head_at = if_not_exists(head_at, :head)"
-            values[":head"] = {"S": head_if_none}
-        update = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT),
-                  "UpdateExpression": expression, "ExpressionAttributeNames": names,
-                  "ExpressionAttributeValues": values}
-        if event_id is None:  # no id to remember it by: at least once
-            self._client.update_item(**update)
-            return
-        seen = {"TableName": TicketItem.Meta.table_name,
-                "Item": {**_key(f"SEEN#{event_id}", "SEEN"),
-                         "expires_at": {"N": str(int(time.time()) + SEEN_TTL_SECONDS)}},
-                "ConditionExpression": "attribute_not_exists(pk)"}
-        try:
-            self._client.transact_write_items(TransactItems=[{"Put": seen}, {"Update": update}])
-        except self._client.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if reasons[:1] != ["ConditionalCheckFailed"]:
-                raise  # the stream delivers the record again
-            # applied before: a redelivered record
-
-    def _refresh_head(self, queue_id: str) -> None:
-        """The live caller at the head and when they joined (the estimator's head wait)."""
-        head = self.head(queue_id)
-        key = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT)}
-        if head is not None and head.kind is TicketKind.LIVE:
-            self._client.update_item(**key, UpdateExpression="SET head_at = :at", ExpressionAttributeValues={
-                ":at": {"S": TicketItem.created_at.serialize(head.created_at)}})
-        else:
-            self._client.update_item(**key, UpdateExpression="REMOVE head_at")
-
-    def _presence_changed(self, queue_id: str, agent_id: str, new: Mapping[str, Any] | None) -> None:
-        key = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT),
-               "ExpressionAttributeNames": {"#a": f"agent:{agent_id}"}}
-        if new is None:
-            self._client.update_item(**key, UpdateExpression="REMOVE #a")
-            return
-        presence = {"s": {"S": _s(new, "status") or AgentStatus.OFFLINE.value}}
-        for short, name in (("at", "changed_at"), ("t", "ticket_id"), ("u", "until")):
-            if _s(new, name):
-                presence[short] = {"S": _s(new, name) or ""}
-        self._client.update_item(**key, UpdateExpression="SET #a = :p",
-                                 ExpressionAttributeValues={":p": {"M": presence}})
-
-    def _lost_changed(self, queue_id: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
-        """The by-number markers of the lost-call list follow the ticket's lost_pk (the workflow's
-        GiveUp sets it too, and it cannot know the number)."""
-        sk = lost_marker_sk(int((_s(new or old, "sk") or "TICKET#0")[len("TICKET#"):]))
-        if _s(new, "lost_pk") and not _s(old, "lost_pk"):
-            expires = (new or {}).get("expires_at", {}).get("N")
-            self._put_lost_markers(queue_id, sk, {_s(new, "caller"), _s(new, "callback_number")},
-                                   datetime.fromtimestamp(int(expires), timezone.utc) if expires
-                                   else TicketItem.created_at.deserialize(_s(new, "created_at")) + TICKET_TTL)
-        elif _s(old, "lost_pk") and not _s(new, "lost_pk"):
-            numbers = {_s(old, "caller"), _s(old, "callback_number")}
-            with MarkerItem.batch_write() as batch:
-                for number in numbers - {None}:
-                    batch.delete(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk))
-
-    def ahead_of(self, ticket: Ticket) -> int:
-        line_pk, line_sk = line_keys(ticket.queue_id, ticket.number, ticket.priority)
-        return TicketItem.line.count(line_pk, TicketItem.line_sk < line_sk)
-
-    def waiting_count(self, queue_id: str) -> int:
-        return TicketItem.line.count(line_keys(queue_id, 0)[0])
-
-    def staffing(self, queue_id: str) -> Staffing:
-        staffed = idle = 0
-        for presence in PresenceItem.query(f"AGENTS#{queue_id}"):
-            if presence.status != AgentStatus.OFFLINE.value:
-                staffed += 1
-                idle += presence.status == AgentStatus.AVAILABLE.value
-        return Staffing(staffed=staffed, idle=idle)
-
-    # --- state changes -------------------------------------------------------------------
-
-    def _update(self, ticket_id: str, actions: list[Any], condition: Any = None) -> bool:
-        queue_id, number = split_ticket_id(ticket_id)
-        item = TicketItem(queue_pk(queue_id), ticket_sk(number))
-        try:
-            item.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self.table.get(ref.ticket_id)
 
     def set_pending_number(self, ticket_id: str, number: str | None) -> None:
         action = TicketItem.pending_number.set(number) if number else TicketItem.pending_number.remove()
-        if not self._update(ticket_id, [action], TicketItem.pk.exists()):
+        if not self.table.update(ticket_id, [action], TicketItem.pk.exists()):
             raise TicketNotFoundError(ticket_id)
 
     def mark_wants_callback(self, ticket_id: str) -> None:
-        if not self._update(ticket_id, [TicketItem.wants_callback.set(True)], TicketItem.pk.exists()):
+        if not self.table.update(ticket_id, [TicketItem.wants_callback.set(True)], TicketItem.pk.exists()):
             raise TicketNotFoundError(ticket_id)
 
     def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
@@ -637,7 +526,7 @@ class DynamoTicketStore(TicketStore):
         ticket = Ticket(queue_id=queue_id, number=num, kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED,
                         created_at=now, caller=number, language=language, callback_number=number,
                         not_before=not_before)
-        item = self._item(ticket)
+        item = ticket_item(ticket)
         item.callback_number, item.not_before, item.bookings = number, not_before, 1
         item.save(condition=TicketItem.pk.does_not_exist())
         return ticket
@@ -647,54 +536,10 @@ class DynamoTicketStore(TicketStore):
         back = ([TicketItem.status.set(TicketStatus.WAITING.value), *_enter_line(queue_id, number, live=True)]
                 if waiting
                 else [TicketItem.status.set(TicketStatus.ABANDONED.value)])
-        self._update(ticket_id, [
+        self.table.update(ticket_id, [
             TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.callback_number.remove(),
             TicketItem.not_before.remove(), *back,
         ], (TicketItem.kind == TicketKind.CALLBACK.value) & TicketItem.execution_id.does_not_exist())
-
-    # --- open callbacks, rejoining --------------------------------------------------------
-
-    @staticmethod
-    def _open_key(queue_id: str, number: str) -> str:
-        return f"OPEN#{queue_id}#{number}"
-
-    def _is_open_callback(self, ticket_id: str | None) -> Ticket | None:
-        if not ticket_id:
-            return None
-        try:
-            ticket = self.get(ticket_id)
-        except TicketNotFoundError:
-            return None
-        open_statuses = (TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING)
-        return ticket if ticket.kind is TicketKind.CALLBACK and ticket.status in open_statuses else None
-
-    def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
-        key = self._open_key(queue_id, number)
-        for _ in range(5):
-            try:
-                current = MarkerItem.get(key, "OPEN", consistent_read=True)
-            except DoesNotExist:
-                current = None
-            if current is not None and current.ticket_id == ticket_id:
-                return ticket_id
-            if current is not None and self._is_open_callback(current.ticket_id):
-                return str(current.ticket_id)
-            condition = (MarkerItem.pk.does_not_exist() if current is None
-                         else MarkerItem.ticket_id == current.ticket_id)
-            try:
-                MarkerItem(key, "OPEN", ticket_id=ticket_id).save(condition=condition)
-                return ticket_id
-            except PutError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
-                    raise
-        raise RuntimeError("open-callback pointer kept changing")  # pragma: no cover
-
-    def open_callback_for(self, queue_id: str, number: str) -> Ticket | None:
-        try:
-            marker = MarkerItem.get(self._open_key(queue_id, number), "OPEN", consistent_read=True)
-        except DoesNotExist:
-            return None
-        return self._is_open_callback(marker.ticket_id)
 
     def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
         queue_id, number = split_ticket_id(ticket_id)
@@ -710,16 +555,125 @@ class DynamoTicketStore(TicketStore):
             ], condition=(TicketItem.kind == TicketKind.CALLBACK.value)
                 & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
 
-        return self._transact(write) is None
+        return self.table.transact(write) is None
 
-    # --- wait-estimator state -------------------------------------------------------------
+    def set_execution(self, ticket_id: str, execution_id: str) -> None:
+        self.table.update(ticket_id, [TicketItem.execution_id.set(execution_id)])
+
+    def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float, call_id: str | None = None) -> bool:
+        return self.table.let_go(ticket_id, [
+            TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
+            TicketItem.wait_seconds.set(round(wait_seconds, 3)),
+            *_leave_line(),
+        ], (TicketItem.kind == TicketKind.LIVE.value) & _holding(), call_id)
+
+
+class DynamoLine(_OnTable, Line):
+    """The line in one read: the queue's SNAPSHOT item, counted on the `line` index only while no
+    stream record has made one."""
+
+    def _snapshot_keys(self, queue_id: str) -> list[tuple[str, str]]:
+        return [(queue_pk(queue_id), SNAPSHOT), (queue_pk(queue_id), "STATS")]
+
+    def _snapshot_of(self, queue_id: str, found: Mapping[tuple[str, str], Mapping[str, Any]]) -> QueueSnapshot:
+        stats = found.get((queue_pk(queue_id), "STATS"))
+        estimator = json.loads(stats["state"]["S"]) if stats else None
+        raw = found.get((queue_pk(queue_id), SNAPSHOT))
+        if raw is None:  # no stream record applied for this queue yet: count instead (a new queue)
+            return self._counted(queue_id, estimator)
+        return snapshot_from_item(queue_id, raw, estimator)
+
+    def _counted(self, queue_id: str, estimator: Mapping[str, Any] | None) -> QueueSnapshot:
+        agents = tuple(Agent(p.agent_id, AgentStatus(p.status), (queue_id,), ticket_id=p.ticket_id,
+                             changed_at=p.changed_at, until=p.until) for p in PresenceItem.query(f"AGENTS#{queue_id}"))
+        head = line_head(queue_id)
+        head_since = head.created_at if head is not None and head.kind is TicketKind.LIVE else None
+        # One class for all: a count does not say who is in which (every class stands behind it).
+        return QueueSnapshot({9: self.waiting_count(queue_id)}, 0, 0, agents, head_since, estimator, exact=True)
+
+    def arrival(self, queue_id: str, call_id: str, open_for: str | None) -> Arrival:
+        call_key, open_key = (f"CALL#{call_id}", "CALL"), (open_pk(queue_id, open_for or ""), "OPEN")
+        found = self.table.batch_get([call_key, *([open_key] if open_for else []), *self._snapshot_keys(queue_id)])
+        call, pointer = found.get(call_key), found.get(open_key) if open_for else None
+        return Arrival(self._snapshot_of(queue_id, found),
+                       ticket_id=call["ticket_id"]["S"] if call else None,
+                       open_callback_id=pointer["ticket_id"]["S"] if pointer and "ticket_id" in pointer else None)
+
+    def view(self, ticket_id: str) -> tuple[Ticket, QueueSnapshot]:
+        queue_id, number = split_ticket_id(ticket_id)
+        key = (queue_pk(queue_id), ticket_sk(number))
+        found = self.table.batch_get([key, *self._snapshot_keys(queue_id)])
+        if key not in found:
+            raise TicketNotFoundError(ticket_id)
+        return TicketItem.from_raw_data(found[key]).to_ticket(), self._snapshot_of(queue_id, found)
+
+    def snapshot(self, queue_id: str) -> QueueSnapshot:
+        return self._snapshot_of(queue_id, self.table.batch_get(self._snapshot_keys(queue_id)))
+
+    def ahead_of(self, ticket: Ticket) -> int:
+        line_pk, line_sk = line_keys(ticket.queue_id, ticket.number, ticket.priority)
+        return TicketItem.line.count(line_pk, TicketItem.line_sk < line_sk)
+
+    def waiting_count(self, queue_id: str) -> int:
+        return TicketItem.line.count(line_keys(queue_id, 0)[0])
+
+    def head(self, queue_id: str) -> Ticket | None:
+        return line_head(queue_id)
+
+    def first_live(self, queue_id: str) -> Ticket | None:
+        for item in TicketItem.live.query(f"LIVE#{queue_id}", limit=1):
+            return item.to_ticket()
+        return None
+
+
+class DynamoLostCalls(_OnTable, LostCalls):
+    """The lost-call list (the sparse `lost` index) and its by-number markers."""
+
+    def mark_lost(self, ticket_id: str, cause: str, at: datetime) -> None:
+        queue_id, number = split_ticket_id(ticket_id)
+        item = TicketItem(queue_pk(queue_id), ticket_sk(number))
+        item.update(actions=[
+            TicketItem.lost_cause.set(cause), TicketItem.lost_at.set(at),
+            TicketItem.lost_pk.set(f"LOST#{queue_id}"),
+            TicketItem.lost_sk.set(f"{at.strftime('%Y-%m-%dT%H:%M:%S')}#{number:012d}"),
+        ])  # the item comes back: its numbers name the markers (the stream puts the same ones again)
+        put_lost_markers(queue_id, lost_marker_sk(number), {item.caller, item.callback_number},
+                         item.expires_at or at + TICKET_TTL)
+
+    def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
+        # One item more than asked says whether a next page exists (so the last page has no `next`).
+        keys = ("pk", "sk", "lost_pk", "lost_sk")
+        start = decode_cursor(cursor) if cursor else None
+        if start is not None and not (isinstance(start, dict) and sorted(start) == sorted(keys)
+                                      and all(isinstance(v, str) for v in start.values())
+                                      and start["lost_pk"] == f"LOST#{queue_id}"):
+            raise BadPageError("the cursor is not one of this list's")
+        items = list(TicketItem.lost.query(f"LOST#{queue_id}", limit=limit + 1, page_size=limit + 1,
+                                           last_evaluated_key={k: {"S": v} for k, v in start.items()} if start else None))
+        more, last = len(items) > limit, items[:limit][-1:]
+        return Page([item.to_ticket() for item in items[:limit]],
+                    encode_cursor({k: getattr(last[0], k) for k in keys}) if more else None)
+
+    def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
+        cleared = 0
+        for marker in MarkerItem.query(f"LOSTBY#{queue_id}#{number}", limit=MAX_PAGE, consistent_read=True):
+            cleared += self.table.update(ticket_id(queue_id, int(marker.sk[len("LOSTCALL#"):])), [
+                TicketItem.recovered_at.set(at), TicketItem.lost_pk.remove(), TicketItem.lost_sk.remove()],
+                TicketItem.lost_pk.exists())
+            marker.delete()
+        return cleared
+
+
+class DynamoQueueStats(_OnTable, QueueStats):
+    """Each queue's estimator state (QUEUE#/STATS), and the estimate each caller was told."""
 
     def record_told(self, ticket_id: str, shape: float, scale: float, ahead: int | None = None) -> None:
-        self._update(ticket_id, [TicketItem.told_shape.set(round(shape, 6)), TicketItem.told_scale.set(round(scale, 6)),
-                                 TicketItem.told_ahead.set(ahead) if ahead is not None else TicketItem.told_ahead.remove()])
+        self.table.update(ticket_id, [TicketItem.told_shape.set(round(shape, 6)), TicketItem.told_scale.set(round(scale, 6)),
+                                      TicketItem.told_ahead.set(ahead) if ahead is not None
+                                      else TicketItem.told_ahead.remove()])
 
     def queue_stats(self, queue_id: str) -> dict[str, Any] | None:
-        read = self._prefetched.pop(queue_id, None)
+        read = self.table.prefetched.pop(queue_id, None)
         if read is not None and time.monotonic() - read[0] <= PREFETCH_SECONDS:
             return read[1]
         try:
@@ -744,47 +698,47 @@ class DynamoTicketStore(TicketStore):
                     raise
         raise RuntimeError("queue statistics kept changing")
 
-    # --- lost calls, opt-outs, allowance ----------------------------------------------------
 
-    def mark_lost(self, ticket_id: str, cause: str, at: datetime) -> None:
-        queue_id, number = split_ticket_id(ticket_id)
-        item = TicketItem(queue_pk(queue_id), ticket_sk(number))
-        item.update(actions=[
-            TicketItem.lost_cause.set(cause), TicketItem.lost_at.set(at),
-            TicketItem.lost_pk.set(f"LOST#{queue_id}"),
-            TicketItem.lost_sk.set(f"{at.strftime('%Y-%m-%dT%H:%M:%S')}#{number:012d}"),
-        ])  # the item comes back: its numbers name the markers (the stream puts the same ones again)
-        self._put_lost_markers(queue_id, lost_marker_sk(number), {item.caller, item.callback_number},
-                               item.expires_at or at + TICKET_TTL)
+class DynamoBookings(_OnTable, Bookings):
+    """Opt-outs, the open-callback pointer per number and queue, the allowance; the booking transaction."""
 
-    def _put_lost_markers(self, queue_id: str, sk: str, numbers: set[str | None], expires: datetime) -> None:
-        """The markers that find a lost call by number; they expire with their ticket."""
-        with MarkerItem.batch_write() as batch:
-            for number in numbers - {None}:
-                batch.save(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk, expires_at=expires))
+    def _is_open_callback(self, ticket_id: str | None) -> Ticket | None:
+        if not ticket_id:
+            return None
+        try:
+            ticket = self.table.get(ticket_id)
+        except TicketNotFoundError:
+            return None
+        open_statuses = (TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING)
+        return ticket if ticket.kind is TicketKind.CALLBACK and ticket.status in open_statuses else None
 
-    def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[Ticket]:
-        # One item more than asked says whether a next page exists (so the last page has no `next`).
-        keys = ("pk", "sk", "lost_pk", "lost_sk")
-        start = decode_cursor(cursor) if cursor else None
-        if start is not None and not (isinstance(start, dict) and sorted(start) == sorted(keys)
-                                      and all(isinstance(v, str) for v in start.values())
-                                      and start["lost_pk"] == f"LOST#{queue_id}"):
-            raise BadPageError("the cursor is not one of this list's")
-        items = list(TicketItem.lost.query(f"LOST#{queue_id}", limit=limit + 1, page_size=limit + 1,
-                                           last_evaluated_key={k: {"S": v} for k, v in start.items()} if start else None))
-        more, last = len(items) > limit, items[:limit][-1:]
-        return Page([item.to_ticket() for item in items[:limit]],
-                    encode_cursor({k: getattr(last[0], k) for k in keys}) if more else None)
+    def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
+        key = open_pk(queue_id, number)
+        for _ in range(5):
+            try:
+                current = MarkerItem.get(key, "OPEN", consistent_read=True)
+            except DoesNotExist:
+                current = None
+            if current is not None and current.ticket_id == ticket_id:
+                return ticket_id
+            if current is not None and self._is_open_callback(current.ticket_id):
+                return str(current.ticket_id)
+            condition = (MarkerItem.pk.does_not_exist() if current is None
+                         else MarkerItem.ticket_id == current.ticket_id)
+            try:
+                MarkerItem(key, "OPEN", ticket_id=ticket_id).save(condition=condition)
+                return ticket_id
+            except PutError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+        raise RuntimeError("open-callback pointer kept changing")  # pragma: no cover
 
-    def clear_lost(self, queue_id: str, number: str, at: datetime) -> int:
-        cleared = 0
-        for marker in MarkerItem.query(f"LOSTBY#{queue_id}#{number}", limit=MAX_PAGE, consistent_read=True):
-            cleared += self._update(ticket_id(queue_id, int(marker.sk[len("LOSTCALL#"):])), [
-                TicketItem.recovered_at.set(at), TicketItem.lost_pk.remove(), TicketItem.lost_sk.remove()],
-                TicketItem.lost_pk.exists())
-            marker.delete()
-        return cleared
+    def open_callback_for(self, queue_id: str, number: str) -> Ticket | None:
+        try:
+            marker = MarkerItem.get(open_pk(queue_id, number), "OPEN", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return self._is_open_callback(marker.ticket_id)
 
     def set_opt_out(self, number: str, opted_out: bool, at: datetime) -> None:
         marker = MarkerItem(f"OPTOUT#{number}", "OPTOUT")
@@ -801,14 +755,14 @@ class DynamoTicketStore(TicketStore):
             return False
 
     def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
-        codes = self._transact(lambda tx: _count_allowance(tx, number, day, per_number, daily_budget))
+        codes = self.table.transact(lambda tx: _count_allowance(tx, number, day, per_number, daily_budget))
         if codes is None:
             return None
         return "rate_limited" if codes[0] == CONDITION_FAILED else "budget_spent"
 
     def callback_guard(self, queue_id: str, number: str) -> CallbackGuard:
-        opt_out, pointer_key = (f"OPTOUT#{number}", "OPTOUT"), (self._open_key(queue_id, number), "OPEN")
-        found = self._batch_get([opt_out, pointer_key])
+        opt_out, pointer_key = (f"OPTOUT#{number}", "OPTOUT"), (open_pk(queue_id, number), "OPEN")
+        found = self.table.batch_get([opt_out, pointer_key])
         pointer = found.get(pointer_key)
         return CallbackGuard(opt_out in found, pointer["ticket_id"]["S"] if pointer and "ticket_id" in pointer else None)
 
@@ -824,21 +778,20 @@ class DynamoTicketStore(TicketStore):
             same_booking |= TicketItem.bookings.does_not_exist()
 
         def write(tx: TransactWrite) -> None:
-            tx.save(MarkerItem(self._open_key(queue_id, number), "OPEN", ticket_id=ticket.id),
+            tx.save(MarkerItem(open_pk(queue_id, number), "OPEN", ticket_id=ticket.id),
                     condition=MarkerItem.pk.does_not_exist() if holder is None else MarkerItem.ticket_id == holder)
             tx.update(TicketItem(queue_pk(queue_id), ticket_sk(num)),
                       actions=[*_to_callback(number, not_before), TicketItem.bookings.set(booking), *promise],
                       condition=_may_convert(recovering) & same_booking)
             _count_allowance(tx, number, day, per_number, daily_budget)
             if holds:  # the caller's call ends with the booking (its status callback reads one item)
-                tx.update(CallItem(f"CALL#{ticket.call_id}", "CALL"), actions=[CallItem.done.set(True)],
-                          condition=CallItem.pk.exists())
+                _call_done(tx, str(ticket.call_id))
 
         holds = not recovering and bool(ticket.call_id)
-        codes = self._transact(write)
+        codes = self.table.transact(write)
         if codes is not None and holds and codes[-1] == CONDITION_FAILED and codes.count(CONDITION_FAILED) == 1:
             holds = False  # no call item to mark: the booking alone
-            codes = self._transact(write)
+            codes = self.table.transact(write)
         if codes is None:
             return booking
         for code, answer in zip(codes, (BOOKING_TAKEN, BOOKING_MOVED, "rate_limited", "budget_spent")):
@@ -846,91 +799,21 @@ class DynamoTicketStore(TicketStore):
                 return answer
         raise StoreUnavailableError(f"booking {ticket.id} failed: {codes}")  # pragma: no cover
 
-    def set_execution(self, ticket_id: str, execution_id: str) -> None:
-        self._update(ticket_id, [TicketItem.execution_id.set(execution_id)])
 
-    def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float, call_id: str | None = None) -> bool:
-        return self._let_go(ticket_id, [
-            TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
-            TicketItem.wait_seconds.set(round(wait_seconds, 3)),
-            *_leave_line(),
-        ], (TicketItem.kind == TicketKind.LIVE.value) & _holding(), call_id)
+class DynamoAgents(_OnTable, Agents):
+    """Agents (AGENT#, the authority) and their presence per queue (AGENTS#), kept in step in the same
+    transactions; claims that tie an agent to a ticket, and what ends them."""
 
-    def _let_go(self, ticket_id: str, actions: list[Any], condition: Any, call_id: str | None) -> bool:
-        """A change after which the ticket no longer holds its call: with `call_id`, the call's item says
-        so in the same transaction (a status callback arriving before the stream does reads one item)."""
-        if not call_id:
-            return self._update(ticket_id, actions, condition)
-        queue_id, number = split_ticket_id(ticket_id)
+    def staffing(self, queue_id: str) -> Staffing:
+        staffed = idle = 0
+        for presence in PresenceItem.query(f"AGENTS#{queue_id}"):
+            if presence.status != AgentStatus.OFFLINE.value:
+                staffed += 1
+                idle += presence.status == AgentStatus.AVAILABLE.value
+        return Staffing(staffed=staffed, idle=idle)
 
-        def write(tx: TransactWrite) -> None:
-            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=actions, condition=condition)
-            tx.update(CallItem(f"CALL#{call_id}", "CALL"), actions=[CallItem.done.set(True)],
-                      condition=CallItem.pk.exists())
-
-        codes = self._transact(write)
-        if codes is not None and codes[0] != CONDITION_FAILED:  # no such call item: the change alone
-            return self._update(ticket_id, actions, condition)
-        return codes is None
-
-
-    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
-                        call_id: str | None = None) -> bool:
-        return self._let_go(ticket_id, [
-            TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
-            TicketItem.wait_seconds.set(round(wait_seconds, 3)),
-        ], (TicketItem.kind == TicketKind.LIVE.value) & (TicketItem.status == TicketStatus.CONNECTING.value), call_id)
-
-    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None) -> bool:
-        return self._let_go(ticket_id, [TicketItem.status.set(TicketStatus.SERVED.value),
-                                        TicketItem.ended_at.set(now)],
-                            TicketItem.status == TicketStatus.CONNECTING.value, call_id)
-
-    def requeue(self, ticket_id: str, agent_id: str) -> bool:
-        queue_id, number = split_ticket_id(ticket_id)
-        return self._update(ticket_id, [
-            TicketItem.status.set(TicketStatus.WAITING.value), TicketItem.agent_id.remove(),
-            *_enter_line(queue_id, number, live=True),
-        ], (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id))
-
-    def note_leg(self, ticket_id: str, agent_id: str, leg: str, at: datetime) -> bool:
-        condition = (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id)
-        condition &= TicketItem.leg.does_not_exist() | ((TicketItem.leg != leg) & (TicketItem.leg != "talking"))
-        return self._update(ticket_id, [TicketItem.leg.set(leg), TicketItem.leg_at.set(at)], condition)
-
-    def drop_agent(self, ticket_id: str, agent_id: str) -> None:
-        self._update(ticket_id, [TicketItem.agent_id.remove()], TicketItem.agent_id == agent_id)
-
-    def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
-        return self._update(ticket_id, [
-            TicketItem.status.set(TicketStatus.CANCELLED.value), TicketItem.ended_at.set(now),
-            *_leave_line(), TicketItem.task_token.remove(),
-        ], (TicketItem.kind == TicketKind.CALLBACK.value)
-            & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
-
-    def expedite_callback(self, ticket_id: str, execution_id: str | None, not_before: datetime) -> int | None:
-        queue_id, number = split_ticket_id(ticket_id)
-        item = TicketItem(queue_pk(queue_id), ticket_sk(number))
-        same_run = (TicketItem.execution_id == execution_id) if execution_id else TicketItem.execution_id.does_not_exist()
-        try:
-            item.update(actions=[TicketItem.not_before.set(not_before), TicketItem.next_attempt_at.remove(),
-                                 TicketItem.execution_id.remove(), TicketItem.bookings.add(1)],
-                        condition=(TicketItem.kind == TicketKind.CALLBACK.value)
-                        & (TicketItem.status == TicketStatus.SCHEDULED.value) & same_run)
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return None
-            raise
-        return int(item.bookings)
-
-    def head(self, queue_id: str) -> Ticket | None:
-        for item in TicketItem.line.query(line_keys(queue_id, 0)[0], limit=1):
-            return item.to_ticket()
-        return None
-
-    # --- agents --------------------------------------------------------------------------
-
-    def _agent_item(self, agent_id: str) -> AgentItem | None:
+    @staticmethod
+    def _agent_item(agent_id: str) -> AgentItem | None:
         try:
             return AgentItem.get(f"AGENT#{agent_id}", "AGENT", consistent_read=True)
         except DoesNotExist:
@@ -940,11 +823,11 @@ class DynamoTicketStore(TicketStore):
         """The agent's item and its queues' statistics (the promise book the dispatcher reads first) in
         one BatchGetItem; the statistics wait for the next queue_stats read."""
         keys = [(f"AGENT#{agent_id}", "AGENT"), *((queue_pk(q), "STATS") for q in queues[:PREFETCH_QUEUES])]
-        found = self._batch_get(keys)
+        found = self.table.batch_get(keys)
         now = time.monotonic()
         for queue_id in queues[:PREFETCH_QUEUES]:
             raw = found.get((queue_pk(queue_id), "STATS"))
-            self._prefetched[queue_id] = (now, json.loads(raw["state"]["S"]) if raw else None)
+            self.table.prefetched[queue_id] = (now, json.loads(raw["state"]["S"]) if raw else None)
         raw = found.get(keys[0])
         return AgentItem.from_raw_data(raw) if raw else None
 
@@ -997,7 +880,7 @@ class DynamoTicketStore(TicketStore):
                 for queue_id in set(old_queues) - set(new_queues):
                     tx.delete(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}"))
 
-            codes = self._transact(write)
+            codes = self.table.transact(write)
             if codes is None:
                 return item.to_agent()
             if marker is not None and codes[0] == CONDITION_FAILED:
@@ -1034,7 +917,7 @@ class DynamoTicketStore(TicketStore):
                 & (AgentItem.queues == list(agent_item.queues or ())))  # its presence rows are these
             self._presence(tx, agent_item, AgentStatus.BUSY, now, ticket_id)
 
-        return self._transact(write) is None
+        return self.table.transact(write) is None
 
     def release_agent(self, agent_id: str, ticket_id: str, status: AgentStatus, now: datetime) -> bool:
         agent = self._agent_item(agent_id)
@@ -1047,9 +930,30 @@ class DynamoTicketStore(TicketStore):
                       condition=AgentItem.ticket_id == ticket_id)
             self._presence(tx, agent, status, now)
 
-        return self._transact(write) is None
+        return self.table.transact(write) is None
 
-    # --- dialing -------------------------------------------------------------------------
+    def requeue(self, ticket_id: str, agent_id: str) -> bool:
+        queue_id, number = split_ticket_id(ticket_id)
+        return self.table.update(ticket_id, [
+            TicketItem.status.set(TicketStatus.WAITING.value), TicketItem.agent_id.remove(),
+            *_enter_line(queue_id, number, live=True),
+        ], (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id))
+
+    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None) -> bool:
+        return self.table.let_go(ticket_id, [TicketItem.status.set(TicketStatus.SERVED.value),
+                                             TicketItem.ended_at.set(now)],
+                                 TicketItem.status == TicketStatus.CONNECTING.value, call_id)
+
+    def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
+                        call_id: str | None = None) -> bool:
+        return self.table.let_go(ticket_id, [
+            TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
+            TicketItem.wait_seconds.set(round(wait_seconds, 3)),
+        ], (TicketItem.kind == TicketKind.LIVE.value) & (TicketItem.status == TicketStatus.CONNECTING.value), call_id)
+
+
+class DynamoDialing(_OnTable, Dialing):
+    """Callback dial attempts (DIAL# markers), the bridge's leg progress, an admin's changes to a callback."""
 
     def begin_dial(self, ticket_id: str, dial_id: str, token: str) -> bool:
         queue_id, number = split_ticket_id(ticket_id)
@@ -1061,14 +965,14 @@ class DynamoTicketStore(TicketStore):
                 TicketItem.dial_id.set(dial_id), TicketItem.dial_token.set(token)],
                 condition=TicketItem.status == TicketStatus.CONNECTING.value)
 
-        return self._transact(write) is None
+        return self.table.transact(write) is None
 
     def note_call_ended(self, ticket_id: str, dial_id: str) -> bool:
-        return self._update(ticket_id, [TicketItem.ended_dial.set(dial_id)], TicketItem.dial_id == dial_id)
+        return self.table.update(ticket_id, [TicketItem.ended_dial.set(dial_id)], TicketItem.dial_id == dial_id)
 
     def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
                     attempts: int, outcome: str, next_attempt_at: datetime | None) -> str | None:
-        item = self._get_item(ticket_id)
+        item = self.table.get_item(ticket_id)
         if item.dial_id != dial_id or not item.dial_token:
             return None
         actions = [TicketItem.status.set(status.value), TicketItem.dial_id.remove(), TicketItem.dial_token.remove(),
@@ -1077,9 +981,169 @@ class DynamoTicketStore(TicketStore):
                        else TicketItem.next_attempt_at.remove())
         if status in (TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED):
             actions.append(TicketItem.ended_at.set(now))
-        if not self._update(ticket_id, actions, TicketItem.dial_id == dial_id):
+        if not self.table.update(ticket_id, actions, TicketItem.dial_id == dial_id):
             return None
         return item.dial_token
+
+    def note_leg(self, ticket_id: str, agent_id: str, leg: str, at: datetime) -> bool:
+        condition = (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id)
+        condition &= TicketItem.leg.does_not_exist() | ((TicketItem.leg != leg) & (TicketItem.leg != "talking"))
+        return self.table.update(ticket_id, [TicketItem.leg.set(leg), TicketItem.leg_at.set(at)], condition)
+
+    def drop_agent(self, ticket_id: str, agent_id: str) -> None:
+        self.table.update(ticket_id, [TicketItem.agent_id.remove()], TicketItem.agent_id == agent_id)
+
+    def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
+        return self.table.update(ticket_id, [
+            TicketItem.status.set(TicketStatus.CANCELLED.value), TicketItem.ended_at.set(now),
+            *_leave_line(), TicketItem.task_token.remove(),
+        ], (TicketItem.kind == TicketKind.CALLBACK.value)
+            & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
+
+    def expedite_callback(self, ticket_id: str, execution_id: str | None, not_before: datetime) -> int | None:
+        queue_id, number = split_ticket_id(ticket_id)
+        item = TicketItem(queue_pk(queue_id), ticket_sk(number))
+        same_run = (TicketItem.execution_id == execution_id) if execution_id else TicketItem.execution_id.does_not_exist()
+        try:
+            item.update(actions=[TicketItem.not_before.set(not_before), TicketItem.next_attempt_at.remove(),
+                                 TicketItem.execution_id.remove(), TicketItem.bookings.add(1)],
+                        condition=(TicketItem.kind == TicketKind.CALLBACK.value)
+                        & (TicketItem.status == TicketStatus.SCHEDULED.value) & same_run)
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise
+        return int(item.bookings)
+
+
+class DynamoStream(_OnTable):
+    """The table's stream consumer (no port: only the stream worker calls it): keeps the queue's SNAPSHOT,
+    the call pointers' `done` flag and the lost-call markers by number, from one stream record at a time."""
+
+    def apply_change(self, new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None,
+                     event_id: str | None = None) -> None:
+        """Keep what the webhooks read in one item from one stream record. Counters move once per
+        record (`event_id`: a SEEN marker in the same transaction); everything else is set, not added,
+        so a redelivered record changes nothing."""
+        image = new_image or old_image or {}
+        pk, sk = _s(image, "pk") or "", _s(image, "sk") or ""
+        if sk.startswith("TICKET#"):
+            self._ticket_changed(new_image, old_image, event_id)
+        elif pk.startswith("AGENTS#") and sk.startswith("AGENT#"):
+            self._presence_changed(pk[len("AGENTS#"):], sk[len("AGENT#"):], new_image)
+
+    def _ticket_changed(self, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None,
+                        event_id: str | None) -> None:
+        image = new or old or {}
+        queue_id = _s(image, "queue_id") or ""
+        was, now = _line_class(old), _line_class(new)
+        adds: dict[str, int] = {}
+        if was != now:
+            if was is not None:
+                adds[f"w:{was}"] = -1
+            if now is not None:
+                adds[f"w:{now}"] = adds.get(f"w:{now}", 0) + 1
+            if was is not None and now is None:
+                adds["departed"] = 1
+            elif was is None and now is not None and old is not None:
+                adds["returned"] = 1  # back at its own place (parked, requeued, rejoined)
+        if adds:
+            arrived = old is None and _s(new, "kind") == TicketKind.LIVE.value
+            # A caller joining at the end changes the head only if there was none: no query for that.
+            self._add_to_snapshot(queue_id, adds, event_id, _s(new, "created_at") if arrived else None)
+            if not arrived:
+                self._refresh_head(queue_id)
+        call_id = _s(old, "call_id")
+        if call_id and _holds_call(old) and not (_holds_call(new) and _s(new, "call_id") == call_id):
+            try:
+                self.table.client.update_item(
+                    TableName=TicketItem.Meta.table_name, Key=_key(f"CALL#{call_id}", "CALL"),
+                    UpdateExpression="SET done = :yes", ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":yes": {"BOOL": True}})
+            except self.table.client.exceptions.ConditionalCheckFailedException:
+                pass
+        self._lost_changed(queue_id, new, old)
+
+    def _add_to_snapshot(self, queue_id: str, adds: Mapping[str, int], event_id: str | None,
+                         head_if_none: str | None = None) -> None:
+        names = {f"#a{i}": name for i, name in enumerate(adds)}
+        values = {f":v{i}": {"N": str(v)} for i, v in enumerate(adds.values())}
+        expression = "ADD " + ", ".join(f"#a{i} :v{i}" for i in range(len(adds)))
+        if head_if_none:  # a live caller joining an empty line (or one headed by callbacks) heads it
+            expression += " SET head_at = if_not_exists(head_at, :head)"
+            values[":head"] = {"S": head_if_none}
+        update = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT),
+                  "UpdateExpression": expression, "ExpressionAttributeNames": names,
+                  "ExpressionAttributeValues": values}
+        if event_id is None:  # no id to remember it by: at least once
+            self.table.client.update_item(**update)
+            return
+        seen = {"TableName": TicketItem.Meta.table_name,
+                "Item": {**_key(f"SEEN#{event_id}", "SEEN"),
+                         "expires_at": {"N": str(int(time.time()) + SEEN_TTL_SECONDS)}},
+                "ConditionExpression": "attribute_not_exists(pk)"}
+        try:
+            self.table.client.transact_write_items(TransactItems=[{"Put": seen}, {"Update": update}])
+        except self.table.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons[:1] != ["ConditionalCheckFailed"]:
+                raise  # the stream delivers the record again
+            # applied before: a redelivered record
+
+    def _refresh_head(self, queue_id: str) -> None:
+        """The live caller at the head and when they joined (the estimator's head wait)."""
+        head = line_head(queue_id)
+        key = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT)}
+        if head is not None and head.kind is TicketKind.LIVE:
+            self.table.client.update_item(**key, UpdateExpression="SET head_at = :at", ExpressionAttributeValues={
+                ":at": {"S": TicketItem.created_at.serialize(head.created_at)}})
+        else:
+            self.table.client.update_item(**key, UpdateExpression="REMOVE head_at")
+
+    def _presence_changed(self, queue_id: str, agent_id: str, new: Mapping[str, Any] | None) -> None:
+        key = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT),
+               "ExpressionAttributeNames": {"#a": f"agent:{agent_id}"}}
+        if new is None:
+            self.table.client.update_item(**key, UpdateExpression="REMOVE #a")
+            return
+        presence = {"s": {"S": _s(new, "status") or AgentStatus.OFFLINE.value}}
+        for short, name in (("at", "changed_at"), ("t", "ticket_id"), ("u", "until")):
+            if _s(new, name):
+                presence[short] = {"S": _s(new, name) or ""}
+        self.table.client.update_item(**key, UpdateExpression="SET #a = :p",
+                                      ExpressionAttributeValues={":p": {"M": presence}})
+
+    def _lost_changed(self, queue_id: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
+        """The by-number markers of the lost-call list follow the ticket's lost_pk (the workflow's
+        GiveUp sets it too, and it cannot know the number)."""
+        sk = lost_marker_sk(int((_s(new or old, "sk") or "TICKET#0")[len("TICKET#"):]))
+        if _s(new, "lost_pk") and not _s(old, "lost_pk"):
+            expires = (new or {}).get("expires_at", {}).get("N")
+            put_lost_markers(queue_id, sk, {_s(new, "caller"), _s(new, "callback_number")},
+                                   datetime.fromtimestamp(int(expires), timezone.utc) if expires
+                                   else TicketItem.created_at.deserialize(_s(new, "created_at")) + TICKET_TTL)
+        elif _s(old, "lost_pk") and not _s(new, "lost_pk"):
+            numbers = {_s(old, "caller"), _s(old, "callback_number")}
+            with MarkerItem.batch_write() as batch:
+                for number in numbers - {None}:
+                    batch.delete(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk))
+
+
+@dataclass(frozen=True)
+class DynamoStores(Stores):
+    """The roles over one DynamoDB table, the table's stream consumer, and the table itself."""
+
+    stream: DynamoStream
+    table: DynamoTable
+
+
+def dynamo_stores(table_name: str, region: str, host: str | None = None, client: Any = None,
+                  pause: Callable[[float], None] = time.sleep) -> DynamoStores:
+    """Every role over one table (`client`: the composition root's botocore client, shared by all)."""
+    table = DynamoTable(table_name, region, host, client, pause)
+    return DynamoStores(tickets=DynamoTickets(table), line=DynamoLine(table), lost=DynamoLostCalls(table),
+                        stats=DynamoQueueStats(table), bookings=DynamoBookings(table), agents=DynamoAgents(table),
+                        dialing=DynamoDialing(table), stream=DynamoStream(table), table=table)
 
 
 def ticket_change(new_image: Mapping[str, Any] | None,

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..ports import Clock, Dialer, Orchestrator, TicketStore
+from ..ports import Clock, Dialer, Orchestrator, Stores
 from . import guard, learning, speech
 from .dispatch import Dispatcher, callable_contact
 from .estimator import QueueEventKind
@@ -56,9 +56,11 @@ class DialRequest:
 
 
 class Callbacks:
-    def __init__(self, store: TicketStore, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
+    def __init__(self, stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
                  queues: QueueDirectory, dispatcher: Dispatcher) -> None:
-        self.store = store
+        # Five of the seven roles (not the line, not lost calls): the bundle, kept as the roles this uses.
+        self.tickets, self.dialing, self.agents = stores.tickets, stores.dialing, stores.agents
+        self.bookings, self.stats = stores.bookings, stores.stats
         self.orchestrator = orchestrator
         self.dialer = dialer
         self.clock = clock
@@ -69,19 +71,19 @@ class Callbacks:
 
     def dial(self, request: DialRequest) -> str | None:
         """Place one attempt. Returns the provider call id, or None if nothing was dialed."""
-        ticket = self.store.get(request.ticket_id)
+        ticket = self.tickets.get(request.ticket_id)
         queue = self.queues.get(ticket.queue_id)
         did = dial_id(request.token)
         if ticket.status is not TicketStatus.CONNECTING or ticket.agent_id != request.agent_id:
             # served, cancelled or re-parked meanwhile: this dial is not wanted
             self._complete(request.token, {"result": Outcome.CANCELLED.value})
             return None
-        if self.store.is_opted_out(ticket.callback_number or ""):
+        if self.bookings.is_opted_out(ticket.callback_number or ""):
             # asked not to be called back since this was booked: close it without dialing
-            self.store.begin_dial(ticket.id, did, request.token)
+            self.dialing.begin_dial(ticket.id, did, request.token)
             self.finish(ticket.evolve(dial_id=did), did, Outcome.CANCELLED)
             return None
-        if not self.store.begin_dial(ticket.id, did, request.token):
+        if not self.dialing.begin_dial(ticket.id, did, request.token):
             log.info("dial request seen before; not dialing again", extra={"ticket": ticket.id})
             return None
         ticket = ticket.evolve(attempts=request.attempt, dial_id=did)
@@ -106,7 +108,7 @@ class Callbacks:
         except TelephonyError:
             self.finish(ticket, did, Outcome.AGENT_MISSED if mode_agent_first else Outcome.FAILED)
             return None
-        guard.kept(self.store, queue, ticket.id, now)  # a promise is kept by the first dial, whatever comes of it
+        guard.kept(self.stats, queue, ticket.id, now)  # a promise is kept by the first dial, whatever comes of it
         log.info("callback dialed", extra={"ticket": ticket.id, "attempt": request.attempt})
         return call_id
 
@@ -121,7 +123,7 @@ class Callbacks:
         action = Step.of("cb-dialed", t=ticket.id, d=did)
         if queue.dial_mode == "agent_first":
             # the agent answered this leg: talking (to the whisper, then the customer) from now on
-            self.store.note_leg(ticket.id, ticket.agent_id or "", "talking", self.clock.now())
+            self.dialing.note_leg(ticket.id, ticket.agent_id or "", "talking", self.clock.now())
             digits = spoken_digits(national_format(ticket.callback_number or ""))
             return Script.of(self._say(queue, lang, "agent_whisper", number=ticket.number, digits=digits),
                              Dial(ticket.callback_number or "", caller_id=queue.caller_id, action=action,
@@ -150,7 +152,7 @@ class Callbacks:
             if self.finish(ticket, did, Outcome.CONNECTED):
                 talk = event.dial_seconds
                 if talk > 0:
-                    learning.learn(self.store, queue, QueueEventKind.SERVICE_END, self.clock.now(), talk)
+                    learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, self.clock.now(), talk)
             return Script.of(Hangup())
         if queue.dial_mode == "agent_first":
             self.finish(ticket, did, _DIAL_STATUS.get(status, Outcome.FAILED))
@@ -178,9 +180,9 @@ class Callbacks:
             # is over; whichever of the two comes second frees the agent (each writes, then reads).
             # If no <Dial> action ever comes (hung up before the Dial), the dial timeout retries.
             if ticket.dial_id == did:
-                if self.store.note_call_ended(ticket.id, did):
+                if self.dialing.note_call_ended(ticket.id, did):
                     return
-                ticket = self.store.get(ticket.id)  # the <Dial> action closed the attempt meanwhile
+                ticket = self.tickets.get(ticket.id)  # the <Dial> action closed the attempt meanwhile
             if ticket.status is TicketStatus.SERVED and ticket.agent_id:
                 self._free_agent(ticket, AgentStatus.AVAILABLE)
             return
@@ -205,13 +207,13 @@ class Callbacks:
             status = TicketStatus.SCHEDULED
         else:
             status = TicketStatus.CANCELLED if outcome is Outcome.CANCELLED else TicketStatus.LOST
-        token = self.store.finish_dial(ticket.id, did, status, now, ticket.attempts, outcome.value,
-                                       plan[0] if plan else None)
+        token = self.dialing.finish_dial(ticket.id, did, status, now, ticket.attempts, outcome.value,
+                                         plan[0] if plan else None)
         if token is None:
             return False  # reported before
         if outcome is Outcome.CONNECTED:
             self.dispatcher.recovered(ticket)
-            closed = self.store.get(ticket.id)
+            closed = self.tickets.get(ticket.id)
             if closed.ended_dial == did and closed.agent_id:  # the call's status came first: over already
                 self._free_agent(closed, AgentStatus.AVAILABLE)
         output: dict[str, Any] = {"result": outcome.value}
@@ -226,15 +228,15 @@ class Callbacks:
 
     def _free_agent(self, ticket: Ticket, status: AgentStatus) -> None:
         agent_id = ticket.agent_id or ""
-        if self.store.release_agent(agent_id, ticket.id, status, self.clock.now()):
-            self.store.drop_agent(ticket.id, agent_id)
+        if self.agents.release_agent(agent_id, ticket.id, status, self.clock.now()):
+            self.dialing.drop_agent(ticket.id, agent_id)
             if status is AgentStatus.AVAILABLE:
                 self.dispatcher.offer_work(agent_id)
 
     def _agent_contact(self, queue: QueueConfig, agent_id: str) -> str | None:
         """The reserved agent's contact, from the agent's record, if Holdfast may dial it now."""
         try:
-            contact = self.store.get_agent(agent_id).contact
+            contact = self.agents.get_agent(agent_id).contact
         except UnknownAgentError:
             return None
         return callable_contact(queue, contact)
@@ -246,7 +248,7 @@ class Callbacks:
             log.info("workflow task already moved on; outcome dropped", extra={"result": output.get("result")})
 
     def _load(self, ticket_id: str) -> tuple[Ticket, QueueConfig]:
-        ticket = self.store.get(ticket_id)
+        ticket = self.tickets.get(ticket_id)
         return ticket, self.queues.get(ticket.queue_id)
 
     @staticmethod

@@ -5,7 +5,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Arrival, Clock, EventBus, Orchestrator, QueueSnapshot, Staffing, TicketStore
+from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Arrival, Clock, EventBus, Orchestrator, QueueSnapshot, Staffing, Stores
 from .errors import (CountryNotAllowedError, InvalidNumberError, NumberNotAllowedError, NumberTooLongError,
                      NumberTooShortError, NumberTypeNotAllowedError, OrchestratorError, TicketNotFoundError,
                      TicketStateError, WithheldNumberError)
@@ -47,9 +47,11 @@ def refusal_prompt(refused: NumberNotAllowedError) -> str:
 
 
 class CallFlow:
-    def __init__(self, store: TicketStore, orchestrator: Orchestrator, clock: Clock,
+    def __init__(self, stores: Stores, orchestrator: Orchestrator, clock: Clock,
                  queues: QueueDirectory, bus: EventBus, daily_callback_budget: int = 1000) -> None:
-        self.store = store
+        # Every role but dialing: the bundle, kept as the roles this uses.
+        self.tickets, self.line, self.lost = stores.tickets, stores.line, stores.lost
+        self.stats, self.bookings, self.agents = stores.stats, stores.bookings, stores.agents
         self.orchestrator = orchestrator
         self.clock = clock
         self.queues = queues
@@ -89,7 +91,7 @@ class CallFlow:
     def rescue_wait(self, queue_id: str, event: CallEvent) -> Script:
         """Polled while an apologised-to caller holds. Once the store answers, they leave the provider's
         queue; the exit action (rescue_exit) opens their ticket and they hold like anyone else."""
-        self.store.find_by_call(event.call_id)  # raises while the store is down: music, and ask again
+        self.tickets.find_by_call(event.call_id)  # raises while the store is down: music, and ask again
         return Script.of(Leave(Step.of("rescue-exit", queue=queue_id)))
 
     def rescue_exit(self, queue_id: str, event: CallEvent) -> Script:
@@ -98,10 +100,10 @@ class CallFlow:
         if event.queue_result is QueueResult.LEAVE:
             return self.incoming(event, queue.id)  # opens (or finds) their ticket: the normal script
         if event.queue_result is QueueResult.HANGUP or event.status.ended:
-            ticket = self.store.find_by_call(event.call_id)
+            ticket = self.tickets.find_by_call(event.call_id)
             if ticket is None:  # never had a ticket: record the lost call now the store is back
                 held = float(event.queue_seconds or 0)
-                ticket = self.store.open_ticket(Ticket(
+                ticket = self.tickets.open_ticket(Ticket(
                     queue_id=queue.id, number=0, kind=TicketKind.LIVE, status=TicketStatus.WAITING,
                     created_at=self.clock.now() - timedelta(seconds=held), call_id=event.call_id,
                     caller=event.caller, language=queue.language))
@@ -120,7 +122,7 @@ class CallFlow:
         who is signed in now and how long each busy agent's call has lasted: all from the queue's
         snapshot (one read), the place counted exactly only while the line is short and the caller
         did not join just now (then the snapshot is the count)."""
-        snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
+        snapshot = self.line.snapshot(queue.id) if snapshot is None else snapshot
         ahead = self._ahead(ticket, snapshot, joined_now)
         staffing = snapshot.staffing if staffing is None else staffing
         estimator = WaitEstimator.from_state(snapshot.estimator) if snapshot.estimator else learning.prior(queue)
@@ -136,7 +138,7 @@ class CallFlow:
         """How many stand ahead of the ticket: counted while the line is short (and the caller did not
         join just now), else from the snapshot and what the ticket remembers of joining."""
         if not joined_now and queue_line.counts_exactly(snapshot, ticket):
-            return self.store.ahead_of(ticket)
+            return self.line.ahead_of(ticket)
         return queue_line.ahead(snapshot, ticket)
 
     # --- webhook steps -------------------------------------------------------------------
@@ -152,14 +154,14 @@ class CallFlow:
         is_open = queue.hours.is_open(now)
         may_rejoin = is_open and self._policy(queue).may_call(event.caller)
         # One read: the queue's snapshot, this call's ticket (a retried webhook), the number's callback.
-        arrival = self.store.arrival(queue.id, event.call_id,
-                                     self._policy(queue).accept(event.caller) if may_rejoin else None)
+        arrival = self.line.arrival(queue.id, event.call_id,
+                                    self._policy(queue).accept(event.caller) if may_rejoin else None)
         rejoined = self._rejoin(queue, event, now, arrival) if may_rejoin else None
         if rejoined is not None:
             return self._holding_script(queue, rejoined, self.prompt(queue, rejoined.language, "welcome_back"))
         snapshot: QueueSnapshot | None = arrival.snapshot
         if arrival.ticket_id is not None:  # a retried webhook: the call has its ticket already
-            ticket, snapshot = self.store.get(arrival.ticket_id), None
+            ticket, snapshot = self.tickets.get(arrival.ticket_id), None
         else:
             ticket, snapshot = self._join(queue, event, now, is_open, arrival.snapshot)
         welcome = self.prompt(queue, ticket.language, "welcome")
@@ -174,7 +176,7 @@ class CallFlow:
         """Open the caller's ticket: it remembers the line as it joined, and the estimate they are
         about to hear (both written with it). The snapshot returned counts the caller in; None when a
         concurrent retry of the webhook opened the call's ticket first."""
-        ticket = Ticket(queue_id=queue.id, number=self.store.next_number(queue.id), kind=TicketKind.LIVE,
+        ticket = Ticket(queue_id=queue.id, number=self.tickets.next_number(queue.id), kind=TicketKind.LIVE,
                         status=TicketStatus.WAITING if is_open else TicketStatus.AFTER_HOURS,
                         created_at=now, call_id=event.call_id, caller=event.caller, language=queue.language)
         if is_open:
@@ -183,7 +185,7 @@ class CallFlow:
             est, _ = self.estimate(queue, ticket, snapshot=snapshot, joined_now=True)
             if snapshot.staffing.staffed and est.shape > 0:
                 ticket = ticket.evolve(told_shape=est.shape, told_scale=est.scale, told_ahead=est.ahead)
-        opened = self.store.open_ticket(ticket)
+        opened = self.tickets.open_ticket(ticket)
         return opened, snapshot if opened.number == ticket.number else None
 
     def _holding_script(self, queue: QueueConfig, ticket: Ticket, greeting: Say | Play,
@@ -207,7 +209,7 @@ class CallFlow:
         """What a holding caller hears about the line (place, then wait), and the callback offer if one
         is due. With nobody signed in there is no estimate to give: the caller hears so, and the offer."""
         lang, now = ticket.language, self.clock.now()
-        snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
+        snapshot = self.line.snapshot(queue.id) if snapshot is None else snapshot
         staffing = snapshot.staffing
         est, ahead = self.estimate(queue, ticket, staffing, snapshot, joined_now)
         position = self.prompt(queue, lang, "position", position=ahead + 1)
@@ -215,7 +217,7 @@ class CallFlow:
             return (position, self.prompt(queue, lang, "nobody_available")), \
                 self._offer(queue, ticket, staffing, now, now, asap=True)
         if record and est.shape > 0:
-            self.store.record_told(ticket.id, est.shape, est.scale, est.ahead)
+            self.stats.record_told(ticket.id, est.shape, est.scale, est.ahead)
         line = (position, self._wait_prompt(queue, lang, est))
         if est.mean < queue.offer_callback_after_seconds:
             return line, None
@@ -275,13 +277,13 @@ class CallFlow:
         if arrival.ticket_id is not None or arrival.open_callback_id is None:
             return None
         try:
-            pending = self.store.get(arrival.open_callback_id)
+            pending = self.tickets.get(arrival.open_callback_id)
         except TicketNotFoundError:
             return None
         if pending.kind is not TicketKind.CALLBACK or pending.status not in (TicketStatus.SCHEDULED,
                                                                              TicketStatus.WAITING):
             return None
-        if not self.store.rejoin(pending.id, event.call_id, now):
+        if not self.tickets.rejoin(pending.id, event.call_id, now):
             return None
         if pending.execution_id:
             try:
@@ -290,7 +292,7 @@ class CallFlow:
                 # Harmless if it keeps running: its Park finds a LIVE ticket and the workflow closes.
                 log.warning("could not stop the pending callback's workflow", extra={"ticket": pending.id})
         log.info("caller rejoined their pending callback", extra={"ticket": pending.id})
-        return self.store.get(pending.id)
+        return self.tickets.get(pending.id)
 
     def _closed_prompts(self, queue: QueueConfig, ticket: Ticket, now: datetime,
                         staffing: Staffing | None = None) -> tuple[Say | Play, ...]:
@@ -302,7 +304,7 @@ class CallFlow:
             return (self.prompt(queue, lang, "goodbye"),)
         closed = self.prompt(queue, lang, "closed", when=speech.spoken_when(queue, ticket.caller, opening, now, lang))
         callback_at = self._callback_time(queue, self._dialable(queue, ticket.caller), now,
-                                          self.store.staffing(queue.id) if staffing is None else staffing)
+                                          self.agents.staffing(queue.id) if staffing is None else staffing)
         if callback_at is not None and callback_at > opening:
             return closed, self.prompt(queue, lang, "closed_offer_at",
                                        when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang))
@@ -327,7 +329,7 @@ class CallFlow:
 
     def _opt_out(self, queue: QueueConfig, ticket: Ticket) -> Say | Play:
         if self._policy(queue).may_call(ticket.caller):
-            self.store.set_opt_out(self._policy(queue).accept(ticket.caller), True, self.clock.now())
+            self.bookings.set_opt_out(self._policy(queue).accept(ticket.caller), True, self.clock.now())
             log.info("caller opted out of callbacks", extra={"ticket": ticket.id})
         return self.prompt(queue, ticket.language, "opted_out")
 
@@ -336,7 +338,7 @@ class CallFlow:
 
         The music plays inside the Gather, so a key works during it and no Gather timeout of silence
         follows the announcement."""
-        ticket, snapshot = self.store.view(ticket_id)  # one read: the ticket and its line
+        ticket, snapshot = self.line.view(ticket_id)  # one read: the ticket and its line
         queue = self.queues.get(ticket.queue_id)
         music = Play(queue.hold_music_url)
         if ticket.kind is not TicketKind.LIVE or ticket.status is not TicketStatus.WAITING:
@@ -359,7 +361,7 @@ class CallFlow:
         """'Press 1' heard while holding: leave the hold queue; queue-exit then collects the number."""
         ticket, queue = self._load(ticket_id)
         if event.digits == "1" and ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.WAITING:
-            self.store.mark_wants_callback(ticket.id)
+            self.tickets.mark_wants_callback(ticket.id)
             return Script.of(Leave(self._hold(queue, ticket).action))
         if event.digits == "9":
             return Script.of(self._opt_out(queue, ticket), self.prompt(queue, ticket.language, "keep_place"))
@@ -382,7 +384,7 @@ class CallFlow:
         return Script.of(Hangup())  # bridged (the agent call is over) or moved elsewhere
 
     def confirm(self, ticket_id: str, event: CallEvent) -> Script:
-        ticket, snapshot = self.store.view(ticket_id)  # one read: the ticket and its line
+        ticket, snapshot = self.line.view(ticket_id)  # one read: the ticket and its line
         queue = self.queues.get(ticket.queue_id)
         if ticket.kind is TicketKind.CALLBACK:
             return self._confirmed(queue, ticket, snapshot=snapshot)
@@ -408,7 +410,7 @@ class CallFlow:
         except NumberNotAllowedError as exc:
             log.info("callback number rejected", extra={"ticket": ticket.id, "reason": exc.reason})
             return self._enter_again(queue, ticket, tries, self.prompt(queue, ticket.language, refusal_prompt(exc)))
-        self.store.set_pending_number(ticket.id, number)
+        self.tickets.set_pending_number(ticket.id, number)
         return self._confirm_number(queue, ticket, number)
 
     def bye(self, ticket_id: str, event: CallEvent) -> Script:
@@ -423,7 +425,7 @@ class CallFlow:
     def call_ended(self, event: CallEvent) -> None:
         """The status callback: a caller who hung up while holding has abandoned; a call that failed
         or was cut off while holding was dropped."""
-        ticket = self.store.find_by_call(event.call_id, open_only=True)
+        ticket = self.tickets.find_by_call(event.call_id, open_only=True)
         if ticket is None or ticket.kind is not TicketKind.LIVE:
             return
         if ticket.status is TicketStatus.CONNECTING:
@@ -431,7 +433,7 @@ class CallFlow:
             # result has already marked the ticket served): lost, and the stream frees the agent.
             now = self.clock.now()
             wait = (now - ticket.created_at).total_seconds()
-            if self.store.abandon_claimed(ticket.id, now, wait, ticket.call_id):
+            if self.agents.abandon_claimed(ticket.id, now, wait, ticket.call_id):
                 self._after_loss(ticket, LostCause.ABANDONED, wait, now)
             return
         dropped = event.status in (CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER)
@@ -440,7 +442,7 @@ class CallFlow:
     # --- helpers -------------------------------------------------------------------------
 
     def _load(self, ticket_id: str) -> tuple[Ticket, QueueConfig]:
-        ticket = self.store.get(ticket_id)
+        ticket = self.tickets.get(ticket_id)
         return ticket, self.queues.get(ticket.queue_id)
 
     @staticmethod
@@ -457,14 +459,14 @@ class CallFlow:
         """Record a lost call (once), book its recovery callback if it may have one, and tell people."""
         now = self.clock.now()
         wait = (now - ticket.created_at).total_seconds()
-        if self.store.abandon(ticket.id, now, wait, ticket.call_id):  # once, whatever repeats the webhook
+        if self.tickets.abandon(ticket.id, now, wait, ticket.call_id):  # once, whatever repeats the webhook
             self._after_loss(ticket, cause, wait, now)
 
     def _after_loss(self, ticket: Ticket, cause: LostCause, wait: float, now: datetime) -> None:
         queue = self.queues.get(ticket.queue_id)
-        self.store.mark_lost(ticket.id, cause.value, now)
+        self.lost.mark_lost(ticket.id, cause.value, now)
         if cause in (LostCause.ABANDONED, LostCause.RANG_OUT):  # patience, for the estimator
-            learning.learn(self.store, queue, QueueEventKind.ABANDON, now, wait, learning.told_pit(ticket, wait),
+            learning.learn(self.stats, queue, QueueEventKind.ABANDON, now, wait, learning.told_pit(ticket, wait),
                            ticket.told_ahead)
         refused = self._recover(queue, ticket.evolve(status=TicketStatus.ABANDONED), cause, wait, now)
         log.info("lost call", extra={"ticket": ticket.id, "cause": cause.value,
@@ -509,30 +511,30 @@ class CallFlow:
         """_book, and the callback ticket as booked (None: refused, or another callback stands).
         `told`: the promise the caller will hear (shape, scale of a wait from the call's start), written
         with the booking so it is durable before it is said."""
-        guard = self.store.callback_guard(queue.id, number)  # one read: the opt-out and the open callback
+        guard = self.bookings.callback_guard(queue.id, number)  # one read: the opt-out and the open callback
         if guard.opted_out:
             if not explicit:
                 return BookingRefused.OPTED_OUT, None
-            self.store.set_opt_out(number, False, now)  # asking for a callback is consent again
+            self.bookings.set_opt_out(number, False, now)  # asking for a callback is consent again
         if fresh is None:
             fresh = not explicit and not queue.recovery_keeps_place  # recovery at the end of the line
-        target = ticket_id(queue.id, self.store.next_number(queue.id)) if fresh else ticket.id
+        target = ticket_id(queue.id, self.tickets.next_number(queue.id)) if fresh else ticket.id
         if guard.holder not in (None, target) and self._still_open(guard.holder):
             log.info("number already has an open callback", extra={"ticket": ticket.id, "open": guard.holder})
             return None, None  # that callback stands for this call too
         if fresh:
-            holder = self.store.reserve_open_callback(queue.id, number, target)
+            holder = self.bookings.reserve_open_callback(queue.id, number, target)
             if holder != target:
                 log.info("number already has an open callback", extra={"ticket": ticket.id, "open": holder})
                 return None, None
-            refused = self.store.take_allowance(number, now.strftime("%Y-%m-%d"),
-                                                queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
+            refused = self.bookings.take_allowance(number, now.strftime("%Y-%m-%d"),
+                                                   queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
             booking: int | str = refused or 1
         else:
             # One transaction: the open-callback pointer, the conversion (an abandoned ticket, from a
             # recovery or a confirm keypress that came after the hang-up, converts from ABANDONED; a
             # caller still on the line, from holding) and the allowance, all or nothing.
-            booking = self.store.book_callback(
+            booking = self.bookings.book_callback(
                 ticket, number, not_before, now, ticket.status is TicketStatus.ABANDONED, guard.holder,
                 now.strftime("%Y-%m-%d"), queue.max_callbacks_per_number_per_day, self.daily_callback_budget,
                 told)
@@ -542,15 +544,15 @@ class CallFlow:
             log.warning("callback refused", extra={"ticket": ticket.id, "reason": booking, "number": masked(number)})
             return BookingRefused(booking), None
         if fresh:
-            ticket = self.store.create_callback(target, number, not_before, now, ticket.language)
+            ticket = self.tickets.create_callback(target, number, not_before, now, ticket.language)
         try:
             execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
                                                    self.workflow_input(queue, ticket, not_before))
         except OrchestratorError:
             if ticket.status in HOLDING:
-                self.store.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
+                self.tickets.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
             raise
-        self.store.set_execution(ticket.id, execution_id)
+        self.tickets.set_execution(ticket.id, execution_id)
         booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
                                not_before=not_before, pending_number=None, execution_id=execution_id)
         if told is not None and not fresh:
@@ -560,7 +562,7 @@ class CallFlow:
     def _still_open(self, holder: str) -> bool:
         """Whether the callback an open-callback pointer names is still open (not yet dialing)."""
         try:
-            held = self.store.get(holder)
+            held = self.tickets.get(holder)
         except TicketNotFoundError:
             return False
         return held.kind is TicketKind.CALLBACK and held.status in (TicketStatus.SCHEDULED, TicketStatus.WAITING,
@@ -580,7 +582,7 @@ class CallFlow:
                              *self._enter_number(queue, ticket, tries=0).verbs)
         except NumberNotAllowedError:
             return self._enter_number(queue, ticket, tries=0)
-        self.store.set_pending_number(ticket.id, number)
+        self.tickets.set_pending_number(ticket.id, number)
         return self._confirm_number(queue, ticket, number)
 
     def _confirm_number(self, queue: QueueConfig, ticket: Ticket, number: str) -> Script:
@@ -606,7 +608,7 @@ class CallFlow:
                           snapshot: QueueSnapshot | None = None) -> Script:
         """Same ticket, same number, same place: durable first, then the workflow, then the caller hears it."""
         now = self.clock.now()
-        snapshot = self.store.snapshot(queue.id) if snapshot is None else snapshot
+        snapshot = self.line.snapshot(queue.id) if snapshot is None else snapshot
         not_before = self._callback_time(queue, number, now, snapshot.staffing) or now
         est, ahead = self.estimate(queue, ticket, snapshot.staffing, snapshot)
         promised = self._promise(queue, ticket, number, snapshot, est, not_before, now)
@@ -617,9 +619,9 @@ class CallFlow:
             return Script.of(self.prompt(queue, lang, "callback_unavailable"), *self._no_choice(queue, ticket).verbs)
         if booked is not None:
             return self._confirmed(queue, booked, ahead)
-        current = self.store.get(ticket.id)
+        current = self.tickets.get(ticket.id)
         if current.kind is not TicketKind.CALLBACK:
-            holder = self.store.open_callback_for(queue.id, number)
+            holder = self.bookings.open_callback_for(queue.id, number)
             if holder is None:
                 raise TicketStateError(f"ticket {ticket.id} is {current.kind.value}/{current.status.value}")
             current = holder  # this number already had a callback booked: that one stands
@@ -646,7 +648,7 @@ class CallFlow:
         number = ticket.callback_number or ""
         promised = guard.promised_at(ticket)
         if ahead is None:  # a repeated webhook, or another callback of this number stands: its place now
-            ahead = self._ahead(ticket, self.store.snapshot(queue.id) if snapshot is None else snapshot)
+            ahead = self._ahead(ticket, self.line.snapshot(queue.id) if snapshot is None else snapshot)
         if promised is None:  # no estimate from assumed staffing: nobody is signed in
             said = self.prompt(queue, lang, "callback_confirmed_asap", digits=digits, position=ahead + 1)
         elif self._within_today(queue, promised, now) and (ticket.not_before is None or ticket.not_before <= now):

@@ -5,7 +5,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from ..ports import Clock, Dialer, Orchestrator, TicketStore
+from ..ports import Clock, Dialer, Orchestrator, Stores
 from . import guard, learning, speech
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
@@ -44,9 +44,11 @@ LEG_STATES = {CallStatus.RINGING: "ringing", CallStatus.IN_PROGRESS: "talking"}
 
 
 class Dispatcher:
-    def __init__(self, store: TicketStore, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
+    def __init__(self, stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
                  queues: QueueDirectory) -> None:
-        self.store = store
+        # Every role but bookings: the bundle, kept as the roles this uses.
+        self.agents, self.line, self.tickets = stores.agents, stores.line, stores.tickets
+        self.dialing, self.lost, self.stats = stores.dialing, stores.lost, stores.stats
         self.orchestrator = orchestrator
         self.dialer = dialer
         self.clock = clock
@@ -67,8 +69,8 @@ class Dispatcher:
             learning.check_sign_off(until, status, self.clock.now())
         if contact is not None:
             contact = self._accept_contact(agent_id, contact, queues)
-        agent = self.store.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id,
-                                               until, self._read_along(status, queues))
+        agent = self.agents.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id,
+                                                until, self._read_along(status, queues))
         if agent is None or agent.status is not AgentStatus.AVAILABLE:
             return agent, None
         ticket = self.offer_work(agent_id, agent)
@@ -89,7 +91,7 @@ class Dispatcher:
     def _accept_contact(self, agent_id: str, contact: str, queues: tuple[str, ...] | None) -> str:
         if queues is None:
             try:
-                queues = self.store.get_agent(agent_id).queues
+                queues = self.agents.get_agent(agent_id).queues
             except UnknownAgentError:
                 queues = ()
         accepted = contact
@@ -102,7 +104,7 @@ class Dispatcher:
         so the first try need not read it again)."""
         for _ in range(MAX_RACES):
             try:
-                agent = self.store.get_agent(agent_id) if agent is None else agent
+                agent = self.agents.get_agent(agent_id) if agent is None else agent
             except UnknownAgentError:
                 return None
             if agent.status is not AgentStatus.AVAILABLE or not agent.contact:
@@ -112,15 +114,15 @@ class Dispatcher:
                 return None
             if callable_contact(self.queues.get(head.queue_id), agent.contact) is None:
                 return None  # never dialed; the caller keeps their place, the agent is not reserved
-            if self.store.claim(head.id, agent.id, self.clock.now(), agent):
+            if self.agents.claim(head.id, agent.id, self.clock.now(), agent):
                 return self._deliver(head, agent)
             agent = None  # lost a race: read the agent again
         return None
 
     def ticket_waiting(self, queue_id: str) -> None:
         """A ticket joined the line (a new caller, or a callback that parked): idle agents take it."""
-        for agent in self.store.idle_agents(queue_id):
-            if self.offer_work(agent.id) is None and self.store.head(queue_id) is None:
+        for agent in self.agents.idle_agents(queue_id):
+            if self.offer_work(agent.id) is None and self.line.head(queue_id) is None:
                 return
 
     def sweep(self) -> int:
@@ -129,8 +131,8 @@ class Dispatcher:
         dispatched = 0
         for queue in self.queues:
             self._repair_reservations(queue.id)
-            for agent in self.store.idle_agents(queue.id):  # each idle agent once: one who cannot
-                if self.store.head(queue.id) is None:      # be dialed does not block the others
+            for agent in self.agents.idle_agents(queue.id):  # each idle agent once: one who cannot
+                if self.line.head(queue.id) is None:      # be dialed does not block the others
                     break
                 dispatched += self.offer_work(agent.id) is not None
         return dispatched
@@ -139,17 +141,17 @@ class Dispatcher:
         """Agents still reserved for a ticket that is closed (served, lost, abandoned...): a release
         that never happened (a served ticket means the conversation has ended). And parked callbacks
         claimed a while ago whose workflow never heard of it (SendTaskSuccess failed): told again."""
-        for busy in self.store.busy_agents(queue_id):
-            agent = self.store.get_agent(busy.id)
+        for busy in self.agents.busy_agents(queue_id):
+            agent = self.agents.get_agent(busy.id)
             if not agent.ticket_id:
                 continue  # busy by their own word, not through Holdfast
             try:
-                ticket = self.store.get(agent.ticket_id)
+                ticket = self.tickets.get(agent.ticket_id)
             except TicketNotFoundError:
                 ticket = None
             if ticket is None or ticket.status in FINISHED:
                 log.warning("freeing an agent left reserved", extra={"agent": agent.id, "ticket": agent.ticket_id})
-                self.store.release_agent(agent.id, agent.ticket_id, AgentStatus.AVAILABLE, self.clock.now())
+                self.agents.release_agent(agent.id, agent.ticket_id, AgentStatus.AVAILABLE, self.clock.now())
             elif (ticket.kind is TicketKind.CALLBACK and ticket.status is TicketStatus.CONNECTING
                   and ticket.agent_id == agent.id and ticket.task_token and not ticket.dial_id
                   and agent.changed_at is not None and self.clock.now() - agent.changed_at >= RESUME_GRACE):
@@ -158,25 +160,25 @@ class Dispatcher:
 
     def reservation_ended(self, ticket_id: str, agent_id: str) -> None:
         """The workflow moved a reserved ticket on without a call (re-parked, lost): free its agent."""
-        if self.store.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, self.clock.now()):
-            self.store.drop_agent(ticket_id, agent_id)
+        if self.agents.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, self.clock.now()):
+            self.dialing.drop_agent(ticket_id, agent_id)
             self.offer_work(agent_id)
 
     def _head(self, agent: Agent) -> Ticket | None:
         # The agent's queues in the order the agent lists them: the first with anyone waiting.
         for queue_id in agent.queues:
             queue = self.queues.get(queue_id)
-            due = guard.due_callback(self.store, queue, self.clock.now()) if queue.live_guard else None
+            due = guard.due_callback(self.stats, self.tickets, queue, self.clock.now()) if queue.live_guard else None
             if due is not None:
                 return due  # a promise falls due: it goes before the line and the reserve
-            head = self.store.head(queue_id)
+            head = self.line.head(queue_id)
             if head is not None and head.kind is TicketKind.CALLBACK:  # a live caller may go first
-                live = self.store.first_live(queue_id)
+                live = self.line.first_live(queue_id)
                 if head.lost_cause and queue.live_guard:  # a callback someone asked for goes before recoveries
-                    asked = guard.first_asked(self.store, queue)
+                    asked = guard.first_asked(self.stats, self.tickets, queue)
                     if asked is not None and (live is None or asked.number < live.number):
                         head = asked
-                staffing = self.store.staffing(queue_id)
+                staffing = self.agents.staffing(queue_id)
                 head = guard.next_ticket(head, live, queue, self.clock.now(), staffing.idle - 1, staffing.staffed)
             if head is not None:
                 return head
@@ -191,19 +193,19 @@ class Dispatcher:
             except CallGoneError:
                 # The caller hung up as we claimed them: a lost call, and the agent is free.
                 log.info("live caller gone before bridging", extra={"ticket": ticket.id})
-                self.store.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds(), ticket.call_id)
+                self.agents.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds(), ticket.call_id)
             except TelephonyError:
                 # The provider could not be reached: the caller keeps their place, the agent stays
                 # available, and the next event tries again (no retry loop against a provider that is down).
                 log.warning("bridging failed; caller stays in line", extra={"ticket": ticket.id})
-                self.store.requeue(ticket.id, agent.id)
-                self.store.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
+                self.agents.requeue(ticket.id, agent.id)
+                self.agents.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
                 return None
         else:
             resumed = self._resume(ticket, agent)
             if resumed is not False:
                 return ticket if resumed else None
-        self.store.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
+        self.agents.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
         return self.offer_work(agent.id)
 
     def _resume(self, ticket: Ticket, agent: Agent) -> bool | None:
@@ -235,23 +237,23 @@ class Dispatcher:
         leg = LEG_STATES.get(status)
         if leg is None:
             return False
-        return self.store.note_leg(ticket_id, agent_id, leg, self.clock.now())
+        return self.dialing.note_leg(ticket_id, agent_id, leg, self.clock.now())
 
     def bridge_result(self, ticket_id: str, agent_id: str, answered: bool, talk_seconds: float = 0.0) -> Script:
         """The bridged call ended (answered) or the agent never picked up (back in line, agent offline)."""
         now = self.clock.now()
-        ticket = self.store.get(ticket_id)
+        ticket = self.tickets.get(ticket_id)
         queue = self.queues.get(ticket.queue_id)
         if answered:
-            self.store.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None)
+            self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None)
             self.recovered(ticket)
             if talk_seconds > 0:
-                learning.learn(self.store, queue, QueueEventKind.SERVICE_END, now, talk_seconds)
-            if self.store.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, now):
+                learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, now, talk_seconds)
+            if self.agents.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, now):
                 self.offer_work(agent_id)
             return Script.of(Hangup())
-        self.store.requeue(ticket_id, agent_id)
-        self.store.release_agent(agent_id, ticket_id, AgentStatus.OFFLINE, now)  # missed: not handed more
+        self.agents.requeue(ticket_id, agent_id)
+        self.agents.release_agent(agent_id, ticket_id, AgentStatus.OFFLINE, now)  # missed: not handed more
         lang = ticket.language
         return Script.of(speech.prompt(queue, lang, "keep_place"),
                          Enqueue(queue.id, wait=Step.of("wait", t=ticket.id),
@@ -261,7 +263,7 @@ class Dispatcher:
         """The caller talked to an agent: their lost calls in this queue are recovered."""
         number = ticket.callback_number or ticket.caller
         if number:
-            self.store.clear_lost(ticket.queue_id, number, self.clock.now())
+            self.lost.clear_lost(ticket.queue_id, number, self.clock.now())
 
     def service_started(self, ticket: Ticket, previous: TicketStatus | None) -> None:
         """From the table's change stream: a live caller was put through to an agent. The estimator
@@ -271,7 +273,7 @@ class Dispatcher:
             return
         now = self.clock.now()
         waited = (now - ticket.created_at).total_seconds()
-        learning.learn(self.store, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
+        learning.learn(self.stats, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
                        waited, learning.told_pit(ticket, waited), ticket.told_ahead)
 
     def callback_promised(self, ticket: Ticket, before: Ticket | None) -> None:
@@ -285,7 +287,7 @@ class Dispatcher:
         if at is None:
             return
         try:
-            guard.promise(self.store, self.queues.get(ticket.queue_id), ticket.id, at, self.clock.now())
+            guard.promise(self.stats, self.queues.get(ticket.queue_id), ticket.id, at, self.clock.now())
         except Exception:  # noqa: BLE001 - the book is an index: the guard also reads the head's own promise
             log.warning("could not enter the promise in the book", extra={"ticket": ticket.id}, exc_info=True)
 

@@ -24,7 +24,7 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from ..ports import TicketStore
+from ..ports import QueueStats, Tickets
 from . import learning
 from .errors import TicketNotFoundError
 from .model import Ticket, TicketKind, TicketStatus
@@ -117,7 +117,7 @@ def _learn_delay(delays: dict[str, list[float]], hour: str, delay: float, forced
     return {**delays, hour: [round(max(MIN_DELAY, q * math.exp(step)), 1), now.timestamp()]}
 
 
-def promise(store: TicketStore, queue: QueueConfig, ticket_id: str, at: datetime, now: datetime) -> None:
+def promise(stats: QueueStats, queue: QueueConfig, ticket_id: str, at: datetime, now: datetime) -> None:
     """Enter a callback's promise in the book. Raises if the store fails: the caller must not hear a
     time the dispatcher will not keep."""
     def apply(state: dict[str, Any] | None) -> dict[str, Any]:
@@ -127,16 +127,16 @@ def promise(store: TicketStore, queue: QueueConfig, ticket_id: str, at: datetime
             book.pop(min(book, key=lambda t: book[t][1]))
         return _with(queue, state, **{PROMISES: book})
 
-    store.update_queue_stats(queue.id, apply)
+    stats.update_queue_stats(queue.id, apply)
 
 
-def promised(store: TicketStore, queue_id: str, ticket_id: str) -> datetime | None:
+def promised(stats: QueueStats, queue_id: str, ticket_id: str) -> datetime | None:
     """The time in the book for this callback, if it is there."""
-    entry = _book(store.queue_stats(queue_id)).get(ticket_id)
+    entry = _book(stats.queue_stats(queue_id)).get(ticket_id)
     return None if entry is None else datetime.fromtimestamp(entry[0], timezone.utc)
 
 
-def kept(store: TicketStore, queue: QueueConfig, ticket_id: str, now: datetime) -> None:
+def kept(stats: QueueStats, queue: QueueConfig, ticket_id: str, now: datetime) -> None:
     """The callback's first attempt was dialed: out of the book, and its delay learned for its hour.
     Never fails a call: a stale entry is dropped when the dispatcher next reads it."""
     def apply(state: dict[str, Any] | None) -> dict[str, Any]:
@@ -151,13 +151,13 @@ def kept(store: TicketStore, queue: QueueConfig, ticket_id: str, now: datetime) 
         return _with(queue, state, **{PROMISES: book, DELAYS: delays})
 
     try:
-        if ticket_id in _book(store.queue_stats(queue.id)):
-            store.update_queue_stats(queue.id, apply)
+        if ticket_id in _book(stats.queue_stats(queue.id)):
+            stats.update_queue_stats(queue.id, apply)
     except Exception:  # noqa: BLE001 - the book is an index; statistics never cost a caller anything
         log.warning("could not update the promise book", extra={"queue": queue.id}, exc_info=True)
 
 
-def forget(store: TicketStore, queue: QueueConfig, *ticket_ids: str) -> None:
+def forget(stats: QueueStats, queue: QueueConfig, *ticket_ids: str) -> None:
     """Out of the book without learning anything: the callback closed, or the caller rejoined."""
     def apply(state: dict[str, Any] | None) -> dict[str, Any]:
         book = _book(state)
@@ -166,35 +166,35 @@ def forget(store: TicketStore, queue: QueueConfig, *ticket_ids: str) -> None:
         return _with(queue, state, **{PROMISES: book})
 
     try:
-        store.update_queue_stats(queue.id, apply)
+        stats.update_queue_stats(queue.id, apply)
     except Exception:  # noqa: BLE001 - as above
         log.warning("could not update the promise book", extra={"queue": queue.id}, exc_info=True)
 
 
-def due_callback(store: TicketStore, queue: QueueConfig, now: datetime) -> Ticket | None:
+def due_callback(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime) -> Ticket | None:
     """The parked callback whose promise is due (within the lead), the earliest promise first; None if
     none is."""
     horizon = (now + lead(queue)).timestamp()
-    return _first_waiting(store, queue, lambda book: sorted(
+    return _first_waiting(stats, tickets, queue, lambda book: sorted(
         (entry[0], tid) for tid, entry in book.items() if entry[0] <= horizon))
 
 
-def first_asked(store: TicketStore, queue: QueueConfig) -> Ticket | None:
+def first_asked(stats: QueueStats, tickets: Tickets, queue: QueueConfig) -> Ticket | None:
     """The parked callback a caller asked for with the earliest place in line (recovery callbacks are
     not in the book: nobody asked for them, and they stand aside for it)."""
-    return _first_waiting(store, queue, lambda book: sorted((_place(tid), tid) for tid in book))
+    return _first_waiting(stats, tickets, queue, lambda book: sorted((_place(tid), tid) for tid in book))
 
 
 def _place(ticket_id: str) -> int:
     return int(ticket_id.rsplit("-", 1)[1])
 
 
-def _first_waiting(store: TicketStore, queue: QueueConfig,
+def _first_waiting(stats: QueueStats, tickets: Tickets, queue: QueueConfig,
                    order: Callable[[dict[str, list[float]]], list[tuple[float, str]]]) -> Ticket | None:
     """The first parked callback of the book in `order`; entries whose callback is closed, rejoined or
     already dialed leave the book."""
     try:
-        book = _book(store.queue_stats(queue.id))
+        book = _book(stats.queue_stats(queue.id))
     except Exception:  # noqa: BLE001 - without the book the head's own promise still counts
         log.warning("could not read the promise book", extra={"queue": queue.id}, exc_info=True)
         return None
@@ -202,7 +202,7 @@ def _first_waiting(store: TicketStore, queue: QueueConfig,
     found: Ticket | None = None
     for _, ticket_id in order(book)[:DUE_LOOKUPS]:
         try:
-            ticket = store.get(ticket_id)
+            ticket = tickets.get(ticket_id)
         except TicketNotFoundError:
             stale.append(ticket_id)
             continue
@@ -212,7 +212,7 @@ def _first_waiting(store: TicketStore, queue: QueueConfig,
             found = ticket
             break
     if stale:
-        forget(store, queue, *stale)
+        forget(stats, queue, *stale)
     return found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..ports import TicketStore
+from ..ports import Agents, Line, QueueStats
 from .errors import BadRequestError
 from .estimator import BusyAgent, QueueEvent, QueueEventKind, WaitEstimator
 from .ewt import WaitEstimate
@@ -49,20 +49,20 @@ def leaves_in(agent: Agent, now: datetime) -> float | None:
     return (agent.until - now).total_seconds()
 
 
-def current(store: TicketStore, queue: QueueConfig) -> WaitEstimator:
-    state = store.queue_stats(queue.id)
+def current(stats: QueueStats, queue: QueueConfig) -> WaitEstimator:
+    state = stats.queue_stats(queue.id)
     return WaitEstimator.from_state(state) if state else prior(queue)
 
 
-def busy_agents(store: TicketStore, queue: QueueConfig, now: datetime) -> list[BusyAgent] | None:
+def busy_agents(agents: Agents, queue: QueueConfig, now: datetime) -> list[BusyAgent] | None:
     """The queue's busy agents and how long each has been on the current Holdfast call (from when
     they were put on it), for the estimate. None if the store cannot say: the estimate then assumes nothing about them."""
     try:
-        agents = store.busy_agents(queue.id)
+        busy = agents.busy_agents(queue.id)
     except Exception:  # noqa: BLE001 - an estimate without elapsed times beats no answer
         log.warning("could not read busy agents", extra={"queue": queue.id}, exc_info=True)
         return None
-    return busy_from(agents, now)
+    return busy_from(busy, now)
 
 
 def busy_from(agents: list[Agent], now: datetime) -> list[BusyAgent]:
@@ -74,10 +74,10 @@ def busy_from(agents: list[Agent], now: datetime) -> list[BusyAgent]:
             for a in agents]
 
 
-def head_wait(store: TicketStore, queue: QueueConfig, now: datetime) -> float | None:
+def head_wait(line: Line, queue: QueueConfig, now: datetime) -> float | None:
     """How long the caller at the head of the line has been holding (None: a callback or nobody)."""
     try:
-        head = store.head(queue.id)
+        head = line.head(queue.id)
     except Exception:  # noqa: BLE001 - as above
         log.warning("could not read the head of the line", extra={"queue": queue.id}, exc_info=True)
         return None
@@ -93,7 +93,7 @@ def told_pit(ticket: Ticket, wait: float) -> float | None:
     return WaitEstimate(0.0, 0.0, 0.0, 1.0, ticket.told_shape, ticket.told_scale).pit(wait)
 
 
-def learn(store: TicketStore, queue: QueueConfig, kind: QueueEventKind, at: datetime, value: float,
+def learn(stats: QueueStats, queue: QueueConfig, kind: QueueEventKind, at: datetime, value: float,
           pit: float | None = None, ahead: int | None = None) -> None:
     """Fold one event into the queue's estimator (`pit` and `ahead`: where the wait fell in what the
     caller was told, and how many were ahead then). Never fails the call flow: a lost update only
@@ -106,7 +106,7 @@ def learn(store: TicketStore, queue: QueueConfig, kind: QueueEventKind, at: date
         return {**(state or {}), **estimator.state()}  # other keys of the document (guard's promises) stay
 
     try:
-        store.update_queue_stats(queue.id, apply)
+        stats.update_queue_stats(queue.id, apply)
     except Exception:  # noqa: BLE001 - statistics must never cost a caller anything
         log.warning("could not update queue statistics", extra={"queue": queue.id, "event": kind.value},
                     exc_info=True)

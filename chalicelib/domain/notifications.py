@@ -35,15 +35,15 @@ def compose(kind: str, ticket: Ticket, queue: QueueConfig, event: Mapping[str, A
 
 
 class Notifications:
-    def __init__(self, store: Tickets, queues: QueueDirectory, channels: Sequence[Notifier]) -> None:
-        self.store = store
+    def __init__(self, tickets: Tickets, queues: QueueDirectory, channels: Sequence[Notifier]) -> None:
+        self.tickets = tickets
         self.queues = queues
         self.channels = channels
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, str]:
         """Send one event on every channel its queue configured. Returns channel -> sent / failed."""
         kind = event.get("event")
-        ticket = self.store.get(str(event.get("ticket_id", "")))
+        ticket = self.tickets.get(str(event.get("ticket_id", "")))
         queue = self.queues.get(ticket.queue_id)
         wanted = {LOST_CALL: queue.notify.get("on_lost_call", False),
                   CALLBACK_LOST: queue.notify.get("on_callback_failed", True)}.get(str(kind), False)

@@ -1,6 +1,6 @@
 """The operations console's use cases: live monitor, lost-call work list, reports, staffing advice.
 
-Plain Python over the ports: the TicketStore (agents, lost calls, opt-outs) and the OperationsLog
+Plain Python over the ports: the Stores (agents, lost calls, opt-outs) and the OperationsLog
 (half-hour report rows and the board of open tickets, both fed by `observe` as tickets change)."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from ..ports import DEFAULT_PAGE, BoardEntry, Clock, OperationsLog, Orchestrator, Page, TicketStore
+from ..ports import DEFAULT_PAGE, BoardEntry, Clock, OperationsLog, Orchestrator, Page, Stores
 from . import learning, reports, staffing
 from .callflow import CallFlow
 from .errors import HoldfastError, NumberNotAllowedError, OrchestratorError, TicketNotFoundError
@@ -74,9 +74,11 @@ class Observed:
 
 
 class Operations:
-    def __init__(self, store: TicketStore, oplog: OperationsLog, queues: QueueDirectory, clock: Clock,
+    def __init__(self, stores: Stores, oplog: OperationsLog, queues: QueueDirectory, clock: Clock,
                  orchestrator: Orchestrator, flow: CallFlow | None = None) -> None:
-        self.store = store
+        # Every role but the line: the bundle, kept as the roles this uses.
+        self.tickets, self.agents, self.lost = stores.tickets, stores.agents, stores.lost
+        self.bookings, self.dialing, self.stats = stores.bookings, stores.dialing, stores.stats
         self.flow = flow  # books callbacks for "call back now" (the call flow's own path)
         self.orchestrator = orchestrator
         self.oplog = oplog
@@ -127,8 +129,8 @@ class Operations:
                     "lost_cause": e.lost_cause}
                    for e in board if e.kind == TicketKind.CALLBACK.value]
         agents = []
-        for present in [*self.store.idle_agents(queue_id), *self.store.busy_agents(queue_id)]:
-            agent = self.store.get_agent(present.id)  # presence lists carry no reservation or time
+        for present in [*self.agents.idle_agents(queue_id), *self.agents.busy_agents(queue_id)]:
+            agent = self.agents.get_agent(present.id)  # presence lists carry no reservation or time
             doing = "ready" if agent.status is AgentStatus.AVAILABLE else "busy"
             doing_since = agent.changed_at
             entry = by_ticket.get(agent.ticket_id or "")
@@ -153,7 +155,7 @@ class Operations:
         """One page of the queue's work list, oldest first (`next` follows on; BadPageError for a bad cursor)."""
         now = self.clock.now()
         out = []
-        page = self.store.lost_calls(queue_id, limit=limit, cursor=cursor)
+        page = self.lost.lost_calls(queue_id, limit=limit, cursor=cursor)
         for t in page.items:
             plan = callback_plan(t)
             out.append({"ticket": t.id, "queue": t.queue_id, "number": masked(t.callback_number or t.caller),
@@ -171,7 +173,7 @@ class Operations:
 
     def _lost_ticket(self, ticket_id: str) -> Ticket:
         split_ticket_id(ticket_id)  # malformed ids are refused before any read
-        ticket = self.store.get(ticket_id)
+        ticket = self.tickets.get(ticket_id)
         if not ticket.lost_cause:
             raise TicketNotFoundError(f"{ticket_id} is not on the lost-call list")
         return ticket
@@ -189,7 +191,7 @@ class Operations:
         number = ticket.callback_number or ticket.caller
         if not number:
             raise TicketNotFoundError(f"{ticket_id} has no number")
-        self.store.set_opt_out(number, True, self.clock.now())
+        self.bookings.set_opt_out(number, True, self.clock.now())
         log.info("number opted out from the console", extra={"ticket": ticket.id, "session": who})
         return masked(number)
 
@@ -197,7 +199,7 @@ class Operations:
         """No more callback attempts for this lost call. Its workflow is stopped; if it runs on, its
         next Park finds the ticket closed and ends. False if it was not a pending callback."""
         ticket = self._lost_ticket(ticket_id)
-        if not self.store.cancel_callback(ticket.id, self.clock.now()):
+        if not self.dialing.cancel_callback(ticket.id, self.clock.now()):
             return False
         if ticket.execution_id:
             try:
@@ -219,12 +221,12 @@ class Operations:
                 lost.callback_number or lost.pending_number or lost.caller)
         except NumberNotAllowedError:
             raise CallBackRefusedError("not_dialable", "this number may not be called (number policy)") from None
-        if self.store.is_opted_out(number):
+        if self.bookings.is_opted_out(number):
             raise CallBackRefusedError("opted_out", "the caller opted out: only the caller can ask to be "
                                                     "called again (pressing 1 on their next call)")
         pending = lost if lost.kind is TicketKind.CALLBACK and lost.status in (
             TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING) \
-            else self.store.open_callback_for(queue.id, number)
+            else self.bookings.open_callback_for(queue.id, number)
         now = self.clock.now()
         due = (pending.next_attempt_at or pending.not_before) if pending is not None else None
         # A scheduled callback that has had no execution for a while lost its start (the orchestrator
@@ -256,9 +258,9 @@ class Operations:
         """A scheduled callback waits in its workflow's Wait, which cannot be woken: one conditional
         write moves it to now under a new booking (two admins at once: one wins), then the old
         execution is stopped and a new one, named by the booking, starts due now."""
-        booking = self.store.expedite_callback(ticket.id, ticket.execution_id, now)
+        booking = self.dialing.expedite_callback(ticket.id, ticket.execution_id, now)
         if booking is None:
-            return self._already(self.store.get(ticket.id))
+            return self._already(self.tickets.get(ticket.id))
         if ticket.execution_id:
             try:
                 self.orchestrator.stop(ticket.execution_id)
@@ -268,7 +270,7 @@ class Operations:
         attempt = min(ticket.attempts + 1, len(queue.retry_delays_seconds))
         execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
                                                CallFlow.workflow_input(queue, ticket, now, attempt))
-        self.store.set_execution(ticket.id, execution_id)
+        self.tickets.set_execution(ticket.id, execution_id)
         log.info("callback made due now from the console", extra={"ticket": ticket.id, "session": who})
         return CallBackNow("due_now", ticket.id, "due now: it takes its place in line for the next free agent")
 
@@ -280,7 +282,7 @@ class Operations:
             why = {"rate_limited": "this number has had its callbacks for today",
                    "budget_spent": "today's callback budget is spent"}.get(refused.value, refused.value)
             raise CallBackRefusedError(refused.value, f"not booked: {why}")
-        booked = self.store.open_callback_for(lost.queue_id, number)
+        booked = self.bookings.open_callback_for(lost.queue_id, number)
         if booked is None:
             raise CallBackRefusedError("no_callback", "not booked")
         log.info("callback booked from the console", extra={"ticket": booked.id, "lost": lost.id, "session": who})
@@ -299,11 +301,11 @@ class Operations:
                  ) -> dict[str, Any]:
         """Agents needed per half hour for the day's recorded arrivals, beside those signed in now."""
         queue = self.queues.get(queue_id)
-        estimator = learning.current(self.store, queue)
+        estimator = learning.current(self.stats, queue)
         handle = 1 / estimator.mu if estimator.mu > 0 else queue.average_handle_seconds
         patience = 1 / estimator.theta if estimator.theta > 0 else queue.average_patience_seconds
         report = self.report(queue_id, day, day, target_seconds)
-        signed_in = self.store.staffing(queue_id).staffed
+        signed_in = self.agents.staffing(queue_id).staffed
         rows = []
         for line in report.rows:
             arrivals = int(line.c("offered") - line.c("after_hours"))

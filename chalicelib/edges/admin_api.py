@@ -11,7 +11,7 @@ from ..domain.operations import callback_plan
 from ..domain.pages import across, page_limit
 from ..domain.phone import NumberPolicy
 from ..domain.queues import QueueDirectory
-from ..ports import Clock, Page, TicketStore
+from ..ports import Bookings, Clock, LostCalls, Page
 from .webhooks import HttpReply
 
 
@@ -29,8 +29,10 @@ def lost_call_json(ticket: Ticket) -> dict[str, Any]:
 
 
 class AdminApi:
-    def __init__(self, store: TicketStore, queues: QueueDirectory, clock: Clock, admin_token: str) -> None:
-        self.store = store
+    def __init__(self, lost: LostCalls, bookings: Bookings, queues: QueueDirectory, clock: Clock,
+                 admin_token: str) -> None:
+        self.lost = lost
+        self.bookings = bookings
         self.queues = queues
         self.clock = clock
         self.admin_token = admin_token
@@ -50,7 +52,7 @@ class AdminApi:
         return json_reply(200, {"lost_calls": calls, "count": len(calls), "next": page.next})
 
     def _lost(self, queue_id: str, limit: int, cursor: str | None) -> Page[Ticket]:
-        return self.store.lost_calls(queue_id, limit=limit, cursor=cursor)
+        return self.lost.lost_calls(queue_id, limit=limit, cursor=cursor)
 
     def opt_out(self, raw_body: bytes | None, headers: Mapping[str, str], opted_out: bool) -> HttpReply:
         if not bearer_ok(headers, self.admin_token):
@@ -67,5 +69,5 @@ class AdminApi:
                                   ).normalize(raw)
         except NumberNotAllowedError as exc:
             return json_reply(400, {"error": f"not a phone number: {exc.reason}"})
-        self.store.set_opt_out(number, opted_out, self.clock.now())
+        self.bookings.set_opt_out(number, opted_out, self.clock.now())
         return json_reply(200, {"number": number, "opted_out": opted_out})

@@ -25,7 +25,7 @@ def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str,
                     event_id: str | None = None) -> None:
     """The table's stream: the queues' snapshots (applied once per record `event_id`), then a ticket
     that joined the line or left a reservation behind."""
-    bootstrap.container().store.apply_change(new_image, old_image, event_id)
+    bootstrap.container().stores.stream.apply_change(new_image, old_image, event_id)
     booked = ticket_from_image(new_image)
     if booked is not None:  # a caller who pressed 1 was promised a time: the dispatcher's book
         bootstrap.container().dispatcher.callback_promised(booked, ticket_from_image(old_image))

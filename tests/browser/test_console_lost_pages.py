@@ -49,7 +49,7 @@ def test_the_work_list_shows_100_then_more(served: tuple[str, Any]) -> None:
     from playwright.sync_api import sync_playwright
 
     base, built = served
-    ids = lose_calls(built.store, "support", 130, NOW)
+    ids = lose_calls(built.stores, "support", 130, NOW)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 860})

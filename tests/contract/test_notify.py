@@ -15,7 +15,7 @@ from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
 from chalicelib.domain.notifications import Notifications, compose
 from chalicelib.domain.queues import QueueDirectory
 from tests.contract.test_twilio import RecordingHttpClient
-from chalicelib.adapters.memory import FakeStore
+from chalicelib.adapters.memory import memory_stores, MemoryStores
 from tests.helpers import StandIn
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
@@ -69,16 +69,16 @@ def test_sms_through_the_provider() -> None:
     assert http.requests[0]["url"].endswith("/Messages.json") and http.requests[0]["data"]["Body"] == "Lost: details"
 
 
-def lost_ticket(store: FakeStore) -> Ticket:
+def lost_ticket(stores: MemoryStores) -> Ticket:
     t = Ticket("support", 7, TicketKind.CALLBACK, TicketStatus.LOST, NOW, caller="+14158675309",
                callback_number="+14158675309", attempts=4, last_outcome="no-answer", lost_cause="abandoned")
-    store.tickets[t.id] = t
+    stores.table.tickets[t.id] = t
     return t
 
 
 def test_messages_mask_the_number() -> None:
     queue = QueueDirectory.from_config({"queues": [{"id": "support", "name": "Acme"}]}).get("support")
-    t = lost_ticket(FakeStore())
+    t = lost_ticket(memory_stores())
     subject, text = compose("callback_lost", t, queue, {})
     assert subject == "Holdfast: callback failed in Acme"
     assert "***09" in text and "8675309" not in text and "4 attempt(s)" in text and "no-answer" in text
@@ -87,16 +87,16 @@ def test_messages_mask_the_number() -> None:
 
 
 def test_every_configured_channel_is_tried_and_one_failure_stops_none(stand_in: StandIn) -> None:
-    store = FakeStore()
-    t = lost_ticket(store)
+    stores = memory_stores()
+    t = lost_ticket(stores)
     queues = QueueDirectory.from_config({"queues": [{"id": "support", "notify": {
         "on_lost_call": True, "slack_webhook_url": "http://127.0.0.1:9/down",
         "telegram_bot_token": "1:A", "telegram_chat_id": "42"}}]})
-    notifications = Notifications(store, queues, [SlackNotifier(), TelegramNotifier(stand_in.url)])
+    notifications = Notifications(stores.tickets, queues, [SlackNotifier(), TelegramNotifier(stand_in.url)])
     assert notifications.handle({"event": "callback_lost", "ticket_id": t.id}) == {"slack": "failed",
                                                                                    "telegram": "sent"}
     assert notifications.handle({"event": "lost_call", "ticket_id": t.id, "cause": "abandoned"})["telegram"] == "sent"
-    quiet = Notifications(store, QueueDirectory.from_config({"queues": [{"id": "support", "notify": {
+    quiet = Notifications(stores.tickets, QueueDirectory.from_config({"queues": [{"id": "support", "notify": {
         "slack_webhook_url": stand_in.url}}]}), [SlackNotifier()])
     assert quiet.handle({"event": "lost_call", "ticket_id": t.id}) == {}  # on_lost_call defaults to off
     assert quiet.handle({"event": "callback_lost", "ticket_id": t.id}) == {"slack": "sent"}

@@ -29,7 +29,7 @@ class Engine:
     flow: Any
     dispatcher: Any
     callbacks: Any
-    store: Any
+    stores: Any
     dialer: FakeDialer
 
     def until(self, done: Callable[[], object]) -> None:
@@ -43,13 +43,13 @@ class Engine:
 
     def book(self, called: str = SUPPORT) -> str:
         self.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+14155550100", called))
-        ticket_id = self.store.find_by_call("CA1").id
+        ticket_id = self.stores.tickets.find_by_call("CA1").id
         for step in ("offer", "confirm"):
             getattr(self.flow, step)(ticket_id, CallEvent("CA1", CallStatus.IN_PROGRESS, digits="1"))
         return ticket_id
 
     def ticket(self, ticket_id: str) -> Ticket:
-        return self.store.get(ticket_id)
+        return self.stores.tickets.get(ticket_id)
 
     def finished(self, ticket_id: str) -> bool:
         return self.execution(ticket_id)[0] != "RUNNING"
@@ -83,8 +83,8 @@ class MemoryEngine(Engine):
     def __init__(self) -> None:
         self.dialer = FakeDialer()
         self.w = build_memory(load_queues(QUEUES), MONDAY_10_PST, dialer=self.dialer)
-        self.flow, self.dispatcher, self.callbacks, self.store = (self.w.flow, self.w.dispatcher,
-                                                                  self.w.callbacks, self.w.store)
+        self.flow, self.dispatcher, self.callbacks, self.stores = (self.w.flow, self.w.dispatcher,
+                                                                  self.w.callbacks, self.w.stores)
 
     def until(self, done: Callable[[], object]) -> None:
         horizon = self.w.clock.now() + timedelta(hours=2)
@@ -105,7 +105,7 @@ class MotoEngine(Engine):
     def __init__(self, world: World) -> None:
         self.world, self.dialer = world, world.dialer
         c = world.c
-        self.flow, self.dispatcher, self.callbacks, self.store = c.flow, c.dispatcher, c.callbacks, c.store
+        self.flow, self.dispatcher, self.callbacks, self.stores = c.flow, c.dispatcher, c.callbacks, c.stores
 
     def until(self, done: Callable[[], object]) -> None:
         self.world.pump_until(done, timeout=60)  # generous: a loaded machine slows moto, never the logic

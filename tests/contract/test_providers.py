@@ -28,7 +28,7 @@ from chalicelib.domain.model import AgentStatus, AnsweredBy, CallStatus
 from chalicelib.ports import Telephony, WebhookRequest
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
 from tests.contract.providers import (KINDS, TELNYX_PUBLIC_KEY, TELNYX_SEED, VONAGE_SECRET, WIRES, Wire, path_of)
-from chalicelib.adapters.memory import FixedClock
+from chalicelib.adapters.memory import memory_stores, FixedClock
 
 QUEUES = str(Path(__file__).resolve().parent.parent / "functional" / "queues.json")
 MONDAY_10_PST = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
@@ -203,8 +203,8 @@ def tickets() -> list[TicketItem]:
 
 @pytest.fixture
 def staffed(container) -> None:  # type: ignore[no-untyped-def]
-    container.store.record_agent_status("alice", AgentStatus.BUSY, MONDAY_10_PST, "+14155550999",
-                                        ("support", "kyiv", "moscow"), None)
+    container.stores.agents.record_agent_status("alice", AgentStatus.BUSY, MONDAY_10_PST, "+14155550999",
+                                                ("support", "kyiv", "moscow"), None)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -366,23 +366,23 @@ class CallbackWorld:
         from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
         from chalicelib.domain.queues import QueueDirectory
         from chalicelib.edges.webhooks import UseCases, VoiceWebhooks
-        from chalicelib.adapters.memory import FakeBus, FakeDialer, FakeOrchestrator, FakeStore
+        from chalicelib.adapters.memory import FakeBus, FakeDialer, FakeOrchestrator
 
         queues = QueueDirectory.from_config({"queues": [
             {"id": "support", "numbers": [SUPPORT], "dial_mode": mode, "retry_delays_seconds": [0, 300, 600]}]})
         self.wire, self.clock = WIRES[provider], FixedClock(MONDAY_10_PST)
-        self.store, self.orch, self.dialer = FakeStore(), FakeOrchestrator(), FakeDialer()
-        dispatcher = Dispatcher(self.store, self.orch, self.dialer, self.clock, queues)
-        self.callbacks = Callbacks(self.store, self.orch, self.dialer, self.clock, queues, dispatcher)
-        flow = CallFlow(self.store, self.orch, self.clock, queues, FakeBus(), 1000)
+        self.stores, self.orch, self.dialer = memory_stores(), FakeOrchestrator(), FakeDialer()
+        dispatcher = Dispatcher(self.stores, self.orch, self.dialer, self.clock, queues)
+        self.callbacks = Callbacks(self.stores, self.orch, self.dialer, self.clock, queues, dispatcher)
+        flow = CallFlow(self.stores, self.orch, self.clock, queues, FakeBus(), 1000)
         edge = VoiceWebhooks(UseCases(flow, dispatcher, self.callbacks), {provider: adapter(provider, self.clock)},
                              PUBLIC_URL)
         monkeypatch.setattr(bootstrap, "webhooks", lambda: edge)  # what the voice route asks for
         self.client = client
-        t = self.store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, MONDAY_10_PST,
-                                          call_id="in-1"))
-        self.store.convert_to_callback(t.id, "+14155550100", MONDAY_10_PST, MONDAY_10_PST)
-        self.store.park(t.id, "park-token", 1)
+        t = self.stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, MONDAY_10_PST,
+                                                   call_id="in-1"))
+        self.stores.tickets.convert_to_callback(t.id, "+14155550100", MONDAY_10_PST, MONDAY_10_PST)
+        self.stores.table.park(t.id, "park-token", 1)
         dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="+14155550999", queues=("support",))
         self.ticket = t.id
         self.callbacks.dial(DialRequest(t.id, 1, "alice", "dial-token-1"))
@@ -573,12 +573,12 @@ def test_the_agents_leg_reports_ringing_then_talking_through_each_providers_webh
         reply = w.client.http.post(path_of(url), headers=headers, body=body)
         assert reply.status_code == 200, reply.body
 
-    assert w.store.get(w.ticket).leg is None
+    assert w.stores.tickets.get(w.ticket).leg is None
     w.clock.advance(2)
     leg("ringing")
-    assert (w.store.get(w.ticket).leg, w.store.get(w.ticket).leg_at) == ("ringing", MONDAY_10_PST + timedelta(seconds=2))
+    assert (w.stores.tickets.get(w.ticket).leg, w.stores.tickets.get(w.ticket).leg_at) == ("ringing", MONDAY_10_PST + timedelta(seconds=2))
     w.clock.advance(3)
     leg("answered")
     leg("ringing")  # late: changes nothing
-    assert (w.store.get(w.ticket).leg, w.store.get(w.ticket).leg_at) == ("talking", MONDAY_10_PST + timedelta(seconds=5))
+    assert (w.stores.tickets.get(w.ticket).leg, w.stores.tickets.get(w.ticket).leg_at) == ("talking", MONDAY_10_PST + timedelta(seconds=5))
     assert w.result() == ""  # the leg's progress is not the dial's outcome

@@ -12,28 +12,28 @@ from moto.dynamodb.models import DynamoDBBackend
 
 from chalicelib.domain.errors import StoreUnavailableError
 from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
-from chalicelib.ports import TicketStore
-from chalicelib.adapters.memory import FakeStore
+from chalicelib.ports import Stores
+from chalicelib.adapters.memory import memory_stores
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
 AV = AgentStatus.AVAILABLE
 
 
 @pytest.fixture(params=["fake", "dynamo"])
-def store(request: pytest.FixtureRequest) -> TicketStore:
+def stores(request: pytest.FixtureRequest) -> Stores:
     if request.param == "fake":
-        return FakeStore()
-    from chalicelib.adapters.dynamo import DynamoTicketStore
+        return memory_stores()
+    from chalicelib.adapters.dynamo import dynamo_stores
 
     resources = request.getfixturevalue("aws")
-    return DynamoTicketStore(resources.table_name, "us-east-1", pause=lambda seconds: None)
+    return dynamo_stores(resources.table_name, "us-east-1", pause=lambda seconds: None)
 
 
 @pytest.fixture
 def dynamo(aws):  # type: ignore[no-untyped-def]
-    from chalicelib.adapters.dynamo import DynamoTicketStore
+    from chalicelib.adapters.dynamo import dynamo_stores
 
-    return DynamoTicketStore(aws.table_name, "us-east-1", pause=lambda seconds: None)
+    return dynamo_stores(aws.table_name, "us-east-1", pause=lambda seconds: None)
 
 
 class TransactFaults:
@@ -61,71 +61,71 @@ def faults(monkeypatch: pytest.MonkeyPatch) -> Iterator[TransactFaults]:
     yield TransactFaults(monkeypatch)
 
 
-def waiting(store: TicketStore, call: str) -> Ticket:
-    return store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=call))
+def waiting(stores: Stores, call: str) -> Ticket:
+    return stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=call))
 
 
-def test_available_again_while_reserved_keeps_the_reservation(store: TicketStore) -> None:
-    first = waiting(store, "CA1")
-    store.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
-    assert store.claim(first.id, "alice", NOW)
-    again = store.record_agent_status("alice", AV, NOW + timedelta(seconds=5), None, None, "late-available")
+def test_available_again_while_reserved_keeps_the_reservation(stores: Stores) -> None:
+    first = waiting(stores, "CA1")
+    stores.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
+    assert stores.agents.claim(first.id, "alice", NOW)
+    again = stores.agents.record_agent_status("alice", AV, NOW + timedelta(seconds=5), None, None, "late-available")
     assert again is not None and again.status is AgentStatus.BUSY and again.ticket_id == first.id
-    agent = store.get_agent("alice")
+    agent = stores.agents.get_agent("alice")
     assert (agent.status, agent.ticket_id) == (AgentStatus.BUSY, first.id)
-    second = waiting(store, "CA2")
-    assert not store.claim(second.id, "alice", NOW + timedelta(seconds=6))  # no second ticket
+    second = waiting(stores, "CA2")
+    assert not stores.agents.claim(second.id, "alice", NOW + timedelta(seconds=6))  # no second ticket
 
 
-def test_a_duplicate_event_id_is_refused_but_a_stale_one_is_not_spent(store: TicketStore) -> None:
-    assert store.record_agent_status("alice", AV, NOW, "client:alice", ("support",), "e1") is not None
-    assert store.record_agent_status("alice", AV, NOW + timedelta(seconds=1), None, None, "e1") is None
+def test_a_duplicate_event_id_is_refused_but_a_stale_one_is_not_spent(stores: Stores) -> None:
+    assert stores.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), "e1") is not None
+    assert stores.agents.record_agent_status("alice", AV, NOW + timedelta(seconds=1), None, None, "e1") is None
 
 
 def test_a_conflicting_claim_is_retried_not_taken_for_a_lost_race(dynamo, faults: TransactFaults) -> None:  # type: ignore[no-untyped-def]
     ticket = waiting(dynamo, "CA1")
-    dynamo.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
+    dynamo.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
     faults.pending = ["TransactionConflict", "ThrottlingError"]
-    assert dynamo.claim(ticket.id, "alice", NOW)
+    assert dynamo.agents.claim(ticket.id, "alice", NOW)
     assert faults.seen == 2
-    assert dynamo.get(ticket.id).status is TicketStatus.CONNECTING
+    assert dynamo.tickets.get(ticket.id).status is TicketStatus.CONNECTING
 
 
 def test_a_conflicting_release_is_retried_not_lost(dynamo, faults: TransactFaults) -> None:  # type: ignore[no-untyped-def]
     ticket = waiting(dynamo, "CA1")
-    dynamo.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
-    assert dynamo.claim(ticket.id, "alice", NOW)
+    dynamo.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
+    assert dynamo.agents.claim(ticket.id, "alice", NOW)
     faults.pending = ["TransactionConflict"]
-    assert dynamo.release_agent("alice", ticket.id, AV, NOW + timedelta(seconds=1))
-    assert faults.seen == 1 and dynamo.get_agent("alice").status is AV
+    assert dynamo.agents.release_agent("alice", ticket.id, AV, NOW + timedelta(seconds=1))
+    assert faults.seen == 1 and dynamo.agents.get_agent("alice").status is AV
 
 
 def test_a_real_condition_failure_is_still_a_lost_race(dynamo) -> None:  # type: ignore[no-untyped-def]
     ticket = waiting(dynamo, "CA1")
-    dynamo.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
-    dynamo.record_agent_status("bob", AV, NOW, "client:bob", ("support",), None)
-    assert dynamo.claim(ticket.id, "alice", NOW)
-    assert not dynamo.claim(ticket.id, "bob", NOW)
-    assert not dynamo.release_agent("bob", ticket.id, AV, NOW)
+    dynamo.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
+    dynamo.agents.record_agent_status("bob", AV, NOW, "client:bob", ("support",), None)
+    assert dynamo.agents.claim(ticket.id, "alice", NOW)
+    assert not dynamo.agents.claim(ticket.id, "bob", NOW)
+    assert not dynamo.agents.release_agent("bob", ticket.id, AV, NOW)
 
 
 def test_conflicts_that_never_stop_are_an_error(dynamo, faults: TransactFaults) -> None:  # type: ignore[no-untyped-def]
     ticket = waiting(dynamo, "CA1")
-    dynamo.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
+    dynamo.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
     faults.pending = ["TransactionConflict"] * 10
     with pytest.raises(StoreUnavailableError):
-        dynamo.claim(ticket.id, "alice", NOW)
+        dynamo.agents.claim(ticket.id, "alice", NOW)
 
 
 def test_an_agent_write_that_fails_is_an_error_and_does_not_spend_the_event_id(dynamo, faults: TransactFaults) -> None:  # type: ignore[no-untyped-def]
     faults.pending = ["ValidationException"]
     with pytest.raises(StoreUnavailableError):
-        dynamo.record_agent_status("alice", AV, NOW, "client:alice", ("support",), "e1")
-    agent = dynamo.record_agent_status("alice", AV, NOW, "client:alice", ("support",), "e1")
+        dynamo.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), "e1")
+    agent = dynamo.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), "e1")
     assert agent is not None and agent.status is AV  # the same event, delivered again, applies
 
 
 def test_a_throttled_agent_event_is_retried(dynamo, faults: TransactFaults) -> None:  # type: ignore[no-untyped-def]
     faults.pending = ["ThrottlingError", "TransactionConflict"]
-    agent = dynamo.record_agent_status("alice", AV, NOW, "client:alice", ("support",), "e1")
+    agent = dynamo.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), "e1")
     assert agent is not None and faults.seen == 2

@@ -51,7 +51,7 @@ def test_lost_calls_are_listed_with_cause_and_plan_and_empty_as_recovered(client
     # execution in the instant it starts): the listing then does not depend on how fast moto runs.
     import time
     deadline = time.monotonic() + 60
-    while not c.store.get("support-1").task_token and time.monotonic() < deadline:
+    while not c.stores.tickets.get("support-1").task_token and time.monotonic() < deadline:
         time.sleep(0.05)
     reply = get_lost(client, "?queue=support")
     assert reply.status_code == 200
@@ -85,7 +85,7 @@ def pages(client: Client, query: str) -> list[dict]:  # type: ignore[type-arg]
 
 
 def test_lost_calls_come_in_pages_of_100_and_the_last_has_no_next(client: Client, c) -> None:  # type: ignore[no-untyped-def]
-    ids = lose_calls(c.store, "support", 130, NOW)
+    ids = lose_calls(c.stores, "support", 130, NOW)
     first, last = pages(client, "queue=support")
     assert (first["count"], last["count"]) == (100, 30) and last["next"] is None
     assert [x["ticket"] for x in first["lost_calls"] + last["lost_calls"]] == ids  # oldest first, each once
@@ -95,7 +95,7 @@ def test_lost_calls_come_in_pages_of_100_and_the_last_has_no_next(client: Client
 
 
 def test_pages_run_across_queues_when_none_is_named(client: Client, c) -> None:  # type: ignore[no-untyped-def]
-    support, moscow = lose_calls(c.store, "support", 3, NOW), lose_calls(c.store, "moscow", 2, NOW)  # kyiv, between them, has none
+    support, moscow = lose_calls(c.stores, "support", 3, NOW), lose_calls(c.stores, "moscow", 2, NOW)  # kyiv, between them, has none
     for limit, counts in ((2, [2, 2, 1]), (3, [3, 2]), (5, [5]), (100, [5])):
         got = pages(client, f"limit={limit}")
         assert [p["count"] for p in got] == counts
@@ -109,21 +109,21 @@ def test_pages_run_across_queues_when_none_is_named(client: Client, c) -> None: 
                                    "next=!!!", "next=bm90IGpzb24", "next=eyJsaXN0IjoibmFyZG9yIn0",
                                    "queue=support&next=eyJsaXN0Ijoic3VwcG9ydCIsImFmdGVyIjoiZTMwIn0"])
 def test_a_bad_limit_or_cursor_is_a_clear_400(client: Client, c, query: str) -> None:  # type: ignore[no-untyped-def]
-    lose_calls(c.store, "support", 2, NOW)
+    lose_calls(c.stores, "support", 2, NOW)
     reply = get_lost(client, "?" + query)
     assert reply.status_code == 400
     assert ("limit" if query.startswith("limit") else "cursor") in json.loads(reply.body)["error"]
 
 
 def test_the_pages_empty_as_callers_are_served(client: Client, c) -> None:  # type: ignore[no-untyped-def]
-    ids = lose_calls(c.store, "support", 3, NOW)
+    ids = lose_calls(c.stores, "support", 3, NOW)
     first = json.loads(get_lost(client, "?queue=support&limit=2").body)
     assert [x["ticket"] for x in first["lost_calls"]] == ids[:2] and first["next"]
     # the first lost caller calls again and talks to an agent: recovered, off the list
     caller = first["lost_calls"][0]["number"]
     c.flow.incoming(CallEvent("CA-again", CallStatus.RINGING, caller, "+18005550100"))
     c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
-    served = c.store.find_by_call("CA-again")
+    served = c.stores.tickets.find_by_call("CA-again")
     c.dispatcher.bridge_result(served.id, "ann", answered=True)
     rest = json.loads(get_lost(client, f"?queue=support&limit=2&next={first['next']}").body)
     assert [x["ticket"] for x in rest["lost_calls"]] == ids[2:] and rest["next"] is None
@@ -135,9 +135,9 @@ def test_opt_out_api(client: Client, c) -> None:  # type: ignore[no-untyped-def]
     reply = client.http.post("/admin/opt-outs", headers=headers, body=json.dumps({"number": "(415) 555-0100"}))
     assert reply.status_code == 200 and json.loads(reply.body) == {"number": "+14155550100", "opted_out": True}
     hang_up(c, "CA1", "+14155550100", after=60)
-    assert c.store.get("support-1").kind.value == "LIVE"  # no automatic callback
+    assert c.stores.tickets.get("support-1").kind.value == "LIVE"  # no automatic callback
     reply = client.http.post("/admin/opt-outs/delete", headers=headers, body=json.dumps({"number": "+14155550100"}))
-    assert json.loads(reply.body)["opted_out"] is False and not c.store.is_opted_out("+14155550100")
+    assert json.loads(reply.body)["opted_out"] is False and not c.stores.bookings.is_opted_out("+14155550100")
     assert client.http.post("/admin/opt-outs", headers=headers, body=b'{"number": "call me"}').status_code == 400
     assert client.http.post("/admin/opt-outs", headers=headers, body=b"[]").status_code == 400
     headers["Authorization"] = "Bearer nope"

@@ -53,7 +53,7 @@ def test_available_agent_is_bridged_to_the_holding_caller(client: Client, built)
     assert body["dispatched"] == "support-1" and body["agent"]["status"] == "busy"
     [(call_id, _)] = dialer.redirects
     assert call_id == "CA1"
-    assert c.store.get("support-1").status is TicketStatus.CONNECTING
+    assert c.stores.tickets.get("support-1").status is TicketStatus.CONNECTING
 
 
 def test_duplicate_event_id_is_ignored(client: Client) -> None:
@@ -68,7 +68,7 @@ def test_without_the_bearer_token_nothing_changes(client: Client, built, token) 
     c, _ = built
     reply = put_status(client, "alice", {"status": "available", "queues": ["support"]}, token=token)
     assert reply.status_code == 401
-    assert c.store.staffing("support").staffed == 0
+    assert c.stores.agents.staffing("support").staffed == 0
 
 
 @pytest.mark.parametrize("body, message", [
@@ -85,7 +85,7 @@ def test_bad_bodies_are_400_with_a_reason(client: Client, built, body, message) 
     c, _ = built
     reply = put_status(client, "alice", body)
     assert reply.status_code == 400 and message in json.loads(reply.body)["error"]
-    assert c.store.staffing("support").staffed == 0
+    assert c.stores.agents.staffing("support").staffed == 0
 
 
 def test_bad_agent_id_is_400(client: Client) -> None:
@@ -101,17 +101,17 @@ def taskrouter(client: Client, name: str, **overrides: str):  # type: ignore[no-
 def test_taskrouter_worker_available_resumes_a_parked_callback(client: Client, built) -> None:  # type: ignore[no-untyped-def]
     c, dialer = built
     c.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+14155550100", "+18005550100"))
-    c.store.convert_to_callback("support-1", "+14155550100", c.flow.clock.now(), c.flow.clock.now())
+    c.stores.tickets.convert_to_callback("support-1", "+14155550100", c.flow.clock.now(), c.flow.clock.now())
     reply = taskrouter(client, "taskrouter_worker_available")
     assert reply.status_code == 200
     # not parked yet (no task token): nothing to resume, alice simply waits available
     assert json.loads(reply.body)["dispatched"] is None
-    assert c.store.get_agent("alice").status is AgentStatus.AVAILABLE
-    assert c.store.get_agent("alice").contact == "client:alice"
+    assert c.stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE
+    assert c.stores.agents.get_agent("alice").contact == "client:alice"
     assert json.loads(taskrouter(client, "taskrouter_worker_available").body)["ignored"]  # same EventSid
     assert json.loads(taskrouter(client, "taskrouter_reservation_created").body)["ignored"]
     assert taskrouter(client, "taskrouter_worker_offline").status_code == 200
-    assert c.store.get_agent("alice").status is AgentStatus.OFFLINE
+    assert c.stores.agents.get_agent("alice").status is AgentStatus.OFFLINE
 
 
 def test_taskrouter_forged_is_403(client: Client, built) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +119,7 @@ def test_taskrouter_forged_is_403(client: Client, built) -> None:  # type: ignor
     path = "/providers/twilio/agent-events"
     body, headers = signed("not-the-token", PUBLIC_URL + path, event("taskrouter_worker_available"))
     assert client.http.post(path, headers=headers, body=body).status_code == 403
-    assert c.store.staffing("support").staffed == 0
+    assert c.stores.agents.staffing("support").staffed == 0
 
 
 def test_outbound_leg_webhooks_through_http(client: Client, built) -> None:  # type: ignore[no-untyped-def]
@@ -130,13 +130,13 @@ def test_outbound_leg_webhooks_through_http(client: Client, built) -> None:  # t
 
     c, dialer = built
     c.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+14155550100", "+18005550100"))
-    c.store.convert_to_callback("support-1", "+14155550100", c.flow.clock.now(), c.flow.clock.now())
+    c.stores.tickets.convert_to_callback("support-1", "+14155550100", c.flow.clock.now(), c.flow.clock.now())
     from chalicelib.adapters.dynamo import TicketItem
     TicketItem("QUEUE#support", "TICKET#000000000001").update(actions=[
         TicketItem.status.set("WAITING"), TicketItem.task_token.set("park"), TicketItem.attempts.set(1),
         TicketItem.line_pk.set("LINE#support"), TicketItem.line_sk.set("9#000000000001")])
     c.dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="client:alice", queues=("support",))
-    assert c.store.get("support-1").kind is TicketKind.CALLBACK
+    assert c.stores.tickets.get("support-1").kind is TicketKind.CALLBACK
     c.callbacks.dial(DialRequest("support-1", 1, "alice", "dial-token"))
     did = dial_id("dial-token")
     query = urlencode({"d": did, "t": "support-1"})
@@ -145,7 +145,7 @@ def test_outbound_leg_webhooks_through_http(client: Client, built) -> None:  # t
         body, headers = signed(AUTH_TOKEN, PUBLIC_URL + path, event(name))
         reply = client.http.post(path, headers=headers, body=body)
         assert reply.status_code == 200, reply.body
-    ticket = c.store.get("support-1")
+    ticket = c.stores.tickets.get("support-1")
     assert (ticket.status, ticket.last_outcome, ticket.attempts) == (TicketStatus.SCHEDULED, "busy", 1)
 
 
@@ -162,7 +162,7 @@ def test_an_agent_contact_the_number_policy_refuses_is_400(client: Client, built
     reply = put_status(client, "alice", {"status": "available", "contact": contact, "queues": ["support"],
                                          "event_id": "e1"})
     assert reply.status_code == 400 and reason in json.loads(reply.body)["error"]
-    assert c.store.staffing("support").staffed == 0
+    assert c.stores.agents.staffing("support").staffed == 0
     good = {"status": "available", "contact": "client:alice", "queues": ["support"], "event_id": "e1"}
     assert "agent" in json.loads(put_status(client, "alice", good).body)  # the event id was not spent
 
@@ -173,7 +173,7 @@ def test_taskrouter_contact_uri_passes_the_policy_too(client: Client, built) -> 
         attributes = json.dumps({"contact_uri": contact, "holdfast_queues": ["support"]})
         reply = taskrouter(client, "taskrouter_worker_available", WorkerAttributes=attributes)
         assert reply.status_code == 400 and "contact refused" in json.loads(reply.body)["error"]
-    assert c.store.staffing("support").staffed == 0
+    assert c.stores.agents.staffing("support").staffed == 0
 
 
 @pytest.mark.parametrize("body, message", [
@@ -189,7 +189,7 @@ def test_unbounded_input_is_a_clear_400_not_a_500(client: Client, built, body, m
     c, _ = built
     reply = put_status(client, "alice", body)
     assert reply.status_code == 400 and message in json.loads(reply.body)["error"]
-    assert c.store.staffing("support").staffed == 0
+    assert c.stores.agents.staffing("support").staffed == 0
 
 
 @pytest.mark.parametrize("agent_id", [".", "..", ".hidden"])
@@ -232,7 +232,7 @@ def test_an_agent_id_that_is_a_phone_number_is_400(client: Client, built) -> Non
     attributes = json.dumps({"contact_uri": "client:alice", "holdfast_queues": ["support"]})
     assert taskrouter(client, "taskrouter_worker_available", WorkerName="+1 415 555 0100",
                       WorkerAttributes=attributes).status_code == 400
-    assert c.store.staffing("support").staffed == 0
+    assert c.stores.agents.staffing("support").staffed == 0
     assert put_status(client, "agent-007", {"status": "available", "queues": ["support"]}).status_code == 200
 
 
@@ -245,7 +245,7 @@ def test_an_announced_sign_off_is_kept_and_shown(client: Client, built) -> None:
     # a later event that announces nothing keeps it
     reply = put_status(client, "alice", {"status": "busy"})
     assert json.loads(reply.body)["agent"]["until"] == "2025-11-17T22:30:00+00:00"
-    assert c.store.get_agent("alice").until.isoformat() == "2025-11-17T22:30:00+00:00"
+    assert c.stores.agents.get_agent("alice").until.isoformat() == "2025-11-17T22:30:00+00:00"
 
 
 @pytest.mark.parametrize("until, message", [
@@ -260,7 +260,7 @@ def test_a_bad_sign_off_is_400_and_changes_nothing(client: Client, built, until,
     c, _ = built
     reply = put_status(client, "alice", {"status": "available", "queues": ["support"], "until": until})
     assert reply.status_code == 400 and message in json.loads(reply.body)["error"]
-    assert c.store.staffing("support").staffed == 0
+    assert c.stores.agents.staffing("support").staffed == 0
 
 
 def test_a_sign_off_with_status_offline_is_400(client: Client, built) -> None:  # type: ignore[no-untyped-def]
@@ -268,4 +268,4 @@ def test_a_sign_off_with_status_offline_is_400(client: Client, built) -> None:  
     put_status(client, "alice", {"status": "available", "queues": ["support"]})
     reply = put_status(client, "alice", {"status": "offline", "until": "2025-11-17T22:30:00Z"})
     assert reply.status_code == 400 and "offline" in json.loads(reply.body)["error"]
-    assert c.store.staffing("support").staffed == 1
+    assert c.stores.agents.staffing("support").staffed == 1

@@ -83,7 +83,7 @@ def get(client: Client, name: str, headers: dict[str, str], query: str = "") -> 
 
 def ring(c, sid: str, caller: str) -> str:  # type: ignore[no-untyped-def]
     c.flow.incoming(CallEvent(sid, CallStatus.RINGING, caller, "+18005550100"))
-    return c.store.find_by_call(sid).id
+    return c.stores.tickets.find_by_call(sid).id
 
 
 def hang_up(c, sid: str, caller: str) -> None:  # type: ignore[no-untyped-def]
@@ -141,8 +141,8 @@ def test_every_action_needs_the_csrf_token(client: Client, c) -> None:  # type: 
         assert client.http.post("/console/api/opt-out", headers=bad, body=body).status_code == 403
         assert client.http.post("/console/api/stop-calling", headers=bad, body=body).status_code == 403
         assert client.http.post("/console/api/call-back-now", headers=bad, body=body).status_code == 403
-    assert c.store.get("support-1").status in (TicketStatus.SCHEDULED, TicketStatus.WAITING)
-    assert not c.store.is_opted_out("+14155550100")
+    assert c.stores.tickets.get("support-1").status in (TicketStatus.SCHEDULED, TicketStatus.WAITING)
+    assert not c.stores.bookings.is_opted_out("+14155550100")
     # another session's CSRF token does not fit this session
     _, other = sign_in(client)
     crossed = dict(headers, **{"X-CSRF-Token": other["X-CSRF-Token"]})
@@ -222,7 +222,7 @@ def test_lost_call_work_list_masks_numbers_reveals_with_a_log_and_opts_out(
     revealed = [r for r in caplog.records if r.getMessage() == "number revealed"]
     assert len(revealed) == 1 and revealed[0].ticket == "support-1" and revealed[0].session
     reply = client.http.post("/console/api/opt-out", headers=headers, body=json.dumps({"ticket": "support-1"}))
-    assert reply.status_code == 200 and c.store.is_opted_out("+14155550100")
+    assert reply.status_code == 200 and c.stores.bookings.is_opted_out("+14155550100")
     assert client.http.post("/console/api/reveal", headers=headers,
                             body=json.dumps({"ticket": "support-99"})).status_code == 404
     assert client.http.post("/console/api/reveal", headers=headers, body=b"[]").status_code == 400
@@ -249,7 +249,7 @@ def raw_counts(tickets: list[Ticket], target: float, short: float) -> dict[str, 
 
 
 def test_the_work_list_comes_in_pages_and_refuses_a_bad_page_with_400(client: Client, c) -> None:  # type: ignore[no-untyped-def]
-    ids = lose_calls(c.store, "support", 103, NOW)
+    ids = lose_calls(c.stores, "support", 103, NOW)
     _, headers = sign_in(client)
     first = get(client, "lost-calls", headers, "?queue=support")
     assert [x["ticket"] for x in first["lost_calls"]] == ids[:100] and first["next"]
@@ -293,7 +293,7 @@ def test_reports_from_the_stream_agree_with_the_raw_tickets_and_survive_redelive
     c.dispatcher.bridge_result("support-4", "ann", answered=True, talk_seconds=100)
     stream.drain()
 
-    tickets = [c.store.get(f"support-{n}") for n in range(1, 6)]
+    tickets = [c.stores.tickets.get(f"support-{n}") for n in range(1, 6)]
     raw = raw_counts(tickets, 20, 10)
     _, headers = sign_in(client)
     report = get(client, "report", headers, "?queue=support&from=2025-11-17&to=2025-11-17")
@@ -303,7 +303,7 @@ def test_reports_from_the_stream_agree_with_the_raw_tickets_and_survive_redelive
     assert raw == {"offered": 5, "answered_live": 2, "within": 1, "abandoned_short": 1, "abandoned_long": 2,
                    "lost": 3, "callbacks_booked": 2, "recovered": 1, "unrecovered": 2}
     assert total["recovered_by_calling_again"] == 1 and total["asa_seconds"] == 27.5
-    assert c.store.find_by_call("CA6").id == "support-4"  # rejoined: no ticket of its own
+    assert c.stores.tickets.find_by_call("CA6").id == "support-4"  # rejoined: no ticket of its own
     assert total["ewt_inside_range"] is not None
     csv_text = get(client, "report.csv", headers, "?queue=support&from=2025-11-17&to=2025-11-17")
     assert csv_text.splitlines()[-1].startswith("total,5,0,2,0.2,27.5,1,2,3,3,")
@@ -342,14 +342,14 @@ def test_stop_calling_cancels_the_pending_callback_and_its_workflow(client: Clie
     hang_up(c, "CA1", "+14155550100")
     import time
     until = time.monotonic() + 60  # parked, waiting for an agent (moto cannot stop a just-started execution)
-    while not c.store.get("support-1").task_token and time.monotonic() < until:
+    while not c.stores.tickets.get("support-1").task_token and time.monotonic() < until:
         time.sleep(0.05)
     _, headers = sign_in(client)
     [listed] = get(client, "lost-calls", headers)["lost_calls"]
     assert listed["can_stop"] and listed["callback"] == "waiting for an agent"
     body = json.dumps({"ticket": "support-1"})
     assert client.http.post("/console/api/stop-calling", headers=headers, body=body).status_code == 200
-    ticket = c.store.get("support-1")
+    ticket = c.stores.tickets.get("support-1")
     assert ticket.status is TicketStatus.CANCELLED and ticket.lost_cause == "abandoned"
     [listed] = get(client, "lost-calls", headers)["lost_calls"]  # still unrecovered: still listed
     assert (listed["callback"], listed["can_stop"]) == ("cancelled", False)
@@ -357,8 +357,8 @@ def test_stop_calling_cancels_the_pending_callback_and_its_workflow(client: Clie
     # (moto's interpreter may keep a parked execution RUNNING after StopExecution; AWS aborts it. Either
     # way the ticket is out of the line, so no agent is sent to it and nothing is dialed.)
     c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
-    assert c.store.get("support-1").status is TicketStatus.CANCELLED  # out of the line: nobody is sent to it
-    assert c.store.get_agent("ann").ticket_id is None and not c.dispatcher.dialer.calls
+    assert c.stores.tickets.get("support-1").status is TicketStatus.CANCELLED  # out of the line: nobody is sent to it
+    assert c.stores.agents.get_agent("ann").ticket_id is None and not c.dispatcher.dialer.calls
 
 
 # --- call back now ---------------------------------------------------------------------------------
@@ -396,7 +396,7 @@ def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
             time.sleep(0.05)
 
     def answer(dial_status: str) -> None:
-        did = c.store.get("support-1").dial_id
+        did = c.stores.tickets.get("support-1").dial_id
         c.callbacks.answered("support-1", did, CallEvent("CAout", CallStatus.IN_PROGRESS))
         c.callbacks.dialed("support-1", did, CallEvent("CAout", CallStatus.IN_PROGRESS,
                                                         dial_status=CallStatus(dial_status)))
@@ -411,9 +411,9 @@ def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
     c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
     pump_until(lambda: dialer.calls)
     answer("no-answer")  # attempt 1 unanswered: the next one is decades away
-    pump_until(lambda: c.store.get("support-1").status is TicketStatus.SCHEDULED
-               and c.store.get_agent("ann").status is AgentStatus.AVAILABLE)
-    before = c.store.get("support-1")
+    pump_until(lambda: c.stores.tickets.get("support-1").status is TicketStatus.SCHEDULED
+               and c.stores.agents.get_agent("ann").status is AgentStatus.AVAILABLE)
+    before = c.stores.tickets.get("support-1")
     assert before.next_attempt_at and before.next_attempt_at.year > 2050 and status(before.execution_id) == "RUNNING"
     body = json.dumps({"ticket": "support-1"})
 
@@ -424,7 +424,7 @@ def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
     refused = json.loads(reply.body)
     assert reply.status_code == 409 and refused["reason"] == "calling_window"
     assert refused["when"] == before.next_attempt_at.isoformat() and "it will be called at" in refused["error"]
-    assert c.store.get("support-1") == before and status(before.execution_id) == "RUNNING"
+    assert c.stores.tickets.get("support-1") == before and status(before.execution_id) == "RUNNING"
 
     # 09:00 the next morning: two admins click at once; one new execution, due now.
     clock.advance(12 * 3600)
@@ -445,14 +445,14 @@ def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
     assert sorted(json.loads(r.body)["result"] for r in replies) == ["already_due", "due_now"]
     names = [e["name"] for e in sfn.list_executions(stateMachineArn=settings.state_machine_arn)["executions"]]
     assert sorted(n for n in names if n.startswith("support-1-")) == ["support-1-1", "support-1-2"]
-    after = c.store.get("support-1")
+    after = c.stores.tickets.get("support-1")
     assert after.execution_id != before.execution_id and after.execution_id.endswith(":support-1-2")
     pump_until(lambda: len(dialer.calls) == 2)  # parked at once and dialed, not in decades
     assert status(before.execution_id) == "ABORTED"
     assert [x["ticket"] for x in get(client, "lost-calls", headers)["lost_calls"]] == ["support-1"]
     answer("completed")
-    pump_until(lambda: status(c.store.get("support-1").execution_id) == "SUCCEEDED")
-    assert c.store.get("support-1").status is TicketStatus.SERVED
+    pump_until(lambda: status(c.stores.tickets.get("support-1").execution_id) == "SUCCEEDED")
+    assert c.stores.tickets.get("support-1").status is TicketStatus.SERVED
     assert get(client, "lost-calls", headers)["lost_calls"] == []  # recovered: off the work list
 
 
@@ -460,13 +460,13 @@ def test_the_stores_expedite_is_one_conditional_write_that_one_of_many_wins(c) -
     import threading
 
     # A scheduled callback straight in the store (no workflow running to move it meanwhile).
-    c.store.create_callback("support-7", "+14155550100", datetime(2030, 1, 1, tzinfo=timezone.utc), NOW, "en")
-    c.store.set_execution("support-7", "arn:run-1")
+    c.stores.tickets.create_callback("support-7", "+14155550100", datetime(2030, 1, 1, tzinfo=timezone.utc), NOW, "en")
+    c.stores.tickets.set_execution("support-7", "arn:run-1")
     barrier, won = threading.Barrier(6), []
 
     def click() -> None:
         barrier.wait()
-        won.append(c.store.expedite_callback("support-7", "arn:run-1", NOW))
+        won.append(c.stores.dialing.expedite_callback("support-7", "arn:run-1", NOW))
 
     clicks = [threading.Thread(target=click) for _ in range(6)]
     for t in clicks:
@@ -474,12 +474,12 @@ def test_the_stores_expedite_is_one_conditional_write_that_one_of_many_wins(c) -
     for t in clicks:
         t.join()
     assert sorted(won, key=str) == [2, None, None, None, None, None]  # booking 1 started arn:run-1
-    after = c.store.get("support-7")
+    after = c.stores.tickets.get("support-7")
     assert (after.not_before, after.execution_id, after.status) == (NOW, None, TicketStatus.SCHEDULED)
-    assert c.store.expedite_callback("support-7", "arn:run-1", NOW) is None  # that run is gone
-    assert c.store.expedite_callback("support-7", None, NOW) == 3  # its successor never started: again
-    assert c.store.cancel_callback("support-7", NOW)
-    assert c.store.expedite_callback("support-7", None, NOW) is None  # only a scheduled callback moves
+    assert c.stores.dialing.expedite_callback("support-7", "arn:run-1", NOW) is None  # that run is gone
+    assert c.stores.dialing.expedite_callback("support-7", None, NOW) == 3  # its successor never started: again
+    assert c.stores.dialing.cancel_callback("support-7", NOW)
+    assert c.stores.dialing.expedite_callback("support-7", None, NOW) is None  # only a scheduled callback moves
 
 
 def test_call_back_now_books_a_lost_call_that_had_none_and_a_failed_start_is_503_then_retried(
@@ -505,9 +505,9 @@ def test_call_back_now_books_a_lost_call_that_had_none_and_a_failed_start_is_503
     c.flow.clock.advance(61)  # the failed start is not under way any more
     reply = client.http.post("/console/api/call-back-now", headers=headers, body=body)
     assert reply.status_code == 200 and json.loads(reply.body)["ticket"] == "support-1"
-    ticket = c.store.get("support-1")
+    ticket = c.stores.tickets.get("support-1")
     assert ticket.kind is TicketKind.CALLBACK and ticket.execution_id.endswith(":support-1-2")
-    c.store.set_opt_out("+14155550100", True, NOW)  # an opt-out holds against the admin's click
+    c.stores.bookings.set_opt_out("+14155550100", True, NOW)  # an opt-out holds against the admin's click
     reply = client.http.post("/console/api/call-back-now", headers=headers, body=body)
     assert reply.status_code == 409 and json.loads(reply.body)["reason"] == "opted_out"
 
@@ -555,4 +555,4 @@ def test_monitor_shows_the_bridged_agent_ringing_then_talking_with_since_when(
     c.dispatcher.bridge_result("support-1", "ann", answered=True, talk_seconds=60)  # the bridge ended
     leg_event(client, "support-1", "ann", "in-progress")
     stream.drain()
-    assert ann()[0] == "ready" and c.store.get("support-1").leg_at == NOW.replace(second=9)
+    assert ann()[0] == "ready" and c.stores.tickets.get("support-1").leg_at == NOW.replace(second=9)

@@ -44,8 +44,8 @@ def container(settings, clock, monkeypatch):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def staffed(container) -> None:  # type: ignore[no-untyped-def]
     """One agent signed in (busy, so nobody takes a caller): estimates come from real staffing."""
-    container.store.record_agent_status("alice", AgentStatus.BUSY, MONDAY_10_PST, "client:alice",
-                                        ("support", "kyiv", "moscow"), None)
+    container.stores.agents.record_agent_status("alice", AgentStatus.BUSY, MONDAY_10_PST, "client:alice",
+                                                ("support", "kyiv", "moscow"), None)
 
 
 @pytest.fixture
@@ -270,14 +270,14 @@ def _fail_once(monkeypatch, target: object, name: str) -> None:  # type: ignore[
 
 
 def test_the_apology_keeps_a_way_back_into_the_line(client: Client, container, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    _fail_once(monkeypatch, container.store, "arrival")  # the store is down from the call's first read
+    _fail_once(monkeypatch, container.stores.line, "arrival")  # the store is down from the call's first read
     root = ET.fromstring(post(client, "incoming", event("incoming")).body)
     enqueue = root.find("Enqueue")
     assert enqueue is not None and tickets() == []
     assert "/voice/twilio/rescue-wait?queue=support" in enqueue.get("waitUrl", "")
     assert "/voice/twilio/rescue-exit?queue=support" in enqueue.get("action", "")
     # the store is still down when the wait URL is polled: music (no Enqueue inside a wait document)
-    _fail_once(monkeypatch, container.store, "find_by_call")
+    _fail_once(monkeypatch, container.stores.tickets, "find_by_call")
     wait = ET.fromstring(post(client, "rescue-wait", event("enqueue_wait"), {"queue": "support"}).body)
     assert [c.tag for c in wait] == ["Play"]
     # back: the caller leaves the provider's queue and the exit action opens their ticket
@@ -291,13 +291,13 @@ def test_the_apology_keeps_a_way_back_into_the_line(client: Client, container, m
 
 def test_a_caller_who_hangs_up_in_the_apology_queue_is_a_recorded_lost_call(client: Client, container,  # type: ignore[no-untyped-def]
                                                                            monkeypatch) -> None:
-    _fail_once(monkeypatch, container.store, "open_ticket")
+    _fail_once(monkeypatch, container.stores.tickets, "open_ticket")
     post(client, "incoming", event("incoming"))
     assert post(client, "rescue-exit", event("enqueue_action_hangup"), {"queue": "support"}).status_code == 200
     [ticket] = tickets()
     assert ticket.lost_cause == "abandoned" and float(ticket.wait_seconds) == 95
     assert post(client, "incoming", event("status_completed")).status_code == 200  # its status: nothing twice
-    assert len(container.store.lost_calls("support").items) == 1
+    assert len(container.stores.lost.lost_calls("support").items) == 1
 
 
 def test_a_wait_step_that_fails_keeps_the_caller_holding(client: Client) -> None:

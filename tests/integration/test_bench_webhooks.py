@@ -63,15 +63,15 @@ def _normalised(items: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str,
 def test_the_seeded_table_is_what_the_real_stream_consumer_leaves() -> None:
     """seed_line / seed_lost write the snapshot, the line's indexes, the lost-call markers and the call
     pointers by hand; the same callers joining (and hanging up) through the stream's real consumer
-    (`DynamoTicketStore.apply_change` via `workers.on_table_change`) leave the same table."""
+    (`dynamo_stores.apply_change` via `workers.on_table_change`) leave the same table."""
     tables = []
     for by_consumer in (False, True):
         with ExitStack() as stack:
             w, line = seeded_world(stack, 7, 4, by_consumer=by_consumer)
             assert len(line) == 7
-            snapshot = w.store.snapshot(QUEUE)
+            snapshot = w.stores.line.snapshot(QUEUE)
             assert snapshot.total == 7 and snapshot.departed == 4 and not snapshot.exact
-            assert w.store.get(line[-1]).joined.ahead == 6
+            assert w.stores.tickets.get(line[-1]).joined.ahead == 6
             tables.append(_normalised(_table(w)))
     hand, consumer = tables
     assert sorted(hand) == sorted(consumer)

@@ -89,7 +89,7 @@ def test_incoming(client: Client, stream: Stream, built, ahead: int) -> None:  #
     assert f"You are number {ahead + 1} in line.".encode() in reply.body
     assert (b"press 1" in reply.body) is bool(ahead)  # the callback offer, only for a long wait
     assert calls(meter) <= 3, dynamo_only(meter)
-    told = built.store.get(f"support-{ahead + 1}")  # the estimate heard, and its position band, kept
+    told = built.stores.tickets.get(f"support-{ahead + 1}")  # the estimate heard, and its position band, kept
     assert told.told_shape > 0 and told.told_ahead == ahead
 
 
@@ -112,7 +112,7 @@ def test_confirm_books_the_callback(client: Client, stream: Stream, built) -> No
     stream.drain()
     with metered() as meter:
         post(client, "confirm", event("gather_digits_1", CallSid=caller(1)["CallSid"]), {"t": "support-1"})
-    assert built.store.get("support-1").kind is TicketKind.CALLBACK
+    assert built.stores.tickets.get("support-1").kind is TicketKind.CALLBACK
     started = [c for c in meter.calls if c.service == "stepfunctions" and c.operation == "StartExecution"]
     assert len(started) == 1
     assert calls(meter) <= 5, dynamo_only(meter)
@@ -130,7 +130,7 @@ def test_agent_available_claims_the_head(client: Client, stream: Stream, built, 
     with metered() as meter:
         reply = client.http.post("/agents/alice/status", headers=headers, body=json.dumps(event))
     assert reply.status_code == 200 and json.loads(reply.body)["dispatched"] == "support-1"
-    assert built.store.get("support-1").status is TicketStatus.CONNECTING
+    assert built.stores.tickets.get("support-1").status is TicketStatus.CONNECTING
     assert calls(meter) <= 4, dynamo_only(meter)
 
 
@@ -154,7 +154,7 @@ def test_status_callback_after_the_caller_left(client: Client, stream: Stream, c
         stream.drain()
     with metered() as meter:
         post(client, "incoming", event("status_completed", CallSid=sid))
-    ticket = built.store.get("support-2")
+    ticket = built.stores.tickets.get("support-2")
     if left == "hung-up-in-line":
         assert ticket.lost_cause == "abandoned"
     else:

@@ -27,7 +27,7 @@ def app(settings) -> Container:  # type: ignore[no-untyped-def]
 
 def ring(c: Container, sid: str, caller: str = "+14158675309") -> str:
     c.flow.incoming(CallEvent(sid, CallStatus.RINGING, caller, "+18005550100"))
-    return c.store.find_by_call(sid).id
+    return c.stores.tickets.find_by_call(sid).id
 
 
 def press(c: Container, ticket_id: str, step: str, digits: str):  # type: ignore[no-untyped-def]
@@ -57,8 +57,8 @@ def test_callback_parks_at_its_own_place_in_line(app: Container, settings) -> No
     assert item.task_token and item.status == "WAITING" and item.kind == "CALLBACK"
     assert int(item.number) == 2 and int(item.attempts) == 1
     # same place: one ahead of it, and it still counts for everyone after it
-    assert app.store.ahead_of(app.store.get(ids[1])) == 1
-    assert [app.store.ahead_of(app.store.get(t)) for t in ids] == [0, 1, 2, 3, 4]
+    assert app.stores.line.ahead_of(app.stores.tickets.get(ids[1])) == 1
+    assert [app.stores.line.ahead_of(app.stores.tickets.get(t)) for t in ids] == [0, 1, 2, 3, 4]
     [execution] = executions(settings)
     assert execution["name"] == f"{ids[1]}-1" and execution["status"] == "RUNNING"
     assert "+1415" not in execution["name"]
@@ -70,7 +70,7 @@ def test_sequential_duplicate_confirmations_book_one_callback(app: Container, se
     scripts = [press(app, ticket_id, "confirm", "1") for _ in range(5)]
     assert all(isinstance(s.verbs[-1], Hangup) for s in scripts)
     assert len(executions(settings)) == 1
-    assert app.store.get(ticket_id).kind is TicketKind.CALLBACK
+    assert app.stores.tickets.get(ticket_id).kind is TicketKind.CALLBACK
     assert len(list(TicketItem.query("QUEUE#support", TicketItem.sk.startswith("TICKET#")))) == 1
 
 
@@ -94,5 +94,5 @@ def test_twenty_concurrent_incoming_retries_open_one_ticket(app: Container) -> N
 def test_abandoned_caller_leaves_the_line(app: Container) -> None:
     first, second = ring(app, "CA1"), ring(app, "CA2", caller="+14155550199")
     app.flow.incoming(CallEvent("CA1", CallStatus.COMPLETED, "+14158675309", "+18005550100"))
-    assert app.store.get(first).lost_cause == "abandoned"
-    assert app.store.ahead_of(app.store.get(second)) == 0
+    assert app.stores.tickets.get(first).lost_cause == "abandoned"
+    assert app.stores.line.ahead_of(app.stores.tickets.get(second)) == 0

@@ -45,20 +45,20 @@ def hang_up(built: Any, call_id: str) -> None:
 def test_fifty_join_while_fifty_leave_and_the_snapshot_counts_the_line(built, stream: Stream) -> None:  # type: ignore[no-untyped-def]
     first = [ring(built, n) for n in range(50)]
     stream.drain()
-    assert built.store.snapshot("support").total == 50
+    assert built.stores.line.snapshot("support").total == 50
     with ThreadPoolExecutor(max_workers=16) as pool:
         jobs = [pool.submit(ring, built, n) for n in range(50, 100)]
         jobs += [pool.submit(hang_up, built, call_id) for call_id in first]
         for job in jobs:
             job.result()
     stream.drain()
-    snapshot = built.store.snapshot("support")
-    assert built.store.waiting_count("support") == 50 == snapshot.total
+    snapshot = built.stores.line.snapshot("support")
+    assert built.stores.line.waiting_count("support") == 50 == snapshot.total
     assert (snapshot.departed, snapshot.returned) == (50, 0)
     tickets = [r for r in stream.records if (r[0] or r[1])["sk"]["S"].startswith("TICKET#")]
     for new, old, event_id in tickets:  # the stream delivers the records again: nothing moves twice
-        built.store.apply_change(new, old, event_id)
-    assert built.store.snapshot("support") == snapshot
+        built.stores.stream.apply_change(new, old, event_id)
+    assert built.stores.line.snapshot("support") == snapshot
 
 
 def test_the_snapshot_knows_the_team_and_the_head(built, stream: Stream) -> None:  # type: ignore[no-untyped-def]
@@ -66,12 +66,12 @@ def test_the_snapshot_knows_the_team_and_the_head(built, stream: Stream) -> None
     built.dispatcher.agent_event("bob", AgentStatus.OFFLINE, NOW, "client:bob", ("support",))
     ring(built, 1)
     stream.drain()
-    snapshot = built.store.snapshot("support")
+    snapshot = built.stores.line.snapshot("support")
     assert not snapshot.exact and snapshot.staffing.staffed == 1 and snapshot.staffing.idle == 0
     assert [a.id for a in snapshot.busy] == ["ann"] and snapshot.head_since == NOW
     hang_up(built, "CA00001")
     stream.drain()
-    assert built.store.snapshot("support").head_since is None
+    assert built.stores.line.snapshot("support").head_since is None
 
 
 def test_a_long_line_tells_each_caller_their_place_without_counting(built, stream: Stream,  # type: ignore[no-untyped-def]
@@ -83,9 +83,9 @@ def test_a_long_line_tells_each_caller_their_place_without_counting(built, strea
     built.flow.queue_exit(f"support-2", CallEvent(calls[1], CallStatus.COMPLETED, "", "+18005550100",
                                                   queue_result=QueueResult.HANGUP))  # ahead of 4..6
     stream.drain()
-    ticket, snapshot = built.store.view("support-5")
+    ticket, snapshot = built.stores.line.view("support-5")
     with metered() as meter:
         est, ahead = built.flow.estimate(built.flow.queues.get("support"), ticket, snapshot=snapshot)
     assert meter.count == 0  # no COUNT: what the ticket remembers and the snapshot say it
-    assert ahead == built.store.ahead_of(ticket) == 3
-    assert built.store.get("support-2").status is not TicketStatus.WAITING
+    assert ahead == built.stores.line.ahead_of(ticket) == 3
+    assert built.stores.tickets.get("support-2").status is not TicketStatus.WAITING

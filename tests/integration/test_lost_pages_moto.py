@@ -8,11 +8,11 @@ from typing import Iterator
 
 import pytest
 
-from chalicelib.adapters.dynamo import DynamoTicketStore
-from chalicelib.adapters.memory import FakeStore
+from chalicelib.adapters.dynamo import dynamo_stores
+from chalicelib.adapters.memory import memory_stores
 from chalicelib.domain.errors import BadPageError
 from chalicelib.domain.pages import encode_cursor
-from chalicelib.ports import TicketStore
+from chalicelib.ports import Stores
 from devstack.dynamo_meter import metered
 from tests.helpers import lose_calls
 
@@ -20,56 +20,56 @@ T = datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture(params=["dynamo", "memory"])
-def store(request) -> Iterator[TicketStore]:  # type: ignore[no-untyped-def]
+def stores(request) -> Iterator[Stores]:  # type: ignore[no-untyped-def]
     if request.param == "memory":
-        yield FakeStore()
+        yield memory_stores()
     else:
         aws = request.getfixturevalue("aws")
-        yield DynamoTicketStore(aws.table_name, "us-east-1")
+        yield dynamo_stores(aws.table_name, "us-east-1")
 
 
-def every_page(store: TicketStore, queue: str, limit: int) -> list[list[str]]:
+def every_page(stores: Stores, queue: str, limit: int) -> list[list[str]]:
     out, cursor = [], None
     while True:
-        page = store.lost_calls(queue, limit=limit, cursor=cursor)
+        page = stores.lost.lost_calls(queue, limit=limit, cursor=cursor)
         out.append([t.id for t in page.items])
         if page.next is None:
             return out
         cursor = page.next
 
 
-def test_pages_cover_the_list_once_oldest_first(store: TicketStore) -> None:
-    ids = lose_calls(store, "support", 7, T)
-    lose_calls(store, "sales", 2, T)
-    assert every_page(store, "support", 3) == [ids[:3], ids[3:6], ids[6:]]
-    assert every_page(store, "support", 7) == [ids]  # exactly full: no empty page after it
-    assert every_page(store, "support", 100) == [ids]
-    assert every_page(store, "nobody", 10) == [[]]
+def test_pages_cover_the_list_once_oldest_first(stores: Stores) -> None:
+    ids = lose_calls(stores, "support", 7, T)
+    lose_calls(stores, "sales", 2, T)
+    assert every_page(stores, "support", 3) == [ids[:3], ids[3:6], ids[6:]]
+    assert every_page(stores, "support", 7) == [ids]  # exactly full: no empty page after it
+    assert every_page(stores, "support", 100) == [ids]
+    assert every_page(stores, "nobody", 10) == [[]]
 
 
-def test_a_cursor_survives_the_items_before_and_at_it_leaving(store: TicketStore) -> None:
-    ids = lose_calls(store, "support", 5, T)
-    first = store.lost_calls("support", limit=2)
+def test_a_cursor_survives_the_items_before_and_at_it_leaving(stores: Stores) -> None:
+    ids = lose_calls(stores, "support", 5, T)
+    first = stores.lost.lost_calls("support", limit=2)
     for i in (0, 1, 2):  # the page's own items, and the one after it, are recovered meanwhile
-        store.clear_lost("support", f"+1415555{i:04d}", T + timedelta(minutes=5))
-    assert [t.id for t in store.lost_calls("support", limit=2, cursor=first.next).items] == ids[3:]
+        stores.lost.clear_lost("support", f"+1415555{i:04d}", T + timedelta(minutes=5))
+    assert [t.id for t in stores.lost.lost_calls("support", limit=2, cursor=first.next).items] == ids[3:]
 
 
-def test_a_cursor_of_another_queue_or_made_up_is_refused(store: TicketStore) -> None:
-    lose_calls(store, "support", 3, T)
-    lose_calls(store, "sales", 3, T)
-    cursor = store.lost_calls("sales", limit=1).next
+def test_a_cursor_of_another_queue_or_made_up_is_refused(stores: Stores) -> None:
+    lose_calls(stores, "support", 3, T)
+    lose_calls(stores, "sales", 3, T)
+    cursor = stores.lost.lost_calls("sales", limit=1).next
     for bad in (cursor, "!!!", encode_cursor({"pk": 1}), encode_cursor(["x", 1]), encode_cursor(None) + "x"):
         with pytest.raises(BadPageError):
-            store.lost_calls("support", limit=1, cursor=bad)
+            stores.lost.lost_calls("support", limit=1, cursor=bad)
 
 
 def test_a_page_on_dynamodb_reads_the_page_not_the_list(aws) -> None:  # type: ignore[no-untyped-def]
-    store = DynamoTicketStore(aws.table_name, "us-east-1")
-    lose_calls(store, "support", 60, T)
+    stores = dynamo_stores(aws.table_name, "us-east-1")
+    lose_calls(stores, "support", 60, T)
     with metered() as meter:
-        page = store.lost_calls("support", limit=10)
-        store.lost_calls("support", limit=10, cursor=page.next)
+        page = stores.lost.lost_calls("support", limit=10)
+        stores.lost.lost_calls("support", limit=10, cursor=page.next)
     assert meter.by_operation() == {"Query": 2} and meter.items_read == 2 * 11
 
 
@@ -80,8 +80,8 @@ def test_the_by_number_markers_expire_with_their_ticket(aws) -> None:  # type: i
 
     from chalicelib.adapters.dynamo import TICKET_TTL, queue_pk, ticket_sk
 
-    store = DynamoTicketStore(aws.table_name, "us-east-1")
-    lose_calls(store, "support", 1, T)
+    stores = dynamo_stores(aws.table_name, "us-east-1")
+    lose_calls(stores, "support", 1, T)
     table = boto3.client("dynamodb", region_name="us-east-1")
     by_number = {"TableName": aws.table_name, "KeyConditionExpression": "pk = :pk",
                  "ExpressionAttributeValues": {":pk": {"S": "LOSTBY#support#+14155550000"}}}
@@ -91,5 +91,5 @@ def test_the_by_number_markers_expire_with_their_ticket(aws) -> None:  # type: i
     new = table.get_item(TableName=aws.table_name, Key={"pk": {"S": queue_pk("support")},
                                                         "sk": {"S": ticket_sk(1)}})["Item"]
     table.delete_item(TableName=aws.table_name, Key={k: markers[0][k] for k in ("pk", "sk")})
-    store.apply_change(new, {k: v for k, v in new.items() if k not in ("lost_pk", "lost_sk")})  # the stream's path
+    stores.stream.apply_change(new, {k: v for k, v in new.items() if k not in ("lost_pk", "lost_sk")})  # the stream's path
     assert [int(m["expires_at"]["N"]) for m in table.query(**by_number)["Items"]] == expected

@@ -105,8 +105,8 @@ def test_park_and_give_up_each_throttled_once_still_end_lost_and_told(world: Wor
     ticket = world.ticket(ticket_id)
     assert ticket.status is TicketStatus.LOST and ticket.lost_cause == "callback_failed"
     assert not ticket.task_token
-    assert [t.id for t in world.c.store.lost_calls("brief").items] == [ticket_id]
-    assert world.c.store.head("brief") is None  # out of line, not stranded in it
+    assert [t.id for t in world.c.stores.lost.lost_calls("brief").items] == [ticket_id]
+    assert world.c.stores.line.head("brief") is None  # out of line, not stranded in it
 
 
 def test_a_give_up_the_store_keeps_refusing_still_tells_a_person(world: World, faults: Faults,  # noqa: F811

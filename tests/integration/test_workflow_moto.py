@@ -45,13 +45,13 @@ class World:
 
     def book(self, sid: str, called: str = "+18005550100", caller: str = "+14155550100") -> str:
         self.c.flow.incoming(CallEvent(sid, CallStatus.RINGING, caller, called))
-        ticket_id = self.c.store.find_by_call(sid).id
+        ticket_id = self.c.stores.tickets.find_by_call(sid).id
         for step in ("offer", "confirm"):
             getattr(self.c.flow, step)(ticket_id, CallEvent(sid, CallStatus.IN_PROGRESS, digits="1"))
         return ticket_id
 
     def ticket(self, ticket_id: str):  # type: ignore[no-untyped-def]
-        return self.c.store.get(ticket_id)
+        return self.c.stores.tickets.get(ticket_id)
 
     def parked(self, ticket_id: str) -> bool:
         t = self.ticket(ticket_id)
@@ -94,7 +94,7 @@ def test_parked_callback_is_dialed_once_and_recovered(world: World) -> None:
     assert world.execution(ticket_id)["status"] == "SUCCEEDED"
     assert len(world.dialer.calls) == 1 and world.dialer.calls[0]["to"] == "client:alice"
     assert world.ticket(ticket_id).status is TicketStatus.SERVED
-    assert world.c.store.get_agent("alice").status is AgentStatus.AVAILABLE
+    assert world.c.stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE
 
 
 def test_agent_idle_before_the_callback_parks_gets_it(world: World) -> None:
@@ -160,7 +160,7 @@ def test_outcome_reported_twice_is_harmless(world: World) -> None:
     ticket_id = world.book("CA1")
     world.agent("alice")
     world.pump_until(lambda: world.dialer.calls)
-    token = world.c.store._get_item(ticket_id).dial_token
+    token = world.c.stores.table.get_item(ticket_id).dial_token
     world.c.dispatcher.orchestrator.complete(token, {"result": "connected"})
     world.pump_until(lambda: world.finished(ticket_id))
     assert world.execution(ticket_id)["status"] == "SUCCEEDED"
@@ -174,7 +174,7 @@ def test_redelivered_dial_message_does_not_dial_twice(world: World) -> None:
     ticket_id = world.book("CA1")
     world.agent("alice")
     world.pump_until(lambda: world.dialer.calls)
-    t = world.c.store._get_item(ticket_id)
+    t = world.c.stores.table.get_item(ticket_id)
     again = json.dumps({"ticket_id": ticket_id, "attempt": 1, "token": t.dial_token,
                         "agent": {"agent_id": "alice"}})
     workers.on_dial_message(again)
@@ -216,7 +216,7 @@ def test_given_up_callback_is_on_the_lost_list_and_someone_is_told(world: World,
             world.pump_until(lambda: len(world.dialer.calls) == attempt)
             world.answer(ticket_id, "busy")
         world.pump_until(lambda: world.finished(ticket_id) and slack.requests)
-        [lost] = world.c.store.lost_calls("support").items
+        [lost] = world.c.stores.lost.lost_calls("support").items
         assert (lost.id, lost.lost_cause, lost.status) == (ticket_id, "callback_failed", TicketStatus.LOST)
         [(path, body)] = slack.requests
         assert path == "/hook" and "callback failed" in body["text"] and "0100" not in body["text"]
@@ -247,5 +247,5 @@ def test_the_agent_is_freed_when_the_call_status_overtakes_the_dial_action(world
                                                        dial_status=CallStatus("completed")))
     world.pump_until(lambda: world.finished(ticket_id))
     assert world.ticket(ticket_id).status is TicketStatus.SERVED
-    agent = world.c.store.get_agent("alice")
+    agent = world.c.stores.agents.get_agent("alice")
     assert (agent.status, agent.ticket_id) == (AgentStatus.AVAILABLE, None)

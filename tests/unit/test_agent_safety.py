@@ -13,7 +13,7 @@ from chalicelib.domain.errors import NumberNotAllowedError
 from chalicelib.domain.model import AgentStatus, AnsweredBy, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.phone import NumberPolicy
 from chalicelib.domain.queues import QueueDirectory
-from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeDialer, FakeOrchestrator, MemoryStores, FixedClock
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in San Francisco
 CUSTOMER = "+14155550100"
@@ -24,20 +24,20 @@ POLICY = NumberPolicy(("US", "CA"), "US")
 def world(mode: str = "agent_first"):  # type: ignore[no-untyped-def]
     queues = QueueDirectory.from_config({"queues": [
         {"id": "support", "numbers": ["+18005550100"], "dial_mode": mode, "retry_delays_seconds": [0, 300, 600]}]})
-    store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
-    dispatcher = Dispatcher(store, orch, dialer, clock, queues)
-    return store, orch, dialer, clock, Callbacks(store, orch, dialer, clock, queues, dispatcher), dispatcher
+    stores, orch, dialer, clock = memory_stores(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    dispatcher = Dispatcher(stores, orch, dialer, clock, queues)
+    return stores, orch, dialer, clock, Callbacks(stores, orch, dialer, clock, queues, dispatcher), dispatcher
 
 
-def live(store: FakeStore, call: str) -> Ticket:
-    return store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=call))
+def live(stores: MemoryStores, call: str) -> Ticket:
+    return stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=call))
 
 
-def parked(store: FakeStore, call: str = "CA1") -> Ticket:
-    t = live(store, call)
-    store.convert_to_callback(t.id, CUSTOMER, NOW, NOW)
-    store.park(t.id, f"park-{t.id}")
-    return store.get(t.id)
+def parked(stores: MemoryStores, call: str = "CA1") -> Ticket:
+    t = live(stores, call)
+    stores.tickets.convert_to_callback(t.id, CUSTOMER, NOW, NOW)
+    stores.table.park(t.id, f"park-{t.id}")
+    return stores.tickets.get(t.id)
 
 
 # --- 3: contacts pass the number policy -------------------------------------------------------------
@@ -51,10 +51,10 @@ def parked(store: FakeStore, call: str = "CA1") -> Ticket:
     "client:has space", "client:" + "a" * 65, "sip:alice@" + "h" * 300,
 ])
 def test_a_contact_the_policy_refuses_is_never_stored(contact: str) -> None:
-    store, orch, dialer, clock, cb, d = world()
+    stores, orch, dialer, clock, cb, d = world()
     with pytest.raises(NumberNotAllowedError):
         d.agent_event("alice", AV, contact=contact, queues=("support",))
-    assert "alice" not in store.agents
+    assert "alice" not in stores.table.agents
 
 
 @pytest.mark.parametrize("contact, stored", [
@@ -63,44 +63,44 @@ def test_a_contact_the_policy_refuses_is_never_stored(contact: str) -> None:
     ("sip:+14155550111@trunk.example.com;transport=tls", "sip:+14155550111@trunk.example.com;transport=tls"),
 ])
 def test_good_contacts_are_kept_in_canonical_form(contact: str, stored: str) -> None:
-    store, orch, dialer, clock, cb, d = world()
+    stores, orch, dialer, clock, cb, d = world()
     d.agent_event("alice", AV, contact=contact, queues=("support",))
-    assert store.get_agent("alice").contact == stored
+    assert stores.agents.get_agent("alice").contact == stored
 
 
 def test_a_contact_already_stored_that_the_policy_refuses_is_never_claimed_or_dialed() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    caller = live(store, "CA1")
-    store.record_agent_status("mallory", AV, NOW, "+19005551234", ("support",), None)  # from before the policy
+    stores, orch, dialer, clock, cb, d = world()
+    caller = live(stores, "CA1")
+    stores.agents.record_agent_status("mallory", AV, NOW, "+19005551234", ("support",), None)  # from before the policy
     assert d.offer_work("mallory") is None
     assert d.sweep() == 0
     assert dialer.redirects == [] and orch.completed == []
-    assert store.get(caller.id).status is TicketStatus.WAITING  # still in line, at its place
-    assert store.get_agent("mallory").ticket_id is None  # not reserved
+    assert stores.tickets.get(caller.id).status is TicketStatus.WAITING  # still in line, at its place
+    assert stores.agents.get_agent("mallory").ticket_id is None  # not reserved
 
 
 def test_the_dial_worker_looks_the_contact_up_and_refuses_a_bad_one() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket = parked(store)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket = parked(stores)
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     assert orch.completed == [(f"park-{ticket.id}", {"agent_id": "alice"})]  # the id, never the contact
-    store.agents["alice"] = replace(store.agents["alice"], contact="+19005551234")  # changed under us
+    stores.table.agents["alice"] = replace(stores.table.agents["alice"], contact="+19005551234")  # changed under us
     assert cb.dial(DialRequest(ticket.id, 1, "alice", "dial-token")) is None
     assert dialer.calls == []
     assert orch.completed[-1] == ("dial-token", {"result": "agent-missed",
                                                  "next": {"not_before": "2026-11-23T18:00:00Z", "attempt": 1}})
-    assert store.get(ticket.id).status is TicketStatus.SCHEDULED  # parks again; no attempt spent
-    agent = store.get_agent("alice")
+    assert stores.tickets.get(ticket.id).status is TicketStatus.SCHEDULED  # parks again; no attempt spent
+    agent = stores.agents.get_agent("alice")
     assert (agent.status, agent.ticket_id) == (AgentStatus.OFFLINE, None)
 
 
 def test_customer_first_never_bridges_to_a_refused_contact() -> None:
-    store, orch, dialer, clock, cb, d = world("customer_first")
-    ticket = parked(store)
+    stores, orch, dialer, clock, cb, d = world("customer_first")
+    ticket = parked(stores)
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     cb.dial(DialRequest(ticket.id, 1, "alice", "dial-token"))
     assert dialer.calls[0]["to"] == CUSTOMER
-    store.agents["alice"] = replace(store.agents["alice"], contact="+18765551234")
+    stores.table.agents["alice"] = replace(stores.table.agents["alice"], contact="+18765551234")
     script = cb.answered(ticket.id, dial_id("dial-token"), CallEvent("CAout1", CallStatus.IN_PROGRESS,
                                                                       answered_by=AnsweredBy.HUMAN))
     assert not any(getattr(v, "target", None) for v in script.verbs)
@@ -110,23 +110,23 @@ def test_customer_first_never_bridges_to_a_refused_contact() -> None:
 # --- 6: a second 'available' while reserved ------------------------------------------------------
 
 def test_a_second_available_while_reserved_gives_no_second_ticket() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    first, second = live(store, "CA1"), live(store, "CA2")
+    stores, orch, dialer, clock, cb, d = world()
+    first, second = live(stores, "CA1"), live(stores, "CA2")
     _, got = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     assert got.id == first.id
     clock.advance(5)
     agent, again = d.agent_event("alice", AV, event_id="second-available")
     assert again is None and agent.status is AgentStatus.BUSY and agent.ticket_id == first.id
     assert [call for call, _ in dialer.redirects] == ["CA1"]  # the agent's phone rang once
-    assert store.get(second.id).status is TicketStatus.WAITING
+    assert stores.tickets.get(second.id).status is TicketStatus.WAITING
 
 
 # --- 7: the status callback before the Dial action -------------------------------------------------
 
 @pytest.mark.parametrize("status_first", [True, False])
 def test_the_agent_is_freed_whatever_order_status_and_dial_action_come_in(status_first: bool) -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket = parked(store)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket = parked(stores)
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     cb.dial(DialRequest(ticket.id, 1, "alice", "dial-token"))
     did = dial_id("dial-token")
@@ -136,39 +136,39 @@ def test_the_agent_is_freed_whatever_order_status_and_dial_action_come_in(status
                                                           dial_status=CallStatus("completed")))
     for step in ((status, dialed) if status_first else (dialed, status)):
         step()
-    assert store.get(ticket.id).status is TicketStatus.SERVED
-    agent = store.get_agent("alice")
+    assert stores.tickets.get(ticket.id).status is TicketStatus.SERVED
+    agent = stores.agents.get_agent("alice")
     assert (agent.status, agent.ticket_id) == (AV, None)
     assert orch.completed[-1] == ("dial-token", {"result": "connected"})
 
 
 def test_while_the_conversation_lasts_the_agent_stays_busy() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket = parked(store)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket = parked(stores)
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     cb.dial(DialRequest(ticket.id, 1, "alice", "dial-token"))
     cb.dialed(ticket.id, dial_id("dial-token"), CallEvent("CAout1", CallStatus.IN_PROGRESS,
                                                           dial_status=CallStatus("completed")))
-    assert store.get_agent("alice").status is AgentStatus.BUSY  # no status callback yet
+    assert stores.agents.get_agent("alice").status is AgentStatus.BUSY  # no status callback yet
 
 
 # --- 8: SendTaskSuccess fails after the claim ---------------------------------------------------------
 
 def test_a_transient_resume_failure_is_retried_at_once() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket = parked(store)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket = parked(stores)
     orch.fail_completes = 1
     _, got = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     assert got.id == ticket.id and orch.completed == [(f"park-{ticket.id}", {"agent_id": "alice"})]
 
 
 def test_a_resume_that_keeps_failing_is_sent_again_by_the_sweep() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket = parked(store)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket = parked(stores)
     orch.fail_completes = 5
     _, got = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     assert got is None and orch.completed == []
-    assert store.get(ticket.id).status is TicketStatus.CONNECTING  # the claim stands, the token is kept
+    assert stores.tickets.get(ticket.id).status is TicketStatus.CONNECTING  # the claim stands, the token is kept
     orch.fail_completes = 0
     clock.advance(RESUME_GRACE.total_seconds() - 1)
     d.sweep()
@@ -183,19 +183,19 @@ def test_a_resume_that_keeps_failing_is_sent_again_by_the_sweep() -> None:
 
 
 def test_the_sweep_leaves_a_claim_whose_dial_has_begun() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket = parked(store)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket = parked(stores)
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     cb.dial(DialRequest(ticket.id, 1, "alice", "dial-token"))
     clock.advance(timedelta(minutes=5).total_seconds())
     d.sweep()
-    assert len(orch.completed) == 1 and store.get_agent("alice").ticket_id == ticket.id
+    assert len(orch.completed) == 1 and stores.agents.get_agent("alice").ticket_id == ticket.id
 
 
 def test_an_agent_who_cannot_be_dialed_does_not_keep_the_sweep_from_the_others() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    caller = live(store, "CA1")
-    store.record_agent_status("mallory", AV, NOW, "+19005551234", ("support",), None)  # first in the index
-    store.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
+    stores, orch, dialer, clock, cb, d = world()
+    caller = live(stores, "CA1")
+    stores.agents.record_agent_status("mallory", AV, NOW, "+19005551234", ("support",), None)  # first in the index
+    stores.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)
     assert d.sweep() == 1
-    assert store.get(caller.id).agent_id == "alice" and store.get_agent("mallory").ticket_id is None
+    assert stores.tickets.get(caller.id).agent_id == "alice" and stores.agents.get_agent("mallory").ticket_id is None

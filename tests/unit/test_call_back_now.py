@@ -23,13 +23,13 @@ NY_HOURS = {"timezone": "America/New_York", "mon": ["08:00-20:00"], "tue": ["08:
 def world(start: datetime = MONDAY_10_NY, **queue: object) -> tuple[MemoryWorld, Operations]:
     queues = QueueDirectory([parse_queue({"id": "support", "retry_delays_seconds": [0, 3600], **queue})])
     w = build_memory(queues, start)
-    return w, Operations(w.store, MemoryOperationsLog(), queues, w.clock, w.orchestrator, w.flow)
+    return w, Operations(w.stores, MemoryOperationsLog(), queues, w.clock, w.orchestrator, w.flow)
 
 
 def lose(w: MemoryWorld, sid: str = "CA1", after: float = 60) -> str:
     """A caller holds with nobody signed in and hangs up: a lost call, its recovery callback booked."""
     w.flow.incoming(CallEvent(sid, CallStatus.RINGING, ALICE, "+18005550100"))
-    tid = w.store.find_by_call(sid).id
+    tid = w.stores.tickets.find_by_call(sid).id
     w.clock.advance(after)
     w.flow.incoming(CallEvent(sid, CallStatus.COMPLETED, ALICE, "+18005550100"))
     w.clock.advance(1)
@@ -38,7 +38,7 @@ def lose(w: MemoryWorld, sid: str = "CA1", after: float = 60) -> str:
 
 def dial_ends(w: MemoryWorld, tid: str, status: str) -> None:
     """The agent (dialed first) answers; the callee's leg ends with `status`."""
-    did = w.store.get(tid).dial_id or ""
+    did = w.stores.tickets.get(tid).dial_id or ""
     n = len(w.dialer.calls)  # type: ignore[attr-defined]
     w.callbacks.answered(tid, did, CallEvent(f"CAout{n}", CallStatus.IN_PROGRESS))
     w.callbacks.dialed(tid, did, CallEvent(f"CAout{n}", CallStatus.IN_PROGRESS,
@@ -52,7 +52,7 @@ def scheduled_retry(w: MemoryWorld) -> str:
     w.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
     w.clock.advance(1)
     dial_ends(w, tid, "no-answer")
-    ticket = w.store.get(tid)
+    ticket = w.stores.tickets.get(tid)
     assert (ticket.status, ticket.attempts) == (TicketStatus.SCHEDULED, 1)
     assert ticket.next_attempt_at == w.clock.now() - timedelta(seconds=1) + timedelta(seconds=3600)
     return tid
@@ -61,11 +61,11 @@ def scheduled_retry(w: MemoryWorld) -> str:
 def test_a_scheduled_callback_is_due_at_once_under_a_new_execution_and_leaves_the_list_when_it_connects() -> None:
     w, ops = world()
     tid = scheduled_retry(w)
-    old = w.store.get(tid).execution_id or ""
+    old = w.stores.tickets.get(tid).execution_id or ""
     done = ops.call_back_now(tid, "s1")
     assert (done.result, done.ticket) == ("due_now", tid)
     assert w.orchestrator.status(old) == ("ABORTED", "Holdfast.Rejoined")
-    new = w.store.get(tid).execution_id or ""
+    new = w.stores.tickets.get(tid).execution_id or ""
     assert new == f"mem:{tid}-2" and w.orchestrator.status(new) == ("RUNNING", None)
     assert w.orchestrator.executions[new].data["schedule"] == {
         "not_before": w.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": 2}  # the attempt it was due as
@@ -73,7 +73,7 @@ def test_a_scheduled_callback_is_due_at_once_under_a_new_execution_and_leaves_th
     assert len(w.dialer.calls) == 2  # type: ignore[attr-defined]  # now, not in an hour
     assert [x["ticket"] for x in ops.lost_calls("support").items] == [tid]
     dial_ends(w, tid, "completed")
-    assert w.store.get(tid).status is TicketStatus.SERVED
+    assert w.stores.tickets.get(tid).status is TicketStatus.SERVED
     assert ops.lost_calls("support").items == []
     w.clock.advance(2 * 3600)
     assert len(w.dialer.calls) == 2  # type: ignore[attr-defined]  # the old schedule never fires
@@ -103,13 +103,13 @@ def test_outside_business_hours_it_says_when_and_changes_nothing_inside_it_is_du
     # Monday 20:30 in New York: closed. The lost call's callback is booked for Tuesday 08:00.
     w, ops = world(datetime(2026, 11, 24, 1, 30, tzinfo=timezone.utc), hours=NY_HOURS)
     tid = lose(w)
-    before = w.store.get(tid)
+    before = w.stores.tickets.get(tid)
     assert before.status is TicketStatus.SCHEDULED
     with pytest.raises(CallBackRefusedError) as refused:
         ops.call_back_now(tid, "s1")
     assert refused.value.reason == "closed" and refused.value.when == before.not_before
     assert "we are closed now" in str(refused.value) and before.not_before.isoformat() in str(refused.value)
-    assert w.store.get(tid) == before and len(w.orchestrator.executions) == 1
+    assert w.stores.tickets.get(tid) == before and len(w.orchestrator.executions) == 1
     # The other side of the rule: at Tuesday 08:00 the callback is due (and already on its way).
     w.clock.run_until(datetime(2026, 11, 24, 13, 0, 1, tzinfo=timezone.utc))
     assert ops.call_back_now(tid, "s1").result == "already_due"
@@ -129,7 +129,7 @@ def test_outside_the_callees_calling_window_it_says_when() -> None:
 def test_a_waiting_callback_is_already_due() -> None:
     w, ops = world()
     tid = lose(w)
-    assert w.store.get(tid).status is TicketStatus.WAITING
+    assert w.stores.tickets.get(tid).status is TicketStatus.WAITING
     done = ops.call_back_now(tid, "s1")
     assert done.result == "already_due" and "waiting in line" in done.message
     assert len(w.orchestrator.executions) == 1
@@ -138,10 +138,10 @@ def test_a_waiting_callback_is_already_due() -> None:
 def test_with_no_pending_callback_one_is_booked_through_the_call_flow() -> None:
     w, ops = world()
     short = lose(w, "CA1", after=3)  # a short abandon: no callback was booked
-    assert w.store.get(short).kind is TicketKind.LIVE
+    assert w.stores.tickets.get(short).kind is TicketKind.LIVE
     done = ops.call_back_now(short, "s1")
     assert (done.result, done.ticket) == ("booked", short)  # the live ticket becomes the callback
-    assert w.store.get(short).kind is TicketKind.CALLBACK
+    assert w.stores.tickets.get(short).kind is TicketKind.CALLBACK
     # a stopped callback's lost call: a new ticket (the open callback of the number), due now
     assert ops.stop_calling(short, "s1")
     done = ops.call_back_now(short, "s1")
@@ -159,11 +159,11 @@ def test_opt_outs_and_the_daily_allowance_hold() -> None:
     with pytest.raises(CallBackRefusedError) as refused:
         ops.call_back_now(tid, "s1")
     assert refused.value.reason == "rate_limited" and "callbacks for today" in str(refused.value)
-    w.store.set_opt_out(ALICE, True, w.clock.now())
+    w.stores.bookings.set_opt_out(ALICE, True, w.clock.now())
     with pytest.raises(CallBackRefusedError) as refused:
         ops.call_back_now(tid, "s1")
     assert refused.value.reason == "opted_out"
-    assert w.store.get(tid).status is TicketStatus.CANCELLED and len(w.orchestrator.executions) == 1
+    assert w.stores.tickets.get(tid).status is TicketStatus.CANCELLED and len(w.orchestrator.executions) == 1
 
 
 def test_a_start_that_failed_is_started_by_the_next_click() -> None:
@@ -177,13 +177,13 @@ def test_a_start_that_failed_is_started_by_the_next_click() -> None:
     w.orchestrator.start = down  # type: ignore[method-assign]
     with pytest.raises(OrchestratorError):
         ops.call_back_now(tid, "s1")
-    assert w.store.get(tid).execution_id is None  # the old run was stopped; nothing runs it now
+    assert w.stores.tickets.get(tid).execution_id is None  # the old run was stopped; nothing runs it now
     w.orchestrator.start = real_start  # type: ignore[method-assign]
     assert ops.call_back_now(tid, "s1").result == "already_due"  # a start may be under way: none doubled
-    assert w.store.get(tid).execution_id is None
+    assert w.stores.tickets.get(tid).execution_id is None
     w.clock.advance(61)
     assert ops.call_back_now(tid, "s1").result == "due_now"
-    assert w.store.get(tid).execution_id == f"mem:{tid}-3"
+    assert w.stores.tickets.get(tid).execution_id == f"mem:{tid}-3"
     w.clock.advance(1)
     assert len(w.dialer.calls) == 2  # type: ignore[attr-defined]
 
@@ -207,7 +207,7 @@ def test_a_click_while_another_is_starting_the_execution_starts_none() -> None:
 def test_a_number_the_policy_refuses_is_not_called() -> None:
     w, ops = world(allowed_countries=["GB"])  # a US caller: never dialed, so no callback was booked
     tid = lose(w)
-    assert w.store.get(tid).kind is TicketKind.LIVE
+    assert w.stores.tickets.get(tid).kind is TicketKind.LIVE
     with pytest.raises(CallBackRefusedError) as refused:
         ops.call_back_now(tid, "s1")
     assert refused.value.reason == "not_dialable" and w.orchestrator.executions == {}

@@ -12,7 +12,7 @@ from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, 
 from chalicelib.adapters.twilio_provider import TwilioTelephony
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Dial, Hangup
-from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeDialer, FakeOrchestrator, MemoryStores, FixedClock
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in San Francisco
 CUSTOMER = "+14155550100"
@@ -22,18 +22,18 @@ def world(mode: str = "agent_first"):  # type: ignore[no-untyped-def]
     queues = QueueDirectory.from_config({"queues": [
         {"id": "support", "numbers": ["+18005550100"], "dial_mode": mode,
          "retry_delays_seconds": [0, 300, 600]}]})
-    store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
-    dispatcher = Dispatcher(store, orch, dialer, clock, queues)
-    return store, orch, dialer, clock, Callbacks(store, orch, dialer, clock, queues, dispatcher), dispatcher
+    stores, orch, dialer, clock = memory_stores(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    dispatcher = Dispatcher(stores, orch, dialer, clock, queues)
+    return stores, orch, dialer, clock, Callbacks(stores, orch, dialer, clock, queues, dispatcher), dispatcher
 
 
-def reserved(store: FakeStore, dispatcher: Dispatcher, attempt: int = 1) -> tuple[Ticket, DialRequest]:
+def reserved(stores: MemoryStores, dispatcher: Dispatcher, attempt: int = 1) -> tuple[Ticket, DialRequest]:
     """A parked callback that agent alice has just been given: what the Dial step sends."""
-    t = store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id="CA1"))
-    store.convert_to_callback(t.id, CUSTOMER, NOW, NOW)
-    store.park(t.id, "park-token", attempt)
+    t = stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id="CA1"))
+    stores.tickets.convert_to_callback(t.id, CUSTOMER, NOW, NOW)
+    stores.table.park(t.id, "park-token", attempt)
     dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="client:alice", queues=("support",))
-    return store.get(t.id), DialRequest(t.id, attempt, "alice", f"dial-token-{attempt}")
+    return stores.tickets.get(t.id), DialRequest(t.id, attempt, "alice", f"dial-token-{attempt}")
 
 
 def ev(status: CallStatus = CallStatus.IN_PROGRESS, AnsweredBy: str = "",  # noqa: N803 - the wire names
@@ -44,8 +44,8 @@ def ev(status: CallStatus = CallStatus.IN_PROGRESS, AnsweredBy: str = "",  # noq
 
 
 def test_agent_first_dials_the_agent_who_hears_the_customer_then_is_bridged() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(stores, d)
     assert cb.dial(req) == "CAout1"
     [call] = dialer.calls
     assert call["to"] == "client:alice" and call["from"] == "+18005550100" and not call["amd"]
@@ -56,24 +56,24 @@ def test_agent_first_dials_the_agent_who_hears_the_customer_then_is_bridged() ->
     assert isinstance(script.verbs[1], Dial) and script.verbs[1].target == CUSTOMER
     script = cb.dialed(ticket.id, did, ev(CallStatus.COMPLETED, DialCallStatus="completed"))
     assert isinstance(script.verbs[-1], Hangup)
-    assert store.get(ticket.id).status is TicketStatus.SERVED
+    assert stores.tickets.get(ticket.id).status is TicketStatus.SERVED
     assert orch.completed[-1] == ("dial-token-1", {"result": "connected"})
-    assert store.get_agent("alice").status is AgentStatus.BUSY  # still talking
+    assert stores.agents.get_agent("alice").status is AgentStatus.BUSY  # still talking
     cb.call_status(ticket.id, did, ev(CallStatus.COMPLETED))
-    assert store.get_agent("alice").status is AgentStatus.AVAILABLE  # call over
+    assert stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE  # call over
 
 
 def test_a_redelivered_dial_request_never_dials_twice() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    _, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world()
+    _, req = reserved(stores, d)
     cb.dial(req)
     assert cb.dial(req) is None
     assert len(dialer.calls) == 1
 
 
 def test_busy_customer_is_retried_at_the_next_slot_and_the_agent_freed() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(stores, d)
     cb.dial(req)
     did = dial_id(req.token)
     cb.dialed(ticket.id, did, ev(DialCallStatus="busy"))
@@ -82,43 +82,43 @@ def test_busy_customer_is_retried_at_the_next_slot_and_the_agent_freed() -> None
     assert orch.completed[-1] == ("dial-token-1", {"result": "busy", "next": {
         "not_before": "2026-11-23T18:05:00Z", "attempt": 2}})
     assert len([c for c in orch.completed if c[0] == "dial-token-1"]) == 1
-    got = store.get(ticket.id)
+    got = stores.tickets.get(ticket.id)
     assert (got.status, got.last_outcome, got.next_attempt_at) == (
         TicketStatus.SCHEDULED, "busy", NOW + timedelta(minutes=5))
-    assert store.get_agent("alice").status is AgentStatus.AVAILABLE
+    assert stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE
 
 
 def test_last_attempt_gives_up() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket, req = reserved(store, d, attempt=3)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(stores, d, attempt=3)
     cb.dial(req)
     cb.dialed(ticket.id, dial_id(req.token), ev(DialCallStatus="no-answer"))
     assert orch.completed[-1] == ("dial-token-3", {"result": "no-answer"})
-    assert store.get(ticket.id).status is TicketStatus.LOST
+    assert stores.tickets.get(ticket.id).status is TicketStatus.LOST
 
 
 def test_outside_the_callees_window_nothing_is_dialed_and_it_waits_for_eight() -> None:
-    store, orch, dialer, clock, cb, d = world()
+    stores, orch, dialer, clock, cb, d = world()
     clock.current = datetime(2026, 11, 24, 5, 30, tzinfo=timezone.utc)  # 21:30 in San Francisco
-    _, req = reserved(store, d, attempt=2)
+    _, req = reserved(stores, d, attempt=2)
     assert cb.dial(req) is None and dialer.calls == []
     assert orch.completed[-1] == ("dial-token-2", {"result": "not-now", "next": {
         "not_before": "2026-11-24T16:00:00Z", "attempt": 2}})
 
 
 def test_agent_who_does_not_answer_is_taken_offline_and_the_attempt_does_not_count() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket, req = reserved(store, d, attempt=3)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(stores, d, attempt=3)
     cb.dial(req)
     cb.call_status(ticket.id, dial_id(req.token), ev(CallStatus.NO_ANSWER))
     assert orch.completed[-1][1] == {"result": "agent-missed", "next": {"not_before": "2026-11-23T18:00:00Z",
                                                                        "attempt": 3}}
-    assert store.get_agent("alice").status is AgentStatus.OFFLINE
+    assert stores.agents.get_agent("alice").status is AgentStatus.OFFLINE
 
 
 def test_customer_first_detects_machines() -> None:
-    store, orch, dialer, clock, cb, d = world("customer_first")
-    ticket, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world("customer_first")
+    ticket, req = reserved(stores, d)
     cb.dial(req)
     assert dialer.calls[0]["to"] == CUSTOMER and dialer.calls[0]["amd"]
     script = cb.answered(ticket.id, dial_id(req.token), ev(AnsweredBy="machine_start"))
@@ -127,8 +127,8 @@ def test_customer_first_detects_machines() -> None:
 
 
 def test_customer_first_human_is_greeted_and_bridged_to_the_agent() -> None:
-    store, orch, dialer, clock, cb, d = world("customer_first")
-    ticket, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world("customer_first")
+    ticket, req = reserved(stores, d)
     cb.dial(req)
     script = cb.answered(ticket.id, dial_id(req.token), ev(AnsweredBy="human"))
     assert "calling you back" in script.verbs[0].text and script.verbs[1].target == "client:alice"
@@ -138,8 +138,8 @@ def test_customer_first_human_is_greeted_and_bridged_to_the_agent() -> None:
 
 
 def test_stale_webhooks_of_an_old_attempt_change_nothing() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(stores, d)
     cb.dial(req)
     cb.dialed(ticket.id, "not-this-attempt", ev(DialCallStatus="busy"))
     assert orch.completed == [("park-token", {"agent_id": "alice"})]
@@ -147,17 +147,17 @@ def test_stale_webhooks_of_an_old_attempt_change_nothing() -> None:
 
 
 def test_provider_refusing_the_call_is_an_outcome_not_a_crash() -> None:
-    store, orch, dialer, clock, cb, d = world("customer_first")
-    _, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world("customer_first")
+    _, req = reserved(stores, d)
     dialer.fail_calls = True
     assert cb.dial(req) is None
     assert orch.completed[-1][1]["result"] == "failed"
 
 
 def test_dial_for_a_ticket_no_longer_reserved_is_cancelled() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket, req = reserved(store, d)
-    store.tickets[ticket.id] = store.get(ticket.id).evolve(status=TicketStatus.SERVED)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(stores, d)
+    stores.table.tickets[ticket.id] = stores.tickets.get(ticket.id).evolve(status=TicketStatus.SERVED)
     assert cb.dial(req) is None
     assert orch.completed[-1] == ("dial-token-1", {"result": "cancelled"})
 
@@ -168,15 +168,15 @@ def test_malformed_dial_message() -> None:
 
 
 def test_a_status_callback_that_overtakes_the_dial_action_does_not_decide_the_outcome() -> None:
-    store, orch, dialer, clock, cb, d = world()
-    ticket, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(stores, d)
     cb.dial(req)
     did = dial_id(req.token)
     cb.call_status(ticket.id, did, ev(CallStatus.COMPLETED))  # early
-    assert store.get(ticket.id).dial_id == did  # still open
+    assert stores.tickets.get(ticket.id).dial_id == did  # still open
     cb.dialed(ticket.id, did, ev(CallStatus.COMPLETED, DialCallStatus="completed"))
     assert orch.completed[-1] == ("dial-token-1", {"result": "connected"})
-    assert store.get(ticket.id).status is TicketStatus.SERVED
+    assert stores.tickets.get(ticket.id).status is TicketStatus.SERVED
 
 
 def test_callback_prompts_honour_the_queues_overrides() -> None:
@@ -184,10 +184,10 @@ def test_callback_prompts_honour_the_queues_overrides() -> None:
 
     queues = QueueDirectory.from_config({"queues": [{"id": "support", "numbers": ["+18005550100"],
                                                      "prompts": {"agent_whisper": {"en": {"audio": "https://x/w.mp3"}}}}]})
-    store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
-    d = Dispatcher(store, orch, dialer, clock, queues)
-    cb = Callbacks(store, orch, dialer, clock, queues, d)
-    ticket, req = reserved(store, d)
+    stores, orch, dialer, clock = memory_stores(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    d = Dispatcher(stores, orch, dialer, clock, queues)
+    cb = Callbacks(stores, orch, dialer, clock, queues, d)
+    ticket, req = reserved(stores, d)
     cb.dial(req)
     assert cb.answered(ticket.id, dial_id(req.token), ev()).verbs[0] == Play("https://x/w.mp3")
 
@@ -195,27 +195,27 @@ def test_callback_prompts_honour_the_queues_overrides() -> None:
 def test_a_callbacks_agent_shows_talking_from_its_answer_or_ringing_then_talking_by_its_leg() -> None:
     """The monitor's leg: agent first, the agent answered the callback's own call (cb-answer);
     customer first, the agent's Dial reports its leg to the same bridge-leg step as a live bridge."""
-    store, orch, dialer, clock, cb, d = world()
-    ticket, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(stores, d)
     cb.dial(req)
-    assert store.get(ticket.id).leg is None  # the agent's phone is being dialed
+    assert stores.tickets.get(ticket.id).leg is None  # the agent's phone is being dialed
     clock.advance(7)
     cb.answered(ticket.id, dial_id(req.token), ev())
-    assert (store.get(ticket.id).leg, store.get(ticket.id).leg_at) == ("talking", NOW + timedelta(seconds=7))
+    assert (stores.tickets.get(ticket.id).leg, stores.tickets.get(ticket.id).leg_at) == ("talking", NOW + timedelta(seconds=7))
 
-    store, orch, dialer, clock, cb, d = world("customer_first")
-    ticket, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world("customer_first")
+    ticket, req = reserved(stores, d)
     cb.dial(req)
     dial = cb.answered(ticket.id, dial_id(req.token), ev(AnsweredBy="human")).verbs[1]
     assert isinstance(dial, Dial) and dial.status is not None
     assert dial.status.name == "bridge-leg" and dict(dial.status.params) == {"t": ticket.id, "agent": "alice"}
-    assert store.get(ticket.id).leg is None
+    assert stores.tickets.get(ticket.id).leg is None
     clock.advance(3)
     assert d.bridge_leg(ticket.id, "alice", CallStatus.RINGING)
     assert not d.bridge_leg(ticket.id, "alice", CallStatus.QUEUED)  # nothing the monitor shows
     clock.advance(5)
     assert d.bridge_leg(ticket.id, "alice", CallStatus.IN_PROGRESS)
-    assert (store.get(ticket.id).leg, store.get(ticket.id).leg_at) == ("talking", NOW + timedelta(seconds=8))
+    assert (stores.tickets.get(ticket.id).leg, stores.tickets.get(ticket.id).leg_at) == ("talking", NOW + timedelta(seconds=8))
 
 
 def ended_after(seconds: int) -> CallEvent:
@@ -229,22 +229,22 @@ def test_an_agent_first_callback_too_short_to_be_a_conversation_is_retried_not_s
                                                                                         served: bool) -> None:
     # agent-first has no machine detection: the agent who hears voicemail hangs up on it, and a call that
     # short (callback_min_talk_seconds, 20) is a machine's, retried; 0 is a provider that gave no length
-    store, orch, dialer, clock, cb, d = world()
-    ticket, req = reserved(store, d)
+    stores, orch, dialer, clock, cb, d = world()
+    ticket, req = reserved(stores, d)
     cb.dial(req)
     did = dial_id(req.token)
     cb.answered(ticket.id, did, ev())
     assert isinstance(cb.dialed(ticket.id, did, ended_after(seconds)).verbs[-1], Hangup)
-    got = store.get(ticket.id)
+    got = stores.tickets.get(ticket.id)
     if served:
         assert got.status is TicketStatus.SERVED and orch.completed[-1] == ("dial-token-1", {"result": "connected"})
         return
     assert (got.status, got.last_outcome) == (TicketStatus.SCHEDULED, "machine")
     assert orch.completed[-1] == ("dial-token-1", {"result": "machine", "next": {
         "not_before": "2026-11-23T18:05:00Z", "attempt": 2}})
-    assert store.get_agent("alice").status is AgentStatus.AVAILABLE  # free for the next one at once
+    assert stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE  # free for the next one at once
     cb.call_status(ticket.id, did, ev(CallStatus.COMPLETED))  # the agent's leg ends: nothing more happens
-    assert store.get(ticket.id).status is TicketStatus.SCHEDULED
+    assert stores.tickets.get(ticket.id).status is TicketStatus.SCHEDULED
     assert [c for c in orch.completed if c[0] == "dial-token-1"] == [orch.completed[-1]]
 
 

@@ -11,7 +11,7 @@ from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Dial, Enqueue, Hangup
-from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeDialer, FakeOrchestrator, MemoryStores, FixedClock
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
 QUEUES = QueueDirectory.from_config({"queues": [{"id": "support", "callback_reserve_agents": 0, "callback_guard_seconds": 20},
@@ -21,20 +21,20 @@ AV = AgentStatus.AVAILABLE
 
 @pytest.fixture
 def world():  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
-    return store, orch, dialer, clock, Dispatcher(store, orch, dialer, clock, QUEUES)
+    stores, orch, dialer, clock = memory_stores(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    return stores, orch, dialer, clock, Dispatcher(stores, orch, dialer, clock, QUEUES)
 
 
-def live(store: FakeStore, call: str, queue: str = "support", priority: int = 0) -> Ticket:
-    return store.open_ticket(Ticket(queue, 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=call,
-                                    priority=priority))
+def live(stores: MemoryStores, call: str, queue: str = "support", priority: int = 0) -> Ticket:
+    return stores.tickets.open_ticket(Ticket(queue, 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=call,
+                                             priority=priority))
 
 
-def parked(store: FakeStore, call: str, queue: str = "support") -> Ticket:
-    t = live(store, call, queue)
-    store.convert_to_callback(t.id, "+14155550100", NOW, NOW)
-    store.park(t.id, f"token-{t.id}")
-    return store.get(t.id)
+def parked(stores: MemoryStores, call: str, queue: str = "support") -> Ticket:
+    t = live(stores, call, queue)
+    stores.tickets.convert_to_callback(t.id, "+14155550100", NOW, NOW)
+    stores.table.park(t.id, f"token-{t.id}")
+    return stores.tickets.get(t.id)
 
 
 def later(seconds: float = 1) -> datetime:
@@ -42,46 +42,46 @@ def later(seconds: float = 1) -> datetime:
 
 
 def test_available_agent_takes_the_head_live_caller_at_once(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    first, second = live(store, "CA1"), live(store, "CA2")
+    stores, orch, dialer, clock, d = world
+    first, second = live(stores, "CA1"), live(stores, "CA2")
     agent, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     assert ticket.id == first.id
     [(call_id, script)] = dialer.redirects
     dial = script.verbs[-1]
     assert call_id == "CA1" and isinstance(dial, Dial) and dial.target == "client:alice"
-    assert store.get(first.id).status is TicketStatus.CONNECTING
-    assert store.get_agent("alice").status is AgentStatus.BUSY
-    assert store.get(second.id).status is TicketStatus.WAITING
+    assert stores.tickets.get(first.id).status is TicketStatus.CONNECTING
+    assert stores.agents.get_agent("alice").status is AgentStatus.BUSY
+    assert stores.tickets.get(second.id).status is TicketStatus.WAITING
 
 
 def test_a_parked_callback_is_resumed_with_the_agent(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    cb = parked(store, "CA1")
-    live(store, "CA2")
+    stores, orch, dialer, clock, d = world
+    cb = parked(stores, "CA1")
+    live(stores, "CA2")
     d.agent_event("bob", AV, contact="+14155550111", queues=("support",))
     assert orch.completed == [(f"token-{cb.id}", {"agent_id": "bob"})]
     assert dialer.redirects == []
 
 
 def test_higher_priority_goes_first_then_ticket_number(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    live(store, "CA1")
-    vip = live(store, "CA2", priority=1)
+    stores, orch, dialer, clock, d = world
+    live(stores, "CA1")
+    vip = live(stores, "CA2", priority=1)
     _, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     assert ticket.id == vip.id
 
 
 def test_agent_takes_their_queues_in_their_order(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    live(store, "CA1", "support")
-    sale = live(store, "CA2", "sales")
+    stores, orch, dialer, clock, d = world
+    live(stores, "CA1", "support")
+    sale = live(stores, "CA2", "sales")
     _, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("sales", "support"))
     assert ticket.id == sale.id
 
 
 def test_duplicate_and_stale_events_do_not_double_book(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    live(store, "CA1"), live(store, "CA2")
+    stores, orch, dialer, clock, d = world
+    live(stores, "CA1"), live(stores, "CA2")
     d.agent_event("alice", AV, at=NOW, contact="client:alice", queues=("support",), event_id="ev1")
     assert d.agent_event("alice", AV, at=NOW, event_id="ev1") == (None, None)  # same event again
     clock.advance(5)
@@ -90,67 +90,67 @@ def test_duplicate_and_stale_events_do_not_double_book(world) -> None:  # type: 
 
 
 def test_agent_without_contact_or_not_available_gets_nothing(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    live(store, "CA1")
+    stores, orch, dialer, clock, d = world
+    live(stores, "CA1")
     assert d.agent_event("alice", AV, queues=("support",))[1] is None
     assert d.agent_event("bob", AgentStatus.BUSY, contact="client:bob", queues=("support",))[1] is None
-    assert store.staffing("support").staffed == 2 and store.staffing("support").idle == 1
+    assert stores.agents.staffing("support").staffed == 2 and stores.agents.staffing("support").idle == 1
 
 
 def test_caller_gone_before_bridging_is_abandoned_and_agent_takes_next(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    gone, next_one = live(store, "CA1"), live(store, "CA2")
+    stores, orch, dialer, clock, d = world
+    gone, next_one = live(stores, "CA1"), live(stores, "CA2")
     dialer.gone.add("CA1")
     _, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
-    assert store.get(gone.id).status is TicketStatus.ABANDONED
+    assert stores.tickets.get(gone.id).status is TicketStatus.ABANDONED
     assert ticket.id == next_one.id
 
 
 def test_stale_token_frees_the_agent_for_the_next(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    cb = parked(store, "CA1")
+    stores, orch, dialer, clock, d = world
+    cb = parked(stores, "CA1")
     orch._used.add(f"token-{cb.id}")  # its park timed out a moment ago
-    nxt = live(store, "CA2")
+    nxt = live(stores, "CA2")
     _, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     assert ticket.id == nxt.id
 
 
 def test_a_ticket_joining_the_line_goes_to_an_idle_agent(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
+    stores, orch, dialer, clock, d = world
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
-    cb = parked(store, "CA1")
+    cb = parked(stores, "CA1")
     d.ticket_changed("support", cb.id, TicketStatus.WAITING, TicketStatus.SCHEDULED, None)
     assert orch.completed[0][0] == f"token-{cb.id}"
-    assert store.get_agent("alice").ticket_id == cb.id
+    assert stores.agents.get_agent("alice").ticket_id == cb.id
 
 
 def test_bridge_result_serves_or_requeues_at_the_same_place(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    a, b = live(store, "CA1"), live(store, "CA2")
+    stores, orch, dialer, clock, d = world
+    a, b = live(stores, "CA1"), live(stores, "CA2")
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     script = d.bridge_result(a.id, "alice", answered=True)
-    assert isinstance(script.verbs[-1], Hangup) and store.get(a.id).status is TicketStatus.SERVED
-    assert store.get_agent("alice").ticket_id == b.id  # freed, and took the next caller
+    assert isinstance(script.verbs[-1], Hangup) and stores.tickets.get(a.id).status is TicketStatus.SERVED
+    assert stores.agents.get_agent("alice").ticket_id == b.id  # freed, and took the next caller
     script = d.bridge_result(b.id, "alice", answered=False)
     assert isinstance(script.verbs[-1], Enqueue)
-    assert store.get(b.id).status is TicketStatus.WAITING and store.ahead_of(store.get(b.id)) == 0
-    assert store.get_agent("alice").status is AgentStatus.OFFLINE  # missed a call: not handed more
+    assert stores.tickets.get(b.id).status is TicketStatus.WAITING and stores.line.ahead_of(stores.tickets.get(b.id)) == 0
+    assert stores.agents.get_agent("alice").status is AgentStatus.OFFLINE  # missed a call: not handed more
 
 
 def test_reparked_ticket_releases_a_stale_reservation(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    cb = parked(store, "CA1")
+    stores, orch, dialer, clock, d = world
+    cb = parked(stores, "CA1")
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
-    store.tickets[cb.id] = store.get(cb.id).evolve(status=TicketStatus.WAITING)  # no outcome came: re-parked
-    store.park(cb.id, "token-2", attempt=2)
+    stores.table.tickets[cb.id] = stores.tickets.get(cb.id).evolve(status=TicketStatus.WAITING)  # no outcome came: re-parked
+    stores.table.park(cb.id, "token-2", attempt=2)
     d.ticket_changed("support", cb.id, TicketStatus.WAITING, TicketStatus.CONNECTING, "alice")
-    assert store.get_agent("alice").ticket_id == cb.id  # released, then took it again with the new token
+    assert stores.agents.get_agent("alice").ticket_id == cb.id  # released, then took it again with the new token
     assert orch.completed[-1][0] == "token-2"
 
 
 def test_two_hundred_racing_events_for_a_hundred_callbacks(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    callbacks = [parked(store, f"CA{n}") for n in range(100)]
+    stores, orch, dialer, clock, d = world
+    callbacks = [parked(stores, f"CA{n}") for n in range(100)]
     events = [(f"agent{n}", f"ev{n}") for n in range(100)] * 2  # every event delivered twice
     random.Random(3).shuffle(events)
     for n in range(100):  # sign in busy first, so that 'available' is what dispatches
@@ -160,18 +160,18 @@ def test_two_hundred_racing_events_for_a_hundred_callbacks(world) -> None:  # ty
         list(pool.map(lambda e: d.agent_event(e[0], AV, at=NOW, event_id=e[1]), events))
     resumed = [token for token, _ in orch.completed]
     assert sorted(resumed) == sorted(f"token-{c.id}" for c in callbacks)  # each exactly once
-    agents = [store.get_agent(f"agent{n}") for n in range(100)]
+    agents = [stores.agents.get_agent(f"agent{n}") for n in range(100)]
     assert len({a.ticket_id for a in agents}) == 100 and all(a.status is AgentStatus.BUSY for a in agents)
 
 
 def test_provider_down_keeps_the_caller_in_line_and_the_agent_available(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    first = live(store, "CA1")
+    stores, orch, dialer, clock, d = world
+    first = live(stores, "CA1")
     dialer.fail_calls = True
     _, ticket = d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     assert ticket is None
-    assert store.get(first.id).status is TicketStatus.WAITING and store.ahead_of(store.get(first.id)) == 0
-    assert store.get_agent("alice").status is AgentStatus.AVAILABLE
+    assert stores.tickets.get(first.id).status is TicketStatus.WAITING and stores.line.ahead_of(stores.tickets.get(first.id)) == 0
+    assert stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE
 
 
 def test_caller_who_hangs_up_while_being_put_through_frees_the_agent(world) -> None:  # type: ignore[no-untyped-def]
@@ -179,34 +179,34 @@ def test_caller_who_hangs_up_while_being_put_through_frees_the_agent(world) -> N
     from chalicelib.domain.model import CallEvent, CallStatus
     from chalicelib.adapters.memory import FakeBus
 
-    store, orch, dialer, clock, d = world
-    flow = CallFlow(store, orch, clock, QUEUES, FakeBus())
-    first, second = live(store, "CA1"), live(store, "CA2")
+    stores, orch, dialer, clock, d = world
+    flow = CallFlow(stores, orch, clock, QUEUES, FakeBus())
+    first, second = live(stores, "CA1"), live(stores, "CA2")
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     clock.advance(30)
     flow.incoming(CallEvent("CA1", CallStatus.COMPLETED))  # gone before the Dial began: no Dial action
-    ticket = store.get(first.id)
+    ticket = stores.tickets.get(first.id)
     assert (ticket.status, ticket.lost_cause) == (TicketStatus.ABANDONED, "abandoned")
     d.ticket_changed("support", first.id, TicketStatus.ABANDONED, TicketStatus.CONNECTING, "alice")  # the stream
-    assert store.get_agent("alice").ticket_id == second.id  # freed, and took the next caller
+    assert stores.agents.get_agent("alice").ticket_id == second.id  # freed, and took the next caller
 
 
 def test_the_sweep_matches_idle_agents_with_waiting_tickets_a_trigger_missed(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    store.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)  # no dispatch happened
-    store.record_agent_status("bob", AV, NOW, "client:bob", ("support",), None)
-    cbs = [parked(store, f"CA{n}") for n in range(3)]
+    stores, orch, dialer, clock, d = world
+    stores.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)  # no dispatch happened
+    stores.agents.record_agent_status("bob", AV, NOW, "client:bob", ("support",), None)
+    cbs = [parked(stores, f"CA{n}") for n in range(3)]
     assert d.sweep() == 2
     assert sorted(t for t, _ in orch.completed) == sorted(f"token-{c.id}" for c in cbs[:2])
     assert d.sweep() == 0  # nobody idle now
 
 
 def test_the_sweep_frees_agents_left_reserved_for_finished_tickets(world) -> None:  # type: ignore[no-untyped-def]
-    store, orch, dialer, clock, d = world
-    first, second = live(store, "CA1"), live(store, "CA2")
+    stores, orch, dialer, clock, d = world
+    first, second = live(stores, "CA1"), live(stores, "CA2")
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))  # takes CA1
-    store.mark_served(first.id, NOW)  # served, but the release was lost
+    stores.agents.mark_served(first.id, NOW)  # served, but the release was lost
     d.agent_event("bob", AgentStatus.BUSY, contact="client:bob", queues=("support",))  # busy by his own word
     assert d.sweep() == 1
-    assert store.get_agent("alice").ticket_id == second.id  # freed, then took the next caller
-    assert store.get_agent("bob").status is AgentStatus.BUSY
+    assert stores.agents.get_agent("alice").ticket_id == second.id  # freed, then took the next caller
+    assert stores.agents.get_agent("bob").status is AgentStatus.BUSY

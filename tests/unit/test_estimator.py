@@ -7,7 +7,7 @@ import pytest
 from chalicelib.domain import learning
 from chalicelib.domain.estimator import BusyAgent, QueueEvent, QueueEventKind as K, WaitEstimator, band_of
 from chalicelib.domain.queues import parse_queue
-from chalicelib.adapters.memory import FakeStore
+from chalicelib.adapters.memory import MemoryQueueStats, MemoryTable, memory_stores
 
 
 def test_learns_service_rate_and_patience_from_events() -> None:
@@ -57,20 +57,20 @@ def test_state_round_trips() -> None:
 
 
 def test_production_learning_goes_through_the_store() -> None:
-    store, queue = FakeStore(), parse_queue({"id": "q", "average_handle_seconds": 300})
-    assert 1 / learning.current(store, queue).mu == pytest.approx(300)
+    stores, queue = memory_stores(), parse_queue({"id": "q", "average_handle_seconds": 300})
+    assert 1 / learning.current(stores.stats, queue).mu == pytest.approx(300)
     now = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
     for i in range(2000):  # the configured 300 s counts as 20 calls: 2000 real ones outweigh it
-        learning.learn(store, queue, K.SERVICE_END, now + timedelta(seconds=i), 120)
-    assert 1 / learning.current(store, queue).mu == pytest.approx(120, rel=0.02)
+        learning.learn(stores.stats, queue, K.SERVICE_END, now + timedelta(seconds=i), 120)
+    assert 1 / learning.current(stores.stats, queue).mu == pytest.approx(120, rel=0.02)
 
 
 def test_a_failing_store_never_breaks_the_call() -> None:
-    class Broken(FakeStore):
+    class Broken(MemoryQueueStats):
         def update_queue_stats(self, queue_id, apply):  # type: ignore[no-untyped-def]
             raise RuntimeError("throttled")
 
-    learning.learn(Broken(), parse_queue({"id": "q"}), K.ABANDON, datetime.now(timezone.utc), 5)
+    learning.learn(Broken(MemoryTable()), parse_queue({"id": "q"}), K.ABANDON, datetime.now(timezone.utc), 5)
 
 
 def test_production_scores_what_the_caller_was_told() -> None:
@@ -275,36 +275,36 @@ def test_the_call_flow_estimate_uses_how_long_the_busy_agents_have_been_talking(
 
     now = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
     config = {"default": "q", "queues": [{"id": "q", "average_handle_seconds": 540}]}
-    store = FakeStore()
+    stores = memory_stores()
     queue = QueueDirectory.from_config(config).get("q")
     state = regular().state()
     state["updated_at"] = now.timestamp()
-    store.stats["q"] = state
-    flow = CallFlow(store, FakeOrchestrator(), FixedClock(now), QueueDirectory.from_config(config), FakeBus())
-    ticket = store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id="CA1"))
+    stores.table.stats["q"] = state
+    flow = CallFlow(stores, FakeOrchestrator(), FixedClock(now), QueueDirectory.from_config(config), FakeBus())
+    ticket = stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id="CA1"))
 
     calls = iter(range(10, 20))
 
     def wait_with_call_begun(seconds_ago: float) -> float:
         """Ann is put on another caller's call (by Holdfast) `seconds_ago`."""
         begun = now - timedelta(seconds=seconds_ago)
-        current = store.get_agent("ann").ticket_id if "ann" in store.agents else None
+        current = stores.agents.get_agent("ann").ticket_id if "ann" in stores.table.agents else None
         if current:
-            store.release_agent("ann", current, AgentStatus.AVAILABLE, begun - timedelta(seconds=1))
+            stores.agents.release_agent("ann", current, AgentStatus.AVAILABLE, begun - timedelta(seconds=1))
         else:
-            store.record_agent_status("ann", AgentStatus.AVAILABLE, begun - timedelta(seconds=1), "client:ann",
+            stores.agents.record_agent_status("ann", AgentStatus.AVAILABLE, begun - timedelta(seconds=1), "client:ann",
                                       ("q",), None)
-        other = store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, begun,
+        other = stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, begun,
                                          call_id=f"CA{next(calls)}"))
-        assert store.claim(other.id, "ann", begun)
+        assert stores.agents.claim(other.id, "ann", begun)
         return flow.estimate(queue, ticket)[0].mean
 
-    assert learning.busy_agents(store, queue, now) == []
+    assert learning.busy_agents(stores.agents, queue, now) == []
     assert wait_with_call_begun(500) < 80 < 400 < wait_with_call_begun(30)
-    assert learning.busy_agents(store, queue, now)[0].elapsed == pytest.approx(30)
+    assert learning.busy_agents(stores.agents, queue, now)[0].elapsed == pytest.approx(30)
     # an agent who says they are busy is on no call of ours: how long is unknown, not a talk time
-    store.record_agent_status("bob", AgentStatus.BUSY, now - timedelta(hours=8), "client:bob", ("q",), None)
-    elapsed = sorted(learning.busy_agents(store, queue, now), key=lambda a: a.elapsed is None)
+    stores.agents.record_agent_status("bob", AgentStatus.BUSY, now - timedelta(hours=8), "client:bob", ("q",), None)
+    elapsed = sorted(learning.busy_agents(stores.agents, queue, now), key=lambda a: a.elapsed is None)
     assert elapsed[0].elapsed == pytest.approx(30) and elapsed[1].elapsed is None
 
 
@@ -313,19 +313,19 @@ def test_busy_agents_say_when_they_went_busy(kind: str, request: pytest.FixtureR
     from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 
     if kind == "fake":
-        store = FakeStore()
+        stores = memory_stores()
     else:
-        from chalicelib.adapters.dynamo import DynamoTicketStore
+        from chalicelib.adapters.dynamo import dynamo_stores
 
-        store = DynamoTicketStore(request.getfixturevalue("aws").table_name, "us-east-1")
+        stores = dynamo_stores(request.getfixturevalue("aws").table_name, "us-east-1")
     at = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
-    store.record_agent_status("bob", AgentStatus.BUSY, at, "client:bob", ("q",), None)
-    store.record_agent_status("ann", AgentStatus.AVAILABLE, at, "client:ann", ("q",), None)
-    assert [(a.id, a.changed_at) for a in store.busy_agents("q")] == [("bob", at)]
-    ticket = store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, at, call_id="CA9"))
+    stores.agents.record_agent_status("bob", AgentStatus.BUSY, at, "client:bob", ("q",), None)
+    stores.agents.record_agent_status("ann", AgentStatus.AVAILABLE, at, "client:ann", ("q",), None)
+    assert [(a.id, a.changed_at) for a in stores.agents.busy_agents("q")] == [("bob", at)]
+    ticket = stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, at, call_id="CA9"))
     claimed_at = at + timedelta(seconds=42)
-    assert store.claim(ticket.id, "ann", claimed_at)
-    assert {a.id: (a.changed_at, a.ticket_id) for a in store.busy_agents("q")} == {
+    assert stores.agents.claim(ticket.id, "ann", claimed_at)
+    assert {a.id: (a.changed_at, a.ticket_id) for a in stores.agents.busy_agents("q")} == {
         "bob": (at, None), "ann": (claimed_at, ticket.id)}
 
 
@@ -347,11 +347,11 @@ def test_the_call_flow_estimate_reads_the_head_of_the_line() -> None:
     from chalicelib.domain.queues import QueueDirectory
 
     now = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
-    store = FakeStore()
+    stores = memory_stores()
     queue = QueueDirectory.from_config({"default": "q", "queues": [{"id": "q"}]}).get("q")
-    assert learning.head_wait(store, queue, now) is None
-    store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now - timedelta(seconds=75), call_id="A"))
-    assert learning.head_wait(store, queue, now) == pytest.approx(75)
+    assert learning.head_wait(stores.line, queue, now) is None
+    stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now - timedelta(seconds=75), call_id="A"))
+    assert learning.head_wait(stores.line, queue, now) == pytest.approx(75)
 
 
 def test_the_call_after_the_current_one_rarely_ends_in_its_first_minutes() -> None:

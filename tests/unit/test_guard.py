@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeDialer, FakeOrchestrator, FixedClock
 from chalicelib.domain import guard
 from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.errors import ConfigError
@@ -81,15 +81,15 @@ def test_no_guard_no_live_caller_or_a_live_head_change_nothing() -> None:
 
 
 def test_the_dispatcher_gives_the_agent_the_live_caller_the_guard_picks() -> None:
-    store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
-    d = Dispatcher(store, orch, dialer, clock, QueueDirectory([parse_queue({"id": "support", "callback_reserve_agents": 0})]))
-    recovery = store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id="CA1"))
-    store.abandon(recovery.id, NOW, 30)
-    store.mark_lost(recovery.id, "abandoned", NOW)
-    store.convert_to_callback(recovery.id, "+14155550100", NOW, NOW, recovering=True)
-    store.park(recovery.id, "token-1")
-    caller = store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id="CA2"))
-    assert store.first_live("support").id == caller.id and store.head("support").id == recovery.id
+    stores, orch, dialer, clock = memory_stores(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    d = Dispatcher(stores, orch, dialer, clock, QueueDirectory([parse_queue({"id": "support", "callback_reserve_agents": 0})]))
+    recovery = stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id="CA1"))
+    stores.tickets.abandon(recovery.id, NOW, 30)
+    stores.lost.mark_lost(recovery.id, "abandoned", NOW)
+    stores.tickets.convert_to_callback(recovery.id, "+14155550100", NOW, NOW, recovering=True)
+    stores.table.park(recovery.id, "token-1")
+    caller = stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id="CA2"))
+    assert stores.line.first_live("support").id == caller.id and stores.line.head("support").id == recovery.id
     _, took = d.agent_event("alice", AgentStatus.AVAILABLE, contact="client:alice", queues=("support",))
     assert took.id == caller.id and [c for c, _ in dialer.redirects] == ["CA2"]
     _, took = d.agent_event("bob", AgentStatus.AVAILABLE, contact="client:bob", queues=("support",))
@@ -110,14 +110,14 @@ def test_with_nobody_live_waiting_a_callback_leaves_agents_idle_for_the_next_cal
 
 
 def test_the_dispatcher_keeps_the_reserve() -> None:
-    store, orch, dialer, clock = FakeStore(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
-    d = Dispatcher(store, orch, dialer, clock, QueueDirectory([parse_queue({"id": "support",
+    stores, orch, dialer, clock = memory_stores(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    d = Dispatcher(stores, orch, dialer, clock, QueueDirectory([parse_queue({"id": "support",
                                                                           "callback_reserve_agents": 2})]))
     for n in range(2):
-        t = store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=f"CA{n}"))
-        store.convert_to_callback(t.id, f"+1415555010{n}", NOW, NOW)
-        store.park(t.id, f"token-{n}")
+        t = stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id=f"CA{n}"))
+        stores.tickets.convert_to_callback(t.id, f"+1415555010{n}", NOW, NOW)
+        stores.table.park(t.id, f"token-{n}")
     for name in ("a", "b", "c"):  # three idle agents, two callbacks: only one is taken, two stay idle
         d.agent_event(name, AgentStatus.AVAILABLE, contact=f"client:{name}", queues=("support",))
     assert len(orch.completed) == 1
-    assert len(store.idle_agents("support")) == 2
+    assert len(stores.agents.idle_agents("support")) == 2

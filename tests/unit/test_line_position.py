@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.adapters.memory import FakeStore
+from chalicelib.adapters.memory import memory_stores, MemoryStores
 from chalicelib.domain import line
 from chalicelib.domain.model import AgentStatus, JoinedLine, Ticket, TicketKind, TicketStatus
 from chalicelib.ports import QueueSnapshot
@@ -16,38 +16,38 @@ from chalicelib.ports import QueueSnapshot
 START = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
 
 
-def join(store: FakeStore, n: int) -> Ticket:
-    snapshot = store.snapshot("q")
-    return store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, START + timedelta(seconds=n),
-                                    call_id=f"CA{n}", joined=snapshot.joined(0)))
+def join(stores: MemoryStores, n: int) -> Ticket:
+    snapshot = stores.line.snapshot("q")
+    return stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, START + timedelta(seconds=n),
+                                             call_id=f"CA{n}", joined=snapshot.joined(0)))
 
 
 @pytest.mark.parametrize("seed", range(20))
 def test_announced_place_is_bounded_by_the_abandonments_since_joining(seed: int) -> None:
     rng = random.Random(seed)
-    store = FakeStore()
+    stores = memory_stores()
     line_now: list[str] = []  # the waiting tickets, in order (the test's own record)
     abandoned_since: dict[str, int] = {}  # ticket -> abandonments since it joined
     for step in range(400):
         roll = rng.random()
         if roll < 0.45 or not line_now:
-            ticket = join(store, step)
+            ticket = join(stores, step)
             line_now.append(ticket.id)
             abandoned_since[ticket.id] = 0
         elif roll < 0.75:  # someone anywhere in line gives up
             gone = line_now.pop(rng.randrange(len(line_now)))
-            assert store.abandon(gone, START, 1.0)
+            assert stores.tickets.abandon(gone, START, 1.0)
             for other in line_now:
                 abandoned_since[other] += 1
         else:  # an agent takes the head
-            agent = store.record_agent_status(f"agent{step}", AgentStatus.AVAILABLE, START, "client:a", ("q",), None)
-            assert agent is not None and store.claim(line_now.pop(0), agent.id, START)
-        snapshot = store.snapshot("q")
-        assert store.waiting_count("q") == len(line_now) == snapshot.total
+            agent = stores.agents.record_agent_status(f"agent{step}", AgentStatus.AVAILABLE, START, "client:a", ("q",), None)
+            assert agent is not None and stores.agents.claim(line_now.pop(0), agent.id, START)
+        snapshot = stores.line.snapshot("q")
+        assert stores.line.waiting_count("q") == len(line_now) == snapshot.total
         for tid in line_now:
-            ticket = store.get(tid)
+            ticket = stores.tickets.get(tid)
             place = line.ahead(snapshot, ticket) + 1
-            exact = store.ahead_of(ticket) + 1
+            exact = stores.line.ahead_of(ticket) + 1
             assert 1 <= place <= len(line_now)
             assert abs(place - exact) <= abandoned_since[tid], (seed, step, tid)
 

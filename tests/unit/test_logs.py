@@ -28,10 +28,10 @@ def records_of_a_busy_day(caplog) -> list[logging.LogRecord]:  # type: ignore[no
         w.hang_up("CA2")  # Bob, who opted out, gives up: lost, no callback
         carol = w.ring("CA4", "+14155550123")
         w.hang_up("CA4")
-        w.store.park(carol, "park")
+        w.stores.table.park(carol, "park")
         w.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="+14155550777", queues=("support",))
         assert w.callbacks.dial(DialRequest(carol, 1, "ann", "dial"))
-        w.callbacks.dialed(carol, w.store.get(carol).dial_id,
+        w.callbacks.dialed(carol, w.stores.tickets.get(carol).dial_id,
                            CallEvent("CAo", CallStatus.IN_PROGRESS, dial_status=CallStatus("busy")))
     finally:
         chalicelib.removeHandler(caplog.handler)
@@ -73,15 +73,15 @@ def test_agent_fields_are_masked_whatever_the_agent_id_looks_like(caplog) -> Non
     from chalicelib.domain.dispatch import Dispatcher
     from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
     from chalicelib.domain.queues import QueueDirectory
-    from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+    from chalicelib.adapters.memory import memory_stores, FakeDialer, FakeOrchestrator, FixedClock
 
     now = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
-    store = FakeStore()
-    d = Dispatcher(store, FakeOrchestrator(), FakeDialer(), FixedClock(now),
+    stores = memory_stores()
+    d = Dispatcher(stores, FakeOrchestrator(), FakeDialer(), FixedClock(now),
                    QueueDirectory.from_config({"queues": [{"id": "support"}]}))
-    t = store.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id="CA1"))
+    t = stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id="CA1"))
     d.agent_event("+14155550188", AgentStatus.AVAILABLE, contact="+14155550199", queues=("support",))
-    store.mark_served(t.id, now)  # the release never came
+    stores.agents.mark_served(t.id, now)  # the release never came
     masking = MaskingFilter()
     chalicelib = logging.getLogger("chalicelib")
     chalicelib.addHandler(caplog.handler)

@@ -14,7 +14,7 @@ MONDAY_10_NY = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
 def booked_world(**queue: object):  # type: ignore[no-untyped-def]
     w = build_memory(QueueDirectory([parse_queue({"id": "support", **queue})]), MONDAY_10_NY, dialer=FakeDialer())
     w.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+12125550100", "+18005550100"))
-    tid = w.store.find_by_call("CA1").id
+    tid = w.stores.tickets.find_by_call("CA1").id
     for step in ("offer", "confirm"):
         getattr(w.flow, step)(tid, CallEvent("CA1", CallStatus.IN_PROGRESS, digits="1"))
     w.dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="client:alice", queues=("support",))
@@ -27,7 +27,7 @@ def test_a_long_callback_conversation_is_not_dialed_again() -> None:
     # not run past the Dial step's timeout, or the workflow counts the attempt and dials again.
     w, tid = booked_world()
     assert len(w.dialer.calls) == 1
-    did = w.store.get(tid).dial_id
+    did = w.stores.tickets.get(tid).dial_id
     w.callbacks.answered(tid, did, CallEvent("CAout1", CallStatus.IN_PROGRESS))
     w.clock.advance(15 * 60)
     w.callbacks.dialed(tid, did, CallEvent("CAout1", CallStatus.IN_PROGRESS,
@@ -35,9 +35,9 @@ def test_a_long_callback_conversation_is_not_dialed_again() -> None:
     w.callbacks.call_status(tid, did, CallEvent("CAout1", CallStatus.COMPLETED))
     w.clock.advance(60)
     assert len(w.dialer.calls) == 1
-    assert w.store.get(tid).status is TicketStatus.SERVED
-    assert w.orchestrator.status(w.store.get(tid).execution_id or "") == ("SUCCEEDED", None)
-    assert w.store.get_agent("alice").status is AgentStatus.AVAILABLE
+    assert w.stores.tickets.get(tid).status is TicketStatus.SERVED
+    assert w.orchestrator.status(w.stores.tickets.get(tid).execution_id or "") == ("SUCCEEDED", None)
+    assert w.stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE
 
 
 def test_a_callback_left_at_closing_time_resumes_at_the_next_opening() -> None:
@@ -46,15 +46,15 @@ def test_a_callback_left_at_closing_time_resumes_at_the_next_opening() -> None:
                      datetime(2026, 11, 24, 0, 50, tzinfo=timezone.utc), dialer=FakeDialer())  # Mon 19:50 NY
     w.dispatcher.agent_event("alice", AgentStatus.BUSY, contact="client:alice", queues=("support",))
     w.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+12125550100", "+18005550100"))
-    tid = w.store.find_by_call("CA1").id
+    tid = w.stores.tickets.find_by_call("CA1").id
     for step in ("offer", "confirm"):
         getattr(w.flow, step)(tid, CallEvent("CA1", CallStatus.IN_PROGRESS, digits="1"))
     w.clock.advance(60)
-    assert w.store.get(tid).status is TicketStatus.WAITING  # parked in line before closing
+    assert w.stores.tickets.get(tid).status is TicketStatus.WAITING  # parked in line before closing
     w.dispatcher.agent_event("alice", AgentStatus.OFFLINE)
     w.clock.run_until(datetime(2026, 11, 24, 13, 0, tzinfo=timezone.utc))  # Tue 08:00 NY: 12 h later
-    assert w.store.get(tid).status is TicketStatus.WAITING
-    assert w.orchestrator.status(w.store.get(tid).execution_id or "") == ("RUNNING", None)
+    assert w.stores.tickets.get(tid).status is TicketStatus.WAITING
+    assert w.orchestrator.status(w.stores.tickets.get(tid).execution_id or "") == ("RUNNING", None)
     w.dispatcher.agent_event("alice", AgentStatus.AVAILABLE)
     w.clock.advance(1)
     assert len(w.dialer.calls) == 1 and w.dialer.calls[0]["to"] == "client:alice"

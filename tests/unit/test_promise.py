@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.adapters.memory import FakeBus, FakeDialer, FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeBus, FakeDialer, FakeOrchestrator, MemoryStores, FixedClock
 from chalicelib.domain import guard, learning
 from chalicelib.domain.callflow import CallFlow
 from chalicelib.domain.dispatch import Dispatcher
@@ -24,44 +24,44 @@ AT_1740 = datetime(2026, 11, 23, 22, 40, tzinfo=timezone.utc)  # Monday 17:40 in
 CALLER = "+12125551234"
 
 
-def world(now: datetime, **settings: object) -> tuple[FakeStore, FixedClock, CallFlow, Dispatcher]:
-    store, clock = FakeStore(), FixedClock(now)
+def world(now: datetime, **settings: object) -> tuple[MemoryStores, FixedClock, CallFlow, Dispatcher]:
+    stores, clock = memory_stores(), FixedClock(now)
     queues = QueueDirectory([parse_queue({**QUEUE, **settings})])
-    store.record_agent_status("bob", AgentStatus.BUSY, now, "client:bob", ("ny",), None)
-    flow = CallFlow(store, FakeOrchestrator(), clock, queues, FakeBus())
-    dispatcher = Dispatcher(store, FakeOrchestrator(), FakeDialer(), clock, queues)
-    store.on_change = dispatcher.callback_promised  # the table's stream, delivered at once
-    return store, clock, flow, dispatcher
+    stores.agents.record_agent_status("bob", AgentStatus.BUSY, now, "client:bob", ("ny",), None)
+    flow = CallFlow(stores, FakeOrchestrator(), clock, queues, FakeBus())
+    dispatcher = Dispatcher(stores, FakeOrchestrator(), FakeDialer(), clock, queues)
+    stores.table.on_change = dispatcher.callback_promised  # the table's stream, delivered at once
+    return stores, clock, flow, dispatcher
 
 
 def call(sid: str, caller: str = CALLER, **kw: object) -> CallEvent:
     return CallEvent(sid, CallStatus.RINGING, caller, "+12125550100", **kw)  # type: ignore[arg-type]
 
 
-def book_callback(flow: CallFlow, store: FakeStore, ahead: int = 3) -> tuple[str, str]:
+def book_callback(flow: CallFlow, stores: MemoryStores, ahead: int = 3) -> tuple[str, str]:
     """`ahead` callers hold, then ours presses 1 and confirms: (ticket id, what they heard)."""
     for n in range(ahead):
         flow.incoming(call(f"CA{n}", caller=f"+1212555{n:04d}"))
     flow.incoming(call("CA9"))
-    tid = store.find_by_call("CA9").id
+    tid = stores.tickets.find_by_call("CA9").id
     flow.offer(tid, call("CA9", digits="1"))
     return tid, said(flow.confirm(tid, call("CA9", digits="1")))
 
 
-def learn(store: FakeStore, clock: FixedClock, seconds: float) -> None:
+def learn(stores: MemoryStores, clock: FixedClock, seconds: float) -> None:
     """The guard took `seconds` to make a callback booked at this hour (one observation, not forced)."""
     q = parse_queue(QUEUE)
-    guard.promise(store, q, "ny-999", clock.now() + timedelta(days=1), clock.now())
-    guard.kept(store, q, "ny-999", clock.now() + timedelta(seconds=seconds))
+    guard.promise(stores.stats, q, "ny-999", clock.now() + timedelta(days=1), clock.now())
+    guard.kept(stores.stats, q, "ny-999", clock.now() + timedelta(seconds=seconds))
 
 
 def test_the_caller_hears_the_time_the_dispatcher_keeps_and_it_is_durable() -> None:
-    store, clock, flow, _ = world(NOON)
-    tid, heard = book_callback(flow, store)
+    stores, clock, flow, _ = world(NOON)
+    tid, heard = book_callback(flow, stores)
     minutes = int(re.search(r"within (\d+) minutes", heard).group(1))  # type: ignore[union-attr]
     promised = NOON + timedelta(minutes=minutes)
-    assert guard.promised_at(store.get(tid)) == promised  # on the ticket: what the caller heard
-    assert guard.promised(store, "ny", tid) == promised  # and in the dispatcher's book
+    assert guard.promised_at(stores.tickets.get(tid)) == promised  # on the ticket: what the caller heard
+    assert guard.promised(stores.stats, "ny", tid) == promised  # and in the dispatcher's book
     again = said(flow.confirm(tid, call("CA9", digits="1")))  # a repeated webhook says the same time
     assert f"within {minutes} minutes" in again
 
@@ -69,16 +69,16 @@ def test_the_caller_hears_the_time_the_dispatcher_keeps_and_it_is_durable() -> N
 def test_the_booking_and_its_promise_are_one_change_on_the_stream() -> None:
     """As DynamoDB's one transaction makes one stream record: the stream never sees the promise on a
     ticket that is still a live caller, nor a callback without its promise."""
-    store, clock, flow, dispatcher = world(NOON)
+    stores, clock, flow, dispatcher = world(NOON)
     seen: list[tuple[Ticket, Ticket | None]] = []
 
     def stream(new: Ticket, old: Ticket | None) -> None:
         seen.append((new, old))
         dispatcher.callback_promised(new, old)
 
-    store.on_change = stream
+    stores.table.on_change = stream
     flow.incoming(call("CA9"))
-    tid = store.find_by_call("CA9").id
+    tid = stores.tickets.find_by_call("CA9").id
     flow.offer(tid, call("CA9", digits="1"))
     seen.clear()
     flow.confirm(tid, call("CA9", digits="1"))
@@ -90,33 +90,33 @@ def test_the_booking_and_its_promise_are_one_change_on_the_stream() -> None:
 
 
 def test_the_promise_is_the_learned_delay_when_that_is_longer_than_the_turn() -> None:
-    store, clock, flow, _ = world(NOON)
-    learn(store, clock, 3 * 3600)  # at noon the guard has been taking 3 hours
-    tid, heard = book_callback(flow, store)
+    stores, clock, flow, _ = world(NOON)
+    learn(stores, clock, 3 * 3600)  # at noon the guard has been taking 3 hours
+    tid, heard = book_callback(flow, stores)
     assert "no later than today at 3 PM" in heard
-    assert guard.promised_at(store.get(tid)) == NOON + timedelta(hours=3)
+    assert guard.promised_at(stores.tickets.get(tid)) == NOON + timedelta(hours=3)
 
 
 def test_a_promise_past_closing_is_carried_to_the_next_opening() -> None:
     # both sides of closing: at noon the same wait is said in minutes; at 17:40 its last part comes
     # after Tuesday's opening
-    store, clock, flow, _ = world(NOON)
-    learn(store, clock, 40 * 60)
-    _, heard = book_callback(flow, store)
+    stores, clock, flow, _ = world(NOON)
+    learn(stores, clock, 40 * 60)
+    _, heard = book_callback(flow, stores)
     assert "within 40 minutes" in heard
-    store, clock, flow, _ = world(AT_1740)
-    learn(store, clock, 40 * 60)
-    tid, heard = book_callback(flow, store)
+    stores, clock, flow, _ = world(AT_1740)
+    learn(stores, clock, 40 * 60)
+    tid, heard = book_callback(flow, stores)
     assert "tomorrow at 9:20 AM" in heard  # 20 minutes before closing, 20 after opening
-    assert guard.promised_at(store.get(tid)) == datetime(2026, 11, 24, 14, 20, tzinfo=timezone.utc)
+    assert guard.promised_at(stores.tickets.get(tid)) == datetime(2026, 11, 24, 14, 20, tzinfo=timezone.utc)
 
 
 def test_the_offer_says_the_time_when_it_is_more_than_an_hour_away() -> None:
-    store, clock, flow, _ = world(NOON)
+    stores, clock, flow, _ = world(NOON)
     for n in range(3):
         flow.incoming(call(f"CA{n}", caller=f"+1212555{n:04d}"))
     assert "To be called back when it is your turn, press 1." in said(flow.incoming(call("CA8")))
-    learn(store, clock, 2 * 3600)
+    learn(stores, clock, 2 * 3600)
     assert "We can call you back no later than today at 2 PM. To be called back, press 1." in \
         said(flow.incoming(call("CA9")))
 
@@ -124,32 +124,32 @@ def test_the_offer_says_the_time_when_it_is_more_than_an_hour_away() -> None:
 def test_no_offer_when_the_days_callbacks_are_spoken_for_and_an_honest_alternative() -> None:
     # at 17:40 a learned delay of 40 minutes ends after closing: no offer; at noon it fits: offered
     for now, offered in ((AT_1740, False), (NOON, True)):
-        store, clock, flow, _ = world(now)
-        learn(store, clock, 40 * 60)
+        stores, clock, flow, _ = world(now)
+        learn(stores, clock, 40 * 60)
         for n in range(3):
             flow.incoming(call(f"CA{n}", caller=f"+1212555{n:04d}"))
         heard = said(flow.incoming(call("CA9")))
         assert ("press 1" in heard) is offered
         assert ("We cannot take more callback requests today. Please stay on the line, or call us again "
                 "tomorrow." in heard) is not offered
-    store, clock, flow, _ = world(AT_1740, offer_callback_within_day=False)  # the manager's choice
-    learn(store, clock, 40 * 60)
+    stores, clock, flow, _ = world(AT_1740, offer_callback_within_day=False)  # the manager's choice
+    learn(stores, clock, 40 * 60)
     for n in range(3):
         flow.incoming(call(f"CA{n}", caller=f"+1212555{n:04d}"))
     assert "press 1" in said(flow.incoming(call("CA9")))
 
 
 def test_a_learned_delay_not_seen_for_a_day_halves_each_day() -> None:
-    store, clock, flow, _ = world(NOON)
-    learn(store, clock, 4 * 3600)
+    stores, clock, flow, _ = world(NOON)
+    learn(stores, clock, 4 * 3600)
     q = parse_queue(QUEUE)
-    assert guard.learned_delay(q, store.queue_stats("ny"), NOON) == 4 * 3600
+    assert guard.learned_delay(q, stores.stats.queue_stats("ny"), NOON) == 4 * 3600
     # observed at 16:00 (the callback's first dial), for noon; Tuesday noon it still stands, Thursday
     # noon (68 h later: 44 h unseen past the first day) it has halved 44/24 times
-    assert guard.learned_delay(q, store.queue_stats("ny"), NOON + timedelta(days=1)) == 4 * 3600
-    assert guard.learned_delay(q, store.queue_stats("ny"), NOON + timedelta(days=3)) == \
+    assert guard.learned_delay(q, stores.stats.queue_stats("ny"), NOON + timedelta(days=1)) == 4 * 3600
+    assert guard.learned_delay(q, stores.stats.queue_stats("ny"), NOON + timedelta(days=3)) == \
         pytest.approx(4 * 3600 * 0.5 ** (44 / 24))
-    assert guard.learned_delay(q, store.queue_stats("ny"), NOON + timedelta(hours=2)) is None  # 14:00: unseen
+    assert guard.learned_delay(q, stores.stats.queue_stats("ny"), NOON + timedelta(hours=2)) is None  # 14:00: unseen
 
 
 def test_the_learned_quantile_rises_on_late_callbacks_and_on_kept_promises_only() -> None:
@@ -165,47 +165,47 @@ def test_the_learned_quantile_rises_on_late_callbacks_and_on_kept_promises_only(
 
 
 def test_learning_keeps_the_book_and_the_book_keeps_the_estimator() -> None:
-    store, clock, flow, _ = world(NOON)
-    tid, _ = book_callback(flow, store)
-    before = store.queue_stats("ny")
+    stores, clock, flow, _ = world(NOON)
+    tid, _ = book_callback(flow, stores)
+    before = stores.stats.queue_stats("ny")
     assert tid in before[guard.PROMISES] and "decay_rate" in before
-    learning.learn(store, parse_queue(QUEUE), QueueEventKind.SERVICE_END, NOON, 200.0)
-    assert tid in store.queue_stats("ny")[guard.PROMISES]
+    learning.learn(stores.stats, parse_queue(QUEUE), QueueEventKind.SERVICE_END, NOON, 200.0)
+    assert tid in stores.stats.queue_stats("ny")[guard.PROMISES]
 
 
-def parked_callback(store: FakeStore, call_id: str, number: str, told: float | None, lost: bool = False) -> Ticket:
-    t = store.open_ticket(Ticket("ny", 0, TicketKind.LIVE, TicketStatus.WAITING, NOON, call_id=call_id))
+def parked_callback(stores: MemoryStores, call_id: str, number: str, told: float | None, lost: bool = False) -> Ticket:
+    t = stores.tickets.open_ticket(Ticket("ny", 0, TicketKind.LIVE, TicketStatus.WAITING, NOON, call_id=call_id))
     if lost:
-        store.abandon(t.id, NOON, 30)
-        store.mark_lost(t.id, "abandoned", NOON)
-    store.convert_to_callback(t.id, number, NOON, NOON, recovering=lost)
+        stores.tickets.abandon(t.id, NOON, 30)
+        stores.lost.mark_lost(t.id, "abandoned", NOON)
+    stores.tickets.convert_to_callback(t.id, number, NOON, NOON, recovering=lost)
     if told is not None:
-        store.record_told(t.id, 1.0, told)
-        guard.promise(store, parse_queue(QUEUE), t.id, NOON + timedelta(seconds=told), NOON)
-    store.park(t.id, f"token-{t.id}")
-    return store.get(t.id)
+        stores.stats.record_told(t.id, 1.0, told)
+        guard.promise(stores.stats, parse_queue(QUEUE), t.id, NOON + timedelta(seconds=told), NOON)
+    stores.table.park(t.id, f"token-{t.id}")
+    return stores.tickets.get(t.id)
 
 
 def test_a_due_promise_goes_before_recoveries_ahead_and_live_callers() -> None:
-    store, clock, _, d = world(NOON)
-    store.record_agent_status("bob", AgentStatus.OFFLINE, NOON, None, None, None)
-    recovery = parked_callback(store, "CA1", "+12125550001", None, lost=True)
-    promised = parked_callback(store, "CA2", "+12125550002", 600.0)
-    store.open_ticket(Ticket("ny", 0, TicketKind.LIVE, TicketStatus.WAITING, NOON, call_id="CA3"))
+    stores, clock, _, d = world(NOON)
+    stores.agents.record_agent_status("bob", AgentStatus.OFFLINE, NOON, None, None, None)
+    recovery = parked_callback(stores, "CA1", "+12125550001", None, lost=True)
+    promised = parked_callback(stores, "CA2", "+12125550002", 600.0)
+    stores.tickets.open_ticket(Ticket("ny", 0, TicketKind.LIVE, TicketStatus.WAITING, NOON, call_id="CA3"))
     clock.current = NOON + timedelta(seconds=600 - 121)  # not due yet: the live caller first
     _, took = d.agent_event("amy", AgentStatus.AVAILABLE, contact="client:amy", queues=("ny",))
     assert took is not None and took.call_id == "CA3"
     clock.current = NOON + timedelta(seconds=600 - 120)  # due: before the recovery ahead of it
     _, took = d.agent_event("cal", AgentStatus.AVAILABLE, contact="client:cal", queues=("ny",))
     assert took is not None and took.id == promised.id
-    assert store.get(recovery.id).status is TicketStatus.WAITING
+    assert stores.tickets.get(recovery.id).status is TicketStatus.WAITING
 
 
 def test_a_callback_someone_asked_for_stands_before_recoveries_but_not_before_live_callers_ahead() -> None:
-    store, clock, _, d = world(NOON, callback_reserve_agents=0)
-    store.record_agent_status("bob", AgentStatus.OFFLINE, NOON, None, None, None)
-    recovery = parked_callback(store, "CA1", "+12125550001", None, lost=True)
-    asked = parked_callback(store, "CA2", "+12125550002", 3 * 3600.0)
+    stores, clock, _, d = world(NOON, callback_reserve_agents=0)
+    stores.agents.record_agent_status("bob", AgentStatus.OFFLINE, NOON, None, None, None)
+    recovery = parked_callback(stores, "CA1", "+12125550001", None, lost=True)
+    asked = parked_callback(stores, "CA2", "+12125550002", 3 * 3600.0)
     _, took = d.agent_event("amy", AgentStatus.AVAILABLE, contact="client:amy", queues=("ny",))
     assert took is not None and took.id == asked.id  # nobody live waiting: the asked-for one first
     _, took = d.agent_event("cal", AgentStatus.AVAILABLE, contact="client:cal", queues=("ny",))
@@ -213,10 +213,10 @@ def test_a_callback_someone_asked_for_stands_before_recoveries_but_not_before_li
 
 
 def test_closed_or_dialed_callbacks_leave_the_book() -> None:
-    store, clock, _, d = world(NOON)
+    stores, clock, _, d = world(NOON)
     q = parse_queue(QUEUE)
-    gone = parked_callback(store, "CA1", "+12125550001", 60.0)
-    store.cancel_callback(gone.id, NOON)
+    gone = parked_callback(stores, "CA1", "+12125550001", 60.0)
+    stores.dialing.cancel_callback(gone.id, NOON)
     clock.current = NOON + timedelta(minutes=5)
-    assert guard.due_callback(store, q, clock.now()) is None
-    assert gone.id not in store.queue_stats("ny")[guard.PROMISES]
+    assert guard.due_callback(stores.stats, stores.tickets, q, clock.now()) is None
+    assert gone.id not in stores.stats.queue_stats("ny")[guard.PROMISES]

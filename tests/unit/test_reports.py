@@ -12,7 +12,7 @@ from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
 from chalicelib.domain.operations import Operations, board_entry
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.edges import metrics
-from chalicelib.adapters.memory import FakeOrchestrator, FakeStore, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeOrchestrator, FixedClock
 
 T0 = datetime(2025, 11, 17, 18, 29, 50, tzinfo=timezone.utc)
 
@@ -75,7 +75,7 @@ def test_after_hours_and_short_abandons_are_counted_apart() -> None:
 
 def test_observing_twice_changes_nothing_and_the_board_follows_open_tickets() -> None:
     log = MemoryOperationsLog()
-    ops = Operations(FakeStore(), log, QueueDirectory.from_config({"queues": [{"id": "support", "name": "S"}]}),
+    ops = Operations(memory_stores(), log, QueueDirectory.from_config({"queues": [{"id": "support", "name": "S"}]}),
                      FixedClock(T0), FakeOrchestrator())
     history = history_of_a_recovered_callback()
     for old, new in history + history:

@@ -63,7 +63,7 @@ def test_the_queue_reads_its_roster_in_its_own_zone() -> None:
 
 def test_the_callers_estimate_counts_on_the_agents_the_roster_brings() -> None:
     """Three agents busy, a line of twelve: four more rostered in five minutes shorten the wait told."""
-    from chalicelib.adapters.memory import FakeBus, FakeOrchestrator, FakeStore, FixedClock
+    from chalicelib.adapters.memory import FakeBus, FakeOrchestrator, FixedClock, memory_stores
     from chalicelib.domain.callflow import CallFlow
     from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
     from chalicelib.domain.queues import QueueDirectory
@@ -73,14 +73,14 @@ def test_the_callers_estimate_counts_on_the_agents_the_roster_brings() -> None:
     def told(roster: dict | None) -> float:
         queue = {"id": "q", "name": "Q", "average_handle_seconds": 300, "hours": {"timezone": "America/New_York"}}
         directory = QueueDirectory.from_config({"queues": [{**queue, **({"roster": roster} if roster else {})}]})
-        store = FakeStore()
-        flow = CallFlow(store, FakeOrchestrator(), FixedClock(now), directory, FakeBus())
+        stores = memory_stores()
+        flow = CallFlow(stores, FakeOrchestrator(), FixedClock(now), directory, FakeBus())
         for i, name in enumerate(("ann", "bob", "cat")):
-            store.record_agent_status(name, AgentStatus.AVAILABLE, now - timedelta(minutes=10), f"client:{name}",
-                                      ("q",), None)
-            busy = store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id=f"CB{i}"))
-            assert store.claim(busy.id, name, now - timedelta(seconds=60 * (i + 1)))
-        line = [store.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id=f"CA{i}"))
+            stores.agents.record_agent_status(name, AgentStatus.AVAILABLE, now - timedelta(minutes=10),
+                                              f"client:{name}", ("q",), None)
+            busy = stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id=f"CB{i}"))
+            assert stores.agents.claim(busy.id, name, now - timedelta(seconds=60 * (i + 1)))
+        line = [stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id=f"CA{i}"))
                 for i in range(12)]
         return flow.estimate(directory.get("q"), line[-1])[0].mean
 
