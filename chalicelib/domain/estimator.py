@@ -233,6 +233,9 @@ class Window:
 class TalkTime:
     """A lognormal with mean m and squared coefficient of variation cv2: survival, partial expectations."""
 
+    lognormal = True  # (`_Agents._first` inlines its survival)
+    pure = None
+
     def __init__(self, mean: float, cv2: float) -> None:
         self.m = mean
         self.s2 = min(max(math.log1p(cv2), 1e-4), 3.0)
@@ -241,6 +244,7 @@ class TalkTime:
         self.c2 = math.exp(self.s2) - 1.0
         self.kappa = (self.c2 - 1.0) / 2.0  # renewal offset: E N(t) ~ t/m + kappa
         self.m2 = math.exp(2 * self.mu + 2 * self.s2)  # E[X^2]
+        self.m3 = math.exp(3 * self.mu + 4.5 * self.s2)  # E[X^3]
 
     def sf(self, x: float) -> float:
         if x <= 0:
@@ -271,16 +275,213 @@ class TalkTime:
         return self.m2 * _phi((lx - self.mu - 2 * self.s2) / self.s) + x * x * self.sf(x)
 
 
+# --- the learned (empirical) talk-time distribution -------------------------------------------------
+
+# Finished talk times are counted on a log grid: bin 0 holds [0, 1 s), bin i >= 1 holds
+# [r^(i-1), r^i) with r = 1.03 (3% wide: a 480-600 s spread covers some 8 bins), up to a day; longer
+# calls count in the last bin. Inside a bin the density is flat, so survival is piecewise linear.
+HIST_RATIO = 1.03
+_HIST_LR = math.log(HIST_RATIO)
+_HIST_ILR = 1.0 / _HIST_LR
+HIST_BINS = 2 + int(math.log(86400.0) / _HIST_LR)
+_HIST_EDGES = [0.0] + [HIST_RATIO ** i for i in range(HIST_BINS)]  # bin i is [_HIST_EDGES[i], _HIST_EDGES[i + 1])
+
+
+def hist_bin(x: float) -> int:
+    return 0 if x < 1.0 else min(HIST_BINS - 1, 1 + int(math.log(x) / _HIST_LR))
+
+
+class _Shape:
+    """A normalised histogram with flat density in each bin: survival and partial expectations in
+    O(1) per point (cumulative sums precomputed over the occupied bins)."""
+
+    __slots__ = ("lo", "hi", "a", "width", "p", "cdf", "lim1", "lim2", "mean", "m2", "m3")
+
+    def __init__(self, weights: list[float]) -> None:
+        occupied = [i for i, w in enumerate(weights) if w > 0]
+        self.lo, self.hi = occupied[0], occupied[-1]
+        total = sum(weights)
+        self.a, self.width, self.p, self.cdf, self.lim1, self.lim2 = [], [], [], [], [], []
+        f = m3 = 0.0
+        i1, i2 = _HIST_EDGES[self.lo], _HIST_EDGES[self.lo] ** 2  # nothing ends before the first occupied bin
+        for i in range(self.lo, self.hi + 1):
+            a, b = _HIST_EDGES[i], _HIST_EDGES[i + 1]
+            p = weights[i] / total
+            self.a.append(a)
+            self.width.append(b - a)
+            self.p.append(p)
+            self.cdf.append(f)
+            self.lim1.append(i1)  # E[min(X, a)]
+            self.lim2.append(i2)  # E[min(X, a)^2]
+            s = 1.0 - f  # survival at a; within the bin it falls linearly by p
+            i1 += s * (b - a) - p * (b - a) / 2.0
+            i2 += s * (b * b - a * a) - 2.0 * p / (b - a) * ((b ** 3 - a ** 3) / 3.0 - a * (b * b - a * a) / 2.0)
+            m3 += p * (b ** 4 - a ** 4) / (4.0 * (b - a))
+            f += p
+        self.mean, self.m2, self.m3 = i1, i2, m3
+
+    def sf(self, x: float) -> float:
+        j = hist_bin(x) - self.lo
+        if j < 0:
+            return 1.0
+        if j > self.hi - self.lo:
+            return 0.0
+        return max(0.0, 1.0 - self.cdf[j] - self.p[j] * (x - self.a[j]) / self.width[j])
+
+    def sf_lim(self, x: float) -> tuple[float, float]:
+        """sf(x) and lim_mean(x) at once (the estimator's innermost loop: one bin lookup)."""
+        j = (0 if x < 1.0 else min(HIST_BINS - 1, 1 + int(math.log(x) / _HIST_LR))) - self.lo
+        if j < 0:
+            return 1.0, x
+        if j > self.hi - self.lo:
+            return 0.0, self.mean
+        d = x - self.a[j]
+        s, pw = 1.0 - self.cdf[j], self.p[j] / self.width[j]
+        return max(0.0, s - pw * d), self.lim1[j] + s * d - pw * d * d / 2.0
+
+    def lim_mean(self, x: float) -> float:
+        """E[min(X, x)]."""
+        j = hist_bin(x) - self.lo
+        if j < 0:
+            return x
+        if j > self.hi - self.lo:
+            return self.mean
+        d = x - self.a[j]
+        return self.lim1[j] + (1.0 - self.cdf[j]) * d - self.p[j] * d * d / (2.0 * self.width[j])
+
+    def lim_second(self, x: float) -> float:
+        """E[min(X, x)^2]."""
+        j = hist_bin(x) - self.lo
+        if j < 0:
+            return x * x
+        if j > self.hi - self.lo:
+            return self.m2
+        a, k = self.a[j], self.p[j] / self.width[j]
+        return (self.lim2[j] + (1.0 - self.cdf[j]) * (x * x - a * a)
+                - 2.0 * k * ((x ** 3 - a ** 3) / 3.0 - a * (x * x - a * a) / 2.0))
+
+
+class TalkHistogram:
+    """Finished talk times on the log grid, weighted as the long window weights them (decaying with
+    the same half-life). Decay multiplies one factor, not every bin; the normalised shape is built
+    once per change of the counts and cached (decay leaves it as it is)."""
+
+    def __init__(self) -> None:
+        self.raw = [0.0] * HIST_BINS
+        self.factor = 1.0  # true weight = raw * factor
+        self.raw_total = 0.0
+        self._shape: _Shape | None = None
+
+    @property
+    def weight(self) -> float:
+        return self.raw_total * self.factor
+
+    def add(self, x: float) -> None:
+        self.raw[hist_bin(x)] += 1.0 / self.factor
+        self.raw_total += 1.0 / self.factor
+        self._shape = None
+
+    def scale(self, keep: float) -> None:
+        self.factor *= keep
+        if self.factor < 1e-100:  # fold the factor in before raw weights overflow
+            self.raw = [w * self.factor for w in self.raw]
+            self.raw_total *= self.factor
+            self.factor = 1.0
+
+    def shape(self) -> _Shape | None:
+        if self._shape is None and self.raw_total > 0:
+            self._shape = _Shape(self.raw)
+        return self._shape
+
+    def as_state(self) -> dict[str, Any]:
+        """Sparse: the first occupied bin and the weights from there, to 6 significant digits; bins
+        that have faded below a millionth of the total drop out (the state stays bounded)."""
+        floor = 1e-6 * self.raw_total
+        w = [float(f"{v * self.factor:.6g}") if v > floor else 0.0 for v in self.raw]
+        occupied = [i for i, v in enumerate(w) if v > 0]
+        if not occupied:
+            return {"lo": 0, "w": []}
+        return {"lo": occupied[0], "w": w[occupied[0]:occupied[-1] + 1]}
+
+    @classmethod
+    def from_state(cls, saved: dict[str, Any] | None) -> "TalkHistogram":
+        hist = cls()
+        if saved:
+            lo = int(saved["lo"])
+            for i, v in enumerate(saved["w"]):
+                if 0 <= lo + i < HIST_BINS and float(v) > 0:
+                    hist.raw[lo + i] = float(v)
+            hist.raw_total = sum(hist.raw)
+        return hist
+
+
+class LearnedTalkTime:
+    """The talk-time distribution the estimate uses: the learned histogram's shape scaled to mean m
+    (so a change the windows follow moves it at once), blended with the lognormal of the same mean
+    while the histogram has few calls (weight w / (w + HIST_PRIOR) on the histogram; the lognormal
+    is left out once its share is below 2%). Same interface as TalkTime."""
+
+    lognormal = False
+
+    def __init__(self, shape: _Shape, weight: float, mean: float, cv2: float) -> None:
+        self.logn = TalkTime(mean, cv2)
+        self.shape = shape
+        self.c = mean / shape.mean  # the histogram scaled to the learned mean
+        w = weight / (weight + HIST_PRIOR)
+        self.w = 1.0 if w > 0.98 else w
+        self.pure = shape if self.w == 1.0 else None  # the histogram alone (`_Agents._first` inlines it)
+        self.inv_c = 1.0 / self.c
+        self.m = mean
+        self.mu, self.s2, self.s = self.logn.mu, self.logn.s2, self.logn.s  # the tail beyond every call seen
+        c, w, ln = self.c, self.w, self.logn
+        self.m2 = w * c * c * shape.m2 + (1.0 - w) * ln.m2
+        self.m3 = w * c ** 3 * shape.m3 + (1.0 - w) * ln.m3
+        self.c2 = max(1e-4, self.m2 / (mean * mean) - 1.0)
+        self.kappa = (self.c2 - 1.0) / 2.0
+
+    def sf(self, x: float) -> float:
+        if self.w == 1.0:
+            return self.shape.sf(x / self.c)
+        return self.w * self.shape.sf(x / self.c) + (1.0 - self.w) * self.logn.sf(x)
+
+    def cdf(self, x: float) -> float:
+        return 1.0 - self.sf(x)
+
+    def sf_lim(self, x: float) -> tuple[float, float]:
+        """(sf(x), lim_mean(x))."""
+        sf, lim = self.shape.sf_lim(x * self.inv_c)
+        if self.w == 1.0:
+            return sf, self.c * lim
+        return (self.w * sf + (1.0 - self.w) * self.logn.sf(x),
+                self.w * self.c * lim + (1.0 - self.w) * self.logn.lim_mean(x))
+
+    def lim_mean(self, x: float) -> float:
+        if self.w == 1.0:
+            return self.c * self.shape.lim_mean(x / self.c)
+        return self.w * self.c * self.shape.lim_mean(x / self.c) + (1.0 - self.w) * self.logn.lim_mean(x)
+
+    def lim_second(self, x: float) -> float:
+        if self.w == 1.0:
+            return self.c * self.c * self.shape.lim_second(x / self.c)
+        return (self.w * self.c * self.c * self.shape.lim_second(x / self.c)
+                + (1.0 - self.w) * self.logn.lim_second(x))
+
+
+# The histogram counts as this many calls' worth of doubt: below it the lognormal carries weight.
+HIST_PRIOR = 20.0
+
+
 LIGHT_C2 = 1.5  # talk times up to this squared cv count their next call exactly (see `_Agents._agent`)
 
 
 class _Agents:
     """Busy agents grouped by elapsed time, and agents expected to sign in: M(t) and its variance."""
 
-    def __init__(self, talk: TalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
+    def __init__(self, talk: TalkTime | LearnedTalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
                  trust: float = 1.0) -> None:
         self.talk = talk
         self._bump_weight = min(1.0, max(0.0, (talk.c2 - 0.1) / 0.2))  # see `_agent`
+        self._fast = not talk.lognormal and talk.pure is not None and talk.c2 <= LIGHT_C2  # see `_agent_hist`
         # agents expected to sign in (seconds from now): a free agent then, fresh calls after
         self.joining: dict[int, list[float]] = {}
         for d in joining:
@@ -336,9 +537,8 @@ class _Agents:
         """Mean and variance of the residual talk time of a call that has lasted e (None: unknown)."""
         talk = self.talk
         if e is None:  # equilibrium residual: E[X^2]/(2m) and E[X^3]/(3m) - (E[X^2]/(2m))^2
-            m3 = math.exp(3 * talk.mu + 4.5 * talk.s2)
             mean_r = talk.m2 / (2 * talk.m)
-            return mean_r, max(0.0, m3 / (3 * talk.m) - mean_r ** 2)
+            return mean_r, max(0.0, talk.m3 / (3 * talk.m) - mean_r ** 2)
         if sa < 1e-12:
             rho = max(1.0, e * talk.s2 / max(talk.s2, math.log(max(e, 1e-9)) - talk.mu))
             return rho, rho * rho
@@ -367,7 +567,23 @@ class _Agents:
             rho = max(1.0, e * talk.s2 / max(talk.s2, math.log(max(e, 1e-9)) - talk.mu))
             g = 1.0 - math.exp(-t / rho)
             return g, t - rho * g
-        x = e + t  # (lim_mean inlined: this is the estimator's innermost loop)
+        x = e + t
+        if not talk.lognormal:
+            shape = talk.pure
+            if shape is None:
+                sf, lim_mean = talk.sf_lim(x)
+                return 1.0 - sf / sa, t - (lim_mean - psi_a) / sa
+            # (the histogram's sf_lim inlined, as the lognormal's below)
+            y = x * talk.inv_c
+            j = (0 if y < 1.0 else min(HIST_BINS - 1, 1 + int(math.log(y) * _HIST_ILR))) - shape.lo
+            if j < 0:
+                return 0.0, 0.0  # (no call ends before the first occupied bin)
+            if j > shape.hi - shape.lo:
+                return 1.0, t - (talk.m - psi_a) / sa
+            d = y - shape.a[j]
+            s, pw = 1.0 - shape.cdf[j], shape.p[j] / shape.width[j]
+            return 1.0 - max(0.0, s - pw * d) / sa, t - (talk.c * (shape.lim1[j] + s * d - pw * d * d / 2.0) - psi_a) / sa
+        # (lim_mean inlined: this is the estimator's innermost loop)
         z = (math.log(x) - talk.mu) / (talk.s * _SQRT2)
         sf = 0.5 * math.erfc(z)
         lim_mean = talk.m * 0.5 * math.erfc(talk.s / _SQRT2 - z) + x * sf
@@ -418,11 +634,32 @@ class _Agents:
         if self._bump_weight <= 0 or since <= 0:
             return 0.0
         talk = self.talk
+        if not talk.lognormal:
+            sf = talk.sf_lim(since)[0]
+            return self._bump_weight * (1.0 - sf - talk.sf_lim(max(0.0, since + talk.kappa * talk.m))[1] / talk.m)
         return self._bump_weight * (talk.cdf(since) - talk.lim_mean(max(0.0, since + talk.kappa * talk.m)) / talk.m)
+
+    def _agent_hist(self, e: float, sa: float, psi_a: float, t: float) -> tuple[float, float]:
+        """`_agent` for the learned histogram alone and light tails: the same sums, lookups inlined."""
+        talk = self.talk
+        look, ic, c, m, shift = talk.pure.sf_lim, talk.inv_c, talk.c, talk.m, talk.kappa * talk.m
+        sf, lim = look((e + t) * ic)
+        g = 1.0 - sf / sa
+        renewals = 0.0
+        if t + shift > 0:
+            renewals = (t + shift - (c * look((e + t + shift) * ic)[1] - psi_a) / sa) / m
+        if g > 1e-12 and self._bump_weight > 0:
+            since = (t - (c * lim - psi_a) / sa) / g
+            if since > 0:
+                renewals += g * self._bump_weight * (
+                    1.0 - look(since * ic)[0] - c * look(max(0.0, since + shift) * ic)[1] / m)
+        return g, max(0.0, renewals)
 
     def _agent(self, e: float | None, sa: float, psi_a: float, t: float) -> tuple[float, float]:
         """One agent: P(its current call ends within t) and the expected calls after it that do."""
         talk = self.talk
+        if self._fast and e is not None and sa >= 1e-12 and t > 0:
+            return self._agent_hist(e, sa, psi_a, t)
         g, integral = self._first(e, sa, psi_a, t)
         if talk.c2 <= LIGHT_C2:
             # Calls after the first: the renewal function U(r) = F(r) + E[(r - X + kappa m)^+] / m, the
@@ -529,6 +766,7 @@ class WaitEstimator:
     CAL_DECAY_RATE = math.log(2) / (24 * 3600.0)
     RECENT_TAU = 480.0
     RECENT_PRIOR = 3.0  # pseudo-calls at no shift
+    HIST_ADOPTED = 30.0  # calls the histogram counts as after a change is adopted
     SHIFT_Z = 1.5  # a shift counts from this many standard errors on (soft threshold, see `estimate`)
 
     def __init__(self, prior_service_seconds: float = 300.0, prior_patience_seconds: float = 600.0,
@@ -551,6 +789,7 @@ class WaitEstimator:
         self.cusum_up = self.cusum_down = 0.0
         # finished calls weighted by when they began: sum of weights, of weight * ln(talk time)
         self.recent_w = self.recent_l = self.recent_w2 = 0.0  # (and of weight squared)
+        self.hist = TalkHistogram()  # finished talk times (the learned distribution's shape)
 
     # --- learning ------------------------------------------------------------------------------
 
@@ -560,6 +799,7 @@ class WaitEstimator:
             keep = math.exp(-self.decay_rate * dt)
             self.talk_long.scale(keep)
             self.talk_short.scale(math.exp(-self.short_decay_rate * dt))
+            self.hist.scale(keep)
             self.exposure *= keep
             self.abandons *= keep
             self.age_exposure = [w * keep for w in self.age_exposure]
@@ -584,6 +824,7 @@ class WaitEstimator:
         self.cusum_down = max(0.0, self.cusum_down - z - self.CUSUM_K)
         long.add(seconds)
         short.add(seconds)
+        self.hist.add(seconds)
         began = math.exp(-seconds / self.RECENT_TAU)
         self.recent_w += began
         self.recent_w2 += began * began
@@ -592,6 +833,8 @@ class WaitEstimator:
             adopted = Window(short.w, short.sx, short.sx2, short.sl, short.sl2)
             adopted.scale(min(1.0, self.ADOPTED_WEIGHT / short.w))
             self.talk_long = adopted
+            # the shape learned before the change counts as a few calls too (it is rescaled to the new mean)
+            self.hist.scale(min(1.0, self.HIST_ADOPTED / max(self.hist.weight, 1e-9)))
             self.cusum_up = self.cusum_down = 0.0
             self.changes += 1
 
@@ -641,8 +884,14 @@ class WaitEstimator:
             cumulative += seconds * (self.age_abandons[b] + 2.0) / (self.age_exposure[b] + 2.0 / theta)
         return cumulative / age if age > 0 else theta
 
-    def talk_time(self, shift: float = 0.0) -> TalkTime:
-        return TalkTime(self.talk_long.mean * math.exp(shift), self.talk_long.cv2)
+    def talk_time(self, shift: float = 0.0) -> TalkTime | LearnedTalkTime:
+        """The talk-time distribution: the learned histogram (blended with the lognormal while it
+        holds few calls), scaled to the long window's mean moved by `shift` (log)."""
+        mean = self.talk_long.mean * math.exp(shift)
+        shape = self.hist.shape()
+        if shape is None:
+            return TalkTime(mean, self.talk_long.cv2)
+        return LearnedTalkTime(shape, self.hist.weight, mean, self.talk_long.cv2)
 
     def recent_shift(self, now: float, busy: Sequence[BusyAgent]) -> tuple[float, float]:
         """The shift of the log talk time of calls begun lately (weighted by exp(-age / RECENT_TAU))
@@ -763,6 +1012,7 @@ class WaitEstimator:
                 "age_abandons": [round(w, 4) for w in self.age_abandons],
                 "updated_at": self.updated_at, "decay_rate": self.decay_rate, "changes": self.changes,
                 "cusum": [self.cusum_up, self.cusum_down], "recent": [self.recent_w, self.recent_l, self.recent_w2],
+                "hist": self.hist.as_state(),
                 "cal_events": [round(w, 4) for w in self.calibration.events],
                 "cal_censored": [round(w, 4) for w in self.calibration.censored],
                 "bands": [[[round(w, 4) for w in b.events], [round(w, 4) for w in b.censored]]
@@ -786,6 +1036,7 @@ class WaitEstimator:
         est.changes = int(state.get("changes", 0))
         est.cusum_up, est.cusum_down = (float(v) for v in state.get("cusum", (0.0, 0.0)))
         est.recent_w, est.recent_l, est.recent_w2 = (float(v) for v in state.get("recent", (0.0, 0.0, 0.0)))
+        est.hist = TalkHistogram.from_state(state.get("hist"))  # (absent from states saved before it)
         est.updated_at = None if state.get("updated_at") is None else float(state["updated_at"])
         est.staffed = int(state.get("staffed", 1))
         est.calibration.events = [float(w) for w in state.get("cal_events", est.calibration.events)]
