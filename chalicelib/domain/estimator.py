@@ -278,9 +278,10 @@ class TalkTime:
 # --- the learned (empirical) talk-time distribution -------------------------------------------------
 
 # Finished talk times are counted on a log grid: bin 0 holds [0, 1 s), bin i >= 1 holds
-# [r^(i-1), r^i) with r = 1.03 (3% wide: a 480-600 s spread covers some 8 bins), up to a day; longer
-# calls count in the last bin. Inside a bin the density is flat, so survival is piecewise linear.
-HIST_RATIO = 1.03
+# [r^(i-1), r^i) with r = 1.01 (1% wide: the edges of a 480-600 s spread fall within 5 s), up to a
+# day; longer calls count in the last bin. Inside a bin the density is flat, so survival is
+# piecewise linear. The state keeps the occupied bins only (a few dozen to a few hundred).
+HIST_RATIO = 1.01
 _HIST_LR = math.log(HIST_RATIO)
 _HIST_ILR = 1.0 / _HIST_LR
 HIST_BINS = 2 + int(math.log(86400.0) / _HIST_LR)
@@ -467,10 +468,17 @@ class LearnedTalkTime:
                 + (1.0 - self.w) * self.logn.lim_second(x))
 
 
+def mean_residual(talk: TalkTime | LearnedTalkTime, elapsed: float) -> float:
+    """E[X - e | X > e]: how much longer a call that has lasted `elapsed` is expected to go on."""
+    sf = talk.sf(elapsed)
+    return (talk.m - talk.lim_mean(elapsed)) / sf if sf > 1e-12 else 0.0
+
+
 # The histogram counts as this many calls' worth of doubt: below it the lognormal carries weight.
 HIST_PRIOR = 20.0
 
 
+REGULAR_C2 = 0.1  # talk times up to this squared cv count later calls as sums (see `_Agents._agent_regular`)
 LIGHT_C2 = 1.5  # talk times up to this squared cv count their next call exactly (see `_Agents._agent`)
 
 
@@ -510,6 +518,10 @@ class _Agents:
         # (count, elapsed, leaves_in, S(elapsed), E[min(X, elapsed)], Var(residual) / m^2 capped)
         self.groups: list[tuple[float, float | None, float, float, float, float]] = []
         self._lines: list[tuple[float, float]] = []  # per group: mean residual, when it has surely ended
+        self._resid: list[tuple[float, float]] = []  # per group: mean and variance of the residual
+        # Regular talk times (cv^2 <= REGULAR_C2): each agent's later calls end at the residual plus
+        # whole talk times, spread as their sum (see `_agent_regular`), not on a straight line.
+        self.regular = talk.c2 <= REGULAR_C2
         for n, e_sum, h in groups.values():
             e = e_sum / n
             if e < 0:
@@ -523,7 +535,7 @@ class _Agents:
         # count is the straight line 1 + (t + kappa m - r)/m (regular or exponential-like talk times):
         # estimates far down the line then cost O(1) per step.
         self.linear_after = math.inf
-        if talk.c2 <= LIGHT_C2 and not self.joining and all(g[2] == math.inf for g in self.groups):
+        if talk.c2 <= LIGHT_C2 and not self.regular and not self.joining and all(g[2] == math.inf for g in self.groups):
             self.linear_after = max((done for _, done in self._lines), default=0.0) - talk.kappa * talk.m
             n_total = sum(g[0] for g in self.groups)
             r_sum = sum(g[0] * r for g, (r, _) in zip(self.groups, self._lines))
@@ -553,6 +565,7 @@ class _Agents:
         agent's count becomes a straight line: see `count`.)"""
         mean_r, var_r = self._residual(e, sa)
         self._lines.append((mean_r, mean_r + 8.0 * math.sqrt(var_r)))
+        self._resid.append((mean_r, var_r))
         return min(max(1.0, self.talk.c2), var_r / self.talk.m ** 2)
 
     def _first(self, e: float | None, sa: float, psi_a: float, t: float) -> tuple[float, float]:
@@ -596,6 +609,18 @@ class _Agents:
             return (self._base + self._slope * t + self._n_total * self._bump(t - self._r_mean),
                     self._var_base + talk.c2 * self._slope * t)
         mean = var = 0.0
+        if self.regular:
+            for (n, e, h, sa, psi_a, _), (r, vr) in zip(self.groups, self._resid):
+                m_i, v_i = self._agent_regular(e, sa, psi_a, min(t, h), r, vr)
+                mean += n * m_i
+                var += n * v_i
+            for n, d_sum in self.joining.values():
+                d = d_sum / n
+                if t > d:
+                    m_i, v_i = self._agent_regular(0.0, 1.0, 0.0, t - d, talk.m, talk.c2 * talk.m ** 2)
+                    mean += n * (1.0 + m_i)
+                    var += n * v_i
+            return mean, var
         for n, e, h, sa, psi_a, spread in self.groups:
             g, renewals = self._agent(e, sa, psi_a, min(t, h))
             mean += n * (g + renewals)
@@ -639,6 +664,32 @@ class _Agents:
             return self._bump_weight * (1.0 - sf - talk.sf_lim(max(0.0, since + talk.kappa * talk.m))[1] / talk.m)
         return self._bump_weight * (talk.cdf(since) - talk.lim_mean(max(0.0, since + talk.kappa * talk.m)) / talk.m)
 
+    def _agent_regular(self, e: float | None, sa: float, psi_a: float, t: float, r: float,
+                       vr: float) -> tuple[float, float]:
+        """One agent's departures within t, mean and variance, for regular talk times: the current
+        call ends at its residual (exactly, G(t)); the j-th call after it at residual + j talk times,
+        normal with variance vr + j sigma^2 (a sum of regular calls is close to normal). The events
+        "k calls have ended" are nested, so E N^2 = sum (2k - 1) P(k ended)."""
+        if t <= 0:
+            return 0.0, 0.0
+        talk = self.talk
+        g = self._first(e, sa, psi_a, t)[0]
+        mean = second = g
+        m, s2 = talk.m, talk.c2 * talk.m * talk.m
+        fit = (t - r) / m  # calls after the current one that fit in t, on average
+        if fit > -1.0:
+            width = 6.0 * math.sqrt(vr + max(fit, 1.0) * s2) / m + 1.0
+            j_lo = max(1, int(fit - width))  # calls before j_lo have surely ended
+            mean += j_lo - 1.0
+            second += j_lo * j_lo - 1.0  # sum of (2k - 1) over k = 2..j_lo
+            for j in range(j_lo, int(fit + width) + 2):
+                p = 0.5 * math.erfc((r + j * m - t) / math.sqrt(2.0 * (vr + j * s2)))
+                if p < 1e-12:
+                    break
+                mean += p
+                second += (2 * j + 1) * p
+        return mean, max(0.0, second - mean * mean)
+
     def _agent_hist(self, e: float, sa: float, psi_a: float, t: float) -> tuple[float, float]:
         """`_agent` for the learned histogram alone and light tails: the same sums, lookups inlined."""
         talk = self.talk
@@ -678,6 +729,38 @@ class _Agents:
         # time since the first completion, I(t)/G(t)
         since = integral / g if g > 1e-12 else 0.0
         return g, integral / talk.m + talk.kappa * g * (talk.lim_mean(since) / talk.m) ** 2
+
+    def wait_moments(self, n: int, theta: float, near: float, slope: float,
+                     points: int = 24) -> tuple[float, float]:
+        """Mean and variance of the wait of a caller with n ahead: the time T at which the departures
+        N(t) and the abandonments among those ahead A(t) reach n + 1. P(T > t) = P(N(t) + A(t) <= n),
+        taken as normal with continuity correction (N: mean M(t), variance V(t); A: Poisson-like, its
+        mean growing at `theta` per caller still ahead), integrated on a grid around `near` (~E T)."""
+        target = n + 0.5
+        spread = math.sqrt(max(self.count(near)[1] + theta * near * n, 1e-6)) / max(slope, 1e-9)
+        lo = max(0.0, near - 6.0 * spread - 1.0 / max(slope, 1e-9))
+        hi = near + 6.0 * spread + 1.0
+        m_lo = self.count(lo)[0] if lo > 0 else 0.0
+        # abandonments up to `lo`: those ahead leave at theta each while M rises (taken as linear) to m_lo
+        ahead_lo = max(0.0, n - m_lo)
+        abandoned = theta * lo * (n + ahead_lo) / 2.0 if lo > 0 else 0.0
+        abandoned = min(abandoned, float(n))
+        step = (hi - lo) / points
+        m1, m2 = lo, lo * lo  # below `lo` the line surely has not moved enough: P(T > t) = 1
+        m, v = m_lo, (self.count(lo)[1] if lo > 0 else 0.0)
+        t, previous = lo, None
+        while True:
+            tail = 0.5 * math.erfc((m + abandoned - target) / math.sqrt(2.0 * max(v + abandoned, 1e-9)))
+            if previous is not None:
+                m1 += step * (previous + tail) / 2.0
+                m2 += step * ((t - step) * previous + t * tail)
+            previous = tail
+            if (t >= hi and tail < 1e-4) or t > 20.0 * (near + self.talk.m):  # surely reached by now
+                break
+            t += step
+            m, v = self.count(t)
+            abandoned += theta * step * max(0.0, n - m - abandoned)
+        return m1, max(m2 - m1 * m1, 1e-6)
 
     def invert(self, target: float, near: float | None = None) -> tuple[float, float, float, float]:
         """t with M(t) = target, M'(t) and M''(t) there, and the index of dispersion of the count.
@@ -767,7 +850,8 @@ class WaitEstimator:
     RECENT_TAU = 480.0
     RECENT_PRIOR = 3.0  # pseudo-calls at no shift
     HIST_ADOPTED = 30.0  # calls the histogram counts as after a change is adopted
-    SHIFT_Z = 1.5  # a shift counts from this many standard errors on (soft threshold, see `estimate`)
+    SHIFT_Z = 1.5
+    INTEGRATE_MAX = 60  # callers ahead up to which the wait's distribution is integrated (see `estimate`)  # a shift counts from this many standard errors on (soft threshold, see `estimate`)
 
     def __init__(self, prior_service_seconds: float = 300.0, prior_patience_seconds: float = 600.0,
                  half_life_seconds: float = 4 * 3600.0, prior_weight: float = 5.0, staffed: int = 1,
@@ -875,14 +959,32 @@ class WaitEstimator:
     def theta(self) -> float:
         return self.abandons / self.exposure
 
+    def theta_ahead(self, head_wait: float, t: float, points: int = 8) -> float:
+        """The abandonment rate of callers ahead over the next t seconds: they have waited from 0
+        (just ahead) to `head_wait` (the head of the line), taken as spread evenly between, and a
+        caller who has waited w abandons over the next t at the mean hazard from w to w + t."""
+        if t <= 0:
+            return self.theta_until(head_wait)
+        def cumulative(age: float) -> float:
+            return age * self.theta_until(age)
+        total = 0.0
+        for i in range(points):
+            w = head_wait * (i + 0.5) / points
+            total += cumulative(w + t) - cumulative(w)
+        return total / (points * t)
+
     def theta_until(self, age: float) -> float:
-        """The abandonment rate averaged over waits from 0 to `age` (each bin shrunk toward the
-        overall rate by two pseudo-abandonments): the rate of callers ahead who have waited up to `age`."""
+        """The abandonment rate averaged over waits from 0 to `age`: the rate of callers ahead who
+        have waited up to `age`. Each bin is shrunk toward the bin before it (the first toward the
+        overall rate), by as much exposure as holds two abandonments at the overall rate: the hazard of patience changes smoothly with the wait,
+        and a bin few callers reach (the longest waits) carries the last well-learned rate on."""
         theta = self.theta
+        prior = 2.0 / theta  # the exposure in which the overall rate expects two abandonments
         cumulative = 0.0
         for b, seconds in _age_bins(age):
-            cumulative += seconds * (self.age_abandons[b] + 2.0) / (self.age_exposure[b] + 2.0 / theta)
-        return cumulative / age if age > 0 else theta
+            theta = (self.age_abandons[b] + prior * theta) / (self.age_exposure[b] + prior)
+            cumulative += seconds * theta
+        return cumulative / age if age > 0 else self.theta
 
     def talk_time(self, shift: float = 0.0) -> TalkTime | LearnedTalkTime:
         """The talk-time distribution: the learned histogram (blended with the lognormal while it
@@ -973,18 +1075,25 @@ class WaitEstimator:
         mu_cv = math.sqrt(1.0 / self.talk_long.w + (shift_se ** 2 if shift else 0.0))
         t, slope, curvature, dispersion = model.invert(tau)
         if head_wait is not None and n > 0:  # callers ahead have waited 0..head_wait and wait on ~t
-            theta_t = self.theta_until(max(0.0, head_wait) + t) / rate
+            theta_t = self.theta_ahead(max(0.0, head_wait), t) / rate
             tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
             t, slope, curvature, dispersion = model.invert(tau, near=t)
         if n == 0:  # next in line: the first call to end, computed exactly
             mean, var = model.first_departure(t)
             var += (mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2
             return self._answer(mean, var, n, coverage, 1.0)
+        theta_cv = 1.0 / math.sqrt(self.abandons)
+        if dispersion < 1.0 and n <= self.INTEGRATE_MAX:
+            # Regular departures, not far down the line: the wait's distribution itself, from the
+            # departures' count N(t) (mean M, variance V) against the departures needed K (mean tau,
+            # abandonments' share of variance): P(wait > t) = P(N(t) < K), normal with continuity correction.
+            mean, var = model.wait_moments(n, theta_t * rate, t, slope)
+            var += (tau_sens * theta_cv / slope) ** 2 + (mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2
+            return self._answer(max(mean, 1e-3), var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t))
         if dispersion < 1.0:
             # Where departures come regularly the (n+1)-th falls, on average, half a step before the
             # expected count reaches n+1 (exact for a lattice; no shift for Poisson departures).
             t, slope, curvature, dispersion = model.invert(max(0.5, tau - 0.5 * (1.0 - dispersion)), near=t)
-        theta_cv = 1.0 / math.sqrt(self.abandons)
         # departures are as random as their dispersion says; abandonments ahead stay Poisson-like
         d = min(1.0, max(dispersion, 0.02))
         count_var = tau_var * d + tau_ab * (1.0 - d)
