@@ -633,12 +633,16 @@ class _Agents:
                 var += n * (g * (1.0 - g) + talk.c2 * renewals)
         return mean, var
 
-    def first_departure(self, scale: float, points: int = 400) -> tuple[float, float]:
+    def first_departure(self, scale: float, points: int = 400,
+                        levels: Sequence[float] = ()) -> tuple[float, float, list[float]]:
         """Mean and variance of the first departure, exactly: the shortest of the calls in progress
-        (nothing else can end first). Trapezoid rule in steps of scale/16 until no call is left."""
+        (nothing else can end first), and its quantiles at `levels`. Trapezoid rule in steps of
+        scale/16 until no call is left (quantiles interpolated between the steps)."""
         step = max(scale, 1.0) / 16.0
         m1 = m2 = 0.0
         previous = 1.0
+        wanted = sorted(levels)
+        quantiles: list[float] = []
         for i in range(1, points + 1):
             t = i * step
             alive = 1.0
@@ -649,10 +653,14 @@ class _Agents:
                     alive = 0.0
             m1 += step * (previous + alive) / 2.0
             m2 += step * ((t - step) * previous + t * alive)  # 2 * integral of t * P(T > t)
+            while len(quantiles) < len(wanted) and 1.0 - alive >= wanted[len(quantiles)]:
+                q = wanted[len(quantiles)]
+                quantiles.append(t - step * (1.0 - (q - (1.0 - previous)) / max(previous - alive, 1e-12)))
             previous = alive
             if alive < 1e-6:
                 break
-        return m1, max(m2 - m1 * m1, 1e-6)
+        quantiles += [t] * (len(wanted) - len(quantiles))
+        return m1, max(m2 - m1 * m1, 1e-6), quantiles
 
     def _bump(self, since: float) -> float:
         """U(r) - (r + kappa m)^+ / m at r = `since` (see `_agent`): F(r) - E[min(X, r + kappa m)] / m."""
@@ -806,6 +814,32 @@ class _Agents:
         slope = (after - before) / (t + step - max(0.0, t - step))
         curvature = (after - 2.0 * target + before) / (step * step) if t > step else 0.0
         return t, max(slope, 1e-9), curvature, v / max(target, 1e-9)
+
+
+def fit_gamma_shape(mean: float, tail: float, q_lo: float, q_hi: float, start: float = 1.0) -> float:
+    """The shape of the gamma with this mean whose quantiles at `tail` and 1 - `tail` come
+    closest (in log) to q_lo and q_hi: golden-section search over log shape."""
+    targets = (math.log(max(q_lo, 1e-9)), math.log(max(q_hi, 1e-9)))
+
+    def misfit(log_k: float) -> float:
+        k = math.exp(log_k)
+        lo, hi = gamma_quantile(k, mean / k, tail), gamma_quantile(k, mean / k, 1.0 - tail)
+        return (math.log(max(lo, 1e-12)) - targets[0]) ** 2 + (math.log(max(hi, 1e-12)) - targets[1]) ** 2
+
+    a, b = math.log(0.2), math.log(max(0.5, min(400.0, 4.0 * start)))
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = misfit(c), misfit(d)
+    for _ in range(18):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = misfit(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = misfit(d)
+    return math.exp((a + b) / 2.0)
 
 
 def _stages(n: int, theta: float) -> tuple[float, float, float, float]:
@@ -1079,9 +1113,14 @@ class WaitEstimator:
             tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
             t, slope, curvature, dispersion = model.invert(tau, near=t)
         if n == 0:  # next in line: the first call to end, computed exactly
-            mean, var = model.first_departure(t)
-            var += (mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2
-            return self._answer(mean, var, n, coverage, 1.0)
+            tail = (1.0 - coverage) / 2.0
+            mean, var, (q_lo, q_hi) = model.first_departure(t, levels=(tail, 1.0 - tail))
+            # its range from its own quantiles (a gamma matched by moments misplaces them: the
+            # shortest of many bounded residuals piles up near 0), widened by the model's own error
+            widen = math.sqrt(1.0 + ((mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2) / var)
+            q_lo = max(mean - (mean - q_lo) * widen, 0.25 * q_lo)
+            q_hi = mean + (q_hi - mean) * widen
+            return self._answer(mean, var * widen * widen, n, coverage, 1.0, quantiles=(tail, q_lo, q_hi))
         theta_cv = 1.0 / math.sqrt(self.abandons)
         if dispersion < 1.0 and n <= self.INTEGRATE_MAX:
             # Regular departures, not far down the line: the wait's distribution itself, from the
@@ -1105,8 +1144,14 @@ class WaitEstimator:
         mean = max(t + max(-0.5 * t, min(jensen, t)), 1e-3)
         return self._answer(mean, var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t))
 
-    def _answer(self, mean: float, var: float, n: int, coverage: float, p_served: float) -> WaitEstimate:
+    def _answer(self, mean: float, var: float, n: int, coverage: float, p_served: float,
+                quantiles: tuple[float, float, float] | None = None) -> WaitEstimate:
+        """The range: a gamma with the mean, matched to the variance or, given `quantiles` (a tail
+        level and the wait's quantiles at it and at 1 - it), to those; at the calibrated levels."""
         shape, scale = mean * mean / var, var / mean
+        if quantiles is not None:
+            shape = fit_gamma_shape(mean, *quantiles, start=shape)
+            scale = mean / shape
         lo_level, hi_level = self.levels(coverage, n)
         return WaitEstimate(mean=mean, low=gamma_quantile(shape, scale, lo_level),
                             high=gamma_quantile(shape, scale, hi_level), p_served=p_served,

@@ -50,10 +50,11 @@ def test_survival_follows_the_calls_seen() -> None:
 
 def test_the_caller_next_in_line_waits_for_the_first_call_to_end_as_the_calls_seen_say() -> None:
     est = learned(uniform)
-    # one agent 500 s into a uniform 480-600 call: the next caller waits 50 s on average, at most 100
+    # one agent 500 s into a uniform 480-600 call: the next caller waits 50 s on average, 10-90 s
+    # in 80% of cases (the range is a gamma fitted to those quantiles, widened by the model's error)
     got = est.estimate(0.0, 1, servers=1, busy=[BusyAgent(500.0)], coverage=0.8)
     assert got.mean == pytest.approx(50.0, abs=2.0)
-    assert got.high <= 100.0
+    assert 5.0 < got.low < 15.0 and 85.0 < got.high < 110.0
 
 
 def test_a_lognormal_stands_in_while_the_histogram_holds_few_calls() -> None:
