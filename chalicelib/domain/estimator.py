@@ -476,6 +476,7 @@ def mean_residual(talk: TalkTime | LearnedTalkTime, elapsed: float) -> float:
 
 # The histogram counts as this many calls' worth of doubt: below it the lognormal carries weight.
 HIST_PRIOR = 20.0
+HIST_MAX_C2 = 0.6  # squared cv above which the lognormal stands for talk times (see `WaitEstimator.talk_time`)
 
 
 REGULAR_C2 = 0.1  # talk times up to this squared cv count later calls as sums (see `_Agents._agent_regular`)
@@ -1022,9 +1023,11 @@ class WaitEstimator:
 
     def talk_time(self, shift: float = 0.0) -> TalkTime | LearnedTalkTime:
         """The talk-time distribution: the learned histogram (blended with the lognormal while it
-        holds few calls), scaled to the long window's mean moved by `shift` (log)."""
+        holds few calls), scaled to the long window's mean moved by `shift` (log). Talk times
+        spread more than HIST_MAX_C2 keep the lognormal: its tail reaches beyond the longest call
+        seen, which the residual of a long call in progress needs (the benchmark's heavy-tailed case)."""
         mean = self.talk_long.mean * math.exp(shift)
-        shape = self.hist.shape()
+        shape = self.hist.shape() if self.talk_long.cv2 <= HIST_MAX_C2 else None
         if shape is None:
             return TalkTime(mean, self.talk_long.cv2)
         return LearnedTalkTime(shape, self.hist.weight, mean, self.talk_long.cv2)
