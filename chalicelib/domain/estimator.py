@@ -152,6 +152,7 @@ class Calibration:
 # Calibrated levels move from the nominal ones as evidence accumulates: weight w counts as
 # w / (w + SHRINK_WEIGHT) of the way, so a small queue gets part of the correction, not none.
 SHRINK_WEIGHT = 25.0
+FIT_TAIL = 0.1  # the next caller's gamma is fitted to the first departure's 10% and 90% quantiles
 MODEL_CV = 0.08  # relative model error assumed in every range (beyond the count's and the rates' own)
 
 # Each tail's level stays within this factor of its nominal size: 80% ranges use levels within
@@ -296,7 +297,8 @@ class _Shape:
     """A normalised histogram with flat density in each bin: survival and partial expectations in
     O(1) per point (cumulative sums precomputed over the occupied bins)."""
 
-    __slots__ = ("lo", "hi", "a", "width", "p", "cdf", "lim1", "lim2", "mean", "m2", "m3")
+    __slots__ = ("lo", "hi", "a", "width", "p", "cdf", "lim1", "lim2", "mean", "m2", "m3",
+                 "start", "end", "last", "surv", "dens")
 
     def __init__(self, weights: list[float]) -> None:
         occupied = [i for i, w in enumerate(weights) if w > 0]
@@ -320,6 +322,9 @@ class _Shape:
             m3 += p * (b ** 4 - a ** 4) / (4.0 * (b - a))
             f += p
         self.mean, self.m2, self.m3 = i1, i2, m3
+        self.start, self.end, self.last = _HIST_EDGES[self.lo], _HIST_EDGES[self.hi + 1], self.hi - self.lo
+        self.surv = [1.0 - f for f in self.cdf]
+        self.dens = [p / w for p, w in zip(self.p, self.width)]
 
     def sf(self, x: float) -> float:
         j = hist_bin(x) - self.lo
@@ -331,14 +336,16 @@ class _Shape:
 
     def sf_lim(self, x: float) -> tuple[float, float]:
         """sf(x) and lim_mean(x) at once (the estimator's innermost loop: one bin lookup)."""
-        j = (0 if x < 1.0 else min(HIST_BINS - 1, 1 + int(math.log(x) / _HIST_LR))) - self.lo
-        if j < 0:
+        if x < self.start:
             return 1.0, x
-        if j > self.hi - self.lo:
+        if x >= self.end:
             return 0.0, self.mean
+        j = (int(math.log(x) * _HIST_ILR) + 1 if x >= 1.0 else 0) - self.lo
+        j = 0 if j < 0 else self.last if j > self.last else j  # (rounding at a bin's edge)
         d = x - self.a[j]
-        s, pw = 1.0 - self.cdf[j], self.p[j] / self.width[j]
-        return max(0.0, s - pw * d), self.lim1[j] + s * d - pw * d * d / 2.0
+        s, pw = self.surv[j], self.dens[j]
+        sf = s - pw * d
+        return (sf if sf > 0.0 else 0.0), self.lim1[j] + d * (s - 0.5 * pw * d)
 
     def lim_mean(self, x: float) -> float:
         """E[min(X, x)]."""
@@ -1116,7 +1123,7 @@ class WaitEstimator:
             tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
             t, slope, curvature, dispersion = model.invert(tau, near=t)
         if n == 0:  # next in line: the first call to end, computed exactly
-            tail = (1.0 - coverage) / 2.0
+            tail = FIT_TAIL  # (one gamma for every coverage: `range_at` reads other ranges off it)
             mean, var, (q_lo, q_hi) = model.first_departure(t, levels=(tail, 1.0 - tail))
             # its range from its own quantiles (a gamma matched by moments misplaces them: the
             # shortest of many bounded residuals piles up near 0), widened by the model's own error
@@ -1155,10 +1162,19 @@ class WaitEstimator:
         if quantiles is not None:
             shape = fit_gamma_shape(mean, *quantiles, start=shape)
             scale = mean / shape
+        low, high = self._range(shape, scale, coverage, n)
+        return WaitEstimate(mean=mean, low=low, high=high, p_served=p_served, shape=shape, scale=scale, ahead=n)
+
+    def _range(self, shape: float, scale: float, coverage: float, n: int) -> tuple[float, float]:
         lo_level, hi_level = self.levels(coverage, n)
-        return WaitEstimate(mean=mean, low=gamma_quantile(shape, scale, lo_level),
-                            high=gamma_quantile(shape, scale, hi_level), p_served=p_served,
-                            shape=shape, scale=scale, ahead=n)
+        return gamma_quantile(shape, scale, lo_level), gamma_quantile(shape, scale, hi_level)
+
+    def range_at(self, estimate: WaitEstimate, coverage: float) -> tuple[float, float]:
+        """The range covering `coverage` of the same estimate (its gamma at this coverage's
+        calibrated levels): a second coverage without computing the estimate again."""
+        if estimate.shape <= 0 or estimate.ahead is None:
+            return estimate.low, estimate.high
+        return self._range(estimate.shape, estimate.scale, coverage, estimate.ahead)
 
     # --- persistence ---------------------------------------------------------------------------
 

@@ -176,3 +176,14 @@ def test_states_saved_before_the_histogram_still_load() -> None:
     # it learns the histogram from the next calls on, and saves it
     est.observe(QueueEvent(K.SERVICE_END, 6020.0, 530.0))
     assert WaitEstimator.from_state(est.state()).hist.weight == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("position", [1, 4, 30, 200])
+def test_a_second_coverage_reads_the_same_estimates_range(position: int) -> None:
+    est = learned(uniform, calls=500)
+    busy = [BusyAgent(e) for e in (20.0, 150.0, 300.0, 450.0, 590.0)]
+    e80 = est.estimate(600.0, position, servers=5, busy=busy, coverage=0.8)
+    e90 = est.estimate(600.0, position, servers=5, busy=busy, coverage=0.9)
+    assert est.range_at(e80, 0.9) == pytest.approx((e90.low, e90.high), rel=1e-9)
+    assert (e90.shape, e90.scale) == (e80.shape, e80.scale)
+    assert e90.low < e80.low < e80.mean < e80.high < e90.high
