@@ -6,8 +6,11 @@ range and the probability of being served.
 
 The model, in three parts:
 
-1. Talk times are lognormal, learned online: the mean from the arithmetic mean of finished calls,
-   the spread from their second moment (so the renewal offset below is right whatever the shape).
+1. Talk times are learned online as a lognormal (the mean from the arithmetic mean of finished
+   calls, the spread from their second moment, so the renewal offset below is right whatever the
+   shape) and as a histogram of finished talk times on a 1% log grid (`TalkHistogram`). Up to cv^2
+   HIST_MAX_C2 the estimate uses the histogram's shape scaled to the learned mean, blended with the
+   lognormal while it holds few calls (`LearnedTalkTime`); heavier tails keep the lognormal.
    Two windows learn side by side, a long one (half-life `half_life_seconds`, 4 h) and a short one
    (10 min); a two-sided CUSUM of each call's standardised log talk time against the long window
    raises an alarm on a lasting shift, and the long window then adopts the short one (counted as a
@@ -18,7 +21,8 @@ The model, in three parts:
    noise (soft threshold), so a stationary queue keeps its long memory.
 2. Departures (an agent freeing up for the line) are counted from what every agent is doing now:
    a busy agent's call has lasted `elapsed` seconds, so its residual is the talk-time distribution
-   conditioned on lasting longer; after it the agent serves fresh calls: the next one counted by its
+   conditioned on lasting longer; after it the agent serves fresh calls (for regular talk times the
+   j-th ends at the residual plus j talk times, normal: `_Agents._agent_regular`); else the next one counted by its
    own distribution (a fresh lognormal call rarely ends in its first minutes), the later ones at rate
    1/m with the asymptotic offset (c^2-1)/2 (reached slowly when talk times are heavy-tailed). An agent who has
    announced a sign-off frees nobody after it; one expected to sign in frees a place when they do.
@@ -31,7 +35,10 @@ The model, in three parts:
    them). In departure-count time this is the hypoexponential sum of stages 1/(1 + k theta'),
    theta' = theta / departure rate; the mean wait is M^-1 of that count (half a step earlier where
    departures are regular; a second-order term where they slow down; the exact first departure for
-   the caller next in line). Its variance: departures' share scaled by their index of dispersion
+   the caller next in line, whose range is fitted to that distribution's own quantiles). Up to
+   INTEGRATE_MAX ahead with regular departures the wait's distribution is integrated instead
+   (`_Agents.wait_moments`): departures and abandonments among those ahead against n + 1, normal
+   with continuity correction. Its variance: departures' share scaled by their index of dispersion
    (Poisson only for exponential talk times), abandonments' share as it is, mapped through M'
    (delta method), widened by the uncertainty of the learned rates. The range is a gamma matched
    to mean and variance, at quantile levels calibrated online per position band (Kaplan-Meier over
@@ -39,7 +46,8 @@ The model, in three parts:
    calibration and that toward the nominal levels, and clamped, so that few or one-sided outcomes
    cannot run away (issue 9 item 20).
 
-The state is a few dozen numbers (`state()` / `from_state()`), kept per queue in one store item."""
+The state is a few dozen numbers and the histogram's occupied bins (`state()` / `from_state()`;
+states saved before the histogram load with an empty one), kept per queue in one store item."""
 from __future__ import annotations
 
 import math
