@@ -641,7 +641,7 @@ METHOD = [
     "- The caller next in line waits for the first call to end: its distribution exactly (the product "
     "of the busy agents' conditional survivals), its range a gamma with that mean fitted to its 10% and "
     "90% quantiles (the shortest of many bounded residuals piles up near 0, which a gamma matched by "
-    "moments misses). With 1-60 ahead and regular departures (dispersion < 1): P(wait > t) = "
+    "moments misses). With 1-60 ahead and regular talk times (cv^2 <= 0.1): P(wait > t) = "
     "P(N(t) + A(t) <= n), departures N (mean M(t), variance from the count) and abandonments among those "
     "ahead A, normal with continuity correction, integrated for the mean and variance. Further down the "
     "line, or with Poisson-like departures: departure n+1 less those ahead who abandon as a "

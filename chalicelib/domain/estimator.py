@@ -36,7 +36,7 @@ The model, in three parts:
    theta' = theta / departure rate; the mean wait is M^-1 of that count (half a step earlier where
    departures are regular; a second-order term where they slow down; the exact first departure for
    the caller next in line, whose range is fitted to that distribution's own quantiles). Up to
-   INTEGRATE_MAX ahead with regular departures the wait's distribution is integrated instead
+   INTEGRATE_MAX ahead with regular talk times the wait's distribution is integrated instead
    (`_Agents.wait_moments`): departures and abandonments among those ahead against n + 1, normal
    with continuity correction. Its variance: departures' share scaled by their index of dispersion
    (Poisson only for exponential talk times), abandonments' share as it is, mapped through M'
@@ -1140,10 +1140,10 @@ class WaitEstimator:
             q_hi = mean + (q_hi - mean) * widen
             return self._answer(mean, var * widen * widen, n, coverage, 1.0, quantiles=(tail, q_lo, q_hi))
         theta_cv = 1.0 / math.sqrt(self.abandons)
-        if dispersion < 1.0 and n <= self.INTEGRATE_MAX:
-            # Regular departures, not far down the line: the wait's distribution itself, from the
-            # departures' count N(t) (mean M, variance V) against the departures needed K (mean tau,
-            # abandonments' share of variance): P(wait > t) = P(N(t) < K), normal with continuity correction.
+        if model.regular and n <= self.INTEGRATE_MAX:
+            # Regular talk times, not far down the line: the wait's distribution itself, from the
+            # departures N(t) and the abandonments among those ahead A(t): P(wait > t) =
+            # P(N(t) + A(t) <= n), normal with continuity correction (see `_Agents.wait_moments`).
             mean, var = model.wait_moments(n, theta_t * rate, t, slope)
             var += (tau_sens * theta_cv / slope) ** 2 + (mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2
             return self._answer(max(mean, 1e-3), var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t))

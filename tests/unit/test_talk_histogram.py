@@ -187,3 +187,32 @@ def test_a_second_coverage_reads_the_same_estimates_range(position: int) -> None
     assert est.range_at(e80, 0.9) == pytest.approx((e90.low, e90.high), rel=1e-9)
     assert (e90.shape, e90.scale) == (e80.shape, e80.scale)
     assert e90.low < e80.low < e80.mean < e80.high < e90.high
+
+
+def simulated_uniform_wait(elapsed: list[float], ahead: int, runs: int = 3000) -> float:
+    """Monte Carlo: the (ahead+1)-th departure among agents on uniform 480-600 s calls that have
+    lasted `elapsed` (nobody abandons)."""
+    rng = random.Random(3)
+    total = 0.0
+    for _ in range(runs):
+        ends = []
+        for e in elapsed:
+            t = rng.uniform(max(480.0, e), 600.0) - e
+            for _ in range(ahead // len(elapsed) + 3):
+                ends.append(t)
+                t += rng.uniform(480.0, 600.0)
+        total += sorted(ends)[ahead]
+    return total / runs
+
+
+@pytest.mark.parametrize("ahead", [0, 3, 10, 30, 45, 80])
+def test_regular_calls_after_the_current_ones_end_a_whole_talk_time_later(ahead: int) -> None:
+    """With 40 agents, the 46th departure is some agent's second call: it ends a whole talk time
+    after that agent's current one, not on the straight line of a renewal rate (which said ~515 s
+    where the answer is ~587 s before calls after the current one were counted as sums)."""
+    est = learned(uniform, calls=3000)
+    rng = random.Random(11)
+    elapsed = [rng.uniform(0.0, 600.0) for _ in range(40)]
+    got = est.estimate(3000.0, ahead + 1, servers=40, busy=[BusyAgent(e) for e in elapsed]).mean
+    want = simulated_uniform_wait(elapsed, ahead)
+    assert got == pytest.approx(want, rel=0.03, abs=1.5)
