@@ -53,7 +53,8 @@ def test_state_round_trips() -> None:
     est.observe(QueueEvent(K.ABANDON, 6, 30))
     again = WaitEstimator.from_state(est.state())
     assert again.state() == est.state()
-    assert again.estimate(7, 4).mean == est.estimate(7, 4).mean
+    # (the learned talk-time histogram is kept to 6 significant digits)
+    assert again.estimate(7, 4).mean == pytest.approx(est.estimate(7, 4).mean, rel=1e-6)
 
 
 def test_production_learning_goes_through_the_store() -> None:
@@ -418,3 +419,16 @@ def test_memoryless_talk_times_read_no_shift_into_calls_in_progress() -> None:
     est, busy = renewals(50, 300, 1.0, change_at=6 * 3600, new_mean=450, until=now, seed=0, memoryless=True)
     assert est.estimate(now, 31, servers=50, busy=busy).mean == pytest.approx(
         est.estimate(now, 31, servers=50, busy=[BusyAgent(None)] * 50).mean)
+
+
+def test_a_long_wait_few_callers_reach_keeps_the_hazard_learned_just_before_it() -> None:
+    """Patience whose hazard rises with the wait: callers rarely wait past 8 minutes, so the bin
+    beyond holds little exposure; it carries the 4-8 minute rate on rather than falling back to the
+    (lower) overall rate, which made a long line's abandonments too few."""
+    est = WaitEstimator(prior_service_seconds=300, prior_patience_seconds=600, prior_weight=5, half_life_seconds=1e12)
+    for i in range(2000):  # nobody gives up in the first 4 minutes, then 1 in 4 before 8
+        est.observe(QueueEvent(K.ABANDON if i % 4 == 0 else K.SERVICE_START, float(i), 470.0))
+    est.observe(QueueEvent(K.SERVICE_START, 2001.0, 500.0))  # one caller waited past 8 minutes
+    late = est.theta_until(960.0) * 960.0 - est.theta_until(480.0) * 480.0  # cumulative hazard 8-16 min
+    assert late / 480.0 == pytest.approx(est.theta_until(480.0) * 480.0 / 240.0, rel=0.2)
+    assert late / 480.0 > 1.5 * est.theta
