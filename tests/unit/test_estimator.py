@@ -163,6 +163,22 @@ def test_each_position_band_is_calibrated_on_its_own() -> None:
     assert band_of(0) != band_of(4) != band_of(19) != band_of(20) and band_of(1) == band_of(4)
 
 
+def test_a_band_is_not_pulled_toward_another_bands_error() -> None:
+    """Issue 14: each band used to be shrunk toward the pooled calibration, which is mostly the largest
+    band's: ranges too wide far down the line narrowed the next caller's ranges too (surge: 76% for 80%)."""
+    rng = random.Random(12)
+    est = WaitEstimator(half_life_seconds=1e12)
+    for i in range(20000):  # 20+ ahead: ranges too wide, outcomes fall in the middle half
+        est.observe(QueueEvent(K.SERVICE_START, float(i), 10, pit=0.25 + 0.5 * rng.random(), ahead=30))
+    assert est.levels(0.8, ahead=30) == pytest.approx((0.3, 0.7), abs=0.03)
+    # nothing seen next in line: the nominal levels, not the 20+ band's correction
+    assert est.levels(0.8, ahead=0) == pytest.approx((0.1, 0.9))
+    for i in range(10):  # a few honest outcomes next in line move it only part of the way, from nominal
+        est.observe(QueueEvent(K.SERVICE_START, 20000.0 + i, 10, pit=(i + 0.5) / 10, ahead=0))
+    lo0, hi0 = est.levels(0.8, ahead=0)
+    assert lo0 == pytest.approx(0.1, abs=0.02) and hi0 == pytest.approx(0.9, abs=0.02)
+
+
 # --- talk times: residuals from elapsed times, sign-offs, sign-ins, changes -----------------------------
 
 def regular(mean: float = 540.0, cv: float = 0.1, calls: int = 4000) -> WaitEstimator:
