@@ -1,11 +1,7 @@
 """bench/ewt.py's runs follow one another as one queue's days: the range calibration carries over."""
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("numpy")  # the bench's oracle needs it (requirements-bench.txt)
-
-from bench.ewt import Exponential, Scenario, run, simulate  # noqa: E402
+from bench.ewt import Exponential, Scenario, run, simulate
 
 SMALL = Scenario("small M/M/5+M", lambda t: 5 * 1.05 / 120, 5 * 1.05 / 120, lambda t: 5, lambda t: Exponential(120),
                  Exponential(300), horizon=2 * 3600.0, warmup=600.0, coverage_seeds=(2,))
