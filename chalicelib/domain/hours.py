@@ -10,6 +10,15 @@ from .errors import ConfigError
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def checked_zone(tz: str, where: str) -> str:
+    """`tz` if it names a time zone; else a ConfigError that says where (`{where}.timezone`)."""
+    try:
+        ZoneInfo(tz)
+    except Exception as exc:  # ZoneInfoNotFoundError, ValueError
+        raise ConfigError(f"{where}.timezone: unknown time zone {tz!r}") from exc
+    return tz
+
+
 @dataclass(frozen=True)
 class BusinessHours:
     tz: str
@@ -28,11 +37,7 @@ class BusinessHours:
 
     @classmethod
     def from_config(cls, raw: dict, where: str = "hours") -> "BusinessHours":
-        tz = raw.get("timezone", "UTC")
-        try:
-            ZoneInfo(tz)
-        except Exception as exc:  # ZoneInfoNotFoundError, ValueError
-            raise ConfigError(f"{where}.timezone: unknown time zone {tz!r}") from exc
+        tz = checked_zone(raw.get("timezone", "UTC"), where)
         weekly: dict[int, tuple[tuple[time, time], ...]] = {}
         for index, day in enumerate(DAYS):
             spans = []

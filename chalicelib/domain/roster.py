@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from .errors import ConfigError
-from .hours import DAYS
+from .hours import DAYS, checked_zone
 
 SIGN_IN_HORIZON = timedelta(hours=2)  # how far ahead sign-ins count (the estimate's own horizon)
 
@@ -28,11 +28,7 @@ class Roster:
         unknown = set(raw) - set(DAYS) - {"timezone"}
         if unknown:
             raise ConfigError(f"{where}: unknown day(s) {sorted(unknown)}; use {list(DAYS)}")
-        tz = raw.get("timezone", tz)
-        try:
-            ZoneInfo(tz)
-        except Exception as exc:  # ZoneInfoNotFoundError, ValueError
-            raise ConfigError(f"{where}.timezone: unknown time zone {tz!r}") from exc
+        tz = checked_zone(raw.get("timezone", tz), where)
         steps: dict[int, tuple[tuple[time, int], ...]] = {}
         for index, day in enumerate(DAYS):
             spec = raw.get(day, {})
