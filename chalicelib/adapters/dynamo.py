@@ -1120,8 +1120,8 @@ class DynamoStream(_OnTable):
         if _s(new, "lost_pk") and not _s(old, "lost_pk"):
             expires = (new or {}).get("expires_at", {}).get("N")
             put_lost_markers(queue_id, sk, {_s(new, "caller"), _s(new, "callback_number")},
-                                   datetime.fromtimestamp(int(expires), timezone.utc) if expires
-                                   else TicketItem.created_at.deserialize(_s(new, "created_at")) + TICKET_TTL)
+                             datetime.fromtimestamp(int(expires), timezone.utc) if expires
+                             else TicketItem.created_at.deserialize(_s(new, "created_at")) + TICKET_TTL)
         elif _s(old, "lost_pk") and not _s(new, "lost_pk"):
             numbers = {_s(old, "caller"), _s(old, "callback_number")}
             with MarkerItem.batch_write() as batch:

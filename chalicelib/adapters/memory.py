@@ -141,7 +141,8 @@ class MemoryTable:
             elif not add and present:
                 del line[i]
 
-    def put(self, ticket: Ticket, old: Ticket | None) -> None:
+    def put(self, ticket: Ticket) -> None:
+        """Write a ticket (the table works out what it replaced: indexes, snapshot, stream)."""
         self.tickets[ticket.id] = ticket
 
     def _written(self, ticket: Ticket, old: Ticket | None) -> None:
@@ -188,7 +189,7 @@ class MemoryTable:
             ticket = self.get(ticket_id)
             if not ok(ticket):
                 return False
-            self.put(ticket.evolve(**changes), ticket)
+            self.put(ticket.evolve(**changes))
             return True
 
     def head(self, queue_id: str) -> Ticket | None:
@@ -250,7 +251,7 @@ class MemoryTickets(_OnTable, Tickets):
                 return table.tickets[table.calls[ticket.call_id]]
             if ticket.call_id:
                 table.calls[ticket.call_id] = ticket.id
-            table.put(ticket, None)
+            table.put(ticket)
         return ticket
 
     def get(self, ticket_id: str) -> Ticket:
@@ -281,7 +282,7 @@ class MemoryTickets(_OnTable, Tickets):
         ticket = Ticket(queue_id, int(num), TicketKind.CALLBACK, TicketStatus.SCHEDULED, now, caller=number,
                         language=language, callback_number=number, not_before=not_before)
         with self.table.lock:
-            self.table.put(ticket, self.table.tickets.get(ticket.id))
+            self.table.put(ticket)
             self.table.bookings[ticket.id] = 1  # its execution is booking 1, as in the DynamoDB store
         return ticket
 
@@ -478,7 +479,7 @@ class MemoryAgents(_OnTable, Agents):
             ticket, agent = table.get(ticket_id), table.agents.get(agent_id)  # its own copy is the authority
             if ticket.status is not TicketStatus.WAITING or agent is None or agent.status is not AgentStatus.AVAILABLE:
                 return False
-            table.put(ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id, leg=None, leg_at=None), ticket)
+            table.put(ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id, leg=None, leg_at=None))
             table.agents[agent_id] = Agent(agent.id, AgentStatus.BUSY, agent.queues, agent.contact, ticket_id, now, agent.until)
             return True
 
