@@ -458,11 +458,9 @@ def run(sc: Scenario, seeds: list[int], coverage_seeds: tuple[int, ...] | None =
     t0 = time.perf_counter()
     cold, calibration = simulate(sc, COLD_SEED, oracle=False)
     callers: list[Caller] = []
-    for seed in seeds:
-        scored, calibration = simulate(sc, seed, calibration=calibration)
-        callers += scored
-    for seed in sc.coverage_seeds if coverage_seeds is None else coverage_seeds:
-        scored, calibration = simulate(sc, seed, oracle=False, calibration=calibration)
+    coverage_only = sc.coverage_seeds if coverage_seeds is None else coverage_seeds
+    for seed, oracle in [(seed, True) for seed in seeds] + [(seed, False) for seed in coverage_only]:
+        scored, calibration = simulate(sc, seed, oracle=oracle, calibration=calibration)
         callers += scored
     return Result(sc, callers, time.perf_counter() - t0, cold)
 
