@@ -19,7 +19,7 @@ from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, Telegram
 from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL, TELNYX_API_KEY, TELNYX_PUBLIC_KEY,
                                   TWILIO_AUTH_TOKEN, VONAGE_PRIVATE_KEY, VONAGE_SIGNATURE_SECRET, VONAGE_URL_TOKEN,
                                   ParameterStore)
-from .adapters.dynamo_operations import DynamoOperationsLog
+from .adapters.dynamo.operations import DynamoOperationsLog
 from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
 from .edges.admin_api import AdminApi
