@@ -366,7 +366,8 @@ class CallbackWorld:
         from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
         from chalicelib.domain.queues import QueueDirectory
         from chalicelib.edges.webhooks import UseCases, VoiceWebhooks
-        from chalicelib.adapters.memory import FakeBus, FakeDialer, FakeOrchestrator
+        from chalicelib.adapters.memory import FakeBus, FakeDialer
+        from tests.fakes import FakeOrchestrator
 
         queues = QueueDirectory.from_config({"queues": [
             {"id": "support", "numbers": [SUPPORT], "dial_mode": mode, "retry_delays_seconds": [0, 300, 600]}]})

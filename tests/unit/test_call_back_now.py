@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.memory_operations import MemoryOperationsLog
+from chalicelib.adapters.memory.operations import MemoryOperationsLog
 from chalicelib.domain.errors import OrchestratorError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketKind, TicketStatus
 from chalicelib.domain.operations import CallBackRefusedError, Operations

@@ -288,7 +288,8 @@ def test_the_call_flow_estimate_uses_how_long_the_busy_agents_have_been_talking(
     from chalicelib.domain.callflow import CallFlow
     from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
     from chalicelib.domain.queues import QueueDirectory
-    from chalicelib.adapters.memory import FakeBus, FakeOrchestrator, FixedClock
+    from chalicelib.adapters.memory import FakeBus, FixedClock
+    from tests.fakes import FakeOrchestrator
 
     now = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
     config = {"default": "q", "queues": [{"id": "q", "average_handle_seconds": 540}]}
