@@ -263,7 +263,7 @@ def test_a_change_in_talk_times_is_followed_within_tens_of_calls_and_a_steady_qu
 
 
 def test_the_line_state_sums_agree_with_their_closed_form() -> None:
-    from chalicelib.domain.estimator import _stages
+    from chalicelib.domain.estimator.linewait import _stages
 
     for theta in (0.0, 0.005, 0.05):  # abandonment per departure: theta / (agents / talk time)
         n, th = 2000, theta
