@@ -6,10 +6,9 @@ from __future__ import annotations
 import base64
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from .calls import new_sid
-from .twilio import Reply, Twilio
+from .twilio import Reply, Twilio, form
 
 if TYPE_CHECKING:
     from .core import SimNetwork
@@ -28,8 +27,7 @@ class Telnyx(Twilio):
 
     @staticmethod
     def signed(net: SimNetwork, url: str, params: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-        body = urlencode(params).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        body, headers = form(params)
         stamp = str(int(net.now().timestamp()))
         signature = net.signing_key.sign(stamp.encode() + b"|" + body)
         return body, headers | {"telnyx-timestamp": stamp,

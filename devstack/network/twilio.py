@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 Reply = tuple[int, Any]
 
 
+def form(params: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """A form-encoded webhook body and its content type (Twilio's and Telnyx TeXML's)."""
+    return urlencode(params).encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+
+
 class Twilio:
     name = "twilio"
     leg_events = True  # a <Dial> noun's statusCallbackEvent posts the leg's progress
@@ -29,8 +34,7 @@ class Twilio:
 
     @staticmethod
     def signed(net: SimNetwork, url: str, params: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-        body = urlencode(params).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        body, headers = form(params)
         return body, headers | {"X-Twilio-Signature": net.validator.compute_signature(url, params)}
 
     @staticmethod
