@@ -463,7 +463,7 @@ class Telephony(ABC):
 
     def parse_agent_event(self, params: Mapping[str, Any]) -> AgentEvent | None:
         """The provider's agent presence event (None: an event Holdfast does not act on)."""
-        raise NotImplementedError(f"{self.name} sends no agent events")
+        raise BadWebhookError(f"{self.name} sends no agent events")
 
 
 def decode_body(request: WebhookRequest) -> dict[str, Any]:
@@ -475,7 +475,7 @@ def decode_body(request: WebhookRequest) -> dict[str, Any]:
     if request.content_type == "application/json" or text.lstrip().startswith("{"):
         try:
             fields = json.loads(text or "{}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # nested past the parser's depth: not a webhook either
             raise BadWebhookError("body is not JSON") from exc
         if not isinstance(fields, dict):
             raise BadWebhookError("body is not a JSON object")

@@ -21,7 +21,7 @@ from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, 
                              Step, Verb)
 from ..domain.speech import voice_for
 from ..ports import Capabilities, Dialer, Telephony, WebhookRequest, decode_body
-from .twiml_family import parse_fields
+from .twiml_family import form_fields, parse_fields
 from .webhook_urls import step_url
 
 VOICES = {"en-US": "Polly.Joanna", "ru-RU": "Polly.Tatyana", "uk-UA": "Google.uk-UA-Standard-A"}
@@ -37,6 +37,11 @@ def signed_urls(url: str, query: Mapping[str, str]) -> list[str]:
         return [url]
     orders = [list(query.items()), sorted(query.items())]
     return list(dict.fromkeys(f"{url}?{urlencode(o)}" for o in orders))
+
+
+# TaskRouter activities (a workspace's defaults and Flex's) -> an agent's status; any other is refused.
+ACTIVITIES = {"available": AgentStatus.AVAILABLE, "idle": AgentStatus.AVAILABLE, "offline": AgentStatus.OFFLINE,
+              "unavailable": AgentStatus.BUSY, "busy": AgentStatus.BUSY, "break": AgentStatus.BUSY}
 
 
 class TwilioTelephony(Telephony):
@@ -56,6 +61,8 @@ class TwilioTelephony(Telephony):
             params = decode_body(request)
         except BadWebhookError:
             return False
+        if not all(isinstance(v, str) for v in params.values()):
+            return False  # Twilio signs form fields: a JSON body with objects in it was never one of its
         return any(self._validator.validate(u, params, signature) for u in signed_urls(request.url, request.query))
 
     def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
@@ -63,12 +70,14 @@ class TwilioTelephony(Telephony):
 
     def parse_agent_event(self, params: Mapping[str, str]) -> AgentEvent | None:
         """TaskRouter event callbacks: worker.activity.update moves an agent; others are not ours."""
+        params = form_fields(params)
         if params.get("EventType") != "worker.activity.update":
             return None
         try:
             attributes = json.loads(params.get("WorkerAttributes") or "{}")
-            at = datetime.fromtimestamp(int(params["Timestamp"]), timezone.utc) if params.get("Timestamp") else None
-        except (ValueError, TypeError) as exc:
+            stamp = params.get("Timestamp")
+            at = datetime.fromtimestamp(int(stamp), timezone.utc) if stamp else None
+        except (ValueError, TypeError, RecursionError, OverflowError, OSError) as exc:
             raise BadWebhookError("WorkerAttributes or Timestamp malformed") from exc
         if not isinstance(attributes, dict):
             raise BadWebhookError("WorkerAttributes is not an object")
@@ -76,11 +85,16 @@ class TwilioTelephony(Telephony):
         if not agent_id:
             raise BadWebhookError("no worker named")
         activity = (params.get("WorkerActivityName") or "").lower()
-        status = (AgentStatus.AVAILABLE if activity in ("available", "idle") else
-                  AgentStatus.OFFLINE if activity == "offline" else AgentStatus.BUSY)
-        queues = attributes.get("holdfast_queues")
-        return AgentEvent(agent_id=agent_id, status=status, at=at, contact=attributes.get("contact_uri"),
-                          queues=tuple(queues) if isinstance(queues, list) else None,
+        status = ACTIVITIES.get(activity)
+        if status is None:  # never guessed: an unknown activity read as busy hid an agent who was away
+            raise BadWebhookError(f"unknown TaskRouter activity {activity[:40]!r}; known: {', '.join(ACTIVITIES)}")
+        contact, queues = attributes.get("contact_uri"), attributes.get("holdfast_queues")
+        if contact is not None and not isinstance(contact, str):
+            raise BadWebhookError("WorkerAttributes.contact_uri is not text")
+        if queues is not None and not (isinstance(queues, list) and all(isinstance(q, str) for q in queues)):
+            raise BadWebhookError("WorkerAttributes.holdfast_queues is not a list of queue ids")
+        return AgentEvent(agent_id=agent_id, status=status, at=at, contact=contact,
+                          queues=tuple(queues) if queues is not None else None,
                           event_id=params.get("Sid") or params.get("EventSid"))
 
     def render(self, script: Script, base_url: str) -> str:

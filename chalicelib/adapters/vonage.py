@@ -59,6 +59,8 @@ def url(base_url: str, step: Step, url_token: str = "", **more: str) -> str:
 
 def e164(number: Any) -> str:
     """Vonage writes numbers without the '+'."""
+    if number is not None and not isinstance(number, (str, int)) or isinstance(number, bool):
+        raise BadWebhookError("a number that is not one")
     text = str(number or "")
     return f"+{text}" if text.isdigit() else text
 
@@ -115,6 +117,8 @@ class VonageTelephony(Telephony):
     def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
         """The answer webhook (to, from, uuid), events (status…), input (dtmf) and our notify."""
         status_text = params.get("status")
+        if status_text is not None and not isinstance(status_text, str):
+            raise BadWebhookError("status is not text")
         status = _STATUSES.get(status_text) if status_text else CallStatus.IN_PROGRESS
         if status is None:
             raise BadWebhookError(f"unknown status {status_text!r}")

@@ -32,6 +32,7 @@ CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; c
 COOKIE = "holdfast_console"
 SESSION_TTL = timedelta(hours=8)
 MAX_REPORT_DAYS = 92
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
                     "Referrer-Policy": "no-referrer",
                     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
@@ -116,9 +117,14 @@ class Sessions:
 
 
 def _day(value: str | None, default: date) -> date:
+    """A day in the query (ValueError, a 400, for one that is not a day or outside the years reports can hold:
+    9999-12-31 would overflow the day after it)."""
     if not value:
         return default
-    return date.fromisoformat(value)
+    day = date.fromisoformat(value)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"days are {FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}")
+    return day
 
 
 class Console:
