@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config
 
 from .adapters.dynamo import DynamoStores, dynamo_stores, ticket_keys
+from .adapters.dynamo.access import DynamoReplays
 from .adapters.sqs_bus import SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
@@ -175,10 +176,12 @@ def resolve(settings: Settings, session: boto3.session.Session | None = None) ->
 
 
 def use_cases(stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock, queues: QueueDirectory,
-              bus: EventBus, daily_callback_budget: int) -> tuple[CallFlow, Dispatcher, Callbacks]:
-    """The use cases over a world's adapters: the same wiring in AWS and in memory."""
+              bus: EventBus, daily_callback_budget: int,
+              sip_domains: tuple[str, ...] | None = None) -> tuple[CallFlow, Dispatcher, Callbacks]:
+    """The use cases over a world's adapters: the same wiring in AWS and in memory (`sip_domains`: the
+    deployment's; None, any, in a memory world)."""
     flow = CallFlow(stores, orchestrator, clock, queues, bus, daily_callback_budget)
-    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues)
+    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues, sip_domains)
     callbacks = Callbacks(stores, orchestrator, dialer, clock, queues, dispatcher)
     return flow, dispatcher, callbacks
 
@@ -201,7 +204,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     sqs = client(session, "sqs", settings)
     bus = SqsEventBus(sqs, settings.notify_queue_url)
     flow, dispatcher, callbacks = use_cases(stores, orchestrator, dialer, clock, queues, bus,
-                                            settings.daily_callback_budget)
+                                            settings.daily_callback_budget, settings.agent_sip_domains)
     known = providers(settings, clock)
     for gap in unspoken(queues, known):
         log.warning("no voice: %s", gap)
@@ -209,9 +212,10 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     notifications = Notifications(stores.tickets, queues, [
         SlackNotifier(), TelegramNotifier(settings.telegram_api_base_url), EmailNotifier(ses),
         SmsNotifier(twilio.send_sms)])
+    replays = DynamoReplays(stores.table)  # signatures spent, across every container of the stage
     built = Container(settings, stores, flow, dispatcher, callbacks,
-                      VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
-                      AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url),
+                      VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url, replays),
+                      AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url, replays),
                       AdminApi(stores.lost, stores.bookings, queues, clock, settings.admin_token), notifications)
     operations_log = DynamoOperationsLog(settings.table_name, settings.region, settings.aws_endpoint_url,
                                          client=client(session, "dynamodb", settings))

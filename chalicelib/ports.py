@@ -461,6 +461,11 @@ class Telephony(ABC):
     @abstractmethod
     def render(self, script: Script, base_url: str) -> str: ...
 
+    def replay_key(self, request: WebhookRequest) -> tuple[str, datetime] | None:
+        """For a verified request whose signature covers a time: a digest of the signature to spend once
+        (Replays) and when it stops verifying anyway. None when the provider signs no time."""
+        return None
+
     def parse_agent_event(self, params: Mapping[str, Any]) -> AgentEvent | None:
         """The provider's agent presence event (None: an event Holdfast does not act on)."""
         raise BadWebhookError(f"{self.name} sends no agent events")

@@ -99,6 +99,8 @@ class Settings:
     vonage_api_base_url: str | None = None
     # Optional: a per-stage secret put in every URL given to Vonage, for events it does not sign.
     vonage_url_token: str = ""
+    # The SIP domains (and their subdomains) agents' sip: contacts may name, e.g. the PBX's; none: no sip: contact.
+    agent_sip_domains: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -139,6 +141,8 @@ class Settings:
             vonage_private_key=env.get("VONAGE_PRIVATE_KEY", ""),
             vonage_api_base_url=env.get("VONAGE_API_BASE_URL") or None,
             vonage_url_token=env.get("VONAGE_URL_TOKEN", ""),
+            agent_sip_domains=tuple(d.strip().lower() for d in env.get("HOLDFAST_AGENT_SIP_DOMAINS", "").split(",")
+                                    if d.strip()),
         )
 
     def secret_problems(self) -> list[str]:

@@ -108,6 +108,7 @@ class LocalStack:
             os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
             os.environ.setdefault("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN)
             os.environ.setdefault("HOLDFAST_AGENT_TOKEN", LOCAL_AGENT_TOKEN)
+            os.environ.setdefault("HOLDFAST_AGENT_SIP_DOMAINS", "agents.sim")  # the simulated network's agents
         else:
             if os.environ.get("TWILIO_AUTH_TOKEN") == LOCAL_AUTH_TOKEN:
                 raise StartError("TWILIO_AUTH_TOKEN is the simulated network's well-known token; "

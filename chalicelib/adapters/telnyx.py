@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 import requests
@@ -64,6 +66,12 @@ class TelnyxTelephony(Telephony):
         except (binascii.Error, ValueError, InvalidSignature):
             return False
         return True
+
+    def replay_key(self, request: WebhookRequest) -> tuple[str, datetime] | None:
+        """The signature (a digest of it), spent until its timestamp leaves the window."""
+        stamp = request.header("telnyx-timestamp")
+        digest = hashlib.sha256(request.header("telnyx-signature-ed25519").encode()).hexdigest()
+        return digest, datetime.fromtimestamp(int(stamp), timezone.utc) + timedelta(seconds=REPLAY_WINDOW_SECONDS)
 
     def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
         # TeXML posts Twilio's names; its CallSid is `v3:…` and AMD arrives on the status callback.

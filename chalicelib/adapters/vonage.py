@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
-from urllib.parse import urlsplit
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator, Mapping
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 import requests
@@ -42,7 +42,7 @@ CAPABILITIES = Capabilities(native_queue=False, gather_falls_through=False, inli
 IAT_WINDOW_SECONDS = 300
 MAX_INPUT_TIMEOUT = 10  # input.dtmf.timeOut: 0-10 s
 DEFAULT_API_BASE_URL = "https://api.nexmo.com"
-URL_TOKEN = "k"  # the query parameter carrying the per-stage URL secret
+URL_TOKEN = "k"  # the query parameter carrying a URL's own MAC (url_mac), never the URL secret itself
 _QUEUE_RESULTS = {r.value: r for r in QueueResult}  # our own exit redirect says why (result=leave)
 
 _STATUSES = {"started": CallStatus.QUEUED, "ringing": CallStatus.RINGING, "answered": CallStatus.IN_PROGRESS,
@@ -52,9 +52,20 @@ _STATUSES = {"started": CallStatus.QUEUED, "ringing": CallStatus.RINGING, "answe
              "timeout": CallStatus.NO_ANSWER, "unanswered": CallStatus.NO_ANSWER}
 
 
-def url(base_url: str, step: Step, url_token: str = "", **more: str) -> str:
-    """Our webhook URL as Vonage is given it: with the URL secret when one is configured."""
-    return step_url(base_url, "vonage", step, **more, **({URL_TOKEN: url_token} if url_token else {}))
+def url_mac(url_secret: str, step: str, params: Iterable[tuple[str, str]]) -> str:
+    """The MAC of one URL Holdfast puts in an NCCO (an input's, a notify's or a connect's eventUrl, which
+    Vonage's documentation does not promise to sign): HMAC-SHA256 under VONAGE_URL_TOKEN of the step and
+    every parameter of the URL, so a URL seen in a log opens that step, for that ticket and attempt, and
+    no other; the secret itself is never in a URL."""
+    canonical = step + "?" + urlencode(sorted((k, v) for k, v in params if k != URL_TOKEN))
+    return hmac.new(url_secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def url(base_url: str, step: Step, url_secret: str = "", **more: str) -> str:
+    """An NCCO's eventUrl: with the URL's own MAC when a URL secret is configured. (The answer and event
+    URLs of a call are plain step URLs: Vonage signs those webhooks.)"""
+    mac = {URL_TOKEN: url_mac(url_secret, step.name, [*step.params, *more.items()])} if url_secret else {}
+    return step_url(base_url, "vonage", step, **more, **mac)
 
 
 def e164(number: Any) -> str:
@@ -72,47 +83,60 @@ class VonageTelephony(Telephony):
 
     def __init__(self, signature_secret: str, clock: Clock | None = None, url_token: str = "") -> None:
         self._secret = signature_secret
-        # For events Vonage does not sign: a per-stage secret in every URL Holdfast gives it.
+        # For the NCCO eventUrls Vonage may not sign: the key of each URL's own MAC (url_mac).
         self._url_token = url_token
         self._clock = clock or SystemClock()
-        self._seen: dict[str, float] = {}  # jti -> iat, for the window (per container)
-        self._lock = threading.Lock()
 
     def verify(self, request: WebhookRequest) -> bool:
         """`Authorization: Bearer <HS256 JWT>` signed with the signature secret, whose `payload_hash`
-        is the SHA-256 of the raw body, issued within 300 s of now, its `jti` not seen before."""
-        token = request.header("authorization").removeprefix("Bearer ").strip()
-        if not token and self._url_token:  # unsigned: only with our URL secret (compared in constant time)
-            return hmac.compare_digest(request.query.get(URL_TOKEN, "").encode(), self._url_token.encode())
-        if not self._secret or not token:
+        is the SHA-256 of the raw body, issued within 300 s of now (a replay within them is the edge's
+        to refuse: `replay_key`). Without a JWT, only an NCCO eventUrl carrying its own MAC: the answer
+        and event webhooks, which Vonage signs, never are given one."""
+        token = self._token(request)
+        if not token:
+            return self._url_mac_ok(request)
+        return self._claims(request, token) is not None
+
+    @staticmethod
+    def _token(request: WebhookRequest) -> str:
+        return request.header("authorization").removeprefix("Bearer ").strip()
+
+    def _url_mac_ok(self, request: WebhookRequest) -> bool:
+        given = request.query.get(URL_TOKEN, "")
+        if not (self._url_token and given):
             return False
+        step = request.url.rstrip("/").rsplit("/", 1)[-1]
+        return hmac.compare_digest(given.encode(), url_mac(self._url_token, step, request.query.items()).encode())
+
+    def _claims(self, request: WebhookRequest, token: str) -> dict[str, Any] | None:
+        if not self._secret:
+            return None
         try:
             claims = jwt.decode(token, self._secret, algorithms=["HS256"],
                                 options={"verify_iat": False, "verify_exp": False, "verify_nbf": False,
                                          "verify_aud": False, "require": ["iat", "payload_hash"]})
         except jwt.PyJWTError:
-            return False
+            return None
         now = self._clock.now().timestamp()
         iat = claims.get("iat")
-        if not isinstance(iat, (int, float)) or abs(now - iat) > IAT_WINDOW_SECONDS:
-            return False
+        if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not abs(now - iat) <= IAT_WINDOW_SECONDS:
+            return None
         if isinstance(claims.get("exp"), (int, float)) and claims["exp"] < now:
-            return False
+            return None
         body_hash = hashlib.sha256(request.body).hexdigest()
         if not hmac.compare_digest(str(claims["payload_hash"]), body_hash):
-            return False
-        return self._first_use(str(claims.get("jti") or ""), float(iat), now)
+            return None
+        return claims
 
-    def _first_use(self, jti: str, iat: float, now: float) -> bool:
-        if not jti:
-            return True  # nothing to remember it by; the window and the body hash still hold
-        with self._lock:
-            for old in [k for k, at in self._seen.items() if now - at > IAT_WINDOW_SECONDS]:
-                del self._seen[old]
-            if jti in self._seen:
-                return False
-            self._seen[jti] = iat
-            return True
+    def replay_key(self, request: WebhookRequest) -> tuple[str, datetime] | None:
+        """The JWT (a digest of it, `jti` or not), spent until its `iat` leaves the window. A URL's own
+        MAC carries no time: it is bound to its step and ticket instead."""
+        token = self._token(request)
+        claims = self._claims(request, token) if token else None
+        if claims is None:
+            return None
+        until = datetime.fromtimestamp(float(claims["iat"]) + IAT_WINDOW_SECONDS, timezone.utc)
+        return hashlib.sha256(token.encode()).hexdigest(), until
 
     def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
         """The answer webhook (to, from, uuid), events (status…), input (dtmf) and our notify."""
@@ -285,8 +309,8 @@ class VonageDialer(Dialer):
             request = CreateCallRequest(
                 to=[Sip(uri=to) if to.startswith("sip:") else ToPhone(number=to.lstrip("+"))],
                 from_=Phone(number=caller_id.lstrip("+")),
-                answer_url=[url(self._base_url, answer, self._url_token)], answer_method="POST",
-                event_url=[url(self._base_url, status, self._url_token)], event_method="POST",
+                answer_url=[url(self._base_url, answer)], answer_method="POST",  # signed by Vonage: no MAC
+                event_url=[url(self._base_url, status)], event_method="POST",
                 ringing_timer=max(1, min(timeout_seconds, 120)),
                 # the verdict arrives as an event (status human/machine) on event_url
                 advanced_machine_detection=(AdvancedMachineDetection(behavior="continue", mode="detect")
@@ -302,4 +326,4 @@ class VonageDialer(Dialer):
 
     def redirect_to(self, call_id: str, step: Step) -> None:
         with self._calling("transfer", gone=True) as voice:
-            voice.transfer_call_answer_url(call_id, url(self._base_url, step, self._url_token))
+            voice.transfer_call_answer_url(call_id, url(self._base_url, step))  # an answer webhook: signed

@@ -366,7 +366,7 @@ class CallbackWorld:
         from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
         from chalicelib.domain.queues import QueueDirectory
         from chalicelib.edges.webhooks import UseCases, VoiceWebhooks
-        from chalicelib.adapters.memory import FakeBus, FakeDialer
+        from chalicelib.adapters.memory import FakeBus, FakeDialer, MemoryReplays
         from tests.fakes import FakeOrchestrator
 
         queues = QueueDirectory.from_config({"queues": [
@@ -377,7 +377,7 @@ class CallbackWorld:
         self.callbacks = Callbacks(self.stores, self.orch, self.dialer, self.clock, queues, dispatcher)
         flow = CallFlow(self.stores, self.orch, self.clock, queues, FakeBus(), 1000)
         edge = VoiceWebhooks(UseCases(flow, dispatcher, self.callbacks), {provider: adapter(provider, self.clock)},
-                             PUBLIC_URL)
+                             PUBLIC_URL, MemoryReplays())
         monkeypatch.setattr(bootstrap, "webhooks", lambda: edge)  # what the voice route asks for
         self.client = client
         t = self.stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, MONDAY_10_PST,

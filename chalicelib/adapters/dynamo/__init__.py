@@ -9,6 +9,7 @@
                 `ticket_change`, the SNAPSHOT item decoded
     stores      `dynamo_stores()`: every role over one table (the composition root calls it)
     operations  the OperationsLog port (reports, facts, the live board) on the same table
+    access      the access ports (chalicelib/ports_access.py): spent signatures, console sessions, attempts
 
 The names below are the package's public surface (`from chalicelib.adapters.dynamo import X`)."""
 from __future__ import annotations

@@ -13,10 +13,12 @@ They subclass the ports, so a port change breaks them loudly. One room per reaso
                   contract test runs the same scenarios through it and through moto executing the ASL)
     recorders     FakeDialer, FakeBus: what would have gone out, recorded
     operations    the OperationsLog port in memory
+    access        the access ports (chalicelib/ports_access.py): spent signatures, console sessions, attempts
 
 Test-only doubles (FakeOrchestrator) live in tests/fakes.py."""
 from __future__ import annotations
 
+from .access import MemoryConsoleSessions, MemoryReplays, MemoryThrottle
 from .agents import MemoryAgents
 from .bookings import MemoryBookings
 from .clocks import FixedClock, VirtualClock
@@ -31,6 +33,7 @@ from .stores import MemoryStores, memory_stores
 from .table import MemoryTable
 from .tickets import MemoryTickets
 
-__all__ = ["Execution", "FakeBus", "FakeDialer", "FixedClock", "MemoryAgents", "MemoryBookings", "MemoryDialing",
+__all__ = ["Execution", "FakeBus", "FakeDialer", "FixedClock", "MemoryAgents", "MemoryBookings", "MemoryConsoleSessions",
+           "MemoryDialing", "MemoryReplays", "MemoryThrottle",
            "MemoryLine", "MemoryLostCalls", "MemoryOperationsLog", "MemoryOrchestrator", "MemoryQueueStats",
            "MemoryStores", "MemoryTable", "MemoryTickets", "VirtualClock", "memory_stores"]
