@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 
 from .adapters.dynamo import DynamoStores, dynamo_stores, ticket_keys
-from .adapters.dynamo.access import DynamoReplays
+from .adapters.dynamo.access import DynamoConsoleSessions, DynamoReplays, DynamoThrottle
 from .adapters.sqs_bus import SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
@@ -29,7 +29,8 @@ from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
 from .edges.admin_api import AdminApi
 from .edges import metrics
-from .edges.console import Console, Sessions
+from .edges.console import Console
+from .edges.sessions import Sessions
 from .domain.operations import Operations
 from .edges.agents_api import AgentsApi
 from .domain.callbacks import Callbacks, DialRequest
@@ -220,7 +221,9 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     operations_log = DynamoOperationsLog(settings.table_name, settings.region, settings.aws_endpoint_url,
                                          client=client(session, "dynamodb", settings))
     built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow)
-    built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
+    built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url,
+                                                               DynamoConsoleSessions(stores.table),
+                                                               DynamoThrottle(stores.table)))
     return built
 
 

@@ -1,0 +1,128 @@
+"""The local stack's front door (issue 21 item 7). `chalice local`'s server starts a thread per
+connection and lets them all into the app at once: a hundred concurrent agent events all contend for
+the embedded moto server, and most time out. Here at most `limit` requests run inside the app at once,
+at most `queue` more wait for a place, and none waits longer than `max_wait` seconds; anything beyond
+is refused at once with `503` and `Retry-After` (a client can tell "try again" from "broken").
+
+Two lanes: callers' voice webhooks have places of their own, so a flood of agent events or console
+polls cannot take the places a caller's next step needs."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from chalice.app import Chalice
+from chalice.config import Config
+from chalice.local import ChaliceRequestHandler, LocalDevServer
+
+RETRY_AFTER_SECONDS = 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    limit: int = 4  # requests inside the app at once, per lane
+    queue: int = 32  # requests waiting for a place, per lane
+    max_wait: float = 5.0  # seconds a request may wait for a place
+
+
+class Gate:
+    """At most `limit` inside, `queue` waiting, none waiting past `max_wait`; counts what it did."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._places = threading.BoundedSemaphore(limits.limit)
+        self._lock = threading.Lock()
+        self.waiting = 0
+        self.admitted = 0
+        self.refused_full = 0  # the queue was full: refused without waiting
+        self.refused_late = 0  # waited max_wait for a place in vain
+
+    def enter(self) -> bool:
+        """True: inside (call `leave` after). False: refused (the queue was full, or no place in time)."""
+        if self._places.acquire(blocking=False):
+            return self._count_in()
+        with self._lock:
+            if self.waiting >= self.limits.queue:
+                self.refused_full += 1
+                return False
+            self.waiting += 1
+        try:
+            inside = self._places.acquire(timeout=self.limits.max_wait)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+        if not inside:
+            with self._lock:
+                self.refused_late += 1
+            return False
+        return self._count_in()
+
+    def _count_in(self) -> bool:
+        with self._lock:
+            self.admitted += 1
+        return True
+
+    def leave(self) -> None:
+        self._places.release()
+
+
+class Admission:
+    """The two lanes: voice webhooks, and everything else."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.voice = Gate(limits)
+        self.other = Gate(limits)
+
+    def gate(self, path: str) -> Gate:
+        return self.voice if path.startswith("/voice/") else self.other
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {name: {"admitted": g.admitted, "refused_full": g.refused_full, "refused_late": g.refused_late}
+                for name, g in (("voice", self.voice), ("other", self.other))}
+
+
+class AdmittedHandler(ChaliceRequestHandler):
+    """`chalice local`'s handler behind the gate (the server's `admission`)."""
+
+    def _generic_handle(self) -> None:
+        gate = self.server.admission.gate(self.path)  # type: ignore[attr-defined]
+        if not gate.enter():
+            self._refuse(gate.limits)
+            return
+        try:
+            super()._generic_handle()
+        finally:
+            gate.leave()
+
+    # the base class binds its own _generic_handle to every method: bind ours
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+    def _refuse(self, limits: Limits) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > 0:
+            self.rfile.read(length)  # the body, so the connection can carry the answer
+        body = json.dumps({"error": f"the local stack is at capacity ({limits.limit} requests at once, "
+                                    f"{limits.queue} waiting); try again in {RETRY_AFTER_SECONDS} s"}).encode()
+        self.close_connection = True
+        self.send_response(503)
+        for name, value in (("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                            ("Retry-After", str(RETRY_AFTER_SECONDS)), ("Connection", "close")):
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
+        if len(args) > 1 and args[1] == "503":
+            return  # refusals are counted, not logged one by one
+        super().log_message(format, *args)
+
+
+def admitted_server(app: Chalice, config: Config, host: str, port: int, limits: Limits | None) -> LocalDevServer:
+    """`chalice local`'s server; behind the gate unless `limits` is None (as it comes, for comparison)."""
+    if limits is None:
+        return LocalDevServer(app, config, host, port)
+    server = LocalDevServer(app, config, host, port, handler_cls=AdmittedHandler)
+    server.server.admission = Admission(limits)  # type: ignore[attr-defined]
+    return server
