@@ -2,7 +2,10 @@
 connection and lets them all into the app at once: a hundred concurrent agent events all contend for
 the embedded moto server, and most time out. Here at most `limit` requests run inside the app at once,
 at most `queue` more wait for a place, and none waits longer than `max_wait` seconds; anything beyond
-is refused at once with `503` and `Retry-After` (a client can tell "try again" from "broken").
+is refused with `503` and `Retry-After` (a client can tell "try again" from "broken"): at once when
+the queue is full or the wait it would have, by the app's recent pace, passes `max_wait`; otherwise
+after waiting `max_wait` in vain. The listening socket's backlog is large enough for a burst to reach
+the gate at all.
 
 Two lanes: callers' voice webhooks have places of their own, so a flood of agent events or console
 polls cannot take the places a caller's next step needs."""
@@ -10,21 +13,25 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from chalice.app import Chalice
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalDevServer
+from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
 RETRY_AFTER_SECONDS = 1
+# Connections the kernel holds until the server accepts them. http.server's 5 drops the rest of a burst
+# before any code of ours sees it (the client's connection is reset, or its SYN retried for seconds).
+BACKLOG = 1024
 
 
 @dataclass(frozen=True)
 class Limits:
     limit: int = 4  # requests inside the app at once, per lane
-    queue: int = 32  # requests waiting for a place, per lane
-    max_wait: float = 5.0  # seconds a request may wait for a place
+    queue: int = 64  # requests waiting for a place, per lane
+    max_wait: float = 3.0  # seconds a request may wait for a place
 
 
 class Gate:
@@ -35,16 +42,18 @@ class Gate:
         self._places = threading.BoundedSemaphore(limits.limit)
         self._lock = threading.Lock()
         self.waiting = 0
+        self.pace = 0.0  # seconds a request spends inside the app, recently (moving average; 0: not known yet)
         self.admitted = 0
-        self.refused_full = 0  # the queue was full: refused without waiting
+        self.refused_full = 0  # the queue was full, or its wait would pass max_wait: refused without waiting
         self.refused_late = 0  # waited max_wait for a place in vain
 
     def enter(self) -> bool:
-        """True: inside (call `leave` after). False: refused (the queue was full, or no place in time)."""
+        """True: inside (call `leave` after). False: refused (no room to wait, or no place in time)."""
         if self._places.acquire(blocking=False):
             return self._count_in()
         with self._lock:
-            if self.waiting >= self.limits.queue:
+            expected = (self.waiting + 1) / self.limits.limit * self.pace  # places free up at the app's pace
+            if self.waiting >= self.limits.queue or expected > self.limits.max_wait:
                 self.refused_full += 1
                 return False
             self.waiting += 1
@@ -64,7 +73,10 @@ class Gate:
             self.admitted += 1
         return True
 
-    def leave(self) -> None:
+    def leave(self, seconds: float = 0.0) -> None:
+        """Out of the app after `seconds` inside."""
+        with self._lock:
+            self.pace = seconds if not self.pace else 0.8 * self.pace + 0.2 * seconds
         self._places.release()
 
 
@@ -91,10 +103,11 @@ class AdmittedHandler(ChaliceRequestHandler):
         if not gate.enter():
             self._refuse(gate.limits)
             return
+        started = time.perf_counter()
         try:
             super()._generic_handle()
         finally:
-            gate.leave()
+            gate.leave(time.perf_counter() - started)
 
     # the base class binds its own _generic_handle to every method: bind ours
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
@@ -119,10 +132,14 @@ class AdmittedHandler(ChaliceRequestHandler):
         super().log_message(format, *args)
 
 
+class BackloggedServer(ThreadedHTTPServer):
+    request_queue_size = BACKLOG
+
+
 def admitted_server(app: Chalice, config: Config, host: str, port: int, limits: Limits | None) -> LocalDevServer:
     """`chalice local`'s server; behind the gate unless `limits` is None (as it comes, for comparison)."""
     if limits is None:
         return LocalDevServer(app, config, host, port)
-    server = LocalDevServer(app, config, host, port, handler_cls=AdmittedHandler)
+    server = LocalDevServer(app, config, host, port, handler_cls=AdmittedHandler, server_cls=BackloggedServer)
     server.server.admission = Admission(limits)  # type: ignore[attr-defined]
     return server

@@ -9,6 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
+from urllib.parse import urlencode
 
 import requests
 from cryptography.exceptions import InvalidSignature
@@ -68,9 +69,12 @@ class TelnyxTelephony(Telephony):
         return True
 
     def replay_key(self, request: WebhookRequest) -> tuple[str, datetime] | None:
-        """The signature (a digest of it), spent until its timestamp leaves the window."""
+        """The signature where it was used (a digest of both), spent until its timestamp leaves the window.
+        Telnyx signs the time and the body, not the URL: the same body sent to two of our URLs in one
+        second (a caller's redirect after a redirect) is signed alike, and both are real deliveries."""
         stamp = request.header("telnyx-timestamp")
-        digest = hashlib.sha256(request.header("telnyx-signature-ed25519").encode()).hexdigest()
+        used = f"{request.url}?{urlencode(sorted(request.query.items()))}|{request.header('telnyx-signature-ed25519')}"
+        digest = hashlib.sha256(used.encode()).hexdigest()
         return digest, datetime.fromtimestamp(int(stamp), timezone.utc) + timedelta(seconds=REPLAY_WINDOW_SECONDS)
 
     def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:

@@ -96,10 +96,16 @@ def test_telnyx_refuses(case: str) -> None:
     assert not TelnyxTelephony(key, clock).verify(request)
 
 
-def test_vonage_known_answer_verifies_once() -> None:
+def test_vonage_known_answer_verifies_and_is_spent_once() -> None:
+    """The JWT verifies; spending it is the edge's (Replays, shared by every container: test_replays_moto)."""
+    from chalicelib.adapters.memory import MemoryReplays
+    from chalicelib.edges.webhooks import replayed
+
     vonage = VonageTelephony(VONAGE_SECRET, FixedClock(KAT_TIME + timedelta(seconds=10)))
-    assert vonage.verify(vonage_request(VONAGE_BODY, VONAGE_TOKEN))
-    assert not vonage.verify(vonage_request(VONAGE_BODY, VONAGE_TOKEN))  # the jti replayed
+    request, replays = vonage_request(VONAGE_BODY, VONAGE_TOKEN), MemoryReplays()
+    assert vonage.verify(request) and vonage.verify(request)
+    assert replayed(vonage, request, replays) is None
+    assert replayed(vonage, request, replays).status == 403  # the same JWT again
 
 
 @pytest.mark.parametrize("case", ["one byte changed", "iat outside the window", "wrong secret", "no token",

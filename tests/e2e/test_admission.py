@@ -101,3 +101,43 @@ def test_voice_webhooks_keep_their_own_places_when_the_rest_is_full(held) -> Non
     until(lambda: h.gates.voice.admitted == 1)
     h.go.set()
     assert (agent.result().status_code, call.result().status_code) == (200, 200)
+
+
+def test_a_burst_of_connections_all_get_an_answer(held) -> None:  # type: ignore[no-untyped-def]
+    """http.server's backlog of 5 reset most of a burst's connections before the gate saw them."""
+    h = held(Limits(limit=1, queue=0, max_wait=30))
+    inside = h.post("/agents/a0/status")
+    until(lambda: h.gates.other.admitted == 1)
+    replies: list[object] = [None] * 80
+    start = threading.Barrier(81)
+
+    def knock(i: int) -> None:
+        start.wait()
+        try:
+            replies[i] = requests.post(f"http://127.0.0.1:{h.port}/agents/b{i}/status", json={}, timeout=60).status_code
+        except requests.RequestException as exc:
+            replies[i] = type(exc).__name__
+
+    threads = [threading.Thread(target=knock, args=(i,)) for i in range(80)]
+    for t in threads:
+        t.start()
+    start.wait()
+    for t in threads:
+        t.join()
+    assert replies == [503] * 80
+    h.go.set()
+    assert inside.result().status_code == 200
+
+
+def test_a_request_whose_wait_would_pass_max_wait_is_refused_without_waiting() -> None:
+    """By the app's recent pace (2 s a request, one place), a second request would wait 2 s for a place:
+    past max_wait (1 s), so it is refused at once rather than after a second of waiting."""
+    from devstack.admission import Gate
+
+    gate = Gate(Limits(limit=1, queue=10, max_wait=1.0))
+    assert gate.enter()
+    gate.leave(2.0)
+    assert gate.enter()  # the place is taken again
+    assert gate.enter() is False
+    assert (gate.refused_full, gate.refused_late, gate.waiting) == (1, 0, 0)
+    gate.leave(2.0)
