@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     out = [f"# Local stack capacity ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start)", "",
            f"`python bench/local_capacity.py {' '.join(argv if argv is not None else sys.argv[1:])}`".replace("  ", " "),
            ""]
-    configs = [("as it comes: the front door (4 at once, 64 waiting, 3 s wait, per lane)", ())]
+    configs = [("as it comes: the front door (4 at once, 16 waiting, 3 s wait, per lane)", ())]
     if args.compare:
         configs.append(("for comparison: every request let in at once (--max-concurrent 0)", ("--max-concurrent", "0")))
     for title, extra in configs:

@@ -70,7 +70,7 @@ def url(base_url: str, step: Step, url_secret: str = "", **more: str) -> str:
 
 def e164(number: Any) -> str:
     """Vonage writes numbers without the '+'."""
-    if number is not None and not isinstance(number, (str, int)) or isinstance(number, bool):
+    if isinstance(number, bool) or not isinstance(number, (str, int, type(None))):
         raise BadWebhookError("a number that is not one")
     text = str(number or "")
     return f"+{text}" if text.isdigit() else text
@@ -119,7 +119,11 @@ class VonageTelephony(Telephony):
             return None
         now = self._clock.now().timestamp()
         iat = claims.get("iat")
-        if isinstance(iat, bool) or not isinstance(iat, (int, float)) or not abs(now - iat) <= IAT_WINDOW_SECONDS:
+        try:
+            fresh = not isinstance(iat, bool) and isinstance(iat, (int, float)) and abs(now - iat) <= IAT_WINDOW_SECONDS
+        except OverflowError:  # an int past any float
+            fresh = False
+        if not fresh:
             return None
         if isinstance(claims.get("exp"), (int, float)) and claims["exp"] < now:
             return None

@@ -125,8 +125,25 @@ def test_a_burst_of_connections_all_get_an_answer(held) -> None:  # type: ignore
     for t in threads:
         t.join()
     assert replies == [503] * 80
+    counts = h.gates.counts()
+    assert counts["door"]["refused"] + counts["other"]["refused_full"] == 80
     h.go.set()
     assert inside.result().status_code == 200
+
+
+def test_past_the_connections_both_lanes_hold_a_request_is_answered_at_the_door(held) -> None:  # type: ignore[no-untyped-def]
+    """No thread of its own for it: the accepting thread answers 503, and the request is read before
+    the connection closes, so the client gets the answer rather than a reset."""
+    h = held(Limits(limit=1, queue=0, max_wait=30))  # both lanes hold 2 connections between them
+    agent, call = h.post("/agents/a0/status"), h.post("/voice/twilio/incoming")
+    until(lambda: h.gates.other.admitted == 1 and h.gates.voice.admitted == 1)
+    for body in (b"", b"x" * 200_000):
+        refused = requests.post(f"http://127.0.0.1:{h.port}/agents/a1/status", data=body, timeout=30)
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+        assert refused.json()["error"] == "the local stack is at capacity (1 requests at once, 0 waiting); try again in 1 s"
+    assert h.gates.counts()["door"]["refused"] == 2
+    h.go.set()
+    assert (agent.result().status_code, call.result().status_code) == (200, 200)
 
 
 def test_a_request_whose_wait_would_pass_max_wait_is_refused_without_waiting() -> None:

@@ -18,6 +18,8 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamo import TicketItem
 from chalicelib.adapters.memory import FakeDialer, FixedClock
+from chalicelib.domain.errors import StoreUnavailableError
+from chalicelib.ports_access import Replays
 from tests.contract.providers import TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES
 from tests.conftest import PUBLIC_URL
 from tests.helpers import Effects
@@ -95,3 +97,21 @@ def test_vonage_unsigned_events_open_only_the_step_and_ticket_their_url_was_give
     assert built.webhooks.handle("vonage", "incoming", pressed, query, plain).status == 403
     assert built.webhooks.handle("vonage", step, pressed, {**query, "t": "support-999"}, plain).status == 403
     assert built.webhooks.handle("vonage", step, pressed, query, plain).status == 200
+
+
+class UnavailableReplays(Replays):
+    """The table not answering when a signature is to be spent."""
+
+    def first_use(self, key: str, keep_until: datetime) -> bool:
+        raise StoreUnavailableError("not now")
+
+
+def test_when_a_signature_cannot_be_spent_the_caller_hears_the_apology_and_nothing_is_done(containers) -> None:  # type: ignore[no-untyped-def]
+    first, _ = containers
+    first.webhooks.replays = UnavailableReplays()
+    wire = WIRES["telnyx"]
+    body, headers = wire.request(PUBLIC_URL + "/voice/telnyx/incoming", wire.event("incoming", call="t-down"), NOW)
+    with Effects().watching() as effects:
+        reply = first.webhooks.handle("telnyx", "incoming", body, {}, headers)
+    assert reply.status == 200 and "<Say" in reply.body  # valid markup: the apology, never dead air
+    assert effects.changes() == [] and tickets() == 0
