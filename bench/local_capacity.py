@@ -183,6 +183,11 @@ def report(title: str, results: list[Level], target: float) -> list[str]:
         lines.append(f"| {lv.concurrency} | {lv.count(200)} | {lv.count(503)} | {len(lv.other)} | "
                      f"{percentile(times, 0.5):.2f} | {percentile(times, 0.95):.2f} [{lo:.2f}, {hi:.2f}] | "
                      f"{max(times):.2f} | {mean:.1f} ± {half:.1f} |")
+    for name, status in (("answered", 200), ("refused", 503)):
+        times = [a.seconds for lv in results for a in lv.answers if a.status == status]
+        if times:
+            lines.append(f"\n{name}: {len(times)}, time to answer p50 {percentile(times, 0.5):.2f} s, "
+                         f"p95 {percentile(times, 0.95):.2f} s, max {max(times):.2f} s")
     slowest = max(a.seconds for lv in results for a in lv.answers)
     unclear = sum(len(lv.other) for lv in results)
     clean = [lv.concurrency for lv in results if lv.count(200) == len(lv.answers)]

@@ -11,7 +11,7 @@ import sys
 import threading
 
 from .clock import offset_to, parse_clock
-from .admission import Limits
+from .admission import SWITCH_INTERVAL, Limits
 from .stack import LocalStack, StartError
 
 
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo-load", action="store_true",
                         help="simulated callers and agents keep coming, so the console has something to show")
     args = parser.parse_args(argv)
+    if args.max_concurrent > 0:
+        sys.setswitchinterval(SWITCH_INTERVAL)  # this process is the stack: its door gets the interpreter sooner
     stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port, network_port=args.network_port,
                        pace=args.pace, chaos=args.chaos, state_dir=args.state_dir, fresh=args.fresh,
                        clock_offset_seconds=offset_to(args.clock) if args.clock else 0.0, provider=args.provider,
