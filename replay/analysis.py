@@ -346,36 +346,50 @@ def _occurrences(first: date, last: date) -> list[int]:
 
 # --- Erlang A's advice ----------------------------------------------------------------------------
 
-class Advisor:
-    """Agents Erlang A advises for a half hour's arrivals (DESIGN.md's goal: SERVICE_GOAL answered within
-    the target, at most ABANDON_GOAL abandoning, as the console's staffing page), with the log's handle
-    time and patience; cached by arrivals (the only input that changes)."""
+def advised_agents(arrivals: int, handle: float, patience: float, target: float = DEFAULT_TARGET_SECONDS) -> int:
+    """The agents Erlang A advises for `arrivals` in a half hour: the fewest meeting SERVICE_GOAL answered
+    within the target and at most ABANDON_GOAL abandoning (the console's staffing page's goals), by
+    staffing.ErlangA. The search starts where the goal can first be met: agents serve at most n/handle
+    calls a second, so fewer than (1 - ABANDON_GOAL) x the offered load leave more than ABANDON_GOAL
+    unserved (staffing.agents_needed, which starts from one agent, gives the same answer, slower)."""
+    if arrivals <= 0:
+        return 0
+    rate = arrivals / 1800.0
+    patience = patience if math.isfinite(patience) else 1e9
+    n = max(1, math.ceil(rate * handle * (1 - ABANDON_GOAL)))
+    while n < 500:
+        m = staffing.ErlangA(n, rate, handle, patience).measures(target)
+        if m["service_level"] >= SERVICE_GOAL and m["p_abandon"] <= ABANDON_GOAL:
+            return n
+        n += 1
+    return n
 
-    def __init__(self, handle: float, patience: float, target: float = DEFAULT_TARGET_SECONDS) -> None:
-        self.handle, self.patience, self.target = handle, patience, target
-        self.cache: dict[int, int] = {}
 
-    def agents(self, arrivals: float) -> int:
-        key = int(round(arrivals * 10))
-        if key not in self.cache:
-            rate = key / 10 / 1800.0
-            patience = self.patience if math.isfinite(self.patience) else 1e9
-            self.cache[key] = staffing.agents_needed(rate, self.handle, patience, self.target, SERVICE_GOAL,
-                                                     ABANDON_GOAL)[1] if rate > 0 else 0
-        return self.cache[key]
+def _advised(job: tuple[int, float, float]) -> tuple[int, int]:
+    return job[0], advised_agents(*job)
 
 
-def advice(p: Profile) -> tuple[dict[date, dict[str, float]], list[int]]:
+def advice(p: Profile, workers: int = 1) -> tuple[dict[date, dict[str, float]], list[int]]:
     """Per day: the agent-hours and peak Erlang A advises against those signed in; per half hour of the
-    week: the agents it advises for the mean arrivals."""
-    advisor = Advisor(p.talk_mean + p.wrap, p.patience_mean)
+    week: the agents it advises for the mean arrivals (rounded to whole calls). Each distinct number of
+    arrivals is worked out once, in `workers` processes."""
+    handle, patience = p.talk_mean + p.wrap, p.patience_mean
+    counts = {a for truth in p.days.values() for a in truth.arrivals} | {round(a) for a in p.arrivals_week}
+    jobs = [(a, handle, patience) for a in sorted(counts)]
+    if workers > 1 and len(jobs) > 8:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            agents = dict(pool.imap_unordered(_advised, jobs))
+    else:
+        agents = dict(map(_advised, jobs))
     per_day: dict[date, dict[str, float]] = {}
     for d, truth in p.days.items():
-        advised = [advisor.agents(a) for a in truth.arrivals]
+        advised = [agents[a] for a in truth.arrivals]
         per_day[d] = {"advised_agent_hours": sum(advised) / 2, "advised_peak": float(max(advised)),
                       "staffed_agent_hours": truth.staffed_seconds / 3600,
                       "staffed_peak": max(truth.staffed) / 1800.0}
-    week = [advisor.agents(a) for a in p.arrivals_week]
+    week = [agents[round(a)] for a in p.arrivals_week]
     return per_day, week
 
 

@@ -100,9 +100,12 @@ class Bar:
 
     def update(self, done: float, note: str = "") -> None:
         self.done = done
-        width = 30
-        frac = min(1.0, done / self.total) if self.total else 1.0
         elapsed = time.perf_counter() - self.started
+        if not self.total:  # a count whose end is not known yet
+            print(f"\r{done:,.0f} {self.what}  {elapsed:5.0f} s", end="", file=self.stream, flush=True)
+            return
+        width = 30
+        frac = min(1.0, done / self.total)
         left = elapsed / frac - elapsed if frac > 0 else float("nan")
         eta = f"{left:5.0f} s left" if math.isfinite(left) else "      "
         print(f"\r[{'#' * int(width * frac)}{'.' * (width - int(width * frac))}] {done:,.0f}/{self.total:,.0f} "
@@ -205,7 +208,7 @@ def _summarise(log: ImportedLog, prof: Profile, setup: Setup, options: Options,
     log_overall = overall([({**m, "_ttc": [], "dials_per_recovered": float("nan"), "promise_kept": float("nan"),
                              "unrecovered_long": float("nan")}, prof.days[d].staffed_seconds)
                            for d, m in log_days.items()])
-    advice_days, advice_week = advice(prof)
+    advice_days, advice_week = advice(prof, options.workers)
     validation = []
     if "none" in overall_s:
         for tol in TOLERANCES:
