@@ -85,14 +85,17 @@ class Patience:
         return sum(self.abandons) / exposure if exposure > 0 else 0.0
 
     def hazards(self) -> list[float]:
-        """Per bin; a bin nobody reached carries the rate of the last bin that was reached."""
-        out, last = [], self.rate
+        """Per bin, shrunk toward the bin before (the first toward the overall rate) by the exposure in
+        which the overall rate expects two abandonments, as the estimator's theta_until does: a bin few
+        callers reached carries the last well-learned rate on, and the last bin's rate holds beyond it."""
+        overall = self.rate
+        if overall <= 0:
+            return [0.0] * len(self.edges)
+        prior = 2.0 / overall
+        out, last = [], overall
         for e, a in zip(self.exposure, self.abandons):
-            if e > 0:
-                last = a / e
+            last = (a + prior * last) / (e + prior)
             out.append(last)
-        if out and out[-1] <= 0:
-            out[-1] = self.rate  # beyond the longest wait seen: the overall rate, not eternal patience
         return out
 
     def survival(self, t: float) -> float:
