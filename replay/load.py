@@ -41,6 +41,7 @@ class ImportedLog:
     agents_inferred: bool  # presence inferred from the calls (the log has no sign-ins)
     notes: dict[str, Any] = field(default_factory=dict)  # what the import saw and left out
     workdir: Path | None = None
+    on_at: dict[date, tuple[str, ...]] = field(default_factory=dict)  # agents signed in as each day begins
 
     @property
     def first_day(self) -> date:
@@ -132,11 +133,11 @@ def _load(log: str | Path, fmt: str, tz: str, queue: str | None, events: str | P
     agents_inferred = not explicit
     final = work / "log.tsv"
     inferred = _infer_presence(work / "sorted.tsv", tz, explicit)
-    days, calls = _merge(work / "sorted.tsv", inferred, final, tz)
+    days, on_at, calls = _merge(work / "sorted.tsv", inferred, final, tz)
     os.remove(work / "sorted.tsv")
     if calls == 0:
         raise ValueError(f"no calls of queue {chosen!r} in the log" if chosen else "no calls in the log")
-    return ImportedLog(final, chosen, tz, days, calls, agents_inferred, notes, work)
+    return ImportedLog(final, chosen, tz, days, calls, agents_inferred, notes, work, on_at)
 
 
 def _choose(queues: Counter, queue: str | None) -> str:
@@ -221,9 +222,14 @@ def _infer_presence(path: Path, tz: str, explicit: set[str]) -> list[Presence]:
     return merged
 
 
-def _merge(path: Path, inferred: list[Presence], final: Path, tz: str) -> tuple[list[tuple[date, int]], int]:
+def _merge(path: Path, inferred: list[Presence], final: Path, tz: str
+           ) -> tuple[list[tuple[date, int]], dict[date, tuple[str, ...]], int]:
+    """The records and the inferred presence merged in time order into `final`; where each local day
+    begins in it, and who is signed in then (a segment replayed from that day starts with them)."""
     zone = ZoneInfo(tz)
     days: list[tuple[date, int]] = []
+    on_at: dict[date, tuple[str, ...]] = {}
+    on: set[str] = set()
     calls = 0
 
     def lines() -> Iterator[tuple[float, str]]:
@@ -237,14 +243,17 @@ def _merge(path: Path, inferred: list[Presence], final: Path, tz: str) -> tuple[
         for at, line in heapq.merge(lines(), extra, key=lambda x: x[0]):
             day = datetime.fromtimestamp(at, zone).date()
             if not days or day != days[-1][0]:
-                if days:  # days without records still get an entry (the replay steps through every day)
-                    d = days[-1][0] + timedelta(days=1)
-                    while d < day:
-                        days.append((d, offset))
-                        d += timedelta(days=1)
-                days.append((day, offset))
-            calls += line.startswith("C")
-            data = line.encode("utf-8")
+                d = days[-1][0] + timedelta(days=1) if days else day
+                while d <= day:  # days without records get an entry too (a replay steps through each)
+                    days.append((d, offset))
+                    on_at[d] = tuple(sorted(on))
+                    d += timedelta(days=1)
+            if line.startswith("C"):
+                calls += 1
+            else:
+                presence = from_line(line)
+                assert isinstance(presence, Presence)
+                (on.add if presence.on else on.discard)(presence.agent)
             out.write(line)
-            offset += len(data)
-    return days, calls
+            offset += len(line.encode("utf-8"))
+    return days, on_at, calls

@@ -153,6 +153,8 @@ class ReplaySim(Sim):
         seed = self.setup.seeds.get(self.segment.start)
         if seed:
             self.stores.stats.update_queue_stats(self.queue.id, lambda state: {**(state or {}), **seed})
+        self.log_on = set(self.log.on_at.get(self.segment.start, ()))  # signed in before the segment began
+        self._staff(len(self.log_on))
         self.records_it = self.log.records(self.bounds[0], self.bounds[-1])
         self._feed()
         for k in range(1, len(self.bounds)):
