@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import math
+import os
 import random
 import resource
 import sys
@@ -56,7 +57,7 @@ class Model:
     patience_sigma: float = 1.0
     redial: float = 0.3  # a missed caller calls again ...
     redial_mean: float = 1800.0  # ... after this long on average (exponential), if still open
-    occupancy: float = 0.95  # agents rostered: offered load / this, per half hour (rounded up)
+    occupancy: float = 1.05  # agents rostered: offered load / this, per half hour (rounded up): ~13% not answered live
     pause: float = 0.1  # share of agents who pause for a quarter of an hour in a half hour
 
     def shape(self, weekday: int, hour: float) -> float:
@@ -246,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="20,000 calls: a smoke run")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead: where a replay's time goes (cProfile over two days of the log, by module)")
     args = parser.parse_args(argv)
     calls = 20_000 if args.quick else args.calls
     work = Path(tempfile.mkdtemp(prefix="bench-replay-"))
@@ -255,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     generated = time.perf_counter() - started
     print(f"synthetic queue_log: {n:,} calls, {path.stat().st_size / 1e6:.0f} MB, written in {generated:.0f} s "
           "(not timed)", file=sys.stderr)
+    if args.profile:
+        return where_time_goes(path)
     tracemalloc.start()
     t0 = time.perf_counter()
     log = load(path, "queue_log", tz=TZ)
@@ -268,10 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     total = imported + replayed
     self_mb, child_mb = peak_mb()
     rate = result.calls_replayed / replayed if replayed else float("nan")
+    processes = min(args.workers, result.tasks)
     lines = [f"Replay of {n:,} calls ({log.first_day} to {log.last_day}, {len(log.days)} days; "
-             f"{args.workers} worker processes, {args.reps} run(s) of the unknowns, policy none):",
+             f"{processes} worker process(es), {args.reps} run(s) of the unknowns, policy none; "
+             f"{result.calls_replayed:,} calls simulated with the segments' warm-ups and cool-downs; "
+             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):",
              f"  import and analysis: {imported:.0f} s ({n / imported:,.0f} calls/s), traced peak {import_peak / 1e6:.0f} MB",
-             f"  replay: {replayed:.0f} s, {rate:,.0f} calls/s ({rate / max(1, args.workers):,.0f} per worker)",
+             f"  replay: {replayed:.0f} s, {rate:,.0f} calls/s ({rate / processes:,.0f} per process)",
              f"  total {total:.0f} s; peak resident memory: main {self_mb:.0f} MB, largest worker {child_mb:.0f} MB",
              "", "Validation: no callback replayed vs what the log says (mean ± 95% interval over runs; tolerance)",
              "| measure | replay | log | tolerance | |", "| --- | ---: | ---: | ---: | --- |"]
@@ -306,6 +314,41 @@ def main(argv: list[str] | None = None) -> int:
     log.close()
     path.unlink()
     work.rmdir()
+    return 0
+
+
+def where_time_goes(path: Path) -> int:
+    """Replays two days with no callback under cProfile and sums the time spent in each module."""
+    import cProfile
+    import pstats
+    from collections import defaultdict
+
+    from replay.run import prepare
+    from replay.sim import ReplaySim, segments
+
+    log = load(path, "queue_log", tz=TZ)
+    prof = profile(log)
+    setup = prepare(log, prof, Options())
+    segment = segments(log.first_day, log.last_day, 2, 0, 0)[0]
+    calls = sum(1 for _ in log.calls_only(log.midnight(segment.start), log.midnight(segment.end)))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    ReplaySim(setup, "none", 1, segment).run()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    by_module: dict[str, float] = defaultdict(float)
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        name = filename.replace(str(ROOT) + "/", "")
+        key = name if name.startswith(("chalicelib/", "replay/", "bench/")) else (
+            "phonenumbers (the product's number checks)" if "phonenumbers" in name else "Python and its library")
+        by_module[key] += tottime
+    total = sum(by_module.values())
+    print(f"Where a replay's time goes: {calls:,} calls over two days, no callback, one process, under cProfile "
+          f"({total:.0f} s, {total / calls * 1000:.1f} ms a call):")
+    print("| module | share | ms a call |\n| --- | ---: | ---: |")
+    for key, seconds in sorted(by_module.items(), key=lambda kv: -kv[1])[:12]:
+        print(f"| {key} | {seconds / total:.1%} | {seconds / calls * 1000:.2f} |")
+    log.close()
     return 0
 
 

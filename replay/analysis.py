@@ -263,7 +263,6 @@ def profile(log: ImportedLog, target: float = DEFAULT_TARGET_SECONDS, short_aban
                 on.pop(record.agent, None)
             continue
         call: Call = record
-        staffed_until(call.arrived)
         local = datetime.fromtimestamp(call.arrived, zone)
         truth = p.days[local.date()]
         slot = local.hour * 2 + local.minute // 30

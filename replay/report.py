@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bench.day import ROWS as DAY_ROWS
+from bench.day import cell as day_cell
 from chalicelib.domain.operations import ABANDON_GOAL, SERVICE_GOAL
 
 from .analysis import Profile
@@ -19,22 +21,10 @@ from .run import Result
 from .sim import MAX_PATIENCE
 
 STATIC = Path(__file__).with_name("static")
-# (label, key, format, scale) in the order a manager reads them; DESIGN.md's measures
-ROWS = [("calls offered", "offered", "{:,.0f}", 1), ("answered live", "answered_live", "{:.1f}%", 100),
-        ("service level (20 s, of offered)", "service_level", "{:.1f}%", 100), ("ASA (s)", "asa", "{:.0f}", 1),
-        ("abandoned under 5 s", "abandoned_short", "{:.1f}%", 100),
-        ("abandoned 5 s and over", "abandoned_long", "{:.1f}%", 100),
-        ("chose a callback", "chose_callback", "{:.1f}%", 100),
-        ("not answered live", "not_answered_live", "{:.1f}%", 100),
-        ("lost (abandoned, put out)", "lost", "{:.1f}%", 100),
-        ("recovered by callback", "recovered_callback", "{:.1f}%", 100),
-        ("recovered by calling again", "recovered_call_again", "{:.1f}%", 100),
-        ("unrecovered", "unrecovered", "{:.1f}%", 100),
-        ("unrecovered, short hang-ups left out", "unrecovered_long", "{:.1f}%", 100),
-        ("time to callback p50 (min)", "ttc_p50", "{:.0f}", 1), ("time to callback p90 (min)", "ttc_p90", "{:.0f}", 1),
-        ("agent occupancy", "occupancy", "{:.1f}%", 100),
-        ("dials per call recovered by callback", "dials_per_recovered", "{:.2f}", 1),
-        ("promise kept (first dial by the time told)", "promise_kept", "{:.1f}%", 100)]
+# (label, key, format, scale): day.md's table of DESIGN.md's measures, with "lost" beside "not answered live"
+ROWS = [("calls offered", *row[1:]) if row[1] == "offered" else row for row in DAY_ROWS]
+ROWS.insert(next(i for i, row in enumerate(ROWS) if row[1] == "not_answered_live") + 1,
+            ("lost (abandoned, put out)", "lost", "{:.1f}%", 100))
 POLICY_NAMES = {"log": "the log", "none": "no callback", "unitalk": "UniTalk-style", "comagic_strict": "CoMagic strict",
                 "comagic_waiting": "CoMagic waiting", "holdfast": "Holdfast"}
 COLORS = {"log": "#333333", "none": "#7f7f7f", "unitalk": "#1f77b4", "comagic_strict": "#ff7f0e",
@@ -53,11 +43,9 @@ def with_lost(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def cell(value: Any, fmt: str, scale: float) -> str:
+    """A measure as day.md prints it (mean ± 95% half-width); a bare value (the log's) alone."""
     mean, half = value if isinstance(value, tuple) else (value, float("nan"))
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "-"
-    text = fmt.format(mean * scale)
-    return text if half is None or math.isnan(half) or half == 0 else f"{text} ± {fmt.format(half * scale).rstrip('%')}"
+    return day_cell((float("nan") if mean is None else mean, float("nan") if not half else half), fmt, scale)
 
 
 def write(out: Path, log: ImportedLog, prof: Profile, result: Result, source: str) -> dict[str, Path]:

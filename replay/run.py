@@ -72,21 +72,34 @@ class Result:
     holdfast: dict[str, Any]
     options: Options
     seconds: float
-    calls_replayed: int
+    calls_replayed: int  # calls simulated, warm-ups and cool-downs included
+    tasks: int  # segment runs (policies x repetitions x segments)
 
 
 _SETUP: Setup | None = None
+_PROGRESS: Any = None  # calls replayed so far, shared by the worker processes (a multiprocessing Value)
+_TICK: Callable[[], None] | None = None  # in one process: redraw the bar as each day ends
 
 
-def _init(setup: Setup) -> None:
-    global _SETUP
-    _SETUP = setup
+def _init(setup: Setup, progress: Any) -> None:
+    global _SETUP, _PROGRESS
+    _SETUP, _PROGRESS = setup, progress
 
 
 def _task(job: tuple[str, int, int, Segment]) -> tuple[str, int, int, list[tuple[date, dict[str, Any]]], int]:
     policy, rep, index, segment = job
     assert _SETUP is not None
-    results, skipped = run_segment(_SETUP, policy, rep, segment)
+    counted = [0]
+
+    def day_done(sim: Any) -> None:  # each simulated day: the calls it took, for the progress bar
+        if _PROGRESS is not None:
+            with _PROGRESS.get_lock():
+                _PROGRESS.value += len(sim.records) - counted[0]
+        counted[0] = len(sim.records)
+        if _TICK is not None:
+            _TICK()
+
+    results, skipped = run_segment(_SETUP, policy, rep, segment, day_done)
     return policy, rep, index, results, skipped
 
 
@@ -140,28 +153,56 @@ def replay(log: ImportedLog, prof: Profile, options: Options, progress: bool = T
     collected: dict[tuple[str, int], dict[date, dict[str, Any]]] = {}
     skipped: dict[str, list[int]] = {}
     done = 0
-    for policy, rep, k, results, n_skipped in _map(setup, jobs, options.workers):
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("q", 0)
+    note = ""
+
+    def tick() -> None:
+        if bar is not None:
+            bar.update(min(total, max(done, counter.value)), note)
+
+    for item in _map(setup, jobs, options.workers, counter, tick):
+        if item is None:  # no segment finished this second: the bar moves with the days simulated
+            tick()
+            continue
+        policy, rep, k, results, n_skipped = item
         collected.setdefault((policy, rep), {}).update(dict(results))
         skipped.setdefault(policy, []).append(n_skipped)
         done += calls_per_seg[k]
-        if bar is not None:
-            bar.update(done, f"{policy} run {rep - options.seed + 1}/{options.reps}")
+        note = f"{policy} run {rep - options.seed + 1}/{options.reps}"
+        tick()
         if on_task is not None:
             on_task(done, total)
     if bar is not None:
         bar.close()
-    return _summarise(log, prof, setup, options, collected, skipped, time.perf_counter() - started, done)
+    return _summarise(log, prof, setup, options, collected, skipped, time.perf_counter() - started, done, len(jobs))
 
 
-def _map(setup: Setup, jobs: list[tuple[str, int, int, Segment]], workers: int) -> Iterable[Any]:
+def _map(setup: Setup, jobs: list[tuple[str, int, int, Segment]], workers: int, counter: Any,
+         tick: Callable[[], None]) -> Iterable[Any]:
+    """The jobs' results as they finish, in worker processes (None while none finished in a second)."""
+    global _TICK
     if workers <= 1 or len(jobs) == 1:
-        _init(setup)
-        for job in jobs:
-            yield _task(job)
+        _init(setup, counter)
+        _TICK = tick
+        try:
+            for job in jobs:
+                yield _task(job)
+        finally:
+            _TICK = None
         return
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_init, initargs=(setup,)) as pool:
-        yield from pool.imap_unordered(_task, jobs)
+    with ctx.Pool(workers, initializer=_init, initargs=(setup, counter)) as pool:
+        results = pool.imap_unordered(_task, jobs)
+        left = len(jobs)
+        while left:
+            try:
+                item = results.next(timeout=1.0)
+            except multiprocessing.TimeoutError:
+                yield None
+                continue
+            left -= 1
+            yield item
 
 
 def overall(days: list[tuple[dict[str, Any], float]]) -> dict[str, float]:
@@ -192,7 +233,7 @@ def overall(days: list[tuple[dict[str, Any], float]]) -> dict[str, float]:
 
 def _summarise(log: ImportedLog, prof: Profile, setup: Setup, options: Options,
                collected: dict[tuple[str, int], dict[date, dict[str, Any]]], skipped: dict[str, list[int]],
-               seconds: float, calls: int) -> Result:
+               seconds: float, calls: int, tasks: int) -> Result:
     per_day: dict[str, dict[date, dict[str, tuple[float, float]]]] = {}
     overall_s: dict[str, dict[str, tuple[float, float]]] = {}
     runs: dict[str, list[dict[str, float]]] = {}
@@ -217,5 +258,5 @@ def _summarise(log: ImportedLog, prof: Profile, setup: Setup, options: Options,
             validation.append((tol, mean, half, ref, tol.within(mean, ref)))
     return Result(per_day, overall_s, runs, log_days, log_overall, advice_days, advice_week, validation,
                   {p: sum(v) / max(1, options.reps) for p, v in skipped.items()},
-                  queue_settings(prof), setup.base_queue, setup.holdfast, options, seconds, calls)
+                  queue_settings(prof), setup.base_queue, setup.holdfast, options, seconds, calls, tasks)
 

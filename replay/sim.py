@@ -299,14 +299,11 @@ def segments(first: date, last: date, days: int, warm: int, cool: int) -> list[S
     return out
 
 
-Progress = Callable[[], None]
-
-
-def run_segment(setup: Setup, policy: str, seed: int, segment: Segment, on_day: Progress | None = None
-                ) -> tuple[list[tuple[date, dict[str, Any]]], int]:
+def run_segment(setup: Setup, policy: str, seed: int, segment: Segment,
+                on_day: Callable[[ReplaySim], None] | None = None) -> tuple[list[tuple[date, dict[str, Any]]], int]:
     sim = ReplaySim(setup, policy, seed, segment)
     if on_day is not None:
-        sim.on_day = on_day
+        sim.on_day = lambda: on_day(sim)
     sim.run()
     return sim.results(), sim.skipped_repeats
 
