@@ -23,9 +23,9 @@ import tracemalloc
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import TextIO
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,14 +6,13 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterable
 
-from bench.daysim import POLICIES, summarize, t95
+from bench.daysim import POLICIES, summarize
 
 from .analysis import Profile, advice, queue_settings, seed_state
 from .load import ImportedLog

@@ -15,7 +15,6 @@ days are made, with the next days' calls competing for agents)."""
 from __future__ import annotations
 
 import logging
-import math
 import random
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -306,7 +305,3 @@ def run_segment(setup: Setup, policy: str, seed: int, segment: Segment,
         sim.on_day = lambda: on_day(sim)
     sim.run()
     return sim.results(), sim.skipped_repeats
-
-
-def finite(x: float) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
