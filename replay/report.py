@@ -272,7 +272,7 @@ function lines(id, title, x, series, opts) {{
     s.push({{label: name, stroke: color, width: 2, dash: dash, spanGaps: true,
             value: (u, v) => v == null ? "-" : (opts.fmt ? opts.fmt(v) : v.toFixed(1))}});
   }}
-  const xr = opts.time ? {{time: true, range: (u, lo, hi) => [lo - 86400, hi + 86400]}} : {{time: false}};
+  const xr = opts.time ? {{time: true, auto: false, range: [x[0] - 43200, x[x.length - 1] + 43200]}} : {{time: false}};
   const o = {{title, width: W, height: 260, series: s, scales: {{x: xr}},
              axes: [{{label: opts.xlabel || ""}}, {{label: opts.ylabel || "", size: 60}}]}};
   el.dataset.series = String(series.length);
