@@ -234,6 +234,13 @@ def generate(path: Path, calls: int, seed: int = 7, model: Model | None = None) 
     return n, model
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished children: what the work cost, whoever
+    else shares the machine."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def peak_mb() -> tuple[float, float]:
     """Peak resident memory (MB) of this process and of its largest finished child."""
     return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -267,9 +274,10 @@ def main(argv: list[str] | None = None) -> int:
     imported = time.perf_counter() - t0
     _, import_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    t1 = time.perf_counter()
+    t1, cpu1 = time.perf_counter(), cpu_seconds()
     result = replay(log, prof, Options(policies=("none",), reps=args.reps, workers=args.workers, seed=args.seed))
     replayed = time.perf_counter() - t1
+    cpu = cpu_seconds() - cpu1
     total = imported + replayed
     self_mb, child_mb = peak_mb()
     rate = result.calls_replayed / replayed if replayed else float("nan")
@@ -279,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
              f"{result.calls_replayed:,} calls simulated with the segments' warm-ups and cool-downs; "
              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):",
              f"  import and analysis: {imported:.0f} s ({n / imported:,.0f} calls/s), traced peak {import_peak / 1e6:.0f} MB",
-             f"  replay: {replayed:.0f} s, {rate:,.0f} calls/s ({rate / processes:,.0f} per process)",
+             f"  replay: {replayed:.0f} s, {rate:,.0f} calls/s ({rate / processes:,.0f} per process); "
+             f"CPU {cpu:.0f} s, {cpu / result.calls_replayed * 1000:.1f} ms a call: a million calls on "
+             f"{os.cpu_count()} idle cores would take {cpu / result.calls_replayed * 1e6 * result.calls_replayed / n / max(1, os.cpu_count() or 1):,.0f} s",
              f"  total {total:.0f} s; peak resident memory: main {self_mb:.0f} MB, largest worker {child_mb:.0f} MB",
              "", "Validation: no callback replayed vs what the log says (mean ± 95% interval over runs; tolerance)",
              "| measure | replay | log | tolerance | |", "| --- | ---: | ---: | ---: | --- |"]
