@@ -107,14 +107,8 @@ def _array(r: _Reader) -> Iterator[tuple[int, Any]]:
         r.peek()
         line = r.line
         yield line, r.value()
-        c = r.peek()
-        if c == ",":
-            r.take(",", ",")
-        elif c == "]":
-            r.take("]", "]")
+        if not _more(r, "]", "the array's records"):
             return
-        else:
-            raise JsonError(r.line, "',' or ']' between the array's records", r.buf[r.pos:r.pos + 40])
 
 
 def _object(r: _Reader, container: str) -> Iterator[tuple[int, Any]]:
@@ -139,13 +133,19 @@ def _object(r: _Reader, container: str) -> Iterator[tuple[int, Any]]:
             value = r.value()
             if not paged:
                 kept[key] = value
-        c = r.peek()
-        if c == ",":
-            r.take(",", ",")
-        elif c == "}":
-            r.take("}", "}")
+        if not _more(r, "}", "an object's members"):
             break
-        else:
-            raise JsonError(r.line, "',' or '}' between an object's members", r.buf[r.pos:r.pos + 40])
     if not paged:
         yield start, kept
+
+
+def _more(r: _Reader, close: str, between: str) -> bool:
+    """After a member: a ',' (True: another follows) or the closing bracket (False)."""
+    c = r.peek()
+    if c == ",":
+        r.take(",", ",")
+        return True
+    if c == close:
+        r.take(close, close)
+        return False
+    raise JsonError(r.line, f"',' or '{close}' between {between}", r.buf[r.pos:r.pos + 40])
