@@ -19,7 +19,7 @@ from chalicelib.bootstrap import Container
 from chalicelib.domain.callbacks import dial_id
 from chalicelib.domain.errors import StaleTokenError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketStatus
-from devstack.pollers import SqsPoller, StreamPoller
+from devstack.pollers import SqsPoller, StreamPoller, deployed_filters
 from chalicelib.adapters.memory import FakeDialer, FixedClock
 
 QUEUES = str(Path(__file__).with_name("queues.json"))
@@ -31,7 +31,7 @@ class World:
     def __init__(self, c: Container, dialer: FakeDialer, resources) -> None:  # type: ignore[no-untyped-def]
         self.c, self.dialer, self.resources = c, dialer, resources
         self.pollers = [SqsPoller(resources.dial_queue_url, workers.on_dial_message),
-                        StreamPoller(resources.table_name, workers.on_table_change)]
+                        StreamPoller(resources.table_name, workers.on_table_change, filters=deployed_filters())]
         self.sfn = boto3.client("stepfunctions", region_name="us-east-1")
 
     def pump_until(self, done: Callable[[], object], timeout: float = 20.0) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -19,6 +21,7 @@ import pytest
 
 from devstack.clock import offset_to, parse_clock
 from devstack.network import SimNetwork
+from devstack.pollers import deployed_filters
 from devstack.stack import LOCAL_ACCOUNT_SID
 from infra.build import Package, build
 from infra.lambda_layout import LambdaProcess, api_event, lay_out, sqs_event, stage_on_moto
@@ -78,6 +81,16 @@ def test_the_template_is_one_stack_with_every_reference_resolved_by_cloudformati
         == {"Fn::GetAtt": ["DialQueue", "Arn"]}
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["HOLDFAST_TABLE"] == {"Ref": "Table"}
+    # The stream consumer's own writes never invoke it again: the filter the local poller applies
+    mapping = resources["TableStream"]["Properties"]["Events"]["TableStreamDynamodbEventSource"]["Properties"]
+    assert tuple(json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]) == deployed_filters()
+
+
+def test_the_packaged_template_passes_cfn_lint(package: Package) -> None:
+    """The SAM template `make deploy` ships (Chalice's, merged with infra/), filter criteria included."""
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), str(package.out / "sam.json")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
     assert not {"TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN"} & set(variables)
 
 
