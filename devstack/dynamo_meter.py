@@ -180,17 +180,24 @@ class Call:
     partitions: dict[tuple[str, str], float] = field(default_factory=dict)
     write_partitions: dict[tuple[str, str], float] = field(default_factory=dict)
     stream_records: int = 0  # items this call changed (one record each on a streamed table)
+    changed: list[tuple[str, ...]] = field(default_factory=list)  # the key values of the items it changed
     error: str | None = None  # the error code it failed with
     table: str = ""
     messages: int = 0  # SQS messages sent (a batch counts each)
+    tag: str = ""  # the meter's tag when the metering thread made it; OTHER_THREAD otherwise
+    cpu: float = 0.0  # CPU seconds of the calling thread inside the call (in-process moto's work)
 
     @property
     def label(self) -> str:
         return self.operation
 
 
+OTHER_THREAD = "other thread"
+
+
 class DynamoMeter:
-    """Collects `Call`s while `metering()` is active. Thread safe."""
+    """Collects `Call`s while `metering()` is active. Thread safe. `tag`, set by whoever meters, labels
+    the metering thread's calls from then on (what part of the work made them)."""
 
     def __init__(self, sizing: bool = True, all_threads: bool = False) -> None:
         self.sizing = sizing  # False: count and time calls only (no reads of its own while a step is timed)
@@ -198,6 +205,7 @@ class DynamoMeter:
         # any other background work, is not the step's cost. True: every thread's calls.
         self.all_threads = all_threads
         self.calls: list[Call] = []
+        self.tag = ""
         self._lock = threading.Lock()
         self._schemas: dict[str, Schema] = {}
 
@@ -282,8 +290,10 @@ class DynamoMeter:
                 service = client.meta.service_model.service_name
                 sized = service == "dynamodb" and meter.sizing
                 before = meter._before(client, operation, params) if sized else None
-                call = Call(service=service, operation=operation, seconds=0.0)
+                call = Call(service=service, operation=operation, seconds=0.0,
+                            tag=meter.tag if threading.get_ident() == owner else OTHER_THREAD)
                 response: Any = None
+                cpu = time.thread_time()
                 started = time.perf_counter()
                 try:
                     response = original(client, operation, params)
@@ -294,6 +304,7 @@ class DynamoMeter:
                     raise
                 finally:
                     call.seconds = time.perf_counter() - started
+                    call.cpu = time.thread_time() - cpu
                     if service == "sqs":
                         call.messages = len(params.get("Entries", ())) if operation == "SendMessageBatch" else \
                             int(operation == "SendMessage")
@@ -484,8 +495,9 @@ class DynamoMeter:
             for index in schema.indexes:
                 for value, units in index.writes(old, new, schema.keys):
                     self._partition(call.write_partitions, f"{table}/{index.name}", value, units)
-            if schema.streamed and old != new:
-                call.stream_records += 1
+            if old != new:
+                call.changed.append(tuple(str(next(iter(key[k].values()))) for k in schema.keys))
+                call.stream_records += int(schema.streamed)
 
     @staticmethod
     def _partition(partitions: dict[tuple[str, str], float], where: str, value: Mapping[str, Any],
