@@ -401,6 +401,53 @@ class Orchestrator(ABC):
         Raise StaleTokenError if the task is gone: timed out, finished, or answered before."""
 
 
+@dataclass(frozen=True, order=True)
+class PendingDial:
+    """A dial waiting for the provider account's pace, in the order it is owed (`order`): a callback
+    (`ref`: its attempt's dial id) or the agent leg of a holding caller (`ref`: the agent)."""
+    order: str
+    kind: str
+    ticket_id: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    granted: bool
+    next_at: datetime  # when the bucket next holds a whole token (now, when granted)
+
+
+class OutboundPace(ABC):
+    """One provider account's outbound pace: a token bucket (calls per second) and the backlog of
+    dials waiting for it, in order. Every change is conditional: concurrent workers share one pace."""
+
+    @abstractmethod
+    def take(self, account: str, rate: float, burst: float, now: datetime) -> Grant:
+        """One token if the bucket (refilled at `rate`/s up to `burst`) holds one at `now`."""
+
+    @abstractmethod
+    def wait(self, account: str, dial: PendingDial) -> bool:
+        """Into the backlog; False if it is there already (or was claimed: a dial waits once)."""
+
+    @abstractmethod
+    def first(self, account: str, limit: int) -> list[PendingDial]:
+        """The dials owed first, in order."""
+
+    @abstractmethod
+    def claim(self, account: str, dial: PendingDial) -> bool:
+        """Out of the backlog: True to exactly one caller (that one dials it)."""
+
+    @abstractmethod
+    def backlog(self, account: str) -> int: ...
+
+
+class Alarm(ABC):
+    """Wakes the dial worker for an account's backlog when its bucket will hold a token again."""
+
+    @abstractmethod
+    def wake(self, account: str, at: datetime) -> None: ...
+
+
 @dataclass(frozen=True)
 class WebhookRequest:
     """A provider's webhook as it arrived. Signatures are checked over these bytes (Telnyx and Vonage
