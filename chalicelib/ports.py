@@ -414,20 +414,22 @@ class PendingDial:
 @dataclass(frozen=True)
 class Grant:
     granted: bool
-    next_at: datetime  # when the bucket next holds a whole token (now, when granted)
+    next_at: datetime  # when the account's next slot comes (refused), or now (granted)
 
 
 class OutboundPace(ABC):
-    """One provider account's outbound pace: a token bucket (calls per second) and the backlog of
-    dials waiting for it, in order. Every change is conditional: concurrent workers share one pace."""
+    """One provider account's outbound pace: its next slot (no dial sooner than an interval after the
+    one before) and the backlog of dials waiting, in order. Every change is conditional: concurrent
+    workers share one pace."""
 
     @abstractmethod
-    def take(self, account: str, rate: float, burst: float, now: datetime) -> Grant:
-        """One token if the bucket (refilled at `rate`/s up to `burst`) holds one at `now`."""
+    def take(self, account: str, interval: float, now: datetime, when_idle: bool = False) -> Grant:
+        """The slot, if it has come at `now` (the next then comes `interval` seconds later);
+        `when_idle`: only while no dial waits in the backlog (nothing jumps the line)."""
 
     @abstractmethod
     def wait(self, account: str, dial: PendingDial) -> bool:
-        """Into the backlog; False if it is there already (or was claimed: a dial waits once)."""
+        """Into the backlog; False if it waited before (a dial waits once)."""
 
     @abstractmethod
     def first(self, account: str, limit: int) -> list[PendingDial]:

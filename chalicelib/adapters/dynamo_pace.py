@@ -1,13 +1,13 @@
 """The outbound pace on DynamoDB (the same single table), every change conditional.
 
 Keys:
-  PACE#{account} / BUCKET                       the token bucket: tokens, at (when they were counted),
-                                                v (its version), waiting (the backlog's size, moved with it)
+  PACE#{account} / BUCKET                       next_at (the account's next slot, epoch seconds),
+                                                waiting (the backlog's size, moved with it)
   PACE#{account} / WAIT#{order}#{ticket}#{ref}  a dial waiting its turn (sort key: the order it is owed)
   PACED#{account}#{ticket}#{ref} / PACED        the dial waited once (a later wait is refused; TTL)
-A token is taken by a read and a write conditional on the bucket's version being the one read
-(optimistic; counted again when another worker got there between); a dial leaves the backlog by a delete conditional on its being
-there, in the transaction that counts it out."""
+A slot is taken by one write conditional on its having come (and, for a dial that would go at once, on
+nothing waiting); a refusal returns the slot it found. A dial leaves the backlog by a delete conditional
+on its being there, in the transaction that counts it out."""
 from __future__ import annotations
 
 import time
@@ -15,11 +15,18 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from ..domain.errors import StoreUnavailableError
-from ..domain.pacing import next_token, refill
 from ..ports import Grant, OutboundPace, PendingDial
 
-TAKE_TRIES = 8
+WAIT_TRIES = 8
 MARKER_TTL = timedelta(days=7)  # longer than a dial waits (the workflow's dial timeout is hours)
+
+
+def _seconds(moment: datetime) -> str:
+    return f"{moment.timestamp():.6f}"
+
+
+def _moment(seconds: str) -> datetime:
+    return datetime.fromtimestamp(float(seconds), timezone.utc)
 
 
 class DynamoPace(OutboundPace):
@@ -35,38 +42,30 @@ class DynamoPace(OutboundPace):
     def _bucket(self, account: str) -> dict[str, dict[str, str]]:
         return self._key(f"PACE#{account}", "BUCKET")
 
-    def take(self, account: str, rate: float, burst: float, now: datetime) -> Grant:
-        for _ in range(TAKE_TRIES):
-            item = self.ddb.get_item(TableName=self.table, Key=self._bucket(account), ConsistentRead=True).get("Item")
-            at = item.get("at", {}).get("S") if item else None
-            since = datetime.fromisoformat(at) if at else None
-            tokens = refill(float(item["tokens"]["N"]) if item and "tokens" in item else burst, since, rate, burst, now)
-            if tokens < 1.0:
-                return Grant(False, next_token(tokens, now, rate))
-            version = int(item["v"]["N"]) if item and "v" in item else 0
-            condition = "attribute_not_exists(v)" if version == 0 else "v = :seen"
-            values = {":tokens": {"N": repr(tokens - 1.0)}, ":now": {"S": now.isoformat()}, ":one": {"N": "1"}}
-            if version:
-                values[":seen"] = {"N": str(version)}
-            try:
-                self.ddb.update_item(TableName=self.table, Key=self._bucket(account),
-                                     UpdateExpression="SET tokens = :tokens, #at = :now ADD v :one",
-                                     ConditionExpression=condition,
-                                     ExpressionAttributeNames={"#at": "at"}, ExpressionAttributeValues=values)
-                return Grant(True, now)
-            except self.ddb.exceptions.ConditionalCheckFailedException:
-                continue  # another worker took a token between: count again
-        return Grant(False, now + timedelta(seconds=1 / rate))  # contended: try again at the next token
+    def take(self, account: str, interval: float, now: datetime, when_idle: bool = False) -> Grant:
+        condition = "(attribute_not_exists(next_at) OR next_at <= :now)"
+        values = {":now": {"N": _seconds(now)}, ":next": {"N": _seconds(now + timedelta(seconds=interval))}}
+        if when_idle:
+            condition += " AND (attribute_not_exists(waiting) OR waiting <= :none)"
+            values[":none"] = {"N": "0"}
+        try:
+            self.ddb.update_item(TableName=self.table, Key=self._bucket(account), UpdateExpression="SET next_at = :next",
+                                 ConditionExpression=condition, ExpressionAttributeValues=values,
+                                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except self.ddb.exceptions.ConditionalCheckFailedException as exc:
+            seen = exc.response.get("Item", {}).get("next_at", {}).get("N")
+            return Grant(False, max(now, _moment(seen)) if seen else now)
+        return Grant(True, now)
 
     def wait(self, account: str, dial: PendingDial) -> bool:
         expires = {"N": str(int((datetime.now(timezone.utc) + MARKER_TTL).timestamp()))}
-        for attempt in range(TAKE_TRIES):
+        for attempt in range(WAIT_TRIES):
             try:
                 return self._wait(account, dial, expires)
             except self.ddb.exceptions.TransactionCanceledException as exc:
                 if self._condition_failed(exc):
                     return False
-                if attempt + 1 == TAKE_TRIES or not self._conflict(exc):
+                if attempt + 1 == WAIT_TRIES or not self._conflict(exc):
                     raise StoreUnavailableError(f"pace backlog: {exc}") from exc
                 self.pause(0.01 * 2 ** attempt)  # a token taken on the bucket meanwhile
         return False  # pragma: no cover

@@ -1,32 +1,29 @@
-"""The outbound pace in memory (tests, the simulator): the same token bucket (domain/pacing.py's
-arithmetic) and backlog as `dynamo_pace.DynamoPace`, atomic under a lock, and an alarm that runs the
-drain in virtual time."""
+"""The outbound pace in memory (tests, the simulator): the same next slot and backlog as
+`dynamo_pace.DynamoPace`, atomic under a lock, and an alarm that runs the drain in virtual time."""
 from __future__ import annotations
 
 import bisect
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
-from ..domain.pacing import next_token, refill
+from ..domain.pacing import slot
 from ..ports import Alarm, Grant, OutboundPace, PendingDial
 
 
 class MemoryPace(OutboundPace):
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, datetime]] = {}
+        self._next: dict[str, datetime] = {}  # account -> its next slot
         self._waiting: dict[str, list[PendingDial]] = {}
         self._seen: set[tuple[str, str, str]] = set()  # (account, ticket, ref): a dial waits once
 
-    def take(self, account: str, rate: float, burst: float, now: datetime) -> Grant:
+    def take(self, account: str, interval: float, now: datetime, when_idle: bool = False) -> Grant:
         with self._lock:
-            tokens, since = self._buckets.get(account, (burst, None))  # type: ignore[arg-type]
-            tokens = refill(tokens, since, rate, burst, now)
-            if tokens < 1.0:
-                self._buckets[account] = (tokens, now)
-                return Grant(False, next_token(tokens, now, rate))
-            self._buckets[account] = (tokens - 1.0, now)
+            last = self._next.get(account)
+            if not slot(last, now) or (when_idle and self._waiting.get(account)):
+                return Grant(False, last or now)
+            self._next[account] = now + timedelta(seconds=interval)
             return Grant(True, now)
 
     def wait(self, account: str, dial: PendingDial) -> bool:

@@ -35,14 +35,20 @@ def pace(aws) -> DynamoPace:  # type: ignore[no-untyped-def]
     return DynamoPace(aws.table_name, boto3.client("dynamodb", region_name="us-east-1"), pause=lambda _: None)
 
 
-def test_concurrent_workers_take_no_more_tokens_than_the_bucket_holds(aws) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_workers_take_each_slot_once(aws) -> None:  # type: ignore[no-untyped-def]
+    """Two calls a second: a slot every 0.5 s, taken by one worker of eight racing for it."""
     store = pace(aws)
-    for at, expected in ((NOW, 5), (NOW + timedelta(seconds=2), 4), (NOW + timedelta(seconds=2), 0)):
+    for at, expected in ((NOW, 1), (NOW + timedelta(seconds=0.3), 0), (NOW + timedelta(seconds=0.5), 1),
+                         (NOW + timedelta(seconds=0.9), 0), (NOW + timedelta(seconds=5), 1)):
         granted: list[bool] = []
-        together(8, lambda i: granted.extend(store.take("twilio", 2.0, 5.0, at).granted for _ in range(3)))
-        assert granted.count(True) == expected, at  # a full bucket of 5; then 2 s x 2/s refilled
-    assert not store.take("twilio", 2.0, 5.0, NOW + timedelta(seconds=2)).granted
-    assert store.take("other", 2.0, 5.0, NOW).granted  # each account its own bucket
+        together(8, lambda i: granted.extend(store.take("twilio", 0.5, at).granted for _ in range(3)))
+        assert granted.count(True) == expected, at
+    refused = store.take("twilio", 0.5, NOW + timedelta(seconds=5.1))
+    assert not refused.granted and refused.next_at == NOW + timedelta(seconds=5.5)  # the slot it found
+    assert store.take("other", 0.5, NOW).granted  # each account its own pace
+    store.wait("other", PendingDial("0#1", "callback", "support-1", "d1"))
+    assert not store.take("other", 0.5, NOW + timedelta(seconds=9), when_idle=True).granted  # one waits first
+    assert store.take("other", 0.5, NOW + timedelta(seconds=9)).granted
 
 
 def test_each_dial_waits_once_and_is_claimed_by_exactly_one_worker_in_order(aws) -> None:  # type: ignore[no-untyped-def]

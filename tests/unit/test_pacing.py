@@ -24,11 +24,11 @@ def promised_callback(number: int, promised: datetime, booked: datetime) -> Tick
                   callback_number="+14155550100", not_before=OPENING, told_shape=2.0, told_scale=wait / 2)
 
 
-def world(rate: float, burst: float = 1.0) -> tuple[VirtualClock, Pacer, list[tuple[datetime, PendingDial]]]:
+def world(rate: float) -> tuple[VirtualClock, Pacer, list[tuple[datetime, PendingDial]]]:
     clock = VirtualClock(OPENING)
     dialed: list[tuple[datetime, PendingDial]] = []
     alarm = MemoryAlarm(clock.at)
-    pacer = Pacer(MemoryPace(), alarm, clock, "twilio", rate, burst)
+    pacer = Pacer(MemoryPace(), alarm, clock, "twilio", rate)
     alarm.drain = lambda account: pacer.drain(lambda d: dialed.append((clock.now(), d)))
     return clock, pacer, dialed
 
@@ -53,23 +53,34 @@ def test_a_thousand_callbacks_due_at_once_are_dialed_one_a_second_each_once_in_o
     assert pacer.pace.backlog("twilio") == 0
 
 
-@pytest.mark.parametrize("rate, burst", [(5.0, 1.0), (5.0, 3.0), (0.5, 1.0)])
-def test_no_window_holds_more_than_the_bucket_allows(rate: float, burst: float) -> None:
-    """A token bucket's promise: in any stretch of w seconds, at most burst + rate x w dials; with a
-    burst of one (the default), never more than `rate` in any second."""
-    clock, pacer, dialed = world(rate, burst)
+@pytest.mark.parametrize("rate", [5.0, 0.5])
+def test_no_two_dials_closer_than_the_pace_allows(rate: float) -> None:
+    clock, pacer, dialed = world(rate)
     for n in range(1, 101):
         pacer.submit(callback_dial(promised_callback(n, OPENING, OPENING - timedelta(hours=1)), f"d{n}", clock.now()))
     pacer.drain(lambda d: dialed.append((clock.now(), d)))
     clock.run_until(OPENING + timedelta(minutes=5))
     times = [at for at, _ in dialed]
-    assert len(times) == 100 and times[:int(burst)] == [OPENING] * int(burst)  # a full bucket at first
-    for i, start in enumerate(times):
-        for end in times[i:]:
-            span = (end - start).total_seconds()
-            assert sum(1 for t in times[i:] if t <= end) <= burst + rate * span + 1e-9
-    if burst == 1.0:
-        assert all((b - a).total_seconds() >= 1 / rate - 1e-9 for a, b in zip(times, times[1:]))
+    assert len(times) == 100 and times[0] == OPENING
+    assert all((b - a).total_seconds() >= 1 / rate - 1e-6 for a, b in zip(times, times[1:]))
+    for start in times:  # hence never more than `rate` in any second
+        assert sum(1 for t in times if start <= t < start + timedelta(seconds=1)) <= max(1, rate)
+
+
+def test_a_dial_goes_at_once_only_when_its_slot_has_come_and_nobody_waits() -> None:
+    clock, pacer, dialed = world(rate=1.0)
+    pacer.alarm.drain = None  # type: ignore[attr-defined]  # the alarm is set, but nobody answers it yet
+    first, second, third = (promised_callback(n, OPENING, OPENING - timedelta(hours=1)) for n in (1, 2, 3))
+    assert pacer.now_or_wait(callback_dial(first, "a", clock.now()))            # the slot had come
+    assert not pacer.now_or_wait(callback_dial(second, "b", clock.now()))       # too soon: waits, alarm set
+    clock.advance(5)
+    assert not pacer.now_or_wait(callback_dial(third, "c", clock.now()))        # the slot came, but b waits first
+    assert pacer.pace.backlog("twilio") == 2
+    assert pacer.alarm.set == [("twilio", OPENING + timedelta(seconds=1)), ("twilio", clock.now())]  # type: ignore[attr-defined]
+    pacer.alarm.drain = lambda account: pacer.drain(lambda d: dialed.append((clock.now(), d)))  # type: ignore[attr-defined]
+    pacer.alarm.drain("twilio")  # type: ignore[attr-defined]  # answered now: b goes, c at the next slot
+    clock.run_until(OPENING + timedelta(seconds=30))
+    assert [d.ref for _, d in dialed] == ["b", "c"] and pacer.pace.backlog("twilio") == 0
 
 
 def test_promised_and_due_callbacks_go_first_then_holding_callers_agents_then_the_rest() -> None:
