@@ -23,7 +23,7 @@ from devstack.clock import offset_to, parse_clock
 from devstack.network import SimNetwork
 from devstack.pollers import deployed_filters
 from devstack.stack import LOCAL_ACCOUNT_SID
-from infra.build import Package, build
+from infra.build import LAYER_LIMIT, Package, build
 from infra.lambda_layout import LambdaProcess, api_event, lay_out, sqs_event, stage_on_moto
 from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, AUTH_TOKEN
 from tests.e2e.test_local_stack import free_port
@@ -113,6 +113,12 @@ def test_the_layer_is_slim_and_compiled(package: Package) -> None:
     assert any(n.endswith(".cpython-311.pyc") for n in names)
     assert any(n.endswith(".cpython-311.pyc") for n in zipfile.ZipFile(package.app_zip).namelist())
     assert package.sizes["layer_after"] < package.sizes["layer_before"] / 2
+    assert package.sizes["layer_after"] <= LAYER_LIMIT  # issue 24: at most 25 MB unzipped
+    # not shipped: the whole Vonage SDK (and pydantic under it), the 15 MB cryptography, Powertools' router
+    assert not [n for n in names if n.startswith(tuple(site + p for p in (
+        "vonage_voice/", "vonage_http_client/", "pydantic/", "pydantic_core/", "cryptography/",
+        "aws_lambda_powertools/event_handler/", "aws_lambda_powertools/utilities/parser/")))]
+    assert any(n.startswith(site + "nacl/") for n in names) and any(n.startswith(site + "rsa/") for n in names)
 
 
 def test_the_package_imports_and_serves_a_webhook_and_a_dial_message_in_the_lambda_layout(
