@@ -121,7 +121,8 @@ def load(costs: Costs, center: Center = Center()) -> list[Limit]:
     for kind, cap in (("read", PARTITION_READS), ("write", PARTITION_WRITES)):
         keys: dict[str, float] = {}
         for name, step in steps.items():
-            for (where, key), units in step.partition_units(kind).items():
+            units_by_key = step.partition_read_units() if kind == "read" else step.partition_write_units()
+            for (where, key), units in units_by_key.items():
                 label = generic(f"{where.split('/', 1)[1] + ' index: ' if '/' in where else ''}{key}")
                 keys[label] = keys.get(label, 0.0) + rate[name] * units
         if keys:

@@ -28,7 +28,6 @@ import math
 import os
 import sys
 import time
-import uuid
 from contextlib import ExitStack, redirect_stdout
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -38,7 +37,7 @@ from typing import Any, Callable, Mapping
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devstack.dynamo_meter import OTHER_THREAD, Call, DynamoMeter  # noqa: E402
+from devstack.dynamo_meter import OTHER_THREAD, Call, Calls, DynamoMeter  # noqa: E402
 
 from bench.onmoto import AGENT, QUEUE, START, AppOnMoto, queues_file, seed_lost  # noqa: E402
 
@@ -109,7 +108,7 @@ class Invocation:
 
 
 @dataclass
-class StepCost:
+class StepCost(Calls):
     name: str
     invocations: list[Invocation] = field(default_factory=list)
     workflow_calls: list[Call] = field(default_factory=list)  # made by Step Functions (moto's threads)
@@ -133,21 +132,6 @@ class StepCost:
     def all_calls(self) -> list[Call]:
         return [c for i in self.invocations for c in i.calls] + self.workflow_calls
 
-    def dynamodb(self) -> list[Call]:
-        return [c for c in self.all_calls() if c.service == "dynamodb"]
-
-    @property
-    def read_units(self) -> float:
-        return sum(c.read_units for c in self.dynamodb())
-
-    @property
-    def write_units(self) -> float:
-        return sum(c.write_units for c in self.dynamodb())
-
-    @property
-    def messages(self) -> int:
-        return sum(c.messages for c in self.all_calls() if c.service == "sqs")
-
     def dollars(self, prices: Prices = PRICES, memory: Mapping[str, int] | None = None) -> dict[str, float]:
         memory = memory or function_memory()
         gb_seconds = sum(math.ceil(i.duration_ms(memory[i.function])) / 1000 * memory[i.function] / 1024
@@ -159,14 +143,6 @@ class StepCost:
                 "API Gateway": self.api_requests * prices.api_request,
                 "SQS": self.messages * SQS_REQUESTS_PER_MESSAGE * prices.sqs_request,
                 "Logs": log_bytes / 1e9 * prices.log_gb}
-
-    def partition_units(self, kind: str) -> dict[tuple[str, str], float]:
-        out: dict[tuple[str, str], float] = {}
-        for c in self.dynamodb():
-            for key, units in (c.partitions if kind == "read" else c.write_partitions).items():
-                out[key] = out.get(key, 0.0) + units
-        return out
-
 
 def ops(calls: list[Call]) -> str:
     short = {"GetItem": "Get", "Query": "Q", "UpdateItem": "Upd", "PutItem": "Put", "DeleteItem": "Del",
@@ -353,7 +329,7 @@ class _Drain:
         self.world.settle()
 
 
-# --- the calls ----------------------------------------------------------------------------------------
+# --- what was measured --------------------------------------------------------------------------
 
 @dataclass
 class Outcome:
@@ -368,140 +344,6 @@ class Outcome:
             for name in ("transitions", "records", "delivered", "filtered", "ticket_writes", "api_requests"):
                 setattr(whole, name, getattr(whole, name) + getattr(s, name))
         return whole
-
-
-def _sid(n: int) -> str:
-    return f"CA{uuid.uuid4().hex[:24]}{n:08d}"
-
-
-def _agent_busy(w: CostWorld) -> None:
-    w.unmeasured(lambda: w.agent_status("busy"))
-
-
-def _callback_dialed(w: CostWorld, ticket_id: str, steps: list[StepCost]) -> None:
-    """A parked callback: the agent becomes available and takes it; the dial worker dials the agent
-    (agent first); the agent answers; the customer's leg is talked to the end; the call ends."""
-    from tests.helpers import event
-
-    before = len(w.dialer.calls)
-
-    def parked() -> bool:
-        t = w.c.stores.tickets.get(ticket_id)
-        return t.status.value == "WAITING" and bool(t.task_token)
-
-    w.settle(parked)
-    queued = lambda: int(w.sqs.get_queue_attributes(  # noqa: E731
-        QueueUrl=w.aws.dial_queue_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-        "ApproximateNumberOfMessages"]) > 0
-    steps.append(w.step("agent -> parked callback", "api_handler", lambda: w.agent_status("available"),
-                        until=queued, dial=False))
-    steps.append(w.step("dial message", None, w.dial_queue.poll_once, until=lambda: len(w.dialer.calls) > before,
-                        api=False))
-    call = w.dialer.calls[-1]
-    out = f"CAout{len(w.dialer.calls):030d}"
-    answer, status = dict(call["answer"].params), dict(call["status"].params)
-    w.clock.advance(8)
-    steps.append(w.step("callback answered", "api_handler", lambda: w.post(
-        "cb-answer", event("outbound_answered_human", CallSid=out, To=f"client:{AGENT}"), answer)))
-    w.clock.advance(90)
-    ended = lambda: w.c.stores.tickets.get(ticket_id).status.value == "SERVED"  # noqa: E731
-    steps.append(w.step("callback dialed (talked)", "api_handler", lambda: w.post(
-        "cb-dialed", event("outbound_dial_busy", CallSid=out, DialCallStatus="completed", DialCallDuration="85"),
-        answer), until=ended))
-    steps.append(w.step("callback status (ended)", "api_handler", lambda: w.post(
-        "cb-status", event("outbound_answered_human", CallSid=out, CallStatus="completed"), status)))
-
-
-def answered_live(w: CostWorld, n: int) -> Outcome:
-    """Holds, polls three times, an agent frees up and takes them, they talk, the call ends."""
-    from tests.helpers import event
-
-    _agent_busy(w)
-    sid, caller = _sid(n), f"+1415556{n % 10_000:04d}"
-    steps = [w.step("incoming", "api_handler", lambda: w.post("incoming", event("incoming", CallSid=sid, From=caller)))]
-    ticket = w.c.stores.tickets.find_by_call(sid).id
-    for i in range(3):
-        w.clock.advance(30)
-        steps.append(w.step("wait poll", "api_handler", lambda: w.post(
-            "wait", event("enqueue_wait", CallSid=sid, From=caller, QueueTime=str(30 * (i + 1))), {"t": ticket})))
-    steps.append(w.step("agent -> live head", "api_handler", lambda: w.agent_status("available")))
-    steps.append(w.step("queue-exit (bridged)", "api_handler", lambda: w.post(
-        "queue-exit", event("enqueue_action_leave", CallSid=sid, From=caller, QueueResult="redirected"), {"t": ticket})))
-    leg = {"t": ticket, "agent": AGENT}
-    for status in ("ringing", "in-progress"):
-        steps.append(w.step(f"bridge leg {status}", "api_handler", lambda: w.post(
-            "bridge-leg", event("dial_leg_ringing", ParentCallSid=sid, CallStatus=status), leg)))
-    w.clock.advance(120)
-    steps.append(w.step("bridge result (served)", "api_handler", lambda: w.post(
-        "bridge-result", event("incoming", CallSid=sid, From=caller, DialCallStatus="completed",
-                               DialCallDuration="120"), leg)))
-    steps.append(w.step("bridge leg completed", "api_handler", lambda: w.post(
-        "bridge-leg", event("dial_leg_ringing", ParentCallSid=sid, CallStatus="completed"), leg)))
-    steps.append(w.step("status callback (call ended)", "api_handler", lambda: w.post(
-        "incoming", event("status_completed", CallSid=sid, From=caller))))
-    return Outcome("answered live", steps)
-
-
-def pressed_1(w: CostWorld, n: int) -> Outcome:
-    """Hears the offer, presses 1, confirms the number read back, hangs up; called back later."""
-    from tests.helpers import event
-
-    _agent_busy(w)
-    sid, caller = _sid(n), f"+1415557{n % 10_000:04d}"
-    steps = [w.step("incoming", "api_handler", lambda: w.post("incoming", event("incoming", CallSid=sid, From=caller)))]
-    ticket = w.c.stores.tickets.find_by_call(sid).id
-    w.clock.advance(10)
-    steps.append(w.step("offer (press 1)", "api_handler", lambda: w.post(
-        "offer", event("gather_digits_1", CallSid=sid, From=caller), {"t": ticket})))
-    w.clock.advance(8)
-    parked = lambda: bool(w.c.stores.tickets.get(ticket).task_token)  # noqa: E731
-    steps.append(w.step("confirm (press 1: booked)", "api_handler", lambda: w.post(
-        "confirm", event("gather_digits_1", CallSid=sid, From=caller), {"t": ticket}), until=parked))
-    steps.append(w.step("status callback (call ended)", "api_handler", lambda: w.post(
-        "incoming", event("status_completed", CallSid=sid, From=caller))))
-    w.clock.advance(60)
-    _callback_dialed(w, ticket, steps)
-    return Outcome("pressed 1", steps)
-
-
-def hung_up_recovered(w: CostWorld, n: int) -> Outcome:
-    """Holds, polls three times, hangs up; recovered by the automatic callback."""
-    from tests.helpers import event
-
-    _agent_busy(w)
-    sid, caller = _sid(n), f"+1415558{n % 10_000:04d}"
-    steps = [w.step("incoming", "api_handler", lambda: w.post("incoming", event("incoming", CallSid=sid, From=caller)))]
-    ticket = w.c.stores.tickets.find_by_call(sid).id
-    for i in range(3):
-        w.clock.advance(30)
-        steps.append(w.step("wait poll", "api_handler", lambda: w.post(
-            "wait", event("enqueue_wait", CallSid=sid, From=caller, QueueTime=str(30 * (i + 1))), {"t": ticket})))
-    w.clock.advance(20)
-    parked = lambda: bool(w.c.stores.tickets.get(ticket).task_token)  # noqa: E731
-    steps.append(w.step("hang-up in queue", "api_handler", lambda: w.post(
-        "queue-exit", event("enqueue_action_hangup", CallSid=sid, From=caller), {"t": ticket}), until=parked))
-    steps.append(w.step("status callback (call ended)", "api_handler", lambda: w.post(
-        "incoming", event("status_completed", CallSid=sid, From=caller))))
-    w.clock.advance(60)
-    _callback_dialed(w, ticket, steps)
-    return Outcome("hung up, recovered", steps)
-
-
-OUTCOMES: dict[str, Callable[[CostWorld, int], Outcome]] = {
-    "answered live": answered_live, "pressed 1": pressed_1, "hung up, recovered": hung_up_recovered}
-
-
-def sweep(w: CostWorld) -> StepCost:
-    """The minute sweep in a busy minute: the agent on a call Holdfast put through, a caller waiting."""
-    from chalicelib.edges import workers
-    from tests.helpers import event
-
-    _agent_busy(w)
-    for n in (90_001, 90_002):
-        w.unmeasured(lambda: w.post("incoming", event("incoming", CallSid=_sid(n), From=f"+1415559{n % 10_000:04d}")))
-        if n == 90_001:
-            w.unmeasured(lambda: w.agent_status("available"))  # takes the first: busy on a Holdfast call
-    return w.step("minute sweep", "dispatch_sweep", workers.sweep, api=False)
 
 
 @dataclass
@@ -528,6 +370,8 @@ class Costs:
 
 def measure(lost: int = 0, progress: Callable[[str], None] = lambda _: None) -> Costs:
     """Each outcome once, then the sweep, on one moto account (its queue with `lost` lost calls)."""
+    from bench.outcomes import OUTCOMES, sweep
+
     with ExitStack() as stack:
         w = CostWorld(stack, lost)
         progress(f"cost world ready ({lost:,} lost calls)")

@@ -195,31 +195,17 @@ class Call:
 OTHER_THREAD = "other thread"
 
 
-class DynamoMeter:
-    """Collects `Call`s while `metering()` is active. Thread safe. `tag`, set by whoever meters, labels
-    the metering thread's calls from then on (what part of the work made them)."""
+class Calls:
+    """Totals over a set of metered calls (`all_calls()`): a meter's, or a bench step's."""
 
-    def __init__(self, sizing: bool = True, all_threads: bool = False) -> None:
-        self.sizing = sizing  # False: count and time calls only (no reads of its own while a step is timed)
-        # Only the thread that meters (the webhook's): a workflow moto runs in a thread of its own, or
-        # any other background work, is not the step's cost. True: every thread's calls.
-        self.all_threads = all_threads
-        self.calls: list[Call] = []
-        self.tag = ""
-        self._lock = threading.Lock()
-        self._schemas: dict[str, Schema] = {}
-
-    # --- summaries ------------------------------------------------------------------------
-
-    def reset(self) -> None:
-        with self._lock:
-            self.calls = []
-
-    def dynamodb(self) -> list[Call]:
-        return [c for c in self.calls if c.service == "dynamodb"]
+    def all_calls(self) -> list[Call]:
+        raise NotImplementedError
 
     def of(self, service: str) -> list[Call]:
-        return [c for c in self.calls if c.service == service]
+        return [c for c in self.all_calls() if c.service == service]
+
+    def dynamodb(self) -> list[Call]:
+        return self.of("dynamodb")
 
     @property
     def count(self) -> int:
@@ -232,7 +218,7 @@ class DynamoMeter:
         return out
 
     def by_service(self) -> dict[str, dict[str, int]]:
-        return {service: self.by_operation(service) for service in sorted({c.service for c in self.calls})}
+        return {service: self.by_operation(service) for service in sorted({c.service for c in self.all_calls()})}
 
     @property
     def items_read(self) -> int:
@@ -256,7 +242,7 @@ class DynamoMeter:
 
     @property
     def seconds_in_calls(self) -> float:
-        return sum(c.seconds for c in self.calls)
+        return sum(c.seconds for c in self.all_calls())
 
     def partition_read_units(self) -> dict[tuple[str, str], float]:
         return self._by_partition("partitions")
@@ -270,6 +256,28 @@ class DynamoMeter:
             for key, units in getattr(c, name).items():
                 out[key] = out.get(key, 0.0) + units
         return out
+
+
+class DynamoMeter(Calls):
+    """Collects `Call`s while `metering()` is active. Thread safe. `tag`, set by whoever meters, labels
+    the metering thread's calls from then on (what part of the work made them)."""
+
+    def __init__(self, sizing: bool = True, all_threads: bool = False) -> None:
+        self.sizing = sizing  # False: count and time calls only (no reads of its own while a step is timed)
+        # Only the thread that meters (the webhook's): a workflow moto runs in a thread of its own, or
+        # any other background work, is not the step's cost. True: every thread's calls.
+        self.all_threads = all_threads
+        self.calls: list[Call] = []
+        self.tag = ""
+        self._lock = threading.Lock()
+        self._schemas: dict[str, Schema] = {}
+
+    def all_calls(self) -> list[Call]:
+        return self.calls
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls = []
 
     # --- the hook -------------------------------------------------------------------------
 
