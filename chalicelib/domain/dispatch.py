@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
-
 from typing import Callable
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
@@ -221,22 +220,22 @@ class Dispatcher:
 
     def put_through(self, ticket_id: str, agent_id: str) -> bool | None:
         """A holding caller's agent leg, let out by the pace: bridged if the caller and the agent are
-        still each other's. None: moved on meanwhile (nothing dialed)."""
+        still each other's (as `_bridge` answers). None also when they moved on meanwhile (nothing dialed)."""
         try:
             ticket, agent = self.tickets.get(ticket_id), self.agents.get_agent(agent_id)
         except (TicketNotFoundError, UnknownAgentError):
             return None
         if ticket.status is not TicketStatus.CONNECTING or ticket.agent_id != agent_id or agent.ticket_id != ticket_id:
             return None
-        if self._bridge(ticket, agent):
-            return True
-        self.offer_work(agent_id)
-        return False
+        bridged = self._bridge(ticket, agent)
+        if bridged is False:
+            self.offer_work(agent_id)
+        return bridged
 
     def _bridge(self, ticket: Ticket, agent: Agent) -> bool | None:
-        """Move the holding caller to the agent. True: bridged. False: the caller was gone, or the
-        provider failed (the agent is released either way, and available to be offered work again).
-        None: failed, and the agent and caller were put back without offering more work."""
+        """Move the holding caller to the agent. True: bridged. False: the caller was gone (a lost call;
+        the agent is released, to be offered more work). None: the provider failed (the caller back in
+        line, the agent released; nothing more offered against a provider that is down)."""
         now = self.clock.now()
         try:
             self.dialer.redirect(ticket.call_id or "", self.bridge_script(ticket, agent))
