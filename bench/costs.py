@@ -183,7 +183,7 @@ class CostWorld(AppOnMoto):
 
         self.clock = FixedClock(START)
         self.dialer = FakeDialer()
-        self.c = self.current = bootstrap.build(
+        self.c = self.current = bootstrap.build_aws(
             replace(self.settings, metrics_enabled=True, log_level="INFO", queues_file=queues_file(self.workdir, 0)),
             clock=self.clock, dialer=self.dialer)
         self.sfn = boto3.client("stepfunctions", region_name="us-east-1")

@@ -77,10 +77,10 @@ class World(AppOnMoto):
         from chalicelib.adapters.memory import FakeDialer, FixedClock
 
         self.clock = FixedClock(START)
-        self.short = bootstrap.build(replace(self.settings, queues_file=queues_file(self.workdir, 10 ** 9)),
-                                     clock=self.clock, dialer=FakeDialer())
-        self.long = bootstrap.build(replace(self.settings, queues_file=queues_file(self.workdir, 0)),
-                                    clock=self.clock, dialer=FakeDialer())
+        self.short = bootstrap.build_aws(replace(self.settings, queues_file=queues_file(self.workdir, 10 ** 9)),
+                                         clock=self.clock, dialer=FakeDialer())
+        self.long = bootstrap.build_aws(replace(self.settings, queues_file=queues_file(self.workdir, 0)),
+                                        clock=self.clock, dialer=FakeDialer())
         self.stores = self.short.stores
         self.current = self.short
         from tests.helpers import Stream

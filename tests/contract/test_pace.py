@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 
-from chalicelib.adapters.memory_pace import MemoryPace
+from chalicelib.adapters.memory import MemoryPace
 from chalicelib.ports import OutboundPace, PendingDial
 
 NOW = datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)
@@ -16,7 +16,7 @@ NOW = datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)
 def pace(request: pytest.FixtureRequest) -> OutboundPace:
     if request.param == "memory":
         return MemoryPace()
-    from chalicelib.adapters.dynamo_pace import DynamoPace
+    from chalicelib.adapters.dynamo import DynamoPace
 
     aws = request.getfixturevalue("aws")
     return DynamoPace(aws.table_name, boto3.client("dynamodb", region_name="us-east-1"), pause=lambda _: None)

@@ -8,8 +8,8 @@ from typing import Callable
 
 import boto3
 
-from chalicelib.adapters.dynamo_pace import DynamoPace
-from chalicelib.adapters.memory_pace import MemoryAlarm
+from chalicelib.adapters.dynamo import DynamoPace
+from chalicelib.adapters.memory import MemoryAlarm
 from chalicelib.domain.pacing import Pacer
 from chalicelib.ports import PendingDial
 

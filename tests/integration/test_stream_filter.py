@@ -60,11 +60,11 @@ def test_the_deployed_filter_takes_tickets_and_presence_and_drops_the_consumers_
 
 
 @pytest.fixture
-def built(settings, monkeypatch):  # type: ignore[no-untyped-def]
-    container = bootstrap.build(replace(settings, queues_file=QUEUES, agent_token=AGENT_TOKEN),
-                                clock=FixedClock(MONDAY_10_PST), dialer=FakeDialer())
-    monkeypatch.setattr(bootstrap, "container", lambda: container)
-    return container
+def built(settings):  # type: ignore[no-untyped-def]
+    container = bootstrap.build_aws(replace(settings, queues_file=QUEUES, agent_token=AGENT_TOKEN),
+                                    clock=FixedClock(MONDAY_10_PST), dialer=FakeDialer())
+    with bootstrap.serving(container):
+        yield container
 
 
 def test_every_record_the_filter_drops_is_one_the_consumer_does_nothing_with(built, settings) -> None:  # type: ignore[no-untyped-def]

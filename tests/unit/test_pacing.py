@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.adapters.memory import VirtualClock
-from chalicelib.adapters.memory_pace import MemoryAlarm, MemoryPace
+from chalicelib.adapters.memory import MemoryAlarm, MemoryPace
 from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
 from chalicelib.domain.pacing import Pacer, bridge_dial, callback_dial
 from chalicelib.ports import PendingDial

@@ -14,8 +14,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from ..domain.errors import StoreUnavailableError
-from ..ports import Grant, OutboundPace, PendingDial
+from ...domain.errors import StoreUnavailableError
+from ...ports import Grant, OutboundPace, PendingDial
 
 WAIT_TRIES = 8
 MARKER_TTL = timedelta(days=7)  # longer than a dial waits (the workflow's dial timeout is hours)

@@ -1,5 +1,5 @@
 """The outbound pace in memory (tests, the simulator): the same next slot and backlog as
-`dynamo_pace.DynamoPace`, atomic under a lock, and an alarm that runs the drain in virtual time."""
+`dynamo.pace.DynamoPace`, atomic under a lock, and an alarm that runs the drain in virtual time."""
 from __future__ import annotations
 
 import bisect
@@ -7,8 +7,8 @@ import threading
 from datetime import datetime, timedelta
 from typing import Callable
 
-from ..domain.pacing import slot
-from ..ports import Alarm, Grant, OutboundPace, PendingDial
+from ...domain.pacing import slot
+from ...ports import Alarm, Grant, OutboundPace, PendingDial
 
 
 class MemoryPace(OutboundPace):
