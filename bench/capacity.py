@@ -18,6 +18,9 @@ Limits (checked against the documents named; quotas are per account and region, 
 - Lambda: 1,000 concurrent executions per region by default
   (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html); the dial worker's
   reserved concurrency (.chalice/config.json).
+- The dialing provider account's calls per second (Holdfast's pace, HOLDFAST_DIAL_CALLS_PER_SECOND:
+  1 by default, Twilio's default; Twilio raises it to 30 on request): every agent leg of a holding
+  caller and every callback attempt is a dial.
 - API Gateway: 10,000 requests/s per account and region (burst 5,000)
   (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 - The table stream: a shard's records are consumed one batch at a time (ParallelizationFactor 1, as
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from bench.costs import AGENT, MIX, QUEUE, Costs, StepCost, function_memory
+from chalicelib.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +87,9 @@ ANSWERS = {
     "dial worker reserved concurrency": "Raise reserved_concurrency for dial_worker; the provider's pace "
                                         "(calls per second) is the real bound on dials.",
     "API Gateway": "Ask for a higher account throttle; the wait poll dominates requests.",
+    "provider calls per second": "Every dial waits its turn at the account's pace (promised callbacks first, "
+                                 "none dropped): set HOLDFAST_DIAL_CALLS_PER_SECOND to what the provider grants "
+                                 "(Twilio: up to 30 on request); beyond one account's rate, agents wait for their legs.",
     "stream consumer": "Not solved yet. Every ticket of a queue is under QUEUE#{queue}, so its records come "
                        "through one shard, consumed one batch at a time as deployed (up to 10 at once with a "
                        "ParallelizationFactor, in order per ticket; not enough for one queue at this rate). "
@@ -161,6 +168,9 @@ def load(costs: Costs, center: Center = Center()) -> list[Limit]:
         busiest = max(lanes, key=lambda k: lanes[k])
         limits.append(Limit("stream consumer", lanes[busiest], 1.0, "batches at once",
                             f"{busiest}'s shard, ParallelizationFactor 1"))
+    dials = sum(rate[n] * sum(i.provider_requests for i in s.invocations) for n, s in steps.items())
+    limits.append(Limit("provider calls per second", dials, Settings().dial_calls_per_second, "dials/s",
+                        "the dialing account's pace (default)"))
     api = sum(rate[n] * s.api_requests for n, s in steps.items())
     limits.append(Limit("API Gateway", api, API_RPS, "requests/s"))
     return limits

@@ -253,6 +253,7 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
             tick()
             w.short.dispatcher.agent_event(AGENT, AgentStatus.AVAILABLE)
             gone[0] += 1
+            w.clock.advance(60)  # they talk a minute (the dial pace's next slot has come by the bridge's end)
             return stores.agents.get_agent(AGENT).ticket_id or ""
 
         def answered(ticket_id: str) -> None:  # served: the agent is freed and takes the next head

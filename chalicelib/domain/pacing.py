@@ -102,7 +102,7 @@ class Pacer:
         while len(placed) < most:
             head = self.pace.first(self.account, 1)
             if not head:
-                break
+                return Paced(self.account, tuple(placed), 0, self.rate)  # nothing waits: no count to read
             grant = self.pace.take(self.account, self.interval, self.clock.now())
             if not grant.granted:
                 self.alarm.wake(self.account, grant.next_at)
