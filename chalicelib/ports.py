@@ -401,6 +401,55 @@ class Orchestrator(ABC):
         Raise StaleTokenError if the task is gone: timed out, finished, or answered before."""
 
 
+@dataclass(frozen=True, order=True)
+class PendingDial:
+    """A dial waiting for the provider account's pace, in the order it is owed (`order`): a callback
+    (`ref`: its attempt's dial id) or the agent leg of a holding caller (`ref`: the agent)."""
+    order: str
+    kind: str
+    ticket_id: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    granted: bool
+    next_at: datetime  # when the account's next slot comes (refused), or now (granted)
+
+
+class OutboundPace(ABC):
+    """One provider account's outbound pace: its next slot (no dial sooner than an interval after the
+    one before) and the backlog of dials waiting, in order. Every change is conditional: concurrent
+    workers share one pace."""
+
+    @abstractmethod
+    def take(self, account: str, interval: float, now: datetime, when_idle: bool = False) -> Grant:
+        """The slot, if it has come at `now` (the next then comes `interval` seconds later);
+        `when_idle`: only while no dial waits in the backlog (nothing jumps the line)."""
+
+    @abstractmethod
+    def wait(self, account: str, dial: PendingDial) -> bool:
+        """Into the backlog; False if it waited before (a dial waits once)."""
+
+    @abstractmethod
+    def first(self, account: str, limit: int) -> list[PendingDial]:
+        """The dials owed first, in order."""
+
+    @abstractmethod
+    def claim(self, account: str, dial: PendingDial) -> bool:
+        """Out of the backlog: True to exactly one caller (that one dials it)."""
+
+    @abstractmethod
+    def backlog(self, account: str) -> int: ...
+
+
+class Alarm(ABC):
+    """Wakes the dial worker for an account's backlog when its bucket will hold a token again."""
+
+    @abstractmethod
+    def wake(self, account: str, at: datetime) -> None: ...
+
+
 @dataclass(frozen=True)
 class WebhookRequest:
     """A provider's webhook as it arrived. Signatures are checked over these bytes (Telnyx and Vonage

@@ -74,7 +74,9 @@
     counters($("#counters"), [["offered", t.offered], ["answered live", t.answered_live],
       ["service level", pct(t.service_level)], ["abandoned", t.abandoned_short + t.abandoned_long],
       ["lost", t.lost], ["recovered", t.recovered_by_callback + t.recovered_by_calling_again],
-      ["unrecovered", t.unrecovered], ["callbacks connected", t.callbacks_connected]]);
+      ["unrecovered", t.unrecovered], ["callbacks connected", t.callbacks_connected],
+      ...(m.dialing ? [["dials waiting their turn", m.dialing.backlog],
+                       ["calls a second allowed", m.dialing.calls_per_second]] : [])]);
     const waiting = m.waiting.filter((w) => w.status === "waiting" || w.status === "connecting");
     $("#waiting-count").textContent = waiting.length;
     fill($("#waiting"), waiting, (w) => [w.position ?? (w.status === "connecting" ? "→" : ""), w.ticket, w.caller,

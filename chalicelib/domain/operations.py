@@ -12,6 +12,7 @@ from typing import Any
 from ..ports import DEFAULT_PAGE, BoardEntry, Clock, OperationsLog, Orchestrator, Page, Stores
 from . import learning, reports, staffing
 from .callflow import CallFlow
+from .pacing import Pacer
 from .errors import HoldfastError, NumberNotAllowedError, OrchestratorError, TicketNotFoundError
 from .model import OPEN_STATUSES, AgentStatus, Ticket, TicketKind, TicketStatus, split_ticket_id
 from .phone import NumberPolicy, masked
@@ -75,11 +76,12 @@ class Observed:
 
 class Operations:
     def __init__(self, stores: Stores, oplog: OperationsLog, queues: QueueDirectory, clock: Clock,
-                 orchestrator: Orchestrator, flow: CallFlow | None = None) -> None:
+                 orchestrator: Orchestrator, flow: CallFlow | None = None, pacer: Pacer | None = None) -> None:
         # Every role but the line: the bundle, kept as the roles this uses.
         self.tickets, self.agents, self.lost = stores.tickets, stores.agents, stores.lost
         self.bookings, self.dialing, self.stats = stores.bookings, stores.dialing, stores.stats
         self.flow = flow  # books callbacks for "call back now" (the call flow's own path)
+        self.pacer = pacer  # the dialing account's outbound pace: its backlog and calls per second
         self.orchestrator = orchestrator
         self.oplog = oplog
         self.queues = queues
@@ -146,8 +148,11 @@ class Operations:
         agents.sort(key=lambda a: a["id"])
         start, end = self._day_bounds(queue, self.today(queue))
         today = reports.build_report(queue_id, start, end, self.oplog.rows(queue_id, start, end)).total.as_row()
+        dialing = None if self.pacer is None else {
+            "account": self.pacer.account, "backlog": self.pacer.pace.backlog(self.pacer.account),
+            "calls_per_second": self.pacer.rate}
         return {"queue": queue_id, "name": queue.name, "at": _iso(now), "waiting": live, "callbacks": pending,
-                "agents": agents, "today": today}
+                "agents": agents, "today": today, "dialing": dialing}
 
     # --- lost-call work list -----------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.edges import workers
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
-from devstack.pollers import StreamPoller
+from devstack.pollers import StreamPoller, deployed_filters
 from tests.conftest import AUTH_TOKEN
 from tests.helpers import event, lose_calls, signed
 from chalicelib.adapters.memory import FakeDialer, FixedClock
@@ -33,7 +33,7 @@ class Stream:
     """The table's stream, drained on demand into the same worker AWS runs; records kept for replay."""
 
     def __init__(self, table: str) -> None:
-        self.poller = StreamPoller(table, self._handle)
+        self.poller = StreamPoller(table, self._handle, filters=deployed_filters())
         self.records: list[tuple[Any, Any]] = []
 
     def _handle(self, new: Any, old: Any) -> None:
@@ -384,7 +384,7 @@ def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
                         clock=clock, dialer=dialer)
     serve(c)
     pollers = [SqsPoller(settings.dial_queue_url, workers.on_dial_message),
-               StreamPoller(settings.table_name, workers.on_table_change)]
+               StreamPoller(settings.table_name, workers.on_table_change, filters=deployed_filters())]
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
 
     def pump_until(done: Any) -> None:
