@@ -271,6 +271,10 @@ class Bookings(ABC):
     @abstractmethod
     def is_opted_out(self, number: str) -> bool: ...
 
+    def opted_out(self, numbers: set[str]) -> set[str]:
+        """Which of these numbers opted out (a page of the work list at once)."""
+        return {n for n in numbers if self.is_opted_out(n)}
+
     @abstractmethod
     def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
         """Count one callback against the number's and the day's allowance, atomically.
@@ -544,17 +548,33 @@ class BoardEntry:
     leg_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class AlertState:
+    """A queue's measure past its alert threshold: since when, and when its notification went."""
+
+    measure: str
+    since: datetime
+    notified_at: datetime | None = None
+
+
 class OperationsLog(ABC):
     """What the console reads without scanning tickets: half-hour report rows per queue, kept as
-    ticket transitions happen (each increment recorded once), and the board of open tickets."""
+    ticket transitions happen (each increment recorded once), the same counts per arrival minute for
+    the last day (rolling service levels), the board of open tickets, and thresholds crossed."""
 
     @abstractmethod
-    def record(self, fact_id: str, queue_id: str, bucket: str, counts: Mapping[str, float]) -> bool:
-        """Add counts to the queue's half-hour row unless fact_id was recorded before. True if added."""
+    def record(self, fact_id: str, queue_id: str, bucket: str, counts: Mapping[str, float],
+               minute: str = "") -> bool:
+        """Add counts to the queue's half-hour row (and to its recent `minute` row, when given) unless
+        fact_id was recorded before. True if added."""
 
     @abstractmethod
     def rows(self, queue_id: str, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
         """Half-hour rows (bucket -> counters) whose bucket starts in [start, end)."""
+
+    @abstractmethod
+    def recent(self, queue_id: str, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+        """Minute rows (minute -> counters) whose minute starts in [start, end); kept about two days."""
 
     @abstractmethod
     def board_put(self, entry: BoardEntry) -> None: ...
@@ -564,3 +584,19 @@ class OperationsLog(ABC):
 
     @abstractmethod
     def board(self, queue_id: str) -> list[BoardEntry]: ...
+
+    @abstractmethod
+    def alerts(self, queue_id: str) -> dict[str, AlertState]:
+        """The queue's measures past their alert thresholds now."""
+
+    @abstractmethod
+    def alert_begin(self, queue_id: str, measure: str, since: datetime) -> bool:
+        """Note a crossing that began at `since`, unless one is noted already. True if noted."""
+
+    @abstractmethod
+    def alert_notified(self, queue_id: str, measure: str, since: datetime, at: datetime) -> bool:
+        """Mark the crossing that began at `since` notified; True for exactly one caller per crossing."""
+
+    @abstractmethod
+    def alert_end(self, queue_id: str, measure: str) -> None:
+        """The measure is back inside its threshold: the next crossing is a new one."""
