@@ -46,7 +46,7 @@ MAX_PAGE = 500
 
 @dataclass(frozen=True)
 class Staffing:
-    staffed: int  # agents signed in (available or busy)
+    staffed: int  # agents serving the line (available or busy; not away, wrap-up or offline)
     idle: int  # agents available right now
 
 
@@ -84,8 +84,8 @@ class QueueSnapshot:
 
     @property
     def staffing(self) -> Staffing:
-        signed_in = [a for a in self.agents if a.status is not AgentStatus.OFFLINE]
-        return Staffing(len(signed_in), sum(a.status is AgentStatus.AVAILABLE for a in signed_in))
+        serving = [a for a in self.agents if a.status.serving]  # away and wrap-up serve nobody
+        return Staffing(len(serving), sum(a.status is AgentStatus.AVAILABLE for a in serving))
 
     @property
     def busy(self) -> list[Agent]:
@@ -290,8 +290,9 @@ class Agents(ABC):
     @abstractmethod
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None,
-                            until: datetime | None = None, read_along: tuple[str, ...] = ()) -> Agent | None:
-        """Apply an agent's status event. None when it is a duplicate (same event id) or stale
+                            until: datetime | None = None, read_along: tuple[str, ...] = (),
+                            reason: str | None = None) -> Agent | None:
+        """Apply an agent's status event (`reason`: why away; kept with the status, cleared by any other). None when it is a duplicate (same event id) or stale
         (older than the agent's last change, e.g. a late 'available' after a reservation).
         `until`, an announced sign-off, replaces the agent's; None keeps it; 'offline' clears it.
         `read_along`: queues whose statistics the caller reads next (an 'available' agent is offered
@@ -300,6 +301,10 @@ class Agents(ABC):
     @abstractmethod
     def get_agent(self, agent_id: str) -> Agent:
         """Raise UnknownAgentError if absent."""
+
+    @abstractmethod
+    def team(self, queue_id: str) -> list[Agent]:
+        """Every agent of the queue, whatever their status (offline ones too): the console lists them."""
 
     @abstractmethod
     def idle_agents(self, queue_id: str) -> list[Agent]: ...

@@ -175,6 +175,7 @@
   function timeIn(iso, z) { const saved = zone; zone = z; try { return time(iso, false); } finally { zone = saved; } }
 
   // --- monitor -------------------------------------------------------------------------------
+  const STATE_WORDS = { busy: "own call", wrap_up: "wrap-up" };
   async function refreshMonitor() {
     const m = await call("monitor", { query: { queue: queue() } });
     healthy(m.at);
@@ -188,7 +189,9 @@
     counters($("#counters"), [["offered", t.offered], ["answered live", t.answered_live],
       ["ASA", dur(t.asa_seconds)], ["abandoned", t.abandoned_short + t.abandoned_long],
       ["lost", t.lost], ["recovered", t.recovered_by_callback + t.recovered_by_calling_again],
-      ["unrecovered", t.unrecovered, lv.unrecovered_today], ["callbacks connected", t.callbacks_connected]]);
+      ["unrecovered", t.unrecovered, lv.unrecovered_today], ["callbacks connected", t.callbacks_connected],
+      ["calls handled by agents", m.team_today.handled], ["AHT (agents)", dur(m.team_today.aht_seconds)],
+      ["occupancy (agents)", pct(m.team_today.occupancy)]]);
     $("#waiting-count").textContent = m.waiting.length;
     fill($("#waiting"), m.waiting, (w) => [w.position, w.ticket, w.kind === "callback" ? "callback (parked)" : "caller",
       w.caller, time(w.since), w.kind === "live" ? dur(w.waited_seconds) : "",
@@ -202,7 +205,7 @@
       (c.lost_cause ? ` (lost: ${c.lost_cause})` : ""), c.attempts, time(c.next_attempt), time(c.promised)]);
     $("#agents-count").textContent = m.agents.length;
     fill($("#agents"), m.agents, (a) => [a.id,
-      el("span", a.state.replace("_", "-") + (a.reason ? ` (${a.reason})` : ""), { class: `state-${a.state}` }),
+      el("span", (STATE_WORDS[a.state] || a.state) + (a.reason ? ` (${a.reason})` : ""), { class: `state-${a.state}` }),
       a.seconds_in_state === null ? "" : `${dur(a.seconds_in_state)} (since ${time(a.since, false)})`, a.with || a.ticket || "",
       a.handled ?? "–", dur(a.aht_seconds), pct(a.occupancy)]);
     $("#updated").textContent = `Updated ${time(m.at)}.`;

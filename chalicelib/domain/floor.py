@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Iterable
 
 from ..ports import Agents, BoardEntry, Clock, EventBus, OperationsLog
-from . import reports
+from . import agent_time, reports
 from .model import Agent, AgentStatus, TicketKind, TicketStatus
 from .notifications import THRESHOLD
 from .queues import QueueConfig, QueueDirectory
@@ -74,9 +74,13 @@ class Floor:
     def today(self, queue: QueueConfig) -> date:
         return self.clock.now().astimezone(queue.hours.zone).date()
 
-    def today_total(self, queue: QueueConfig) -> reports.Measures:
+    def today_rows(self, queue: QueueConfig) -> dict[str, dict[str, float]]:
         start, end = day_bounds(queue.hours.zone, self.today(queue))
-        return reports.build_report(queue.id, start, end, self.oplog.rows(queue.id, start, end),
+        return self.oplog.rows(queue.id, start, end)
+
+    def today_total(self, queue: QueueConfig, rows: dict[str, dict[str, float]] | None = None) -> reports.Measures:
+        start, end = day_bounds(queue.hours.zone, self.today(queue))
+        return reports.build_report(queue.id, start, end, self.today_rows(queue) if rows is None else rows,
                                     queue.service_target_seconds, queue.hours.tz).total
 
     def rolling_service_level(self, queue: QueueConfig, minutes: int, now: datetime) -> float | None:
@@ -90,8 +94,8 @@ class Floor:
         return reports.Measures("", counts, queue.service_target_seconds).as_row()["service_level"]  # type: ignore[return-value]
 
     def _team(self, queue_id: str) -> list[Agent]:
-        present = [*self.agents.idle_agents(queue_id), *self.agents.busy_agents(queue_id)]
-        return sorted((self.agents.get_agent(a.id) for a in present), key=lambda a: a.id)
+        """Every agent of the queue, offline ones too (listed, not vanished)."""
+        return sorted(self.agents.team(queue_id), key=lambda a: a.id)
 
     def live(self, queue: QueueConfig, board: list[BoardEntry], team: Iterable[Agent],
              today: reports.Measures, now: datetime) -> Live:
@@ -150,22 +154,30 @@ class Floor:
                       "promised": on_clock(e.not_before, zone), "lost_cause": e.lost_cause, "agent": e.agent_id}
                      for e in board if e.kind == TicketKind.CALLBACK.value]
         team = self._team(queue_id)
+        rows = self.today_rows(queue)
+        day_start = day_bounds(zone, self.today(queue))[0]
+        days = {}
         agents = []
         for agent in team:
             entry = by_ticket.get(agent.ticket_id or "")
             state = agent_state(agent, entry)
             since = entry.leg_at if entry is not None and state in ("ringing", "talking") and entry.leg_at \
                 else agent.changed_at
-            agents.append({"id": agent.id, "state": state, "status": agent.status.value,
+            days[agent.id] = agent_time.today(rows.values(), agent, agent.id, now, day_start)
+            agents.append({"id": agent.id, "state": state, "status": agent.status.value, "reason": agent.reason,
                            "since": on_clock(since, zone),
                            "seconds_in_state": round((now - since).total_seconds()) if since else None,
-                           "ticket": agent.ticket_id, "with": entry.masked if entry is not None else None})
-        today = self.today_total(queue)
+                           "ticket": agent.ticket_id, "with": entry.masked if entry is not None else None,
+                           **days[agent.id].as_json()})
+        for gone in agent_time.agents_in(rows.values()) - set(days):  # left the team today: still their work
+            days[gone] = agent_time.today(rows.values(), None, gone, now, day_start)
+        today = self.today_total(queue, rows)
         live = self.live(queue, board, team, today, now)
         return {"queue": queue_id, "name": queue.name, "zone": queue.hours.tz, "at": on_clock(now, zone),
                 "target_seconds": queue.service_target_seconds, "waiting": waiting, "on_calls": on_calls,
-                "callbacks": callbacks, "agents": agents, "live": live.values, "levels": live.levels,
-                "level": live.level, "agent_counts": live.agents, "today": today.as_row()}
+                "callbacks": callbacks, "agents": agents, "team_today": agent_time.total(days.values()).as_json(),
+                "live": live.values, "levels": live.levels, "level": live.level, "agent_counts": live.agents,
+                "today": today.as_row()}
 
     # --- the wallboard ---------------------------------------------------------------------------
 
@@ -237,14 +249,10 @@ AWAY_STATES = frozenset({"away"})
 
 
 def agent_state(agent: Agent, entry: BoardEntry | None = None) -> str:
-    """An agent's state: available, connecting/ringing/talking (a Holdfast call, by its leg),
-    busy (a call of their own), offline."""
-    if agent.status is AgentStatus.AVAILABLE:
-        return "available"
-    if agent.status is AgentStatus.OFFLINE:
-        return "offline"
-    if agent.ticket_id:
+    """An agent's state: available, connecting/ringing/talking (a Holdfast call, by its leg), busy
+    (a call of their own), wrap_up, away (with its reason beside it), offline."""
+    if agent.status is AgentStatus.BUSY and agent.ticket_id:
         if entry is not None and entry.status == TicketStatus.CONNECTING.value:
             return entry.leg or "connecting"
         return "talking"
-    return "busy"
+    return agent.status.value

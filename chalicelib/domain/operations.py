@@ -10,11 +10,11 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from ..ports import DEFAULT_PAGE, BoardEntry, Clock, EventBus, OperationsLog, Orchestrator, Page, Stores
-from . import forecast, learning, reports, staffing
+from . import agent_time, forecast, learning, reports, staffing
 from .floor import Floor, day_bounds, on_clock
 from .callflow import CallFlow
-from .errors import HoldfastError, NumberNotAllowedError, OrchestratorError, TicketNotFoundError
-from .model import OPEN_STATUSES, Ticket, TicketKind, TicketStatus, split_ticket_id
+from .errors import HoldfastError, NumberNotAllowedError, OrchestratorError, TicketNotFoundError, UnknownQueueError
+from .model import OPEN_STATUSES, Agent, Ticket, TicketKind, TicketStatus, split_ticket_id
 from .phone import NumberPolicy, masked
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot
@@ -111,6 +111,20 @@ class Operations:
         else:
             self.oplog.board_remove(new.queue_id, new.id)
         return Observed(new.queue_id, added)
+
+    def observe_agent(self, old: Agent | None, new: Agent) -> None:
+        """One agent change (the table's stream): the time spent in the old state, once, into the rows
+        of each of the agent's queues (domain/agent_time.py)."""
+        zones = {q: self.queues.get(q).hours.zone for q in (old.queues if old else ()) if self._known(q)}
+        for fact in agent_time.facts(old, new, zones):
+            self.oplog.record(fact.id, fact.queue_id, fact.bucket, fact.counts)
+
+    def _known(self, queue_id: str) -> bool:
+        try:
+            self.queues.get(queue_id)
+        except UnknownQueueError:
+            return False  # a queue since removed from the configuration: nothing to report into
+        return True
 
     # --- live monitor, wallboard, alerts (domain/floor.py) -----------------------------------------
 
