@@ -5,7 +5,7 @@ Plain Python over the ports: the Stores (agents, lost calls, opt-outs) and the O
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 

@@ -125,15 +125,6 @@ def _served_within(j: int, n_mu: float, theta: float, t: float) -> float:
     return advance * min(1.0, done)
 
 
-@dataclass(frozen=True)
-class Advice:
-    bucket: str
-    arrivals: int
-    handle_s: float
-    erlang_c_agents: int
-    erlang_a_agents: int
-
-
 def agents_needed(arrivals_per_s: float, handle_s: float, patience_s: float, target_s: float,
                   service_goal: float, abandon_goal: float, max_agents: int = 500) -> tuple[int, int]:
     """Fewest agents meeting the service-level goal by Erlang C, and both goals by Erlang A."""
