@@ -83,15 +83,21 @@ class Floor:
         return reports.build_report(queue.id, start, end, self.today_rows(queue) if rows is None else rows,
                                     queue.service_target_seconds, queue.hours.tz).total
 
-    def rolling_service_level(self, queue: QueueConfig, minutes: int, now: datetime) -> float | None:
-        """Service level of the calls that arrived in the `minutes` before `target` seconds ago: each
-        of them has been answered within the target, or not, by now (a caller who arrived in the
-        last `target` seconds cannot have missed it yet and is left out). None: no calls then."""
+    def rolling_service_levels(self, queue: QueueConfig, now: datetime) -> dict[int, float | None]:
+        """Service level over each of WINDOWS_MINUTES, of the calls that arrived in those minutes
+        before `target` seconds ago: each of them has been answered within the target, or not, by now
+        (a caller who arrived in the last `target` seconds cannot have missed it yet and is left out).
+        None: no calls then. One read of the minute rows for the longest window."""
         end = (now - timedelta(seconds=queue.service_target_seconds)).replace(second=0, microsecond=0)
-        counts: dict[str, float] = {}
-        for row in self.oplog.recent(queue.id, end - timedelta(minutes=minutes), end).values():
-            reports.add_counts(counts, row)
-        return reports.Measures("", counts, queue.service_target_seconds).as_row()["service_level"]  # type: ignore[return-value]
+        rows = self.oplog.recent(queue.id, end - timedelta(minutes=max(WINDOWS_MINUTES)), end)
+        out: dict[int, float | None] = {}
+        for minutes in WINDOWS_MINUTES:
+            counts: dict[str, float] = {}
+            for minute, row in rows.items():
+                if reports.bucket_start(minute) >= end - timedelta(minutes=minutes):
+                    reports.add_counts(counts, row)
+            out[minutes] = reports.Measures("", counts, queue.service_target_seconds).as_row()["service_level"]  # type: ignore[assignment]
+        return out
 
     def _team(self, queue_id: str) -> list[Agent]:
         """Every agent of the queue, offline ones too (listed, not vanished)."""
@@ -110,11 +116,10 @@ class Floor:
                   "busy": sum(s in BUSY_STATES for s in states),
                   "away": sum(s in AWAY_STATES for s in states)}
         row = today.as_row()
+        rolling = self.rolling_service_levels(queue, now)
         values: dict[str, float | None] = {
             "waiting": float(len(holding)), "longest_wait_seconds": round(longest),
-            "service_level_now": self.rolling_service_level(queue, WINDOWS_MINUTES[0], now),
-            "service_level_30m": self.rolling_service_level(queue, 30, now),
-            "service_level_60m": self.rolling_service_level(queue, 60, now),
+            "service_level_now": rolling[15], "service_level_30m": rolling[30], "service_level_60m": rolling[60],
             "agents_available": float(agents["available"]),
             "callbacks_due_next_hour": float(due), "unrecovered_today": float(row["unrecovered"] or 0)}
         return Live(values, row["service_level"], agents, queue.thresholds.levels(values))  # type: ignore[arg-type]
