@@ -60,7 +60,7 @@ class Floor:
 
 
 @pytest.fixture
-def floor(settings, monkeypatch) -> Iterator[Floor]:  # type: ignore[no-untyped-def]
+def floor(settings, serve, monkeypatch) -> Iterator[Floor]:  # type: ignore[no-untyped-def]
     from chalice.config import Config
     from chalice.local import create_local_server
 
@@ -73,13 +73,10 @@ def floor(settings, monkeypatch) -> Iterator[Floor]:  # type: ignore[no-untyped-
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     clock = FixedClock(NOW - timedelta(minutes=10))
-    built = bootstrap.build(replace(settings, queues_file=str(Path(__file__).with_name("floor_queues.json")),
+    built = bootstrap.build_aws(replace(settings, queues_file=str(Path(__file__).with_name("floor_queues.json")),
                                     admin_token=ADMIN, public_base_url=base, metrics_enabled=False),
                             clock=clock, dialer=FakeDialer())
-    monkeypatch.setattr(bootstrap, "container", lambda: built)
-    import boto3  # TEMPORARY until the composition root passes the bus (after the split lands)
-    from chalicelib.adapters.sqs_bus import SqsEventBus
-    built.operations.floor.bus = SqsEventBus(boto3.client("sqs", region_name="us-east-1"), settings.notify_queue_url)
+    serve(built)
     server = create_local_server(app, Config.create(chalice_stage="local"), "127.0.0.1", port)
     threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True).start()
     f = Floor(base, built, clock, settings, slack)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from chalicelib.adapters.memory_operations import MemoryOperationsLog
+from chalicelib.adapters.memory.operations import MemoryOperationsLog
 from chalicelib.domain import agent_time
 from chalicelib.domain.model import Agent, AgentStatus
 

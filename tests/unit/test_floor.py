@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.adapters.memory import FakeBus, FakeOrchestrator, VirtualClock, memory_stores
-from chalicelib.adapters.memory_operations import MemoryOperationsLog
+from chalicelib.adapters.memory import FakeBus, VirtualClock, memory_stores
+from tests.fakes import FakeOrchestrator
+from chalicelib.adapters.memory.operations import MemoryOperationsLog
 from chalicelib.domain.errors import ConfigError
 from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.notifications import Notifications, THRESHOLD

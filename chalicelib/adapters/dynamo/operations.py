@@ -17,10 +17,10 @@ from typing import Any, Mapping
 import boto3
 from botocore.exceptions import ClientError
 
-from ..domain.model import Ticket
-from ..domain.reports import bucket_start, minute_of
-from ..ports import AlertState, BoardEntry, OperationsLog
-from .dynamo import TicketItem
+from ...domain.model import Agent, Ticket
+from ...domain.reports import bucket_start, minute_of
+from ...ports import AlertState, BoardEntry, OperationsLog
+from .schema import AgentItem, TicketItem
 
 FACT_TTL = timedelta(days=40)  # a stream record is retried for at most a day; markers outlive that
 RECENT_TTL = timedelta(days=2)  # minute rows serve rolling windows of an hour or so
@@ -31,6 +31,13 @@ def ticket_from_image(image: Mapping[str, Any] | None) -> Ticket | None:
     if not image or not image.get("sk", {}).get("S", "").startswith("TICKET#"):
         return None
     return TicketItem.from_raw_data(dict(image)).to_ticket()
+
+
+def agent_from_image(image: Mapping[str, Any] | None) -> Agent | None:
+    """A stream image (DynamoDB JSON) as an Agent, or None if it is not an agent's item."""
+    if not image or not image.get("pk", {}).get("S", "").startswith("AGENT#") or image.get("sk", {}).get("S") != "AGENT":
+        return None
+    return AgentItem.from_raw_data(dict(image)).to_agent()
 
 
 def _when(value: str | None) -> datetime | None:

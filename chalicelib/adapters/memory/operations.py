@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Mapping
 
-from ..domain.reports import add_counts, bucket_start
-from ..ports import AlertState, BoardEntry, OperationsLog
+from ...domain.reports import add_counts, bucket_start
+from ...ports import AlertState, BoardEntry, OperationsLog
 
 
 class MemoryOperationsLog(OperationsLog):
