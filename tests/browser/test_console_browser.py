@@ -82,7 +82,7 @@ def test_the_console_end_to_end(local: Local, browser: Any) -> None:
 
     # An agent goes busy, then free, then signs off (and stays listed, offline).
     local.sim("/sim/agents/bob", {"status": "busy"})
-    until(lambda: any("bob" in r and "busy" in r for r in rows(page, "agents")), 15)
+    until(lambda: any("bob" in r and "own call" in r for r in rows(page, "agents")), 15)  # busy: a call of their own
     local.sim("/sim/agents/bob", {"status": "available"})
     until(lambda: any("bob" in r and "available" in r for r in rows(page, "agents")), 15)
     local.sim("/sim/agents/bob", {"status": "offline"})

@@ -17,7 +17,6 @@ on every view."""
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -30,6 +29,7 @@ from chalicelib.adapters.memory import FakeDialer, FixedClock
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.edges import workers
 from devstack.pollers import SqsPoller, StreamPoller
+from tests.browser.local_app import served_locally
 from tests.browser.test_console_browser import CHROMIUM, CHROMIUM_ARGS, DOCS, rows
 from tests.e2e.test_local_stack import free_port
 from tests.e2e.test_sim_network import until
@@ -61,11 +61,6 @@ class Floor:
 
 @pytest.fixture
 def floor(settings, serve, monkeypatch) -> Iterator[Floor]:  # type: ignore[no-untyped-def]
-    from chalice.config import Config
-    from chalice.local import create_local_server
-
-    from app import app
-
     if not Path(CHROMIUM).exists():
         pytest.fail("no /usr/bin/chromium: `make test` installs it (make chromium)")
     slack = StandIn()
@@ -77,14 +72,12 @@ def floor(settings, serve, monkeypatch) -> Iterator[Floor]:  # type: ignore[no-u
                                     admin_token=ADMIN, public_base_url=base, metrics_enabled=False),
                             clock=clock, dialer=FakeDialer())
     serve(built)
-    server = create_local_server(app, Config.create(chalice_stage="local"), "127.0.0.1", port)
-    threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True).start()
     f = Floor(base, built, clock, settings, slack)
     try:
-        scenario(f)
-        yield f
+        with served_locally(port):
+            scenario(f)
+            yield f
     finally:
-        server.shutdown()
         slack.close()
 
 
