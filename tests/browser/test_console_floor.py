@@ -89,6 +89,9 @@ def scenario(f: Floor) -> None:
         for n in range(12):
             log.record(f"hist-{weeks}-{n}#offered", "support", f"{day}T18:30", {"offered": 1})
     b.dispatcher.agent_event("bob", AgentStatus.BUSY, contact="client:bob", queues=("support",))  # 17:50
+    b.dispatcher.agent_event("cat", AgentStatus.AWAY, contact="client:cat", queues=("support",), reason="lunch")
+    b.dispatcher.agent_event("dee", AgentStatus.AVAILABLE, contact="client:dee", queues=("kyiv",))
+    b.dispatcher.agent_event("dee", AgentStatus.OFFLINE)
     f.ring("CA1", "+14155550101")  # support-1
     clock.advance(60)
     f.ring("CA2", "+14155550102")  # support-2: hangs up after a minute; its recovery parks at its place
@@ -99,6 +102,8 @@ def scenario(f: Floor) -> None:
         f.ring(f"CA{n}", f"+1415555010{n}")
         clock.advance(60)
     until(lambda: b.stores.tickets.get("support-2").status is TicketStatus.WAITING)  # the workflow parked it
+    clock.current = NOW - timedelta(minutes=2)
+    b.dispatcher.agent_event("eve", AgentStatus.WRAP_UP, contact="client:eve", queues=("support",))
     clock.current = NOW - timedelta(minutes=1)
     b.dispatcher.agent_event("bob", AgentStatus.AVAILABLE, contact="client:bob", queues=("support",))
     # Kyiv, closed at 20:00: a lost call with no callback pending (as a short abandon leaves one)
@@ -154,11 +159,12 @@ def test_a_supervisor_runs_the_floor(floor: Floor) -> None:
         # 3 holding (from 17:53, 17:54, 17:55): alert at 3; the longest has held 7 min (warn from 60 s)
         assert figures["waiting"].startswith("3") and "(alert)" in figures["waiting"]
         assert figures["longest_wait_seconds"].startswith("7 min 0 s") and "(warn)" in figures["longest_wait_seconds"]
-        assert figures["agents"].startswith("0 / 1 / 0")  # bob is on the first caller
+        assert figures["agents"].startswith("0 / 2 / 1")  # bob on the first caller, eve in wrap-up; cat at lunch
         assert figures["callbacks_due_next_hour"].startswith("1")  # the parked recovery, due now
         assert "level-alert" in support.get_attribute("class") and "ALERT" in support.inner_text()
         kyiv = page.locator(".tile[data-queue=kyiv]")
         assert "level-ok" in kyiv.get_attribute("class")
+        assert kyiv.locator(".figure[data-measure=agents] b").inner_text() == "0 / 0 / 0"  # dee signed off
         axe(page, "wallboard")
         page.screenshot(path=str(DOCS / "console-wallboard.png"), full_page=True)
 
@@ -178,6 +184,7 @@ def test_a_supervisor_runs_the_floor(floor: Floor) -> None:
 
         # --- the monitor: one clock, the line as dispatched, the caller with their agent --------------
         until(lambda: len(rows(page, "waiting")) == 4)
+        assert [r.split("\t")[0] for r in rows(page, "agents")] == ["bob", "cat", "eve"]
         assert page.inner_text("#zone") == "Times: America/Los_Angeles (PST)"
         line = [r.split("\t") for r in rows(page, "waiting")]
         assert [(r[0], r[1], r[2]) for r in line] == [("1", "support-2", "callback (parked)"), ("2", "support-3", "caller"),
@@ -185,8 +192,12 @@ def test_a_supervisor_runs_the_floor(floor: Floor) -> None:
         assert line[1][4] == "09:53:00 PST" and line[1][5] == "7 min 0 s"  # since, waited: the queue's clock
         on_call = rows(page, "on-calls")[0].split("\t")
         assert on_call[0] == "support-1" and on_call[3] == "bob" and on_call[4].startswith("connecting")
-        agent = rows(page, "agents")[0].split("\t")
-        assert agent[:2] == ["bob", "connecting"] and agent[2] == "1 min 0 s (since 09:59 PST)" and agent[3] == "***01"
+        agents = {r.split("\t")[0]: r.split("\t") for r in rows(page, "agents")}
+        assert agents["bob"][1:4] == ["connecting", "1 min 0 s (since 09:59 PST)", "***01"]
+        assert agents["cat"][1:3] == ["away (lunch)", "10 min 0 s (since 09:50 PST)"]
+        assert agents["eve"][1:3] == ["wrap-up", "2 min 0 s (since 09:58 PST)"]
+        # bob: 9 min on a call of his own (17:50-17:59), then on Holdfast's call; his AHT waits for a call to end
+        assert agents["bob"][4:7] == ["0", "–", "100%"]
         axe(page, "monitor")
         page.screenshot(path=str(DOCS / "console-monitor.png"), full_page=True)
 

@@ -576,3 +576,36 @@ def test_monitor_shows_the_bridged_agent_ringing_then_talking_with_since_when(
     leg_event(client, "support-1", "ann", "in-progress")
     stream.drain()
     assert ann()[0] == "available" and c.stores.tickets.get("support-1").leg_at == NOW.replace(second=9)
+
+
+def test_agents_time_from_the_stream_gives_aht_and_occupancy_today(
+        client: Client, c, stream: Stream) -> None:  # type: ignore[no-untyped-def]
+    """Ann: available at 18:00; takes a caller at 18:01 (Holdfast reserves her); the call ends at
+    18:02:40; wrap-up from 18:02:50; available again at 18:03:20; on a break from 18:04:00, read at
+    18:05:00. Handling 100 s, wrap-up 30 s, available 60 + 10 + 40 = 110 s, away 60 s (not in
+    occupancy): AHT 130 s, occupancy 130 / 240."""
+    _, headers = sign_in(client)
+    c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
+    stream.drain()
+    c.flow.clock.advance(60)
+    ring(c, "CA1", "+14155550101")  # taken at once
+    stream.drain()
+    c.flow.clock.advance(100)
+    c.dispatcher.bridge_result("support-1", "ann", answered=True, talk_seconds=100)
+    stream.drain()
+    for seconds, status, reason in ((10, AgentStatus.WRAP_UP, None), (30, AgentStatus.AVAILABLE, None),
+                                    (40, AgentStatus.AWAY, "break")):
+        c.flow.clock.advance(seconds)
+        c.dispatcher.agent_event("ann", status, reason=reason)
+        stream.drain()
+    c.flow.clock.advance(60)
+    m = get(client, "monitor", headers, "?queue=support")
+    [ann] = m["agents"]
+    assert (ann["state"], ann["reason"], ann["seconds_in_state"]) == ("away", "break", 60)
+    assert ann["seconds"] == {"handling": 100, "busy": 0, "wrap_up": 30, "available": 110, "away": 60}
+    assert (ann["handled"], ann["aht_seconds"], ann["occupancy"]) == (1, 130, round(130 / 240, 4))
+    assert m["team_today"]["aht_seconds"] == 130 and m["agent_counts"] == {"available": 0, "busy": 0, "away": 1}
+    # offline: still listed
+    c.dispatcher.agent_event("ann", AgentStatus.OFFLINE)
+    stream.drain()
+    assert [(a["id"], a["state"]) for a in get(client, "monitor", headers)["agents"]] == [("ann", "offline")]
