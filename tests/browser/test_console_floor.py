@@ -134,6 +134,12 @@ def axe(page: Any, where: str) -> None:
     assert found == [], f"{where}: {json.dumps(found, indent=1)}"
 
 
+def cells(page: Any, table: str) -> list[list[str]]:
+    """A table's rows, cell by cell (their text, whatever the layout at the moment it is read)."""
+    return page.eval_on_selector_all(f"#{table} tbody tr:not(:has(td.empty))",
+                                     "rows => rows.map(r => [...r.cells].map(c => c.textContent.trim()))")
+
+
 def chart_of(page: Any, canvas: str) -> dict:
     return page.evaluate("""(id) => { const c = Chart.getChart(document.getElementById(id));
         return {axes: Object.fromEntries(Object.entries(c.scales).map(([k, s]) => [k, {position: s.position,
@@ -183,16 +189,16 @@ def test_a_supervisor_runs_the_floor(floor: Floor) -> None:
         page.wait_for_selector("#monitor:not([hidden])")
 
         # --- the monitor: one clock, the line as dispatched, the caller with their agent --------------
-        until(lambda: len(rows(page, "waiting")) == 4)
-        assert [r.split("\t")[0] for r in rows(page, "agents")] == ["bob", "cat", "eve"]
+        until(lambda: len(cells(page, "waiting")) == 4)
+        assert [r[0] for r in cells(page, "agents")] == ["bob", "cat", "eve"]
         assert page.inner_text("#zone") == "Times: America/Los_Angeles (PST)"
-        line = [r.split("\t") for r in rows(page, "waiting")]
+        line = cells(page, "waiting")
         assert [(r[0], r[1], r[2]) for r in line] == [("1", "support-2", "callback (parked)"), ("2", "support-3", "caller"),
                                                      ("3", "support-4", "caller"), ("4", "support-5", "caller")]
         assert line[1][4] == "09:53:00 PST" and line[1][5] == "7 min 0 s"  # since, waited: the queue's clock
-        on_call = rows(page, "on-calls")[0].split("\t")
+        on_call = cells(page, "on-calls")[0]
         assert on_call[0] == "support-1" and on_call[3] == "bob" and on_call[4].startswith("connecting")
-        agents = {r.split("\t")[0]: r.split("\t") for r in rows(page, "agents")}
+        agents = {r[0]: r for r in cells(page, "agents")}
         assert agents["bob"][1:4] == ["connecting", "1 min 0 s (since 09:59 PST)", "***01"]
         assert agents["cat"][1:3] == ["away (lunch)", "10 min 0 s (since 09:50 PST)"]
         assert agents["eve"][1:3] == ["wrap-up", "2 min 0 s (since 09:58 PST)"]
@@ -251,7 +257,7 @@ def test_a_supervisor_runs_the_floor(floor: Floor) -> None:
         page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
         until(lambda: page.evaluate("Chart.getChart(document.getElementById('report-chart')).tooltip.getActiveElements().length") > 0, 5)
         columns = [th.get_attribute("data-column") for th in page.locator("#report-table thead th").all()]
-        total = dict(zip(columns, page.locator("#report-table tbody tr").last.inner_text().split("\t")))
+        total = dict(zip(columns, cells(page, "report-table")[-1]))
         # 7 offered in hours, none answered yet: 0%, no ASA; formatted, not raw fractions
         assert (total["period"], total["offered"], total["service_level"], total["asa_seconds"]) == ("total", "7", "0%", "–")
         assert "positive = callers waited less than they were told" in page.inner_text("#report-note")
@@ -261,9 +267,9 @@ def test_a_supervisor_runs_the_floor(floor: Floor) -> None:
         # --- staffing: the rest of today and tomorrow, from the history --------------------------------
         page.click("#tabs button[data-tab=staffing]")
         page.wait_for_selector("#staffing-table tbody tr")
-        first = page.locator("#staffing-table tbody tr").first.inner_text().split("\t")
+        first = cells(page, "staffing-table")[0]
         assert first[0] == "10:00 PST (now)"
-        half_past = page.locator("#staffing-table tbody tr").nth(1).inner_text().split("\t")
+        half_past = cells(page, "staffing-table")[1]
         # (0.4 * 12 + 0.3 * 12) / 0.7 = 12 calls forecast at 10:30; rostered 3 from 08:00
         assert half_past[0] == "10:30 PST" and half_past[1] == "12" and half_past[4] == "3"
         staffing = chart_of(page, "staffing-chart")
