@@ -220,7 +220,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
                       AdminApi(stores.lost, stores.bookings, queues, clock, settings.admin_token), notifications)
     operations_log = DynamoOperationsLog(settings.table_name, settings.region, settings.aws_endpoint_url,
                                          client=client(session, "dynamodb", settings))
-    built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow, pacer)
+    built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow, pacer, bus)  # bus: alerts
     built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
     return built
 

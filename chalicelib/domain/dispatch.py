@@ -11,7 +11,7 @@ from . import guard, learning, pacing, speech
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
-from .model import Agent, AgentStatus, CallStatus, Ticket, TicketKind, TicketStatus
+from .model import Agent, AgentStatus, CallStatus, Ticket, TicketKind, TicketStatus, check_reason
 from .phone import NumberPolicy
 from .queues import QueueConfig, QueueDirectory
 from .script import Dial, Enqueue, Hangup, Script, Step
@@ -75,10 +75,12 @@ class Dispatcher:
 
     def agent_event(self, agent_id: str, status: AgentStatus, at: datetime | None = None,
                     contact: str | None = None, queues: tuple[str, ...] | None = None,
-                    event_id: str | None = None, until: datetime | None = None) -> tuple[Agent | None, Ticket | None]:
-        """An agent's presence changed. Duplicates and stale events change nothing. A contact Holdfast
+                    event_id: str | None = None, until: datetime | None = None,
+                    reason: str | None = None) -> tuple[Agent | None, Ticket | None]:
+        """An agent's presence changed (away: with its reason, AWAY_REASONS). Duplicates and stale events change nothing. A contact Holdfast
         may not dial for every one of the agent's queues is NumberNotAllowedError, and nothing is written.
         `until`: the agent's announced sign-off (the wait estimate counts on nobody new from them after it)."""
+        reason = check_reason(status, reason)  # BadRequestError before anything is written
         for queue_id in queues or ():
             self.queues.get(queue_id)  # UnknownQueueError for a typo, before anything is written
         if at is not None and at > self.clock.now() + MAX_CLOCK_SKEW:
@@ -89,7 +91,7 @@ class Dispatcher:
         if contact is not None:
             contact = self._accept_contact(agent_id, contact, queues)
         agent = self.agents.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id,
-                                                until, self._read_along(status, queues))
+                                                until, self._read_along(status, queues), reason)
         if agent is None or agent.status is not AgentStatus.AVAILABLE:
             return agent, None
         ticket = self.offer_work(agent_id, agent)

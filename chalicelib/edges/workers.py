@@ -44,6 +44,8 @@ def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str,
         if ticket is not None:
             bootstrap.container().dispatcher.service_started(ticket, change[3])  # the estimator learns
         feed.ticket_changed(bootstrap.container().operations, new_image, old_image)  # console, metrics
+    else:
+        feed.agent_changed(bootstrap.container().operations, new_image, old_image)  # agents' time (console)
 
 
 def on_notify_message(body: str) -> None:
@@ -52,5 +54,8 @@ def on_notify_message(body: str) -> None:
 
 
 def sweep() -> int:
-    """Scheduled: no idle agent and waiting ticket side by side, whatever trigger was missed."""
-    return bootstrap.container().dispatcher.sweep()
+    """Scheduled: no idle agent and waiting ticket side by side, whatever trigger was missed; then the
+    wallboard's thresholds (a crossing held for its set time notifies once)."""
+    dispatched = bootstrap.container().dispatcher.sweep()
+    feed.watch(bootstrap.container().operations)
+    return dispatched

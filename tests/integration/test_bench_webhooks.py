@@ -31,8 +31,8 @@ def test_every_step_is_measured_and_its_calls_are_the_same_past_the_short_line()
 
 
 # Not the store's: the stream consumer's own bookkeeping and the operations feed (the console's board and
-# the reports' facts), which no webhook reads and the bench does not seed.
-NOT_THE_STORE = ("SEEN#", "BOARD#", "FACT#", "REPORT#")
+# the reports' facts and minute rows, the thresholds crossed), which no webhook reads and the bench does not seed.
+NOT_THE_STORE = ("SEEN#", "BOARD#", "FACT#", "REPORT#", "RECENT#", "ALERT#")
 
 
 def _table(w: Any) -> dict[tuple[str, str], dict[str, Any]]:
