@@ -20,7 +20,6 @@ Usage: python bench/local_capacity.py [--levels 1,5,10,20,50,100,200] [--rounds 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import socket

@@ -12,8 +12,8 @@ from typing import Any, Mapping
 from urllib.parse import urlencode
 
 import requests
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.signing import VerifyKey
 
 from ..domain.errors import TelephonyError
 from ..domain.model import CallEvent
@@ -36,13 +36,14 @@ _STAMP = re.compile(r"[0-9]{1,12}")
 DEFAULT_API_BASE_URL = "https://api.telnyx.com"
 
 
-def public_key(text: str) -> Ed25519PublicKey | None:
-    """The account's public key (base64 of 32 bytes), or None when it is not one."""
+def public_key(text: str) -> VerifyKey | None:
+    """The account's Ed25519 public key (base64 of 32 bytes; checked by libsodium, through PyNaCl),
+    or None when it is not one."""
     try:
         raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        return VerifyKey(raw) if len(raw) == 32 else None
+    except (binascii.Error, ValueError, CryptoError):
         return None
-    return Ed25519PublicKey.from_public_bytes(raw) if len(raw) == 32 else None
 
 
 class TelnyxTelephony(Telephony):
@@ -63,8 +64,8 @@ class TelnyxTelephony(Telephony):
             return False
         try:
             raw = base64.b64decode(signature, validate=True)
-            self._key.verify(raw, stamp.encode() + b"|" + request.body)
-        except (binascii.Error, ValueError, InvalidSignature):
+            self._key.verify(stamp.encode() + b"|" + request.body, raw)
+        except (binascii.Error, ValueError, BadSignatureError, CryptoError):
             return False
         return True
 

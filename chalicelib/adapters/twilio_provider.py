@@ -39,9 +39,20 @@ def signed_urls(url: str, query: Mapping[str, str]) -> list[str]:
     return list(dict.fromkeys(f"{url}?{urlencode(o)}" for o in orders))
 
 
-# TaskRouter activities (a workspace's defaults and Flex's) -> an agent's status; any other is refused.
-ACTIVITIES = {"available": AgentStatus.AVAILABLE, "idle": AgentStatus.AVAILABLE, "offline": AgentStatus.OFFLINE,
-              "unavailable": AgentStatus.BUSY, "busy": AgentStatus.BUSY, "break": AgentStatus.BUSY}
+# TaskRouter activity names (a workspace's defaults, and the usual additions; case, '-' and '_' ignored)
+# -> an agent's status and, when away, why. docs/agents.md lists them.
+ACTIVITIES: dict[str, tuple[AgentStatus, str | None]] = {
+    "available": (AgentStatus.AVAILABLE, None), "idle": (AgentStatus.AVAILABLE, None),
+    "offline": (AgentStatus.OFFLINE, None),
+    "busy": (AgentStatus.BUSY, None), "reserved": (AgentStatus.BUSY, None), "on a call": (AgentStatus.BUSY, None),
+    "outbound": (AgentStatus.BUSY, None),
+    "wrap up": (AgentStatus.WRAP_UP, None), "wrapup": (AgentStatus.WRAP_UP, None),
+    "wrapping": (AgentStatus.WRAP_UP, None), "after call work": (AgentStatus.WRAP_UP, None),
+    "unavailable": (AgentStatus.AWAY, "unavailable"), "break": (AgentStatus.AWAY, "break"),
+    "lunch": (AgentStatus.AWAY, "lunch"), "training": (AgentStatus.AWAY, "training"),
+    "meeting": (AgentStatus.AWAY, "meeting"), "coaching": (AgentStatus.AWAY, "coaching"),
+    "personal": (AgentStatus.AWAY, "personal"),
+}
 
 
 class TwilioTelephony(Telephony):
@@ -84,10 +95,11 @@ class TwilioTelephony(Telephony):
         agent_id = str(attributes.get("agent_id") or params.get("WorkerName") or params.get("WorkerSid") or "")
         if not agent_id:
             raise BadWebhookError("no worker named")
-        activity = (params.get("WorkerActivityName") or "").lower()
-        status = ACTIVITIES.get(activity)
-        if status is None:  # never guessed: an unknown activity read as busy hid an agent who was away
-            raise BadWebhookError(f"unknown TaskRouter activity {activity[:40]!r}; known: {', '.join(ACTIVITIES)}")
+        activity = " ".join((params.get("WorkerActivityName") or "").lower().replace("-", " ").replace("_", " ").split())
+        if activity not in ACTIVITIES:
+            # never guessed (an unknown activity read as busy hid an agent on break as serving): refused
+            raise BadWebhookError(f"unknown TaskRouter activity {activity[:40]!r}; known: {', '.join(sorted(ACTIVITIES))}")
+        status, reason = ACTIVITIES[activity]
         contact, queues = attributes.get("contact_uri"), attributes.get("holdfast_queues")
         if contact is not None and not isinstance(contact, str):
             raise BadWebhookError("WorkerAttributes.contact_uri is not text")
@@ -95,7 +107,7 @@ class TwilioTelephony(Telephony):
             raise BadWebhookError("WorkerAttributes.holdfast_queues is not a list of queue ids")
         return AgentEvent(agent_id=agent_id, status=status, at=at, contact=contact,
                           queues=tuple(queues) if queues is not None else None,
-                          event_id=params.get("Sid") or params.get("EventSid"))
+                          event_id=params.get("Sid") or params.get("EventSid"), reason=reason)
 
     def render(self, script: Script, base_url: str) -> str:
         response = VoiceResponse()

@@ -43,3 +43,28 @@ def test_a_signed_out_cookie_no_longer_opens_the_console(served: tuple[str, Any]
         assert other.evaluate("fetch('console/api/me').then(r => r.status)") == 401
         assert [c["value"] for c in second.cookies() if c["name"] == "holdfast_console"] == [kept[0]["value"]]
         browser.close()
+
+
+def test_past_the_sign_in_limit_the_form_says_how_long_to_wait(served: tuple[str, Any]) -> None:  # noqa: F811
+    """Ten wrong tokens from one client (the limit per five minutes): the eleventh try, the right token
+    this time, is refused with the app's own words (how long to wait), not 'Wrong token.'."""
+    from playwright.sync_api import sync_playwright
+
+    from chalicelib.edges.sessions import CLIENT_ATTEMPTS
+
+    base, _ = served
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(base + "/console")
+        for _ in range(CLIENT_ATTEMPTS):
+            page.fill("#token", "not-the-admin-token")
+            page.click("#sign-in button[type=submit]")
+            page.wait_for_function("document.querySelector('#sign-in-error').textContent === 'Wrong token.'")
+            page.evaluate("document.querySelector('#sign-in-error').textContent = ''")
+        page.fill("#token", ADMIN)
+        page.click("#sign-in button[type=submit]")
+        page.wait_for_function("document.querySelector('#sign-in-error').textContent !== ''")
+        assert page.inner_text("#sign-in-error").startswith("too many sign-in attempts; try again in ")
+        assert page.locator("#monitor").is_hidden()
+        browser.close()

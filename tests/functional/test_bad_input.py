@@ -80,7 +80,7 @@ def test_a_page_size_in_superscript_is_400(client: Client) -> None:
     assert reply.status_code == 400 and json.loads(reply.body)["error"] == "limit must be a whole number from 1 to 500"
 
 
-@pytest.mark.parametrize("name", ["report", "report.csv", "staffing"])
+@pytest.mark.parametrize("name", ["report", "report.csv"])  # staffing takes no days (issue 28)
 def test_a_report_day_past_what_reports_hold_is_400(client: Client, name: str) -> None:
     signed_in = client.http.post("/console/api/session", headers={"Content-Type": "application/json"},
                                  body=json.dumps({"token": ADMIN_TOKEN}))

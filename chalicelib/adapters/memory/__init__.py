@@ -13,6 +13,7 @@ They subclass the ports, so a port change breaks them loudly. One room per reaso
                   contract test runs the same scenarios through it and through moto executing the ASL)
     recorders     FakeDialer, FakeBus: what would have gone out, recorded
     operations    the OperationsLog port in memory
+    pace          the dialing account's outbound pace (next slot, backlog) and its alarm in virtual time
     access        the access ports (chalicelib/ports_access.py): spent signatures, console sessions, attempts
 
 Test-only doubles (FakeOrchestrator) live in tests/fakes.py."""
@@ -27,13 +28,14 @@ from .line import MemoryLine
 from .lost import MemoryLostCalls
 from .operations import MemoryOperationsLog
 from .orchestrator import Execution, MemoryOrchestrator
+from .pace import MemoryAlarm, MemoryPace
 from .recorders import FakeBus, FakeDialer
 from .stats import MemoryQueueStats
 from .stores import MemoryStores, memory_stores
 from .table import MemoryTable
 from .tickets import MemoryTickets
 
-__all__ = ["Execution", "FakeBus", "FakeDialer", "FixedClock", "MemoryAgents", "MemoryBookings", "MemoryConsoleSessions",
-           "MemoryDialing", "MemoryReplays", "MemoryThrottle",
-           "MemoryLine", "MemoryLostCalls", "MemoryOperationsLog", "MemoryOrchestrator", "MemoryQueueStats",
+__all__ = ["Execution", "FakeBus", "FakeDialer", "FixedClock", "MemoryAgents", "MemoryAlarm", "MemoryBookings",
+           "MemoryConsoleSessions", "MemoryDialing", "MemoryLine", "MemoryLostCalls", "MemoryOperationsLog",
+           "MemoryOrchestrator", "MemoryPace", "MemoryQueueStats", "MemoryReplays", "MemoryThrottle",
            "MemoryStores", "MemoryTable", "MemoryTickets", "VirtualClock", "memory_stores"]
