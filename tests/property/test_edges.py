@@ -42,9 +42,9 @@ AWKWARD = ["", "²", "٣", "9" * 400, "-1", "0", "1e400", "NaN", "9999-12-31", "
            "null", "[]", "{}", "true", "sip:anything@any-domain", "client:x", "+19005551234", "support-1",
            "support-999999999999", "a" * 300, "\x00", "\u202e", "../../etc/passwd", "%00", "{\"a\":" * 50]
 # Path parameters: the names the app answers to (so signed requests reach the parsers), or anything.
-NAMES = sorted({*PROVIDERS, *STEPS, "me", "monitor", "lost-calls", "report", "report.csv", "staffing", "reveal",
-                "stop-calling", "call-back-now", "opt-out", "session", "sign-out", "index.html", "app.js",
-                "alice", "+14155550100"})
+NAMES = sorted({*PROVIDERS, *STEPS, "me", "monitor", "wallboard", "lost-calls", "report", "report.csv", "staffing",
+                "reveal", "stop-calling", "call-back-now", "opt-out", "session", "sign-out", "index.html", "app.js",
+                "app.css", "chart.umd.min.js", "alice", "+14155550100"})
 QUERY_KEYS = ["t", "d", "agent", "queue", "tries", "result", "limit", "next", "from", "to", "target", "k", "ni",
               "leg", "joined"]
 
