@@ -24,9 +24,7 @@ import os
 import random
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -37,6 +35,10 @@ from typing import Iterator
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devstack.launch import StackFailedError, launched  # noqa: E402 - after the path is set
+
 CLIENT_TIMEOUT = 60.0  # long enough to see how long an unguarded server really takes
 T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}  # t(0.975, df)
 
@@ -50,38 +52,13 @@ def free_port() -> int:
 @contextmanager
 def local_stack(*extra: str) -> Iterator[str]:
     """`python -m devstack` on free ports with an empty state directory; its base URL."""
-    port, state = free_port(), tempfile.TemporaryDirectory(prefix="holdfast-capacity-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLDFAST_", "TWILIO_"))}
-    env["LOG_LEVEL"] = "WARNING"
-    log = tempfile.NamedTemporaryFile(prefix="holdfast-capacity-", suffix=".log", mode="w+", delete=False)
-    proc = subprocess.Popen([sys.executable, "-m", "devstack", "--port", str(port), "--moto-port", str(free_port()),
-                             "--network-port", str(free_port()), "--state-dir", state.name, "--fresh", *extra],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+    port = free_port()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"the local stack exited: {Path(log.name).read_text()[-3000:]}")
-            try:
-                if requests.get(base + "/health", timeout=10).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the local stack did not come up in 120 s")
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        state.cleanup()
-        log.close()
-        os.unlink(log.name)
+        with launched(port, free_port(), "--network-port", str(free_port()), "--fresh", *extra,
+                      env={"LOG_LEVEL": "WARNING"}, prefix="holdfast-capacity-", up_within=120):
+            yield f"http://127.0.0.1:{port}"
+    except StackFailedError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 @dataclass
