@@ -124,11 +124,12 @@ def p95_interval(values: list[float], seed: int = 7, draws: int = 400) -> tuple[
     return estimates[int(0.025 * draws)], estimates[int(0.975 * draws) - 1]
 
 
-def mean_interval(values: list[float]) -> tuple[float, float]:
+def mean_interval(values: list[float]) -> str:
+    """"mean ± half-width of the 95% t-interval"; one round has no interval, and says so."""
     mean = statistics.mean(values)
     if len(values) < 2:
-        return mean, float("nan")
-    return mean, T95.get(len(values) - 1, 2.0) * statistics.stdev(values) / len(values) ** 0.5
+        return f"{mean:.1f} (1 round: no interval)"
+    return f"{mean:.1f} ± {T95.get(len(values) - 1, 2.0) * statistics.stdev(values) / len(values) ** 0.5:.1f}"
 
 
 def run(base: str, token: str, levels: list[int], rounds: int) -> list[Level]:
@@ -155,10 +156,9 @@ def report(title: str, results: list[Level], target: float) -> list[str]:
     for lv in results:
         times = [a.seconds for a in lv.answers]
         lo, hi = p95_interval(times)
-        mean, half = mean_interval(lv.throughputs)
         lines.append(f"| {lv.concurrency} | {lv.count(200)} | {lv.count(503)} | {len(lv.other)} | "
                      f"{percentile(times, 0.5):.2f} | {percentile(times, 0.95):.2f} [{lo:.2f}, {hi:.2f}] | "
-                     f"{max(times):.2f} | {mean:.1f} ± {half:.1f} |")
+                     f"{max(times):.2f} | {mean_interval(lv.throughputs)} |")
     for name, status in (("answered", 200), ("refused", 503)):
         times = [a.seconds for lv in results for a in lv.answers if a.status == status]
         if times:
@@ -168,7 +168,6 @@ def report(title: str, results: list[Level], target: float) -> list[str]:
     unclear = sum(len(lv.other) for lv in results)
     clean = [lv.concurrency for lv in results if lv.count(200) == len(lv.answers)]
     top = max(results, key=lambda lv: statistics.mean(lv.throughputs))
-    mean, half = mean_interval(top.throughputs)
     errors = sorted({a.error or str(a.status) for lv in results for a in lv.other})
     lines += ["",
               f"- {'MET' if slowest <= target else 'NOT MET'}: no request waits longer than {target:g} s "
@@ -176,7 +175,7 @@ def report(title: str, results: list[Level], target: float) -> list[str]:
               f"- {'MET' if unclear == 0 else 'NOT MET'}: every refusal is a clear 503 with Retry-After "
               f"({unclear} requests ended otherwise{': ' + ', '.join(errors) if errors else ''})",
               f"- answered without a refusal up to {max(clean) if clean else 0} at once; "
-              f"at most {mean:.1f} ± {half:.1f} answers a second (at {top.concurrency} at once)", ""]
+              f"at most {mean_interval(top.throughputs)} answers a second (at {top.concurrency} at once)", ""]
     return lines
 
 
