@@ -19,6 +19,11 @@ class Replays(ABC):
         """Record `key` until `keep_until` (when the signature stops verifying anyway). True the first
         time; False if it was recorded before (a replay). StoreUnavailableError if it cannot say."""
 
+    @abstractmethod
+    def release(self, key: str) -> None:
+        """Unspend `key`: the request it came with was not acted on and its sender was told to try
+        again (a 503), so the same signed request, sent again, is a retry, not a replay."""
+
 
 class ConsoleSessions(ABC):
     """Console sessions, server side: a session is open from sign-in until it expires or is signed out,

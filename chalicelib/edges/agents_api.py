@@ -14,7 +14,7 @@ from ..domain.model import AGENT_ID, AWAY_REASONS, Agent, AgentStatus, Ticket, c
 from ..domain.phone import MAX_CONTACT_LENGTH, looks_like_number
 from ..ports import Telephony, WebhookRequest
 from ..ports_access import Replays
-from .webhooks import HttpReply, replayed, verified
+from .webhooks import HttpReply, replayed, unspend, verified
 
 MAX_BODY_BYTES = 4096
 MAX_QUEUES = 32
@@ -146,9 +146,12 @@ class AgentsApi:
             return json_reply(503, {"error": "the store could not record this now; try again"})
         if refused is not None:
             return json_reply(refused.status, {"error": refused.body.strip()})
-        return self._apply(event.agent_id, {"status": event.status, "at": event.at, "contact": event.contact,
-                                            "queues": event.queues, "event_id": event.event_id,
-                                            "reason": event.reason})
+        reply = self._apply(event.agent_id, {"status": event.status, "at": event.at, "contact": event.contact,
+                                             "queues": event.queues, "event_id": event.event_id,
+                                             "reason": event.reason})
+        if reply.status == 503:  # not acted on: its retry, signed alike, must not be taken for a replay
+            unspend(provider, request, self.replays)
+        return reply
 
     def _apply(self, agent_id: str, fields: Mapping[str, Any]) -> HttpReply:
         try:

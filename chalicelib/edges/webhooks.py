@@ -129,6 +129,18 @@ def replayed(provider: Telephony, request: WebhookRequest, replays: Replays) -> 
     return HttpReply(403, "replayed: this signature was used before\n")
 
 
+def unspend(provider: Telephony, request: WebhookRequest, replays: Replays) -> None:
+    """Release the signature `replayed` spent, when the request was then not acted on (a 503: the sender
+    retries with the same signature). Best effort: if the store cannot say now, the retry is refused."""
+    spent = provider.replay_key(request)
+    if spent is None:
+        return
+    try:
+        replays.release(f"{provider.name}#{spent[0]}")
+    except StoreUnavailableError:
+        log.warning("a spent signature could not be released", extra={"provider": provider.name})
+
+
 def _store_down(u: UseCases, event: CallEvent, query: Mapping[str, str]) -> Script:
     raise StoreUnavailableError("the replay guard could not be read")
 

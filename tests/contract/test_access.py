@@ -31,6 +31,9 @@ def test_a_signature_is_spent_once(access: dict[str, Any]) -> None:
     assert replays.first_use("vonage#abc", until) is False
     assert replays.first_use("vonage#abc", until + timedelta(seconds=1)) is False  # whatever it claims
     assert replays.first_use("telnyx#abc", until) is True  # another provider's, another key
+    replays.release("vonage#abc")  # not acted on after all: its retry is a first use
+    assert replays.first_use("vonage#abc", until) is True
+    replays.release("never-spent")  # harmless
 
 
 def test_a_session_is_open_until_it_expires_or_is_closed(access: dict[str, Any]) -> None:

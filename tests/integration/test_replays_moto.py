@@ -10,7 +10,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import jwt
 import pytest
@@ -18,6 +18,8 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamo import TicketItem
 from chalicelib.adapters.memory import FakeDialer, FixedClock
+from chalicelib.adapters.telnyx import TelnyxTelephony
+from chalicelib.domain.model import AgentEvent, AgentStatus
 from chalicelib.domain.errors import StoreUnavailableError
 from chalicelib.ports_access import Replays
 from tests.contract.providers import TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES
@@ -105,6 +107,9 @@ class UnavailableReplays(Replays):
     def first_use(self, key: str, keep_until: datetime) -> bool:
         raise StoreUnavailableError("not now")
 
+    def release(self, key: str) -> None:
+        raise StoreUnavailableError("not now")
+
 
 def test_when_a_signature_cannot_be_spent_the_caller_hears_the_apology_and_nothing_is_done(containers) -> None:  # type: ignore[no-untyped-def]
     first, _ = containers
@@ -115,3 +120,32 @@ def test_when_a_signature_cannot_be_spent_the_caller_hears_the_apology_and_nothi
         reply = first.webhooks.handle("telnyx", "incoming", body, {}, headers)
     assert reply.status == 200 and "<Say" in reply.body  # valid markup: the apology, never dead air
     assert effects.changes() == [] and tickets() == 0
+
+
+class TimedPresence(TelnyxTelephony):
+    """A provider that signs a time and reports agents' presence (as jambonz will): Telnyx's signature,
+    and an agent event read from the form's fields."""
+
+    def parse_agent_event(self, params: Mapping[str, Any]) -> AgentEvent | None:
+        return AgentEvent(agent_id=str(params["agent"]), status=AgentStatus(params["status"]),
+                          contact=str(params["contact"]), queues=("support",))
+
+
+def test_an_agent_event_the_store_could_not_take_is_taken_when_sent_again(containers) -> None:  # type: ignore[no-untyped-def]
+    """The store fails once: 503 (try again); the same signed event sent again is a retry, not a replay."""
+    first, second = containers
+    for container in containers:
+        container.agents.providers = {"telnyx": TimedPresence(TELNYX_PUBLIC_KEY, FixedClock(NOW))}
+    url = PUBLIC_URL + "/providers/telnyx/agent-events"
+    body, headers = WIRES["telnyx"].request(url, {"agent": "ann", "status": "available", "contact": "+14155550123"}, NOW)
+    real = first.dispatcher.agent_event
+
+    def store_down(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailableError("not now")
+
+    first.dispatcher.agent_event = store_down
+    assert first.agents.provider_event("telnyx", body, {}, headers).status == 503
+    first.dispatcher.agent_event = real
+    assert second.agents.provider_event("telnyx", body, {}, headers).status == 200
+    assert second.stores.agents.get_agent("ann").status == AgentStatus.AVAILABLE
+    assert first.agents.provider_event("telnyx", body, {}, headers).status == 403  # now it was acted on

@@ -37,6 +37,12 @@ class DynamoReplays(OnTable, Replays):
             raise StoreUnavailableError(f"replay marker: {type(exc).__name__}") from exc
         return True
 
+    def release(self, key: str) -> None:
+        try:
+            MarkerItem(f"REPLAY#{key}", "REPLAY").delete()
+        except (DeleteError, BotoCoreError) as exc:
+            raise StoreUnavailableError("replay marker not released") from exc
+
 
 class DynamoConsoleSessions(OnTable, ConsoleSessions):
     """SESSION#{sha256 of the id}: present while open; TTL at its expiry (read back, since TTL deletion lags)."""

@@ -25,6 +25,10 @@ class MemoryReplays(Replays):
             self.spent[key] = keep_until
             return True
 
+    def release(self, key: str) -> None:
+        with self._lock:
+            self.spent.pop(key, None)
+
 
 class MemoryConsoleSessions(ConsoleSessions):
     def __init__(self) -> None:
