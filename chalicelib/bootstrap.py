@@ -29,13 +29,9 @@ from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
 from .edges.admin_api import AdminApi
 from .edges import metrics
-<<<<<<< HEAD
 from .edges.console import Console
 from .edges.sessions import Sessions
-=======
-from .edges.console import Console, Sessions
 from .domain import faults
->>>>>>> main
 from .domain.operations import Operations
 from .edges.agents_api import AgentsApi
 from .domain.callbacks import Callbacks, DialRequest
