@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart bench-replay replay screenshots deploy destroy package clean
+.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart bench-replay replay bench-local screenshots deploy destroy package clean
 
 # make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev.
 STAGE ?= dev
@@ -77,6 +77,10 @@ screenshots: $(STAMP) chromium
 
 bench-coldstart: $(STAMP)
 	$(BIN)/python bench/coldstart.py
+
+# What the local stack takes at once and how it refuses the rest (issue 21); ARGS="--compare" adds the unguarded server.
+bench-local: $(STAMP)
+	$(BIN)/python bench/local_capacity.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build

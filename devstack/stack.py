@@ -12,6 +12,8 @@ import requests
 
 from chalicelib.settings import DEFAULT_QUEUES_FILE
 
+from .admission import Limits
+
 # Well known, so only ever used with the simulated network (which signs with it); never with a real provider.
 LOCAL_AUTH_TOKEN = "holdfast-local-auth-token-simulated-network"
 LOCAL_ADMIN_TOKEN = "holdfast-local-admin-token-simulated-network"
@@ -65,9 +67,11 @@ class LocalStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, moto_port: int = 5000,
                  region: str = "us-east-1", network_port: int | None = None, pace: float = 1.0,
                  chaos: bool = False, clock_offset_seconds: float = 0.0,
-                 state_dir: Path | str = ".holdfast", fresh: bool = False, provider: str = "twilio") -> None:
+                 state_dir: Path | str = ".holdfast", fresh: bool = False, provider: str = "twilio",
+                 limits: Limits | None = Limits()) -> None:
         self.host, self.port, self.moto_port, self.region = host, port, moto_port, region
         self.provider = provider  # the provider the simulated network behaves like
+        self.limits = limits  # the front door's (devstack/admission.py); None: every request let in at once
         self.network_port = port + 1 if network_port is None else network_port
         self.pace = pace
         self.chaos = chaos
@@ -108,6 +112,7 @@ class LocalStack:
             os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
             os.environ.setdefault("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN)
             os.environ.setdefault("HOLDFAST_AGENT_TOKEN", LOCAL_AGENT_TOKEN)
+            os.environ.setdefault("HOLDFAST_AGENT_SIP_DOMAINS", "agents.sim")  # the simulated network's agents
         else:
             if os.environ.get("TWILIO_AUTH_TOKEN") == LOCAL_AUTH_TOKEN:
                 raise StartError("TWILIO_AUTH_TOKEN is the simulated network's well-known token; "
@@ -213,13 +218,14 @@ class LocalStack:
 
     def _serve(self) -> None:
         from chalice.config import Config
-        from chalice.local import create_local_server
 
         from app import app
         from chalicelib import bootstrap
 
+        from .admission import admitted_server
+
         bootstrap.reset()
-        self._http = create_local_server(app, Config.create(chalice_stage="local"), self.host, self.port)
+        self._http = admitted_server(app, Config.create(chalice_stage="local"), self.host, self.port, self.limits)
         self._thread = threading.Thread(target=self._http.serve_forever, name="chalice-local", daemon=True)
         self._thread.start()
         self._start_workers()

@@ -232,7 +232,8 @@ def deploy(stage: str, region: str, env: Mapping[str, str] | None = None, endpoi
     pkg = build(stage, out)
     template = json.loads(json.dumps(pkg.template))
     locate_artifacts(template, pkg, lambda path: upload(s3, bucket, stage, path), bucket)
-    parameters = {"Stage": stage, "TwilioAccountSid": env.get("TWILIO_ACCOUNT_SID", "")}
+    parameters = {"Stage": stage, "TwilioAccountSid": env.get("TWILIO_ACCOUNT_SID", ""),
+                  "AgentSipDomains": env.get("HOLDFAST_AGENT_SIP_DOMAINS", "")}
     if rehearse:
         template = for_moto(template, parameters, client("iam"), s3)
     key = f"{stage}/template-{hashlib.sha256(json.dumps(template).encode()).hexdigest()[:16]}.json"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from typing import Any, Mapping
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlencode
 
 import jwt
 import requests
@@ -32,7 +33,7 @@ CAPABILITIES = Capabilities(native_queue=False, gather_falls_through=False, inli
                             contact_kinds=frozenset({"tel", "sip"}), voices=VOICES)
 IAT_WINDOW_SECONDS = 300
 MAX_INPUT_TIMEOUT = 10  # input.dtmf.timeOut: 0-10 s
-URL_TOKEN = "k"  # the query parameter carrying the per-stage URL secret
+URL_TOKEN = "k"  # the query parameter carrying a URL's own MAC (url_mac), never the URL secret itself
 _QUEUE_RESULTS = {r.value: r for r in QueueResult}  # our own exit redirect says why (result=leave)
 
 _STATUSES = {"started": CallStatus.QUEUED, "ringing": CallStatus.RINGING, "answered": CallStatus.IN_PROGRESS,
@@ -42,13 +43,26 @@ _STATUSES = {"started": CallStatus.QUEUED, "ringing": CallStatus.RINGING, "answe
              "timeout": CallStatus.NO_ANSWER, "unanswered": CallStatus.NO_ANSWER}
 
 
-def url(base_url: str, step: Step, url_token: str = "", **more: str) -> str:
-    """Our webhook URL as Vonage is given it: with the URL secret when one is configured."""
-    return step_url(base_url, "vonage", step, **more, **({URL_TOKEN: url_token} if url_token else {}))
+def url_mac(url_secret: str, step: str, params: Iterable[tuple[str, str]]) -> str:
+    """The MAC of one URL Holdfast puts in an NCCO (an input's, a notify's or a connect's eventUrl, which
+    Vonage's documentation does not promise to sign): HMAC-SHA256 under VONAGE_URL_TOKEN of the step and
+    every parameter of the URL, so a URL seen in a log opens that step, for that ticket and attempt, and
+    no other; the secret itself is never in a URL."""
+    canonical = step + "?" + urlencode(sorted((k, v) for k, v in params if k != URL_TOKEN))
+    return hmac.new(url_secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def url(base_url: str, step: Step, url_secret: str = "", **more: str) -> str:
+    """An NCCO's eventUrl: with the URL's own MAC when a URL secret is configured. (The answer and event
+    URLs of a call are plain step URLs: Vonage signs those webhooks.)"""
+    mac = {URL_TOKEN: url_mac(url_secret, step.name, [*step.params, *more.items()])} if url_secret else {}
+    return step_url(base_url, "vonage", step, **more, **mac)
 
 
 def e164(number: Any) -> str:
     """Vonage writes numbers without the '+'."""
+    if isinstance(number, bool) or not isinstance(number, (str, int, type(None))):
+        raise BadWebhookError("a number that is not one")
     text = str(number or "")
     return f"+{text}" if text.isdigit() else text
 
@@ -60,51 +74,70 @@ class VonageTelephony(Telephony):
 
     def __init__(self, signature_secret: str, clock: Clock | None = None, url_token: str = "") -> None:
         self._secret = signature_secret
-        # For events Vonage does not sign: a per-stage secret in every URL Holdfast gives it.
+        # For the NCCO eventUrls Vonage may not sign: the key of each URL's own MAC (url_mac).
         self._url_token = url_token
         self._clock = clock or SystemClock()
-        self._seen: dict[str, float] = {}  # jti -> iat, for the window (per container)
-        self._lock = threading.Lock()
 
     def verify(self, request: WebhookRequest) -> bool:
         """`Authorization: Bearer <HS256 JWT>` signed with the signature secret, whose `payload_hash`
-        is the SHA-256 of the raw body, issued within 300 s of now, its `jti` not seen before."""
-        token = request.header("authorization").removeprefix("Bearer ").strip()
-        if not token and self._url_token:  # unsigned: only with our URL secret (compared in constant time)
-            return hmac.compare_digest(request.query.get(URL_TOKEN, "").encode(), self._url_token.encode())
-        if not self._secret or not token:
+        is the SHA-256 of the raw body, issued within 300 s of now (a replay within them is the edge's
+        to refuse: `replay_key`). Without a JWT, only an NCCO eventUrl carrying its own MAC: the answer
+        and event webhooks, which Vonage signs, never are given one."""
+        token = self._token(request)
+        if not token:
+            return self._url_mac_ok(request)
+        return self._claims(request, token) is not None
+
+    @staticmethod
+    def _token(request: WebhookRequest) -> str:
+        return request.header("authorization").removeprefix("Bearer ").strip()
+
+    def _url_mac_ok(self, request: WebhookRequest) -> bool:
+        given = request.query.get(URL_TOKEN, "")
+        if not (self._url_token and given):
             return False
+        step = request.url.rstrip("/").rsplit("/", 1)[-1]
+        return hmac.compare_digest(given.encode(), url_mac(self._url_token, step, request.query.items()).encode())
+
+    def _claims(self, request: WebhookRequest, token: str) -> dict[str, Any] | None:
+        if not self._secret:
+            return None
         try:
             claims = jwt.decode(token, self._secret, algorithms=["HS256"],
                                 options={"verify_iat": False, "verify_exp": False, "verify_nbf": False,
                                          "verify_aud": False, "require": ["iat", "payload_hash"]})
         except jwt.PyJWTError:
-            return False
+            return None
         now = self._clock.now().timestamp()
         iat = claims.get("iat")
-        if not isinstance(iat, (int, float)) or abs(now - iat) > IAT_WINDOW_SECONDS:
-            return False
+        try:
+            fresh = not isinstance(iat, bool) and isinstance(iat, (int, float)) and abs(now - iat) <= IAT_WINDOW_SECONDS
+        except OverflowError:  # an int past any float
+            fresh = False
+        if not fresh:
+            return None
         if isinstance(claims.get("exp"), (int, float)) and claims["exp"] < now:
-            return False
+            return None
         body_hash = hashlib.sha256(request.body).hexdigest()
         if not hmac.compare_digest(str(claims["payload_hash"]), body_hash):
-            return False
-        return self._first_use(str(claims.get("jti") or ""), float(iat), now)
+            return None
+        return claims
 
-    def _first_use(self, jti: str, iat: float, now: float) -> bool:
-        if not jti:
-            return True  # nothing to remember it by; the window and the body hash still hold
-        with self._lock:
-            for old in [k for k, at in self._seen.items() if now - at > IAT_WINDOW_SECONDS]:
-                del self._seen[old]
-            if jti in self._seen:
-                return False
-            self._seen[jti] = iat
-            return True
+    def replay_key(self, request: WebhookRequest) -> tuple[str, datetime] | None:
+        """The JWT (a digest of it, `jti` or not), spent until its `iat` leaves the window. A URL's own
+        MAC carries no time: it is bound to its step and ticket instead."""
+        token = self._token(request)
+        claims = self._claims(request, token) if token else None
+        if claims is None:
+            return None
+        until = datetime.fromtimestamp(float(claims["iat"]) + IAT_WINDOW_SECONDS, timezone.utc)
+        return hashlib.sha256(token.encode()).hexdigest(), until
 
     def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
         """The answer webhook (to, from, uuid), events (status…), input (dtmf) and our notify."""
         status_text = params.get("status")
+        if status_text is not None and not isinstance(status_text, str):
+            raise BadWebhookError("status is not text")
         status = _STATUSES.get(status_text) if status_text else CallStatus.IN_PROGRESS
         if status is None:
             raise BadWebhookError(f"unknown status {status_text!r}")
@@ -230,9 +263,9 @@ class VonageDialer(Dialer):
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
                    timeout_seconds: int) -> str:
         refuse_undialable(CAPABILITIES, to)
+        # the answer and event webhooks are signed by Vonage: their URLs carry no MAC
         return self._voice().create_call(create_call_body(
-            to, caller_id, url(self._base_url, answer, self._url_token), url(self._base_url, status, self._url_token),
-            machine_detection, timeout_seconds))
+            to, caller_id, url(self._base_url, answer), url(self._base_url, status), machine_detection, timeout_seconds))
 
     def redirect(self, call_id: str, script: Script) -> None:
         for verb in script.verbs:
@@ -242,4 +275,5 @@ class VonageDialer(Dialer):
         self._voice().transfer(call_id, {"type": "ncco", "ncco": ncco})
 
     def redirect_to(self, call_id: str, step: Step) -> None:
-        self._voice().transfer(call_id, {"type": "ncco", "url": [url(self._base_url, step, self._url_token)]})
+        # an answer webhook (Vonage signs it): no MAC
+        self._voice().transfer(call_id, {"type": "ncco", "url": [url(self._base_url, step)]})

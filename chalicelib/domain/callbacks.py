@@ -254,7 +254,7 @@ class Callbacks:
             contact = self.agents.get_agent(agent_id).contact
         except UnknownAgentError:
             return None
-        return callable_contact(queue, contact)
+        return callable_contact(queue, contact, self.dispatcher.sip_domains)
 
     def _complete(self, token: str, output: Mapping[str, Any]) -> None:
         try:

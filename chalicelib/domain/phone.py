@@ -39,10 +39,18 @@ _CLIENT = re.compile(r"^client:[A-Za-z0-9_.@-]{1,64}$")
 _PHONE_LIKE = re.compile(r"^\+?[0-9][0-9().-]{5,}$")
 
 
+def sip_domain_allowed(host: str, domains: tuple[str, ...]) -> bool:
+    """The host is one of the domains, or a subdomain of one (case aside)."""
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in (d.lower().strip(".") for d in domains) if d)
+
+
 @dataclass(frozen=True)
 class NumberPolicy:
     allowed_countries: tuple[str, ...]
     default_region: str
+    # The SIP domains agents' sip: contacts may name (the deployment's PBX or trunk); None: any.
+    sip_domains: tuple[str, ...] | None = None
 
     def normalize(self, raw: str | None) -> str:
         """The E.164 form of a real, shown number (any country, any type), or NumberNotAllowedError."""
@@ -101,6 +109,8 @@ class NumberPolicy:
             user = match.group("user").split(";", 1)[0]
             if _PHONE_LIKE.match(user):
                 self.accept(user if user.startswith("+") else "+" + user)
+            if self.sip_domains is not None and not sip_domain_allowed(match.group("host"), self.sip_domains):
+                raise NumberNotAllowedError("SIP domain not allowed (HOLDFAST_AGENT_SIP_DOMAINS)")
             return value
         if ":" in value:
             raise NumberNotAllowedError("only phone numbers, sip: and client: contacts")

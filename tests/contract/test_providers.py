@@ -96,10 +96,16 @@ def test_telnyx_refuses(case: str) -> None:
     assert not TelnyxTelephony(key, clock).verify(request)
 
 
-def test_vonage_known_answer_verifies_once() -> None:
+def test_vonage_known_answer_verifies_and_is_spent_once() -> None:
+    """The JWT verifies; spending it is the edge's (Replays, shared by every container: test_replays_moto)."""
+    from chalicelib.adapters.memory import MemoryReplays
+    from chalicelib.edges.webhooks import replayed
+
     vonage = VonageTelephony(VONAGE_SECRET, FixedClock(KAT_TIME + timedelta(seconds=10)))
-    assert vonage.verify(vonage_request(VONAGE_BODY, VONAGE_TOKEN))
-    assert not vonage.verify(vonage_request(VONAGE_BODY, VONAGE_TOKEN))  # the jti replayed
+    request, replays = vonage_request(VONAGE_BODY, VONAGE_TOKEN), MemoryReplays()
+    assert vonage.verify(request) and vonage.verify(request)
+    assert replayed(vonage, request, replays) is None
+    assert replayed(vonage, request, replays).status == 403  # the same JWT again
 
 
 @pytest.mark.parametrize("case", ["one byte changed", "iat outside the window", "wrong secret", "no token",
@@ -378,7 +384,7 @@ class CallbackWorld:
         from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
         from chalicelib.domain.queues import QueueDirectory
         from chalicelib.edges.webhooks import UseCases, VoiceWebhooks
-        from chalicelib.adapters.memory import FakeBus, FakeDialer
+        from chalicelib.adapters.memory import FakeBus, FakeDialer, MemoryReplays
         from tests.fakes import FakeOrchestrator
 
         queues = QueueDirectory.from_config({"queues": [
@@ -389,7 +395,7 @@ class CallbackWorld:
         self.callbacks = Callbacks(self.stores, self.orch, self.dialer, self.clock, queues, dispatcher)
         flow = CallFlow(self.stores, self.orch, self.clock, queues, FakeBus(), 1000)
         edge = VoiceWebhooks(UseCases(flow, dispatcher, self.callbacks), {provider: adapter(provider, self.clock)},
-                             PUBLIC_URL)
+                             PUBLIC_URL, MemoryReplays())
         monkeypatch.setattr(bootstrap, "webhooks", lambda: edge)  # what the voice route asks for
         self.client = client
         t = self.stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, MONDAY_10_PST,

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jwt
 import pytest
@@ -215,32 +216,51 @@ def test_a_client_contact_is_refused_before_any_request(dialer: Any) -> None:
     assert http.sent == []
 
 
-URL_TOKEN = "per-stage-url-token-0123456789abcdef"
+URL_SECRET = "per-stage-url-secret-6f1c9a4e2b7d8305"
 
 
-def unsigned(query: dict[str, str], headers: dict[str, str] | None = None) -> Any:
+def unsigned(url: str, headers: dict[str, str] | None = None) -> Any:
+    """An unsigned Vonage POST to `url` (a full URL Holdfast gave out, its query included)."""
+    from urllib.parse import urlsplit
+
     from chalicelib.ports import WebhookRequest
-    return WebhookRequest("POST", f"{BASE}/voice/vonage/incoming", query, headers or {}, b'{"uuid": "u-1"}')
+    parts = urlsplit(url)
+    return WebhookRequest("POST", f"{parts.scheme}://{parts.netloc}{parts.path}", dict(parse_qsl(parts.query)),
+                          headers or {}, b'{"uuid": "u-1"}')
 
 
-def test_vonage_unsigned_events_need_the_url_secret_and_a_bad_jwt_is_never_rescued_by_it() -> None:
-    vonage_tel = VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW), url_token=URL_TOKEN)
-    assert vonage_tel.verify(unsigned({"k": URL_TOKEN}))
-    assert not vonage_tel.verify(unsigned({"k": URL_TOKEN[:-1] + "X"}))
-    assert not vonage_tel.verify(unsigned({}))
-    assert not vonage_tel.verify(unsigned({"k": URL_TOKEN}, {"Authorization": "Bearer forged"}))
-    assert not VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW)).verify(unsigned({"k": ""}))
+def ncco_urls(ncco: str) -> list[str]:
+    return [u for action in json.loads(ncco) for u in action.get("eventUrl", [])]
 
 
-def test_every_url_given_to_vonage_carries_the_url_secret() -> None:
-    ncco = VonageTelephony("", url_token=URL_TOKEN).render(explicit_no_input(EVERY_VERB), BASE)
-    urls = [u for action in json.loads(ncco) for u in action.get("eventUrl", [])]
-    assert len(urls) == 5 and all(u.endswith(f"k={URL_TOKEN}") or f"k={URL_TOKEN}&" in u for u in urls)
+def test_an_unsigned_vonage_event_opens_only_the_step_and_ticket_of_its_own_url() -> None:
+    """Issue 21 item 4: without a JWT, only an NCCO eventUrl's own MAC is believed, for that step and
+    ticket; the URL secret itself opens nothing, and a bad JWT is never rescued by a good MAC."""
+    vonage_tel = VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW), url_token=URL_SECRET)
+    offer = ncco_urls(vonage_tel.render(Script.of(Gather(OFFER, (Say("Press 1", "en-US"),))), BASE))[0]
+    assert vonage_tel.verify(unsigned(offer))
+    mac = dict(parse_qsl(offer.split("?", 1)[1]))["k"]
+    assert not vonage_tel.verify(unsigned(f"{BASE}/voice/vonage/confirm?t=support-1&k={mac}"))  # another step
+    assert not vonage_tel.verify(unsigned(f"{BASE}/voice/vonage/offer?t=support-2&k={mac}"))  # another ticket
+    assert not vonage_tel.verify(unsigned(f"{BASE}/voice/vonage/offer?t=support-1&k={URL_SECRET}"))  # the secret
+    assert not vonage_tel.verify(unsigned(f"{BASE}/voice/vonage/offer?t=support-1"))
+    assert not vonage_tel.verify(unsigned(offer, {"Authorization": "Bearer forged"}))
+    assert not VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW)).verify(unsigned(offer))
+
+
+def test_no_url_given_to_vonage_carries_the_url_secret_and_answer_and_event_urls_carry_no_mac() -> None:
+    ncco = VonageTelephony("", url_token=URL_SECRET).render(explicit_no_input(EVERY_VERB), BASE)
+    urls = ncco_urls(ncco)
+    macs = [dict(parse_qsl(u.split("?", 1)[1])).get("k") for u in urls]
+    assert len(urls) == 5 and all(macs) and URL_SECRET not in ncco
+    assert len(set(macs)) == len(set(urls))  # one MAC per URL
     http = Recording(reply=CREATED)
-    VonageDialer("app-1", PEM, BASE, "https://vonage.test", http, FixedClock(NOW), url_token=URL_TOKEN).place_call(
+    VonageDialer("app-1", PEM, BASE, "https://vonage.test", http, FixedClock(NOW), url_token=URL_SECRET).place_call(
         "+14155550100", "+18005550100", Step.of("cb-answer", t="s-1"), Step.of("cb-status", t="s-1"), False, 25)
     body = json.loads(http.sent[0].body or b"{}")
-    assert f"k={URL_TOKEN}" in body["answer_url"][0] and f"k={URL_TOKEN}" in body["event_url"][0]
+    # the answer and event webhooks are signed by Vonage: their URLs open nothing without its JWT
+    assert body["answer_url"] == [f"{BASE}/voice/vonage/cb-answer?t=s-1"]
+    assert body["event_url"] == [f"{BASE}/voice/vonage/cb-status?t=s-1"]
 
 
 # --- Holdfast's own Vonage client, held to Vonage's library and to PyJWT (issue 24: the SDK is not shipped)
