@@ -41,7 +41,7 @@ def public_key(text: str) -> Ed25519PublicKey | None:
 
 class TelnyxTelephony(Telephony):
     name = "telnyx"
-    content_type = "text/xml"
+    content_type = "text/xml; charset=utf-8"
     capabilities = CAPABILITIES
 
     def __init__(self, public_key_b64: str, clock: Clock | None = None) -> None:

@@ -41,7 +41,7 @@ def signed_urls(url: str, query: Mapping[str, str]) -> list[str]:
 
 class TwilioTelephony(Telephony):
     name = "twilio"
-    content_type = "text/xml"
+    content_type = "text/xml; charset=utf-8"
     capabilities = CAPABILITIES
 
     def __init__(self, auth_token: str) -> None:

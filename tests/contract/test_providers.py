@@ -343,6 +343,28 @@ def test_after_hours_in_ukrainian_in_the_provider_s_voice(client: Client, clock:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_reply_names_its_charset_so_ukrainian_reads_as_said(client: Client, clock: FixedClock, provider: str) -> None:
+    """A client that honours the Content-Type header decodes the body as the header says: text/xml without a
+    charset is US-ASCII/Latin-1 to it (RFC 2616, RFC 3023), which turns every Cyrillic prompt into mojibake."""
+    from email.message import Message
+
+    clock.current = MONDAY_NIGHT_KYIV
+    wire = WIRES[provider]
+    path = f"/voice/{provider}/incoming"
+    body, headers = wire.request(PUBLIC_URL + path, wire.event("incoming", call=f"{provider}-uk", caller="+380441234567",
+                                                               called=KYIV), clock.now())
+    reply = client.http.post(path, headers=headers, body=body)
+    header = Message()
+    header["Content-Type"] = reply.headers["Content-Type"]
+    assert header.get_content_type() == ("application/json" if provider == "vonage" else "text/xml")
+    # JSON is UTF-8 by definition (RFC 8259); text/* defaults to Latin-1 unless the header says otherwise
+    charset = header.get_content_charset() or ("utf-8" if provider == "vonage" else "iso-8859-1")
+    text = reply.body.decode(charset)
+    said = " ".join(a.get("text", "") for a in json.loads(text)) if provider == "vonage" else text
+    assert "Дякуємо за дзвінок" in said
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_json_and_form_bodies_both_reach_the_route(client: Client, clock: FixedClock, provider: str) -> None:
     wire = WIRES[provider]
     caller = Caller(client, wire, clock, call=f"{provider}-call-1")
