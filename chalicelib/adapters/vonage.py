@@ -293,8 +293,12 @@ class VonageDialer(Dialer):
         for verb in script.verbs:
             if isinstance(verb, Dial):
                 refuse_undialable(CAPABILITIES, verb.target)
-        with self._calling("transfer", gone=True) as voice:
-            voice.transfer_call_ncco(call_id, typed_ncco(json.loads(self._markup.render(script, self._base_url))))
+        ncco = json.loads(self._markup.render(script, self._base_url))
+        with self._calling("transfer" if ncco else "hangup", gone=True) as voice:
+            if not ncco:  # nothing left to do but end the call (an NCCO cannot be empty)
+                voice.hangup(call_id)
+            else:
+                voice.transfer_call_ncco(call_id, typed_ncco(ncco))
 
     def redirect_to(self, call_id: str, step: Step) -> None:
         with self._calling("transfer", gone=True) as voice:

@@ -14,7 +14,7 @@ from ..ports import Clock, Dialer, Orchestrator, Stores
 from . import guard, learning, speech
 from .dispatch import Dispatcher, callable_contact
 from .estimator import QueueEventKind
-from .errors import BadRequestError, StaleTokenError, TelephonyError, UnknownAgentError
+from .errors import BadRequestError, CallGoneError, StaleTokenError, TelephonyError, UnknownAgentError
 from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
 from .phone import national_format
 from .prompts import spoken_digits
@@ -170,9 +170,11 @@ class Callbacks:
         """The outbound call ended. Unanswered: its outcome. Answered: the agent is free again."""
         ticket, queue = self._load(ticket_id)
         if event.answered_by is not None and event.answered_by.not_a_person and not event.status.ended:
-            # The verdict came apart from the answer (Telnyx's status callback, Vonage's event).
-            if ticket.dial_id == did and queue.dial_mode != "agent_first":
-                self.finish(ticket, did, Outcome.MACHINE)
+            # The verdict came apart from the answer (Telnyx's status callback, Vonage's event). Where the
+            # answer's script already runs (Vonage: greeting, then the agent), the call ends now, or the
+            # voicemail records the greeting and the agent is put through to it.
+            if ticket.dial_id == did and queue.dial_mode != "agent_first" and self.finish(ticket, did, Outcome.MACHINE):
+                self._hang_up(event.call_id, ticket)
             return
         if event.status is CallStatus.COMPLETED:
             # An answered call's outcome is its <Dial> action's to report, and status callbacks can
@@ -225,6 +227,15 @@ class Callbacks:
         log.info("callback attempt ended", extra={"ticket": ticket.id, "outcome": outcome.value,
                                                   "attempt": ticket.attempts, "retry": plan is not None})
         return True
+
+    def _hang_up(self, call_id: str, ticket: Ticket) -> None:
+        try:
+            self.dialer.redirect(call_id, Script.of(Hangup()))
+        except CallGoneError:
+            pass  # ended already
+        except TelephonyError:
+            # the attempt is closed and the agent free: whatever the call does now, no attempt waits on it
+            log.warning("could not hang up a callback answered by a machine", extra={"ticket": ticket.id})
 
     def _free_agent(self, ticket: Ticket, status: AgentStatus) -> None:
         agent_id = ticket.agent_id or ""

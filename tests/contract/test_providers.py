@@ -446,6 +446,35 @@ def test_customer_first_machine_is_not_bridged_wherever_the_verdict_arrives(rout
     assert len(w.outcomes()) == 1
 
 
+@pytest.mark.parametrize("provider", ["telnyx", "vonage"])
+def test_a_machine_heard_apart_from_the_answer_is_hung_up_at_once(route: Client, monkeypatch: pytest.MonkeyPatch,
+                                                                   provider: str) -> None:
+    """Vonage (behavior continue) runs the answer NCCO, the greeting then the connect to the agent, while
+    detection goes on; a machine verdict must end that live leg there and then, or the voicemail records the
+    greeting and the agent is put through to it. (Telnyx holds the answer until its verdict: ending the
+    call is the same, and is harmless.)"""
+    from chalicelib.domain.script import Hangup
+
+    w = CallbackWorld(provider, "customer_first", route, monkeypatch)
+    if provider == "vonage":
+        answered = w.post("cb-answer", "answer")
+        assert "calling you back" in answered and any(k == "dial" for k, _ in w.wire.next_urls(answered))
+    w.post("cb-status", "machine")
+    w.post("cb-status", "machine")  # delivered twice: one outcome, one hang-up
+    assert w.result() == "machine" and len(w.outcomes()) == 1
+    assert [(call, script.verbs) for call, script in w.dialer.redirects] == [("out-1", (Hangup(),))]
+    assert w.stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE  # free for the next caller
+
+
+@pytest.mark.parametrize("provider", ["telnyx", "vonage"])
+def test_a_person_heard_apart_from_the_answer_stays_on_the_line(route: Client, monkeypatch: pytest.MonkeyPatch,
+                                                                 provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first", route, monkeypatch)
+    w.post("cb-answer", "answer")
+    w.post("cb-status", "human")
+    assert w.dialer.redirects == [] and w.result() == ""
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_customer_first_human_is_greeted_bridged_and_served(route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
     w = CallbackWorld(provider, "customer_first", route, monkeypatch)

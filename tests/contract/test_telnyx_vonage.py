@@ -156,6 +156,17 @@ def test_vonage_places_a_call_with_an_application_jwt_and_transfers_by_ncco() ->
     assert with_ours["from"] == "18005550100" and "randomFromNumber" not in with_ours
 
 
+def test_vonage_ends_a_live_call_with_a_hangup_not_an_empty_transfer() -> None:
+    """A script that only hangs up (a machine answered) is Vonage's hangup action on the call, which ends
+    it whatever its NCCO is doing, rather than a transfer to an NCCO with nothing in it."""
+    http = Recording()
+    vonage(http).redirect("u-1", Script.of(Hangup()))
+    vonage(http).redirect("u-1", Script.of(Say("Goodbye", "en-US"), Hangup()))
+    assert [(r.method, r.url) for r in http.sent] == [("PUT", "https://vonage.test/v1/calls/u-1")] * 2
+    assert json.loads(http.sent[0].body or b"{}") == {"action": "hangup"}
+    assert json.loads(http.sent[1].body or b"{}")["action"] == "transfer"  # something to say first: the NCCO says it
+
+
 def test_vonage_library_reaches_a_plain_http_stand_in_and_transfers_by_url() -> None:
     """The library always calls https://<api_host>; a local API (the simulated network) is plain HTTP."""
     seen: list[tuple[str, str, dict[str, Any]]] = []
