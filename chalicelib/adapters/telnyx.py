@@ -145,7 +145,8 @@ class TelnyxDialer(Dialer):
             "ApplicationSid": self._application, "To": to, "From": caller_id,
             "Url": step_url(self._base_url, "telnyx", answer), "Method": "POST",
             "StatusCallback": step_url(self._base_url, "telnyx", status), "StatusCallbackMethod": "POST",
-            "Timeout": timeout_seconds}
+            # the events Holdfast acts on: answered carries the AMD verdict (AnsweredBy), completed the outcome
+            "StatusCallbackEvent": "answered completed", "Timeout": timeout_seconds}
         if machine_detection:
             body["MachineDetection"] = "Enable"  # sync: the verdict comes on the status callback
         found = self._post("Calls", body)

@@ -100,6 +100,9 @@ def test_telnyx_places_a_call_with_amd_and_redirects_inline_or_by_url() -> None:
     assert sent.headers["Authorization"] == "Bearer KEY0123"
     body = json.loads(sent.body or b"{}")
     assert body["MachineDetection"] == "Enable" and body["ApplicationSid"] == "app-1"
+    # Synchronous AMD's verdict is the AnsweredBy of the status callback (texml-answering-machine), which
+    # Telnyx sends only for the events asked for: the answer (the verdict) and the end (the outcome).
+    assert set(body["StatusCallbackEvent"].split()) == {"answered", "completed"}
     assert body["Url"] == f"{BASE}/voice/telnyx/cb-answer?d=x&t=s-1"
     telnyx(http).redirect("v3:xyz", Script.of(Hangup()))
     assert json.loads(http.sent[1].body or b"{}")["Texml"].endswith("<Response><Hangup /></Response>")
