@@ -150,17 +150,15 @@ class VonageTelephony(Telephony):
         return {"action": "notify", "payload": {"step": step.name}, "eventUrl": self._url(base_url, step, **more),
                 "eventMethod": "POST"}
 
-    def _actions(self, verb: Verb, base_url: str, barge_in: bool = False) -> list[dict[str, Any]]:
+    def _actions(self, verb: Verb, base_url: str) -> list[dict[str, Any]]:
         if isinstance(verb, Say):
-            talk: dict[str, Any] = {"action": "talk", "text": verb.text, "language": voice_for(VOICES, verb.language)[1]}
-            return [talk | {"bargeIn": True}] if barge_in else [talk]
+            return [{"action": "talk", "text": verb.text, "language": voice_for(VOICES, verb.language)[1]}]
         if isinstance(verb, Play):
-            stream: dict[str, Any] = {"action": "stream", "streamUrl": [verb.url], "loop": verb.loop}
-            return [stream | {"bargeIn": True}] if barge_in else [stream]
+            return [{"action": "stream", "streamUrl": [verb.url], "loop": verb.loop}]
         if isinstance(verb, Pause):
             return [{"action": "talk", "text": f'<speak><break time="{verb.seconds}s"/></speak>'}]
         if isinstance(verb, Gather):
-            prompts = [a for p in verb.prompts for a in self._actions(p, base_url, barge_in=True)]
+            prompts = _barge_in([a for p in verb.prompts for a in self._actions(p, base_url)])
             more = {NO_INPUT_PARAM: verb.no_input.encode()} if verb.no_input else {}
             dtmf: dict[str, Any] = {"maxDigits": verb.num_digits or 20,
                                     "timeOut": min(verb.timeout_seconds, MAX_INPUT_TIMEOUT),
@@ -180,8 +178,8 @@ class VonageTelephony(Telephony):
             endpoint = ({"type": "sip", "uri": verb.target} if verb.target.startswith("sip:")
                         else {"type": "phone", "number": verb.target.lstrip("+")})
             connect: dict[str, Any] = {"action": "connect", "endpoint": [endpoint], "timeout": verb.timeout_seconds}
-            if verb.caller_id:
-                connect["from"] = verb.caller_id.lstrip("+")
+            # a phone endpoint needs a caller id: ours, else one of the application's numbers
+            connect |= {"from": verb.caller_id.lstrip("+")} if verb.caller_id else {"randomFromNumber": True}
             if verb.action:
                 # one eventUrl gets the connect's events (ringing, answered, then how it ended): the
                 # status step rides along in the action's query, and the voice webhook runs it
@@ -191,6 +189,17 @@ class VonageTelephony(Telephony):
                             "eventMethod": "POST"}
             return [connect]
         raise TypeError(f"cannot render {verb!r}")  # pragma: no cover - the Verb union is closed
+
+
+def _barge_in(prompts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A Gather's prompts before its input. A key may cut short the prompts of the last run of one kind
+    (talks, or streams): Vonage requires the next action after a barge-in talk that is not a talk (a stream,
+    one not a stream) to be the input, so the music after an announcement takes the keys, not the words."""
+    last = prompts[-1]["action"] if prompts else None
+    run = len(prompts)
+    while run and prompts[run - 1]["action"] == last:
+        run -= 1
+    return prompts[:run] + [p | {"bargeIn": True} for p in prompts[run:]]
 
 
 class _ClockedAuth(Auth):
@@ -225,8 +234,6 @@ def typed_ncco(ncco: list[dict[str, Any]]) -> list[ncco_models.NccoAction]:
     actions: list[ncco_models.NccoAction] = []
     for action in ncco:
         fields = {("from_" if k == "from" else k): v for k, v in action.items()}
-        if action["action"] == "connect" and "from" not in action:
-            fields["randomFromNumber"] = True  # the library insists on one; Vonage picks an application number
         actions.append(_NCCO_MODELS[action["action"]].model_validate(fields))
     return actions
 

@@ -36,6 +36,11 @@ def iso(moment: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _caller_id(queue: QueueConfig) -> str | None:
+    """The number a callback shows: the queue's caller id, else the number the caller called."""
+    return queue.caller_id or (queue.numbers[0] if queue.numbers else None)
+
+
 @dataclass(frozen=True)
 class DialRequest:
     """The Dial step's SQS message. It names the agent by id only: no contact (which may be a phone
@@ -102,7 +107,7 @@ class Callbacks:
         try:
             call_id = self.dialer.place_call(
                 to=contact if mode_agent_first else number,
-                caller_id=queue.caller_id or (queue.numbers[0] if queue.numbers else number),
+                caller_id=_caller_id(queue) or number,
                 answer=Step.of("cb-answer", **params), status=Step.of("cb-status", **params),
                 machine_detection=not mode_agent_first, timeout_seconds=25)
         except TelephonyError:
@@ -126,7 +131,7 @@ class Callbacks:
             self.dialing.note_leg(ticket.id, ticket.agent_id or "", "talking", self.clock.now())
             digits = spoken_digits(national_format(ticket.callback_number or ""))
             return Script.of(self._say(queue, lang, "agent_whisper", number=ticket.number, digits=digits),
-                             Dial(ticket.callback_number or "", caller_id=queue.caller_id, action=action,
+                             Dial(ticket.callback_number or "", caller_id=_caller_id(queue), action=action,
                                   timeout_seconds=25))
         if event.answered_by is not None and event.answered_by.not_a_person:
             self.finish(ticket, did, Outcome.MACHINE)

@@ -503,6 +503,21 @@ def test_agent_first_busy_customer_is_retried(route: Client, monkeypatch: pytest
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+def test_agent_first_the_customer_sees_the_queue_s_number(route: Client, monkeypatch: pytest.MonkeyPatch,
+                                                          provider: str) -> None:
+    """The agent answered; the customer's phone shows the number they called (the queue has no caller_id of
+    its own), as it does for a customer-first callback. Vonage refuses a connect to a phone without one."""
+    w = CallbackWorld(provider, "agent_first", route, monkeypatch)
+    markup = w.post("cb-answer", "answer")
+    if provider == "vonage":
+        [connect] = [a for a in json.loads(markup) if a["action"] == "connect"]
+        assert connect["endpoint"] == [{"type": "phone", "number": "14155550100"}] and connect["from"] == "18005550100"
+    else:
+        dial = next(e for e in ET.fromstring(markup).iter() if e.tag == "Dial")
+        assert dial.get("callerId") == SUPPORT and dial[0].text == "+14155550100"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_unanswered_callback_is_retried(route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
     w = CallbackWorld(provider, "customer_first", route, monkeypatch)
     w.post("cb-status", "no_answer")

@@ -21,6 +21,7 @@ from chalicelib.domain.errors import CallGoneError, TelephonyError
 from chalicelib.domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                                       Step, explicit_no_input)
 from chalicelib.adapters.memory import FixedClock
+from tests.contract.providers import ncco_problems
 
 BASE = "https://h/api"
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
@@ -47,9 +48,12 @@ def test_ncco_renders_every_verb_without_a_queue() -> None:
     ncco = json.loads(VonageTelephony("").render(explicit_no_input(EVERY_VERB), BASE))
     assert [a["action"] for a in ncco] == ["talk", "stream", "talk", "talk", "stream", "input", "notify", "notify",
                                            "notify", "connect"]
-    talk, stream, _, prompt, _, gather, redirect, hold, leave, connect = ncco
+    talk, stream, _, prompt, music, gather, redirect, hold, leave, connect = ncco
     assert talk == {"action": "talk", "text": "Hello", "language": "en-US"} and stream["loop"] == 2
-    assert prompt["bargeIn"] and prompt["language"] == "ru-RU"
+    # a key cuts the music short; the talk before it cannot barge in (the action after a barge-in talk
+    # that is not a talk must be the input)
+    assert music["bargeIn"] and "bargeIn" not in prompt and prompt["language"] == "ru-RU"
+    assert ncco_problems(ncco) == []
     assert gather["dtmf"] == {"maxDigits": 1, "timeOut": 10, "submitOnHash": False}
     assert gather["eventUrl"] == [f"{BASE}/voice/vonage/offer?t=support-1&ni=bye%3Ft%3Dsupport-1"]
     assert redirect["eventUrl"] == [f"{BASE}/voice/vonage/bye?t=support-1"]
@@ -57,6 +61,25 @@ def test_ncco_renders_every_verb_without_a_queue() -> None:
     assert leave["eventUrl"] == [f"{BASE}/voice/vonage/queue-exit?t=support-1&result=leave"]
     assert connect["endpoint"] == [{"type": "sip", "uri": "sip:alice@pbx.example"}] and connect["from"] == "18005550100"
     assert connect["eventType"] == "synchronous"
+
+
+@pytest.mark.parametrize("prompts, barging", [
+    ((Say("one", "en-US"), Say("two", "en-US")), ["talk", "talk"]),
+    ((Say("place", "en-US"), Say("press 1", "en-US"), Play("https://m/hold.mp3")), ["stream"]),
+    ((Play("https://m/recorded.mp3"), Say("press 1", "en-US"), Pause(1)), ["talk", "talk"]),
+    ((Play("https://m/a.mp3"), Play("https://m/b.mp3")), ["stream", "stream"]),
+])
+def test_only_the_prompts_right_before_the_input_barge_in(prompts: tuple[Any, ...], barging: list[str]) -> None:
+    ncco = json.loads(VonageTelephony("").render(Script.of(Gather(OFFER, prompts)), BASE))
+    assert ncco_problems(ncco) == [] and ncco[-1]["action"] == "input"
+    assert [a["action"] for a in ncco if a.get("bargeIn")] == barging
+
+
+def test_a_connect_to_a_phone_always_has_a_caller_id() -> None:
+    ours, none = (json.loads(VonageTelephony("").render(Script.of(Dial("+14155550100", caller_id=c)), BASE))[0]
+                  for c in ("+18005550100", None))
+    assert ours["from"] == "18005550100" and "randomFromNumber" not in ours
+    assert none["randomFromNumber"] is True and "from" not in none
 
 
 def test_explicit_no_input_goes_where_the_script_would() -> None:
