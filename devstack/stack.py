@@ -6,11 +6,16 @@ import os
 import secrets
 import socket
 import threading
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from chalicelib.settings import DEFAULT_QUEUES_FILE
+
+if TYPE_CHECKING:
+    from chalicelib.domain.queues import QueueDirectory
 
 # Well known, so only ever used with the simulated network (which signs with it); never with a real provider.
 LOCAL_AUTH_TOKEN = "holdfast-local-auth-token-simulated-network"
@@ -85,6 +90,13 @@ class LocalStack:
         self._thread: threading.Thread | None = None
         self._pump = None
         self.resources = None
+        self.queues: QueueDirectory | None = None  # what the simulated network's demo offers callers
+
+    def now(self) -> datetime:
+        """The stack's clock: the real one moved by --clock's offset (what the app and the workflow follow)."""
+        from chalicelib.bootstrap import OffsetClock
+
+        return OffsetClock(self.clock_offset_seconds).now()
 
     @property
     def moto_url(self) -> str:
@@ -184,14 +196,14 @@ class LocalStack:
         return open_callbacks(items)
 
     def _start_network(self) -> None:
-        from chalicelib.bootstrap import OffsetClock, load_queues
+        from chalicelib.bootstrap import load_queues
 
         from .demo import demo_state
         from .network import SimNetwork
 
         os.environ["TWILIO_ACCOUNT_SID"] = LOCAL_ACCOUNT_SID
-        queues = load_queues(os.environ.get("HOLDFAST_QUEUES_FILE") or DEFAULT_QUEUES_FILE)
-        now = OffsetClock(self.clock_offset_seconds).now
+        self.queues = queues = load_queues(os.environ.get("HOLDFAST_QUEUES_FILE") or DEFAULT_QUEUES_FILE)
+        now = self.now
         assert self.snapshot is not None
         self.network = SimNetwork(self.public_url, os.environ["TWILIO_AUTH_TOKEN"], LOCAL_ACCOUNT_SID,
                                   pace=self.pace, host=self.host, port=self.network_port,
