@@ -33,6 +33,8 @@ class StartError(Exception):
 def check_port_free(host: str, port: int, setting: str) -> None:
     """A taken port is a clear error naming the setting to change, never a hang."""
     with socket.socket() as probe:
+        # as the servers themselves bind: the last run's connections in TIME_WAIT do not take the port
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

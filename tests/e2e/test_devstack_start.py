@@ -36,6 +36,31 @@ def test_a_taken_port_is_a_clear_error_naming_the_setting(tmp_path: Path, which:
     assert f"port {port}" in done.stderr and f"set {setting}" in done.stderr, done.stderr
 
 
+def test_a_port_the_last_run_left_in_time_wait_is_free() -> None:
+    """Right after Ctrl-C the last run's connections linger in TIME_WAIT on its ports; the servers bind
+    with SO_REUSEADDR and start fine, so the check must not call the port taken either."""
+    from devstack.stack import check_port_free
+
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server and werkzeug do
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            conn, _ = server.accept()
+            conn.close()  # the server closes first: its end of the connection waits in TIME_WAIT
+            client.recv(1)
+    with socket.socket() as plain, pytest.raises(OSError):  # the scenario is real: a plain bind is refused
+        plain.bind(("127.0.0.1", port))
+    check_port_free("127.0.0.1", port, "HOLDFAST_PORT")
+    with socket.socket() as listening:  # a port someone listens on is still taken
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(("127.0.0.1", port))
+        listening.listen()
+        with pytest.raises(StartError, match=f"port {port} on 127.0.0.1 is taken"):
+            check_port_free("127.0.0.1", port, "HOLDFAST_PORT")
+
+
 def test_with_a_real_provider_the_admin_token_is_generated_owner_only(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     for key in ("HOLDFAST_ADMIN_TOKEN", "HOLDFAST_AGENT_TOKEN", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"):
         monkeypatch.delenv(key, raising=False)
