@@ -92,10 +92,10 @@ def pending_callbacks(items: list[dict[str, Any]], queues: QueueDirectory, now: 
 
 
 def demo_state(items: Callable[[], list[dict[str, Any]]], queues: QueueDirectory,
-               now: Callable[[], datetime]) -> Callable[[], dict[str, Any]]:
-    """What the network adds to /sim/state for the page."""
+               now: Callable[[], datetime], provider: str = "twilio") -> Callable[[], dict[str, Any]]:
+    """What the network adds to /sim/state for the page (which names the provider it behaves like)."""
     def state() -> dict[str, Any]:
         at = now()
-        return {"now": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "callers": caller_choices(queues, at),
-                "callbacks": pending_callbacks(items(), queues, at)}
+        return {"now": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "provider": provider,
+                "callers": caller_choices(queues, at), "callbacks": pending_callbacks(items(), queues, at)}
     return state

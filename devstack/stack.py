@@ -211,7 +211,7 @@ class LocalStack:
                                   pace=self.pace, host=self.host, port=self.network_port,
                                   admin_token=os.environ["HOLDFAST_AGENT_TOKEN"],
                                   duplicate_status=self.chaos, out_of_order=self.chaos, now=now,
-                                  extra_state=demo_state(self.snapshot.items, queues, now),
+                                  extra_state=demo_state(self.snapshot.items, queues, now, self.provider),
                                   agent_queues=tuple(q.id for q in queues), provider=self.provider).start()
         os.environ["TWILIO_API_BASE_URL"] = self.network.url
         if self.provider == "telnyx":  # Holdfast answers and dials Telnyx, checking the network's own key
@@ -253,11 +253,20 @@ class LocalStack:
         self._pump.start()
 
     def banner(self) -> str:
+        from chalicelib.adapters.webhook_urls import CONSOLES, incoming_url
+
+        console = CONSOLES[self.provider]
+        if self.provider != "twilio":  # signed with its own key: the network's locally, the account's for real
+            signed = f"  Webhook signatures: {console.signed}" + ("; the simulated network's own" if self.simulated else "")
+        elif os.environ["TWILIO_AUTH_TOKEN"] != LOCAL_AUTH_TOKEN:
+            signed = "  Webhook signing token: (from TWILIO_AUTH_TOKEN)"
+        else:
+            signed = f"  Webhook signing token: {LOCAL_AUTH_TOKEN}"
         return "\n".join([
             "Holdfast is running locally (embedded AWS: moto server at " + self.moto_url + ").",
-            "  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
-            f"    POST {self.public_url}/voice/{self.provider}/incoming",
-            f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
+            f"  Voice webhook for {console.name} (paste into {console.setting}):",
+            f"    POST {incoming_url(self.public_url, self.provider)}",
+            signed,
             f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer "
             + (f"$(cat {self.agent_token_path}); generated at first start, owner-only)"
                if self.agent_token_path else
@@ -271,8 +280,8 @@ class LocalStack:
             f"  Health: GET {self.public_url}/health",
             f"  State: {self.state_dir / 'state.json'} ({self.restored} items restored, {self.redriven} callbacks' "
             "workflows re-driven; `make run ARGS=--fresh` starts empty)",
-            (f"  Simulated phone network (place calls, press keys, put agents on): {self.network.url}/"
-             if self.network else "  Provider: Twilio (TWILIO_ACCOUNT_SID is set)"),
+            (f"  Simulated phone network, behaving like {console.name} (place calls, press keys, put agents on): "
+             f"{self.network.url}/" if self.network else f"  Provider: {console.name} (a real account)"),
             "Press Ctrl-C to stop.",
         ])
 

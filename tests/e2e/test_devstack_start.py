@@ -61,6 +61,28 @@ def test_a_port_the_last_run_left_in_time_wait_is_free() -> None:
             check_port_free("127.0.0.1", port, "HOLDFAST_PORT")
 
 
+@pytest.mark.parametrize("provider, console, signed", [
+    ("twilio", "the Twilio console, the number's 'A call comes in' and 'Call status changes'",
+     "Webhook signing token: holdfast-local-auth-token-simulated-network"),
+    ("telnyx", "the Telnyx portal, the TeXML application's 'Voice URL' and 'Status callback URL'",
+     "Webhook signatures: Ed25519, checked with the account's public key (TELNYX_PUBLIC_KEY)"),
+    ("vonage", "the Vonage dashboard, the application's Voice 'Answer URL' and 'Event URL' (both POST)",
+     "Webhook signatures: JWT (HS256) with the signature secret (VONAGE_SIGNATURE_SECRET)")])
+def test_the_banner_names_the_chosen_provider_and_where_its_webhook_goes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, console: str, signed: str) -> None:
+    from devstack.stack import LOCAL_AGENT_TOKEN, LOCAL_AUTH_TOKEN
+
+    for key, value in {"TWILIO_AUTH_TOKEN": LOCAL_AUTH_TOKEN, "HOLDFAST_ADMIN_TOKEN": LOCAL_ADMIN_TOKEN,
+                       "HOLDFAST_AGENT_TOKEN": LOCAL_AGENT_TOKEN, "HOLDFAST_PUBLIC_URL": "http://127.0.0.1:8000"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    banner = LocalStack(state_dir=tmp_path, provider=provider).banner()
+    assert f"paste into {console}" in banner and f"POST http://127.0.0.1:8000/voice/{provider}/incoming" in banner
+    assert signed in banner
+    if provider != "twilio":
+        assert "Twilio" not in banner and "TwiML" not in banner and "signing token" not in banner
+
+
 def test_with_a_real_provider_the_admin_token_is_generated_owner_only(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     for key in ("HOLDFAST_ADMIN_TOKEN", "HOLDFAST_AGENT_TOKEN", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"):
         monkeypatch.delenv(key, raising=False)

@@ -73,6 +73,29 @@ def test_the_demo_page_is_served(demo: Demo) -> None:
     assert "Holdfast on a simulated phone network" in page and "/sim/state" in page
 
 
+def test_the_demo_page_names_the_provider_the_network_behaves_like(demo: Demo) -> None:
+    """In Chromium: the page says which provider's calls it makes (never Twilio's TwiML on Telnyx or Vonage)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.test_console_browser import CHROMIUM, CHROMIUM_ARGS
+
+    expected = {"twilio": ("a Twilio", "TwiML"), "telnyx": ("a Telnyx", "TeXML"), "vonage": ("a Vonage", "NCCO")}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(demo.net + "/")
+            who, markup = expected[demo.provider]
+            page.wait_for_function("document.getElementById('provider').textContent.startsWith('a ')"
+                                   " && document.getElementById('now').textContent !== ''")
+            intro = page.locator("p.meta").first.inner_text()
+            assert f"exactly as {who} call would" in intro and markup in intro, intro
+            if demo.provider != "twilio":
+                assert "Twilio" not in intro and "TwiML" not in intro, intro
+        finally:
+            browser.close()
+
+
 def test_press_1_then_an_agent_comes_on_and_the_callback_connects(demo: Demo) -> None:
     caller = CALLER
     sid = demo.sim("/sim/call", {"from": caller})["sid"]
