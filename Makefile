@@ -11,9 +11,11 @@ STAGE ?= dev
 ARGS  ?=
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@echo "Installing Holdfast's Python packages into $(VENV) (first run, or the requirements changed): a few minutes..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+	@echo "Installed into $(VENV)."
 
 run: $(STAMP)
 	$(BIN)/python -m devstack $(ARGS)
