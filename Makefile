@@ -4,9 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart screenshots deploy destroy package clean
+.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart screenshots deploy destroy admin-token agent-token package clean
 
-# make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev.
+# make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev;
+# make admin-token STAGE=dev prints the stage's admin token.
 STAGE ?= dev
 ARGS  ?=
 
@@ -54,10 +55,14 @@ package: $(STAMP)
 	$(BIN)/python -m infra.build --stage $(STAGE)
 
 deploy: $(STAMP)
-	$(BIN)/python -m infra.deploy deploy --stage $(STAGE)
+	$(BIN)/python -m infra.deploy deploy --stage $(STAGE) $(ARGS)
 
 destroy: $(STAMP)
-	$(BIN)/python -m infra.deploy destroy --stage $(STAGE)
+	$(BIN)/python -m infra.deploy destroy --stage $(STAGE) $(ARGS)
+
+# The stage's admin token (console sign-in, admin API) and agent token, read from Parameter Store.
+admin-token agent-token: $(STAMP)
+	@$(BIN)/python -m infra.deploy $@ --stage $(STAGE)
 
 screenshots: $(STAMP) chromium
 	HOLDFAST_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser
