@@ -28,7 +28,7 @@ from vonage_voice.models.requests import CreateCallRequest, ToPhone
 from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
 from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (LEG_PARAM, NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
-                             Script, Step, Verb)
+                             Script, Step, Verb, joining)
 from ..domain.speech import voice_for
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
 from .rest import refuse_undialable
@@ -167,7 +167,7 @@ class VonageTelephony(Telephony):
                                "eventUrl": self._url(base_url, verb.action, **more), "eventMethod": "POST"}]
         if isinstance(verb, Enqueue):
             if verb.wait is not None:  # no queue of its own: the caller holds in our wait loop
-                return [self._notify(base_url, verb.wait)]
+                return [self._notify(base_url, joining(verb.wait))]
             hold: dict[str, Any] = {"action": "conversation", "name": verb.queue_name}
             return [hold | {"musicOnHoldUrl": [verb.wait_url]}] if verb.wait_url else [hold]
         if isinstance(verb, Redirect):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from ..domain.callbacks import Callbacks
@@ -12,7 +12,8 @@ from ..domain.errors import BadWebhookError, HoldfastError, TicketNotFoundError,
 from ..domain.model import CallEvent, CallStatus, split_ticket_id
 from ..domain.queues import QueueConfig
 from ..domain.prompts import LANGUAGES, TEXTS
-from ..domain.script import LEG_PARAM, NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step, explicit_no_input
+from ..domain.script import (JOINED_PARAM, LEG_PARAM, NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step,
+                             explicit_no_input)
 from ..ports import Telephony, WebhookRequest
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,8 @@ class VoiceWebhooks:
             handler = STEPS.get(step)
             if handler is None:
                 return HttpReply(400, f"no such no-input step: {step}\n")
+        if query.get(JOINED_PARAM) and event.queue_seconds is None:
+            event = replace(event, queue_seconds=0)  # our wait loop's first poll: just joined the hold
         if step in DIAL_RESULT_STEPS and event.progress and event.dial_status and not event.dial_status.ended:
             # the dialled leg is ringing or talking (Vonage reports each state): not over yet; the
             # Dial's status step, carried along, learns which

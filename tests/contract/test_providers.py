@@ -289,6 +289,49 @@ def test_long_wait_press_1_confirm_books_a_callback(client: Client, clock: Fixed
     assert booked[0].kind == "CALLBACK"
 
 
+def heard_in_silence(caller: Caller) -> list[str]:
+    """What a caller who presses nothing hears after the first Gather of the last markup, as the provider
+    plays it, until hold music: TwiML/TeXML fall through to the verbs after the Gather (a later Gather's
+    prompts, then the Enqueue, whose first wait poll comes at queue time 0); Vonage's input calls its
+    eventUrl with no digits, whose reply NCCO plays next."""
+    heard: list[str] = []
+    if caller.wire.name == "vonage":
+        for _ in range(4):
+            ncco = json.loads(caller.follow("gather", "no_input"))
+            heard += [a.get("text") or a["streamUrl"][0] for a in ncco if a["action"] in ("talk", "stream")]
+            if any(a["action"] == "stream" for a in ncco):
+                return heard
+        return heard
+    verbs = list(ET.fromstring(caller.markup))
+    first = next(i for i, v in enumerate(verbs) if v.tag == "Gather")
+    for verb in verbs[first + 1:]:
+        heard += [v.text or "" for v in ([verb] if verb.tag in ("Say", "Play") else list(verb))]
+        if verb.tag == "Enqueue":
+            wait = caller.post(path_of(verb.get("waitUrl", "")), "wait", QueueTime="0")
+            return heard + [v.text or "" for v in ET.fromstring(wait).iter() if v.tag in ("Say", "Play")]
+    return heard
+
+
+@pytest.mark.usefixtures("staffed")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_no_key_at_the_offer_keeps_the_place_says_the_opt_out_notice_then_holds_with_music(
+        client: Client, clock: FixedClock, provider: str) -> None:
+    """The queue's opt_out_hint is after_choice: a caller who lets the offer pass has chosen to hold, and
+    hears that they keep their place and may press 9; then music, not the announcement again at once."""
+    from chalicelib.domain.prompts import TEXTS
+
+    wire = WIRES[provider]
+    for n in range(3):
+        Caller(client, wire, clock, call=f"{provider}-early-{n}", caller=f"+1415555{n:04d}").call()
+    caller = Caller(client, wire, clock, call=f"{provider}-call-4")
+    assert "press 1" in caller.call()
+    assert heard_in_silence(caller) == [TEXTS["en"]["keep_place"], TEXTS["en"]["opt_out_hint"],
+                                        "https://media.example.com/hold.mp3"]
+    if provider == "vonage":  # then the wait loop goes on: the announcement, between plays of the music
+        caller.follow("gather", "no_input")
+        assert "number 4 in line" in caller.markup and "hold.mp3" in caller.markup
+
+
 @pytest.mark.usefixtures("staffed")
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_press_1_while_holding_leaves_the_hold_and_is_asked_to_confirm(client: Client, clock: FixedClock,

@@ -19,7 +19,7 @@ from chalicelib.adapters.telnyx import TelnyxDialer, TelnyxTelephony
 from chalicelib.adapters.vonage import VonageDialer, VonageTelephony
 from chalicelib.domain.errors import CallGoneError, TelephonyError
 from chalicelib.domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
-                                      Step, explicit_no_input)
+                                      Step, explicit_no_input, joining)
 from chalicelib.adapters.memory import FixedClock
 from tests.contract.providers import ncco_problems
 
@@ -57,7 +57,8 @@ def test_ncco_renders_every_verb_without_a_queue() -> None:
     assert gather["dtmf"] == {"maxDigits": 1, "timeOut": 10, "submitOnHash": False}
     assert gather["eventUrl"] == [f"{BASE}/voice/vonage/offer?t=support-1&ni=bye%3Ft%3Dsupport-1"]
     assert redirect["eventUrl"] == [f"{BASE}/voice/vonage/bye?t=support-1"]
-    assert hold["eventUrl"] == [f"{BASE}/voice/vonage/wait?t=support-1"]  # the wait loop, not a queue
+    # the wait loop, not a queue; its first poll says the caller just joined (music, no announcement)
+    assert hold["eventUrl"] == [f"{BASE}/voice/vonage/wait?t=support-1&joined=1"]
     assert leave["eventUrl"] == [f"{BASE}/voice/vonage/queue-exit?t=support-1&result=leave"]
     assert connect["endpoint"] == [{"type": "sip", "uri": "sip:alice@pbx.example"}] and connect["from"] == "18005550100"
     assert connect["eventType"] == "synchronous"
@@ -85,7 +86,7 @@ def test_a_connect_to_a_phone_always_has_a_caller_id() -> None:
 def test_explicit_no_input_goes_where_the_script_would() -> None:
     gather = Gather(OFFER, (Say("Press 1", "en-US"),))
     assert explicit_no_input(Script.of(gather, Redirect(BYE))).verbs[0].no_input == BYE
-    assert explicit_no_input(Script.of(gather, gather, HOLD)).verbs[0].no_input == HOLD.wait
+    assert explicit_no_input(Script.of(gather, gather, HOLD)).verbs[0].no_input == joining(HOLD.wait)
     assert explicit_no_input(Script.of(gather)).verbs[0].no_input is None
 
 
