@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
-from .phone import local_zone
-from .prompts import LANGUAGES, TEXTS, when
+from .phone import CALLING_WINDOW, local_zone
+from .prompts import LANGUAGES, TEXTS, clock_time, when
 from .queues import QueueConfig
 from .script import Play, Say
 
@@ -41,3 +41,10 @@ def spoken_when(queue: QueueConfig, caller: str | None, moment: datetime, now: d
     theirs = local_zone(caller, moment) or queue.hours.tz
     differs = moment.astimezone(ZoneInfo(theirs)).utcoffset() != moment.astimezone(queue.hours.zone).utcoffset()
     return when(moment, now, theirs, language, yours=differs)
+
+
+def calling_hours(language: str) -> dict[str, str]:
+    """The calling window's opening and closing, as said in `language` ('8 AM', '21:00')."""
+    day = datetime(2000, 1, 1)
+    return {"opens": clock_time(datetime.combine(day, CALLING_WINDOW[0]), language),
+            "closes": clock_time(datetime.combine(day, CALLING_WINDOW[1]), language)}

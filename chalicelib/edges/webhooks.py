@@ -79,6 +79,8 @@ STEPS: dict[str, Handler] = {
     "confirm": lambda u, ev, q: u.flow.confirm(_ticket(q), ev),
     "number": lambda u, ev, q: u.flow.number(_ticket(q), ev, _tries(q)),
     "bye": lambda u, ev, q: u.flow.bye(_ticket(q), ev),
+    # a question passed with no key, where the provider asks what next (Vonage's input)
+    "no-choice": lambda u, ev, q: u.flow.no_choice(_ticket(q), ev),
     # a caller apologised to while something was failing: their way back into the line
     "rescue-wait": lambda u, ev, q: u.flow.rescue_wait(_param(q, "queue"), ev),
     "rescue-exit": lambda u, ev, q: u.flow.rescue_exit(_param(q, "queue"), ev),

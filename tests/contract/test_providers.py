@@ -296,8 +296,9 @@ def heard_in_silence(caller: Caller) -> list[str]:
     eventUrl with no digits, whose reply NCCO plays next."""
     heard: list[str] = []
     if caller.wire.name == "vonage":
-        for _ in range(4):
-            ncco = json.loads(caller.follow("gather", "no_input"))
+        for _ in range(4):  # the input's no-input reply, or where a notify goes next
+            kinds = [k for k, _ in caller.wire.next_urls(caller.markup)]
+            ncco = json.loads(caller.follow("gather", "no_input") if "gather" in kinds else caller.follow("redirect", "wait"))
             heard += [a.get("text") or a["streamUrl"][0] for a in ncco if a["action"] in ("talk", "stream")]
             if any(a["action"] == "stream" for a in ncco):
                 return heard
@@ -330,6 +331,24 @@ def test_no_key_at_the_offer_keeps_the_place_says_the_opt_out_notice_then_holds_
     if provider == "vonage":  # then the wait loop goes on: the announcement, between plays of the music
         caller.follow("gather", "no_input")
         assert "number 4 in line" in caller.markup and "hold.mp3" in caller.markup
+
+
+@pytest.mark.usefixtures("staffed")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_no_key_at_the_number_read_back_says_so_then_holds_with_music(client: Client, clock: FixedClock,
+                                                                       provider: str) -> None:
+    from chalicelib.domain.prompts import TEXTS
+
+    wire = WIRES[provider]
+    for n in range(3):
+        Caller(client, wire, clock, call=f"{provider}-early-{n}", caller=f"+1415555{n:04d}").call()
+    caller = Caller(client, wire, clock, call=f"{provider}-call-4")
+    caller.call()
+    assert "4 1 5, 8 6 7, 5 3 0 9" in caller.follow("gather", "press_1")  # read back: press 1 to confirm
+    assert heard_in_silence(caller) == [TEXTS["en"]["no_input"], TEXTS["en"]["keep_place"],
+                                        "https://media.example.com/hold.mp3"]
+    [ticket] = [t for t in tickets() if t.call_id == f"{provider}-call-4"]
+    assert (ticket.kind, ticket.status) == ("LIVE", "WAITING")  # still in line
 
 
 @pytest.mark.usefixtures("staffed")

@@ -175,3 +175,31 @@ def test_the_page_shows_agents_pending_callbacks_and_calls_in_order(demo: Demo) 
     assert sids.index(sid) == len(sids) - 1 or all(not c["callback"] for c in calls[sids.index(sid) + 1:])
     callbacks = [c for c in calls if c["callback"]]
     assert all("(ringing: Holdfast is calling you back)" in c["transcript"] for c in callbacks)
+
+
+def test_a_voicemail_answering_a_customer_first_callback_is_hung_up_never_put_through(demo: Demo) -> None:
+    """Each provider's answering-machine detection as it delivers the verdict: Twilio's on the answer fetch,
+    Telnyx's on the status callback of the answered event (which the call must ask for), Vonage's as an
+    event while the answer's NCCO (greeting, then the agent) already runs. Whichever: the attempt is a
+    machine, to be retried, the call is ended at once, and the agent is never put through to it."""
+    for agent in demo.state()["agents"]:  # nobody free: the caller is offered a callback
+        demo.sim(f"/sim/agents/{agent['name']}", {"status": "offline"})
+    caller = "+14155550177"
+    sid = demo.sim("/sim/call", {"from": caller, "to": "+18005550102", "voicemail": True})["sid"]
+    demo.sim(f"/sim/calls/{sid}/press", {"digits": "11"})  # press 1 at the offer, 1 to confirm the number
+    until(lambda: next(c for c in demo.state()["calls"] if c["sid"] == sid)["ended"])
+    ddb = boto3.client("dynamodb", endpoint_url=demo.moto, region_name="us-east-1")
+
+    def ticket() -> dict:
+        items = ddb.scan(TableName="holdfast")["Items"]
+        [item] = [i for i in items if i.get("callback_number", {}).get("S") == caller]
+        return {k: list(v.values())[0] for k, v in item.items()}
+
+    until(lambda: ticket().get("task_token"))  # parked, waiting for an agent
+    demo.sim("/sim/agents/vera", {"status": "available"})
+    until(lambda: ticket().get("last_outcome") == "machine", timeout=60)
+    calls = demo.state()["calls"]
+    [callback] = [c for c in calls if c["direction"] == "outbound-api" and c["to"] == caller]
+    until(lambda: next(c for c in demo.state()["calls"] if c["sid"] == callback["sid"])["ended"])
+    assert not [c for c in demo.state()["calls"] if c["to"] in ("client:vera", "sip:vera@agents.sim")]
+    assert int(ticket()["attempts"]) == 1 and ticket()["status"] in ("SCHEDULED", "WAITING")  # to be retried
