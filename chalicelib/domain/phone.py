@@ -143,12 +143,6 @@ def local_zone(e164: str | None, at: datetime) -> str | None:
     return zones[0] if len(offsets) == 1 else None
 
 
-def number_timezone(e164: str, fallback: str) -> str:
-    """The callee's time zone; a number spanning several zones (or none) gets the fallback."""
-    zones = number_timezones(e164)
-    return zones[0] if len(zones) == 1 else fallback
-
-
 def _in_window(zone: str, at: datetime) -> bool:
     return CALLING_WINDOW[0] <= at.astimezone(ZoneInfo(zone)).time() < CALLING_WINDOW[1]
 
