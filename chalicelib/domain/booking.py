@@ -17,6 +17,7 @@ from .retry import next_slot
 
 log = logging.getLogger(__name__)
 
+
 def number_policy(queue: QueueConfig) -> NumberPolicy:
     """Which numbers the queue may call back."""
     return NumberPolicy(queue.allowed_countries, queue.default_region)

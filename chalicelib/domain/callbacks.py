@@ -178,7 +178,8 @@ class Callbacks:
             # The verdict came apart from the answer (Telnyx's status callback, Vonage's event). Where the
             # answer's script already runs (Vonage: greeting, then the agent), the call ends now, or the
             # voicemail records the greeting and the agent is put through to it.
-            if ticket.dial_id == did and queue.dial_mode != "agent_first" and self.finish(ticket, did, Outcome.MACHINE):
+            closes = ticket.dial_id == did and queue.dial_mode != "agent_first"
+            if closes and self.finish(ticket, did, Outcome.MACHINE):
                 self._hang_up(event.call_id, ticket)
             return
         if event.status is CallStatus.COMPLETED:

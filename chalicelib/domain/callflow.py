@@ -472,7 +472,8 @@ class CallFlow:
     def _confirm_number(self, queue: QueueConfig, ticket: Ticket, number: str) -> Script:
         lang = ticket.language
         ask = self.prompt(queue, lang, "confirm_number", digits=spoken_digits(national_format(number)))
-        return Script.of(Gather(Step.of("confirm", t=ticket.id), (ask,), no_input=Step.of("no-choice", t=ticket.id)),
+        passed = Step.of("no-choice", t=ticket.id)
+        return Script.of(Gather(Step.of("confirm", t=ticket.id), (ask,), no_input=passed),
                          *self._passed(queue, ticket).verbs)
 
     def _enter_number(self, queue: QueueConfig, ticket: Ticket, tries: int) -> Script:
