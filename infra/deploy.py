@@ -64,6 +64,7 @@ PROVIDER_SECRETS = {
 }
 # The stack's parameters (infra/app.yaml) that carry them into every function's environment.
 STACK_PARAMETERS = {"HOLDFAST_PROVIDERS": "Providers", "HOLDFAST_DIALING_PROVIDER": "DialingProvider",
+                    "HOLDFAST_DIAL_CALLS_PER_SECOND": "DialCallsPerSecond",
                     "TWILIO_ACCOUNT_SID": "TwilioAccountSid", "TELNYX_ACCOUNT_SID": "TelnyxAccountSid",
                     "TELNYX_APPLICATION_SID": "TelnyxApplicationSid", "VONAGE_APPLICATION_ID": "VonageApplicationId"}
 TOKENS = {"admin-token": "Admin token (admin API, console)", "agent-token": "Agent token (presence updates only)"}
@@ -102,8 +103,18 @@ def enabled_providers(env: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
 
 
 def stack_parameters(stage: str, env: Mapping[str, str], providers: tuple[str, ...], dialing: str) -> dict[str, str]:
-    """The stack's parameters: the stage, the enabled providers and their settings (none of them secret)."""
-    values = {"HOLDFAST_PROVIDERS": ",".join(providers), "HOLDFAST_DIALING_PROVIDER": dialing}
+    """The stack's parameters: the stage, the enabled providers, the dialing pace and the providers' settings
+    (none of them secret)."""
+    pace = env.get("HOLDFAST_DIAL_CALLS_PER_SECOND", "") or "1"
+    try:
+        valid = float(pace) > 0
+    except ValueError:
+        valid = False
+    if not valid:
+        raise DeployError(f"HOLDFAST_DIAL_CALLS_PER_SECOND is {pace!r}; give the dialing account's calls per "
+                          "second, a number above 0 (e.g. 1)")
+    values = {"HOLDFAST_PROVIDERS": ",".join(providers), "HOLDFAST_DIALING_PROVIDER": dialing,
+              "HOLDFAST_DIAL_CALLS_PER_SECOND": pace}
     for provider, settings in PROVIDER_SETTINGS.items():  # a provider not enabled: its settings cleared
         values |= {name: env.get(name, "") if provider in providers else "" for name in settings}
     return {"Stage": stage, **{STACK_PARAMETERS[name]: value for name, value in values.items()}}
@@ -293,6 +304,7 @@ def deploy(stage: str, region: str, env: Mapping[str, str] | None = None, endpoi
     """`package`: one built already (the rehearsals share one); else it is built here."""
     env = os.environ if env is None else env
     providers, dialing = enabled_providers(env)
+    parameters = stack_parameters(stage, env, providers, dialing)  # checked before anything is created
     session = boto3.session.Session(region_name=region)
 
     def client(service: str) -> Any:
@@ -308,7 +320,6 @@ def deploy(stage: str, region: str, env: Mapping[str, str] | None = None, endpoi
     pkg = package or build(stage, out)
     template = json.loads(json.dumps(pkg.template))
     locate_artifacts(template, pkg, lambda path: upload(s3, bucket, stage, path), bucket)
-    parameters = stack_parameters(stage, env, providers, dialing)
     if rehearse:
         template = for_moto(template, parameters, client("iam"), s3)
     key = f"{stage}/template-{hashlib.sha256(json.dumps(template).encode()).hexdigest()[:16]}.json"

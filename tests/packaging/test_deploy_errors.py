@@ -82,8 +82,21 @@ def test_every_provider_s_settings_go_to_the_stack_cleared_for_a_provider_not_en
     providers, dialing = enabled_providers(env)
     assert providers == ("twilio", "telnyx")  # Twilio's webhooks are always served
     assert stack_parameters("dev", env, providers, dialing) == {
-        "Stage": "dev", "Providers": "twilio,telnyx", "DialingProvider": "telnyx", "TwilioAccountSid": "AC1",
+        "Stage": "dev", "Providers": "twilio,telnyx", "DialingProvider": "telnyx", "DialCallsPerSecond": "1",
+        "TwilioAccountSid": "AC1",
         "TelnyxAccountSid": "acct", "TelnyxApplicationSid": "app", "VonageApplicationId": ""}
+
+
+@pytest.mark.parametrize("pace", ["0", "fast", "-2"])
+def test_a_dialing_pace_that_is_not_a_rate_stops_the_deploy(pace: str) -> None:
+    env = {"HOLDFAST_DIAL_CALLS_PER_SECOND": pace}
+    with pytest.raises(DeployError, match="HOLDFAST_DIAL_CALLS_PER_SECOND is .* a number above 0"):
+        stack_parameters("dev", env, *enabled_providers(env))
+
+
+def test_the_dialing_pace_given_goes_to_the_stack() -> None:
+    env = {"HOLDFAST_DIAL_CALLS_PER_SECOND": "5"}
+    assert stack_parameters("dev", env, *enabled_providers(env))["DialCallsPerSecond"] == "5"
 
 
 def test_a_key_an_enabled_provider_lacks_is_said_with_how_to_give_it() -> None:

@@ -159,6 +159,7 @@ def test_a_stage_serving_a_provider_carries_its_settings_stores_its_keys_and_pri
     no function's environment), and its console's URL is printed beside Twilio's."""
     given = PROVIDER_ENV[provider]
     env = {"HOLDFAST_PROVIDERS": f"twilio,{provider}", "HOLDFAST_DIALING_PROVIDER": provider,
+           "HOLDFAST_DIAL_CALLS_PER_SECOND": "3",
            "TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef", **given}
     stage = f"rehearsal-{provider}"  # a stage of its own
     dep = deploy(stage, "us-east-1", env=env, endpoint_url=moto_url, rehearse=True, package=package)
@@ -170,6 +171,7 @@ def test_a_stage_serving_a_provider_carries_its_settings_stores_its_keys_and_pri
         variables = lam.get_function(FunctionName=physical[name])["Configuration"]["Environment"]["Variables"]
         assert variables["HOLDFAST_PROVIDERS"] == f"twilio,{provider}"
         assert variables["HOLDFAST_DIALING_PROVIDER"] == provider
+        assert variables["HOLDFAST_DIAL_CALLS_PER_SECOND"] == "3"
         assert {k: variables[k] for k in given if k not in secrets} == {k: v for k, v in given.items() if k not in secrets}
         assert not set(given.values()) & set(variables.values()) - {v for k, v in given.items() if k not in secrets}
 
