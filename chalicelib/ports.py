@@ -501,7 +501,7 @@ class Telephony(ABC):
     """One telephony provider: verifies, parses and answers its webhooks."""
 
     name: str
-    content_type: str = "text/xml"
+    content_type: str = "text/xml; charset=utf-8"
     capabilities: Capabilities
 
     @abstractmethod

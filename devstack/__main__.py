@@ -57,14 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(stack.banner(), flush=True)
     if args.demo_load and stack.network is not None:
-        from chalicelib.domain.phone import in_calling_window
-        from datetime import datetime, timezone
-
         from .demo_load import DemoLoad
 
-        now = datetime.now(timezone.utc)
-        prefix = next(n for n in ("+1415867", "+4420794", "+3804412", "+8131234") if in_calling_window(n + "0000", now, "UTC"))
-        DemoLoad(stack.network, prefix).start()
+        DemoLoad(stack.network, stack.queues, stack.now).start()
         print("  Demo load: a caller every ~15 s, three agents (--demo-load)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

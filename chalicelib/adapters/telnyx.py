@@ -48,7 +48,7 @@ def public_key(text: str) -> VerifyKey | None:
 
 class TelnyxTelephony(Telephony):
     name = "telnyx"
-    content_type = "text/xml"
+    content_type = "text/xml; charset=utf-8"
     capabilities = CAPABILITIES
 
     def __init__(self, public_key_b64: str, clock: Clock | None = None) -> None:
@@ -161,7 +161,8 @@ class TelnyxDialer(Dialer):
             "ApplicationSid": self._application, "To": to, "From": caller_id,
             "Url": step_url(self._base_url, "telnyx", answer), "Method": "POST",
             "StatusCallback": step_url(self._base_url, "telnyx", status), "StatusCallbackMethod": "POST",
-            "Timeout": timeout_seconds}
+            # the events Holdfast acts on: answered carries the AMD verdict (AnsweredBy), completed the outcome
+            "StatusCallbackEvent": "answered completed", "Timeout": timeout_seconds}
         if machine_detection:
             body["MachineDetection"] = "Enable"  # sync: the verdict comes on the status callback
         found = self._post("Calls", body)

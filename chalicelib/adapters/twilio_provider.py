@@ -57,7 +57,7 @@ ACTIVITIES: dict[str, tuple[AgentStatus, str | None]] = {
 
 class TwilioTelephony(Telephony):
     name = "twilio"
-    content_type = "text/xml"
+    content_type = "text/xml; charset=utf-8"
     capabilities = CAPABILITIES
 
     def __init__(self, auth_token: str) -> None:

@@ -19,7 +19,7 @@ import requests
 from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
 from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (LEG_PARAM, NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
-                             Script, Step, Verb)
+                             Script, Step, Verb, joining)
 from ..domain.speech import voice_for
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
 from .rest import refuse_undialable
@@ -173,17 +173,15 @@ class VonageTelephony(Telephony):
         return {"action": "notify", "payload": {"step": step.name}, "eventUrl": self._url(base_url, step, **more),
                 "eventMethod": "POST"}
 
-    def _actions(self, verb: Verb, base_url: str, barge_in: bool = False) -> list[dict[str, Any]]:
+    def _actions(self, verb: Verb, base_url: str) -> list[dict[str, Any]]:
         if isinstance(verb, Say):
-            talk: dict[str, Any] = {"action": "talk", "text": verb.text, "language": voice_for(VOICES, verb.language)[1]}
-            return [talk | {"bargeIn": True}] if barge_in else [talk]
+            return [{"action": "talk", "text": verb.text, "language": voice_for(VOICES, verb.language)[1]}]
         if isinstance(verb, Play):
-            stream: dict[str, Any] = {"action": "stream", "streamUrl": [verb.url], "loop": verb.loop}
-            return [stream | {"bargeIn": True}] if barge_in else [stream]
+            return [{"action": "stream", "streamUrl": [verb.url], "loop": verb.loop}]
         if isinstance(verb, Pause):
             return [{"action": "talk", "text": f'<speak><break time="{verb.seconds}s"/></speak>'}]
         if isinstance(verb, Gather):
-            prompts = [a for p in verb.prompts for a in self._actions(p, base_url, barge_in=True)]
+            prompts = _barge_in([a for p in verb.prompts for a in self._actions(p, base_url)])
             more = {NO_INPUT_PARAM: verb.no_input.encode()} if verb.no_input else {}
             dtmf: dict[str, Any] = {"maxDigits": verb.num_digits or 20,
                                     "timeOut": min(verb.timeout_seconds, MAX_INPUT_TIMEOUT),
@@ -192,7 +190,7 @@ class VonageTelephony(Telephony):
                                "eventUrl": self._url(base_url, verb.action, **more), "eventMethod": "POST"}]
         if isinstance(verb, Enqueue):
             if verb.wait is not None:  # no queue of its own: the caller holds in our wait loop
-                return [self._notify(base_url, verb.wait)]
+                return [self._notify(base_url, joining(verb.wait))]
             hold: dict[str, Any] = {"action": "conversation", "name": verb.queue_name}
             return [hold | {"musicOnHoldUrl": [verb.wait_url]}] if verb.wait_url else [hold]
         if isinstance(verb, Redirect):
@@ -203,8 +201,8 @@ class VonageTelephony(Telephony):
             endpoint = ({"type": "sip", "uri": verb.target} if verb.target.startswith("sip:")
                         else {"type": "phone", "number": verb.target.lstrip("+")})
             connect: dict[str, Any] = {"action": "connect", "endpoint": [endpoint], "timeout": verb.timeout_seconds}
-            if verb.caller_id:
-                connect["from"] = verb.caller_id.lstrip("+")
+            # a phone endpoint needs a caller id: ours, else one of the application's numbers
+            connect |= {"from": verb.caller_id.lstrip("+")} if verb.caller_id else {"randomFromNumber": True}
             if verb.action:
                 # one eventUrl gets the connect's events (ringing, answered, then how it ended): the
                 # status step rides along in the action's query, and the voice webhook runs it
@@ -216,11 +214,15 @@ class VonageTelephony(Telephony):
         raise TypeError(f"cannot render {verb!r}")  # pragma: no cover - the Verb union is closed
 
 
-def transfer_ncco(ncco: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Our NCCO as a transfer sends it: a connect without our caller id lets Vonage pick one of the
-    application's numbers (`randomFromNumber`), as Vonage's own library insists on one or the other."""
-    return [action | {"randomFromNumber": True} if action["action"] == "connect" and "from" not in action else action
-            for action in ncco]
+def _barge_in(prompts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A Gather's prompts before its input. A key may cut short the prompts of the last run of one kind
+    (talks, or streams): Vonage requires the next action after a barge-in talk that is not a talk (a stream,
+    one not a stream) to be the input, so the music after an announcement takes the keys, not the words."""
+    last = prompts[-1]["action"] if prompts else None
+    run = len(prompts)
+    while run and prompts[run - 1]["action"] == last:
+        run -= 1
+    return prompts[:run] + [p | {"bargeIn": True} for p in prompts[run:]]
 
 
 def create_call_body(to: str, caller_id: str, answer_url: str, event_url: str, machine_detection: bool,
@@ -271,8 +273,11 @@ class VonageDialer(Dialer):
         for verb in script.verbs:
             if isinstance(verb, Dial):
                 refuse_undialable(CAPABILITIES, verb.target)
-        ncco = transfer_ncco(json.loads(self._markup.render(script, self._base_url)))
-        self._voice().transfer(call_id, {"type": "ncco", "ncco": ncco})
+        ncco = json.loads(self._markup.render(script, self._base_url))
+        if not ncco:  # nothing left to do but end the call (an NCCO cannot be empty)
+            self._voice().hangup(call_id)
+        else:
+            self._voice().transfer(call_id, {"type": "ncco", "ncco": ncco})
 
     def redirect_to(self, call_id: str, step: Step) -> None:
         # an answer webhook (Vonage signs it): no MAC

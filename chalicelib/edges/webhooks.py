@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from ..domain.callbacks import Callbacks
@@ -14,7 +14,8 @@ from ..domain.errors import (BadWebhookError, HoldfastError, StoreUnavailableErr
 from ..domain.model import CallEvent, CallStatus, split_ticket_id
 from ..domain.queues import QueueConfig
 from ..domain.prompts import LANGUAGES, TEXTS
-from ..domain.script import LEG_PARAM, NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step, explicit_no_input
+from ..domain.script import (JOINED_PARAM, LEG_PARAM, NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step,
+                             explicit_no_input)
 from ..ports import Telephony, WebhookRequest
 from ..ports_access import Replays
 
@@ -81,6 +82,8 @@ STEPS: dict[str, Handler] = {
     "confirm": lambda u, ev, q: u.flow.confirm(_ticket(q), ev),
     "number": lambda u, ev, q: u.flow.number(_ticket(q), ev, _tries(q)),
     "bye": lambda u, ev, q: u.flow.bye(_ticket(q), ev),
+    # a question passed with no key, where the provider asks what next (Vonage's input)
+    "no-choice": lambda u, ev, q: u.flow.no_choice(_ticket(q), ev),
     # a caller apologised to while something was failing: their way back into the line
     "rescue-wait": lambda u, ev, q: u.flow.rescue_wait(_param(q, "queue"), ev),
     "rescue-exit": lambda u, ev, q: u.flow.rescue_exit(_param(q, "queue"), ev),
@@ -208,6 +211,8 @@ class VoiceWebhooks:
             handler = STEPS.get(step)
             if handler is None:
                 return HttpReply(400, f"no such no-input step: {step}\n")
+        if query.get(JOINED_PARAM) and event.queue_seconds is None:
+            event = replace(event, queue_seconds=0)  # our wait loop's first poll: just joined the hold
         if step in DIAL_RESULT_STEPS and event.progress and event.dial_status and not event.dial_status.ended:
             # the dialled leg is ringing or talking (Vonage reports each state): not over yet; the
             # Dial's status step, carried along, learns which
