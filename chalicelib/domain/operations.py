@@ -33,8 +33,8 @@ def board_entry(ticket: Ticket) -> BoardEntry:
     told = ticket.told_shape * ticket.told_scale if ticket.told_shape and ticket.told_scale else None
     return BoardEntry(ticket.id, ticket.queue_id, ticket.number, ticket.kind.value, ticket.status.value,
                       ticket.priority, ticket.created_at, masked(ticket.callback_number or ticket.caller),
-                      ticket.attempts, ticket.not_before, ticket.next_attempt_at, ticket.agent_id, told,
-                      ticket.lost_cause, ticket.leg, ticket.leg_at)
+                      ticket.dials, ticket.not_before, ticket.next_attempt_at, ticket.agent_id, told,
+                      ticket.lost_cause, ticket.leg, ticket.leg_at, ticket.answered_at)
 
 
 def callback_plan(ticket: Ticket) -> str:
@@ -118,16 +118,22 @@ class Operations:
                          key=lambda e: (-e.priority, e.number))
         position = {e.ticket_id: i + 1 for i, e in enumerate(waiting)}
         by_ticket = {e.ticket_id: e for e in board}
+        # A caller is waiting until connected to an agent (answered: the bridge's agent leg), then talking;
+        # their wait ends at that moment, not when the call does.
         live = [{"ticket": e.ticket_id, "caller": e.masked, "position": position.get(e.ticket_id),
                  "status": e.status.lower(), "since": _iso(e.created_at),
                  "waited_seconds": round((now - e.created_at).total_seconds()),
                  "told_seconds": round(e.told_seconds) if e.told_seconds else None}
-                for e in board if e.kind == TicketKind.LIVE.value]
+                for e in board if e.kind == TicketKind.LIVE.value and e.answered_at is None]
+        talking = [{"ticket": e.ticket_id, "caller": e.masked, "kind": e.kind.lower(), "agent": e.agent_id,
+                    "since": _iso(e.answered_at), "waited_seconds": round((e.answered_at - e.created_at).total_seconds()),
+                    "talked_seconds": round((now - e.answered_at).total_seconds())}
+                   for e in board if e.answered_at is not None and e.status == TicketStatus.CONNECTING.value]
         pending = [{"ticket": e.ticket_id, "number": e.masked, "status": e.status.lower(),
                     "position": position.get(e.ticket_id), "attempts": e.attempts,
                     "next_attempt": _iso(e.next_attempt_at or e.not_before), "promised": _iso(e.not_before),
                     "lost_cause": e.lost_cause}
-                   for e in board if e.kind == TicketKind.CALLBACK.value]
+                   for e in board if e.kind == TicketKind.CALLBACK.value and e.answered_at is None]
         agents = []
         for present in [*self.agents.idle_agents(queue_id), *self.agents.busy_agents(queue_id)]:
             agent = self.agents.get_agent(present.id)  # presence lists carry no reservation or time
@@ -146,8 +152,8 @@ class Operations:
         agents.sort(key=lambda a: a["id"])
         start, end = self._day_bounds(queue, self.today(queue))
         today = reports.build_report(queue_id, start, end, self.oplog.rows(queue_id, start, end)).total.as_row()
-        return {"queue": queue_id, "name": queue.name, "at": _iso(now), "waiting": live, "callbacks": pending,
-                "agents": agents, "today": today}
+        return {"queue": queue_id, "name": queue.name, "at": _iso(now), "waiting": live, "talking": talking,
+                "callbacks": pending, "agents": agents, "today": today}
 
     # --- lost-call work list -----------------------------------------------------------------
 
@@ -162,7 +168,7 @@ class Operations:
                         "cause": t.lost_cause, "lost_at": _iso(t.lost_at),
                         "waited_seconds": round(t.wait_seconds) if t.wait_seconds is not None else None,
                         "since_seconds": round((now - t.lost_at).total_seconds()) if t.lost_at else None,
-                        "callback": plan, "attempts": t.attempts, "last_outcome": t.last_outcome,
+                        "callback": plan, "attempts": t.dials, "last_outcome": t.last_outcome,
                         "next_attempt": _iso(t.next_attempt_at or t.not_before)
                         if t.status is TicketStatus.SCHEDULED else None,
                         "can_opt_out": bool(t.callback_number or t.caller),
