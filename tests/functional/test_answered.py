@@ -132,7 +132,8 @@ def test_the_wait_ends_when_the_agent_answers(c, clock: FixedClock, settings, pr
         if line.startswith('{"_aws"') and json.loads(line).get("Queue") == "support":
             blob = json.loads(line)
             for d in blob["_aws"]["CloudWatchMetrics"]:
-                for m in d["Metrics"]:
-                    emitted.setdefault(m["Name"], []).append(blob[m["Name"]])
+                for m in d["Metrics"]:  # one value, or a list of them, per metric in a blob
+                    value = blob[m["Name"]]
+                    emitted.setdefault(m["Name"], []).extend(value if isinstance(value, list) else [value])
     assert emitted["AnsweredLive"] == [1] and emitted["AnswerWaitSeconds"] == [WAITED]
     assert emitted["AnsweredWithinTarget"] == [1]
