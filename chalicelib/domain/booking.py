@@ -90,16 +90,19 @@ class CallbackBooking:
             return BookingRefused(booking), None
         if fresh:
             ticket = self.tickets.create_callback(target, number, not_before, now, ticket.language)
+            booked = ticket
+        else:  # as the booking left it: a caller in line whose callback is due at once holds their place
+            booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, not_before=not_before,
+                                   held=ticket.status is TicketStatus.WAITING and not_before <= now)
         try:
             execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
-                                                   workflow_input(queue, ticket, not_before))
+                                                   workflow_input(queue, booked, not_before))
         except OrchestratorError:
             if ticket.status in HOLDING:
                 self.tickets.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
             raise
         self.tickets.set_execution(ticket.id, execution_id)
-        booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
-                               not_before=not_before, pending_number=None, execution_id=execution_id)
+        booked = booked.evolve(callback_number=number, pending_number=None, execution_id=execution_id)
         if told is not None and not fresh:
             booked = booked.evolve(told_shape=told[0], told_scale=told[1])
         return None, booked
@@ -119,10 +122,14 @@ class CallbackBooking:
 
 
 def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, attempt: int = 1) -> dict[str, object]:
+    """The callback workflow's input for the ticket as it stands when the workflow starts: whether it
+    stands in the line already (its first Park leaves the line's counts alone) or comes back into it."""
     return {
         "ticket_id": ticket.id,
         "queue_id": queue.id,
-        "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": attempt},
+        "priority": ticket.priority,
+        "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": attempt,
+                     "in_line": ticket.in_line},
         "max_attempts": len(queue.retry_delays_seconds),
         "park_timeout_seconds": queue.max_park_seconds,
         "dial_timeout_seconds": queue.dial_timeout_seconds,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
@@ -128,6 +129,7 @@ class Callbacks:
         except TelephonyError:
             self.finish(ticket, did, Outcome.AGENT_MISSED if mode_agent_first else Outcome.FAILED)
             return None
+        self.dialing.note_dialed(ticket.id, did)  # an attempt dialed: what reports count, not bookings
         guard.kept(self.stats, queue, ticket.id, now)  # a promise is kept by the first dial, whatever comes of it
         log.info("callback dialed", extra={"ticket": ticket.id, "attempt": ticket.attempts})
         return call_id
@@ -169,7 +171,9 @@ class Callbacks:
             self.finish(ticket, did, Outcome.MACHINE)
             return Script.of(Hangup())
         if event.dial_status is CallStatus.COMPLETED:
-            if self.finish(ticket, did, Outcome.CONNECTED):
+            # reached `dial_seconds` ago (agent first: the callee's leg is the one dialed last)
+            reached = self.clock.now() - timedelta(seconds=event.dial_seconds)
+            if self.finish(ticket, did, Outcome.CONNECTED, reached):
                 talk = event.dial_seconds
                 if talk > 0:
                     learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, self.clock.now(), talk)
@@ -219,8 +223,9 @@ class Callbacks:
 
     # --- closing an attempt --------------------------------------------------------------------
 
-    def finish(self, ticket: Ticket, did: str, outcome: Outcome) -> bool:
-        """Close attempt `did` once, update the ticket, free or park the agent, tell the workflow."""
+    def finish(self, ticket: Ticket, did: str, outcome: Outcome, reached: datetime | None = None) -> bool:
+        """Close attempt `did` once, update the ticket, free or park the agent, tell the workflow.
+        `reached`: when a connected attempt reached the callee (unless a leg event said so first)."""
         queue = self.queues.get(ticket.queue_id)
         now = self.clock.now()
         plan = plan_next(queue, ticket.callback_number or "", now, ticket.attempts, outcome)
@@ -231,7 +236,7 @@ class Callbacks:
         else:
             status = TicketStatus.CANCELLED if outcome is Outcome.CANCELLED else TicketStatus.LOST
         token = self.dialing.finish_dial(ticket.id, did, status, now, ticket.attempts, outcome.value,
-                                         plan[0] if plan else None)
+                                         plan[0] if plan else None, reached or now if status is TicketStatus.SERVED else None)
         if token is None:
             return False  # reported before
         if outcome is Outcome.CONNECTED:

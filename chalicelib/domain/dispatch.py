@@ -291,15 +291,17 @@ class Dispatcher:
         leg = LEG_STATES.get(status)
         if leg is None:
             return False
-        return self.dialing.note_leg(ticket_id, agent_id, leg, self.clock.now())
+        # the agent's leg answered: the caller is connected to the agent (the answer time, recorded once)
+        return self.dialing.note_leg(ticket_id, agent_id, leg, self.clock.now(), answered=leg == "talking")
 
     def bridge_result(self, ticket_id: str, agent_id: str, answered: bool, talk_seconds: float = 0.0) -> Script:
         """The bridged call ended (answered) or the agent never picked up (back in line, agent offline)."""
         now = self.clock.now()
         ticket = self.tickets.get(ticket_id)
         queue = self.queues.get(ticket.queue_id)
-        if answered:
-            self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None)
+        if answered:  # connected `talk_seconds` ago, if no leg event said when
+            self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None,
+                                    answered_at=now - timedelta(seconds=talk_seconds))
             self.recovered(ticket)
             if talk_seconds > 0:
                 learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, now, talk_seconds)
@@ -319,14 +321,14 @@ class Dispatcher:
         if number:
             self.lost.clear_lost(ticket.queue_id, number, self.clock.now())
 
-    def service_started(self, ticket: Ticket, previous: TicketStatus | None) -> None:
-        """From the table's change stream: a live caller was put through to an agent. The estimator
-        learns how long they waited (here, off the path that connects them)."""
-        if ticket.kind is not TicketKind.LIVE or ticket.status is not TicketStatus.CONNECTING \
-                or previous is not TicketStatus.WAITING:
+    def service_started(self, ticket: Ticket, before: Ticket | None) -> None:
+        """From the table's change stream: a live caller was connected to an agent (answered). The
+        estimator learns how long they waited, to the answer (here, off the path that connects them)."""
+        if ticket.kind is not TicketKind.LIVE or ticket.answered_at is None \
+                or (before is not None and before.answered_at is not None):
             return
         now = self.clock.now()
-        waited = (now - ticket.created_at).total_seconds()
+        waited = max(0.0, (ticket.answered_at - ticket.created_at).total_seconds())
         learning.learn(self.stats, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
                        waited, learning.told_pit(ticket, waited), ticket.told_ahead)
 
