@@ -44,6 +44,8 @@ LISTEN_TO_OFFER = 15.0  # seconds of greeting, place, wait and the offer before 
 POLL_SECONDS = 60.0  # the hold queue's wait URL: announcements (and the offer again) every minute
 AGENT_PICKUP, RING, NO_ANSWER, MACHINE_RING, MACHINE_TALK = 3.0, 8.0, 25.0, 20.0, 15.0
 SL_TARGET = 20.0
+RECOVERY_HORIZON = 24 * 3600.0  # a call counts as recovered if its caller talked to an agent within this
+OPEN_CALLBACK = frozenset({TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING})
 COMAGIC_OFFSETS = (0.0, 300.0, 600.0, 900.0)
 UNITALK_WINDOW = 300.0
 
@@ -186,6 +188,7 @@ class Sim:
         self.agents = [f"a{n}" for n in range(s.agents)]
         self.pending: list[tuple[float, float, Caller]] = []  # peers: (since, deadline, caller) waiting for an agent
         self.on_day: Callable[[], None] = lambda: None  # progress: called as each simulated day ends
+        self.closing_backlog: dict[int, int] = {}  # day -> Holdfast's callbacks still open at closing
 
     # --- driving ------------------------------------------------------------------------------
 
@@ -220,6 +223,9 @@ class Sim:
             self.w.dispatcher.agent_event(a, AgentStatus.AVAILABLE, contact=f"client:{a}", queues=(self.queue.id,))
 
     def shift_ends(self) -> None:
+        day = int((self.now() + NY.total_seconds()) // 86400)
+        self.closing_backlog[day] = sum(1 for t in self.stores.table.tickets.values()
+                                        if t.kind is TicketKind.CALLBACK and t.status in OPEN_CALLBACK)
         for a in self.agents:
             self.w.dispatcher.agent_event(a, AgentStatus.OFFLINE)
 
@@ -520,8 +526,8 @@ def measures(sim: Sim, day: int) -> dict[str, float]:
     by_callback, by_call, unrecovered, to_callback = 0, 0, 0, []
     for r in not_live:
         end = r.ended_at if r.ended_at is not None else r.start
-        cb = [t for t in sim.reached.get(r.caller.number, ()) if t >= end]
-        talk = [t for t in sim.talked.get(r.caller.number, ()) if t >= end]
+        cb = [t for t in sim.reached.get(r.caller.number, ()) if end <= t <= end + RECOVERY_HORIZON]
+        talk = [t for t in sim.talked.get(r.caller.number, ()) if end <= t <= end + RECOVERY_HORIZON]
         if cb and (not talk or cb[0] <= talk[0]):
             by_callback += 1
             to_callback.append(cb[0] - end)
@@ -530,7 +536,8 @@ def measures(sim: Sim, day: int) -> dict[str, float]:
         else:
             unrecovered += 1
     unrecovered_long = unrecovered - sum(1 for r in short if not any(
-        t >= (r.ended_at or r.start) for t in sim.talked.get(r.caller.number, ())))
+        (r.ended_at or r.start) <= t <= (r.ended_at or r.start) + RECOVERY_HORIZON
+        for t in sim.talked.get(r.caller.number, ())))
     chosen = [r for r in recs if r.chose_callback and r.promise is not None]
     kept = 0
     for r in chosen:
@@ -556,6 +563,7 @@ def measures(sim: Sim, day: int) -> dict[str, float]:
         "occupancy": sim.busy.get(day, 0.0) / staffed,
         "dials_per_recovered": dials / by_callback if by_callback else float("nan"),
         "promise_kept": kept / len(chosen) if chosen else float("nan"),
+        "backlog_at_closing": float(sim.closing_backlog.get(day, 0)),
         "_ttc": to_callback,  # type: ignore[dict-item]
     }
 

@@ -1,0 +1,163 @@
+"""Expected arrivals: what the queue's own history says about the calls still to come today.
+
+Arrivals are counted per half hour of the week (in the queue's time zone) and each half hour's count
+is learned as a moving average over the weeks it has been seen; the same half hour of any day is
+learned alongside, as the prior for a half hour of the week seen too few times (a new queue, a
+weekly pattern not established yet). Today's calls so far against that forecast give the day's pace
+(a busier day than usual stays busier), which scales the rest of the day; with no history at all the
+last half hour's rate stands for the rest of the day.
+
+The count comes from the line's own counters (the snapshot the table's stream keeps: a ticket that
+joins is one more waiting and nothing departed), read by the minute's sweep: no webhook does any
+more work for it. The state is a few hundred numbers in the queue's statistics document, next to the
+wait estimator and the promise book (`DEMAND`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+DEMAND = "demand"  # queue statistics key
+SLOT = timedelta(minutes=30)
+SLOTS_PER_DAY = 48
+WEEK_RATE = 0.25  # a half hour of the week learns from about its last 4 weeks (all of them, at first)
+DAY_RATE = 0.1  # the same half hour of any day learns from about its last 10 days
+DAY_PRIOR = 2.0  # the day's half hour counts as this many weeks for a half hour of the week
+PACE_CALLS = 30.0  # calls of evidence the forecast counts as before today's pace moves it
+PACE_LIMITS = (0.5, 3.0)
+MAX_GAP_SLOTS = 7 * SLOTS_PER_DAY  # a longer silence (the sweep stopped) teaches nothing
+
+
+def _slot_of(moment: datetime, zone: ZoneInfo) -> tuple[int, int]:
+    """(absolute local half hour: days since 1970 x 48 + index, half hour of the week)."""
+    local = moment.astimezone(zone)
+    index = local.hour * 2 + local.minute // 30
+    return local.date().toordinal() * SLOTS_PER_DAY + index, local.weekday() * SLOTS_PER_DAY + index
+
+
+def _slot_start(absolute: int, zone: ZoneInfo) -> datetime:
+    day, index = divmod(absolute, SLOTS_PER_DAY)
+    local = datetime.fromordinal(day).replace(tzinfo=zone) + index * SLOT
+    return local.astimezone(timezone.utc)
+
+
+def _learn(table: dict[str, list[float]], key: str, count: float, rate: float) -> None:
+    mean, seen = table.get(key, (0.0, 0.0))
+    step = max(rate, 1.0 / (seen + 1.0))
+    table[key] = [round(mean + step * (count - mean), 3), min(seen + 1.0, 1000.0)]
+
+
+@dataclass(frozen=True)
+class Demand:
+    """The learned arrivals of one queue (immutable: `observe` returns the next one)."""
+
+    week: Mapping[str, list[float]]  # half hour of the week -> [mean arrivals, times seen]
+    day: Mapping[str, list[float]]  # half hour of the day -> [mean arrivals, times seen]
+    slot: int | None = None  # the absolute half hour being counted
+    count: float = 0.0  # arrivals in it so far
+    joins: int | None = None  # the line's join counter at the last observation
+    at: float | None = None  # when that was (epoch seconds)
+    recent: float = 0.0  # arrivals in the last half hour counted (the no-history forecast)
+    today: int | None = None  # the local day the pace counts
+    today_calls: float = 0.0  # arrivals today before the current half hour
+    today_expected: float = 0.0  # what the forecast expected for those half hours
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any] | None) -> "Demand":
+        raw = (state or {}).get(DEMAND) or {}
+        return cls(dict(raw.get("week", {})), dict(raw.get("day", {})), raw.get("slot"), float(raw.get("count", 0.0)),
+                   raw.get("joins"), raw.get("at"), float(raw.get("recent", 0.0)), raw.get("today"),
+                   float(raw.get("today_calls", 0.0)), float(raw.get("today_expected", 0.0)))
+
+    def state(self) -> dict[str, Any]:
+        return {"week": dict(self.week), "day": dict(self.day), "slot": self.slot, "count": round(self.count, 3),
+                "joins": self.joins, "at": self.at, "recent": self.recent, "today": self.today,
+                "today_calls": round(self.today_calls, 3), "today_expected": round(self.today_expected, 3)}
+
+    # --- learning ------------------------------------------------------------------------------
+
+    def observe(self, joins: int, now: datetime, zone: ZoneInfo) -> "Demand":
+        """The line's join counter read at `now`: the calls since the last reading are counted in the
+        half hours they fell in (spread evenly over the time between readings)."""
+        at = now.timestamp()
+        if self.joins is None or self.at is None or joins < self.joins or at <= self.at:
+            # first reading, or the counters were reset: start counting from here
+            return Demand(self.week, self.day, _slot_of(now, zone)[0] if self.slot is None else self.slot,
+                          self.count, joins, at, self.recent, self.today, self.today_calls, self.today_expected)
+        new, week, day = float(joins - self.joins), dict(self.week), dict(self.day)
+        slot, count, recent = self.slot, self.count, self.recent
+        today, today_calls, today_expected = self.today, self.today_calls, self.today_expected
+        start = self.at
+        current = _slot_of(now, zone)[0]
+        if slot is None or current - slot > MAX_GAP_SLOTS:
+            slot, count = current, 0.0
+        while slot < current:  # close the half hours that ended since the last reading
+            ends = _slot_start(slot + 1, zone).timestamp()
+            share = new * max(0.0, ends - start) / max(at - start, 1e-9)
+            count += share
+            new -= share
+            start = max(start, ends)
+            expected = _forecast_slot(week, day, slot, zone)
+            index = slot % SLOTS_PER_DAY
+            _learn(week, str(_week_slot(slot, zone)), count, WEEK_RATE)
+            _learn(day, str(index), count, DAY_RATE)
+            if today != slot // SLOTS_PER_DAY:
+                today, today_calls, today_expected = slot // SLOTS_PER_DAY, 0.0, 0.0
+            today_calls += count
+            today_expected += expected if expected is not None else count
+            recent, slot, count = count, slot + 1, 0.0
+        return Demand(week, day, slot, count + new, joins, at, recent, today, today_calls, today_expected)
+
+    # --- forecasting ----------------------------------------------------------------------------
+
+    def pace(self, now: datetime, zone: ZoneInfo) -> float:
+        """Today's calls so far over what the forecast expected for them (1 with little evidence)."""
+        if self.today != _slot_of(now, zone)[0] // SLOTS_PER_DAY:
+            return 1.0
+        ratio = (self.today_calls + PACE_CALLS) / (self.today_expected + PACE_CALLS)
+        return min(PACE_LIMITS[1], max(PACE_LIMITS[0], ratio))
+
+    def rate(self, start: datetime, end: datetime, zone: ZoneInfo, now: datetime | None = None) -> float:
+        """Expected arrivals per second between `start` and `end` (within one half hour or across
+        several): the learned half hours scaled by today's pace; the last half hour's rate where
+        nothing is learned."""
+        if end <= start:
+            return 0.0
+        pace = self.pace(now or start, zone)
+        total, cursor = 0.0, start
+        while cursor < end:
+            absolute = _slot_of(cursor, zone)[0]
+            slot_end = min(end, _slot_start(absolute + 1, zone))
+            expected = _forecast_slot(self.week, self.day, absolute, zone)
+            per_slot = self.recent if expected is None else expected * pace
+            total += per_slot * (slot_end - cursor) / SLOT
+            cursor = slot_end
+        return total / (end - start).total_seconds()
+
+
+def _week_slot(absolute: int, zone: ZoneInfo) -> int:
+    return _slot_of(_slot_start(absolute, zone), zone)[1]
+
+
+def _forecast_slot(week: Mapping[str, list[float]], day: Mapping[str, list[float]], absolute: int,
+                   zone: ZoneInfo) -> float | None:
+    """Arrivals expected in one half hour: its half hour of the week, shrunk towards the same half
+    hour of any day while it has been seen only a few times. None: never seen either way."""
+    w = week.get(str(_week_slot(absolute, zone)))
+    d = day.get(str(absolute % SLOTS_PER_DAY))
+    if w is None and d is None:
+        return None
+    if d is None:
+        return float(w[0])  # type: ignore[index]
+    if w is None:
+        return float(d[0])
+    seen = float(w[1])
+    return (seen * float(w[0]) + DAY_PRIOR * float(d[0])) / (seen + DAY_PRIOR)
+
+
+def joins(waiting: int, departed: int, returned: int) -> int:
+    """Tickets that joined the line new, from the snapshot's counters: each one joining adds one
+    waiting; leaving moves one from waiting to departed; coming back at its place, from returned."""
+    return waiting + departed - returned
