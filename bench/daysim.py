@@ -82,6 +82,41 @@ class Scenario:
     redial: float = 0.3  # a lost caller not yet called back calls again ...
     redial_mean: float = 1800.0  # ... after an exponential delay with this mean (s), once
     queue: dict[str, Any] = field(default_factory=dict)  # Holdfast's queue settings for this run
+    # More surges than the one above: (centre hour, width h, peak over the base) each; empty: that one
+    surges: tuple[tuple[float, float, float], ...] = ()
+    # How late a callback is for the answer model: after the time told ("promise"), or after the call
+    # itself whatever was told ("call": a caller's wish to talk fades from the moment they asked)
+    answer_late_from: str = "promise"
+    # Agents signed in from each local hour ((8.0, 10), (13.0, 16)); empty: `agents` from 08:00 to 20:00.
+    # Holdfast's queue is given the same as its roster.
+    shifts: tuple[tuple[float, int], ...] = ()
+
+
+def bumps(s: Scenario) -> tuple[tuple[float, float, float], ...]:
+    return s.surges or ((s.surge_center_h, s.surge_width_h, s.surge),)
+
+
+def arrival_rate(s: Scenario, h: float) -> float:
+    """Calls per hour at local hour h."""
+    if not OPEN_H <= h < CLOSE_H:
+        return 0.0
+    if s.all_day:
+        return s.calls_per_hour * s.surge
+    return s.calls_per_hour * (1 + sum((f - 1) * math.exp(-((h - c) / w) ** 2) for c, w, f in bumps(s)))
+
+
+def agents_at(s: Scenario, h: float) -> int:
+    """Agents signed in at local hour h (between opening and closing)."""
+    if not s.shifts:
+        return s.agents
+    return next((n for at_h, n in reversed(s.shifts) if at_h <= h), 0)
+
+
+def roster(s: Scenario) -> dict[str, dict[str, int]]:
+    """The scenario's shifts as a Holdfast roster (every day the same)."""
+    steps = {f"{int(h):02d}:{int(round(h % 1 * 60)):02d}": n for h, n in s.shifts}
+    steps[f"{CLOSE_H:02d}:00"] = 0
+    return {d: dict(steps) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
 def answer_probability(s: Scenario, delay: float) -> float:
@@ -118,15 +153,7 @@ def day_start(day: int) -> float:
 def arrivals(s: Scenario, day: int, seed: int) -> list[Caller]:
     """One day's callers (same draws whatever the policy)."""
     rng = random.Random(seed * 1000 + day)
-
-    def rate(h: float) -> float:
-        if not OPEN_H <= h < CLOSE_H:
-            return 0.0
-        if s.all_day:
-            return s.calls_per_hour * s.surge
-        return s.calls_per_hour * (1 + (s.surge - 1) * math.exp(-((h - s.surge_center_h) / s.surge_width_h) ** 2))
-
-    peak = s.calls_per_hour * s.surge
+    peak = max(arrival_rate(s, OPEN_H + k / 60) for k in range(60 * (CLOSE_H - OPEN_H)))
     out: list[Caller] = []
     t = day_start(day) + OPEN_H * 3600
     end = day_start(day) + CLOSE_H * 3600
@@ -134,7 +161,7 @@ def arrivals(s: Scenario, day: int, seed: int) -> list[Caller]:
         t += rng.expovariate(peak / 3600)
         if t >= end:
             return out
-        if rng.random() * peak >= rate(local_hour(t)):
+        if rng.random() * peak >= arrival_rate(s, local_hour(t)):
             continue
         first_ring = rng.random() < s.first_ring
         patience = rng.uniform(1, 4.9) if first_ring else rng.lognormvariate(
@@ -171,7 +198,8 @@ class Sim:
 
     def __init__(self, s: Scenario, policy: str, days: int, seed: int) -> None:
         self.s, self.policy, self.days, self.seed = s, policy, days, seed
-        raw = {**BASE_QUEUE, **(PEER_QUEUE if policy in PEERS else s.queue)}
+        raw = {**BASE_QUEUE, **({"roster": roster(s)} if s.shifts else {}),
+               **(PEER_QUEUE if policy in PEERS else s.queue)}
         self.queue = parse_queue(raw)
         self.phone = Phone(self)
         self.w: MemoryWorld = build_memory(QueueDirectory([self.queue]), FIRST_DAY, dialer=self.phone)
@@ -185,7 +213,7 @@ class Sim:
         self.dialed: dict[str, list[float]] = {}  # number -> callback attempts placed to them
         self.busy: dict[int, float] = {}  # day -> agent seconds on calls (ringing, talking, wrapping up)
         self.last_missed: dict[str, CallRecord] = {}  # number -> their last call not answered live
-        self.agents = [f"a{n}" for n in range(s.agents)]
+        self.agents = [f"a{n}" for n in range(max([s.agents] + [n for _, n in s.shifts]))]
         self.pending: list[tuple[float, float, Caller]] = []  # peers: (since, deadline, caller) waiting for an agent
         self.on_day: Callable[[], None] = lambda: None  # progress: called as each simulated day ends
         self.closing_backlog: dict[int, int] = {}  # day -> Holdfast's callbacks still open at closing
@@ -198,6 +226,9 @@ class Sim:
             for c in arrivals(self.s, day, self.seed):
                 self.clock.at(at(c.arrival), lambda c=c: self.arrive(c, repeat=False))
             self.clock.at(at(day_start(day) + OPEN_H * 3600), self.shift_starts)
+            for h, _ in self.s.shifts:
+                if OPEN_H < h < CLOSE_H:
+                    self.clock.at(at(day_start(day) + h * 3600), self.shift_starts)
             self.clock.at(at(day_start(day) + CLOSE_H * 3600), self.shift_ends)
             self.clock.at(at(day_start(day + 1) - 1), lambda: self.on_day())
         # the morning after the last day: callbacks left at closing may still be made
@@ -219,8 +250,16 @@ class Sim:
         return (self.clock.now() - FIRST_DAY).total_seconds()
 
     def shift_starts(self) -> None:
-        for a in self.agents:
-            self.w.dispatcher.agent_event(a, AgentStatus.AVAILABLE, contact=f"client:{a}", queues=(self.queue.id,))
+        """Opening, or a shift change: the first `agents_at` agents signed in, the others out (an
+        agent on a call finishes it)."""
+        on = agents_at(self.s, local_hour(self.now()))
+        for n, a in enumerate(self.agents):
+            agent = self.stores.table.agents.get(a)
+            signed_in = agent is not None and agent.status is not AgentStatus.OFFLINE
+            if n < on and not signed_in:
+                self.w.dispatcher.agent_event(a, AgentStatus.AVAILABLE, contact=f"client:{a}", queues=(self.queue.id,))
+            elif n >= on and signed_in:
+                self.w.dispatcher.agent_event(a, AgentStatus.OFFLINE)
 
     def shift_ends(self) -> None:
         day = int((self.now() + NY.total_seconds()) // 86400)
@@ -365,7 +404,7 @@ class Sim:
         last = self.last_missed.get(number)
         if last is None:
             return c, 0.0
-        base = last.promise if last.promise is not None else last.ended_at
+        base = last.promise if last.promise is not None and self.s.answer_late_from == "promise" else last.ended_at
         return c, self.now() - (base or self.now())
 
     def attempt_count(self, number: str) -> int:
@@ -543,7 +582,7 @@ def measures(sim: Sim, day: int) -> dict[str, float]:
     for r in chosen:
         first = [t for t in sim.dialed.get(r.caller.number, ()) if t >= (r.ended_at or 0)]
         kept += bool(first and first[0] <= r.promise)
-    staffed = sim.s.agents * (CLOSE_H - OPEN_H) * 3600
+    staffed = sum(agents_at(sim.s, OPEN_H + k / 60) for k in range(60 * (CLOSE_H - OPEN_H))) * 60
     dials = sum(1 for ts in sim.dialed.values() for t in ts if lo <= t < hi)
     return {
         "offered": offered,

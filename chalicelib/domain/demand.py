@@ -2,7 +2,7 @@
 
 Arrivals are counted per half hour of the week (in the queue's time zone) and each half hour's count
 is learned as a moving average over the weeks it has been seen; the same half hour of any day is
-learned alongside, as the prior for a half hour of the week seen too few times (a new queue, a
+learned alongside, standing in for a half hour of the week seen fewer than twice (a new queue, a
 weekly pattern not established yet). Today's calls so far against that forecast give the day's pace
 (a busier day than usual stays busier), which scales the rest of the day; with no history at all the
 last half hour's rate stands for the rest of the day.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
 
 DEMAND = "demand"  # queue statistics key
@@ -24,7 +24,7 @@ SLOT = timedelta(minutes=30)
 SLOTS_PER_DAY = 48
 WEEK_RATE = 0.25  # a half hour of the week learns from about its last 4 weeks (all of them, at first)
 DAY_RATE = 0.1  # the same half hour of any day learns from about its last 10 days
-DAY_PRIOR = 2.0  # the day's half hour counts as this many weeks for a half hour of the week
+WEEK_TRUSTED = 2  # a half hour of the week seen this often stands alone; seen once, it is averaged with the day's
 PACE_CALLS = 30.0  # calls of evidence the forecast counts as before today's pace moves it
 PACE_LIMITS = (0.5, 3.0)
 MAX_GAP_SLOTS = 7 * SLOTS_PER_DAY  # a longer silence (the sweep stopped) teaches nothing
@@ -78,15 +78,18 @@ class Demand:
 
     # --- learning ------------------------------------------------------------------------------
 
-    def observe(self, joins: int, now: datetime, zone: ZoneInfo) -> "Demand":
+    def observe(self, joins: int, now: datetime, zone: ZoneInfo,
+                is_open: Callable[[datetime], bool] | None = None) -> "Demand":
         """The line's join counter read at `now`: the calls since the last reading are counted in the
-        half hours they fell in (spread evenly over the time between readings)."""
+        half hours they fell in (spread evenly over the time between readings). A half hour the queue
+        was closed for (`is_open` at its middle) teaches nothing: the forecast is for open hours, and
+        the night before a queue's first day says nothing about its evenings."""
         at = now.timestamp()
-        if self.joins is None or self.at is None or joins < self.joins or at <= self.at:
-            # first reading, or the counters were reset: start counting from here
+        if self.joins is None or self.at is None or at <= self.at:  # the first reading: count from here
             return Demand(self.week, self.day, _slot_of(now, zone)[0] if self.slot is None else self.slot,
                           self.count, joins, at, self.recent, self.today, self.today_calls, self.today_expected)
-        new, week, day = float(joins - self.joins), dict(self.week), dict(self.day)
+        # a counter that went back was seeded again: what came between is unknown, taken as nothing
+        new, week, day = float(max(0, joins - self.joins)), dict(self.week), dict(self.day)
         slot, count, recent = self.slot, self.count, self.recent
         today, today_calls, today_expected = self.today, self.today_calls, self.today_expected
         start = self.at
@@ -99,15 +102,16 @@ class Demand:
             count += share
             new -= share
             start = max(start, ends)
-            expected = _forecast_slot(week, day, slot, zone)
-            index = slot % SLOTS_PER_DAY
-            _learn(week, str(_week_slot(slot, zone)), count, WEEK_RATE)
-            _learn(day, str(index), count, DAY_RATE)
-            if today != slot // SLOTS_PER_DAY:
-                today, today_calls, today_expected = slot // SLOTS_PER_DAY, 0.0, 0.0
-            today_calls += count
-            today_expected += expected if expected is not None else count
-            recent, slot, count = count, slot + 1, 0.0
+            if is_open is None or is_open(_slot_start(slot, zone) + SLOT / 2):
+                expected = _forecast_slot(week, day, slot, zone)
+                _learn(week, str(_week_slot(slot, zone)), count, WEEK_RATE)
+                _learn(day, str(slot % SLOTS_PER_DAY), count, DAY_RATE)
+                if today != slot // SLOTS_PER_DAY:
+                    today, today_calls, today_expected = slot // SLOTS_PER_DAY, 0.0, 0.0
+                today_calls += count
+                today_expected += expected if expected is not None else count
+                recent = count
+            slot, count = slot + 1, 0.0
         return Demand(week, day, slot, count + new, joins, at, recent, today, today_calls, today_expected)
 
     # --- forecasting ----------------------------------------------------------------------------
@@ -121,8 +125,8 @@ class Demand:
 
     def rate(self, start: datetime, end: datetime, zone: ZoneInfo, now: datetime | None = None) -> float:
         """Expected arrivals per second between `start` and `end` (within one half hour or across
-        several): the learned half hours scaled by today's pace; the last half hour's rate where
-        nothing is learned."""
+        several): the learned half hours scaled by today's pace; the last open half hour's rate
+        where nothing is learned."""
         if end <= start:
             return 0.0
         pace = self.pace(now or start, zone)
@@ -143,18 +147,16 @@ def _week_slot(absolute: int, zone: ZoneInfo) -> int:
 
 def _forecast_slot(week: Mapping[str, list[float]], day: Mapping[str, list[float]], absolute: int,
                    zone: ZoneInfo) -> float | None:
-    """Arrivals expected in one half hour: its half hour of the week, shrunk towards the same half
-    hour of any day while it has been seen only a few times. None: never seen either way."""
+    """Arrivals expected in one half hour: its half hour of the week once seen `WEEK_TRUSTED` times;
+    seen once, averaged with the same half hour of any day; never, that one alone. None: never seen
+    either way."""
     w = week.get(str(_week_slot(absolute, zone)))
     d = day.get(str(absolute % SLOTS_PER_DAY))
-    if w is None and d is None:
-        return None
+    if w is not None and (d is None or float(w[1]) >= WEEK_TRUSTED):
+        return float(w[0])
     if d is None:
-        return float(w[0])  # type: ignore[index]
-    if w is None:
-        return float(d[0])
-    seen = float(w[1])
-    return (seen * float(w[0]) + DAY_PRIOR * float(d[0])) / (seen + DAY_PRIOR)
+        return None
+    return float(d[0]) if w is None else (float(w[0]) + float(d[0])) / 2
 
 
 def joins(waiting: int, departed: int, returned: int) -> int:

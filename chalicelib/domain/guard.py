@@ -249,14 +249,16 @@ def read(stats: QueueStats, queue: QueueConfig) -> Mapping[str, Any]:
 def due_callback(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime,
                  gap: float = 0.0, state: Mapping[str, Any] | None = None) -> Ticket | None:
     """The parked callback whose promise is due, the earliest promise first; None if none is. Due:
-    within the lead of its time, and `gap` seconds earlier for each promise told an earlier time
-    (the agents freeing one after another that the ones before it take). `state`: the statistics
+    within the lead of its time, or before a promise told a later time that needs its turn to start
+    now: the k-th promise in time order must start `k` agents' freeing (`gap` seconds each, when all
+    are busy) before its own lead, so the ones before it go first from then. `state`: the statistics
     document already read (None: read it here)."""
     t, first = now.timestamp(), lead(queue).total_seconds()
 
     def due(book: dict[str, list[float]]) -> list[tuple[float, str]]:
         ordered = sorted((entry[0], tid) for tid, entry in book.items())
-        return [(at, tid) for k, (at, tid) in enumerate(ordered) if at - first - k * gap <= t]
+        last = max((k for k, (at, _) in enumerate(ordered) if at - first - k * gap <= t), default=-1)
+        return ordered[:last + 1]
 
     return _first_waiting(stats, tickets, queue, due, state)
 

@@ -122,7 +122,7 @@ class Period:
 @dataclass(frozen=True)
 class Plan:
     at: float  # when it was made (epoch seconds)
-    periods: tuple[Period, ...]  # from `at` to closing, half hour by half hour
+    periods: tuple[Period, ...]  # from `at` to closing, half hour by half hour (some cut in two)
     handle: float  # agent seconds a callback takes (the learned talk time)
     backlog: int  # open callbacks when it was made
     asked: int  # of which the callers asked for (pressed 1)
@@ -212,22 +212,28 @@ def make_plan(queue: QueueConfig, demand: Demand, pacing: Pacing, now: datetime)
     if closes is None:
         return Plan(at, (), pacing.handle, pacing.backlog, pacing.asked, pacing.handle / max(1, pacing.agents_now))
     zone = queue.hours.zone
-    bounds: list[tuple[datetime, datetime]] = []
+    handle = timedelta(seconds=pacing.handle)
+    # half hours to closing (the first from now); a callback begun at t holds its agent until about
+    # t + a talk time, so the reserve from `handle` before a busier half hour answers for that one's
+    # live callers too (it rises before a surge, not during it): such a half hour is cut in two
+    segments: list[tuple[datetime, datetime, float, float]] = []  # start, end, arrivals/s, the reserve's
     start = now
     while start < closes:
         local = start.astimezone(zone)
         slot_end = (local.replace(minute=0, second=0, microsecond=0)
                     + (SLOT if local.minute < 30 else 2 * SLOT)).astimezone(timezone.utc)
         end = min(closes, slot_end)
-        bounds.append((start, end))
+        rate = demand.rate(start, end, zone, now)
+        after = demand.rate(end, min(closes, end + handle), zone, now) if end < closes else 0.0
+        cut = end - handle
+        if after > rate and cut > start:
+            segments += [(start, cut, rate, rate), (cut, end, rate, after)]
+        else:
+            segments.append((start, end, rate, max(rate, after)))
         start = end
-    rows = []  # per half hour: agents, arrivals, lines by reserve, the safe and the lowest reserve
-    for i, (lo, hi) in enumerate(bounds):
+    rows = []  # per segment: agents, arrivals, lines by reserve, the safe and the lowest reserve, seconds
+    for i, (lo, hi, rate, ahead) in enumerate(segments):
         agents = pacing.agents_now if i == 0 or queue.roster is None else queue.roster.agents_at(lo + (hi - lo) / 2)
-        rate = demand.rate(lo, hi, zone, now)
-        # a callback begun in this half hour holds its agent about a talk time: the reserve answers
-        # for the live callers of that long ahead too (it rises before a surge, not during it)
-        ahead = max(rate, demand.rate(lo, lo + timedelta(seconds=pacing.handle), zone, now))
         lines = lines_by_reserve(agents, ahead, pacing.handle, pacing.patience)
         safe = lowest_reserve(lines, queue.callback_pacing_allowance)
         floor = lowest_reserve(lines, queue.callback_pacing_allowance_max)
@@ -259,7 +265,7 @@ def make_plan(queue: QueueConfig, demand: Demand, pacing: Pacing, now: datetime)
         chosen[best_i] -= 1
         made += best_gain
     periods = tuple(Period(lo.timestamp(), hi.timestamp(), row[0], row[1], r, capacity(row, r))
-                    for (lo, hi), row, r in zip(bounds, rows, chosen))
+                    for (lo, hi, _, _), row, r in zip(segments, rows, chosen))
     return Plan(at, periods, pacing.handle, pacing.backlog, pacing.asked, pacing.handle / max(1, pacing.agents_now))
 
 
@@ -312,7 +318,7 @@ def replan(stats: QueueStats, line: Line, tickets: Tickets, queue: QueueConfig, 
 
     def apply(current: dict[str, Any] | None) -> dict[str, Any]:
         doc = dict(current) if current else dict(base)
-        demand = Demand.from_state(doc).observe(counted, now, queue.hours.zone)
+        demand = Demand.from_state(doc).observe(counted, now, queue.hours.zone, queue.hours.is_open)
         book = {k: (v if k not in checked else [v[0], v[1], now.timestamp()])
                 for k, v in ledger(doc).items() if k not in closed}
         doc.update({BACKLOG: book, "demand": demand.state()})
