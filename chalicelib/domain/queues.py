@@ -59,6 +59,10 @@ class QueueConfig:
     recover_lost_calls: bool = True
     # A recovery callback keeps the caller's ticket number (their place) rather than joining the end.
     recovery_keeps_place: bool = True
+    # A recovery callback (nobody asked for it) is made within this much open time of the lost call, or
+    # given up (lost, and notified): past a business day the caller has moved on, and a backlog that
+    # keeps yesterday's recoveries makes every callback late (bench/day.py). 0: no limit.
+    recovery_horizon_seconds: int = 12 * 3600
     # Longest a caller holds before the call is treated as rung out (0: no limit).
     max_hold_seconds: int = 0
     max_callbacks_per_number_per_day: int = 3
@@ -90,7 +94,7 @@ class QueueConfig:
 _INT_FIELDS = ("offer_callback_after_seconds", "short_abandon_seconds", "assumed_agents",
                "max_park_seconds", "dial_timeout_seconds", "max_hold_seconds", "max_callbacks_per_number_per_day",
                "callback_guard_seconds", "recovery_guard_seconds", "callback_promise_lead_seconds",
-               "callback_min_talk_seconds")
+               "callback_min_talk_seconds", "recovery_horizon_seconds")
 _BOOL_FIELDS = ("recover_lost_calls", "recovery_keeps_place", "live_guard", "offer_callback_within_day")
 _NOTIFY_KEYS = {"on_lost_call", "on_callback_failed", "slack_webhook_url", "telegram_bot_token", "telegram_chat_id",
                 "email_from", "email_to", "sms_from", "sms_to"}
