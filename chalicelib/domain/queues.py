@@ -78,8 +78,8 @@ class QueueConfig:
     # The pacing plan: callbacks may cost the live line's service level (answered within 20 s) this much
     # in any half hour against all agents on the live line; up to the second when the day's open
     # callbacks cannot be made otherwise (docs/queues.md; chosen with bench/day.py).
-    callback_pacing_allowance: float = 0.05
-    callback_pacing_allowance_max: float = 0.2
+    callback_pacing_allowance: float = 0.1
+    callback_pacing_allowance_max: float = 0.35
     # When agents are expected (a roster); None: during business hours. Only used when nobody is
     # signed in, to tell a caller when a callback can happen.
     staffed_hours: BusinessHours | None = None
