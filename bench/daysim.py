@@ -31,7 +31,7 @@ from chalicelib.domain.errors import CallGoneError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory, parse_queue
 from chalicelib.domain.script import Dial, Gather, Say, Script, Step
-from chalicelib.memory_world import MemoryWorld, build_memory
+from chalicelib.bootstrap import MemoryWorld, build_memory
 from chalicelib.ports import Dialer
 
 POLICIES = ("none", "unitalk", "comagic_strict", "comagic_waiting", "holdfast")

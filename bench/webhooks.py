@@ -284,9 +284,9 @@ class World:
                             public_base_url=PUBLIC_URL, twilio_auth_token=AUTH_TOKEN, admin_token=ADMIN_TOKEN,
                             agent_token=AGENT_TOKEN, metrics_enabled=False)
         self.clock = FixedClock(START)
-        self.short = bootstrap.build(replace(settings, queues_file=queues_file(workdir, 10 ** 9)), clock=self.clock,
+        self.short = bootstrap.build_aws(replace(settings, queues_file=queues_file(workdir, 10 ** 9)), clock=self.clock,
                                      dialer=FakeDialer())
-        self.long = bootstrap.build(replace(settings, queues_file=queues_file(workdir, 0)), clock=self.clock,
+        self.long = bootstrap.build_aws(replace(settings, queues_file=queues_file(workdir, 0)), clock=self.clock,
                                     dialer=FakeDialer())
         self.stores = self.short.stores
         self.current = self.short

@@ -1,12 +1,16 @@
-"""The composition root: builds the real adapters from Settings, once per Lambda container."""
+"""The composition root, the one place a world is built: `build_aws(settings)` builds the real adapters
+from Settings (once per Lambda container, `container()`), `build_memory(...)` the in-memory world in
+virtual time (tests, the day simulator, the benchmarks); both wire the same use cases (`use_cases`).
+The in-memory adapters are imported only by `build_memory` (the Lambda package leaves them out)."""
 from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import boto3
 from botocore.config import Config
@@ -19,7 +23,7 @@ from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, Telegram
 from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL, TELNYX_API_KEY, TELNYX_PUBLIC_KEY,
                                   TWILIO_AUTH_TOKEN, VONAGE_PRIVATE_KEY, VONAGE_SIGNATURE_SECRET, VONAGE_URL_TOKEN,
                                   ParameterStore)
-from .adapters.dynamo_operations import DynamoOperationsLog
+from .adapters.dynamo.operations import DynamoOperationsLog
 from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
 from .edges.admin_api import AdminApi
@@ -27,19 +31,24 @@ from .edges import metrics
 from .edges.console import Console, Sessions
 from .domain.operations import Operations
 from .edges.agents_api import AgentsApi
-from .domain.callbacks import Callbacks
+from .domain.callbacks import Callbacks, DialRequest
 from .domain.callflow import CallFlow
 from .domain.dispatch import Dispatcher
 from .domain.notifications import Notifications
-from .domain.model import AgentEvent, CallEvent
+from .domain.model import AgentEvent, CallEvent, Ticket
 from .domain.queues import QueueDirectory
 from .domain.script import Script
-from .ports import Clock, Dialer, SystemClock, Telephony, WebhookRequest
+from .ports import Clock, Dialer, EventBus, Orchestrator, Stores, SystemClock, Telephony, WebhookRequest
 from . import logs
 from .settings import Settings, SettingsError, expand_env, secret_problem
 from .edges.webhooks import HttpReply, UseCases, VoiceWebhooks, unspoken
 
+if TYPE_CHECKING:
+    from .adapters.memory import FakeBus, MemoryOrchestrator, MemoryStores, VirtualClock
+
 log = logging.getLogger(__name__)
+
+DEFAULT_DAILY_BUDGET = 100_000  # the memory world's callback budget (a simulated day never runs short)
 
 
 @dataclass
@@ -165,8 +174,17 @@ def resolve(settings: Settings, session: boto3.session.Session | None = None) ->
                    public_base_url=public_url, **per_provider)
 
 
-def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None,
-          session: boto3.session.Session | None = None) -> Container:
+def use_cases(stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock, queues: QueueDirectory,
+              bus: EventBus, daily_callback_budget: int) -> tuple[CallFlow, Dispatcher, Callbacks]:
+    """The use cases over a world's adapters: the same wiring in AWS and in memory."""
+    flow = CallFlow(stores, orchestrator, clock, queues, bus, daily_callback_budget)
+    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues)
+    callbacks = Callbacks(stores, orchestrator, dialer, clock, queues, dispatcher)
+    return flow, dispatcher, callbacks
+
+
+def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None,
+              session: boto3.session.Session | None = None) -> Container:
     logs.configure(settings.log_level)
     clock = clock or (OffsetClock(settings.clock_offset_seconds) if settings.clock_offset_seconds
                       else SystemClock())
@@ -182,9 +200,8 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
     dialer = dialer or dialer_for(settings, twilio, clock)
     sqs = client(session, "sqs", settings)
     bus = SqsEventBus(sqs, settings.notify_queue_url)
-    flow = CallFlow(stores, orchestrator, clock, queues, bus, settings.daily_callback_budget)
-    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues)
-    callbacks = Callbacks(stores, orchestrator, dialer, clock, queues, dispatcher)
+    flow, dispatcher, callbacks = use_cases(stores, orchestrator, dialer, clock, queues, bus,
+                                            settings.daily_callback_budget)
     known = providers(settings, clock)
     for gap in unspoken(queues, known):
         log.warning("no voice: %s", gap)
@@ -203,12 +220,79 @@ def build(settings: Settings, clock: Clock | None = None, dialer: Dialer | None 
     return built
 
 
-@lru_cache(maxsize=1)
+@dataclass
+class MemoryWorld:
+    clock: VirtualClock
+    stores: MemoryStores
+    orchestrator: MemoryOrchestrator
+    bus: FakeBus
+    dialer: Dialer
+    flow: CallFlow
+    dispatcher: Dispatcher
+    callbacks: Callbacks
+
+
+def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None = None,
+                 daily_callback_budget: int = DEFAULT_DAILY_BUDGET, sweep_seconds: float = 60.0) -> MemoryWorld:
+    """Holdfast on the in-memory adapters, in virtual time: the same use cases the Lambda functions run,
+    the workflow as MemoryOrchestrator, and the event sources AWS provides (the table's stream, the dial
+    queue, the one-minute dispatch sweep) as scheduled work."""
+    from .adapters.memory import FakeBus, FakeDialer, MemoryOrchestrator, VirtualClock, memory_stores
+
+    clock = VirtualClock(start)
+    stores = memory_stores()  # every role over one in-memory table
+    bus = FakeBus()
+    orchestrator = MemoryOrchestrator(stores.table, clock, bus)
+    dialer = dialer or FakeDialer()
+    flow, dispatcher, callbacks = use_cases(stores, orchestrator, dialer, clock, queues, bus, daily_callback_budget)
+
+    def stream(new: Ticket, old: Ticket | None) -> None:  # workers.on_table_change, delivered after the write
+        change = (new.queue_id, new.id, new.status, old.status if old else None, new.agent_id)
+
+        def deliver() -> None:
+            dispatcher.callback_promised(new, old)
+            dispatcher.ticket_changed(*change)
+            dispatcher.service_started(new, change[3])
+
+        clock.after(0, deliver)
+
+    stores.table.on_change = stream
+    stores.table.defer = lambda work: clock.after(0, work)  # the snapshot's share of the stream, delivered later too
+    orchestrator.dial_worker = lambda body: callbacks.dial(DialRequest.from_message(body))  # workers.on_dial_message
+    if sweep_seconds > 0:
+        def sweep() -> None:  # the scheduled dispatch sweep
+            dispatcher.sweep()
+            clock.after(sweep_seconds, sweep)
+
+        clock.after(sweep_seconds, sweep)
+    return MemoryWorld(clock, stores, orchestrator, bus, dialer, flow, dispatcher, callbacks)
+
+
+_served: list[Container] = []  # containers handed in by `serving`, innermost last
+
+
+@contextmanager
+def serving(built: Container) -> Iterator[Container]:
+    """Serve `built` to the app's routes and workers instead of the container built from the
+    environment (a test's own world), until the block ends."""
+    _served.append(built)
+    try:
+        yield built
+    finally:
+        _served.remove(built)
+
+
 def container() -> Container:
-    """The app, built once per Lambda container; refuses (SettingsError) when a secret is unusable."""
+    """The app: the container being served, else the one built once per Lambda container; refuses
+    (SettingsError) when a secret is unusable."""
+    return _served[-1] if _served else _from_env()
+
+
+@lru_cache(maxsize=1)
+def _from_env() -> Container:
     session = aws_session(Settings.from_env())
     settings = resolve(Settings.from_env(), session).require_safe()
-    return build(settings, session=session)
+    return build_aws(settings, session=session)
 
 
 def _fallback_settings() -> Settings:
@@ -266,4 +350,4 @@ def check_at_start() -> None:
 
 
 def reset() -> None:
-    container.cache_clear()
+    _from_env.cache_clear()

@@ -368,7 +368,7 @@ class Dialing(ABC):
 @dataclass(frozen=True)
 class Stores:
     """Every store role, each its own adapter over one table (DynamoDB, memory): built once per world
-    by its composition root (chalicelib/bootstrap.py, chalicelib/memory_world.py), which hands each use
+    by its composition root (chalicelib/bootstrap.py: build_aws, build_memory), which hands each use
     case the roles it uses. Every state change that must happen once is conditional."""
 
     tickets: Tickets

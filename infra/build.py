@@ -38,6 +38,8 @@ NEVER_IMPORTED = ("aiohttp", "aiohttp_retry", "aiosignal", "aiohappyeyeballs", "
 # (calls, messages), so the other products' REST packages (about 30 MB with bytecode) are never imported.
 TWILIO_REST_KEPT = {"__init__.py", "api"}
 SITE = "python/lib/python3.11/site-packages"
+# Product code no Lambda function imports: the in-memory world (tests, the simulator, the benchmarks).
+LOCAL_ONLY = ("chalicelib/adapters/memory",)
 
 
 @dataclass
@@ -83,11 +85,13 @@ def unzipped_size(path: Path) -> int:
         return sum(i.file_size for i in zf.infolist())
 
 
-def _rewrite_zip(path: Path, slim: bool, compile_: bool) -> None:
+def _rewrite_zip(path: Path, slim: bool, compile_: bool, drop: tuple[str, ...] = ()) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         with zipfile.ZipFile(path) as zf:
             zf.extractall(root)
+        for name in drop:
+            shutil.rmtree(root / name, ignore_errors=True)
         if slim:
             site = root / SITE
             for product in (site / "twilio" / "rest").iterdir():
@@ -119,7 +123,7 @@ def build(stage: str = "dev", out: Path | None = None, slim: bool = True, compil
     pkg.template = chalice_package(stage, pkg.out)
     pkg.sizes = {"layer_before": unzipped_size(pkg.layer_zip), "app_before": unzipped_size(pkg.app_zip)}
     _rewrite_zip(pkg.layer_zip, slim, compile_)
-    _rewrite_zip(pkg.app_zip, False, compile_)
+    _rewrite_zip(pkg.app_zip, False, compile_, drop=LOCAL_ONLY)
     pkg.sizes.update(layer_after=unzipped_size(pkg.layer_zip), app_after=unzipped_size(pkg.app_zip))
     return pkg
 

@@ -1,10 +1,11 @@
 """Shared fixtures: fake AWS credentials always; an in-process moto AWS with the real resources on demand."""
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -48,3 +49,13 @@ def settings(aws):  # type: ignore[no-untyped-def]
                     dial_queue_url=aws.dial_queue_url, notify_queue_url=aws.notify_queue_url,
                     public_base_url=PUBLIC_URL,
                     twilio_auth_token=AUTH_TOKEN)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Any], Any]]:
+    """`serve(built)` hands a built container to the app's routes and workers (bootstrap.serving) for
+    the rest of the test; the container built from the environment serves again afterwards."""
+    from chalicelib import bootstrap
+
+    with contextlib.ExitStack() as stack:
+        yield lambda built: stack.enter_context(bootstrap.serving(built))

@@ -1,23 +1,25 @@
-"""The caller-facing use cases: one method per webhook step, each returning a neutral Script."""
+"""The caller-facing use cases: one method per webhook step, each returning a neutral Script. This is
+the dialogue (what a caller hears and which step answers next); the booking rules live in
+`booking.py` and loss and recovery in `recovery.py`, each a part CallFlow is composed of."""
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Arrival, Clock, EventBus, Orchestrator, QueueSnapshot, Staffing, Stores
+from ..ports import Arrival, Clock, EventBus, Orchestrator, QueueSnapshot, Staffing, Stores
 from .errors import (CountryNotAllowedError, InvalidNumberError, NumberNotAllowedError, NumberTooLongError,
                      NumberTooShortError, NumberTypeNotAllowedError, OrchestratorError, TicketNotFoundError,
                      TicketStateError, WithheldNumberError)
 from . import guard, learning, line as queue_line, speech
-from .estimator import QueueEventKind, WaitEstimator
+from . import booking as rules
+from .booking import CallbackBooking
+from .estimator import WaitEstimator
 from .ewt import WaitEstimate
-from .model import (HOLDING, BookingRefused, CallEvent, CallStatus, LostCause, QueueResult, Ticket, TicketKind,
-                    TicketStatus, ticket_id)
-from .phone import CALLING_WINDOW, NumberPolicy, in_calling_window, masked, national_format, number_timezone
-from .prompts import minutes, minutes_number, spoken_digits
+from .model import HOLDING, BookingRefused, CallEvent, LostCause, QueueResult, Ticket, TicketKind, TicketStatus
+from .phone import NumberPolicy, national_format
+from .prompts import minutes, spoken_digits
 from .queues import QueueConfig, QueueDirectory
-from .retry import next_slot
+from .recovery import LossRecovery
 from .script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Script, Step
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,6 @@ JUST_ANNOUNCED_SECONDS = 5
 MUSIC_GATHER_SECONDS = 1
 HINT_GATHER_SECONDS = 3
 SAID_IN_MINUTES = timedelta(hours=1)  # a promise further off is said as a time of day
-EARLY_MORNING_HOUR = 5  # before the calling window opens: "early" from here, "late" before
 
 # What a caller hears when a number is refused, by the policy's refusal type (never its message).
 _REFUSALS: tuple[tuple[type[NumberNotAllowedError], str], ...] = (
@@ -49,14 +50,16 @@ def refusal_prompt(refused: NumberNotAllowedError) -> str:
 class CallFlow:
     def __init__(self, stores: Stores, orchestrator: Orchestrator, clock: Clock,
                  queues: QueueDirectory, bus: EventBus, daily_callback_budget: int = 1000) -> None:
-        # Every role but dialing: the bundle, kept as the roles this uses.
-        self.tickets, self.line, self.lost = stores.tickets, stores.line, stores.lost
+        # The roles the dialogue uses, kept by name; booking and recovery are parts of their own.
+        self.tickets, self.line = stores.tickets, stores.line
         self.stats, self.bookings, self.agents = stores.stats, stores.bookings, stores.agents
         self.orchestrator = orchestrator
         self.clock = clock
         self.queues = queues
-        self.bus = bus
-        self.daily_callback_budget = daily_callback_budget
+        self.booking = CallbackBooking(stores.tickets, stores.bookings, orchestrator, clock, queues,
+                                       daily_callback_budget)
+        self.recovery = LossRecovery(stores.tickets, stores.lost, stores.stats, stores.agents, clock, queues, bus,
+                                     self.booking)
 
     # --- prompts -------------------------------------------------------------------------
 
@@ -107,7 +110,7 @@ class CallFlow:
                     queue_id=queue.id, number=0, kind=TicketKind.LIVE, status=TicketStatus.WAITING,
                     created_at=self.clock.now() - timedelta(seconds=held), call_id=event.call_id,
                     caller=event.caller, language=queue.language))
-            self._abandon(ticket)
+            self.recovery.abandon(ticket)
             return Script()
         if event.queue_result in (QueueResult.FULL, QueueResult.ERROR):
             return self.apology(queue)
@@ -222,10 +225,10 @@ class CallFlow:
         if est.mean < queue.offer_callback_after_seconds:
             return line, None
         learned = guard.learned_delay(queue, snapshot.estimator, now)  # the queue's statistics, in the snapshot
-        if self._spoken_for(queue, learned, now):
+        if rules.spoken_for(queue, learned, now):
             # callbacks booked now are not being made before closing: no offer the day could not keep
             return (*line, self.prompt(queue, lang, "callbacks_full")), None
-        promise = self._promisable(queue, self._dialable(queue, ticket.caller) or "", est, now, learned)
+        promise = rules.promisable(queue, self._dialable(queue, ticket.caller) or "", est, now, learned)
         return line, self._offer(queue, ticket, staffing, now, now + timedelta(seconds=est.mean), promise=promise)
 
     def _offer(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing, now: datetime, turn: datetime,
@@ -234,21 +237,13 @@ class CallFlow:
         (the queue closes first, it is night where the caller is, nobody is expected before then), or
         the time it can be promised by when that is more than an hour away (a busy day's callbacks)."""
         lang = ticket.language
-        callback_at = self._callback_time(queue, self._dialable(queue, ticket.caller), turn, staffing)
+        callback_at = rules.callback_time(queue, self._dialable(queue, ticket.caller), turn, staffing)
         if callback_at is not None and callback_at > turn:
             return self.prompt(queue, lang, "offer_at",
                                when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang))
         if promise is not None and promise - now > SAID_IN_MINUTES:
             return self.prompt(queue, lang, "offer_by", when=speech.spoken_when(queue, ticket.caller, promise, now, lang))
         return self.prompt(queue, lang, "offer_asap" if asap else "offer")
-
-    def _callback_time(self, queue: QueueConfig, number: str | None, earliest: datetime,
-                       staffing: Staffing) -> datetime | None:
-        """The first moment from `earliest` a callback could be dialed: once an agent is expected (at
-        once while someone is signed in; else the roster's or the queue's next opening), inside business
-        hours and the callee's calling window."""
-        expected = earliest if staffing.staffed else (queue.staffed_hours or queue.hours).next_opening(earliest)
-        return None if expected is None else next_slot(queue, number or "", expected)
 
     def _dialable(self, queue: QueueConfig, number: str | None) -> str | None:
         return number if self._policy(queue).may_call(number) else None
@@ -303,7 +298,7 @@ class CallFlow:
         if opening is None:
             return (self.prompt(queue, lang, "goodbye"),)
         closed = self.prompt(queue, lang, "closed", when=speech.spoken_when(queue, ticket.caller, opening, now, lang))
-        callback_at = self._callback_time(queue, self._dialable(queue, ticket.caller), now,
+        callback_at = rules.callback_time(queue, self._dialable(queue, ticket.caller), now,
                                           self.agents.staffing(queue.id) if staffing is None else staffing)
         if callback_at is not None and callback_at > opening:
             return closed, self.prompt(queue, lang, "closed_offer_at",
@@ -347,7 +342,7 @@ class CallFlow:
         now = self.clock.now()
         if queue.max_hold_seconds and (now - ticket.created_at).total_seconds() >= queue.max_hold_seconds:
             # Rung out: nobody could take the call in time. Recorded and recovered before they hear it.
-            self._lose(ticket, LostCause.RANG_OUT)
+            self.recovery.lose(ticket, LostCause.RANG_OUT)
             return Script.of(self.prompt(queue, lang, "rang_out"), self.prompt(queue, lang, "goodbye"),
                              Leave(self._hold(queue, ticket).action))
         listen = Step.of("wait-offer", t=ticket.id)
@@ -372,7 +367,7 @@ class CallFlow:
         ticket, queue = self._load(ticket_id)
         result = event.queue_result
         if result is QueueResult.HANGUP:
-            self._abandon(ticket)
+            self.recovery.abandon(ticket)
             return Script()
         if result is QueueResult.LEAVE and ticket.wants_callback:
             return self._ask_number(queue, ticket)
@@ -419,25 +414,18 @@ class CallFlow:
         if event.digits in ("1", "9") and ticket.status is TicketStatus.AFTER_HOURS:
             return self.offer(ticket_id, event)  # the second chance after a wrong key
         if ticket.kind is TicketKind.LIVE:
-            self._abandon(ticket)
+            self.recovery.abandon(ticket)
         return Script.of(self.prompt(queue, ticket.language, "goodbye"), Hangup())
 
     def call_ended(self, event: CallEvent) -> None:
-        """The status callback: a caller who hung up while holding has abandoned; a call that failed
-        or was cut off while holding was dropped."""
-        ticket = self.tickets.find_by_call(event.call_id, open_only=True)
-        if ticket is None or ticket.kind is not TicketKind.LIVE:
-            return
-        if ticket.status is TicketStatus.CONNECTING:
-            # Hung up while being put through, before any conversation (after one, the bridge's
-            # result has already marked the ticket served): lost, and the stream frees the agent.
-            now = self.clock.now()
-            wait = (now - ticket.created_at).total_seconds()
-            if self.agents.abandon_claimed(ticket.id, now, wait, ticket.call_id):
-                self._after_loss(ticket, LostCause.ABANDONED, wait, now)
-            return
-        dropped = event.status in (CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER)
-        self._abandon(ticket, LostCause.DROPPED if dropped else None)
+        """The status callback (loss and recovery)."""
+        self.recovery.call_ended(event)
+
+    def book_now(self, ticket: Ticket, number: str) -> BookingRefused | None:
+        """An admin's "call back now" for a lost call (the booking path, due at once)."""
+        return self.booking.book_now(ticket, number)
+
+    workflow_input = staticmethod(rules.workflow_input)
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -447,126 +435,7 @@ class CallFlow:
 
     @staticmethod
     def _policy(queue: QueueConfig) -> NumberPolicy:
-        return NumberPolicy(queue.allowed_countries, queue.default_region)
-
-    def _abandon(self, ticket: Ticket, cause: LostCause | None = None) -> None:
-        if ticket.status not in HOLDING:
-            return
-        self._lose(ticket, cause or (LostCause.AFTER_HOURS if ticket.status is TicketStatus.AFTER_HOURS
-                                     else LostCause.ABANDONED))
-
-    def _lose(self, ticket: Ticket, cause: LostCause) -> None:
-        """Record a lost call (once), book its recovery callback if it may have one, and tell people."""
-        now = self.clock.now()
-        wait = (now - ticket.created_at).total_seconds()
-        if self.tickets.abandon(ticket.id, now, wait, ticket.call_id):  # once, whatever repeats the webhook
-            self._after_loss(ticket, cause, wait, now)
-
-    def _after_loss(self, ticket: Ticket, cause: LostCause, wait: float, now: datetime) -> None:
-        queue = self.queues.get(ticket.queue_id)
-        self.lost.mark_lost(ticket.id, cause.value, now)
-        if cause in (LostCause.ABANDONED, LostCause.RANG_OUT):  # patience, for the estimator
-            learning.learn(self.stats, queue, QueueEventKind.ABANDON, now, wait, learning.told_pit(ticket, wait),
-                           ticket.told_ahead)
-        refused = self._recover(queue, ticket.evolve(status=TicketStatus.ABANDONED), cause, wait, now)
-        log.info("lost call", extra={"ticket": ticket.id, "cause": cause.value,
-                                     "recovery": refused.value if refused else "booked"})
-        self.bus.publish({"event": "lost_call", "ticket_id": ticket.id, "cause": cause.value,
-                          "recovery": refused.value if refused else "booked"})
-
-    def _recover(self, queue: QueueConfig, ticket: Ticket, cause: LostCause, wait: float,
-                 now: datetime) -> BookingRefused | None:
-        if not queue.recover_lost_calls:
-            return BookingRefused.NOT_RECOVERED
-        if cause is LostCause.ABANDONED and wait < queue.short_abandon_seconds:
-            return BookingRefused.SHORT_ABANDON
-        try:
-            # the number the caller typed or heard read back, if they got that far; else the caller ID
-            number = self._policy(queue).accept(ticket.pending_number or ticket.caller)
-        except NumberNotAllowedError:
-            return BookingRefused.NOT_DIALABLE
-        not_before = next_slot(queue, number, now)
-        if not_before is None:
-            return BookingRefused.NOT_DIALABLE
-        return self._book(queue, ticket, number, not_before, now, explicit=False)
-
-    def book_now(self, ticket: Ticket, number: str) -> BookingRefused | None:
-        """An admin's "call back now" for a lost call with no pending callback: the recovery's own path
-        (opt-outs, one open callback per number, the allowance and budget), due at once. An abandoned
-        live ticket becomes the callback; a closed callback's lost call gets a new ticket."""
-        queue, now = self.queues.get(ticket.queue_id), self.clock.now()
-        fresh = ticket.kind is TicketKind.CALLBACK or not queue.recovery_keeps_place
-        return self._book(queue, ticket, number, now, now, explicit=False, fresh=fresh)
-
-    def _book(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
-              explicit: bool, fresh: bool | None = None) -> BookingRefused | None:
-        """Every callback goes through here: opt-out (automatic ones only: pressing 1 is consent), one
-        open callback per number and queue, then, for the one request that books it, the number's
-        daily allowance and the global budget (toll-fraud guard)."""
-        return self._book_ticket(queue, ticket, number, not_before, now, explicit, fresh)[0]
-
-    def _book_ticket(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
-                     explicit: bool, fresh: bool | None = None,
-                     told: tuple[float, float] | None = None) -> tuple[BookingRefused | None, Ticket | None]:
-        """_book, and the callback ticket as booked (None: refused, or another callback stands).
-        `told`: the promise the caller will hear (shape, scale of a wait from the call's start), written
-        with the booking so it is durable before it is said."""
-        guard = self.bookings.callback_guard(queue.id, number)  # one read: the opt-out and the open callback
-        if guard.opted_out:
-            if not explicit:
-                return BookingRefused.OPTED_OUT, None
-            self.bookings.set_opt_out(number, False, now)  # asking for a callback is consent again
-        if fresh is None:
-            fresh = not explicit and not queue.recovery_keeps_place  # recovery at the end of the line
-        target = ticket_id(queue.id, self.tickets.next_number(queue.id)) if fresh else ticket.id
-        if guard.holder not in (None, target) and self._still_open(guard.holder):
-            log.info("number already has an open callback", extra={"ticket": ticket.id, "open": guard.holder})
-            return None, None  # that callback stands for this call too
-        if fresh:
-            holder = self.bookings.reserve_open_callback(queue.id, number, target)
-            if holder != target:
-                log.info("number already has an open callback", extra={"ticket": ticket.id, "open": holder})
-                return None, None
-            refused = self.bookings.take_allowance(number, now.strftime("%Y-%m-%d"),
-                                                   queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
-            booking: int | str = refused or 1
-        else:
-            # One transaction: the open-callback pointer, the conversion (an abandoned ticket, from a
-            # recovery or a confirm keypress that came after the hang-up, converts from ABANDONED; a
-            # caller still on the line, from holding) and the allowance, all or nothing.
-            booking = self.bookings.book_callback(
-                ticket, number, not_before, now, ticket.status is TicketStatus.ABANDONED, guard.holder,
-                now.strftime("%Y-%m-%d"), queue.max_callbacks_per_number_per_day, self.daily_callback_budget,
-                told)
-            if booking in (BOOKING_TAKEN, BOOKING_MOVED):
-                return None, None  # another request booked this number or this ticket first
-        if isinstance(booking, str):
-            log.warning("callback refused", extra={"ticket": ticket.id, "reason": booking, "number": masked(number)})
-            return BookingRefused(booking), None
-        if fresh:
-            ticket = self.tickets.create_callback(target, number, not_before, now, ticket.language)
-        try:
-            execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
-                                                   self.workflow_input(queue, ticket, not_before))
-        except OrchestratorError:
-            if ticket.status in HOLDING:
-                self.tickets.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
-            raise
-        self.tickets.set_execution(ticket.id, execution_id)
-        booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
-                               not_before=not_before, pending_number=None, execution_id=execution_id)
-        if told is not None and not fresh:
-            booked = booked.evolve(told_shape=told[0], told_scale=told[1])
-        return None, booked
-
-    def _still_open(self, holder: str) -> bool:
-        """Whether the callback an open-callback pointer names is still open (not yet dialing)."""
-        try:
-            held = self.tickets.get(holder)
-        except TicketNotFoundError:
-            return False
-        return held.kind is TicketKind.CALLBACK and held.status in (TicketStatus.SCHEDULED, TicketStatus.WAITING,
-                                                                    TicketStatus.CONNECTING)
+        return rules.number_policy(queue)
 
     def _no_choice(self, queue: QueueConfig, ticket: Ticket) -> Script:
         """No (valid) choice made: back in line, or goodbye after hours. Never dead air."""
@@ -609,11 +478,11 @@ class CallFlow:
         """Same ticket, same number, same place: durable first, then the workflow, then the caller hears it."""
         now = self.clock.now()
         snapshot = self.line.snapshot(queue.id) if snapshot is None else snapshot
-        not_before = self._callback_time(queue, number, now, snapshot.staffing) or now
+        not_before = rules.callback_time(queue, number, now, snapshot.staffing) or now
         est, ahead = self.estimate(queue, ticket, snapshot.staffing, snapshot)
-        promised = self._promise(queue, ticket, number, snapshot, est, not_before, now)
-        told = None if promised is None else self._told(ticket, promised, est)
-        refused, booked = self._book_ticket(queue, ticket, number, not_before, now, explicit=True, told=told)
+        promised = rules.promise(queue, number, snapshot, est, not_before, now)
+        told = None if promised is None else rules.told(ticket, promised, est)
+        refused, booked = self.booking.book_ticket(queue, ticket, number, not_before, now, explicit=True, told=told)
         if refused is not None:
             lang = ticket.language
             return Script.of(self.prompt(queue, lang, "callback_unavailable"), *self._no_choice(queue, ticket).verbs)
@@ -626,17 +495,6 @@ class CallFlow:
                 raise TicketStateError(f"ticket {ticket.id} is {current.kind.value}/{current.status.value}")
             current = holder  # this number already had a callback booked: that one stands
         return self._confirmed(queue, current)
-
-    @staticmethod
-    def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, attempt: int = 1) -> dict[str, object]:
-        return {
-            "ticket_id": ticket.id,
-            "queue_id": queue.id,
-            "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": attempt},
-            "max_attempts": len(queue.retry_delays_seconds),
-            "park_timeout_seconds": queue.max_park_seconds,
-            "dial_timeout_seconds": queue.dial_timeout_seconds,
-        }
 
     def _confirmed(self, queue: QueueConfig, ticket: Ticket, ahead: int | None = None,
                    snapshot: QueueSnapshot | None = None) -> Script:
@@ -651,7 +509,7 @@ class CallFlow:
             ahead = self._ahead(ticket, self.line.snapshot(queue.id) if snapshot is None else snapshot)
         if promised is None:  # no estimate from assumed staffing: nobody is signed in
             said = self.prompt(queue, lang, "callback_confirmed_asap", digits=digits, position=ahead + 1)
-        elif self._within_today(queue, promised, now) and (ticket.not_before is None or ticket.not_before <= now):
+        elif rules.within_today(queue, promised, now) and (ticket.not_before is None or ticket.not_before <= now):
             if promised - now > SAID_IN_MINUTES:
                 said = self.prompt(queue, lang, "callback_confirmed_by", digits=digits,
                                    when=speech.spoken_when(queue, number, promised, now, lang))
@@ -659,60 +517,6 @@ class CallFlow:
                 said = self.prompt(queue, lang, "callback_confirmed", digits=digits, position=ahead + 1,
                                    mean=minutes((promised - now).total_seconds(), lang, genitive=True))
         else:
-            said = self.prompt(queue, lang, self._why_later(queue, number, now), digits=digits,
+            said = self.prompt(queue, lang, rules.why_later(queue, number, now), digits=digits,
                                when=speech.spoken_when(queue, number, promised, now, lang))
         return Script.of(said, self.prompt(queue, lang, "goodbye"), Hangup())
-
-    def _promise(self, queue: QueueConfig, ticket: Ticket, number: str, snapshot: QueueSnapshot,
-                 est: WaitEstimate, not_before: datetime, now: datetime) -> datetime | None:
-        """When the caller who presses 1 will be told to expect the call (`_promisable`), or the slot
-        they are given if later. None: no time can be promised (nobody signed in). The booking writes it
-        on the ticket; the table's stream enters it in the dispatcher's promise book (guard)."""
-        if not_before > now:
-            return not_before
-        if not snapshot.staffing.staffed:
-            return None
-        return self._promisable(queue, number, est, now, guard.learned_delay(queue, snapshot.estimator, now))
-
-    @staticmethod
-    def _told(ticket: Ticket, promised: datetime, est: WaitEstimate) -> tuple[float, float]:
-        """The promise as the ticket keeps what a caller was told: a gamma's shape and scale whose
-        mean is the wait from the call's start to the promised time."""
-        shape = est.shape if est.shape > 0 else 1.0
-        return shape, max(1.0, (promised - ticket.created_at).total_seconds()) / shape
-
-    def _promisable(self, queue: QueueConfig, number: str, est: WaitEstimate, now: datetime,
-                    learned: float | None) -> datetime | None:
-        """The time a callback booked now can be promised by: the caller's turn as estimated for their
-        place, or, if later, how long the guard has taken at this hour to make such callbacks (`learned`,
-        at a high quantile; None: nothing learned yet), in whole minutes; the part after closing is
-        carried to the next opening."""
-        at = now + timedelta(minutes=minutes_number(max(est.mean, learned or 0.0)))
-        closes = queue.hours.closes_at(now)
-        if closes is not None and at > closes:
-            opening = queue.hours.next_opening(closes)
-            return None if opening is None else next_slot(queue, number, opening + (at - closes))
-        return at
-
-    def _spoken_for(self, queue: QueueConfig, learned: float | None, now: datetime) -> bool:
-        """The day's callbacks are spoken for: one booked now is not expected before closing (the learned
-        delay for this hour), and the queue offers callbacks only within the day."""
-        return queue.offer_callback_within_day and learned is not None and not self._within_today(
-            queue, now + timedelta(seconds=learned), now)
-
-    @staticmethod
-    def _within_today(queue: QueueConfig, moment: datetime, now: datetime) -> bool:
-        closes = queue.hours.closes_at(now)
-        return closes is not None and moment <= closes
-
-    @staticmethod
-    def _why_later(queue: QueueConfig, number: str, now: datetime) -> str:
-        """Why the callback is not now: we are closed, it is late (or early) where the caller is, or no
-        agent is expected before then."""
-        if not queue.hours.is_open(now):
-            return "callback_confirmed_closed"
-        if not in_calling_window(number, now, queue.hours.tz):
-            hour = now.astimezone(ZoneInfo(number_timezone(number, queue.hours.tz))).hour
-            early = EARLY_MORNING_HOUR <= hour < CALLING_WINDOW[0].hour
-            return "callback_confirmed_early" if early else "callback_confirmed_later"
-        return "callback_confirmed_at"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from ..adapters.dynamo_operations import ticket_from_image
+from ..adapters.dynamo.operations import ticket_from_image
 from ..domain.operations import Operations
 from . import metrics
 

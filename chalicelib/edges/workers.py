@@ -7,7 +7,7 @@ import logging
 from typing import Any, Mapping
 
 from ..adapters.dynamo import ticket_change
-from ..adapters.dynamo_operations import ticket_from_image
+from ..adapters.dynamo.operations import ticket_from_image
 from .. import bootstrap
 from ..domain.callbacks import DialRequest
 from . import feed

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def served(settings, monkeypatch) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
+def served(settings, serve) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
     from chalice.config import Config
     from chalice.local import create_local_server
 
@@ -33,10 +33,10 @@ def served(settings, monkeypatch) -> Iterator[tuple[str, Any]]:  # type: ignore[
         pytest.fail("no /usr/bin/chromium: `make test` installs it (make chromium)")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    built = bootstrap.build(replace(settings, queues_file=str(Path(__file__).with_name("queues.json")),
+    built = bootstrap.build_aws(replace(settings, queues_file=str(Path(__file__).with_name("queues.json")),
                                     admin_token=ADMIN, public_base_url=base, metrics_enabled=False),
                             clock=FixedClock(NOW), dialer=FakeDialer())
-    monkeypatch.setattr(bootstrap, "container", lambda: built)
+    serve(built)
     server = create_local_server(app, Config.create(chalice_stage="local"), "127.0.0.1", port)
     threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True).start()
     try:

@@ -17,7 +17,7 @@ from chalicelib.adapters.memory import FakeDialer, FixedClock
 from chalicelib.bootstrap import load_queues
 from chalicelib.domain.errors import StaleTokenError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketStatus
-from chalicelib.memory_world import build_memory
+from chalicelib.bootstrap import build_memory
 from tests.integration.test_workflow_moto import MONDAY_10_PST, QUEUES, World
 
 SUPPORT, BRIEF = "+18005550100", "+18005550101"  # BRIEF: 2 s park and dial timeouts, two attempts
@@ -122,13 +122,13 @@ class MotoEngine(Engine):
 
 
 @pytest.fixture(params=["memory", "moto"])
-def engine(request, monkeypatch) -> Engine:  # type: ignore[no-untyped-def]
+def engine(request, serve) -> Engine:  # type: ignore[no-untyped-def]
     if request.param == "memory":
         return MemoryEngine()
     settings = request.getfixturevalue("settings")
     dialer = FakeDialer()
-    c = bootstrap.build(replace(settings, queues_file=QUEUES), clock=FixedClock(MONDAY_10_PST), dialer=dialer)
-    monkeypatch.setattr(bootstrap, "container", lambda: c)
+    c = bootstrap.build_aws(replace(settings, queues_file=QUEUES), clock=FixedClock(MONDAY_10_PST), dialer=dialer)
+    serve(c)
     return MotoEngine(World(c, dialer, request.getfixturevalue("aws")))
 
 

@@ -157,11 +157,11 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def container(settings, clock, monkeypatch):  # type: ignore[no-untyped-def]
-    built = bootstrap.build(replace(settings, queues_file=QUEUES, providers=tuple(PROVIDERS),
+def container(settings, clock, serve):  # type: ignore[no-untyped-def]
+    built = bootstrap.build_aws(replace(settings, queues_file=QUEUES, providers=tuple(PROVIDERS),
                                     telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET),
                             clock=clock)
-    monkeypatch.setattr(bootstrap, "container", lambda: built)
+    serve(built)
     return built
 
 
@@ -230,12 +230,12 @@ def test_unsigned_is_403_and_writes_nothing(client: Client, clock: FixedClock, p
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_an_unusable_key_refuses_every_webhook(settings, clock: FixedClock, monkeypatch, provider: str) -> None:  # type: ignore[no-untyped-def]
-    built = bootstrap.build(replace(settings, queues_file=QUEUES, providers=tuple(PROVIDERS),
+def test_an_unusable_key_refuses_every_webhook(settings, clock: FixedClock, serve, provider: str) -> None:  # type: ignore[no-untyped-def]
+    built = bootstrap.build_aws(replace(settings, queues_file=QUEUES, providers=tuple(PROVIDERS),
                                     telnyx_public_key="replace-me", vonage_signature_secret="short",
                                     twilio_auth_token=AUTH_TOKEN if provider != "twilio" else AUTH_TOKEN[:8]),
                             clock=clock)
-    monkeypatch.setattr(bootstrap, "container", lambda: built)
+    serve(built)
     with Client(app, stage_name="local") as client:
         wire = WIRES[provider]
         path = f"/voice/{provider}/incoming"
@@ -366,7 +366,8 @@ class CallbackWorld:
         from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
         from chalicelib.domain.queues import QueueDirectory
         from chalicelib.edges.webhooks import UseCases, VoiceWebhooks
-        from chalicelib.adapters.memory import FakeBus, FakeDialer, FakeOrchestrator
+        from chalicelib.adapters.memory import FakeBus, FakeDialer
+        from tests.fakes import FakeOrchestrator
 
         queues = QueueDirectory.from_config({"queues": [
             {"id": "support", "numbers": [SUPPORT], "dial_mode": mode, "retry_delays_seconds": [0, 300, 600]}]})

@@ -21,10 +21,10 @@ NOW = datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def c(settings, monkeypatch):  # type: ignore[no-untyped-def]
-    built = bootstrap.build(replace(settings, queues_file=QUEUES, admin_token=ADMIN), clock=FixedClock(NOW),
+def c(settings, serve):  # type: ignore[no-untyped-def]
+    built = bootstrap.build_aws(replace(settings, queues_file=QUEUES, admin_token=ADMIN), clock=FixedClock(NOW),
                             dialer=FakeDialer())
-    monkeypatch.setattr(bootstrap, "container", lambda: built)
+    serve(built)
     return built
 
 

@@ -20,13 +20,13 @@ QUEUES = str(Path(__file__).with_name("queues.json"))
 
 
 @pytest.fixture
-def built(settings, monkeypatch):  # type: ignore[no-untyped-def]
+def built(settings, serve):  # type: ignore[no-untyped-def]
     from datetime import datetime, timezone
 
     dialer = FakeDialer()
-    c = bootstrap.build(replace(settings, queues_file=QUEUES, agent_token=ADMIN),
+    c = bootstrap.build_aws(replace(settings, queues_file=QUEUES, agent_token=ADMIN),
                         clock=FixedClock(datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)), dialer=dialer)
-    monkeypatch.setattr(bootstrap, "container", lambda: c)
+    serve(c)
     return c, dialer
 
 

@@ -46,11 +46,11 @@ class Stream:
 
 
 @pytest.fixture
-def c(settings, monkeypatch):  # type: ignore[no-untyped-def]
-    built = bootstrap.build(replace(settings, queues_file=QUEUES, admin_token=ADMIN, agent_token=AGENT,
+def c(settings, serve):  # type: ignore[no-untyped-def]
+    built = bootstrap.build_aws(replace(settings, queues_file=QUEUES, admin_token=ADMIN, agent_token=AGENT,
                                     public_base_url="http://127.0.0.1:8000", metrics_enabled=False),
                             clock=FixedClock(NOW), dialer=FakeDialer())
-    monkeypatch.setattr(bootstrap, "container", lambda: built)
+    serve(built)
     return built
 
 
@@ -364,7 +364,7 @@ def test_stop_calling_cancels_the_pending_callback_and_its_workflow(client: Clie
 # --- call back now ---------------------------------------------------------------------------------
 
 def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
-        client: Client, settings, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        client: Client, settings, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import threading
     import time
 
@@ -379,10 +379,10 @@ def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
     config["queues"][0]["retry_delays_seconds"] = [0, 1_000_000_000]
     queues.write_text(json.dumps(config))
     clock, dialer = FixedClock(NOW), FakeDialer()
-    c = bootstrap.build(replace(settings, queues_file=str(queues), admin_token=ADMIN, agent_token=AGENT,
+    c = bootstrap.build_aws(replace(settings, queues_file=str(queues), admin_token=ADMIN, agent_token=AGENT,
                                 public_base_url="http://127.0.0.1:8000", metrics_enabled=False),
                         clock=clock, dialer=dialer)
-    monkeypatch.setattr(bootstrap, "container", lambda: c)
+    serve(c)
     pollers = [SqsPoller(settings.dial_queue_url, workers.on_dial_message),
                StreamPoller(settings.table_name, workers.on_table_change)]
     sfn = boto3.client("stepfunctions", region_name="us-east-1")

@@ -33,11 +33,11 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def container(settings, clock, monkeypatch):  # type: ignore[no-untyped-def]
+def container(settings, clock, serve):  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
-    built = bootstrap.build(replace(settings, queues_file=QUEUES), clock=clock)
-    monkeypatch.setattr(bootstrap, "container", lambda: built)
+    built = bootstrap.build_aws(replace(settings, queues_file=QUEUES), clock=clock)
+    serve(built)
     return built
 
 

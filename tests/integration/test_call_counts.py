@@ -33,10 +33,10 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def built(settings, clock, monkeypatch):  # type: ignore[no-untyped-def]
-    container = bootstrap.build(replace(settings, queues_file=QUEUES, agent_token=AGENT_TOKEN), clock=clock,
+def built(settings, clock, serve):  # type: ignore[no-untyped-def]
+    container = bootstrap.build_aws(replace(settings, queues_file=QUEUES, agent_token=AGENT_TOKEN), clock=clock,
                                 dialer=FakeDialer())
-    monkeypatch.setattr(bootstrap, "container", lambda: container)
+    serve(container)
     return container
 
 

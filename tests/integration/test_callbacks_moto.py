@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from chalicelib.adapters.memory import FixedClock
 
 from chalicelib.adapters.dynamo import TicketItem
-from chalicelib.bootstrap import Container, build
+from chalicelib.bootstrap import Container, build_aws
 from chalicelib.domain.model import CallEvent, CallStatus, TicketKind
 from chalicelib.domain.script import Hangup
 
@@ -22,7 +22,7 @@ MONDAY_10_PST = datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)
 
 @pytest.fixture
 def app(settings) -> Container:  # type: ignore[no-untyped-def]
-    return build(settings, clock=FixedClock(MONDAY_10_PST))
+    return build_aws(settings, clock=FixedClock(MONDAY_10_PST))
 
 
 def ring(c: Container, sid: str, caller: str = "+14158675309") -> str:

@@ -22,9 +22,9 @@ NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # Monday 10:00 in San 
 
 
 @pytest.fixture
-def built(settings, monkeypatch):  # type: ignore[no-untyped-def]
-    container = bootstrap.build(replace(settings, queues_file=QUEUES), clock=FixedClock(NOW), dialer=FakeDialer())
-    monkeypatch.setattr(bootstrap, "container", lambda: container)
+def built(settings, serve):  # type: ignore[no-untyped-def]
+    container = bootstrap.build_aws(replace(settings, queues_file=QUEUES), clock=FixedClock(NOW), dialer=FakeDialer())
+    serve(container)
     return container
 
 

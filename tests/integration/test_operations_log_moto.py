@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import boto3
 
-from chalicelib.adapters.dynamo_operations import DynamoOperationsLog
+from chalicelib.adapters.dynamo.operations import DynamoOperationsLog
 from devstack.pollers import StreamPoller
 
 T = datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)

@@ -24,7 +24,7 @@ def test_a_first_request_opens_one_botocore_session(settings, monkeypatch: pytes
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(botocore.session.Session, "__init__", counting)
-    container = bootstrap.build(replace(settings, queues_file=QUEUES))
+    container = bootstrap.build_aws(replace(settings, queues_file=QUEUES))
     url = PUBLIC_URL + "/voice/twilio/incoming"
     body, headers = signed(AUTH_TOKEN, url, event("incoming", CallSid="CA" + "7" * 32))
     reply = container.webhooks.handle("twilio", "incoming", body, {}, headers)

@@ -77,10 +77,10 @@ class World:
 
 
 @pytest.fixture
-def world(settings, aws, monkeypatch) -> World:  # type: ignore[no-untyped-def]
+def world(settings, aws, serve) -> World:  # type: ignore[no-untyped-def]
     dialer = FakeDialer()
-    c = bootstrap.build(replace(settings, queues_file=QUEUES), clock=FixedClock(MONDAY_10_PST), dialer=dialer)
-    monkeypatch.setattr(bootstrap, "container", lambda: c)
+    c = bootstrap.build_aws(replace(settings, queues_file=QUEUES), clock=FixedClock(MONDAY_10_PST), dialer=dialer)
+    serve(c)
     return World(c, dialer, aws)
 
 

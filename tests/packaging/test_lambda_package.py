@@ -102,6 +102,14 @@ def test_the_layer_is_slim_and_compiled(package: Package) -> None:
     assert package.sizes["layer_after"] < package.sizes["layer_before"] / 2
 
 
+def test_the_app_ships_the_dynamodb_adapters_and_not_the_in_memory_world(package: Package) -> None:
+    import zipfile
+
+    names = zipfile.ZipFile(package.app_zip).namelist()
+    assert any(n.startswith("chalicelib/adapters/dynamo/") for n in names)
+    assert not [n for n in names if n.startswith("chalicelib/adapters/memory/")]
+
+
 def test_the_package_imports_and_serves_a_webhook_and_a_dial_message_in_the_lambda_layout(
         package: Package, aws: str, tmp_path: Path) -> None:
     env = stage_on_moto(aws, AUTH_TOKEN, ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL)

@@ -13,7 +13,8 @@ from chalicelib.domain.errors import NumberNotAllowedError
 from chalicelib.domain.model import AgentStatus, AnsweredBy, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.phone import NumberPolicy
 from chalicelib.domain.queues import QueueDirectory
-from chalicelib.adapters.memory import memory_stores, FakeDialer, FakeOrchestrator, MemoryStores, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeDialer, MemoryStores, FixedClock
+from tests.fakes import FakeOrchestrator
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in San Francisco
 CUSTOMER = "+14155550100"

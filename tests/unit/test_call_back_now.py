@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.adapters.memory_operations import MemoryOperationsLog
+from chalicelib.adapters.memory.operations import MemoryOperationsLog
 from chalicelib.domain.errors import OrchestratorError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketKind, TicketStatus
 from chalicelib.domain.operations import CallBackRefusedError, Operations
 from chalicelib.domain.queues import QueueDirectory, parse_queue
-from chalicelib.memory_world import MemoryWorld, build_memory
+from chalicelib.bootstrap import MemoryWorld, build_memory
 
 MONDAY_10_NY = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
 ALICE = "+12125550100"

@@ -12,7 +12,8 @@ from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, 
 from chalicelib.adapters.twilio_provider import TwilioTelephony
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Dial, Hangup
-from chalicelib.adapters.memory import memory_stores, FakeDialer, FakeOrchestrator, MemoryStores, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeDialer, MemoryStores, FixedClock
+from tests.fakes import FakeOrchestrator
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in San Francisco
 CUSTOMER = "+14155550100"

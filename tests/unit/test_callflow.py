@@ -10,7 +10,8 @@ from chalicelib.domain.errors import OrchestratorError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Step
-from chalicelib.adapters.memory import memory_stores, FakeBus, FakeOrchestrator, MemoryStores, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeBus, MemoryStores, FixedClock
+from tests.fakes import FakeOrchestrator
 
 CONFIG = {"default": "support", "queues": [
     {"id": "support", "name": "Acme", "offer_callback_after_seconds": 120, "assumed_agents": 1,

@@ -11,7 +11,8 @@ from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Dial, Enqueue, Hangup
-from chalicelib.adapters.memory import memory_stores, FakeDialer, FakeOrchestrator, MemoryStores, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeDialer, MemoryStores, FixedClock
+from tests.fakes import FakeOrchestrator
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
 QUEUES = QueueDirectory.from_config({"queues": [{"id": "support", "callback_reserve_agents": 0, "callback_guard_seconds": 20},

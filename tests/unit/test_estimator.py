@@ -263,7 +263,7 @@ def test_a_change_in_talk_times_is_followed_within_tens_of_calls_and_a_steady_qu
 
 
 def test_the_line_state_sums_agree_with_their_closed_form() -> None:
-    from chalicelib.domain.estimator import _stages
+    from chalicelib.domain.estimator.linewait import _stages
 
     for theta in (0.0, 0.005, 0.05):  # abandonment per departure: theta / (agents / talk time)
         n, th = 2000, theta
@@ -288,7 +288,8 @@ def test_the_call_flow_estimate_uses_how_long_the_busy_agents_have_been_talking(
     from chalicelib.domain.callflow import CallFlow
     from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
     from chalicelib.domain.queues import QueueDirectory
-    from chalicelib.adapters.memory import FakeBus, FakeOrchestrator, FixedClock
+    from chalicelib.adapters.memory import FakeBus, FixedClock
+    from tests.fakes import FakeOrchestrator
 
     now = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
     config = {"default": "q", "queues": [{"id": "q", "average_handle_seconds": 540}]}

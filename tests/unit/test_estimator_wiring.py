@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.adapters.memory import memory_stores, FakeBus, FakeOrchestrator, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeBus, FixedClock
+from tests.fakes import FakeOrchestrator
 from chalicelib.domain import learning
 from chalicelib.domain.callflow import CallFlow
 from chalicelib.domain.errors import BadRequestError

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.adapters.memory import memory_stores, FakeDialer, FakeOrchestrator, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeDialer, FixedClock
+from tests.fakes import FakeOrchestrator
 from chalicelib.domain import guard
 from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.errors import ConfigError

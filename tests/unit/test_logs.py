@@ -73,7 +73,8 @@ def test_agent_fields_are_masked_whatever_the_agent_id_looks_like(caplog) -> Non
     from chalicelib.domain.dispatch import Dispatcher
     from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
     from chalicelib.domain.queues import QueueDirectory
-    from chalicelib.adapters.memory import memory_stores, FakeDialer, FakeOrchestrator, FixedClock
+    from chalicelib.adapters.memory import memory_stores, FakeDialer, FixedClock
+    from tests.fakes import FakeOrchestrator
 
     now = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
     stores = memory_stores()

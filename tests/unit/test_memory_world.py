@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from chalicelib.adapters.memory import FakeDialer
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketStatus
 from chalicelib.domain.queues import QueueDirectory, parse_queue
-from chalicelib.memory_world import build_memory
+from chalicelib.bootstrap import build_memory
 
 MONDAY_10_NY = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
 

@@ -13,8 +13,9 @@ import pytest
 
 from chalicelib import ports
 from chalicelib.adapters import dynamo, memory
-from chalicelib.adapters.memory_operations import MemoryOperationsLog
-from chalicelib.adapters.memory import FakeBus, FakeDialer, FakeOrchestrator, FixedClock, memory_stores
+from chalicelib.adapters.memory.operations import MemoryOperationsLog
+from chalicelib.adapters.memory import FakeBus, FakeDialer, FixedClock, memory_stores
+from tests.fakes import FakeOrchestrator
 from chalicelib.domain import guard, learning
 from chalicelib.domain.callbacks import Callbacks
 from chalicelib.domain.callflow import CallFlow

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.adapters.memory import memory_stores, FakeBus, FakeDialer, FakeOrchestrator, MemoryStores, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeBus, FakeDialer, MemoryStores, FixedClock
+from tests.fakes import FakeOrchestrator
 from chalicelib.domain import guard, learning
 from chalicelib.domain.callflow import CallFlow
 from chalicelib.domain.dispatch import Dispatcher

@@ -9,7 +9,8 @@ from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Leave
-from chalicelib.adapters.memory import memory_stores, FakeBus, FakeDialer, FakeOrchestrator, FixedClock
+from chalicelib.adapters.memory import memory_stores, FakeBus, FakeDialer, FixedClock
+from tests.fakes import FakeOrchestrator
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # 10:00 in San Francisco
 ALICE = "+14155550100"

@@ -6,13 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.adapters.memory_operations import MemoryOperationsLog
+from chalicelib.adapters.memory.operations import MemoryOperationsLog
 from chalicelib.domain import reports
 from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
 from chalicelib.domain.operations import Operations, board_entry
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.edges import metrics
-from chalicelib.adapters.memory import memory_stores, FakeOrchestrator, FixedClock
+from chalicelib.adapters.memory import memory_stores, FixedClock
+from tests.fakes import FakeOrchestrator
 
 T0 = datetime(2025, 11, 17, 18, 29, 50, tzinfo=timezone.utc)
 

@@ -63,7 +63,8 @@ def test_the_queue_reads_its_roster_in_its_own_zone() -> None:
 
 def test_the_callers_estimate_counts_on_the_agents_the_roster_brings() -> None:
     """Three agents busy, a line of twelve: four more rostered in five minutes shorten the wait told."""
-    from chalicelib.adapters.memory import FakeBus, FakeOrchestrator, FixedClock, memory_stores
+    from chalicelib.adapters.memory import FakeBus, FixedClock, memory_stores
+    from tests.fakes import FakeOrchestrator
     from chalicelib.domain.callflow import CallFlow
     from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
     from chalicelib.domain.queues import QueueDirectory

@@ -15,10 +15,10 @@ from typing import Any, Mapping
 import boto3
 from botocore.exceptions import ClientError
 
-from ..domain.model import Ticket
-from ..domain.reports import bucket_of, bucket_start
-from ..ports import BoardEntry, OperationsLog
-from .dynamo import TicketItem
+from ...domain.model import Ticket
+from ...domain.reports import bucket_of, bucket_start
+from ...ports import BoardEntry, OperationsLog
+from .schema import TicketItem
 
 FACT_TTL = timedelta(days=40)  # a stream record is retried for at most a day; markers outlive that
 

@@ -5,8 +5,8 @@ import threading
 from datetime import datetime
 from typing import Mapping
 
-from ..domain.reports import add_counts, bucket_start
-from ..ports import BoardEntry, OperationsLog
+from ...domain.reports import add_counts, bucket_start
+from ...ports import BoardEntry, OperationsLog
 
 
 class MemoryOperationsLog(OperationsLog):

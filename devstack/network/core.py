@@ -8,96 +8,39 @@ on its own HTTP port, where it also serves the demo page.
 
 Parties: phones that callers hold (driven by the demo page or by a caller model: patience, the
 chance of pressing 1, the chance of answering a callback) and agents (client:NAME, answering and
-talking for a handle time). `pace` scales every duration, so tests and load runs go fast."""
+talking for a handle time). `pace` scales every duration, so tests and load runs go fast.
+
+This module is the caller/agent simulation; each provider's wire format (signatures, call ids, the
+REST shapes, Vonage's NCCO) is its own module: `twilio`, `telnyx`, `vonage`."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import itertools
-import secrets
-import uuid
 import json
 import logging
 import queue
 import random
 import re
+import secrets
 import threading
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
-import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twilio.request_validator import RequestValidator
 
+from . import telnyx, twilio, vonage
+from .calls import Agent, Call, CallerModel, Gone, Phone, Redirected
+
 log = logging.getLogger(__name__)
 
-PAGE = Path(__file__).with_name("demo.html")
-_sids = itertools.count(1)
-
-
-def new_sid(prefix: str = "CA") -> str:
-    return f"{prefix}{next(_sids):032x}"
-
-
-class Gone(Exception):
-    """The call ended (hung up) while a verb was running."""
-
-
-class Redirected(Exception):
-    """The call was given new TwiML over REST while a verb was running."""
-
-
-@dataclass
-class CallerModel:
-    """How a simulated caller behaves. None fields mean 'a person at the demo page decides'."""
-
-    patience: float | None = None  # seconds before hanging up while not talking to an agent
-    press_one: float = 0.0  # chance of pressing 1 when offered a callback
-    answer: float = 1.0  # chance of answering a callback
-
-
-@dataclass
-class Phone:
-    number: str
-    model: CallerModel = field(default_factory=CallerModel)
-    ringing: str | None = None  # call sid ringing this phone
-
-
-@dataclass
-class Agent:
-    name: str
-    handle_seconds: float = 60.0
-    answer: float = 1.0
-    status: str = "offline"  # as Holdfast last accepted it
-    since: str = ""  # when that status began (the stack's clock)
-
-
-@dataclass
-class Call:
-    sid: str
-    direction: str  # inbound / outbound-api
-    frm: str
-    to: str
-    status_url: str | None
-    party: Phone | Agent | None
-    transcript: list[str] = field(default_factory=list)
-    state: str = "ringing"
-    keys: "queue.Queue[str]" = field(default_factory=queue.Queue)
-    ended: threading.Event = field(default_factory=threading.Event)
-    interrupt: threading.Event = field(default_factory=threading.Event)
-    redirect_twiml: str | None = None
-    started: float = field(default_factory=time.monotonic)
-    answered_by: str | None = None
-    queue_name: str | None = None
-    reported: bool = False
-    connected: bool = False  # talking to someone: patience no longer applies
+PAGE = Path(__file__).parent.parent / "demo.html"
+DIALECTS = {d.name: d for d in (twilio.Twilio, telnyx.Telnyx, vonage.Vonage)}
 
 
 class SimNetwork:
@@ -110,6 +53,7 @@ class SimNetwork:
         # Which provider it behaves like: "twilio" (TwiML, HMAC signatures) or "telnyx" (TeXML,
         # Ed25519 signatures with its own key, the TeXML REST shape, v3: call ids, sip: agents).
         self.provider = provider
+        self.dialect = DIALECTS[provider]
         self.signing_key = Ed25519PrivateKey.generate()
         self.signature_secret = secrets.token_hex(24)  # Vonage's: HS256 JWTs over the payload hash
         self.agent_queues = list(agent_queues)
@@ -158,34 +102,14 @@ class SimNetwork:
         return base64.b64encode(self.signing_key.public_key().public_bytes_raw()).decode()
 
     def sid(self) -> str:
-        if self.provider == "vonage":
-            return str(uuid.UUID(new_sid("")[-32:]))
-        return new_sid("v3:") if self.provider == "telnyx" else new_sid()
-
-    def _signed(self, url: str, params: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-        if self.provider == "vonage":
-            body = json.dumps(params).encode()
-            claims = {"iat": int(self.now().timestamp()), "jti": str(uuid.uuid4()), "iss": "Vonage",
-                      "payload_hash": hashlib.sha256(body).hexdigest(), "application_id": "holdfast-local"}
-            token = jwt.encode(claims, self.signature_secret, algorithm="HS256")
-            return body, {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-        body = urlencode(params).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if self.provider == "telnyx":
-            stamp = str(int(self.now().timestamp()))
-            signature = self.signing_key.sign(stamp.encode() + b"|" + body)
-            return body, headers | {"telnyx-timestamp": stamp,
-                                    "telnyx-signature-ed25519": base64.b64encode(signature).decode()}
-        return body, headers | {"X-Twilio-Signature": self.validator.compute_signature(url, params)}
+        return self.dialect.call_id()
 
     def post(self, url: str, params: dict[str, str], event: bool = False) -> str:
         """POST a webhook; the reply as TwiML (a Vonage NCCO is translated into the same verbs)."""
-        if self.provider == "vonage":
-            return ncco_as_twiml(self._post(url, vonage_fields(params, event)))
-        return self._post(url, {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01", **params})
+        return self.dialect.post(self, url, params, event)
 
     def _post(self, url: str, params: dict[str, Any]) -> str:
-        body, headers = self._signed(url, params)
+        body, headers = self.dialect.signed(self, url, params)
         started = time.perf_counter()
         reply = self.http.post(url, data=body, headers=headers, timeout=30)
         self.latencies.append(time.perf_counter() - started)
@@ -259,7 +183,7 @@ class SimNetwork:
         return self.phones.get(contact)
 
     def agent_contact(self, name: str) -> str:
-        return f"client:{name}" if self.provider == "twilio" else f"sip:{name}@agents.sim"
+        return self.dialect.agent_contact(name)
 
     def _outbound(self, call: Call, params: dict[str, str]) -> None:
         try:
@@ -535,7 +459,7 @@ class SimNetwork:
         """The dialled leg's status callback, as the noun's statusCallbackEvent asked for it (TwiML:
         Twilio and Telnyx; a Vonage connect's events come from its action instead)."""
         url = target.get("statusCallback")
-        if not url or event not in target.get("statusCallbackEvent", "").split() or self.provider == "vonage":
+        if not url or event not in target.get("statusCallbackEvent", "").split() or not self.dialect.leg_events:
             return
         state = status or {"ringing": "ringing", "answered": "in-progress"}[event]
         params = {"CallSid": leg.sid, "ParentCallSid": call.sid, "From": call.to, "To": leg.to, "Caller": call.to,
@@ -546,7 +470,7 @@ class SimNetwork:
         except Exception:  # noqa: BLE001 - a status callback's failure never stops the call
             log.exception("dial leg status callback failed")
 
-    # --- the demo page's API and the twilio REST shape ---------------------------------------------
+    # --- the demo page's API ---------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
         """Calls in the order they began; agents with status and since when; phones ringing now."""
@@ -596,12 +520,8 @@ class SimNetwork:
                     self._send(200, PAGE.read_text(encoding="utf-8"), "text/html; charset=utf-8")
                 elif self.path == "/sim/state":
                     self._send(200, net.state())
-                elif m := re.fullmatch(r"/2010-04-01/Accounts/[^/]+/IncomingPhoneNumbers\.json(?:\?(.*))?", self.path):
-                    wanted = dict(parse_qsl(m.group(1) or "")).get("PhoneNumber")
-                    found = [n for n in net.numbers.values() if wanted in (None, n["phone_number"])]
-                    self._send(200, {"incoming_phone_numbers": found, "next_page_uri": None, "page": 0,
-                                     "page_size": 50, "uri": self.path, "first_page_uri": self.path,
-                                     "previous_page_uri": None, "start": 0, "end": len(found)})
+                elif (reply := twilio.rest_get(net, self.path)) is not None:
+                    self._send(*reply)
                 else:
                     self._send(404, {"error": "not found"})
 
@@ -613,44 +533,11 @@ class SimNetwork:
                 except ValueError:
                     body = {}
                 path = self.path
-                calls = re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Calls\.json", path)
-                update = re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Calls/([^/]+)\.json", path)
-                texml_update = re.fullmatch(r"/v2/texml/Accounts/[^/]+/Calls/([^/]+)", path)
-                if path == "/v1/calls":  # Vonage: JSON in and out
-                    call = net.create_call(vonage_call(body))
-                    self._send(201, {"uuid": call.sid, "status": "started", "direction": "outbound",
-                                     "conversation_uuid": f"CON-{call.sid}"})
-                elif re.fullmatch(r"/v2/texml/Accounts/[^/]+/Calls", path):  # Telnyx TeXML: JSON in and out
-                    call = net.create_call({k: str(v) for k, v in body.items()})
-                    self._send(200, {"call_sid": call.sid, "status": "queued", "to": call.to, "from": call.frm})
-                elif texml_update:
-                    if net.redirect(texml_update.group(1), str(body.get("Texml", "<Response/>"))):
-                        self._send(200, {"call_sid": texml_update.group(1), "status": "in-progress"})
-                    else:
-                        self._send(422, {"errors": [{"code": "90018", "title": "Call has already ended"}]})
-                elif calls:
-                    call = net.create_call(form)
-                    self._send(201, {"sid": call.sid, "status": "queued", "to": call.to, "from": call.frm})
-                elif update:
-                    if net.redirect(update.group(1), form.get("Twiml", "<Response/>")):
-                        self._send(200, {"sid": update.group(1), "status": "in-progress"})
-                    else:
-                        self._send(400, {"code": 21220, "message": "Call is not in-progress. Cannot redirect.",
-                                         "status": 400})
-                elif m := re.fullmatch(r"/2010-04-01/Accounts/[^/]+/IncomingPhoneNumbers/([^/]+)\.json", path):
-                    number = next((n for n in net.numbers.values() if n["sid"] == m.group(1)), None)
-                    if number is None:
-                        self._send(404, {"code": 20404, "message": "not found", "status": 404})
-                    else:
-                        for field_name, key in (("VoiceUrl", "voice_url"), ("VoiceMethod", "voice_method"),
-                                                ("StatusCallback", "status_callback"),
-                                                ("StatusCallbackMethod", "status_callback_method")):
-                            if field_name in form:
-                                number[key] = form[field_name]
-                        self._send(200, number)
-                elif re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Messages\.json", path):
-                    net.messages.append(form)
-                    self._send(201, {"sid": new_sid("SM"), "status": "queued"})
+                reply = None
+                for provider in (vonage, telnyx, twilio):  # each provider's REST shape
+                    reply = reply or provider.rest_post(net, path, form, body)
+                if reply is not None:
+                    self._send(*reply)
                 elif path == "/sim/call":
                     call = net.dial_in(body.get("from", "+14155550100"), body.get("to", "+18005550100"))
                     self._send(200, {"sid": call.sid})
@@ -671,89 +558,9 @@ class SimNetwork:
 
             def do_PUT(self) -> None:  # noqa: N802 - Vonage's transfer of a live call
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                m = re.fullmatch(r"/v1/calls/([^/]+)", self.path)
-                body = json.loads(raw or "{}")
-                ncco = body.get("destination", {}).get("ncco") if m else None
-                if ncco is None:
-                    self._send(404, {"title": "not found"})
-                elif net.redirect(m.group(1), ncco_as_twiml(json.dumps(ncco))):
-                    self._send(204, {})
-                else:
-                    self._send(400, {"title": "call not in progress"})
+                self._send(*vonage.rest_put(net, self.path, raw))
 
             def log_message(self, *args: object) -> None:
                 pass
 
         return Handler
-
-
-_VONAGE_STATUS = {"in-progress": "answered", "ringing": "ringing", "queued": "started", "completed": "completed",
-                  "no-answer": "unanswered", "busy": "busy", "failed": "failed", "canceled": "cancelled"}
-
-
-def vonage_fields(params: dict[str, str], event: bool) -> dict[str, Any]:
-    """The network's call facts (Twilio names) as Vonage posts them: answer, event, input, connect."""
-    fields: dict[str, Any] = {"uuid": params["CallSid"], "conversation_uuid": f"CON-{params['CallSid']}",
-                              "from": params.get("From", "").lstrip("+"), "to": params.get("To", "").lstrip("+"),
-                              "direction": "inbound" if params.get("Direction") == "inbound" else "outbound"}
-    if "DialCallStatus" in params:  # a connect leg's final event
-        return fields | {"status": _VONAGE_STATUS.get(params["DialCallStatus"], "failed"),
-                         "duration": params.get("DialCallDuration", "0")}
-    if event:
-        return fields | {"status": _VONAGE_STATUS.get(params.get("CallStatus", ""), "completed"),
-                         "duration": params.get("CallDuration", "0")}
-    if "Digits" in params or params.get("input"):
-        return fields | {"dtmf": {"digits": params.get("Digits", ""), "timed_out": "Digits" not in params}}
-    return fields
-
-
-def vonage_call(body: dict[str, Any]) -> dict[str, str]:
-    """Vonage's POST /v1/calls as the network's own call request."""
-    to = body["to"][0]
-    return {"To": to.get("uri") or f"+{to.get('number', '')}", "From": f"+{body.get('from', {}).get('number', '')}",
-            "Url": body["answer_url"][0], "StatusCallback": body["event_url"][0],
-            "Timeout": str(body.get("ringing_timer", 25))}
-
-
-def ncco_as_twiml(reply: str) -> str:
-    """An NCCO as the verbs this network runs: talk/stream with bargeIn are the next input's prompts;
-    an input always calls its eventUrl (so a Redirect there follows it); notify is a Redirect; connect
-    a Dial; conversation a hold; the end of the NCCO ends the call."""
-    doc, prompts = ET.Element("Response"), []
-    for action in json.loads(reply or "[]"):
-        kind = action.get("action")
-        if kind in ("talk", "stream"):
-            verb = ET.Element("Say" if kind == "talk" else "Play")
-            verb.text = action.get("text") if kind == "talk" else action["streamUrl"][0]
-            (prompts.append(verb) if action.get("bargeIn") else doc.append(verb))
-        elif kind == "input":
-            url, dtmf = action["eventUrl"][0], action.get("dtmf", {})
-            gather = ET.SubElement(doc, "Gather", action=url, numDigits=str(dtmf.get("maxDigits", 1)),
-                                   timeout=str(dtmf.get("timeOut", 5)))
-            gather.extend(prompts)
-            prompts = []
-            ET.SubElement(doc, "Redirect", input="1").text = url
-        elif kind == "notify":
-            ET.SubElement(doc, "Redirect").text = action["eventUrl"][0]
-        elif kind == "connect":
-            endpoint = action["endpoint"][0]
-            dial = ET.SubElement(doc, "Dial", timeout=str(action.get("timeout", 20)),
-                                 **({"action": action["eventUrl"][0]} if action.get("eventUrl") else {}))
-            ET.SubElement(dial, "Sip" if endpoint["type"] == "sip" else "Number").text = (
-                endpoint.get("uri") or f"+{endpoint.get('number', '')}")
-        elif kind == "conversation":
-            ET.SubElement(doc, "Enqueue").text = action.get("name", "")
-    return ET.tostring(doc, encoding="unicode")
-
-
-def wait_until(check: Callable[[], object], timeout: float = 30.0, every: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(every)
-
-

@@ -1,0 +1,74 @@
+"""Update actions and writes on the table's items that several roles share (each role uses these,
+never another role's adapter)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pynamodb.transactions import TransactWrite
+
+from ...domain.model import HOLDING, Ticket, TicketKind, TicketStatus
+from .schema import CallItem, MarkerItem, TicketItem, line_keys, live_keys
+
+
+def enter_line(queue_id: str, number: int, live: bool) -> list[Any]:
+    """Update actions that put a ticket into the line (and, a live caller, into the `live` index)."""
+    line_pk, line_sk = line_keys(queue_id, number)
+    actions = [TicketItem.line_pk.set(line_pk), TicketItem.line_sk.set(line_sk)]
+    if live:
+        live_pk, live_sk = live_keys(queue_id, number)
+        actions += [TicketItem.live_pk.set(live_pk), TicketItem.live_sk.set(live_sk)]
+    return actions
+
+
+def leave_line() -> list[Any]:
+    return [TicketItem.line_pk.remove(), TicketItem.line_sk.remove(), TicketItem.live_pk.remove(),
+            TicketItem.live_sk.remove()]
+
+
+def to_callback(number: str, not_before: datetime) -> list[Any]:
+    """A live ticket becomes a SCHEDULED callback: out of the line until its workflow parks it (with
+    its task token) at the same place."""
+    return [TicketItem.kind.set(TicketKind.CALLBACK.value), TicketItem.status.set(TicketStatus.SCHEDULED.value),
+            TicketItem.callback_number.set(number), TicketItem.not_before.set(not_before),
+            TicketItem.pending_number.remove(), *leave_line(), TicketItem.execution_id.remove()]
+
+
+def may_convert(recovering: bool) -> Any:
+    allowed = (TicketItem.status == TicketStatus.ABANDONED.value) if recovering else holding()
+    return (TicketItem.kind == TicketKind.LIVE.value) & allowed
+
+
+def count_allowance(tx: TransactWrite, number: str, day: str, per_number: int, daily_budget: int) -> None:
+    """Count one callback against the number's day and the day's budget (in the caller's transaction)."""
+    expires = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=2)
+    tx.update(MarkerItem(f"RATE#{number}#{day}", "RATE"),
+              actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+              condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < per_number))
+    tx.update(MarkerItem(f"BUDGET#{day}", "BUDGET"),
+              actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+              condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < daily_budget))
+
+
+def holding() -> Any:
+    return TicketItem.status.is_in(*(s.value for s in HOLDING))
+
+
+def call_done(tx: TransactWrite, call_id: str) -> None:
+    """The call's item says its ticket let it go (in the change's transaction: a status callback arriving
+    before the stream does reads one item); a call with no item fails only this condition."""
+    tx.update(CallItem(f"CALL#{call_id}", "CALL"), actions=[CallItem.done.set(True)], condition=CallItem.pk.exists())
+
+
+def line_head(queue_id: str) -> Ticket | None:
+    """The first WAITING ticket in dispatch order (one item of the `line` index)."""
+    for item in TicketItem.line.query(line_keys(queue_id, 0)[0], limit=1):
+        return item.to_ticket()
+    return None
+
+
+def put_lost_markers(queue_id: str, sk: str, numbers: set[str | None], expires: datetime) -> None:
+    """The markers that find a lost call by number; they expire with their ticket."""
+    with MarkerItem.batch_write() as batch:
+        for number in numbers - {None}:
+            batch.save(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk, expires_at=expires))

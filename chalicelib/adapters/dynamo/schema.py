@@ -1,0 +1,256 @@
+"""The single table's schema (PynamoDB models, indexes, key helpers) and a new ticket's item.
+
+Keys:
+  QUEUE#{queue} / COUNTER             the queue's ticket counter (atomic ADD)
+  QUEUE#{queue} / TICKET#{number:012} a ticket
+  CALL#{call_id} / CALL               which ticket a provider call opened (one per call)
+  AGENT#{agent_id} / AGENT            an agent: status, contact, queues, reservation (the authority)
+  AGENTS#{queue} / AGENT#{agent_id}   the agent's presence in a queue (kept in step, same transactions)
+  EVENT#{event_id} / EVENT            an agent event seen (duplicates are dropped)
+  DIAL#{dial_id} / DIAL               a dial attempt begun (a redelivered dial request finds it)
+  OPEN#{queue}#{number} / OPEN        which ticket is the number's open callback in the queue
+  OPTOUT#{number} / OPTOUT            the number asked not to be called back automatically
+  RATE#{number}#{day}, BUDGET#{day}   callbacks counted per number and per day (toll-fraud guard)
+  QUEUE#{queue} / SNAPSHOT            the queue's line and team in one item, kept by the table's stream:
+                                      w{class} waiting per priority class, monotone departed/returned,
+                                      agent:{id} presence, head_at (issue 11; docs/architecture.md)
+  SEEN#{stream event id} / SEEN       a stream record applied to a snapshot (applied once)
+  LOSTBY#{queue}#{number} / LOSTCALL#{number:012}  an unrecovered lost call by number (the stream too)
+The sparse index `lost` holds unrecovered lost calls: lost_pk = LOST#{queue}, lost_sk = when.
+The sparse index `line` holds only WAITING tickets: line_pk = LINE#{queue}, line_sk orders by
+priority, then number. Its order is dispatch order, so `ahead_of` is one COUNT query (exact; read only
+while the line is short: the snapshot answers otherwise). The sparse index `live` holds only WAITING
+live callers, in the same order: the live-service guard's first live caller is one item."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pynamodb.attributes import (BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute,
+                                 UTCDateTimeAttribute)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from ...domain.model import Agent, AgentStatus, JoinedLine, Ticket, TicketKind, TicketStatus, split_ticket_id
+
+
+TICKET_TTL = timedelta(days=400)  # a year of reports, then DynamoDB drops the ticket
+
+
+def queue_pk(queue_id: str) -> str:
+    return f"QUEUE#{queue_id}"
+
+
+def ticket_sk(number: int) -> str:
+    return f"TICKET#{number:012d}"
+
+
+def lost_marker_sk(number: int) -> str:
+    return f"LOSTCALL#{number:012d}"
+
+
+def line_keys(queue_id: str, number: int, priority: int = 0) -> tuple[str, str]:
+    # Higher priority sorts first; within a priority class, the ticket number.
+    return f"LINE#{queue_id}", f"{9 - priority}#{number:012d}"
+
+
+def live_keys(queue_id: str, number: int, priority: int = 0) -> tuple[str, str]:
+    return f"LIVE#{queue_id}", line_keys(queue_id, number, priority)[1]
+
+
+def ticket_keys(ticket_id: str) -> dict[str, dict[str, str]]:
+    """The item and line keys of a ticket, for the workflow's own DynamoDB steps."""
+    queue_id, number = split_ticket_id(ticket_id)
+    line_pk, line_sk = line_keys(queue_id, number)
+    return {"key": {"pk": queue_pk(queue_id), "sk": ticket_sk(number)},
+            "line": {"pk": line_pk, "sk": line_sk}}
+
+
+class _Base(Model):
+    class Meta:
+        table_name = "holdfast"
+        region = "us-east-1"
+        host: str | None = None
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class LineIndex(GlobalSecondaryIndex["TicketItem"]):
+    class Meta:
+        index_name = "line"
+        projection = AllProjection()
+
+    line_pk = UnicodeAttribute(hash_key=True)
+    line_sk = UnicodeAttribute(range_key=True)
+
+
+class LiveIndex(GlobalSecondaryIndex["TicketItem"]):
+    class Meta:
+        index_name = "live"
+        projection = AllProjection()
+
+    live_pk = UnicodeAttribute(hash_key=True)
+    live_sk = UnicodeAttribute(range_key=True)
+
+
+class CounterItem(_Base):
+    next_number = NumberAttribute(default=0)
+
+
+class CallItem(_Base):
+    ticket_id = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)
+    done = BooleanAttribute(null=True)  # the ticket no longer holds this call (set by the stream)
+
+
+class AgentItem(_Base):
+    agent_id = UnicodeAttribute()
+    status = UnicodeAttribute(default="offline")
+    contact = UnicodeAttribute(null=True)
+    queues = ListAttribute(of=UnicodeAttribute, default=list)
+    ticket_id = UnicodeAttribute(null=True)
+    changed_at = UTCDateTimeAttribute(null=True)
+    until = UTCDateTimeAttribute(null=True)  # announced sign-off
+
+    def to_agent(self) -> Agent:
+        return Agent(id=self.agent_id, status=AgentStatus(self.status), queues=tuple(self.queues or ()),
+                     contact=self.contact, ticket_id=self.ticket_id, changed_at=self.changed_at, until=self.until)
+
+
+class PresenceItem(_Base):
+    agent_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    changed_at = UTCDateTimeAttribute(null=True)  # when the status began (a busy agent's call: the estimator)
+    ticket_id = UnicodeAttribute(null=True)  # the Holdfast call a busy agent is on (elapsed = talk time)
+    until = UTCDateTimeAttribute(null=True)  # the agent's announced sign-off (the estimator)
+
+
+class MarkerItem(_Base):
+    """Seen-once markers (agent events, dial attempts), opt-outs and open-callback pointers."""
+
+    ticket_id = UnicodeAttribute(null=True)
+    count = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class StatsItem(_Base):
+    """QUEUE#{queue} / STATS: the queue's wait-estimator state (a few numbers, as JSON)."""
+
+    state = UnicodeAttribute()
+    version = NumberAttribute(default=0)
+
+
+class LostIndex(GlobalSecondaryIndex["TicketItem"]):
+    class Meta:
+        index_name = "lost"
+        projection = AllProjection()
+
+    lost_pk = UnicodeAttribute(hash_key=True)
+    lost_sk = UnicodeAttribute(range_key=True)
+
+
+class TicketItem(_Base):
+    line = LineIndex()
+    lost = LostIndex()
+    live = LiveIndex()
+    live_pk = UnicodeAttribute(null=True)
+    live_sk = UnicodeAttribute(null=True)
+    j_ahead = NumberAttribute(null=True)  # the line as the ticket joined it (JoinedLine)
+    j_departed = NumberAttribute(null=True)
+    j_returned = NumberAttribute(null=True)
+    lost_pk = UnicodeAttribute(null=True)
+    lost_sk = UnicodeAttribute(null=True)
+    lost_cause = UnicodeAttribute(null=True)
+    lost_at = UTCDateTimeAttribute(null=True)
+    recovered_at = UTCDateTimeAttribute(null=True)
+    leg = UnicodeAttribute(null=True)
+    leg_at = UTCDateTimeAttribute(null=True)
+    bookings = NumberAttribute(default=0)
+    told_shape = NumberAttribute(null=True)
+    told_scale = NumberAttribute(null=True)
+    told_ahead = NumberAttribute(null=True)
+    line_pk = UnicodeAttribute(null=True)
+    line_sk = UnicodeAttribute(null=True)
+    queue_id = UnicodeAttribute()
+    number = NumberAttribute()
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    call_id = UnicodeAttribute(null=True)
+    caller = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(default="en")
+    priority = NumberAttribute(default=0)
+    callback_number = UnicodeAttribute(null=True)
+    pending_number = UnicodeAttribute(null=True)
+    not_before = UTCDateTimeAttribute(null=True)
+    execution_id = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    ended_at = UTCDateTimeAttribute(null=True)
+    wait_seconds = NumberAttribute(null=True)
+    wants_callback = BooleanAttribute(default=False)
+    task_token = UnicodeAttribute(null=True)
+    agent_id = UnicodeAttribute(null=True)
+    dial_id = UnicodeAttribute(null=True)
+    dial_token = UnicodeAttribute(null=True)
+    ended_dial = UnicodeAttribute(null=True)
+    next_attempt_at = UTCDateTimeAttribute(null=True)
+    last_outcome = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    def to_ticket(self) -> Ticket:
+        return Ticket(
+            queue_id=self.queue_id, number=int(self.number), kind=TicketKind(self.kind),
+            status=TicketStatus(self.status), created_at=self.created_at, call_id=self.call_id,
+            caller=self.caller, language=self.language, priority=int(self.priority or 0),
+            callback_number=self.callback_number, pending_number=self.pending_number,
+            not_before=self.not_before, execution_id=self.execution_id, attempts=int(self.attempts or 0),
+            ended_at=self.ended_at, wait_seconds=None if self.wait_seconds is None else float(self.wait_seconds),
+            wants_callback=bool(self.wants_callback), agent_id=self.agent_id, task_token=self.task_token,
+            dial_id=self.dial_id, ended_dial=self.ended_dial, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome,
+            lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at,
+            leg=self.leg, leg_at=self.leg_at,
+            told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0),
+            bookings=int(self.bookings or 0),
+            joined=None if self.j_ahead is None else JoinedLine(int(self.j_ahead), int(self.j_departed or 0),
+                                                                int(self.j_returned or 0)),
+            told_ahead=None if self.told_ahead is None else int(self.told_ahead))
+
+
+MODELS: tuple[type[_Base], ...] = (CounterItem, CallItem, AgentItem, PresenceItem, MarkerItem, StatsItem,
+                                   TicketItem)
+
+
+def bind(table_name: str, region: str, host: str | None) -> None:
+    """Point every model at the table (PynamoDB keeps this on the classes)."""
+    for model in (_Base, *MODELS):
+        model.Meta.table_name = table_name
+        model.Meta.region = region
+        model.Meta.host = host
+        model._connection = None  # type: ignore[attr-defined]
+    LineIndex.Meta.model = TicketItem  # type: ignore[attr-defined]
+    LostIndex.Meta.model = TicketItem  # type: ignore[attr-defined]
+    LiveIndex.Meta.model = TicketItem  # type: ignore[attr-defined]
+
+
+def ticket_item(ticket: Ticket) -> TicketItem:
+    """A new ticket's item (in the line's indexes when it waits)."""
+    item = TicketItem(
+        queue_pk(ticket.queue_id), ticket_sk(ticket.number), queue_id=ticket.queue_id,
+        number=ticket.number, kind=ticket.kind.value, status=ticket.status.value,
+        created_at=ticket.created_at, call_id=ticket.call_id, caller=ticket.caller,
+        language=ticket.language, priority=ticket.priority, expires_at=ticket.created_at + TICKET_TTL)
+    if ticket.status is TicketStatus.WAITING:
+        item.line_pk, item.line_sk = line_keys(ticket.queue_id, ticket.number, ticket.priority)
+        if ticket.kind is TicketKind.LIVE:
+            item.live_pk, item.live_sk = live_keys(ticket.queue_id, ticket.number, ticket.priority)
+    if ticket.joined is not None:
+        item.j_ahead, item.j_departed, item.j_returned = (ticket.joined.ahead, ticket.joined.departed,
+                                                          ticket.joined.returned)
+    if ticket.told_shape > 0:
+        item.told_shape, item.told_scale = round(ticket.told_shape, 6), round(ticket.told_scale, 6)
+        item.told_ahead = ticket.told_ahead
+    return item
+
+
+def open_pk(queue_id: str, number: str) -> str:
+    return f"OPEN#{queue_id}#{number}"

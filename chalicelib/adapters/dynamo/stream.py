@@ -1,0 +1,183 @@
+"""The table's stream on DynamoDB: the consumer that keeps each queue's SNAPSHOT, call pointers and
+lost-call markers (DynamoStream), a stream record read as a ticket change, and the snapshot decoded."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from ...domain.model import Agent, AgentStatus, TicketKind, TicketStatus
+from ...ports import QueueSnapshot
+from .items import line_head, put_lost_markers
+from .schema import MarkerItem, TICKET_TTL, TicketItem, lost_marker_sk, queue_pk
+from .table import OnTable
+
+
+class DynamoStream(OnTable):
+    """The table's stream consumer (no port: only the stream worker calls it): keeps the queue's SNAPSHOT,
+    the call pointers' `done` flag and the lost-call markers by number, from one stream record at a time."""
+
+    def apply_change(self, new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None,
+                     event_id: str | None = None) -> None:
+        """Keep what the webhooks read in one item from one stream record. Counters move once per
+        record (`event_id`: a SEEN marker in the same transaction); everything else is set, not added,
+        so a redelivered record changes nothing."""
+        image = new_image or old_image or {}
+        pk, sk = _s(image, "pk") or "", _s(image, "sk") or ""
+        if sk.startswith("TICKET#"):
+            self._ticket_changed(new_image, old_image, event_id)
+        elif pk.startswith("AGENTS#") and sk.startswith("AGENT#"):
+            self._presence_changed(pk[len("AGENTS#"):], sk[len("AGENT#"):], new_image)
+
+    def _ticket_changed(self, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None,
+                        event_id: str | None) -> None:
+        image = new or old or {}
+        queue_id = _s(image, "queue_id") or ""
+        was, now = _line_class(old), _line_class(new)
+        adds: dict[str, int] = {}
+        if was != now:
+            if was is not None:
+                adds[f"w:{was}"] = -1
+            if now is not None:
+                adds[f"w:{now}"] = adds.get(f"w:{now}", 0) + 1
+            if was is not None and now is None:
+                adds["departed"] = 1
+            elif was is None and now is not None and old is not None:
+                adds["returned"] = 1  # back at its own place (parked, requeued, rejoined)
+        if adds:
+            arrived = old is None and _s(new, "kind") == TicketKind.LIVE.value
+            # A caller joining at the end changes the head only if there was none: no query for that.
+            self._add_to_snapshot(queue_id, adds, event_id, _s(new, "created_at") if arrived else None)
+            if not arrived:
+                self._refresh_head(queue_id)
+        call_id = _s(old, "call_id")
+        if call_id and _holds_call(old) and not (_holds_call(new) and _s(new, "call_id") == call_id):
+            try:
+                self.table.client.update_item(
+                    TableName=TicketItem.Meta.table_name, Key=_key(f"CALL#{call_id}", "CALL"),
+                    UpdateExpression="SET done = :yes", ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues={":yes": {"BOOL": True}})
+            except self.table.client.exceptions.ConditionalCheckFailedException:
+                pass
+        self._lost_changed(queue_id, new, old)
+
+    def _add_to_snapshot(self, queue_id: str, adds: Mapping[str, int], event_id: str | None,
+                         head_if_none: str | None = None) -> None:
+        names = {f"#a{i}": name for i, name in enumerate(adds)}
+        values = {f":v{i}": {"N": str(v)} for i, v in enumerate(adds.values())}
+        expression = "ADD " + ", ".join(f"#a{i} :v{i}" for i in range(len(adds)))
+        if head_if_none:  # a live caller joining an empty line (or one headed by callbacks) heads it
+            expression += " SET head_at = if_not_exists(head_at, :head)"
+            values[":head"] = {"S": head_if_none}
+        update = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT),
+                  "UpdateExpression": expression, "ExpressionAttributeNames": names,
+                  "ExpressionAttributeValues": values}
+        if event_id is None:  # no id to remember it by: at least once
+            self.table.client.update_item(**update)
+            return
+        seen = {"TableName": TicketItem.Meta.table_name,
+                "Item": {**_key(f"SEEN#{event_id}", "SEEN"),
+                         "expires_at": {"N": str(int(time.time()) + SEEN_TTL_SECONDS)}},
+                "ConditionExpression": "attribute_not_exists(pk)"}
+        try:
+            self.table.client.transact_write_items(TransactItems=[{"Put": seen}, {"Update": update}])
+        except self.table.client.exceptions.TransactionCanceledException as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons[:1] != ["ConditionalCheckFailed"]:
+                raise  # the stream delivers the record again
+            # applied before: a redelivered record
+
+    def _refresh_head(self, queue_id: str) -> None:
+        """The live caller at the head and when they joined (the estimator's head wait)."""
+        head = line_head(queue_id)
+        key = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT)}
+        if head is not None and head.kind is TicketKind.LIVE:
+            self.table.client.update_item(**key, UpdateExpression="SET head_at = :at", ExpressionAttributeValues={
+                ":at": {"S": TicketItem.created_at.serialize(head.created_at)}})
+        else:
+            self.table.client.update_item(**key, UpdateExpression="REMOVE head_at")
+
+    def _presence_changed(self, queue_id: str, agent_id: str, new: Mapping[str, Any] | None) -> None:
+        key = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT),
+               "ExpressionAttributeNames": {"#a": f"agent:{agent_id}"}}
+        if new is None:
+            self.table.client.update_item(**key, UpdateExpression="REMOVE #a")
+            return
+        presence = {"s": {"S": _s(new, "status") or AgentStatus.OFFLINE.value}}
+        for short, name in (("at", "changed_at"), ("t", "ticket_id"), ("u", "until")):
+            if _s(new, name):
+                presence[short] = {"S": _s(new, name) or ""}
+        self.table.client.update_item(**key, UpdateExpression="SET #a = :p",
+                                      ExpressionAttributeValues={":p": {"M": presence}})
+
+    def _lost_changed(self, queue_id: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
+        """The by-number markers of the lost-call list follow the ticket's lost_pk (the workflow's
+        GiveUp sets it too, and it cannot know the number)."""
+        sk = lost_marker_sk(int((_s(new or old, "sk") or "TICKET#0")[len("TICKET#"):]))
+        if _s(new, "lost_pk") and not _s(old, "lost_pk"):
+            expires = (new or {}).get("expires_at", {}).get("N")
+            put_lost_markers(queue_id, sk, {_s(new, "caller"), _s(new, "callback_number")},
+                             datetime.fromtimestamp(int(expires), timezone.utc) if expires
+                             else TicketItem.created_at.deserialize(_s(new, "created_at")) + TICKET_TTL)
+        elif _s(old, "lost_pk") and not _s(new, "lost_pk"):
+            numbers = {_s(old, "caller"), _s(old, "callback_number")}
+            with MarkerItem.batch_write() as batch:
+                for number in numbers - {None}:
+                    batch.delete(MarkerItem(f"LOSTBY#{queue_id}#{number}", sk))
+
+
+def ticket_change(new_image: Mapping[str, Any] | None,
+                  old_image: Mapping[str, Any] | None) -> tuple[str, str, TicketStatus, TicketStatus | None, str | None] | None:
+    """A stream record about a ticket, as (queue_id, ticket_id, status, previous status, agent_id)."""
+    def s(image: Mapping[str, Any] | None, name: str) -> str | None:
+        return (image or {}).get(name, {}).get("S")
+
+    sk = s(new_image, "sk")
+    if not sk or not sk.startswith("TICKET#"):
+        return None
+    queue_id = s(new_image, "queue_id") or ""
+    previous = s(old_image, "status")
+    return (queue_id, f"{queue_id}-{int(sk[len('TICKET#'):])}", TicketStatus(s(new_image, "status")),
+            TicketStatus(previous) if previous else None, s(new_image, "agent_id"))
+
+
+SNAPSHOT = "SNAPSHOT"
+SEEN_TTL_SECONDS = 2 * 86400  # longer than the stream keeps a record (24 h)
+
+
+def _s(image: Mapping[str, Any] | None, name: str) -> str | None:
+    return (image or {}).get(name, {}).get("S")
+
+
+def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _line_class(image: Mapping[str, Any] | None) -> int | None:
+    """The priority class of a ticket in the line (None: not in it), from its line sort key."""
+    line_sk = _s(image, "line_sk")
+    return 9 - int(line_sk[0]) if _s(image, "line_pk") and line_sk else None
+
+
+def _holds_call(image: Mapping[str, Any] | None) -> bool:
+    """A live ticket whose call's end still matters (call_ended would act on it)."""
+    return (_s(image, "kind") == TicketKind.LIVE.value
+            and _s(image, "status") in (TicketStatus.WAITING.value, TicketStatus.AFTER_HOURS.value,
+                                        TicketStatus.CONNECTING.value))
+
+
+def snapshot_from_item(queue_id: str, raw: Mapping[str, Any], estimator: Mapping[str, Any] | None) -> QueueSnapshot:
+    waiting = {int(name[2:]): max(0, int(value["N"])) for name, value in raw.items() if name.startswith("w:")}
+    agents = []
+    for name, value in raw.items():
+        if name.startswith("agent:"):
+            presence = value["M"]
+            at, until = presence.get("at", {}).get("S"), presence.get("u", {}).get("S")
+            agents.append(Agent(name[len("agent:"):], AgentStatus(presence["s"]["S"]), (queue_id,),
+                                ticket_id=presence.get("t", {}).get("S"),
+                                changed_at=TicketItem.created_at.deserialize(at) if at else None,
+                                until=TicketItem.created_at.deserialize(until) if until else None))
+    head = raw.get("head_at", {}).get("S")
+    return QueueSnapshot({c: n for c, n in waiting.items() if n}, int(raw.get("departed", {}).get("N", 0)),
+                         int(raw.get("returned", {}).get("N", 0)), tuple(sorted(agents, key=lambda a: a.id)),
+                         TicketItem.created_at.deserialize(head) if head else None, estimator)

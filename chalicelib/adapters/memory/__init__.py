@@ -1,0 +1,36 @@
+"""In-memory adapters: product code, used by the unit tests, the day simulator (bench/day.py) and the
+webhook bench; never shipped in the Lambda package (infra/build.py drops this package).
+
+They subclass the ports, so a port change breaks them loudly. One room per reason to change:
+
+    clocks        FixedClock, and VirtualClock, which runs scheduled work in virtual time
+    table         MemoryTable: the dicts, the line in dispatch order, the change feed the memory world
+                  turns into the table's stream
+    tickets, line, lost, stats, bookings, agents, dialing
+                  one adapter per role port, each over the shared table
+    stores        `memory_stores()`: every role over one table
+    orchestrator  MemoryOrchestrator: infra/callback.asl.json's states and timers in virtual time (a
+                  contract test runs the same scenarios through it and through moto executing the ASL)
+    recorders     FakeDialer, FakeBus: what would have gone out, recorded
+    operations    the OperationsLog port in memory
+
+Test-only doubles (FakeOrchestrator) live in tests/fakes.py."""
+from __future__ import annotations
+
+from .agents import MemoryAgents
+from .bookings import MemoryBookings
+from .clocks import FixedClock, VirtualClock
+from .dialing import MemoryDialing
+from .line import MemoryLine
+from .lost import MemoryLostCalls
+from .operations import MemoryOperationsLog
+from .orchestrator import Execution, MemoryOrchestrator
+from .recorders import FakeBus, FakeDialer
+from .stats import MemoryQueueStats
+from .stores import MemoryStores, memory_stores
+from .table import MemoryTable
+from .tickets import MemoryTickets
+
+__all__ = ["Execution", "FakeBus", "FakeDialer", "FixedClock", "MemoryAgents", "MemoryBookings", "MemoryDialing",
+           "MemoryLine", "MemoryLostCalls", "MemoryOperationsLog", "MemoryOrchestrator", "MemoryQueueStats",
+           "MemoryStores", "MemoryTable", "MemoryTickets", "VirtualClock", "memory_stores"]

@@ -1,0 +1,43 @@
+"""The memory world's telephony and event bus: they record what would have gone out (calls placed,
+redirects, events published) for the simulator, the benchmarks and the tests to read."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping
+
+from ...domain.errors import CallGoneError, TelephonyError
+from ...domain.script import Script, Step
+from ...ports import Dialer, EventBus
+
+
+class FakeDialer(Dialer):
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.redirects: list[tuple[str, Script]] = []
+        self.fail_calls = False
+        self.gone: set[str] = set()
+        self._lock = threading.Lock()
+
+    def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
+                   timeout_seconds: int) -> str:
+        if self.fail_calls:
+            raise TelephonyError("refused")
+        with self._lock:
+            self.calls.append({"to": to, "from": caller_id, "answer": answer, "status": status,
+                               "amd": machine_detection})
+            return f"CAout{len(self.calls)}"
+
+    def redirect(self, call_id: str, script: Script) -> None:
+        if call_id in self.gone:
+            raise CallGoneError("call completed")
+        if self.fail_calls:
+            raise TelephonyError("provider unreachable")
+        self.redirects.append((call_id, script))
+
+
+class FakeBus(EventBus):
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def publish(self, event: Mapping[str, Any]) -> None:
+        self.events.append(dict(event))

@@ -1,0 +1,193 @@
+"""Booking rules: the one path every callback takes (`CallbackBooking`), when a callback can come, and
+what time a caller can be promised. The call flow's dialogue asks; recovery books lost calls here too."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, Clock, Orchestrator, QueueSnapshot, Staffing, Tickets
+from . import guard
+from .errors import OrchestratorError, TicketNotFoundError
+from .ewt import WaitEstimate
+from .model import HOLDING, BookingRefused, Ticket, TicketKind, TicketStatus, ticket_id
+from .phone import CALLING_WINDOW, NumberPolicy, in_calling_window, masked, number_timezone
+from .prompts import minutes_number
+from .queues import QueueConfig, QueueDirectory
+from .retry import next_slot
+
+log = logging.getLogger(__name__)
+
+EARLY_MORNING_HOUR = 5  # before the calling window opens: "early" from here, "late" before
+
+
+def number_policy(queue: QueueConfig) -> NumberPolicy:
+    """Which numbers the queue may call back."""
+    return NumberPolicy(queue.allowed_countries, queue.default_region)
+
+
+class CallbackBooking:
+    """Every callback goes through `book`: opt-out (automatic ones only), one open callback per number
+    and queue, then, for the one request that books it, the allowance and budget, then its workflow."""
+
+    def __init__(self, tickets: Tickets, bookings: Bookings, orchestrator: Orchestrator, clock: Clock,
+                 queues: QueueDirectory, daily_callback_budget: int = 1000) -> None:
+        self.tickets, self.bookings = tickets, bookings
+        self.orchestrator = orchestrator
+        self.clock = clock
+        self.queues = queues
+        self.daily_callback_budget = daily_callback_budget
+
+    def book_now(self, ticket: Ticket, number: str) -> BookingRefused | None:
+        """An admin's "call back now" for a lost call with no pending callback: the recovery's own path
+        (opt-outs, one open callback per number, the allowance and budget), due at once. An abandoned
+        live ticket becomes the callback; a closed callback's lost call gets a new ticket."""
+        queue, now = self.queues.get(ticket.queue_id), self.clock.now()
+        fresh = ticket.kind is TicketKind.CALLBACK or not queue.recovery_keeps_place
+        return self.book(queue, ticket, number, now, now, explicit=False, fresh=fresh)
+
+    def book(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
+             explicit: bool, fresh: bool | None = None) -> BookingRefused | None:
+        """Every callback goes through here: opt-out (automatic ones only: pressing 1 is consent), one
+        open callback per number and queue, then, for the one request that books it, the number's
+        daily allowance and the global budget (toll-fraud guard)."""
+        return self.book_ticket(queue, ticket, number, not_before, now, explicit, fresh)[0]
+
+    def book_ticket(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
+                    explicit: bool, fresh: bool | None = None,
+                    told: tuple[float, float] | None = None) -> tuple[BookingRefused | None, Ticket | None]:
+        """book, and the callback ticket as booked (None: refused, or another callback stands).
+        `told`: the promise the caller will hear (shape, scale of a wait from the call's start), written
+        with the booking so it is durable before it is said."""
+        guard = self.bookings.callback_guard(queue.id, number)  # one read: the opt-out and the open callback
+        if guard.opted_out:
+            if not explicit:
+                return BookingRefused.OPTED_OUT, None
+            self.bookings.set_opt_out(number, False, now)  # asking for a callback is consent again
+        if fresh is None:
+            fresh = not explicit and not queue.recovery_keeps_place  # recovery at the end of the line
+        target = ticket_id(queue.id, self.tickets.next_number(queue.id)) if fresh else ticket.id
+        if guard.holder not in (None, target) and self._still_open(guard.holder):
+            log.info("number already has an open callback", extra={"ticket": ticket.id, "open": guard.holder})
+            return None, None  # that callback stands for this call too
+        if fresh:
+            holder = self.bookings.reserve_open_callback(queue.id, number, target)
+            if holder != target:
+                log.info("number already has an open callback", extra={"ticket": ticket.id, "open": holder})
+                return None, None
+            refused = self.bookings.take_allowance(number, now.strftime("%Y-%m-%d"),
+                                                   queue.max_callbacks_per_number_per_day, self.daily_callback_budget)
+            booking: int | str = refused or 1
+        else:
+            # One transaction: the open-callback pointer, the conversion (an abandoned ticket, from a
+            # recovery or a confirm keypress that came after the hang-up, converts from ABANDONED; a
+            # caller still on the line, from holding) and the allowance, all or nothing.
+            booking = self.bookings.book_callback(
+                ticket, number, not_before, now, ticket.status is TicketStatus.ABANDONED, guard.holder,
+                now.strftime("%Y-%m-%d"), queue.max_callbacks_per_number_per_day, self.daily_callback_budget,
+                told)
+            if booking in (BOOKING_TAKEN, BOOKING_MOVED):
+                return None, None  # another request booked this number or this ticket first
+        if isinstance(booking, str):
+            log.warning("callback refused", extra={"ticket": ticket.id, "reason": booking, "number": masked(number)})
+            return BookingRefused(booking), None
+        if fresh:
+            ticket = self.tickets.create_callback(target, number, not_before, now, ticket.language)
+        try:
+            execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
+                                                   workflow_input(queue, ticket, not_before))
+        except OrchestratorError:
+            if ticket.status in HOLDING:
+                self.tickets.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
+            raise
+        self.tickets.set_execution(ticket.id, execution_id)
+        booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
+                               not_before=not_before, pending_number=None, execution_id=execution_id)
+        if told is not None and not fresh:
+            booked = booked.evolve(told_shape=told[0], told_scale=told[1])
+        return None, booked
+
+    def _still_open(self, holder: str) -> bool:
+        """Whether the callback an open-callback pointer names is still open (not yet dialing)."""
+        try:
+            held = self.tickets.get(holder)
+        except TicketNotFoundError:
+            return False
+        return held.kind is TicketKind.CALLBACK and held.status in (TicketStatus.SCHEDULED, TicketStatus.WAITING,
+                                                                    TicketStatus.CONNECTING)
+
+
+def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, attempt: int = 1) -> dict[str, object]:
+    return {
+        "ticket_id": ticket.id,
+        "queue_id": queue.id,
+        "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": attempt},
+        "max_attempts": len(queue.retry_delays_seconds),
+        "park_timeout_seconds": queue.max_park_seconds,
+        "dial_timeout_seconds": queue.dial_timeout_seconds,
+    }
+
+
+def callback_time(queue: QueueConfig, number: str | None, earliest: datetime, staffing: Staffing) -> datetime | None:
+    """The first moment from `earliest` a callback could be dialed: once an agent is expected (at
+    once while someone is signed in; else the roster's or the queue's next opening), inside business
+    hours and the callee's calling window."""
+    expected = earliest if staffing.staffed else (queue.staffed_hours or queue.hours).next_opening(earliest)
+    return None if expected is None else next_slot(queue, number or "", expected)
+
+
+def promise(queue: QueueConfig, number: str, snapshot: QueueSnapshot, est: WaitEstimate, not_before: datetime,
+            now: datetime) -> datetime | None:
+    """When the caller who presses 1 will be told to expect the call (`promisable`), or the slot
+    they are given if later. None: no time can be promised (nobody signed in). The booking writes it
+    on the ticket; the table's stream enters it in the dispatcher's promise book (guard)."""
+    if not_before > now:
+        return not_before
+    if not snapshot.staffing.staffed:
+        return None
+    return promisable(queue, number, est, now, guard.learned_delay(queue, snapshot.estimator, now))
+
+
+def told(ticket: Ticket, promised: datetime, est: WaitEstimate) -> tuple[float, float]:
+    """The promise as the ticket keeps what a caller was told: a gamma's shape and scale whose
+    mean is the wait from the call's start to the promised time."""
+    shape = est.shape if est.shape > 0 else 1.0
+    return shape, max(1.0, (promised - ticket.created_at).total_seconds()) / shape
+
+
+def promisable(queue: QueueConfig, number: str, est: WaitEstimate, now: datetime,
+               learned: float | None) -> datetime | None:
+    """The time a callback booked now can be promised by: the caller's turn as estimated for their
+    place, or, if later, how long the guard has taken at this hour to make such callbacks (`learned`,
+    at a high quantile; None: nothing learned yet), in whole minutes; the part after closing is
+    carried to the next opening."""
+    at = now + timedelta(minutes=minutes_number(max(est.mean, learned or 0.0)))
+    closes = queue.hours.closes_at(now)
+    if closes is not None and at > closes:
+        opening = queue.hours.next_opening(closes)
+        return None if opening is None else next_slot(queue, number, opening + (at - closes))
+    return at
+
+
+def spoken_for(queue: QueueConfig, learned: float | None, now: datetime) -> bool:
+    """The day's callbacks are spoken for: one booked now is not expected before closing (the learned
+    delay for this hour), and the queue offers callbacks only within the day."""
+    return queue.offer_callback_within_day and learned is not None and not within_today(
+        queue, now + timedelta(seconds=learned), now)
+
+
+def within_today(queue: QueueConfig, moment: datetime, now: datetime) -> bool:
+    closes = queue.hours.closes_at(now)
+    return closes is not None and moment <= closes
+
+
+def why_later(queue: QueueConfig, number: str, now: datetime) -> str:
+    """Why the callback is not now: we are closed, it is late (or early) where the caller is, or no
+    agent is expected before then."""
+    if not queue.hours.is_open(now):
+        return "callback_confirmed_closed"
+    if not in_calling_window(number, now, queue.hours.tz):
+        hour = now.astimezone(ZoneInfo(number_timezone(number, queue.hours.tz))).hour
+        early = EARLY_MORNING_HOUR <= hour < CALLING_WINDOW[0].hour
+        return "callback_confirmed_early" if early else "callback_confirmed_later"
+    return "callback_confirmed_at"

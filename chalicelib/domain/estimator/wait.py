@@ -1,0 +1,385 @@
+"""WaitEstimator: one queue's online estimator (learning from its events, answering with a mean, a
+calibrated range and the probability of being served), and its state as a few numbers (`state()` /
+`from_state()`, kept per queue in one store item)."""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from ..ewt import WaitEstimate, gamma_quantile
+from .agents import _Agents
+from .calibration import BAND_EDGES, Calibration, band_of, shrunk_levels
+from .events import BusyAgent, QueueEvent, QueueEventKind
+from .linewait import _stages, fit_gamma_shape
+from .talk import HIST_MAX_C2, LearnedTalkTime, TalkHistogram, TalkTime, Window, _SQRT2
+
+
+# Patience is learned per waiting-time bin (seconds): abandonments over exposure in each.
+AGE_EDGES = (0.0, 30.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, math.inf)
+
+
+def _age_bins(wait: float) -> list[tuple[int, float]]:
+    """(bin, seconds spent in it) for a wait that lasted `wait`."""
+    out = []
+    for b in range(len(AGE_EDGES) - 1):
+        lo, hi = AGE_EDGES[b], AGE_EDGES[b + 1]
+        if wait <= lo:
+            break
+        out.append((b, min(wait, hi) - lo))
+    return out
+FIT_TAIL = 0.1  # the next caller's gamma is fitted to the first departure's 10% and 90% quantiles
+MODEL_CV = 0.08  # relative model error assumed in every range (beyond the count's and the rates' own)
+
+
+def _mills(u: float) -> float:
+    """phi(u) / (1 - Phi(u)): d/d(shift) of the log survival of a standard normal at u."""
+    if u > 30.0:
+        return u + 1.0 / u
+    tail = 0.5 * math.erfc(u / _SQRT2)
+    return math.exp(-0.5 * u * u) / (2.5066282746310002 * tail) if tail > 1e-300 else u
+
+
+class WaitEstimator:
+    CUSUM_K, CUSUM_H = 0.25, 16.0  # change detection: allowance and alarm level, in standard deviations
+    SHORT_HALF_LIFE = 600.0
+    MIN_SHORT = 15.0  # calls the short window needs before it may overrule the long one
+    ADOPTED_WEIGHT = 10.0  # calls an adopted short window counts as: the calls after the change soon outweigh it
+    # Calls that began recently (weight exp(-age / RECENT_TAU) by when they began) estimate a shift of
+    # the log talk time, those still going as censored: evidence of a change before any of them ends.
+    CAL_DECAY_RATE = math.log(2) / (24 * 3600.0)
+    RECENT_TAU = 480.0
+    RECENT_PRIOR = 3.0  # pseudo-calls at no shift
+    HIST_ADOPTED = 30.0  # calls the histogram counts as after a change is adopted
+    SHIFT_Z = 1.5
+    INTEGRATE_MAX = 60  # callers ahead up to which the wait's distribution is integrated (see `estimate`)  # a shift counts from this many standard errors on (soft threshold, see `estimate`)
+
+    def __init__(self, prior_service_seconds: float = 300.0, prior_patience_seconds: float = 600.0,
+                 half_life_seconds: float = 4 * 3600.0, prior_weight: float = 5.0, staffed: int = 1,
+                 prior_service_cv: float = 1.0) -> None:
+        self.decay_rate = math.log(2) / half_life_seconds
+        self.short_decay_rate = math.log(2) / self.SHORT_HALF_LIFE
+        # Priors act as `prior_weight` pseudo-observations until real ones outweigh them.
+        self.talk_long = Window.prior(prior_service_seconds, prior_service_cv, prior_weight)
+        self.talk_short = Window.prior(prior_service_seconds, prior_service_cv, min(prior_weight, 2.0))
+        self.exposure = prior_patience_seconds * prior_weight
+        self.abandons = prior_weight
+        self.age_exposure = [0.0] * (len(AGE_EDGES) - 1)
+        self.age_abandons = [0.0] * (len(AGE_EDGES) - 1)
+        self.staffed = staffed
+        self.updated_at: float | None = None
+        self.calibration = Calibration()  # pooled over positions (and outcomes without a band)
+        self.bands = [Calibration() for _ in range(len(BAND_EDGES) + 1)]
+        self.changes = 0  # talk-time changes adopted (for reports)
+        self.cusum_up = self.cusum_down = 0.0
+        # finished calls weighted by when they began: sum of weights, of weight * ln(talk time)
+        self.recent_w = self.recent_l = self.recent_w2 = 0.0  # (and of weight squared)
+        self.hist = TalkHistogram()  # finished talk times (the learned distribution's shape)
+
+    # --- learning ------------------------------------------------------------------------------
+
+    def _age(self, at: float) -> None:
+        if self.updated_at is not None and at > self.updated_at:
+            dt = at - self.updated_at
+            keep = math.exp(-self.decay_rate * dt)
+            self.talk_long.scale(keep)
+            self.talk_short.scale(math.exp(-self.short_decay_rate * dt))
+            self.hist.scale(keep)
+            self.exposure *= keep
+            self.abandons *= keep
+            self.age_exposure = [w * keep for w in self.age_exposure]
+            self.age_abandons = [w * keep for w in self.age_abandons]
+            # ranges' shape errors change slowly: calibration keeps a day's outcomes (each band needs many)
+            keep_cal = math.exp(-self.CAL_DECAY_RATE * dt)
+            self.calibration.decay(keep_cal)
+            for band in self.bands:
+                band.decay(keep_cal)
+            fade = math.exp(-dt / self.RECENT_TAU)
+            self.recent_w *= fade
+            self.recent_l *= fade
+            self.recent_w2 *= fade * fade
+        self.updated_at = at if self.updated_at is None else max(self.updated_at, at)
+
+    def _talk_ended(self, seconds: float) -> None:
+        long, short = self.talk_long, self.talk_short
+        # Two-sided CUSUM of the standardised log talk time against the long window: a lasting shift
+        # of half a standard deviation raises an alarm after some 70 calls, steady noise about once in 10,000 or more.
+        z = (math.log(max(seconds, 1e-3)) - long.log_mean) / math.sqrt(long.log_var)
+        self.cusum_up = max(0.0, self.cusum_up + z - self.CUSUM_K)
+        self.cusum_down = max(0.0, self.cusum_down - z - self.CUSUM_K)
+        long.add(seconds)
+        short.add(seconds)
+        self.hist.add(seconds)
+        began = math.exp(-seconds / self.RECENT_TAU)
+        self.recent_w += began
+        self.recent_w2 += began * began
+        self.recent_l += began * math.log(max(seconds, 1e-3))
+        if max(self.cusum_up, self.cusum_down) > self.CUSUM_H and short.w >= self.MIN_SHORT and long.w >= 50:
+            adopted = Window(short.w, short.sx, short.sx2, short.sl, short.sl2)
+            adopted.scale(min(1.0, self.ADOPTED_WEIGHT / short.w))
+            self.talk_long = adopted
+            # the shape learned before the change counts as a few calls too (it is rescaled to the new mean)
+            self.hist.scale(min(1.0, self.HIST_ADOPTED / max(self.hist.weight, 1e-9)))
+            self.cusum_up = self.cusum_down = 0.0
+            self.changes += 1
+
+    def _outcome(self, pit: float | None, ahead: int | None, observed: bool) -> None:
+        if pit is None:
+            return
+        self.calibration.add(pit, observed)
+        if ahead is not None:
+            self.bands[band_of(ahead)].add(pit, observed)
+
+    def observe(self, event: QueueEvent) -> None:
+        self._age(event.at)
+        if event.kind is QueueEventKind.SERVICE_END:
+            self._talk_ended(max(event.value, 1.0))
+        elif event.kind is QueueEventKind.SERVICE_START:
+            self._waited(event.value, abandoned=False)
+            self._outcome(event.pit, event.ahead, observed=True)
+        elif event.kind is QueueEventKind.ABANDON:
+            self._waited(event.value, abandoned=True)
+            self._outcome(event.pit, event.ahead, observed=False)
+        elif event.kind is QueueEventKind.STAFFING:
+            self.staffed = max(0, int(event.value))
+
+    @property
+    def mu(self) -> float:
+        return 1.0 / self.talk_long.mean
+
+    def _waited(self, wait: float, abandoned: bool) -> None:
+        self.exposure += wait
+        self.abandons += abandoned
+        spent = _age_bins(wait)
+        for b, seconds in spent:
+            self.age_exposure[b] += seconds
+        if abandoned and spent:
+            self.age_abandons[spent[-1][0]] += 1.0
+
+    @property
+    def theta(self) -> float:
+        return self.abandons / self.exposure
+
+    def theta_ahead(self, head_wait: float, t: float, points: int = 8) -> float:
+        """The abandonment rate of callers ahead over the next t seconds: they have waited from 0
+        (just ahead) to `head_wait` (the head of the line), taken as spread evenly between, and a
+        caller who has waited w abandons over the next t at the mean hazard from w to w + t."""
+        if t <= 0:
+            return self.theta_until(head_wait)
+        def cumulative(age: float) -> float:
+            return age * self.theta_until(age)
+        total = 0.0
+        for i in range(points):
+            w = head_wait * (i + 0.5) / points
+            total += cumulative(w + t) - cumulative(w)
+        return total / (points * t)
+
+    def theta_until(self, age: float) -> float:
+        """The abandonment rate averaged over waits from 0 to `age`: the rate of callers ahead who
+        have waited up to `age`. Each bin is shrunk toward the bin before it (the first toward the
+        overall rate), by as much exposure as holds two abandonments at the overall rate: the hazard of patience changes smoothly with the wait,
+        and a bin few callers reach (the longest waits) carries the last well-learned rate on."""
+        theta = self.theta
+        prior = 2.0 / theta  # the exposure in which the overall rate expects two abandonments
+        cumulative = 0.0
+        for b, seconds in _age_bins(age):
+            theta = (self.age_abandons[b] + prior * theta) / (self.age_exposure[b] + prior)
+            cumulative += seconds * theta
+        return cumulative / age if age > 0 else self.theta
+
+    def talk_time(self, shift: float = 0.0) -> TalkTime | LearnedTalkTime:
+        """The talk-time distribution: the learned histogram (blended with the lognormal while it
+        holds few calls), scaled to the long window's mean moved by `shift` (log). Only regular
+        talk times (cv^2 up to HIST_MAX_C2) use it: wider-spread ones keep the lognormal, whose tail
+        is smooth and reaches beyond the longest call seen, where the histogram's is thin and jagged
+        and the residual of a long call in progress depends on it (the benchmark's lognormal
+        scenarios lost 0.1-0.2 of their efficiency with the histogram, its regular ones gained)."""
+        mean = self.talk_long.mean * math.exp(shift)
+        shape = self.hist.shape() if self.talk_long.cv2 <= HIST_MAX_C2 else None
+        if shape is None:
+            return TalkTime(mean, self.talk_long.cv2)
+        return LearnedTalkTime(shape, self.hist.weight, mean, self.talk_long.cv2)
+
+    def recent_shift(self, now: float, busy: Sequence[BusyAgent]) -> tuple[float, float]:
+        """The shift of the log talk time of calls begun lately (weighted by exp(-age / RECENT_TAU))
+        against the long window, and its standard error: a censored lognormal likelihood in which a
+        finished call counts by its talk time and a call still going by having lasted `elapsed`."""
+        mu0, var = self.talk_long.log_mean, self.talk_long.log_var
+        sigma = math.sqrt(var)
+        going = []
+        for agent in busy:
+            e = agent.elapsed
+            if e is not None and 1.0 <= e < 4.0 * self.RECENT_TAU:
+                going.append((math.exp(-e / self.RECENT_TAU), (math.log(e) - mu0) / sigma))
+        fade = math.exp(-max(0.0, now - self.updated_at) / self.RECENT_TAU) if self.updated_at is not None else 1.0
+        w_done, l_done = fade * self.recent_w, fade * (self.recent_l - self.recent_w * mu0)  # sum w (ln x - mu0)
+        shift = 0.0  # Newton's method on the score, from no shift (concave: converges in a few steps)
+        info = info2 = 1.0
+        for _ in range(2):  # the one-step estimator and one refinement: the soft threshold needs no finer
+            score = (l_done - (w_done + self.RECENT_PRIOR) * shift) / var
+            info = (w_done + self.RECENT_PRIOR) / var
+            info2 = (self.recent_w2 * fade * fade + self.RECENT_PRIOR) / var
+            for w, u0 in going:
+                u = u0 - shift / sigma
+                h = _mills(u)
+                score += w * h / sigma
+                i = w * h * (h - u) / var
+                info += i
+                info2 += w * i
+            step = score / info
+            shift += max(-1.0, min(1.0, step))
+            if abs(step) < 1e-2:
+                break
+        # weighted scores: the variance is sum w^2 i / (sum w i)^2 (sandwich), not 1 / sum w i
+        return shift, math.sqrt(info2) / info
+
+    def levels(self, coverage: float, ahead: int) -> tuple[float, float]:
+        """Calibrated quantile levels for a caller with `ahead` in front: the band's calibration
+        shrunk toward the nominal levels (the model's own claim), not toward the pooled calibration.
+        The bands' ranges come from different computations (the caller next in line from the exact
+        first departure, further down from the departure count) whose errors differ in size and
+        sign, and the pooled calibration is mostly the largest band's: as a prior for a thin band it
+        imported that band's error (in the benchmark's surge the next caller's ranges were narrowed
+        because the 20+ band's were too wide, 76% covered for 80%). The pooled calibration is still
+        kept (and in the state) as the queue's overall record."""
+        tail = (1.0 - coverage) / 2.0
+        return shrunk_levels(self.bands[band_of(ahead)], coverage, (tail, 1.0 - tail))
+
+    # --- answering -----------------------------------------------------------------------------
+
+    def estimate(self, now: float, position: int, idle: int = 0, servers: int | None = None,
+                 coverage: float = 0.8, busy: Sequence[BusyAgent] | None = None,
+                 joining: Sequence[float] = (), head_wait: float | None = None) -> WaitEstimate:
+        """EWT for the caller at `position` (1 = next), with `idle` agents free right now and the
+        `busy` ones on calls (elapsed times and announced sign-offs; unknown ones are assumed to
+        be anywhere in their call). `servers` is how many are signed in (busy, idle or between);
+        `joining`, in how many seconds each agent expected on a roster signs in; `head_wait`, how
+        long the caller at the head of the line has waited (the line's own state: callers ahead
+        abandon at the rate of their waits, not the average one)."""
+        ahead = position - 1
+        if idle > ahead:
+            return WaitEstimate.zero()
+        n = ahead - idle
+        s = max(1, servers if servers is not None else self.staffed)
+        agents = list(busy) if busy is not None else []
+        agents += [BusyAgent(0.0)] * idle  # idle agents take the first `idle` callers now: fresh calls
+        agents += [BusyAgent(None)] * max(0, s - len(agents))  # signed in, nothing known
+        c2 = self.talk_long.cv2
+        # How far elapsed times can be trusted: lognormal talk times spread their logarithms by
+        # ln(1 + cv^2); memoryless-like ones (many very short calls) spread them far more, and there
+        # how long a call has lasted says little about when it ends. Regular talk times (cv^2 < 0.5)
+        # are always trusted: there a mixture of regimes, not memorylessness, widens the logarithms.
+        spread = self.talk_long.log_var / math.log1p(c2)
+        trust = 1.0 if c2 < 0.5 else min(1.0, max(0.0, 2.0 - spread))
+        # A recent shift of talk times, as far as it stands out of its noise (soft threshold at SHIFT_Z
+        # standard errors) and as far as the lognormal it is measured against fits (`trust`).
+        shift, shift_se = self.recent_shift(now, agents) if trust > 0 else (0.0, 1.0)
+        shift = trust * shift * (1.0 - (self.SHIFT_Z * shift_se / shift) ** 2) \
+            if abs(shift) > self.SHIFT_Z * shift_se else 0.0
+        talk = self.talk_time(shift)
+        model = _Agents(talk, agents, joining, trust=trust)
+        rate = max(model.capacity, 1.0) / talk.m
+        theta_t = self.theta / rate  # abandonment per departure
+        tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
+        # the learned talk time's relative error; a shift taken from recent calls adds its own
+        mu_cv = math.sqrt(1.0 / self.talk_long.w + (shift_se ** 2 if shift else 0.0))
+        t, slope, curvature, dispersion = model.invert(tau)
+        if head_wait is not None and n > 0:  # callers ahead have waited 0..head_wait and wait on ~t
+            theta_t = self.theta_ahead(max(0.0, head_wait), t) / rate
+            tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
+            t, slope, curvature, dispersion = model.invert(tau, near=t)
+        if n == 0:  # next in line: the first call to end, computed exactly
+            tail = FIT_TAIL  # (one gamma for every coverage: `range_at` reads other ranges off it)
+            mean, var, (q_lo, q_hi) = model.first_departure(t, levels=(tail, 1.0 - tail))
+            # its range from its own quantiles (a gamma matched by moments misplaces them: the
+            # shortest of many bounded residuals piles up near 0), widened by the model's own error
+            widen = math.sqrt(1.0 + ((mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2) / var)
+            q_lo = max(mean - (mean - q_lo) * widen, 0.25 * q_lo)
+            q_hi = mean + (q_hi - mean) * widen
+            return self._answer(mean, var * widen * widen, n, coverage, 1.0, quantiles=(tail, q_lo, q_hi))
+        theta_cv = 1.0 / math.sqrt(self.abandons)
+        if model.regular and n <= self.INTEGRATE_MAX:
+            # Regular talk times, not far down the line: the wait's distribution itself, from the
+            # departures N(t) and the abandonments among those ahead A(t): P(wait > t) =
+            # P(N(t) + A(t) <= n), normal with continuity correction (see `_Agents.wait_moments`).
+            mean, var = model.wait_moments(n, theta_t * rate, t, slope)
+            var += (tau_sens * theta_cv / slope) ** 2 + (mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2
+            return self._answer(max(mean, 1e-3), var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t))
+        if dispersion < 1.0:
+            # Where departures come regularly the (n+1)-th falls, on average, half a step before the
+            # expected count reaches n+1 (exact for a lattice; no shift for Poisson departures).
+            t, slope, curvature, dispersion = model.invert(max(0.5, tau - 0.5 * (1.0 - dispersion)), near=t)
+        # departures are as random as their dispersion says; abandonments ahead stay Poisson-like
+        d = min(1.0, max(dispersion, 0.02))
+        count_var = tau_var * d + tau_ab * (1.0 - d)
+        # model error (talk times not quite lognormal, patience not quite per-bin constant...): a few
+        # percent of the mean, so that uncalibrated ranges err wide; the band calibration narrows them
+        var = (count_var + (tau_sens * theta_cv) ** 2) / (slope * slope) + (t * mu_cv) ** 2 + (MODEL_CV * t) ** 2
+        # E[M^-1(count)] to second order: where departures slow down, the mean wait lies beyond M^-1(E count)
+        jensen = -0.5 * curvature / slope ** 3 * count_var if tau >= 5 else 0.0  # (the count is far from normal below)
+        mean = max(t + max(-0.5 * t, min(jensen, t)), 1e-3)
+        return self._answer(mean, var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t))
+
+    def _answer(self, mean: float, var: float, n: int, coverage: float, p_served: float,
+                quantiles: tuple[float, float, float] | None = None) -> WaitEstimate:
+        """The range: a gamma with the mean, matched to the variance or, given `quantiles` (a tail
+        level and the wait's quantiles at it and at 1 - it), to those; at the calibrated levels."""
+        shape, scale = mean * mean / var, var / mean
+        if quantiles is not None:
+            shape = fit_gamma_shape(mean, *quantiles, start=shape)
+            scale = mean / shape
+        low, high = self._range(shape, scale, coverage, n)
+        return WaitEstimate(mean=mean, low=low, high=high, p_served=p_served, shape=shape, scale=scale, ahead=n)
+
+    def _range(self, shape: float, scale: float, coverage: float, n: int) -> tuple[float, float]:
+        lo_level, hi_level = self.levels(coverage, n)
+        return gamma_quantile(shape, scale, lo_level), gamma_quantile(shape, scale, hi_level)
+
+    def range_at(self, estimate: WaitEstimate, coverage: float) -> tuple[float, float]:
+        """The range covering `coverage` of the same estimate (its gamma at this coverage's
+        calibrated levels): a second coverage without computing the estimate again."""
+        if estimate.shape <= 0 or estimate.ahead is None:
+            return estimate.low, estimate.high
+        return self._range(estimate.shape, estimate.scale, coverage, estimate.ahead)
+
+    # --- persistence ---------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {"talk_long": self.talk_long.as_list(), "talk_short": self.talk_short.as_list(),
+                "exposure": self.exposure, "abandons": self.abandons, "staffed": self.staffed,
+                "age_exposure": [round(w, 3) for w in self.age_exposure],
+                "age_abandons": [round(w, 4) for w in self.age_abandons],
+                "updated_at": self.updated_at, "decay_rate": self.decay_rate, "changes": self.changes,
+                "cusum": [self.cusum_up, self.cusum_down], "recent": [self.recent_w, self.recent_l, self.recent_w2],
+                "hist": self.hist.as_state(),
+                "cal_events": [round(w, 4) for w in self.calibration.events],
+                "cal_censored": [round(w, 4) for w in self.calibration.censored],
+                "bands": [[[round(w, 4) for w in b.events], [round(w, 4) for w in b.censored]]
+                          for b in self.bands]}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "WaitEstimator":
+        est = cls()
+        est.decay_rate = float(state["decay_rate"])
+        if "talk_long" in state:
+            est.talk_long = Window(*(float(v) for v in state["talk_long"]))
+            est.talk_short = Window(*(float(v) for v in state["talk_short"]))
+        else:  # a state from before talk-time shapes were learned: its mean, an exponential's shape
+            n, total = float(state["service_n"]), float(state["service_sum"])
+            est.talk_long = Window.prior(total / n, 1.0, n)
+            est.talk_short = Window.prior(total / n, 1.0, min(n, 2.0))
+        est.exposure = float(state["exposure"])
+        est.abandons = float(state["abandons"])
+        est.age_exposure = [float(w) for w in state.get("age_exposure", est.age_exposure)]
+        est.age_abandons = [float(w) for w in state.get("age_abandons", est.age_abandons)]
+        est.changes = int(state.get("changes", 0))
+        est.cusum_up, est.cusum_down = (float(v) for v in state.get("cusum", (0.0, 0.0)))
+        est.recent_w, est.recent_l, est.recent_w2 = (float(v) for v in state.get("recent", (0.0, 0.0, 0.0)))
+        est.hist = TalkHistogram.from_state(state.get("hist"))  # (absent from states saved before it)
+        est.updated_at = None if state.get("updated_at") is None else float(state["updated_at"])
+        est.staffed = int(state.get("staffed", 1))
+        est.calibration.events = [float(w) for w in state.get("cal_events", est.calibration.events)]
+        est.calibration.censored = [float(w) for w in state.get("cal_censored", est.calibration.censored)]
+        for band, saved in zip(est.bands, state.get("bands", [])):
+            band.events = [float(w) for w in saved[0]]
+            band.censored = [float(w) for w in saved[1]]
+        return est
