@@ -14,11 +14,12 @@ from .model import HOLDING, BookingRefused, Ticket, TicketKind, TicketStatus, ti
 from .phone import CALLING_WINDOW, NumberPolicy, in_calling_window, masked, number_timezone
 from .prompts import minutes_number
 from .queues import QueueConfig, QueueDirectory
-from .retry import next_slot
+from .retry import horizon_end, next_slot
 
 log = logging.getLogger(__name__)
 
 EARLY_MORNING_HOUR = 5  # before the calling window opens: "early" from here, "late" before
+MIN_PARK_SECONDS = 60  # a recovery booked at its horizon still waits this long for an agent
 
 
 def number_policy(queue: QueueConfig) -> NumberPolicy:
@@ -94,8 +95,9 @@ class CallbackBooking:
         if fresh:
             ticket = self.tickets.create_callback(target, number, not_before, now, ticket.language)
         try:
+            deadline = None if explicit else horizon_end(queue, max(now, not_before))  # a recovery's horizon
             execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
-                                                   workflow_input(queue, ticket, not_before))
+                                                   workflow_input(queue, ticket, not_before, deadline=deadline))
         except OrchestratorError:
             if ticket.status in HOLDING:
                 self.tickets.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
@@ -117,13 +119,19 @@ class CallbackBooking:
                                                                     TicketStatus.CONNECTING)
 
 
-def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, attempt: int = 1) -> dict[str, object]:
+def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, attempt: int = 1,
+                   deadline: datetime | None = None) -> dict[str, object]:
+    """The callback workflow's input. `deadline`: a recovery's horizon (retry.recovery_deadline): it
+    waits in line no longer than until then, and is given up (lost, notified) if no agent took it."""
+    park = queue.max_park_seconds
+    if deadline is not None:
+        park = int(min(park, max(MIN_PARK_SECONDS, (deadline - not_before).total_seconds())))
     return {
         "ticket_id": ticket.id,
         "queue_id": queue.id,
         "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": attempt},
         "max_attempts": len(queue.retry_delays_seconds),
-        "park_timeout_seconds": queue.max_park_seconds,
+        "park_timeout_seconds": park,
         "dial_timeout_seconds": queue.dial_timeout_seconds,
     }
 

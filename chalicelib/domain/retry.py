@@ -51,8 +51,17 @@ def plan_next(queue: QueueConfig, number: str, now: datetime, attempt: int,
 
 
 def recovery_deadline(queue: QueueConfig, ticket: Ticket) -> datetime | None:
-    """When a recovery callback's attempts stop (`recovery_horizon_seconds` of open time after the lost
-    call); None for a callback its caller asked for, or with no horizon."""
-    if not ticket.lost_cause or queue.recovery_horizon_seconds <= 0:
+    """When a recovery callback's attempts stop: `recovery_horizon_seconds` of open time after the lost
+    call, or after the slot it was booked for if later (a person's "call back now" starts it again).
+    None for a callback its caller asked for, or with no horizon."""
+    if not ticket.lost_cause:
         return None
-    return queue.hours.after_open(ticket.lost_at or ticket.created_at, queue.recovery_horizon_seconds)
+    lost = ticket.lost_at or ticket.created_at
+    return horizon_end(queue, max(lost, ticket.not_before or lost))
+
+
+def horizon_end(queue: QueueConfig, start: datetime) -> datetime | None:
+    """`recovery_horizon_seconds` of open time from `start`; None with no horizon."""
+    if queue.recovery_horizon_seconds <= 0:
+        return None
+    return queue.hours.after_open(start, queue.recovery_horizon_seconds)

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.adapters.memory import FakeDialer, FakeOrchestrator, FixedClock, MemoryStores, memory_stores
+from chalicelib.adapters.memory import FakeDialer, FixedClock, MemoryStores, memory_stores
+from tests.fakes import FakeOrchestrator
 from chalicelib.domain import guard, pacing
 from chalicelib.domain.demand import SLOTS_PER_DAY, Demand
 from chalicelib.domain.dispatch import Dispatcher
