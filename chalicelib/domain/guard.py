@@ -43,7 +43,7 @@ DELAY_STEP = 0.4  # how far one observation moves the learned quantile (in log t
 MIN_DELAY = 60.0
 MAX_PROMISES = 2000  # a bound on the book's size; offers stop long before (callflow: the day's backlog)
 DUE_LOOKUPS = 5  # tickets read per dispatch looking for a due promise (closed ones leave the book)
-PROMISE_MARGIN, PROMISE_SLACK = 1.25, 2.0  # the plan's callbacks counted for a promise: x 1.25, + 2
+PROMISE_MARGIN, PROMISE_SLACK = 1.0, 1.0  # the callbacks ahead counted for a promise: x 1, + 1
 FALLBACK_RESERVE = 4  # agents held back when the queue has no current pacing plan (the sweep has not run)
 
 def promised_at(ticket: Ticket) -> datetime | None:

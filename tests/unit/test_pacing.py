@@ -225,9 +225,9 @@ def test_the_promise_comes_after_the_book_with_a_margin_and_past_closing_is_not_
     plan = pacing.Plan(start, (pacing.Period(start, local(20).timestamp(), 10, 0.0, 2, 200.0),), 600.0, 0, 0, 60.0)
     book = {f"q-{n}": [start + 3600, start] for n in range(3)}
     state = {pacing.PLAN: plan.state(), guard.PROMISES: book}
-    # 3 promises ahead: (3 + 1) x 1.25 + 2 = 7 callbacks of the 20 an hour the plan makes: 21 minutes
-    assert guard.planned_delay(state, local(10)) == pytest.approx(21 * 60)
-    assert guard.learned_delay(QUEUE, state, local(10)) == pytest.approx(21 * 60)  # nothing observed yet
+    # 3 promises ahead: (3 + 1) x 1 + 1 = 5 callbacks of the 20 an hour the plan makes: 15 minutes
+    assert guard.planned_delay(state, local(10)) == pytest.approx(15 * 60)
+    assert guard.learned_delay(QUEUE, state, local(10)) == pytest.approx(15 * 60)  # nothing observed yet
     late = {pacing.PLAN: plan.state(), guard.PROMISES: {f"q-{n}": [start, start] for n in range(300)}}
     assert local(10) + timedelta(seconds=guard.planned_delay(late, local(10))) > local(20)
     assert guard.planned_delay({}, local(10)) is None
