@@ -153,7 +153,7 @@ def promise(queue: QueueConfig, number: str, snapshot: QueueSnapshot, est: WaitE
         return not_before
     if not snapshot.staffing.staffed:
         return None
-    return promisable(queue, number, est, now, guard.learned_delay(queue, snapshot.estimator, now))
+    return promisable(queue, number, est, now, guard.promise_delay(queue, snapshot.estimator, now))
 
 
 def told(ticket: Ticket, promised: datetime, est: WaitEstimate) -> tuple[float, float]:
@@ -164,12 +164,13 @@ def told(ticket: Ticket, promised: datetime, est: WaitEstimate) -> tuple[float, 
 
 
 def promisable(queue: QueueConfig, number: str, est: WaitEstimate, now: datetime,
-               learned: float | None) -> datetime | None:
+               delay: float | None) -> datetime | None:
     """The time a callback booked now can be promised by: the caller's turn as estimated for their
-    place, or, if later, how long the guard has taken at this hour to make such callbacks (`learned`,
-    at a high quantile; None: nothing learned yet), in whole minutes; the part after closing is
-    carried to the next opening."""
-    at = now + timedelta(minutes=minutes_number(max(est.mean, learned or 0.0)))
+    place, or, if later, `delay` (guard.promise_delay: when the pacing plan makes it, after the
+    promises ahead and with the live callers expected; or how long such callbacks have taken at this
+    hour, at a high quantile, if longer; None: neither known yet), in whole minutes; the part after
+    closing is carried to the next opening."""
+    at = now + timedelta(minutes=minutes_number(max(est.mean, delay or 0.0)))
     closes = queue.hours.closes_at(now)
     if closes is not None and at > closes:
         opening = queue.hours.next_opening(closes)
@@ -177,11 +178,11 @@ def promisable(queue: QueueConfig, number: str, est: WaitEstimate, now: datetime
     return at
 
 
-def spoken_for(queue: QueueConfig, learned: float | None, now: datetime) -> bool:
-    """The day's callbacks are spoken for: one booked now is not expected before closing (the learned
-    delay for this hour), and the queue offers callbacks only within the day."""
-    return queue.offer_callback_within_day and learned is not None and not within_today(
-        queue, now + timedelta(seconds=learned), now)
+def spoken_for(queue: QueueConfig, delay: float | None, now: datetime) -> bool:
+    """The day's callbacks are spoken for: one booked now is not expected before closing (`delay`,
+    guard.promise_delay), and the queue offers callbacks only within the day."""
+    return queue.offer_callback_within_day and delay is not None and not within_today(
+        queue, now + timedelta(seconds=delay), now)
 
 
 def within_today(queue: QueueConfig, moment: datetime, now: datetime) -> bool:

@@ -97,7 +97,7 @@ def _hour(queue: QueueConfig, moment: datetime) -> str:
     return str(moment.astimezone(queue.hours.zone).hour)
 
 
-def learned_delay(queue: QueueConfig, stats: Mapping[str, Any] | None, now: datetime) -> float | None:
+def promise_delay(queue: QueueConfig, stats: Mapping[str, Any] | None, now: datetime) -> float | None:
     """How long a callback asked for now can be promised by (seconds): the longer of what the guard
     has taken at this hour of the day (`observed_delay`) and what the pacing plan says the day can do
     (`planned_delay`). None until either is known."""

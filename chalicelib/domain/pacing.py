@@ -239,6 +239,8 @@ def make_plan(queue: QueueConfig, demand: Demand, pacing: Pacing, now: datetime)
         floor = lowest_reserve(lines, queue.callback_pacing_allowance_max)
         if ahead * pacing.handle >= BUSY_LINE * agents:  # the live line alone keeps every agent busy
             safe = floor = agents
+        else:  # a team of n keeps at most n - 1 idle (guard.next_ticket): a lone agent still calls back
+            safe, floor = min(safe, max(0, agents - 1)), min(floor, max(0, agents - 1))
         rows.append([agents, rate, lines, safe, floor, (hi - lo).total_seconds()])
 
     def capacity(row: list[Any], reserve: int) -> float:

@@ -227,7 +227,7 @@ def test_the_promise_comes_after_the_book_with_a_margin_and_past_closing_is_not_
     state = {pacing.PLAN: plan.state(), guard.PROMISES: book}
     # 3 promises ahead: (3 + 1) x 1 + 1 = 5 callbacks of the 20 an hour the plan makes: 15 minutes
     assert guard.planned_delay(state, local(10)) == pytest.approx(15 * 60)
-    assert guard.learned_delay(QUEUE, state, local(10)) == pytest.approx(15 * 60)  # nothing observed yet
+    assert guard.promise_delay(QUEUE, state, local(10)) == pytest.approx(15 * 60)  # nothing observed yet
     late = {pacing.PLAN: plan.state(), guard.PROMISES: {f"q-{n}": [start, start] for n in range(300)}}
     assert local(10) + timedelta(seconds=guard.planned_delay(late, local(10))) > local(20)
     assert guard.planned_delay({}, local(10)) is None
