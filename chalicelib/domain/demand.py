@@ -15,6 +15,7 @@ wait estimator and the promise book (`DEMAND`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo
@@ -30,6 +31,7 @@ PACE_LIMITS = (0.5, 3.0)
 MAX_GAP_SLOTS = 7 * SLOTS_PER_DAY  # a longer silence (the sweep stopped) teaches nothing
 
 
+@lru_cache(maxsize=8192)
 def _slot_of(moment: datetime, zone: ZoneInfo) -> tuple[int, int]:
     """(absolute local half hour: days since 1970 x 48 + index, half hour of the week)."""
     local = moment.astimezone(zone)
@@ -37,6 +39,7 @@ def _slot_of(moment: datetime, zone: ZoneInfo) -> tuple[int, int]:
     return local.date().toordinal() * SLOTS_PER_DAY + index, local.weekday() * SLOTS_PER_DAY + index
 
 
+@lru_cache(maxsize=8192)
 def _slot_start(absolute: int, zone: ZoneInfo) -> datetime:
     day, index = divmod(absolute, SLOTS_PER_DAY)
     local = datetime.fromordinal(day).replace(tzinfo=zone) + index * SLOT
@@ -141,6 +144,7 @@ class Demand:
         return total / (end - start).total_seconds()
 
 
+@lru_cache(maxsize=8192)
 def _week_slot(absolute: int, zone: ZoneInfo) -> int:
     return _slot_of(_slot_start(absolute, zone), zone)[1]
 

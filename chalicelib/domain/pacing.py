@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 PLAN = "pace"  # queue statistics key: the current plan
 BACKLOG = "backlog"  # queue statistics key: ticket id -> [booked at, asked (1) or recovery (0), checked at]
 OPEN = frozenset({TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING})
-STALE_PLAN = timedelta(minutes=5)  # a plan older than this is not used (the sweep stopped)
+PLAN_EVERY = timedelta(minutes=5)  # the plan is made again this often (and when the agents signed in change)
+STALE_PLAN = timedelta(minutes=11)  # a plan older than this is not used (the sweep stopped)
 CHECKS_PER_SWEEP = 3  # ledger entries read back each sweep (the oldest first): a missed close is dropped
 MAX_BACKLOG = 5000  # a bound on the ledger's size (the oldest entries give way)
 QUEUE_TERMS = 400  # waiting callers the live line's model sums over at most
@@ -299,9 +300,10 @@ def backlog_counts(book: Mapping[str, list[float]]) -> tuple[int, int]:
 
 
 def pacing_inputs(queue: QueueConfig, state: Mapping[str, Any] | None, agents_now: int) -> Pacing:
-    estimator = WaitEstimator.from_state(state) if state and "decay_rate" in state else None
-    handle = estimator.talk_long.mean if estimator else queue.average_handle_seconds
-    patience = 1.0 / estimator.theta if estimator else queue.average_patience_seconds
+    if state and "decay_rate" in state:
+        handle, patience = WaitEstimator.means_in(dict(state))
+    else:
+        handle, patience = queue.average_handle_seconds, queue.average_patience_seconds
     total, asked = backlog_counts(ledger(state))
     return Pacing(agents_now, max(1.0, handle), max(1.0, patience), total, asked)
 
@@ -311,6 +313,8 @@ def replan(stats: QueueStats, line: Line, tickets: Tickets, queue: QueueConfig, 
     """The sweep's work for one queue: count the arrivals since the last sweep, drop ledger entries
     whose callback closed unseen, and make the rest of the day's plan. `base`: the estimator's prior
     document, for a queue with no statistics yet."""
+    if not queue.hours.is_open(now):
+        return  # nothing to plan, and no half hour to learn (arrivals count from the first sweep after opening)
     snapshot = line.snapshot(queue.id)
     state = stats.queue_stats(queue.id) or {}
     checked = list(_least_checked(ledger(state), CHECKS_PER_SWEEP))
@@ -324,8 +328,10 @@ def replan(stats: QueueStats, line: Line, tickets: Tickets, queue: QueueConfig, 
         book = {k: (v if k not in checked else [v[0], v[1], now.timestamp()])
                 for k, v in ledger(doc).items() if k not in closed}
         doc.update({BACKLOG: book, "demand": demand.state()})
-        plan = make_plan(queue, demand, pacing_inputs(queue, doc, staffed), now)
-        doc[PLAN] = plan.state()
+        last = Plan.from_state(doc)
+        if last is None or now.timestamp() - last.at >= PLAN_EVERY.total_seconds() or not last.periods \
+                or last.periods[0].agents != staffed:  # every few minutes, and when agents sign in or out
+            doc[PLAN] = make_plan(queue, demand, pacing_inputs(queue, doc, staffed), now).state()
         return doc
 
     try:

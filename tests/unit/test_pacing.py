@@ -231,3 +231,24 @@ def test_the_promise_comes_after_the_book_with_a_margin_and_past_closing_is_not_
     late = {pacing.PLAN: plan.state(), guard.PROMISES: {f"q-{n}": [start, start] for n in range(300)}}
     assert local(10) + timedelta(seconds=guard.planned_delay(late, local(10))) > local(20)
     assert guard.planned_delay({}, local(10)) is None
+
+
+def test_the_sweep_counts_every_minute_plans_every_five_and_again_when_agents_sign_in_or_out() -> None:
+    stores, clock, d = world(10.0, day_profile({}, default=20))
+    d.sweep()
+    first = pacing.Plan.from_state(stores.stats.queue_stats("q"))
+    clock.current = local(10) + timedelta(minutes=1)
+    d.sweep()
+    assert pacing.Plan.from_state(stores.stats.queue_stats("q")).at == first.at  # the same plan
+    stores.agents.record_agent_status("a10", AgentStatus.BUSY, clock.now(), "client:a10", ("q",), None)
+    clock.current = local(10) + timedelta(minutes=2)
+    d.sweep()
+    again = pacing.Plan.from_state(stores.stats.queue_stats("q"))
+    assert again.at == clock.now().timestamp() and again.periods[0].agents == 11
+    clock.current = local(10) + timedelta(minutes=7)
+    d.sweep()
+    assert pacing.Plan.from_state(stores.stats.queue_stats("q")).at == clock.now().timestamp()
+    clock.current = local(21)  # closed: no plan is made, nothing is counted
+    before = stores.stats.queue_stats("q")
+    d.sweep()
+    assert stores.stats.queue_stats("q") == before
