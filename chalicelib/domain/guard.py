@@ -124,8 +124,9 @@ def observed_delay(queue: QueueConfig, stats: Mapping[str, Any] | None, now: dat
 def planned_delay(stats: Mapping[str, Any] | None, now: datetime) -> float | None:
     """When the pacing plan makes a callback asked for now: after every promise in the book (they go
     first), with a margin (`PROMISE_MARGIN` of the callbacks ahead, and `PROMISE_SLACK` more) for the
-    plan's own error. Not before closing: past it, by the agents' half-capacity after (the caller is
-    not offered it when the queue offers callbacks within the day only). None without a current plan."""
+    plan's own error. Past closing (the queue offering callbacks within the day then makes no offer),
+    what is left is counted at half the agents of the last half hour after closing (the next opening,
+    which `booking.promisable` carries it to). None without a current plan."""
     plan = pacing.Plan.from_state(stats)
     if plan is None or plan.reserve(now) is None:
         return None
@@ -157,14 +158,16 @@ def _learn_delay(delays: dict[str, list[float]], hour: str, delay: float, forced
 def promise(stats: QueueStats, queue: QueueConfig, ticket_id: str, at: datetime, now: datetime) -> None:
     """Enter a callback's promise in the book. Raises if the store fails: the caller must not hear a
     time the dispatcher will not keep."""
-    def apply(state: dict[str, Any] | None) -> dict[str, Any]:
-        book = _book(state)
-        book[ticket_id] = [at.timestamp(), now.timestamp()]
-        while len(book) > MAX_PROMISES:  # the oldest promise made gives way (offers stop well before)
-            book.pop(min(book, key=lambda t: book[t][1]))
-        return _with(queue, state, **{PROMISES: book})
+    stats.update_queue_stats(queue.id, lambda state: _with(queue, state, **{PROMISES: _entered(state, ticket_id, at, now)}))
 
-    stats.update_queue_stats(queue.id, apply)
+
+def _entered(state: Mapping[str, Any] | None, ticket_id: str, at: datetime, now: datetime) -> dict[str, list[float]]:
+    """The book with this callback's promise in it."""
+    book = _book(state)
+    book[ticket_id] = [at.timestamp(), now.timestamp()]
+    while len(book) > MAX_PROMISES:  # the oldest promise made gives way (offers stop well before)
+        book.pop(min(book, key=lambda t: book[t][1]))
+    return book
 
 
 def callback_changed(stats: QueueStats, queue: QueueConfig, ticket: Ticket, before: Ticket | None,
@@ -183,11 +186,7 @@ def callback_changed(stats: QueueStats, queue: QueueConfig, ticket: Ticket, befo
     def apply(state: dict[str, Any] | None) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         if at is not None:
-            book = _book(state)
-            book[ticket.id] = [at.timestamp(), now.timestamp()]
-            while len(book) > MAX_PROMISES:  # the oldest promise made gives way (offers stop well before)
-                book.pop(min(book, key=lambda t: book[t][1]))
-            changes[PROMISES] = book
+            changes[PROMISES] = _entered(state, ticket.id, at, now)
         if opened or closed:
             changes[pacing.BACKLOG] = pacing.ledger_with(pacing.ledger(state), ticket, opened, now)
         return _with(queue, state, **changes)

@@ -46,7 +46,7 @@ OPEN = frozenset({TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CON
 PLAN_EVERY = timedelta(minutes=5)  # the plan is made again this often (and when the agents signed in change)
 STALE_PLAN = timedelta(minutes=11)  # a plan older than this is not used (the sweep stopped)
 CHECKS_PER_SWEEP = 3  # ledger entries read back each sweep (the oldest first): a missed close is dropped
-MAX_BACKLOG = 5000  # a bound on the ledger's size (the oldest entries give way)
+MAX_BACKLOG = 2000  # a bound on the ledger's size, as on the promise book's (the oldest entries give way)
 QUEUE_TERMS = 400  # waiting callers the live line's model sums over at most
 # A half hour whose expected live load alone keeps this share of the agents busy takes no callbacks:
 # agents taken from a line that needs them all turn live answers into hang-ups (more callbacks).
@@ -288,7 +288,8 @@ def ledger_with(book: Mapping[str, list[float]], ticket: Ticket, opened: bool, n
     if not opened:
         return {k: v for k, v in book.items() if k != ticket.id}
     out = dict(book)
-    out.setdefault(ticket.id, [now.timestamp(), 0.0 if ticket.lost_cause else 1.0, now.timestamp()])
+    at = int(now.timestamp())  # whole seconds: the document stays small (it is written whole)
+    out.setdefault(ticket.id, [at, 0 if ticket.lost_cause else 1, at])
     while len(out) > MAX_BACKLOG:  # the oldest entry gives way
         out.pop(min(out, key=lambda t: out[t][0]))
     return out
@@ -325,7 +326,7 @@ def replan(stats: QueueStats, line: Line, tickets: Tickets, queue: QueueConfig, 
     def apply(current: dict[str, Any] | None) -> dict[str, Any]:
         doc = dict(current) if current else dict(base)
         demand = Demand.from_state(doc).observe(counted, now, queue.hours.zone, queue.hours.is_open)
-        book = {k: (v if k not in checked else [v[0], v[1], now.timestamp()])
+        book = {k: (v if k not in checked else [v[0], v[1], int(now.timestamp())])
                 for k, v in ledger(doc).items() if k not in closed}
         doc.update({BACKLOG: book, "demand": demand.state()})
         last = Plan.from_state(doc)
