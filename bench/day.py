@@ -45,7 +45,8 @@ UNTUNED: list[tuple[str, Scenario]] = [
 ]
 TEN = UNTUNED[0][1]
 WARM_UP_DAYS = 3  # the backlog starts empty: its trend is read from the days after these
-# Holdfast settings swept for the trade-off curve (queue fields, docs/queues.md)
+# Holdfast settings swept for the trade-off curve on the case day (queue fields, docs/queues.md): the
+# guard off, the fixed reserves the pacing plan replaced, its allowances either side, no recovery horizon
 SWEEP: list[dict[str, Any]] = [
     {"live_guard": False},
     {},
@@ -54,15 +55,10 @@ SWEEP: list[dict[str, Any]] = [
     {"callback_pacing_allowance": 0.05, "callback_pacing_allowance_max": 0.2},
     {"callback_pacing_allowance": 0.2, "callback_pacing_allowance_max": 0.5},
     {"recovery_horizon_seconds": 0},
-    {"callback_min_talk_seconds": 0},
-    {"offer_callback_within_day": False},
-    {"recover_lost_calls": False},
 ]
 # The load +10% day with the fixed reserves issue 22 compared
-TEN_SWEEP: list[dict[str, Any]] = [{"callback_reserve_agents": 4}, {"callback_reserve_agents": 2},
-                                   {"callback_reserve_agents": 0}]
-# The same for the all-day overload: the offer cut-off against none
-OVERLOAD_SWEEP: list[dict[str, Any]] = [{"offer_callback_within_day": False}]
+TEN_SWEEP: list[dict[str, Any]] = [{"callback_reserve_agents": 4}, {"callback_reserve_agents": 2}]
+OVERLOAD_POLICIES = ("none", "holdfast")  # the peers' overload figures are in the case's history (docs/day.md)
 
 ROWS = [("offered (calls/day)", "offered", "{:.0f}", 1), ("answered live", "answered_live", "{:.1f}%", 100),
         ("service level (20 s, of offered)", "service_level", "{:.1f}%", 100), ("ASA (s)", "asa", "{:.0f}", 1),
@@ -147,8 +143,8 @@ def cell(stat: tuple[float, float], fmt: str, scale: float) -> str:
     return text if math.isnan(half) else f"{text} ± {fmt.format(half * scale).rstrip('%')}"
 
 
-def table(results: dict[str, dict], columns: list[str], titles: list[str] | None = None) -> str:
-    lines = ["| measure | " + " | ".join(titles or columns) + " |", "| --- |" + " ---: |" * len(columns)]
+def table(results: dict[str, dict], columns: list[str]) -> str:
+    lines = ["| measure | " + " | ".join(columns) + " |", "| --- |" + " ---: |" * len(columns)]
     for label, key, fmt, scale in ROWS:
         lines.append(f"| {label} | " + " | ".join(cell(results[c][key], fmt, scale) for c in columns) + " |")
     return "\n".join(lines)
@@ -200,6 +196,23 @@ def trade_off(title: str, hf: dict, none: dict) -> str:
             f"{hf['backlog_at_closing'][0]:.0f} callbacks open at closing")
 
 
+def scenario_table(scenarios: list[tuple[str, Scenario]], result: dict[str, dict], done: dict[str, Outcome]) -> str:
+    """Holdfast against no callback, one scenario a row."""
+    pct, num = ("{:.1f}%", 100), ("{:.0f}", 1)
+    lines = ["| scenario | offered | unrecovered (24 h): Holdfast | none | service level: Holdfast | none | "
+             "promise kept | p90 time to callback (min) | open at closing | its trend (a day) |",
+             "| --- |" + " ---: |" * 9]
+    for title, s in scenarios:
+        hf, none = result[f"{s.name}/holdfast"], result[f"{s.name}/none"]
+        slope, half = trend(done[f"{s.name}/holdfast"].backlog)
+        lines.append(f"| {title} | {cell(none['offered'], *num)} | {cell(hf['unrecovered'], *pct)} | "
+                     f"{cell(none['unrecovered'], *pct)} | {cell(hf['service_level'], *pct)} | "
+                     f"{cell(none['service_level'], *pct)} | {cell(hf['promise_kept'], *pct)} | "
+                     f"{cell(hf['ttc_p90'], *num)} | {cell(hf['backlog_at_closing'], *num)} | "
+                     f"{'-' if math.isnan(slope) else f'{slope:+.1f} ± {half:.1f}'} |")
+    return "\n".join(lines)
+
+
 def setting_key(scenario: Scenario, settings: dict[str, Any]) -> str:
     return f"{scenario.name}/holdfast/" + ",".join(f"{k}={v}" for k, v in settings.items())
 
@@ -216,20 +229,20 @@ def main(argv: list[str] | None = None) -> int:
     days = 4 if args.quick else args.days
     started = time.perf_counter()
     policies = ("none", "holdfast") if args.quick else POLICIES
-    jobs = [Job(f"{s.name}/{p}", s, p, days, args.seed) for s in (CASE, OVERLOAD) for p in policies]
+    jobs = [Job(f"{CASE.name}/{p}", CASE, p, days, args.seed) for p in policies]
+    jobs += [Job(f"{OVERLOAD.name}/{p}", OVERLOAD, p, days, args.seed) for p in OVERLOAD_POLICIES]
     jobs += [Job(f"{s.name}/{p}", s, p, days, args.seed) for _, s in UNTUNED for p in ("none", "holdfast")]
-    sweeps = [] if args.quick else [(CASE, x) for x in SWEEP if x] + [(TEN, x) for x in TEN_SWEEP] + \
-        [(OVERLOAD, x) for x in OVERLOAD_SWEEP]
+    sweeps = [] if args.quick else [(CASE, x) for x in SWEEP if x] + [(TEN, x) for x in TEN_SWEEP]
     jobs += [Job(setting_key(s, x), with_queue(s, **x), "holdfast", days, args.seed) for s, x in sweeps]
     # the longest first, so that the last process is not left alone with one
     jobs.sort(key=lambda j: (j.policy != "holdfast", j.scenario.name not in ("overload", "load+20")))
     done = run_all(jobs, args.jobs)
     result = {k: v.summary for k, v in done.items()}
     case = {p: result[f"case/{p}"] for p in policies}
-    overload = {p: result[f"overload/{p}"] for p in policies}
+    overload = {p: result[f"overload/{p}"] for p in OVERLOAD_POLICIES}
     out = [f"Day like the published case ({days} simulated days per policy, seed {args.seed}):",
            table(case, list(policies)), "",
-           f"All-day overload ({days} days):", table(overload, list(policies)), ""]
+           f"All-day overload ({days} days):", table(overload, list(OVERLOAD_POLICIES)), ""]
     if not args.quick:
         out += ["Validation against the published case: CoMagic-style callback, missed calls "
                 f"(not answered live and never recovered) {PUBLISHED_MISSED} published; simulated: "
@@ -238,11 +251,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{case['none']['not_answered_live'][0]:.1%}, published 23%).", ""]
         checks = verdicts(case, overload)
         out += [f"{'MET ' if ok else 'NOT MET'} {text}" for ok, text in checks] + [""]
-    out.append(f"Days the defaults were not tuned on ({days} consecutive days of one queue each; "
-               "Holdfast | no callback):")
-    columns = [f"{s.name}/{p}" for _, s in UNTUNED for p in ("holdfast", "none")]
-    titles = [f"{title}: {'Holdfast' if p == 'holdfast' else 'none'}" for title, _ in UNTUNED for p in ("holdfast", "none")]
-    out.append(table(result, columns, titles))
+    out.append(f"Days the defaults were not tuned on ({days} consecutive days of one queue each):")
+    out.append(scenario_table([("case", CASE)] + UNTUNED, result, done))
     out.append("")
     targets: list[tuple[bool, str]] = []
     offs: list[str] = []
@@ -267,9 +277,6 @@ def main(argv: list[str] | None = None) -> int:
         out += ["", f"Load +10%, fixed reserves against the plan (no callback: unrecovered "
                     f"{result[f'{TEN.name}/none']['unrecovered'][0]:.1%}, service level "
                     f"{result[f'{TEN.name}/none']['service_level'][0]:.1%}):", curve_table(ten_curve)]
-        overload_curve = [({}, overload["holdfast"])] + [(x, result[setting_key(OVERLOAD, x)]) for x in OVERLOAD_SWEEP]
-        out += ["", f"All-day overload, Holdfast settings (no callback: unrecovered {overload['none']['unrecovered'][0]:.1%}, "
-                    f"service level {overload['none']['service_level'][0]:.1%}):", curve_table(overload_curve)]
     out.append(f"\n({time.perf_counter() - started:.0f} s, {args.jobs} processes)")
     text = "\n".join(out)
     print(text)
