@@ -14,7 +14,7 @@ def test_the_trend_is_the_slope_after_the_warm_up_with_its_interval() -> None:
 
 
 def test_a_flat_backlog_with_noise_has_no_upward_trend() -> None:
-    # after the warm-up: 100, 120, 90, 110, 100, 95, 115, 105: slope +0.18 a day, its interval about ± 3
+    # after the warm-up: 100, 120, 90, 110, 100, 95, 115, 105: slope +0.18 a day, its interval ± 4.0
     ok, how = no_upward_trend([10, 50, 80, 100, 120, 90, 110, 100, 95, 115, 105])
     assert ok and "over days 4-11" in how
     assert no_upward_trend([1, 2, 3])[0]  # too few days to say
