@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 PLAN = "pace"  # queue statistics key: the current plan
 BACKLOG = "backlog"  # queue statistics key: ticket id -> [booked at, asked (1) or recovery (0), checked at]
 OPEN = frozenset({TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING})
+MIN_INTERVAL = timedelta(seconds=50)  # the sweep's work here at most about once a minute
 PLAN_EVERY = timedelta(minutes=5)  # the plan is made again this often (and when the agents signed in change)
 STALE_PLAN = timedelta(minutes=11)  # a plan older than this is not used (the sweep stopped)
 CHECKS_PER_SWEEP = 3  # ledger entries read back each sweep (the oldest first): a missed close is dropped
@@ -316,8 +317,11 @@ def replan(stats: QueueStats, line: Line, tickets: Tickets, queue: QueueConfig, 
     document, for a queue with no statistics yet."""
     if not queue.hours.is_open(now):
         return  # nothing to plan, and no half hour to learn (arrivals count from the first sweep after opening)
-    snapshot = line.snapshot(queue.id)
     state = stats.queue_stats(queue.id) or {}
+    last = Demand.from_state(state).at
+    if last is not None and 0 <= now.timestamp() - last < MIN_INTERVAL.total_seconds():
+        return  # a sweep that runs more often than a minute (the local stack's) counts once a minute
+    snapshot = line.snapshot(queue.id)
     checked = list(_least_checked(ledger(state), CHECKS_PER_SWEEP))
     closed = {tid for tid in checked if not _still_open(tickets, tid)}
     staffed = snapshot.staffing.staffed

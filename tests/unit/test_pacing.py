@@ -237,6 +237,10 @@ def test_the_sweep_counts_every_minute_plans_every_five_and_again_when_agents_si
     stores, clock, d = world(10.0, day_profile({}, default=20))
     d.sweep()
     first = pacing.Plan.from_state(stores.stats.queue_stats("q"))
+    counted = stores.stats.queue_stats("q")
+    clock.current = local(10) + timedelta(seconds=10)  # a sweep every few seconds (the local stack's)
+    d.sweep()
+    assert stores.stats.queue_stats("q") == counted  # counts once a minute
     clock.current = local(10) + timedelta(minutes=1)
     d.sweep()
     assert pacing.Plan.from_state(stores.stats.queue_stats("q")).at == first.at  # the same plan
