@@ -46,14 +46,14 @@ UNTUNED: list[tuple[str, Scenario]] = [
 TEN = UNTUNED[0][1]
 WARM_UP_DAYS = 3  # the backlog starts empty: its trend is read from the days after these
 # Holdfast settings swept for the trade-off curve on the case day (queue fields, docs/queues.md): the
-# guard off, the fixed reserves the pacing plan replaced, its allowances either side, no recovery horizon
+# guard off, the fixed reserves the callback plan replaced, its allowances either side, no recovery horizon
 SWEEP: list[dict[str, Any]] = [
     {"live_guard": False},
     {},
     {"callback_reserve_agents": 4},
     {"callback_reserve_agents": 2},
-    {"callback_pacing_allowance": 0.05, "callback_pacing_allowance_max": 0.2},
-    {"callback_pacing_allowance": 0.2, "callback_pacing_allowance_max": 0.5},
+    {"callback_plan_allowance": 0.05, "callback_plan_allowance_max": 0.2},
+    {"callback_plan_allowance": 0.2, "callback_plan_allowance_max": 0.5},
     {"recovery_horizon_seconds": 0},
 ]
 # The load +10% day with the fixed reserves issue 22 compared

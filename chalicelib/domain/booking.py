@@ -166,7 +166,7 @@ def told(ticket: Ticket, promised: datetime, est: WaitEstimate) -> tuple[float, 
 def promisable(queue: QueueConfig, number: str, est: WaitEstimate, now: datetime,
                delay: float | None) -> datetime | None:
     """The time a callback booked now can be promised by: the caller's turn as estimated for their
-    place, or, if later, `delay` (guard.promise_delay: when the pacing plan makes it, after the
+    place, or, if later, `delay` (guard.promise_delay: when the callback plan makes it, after the
     promises ahead and with the live callers expected; or how long such callbacks have taken at this
     hour, at a high quantile, if longer; None: neither known yet), in whole minutes; the part after
     closing is carried to the next opening."""

@@ -224,7 +224,7 @@ class CallFlow:
         line = (position, self._wait_prompt(queue, lang, est))
         if est.mean < queue.offer_callback_after_seconds:
             return line, None
-        # the pacing plan and the delays seen (the queue's statistics, in the snapshot)
+        # the callback plan and the delays seen (the queue's statistics, in the snapshot)
         delay = guard.promise_delay(queue, snapshot.estimator, now)
         if rules.spoken_for(queue, delay, now):
             # callbacks booked now are not being made before closing: no offer the day could not keep

@@ -10,8 +10,8 @@ the callers still holding (docs/queues.md):
   first from `callback_promise_lead_seconds` before that time, wherever it stands in the line (the
   promise book below finds it behind recovery callbacks the guard is holding back);
 - with nobody live waiting, a callback is taken only while enough other agents stay idle for the next
-  live callers (the promise still wins): the pacing plan's reserve for this half hour
-  (`domain/pacing.py`: from the expected arrivals, the agents, the open callbacks), or
+  live callers (the promise still wins): the callback plan's reserve for this half hour
+  (`domain/callback_plan.py`: from the expected arrivals, the agents, the open callbacks), or
   `callback_reserve_agents` where a queue fixes it.
 - promises due close together go first in turn: the k-th of them (by the time told) goes that many
   agents' freeing earlier, so that the last is still dialed by its time when every agent is busy.
@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
 from ..ports import QueueStats, Tickets
-from . import learning, pacing
+from . import callback_plan, learning
 from .errors import TicketNotFoundError
 from .model import Ticket, TicketKind, TicketStatus
 from .queues import QueueConfig
@@ -44,7 +44,7 @@ MIN_DELAY = 60.0
 MAX_PROMISES = 2000  # a bound on the book's size; offers stop long before (callflow: the day's backlog)
 DUE_LOOKUPS = 5  # tickets read per dispatch looking for a due promise (closed ones leave the book)
 PROMISE_MARGIN, PROMISE_SLACK = 1.0, 1.0  # the callbacks ahead counted for a promise: x 1, + 1
-FALLBACK_RESERVE = 4  # agents held back when the queue has no current pacing plan (the sweep has not run)
+FALLBACK_RESERVE = 4  # agents held back when the queue has no current callback plan (the sweep has not run)
 
 def promised_at(ticket: Ticket) -> datetime | None:
     """When the caller who pressed 1 was told to expect the callback (recorded as a wait from their
@@ -63,7 +63,7 @@ def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: date
                 idle_others: int = 0, staffed: int = 1, reserve: int | None = None) -> Ticket | None:
     """The ticket a free agent takes: the head of the line, the first live caller in it, or nothing
     (a callback at the head, nobody live waiting, and too few other agents idle to take it).
-    `reserve`: the pacing plan's agents to hold back now (None: no current plan)."""
+    `reserve`: the callback plan's agents to hold back now (None: no current plan)."""
     if head.kind is TicketKind.LIVE or not queue.live_guard:
         return head
     # the promise is the first attempt's: a retry (attempt 2 on) waits like any callback
@@ -99,7 +99,7 @@ def _hour(queue: QueueConfig, moment: datetime) -> str:
 
 def promise_delay(queue: QueueConfig, stats: Mapping[str, Any] | None, now: datetime) -> float | None:
     """How long a callback asked for now can be promised by (seconds): the longer of what the guard
-    has taken at this hour of the day (`observed_delay`) and what the pacing plan says the day can do
+    has taken at this hour of the day (`observed_delay`) and what the callback plan says the day can do
     (`planned_delay`). None until either is known."""
     seen, planned = observed_delay(queue, stats, now), planned_delay(stats, now)
     if seen is None or planned is None:
@@ -122,12 +122,12 @@ def observed_delay(queue: QueueConfig, stats: Mapping[str, Any] | None, now: dat
 
 
 def planned_delay(stats: Mapping[str, Any] | None, now: datetime) -> float | None:
-    """When the pacing plan makes a callback asked for now: after every promise in the book (they go
+    """When the callback plan makes a callback asked for now: after every promise in the book (they go
     first), with a margin (`PROMISE_MARGIN` of the callbacks ahead, and `PROMISE_SLACK` more) for the
     plan's own error. Past closing (the queue offering callbacks within the day then makes no offer),
     what is left is counted at half the agents of the last half hour after closing (the next opening,
     which `booking.promisable` carries it to). None without a current plan."""
-    plan = pacing.Plan.from_state(stats)
+    plan = callback_plan.Plan.from_state(stats)
     if plan is None or plan.reserve(now) is None:
         return None
     needed = PROMISE_MARGIN * (len(_book(stats)) + 1) + PROMISE_SLACK
@@ -174,12 +174,12 @@ def callback_changed(stats: QueueStats, queue: QueueConfig, ticket: Ticket, befo
                      now: datetime) -> None:
     """From the table's stream, one ticket changed: a caller who pressed 1 and was told a time goes
     into the promise book; a callback that opens or closes goes into or out of the backlog ledger the
-    pacing plan counts. One write, only when either changes. Raises if the store fails."""
+    callback plan counts. One write, only when either changes. Raises if the store fails."""
     asked = (before is not None and before.kind is TicketKind.LIVE and ticket.kind is TicketKind.CALLBACK
              and not ticket.lost_cause and not ticket.attempts)  # only the conversion a caller asked for
     at = promised_at(ticket) if asked else None
-    opened = pacing.is_open_callback(ticket) and not pacing.is_open_callback(before)
-    closed = pacing.is_open_callback(before) and not pacing.is_open_callback(ticket)
+    opened = callback_plan.is_open_callback(ticket) and not callback_plan.is_open_callback(before)
+    closed = callback_plan.is_open_callback(before) and not callback_plan.is_open_callback(ticket)
     if at is None and not opened and not closed:
         return
 
@@ -188,7 +188,7 @@ def callback_changed(stats: QueueStats, queue: QueueConfig, ticket: Ticket, befo
         if at is not None:
             changes[PROMISES] = _entered(state, ticket.id, at, now)
         if opened or closed:
-            changes[pacing.BACKLOG] = pacing.ledger_with(pacing.ledger(state), ticket, opened, now)
+            changes[callback_plan.BACKLOG] = callback_plan.ledger_with(callback_plan.ledger(state), ticket, opened, now)
         return _with(queue, state, **changes)
 
     stats.update_queue_stats(queue.id, apply)
@@ -236,7 +236,7 @@ def forget(stats: QueueStats, queue: QueueConfig, *ticket_ids: str) -> None:
 
 
 def read(stats: QueueStats, queue: QueueConfig) -> Mapping[str, Any]:
-    """The queue's statistics document (the promise book, the pacing plan), read once per dispatch;
+    """The queue's statistics document (the promise book, the callback plan), read once per dispatch;
     empty if there is none or it cannot be read (the head's own promise still counts)."""
     try:
         return stats.queue_stats(queue.id) or {}

@@ -9,6 +9,7 @@ from .errors import ConfigError, UnknownQueueError
 from .hours import BusinessHours
 from .prompts import LANGUAGES
 from .roster import Roster
+from .thresholds import Thresholds
 
 _QUEUE_ID = re.compile(r"^[a-z0-9_]{1,40}$")
 
@@ -73,13 +74,13 @@ class QueueConfig:
     # A callback whose caller was told when to expect it goes first from this long before that time.
     callback_promise_lead_seconds: int = 120
     # With nobody live waiting, a callback is taken only while this many other agents stay idle; None
-    # (the default, "auto"): the pacing plan's reserve, half hour by half hour (domain/pacing.py).
+    # (the default, "auto"): the callback plan's reserve, half hour by half hour (domain/callback_plan.py).
     callback_reserve_agents: int | None = None
-    # The pacing plan: callbacks may cost the live line's service level (answered within 20 s) this much
+    # The callback plan: callbacks may cost the live line's service level (answered within 20 s) this much
     # in any half hour against all agents on the live line; up to the second when the day's open
     # callbacks cannot be made otherwise (docs/queues.md; chosen with bench/day.py).
-    callback_pacing_allowance: float = 0.1
-    callback_pacing_allowance_max: float = 0.35
+    callback_plan_allowance: float = 0.1
+    callback_plan_allowance_max: float = 0.35
     # When agents are expected (a roster); None: during business hours. Only used when nobody is
     # signed in, to tell a caller when a callback can happen.
     staffed_hours: BusinessHours | None = None
@@ -89,17 +90,23 @@ class QueueConfig:
     opt_out_hint: str = "after_choice"
     # Who hears about lost calls and failed callbacks (docs/queues.md).
     notify: dict[str, Any] = field(default_factory=dict)
+    # The service level's target and the goals staffing is computed for (docs/queues.md).
+    service_target_seconds: int = 20
+    service_level_goal: float = 0.8
+    abandon_goal: float = 0.05
+    # Wallboard thresholds: tile colours and alerts (docs/queues.md, domain/thresholds.py).
+    thresholds: Thresholds = field(default_factory=Thresholds.none)
 
 
 _INT_FIELDS = ("offer_callback_after_seconds", "short_abandon_seconds", "assumed_agents",
                "max_park_seconds", "dial_timeout_seconds", "max_hold_seconds", "max_callbacks_per_number_per_day",
                "callback_guard_seconds", "recovery_guard_seconds", "callback_promise_lead_seconds",
-               "callback_min_talk_seconds", "recovery_horizon_seconds")
+               "callback_min_talk_seconds", "recovery_horizon_seconds", "service_target_seconds")
 _BOOL_FIELDS = ("recover_lost_calls", "recovery_keeps_place", "live_guard", "offer_callback_within_day")
-_NOTIFY_KEYS = {"on_lost_call", "on_callback_failed", "slack_webhook_url", "telegram_bot_token", "telegram_chat_id",
+_NOTIFY_KEYS = {"on_lost_call", "on_callback_failed", "on_threshold", "slack_webhook_url", "telegram_bot_token", "telegram_chat_id",
                 "email_from", "email_to", "sms_from", "sms_to"}
-_FLOAT_FIELDS = ("average_handle_seconds", "average_patience_seconds", "callback_pacing_allowance",
-                 "callback_pacing_allowance_max")
+_FLOAT_FIELDS = ("average_handle_seconds", "average_patience_seconds", "service_level_goal", "abandon_goal",
+                 "callback_plan_allowance", "callback_plan_allowance_max")
 
 
 def _positive(raw: dict, key: str, where: str, cast: type) -> Any:
@@ -140,10 +147,15 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
     reserve = raw.get("callback_reserve_agents")
     if reserve is not None and reserve != "auto":
         kwargs["callback_reserve_agents"] = _positive(raw, "callback_reserve_agents", where, int)
-    allowance = (kwargs.get("callback_pacing_allowance", QueueConfig.callback_pacing_allowance),
-                 kwargs.get("callback_pacing_allowance_max", QueueConfig.callback_pacing_allowance_max))
+    allowance = (kwargs.get("callback_plan_allowance", QueueConfig.callback_plan_allowance),
+                 kwargs.get("callback_plan_allowance_max", QueueConfig.callback_plan_allowance_max))
     if not allowance[0] <= allowance[1] <= 1:
-        raise ConfigError(f"{where}: expected callback_pacing_allowance <= callback_pacing_allowance_max <= 1")
+        raise ConfigError(f"{where}: expected callback_plan_allowance <= callback_plan_allowance_max <= 1")
+    for key in ("service_level_goal", "abandon_goal"):
+        if key in kwargs and not 0 < kwargs[key] < 1:
+            raise ConfigError(f"{where}.{key}: a fraction between 0 and 1 (0.8 = 80%)")
+    if kwargs.get("service_target_seconds", 20) < 1:
+        raise ConfigError(f"{where}.service_target_seconds: at least 1 second")
     if "hours" in raw:
         kwargs["hours"] = BusinessHours.from_config(raw["hours"], f"{where}.hours")
     if "staffed_hours" in raw:
@@ -155,6 +167,8 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
     if "roster" in raw:
         kwargs["roster"] = Roster.from_config(raw["roster"], kwargs["hours"].tz if "hours" in kwargs else "UTC",
                                               f"{where}.roster")
+    if "thresholds" in raw:
+        kwargs["thresholds"] = Thresholds.from_config(raw["thresholds"], f"{where}.thresholds")
     hint = raw.get("opt_out_hint", "after_choice")
     if hint not in OPT_OUT_HINTS:
         raise ConfigError(f"{where}.opt_out_hint: one of {list(OPT_OUT_HINTS)}")

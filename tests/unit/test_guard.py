@@ -26,13 +26,13 @@ def at(seconds: float) -> datetime:
 
 
 def test_defaults_and_settings_parse() -> None:
-    # issue 22: the reserve is the pacing plan's by default (None), no longer a fixed 4
+    # issue 22: the reserve is the callback plan's by default (None), no longer a fixed 4
     assert (QUEUE.live_guard, QUEUE.callback_guard_seconds, QUEUE.recovery_guard_seconds,
             QUEUE.callback_promise_lead_seconds, QUEUE.callback_reserve_agents) == (True, 0, 0, 120, None)
     assert parse_queue({"id": "x", "callback_reserve_agents": 4}).callback_reserve_agents == 4
     assert parse_queue({"id": "x", "callback_reserve_agents": "auto"}).callback_reserve_agents is None
     with pytest.raises(ConfigError):
-        parse_queue({"id": "x", "callback_pacing_allowance": 0.3, "callback_pacing_allowance_max": 0.2})
+        parse_queue({"id": "x", "callback_plan_allowance": 0.3, "callback_plan_allowance_max": 0.2})
     assert QUEUE.max_park_seconds >= 3 * 24 * 3600  # a Friday evening's callbacks resume on Monday
     q = parse_queue({"id": "x", "live_guard": False, "callback_guard_seconds": 30, "recovery_guard_seconds": 10,
                      "callback_promise_lead_seconds": 600})

@@ -1,258 +1,120 @@
-"""The pacing plan (domain/pacing.py): the live line with a reserve, the reserve per half hour, the
-callback capacity, and what the dispatcher and the promise take from it."""
+"""Outbound pacing (issue 24): dials due at once are let out at the provider account's pace, each once,
+in the order they are owed, in virtual time (the in-memory twin; tests/integration/test_pace_moto.py
+holds the DynamoDB bucket to the same rules under concurrent workers)."""
 from __future__ import annotations
 
-from dataclasses import replace
+import random
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.adapters.memory import FakeDialer, FixedClock, MemoryStores, memory_stores
-from tests.fakes import FakeOrchestrator
-from chalicelib.domain import guard, pacing
-from chalicelib.domain.demand import SLOTS_PER_DAY, Demand
-from chalicelib.domain.dispatch import Dispatcher
-from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
-from chalicelib.domain.queues import QueueDirectory, parse_queue
-from chalicelib.domain.roster import Roster
-from chalicelib.domain.staffing import ErlangA
+from chalicelib.adapters.memory import VirtualClock
+from chalicelib.adapters.memory import MemoryAlarm, MemoryPace
+from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
+from chalicelib.domain.pacing import Pacer, bridge_dial, callback_dial
+from chalicelib.ports import PendingDial
 
-NY = ZoneInfo("America/New_York")
-HOURS = {"timezone": "America/New_York", **{d: ["08:00-20:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
-QUEUE = parse_queue({"id": "q", "hours": HOURS})
-MONDAY = datetime(2026, 11, 23, tzinfo=NY)
+OPENING = datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)  # 09:00 in San Francisco
 
 
-def local(hour: float) -> datetime:
-    return MONDAY + timedelta(hours=hour)
+def promised_callback(number: int, promised: datetime, booked: datetime) -> Ticket:
+    """A callback whose caller was told to expect it at `promised` (told as a wait from their call)."""
+    wait = (promised - booked).total_seconds()
+    return Ticket("support", number, TicketKind.CALLBACK, TicketStatus.CONNECTING, booked, caller="+14155550100",
+                  callback_number="+14155550100", not_before=OPENING, told_shape=2.0, told_scale=wait / 2)
 
 
-def day_profile(per_half_hour: dict[float, float], default: float = 0.0) -> Demand:
-    """Learned arrivals per half hour of any day (08:00 = 8.0, 08:30 = 8.5), every open half hour
-    `default` unless named."""
-    day = {}
-    for index in range(SLOTS_PER_DAY):
-        hour = index / 2
-        day[str(index)] = [per_half_hour.get(hour, default if 8 <= hour < 20 else 0.0), 10.0]
-    return Demand({}, day)
+def world(rate: float) -> tuple[VirtualClock, Pacer, list[tuple[datetime, PendingDial]]]:
+    clock = VirtualClock(OPENING)
+    dialed: list[tuple[datetime, PendingDial]] = []
+    alarm = MemoryAlarm(clock.at)
+    pacer = Pacer(MemoryPace(), alarm, clock, "twilio", rate)
+    alarm.drain = lambda account: pacer.drain(lambda d: dialed.append((clock.now(), d)))
+    return clock, pacer, dialed
 
 
-# --- the live line with a reserve ---------------------------------------------------------------------
-
-def test_two_agents_one_held_back() -> None:
-    # 2 agents, callbacks take any agent beyond 1 idle; 1 call/s, 1 s talk, (almost) nobody hangs up.
-    # Idle agents: 1 or 0. From 1 idle a call takes it (rate 1); from 0 idle and nobody waiting, one
-    # of the 2 busy agents frees (rate 2); waiting callers clear at 2 a second. Weights: 1 idle: 1;
-    # 0 idle, j waiting: 1/2 x (1/2)^j, summing to 1. An arrival waits with probability 1/2.
-    line = pacing.live_line(2, 1, 1.0, 1.0, 1e12)
-    assert line.p_wait == pytest.approx(0.5)
-    assert line.idle == pytest.approx(0.5)
-    assert line.p_abandon == pytest.approx(0.0, abs=1e-9)
-
-
-def test_with_every_agent_held_back_it_is_the_plain_erlang_a_queue() -> None:
-    for agents, per_hour in ((13, 40.0), (13, 80.0), (5, 40.0)):
-        exact = ErlangA(agents, per_hour / 3600, 540.0, 150.0).measures(20.0)
-        line = pacing.live_line(agents, agents, per_hour / 3600, 540.0, 150.0)
-        assert line.p_wait == pytest.approx(exact["p_wait"], rel=1e-6)
-        assert line.p_abandon == pytest.approx(exact["p_abandon"], rel=1e-6)
-        assert line.service_level == pytest.approx(exact["service_level"], abs=0.02)  # one rate for the stages
+def test_a_thousand_callbacks_due_at_once_are_dialed_one_a_second_each_once_in_order_of_promise() -> None:
+    clock, pacer, dialed = world(rate=1.0)
+    # Promised during the night's outage for 08:00..08:59 (each told its own minute and second); the
+    # dial worker hands them in in any order at 09:00, with a few handed in twice (redelivered).
+    promises = {n: OPENING - timedelta(hours=1) + timedelta(seconds=3.5 * n) for n in range(1, 1001)}
+    tickets = [promised_callback(n, promises[n], OPENING - timedelta(hours=13)) for n in promises]
+    random.Random(24).shuffle(tickets)
+    for ticket in tickets + tickets[:50]:
+        pacer.submit(callback_dial(ticket, f"d{ticket.number}", clock.now()))
+    pacer.drain(lambda d: dialed.append((clock.now(), d)))
+    clock.run_until(OPENING + timedelta(hours=1))
+    assert len(dialed) == 1000
+    assert sorted(d.ticket_id for _, d in dialed) == sorted({t.id for t in tickets})       # each once
+    assert [d.ticket_id for _, d in dialed] == [f"support-{n}" for n in sorted(promises, key=promises.get)]
+    times = [at for at, _ in dialed]
+    assert all(b - a >= timedelta(seconds=1) for a, b in zip(times, times[1:]))           # 1 a second at most
+    assert times[0] == OPENING and times[-1] == OPENING + timedelta(seconds=999)            # and no slower
+    assert pacer.pace.backlog("twilio") == 0
 
 
-def test_a_bigger_reserve_answers_more_live_callers_at_once() -> None:
-    lines = pacing.lines_by_reserve(13, 40 / 3600, 540.0, 150.0)
-    waits = [line.p_wait for line in lines]
-    assert waits == sorted(waits, reverse=True) and waits[0] == pytest.approx(1.0)
-    assert pacing.lowest_reserve(lines, 1.0) == 0
-    assert pacing.lowest_reserve(lines, 0.0) == max(r for r, line in enumerate(lines)
-                                                    if line.service_level < lines[-1].service_level) + 1
+@pytest.mark.parametrize("rate", [5.0, 0.5])
+def test_no_two_dials_closer_than_the_pace_allows(rate: float) -> None:
+    clock, pacer, dialed = world(rate)
+    for n in range(1, 101):
+        pacer.submit(callback_dial(promised_callback(n, OPENING, OPENING - timedelta(hours=1)), f"d{n}", clock.now()))
+    pacer.drain(lambda d: dialed.append((clock.now(), d)))
+    clock.run_until(OPENING + timedelta(minutes=5))
+    times = [at for at, _ in dialed]
+    assert len(times) == 100 and times[0] == OPENING
+    assert all((b - a).total_seconds() >= 1 / rate - 1e-6 for a, b in zip(times, times[1:]))
+    for start in times:  # hence never more than `rate` in any second
+        assert sum(1 for t in times if start <= t < start + timedelta(seconds=1)) <= max(1, rate)
 
 
-# --- the plan ---------------------------------------------------------------------------------------
-
-def plan_at(hour: float, demand: Demand, backlog: int = 0, agents: int = 10, queue=QUEUE) -> pacing.Plan:  # type: ignore[no-untyped-def]
-    return pacing.make_plan(queue, demand, pacing.Pacing(agents, 600.0, 150.0, backlog, 0), local(hour))
-
-
-def test_a_half_hour_whose_live_load_needs_every_agent_takes_no_callbacks() -> None:
-    # 10 agents, 10-minute calls: 20 calls a half hour is 6.7 agents busy; 45 (12:00-13:00) is 15
-    demand = day_profile({12.0: 45, 12.5: 45}, default=20)
-    plan = plan_at(11.0, demand)
-    by_start = {datetime.fromtimestamp(p.start, timezone.utc).astimezone(NY).hour + p.start % 3600 / 3600: p
-                for p in plan.periods}
-    quiet, surge = by_start[11.0], by_start[12.0]
-    assert (surge.reserve, surge.capacity) == (10, 0.0)
-    assert by_start[12.5].reserve == 10
-    assert 0 < quiet.reserve < 10 and quiet.capacity > 0
-    # the last ten minutes before the surge hold back for the surge's first ten (a callback begun then
-    # would still hold its agent): as many as the surge; the twenty before them do not
-    assert by_start[11.5].reserve < 10 and by_start[11.5].end == local(11 + 50 / 60).timestamp()
-    assert by_start[11 + 50 / 60].reserve == 10
-    assert plan.periods[-1].end == local(20).timestamp()  # to closing, no further
+def test_a_dial_goes_at_once_only_when_its_slot_has_come_and_nobody_waits() -> None:
+    clock, pacer, dialed = world(rate=1.0)
+    pacer.alarm.drain = None  # type: ignore[attr-defined]  # the alarm is set, but nobody answers it yet
+    first, second, third = (promised_callback(n, OPENING, OPENING - timedelta(hours=1)) for n in (1, 2, 3))
+    assert pacer.now_or_wait(callback_dial(first, "a", clock.now()))            # the slot had come
+    assert not pacer.now_or_wait(callback_dial(second, "b", clock.now()))       # too soon: waits, alarm set
+    clock.advance(5)
+    assert not pacer.now_or_wait(callback_dial(third, "c", clock.now()))        # the slot came, but b waits first
+    assert pacer.pace.backlog("twilio") == 2
+    assert pacer.alarm.set == [("twilio", OPENING + timedelta(seconds=1)), ("twilio", clock.now())]  # type: ignore[attr-defined]
+    pacer.alarm.drain = lambda account: pacer.drain(lambda d: dialed.append((clock.now(), d)))  # type: ignore[attr-defined]
+    pacer.alarm.drain("twilio")  # type: ignore[attr-defined]  # answered now: b goes, c at the next slot
+    clock.run_until(OPENING + timedelta(seconds=30))
+    assert [d.ref for _, d in dialed] == ["b", "c"] and pacer.pace.backlog("twilio") == 0
 
 
-def test_the_plan_ends_at_closing_and_has_nothing_after_it() -> None:
-    plan = plan_at(21.0, day_profile({}, default=20))
-    assert plan.periods == () and plan.reserve(local(21)) is None
+def test_promised_and_due_callbacks_go_first_then_holding_callers_agents_then_the_rest() -> None:
+    clock, pacer, dialed = world(rate=1.0)
+    due = promised_callback(7, OPENING - timedelta(minutes=5), OPENING - timedelta(hours=2))
+    later = promised_callback(3, OPENING + timedelta(hours=2), OPENING - timedelta(hours=2))  # not yet due
+    recovery = Ticket("support", 2, TicketKind.CALLBACK, TicketStatus.CONNECTING, OPENING - timedelta(hours=3),
+                      callback_number="+14155550101", not_before=OPENING - timedelta(hours=1), lost_cause="abandoned")
+    holding = Ticket("support", 9, TicketKind.LIVE, TicketStatus.CONNECTING, OPENING - timedelta(minutes=4))
+    for dial in (callback_dial(recovery, "r", OPENING), callback_dial(later, "l", OPENING),
+                 bridge_dial(holding, "ann", OPENING), callback_dial(due, "d", OPENING)):
+        pacer.submit(dial)
+    pacer.drain(lambda d: dialed.append((clock.now(), d)))
+    clock.run_until(OPENING + timedelta(minutes=1))
+    assert [d.ref for _, d in dialed] == ["d", "ann", "r", "l"]
 
 
-def test_a_backlog_the_day_cannot_make_lowers_the_reserve_where_it_costs_least_first() -> None:
-    # every half hour at 20 calls but 19:00-20:00 at 8: the evening is where a callback costs least
-    demand = day_profile({19.0: 8, 19.5: 8}, default=20)
-    relaxed = plan_at(16.0, demand)
-    made = sum(p.capacity for p in relaxed.periods)
-    tight = plan_at(16.0, demand, backlog=int(made) + 3)
-    lowered = [(a.start, a.reserve - b.reserve) for a, b in zip(relaxed.periods, tight.periods) if a.reserve != b.reserve]
-    assert lowered and all(start >= local(19).timestamp() for start, _ in lowered)
-    assert sum(p.capacity for p in tight.periods) >= int(made) + 3
-    # a backlog far beyond the day: every half hour down to its floor, and no further
-    flooded = plan_at(16.0, demand, backlog=10_000)
-    for p in flooded.periods:
-        lines = pacing.lines_by_reserve(p.agents, p.arrivals, 600.0, 150.0)
-        assert p.reserve == pacing.lowest_reserve(lines, QUEUE.callback_pacing_allowance_max)
+def test_a_failed_placement_costs_its_turn_only() -> None:
+    clock, pacer, dialed = world(rate=1.0)
+
+    def place(dial: PendingDial) -> None:
+        if dial.ref == "d1":
+            raise RuntimeError("provider down for this one")
+        dialed.append((clock.now(), dial))
+
+    pacer.alarm.drain = lambda account: pacer.drain(place)  # type: ignore[attr-defined]
+    for n in (1, 2):
+        pacer.submit(callback_dial(promised_callback(n, OPENING, OPENING - timedelta(hours=1)), f"d{n}", clock.now()))
+    pacer.drain(place)
+    clock.run_until(OPENING + timedelta(seconds=10))
+    assert [(at, d.ref) for at, d in dialed] == [(OPENING + timedelta(seconds=1), "d2")]
 
 
-def test_the_roster_gives_the_agents_of_each_half_hour() -> None:
-    queue = parse_queue({"id": "q", "hours": HOURS,
-                         "roster": {d: {"08:00": 6, "14:00": 14} for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}})
-    plan = plan_at(13.0, day_profile({}, default=20), agents=7, queue=queue)
-    assert [p.agents for p in plan.periods[:3]] == [7, 6, 14]  # signed in now; then the roster: 6 before 14:00, 14 after
-
-
-def test_time_for_and_capacity_follow_the_plan() -> None:
-    start = local(10).timestamp()
-    plan = pacing.Plan(start, (pacing.Period(start, start + 1800, 10, 0.0, 2, 10.0),
-                               pacing.Period(start + 1800, start + 3600, 10, 0.0, 10, 0.0),
-                               pacing.Period(start + 3600, start + 5400, 10, 0.0, 2, 20.0)), 600.0, 0, 0, 60.0)
-    assert plan.capacity(start, start + 5400) == pytest.approx(30)
-    assert plan.time_for(5, local(10)) == local(10.25)  # half the first half hour
-    assert plan.time_for(15, local(10)) == local(11.125)  # 10 in the first, none in the second, 5 of 20
-    assert plan.time_for(31, local(10)) is None
-    assert plan.reserve(local(10) + pacing.STALE_PLAN) == 2
-    assert plan.reserve(local(10) + pacing.STALE_PLAN + timedelta(seconds=1)) is None  # the sweep stopped
-    assert replace(plan, at=plan.at + 1800).reserve(local(10.5)) == 10
-    assert pacing.Plan.from_state({pacing.PLAN: plan.state()}) == plan
-
-
-# --- what the dispatcher takes from it ----------------------------------------------------------------
-
-def test_with_nobody_live_waiting_the_planned_reserve_decides_both_ways() -> None:
-    head = Ticket("q", 1, TicketKind.CALLBACK, TicketStatus.WAITING, local(9), lost_cause="abandoned", lost_at=local(9))
-    assert guard.next_ticket(head, None, QUEUE, local(9), idle_others=3, staffed=13, reserve=3) is head
-    assert guard.next_ticket(head, None, QUEUE, local(9), idle_others=2, staffed=13, reserve=3) is None
-    assert guard.next_ticket(head, None, QUEUE, local(9), idle_others=3, staffed=13, reserve=4) is None
-    # no current plan: the fallback; a queue that fixes its reserve: that one, whatever the plan
-    assert guard.next_ticket(head, None, QUEUE, local(9), idle_others=3, staffed=13) is None
-    assert guard.next_ticket(head, None, QUEUE, local(9), idle_others=4, staffed=13) is head
-    fixed = parse_queue({"id": "q", "callback_reserve_agents": 1})
-    assert guard.next_ticket(head, None, fixed, local(9), idle_others=1, staffed=13, reserve=8) is head
-
-
-def test_promises_close_together_start_early_enough_for_the_last() -> None:
-    stores, q = memory_stores(), parse_queue({"id": "q", "hours": HOURS, "callback_promise_lead_seconds": 120})
-    ids = []
-    for n in range(3):  # three callbacks told the same time, T = 10:30
-        t = stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, local(10), call_id=f"CA{n}"))
-        stores.tickets.convert_to_callback(t.id, f"+1212555000{n}", local(10), local(10))
-        stores.table.park(t.id, f"token-{n}")
-        guard.promise(stores.stats, q, t.id, local(10.5), local(10))
-        ids.append(t.id)
-    # one agent frees every 60 s: the third must start by T - 120 s, so the first by T - 240 s
-    before, from_then = local(10.5) - timedelta(seconds=241), local(10.5) - timedelta(seconds=240)
-    assert guard.due_callback(stores.stats, stores.tickets, q, before, gap=60.0) is None
-    assert guard.due_callback(stores.stats, stores.tickets, q, from_then, gap=60.0).id == ids[0]
-    # without the gap (one at a time): from T - 120 s only
-    assert guard.due_callback(stores.stats, stores.tickets, q, from_then) is None
-
-
-def world(hour: float, demand: Demand, agents: int = 10) -> tuple[MemoryStores, FixedClock, Dispatcher]:
-    stores, clock = memory_stores(), FixedClock(local(hour))
-    queues = QueueDirectory([parse_queue({"id": "q", "hours": HOURS, "average_handle_seconds": 600,
-                                          "average_patience_seconds": 150})])
-    d = Dispatcher(stores, FakeOrchestrator(), FakeDialer(), clock, queues)
-    stores.table.on_change = d.callback_promised  # the table's stream, delivered at once
-    stores.stats.update_queue_stats("q", lambda state: {**(state or {}), "demand": demand.state()})
-    for n in range(agents):
-        stores.agents.record_agent_status(f"a{n}", AgentStatus.BUSY, local(hour), f"client:a{n}", ("q",), None)
-    return stores, clock, d
-
-
-def recovery(stores: MemoryStores, n: int, at: datetime) -> Ticket:
-    t = stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, at, call_id=f"CR{n}"))
-    stores.tickets.abandon(t.id, at, 30)
-    stores.lost.mark_lost(t.id, "abandoned", at)
-    stores.tickets.convert_to_callback(t.id, f"+1212556{n:04d}", at, at, recovering=True)
-    stores.table.park(t.id, f"token-r{n}")
-    return stores.tickets.get(t.id)
-
-
-def test_the_sweep_plans_and_the_free_agent_follows_the_half_hours_reserve() -> None:
-    # 10-minute calls; 20 calls a half hour, but 45 from 12:00 to 13:00 (every agent needed)
-    demand = day_profile({12.0: 45, 12.5: 45}, default=20)
-    for hour, takes in ((10.0, True), (12.25, False)):
-        stores, clock, d = world(hour, demand)
-        cb = recovery(stores, 1, local(hour) - timedelta(minutes=5))
-        d.sweep()
-        plan = pacing.Plan.from_state(stores.stats.queue_stats("q"))
-        assert plan is not None and plan.backlog == 1
-        reserve = plan.reserve(local(hour))
-        assert (reserve < 9) is takes  # quiet: a few held back; in the surge every agent
-        for n in range(9):  # nine agents free up one by one: the tenth is still on a call
-            d.agent_event(f"a{n}", AgentStatus.AVAILABLE)
-        taken = stores.tickets.get(cb.id).status is TicketStatus.CONNECTING
-        assert taken is takes
-
-
-def test_the_ledger_follows_callbacks_opening_and_closing_and_the_sweep_drops_what_it_missed() -> None:
-    stores, clock, d = world(10.0, day_profile({}, default=20))
-    a, b = recovery(stores, 1, local(9.9)), recovery(stores, 2, local(9.9))
-    assert set(pacing.ledger(stores.stats.queue_stats("q"))) == {a.id, b.id}
-    d.callback_promised(stores.tickets.get(a.id), None)  # a record delivered again changes nothing
-    assert set(pacing.ledger(stores.stats.queue_stats("q"))) == {a.id, b.id}
-    stores.dialing.cancel_callback(a.id, local(10))  # closed: out
-    assert set(pacing.ledger(stores.stats.queue_stats("q"))) == {b.id}
-    stores.table.on_change = None  # the stream misses b's closing
-    stores.dialing.cancel_callback(b.id, local(10))
-    assert set(pacing.ledger(stores.stats.queue_stats("q"))) == {b.id}
-    d.sweep()  # the sweep reads the least recently checked entries back
-    state = stores.stats.queue_stats("q")
-    assert pacing.ledger(state) == {} and pacing.Plan.from_state(state).backlog == 0
-
-
-def test_the_promise_comes_after_the_book_with_a_margin_and_past_closing_is_not_today() -> None:
-    start = local(10).timestamp()
-    plan = pacing.Plan(start, (pacing.Period(start, local(20).timestamp(), 10, 0.0, 2, 200.0),), 600.0, 0, 0, 60.0)
-    book = {f"q-{n}": [start + 3600, start] for n in range(3)}
-    state = {pacing.PLAN: plan.state(), guard.PROMISES: book}
-    # 3 promises ahead: (3 + 1) x 1 + 1 = 5 callbacks of the 20 an hour the plan makes: 15 minutes
-    assert guard.planned_delay(state, local(10)) == pytest.approx(15 * 60)
-    assert guard.promise_delay(QUEUE, state, local(10)) == pytest.approx(15 * 60)  # nothing observed yet
-    late = {pacing.PLAN: plan.state(), guard.PROMISES: {f"q-{n}": [start, start] for n in range(300)}}
-    assert local(10) + timedelta(seconds=guard.planned_delay(late, local(10))) > local(20)
-    assert guard.planned_delay({}, local(10)) is None
-
-
-def test_the_sweep_counts_every_minute_plans_every_five_and_again_when_agents_sign_in_or_out() -> None:
-    stores, clock, d = world(10.0, day_profile({}, default=20))
-    d.sweep()
-    first = pacing.Plan.from_state(stores.stats.queue_stats("q"))
-    counted = stores.stats.queue_stats("q")
-    clock.current = local(10) + timedelta(seconds=10)  # a sweep every few seconds (the local stack's)
-    d.sweep()
-    assert stores.stats.queue_stats("q") == counted  # counts once a minute
-    clock.current = local(10) + timedelta(minutes=1)
-    d.sweep()
-    assert pacing.Plan.from_state(stores.stats.queue_stats("q")).at == first.at  # the same plan
-    stores.agents.record_agent_status("a10", AgentStatus.BUSY, clock.now(), "client:a10", ("q",), None)
-    clock.current = local(10) + timedelta(minutes=2)
-    d.sweep()
-    again = pacing.Plan.from_state(stores.stats.queue_stats("q"))
-    assert again.at == clock.now().timestamp() and again.periods[0].agents == 11
-    clock.current = local(10) + timedelta(minutes=7)
-    d.sweep()
-    assert pacing.Plan.from_state(stores.stats.queue_stats("q")).at == clock.now().timestamp()
-    clock.current = local(21)  # closed: no plan is made, nothing is counted
-    before = stores.stats.queue_stats("q")
-    d.sweep()
-    assert stores.stats.queue_stats("q") == before
+def test_a_pace_needs_a_rate() -> None:
+    clock = VirtualClock(OPENING)
+    with pytest.raises(ValueError):
+        Pacer(MemoryPace(), MemoryAlarm(clock.at), clock, "twilio", 0.0)

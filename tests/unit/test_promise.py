@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.adapters.memory import memory_stores, FakeBus, FakeDialer, MemoryStores, FixedClock
 from tests.fakes import FakeOrchestrator
-from chalicelib.domain import guard, learning, pacing
+from chalicelib.domain import callback_plan, guard, learning
 from chalicelib.domain.callflow import CallFlow
 from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.estimator import QueueEventKind
@@ -224,14 +224,14 @@ def test_closed_or_dialed_callbacks_leave_the_book() -> None:
 
 
 def plan_from_noon(stores: MemoryStores, per_half_hour: float, promises: int) -> None:
-    """A pacing plan (as the sweep keeps it) making `per_half_hour` callbacks in every half hour from
+    """A callback plan (as the sweep keeps it) making `per_half_hour` callbacks in every half hour from
     noon to closing (18:00), and `promises` callbacks already promised in the book."""
     start = NOON.timestamp()
-    periods = tuple(pacing.Period(start + k * 1800, start + (k + 1) * 1800, 3, 0.0, 1, per_half_hour) for k in range(12))
-    plan = pacing.Plan(start, periods, 300.0, promises, promises, 100.0)
+    periods = tuple(callback_plan.Period(start + k * 1800, start + (k + 1) * 1800, 3, 0.0, 1, per_half_hour) for k in range(12))
+    plan = callback_plan.Plan(start, periods, 300.0, promises, promises, 100.0)
     book = {f"ny-{1000 + n}": [start + 7200, start - 60] for n in range(promises)}
     stores.stats.update_queue_stats("ny", lambda state: {**(state or learning.prior(parse_queue(QUEUE)).state()),
-                                                         pacing.PLAN: plan.state(), guard.PROMISES: book})
+                                                         callback_plan.PLAN: plan.state(), guard.PROMISES: book})
 
 
 def test_the_offer_and_the_promise_come_after_the_callbacks_ahead_at_the_days_pace() -> None:

@@ -359,7 +359,7 @@ class WaitEstimator:
     @staticmethod
     def means_in(state: dict[str, Any]) -> tuple[float, float]:
         """The learned mean talk time and mean patience of a saved state, read without rebuilding the
-        estimator (the pacing plan reads them every minute)."""
+        estimator (the callback plan reads them every minute)."""
         if "talk_long" in state:
             talk = Window(*(float(v) for v in state["talk_long"])).mean
         else:  # a state from before talk-time shapes were learned
