@@ -121,7 +121,7 @@ class CallbackBooking:
 
 def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, attempt: int = 1,
                    deadline: datetime | None = None) -> dict[str, object]:
-    """The callback workflow's input. `deadline`: a recovery's horizon (retry.recovery_deadline): it
+    """The callback workflow's input. `deadline`: a recovery's horizon (retry.horizon_end from its slot): it
     waits in line no longer than until then, and is given up (lost, notified) if no agent took it."""
     park = queue.max_park_seconds
     if deadline is not None:

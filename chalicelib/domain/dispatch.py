@@ -154,7 +154,7 @@ class Dispatcher:
         for queue in self.queues:
             if queue.live_guard and queue.callback_reserve_agents is None:  # the rest of the day's plan
                 callback_plan.replan(self.stats, self.line, self.tickets, queue, self.clock.now(),
-                              learning.prior(queue).state())
+                                     learning.prior(queue).state())
             self._repair_reservations(queue.id)
             for agent in self.agents.idle_agents(queue.id):  # each idle agent once: one who cannot
                 if self.line.head(queue.id) is None:      # be dialed does not block the others
