@@ -2,6 +2,7 @@
 callback capacity, and what the dispatcher and the promise take from it."""
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -218,6 +219,32 @@ def test_the_ledger_follows_callbacks_opening_and_closing_and_the_sweep_drops_wh
     d.sweep()  # the sweep reads the least recently checked entries back
     state = stores.stats.queue_stats("q")
     assert callback_plan.ledger(state) == {} and callback_plan.Plan.from_state(state).backlog == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_ledger_settles_on_the_open_callbacks_whatever_order_and_repeats_the_stream_brings(seed: int) -> None:
+    rng = random.Random(seed)
+    stores, clock, d = world(10.0, day_profile({}, default=20))
+    records: list[tuple[Ticket, Ticket | None]] = []
+    stores.table.on_change = lambda ticket, before: records.append((ticket, before))  # held back, not delivered
+    tickets = [recovery(stores, n, local(9.9)) for n in range(8)]
+    closed = rng.sample(tickets, 4)
+    for t in closed:
+        stores.dialing.cancel_callback(t.id, local(10))
+    deliveries = records + rng.sample(records, len(records) // 2)  # each once, half of them twice
+    rng.shuffle(deliveries)  # any order: a close may come before its open
+    for ticket, before in deliveries:
+        d.callback_promised(ticket, before)
+    open_ids = {t.id for t in tickets} - {t.id for t in closed}
+    assert open_ids <= set(callback_plan.ledger(stores.stats.queue_stats("q")))  # nothing open is lost
+    for _ in range(3):  # sweeps a minute apart read entries back, three each: every entry in three
+        clock.advance(60)
+        d.sweep()
+    assert set(callback_plan.ledger(stores.stats.queue_stats("q"))) == open_ids
+    for _ in range(5):  # and the next plan (every five minutes) counts them
+        clock.advance(60)
+        d.sweep()
+    assert callback_plan.Plan.from_state(stores.stats.queue_stats("q")).backlog == 4
 
 
 def test_the_promise_comes_after_the_book_with_a_margin_and_past_closing_is_not_today() -> None:
