@@ -10,7 +10,7 @@ than from the time told, an understaffed morning and an overstaffed afternoon. E
 consecutive days of one queue. Every measure is DESIGN.md's, as mean and 95% interval over the
 simulated days. The caller model and the results are in docs/day.md (this script writes it).
 
-Usage: python bench/day.py [--days 20] [--quick] [--seed 7] [--jobs 2] [--out docs]
+Usage: python bench/day.py [--days 20] [--quick] [--seed 7] [--jobs 2] [--out docs] [--only load+10,two-surges]
 """
 from __future__ import annotations
 
@@ -225,9 +225,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="4 days, Holdfast and no callback only, no sweeps: a development run")
     parser.add_argument("--jobs", type=int, default=2, help="processes (one simulated queue each)")
     parser.add_argument("--out", default=str(ROOT / "docs"))
+    parser.add_argument("--only", default="", help="comma-separated scenario names (case, load+10, ...): their "
+                        "rows and targets, Holdfast and no callback only, printed and not written to --out")
     args = parser.parse_args(argv)
     days = 4 if args.quick else args.days
     started = time.perf_counter()
+    if args.only:
+        return only(args.only.split(","), days, args)
     policies = ("none", "holdfast") if args.quick else POLICIES
     jobs = [Job(f"{CASE.name}/{p}", CASE, p, days, args.seed) for p in policies]
     jobs += [Job(f"{OVERLOAD.name}/{p}", OVERLOAD, p, days, args.seed) for p in OVERLOAD_POLICIES]
@@ -254,17 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     out.append(f"Days the defaults were not tuned on ({days} consecutive days of one queue each):")
     out.append(scenario_table([("case", CASE)] + UNTUNED, result, done))
     out.append("")
-    targets: list[tuple[bool, str]] = []
-    offs: list[str] = []
-    for title, s in [("case", CASE)] + UNTUNED:
-        hf, none = result[f"{s.name}/holdfast"], result[f"{s.name}/none"]
-        mine = day_verdicts(title, hf, none, done[f"{s.name}/holdfast"].backlog, ten=s is TEN)
-        targets += mine
-        if not all(ok for ok, _ in mine):
-            offs.append(trade_off(title, hf, none))
-    out += [f"{'MET ' if ok else 'NOT MET'} {text}" for ok, text in targets]
-    if offs:
-        out += [""] + offs
+    out += scenario_verdicts([("case", CASE)] + UNTUNED, result, done)
     out.append("")
     out.append("Callbacks open at each closing, day by day (Holdfast):")
     for title, s in [("case", CASE), ("overload", OVERLOAD)] + UNTUNED:
@@ -282,6 +276,40 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     ttc = {p: done[f"case/{p}"].ttc for p in policies}
     write_report(Path(args.out), text, case, ttc, curve, days, args)
+    return 0
+
+
+def scenario_verdicts(scenarios: list[tuple[str, Scenario]], result: dict[str, dict],
+                      done: dict[str, Outcome]) -> list[str]:
+    """Each scenario's targets as MET / NOT MET lines, then the trade-off where one is not met."""
+    targets: list[tuple[bool, str]] = []
+    offs: list[str] = []
+    for title, s in scenarios:
+        hf, none = result[f"{s.name}/holdfast"], result[f"{s.name}/none"]
+        mine = day_verdicts(title, hf, none, done[f"{s.name}/holdfast"].backlog, ten=s is TEN)
+        targets += mine
+        if not all(ok for ok, _ in mine):
+            offs.append(trade_off(title, hf, none))
+    return [f"{'MET ' if ok else 'NOT MET'} {text}" for ok, text in targets] + ([""] + offs if offs else [])
+
+
+def only(names: list[str], days: int, args: argparse.Namespace) -> int:
+    """Some scenarios alone (a longer run of the ones in question), Holdfast against no callback."""
+    known = [("case", CASE)] + UNTUNED
+    unknown = set(names) - {s.name for _, s in known}
+    if unknown:
+        print(f"unknown scenario(s) {sorted(unknown)}; known: {', '.join(s.name for _, s in known)}", file=sys.stderr)
+        return 2
+    chosen = [(t, s) for t, s in known if s.name in names]
+    started = time.perf_counter()
+    done = run_all([Job(f"{s.name}/{p}", s, p, days, args.seed) for _, s in chosen for p in ("holdfast", "none")],
+                   args.jobs)
+    result = {k: v.summary for k, v in done.items()}
+    out = [f"{days} consecutive days of one queue each (seed {args.seed}):", scenario_table(chosen, result, done), ""]
+    out += scenario_verdicts(chosen, result, done) + ["", "Callbacks open at each closing, day by day (Holdfast):"]
+    out += [f"- {t}: " + " ".join(f"{b:.0f}" for b in done[f"{s.name}/holdfast"].backlog) for t, s in chosen]
+    out.append(f"\n({time.perf_counter() - started:.0f} s, {args.jobs} processes)")
+    print("\n".join(out))
     return 0
 
 
