@@ -40,7 +40,7 @@ from .reports import DEFAULT_TARGET_SECONDS
 
 log = logging.getLogger(__name__)
 
-PLAN = "pace"  # queue statistics key: the current plan
+PLAN = "callback_plan"  # queue statistics key: the current plan (not the outbound pacer's "pace")
 BACKLOG = "backlog"  # queue statistics key: ticket id -> [booked at, asked (1) or recovery (0), checked at]
 OPEN = frozenset({TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING})
 MIN_INTERVAL = timedelta(seconds=50)  # the sweep's work here at most about once a minute
