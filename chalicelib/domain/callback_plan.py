@@ -31,6 +31,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
 from ..ports import Line, QueueStats, Tickets
+from . import faults
 from .demand import SLOT, Demand, joins
 from .errors import TicketNotFoundError
 from .estimator import WaitEstimator
@@ -342,7 +343,7 @@ def replan(stats: QueueStats, line: Line, tickets: Tickets, queue: QueueConfig, 
     try:
         stats.update_queue_stats(queue.id, apply)
     except Exception:  # noqa: BLE001 - the plan is advice; the dispatcher falls back without it
-        log.warning("could not update the callback plan", extra={"queue": queue.id}, exc_info=True)
+        faults.swallowed("callback_plan.update", "could not update the callback plan", extra={"queue": queue.id})
 
 
 def _least_checked(book: Mapping[str, list[float]], n: int) -> Iterable[str]:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
-from . import callback_plan, guard, learning, pacing, speech
+from . import callback_plan, faults, guard, learning, pacing, speech
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
@@ -18,7 +18,10 @@ from .script import Dial, Enqueue, Hangup, Script, Step
 
 log = logging.getLogger(__name__)
 
-MAX_RACES = 5  # lost claims in a row before giving the agent up to the next event
+# Lost claims in a row before giving the agent up to the next event (or the minute sweep). A claim is
+# lost only to another agent's won claim on the same head, so one agent loses at most once per agent
+# racing it: 5 left agents idle beside waiting callers when 30 came free at once (on DynamoDB).
+MAX_RACES = 64
 FINISHED = frozenset({TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED, TicketStatus.ABANDONED})
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock an agent event's time may be
 READ_ALONG_QUEUES = 4  # an event naming no queues reads every queue's book with the agent up to this many
@@ -345,7 +348,8 @@ class Dispatcher:
         try:
             guard.callback_changed(self.stats, self.queues.get(ticket.queue_id), ticket, before, self.clock.now())
         except Exception:  # noqa: BLE001 - the book is an index: the guard also reads the head's own promise
-            log.warning("could not enter the promise in the book", extra={"ticket": ticket.id}, exc_info=True)
+            faults.swallowed("promise_book.enter", "could not enter the promise in the book",
+                             extra={"ticket": ticket.id})
 
     def ticket_changed(self, queue_id: str, ticket_id: str, status: TicketStatus, previous: TicketStatus | None,
                        agent_id: str | None) -> None:

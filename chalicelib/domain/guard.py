@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
 from ..ports import QueueStats, Tickets
-from . import callback_plan, learning
+from . import callback_plan, faults, learning
 from .errors import TicketNotFoundError
 from .model import Ticket, TicketKind, TicketStatus
 from .queues import QueueConfig
@@ -218,7 +218,7 @@ def kept(stats: QueueStats, queue: QueueConfig, ticket_id: str, now: datetime) -
         if ticket_id in _book(stats.queue_stats(queue.id)):
             stats.update_queue_stats(queue.id, apply)
     except Exception:  # noqa: BLE001 - the book is an index; statistics never cost a caller anything
-        log.warning("could not update the promise book", extra={"queue": queue.id}, exc_info=True)
+        faults.swallowed("promise_book.learn", "could not update the promise book", extra={"queue": queue.id})
 
 
 def forget(stats: QueueStats, queue: QueueConfig, *ticket_ids: str) -> None:
@@ -232,7 +232,7 @@ def forget(stats: QueueStats, queue: QueueConfig, *ticket_ids: str) -> None:
     try:
         stats.update_queue_stats(queue.id, apply)
     except Exception:  # noqa: BLE001 - as above
-        log.warning("could not update the promise book", extra={"queue": queue.id}, exc_info=True)
+        faults.swallowed("promise_book.forget", "could not update the promise book", extra={"queue": queue.id})
 
 
 def read(stats: QueueStats, queue: QueueConfig) -> Mapping[str, Any]:
@@ -241,7 +241,7 @@ def read(stats: QueueStats, queue: QueueConfig) -> Mapping[str, Any]:
     try:
         return stats.queue_stats(queue.id) or {}
     except Exception:  # noqa: BLE001 - the book is an index; the dispatcher goes on without it
-        log.warning("could not read the promise book", extra={"queue": queue.id}, exc_info=True)
+        faults.swallowed("promise_book.read", "could not read the promise book", extra={"queue": queue.id})
         return {}
 
 
