@@ -326,7 +326,8 @@ def replan(stats: QueueStats, line: Line, tickets: Tickets, queue: QueueConfig, 
     checked = list(_least_checked(ledger(state), CHECKS_PER_SWEEP))
     closed = {tid for tid in checked if not _still_open(tickets, tid)}
     staffed = snapshot.staffing.staffed
-    counted = joins(snapshot.total, snapshot.departed, snapshot.returned)
+    line_counts = snapshot.line  # exact (issue 20): per priority class, summed
+    counted = joins(snapshot.total, sum(line_counts.departed.values()), sum(line_counts.returned.values()))
 
     def apply(current: dict[str, Any] | None) -> dict[str, Any]:
         doc = dict(current) if current else dict(base)
