@@ -165,6 +165,10 @@ class _Bytes(io.TextIOBase):
         self.count += len(text.encode("utf-8"))
         return len(text)
 
+    def getvalue(self) -> str:
+        """What it holds: nothing (a stream read back as a StringIO would be, by whoever set it up)."""
+        return ""
+
 
 class CostWorld(AppOnMoto):
     """Holdfast on one moto account, its workflow running, every AWS call metered and tagged; every
@@ -192,7 +196,9 @@ class CostWorld(AppOnMoto):
         for name in ("chalicelib", "holdfast"):
             for handler in logging.getLogger(name).handlers:
                 if isinstance(handler, logging.StreamHandler):
-                    handler.setStream(self.logs)  # type: ignore[arg-type]
+                    was = handler.setStream(self.logs)  # type: ignore[arg-type]
+                    if was is not None:  # the process's logging as it was, once this world is done
+                        stack.callback(handler.setStream, was)
         self.meter = DynamoMeter(all_threads=True)
         stack.enter_context(self.meter.metering())
         self.meter.tag = "setup"
