@@ -260,7 +260,9 @@ class CostWorld(AppOnMoto):
                                                          maxResults=1000)["events"]
                 events += len(history)
                 entered += sum(1 for e in history if e["type"].endswith("StateEntered"))
-                if execution["status"] == "RUNNING" and history[-1]["type"] not in ("TaskSubmitted", "TaskStarted"):
+                # a RUNNING execution with no event yet has only just started: it has not settled either
+                if execution["status"] == "RUNNING" and (not history or history[-1]["type"] not in (
+                        "TaskSubmitted", "TaskStarted")):
                     waiting = False
         return entered, events, waiting
 
