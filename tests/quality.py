@@ -8,7 +8,10 @@ Four findings, read from the syntax tree of every test module:
   (a fixture or a parametrized argument) on one side: one branch of the run asserts nothing about the other;
 - *wall-clock*: `datetime.now()`, `datetime.utcnow()`, `date.today()` or `time.time()` anywhere in a test
   module (tests inject the clock; `time.monotonic()` for a deadline is fine);
-- *fixed-sleep*: `time.sleep(...)` outside a loop (wait on a condition; a sleep inside a polling loop is fine).
+- *fixed-sleep*: `time.sleep(...)` outside a loop (wait on a condition; a sleep inside a polling loop is fine);
+- *behind-the-ports*: an assignment into the in-memory table's own maps (`stores.table.tickets[k] = ...`):
+  a state no product path could produce, which no other store would hold; a test reaches a state through
+  the ports (or the workflow's park step, `table.park`, as the state machine performs it).
 
 `tests/unit/test_quality_scan.py` runs it over the suite in `make test`; it also checks the scan itself on
 small bad and good examples.
@@ -28,7 +31,7 @@ class Finding:
     path: str
     line: int
     test: str
-    kind: str  # "assertion-free", "either-or", "wall-clock" or "fixed-sleep"
+    kind: str  # "assertion-free", "either-or", "wall-clock", "fixed-sleep" or "behind-the-ports"
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line} {self.test}: {self.kind}"
@@ -131,6 +134,22 @@ def _clock_and_sleeps(path: str, tree: ast.Module) -> list[Finding]:
     return findings
 
 
+def _behind_the_ports(path: str, tree: ast.Module) -> list[Finding]:
+    """Assignments whose target is `<anything>.table.<map>[key]`."""
+    findings: list[Finding] = []
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(func):
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+            for target in targets:
+                if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute) \
+                        and isinstance(target.value.value, ast.Attribute) and target.value.value.attr == "table":
+                    findings.append(Finding(path, node.lineno, func.name, "behind-the-ports"))
+    return findings
+
+
 def scan_sources(sources: dict[str, str]) -> list[Finding]:
     """Findings in `sources` (path -> text); helpers are followed across all of them."""
     trees = {path: ast.parse(text, filename=path) for path, text in sources.items()}
@@ -140,6 +159,7 @@ def scan_sources(sources: dict[str, str]) -> list[Finding]:
         if not Path(path).name.startswith("test_"):
             continue
         findings.extend(_clock_and_sleeps(path, tree))
+        findings.extend(_behind_the_ports(path, tree))
         for node in ast.walk(tree):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.name.startswith("test_"):
                 continue

@@ -72,8 +72,7 @@ def test_sms_through_the_provider() -> None:
 def lost_ticket(stores: MemoryStores) -> Ticket:
     t = Ticket("support", 7, TicketKind.CALLBACK, TicketStatus.LOST, NOW, caller="+14158675309",
                callback_number="+14158675309", attempts=4, last_outcome="no-answer", lost_cause="abandoned")
-    stores.table.tickets[t.id] = t
-    return t
+    return stores.tickets.open_ticket(t)
 
 
 def test_messages_mask_the_number() -> None:

@@ -8,19 +8,8 @@ import pytest
 from chalicelib.domain.errors import TicketNotFoundError
 from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.ports import Agents, Bookings, Dialing, Line, LostCalls, QueueStats, Stores, Tickets
-from chalicelib.adapters.memory import memory_stores
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture(params=["fake", "dynamo"])
-def stores(request: pytest.FixtureRequest) -> Stores:
-    if request.param == "fake":
-        return memory_stores()
-    from chalicelib.adapters.dynamo import dynamo_stores
-
-    resources = request.getfixturevalue("aws")
-    return dynamo_stores(resources.table_name, "us-east-1")
 
 
 def live(call_id: str | None, queue: str = "support", priority: int = 0,

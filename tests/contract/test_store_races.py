@@ -13,20 +13,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from chalicelib.domain.errors import StoreUnavailableError
 from chalicelib.domain.model import AgentStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.ports import Stores
-from chalicelib.adapters.memory import memory_stores
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
 AV = AgentStatus.AVAILABLE
-
-
-@pytest.fixture(params=["fake", "dynamo"])
-def stores(request: pytest.FixtureRequest) -> Stores:
-    if request.param == "fake":
-        return memory_stores()
-    from chalicelib.adapters.dynamo import dynamo_stores
-
-    resources = request.getfixturevalue("aws")
-    return dynamo_stores(resources.table_name, "us-east-1", pause=lambda seconds: None)
 
 
 @pytest.fixture

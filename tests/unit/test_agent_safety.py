@@ -2,7 +2,6 @@
 faults (a second 'available', status before the Dial action, a failed SendTaskSuccess). Against fakes."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -22,12 +21,28 @@ AV = AgentStatus.AVAILABLE
 POLICY = NumberPolicy(("US", "CA"), "US")
 
 
-def world(mode: str = "agent_first"):  # type: ignore[no-untyped-def]
-    queues = QueueDirectory.from_config({"queues": [
-        {"id": "support", "numbers": ["+18005550100"], "dial_mode": mode, "retry_delays_seconds": [0, 300, 600]}]})
+def directory(mode: str, countries: tuple[str, ...]) -> QueueDirectory:
+    return QueueDirectory.from_config({"queues": [
+        {"id": "support", "numbers": ["+18005550100"], "dial_mode": mode, "retry_delays_seconds": [0, 300, 600],
+         "allowed_countries": list(countries)}]})
+
+
+def world(mode: str = "agent_first", countries: tuple[str, ...] = ("US", "CA")):  # type: ignore[no-untyped-def]
+    queues = directory(mode, countries)
     stores, orch, dialer, clock = memory_stores(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
     dispatcher = Dispatcher(stores, orch, dialer, clock, queues)
     return stores, orch, dialer, clock, Callbacks(stores, orch, dialer, clock, queues, dispatcher), dispatcher
+
+
+def redeployed(stores: MemoryStores, orch: FakeOrchestrator, dialer: FakeDialer, clock: FixedClock,
+               mode: str = "agent_first") -> Callbacks:
+    """The dial worker after an admin took GB off the queue's countries (a new configuration deployed
+    between the reservation and the dial): UK_AGENT's number, allowed when reserved, is refused now."""
+    queues = directory(mode, ("US", "CA"))
+    return Callbacks(stores, orch, dialer, clock, queues, Dispatcher(stores, orch, dialer, clock, queues))
+
+
+UK_AGENT = "+442071838750"  # a London number: allowed only while the queue's countries include GB
 
 
 def live(stores: MemoryStores, call: str) -> Ticket:
@@ -81,11 +96,11 @@ def test_a_contact_already_stored_that_the_policy_refuses_is_never_claimed_or_di
 
 
 def test_the_dial_worker_looks_the_contact_up_and_refuses_a_bad_one() -> None:
-    stores, orch, dialer, clock, cb, d = world()
+    stores, orch, dialer, clock, cb, d = world(countries=("US", "CA", "GB"))
     ticket = parked(stores)
-    d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    d.agent_event("alice", AV, contact=UK_AGENT, queues=("support",))
     assert orch.completed == [(f"park-{ticket.id}", {"agent_id": "alice"})]  # the id, never the contact
-    stores.table.agents["alice"] = replace(stores.table.agents["alice"], contact="+19005551234")  # changed under us
+    cb = redeployed(stores, orch, dialer, clock)  # the policy changed under us
     assert cb.dial(DialRequest(ticket.id, 1, "alice", "dial-token")) is None
     assert dialer.calls == []
     assert orch.completed[-1] == ("dial-token", {"result": "agent-missed",
@@ -96,12 +111,12 @@ def test_the_dial_worker_looks_the_contact_up_and_refuses_a_bad_one() -> None:
 
 
 def test_customer_first_never_bridges_to_a_refused_contact() -> None:
-    stores, orch, dialer, clock, cb, d = world("customer_first")
+    stores, orch, dialer, clock, cb, d = world("customer_first", countries=("US", "CA", "GB"))
     ticket = parked(stores)
-    d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    d.agent_event("alice", AV, contact=UK_AGENT, queues=("support",))
     cb.dial(DialRequest(ticket.id, 1, "alice", "dial-token"))
     assert dialer.calls[0]["to"] == CUSTOMER
-    stores.table.agents["alice"] = replace(stores.table.agents["alice"], contact="+18765551234")
+    cb = redeployed(stores, orch, dialer, clock, "customer_first")  # the answer reaches a worker with GB taken off
     script = cb.answered(ticket.id, dial_id("dial-token"), CallEvent("CAout1", CallStatus.IN_PROGRESS,
                                                                       answered_by=AnsweredBy.HUMAN))
     assert not any(getattr(v, "target", None) for v in script.verbs)

@@ -158,7 +158,7 @@ def test_provider_refusing_the_call_is_an_outcome_not_a_crash() -> None:
 def test_dial_for_a_ticket_no_longer_reserved_is_cancelled() -> None:
     stores, orch, dialer, clock, cb, d = world()
     ticket, req = reserved(stores, d)
-    stores.table.tickets[ticket.id] = stores.tickets.get(ticket.id).evolve(status=TicketStatus.SERVED)
+    stores.table.park(ticket.id, "park-token-2", 2)  # its wait timed out: the workflow parked it again
     assert cb.dial(req) is None
     assert orch.completed[-1] == ("dial-token-1", {"result": "cancelled"})
 

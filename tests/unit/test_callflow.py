@@ -262,7 +262,7 @@ def test_callback_keeps_its_place_for_later_callers(flow: CallFlow, stores: Memo
     flow.offer("support-1", call("CA1", digits="1"))
     flow.confirm("support-1", call("CA1", digits="1"))
     # the workflow parks it: back in line at number 1
-    stores.table.tickets["support-1"] = stores.tickets.get("support-1").evolve(status=TicketStatus.WAITING)
+    stores.table.park("support-1", "park-token")
     flow.incoming(call("CA2", caller="+14155550199"))
     assert stores.line.ahead_of(stores.tickets.get("support-2")) == 1
 

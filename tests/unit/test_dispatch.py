@@ -142,8 +142,7 @@ def test_reparked_ticket_releases_a_stale_reservation(world) -> None:  # type: i
     stores, orch, dialer, clock, d = world
     cb = parked(stores, "CA1")
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
-    stores.table.tickets[cb.id] = stores.tickets.get(cb.id).evolve(status=TicketStatus.WAITING)  # no outcome came: re-parked
-    stores.table.park(cb.id, "token-2", attempt=2)
+    stores.table.park(cb.id, "token-2", attempt=2)  # no outcome came: the workflow re-parked it
     d.ticket_changed("support", cb.id, TicketStatus.WAITING, TicketStatus.CONNECTING, "alice")
     assert stores.agents.get_agent("alice").ticket_id == cb.id  # released, then took it again with the new token
     assert orch.completed[-1][0] == "token-2"

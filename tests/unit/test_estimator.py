@@ -290,7 +290,7 @@ def test_the_call_flow_estimate_uses_how_long_the_busy_agents_have_been_talking(
     queue = QueueDirectory.from_config(config).get("q")
     state = regular().state()
     state["updated_at"] = now.timestamp()
-    stores.table.stats["q"] = state
+    stores.stats.update_queue_stats("q", lambda _: state)
     flow = CallFlow(stores, FakeOrchestrator(), FixedClock(now), QueueDirectory.from_config(config), FakeBus())
     ticket = stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, now, call_id="CA1"))
 

@@ -31,6 +31,10 @@ def test_reads_the_wall_clock():
 def test_sleeps_for_a_fixed_time():
     time.sleep(1.5)
     assert True is not False
+
+def test_writes_behind_the_ports(stores):
+    stores.table.tickets["support-1"] = stores.tickets.get("support-1").evolve(status="WAITING")
+    assert stores.line.ahead_of(stores.tickets.get("support-1")) == 0
 '''
 
 GOOD = '''
@@ -51,6 +55,10 @@ def test_or_between_results_of_the_code(stack):
     reply = stack.post("incoming")
     assert reply.status == 200 or reply.status == 204
 
+def test_parks_as_the_workflow_does(stores):
+    stores.table.park("support-1", "park-token")
+    assert stores.tickets.get("support-1").status == "WAITING"
+
 def test_polls_on_a_condition(stack):
     deadline = time.monotonic() + 5
     while not stack.ready() and time.monotonic() < deadline:
@@ -63,7 +71,8 @@ def test_the_scan_finds_each_kind_of_test_that_cannot_fail() -> None:
     found = {(f.test, f.kind) for f in scan_sources({"tests/test_bad.py": BAD})}
     assert found == {("test_never_asserts", "assertion-free"), ("test_either_or", "either-or"),
                      ("test_conditional_on_a_parameter", "either-or"),
-                     ("test_reads_the_wall_clock", "wall-clock"), ("test_sleeps_for_a_fixed_time", "fixed-sleep")}
+                     ("test_reads_the_wall_clock", "wall-clock"), ("test_sleeps_for_a_fixed_time", "fixed-sleep"),
+                     ("test_writes_behind_the_ports", "behind-the-ports")}
 
 
 def test_the_scan_lets_real_assertions_pass() -> None:

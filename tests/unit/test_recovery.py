@@ -99,7 +99,9 @@ def test_a_second_ticket_for_the_same_number_does_not_book_a_second_callback() -
     w.hang_up("CA1")
     [booked] = [t for t in w.stores.table.tickets.values() if t.kind is TicketKind.CALLBACK]
     assert booked.number == 2  # joined the end of the line instead of keeping number 1
-    w.stores.table.tickets[booked.id] = booked.evolve(status=TicketStatus.CONNECTING)  # being dialed: no rejoin
+    w.stores.table.park(booked.id, "park-token")  # in line, then an agent takes it: being dialed, no rejoin
+    w.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
+    assert w.stores.tickets.get(booked.id).status is TicketStatus.CONNECTING
     w.ring("CA3")
     w.hang_up("CA3")
     assert [t.id for t in w.stores.table.tickets.values() if t.kind is TicketKind.CALLBACK] == [booked.id]
@@ -162,7 +164,7 @@ def test_per_number_allowance_and_daily_budget() -> None:
     for n in range(3):  # Alice is called back twice today; the third lost call is not
         w.ring(f"CA{n}")
         w.hang_up(f"CA{n}")
-        w.stores.table.tickets[f"support-{n + 1}"] = w.stores.tickets.get(f"support-{n + 1}").evolve(status=TicketStatus.LOST)
+        w.stores.dialing.cancel_callback(f"support-{n + 1}", NOW)  # each one over before the next loss
     assert [e["recovery"] for e in w.bus.events] == ["booked", "booked", "rate_limited"]
     assert w.stores.tickets.get("support-3").kind is TicketKind.LIVE  # refused: the conversion was undone
     for n in range(5):  # the budget is 5 a day in this world; 2 are spent
