@@ -1,6 +1,7 @@
 """What AWS's event source mappings do for the Lambda functions, done locally by polling:
 the dial queue feeds `workers.on_dial_message`, the table's stream feeds `workers.on_table_change`,
-through the same event filter the stack declares for that mapping (infra/app.yaml: `deployed_filters`)."""
+through the same event filter the stack declares for that mapping (infra/app.yaml: `deployed_filters`),
+with the same bounded retries and dead-letter destination (`deployed_retries`)."""
 from __future__ import annotations
 
 import json
@@ -19,11 +20,22 @@ APP_TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "app.yaml"
 
 
 @lru_cache(maxsize=1)
-def deployed_filters() -> tuple[Mapping[str, Any], ...]:
-    """The table stream mapping's filter patterns, as infra/app.yaml declares them for AWS."""
+def _stream_mapping() -> Mapping[str, Any]:
+    """The table stream mapping's properties, as infra/app.yaml declares them for AWS."""
     template = yaml.safe_load(APP_TEMPLATE.read_text(encoding="utf-8"))
     source = template["Resources"]["TableStream"]["Properties"]["Events"]["TableStreamDynamodbEventSource"]
-    return tuple(json.loads(f["Pattern"]) for f in source["Properties"]["FilterCriteria"]["Filters"])
+    return source["Properties"]
+
+
+def deployed_filters() -> tuple[Mapping[str, Any], ...]:
+    """The table stream mapping's filter patterns."""
+    return tuple(json.loads(f["Pattern"]) for f in _stream_mapping()["FilterCriteria"]["Filters"])
+
+
+def deployed_retries() -> int:
+    """How many times the mapping retries a failing record before sending it to its on-failure
+    destination (MaximumRetryAttempts: the first try is not a retry)."""
+    return int(_stream_mapping()["MaximumRetryAttempts"])
 
 
 def matches(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
@@ -94,7 +106,7 @@ class SqsPoller:
 
 
 class StreamPoller:
-    MAX_ATTEMPTS = 10
+    MAX_ATTEMPTS = 1 + deployed_retries()  # the first try and the mapping's retries
 
     def __init__(self, table_name: str, handler: Callable[..., None], endpoint_url: str | None = None,
                  region: str = "us-east-1", with_event_id: bool = False,
@@ -107,6 +119,10 @@ class StreamPoller:
         self.filters = filters
         self.filtered = 0  # records the filter dropped
         self.unchanged = 0  # records of writes that changed nothing (DynamoDB writes none; moto does)
+        # Records given up on after MAX_ATTEMPTS: the mapping's on-failure destination (an SQS queue in
+        # AWS), here a list the stack's state and the tests read. What they described, the minute sweep
+        # recounts (Dispatcher.reconcile).
+        self.dead_letters: list[dict[str, Any]] = []
         ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
         # botocore sends stream calls to an account-id host ({account}.streams-ddb...), which
         # in-process moto does not route; the regional endpoint serves the same API.
@@ -156,7 +172,10 @@ class StreamPoller:
                 log.warning("stream handler failed on %s (attempt %d); it will be handed again",
                             event_id, self.failures[event_id], exc_info=True)
                 return False
-            log.exception("stream handler failed on %s %d times; skipped", event_id, self.MAX_ATTEMPTS)
+            log.exception("stream handler failed on %s %d times; sent to the dead letters", event_id,
+                          self.MAX_ATTEMPTS)
+            self.dead_letters.append({"eventID": event_id, "eventName": record.get("eventName"),
+                                      "keys": change.get("Keys"), "attempts": self.MAX_ATTEMPTS})
         self.failures.pop(event_id, None)
         return True
 
