@@ -79,7 +79,7 @@ def tickets() -> list[TicketItem]:
 @pytest.mark.usefixtures("staffed")
 def test_incoming_short_wait(client: Client) -> None:
     reply = post(client, "incoming", event("incoming"))
-    assert reply.status_code == 200 and reply.headers["Content-Type"] == "text/xml"
+    assert reply.status_code == 200 and reply.headers["Content-Type"] == "text/xml; charset=utf-8"
     golden("incoming_short_wait", reply.body)
 
 
