@@ -103,12 +103,79 @@ class DynamoStream(OnTable):
         if new is None:
             self.table.client.update_item(**key, UpdateExpression="REMOVE #a")
             return
-        presence = {"s": {"S": _s(new, "status") or AgentStatus.OFFLINE.value}}
-        for short, name in (("at", "changed_at"), ("t", "ticket_id"), ("u", "until")):
-            if _s(new, name):
-                presence[short] = {"S": _s(new, name) or ""}
         self.table.client.update_item(**key, UpdateExpression="SET #a = :p",
-                                      ExpressionAttributeValues={":p": {"M": presence}})
+                                      ExpressionAttributeValues={":p": {"M": _presence(new)}})
+
+    def reconcile(self, queue_id: str) -> int:
+        """Recount what this consumer keeps in the queue's SNAPSHOT from the truth (the minute sweep): the
+        team's presence from its presence rows (one query of the queue's team), the head from one line
+        query, the waiting per class from the line (at most RECOUNT_PAGES pages). A record the stream gave
+        up on (its dead letters) leaves the view wrong until then, not for good. Writes only what differs;
+        returns how many fields it corrected."""
+        client, table = self.table.client, TicketItem.Meta.table_name
+        team: dict[str, Any] = {}
+        for page in client.get_paginator("query").paginate(
+                TableName=table, KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"AGENTS#{queue_id}"}}):
+            for item in page["Items"]:
+                if (_s(item, "sk") or "").startswith("AGENT#"):
+                    team[f"agent:{_s(item, 'sk')[len('AGENT#'):]}"] = {"M": _presence(item)}  # type: ignore[index]
+        head = line_head(queue_id)
+        kept = client.get_item(TableName=table, Key=_key(queue_pk(queue_id), SNAPSHOT)).get("Item", {})
+        sets = {name: value for name, value in team.items() if kept.get(name) != value}
+        removes = [name for name in kept if name.startswith("agent:") and name not in team]
+        if head is None and "head_at" in kept:
+            removes.append("head_at")  # nobody waits
+        elif head is not None and head.kind is TicketKind.LIVE:  # (behind a callback: either is right)
+            head_at = TicketItem.created_at.serialize(head.created_at)
+            if _s(kept, "head_at") != head_at:
+                sets["head_at"] = {"S": head_at}
+        adds = self._recount_waiting(queue_id, kept, sets, removes)
+        if not sets and not removes and not adds:
+            return 0
+        names = {f"#n{i}": name for i, name in enumerate([*sets, *removes, *adds])}
+        by_name = {name: alias for alias, name in names.items()}
+        expression = " ".join(part for part in (
+            "SET " + ", ".join(f"{by_name[n]} = :v{i}" for i, n in enumerate(sets)) if sets else "",
+            "REMOVE " + ", ".join(by_name[n] for n in removes) if removes else "",
+            "ADD " + ", ".join(f"{by_name[n]} :a{i}" for i, n in enumerate(adds)) if adds else "") if part)
+        values = {f":v{i}": value for i, value in enumerate(sets.values())}
+        values |= {f":a{i}": {"N": str(n)} for i, n in enumerate(adds.values())}
+        client.update_item(TableName=table, Key=_key(queue_pk(queue_id), SNAPSHOT), UpdateExpression=expression,
+                           ExpressionAttributeNames=names, **({"ExpressionAttributeValues": values} if values else {}))
+        return len(names)
+
+    def _recount_waiting(self, queue_id: str, kept: Mapping[str, Any], sets: dict[str, Any],
+                         removes: list[str]) -> dict[str, int]:
+        """The waiting counts per class against the line itself. Records in flight make the two differ
+        for a moment, so a difference is corrected (by adding it back: concurrent records still add) only
+        when the previous sweep saw the very same one (`drift:{class}`). Returns the counts to add."""
+        counted: dict[str, int] = {}
+        pages = self.table.client.get_paginator("query").paginate(
+            TableName=TicketItem.Meta.table_name, IndexName="line", KeyConditionExpression="line_pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"LINE#{queue_id}"}}, ProjectionExpression="line_sk",
+            PaginationConfig={"MaxItems": RECOUNT_PAGES * RECOUNT_PAGE, "PageSize": RECOUNT_PAGE})
+        seen = 0
+        for page in pages:
+            for item in page["Items"]:
+                name = f"w:{9 - int((_s(item, 'line_sk') or '9')[0])}"
+                counted[name] = counted.get(name, 0) + 1
+                seen += 1
+        if seen >= RECOUNT_PAGES * RECOUNT_PAGE:
+            return {}  # a line this long is left to its records (and a person reading the dead letters)
+        adds: dict[str, int] = {}
+        for name in {n for n in kept if n.startswith("w:")} | set(counted):
+            drift = int(kept.get(name, {}).get("N", 0)) - counted.get(name, 0)
+            marker = f"drift:{name[2:]}"
+            before = int(kept[marker]["N"]) if marker in kept else 0
+            if drift and drift == before:
+                adds[name] = -drift
+                removes.append(marker)
+            elif drift:
+                sets[marker] = {"N": str(drift)}
+            elif marker in kept:
+                removes.append(marker)
+        return adds
 
     def _lost_changed(self, queue_id: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
         """The by-number markers of the lost-call list follow the ticket's lost_pk (the workflow's
@@ -142,11 +209,22 @@ def ticket_change(new_image: Mapping[str, Any] | None,
 
 
 SNAPSHOT = "SNAPSHOT"
+RECOUNT_PAGE = 500  # line entries per page of the sweep's recount (keys only)
+RECOUNT_PAGES = 10  # past this many pages the waiting counts are not recounted
 SEEN_TTL_SECONDS = 2 * 86400  # longer than the stream keeps a record (24 h)
 
 
 def _s(image: Mapping[str, Any] | None, name: str) -> str | None:
     return (image or {}).get(name, {}).get("S")
+
+
+def _presence(image: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An agent's presence as the snapshot keeps it, from its presence row's image."""
+    presence = {"s": {"S": _s(image, "status") or AgentStatus.OFFLINE.value}}
+    for short, name in (("at", "changed_at"), ("t", "ticket_id"), ("u", "until")):
+        if _s(image, name):
+            presence[short] = {"S": _s(image, name) or ""}
+    return presence
 
 
 def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
