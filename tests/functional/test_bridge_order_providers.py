@@ -114,12 +114,15 @@ def test_the_call_s_end_before_the_bridge_s_events_is_still_served(c, clock: Fix
         clock.advance(3 + TALKED)  # Ann answered 3 s after the bridge; they talked 95 s; everything arrives now
         post(client, provider, f"/voice/{provider}/incoming", ended(provider, call), clock)
         stream.drain()
-        if leg_event:
-            post(client, provider, *leg.answered(), clock)
-            post(client, provider, *leg.answered(), clock)  # duplicated
+        for _ in range(2):  # duplicated (a second apart: an identical signed request is a replay, refused)
+            clock.advance(1)
+            if leg_event:
+                post(client, provider, *leg.answered(), clock)
         clock.advance(1)
         post(client, provider, *leg.ended(call, TALKED), clock)
+        clock.advance(1)
         post(client, provider, f"/voice/{provider}/incoming", ended(provider, call), clock)  # late repeat
+        clock.advance(1)
         post(client, provider, *leg.ended(call, TALKED), clock)
         stream.drain()
         clock.advance(600)  # long past the sweep's grace
@@ -128,7 +131,7 @@ def test_the_call_s_end_before_the_bridge_s_events_is_still_served(c, clock: Fix
 
         ticket = c.stores.tickets.get("support-1")
         assert (ticket.status, ticket.kind, ticket.lost_cause, ticket.ended_at) == (
-            TicketStatus.SERVED, TicketKind.LIVE, None, T0 + timedelta(seconds=WAITED + 3 + TALKED + 1))
+            TicketStatus.SERVED, TicketKind.LIVE, None, T0 + timedelta(seconds=WAITED + 3 + TALKED + 3))
         assert c.stores.lost.lost_calls("support").items == []
         assert c.dispatcher.dialer.calls == [] and ticket.execution_id is None  # no recovery booked or dialed
         assert c.stores.agents.get_agent("ann").status is AgentStatus.AVAILABLE
@@ -145,9 +148,12 @@ def test_a_caller_who_hung_up_while_the_agent_rang_is_lost_once(c, clock: FixedC
         call, leg = bridged(c, client, clock, provider)
         clock.advance(10)
         post(client, provider, f"/voice/{provider}/incoming", ended(provider, call), clock)
+        clock.advance(1)
         post(client, provider, f"/voice/{provider}/incoming", ended(provider, call), clock)
         stream.drain()
+        clock.advance(1)
         post(client, provider, *not_answered(leg, call), clock)
+        clock.advance(1)
         post(client, provider, *not_answered(leg, call), clock)
         stream.drain()
         ticket = c.stores.tickets.get("support-1")
