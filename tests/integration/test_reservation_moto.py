@@ -3,25 +3,7 @@ while reserved (signing out, back in, busy) never end the reservation; only its 
 the agent said meanwhile is what they are once it ends."""
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timezone
-from pathlib import Path
-
-import pytest
-
-from chalicelib import bootstrap
-from chalicelib.adapters.memory import FakeDialer, FixedClock
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketStatus
-
-QUEUES = str(Path(__file__).resolve().parents[1] / "functional" / "queues.json")
-NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # Monday 10:00 in San Francisco: open
-
-
-@pytest.fixture
-def built(settings, serve):  # type: ignore[no-untyped-def]
-    container = bootstrap.build_aws(replace(settings, queues_file=QUEUES), clock=FixedClock(NOW), dialer=FakeDialer())
-    serve(container)
-    return container
 
 
 def status(built, ticket_id: str) -> tuple[TicketStatus, str | None]:  # type: ignore[no-untyped-def]

@@ -5,22 +5,13 @@ snapshot's team, head and waiting count, and the live board, then say what the t
 recounts them from the truth."""
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import pytest
-
-from chalicelib import bootstrap
 from chalicelib.adapters.dynamo.schema import ticket_sk
-from chalicelib.adapters.memory import FakeDialer, FixedClock
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus
 from chalicelib.edges import workers
 from devstack.pollers import StreamPoller, deployed_filters
-
-QUEUES = str(Path(__file__).resolve().parents[1] / "functional" / "queues.json")
-NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # Monday 10:00 in San Francisco: open
+from tests.integration.conftest import NOW
 
 Image = Mapping[str, Any] | None
 
@@ -44,13 +35,6 @@ class FailingStream:
 
 def _s(image: Image, name: str) -> str | None:
     return (image or {}).get(name, {}).get("S")
-
-
-@pytest.fixture
-def built(settings, serve):  # type: ignore[no-untyped-def]
-    container = bootstrap.build_aws(replace(settings, queues_file=QUEUES), clock=FixedClock(NOW), dialer=FakeDialer())
-    serve(container)
-    return container
 
 
 def test_a_skipped_record_s_views_are_recounted_by_the_sweep(built, settings) -> None:  # type: ignore[no-untyped-def]

@@ -8,13 +8,12 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
 from chalicelib.adapters.memory import FakeDialer
 from chalicelib.bootstrap import MemoryWorld, build_memory
-from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketStatus
 from chalicelib.domain.queues import QueueDirectory, parse_queue
 from chalicelib.domain.script import Dial
@@ -47,20 +46,19 @@ class Run:
         self.w.stores.table.on_change = recorded
         self.calls = 0
 
-    def bridges(self) -> list[tuple[str, str, str]]:
-        """Every bridge ever put through: (call, ticket, agent), earlier ones included."""
+    def any_bridge(self) -> tuple[str, str] | None:
+        """One bridge ever put through, earlier ones included: (ticket, agent)."""
         found = []
-        for call, script in self.w.dialer.redirects:
+        for _, script in self.w.dialer.redirects:
             dial = next(v for v in script.verbs if isinstance(v, Dial))
             params = dict(dial.action.params) if dial.action else {}
-            found.append((call, params["t"], params["agent"]))
-        return found
+            found.append((params["t"], params["agent"]))
+        return self.rng.choice(found) if found else None
 
     def step(self) -> str:
-        w, rng = self.w, self.rng
         actions: list[Callable[[], str]] = [self.ring, self.agent, self.agent, self.redeliver, self.redeliver,
                                             self.dial_end, self.dial_end, self.leg, self.hang_up, self.wait]
-        return rng.choice(actions)()
+        return self.rng.choice(actions)()
 
     def ring(self) -> str:
         self.calls += 1
@@ -82,22 +80,18 @@ class Run:
         return f"stream again {new.id} {old.status.value if old else None}->{new.status.value} {new.agent_id}"
 
     def dial_end(self) -> str:
-        bridges = self.bridges()
-        if not bridges:
-            return "no bridge"
-        _, ticket, agent = self.rng.choice(bridges)
+        bridge = self.any_bridge()
         answered = self.rng.random() < 0.5
-        self.w.dispatcher.bridge_result(ticket, agent, answered, 30.0 if answered else 0.0)
-        return f"dial end {ticket} {agent} answered={answered}"
+        if bridge is not None:
+            self.w.dispatcher.bridge_result(*bridge, answered, 30.0 if answered else 0.0)
+        return f"dial end {bridge} answered={answered}"
 
     def leg(self) -> str:
-        bridges = self.bridges()
-        if not bridges:
-            return "no bridge"
-        _, ticket, agent = self.rng.choice(bridges)
+        bridge = self.any_bridge()
         status = self.rng.choice([CallStatus.RINGING, CallStatus.IN_PROGRESS])
-        self.w.dispatcher.bridge_leg(ticket, agent, status)
-        return f"leg {ticket} {agent} {status.value}"
+        if bridge is not None:
+            self.w.dispatcher.bridge_leg(*bridge, status)
+        return f"leg {bridge} {status.value}"
 
     def hang_up(self) -> str:
         if not self.calls:
