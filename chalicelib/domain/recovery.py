@@ -11,7 +11,7 @@ from . import learning
 from .booking import CallbackBooking, number_policy
 from .errors import NumberNotAllowedError
 from .estimator import QueueEventKind
-from .model import (HOLDING, TALKING, BookingRefused, CallEvent, CallStatus, LostCause, Ticket, TicketKind,
+from .model import (HOLDING, BookingRefused, CallEvent, CallStatus, LostCause, Ticket, TicketKind,
                     TicketStatus)
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot
@@ -36,7 +36,7 @@ class LossRecovery:
             return
         if ticket.status is TicketStatus.CONNECTING:
             now = self.clock.now()
-            if ticket.leg == TALKING:
+            if ticket.answered_at is not None:
                 # Connected to the agent, and the call has ended before the bridge's result came (the
                 # two are sent at once, in any order): served. The result still frees the agent.
                 self.agents.mark_served(ticket.id, now, ticket.call_id)
@@ -60,7 +60,7 @@ class LossRecovery:
             self._after_loss(ticket, LostCause.ABANDONED, wait, now)
             return True
         current = self.tickets.get(ticket.id)
-        if current.status is TicketStatus.CONNECTING and current.leg == TALKING:
+        if current.status is TicketStatus.CONNECTING and current.answered_at is not None:
             self.agents.mark_served(ticket.id, now, ticket.call_id)
         return False
 
