@@ -72,23 +72,22 @@ def post(client: Client, step: str, params: dict[str, str], query: dict[str, str
 _FIGURES = ("mean", "low", "high")
 
 
-def _figure_patterns() -> list[tuple["re.Pattern[str]", str]]:
-    out = []
-    for texts in TEXTS.values():
-        for key in ("wait", "wait_upto", "callback_confirmed"):
-            template = texts[key]
-            pattern = re.escape(template)
-            for name in _FIGURES:
-                pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>[^.,<]+?)")
-            pattern = re.sub(r"\\\{(\w+)\\\}", r"(?:[^<]+?)", pattern)  # other fields stay as said
-            out.append((re.compile(pattern), template))
-    return out
+def _figure_pattern(template: str) -> "re.Pattern[str]":
+    pattern = re.escape(template)
+    for name in _FIGURES:
+        pattern = pattern.replace(re.escape("{" + name + "}"), f"(?P<{name}>[^.,<]+?)")
+    return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?:[^<]+?)", pattern))  # other fields stay as said
+
+
+# each language's sentences that carry the estimator's figures, compiled once
+_FIGURE_PATTERNS = [_figure_pattern(texts[key]) for texts in TEXTS.values()
+                    for key in ("wait", "wait_upto", "callback_confirmed")]
 
 
 def pin_figures(text: str) -> str:
     """The markup with the estimator's figures as `{mean}`, `{low}`, `{high}`, after checking that each
     names a number of minutes and that low <= mean <= high."""
-    for pattern, _ in _figure_patterns():
+    for pattern in _FIGURE_PATTERNS:
         def placeholder(match: "re.Match[str]") -> str:
             said = {k: v for k, v in match.groupdict().items() if v is not None}
             minutes = {k: int(re.search(r"\d+", v).group()) for k, v in said.items()}  # type: ignore[union-attr]

@@ -176,6 +176,8 @@ class DynamoTable:
                 found = again
                 continue
 
+            own_at = [0]
+
             def write(tx: TransactWrite, move: Move = move) -> None:
                 tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=move.actions,
                           condition=move.condition, return_values="ALL_OLD")
@@ -183,10 +185,14 @@ class DynamoTable:
                     count_line(tx, queue_id, move.priority, move.line)
                 if move.also is not None:
                     move.also(tx)
+                # PynamoDB sends condition checks, deletes and puts before updates (whatever order they
+                # were added in): the ticket's reason is that of the first update
+                own_at[0] = len(tx._condition_check_items) + len(tx._delete_items) + len(tx._put_items)
 
             reasons = self.transact_reasons(write)
             if reasons is None:
                 return None
+            reasons = [reasons[own_at[0]], *reasons[:own_at[0]], *reasons[own_at[0] + 1:]]  # the ticket's first
             own = reasons[0]
             codes = [r.code if r is not None else "None" for r in reasons]
             if own is None or own.code != CONDITION_FAILED or not own.raw_item:
