@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -134,6 +135,7 @@ class StreamPoller:
                                                           ShardIteratorType="LATEST")["ShardIterator"]
                           for s in shards]
         self.pending: list[list[dict[str, Any]]] = [[] for _ in self.iterators]  # fetched, not yet done
+        self.fetched = [1 for _ in self.iterators]  # records the shard's last read brought (0: caught up)
         self.failures: dict[str, int] = {}  # event id -> failed attempts
 
     def poll_once(self) -> int:
@@ -146,6 +148,7 @@ class StreamPoller:
                 response = self.streams.get_records(ShardIterator=iterator, Limit=100)
                 self.iterators[index] = response["NextShardIterator"]
                 self.pending[index] = list(response["Records"])
+                self.fetched[index] = len(self.pending[index])
             records = self.pending[index]
             while records:
                 if not self._handle(records[0]):
@@ -153,6 +156,11 @@ class StreamPoller:
                 records.pop(0)
                 handled += 1
         return handled
+
+    def report(self) -> dict[str, Any]:
+        """Whether the consumer has caught up with the table (nothing pending, the last read of every
+        shard brought nothing), and the records it gave up on."""
+        return {"caught_up": not any(self.pending) and not any(self.fetched), "dead_letters": len(self.dead_letters)}
 
     def _handle(self, record: dict[str, Any]) -> bool:
         """Whether the record is done with (handled, filtered out, or given up on)."""
@@ -178,6 +186,28 @@ class StreamPoller:
                                       "keys": change.get("Keys"), "attempts": self.MAX_ATTEMPTS})
         self.failures.pop(event_id, None)
         return True
+
+
+class InjectedFault(RuntimeError):
+    """A failure `Faulty` made up (the local stack's --stream-faults)."""
+
+
+class Faulty:
+    """A stream consumer that fails on a share of its deliveries before doing anything, as a consumer
+    whose dependency times out would; each delivery draws from a generator seeded by the seed, the
+    record's id and the attempt."""
+
+    def __init__(self, handler: Callable[..., None], rate: float, seed: int) -> None:
+        self.handler, self.rate, self.seed = handler, rate, seed
+        self.tries: dict[str, int] = {}
+        self.injected = 0  # deliveries failed on purpose
+
+    def __call__(self, new: Any, old: Any, event_id: str) -> None:
+        self.tries[event_id] = attempt = self.tries.get(event_id, 0) + 1
+        if random.Random(f"{self.seed}/{event_id}/{attempt}").random() < self.rate:
+            self.injected += 1
+            raise InjectedFault(f"injected stream fault on {event_id} (attempt {attempt})")
+        self.handler(new, old, event_id)
 
 
 class Pump(threading.Thread):
