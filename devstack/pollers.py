@@ -122,7 +122,7 @@ class StreamPoller:
         self.unchanged = 0  # records of writes that changed nothing (DynamoDB writes none; moto does)
         # Records given up on after MAX_ATTEMPTS: the mapping's on-failure destination (an SQS queue in
         # AWS), here a list the stack's state and the tests read. What they described, the minute sweep
-        # recounts (Dispatcher.reconcile).
+        # recounts (workers.reconcile).
         self.dead_letters: list[dict[str, Any]] = []
         ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
         # botocore sends stream calls to an account-id host ({account}.streams-ddb...), which
