@@ -11,8 +11,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import xml.etree.ElementTree as ET
-from urllib.parse import urlsplit
 
 import pytest
 from chalice.test import Client
@@ -22,7 +20,8 @@ from chalicelib import bootstrap
 from chalicelib.adapters.memory import FakeDialer, FixedClock
 from chalicelib.domain.model import AgentStatus, TicketKind, TicketStatus
 from tests.conftest import PUBLIC_URL
-from tests.contract.providers import TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES, path_of
+from tests.contract.providers import TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES
+from tests.functional.test_answered import Leg, post
 from tests.functional.test_console import ADMIN, Stream, get, sign_in
 
 QUEUES = str(Path(__file__).with_name("queues.json"))
@@ -43,41 +42,6 @@ def c(settings, clock: FixedClock, serve):  # type: ignore[no-untyped-def]
                                         vonage_signature_secret=VONAGE_SECRET), clock=clock, dialer=FakeDialer())
     serve(built)
     return built
-
-
-class Leg:
-    """What the provider posts about the bridge to the agent: the agent's leg events and the Dial's end."""
-
-    def __init__(self, provider: str, markup: str) -> None:
-        self.provider, self.wire = provider, WIRES[provider]
-        self.result = next(u for kind, u in self.wire.next_urls(markup) if kind == "dial")
-        if provider == "vonage":  # one eventUrl: the leg's events and the connect's end
-            self.leg = self.result
-        else:  # TwiML's noun asks for its leg's events (statusCallback)
-            dial = next(el for el in ET.fromstring(markup).iter() if el.tag == "Dial")
-            self.leg = dial[0].get("statusCallback") or ""
-
-    def answered(self) -> tuple[str, dict[str, Any]]:
-        if self.provider == "vonage":
-            return self.result, {"uuid": "leg-ann", "status": "answered", "direction": "outbound"}
-        return self.leg, {**self.wire.recorded("incoming"), "CallSid": "leg-ann", "CallStatus": "in-progress",
-                          "CallbackSource": "call-progress-events", "To": "client:ann"}
-
-    def ended(self, call: str, talked: int) -> tuple[str, dict[str, Any]]:
-        if self.provider == "vonage":
-            return self.result, {"uuid": "leg-ann", "status": "completed", "duration": str(talked)}
-        return self.result, {**self.wire.event("incoming", call=call, caller=CALLER, called=SUPPORT),
-                             "CallStatus": "in-progress", "DialCallStatus": "completed",
-                             "DialCallDuration": str(talked), "DialCallSid": "leg-ann"}
-
-
-def post(client: Client, provider: str, url: str, fields: dict[str, Any], clock: FixedClock) -> str:
-    parts = urlsplit(url)
-    full = PUBLIC_URL + path_of(url) if not url.startswith(PUBLIC_URL) else url
-    body, headers = WIRES[provider].request(full, fields, clock.now())
-    reply = client.http.post(path_of(url) if parts.scheme else url, headers=headers, body=body)
-    assert reply.status_code == 200, reply.body
-    return reply.body.decode()
 
 
 def ended(provider: str, call: str) -> dict[str, Any]:
