@@ -135,7 +135,7 @@ class StreamPoller:
                                                           ShardIteratorType="LATEST")["ShardIterator"]
                           for s in shards]
         self.pending: list[list[dict[str, Any]]] = [[] for _ in self.iterators]  # fetched, not yet done
-        self.fetched = [1 for _ in self.iterators]  # records the shard's last read brought (0: caught up)
+        self.fetched = [1 for _ in self.iterators]  # records for the consumer the shard's last read brought
         self.failures: dict[str, int] = {}  # event id -> failed attempts
 
     def poll_once(self) -> int:
@@ -148,7 +148,7 @@ class StreamPoller:
                 response = self.streams.get_records(ShardIterator=iterator, Limit=100)
                 self.iterators[index] = response["NextShardIterator"]
                 self.pending[index] = list(response["Records"])
-                self.fetched[index] = len(self.pending[index])
+                self.fetched[index] = sum(1 for r in self.pending[index] if self._consumed(r))
             records = self.pending[index]
             while records:
                 if not self._handle(records[0]):
@@ -159,8 +159,14 @@ class StreamPoller:
 
     def report(self) -> dict[str, Any]:
         """Whether the consumer has caught up with the table (nothing pending, the last read of every
-        shard brought nothing), and the records it gave up on."""
+        shard brought nothing it would hand on), and the records it gave up on."""
         return {"caught_up": not any(self.pending) and not any(self.fetched), "dead_letters": len(self.dead_letters)}
+
+    def _consumed(self, record: dict[str, Any]) -> bool:
+        """Whether the record reaches the consumer: it changed something and the filter passes it."""
+        change = record["dynamodb"]
+        unchanged = record.get("eventName") == "MODIFY" and change.get("NewImage") == change.get("OldImage")
+        return not unchanged and passes(self.filters, record)
 
     def _handle(self, record: dict[str, Any]) -> bool:
         """Whether the record is done with (handled, filtered out, or given up on)."""

@@ -191,6 +191,7 @@ def test_callbacks_in_any_order_never_lose_a_served_caller_or_double_book_an_age
             # the stream caught up before and after a look at the table, and the sweep (every 2 s) has run
             problems = until(lambda: settled(run), timeout=120)
             assert problems is True, f"not settled once quiet: {problems}"
+            check(run, run.log())  # and still, after the sweeps: nobody served was given up since
         except AssertionError as exc:
             raise AssertionError(f"chaos seed {seed} on {provider} (rerun: HOLDFAST_CHAOS_SEEDS={provider}:{seed}): "
                                  f"{exc}\n--- the stack said:\n{stack_output(proc)}") from None
