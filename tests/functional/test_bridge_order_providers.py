@@ -6,42 +6,22 @@ a callback; the report counts them answered live. And a caller who hung up while
 is lost once, with one recovery."""
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
-
 
 import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib import bootstrap
-from chalicelib.adapters.memory import FakeDialer, FixedClock
+from chalicelib.adapters.memory import FixedClock
 from chalicelib.domain.model import AgentStatus, TicketKind, TicketStatus
 from tests.conftest import PUBLIC_URL
-from tests.contract.providers import TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES
-from tests.functional.test_answered import Leg, post
-from tests.functional.test_console import ADMIN, Stream, get, sign_in
+from tests.contract.providers import WIRES
+# the bridge on moto at T0, every provider signed (test_answered's container and its clock, as fixtures)
+from tests.functional.test_answered import CALLER, SUPPORT, T0, Leg, c, clock, post  # noqa: F401, F811
+from tests.functional.test_console import Stream, get, sign_in
 
-QUEUES = str(Path(__file__).with_name("queues.json"))
-T0 = datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)  # Monday 10:00 in San Francisco
-CALLER, SUPPORT = "+14158675309", "+18005550100"
 WAITED, TALKED = 30, 95
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
-
-
-@pytest.fixture
-def c(settings, clock: FixedClock, serve):  # type: ignore[no-untyped-def]
-    built = bootstrap.build_aws(replace(settings, queues_file=QUEUES, admin_token=ADMIN,
-                                        providers=("twilio", "telnyx", "vonage"), telnyx_public_key=TELNYX_PUBLIC_KEY,
-                                        vonage_signature_secret=VONAGE_SECRET), clock=clock, dialer=FakeDialer())
-    serve(built)
-    return built
 
 
 def ended(provider: str, call: str) -> dict[str, Any]:
