@@ -187,6 +187,7 @@ def use_cases(stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock:
     `sip_domains` (the deployment's; None, any, in a memory world)."""
     flow = CallFlow(stores, orchestrator, clock, queues, bus, daily_callback_budget)
     dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues, pacer, sip_domains)
+    dispatcher.caller_gone = flow.recovery.caller_gone  # a claimed caller's loss: the one loss path
     callbacks = Callbacks(stores, orchestrator, dialer, clock, queues, dispatcher)
     return flow, dispatcher, callbacks
 

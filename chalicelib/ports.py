@@ -146,6 +146,10 @@ class Line(ABC):
     def waiting_count(self, queue_id: str) -> int: ...
 
     @abstractmethod
+    def first_waiting(self, queue_id: str, limit: int) -> list[Ticket]:
+        """The first `limit` WAITING tickets in dispatch order (one page: the board's recount)."""
+
+    @abstractmethod
     def head(self, queue_id: str) -> Ticket | None:
         """The first WAITING ticket in dispatch order."""
 
@@ -362,6 +366,12 @@ class Agents(ABC):
                     answered_at: datetime | None = None) -> bool:
         """CONNECTING -> SERVED (`call_id` as for abandon). `answered_at`: when the caller was connected
         to the agent, kept unless the bridge's leg event said so first."""
+
+    @abstractmethod
+    def note_hung_up(self, ticket_id: str, at: datetime) -> bool:
+        """A claimed LIVE ticket's call ended before anything said the caller talked to the agent (its
+        agent leg not answered): noted once, for the bridge's result (or the sweep, after a grace) to
+        decide served or lost."""
 
     @abstractmethod
     def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,

@@ -24,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pace", type=float, default=1.0, help="simulated durations x this (0.1: ten times faster)")
     parser.add_argument("--chaos", action="store_true",
                         help="the simulated network sends every status callback twice and some out of order")
+    parser.add_argument("--chaos-seed", type=int, default=None,
+                        help="the simulated network posts each bridge's events concurrently, late, duplicated and in "
+                             "any order, the choices drawn from this seed (devstack/network/chaos.py)")
+    parser.add_argument("--stream-faults", type=float, default=0.0,
+                        help="the share of the table stream's deliveries whose consumer fails (drawn from "
+                             "--chaos-seed): the poller retries them, and gives up after the mapping's retries")
     parser.add_argument("--clock", default=os.environ.get("HOLDFAST_CLOCK") or None, type=parse_clock,
                         help="start the stack's clock at this instant, e.g. 2026-11-24T18:00:00Z (default: the real "
                              "clock); the app and the workflow timer both follow it")
@@ -46,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_concurrent > 0:
         sys.setswitchinterval(SWITCH_INTERVAL)  # this process is the stack: its door gets the interpreter sooner
     stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port, network_port=args.network_port,
-                       pace=args.pace, chaos=args.chaos, state_dir=args.state_dir, fresh=args.fresh,
+                       pace=args.pace, chaos=args.chaos, chaos_seed=args.chaos_seed, stream_faults=args.stream_faults, state_dir=args.state_dir, fresh=args.fresh,
                        clock_offset_seconds=offset_to(args.clock) if args.clock else 0.0, provider=args.provider,
                        limits=Limits(args.max_concurrent, args.max_queued, args.max_wait) if args.max_concurrent > 0
                        else None)

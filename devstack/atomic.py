@@ -16,6 +16,10 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 OPERATIONS = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "scan")
+# moto's request handlers read items outside the backend too (update_item deep-copies the item it is about
+# to change, get_item and the batches serialise what they found): a write on another thread meanwhile
+# crashes them ("dictionary changed size during iteration"). Each request is handled whole under the lock.
+REQUESTS = (*OPERATIONS, "batch_get_item", "batch_write_item", "transact_get_items")
 _lock = threading.RLock()
 
 
@@ -120,12 +124,18 @@ def lean_transactions() -> Iterator[None]:
 @contextmanager
 def atomic_dynamodb() -> Iterator[None]:
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     originals = {name: getattr(DynamoDBBackend, name) for name in OPERATIONS}
+    handlers = {name: getattr(DynamoHandler, name) for name in REQUESTS}
     for name, fn in originals.items():
         setattr(DynamoDBBackend, name, _locked(_keeping_streams(_lean(fn)) if name == "transact_write_items" else fn))
+    for name, fn in handlers.items():
+        setattr(DynamoHandler, name, _locked(fn))
     try:
         yield
     finally:
         for name, fn in originals.items():
             setattr(DynamoDBBackend, name, fn)
+        for name, fn in handlers.items():
+            setattr(DynamoHandler, name, fn)

@@ -1,10 +1,12 @@
 """What AWS's event source mappings do for the Lambda functions, done locally by polling:
 the dial queue feeds `workers.on_dial_message`, the table's stream feeds `workers.on_table_change`,
-through the same event filter the stack declares for that mapping (infra/app.yaml: `deployed_filters`)."""
+through the same event filter the stack declares for that mapping (infra/app.yaml: `deployed_filters`),
+with the same bounded retries and dead-letter destination (`deployed_retries`)."""
 from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -19,11 +21,22 @@ APP_TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "app.yaml"
 
 
 @lru_cache(maxsize=1)
-def deployed_filters() -> tuple[Mapping[str, Any], ...]:
-    """The table stream mapping's filter patterns, as infra/app.yaml declares them for AWS."""
+def _stream_mapping() -> Mapping[str, Any]:
+    """The table stream mapping's properties, as infra/app.yaml declares them for AWS."""
     template = yaml.safe_load(APP_TEMPLATE.read_text(encoding="utf-8"))
     source = template["Resources"]["TableStream"]["Properties"]["Events"]["TableStreamDynamodbEventSource"]
-    return tuple(json.loads(f["Pattern"]) for f in source["Properties"]["FilterCriteria"]["Filters"])
+    return source["Properties"]
+
+
+def deployed_filters() -> tuple[Mapping[str, Any], ...]:
+    """The table stream mapping's filter patterns."""
+    return tuple(json.loads(f["Pattern"]) for f in _stream_mapping()["FilterCriteria"]["Filters"])
+
+
+def deployed_retries() -> int:
+    """How many times the mapping retries a failing record before sending it to its on-failure
+    destination (MaximumRetryAttempts: the first try is not a retry)."""
+    return int(_stream_mapping()["MaximumRetryAttempts"])
 
 
 def matches(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
@@ -94,7 +107,7 @@ class SqsPoller:
 
 
 class StreamPoller:
-    MAX_ATTEMPTS = 10
+    MAX_ATTEMPTS = 1 + deployed_retries()  # the first try and the mapping's retries
 
     def __init__(self, table_name: str, handler: Callable[..., None], endpoint_url: str | None = None,
                  region: str = "us-east-1", with_event_id: bool = False,
@@ -107,6 +120,10 @@ class StreamPoller:
         self.filters = filters
         self.filtered = 0  # records the filter dropped
         self.unchanged = 0  # records of writes that changed nothing (DynamoDB writes none; moto does)
+        # Records given up on after MAX_ATTEMPTS: the mapping's on-failure destination (an SQS queue in
+        # AWS), here a list the stack's state and the tests read. What they described, the minute sweep
+        # recounts (workers.reconcile).
+        self.dead_letters: list[dict[str, Any]] = []
         ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
         # botocore sends stream calls to an account-id host ({account}.streams-ddb...), which
         # in-process moto does not route; the regional endpoint serves the same API.
@@ -118,6 +135,7 @@ class StreamPoller:
                                                           ShardIteratorType="LATEST")["ShardIterator"]
                           for s in shards]
         self.pending: list[list[dict[str, Any]]] = [[] for _ in self.iterators]  # fetched, not yet done
+        self.fetched = [1 for _ in self.iterators]  # records for the consumer the shard's last read brought
         self.failures: dict[str, int] = {}  # event id -> failed attempts
 
     def poll_once(self) -> int:
@@ -130,6 +148,7 @@ class StreamPoller:
                 response = self.streams.get_records(ShardIterator=iterator, Limit=100)
                 self.iterators[index] = response["NextShardIterator"]
                 self.pending[index] = list(response["Records"])
+                self.fetched[index] = sum(1 for r in self.pending[index] if self._consumed(r))
             records = self.pending[index]
             while records:
                 if not self._handle(records[0]):
@@ -137,6 +156,17 @@ class StreamPoller:
                 records.pop(0)
                 handled += 1
         return handled
+
+    def report(self) -> dict[str, Any]:
+        """Whether the consumer has caught up with the table (nothing pending, the last read of every
+        shard brought nothing it would hand on), and the records it gave up on."""
+        return {"caught_up": not any(self.pending) and not any(self.fetched), "dead_letters": len(self.dead_letters)}
+
+    def _consumed(self, record: dict[str, Any]) -> bool:
+        """Whether the record reaches the consumer: it changed something and the filter passes it."""
+        change = record["dynamodb"]
+        unchanged = record.get("eventName") == "MODIFY" and change.get("NewImage") == change.get("OldImage")
+        return not unchanged and passes(self.filters, record)
 
     def _handle(self, record: dict[str, Any]) -> bool:
         """Whether the record is done with (handled, filtered out, or given up on)."""
@@ -156,9 +186,34 @@ class StreamPoller:
                 log.warning("stream handler failed on %s (attempt %d); it will be handed again",
                             event_id, self.failures[event_id], exc_info=True)
                 return False
-            log.exception("stream handler failed on %s %d times; skipped", event_id, self.MAX_ATTEMPTS)
+            log.exception("stream handler failed on %s %d times; sent to the dead letters", event_id,
+                          self.MAX_ATTEMPTS)
+            self.dead_letters.append({"eventID": event_id, "eventName": record.get("eventName"),
+                                      "keys": change.get("Keys"), "attempts": self.MAX_ATTEMPTS})
         self.failures.pop(event_id, None)
         return True
+
+
+class InjectedFault(RuntimeError):
+    """A failure `Faulty` made up (the local stack's --stream-faults)."""
+
+
+class Faulty:
+    """A stream consumer that fails on a share of its deliveries before doing anything, as a consumer
+    whose dependency times out would; each delivery draws from a generator seeded by the seed, the
+    record's id and the attempt."""
+
+    def __init__(self, handler: Callable[..., None], rate: float, seed: int) -> None:
+        self.handler, self.rate, self.seed = handler, rate, seed
+        self.tries: dict[str, int] = {}
+        self.injected = 0  # deliveries failed on purpose
+
+    def __call__(self, new: Any, old: Any, event_id: str) -> None:
+        self.tries[event_id] = attempt = self.tries.get(event_id, 0) + 1
+        if random.Random(f"{self.seed}/{event_id}/{attempt}").random() < self.rate:
+            self.injected += 1
+            raise InjectedFault(f"injected stream fault on {event_id} (attempt {attempt})")
+        self.handler(new, old, event_id)
 
 
 class Pump(threading.Thread):

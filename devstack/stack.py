@@ -8,7 +8,7 @@ import socket
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -73,7 +73,8 @@ def local_rsa_key() -> str:
 class LocalStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, moto_port: int = 5000,
                  region: str = "us-east-1", network_port: int | None = None, pace: float = 1.0,
-                 chaos: bool = False, clock_offset_seconds: float = 0.0,
+                 chaos: bool = False, clock_offset_seconds: float = 0.0, chaos_seed: int | None = None,
+                 stream_faults: float = 0.0,
                  state_dir: Path | str = ".holdfast", fresh: bool = False, provider: str = "twilio",
                  limits: Limits | None = Limits()) -> None:
         self.host, self.port, self.moto_port, self.region = host, port, moto_port, region
@@ -82,6 +83,8 @@ class LocalStack:
         self.network_port = port + 1 if network_port is None else network_port
         self.pace = pace
         self.chaos = chaos
+        self.chaos_seed = chaos_seed  # seeded disorder of the network's events (devstack/network/chaos.py)
+        self.stream_faults = stream_faults  # the share of stream deliveries whose consumer fails
         self.clock_offset_seconds = clock_offset_seconds
         self.state_dir = Path(state_dir)
         self.admin_token_path: Path | None = None
@@ -95,6 +98,7 @@ class LocalStack:
         self._http = None
         self._thread: threading.Thread | None = None
         self._pump = None
+        self.stream = None  # the table stream's poller (its dead letters)
         self.resources = None
         self.queues: QueueDirectory | None = None  # what the simulated network's demo offers callers
 
@@ -217,7 +221,8 @@ class LocalStack:
                                   admin_token=os.environ["HOLDFAST_AGENT_TOKEN"],
                                   duplicate_status=self.chaos, out_of_order=self.chaos, now=now,
                                   extra_state=demo_state(self.snapshot.items, queues, now, self.provider),
-                                  agent_queues=tuple(q.id for q in queues), provider=self.provider).start()
+                                  agent_queues=tuple(q.id for q in queues), provider=self.provider,
+                                  chaos_seed=self.chaos_seed, behind=self.stream_report).start()
         os.environ["TWILIO_API_BASE_URL"] = self.network.url
         if self.provider == "telnyx":  # Holdfast answers and dials Telnyx, checking the network's own key
             os.environ.update({"HOLDFAST_PROVIDERS": "twilio,telnyx", "HOLDFAST_DIALING_PROVIDER": "telnyx",
@@ -229,6 +234,14 @@ class LocalStack:
                                "VONAGE_SIGNATURE_SECRET": self.network.signature_secret,
                                "VONAGE_APPLICATION_ID": "holdfast-local", "VONAGE_PRIVATE_KEY": local_rsa_key(),
                                "VONAGE_API_BASE_URL": self.network.url})
+
+    def stream_report(self) -> dict[str, Any]:
+        """The table stream's consumer: caught up or not, records given up on, deliveries failed on purpose
+        (--stream-faults); what the simulated network's /sim/log adds for tests that wait for quiet."""
+        if self.stream is None:
+            return {}
+        consumer = self.stream.handler
+        return {**self.stream.report(), "injected_faults": getattr(consumer, "injected", 0)}
 
     def _serve(self) -> None:
         from chalice.config import Config
@@ -248,13 +261,17 @@ class LocalStack:
         """The SQS consumer and stream consumer Chalice runs as Lambda functions in AWS."""
         from chalicelib.edges import workers
 
-        from .pollers import Every, Pump, SqsPoller, StreamPoller, deployed_filters
+        from .pollers import Every, Faulty, Pump, SqsPoller, StreamPoller, deployed_filters
 
         assert self.resources is not None
+        consumer = workers.on_table_change
+        if self.stream_faults:
+            consumer = Faulty(consumer, self.stream_faults, self.chaos_seed or 0)
+        self.stream = StreamPoller(self.resources.table_name, consumer, self.moto_url, with_event_id=True,
+                                   filters=deployed_filters())
         self._pump = Pump([SqsPoller(self.resources.dial_queue_url, workers.on_dial_message, self.moto_url),
                            SqsPoller(self.resources.notify_queue_url, workers.on_notify_message, self.moto_url),
-                           StreamPoller(self.resources.table_name, workers.on_table_change, self.moto_url,
-                                        with_event_id=True, filters=deployed_filters()),
+                           self.stream,
                            Every(2.0, workers.sweep), Every(5.0, self.snapshot.save)])
         self._pump.start()
 

@@ -27,6 +27,9 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock an agent eve
 READ_ALONG_QUEUES = 4  # an event naming no queues reads every queue's book with the agent up to this many
 RESUME_ATTEMPTS = 2  # resuming a parked callback: tries now; after that, the sweep sends it again
 RESUME_GRACE = timedelta(seconds=30)  # a claim this old whose dial never began was never resumed
+# How long a claimed caller's hang-up waits for the bridge's result (or its agent leg's answer) before the
+# sweep decides without it: providers send the Dial's end within seconds of the call's.
+HANG_UP_GRACE = timedelta(minutes=2)
 
 
 def contact_policy(queue: QueueConfig, sip_domains: tuple[str, ...] | None = None) -> NumberPolicy:
@@ -64,6 +67,9 @@ class Dispatcher:
         # the agent legs of holding callers here, callbacks through `place_callback` (Callbacks sets it).
         self.pacer = pacer
         self.place_callback: Callable[[PendingDial], object] | None = None
+        # A claimed caller whose call ended without talking: lost, with a recovery (LossRecovery.caller_gone,
+        # wired by the composition root). Unset: the ticket is only marked abandoned.
+        self.caller_gone: Callable[[Ticket], object] | None = None
 
     # --- the outbound pace -----------------------------------------------------------------------
 
@@ -172,8 +178,10 @@ class Dispatcher:
         """Agents still reserved for a ticket that is closed (served, lost, abandoned...): a release
         that never happened (a served ticket means the conversation has ended). And parked callbacks
         claimed a while ago whose workflow never heard of it (SendTaskSuccess failed): told again."""
-        for busy in self.agents.busy_agents(queue_id):
-            agent = self.agents.get_agent(busy.id)
+        for member in self.agents.team(queue_id):  # reserved, whatever the agent has said since
+            if not member.ticket_id:
+                continue
+            agent = self.agents.get_agent(member.id)
             if not agent.ticket_id:
                 continue  # busy by their own word, not through Holdfast
             try:
@@ -183,6 +191,12 @@ class Dispatcher:
             if ticket is None or ticket.status in FINISHED:
                 log.warning("freeing an agent left reserved", extra={"agent": agent.id, "ticket": agent.ticket_id})
                 self.agents.release_agent(agent.id, agent.ticket_id, AgentStatus.AVAILABLE, self.clock.now())
+            elif (ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.CONNECTING
+                  and ticket.hung_up_at is not None and self.clock.now() - ticket.hung_up_at >= HANG_UP_GRACE):
+                # the caller's call ended and the bridge's result never came: decide without it
+                log.warning("settling a bridge whose result never came", extra={"ticket": ticket.id})
+                self._lose(ticket)
+                self.agents.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, self.clock.now())
             elif (ticket.kind is TicketKind.CALLBACK and ticket.status is TicketStatus.CONNECTING
                   and ticket.agent_id == agent.id and ticket.task_token and not ticket.dial_id
                   and agent.changed_at is not None and self.clock.now() - agent.changed_at >= RESUME_GRACE):
@@ -248,6 +262,11 @@ class Dispatcher:
             return None
         if ticket.status is not TicketStatus.CONNECTING or ticket.agent_id != agent_id or agent.ticket_id != ticket_id:
             return None
+        if ticket.hung_up_at is not None:  # the caller hung up while their agent leg waited: nothing to dial
+            self._lose(ticket)
+            self.agents.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, self.clock.now())
+            self.offer_work(agent_id)
+            return False
         bridged = self._bridge(ticket, agent)
         if bridged is False:
             self.offer_work(agent_id)
@@ -264,7 +283,7 @@ class Dispatcher:
         except CallGoneError:
             # The caller hung up as we claimed them: a lost call, and the agent is free.
             log.info("live caller gone before bridging", extra={"ticket": ticket.id})
-            self.agents.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds(), ticket.call_id)
+            self._lose(ticket)
             self.agents.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
             return False
         except TelephonyError:
@@ -274,6 +293,14 @@ class Dispatcher:
             self.agents.requeue(ticket.id, agent.id)
             self.agents.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
             return None
+
+    def _lose(self, ticket: Ticket) -> None:
+        """A claimed caller whose call has ended: lost with its recovery, unless their agent leg answered."""
+        if self.caller_gone is not None:
+            self.caller_gone(ticket)
+            return
+        now = self.clock.now()
+        self.agents.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds(), ticket.call_id)
 
     def _resume(self, ticket: Ticket, agent: Agent) -> bool | None:
         """Hand a claimed, parked callback to its workflow: the agent's id only (the dial worker looks
@@ -308,16 +335,25 @@ class Dispatcher:
         return self.dialing.note_leg(ticket_id, agent_id, leg, self.clock.now(), answered=leg == "talking")
 
     def bridge_result(self, ticket_id: str, agent_id: str, answered: bool, talk_seconds: float = 0.0) -> Script:
-        """The bridged call ended (answered) or the agent never picked up (back in line, agent offline)."""
+        """The bridged call ended (answered) or the agent never picked up (back in line, agent offline).
+        A caller whose call had already ended (its status callback came first) and who never talked is
+        lost here, once, with its recovery: whatever order the provider's events came in, the Dial's end
+        decides (or the sweep, HANG_UP_GRACE after the hang-up, if it never comes)."""
         now = self.clock.now()
         ticket = self.tickets.get(ticket_id)
         queue = self.queues.get(ticket.queue_id)
         if answered:  # connected `talk_seconds` ago, if no leg event said when
-            self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None,
-                                    answered_at=now - timedelta(seconds=talk_seconds))
+            if not self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None,
+                                           answered_at=now - timedelta(seconds=talk_seconds)):
+                self._unlose(ticket_id, agent_id)
             self.recovered(ticket)
             if talk_seconds > 0:
                 learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, now, talk_seconds)
+            if self.agents.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, now):
+                self.offer_work(agent_id)
+            return Script.of(Hangup())
+        if ticket.hung_up_at is not None and ticket.status is TicketStatus.CONNECTING and ticket.agent_id == agent_id:
+            self._lose(ticket)  # the caller left first: nobody to put back in line, and the agent missed nothing
             if self.agents.release_agent(agent_id, ticket_id, AgentStatus.AVAILABLE, now):
                 self.offer_work(agent_id)
             return Script.of(Hangup())
@@ -327,6 +363,21 @@ class Dispatcher:
         return Script.of(speech.prompt(queue, lang, "keep_place"),
                          Enqueue(queue.id, wait=Step.of("wait", t=ticket.id),
                                  action=Step.of("queue-exit", t=ticket.id)))
+
+    def _unlose(self, ticket_id: str, agent_id: str) -> None:
+        """The bridge's end says the caller talked, after the sweep had given them up (no result within
+        HANG_UP_GRACE): their recovery callback, if still pending, is cancelled and its workflow stopped."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket.kind is not TicketKind.CALLBACK or not ticket.lost_cause or ticket.status not in (
+                TicketStatus.SCHEDULED, TicketStatus.WAITING):
+            return
+        if self.dialing.cancel_callback(ticket_id, self.clock.now()) and ticket.execution_id:
+            log.warning("a caller given up talked to the agent; recovery cancelled",
+                        extra={"ticket": ticket_id, "agent": agent_id})
+            try:
+                self.orchestrator.stop(ticket.execution_id)
+            except OrchestratorError:  # if it runs on, its next Park finds the ticket closed and ends
+                log.warning("could not stop the recovery's workflow", extra={"ticket": ticket_id})
 
     def recovered(self, ticket: Ticket) -> None:
         """The caller talked to an agent: their lost calls in this queue are recovered."""

@@ -90,6 +90,9 @@ class Ticket:
     recovered_at: datetime | None = None
     leg: str | None = None  # the agent's leg of a bridge under way: ringing or talking (BridgeLeg)
     leg_at: datetime | None = None
+    # A LIVE caller's call ended while being put through, before anything said they talked (the status
+    # callback overtook the bridge's events): served or lost is decided by the bridge's result, or later
+    hung_up_at: datetime | None = None
     joined: JoinedLine | None = None  # the line as it joined (None: count the line instead)
     bookings: int = 0  # callback workflows booked for it so far (the next one's execution is named by +1)
     # A callback booked to keep its place and due at once stands in the line while its workflow parks
@@ -114,6 +117,8 @@ class Ticket:
 
     def evolve(self, **changes: object) -> "Ticket":
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
 
 
 class CallStatus(str, Enum):

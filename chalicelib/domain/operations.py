@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 35  # the forecast's four weeks back, for every half hour of the last week's error too
 STRANDED_AFTER = timedelta(seconds=60)  # a callback's start never takes this long unless it failed
+BOARD_RECOUNT = 100  # board entries and waiting tickets the minute sweep recounts per queue
 
 
 def _dialable(policy: NumberPolicy, number: str | None) -> bool:
@@ -88,8 +89,8 @@ class Operations:
     def __init__(self, stores: Stores, oplog: OperationsLog, queues: QueueDirectory, clock: Clock,
                  orchestrator: Orchestrator, flow: CallFlow | None = None, pacer: Pacer | None = None,
                  bus: EventBus | None = None) -> None:
-        # Every role but the line: the bundle, kept as the roles this uses.
-        self.tickets, self.agents, self.lost = stores.tickets, stores.agents, stores.lost
+        # The bundle, kept as the roles this uses (the line: the board's recount).
+        self.tickets, self.agents, self.lost, self.line = stores.tickets, stores.agents, stores.lost, stores.line
         self.bookings, self.dialing, self.stats = stores.bookings, stores.dialing, stores.stats
         self.flow = flow  # books callbacks for "call back now" (the call flow's own path)
         self.pacer = pacer  # the dialing account's outbound pace: its backlog and calls per second
@@ -114,6 +115,29 @@ class Operations:
         else:
             self.oplog.board_remove(new.queue_id, new.id)
         return Observed(new.queue_id, added)
+
+    def reconcile_board(self, queue_id: str, limit: int = BOARD_RECOUNT) -> int:
+        """The live board recounted from the tickets (the minute sweep), at most `limit` of each kind:
+        entries whose ticket has moved on since, and the first tickets of the line missing from it (what
+        a stream record given up on left behind). Returns how many entries it corrected."""
+        board = {entry.ticket_id: entry for entry in self.oplog.board(queue_id)}
+        truth: dict[str, Ticket | None] = {t.id: t for t in self.line.first_waiting(queue_id, limit)}
+        for ticket_id in list(board)[:limit]:
+            if ticket_id not in truth:
+                try:
+                    truth[ticket_id] = self.tickets.get(ticket_id)
+                except TicketNotFoundError:
+                    truth[ticket_id] = None
+        fixed = 0
+        for ticket_id, ticket in truth.items():
+            if ticket is None or ticket.status not in OPEN_STATUSES:
+                if ticket_id in board:
+                    self.oplog.board_remove(queue_id, ticket_id)
+                    fixed += 1
+            elif board.get(ticket_id) != board_entry(ticket):
+                self.oplog.board_put(board_entry(ticket))
+                fixed += 1
+        return fixed
 
     def observe_agent(self, old: Agent | None, new: Agent) -> None:
         """One agent change (the table's stream): the time spent in the old state, once, into the rows

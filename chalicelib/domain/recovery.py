@@ -11,7 +11,8 @@ from . import learning
 from .booking import CallbackBooking, number_policy
 from .errors import NumberNotAllowedError
 from .estimator import QueueEventKind
-from .model import HOLDING, BookingRefused, CallEvent, CallStatus, LostCause, Ticket, TicketKind, TicketStatus
+from .model import (HOLDING, BookingRefused, CallEvent, CallStatus, LostCause, Ticket, TicketKind,
+                    TicketStatus)
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot
 
@@ -40,14 +41,28 @@ class LossRecovery:
                 # two are sent at once, in any order): served. The result still frees the agent.
                 self.agents.mark_served(ticket.id, now, ticket.call_id)
                 return
-            # Hung up while being put through, before any conversation (after one, the bridge's
-            # result has already marked the ticket served): lost, and the stream frees the agent.
-            wait = (now - ticket.created_at).total_seconds()
-            if self.agents.abandon_claimed(ticket.id, now, wait, ticket.call_id):
-                self._after_loss(ticket, LostCause.ABANDONED, wait, now)
+            # Nothing says yet whether the caller talked to the agent: the provider sends the call's end,
+            # the agent leg's answer and the Dial's end at once, in any order. The loss waits for the
+            # bridge's result (Dispatcher.bridge_result), or the sweep after a grace (HANG_UP_GRACE).
+            self.agents.note_hung_up(ticket.id, now)
             return
         dropped = event.status in (CallStatus.FAILED, CallStatus.BUSY, CallStatus.NO_ANSWER)
         self.abandon(ticket, LostCause.DROPPED if dropped else None)
+
+    def caller_gone(self, ticket: Ticket) -> bool:
+        """A claimed LIVE caller whose call has ended (at `hung_up_at`, else now) without the agent's leg
+        having answered: lost (once), with its recovery; the stream frees the agent. One whose leg
+        answered meanwhile talked to the agent: served. True if recorded lost by this call."""
+        now = self.clock.now()
+        ended = ticket.hung_up_at or now
+        wait = max(0.0, (ended - ticket.created_at).total_seconds())
+        if self.agents.abandon_claimed(ticket.id, ended, wait, ticket.call_id):
+            self._after_loss(ticket, LostCause.ABANDONED, wait, now)
+            return True
+        current = self.tickets.get(ticket.id)
+        if current.status is TicketStatus.CONNECTING and current.answered_at is not None:
+            self.agents.mark_served(ticket.id, now, ticket.call_id)
+        return False
 
     def abandon(self, ticket: Ticket, cause: LostCause | None = None) -> None:
         if ticket.status not in HOLDING:

@@ -1,6 +1,8 @@
 """A simulated phone network that behaves like Twilio, Telnyx or Vonage toward Holdfast.
 
     core      SimNetwork: callers and agents, the calls, the verbs it runs, the demo page's API
+    chaos     seeded disorder of a bridge's events (--chaos-seed), and what the phones notice
+    http      the network's HTTP server: the demo page and its API, the providers' REST shapes
     calls     the parties (phones and their caller model, agents) and calls
     twilio    form webhooks, X-Twilio-Signature, TwiML, the twilio REST shapes
     telnyx    TeXML: Ed25519 signatures, v3: call ids, the TeXML REST shape

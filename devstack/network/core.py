@@ -15,31 +15,28 @@ REST shapes, Vonage's NCCO) is its own module: `twilio`, `telnyx`, `vonage`."""
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import queue
 import random
-import re
 import secrets
 import threading
 import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import ThreadingHTTPServer
 from typing import Any, Callable
-from urllib.parse import parse_qsl
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twilio.request_validator import RequestValidator
 
 from . import telnyx, twilio, vonage
+from .chaos import BridgePlan, Chaos
+from .http import handler_for
 from .calls import Agent, Call, CallerModel, Gone, Phone, Redirected
 
 log = logging.getLogger(__name__)
 
-PAGE = Path(__file__).parent.parent / "demo.html"
 DIALECTS = {d.name: d for d in (twilio.Twilio, telnyx.Telnyx, vonage.Vonage)}
 
 
@@ -49,7 +46,8 @@ class SimNetwork:
                  admin_token: str = "", seed: int = 1, out_of_order: bool = False,
                  now: Callable[[], datetime] | None = None,
                  extra_state: Callable[[], dict[str, Any]] | None = None,
-                 agent_queues: tuple[str, ...] = ("support",), provider: str = "twilio") -> None:
+                 agent_queues: tuple[str, ...] = ("support",), provider: str = "twilio",
+                 chaos_seed: int | None = None, behind: Callable[[], dict[str, Any]] | None = None) -> None:
         # Which provider it behaves like: "twilio" (TwiML, HMAC signatures) or "telnyx" (TeXML,
         # Ed25519 signatures with its own key, the TeXML REST shape, v3: call ids, sip: agents).
         self.provider = provider
@@ -65,6 +63,9 @@ class SimNetwork:
         self.pace = pace
         self.duplicate_status = duplicate_status
         self.out_of_order = out_of_order  # the call's status callback overtakes its <Dial> action
+        # Seeded disorder: a bridge's events concurrent, late, duplicated, in any order (devstack/network/chaos.py)
+        self.chaos = Chaos(chaos_seed, pace) if chaos_seed is not None else None
+        self.behind = behind  # what stands behind Holdfast (the stack's table stream), for /sim/log
         self.admin_token = admin_token
         self.rng = random.Random(seed)
         self.calls: dict[str, Call] = {}
@@ -79,7 +80,7 @@ class SimNetwork:
         self.latencies: list[float] = []  # seconds per webhook round trip
         self.lock = threading.RLock()
         self.http = requests.Session()
-        self.server = ThreadingHTTPServer((host, port), self._handler())
+        self.server = ThreadingHTTPServer((host, port), handler_for(self))
         self.url = f"http://{host}:{self.server.server_address[1]}"
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -113,6 +114,8 @@ class SimNetwork:
         started = time.perf_counter()
         reply = self.http.post(url, data=body, headers=headers, timeout=30)
         self.latencies.append(time.perf_counter() - started)
+        if self.chaos is not None:
+            self.chaos.answered(url, reply.status_code, reply.text)
         if reply.status_code != 200:
             raise RuntimeError(f"webhook {url} answered {reply.status_code}: {reply.text[:200]}")
         return reply.text
@@ -186,6 +189,9 @@ class SimNetwork:
         return self.dialect.agent_contact(name)
 
     def _outbound(self, call: Call, params: dict[str, str]) -> None:
+        agent = call.party.name if isinstance(call.party, Agent) and self.chaos is not None else None
+        if agent is not None:
+            self.chaos.ring(agent, call.sid)  # type: ignore[union-attr]
         try:
             if not self.rings_and_answers(call, float(params.get("Timeout", 25))):
                 call.state = "no-answer"
@@ -206,14 +212,18 @@ class SimNetwork:
             pass
         except Exception:  # noqa: BLE001
             log.exception("outbound call failed")
+        finally:
+            if agent is not None:
+                self.chaos.hang(agent, call.sid)  # type: ignore[union-attr]
         if call.state not in ("no-answer", "busy", "failed"):
             call.state = "completed"
         self.end(call)
 
-    def rings_and_answers(self, call: Call, timeout: float) -> bool:
+    def rings_and_answers(self, call: Call, timeout: float, caller: Call | None = None) -> bool:
+        """Whether the party answers; a `caller` who hangs up meanwhile ends the ringing (Gone)."""
         party = call.party
         call.state = "ringing"
-        self.sleep(call, 2.0)
+        self.sleep(caller or call, 2.0)
         if isinstance(party, Agent):
             return self.rng.random() < party.answer
         if isinstance(party, Phone):
@@ -426,42 +436,77 @@ class SimNetwork:
         name = other.name if isinstance(other, Agent) else name  # an agent by name, however it was dialed
         leg = Call(self.sid(), "outbound-dial", call.to, name, None, other)
         call.transcript.append(f"(dialing {target.tag.lower()} {name})")
-        if other is not None:
-            self._leg_event(call, leg, target, "ringing")
-        answered = other is not None and self.rings_and_answers(leg, float(verb.get("timeout", "20")))
-        talked, hung_up = 0.0, False
-        if answered:
-            self._leg_event(call, leg, target, "answered")
-            call.transcript.append(f"(connected to {name})")
-            call.connected = True
-            handle = other.handle_seconds if isinstance(other, Agent) else (
-                call.party.handle_seconds if isinstance(call.party, Agent) else 30.0)
-            start = time.monotonic()
+        handle = other.handle_seconds if isinstance(other, Agent) else (
+            call.party.handle_seconds if isinstance(call.party, Agent) else 30.0)
+        # the phone's side of the bridge (the caller's number, or the customer a callback rings) names it
+        phone = call.frm if call.direction == "inbound" else call.to
+        plan = self.chaos.plan(phone, name, 2.0, handle) if self.chaos is not None else None
+        later: list[Callable[[], object]] = []  # with chaos: the bridge's events, posted scattered
+        if plan is not None and plan.hang_up_after is not None:
+            timer = threading.Timer(plan.hang_up_after * self.pace, self.hang_up, args=(call.sid,))
+            timer.daemon = True
+            timer.start()
+        if isinstance(other, Agent) and self.chaos is not None:
+            self.chaos.ring(other.name, leg.sid)
+        talked, hung_up, answered = 0.0, False, False
+        try:
+            if other is not None:
+                self._leg_event(call, leg, target, "ringing", plan)
             try:
-                self.sleep(call, self.rng.expovariate(1 / handle) if handle else 0)
+                answered = other is not None and self.rings_and_answers(leg, float(verb.get("timeout", "20")), call)
             except Gone:
-                hung_up = True  # the caller ended the conversation: Twilio still reports the Dial
-            finally:
-                talked = (time.monotonic() - start) / self.pace
-                call.connected = False
+                hung_up = True  # the caller hung up while the agent's phone rang: the Dial still ends
+            if answered:
+                self._leg_event(call, leg, target, "answered", plan)
+                call.transcript.append(f"(connected to {name})")
+                call.connected = True
+                start = time.monotonic()
+                try:
+                    rng = plan.rng if plan is not None else self.rng
+                    self.sleep(call, rng.expovariate(1 / handle) if handle else 0)
+                except Gone:
+                    hung_up = True  # the caller ended the conversation: Twilio still reports the Dial
+                finally:
+                    talked = (time.monotonic() - start) / self.pace
+                    call.connected = False
+        finally:
+            if isinstance(other, Agent) and self.chaos is not None:
+                self.chaos.hang(other.name, leg.sid)
         status = "completed" if answered else "no-answer"
-        self._leg_event(call, leg, target, "completed", status)
+        self._leg_event(call, leg, target, "completed", plan, status, later)
         action = verb.get("action")
+        dial_end = self.call_params(call, DialCallStatus=status, DialCallSid=leg.sid, DialCallDuration=str(int(talked)))
+        if plan is not None:
+            # the agent left or the caller did: both are gone at once, and everything about it is posted
+            # together, in any order, some twice, some late (the Dial's reply is Hangup: nothing to run)
+            with self.lock:
+                call.reported = True  # the call's status callback is one of the scattered events
+            call.state = "completed"
+            call.ended.set()
+            status_url = call.status_url
+            ended = self.call_params(call, CallDuration=str(int((time.monotonic() - call.started) / self.pace)))
+            if action:
+                later.append(lambda: self.post(action, dial_end))
+            if status_url:
+                later.append(lambda: self.post(status_url, ended, event=True))
+            self.chaos.scatter(plan.rng, later)  # type: ignore[union-attr]
+            raise Gone()
         reply = None
         if self.out_of_order and call.status_url:
             saved, call.state = call.state, "completed"
             self.send_status(call)
             call.state = saved
         if action:
-            reply = self.post(action, self.call_params(call, DialCallStatus=status, DialCallSid=leg.sid,
-                                                       DialCallDuration=str(int(talked))))
+            reply = self.post(action, dial_end)
         if hung_up:
             raise Gone()
         return reply
 
-    def _leg_event(self, call: Call, leg: Call, target: ET.Element, event: str, status: str = "") -> None:
+    def _leg_event(self, call: Call, leg: Call, target: ET.Element, event: str, plan: BridgePlan | None = None,
+                   status: str = "", later: list[Callable[[], object]] | None = None) -> None:
         """The dialled leg's status callback, as the noun's statusCallbackEvent asked for it (TwiML:
-        Twilio and Telnyx; a Vonage connect's events come from its action instead)."""
+        Twilio and Telnyx; a Vonage connect's events come from its action instead). With a chaos `plan`:
+        scattered (late, maybe twice), or added to `later`, scattered with the bridge's end."""
         url = target.get("statusCallback")
         if not url or event not in target.get("statusCallbackEvent", "").split() or not self.dialect.leg_events:
             return
@@ -469,6 +514,10 @@ class SimNetwork:
         params = {"CallSid": leg.sid, "ParentCallSid": call.sid, "From": call.to, "To": leg.to, "Caller": call.to,
                   "Called": leg.to, "Direction": "outbound-dial", "CallStatus": state,
                   "CallbackSource": "call-progress-events"}
+        if plan is not None:
+            send = lambda: self.post(url, params, event=True)  # noqa: E731
+            later.append(send) if later is not None else self.chaos.scatter(plan.rng, [send])  # type: ignore[union-attr]
+            return
         try:
             self.post(url, params, event=True)
         except Exception:  # noqa: BLE001 - a status callback's failure never stops the call
@@ -494,6 +543,17 @@ class SimNetwork:
                 log.exception("demo state failed")
         return state
 
+    def log(self) -> dict[str, Any]:
+        """Every call so far (whom it reached, whether it ever talked to an agent) and, with --chaos-seed,
+        what the phones noticed (devstack/network/chaos.py): for tests that judge a whole run."""
+        calls = sorted(list(self.calls.values()), key=lambda c: c.started)
+        return {"calls": [{"sid": c.sid, "direction": c.direction, "from": c.frm, "to": c.to, "ended": c.ended.is_set(),
+                           "talked_to": [t[len("(connected to "):-1] for t in c.transcript
+                                         if t.startswith("(connected to ")],
+                           "agent": isinstance(c.party, Agent)} for c in calls],
+                "chaos": self.chaos.report() if self.chaos is not None else None,
+                "stream": self.behind() if self.behind is not None else None}
+
     def set_agent(self, name: str, status: str, handle_seconds: float = 60.0) -> dict[str, Any]:
         agent = self.agents.setdefault(name, Agent(name, handle_seconds))
         reply = self.http.post(f"{self.holdfast_url}/agents/{name}/status", timeout=10,
@@ -506,66 +566,3 @@ class SimNetwork:
                 agent.since = self.now().strftime("%Y-%m-%dT%H:%M:%SZ")
             agent.status = body["agent"]["status"]
         return body
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        net = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _send(self, status: int, body: Any, kind: str = "application/json") -> None:
-                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802
-                if self.path == "/":
-                    self._send(200, PAGE.read_text(encoding="utf-8"), "text/html; charset=utf-8")
-                elif self.path == "/sim/state":
-                    self._send(200, net.state())
-                elif (reply := twilio.rest_get(net, self.path)) is not None:
-                    self._send(*reply)
-                else:
-                    self._send(404, {"error": "not found"})
-
-            def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                form = dict(parse_qsl(raw, keep_blank_values=True))
-                try:
-                    body = json.loads(raw) if self.headers.get("Content-Type", "").startswith("application/json") else {}
-                except ValueError:
-                    body = {}
-                path = self.path
-                reply = None
-                for provider in (vonage, telnyx, twilio):  # each provider's REST shape
-                    reply = reply or provider.rest_post(net, path, form, body)
-                if reply is not None:
-                    self._send(*reply)
-                elif path == "/sim/call":
-                    model = CallerModel(voicemail=True) if body.get("voicemail") else None
-                    call = net.dial_in(body.get("from", "+14155550100"), body.get("to", "+18005550100"), model)
-                    self._send(200, {"sid": call.sid})
-                elif m := re.fullmatch(r"/sim/calls/([^/]+)/(press|hangup)", path):
-                    if m.group(1) not in net.calls:
-                        self._send(404, {"error": "no such call"})
-                    elif m.group(2) == "press":
-                        net.press(m.group(1), str(body.get("digits", "")))
-                        self._send(200, {"ok": True})
-                    else:
-                        net.hang_up(m.group(1))
-                        self._send(200, {"ok": True})
-                elif m := re.fullmatch(r"/sim/agents/([A-Za-z0-9_.-]+)", path):
-                    self._send(200, net.set_agent(m.group(1), str(body.get("status", "available")),
-                                                  float(body.get("handle_seconds", 60))))
-                else:
-                    self._send(404, {"error": "not found"})
-
-            def do_PUT(self) -> None:  # noqa: N802 - Vonage's transfer of a live call
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                self._send(*vonage.rest_put(net, self.path, raw))
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler

@@ -14,7 +14,7 @@ def test_dashboard_and_alarms_use_emitted_metrics_and_fixed_dimensions() -> None
     resources = load_template()["Resources"]
     alarms = {k for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm"}
     assert alarms == {"UnrecoveredLostCallsAlarm", "CallbacksFailingAlarm", "DialQueueAgeAlarm",
-                      "WorkflowFailuresAlarm"}
+                      "WorkflowFailuresAlarm", "StreamDeadLettersAlarm"}
     used = set()
     for name in alarms:
         for query in resources[name]["Properties"].get("Metrics", []):

@@ -42,3 +42,28 @@ def test_least_privilege_roles() -> None:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert not any(a.endswith("*") for a in actions), (role, actions)
                 assert statement["Resource"] != "*", role
+
+
+def test_the_table_stream_never_stalls_behind_a_record() -> None:
+    """Issue 21: a record whose handler keeps failing is retried a bounded number of times (bisecting
+    the batch to find it), then described on a dead-letter queue whose alarm tells a person; the role
+    the mapping runs as may send there. The local poller gives up after as many tries."""
+    import yaml
+
+    from devstack.pollers import StreamPoller
+
+    app = yaml.safe_load((INFRA / "app.yaml").read_text(encoding="utf-8"))
+    mapping = app["Resources"]["TableStream"]["Properties"]["Events"]["TableStreamDynamodbEventSource"]["Properties"]
+    assert (mapping["MaximumRetryAttempts"], mapping["BisectBatchOnFunctionError"]) == (5, True)
+    assert mapping["DestinationConfig"]["OnFailure"] == {"Type": "SQS",
+                                                         "Destination": {"Fn::GetAtt": ["StreamDeadLetters", "Arn"]}}
+    resources = load_template()["Resources"]
+    assert resources["StreamDeadLetters"]["Type"] == "AWS::SQS::Queue"
+    alarm = resources["StreamDeadLettersAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Threshold"], alarm["AlarmActions"]) == (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", 0, [{"Ref": "AlarmTopic"}])
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["StreamDeadLetters", "QueueName"]}}]
+    sends = [s for p in resources["AppRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+             if s["Action"] == "sqs:SendMessage"]
+    assert {"Fn::GetAtt": ["StreamDeadLetters", "Arn"]} in sends[0]["Resource"]
+    assert StreamPoller.MAX_ATTEMPTS == 6

@@ -4,30 +4,20 @@ snapshot the stream keeps (the team, the head) applied the same however often a 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chalicelib import bootstrap
-from chalicelib.adapters.memory import FakeDialer, FixedClock
 from chalicelib.domain import line
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketStatus
 from chalicelib.ports import LineCounts
 from devstack.dynamo_meter import metered
 from tests.helpers import Stream
 
-QUEUES = str(Path(__file__).resolve().parents[1] / "functional" / "queues.json")
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # Monday 10:00 in San Francisco: open
 
 
-@pytest.fixture
-def built(settings, serve):  # type: ignore[no-untyped-def]
-    container = bootstrap.build_aws(replace(settings, queues_file=QUEUES), clock=FixedClock(NOW), dialer=FakeDialer())
-    serve(container)
-    return container
 
 
 @pytest.fixture

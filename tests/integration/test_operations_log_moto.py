@@ -40,7 +40,7 @@ def test_the_local_stream_outlives_a_failed_transaction(aws) -> None:  # type: i
 def test_a_record_whose_handler_fails_is_handed_again_in_order_then_skipped(aws) -> None:  # type: ignore[no-untyped-def]
     """As a Lambda's stream mapping: the shard waits behind a failing record (its batch is retried), so
     nothing is lost to a passing failure and nothing overtakes it; a record that always fails is skipped
-    after MAX_ATTEMPTS."""
+    after MAX_ATTEMPTS (1 + infra/app.yaml's MaximumRetryAttempts, 5) into the dead letters."""
     seen: list[str] = []
     failing = {"FLAKY": 2, "POISON": 10 ** 6}  # failures each key has left
 
@@ -64,6 +64,8 @@ def test_a_record_whose_handler_fails_is_handed_again_in_order_then_skipped(aws)
     handed = [poller.poll_once() for _ in range(StreamPoller.MAX_ATTEMPTS)]
     assert handed == [0] * (StreamPoller.MAX_ATTEMPTS - 1) + [2]  # the last attempt gives up on it
     assert seen == ["FLAKY", "NEXT", "AFTER"] and failing["POISON"] == 10 ** 6 - StreamPoller.MAX_ATTEMPTS
+    # given up: sent to the dead letters (the mapping's on-failure destination), FLAKY never was
+    assert [(d["keys"]["pk"]["S"], d["attempts"]) for d in poller.dead_letters] == [("POISON", 6)]
 
 
 def test_minute_rows_ride_along_and_alerts_are_noted_and_notified_once(aws) -> None:  # type: ignore[no-untyped-def]

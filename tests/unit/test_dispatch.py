@@ -180,14 +180,24 @@ def test_caller_who_hangs_up_while_being_put_through_frees_the_agent(world) -> N
     from chalicelib.adapters.memory import FakeBus
 
     stores, orch, dialer, clock, d = world
+    from chalicelib.domain.dispatch import HANG_UP_GRACE
+
     flow = CallFlow(stores, orch, clock, QUEUES, FakeBus())
+    d.caller_gone = flow.recovery.caller_gone  # as the composition root wires it
     first, second = live(stores, "CA1"), live(stores, "CA2")
     d.agent_event("alice", AV, contact="client:alice", queues=("support",))
     clock.advance(30)
     flow.incoming(CallEvent("CA1", CallStatus.COMPLETED))  # gone before the Dial began: no Dial action
+    ticket = stores.tickets.get(first.id)  # nothing says yet whether they talked: the bridge's result decides
+    assert (ticket.status, ticket.lost_cause, ticket.hung_up_at) == (TicketStatus.CONNECTING, None, clock.now())
+    clock.advance(HANG_UP_GRACE.total_seconds() - 1)
+    d.sweep()
+    assert stores.tickets.get(first.id).status is TicketStatus.CONNECTING  # still within the grace
+    clock.advance(1)
+    d.sweep()  # no result came: the caller never talked to Alice
     ticket = stores.tickets.get(first.id)
-    assert (ticket.status, ticket.lost_cause) == (TicketStatus.ABANDONED, "abandoned")
-    d.ticket_changed("support", first.id, TicketStatus.ABANDONED, TicketStatus.CONNECTING, "alice")  # the stream
+    assert (ticket.status, ticket.lost_cause, ticket.ended_at) == (TicketStatus.ABANDONED, "abandoned",
+                                                                   NOW.replace(second=30))
     assert stores.agents.get_agent("alice").ticket_id == second.id  # freed, and took the next caller
 
 

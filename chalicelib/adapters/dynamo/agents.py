@@ -81,13 +81,16 @@ class DynamoAgents(OnTable, Agents):
                 current = self._agent_item(agent_id)
             if current is not None and is_stale(current.changed_at, bool(current.ticket_id), at):
                 return None
-            if current is not None and current.ticket_id and status is AgentStatus.AVAILABLE:
-                return current.to_agent()  # already reserved: 'available' again changes nothing
+            held = current.ticket_id if current is not None else None  # a reservation ends only through its ticket
+            if held and status is AgentStatus.AVAILABLE:
+                if current.status == AgentStatus.BUSY.value:
+                    return current.to_agent()  # already reserved: 'available' again changes nothing
+                status = AgentStatus.BUSY  # reserved, and available again once it ends
             old_queues = tuple(current.queues or ()) if current else ()
             new_queues = tuple(queues) if queues is not None else old_queues
             item = AgentItem(f"AGENT#{agent_id}", "AGENT", agent_id=agent_id, status=status.value,
                              contact=contact or (current.contact if current else None),
-                             queues=list(new_queues), ticket_id=None, changed_at=at,
+                             queues=list(new_queues), ticket_id=held, changed_at=at,
                              until=None if status is AgentStatus.OFFLINE else until or (current.until if current else None),
                              reason=reason)
             condition = (AgentItem.pk.does_not_exist() if current is None
@@ -100,7 +103,8 @@ class DynamoAgents(OnTable, Agents):
                 tx.save(item, condition=condition)
                 for queue_id in new_queues:
                     tx.save(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}", agent_id=agent_id,
-                                         status=status.value, changed_at=at, until=item.until, reason=reason))
+                                         status=status.value, changed_at=at, until=item.until, reason=reason,
+                                         ticket_id=held))
                 for queue_id in set(old_queues) - set(new_queues):
                     tx.delete(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}"))
 
@@ -112,12 +116,12 @@ class DynamoAgents(OnTable, Agents):
         raise StoreUnavailableError(f"agent {agent_id} kept changing")
 
     def _presence(self, tx: TransactWrite, agent: AgentItem, status: AgentStatus, now: datetime,
-                  ticket_id: str | None = None) -> None:
+                  ticket_id: str | None = None, reason: str | None = None) -> None:
         on_call = PresenceItem.ticket_id.set(ticket_id) if ticket_id else PresenceItem.ticket_id.remove()
+        why = PresenceItem.reason.set(reason) if reason else PresenceItem.reason.remove()
         for queue_id in agent.queues or ():
             tx.update(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent.agent_id}"),
-                      actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now), on_call,
-                               PresenceItem.reason.remove()])
+                      actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now), on_call, why])
 
     def claim(self, ticket_id: str, agent_id: str, now: datetime, agent: Agent | None = None) -> bool:
         if agent is not None:  # the transaction's conditions check it is still available
@@ -135,6 +139,7 @@ class DynamoAgents(OnTable, Agents):
                     TicketItem.status.set(TicketStatus.CONNECTING.value), TicketItem.agent_id.set(agent_id),
                     *leave_line(),
                     TicketItem.leg.remove(), TicketItem.leg_at.remove(),  # a new bridge: no leg event yet
+                    TicketItem.hung_up_at.remove(),
                 ], condition=(TicketItem.status == TicketStatus.WAITING.value) & in_line(p), return_values="ALL_OLD")
                 tx.update(agent_item, actions=[
                     AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
@@ -158,12 +163,14 @@ class DynamoAgents(OnTable, Agents):
         agent = self._agent_item(agent_id)
         if agent is None or agent.ticket_id != ticket_id:
             return False
+        own = agent.status != AgentStatus.BUSY.value  # the agent's own word since the reservation: kept
+        status = AgentStatus(agent.status) if own else status
 
         def write(tx: TransactWrite) -> None:
             tx.update(agent, actions=[AgentItem.status.set(status.value), AgentItem.ticket_id.remove(),
-                                      AgentItem.changed_at.set(now), AgentItem.reason.remove()],
-                      condition=AgentItem.ticket_id == ticket_id)
-            self._presence(tx, agent, status, now)
+                                      AgentItem.changed_at.set(now), *([] if own else [AgentItem.reason.remove()])],
+                      condition=(AgentItem.ticket_id == ticket_id) & (AgentItem.status == agent.status))
+            self._presence(tx, agent, status, now, reason=agent.reason if own else None)
 
         return self.table.transact(write) is None
 
@@ -188,6 +195,11 @@ class DynamoAgents(OnTable, Agents):
         served = Move([TicketItem.status.set(TicketStatus.SERVED.value), TicketItem.ended_at.set(now), *answered],
                       TicketItem.status == TicketStatus.CONNECTING.value)  # CONNECTING is out of the line
         return self.table.let_go(ticket_id, served, call_id)
+
+    def note_hung_up(self, ticket_id: str, at: datetime) -> bool:
+        return self.table.update(ticket_id, [TicketItem.hung_up_at.set(at)], (
+            (TicketItem.kind == TicketKind.LIVE.value) & (TicketItem.status == TicketStatus.CONNECTING.value)
+            & TicketItem.answered_at.does_not_exist() & TicketItem.hung_up_at.does_not_exist()))
 
     def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
                         call_id: str | None = None) -> bool:

@@ -6,7 +6,7 @@ import json
 from typing import Any, Mapping
 
 from ...domain.errors import TicketNotFoundError
-from ...domain.model import Agent, AgentStatus, Ticket, TicketKind, split_ticket_id
+from ...domain.model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus, split_ticket_id
 from ...ports import Arrival, Line, LineCounts, QueueSnapshot
 from .items import line_head
 from .schema import PresenceItem, TicketItem, line_counts, line_keys, open_pk, queue_pk, ticket_sk
@@ -66,6 +66,10 @@ class DynamoLine(OnTable, Line):
 
     def head(self, queue_id: str) -> Ticket | None:
         return line_head(queue_id)
+
+    def first_waiting(self, queue_id: str, limit: int) -> list[Ticket]:
+        return [item.to_ticket() for item in TicketItem.line.query(
+            line_keys(queue_id, 0)[0], limit=limit, filter_condition=TicketItem.status == TicketStatus.WAITING.value)]
 
     def first_live(self, queue_id: str) -> Ticket | None:
         for item in TicketItem.live.query(f"LIVE#{queue_id}", limit=1):

@@ -212,6 +212,7 @@ class TicketItem(_Base):
     recovered_at = UTCDateTimeAttribute(null=True)
     leg = UnicodeAttribute(null=True)
     leg_at = UTCDateTimeAttribute(null=True)
+    hung_up_at = UTCDateTimeAttribute(null=True)  # the caller's call ended while being put through
     bookings = NumberAttribute(default=0)
     told_shape = NumberAttribute(null=True)
     told_scale = NumberAttribute(null=True)
@@ -255,7 +256,7 @@ class TicketItem(_Base):
             wants_callback=bool(self.wants_callback), agent_id=self.agent_id, task_token=self.task_token,
             dial_id=self.dial_id, ended_dial=self.ended_dial, next_attempt_at=self.next_attempt_at, last_outcome=self.last_outcome,
             lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at,
-            leg=self.leg, leg_at=self.leg_at,
+            leg=self.leg, leg_at=self.leg_at, hung_up_at=self.hung_up_at,
             told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0),
             bookings=int(self.bookings or 0),
             joined=None if self.joined_ahead is None else JoinedLine(

@@ -76,12 +76,44 @@ class DynamoStream(OnTable):
         if new is None:
             self.table.client.update_item(**key, UpdateExpression="REMOVE #a")
             return
-        presence = {"s": {"S": _s(new, "status") or AgentStatus.OFFLINE.value}}
-        for short, name in (("at", "changed_at"), ("t", "ticket_id"), ("u", "until")):
-            if _s(new, name):
-                presence[short] = {"S": _s(new, name) or ""}
         self.table.client.update_item(**key, UpdateExpression="SET #a = :p",
-                                      ExpressionAttributeValues={":p": {"M": presence}})
+                                      ExpressionAttributeValues={":p": {"M": _presence(new)}})
+
+    def reconcile(self, queue_id: str) -> int:
+        """Recount what this consumer keeps in the queue's SNAPSHOT from the truth (the minute sweep): the
+        team's presence from its presence rows (one query of the queue's team) and the head from one line
+        query. (The line's counts need none: they move with the tickets.) A record the stream gave up on
+        (its dead letters) leaves the view wrong until then, not for good. Writes only what differs;
+        returns how many fields it corrected."""
+        client, table = self.table.client, TicketItem.Meta.table_name
+        team: dict[str, Any] = {}
+        for page in client.get_paginator("query").paginate(
+                TableName=table, KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"AGENTS#{queue_id}"}}):
+            for item in page["Items"]:
+                if (_s(item, "sk") or "").startswith("AGENT#"):
+                    team[f"agent:{_s(item, 'sk')[len('AGENT#'):]}"] = {"M": _presence(item)}  # type: ignore[index]
+        head = line_head(queue_id)
+        kept = client.get_item(TableName=table, Key=_key(queue_pk(queue_id), SNAPSHOT)).get("Item", {})
+        sets = {name: value for name, value in team.items() if kept.get(name) != value}
+        removes = [name for name in kept if name.startswith("agent:") and name not in team]
+        if head is None and "head_at" in kept:
+            removes.append("head_at")  # nobody waits
+        elif head is not None and head.kind is TicketKind.LIVE:  # (behind a callback: either is right)
+            head_at = TicketItem.created_at.serialize(head.created_at)
+            if _s(kept, "head_at") != head_at:
+                sets["head_at"] = {"S": head_at}
+        if not sets and not removes:
+            return 0
+        names = {f"#n{i}": name for i, name in enumerate([*sets, *removes])}
+        by_name = {name: alias for alias, name in names.items()}
+        expression = " ".join(part for part in (
+            "SET " + ", ".join(f"{by_name[n]} = :v{i}" for i, n in enumerate(sets)) if sets else "",
+            "REMOVE " + ", ".join(by_name[n] for n in removes) if removes else "") if part)
+        values = {f":v{i}": value for i, value in enumerate(sets.values())}
+        client.update_item(TableName=table, Key=_key(queue_pk(queue_id), SNAPSHOT), UpdateExpression=expression,
+                           ExpressionAttributeNames=names, **({"ExpressionAttributeValues": values} if values else {}))
+        return len(names)
 
     def _lost_changed(self, queue_id: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
         """The by-number markers of the lost-call list follow the ticket's lost_pk (the workflow's
@@ -119,6 +151,15 @@ SNAPSHOT = "SNAPSHOT"
 
 def _s(image: Mapping[str, Any] | None, name: str) -> str | None:
     return (image or {}).get(name, {}).get("S")
+
+
+def _presence(image: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An agent's presence as the snapshot keeps it, from its presence row's image."""
+    presence = {"s": {"S": _s(image, "status") or AgentStatus.OFFLINE.value}}
+    for short, name in (("at", "changed_at"), ("t", "ticket_id"), ("u", "until")):
+        if _s(image, name):
+            presence[short] = {"S": _s(image, name) or ""}
+    return presence
 
 
 def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:

@@ -26,12 +26,15 @@ class MemoryAgents(OnTable, Agents):
             current = table.agents.get(agent_id)
             if current and is_stale(current.changed_at, bool(current.ticket_id), at):
                 return None
-            if current and current.ticket_id and status is AgentStatus.AVAILABLE:
-                return current  # already reserved: 'available' again changes nothing
+            held = current.ticket_id if current else None  # a reservation ends only through its ticket
+            if held and status is AgentStatus.AVAILABLE:
+                if current.status is AgentStatus.BUSY:
+                    return current  # already reserved: 'available' again changes nothing
+                status = AgentStatus.BUSY  # reserved, and available again once it ends
             if event_id:
                 table.markers.add(f"EVENT#{event_id}")
             agent = Agent(agent_id, status, tuple(queues) if queues is not None else (current.queues if current else ()),
-                          contact or (current.contact if current else None), None, at,
+                          contact or (current.contact if current else None), held, at,
                           None if status is AgentStatus.OFFLINE else until or (current.until if current else None),
                           reason)
             table.agents[agent_id] = agent
@@ -61,7 +64,8 @@ class MemoryAgents(OnTable, Agents):
             ticket, agent = table.get(ticket_id), table.agents.get(agent_id)  # its own copy is the authority
             if ticket.status is not TicketStatus.WAITING or agent is None or agent.status is not AgentStatus.AVAILABLE:
                 return False
-            table.put(ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id, leg=None, leg_at=None))
+            table.put(ticket.evolve(status=TicketStatus.CONNECTING, agent_id=agent_id, leg=None, leg_at=None,
+                                    hung_up_at=None))
             table.agents[agent_id] = Agent(agent.id, AgentStatus.BUSY, agent.queues, agent.contact, ticket_id, now, agent.until)
             return True
 
@@ -71,7 +75,9 @@ class MemoryAgents(OnTable, Agents):
             agent = table.agents.get(agent_id)
             if agent is None or agent.ticket_id != ticket_id:
                 return False
-            table.agents[agent_id] = Agent(agent.id, status, agent.queues, agent.contact, None, now, agent.until)
+            status = status if agent.status is AgentStatus.BUSY else agent.status  # their own word since
+            table.agents[agent_id] = Agent(agent.id, status, agent.queues, agent.contact, None, now, agent.until,
+                                           agent.reason if status is agent.status else None)
             return True
 
     def requeue(self, ticket_id: str, agent_id: str) -> bool:
@@ -85,6 +91,10 @@ class MemoryAgents(OnTable, Agents):
             answered = table.get(ticket_id).answered_at or answered_at
             return table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING,
                                 status=TicketStatus.SERVED, ended_at=now, answered_at=answered)
+
+    def note_hung_up(self, ticket_id: str, at: datetime) -> bool:
+        return self.table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.kind is TicketKind.LIVE
+                                 and t.answered_at is None and t.hung_up_at is None, hung_up_at=at)
 
     def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
                         call_id: str | None = None) -> bool:

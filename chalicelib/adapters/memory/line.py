@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bisect
 
-from ...domain.model import Ticket, TicketKind
+from ...domain.model import Ticket, TicketKind, TicketStatus
 from ...ports import Arrival, Line, QueueSnapshot
 from .table import OnTable
 
@@ -33,6 +33,11 @@ class MemoryLine(OnTable, Line):
 
     def head(self, queue_id: str) -> Ticket | None:
         return self.table.head(queue_id)
+
+    def first_waiting(self, queue_id: str, limit: int) -> list[Ticket]:
+        with self.table.lock:
+            waiting = [self.table.tickets[tid] for _, _, tid in self.table.waiting.get(queue_id, ())]
+        return [t for t in waiting if t.status is TicketStatus.WAITING][:limit]
 
     def first_live(self, queue_id: str) -> Ticket | None:
         live = self.table.waiting_live.get(queue_id)
