@@ -56,13 +56,14 @@ from __future__ import annotations
 
 from .agents import LIGHT_C2, REGULAR_C2
 from .calibration import BAND_EDGES, CLAMP_FACTOR, SHRINK_WEIGHT, Calibration, band_of, shrunk_levels
-from .events import BusyAgent, QueueEvent, QueueEventKind
+from .events import AGENT_STATES, AWAY, HANDLING, OWN_CALL, WRAP_UP, BusyAgent, QueueEvent, QueueEventKind
 from .linewait import fit_gamma_shape
 from .talk import (HIST_BINS, HIST_MAX_C2, HIST_PRIOR, HIST_RATIO, LearnedTalkTime, TalkHistogram, TalkTime, Window,
                    hist_bin, mean_residual)
+from .presence import Presence
 from .wait import AGE_EDGES, FIT_TAIL, MODEL_CV, WaitEstimator
 
-__all__ = ["AGE_EDGES", "BAND_EDGES", "CLAMP_FACTOR", "FIT_TAIL", "HIST_BINS", "HIST_MAX_C2", "HIST_PRIOR", "HIST_RATIO",
+__all__ = ["AGENT_STATES", "AGE_EDGES", "AWAY", "HANDLING", "OWN_CALL", "Presence", "WRAP_UP", "BAND_EDGES", "CLAMP_FACTOR", "FIT_TAIL", "HIST_BINS", "HIST_MAX_C2", "HIST_PRIOR", "HIST_RATIO",
            "LIGHT_C2", "MODEL_CV", "REGULAR_C2", "SHRINK_WEIGHT", "BusyAgent", "Calibration", "LearnedTalkTime",
            "QueueEvent", "QueueEventKind", "TalkHistogram", "TalkTime", "WaitEstimator", "Window", "band_of",
            "fit_gamma_shape", "hist_bin", "mean_residual", "shrunk_levels"]

@@ -18,8 +18,14 @@ class _Agents:
     """Busy agents grouped by elapsed time, and agents expected to sign in: M(t) and its variance."""
 
     def __init__(self, talk: TalkTime | LearnedTalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
-                 trust: float = 1.0) -> None:
+                 trust: float = 1.0, returning: Sequence[tuple[float, TalkTime, float]] = ()) -> None:
         self.talk = talk
+        # agents away, in wrap-up or on a call of their own: (time in the state, its learned duration,
+        # sign-off in): free for the line when the state ends, at its residual (see `_returned`)
+        self.returning: list[tuple[TalkTime, float, float, float, float]] = []  # (dist, a, S(a), E min(X, a), h)
+        for a, dist, h in returning:
+            a = max(0.0, a)
+            self.returning.append((dist, a, max(dist.sf(a), 1e-300), dist.lim_mean(a), h))
         self._bump_weight = min(1.0, max(0.0, (talk.c2 - 0.1) / 0.2))  # see `_agent`
         self._fast = not talk.lognormal and talk.pure is not None and talk.c2 <= LIGHT_C2  # see `_agent_hist`
         # agents expected to sign in (seconds from now): a free agent then, fresh calls after
@@ -63,11 +69,13 @@ class _Agents:
                 self.groups.append((n, e, h, sa, talk.lim_mean(e), self._spread(e, sa)))
         # agents who will still be serving a talk time from now: they set the pace of the line
         self.capacity = sum(g[0] for g in self.groups if g[2] >= talk.m)
+        self.capacity += sum(1.0 for dist, a, sa, psi, h in self.returning
+                             if h >= talk.m and (dist.m - psi) / sa - a < talk.m)  # back within a talk time
         # Once every current call has surely ended (and nobody signs off or in), each agent's expected
         # count is the straight line 1 + (t + kappa m - r)/m (regular or exponential-like talk times):
         # estimates far down the line then cost O(1) per step.
         self.linear_after = math.inf
-        if talk.c2 <= LIGHT_C2 and not self.regular and not self.joining and all(g[2] == math.inf for g in self.groups):
+        if talk.c2 <= LIGHT_C2 and not self.regular and not self.joining and not self.returning and all(g[2] == math.inf for g in self.groups):
             self.linear_after = max((done for _, done in self._lines), default=0.0) - talk.kappa * talk.m
             n_total = sum(g[0] for g in self.groups)
             r_sum = sum(g[0] * r for g, (r, _) in zip(self.groups, self._lines))
@@ -76,6 +84,36 @@ class _Agents:
             self._slope = n_total / talk.m
             self._base = n_total * (1.0 + talk.kappa) - r_sum / talk.m  # M(t) = base + slope t
             self._var_base = spread_sum + talk.c2 * (self._base - n_total)
+
+    @staticmethod
+    def _returned(dist: TalkTime, a: float, sa: float, psi_a: float, t: float) -> tuple[float, float]:
+        """(G(t), I(t)) of a state that has lasted a: P(it ends within t) and the integral of that over [0, t]."""
+        if t <= 0:
+            return 0.0, 0.0
+        if sa < 1e-12:  # far beyond the durations seen: back within about a tenth of the mean
+            rho = 0.1 * dist.m
+            g = 1.0 - math.exp(-t / rho)
+            return g, t - rho * g
+        return 1.0 - dist.sf(a + t) / sa, t - (dist.lim_mean(a + t) - psi_a) / sa
+
+    def _returns(self, t: float) -> tuple[float, float]:
+        """Departures within t from agents not serving now: each is free once when their state ends
+        (at D), then takes fresh calls, counted from D's mean given D <= t."""
+        talk = self.talk
+        mean = var = 0.0
+        for dist, a, sa, psi_a, h in self.returning:
+            g, integral = self._returned(dist, a, sa, psi_a, min(t, h))
+            if g <= 1e-12:
+                continue
+            after = min(t, h) - integral / g  # from the mean return (given it came) to t
+            if self.regular:
+                m_i, v_i = self._agent_regular(0.0, 1.0, 0.0, after, talk.m, talk.c2 * talk.m ** 2)
+            else:
+                g2, renewals = self._agent(0.0, 1.0, 0.0, after)
+                m_i, v_i = g2 + renewals, g2 * (1.0 - g2) + talk.c2 * renewals
+            mean += g * (1.0 + m_i)
+            var += g * (1.0 - g) * (1.0 + m_i) ** 2 + g * v_i
+        return mean, var
 
     def _residual(self, e: float | None, sa: float) -> tuple[float, float]:
         """Mean and variance of the residual talk time of a call that has lasted e (None: unknown)."""
@@ -152,6 +190,10 @@ class _Agents:
                     m_i, v_i = self._agent_regular(0.0, 1.0, 0.0, t - d, talk.m, talk.c2 * talk.m ** 2)
                     mean += n * (1.0 + m_i)
                     var += n * v_i
+            if self.returning:
+                m_r, v_r = self._returns(t)
+                mean += m_r
+                var += v_r
             return mean, var
         for n, e, h, sa, psi_a, spread in self.groups:
             g, renewals = self._agent(e, sa, psi_a, min(t, h))
@@ -163,6 +205,10 @@ class _Agents:
                 g, renewals = self._agent(0.0, 1.0, 0.0, t - d)
                 mean += n * (1.0 + g + renewals)
                 var += n * (g * (1.0 - g) + talk.c2 * renewals)
+        if self.returning:
+            m_r, v_r = self._returns(t)
+            mean += m_r
+            var += v_r
         return mean, var
 
     def first_departure(self, scale: float, points: int = 400,
@@ -198,6 +244,8 @@ class _Agents:
                     z = (math.log(e + (t if t < h else h)) - mu) * inv
                     log_alive += n * (math.log(max(0.5 * math.erfc(z), 1e-300)) - log_sa)
                 alive *= math.exp(log_alive)
+            for dist, a, sa, psi_a, h in self.returning:  # an agent back from their state takes the caller
+                alive *= 1.0 - self._returned(dist, a, sa, psi_a, min(t, h))[0]
             if any(t >= d for d in joins):
                 alive = 0.0
             m1 += step * (previous + alive) / 2.0
