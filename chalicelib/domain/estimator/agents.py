@@ -10,6 +10,7 @@ from .events import BusyAgent
 from .talk import HIST_BINS, LearnedTalkTime, TalkTime, _HIST_ILR, _SQRT2
 
 
+STALE = 1e-4  # a state lasting beyond this survival is taken as of unknown age (see `_Agents`)
 REGULAR_C2 = 0.1  # talk times up to this squared cv count later calls as sums (see `_Agents._agent_regular`)
 LIGHT_C2 = 1.5  # talk times up to this squared cv count their next call exactly (see `_Agents._agent`)
 
@@ -21,11 +22,16 @@ class _Agents:
                  trust: float = 1.0, returning: Sequence[tuple[float, TalkTime, float]] = ()) -> None:
         self.talk = talk
         # agents away, in wrap-up or on a call of their own: (time in the state, its learned duration,
-        # sign-off in): free for the line when the state ends, at its residual (see `_returned`)
+        # sign-off in): free for the line when the state ends, at its residual (see `_returned`). A time
+        # in the state beyond what its durations make plausible (a state left set?), or none (negative),
+        # says nothing: the agent is taken as anywhere in it (its equilibrium residual).
         self.returning: list[tuple[TalkTime, float, float, float, float]] = []  # (dist, a, S(a), E min(X, a), h)
         for a, dist, h in returning:
-            a = max(0.0, a)
-            self.returning.append((dist, a, max(dist.sf(a), 1e-300), dist.lim_mean(a), h))
+            sa = dist.sf(a) if a >= 0 else 0.0
+            if sa < STALE:
+                self.returning.append((dist, -1.0, 1.0, 0.0, h))
+            else:
+                self.returning.append((dist, a, sa, dist.lim_mean(a), h))
         self._bump_weight = min(1.0, max(0.0, (talk.c2 - 0.1) / 0.2))  # see `_agent`
         self._fast = not talk.lognormal and talk.pure is not None and talk.c2 <= LIGHT_C2  # see `_agent_hist`
         # agents expected to sign in (seconds from now): a free agent then, fresh calls after
@@ -69,8 +75,8 @@ class _Agents:
                 self.groups.append((n, e, h, sa, talk.lim_mean(e), self._spread(e, sa)))
         # agents who will still be serving a talk time from now: they set the pace of the line
         self.capacity = sum(g[0] for g in self.groups if g[2] >= talk.m)
-        self.capacity += sum(1.0 for dist, a, sa, psi, h in self.returning
-                             if h >= talk.m and (dist.m - psi) / sa - a < talk.m)  # back within a talk time
+        self.capacity += sum(1.0 for dist, a, sa, psi, h in self.returning  # (back within a talk time)
+                             if h >= talk.m and (a < 0 or (dist.m - psi) / sa - a < talk.m))
         # Once every current call has surely ended (and nobody signs off or in), each agent's expected
         # count is the straight line 1 + (t + kappa m - r)/m (regular or exponential-like talk times):
         # estimates far down the line then cost O(1) per step.
@@ -90,10 +96,9 @@ class _Agents:
         """(G(t), I(t)) of a state that has lasted a: P(it ends within t) and the integral of that over [0, t]."""
         if t <= 0:
             return 0.0, 0.0
-        if sa < 1e-12:  # far beyond the durations seen: back within about a tenth of the mean
-            rho = 0.1 * dist.m
-            g = 1.0 - math.exp(-t / rho)
-            return g, t - rho * g
+        if a < 0:  # anywhere in the state: the equilibrium residual
+            lm = dist.lim_mean(t)
+            return lm / dist.m, (t * lm - 0.5 * dist.lim_second(t)) / dist.m
         return 1.0 - dist.sf(a + t) / sa, t - (dist.lim_mean(a + t) - psi_a) / sa
 
     def _returns(self, t: float) -> tuple[float, float]:
@@ -105,7 +110,7 @@ class _Agents:
             g, integral = self._returned(dist, a, sa, psi_a, min(t, h))
             if g <= 1e-12:
                 continue
-            after = min(t, h) - integral / g  # from the mean return (given it came) to t
+            after = integral / g  # from the mean return (given it came) to t
             if self.regular:
                 m_i, v_i = self._agent_regular(0.0, 1.0, 0.0, after, talk.m, talk.c2 * talk.m ** 2)
             else:

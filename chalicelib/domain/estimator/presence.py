@@ -13,7 +13,7 @@ from .talk import TalkTime, Window
 
 # Prior (mean seconds, cv) of each state's duration, counted as PRIOR_WEIGHT observations: a break
 # about a quarter of an hour, a wrap-up a minute, a call of one's own five.
-PRIORS = {AWAY: (900.0, 1.0), WRAP_UP: (60.0, 1.0), OWN_CALL: (300.0, 1.0)}
+PRIORS = {AWAY: (900.0, 1.0), WRAP_UP: (60.0, 1.0), OWN_CALL: (300.0, 1.0)}  # (own calls: see `duration`)
 PRIOR_WEIGHT = 2.0
 REASON_WEIGHT = 5.0  # an away reason's own durations count once they weigh this many (shrinkage)
 
@@ -48,10 +48,14 @@ class Presence:
             window.scale(keep)
         self.wraps *= keep
 
-    def duration(self, state: str, reason: str | None = None) -> TalkTime:
+    def duration(self, state: str, reason: str | None = None, talk: Window | None = None) -> TalkTime:
         """The state's duration as a lognormal: an away reason's own, shrunk toward the queue's away
-        time by weight (REASON_WEIGHT pseudo-observations of it)."""
-        pooled = self.windows.get(state) or Window.prior(*PRIORS.get(state, PRIORS[AWAY]), PRIOR_WEIGHT)
+        time by weight (REASON_WEIGHT pseudo-observations of it). A call of an agent's own is taken
+        as long as the queue's calls (`talk`) until some have been seen."""
+        pooled = self.windows.get(state)
+        if pooled is None:
+            pooled = talk if state == OWN_CALL and talk is not None else Window.prior(*PRIORS.get(state, PRIORS[AWAY]),
+                                                                                        PRIOR_WEIGHT)
         own = self.windows.get(f"{AWAY}:{reason}") if state == AWAY and reason else None
         if own is None:
             return TalkTime(pooled.mean, pooled.cv2)

@@ -310,8 +310,8 @@ class WaitEstimator:
             if agent.state == HANDLING:
                 agents.append(agent)
             else:  # back when the state's learned duration (given how long it has lasted) is over
-                returning.append((agent.elapsed if agent.elapsed is not None else 0.0,
-                                  self.presence.duration(agent.state, agent.reason),
+                returning.append((agent.elapsed if agent.elapsed is not None else -1.0,
+                                  self.presence.duration(agent.state, agent.reason, self.talk_long),
                                   math.inf if agent.leaves_in is None else max(0.0, agent.leaves_in)))
         own_calls = sum(agent.state == OWN_CALL for agent in busy or ())  # (they count among `servers`)
         agents += [BusyAgent(0.0)] * idle  # idle agents take the first `idle` callers now: fresh calls
