@@ -1,7 +1,7 @@
 """The call flow against fakes: every branch a caller can reach."""
 from __future__ import annotations
-import re
 
+import re
 from datetime import datetime, timezone
 
 import pytest
