@@ -232,8 +232,10 @@ class _Agents:
         t = 0.0
         joins = [d_sum / n for n, d_sum in self.joining.values()]
         talk = self.talk
-        fast = [(n, e, h, math.log(sa)) for n, e, h, sa, _, _ in self.groups
-                if talk.lognormal and e is not None and sa >= 1e-12]
+        fast = [(n, e, h) for n, e, h, sa, _, _ in self.groups if talk.lognormal and e is not None and sa >= 1e-12]
+        log_sa_total = sum(n * math.log(2.0 * sa) for n, e, h, sa, _, _ in self.groups
+                           if talk.lognormal and e is not None and sa >= 1e-12)
+        log, erfc = math.log, math.erfc
         slow = [g for g in self.groups if not (talk.lognormal and g[1] is not None and g[3] >= 1e-12)]
         mu, inv = talk.mu, 1.0 / (talk.s * _SQRT2)
         for i in range(1, points + 1):
@@ -244,10 +246,10 @@ class _Agents:
             for n, e, h, sa, psi_a, _ in slow:
                 alive *= (1.0 - self._first(e, sa, psi_a, min(t, h))[0]) ** n
             if fast:  # lognormal calls in progress: their survival alone, inlined (the loop's cost)
-                log_alive = 0.0
-                for n, e, h, log_sa in fast:
-                    z = (math.log(e + (t if t < h else h)) - mu) * inv
-                    log_alive += n * (math.log(max(0.5 * math.erfc(z), 1e-300)) - log_sa)
+                log_alive = -log_sa_total  # sum of n ln(S(e + t) / S(e)), S = erfc(z) / 2
+                for n, e, h in fast:
+                    v = erfc((log(e + (t if t < h else h)) - mu) * inv)
+                    log_alive += n * log(v if v > 1e-300 else 1e-300)
                 alive *= math.exp(log_alive)
             for dist, a, sa, psi_a, h in self.returning:  # an agent back from their state takes the caller
                 alive *= 1.0 - self._returned(dist, a, sa, psi_a, min(t, h))[0]
