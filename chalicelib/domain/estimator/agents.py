@@ -352,6 +352,9 @@ class _Agents:
         taken as normal with continuity correction (N: mean M(t), variance V(t); A: Poisson-like, its
         mean growing at `theta` per caller still ahead), integrated on a grid around `near` (~E T)."""
         target = n + 0.5
+        # (on a plateau of M, where regular departures pause, M' says nothing of the spread: at least a
+        # quarter of the average rate sets the grid)
+        slope = max(slope, 0.25 * (n + 1) / max(near, 1e-9))
         spread = math.sqrt(max(self.count(near)[1] + theta * near * n, 1e-6)) / max(slope, 1e-9)
         lo = max(0.0, near - 6.0 * spread - 1.0 / max(slope, 1e-9))
         hi = near + 6.0 * spread + 1.0

@@ -13,7 +13,7 @@ from .talk import TalkTime, Window
 
 # Prior (mean seconds, cv) of each state's duration, counted as PRIOR_WEIGHT observations: a break
 # about a quarter of an hour, a wrap-up a minute, a call of one's own five.
-PRIORS = {AWAY: (900.0, 1.0), WRAP_UP: (60.0, 1.0), OWN_CALL: (300.0, 1.0)}  # (own calls: see `duration`)
+PRIORS = {AWAY: (900.0, 0.5), WRAP_UP: (60.0, 1.0), OWN_CALL: (300.0, 1.0)}  # (own calls: see `duration`)
 PRIOR_WEIGHT = 2.0
 REASON_WEIGHT = 5.0  # an away reason's own durations count once they weigh this many (shrinkage)
 

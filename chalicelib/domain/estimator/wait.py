@@ -304,7 +304,6 @@ class WaitEstimator:
         if idle > ahead:
             return WaitEstimate.zero()
         n = ahead - idle
-        s = max(1, servers if servers is not None else self.staffed)
         agents, returning = [], []
         for agent in busy or ():
             if agent.state == HANDLING:
@@ -314,6 +313,8 @@ class WaitEstimator:
                                   self.presence.duration(agent.state, agent.reason, self.talk_long),
                                   math.inf if agent.leaves_in is None else max(0.0, agent.leaves_in)))
         own_calls = sum(agent.state == OWN_CALL for agent in busy or ())  # (they count among `servers`)
+        # nobody serving while some agents are away is a team that comes back, not an unknown one
+        s = max(0 if returning else 1, servers if servers is not None else self.staffed)
         agents += [BusyAgent(0.0)] * idle  # idle agents take the first `idle` callers now: fresh calls
         agents += [BusyAgent(None)] * max(0, s - len(agents) - own_calls)  # signed in, nothing known
         c2 = self.talk_long.cv2
