@@ -46,7 +46,14 @@ The model, in three parts:
    levels (not toward the pooled calibration, which is mostly another band's error) and clamped,
    so that few or one-sided outcomes cannot run away (issue 9 item 20).
 
+Agents not serving (away with a reason, in wrap-up, on a call of their own: `BusyAgent.state`) are
+free for the line when their state's learned length, given how long it has lasted, is over
+(`presence`); a Holdfast call is followed by the learned wrap-up as often as one was seen. Priority
+classes: a lower class's wait stretches by the share of departures the classes above take as they
+come, and each class's ranges are calibrated per band, shrunk toward the band's levels.
+
 The rooms: `events` (what is observed), `talk` (talk-time models), `agents` (busy agents: departures),
+`presence` (agents' other states),
 `linewait` (the stages and the gamma fit), `calibration` (bands and levels), `wait` (WaitEstimator and
 its state).
 
