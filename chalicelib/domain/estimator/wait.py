@@ -4,14 +4,14 @@ calibrated range and the probability of being served), and its state as a few nu
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..ewt import WaitEstimate, gamma_quantile
 from .agents import _Agents
 from .calibration import BAND_EDGES, Calibration, band_of, shrunk_levels
 from .events import HANDLING, OWN_CALL, BusyAgent, QueueEvent, QueueEventKind
-from .presence import Presence
 from .linewait import _stages, fit_gamma_shape
+from .presence import Presence
 from .talk import HIST_MAX_C2, LearnedTalkTime, TalkHistogram, TalkTime, Window, _SQRT2
 
 
@@ -377,13 +377,14 @@ class WaitEstimator:
         mean = max(t + max(-0.5 * t, min(jensen, t)), 1e-3)
         return answer(mean, var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t), klass=klass)
 
-    def _stretched(self, factor: float, rho: float):  # type: ignore[no-untyped-def]
+    def _stretched(self, factor: float, rho: float) -> Callable[..., WaitEstimate]:
         """`_answer` for a wait stretched by `factor` (callers of classes above taking a share rho of
-        the departures): mean and quantiles scaled, the variance too, plus their arrivals' Poisson noise."""
+        the departures): mean and quantiles scaled, the variance too, plus their arrivals' Poisson noise
+        (about rate_above * wait in departures, each worth the stretched time per departure)."""
         def answer(mean: float, var: float, n: int, coverage: float, p_served: float,
                    quantiles: tuple[float, float, float] | None = None, klass: int | None = None) -> WaitEstimate:
             stretched = mean * factor
-            extra = rho * factor * stretched * mean / max(n + 1, 1)  # ~ rate_above * wait / rate^2
+            extra = rho * factor * stretched * mean / max(n + 1, 1)
             q = None if quantiles is None else (quantiles[0], quantiles[1] * factor, quantiles[2] * factor)
             return self._answer(stretched, var * factor * factor + extra, n, coverage, p_served, q, klass)
         return answer
