@@ -18,6 +18,9 @@ LIGHT_C2 = 1.5  # talk times up to this squared cv count their next call exactly
 class _Agents:
     """Busy agents grouped by elapsed time, and agents expected to sign in: M(t) and its variance."""
 
+    FINE = 16  # the first departure's steps per scale up to 2 scale
+    GROW = 1.12  # its step grows by this beyond 2 scale (its tail: see `first_departure`)
+
     def __init__(self, talk: TalkTime | LearnedTalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
                  trust: float = 1.0, returning: Sequence[tuple[float, TalkTime, float]] = ()) -> None:
         self.talk = talk
@@ -81,7 +84,8 @@ class _Agents:
         # count is the straight line 1 + (t + kappa m - r)/m (regular or exponential-like talk times):
         # estimates far down the line then cost O(1) per step.
         self.linear_after = math.inf
-        if talk.c2 <= LIGHT_C2 and not self.regular and not self.joining and not self.returning and all(g[2] == math.inf for g in self.groups):
+        if (talk.c2 <= LIGHT_C2 and not self.regular and not self.joining and not self.returning
+                and all(g[2] == math.inf for g in self.groups)):
             self.linear_after = max((done for _, done in self._lines), default=0.0) - talk.kappa * talk.m
             n_total = sum(g[0] for g in self.groups)
             r_sum = sum(g[0] * r for g, (r, _) in zip(self.groups, self._lines))
@@ -232,11 +236,17 @@ class _Agents:
         t = 0.0
         joins = [d_sum / n for n, d_sum in self.joining.values()]
         talk = self.talk
-        fast = [(n, e, h) for n, e, h, sa, _, _ in self.groups if talk.lognormal and e is not None and sa >= 1e-12]
-        log_sa_total = sum(n * math.log(2.0 * sa) for n, e, h, sa, _, _ in self.groups
-                           if talk.lognormal and e is not None and sa >= 1e-12)
+        fast: list[tuple[float, float, float]] = []  # lognormal calls of known elapsed time: (count, elapsed, leaves_in)
+        slow = []  # the rest, through `_first`
+        log_sa_total = 0.0
+        for group in self.groups:
+            n, e, h, sa = group[:4]
+            if talk.lognormal and e is not None and sa >= 1e-12:
+                fast.append((n, e, h))
+                log_sa_total += n * math.log(2.0 * sa)
+            else:
+                slow.append(group)
         log, erfc = math.log, math.erfc
-        slow = [g for g in self.groups if not (talk.lognormal and g[1] is not None and g[3] >= 1e-12)]
         mu, inv = talk.mu, 1.0 / (talk.s * _SQRT2)
         for i in range(1, points + 1):
             if i > 2 * self.FINE:
@@ -265,9 +275,6 @@ class _Agents:
                 break
         quantiles += [t] * (len(wanted) - len(quantiles))
         return m1, max(m2 - m1 * m1, 1e-6), quantiles
-
-    FINE = 16  # steps per scale up to 2 scale
-    GROW = 1.12  # the first departure's step grows by this beyond 2 scale (its tail: see `first_departure`)
 
     def _bump(self, since: float) -> float:
         """U(r) - (r + kappa m)^+ / m at r = `since` (see `_agent`): F(r) - E[min(X, r + kappa m)] / m."""
