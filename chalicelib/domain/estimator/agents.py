@@ -237,6 +237,8 @@ class _Agents:
         joins = [d_sum / n for n, d_sum in self.joining.values()]
         talk = self.talk
         fast: list[tuple[float, float, float]] = []  # lognormal calls of known elapsed time: (count, elapsed, leaves_in)
+        shape = None if talk.lognormal else talk.pure  # the learned histogram alone: its survival inlined too
+        hist: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, S(elapsed))
         slow = []  # the rest, through `_first`
         log_sa_total = 0.0
         for group in self.groups:
@@ -244,8 +246,13 @@ class _Agents:
             if talk.lognormal and e is not None and sa >= 1e-12:
                 fast.append((n, e, h))
                 log_sa_total += n * math.log(2.0 * sa)
+            elif shape is not None and e is not None and sa >= 1e-12:
+                hist.append((n, e, h, sa))
             else:
                 slow.append(group)
+        if shape is not None:
+            inv_c, first_bin, last_bin = talk.inv_c, shape.lo, shape.hi - shape.lo
+            edges, surv, dens = shape.a, shape.surv, shape.dens
         log, erfc = math.log, math.erfc
         mu, inv = talk.mu, 1.0 / (talk.s * _SQRT2)
         for i in range(1, points + 1):
@@ -261,6 +268,15 @@ class _Agents:
                     v = erfc((log(e + (t if t < h else h)) - mu) * inv)
                     log_alive += n * log(v if v > 1e-300 else 1e-300)
                 alive *= math.exp(log_alive)
+            for n, e, h, sa in hist:  # (`_first`'s histogram survival, inlined)
+                y = (e + (t if t < h else h)) * inv_c
+                j = (0 if y < 1.0 else 1 + int(log(y) * _HIST_ILR)) - first_bin
+                if j > last_bin:
+                    alive = 0.0
+                    break
+                if j >= 0:
+                    left = surv[j] - dens[j] * (y - edges[j])
+                    alive *= (left / sa) ** n if left > 0.0 else 0.0
             for dist, a, sa, psi_a, h in self.returning:  # an agent back from their state takes the caller
                 alive *= 1.0 - self._returned(dist, a, sa, psi_a, min(t, h))[0]
             if any(t >= d for d in joins):
