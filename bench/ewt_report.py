@@ -204,10 +204,10 @@ def time_one_estimate() -> float:
     busy = [BusyAgent(rng.uniform(0, 900)) for _ in range(100)]
     best = math.inf
     for _ in range(5):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         for _ in range(50):
             est.estimate(3000.0, 2001, servers=100, busy=busy)
-        best = min(best, (time.perf_counter() - t0) / 50)
+        best = min(best, (time.thread_time() - t0) / 50)
     return best * 1e6
 
 
