@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run(sc, seeds=[1]))
         print(table(results[-1]), flush=True)
     timing = time_one_estimate()
-    print(f"one estimate at 2,000 ahead with 100 busy agents: {timing:.0f} us")
+    print(f"one estimate at 2,000 ahead with 100 busy agents: {timing:.0f} us (CPU time)")
     verdicts = targets(results, timing)
     for line in verdicts:
         print(line)

@@ -147,6 +147,10 @@ class Scenario:
     changes: list[float] = field(default_factory=list)  # when something changed (scored separately)
     roster: bool = False  # sign-offs are announced in advance
     coverage_seeds: tuple[int, ...] = COVERAGE_SEEDS  # runs scored for coverage only
+    # after a call the agent goes away (unannounced, reason "break") with this probability, this long
+    breaks: tuple[float, Dist] | None = None
+    # priority classes: each caller's class drawn with these shares (class k = index; higher first)
+    classes: tuple[float, ...] | None = None
 
 
 @dataclass
@@ -158,6 +162,7 @@ class Caller:
     ranges: tuple[float, float, float, float]  # low80, high80, low90, high90
     told: object  # the WaitEstimate the caller heard (scores the outcome for calibration)
     scored: bool
+    klass: int = 0  # priority class (higher first)
     oracle: float | None = None
     ghost: bool = False
     done: bool = False
@@ -225,6 +230,42 @@ def scenarios(scale: float) -> list[Scenario]:
                         Exponential(600), 10 * HOUR * max(1, int(round(3 * scale))), HOUR,
                         changes=[k * 10 * HOUR + change for k in range(max(1, int(round(3 * scale))))],
                         coverage_seeds=(2, 3, 4, 5)))
+    # --- the hard cases of issue 30 ---
+    talk = LogNormal(300, 0.8)
+    brk = LogNormal(600, 0.5)
+    out.append(Scenario("unannounced breaks (15% of calls, ~10 min), 30 agents, lognormal talks cv 0.8, load 0.95",
+                        flat(0.95 * 30 / (300 + 0.15 * 600)), 0.95 * 30 / 390, fixed(30), same(talk),
+                        LogNormal(900, 1.0), h(24), HOUR, breaks=(0.15, brk), coverage_seeds=(2, 3, 4, 5)))
+    two = Mixture([(0.7, LogNormal(180, 0.4)), (0.3, LogNormal(720, 0.4))])
+    out.append(Scenario("two call types (70% ~3 min, 30% ~12 min), 40 agents, load 0.95", flat(0.95 * 40 / two.mean),
+                        0.95 * 40 / two.mean, fixed(40), same(two), LogNormal(900, 1.0), h(24), HOUR,
+                        coverage_seeds=(2, 3, 4, 5)))
+    long_talk = LogNormal(900, 0.8)
+
+    def long_surge(t: float) -> float:
+        x = (t % period) / HOUR
+        return (0.8 + 0.6 * math.exp(-((x - 4) / 0.8) ** 2)) * 10 / 900
+
+    out.append(Scenario("surge to 1.4x load with long talks (lognormal 15 min cv 0.8), 10 agents", long_surge,
+                        1.4 * 10 / 900, fixed(10), same(long_talk), LogNormal(1200, 1.0), h(80), HOUR,
+                        coverage_seeds=(2, 3, 4, 5, 6, 7)))
+    out.append(Scenario("two agents with long calls (lognormal 15 min cv 0.5), load 0.85", flat(0.85 * 2 / 900),
+                        0.85 * 2 / 900, fixed(2), same(LogNormal(900, 0.5)), LogNormal(1800, 1.0), h(400), 2 * HOUR,
+                        coverage_seeds=(2, 3, 4, 5)))
+    out.append(Scenario("two priority classes (30% first), 30 agents, lognormal talks cv 0.8, load 0.97",
+                        flat(0.97 * 30 / 300), 0.97 * 30 / 300, fixed(30), same(talk), LogNormal(900, 1.0), h(24), HOUR,
+                        classes=(0.7, 0.3), coverage_seeds=(2, 3, 4, 5)))
+    off_cycle = 8 * HOUR
+    off_cycles = max(2, int(round(5 * scale)))
+    off_at = [k * off_cycle + x * HOUR for k in range(off_cycles) for x in (4, 6)]
+
+    def sign_off(t: float) -> int:  # 40 -> 25 at 4 h (announced 2 h ahead), back to 40 at 6 h
+        x = (t % off_cycle) / HOUR
+        return 25 if 4 <= x < 6 else 40
+
+    out.append(Scenario("announced sign-off (40 -> 25 agents for 2 h), lognormal talks cv 0.8", flat(0.9 * 40 / 300),
+                        0.9 * 40 / 300, sign_off, same(talk), LogNormal(900, 1.0), off_cycles * off_cycle, HOUR,
+                        staffing_changes=off_at, changes=off_at, roster=True))
     out.append(Scenario("M/M/100+M load 1.05, patience 300 s", flat(1.05 * 100 / 300), 1.05 * 100 / 300, fixed(100),
                         same(Exponential(300)), Exponential(300), h(12), HOUR, coverage_seeds=tuple(range(2, 16))))
     return out

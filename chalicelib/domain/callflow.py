@@ -132,8 +132,10 @@ class CallFlow:
         now = self.clock.now()
         head_wait = None if snapshot.head_since is None else max(0.0, (now - snapshot.head_since).total_seconds())
         est = estimator.estimate(now.timestamp(), ahead + 1, idle=staffing.idle,
-                                 servers=staffing.staffed or queue.assumed_agents,
-                                 busy=learning.busy_from(snapshot.busy, now), head_wait=head_wait,
+                                 servers=staffing.staffed or (0 if any(a.status.signed_in for a in snapshot.agents)
+                                                              else queue.assumed_agents),  # (all away: 0)
+                                 busy=learning.busy_from(snapshot.agents, now), head_wait=head_wait,
+                                 klass=ticket.priority,
                                  joining=queue.roster.sign_ins(now, staffing.staffed) if queue.roster else ())
         return est, ahead
 

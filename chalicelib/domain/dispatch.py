@@ -394,7 +394,7 @@ class Dispatcher:
         now = self.clock.now()
         waited = max(0.0, (ticket.answered_at - ticket.created_at).total_seconds())
         learning.learn(self.stats, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
-                       waited, learning.told_pit(ticket, waited), ticket.told_ahead)
+                       waited, learning.told_pit(ticket, waited), ticket.told_ahead, ticket.priority)
 
     def callback_promised(self, ticket: Ticket, before: Ticket | None) -> None:
         """From the table's change stream: a caller who pressed 1 was booked a callback with a promised

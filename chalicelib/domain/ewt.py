@@ -20,6 +20,7 @@ class WaitEstimate:
     shape: float = 0.0  # the gamma the range came from (0: no wait), kept to score the outcome later
     scale: float = 0.0
     ahead: int | None = None  # callers counted ahead (after idle agents): the range's position band
+    klass: int | None = None  # the caller's priority class, if the estimate was for one (its calibration)
 
     @classmethod
     def zero(cls) -> "WaitEstimate":

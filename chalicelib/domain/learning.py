@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Sequence
 
 from ..ports import Agents, Line, QueueStats
 from . import faults
-from .errors import BadRequestError
-from .estimator import BusyAgent, QueueEvent, QueueEventKind, WaitEstimator
+from .agent_time import state_of
+from .errors import BadRequestError, UnknownQueueError
+from .estimator import AGENT_STATES, HANDLING, BusyAgent, QueueEvent, QueueEventKind, WaitEstimator
 from .ewt import WaitEstimate
 from .model import Agent, AgentStatus, Ticket, TicketKind
-from .queues import QueueConfig
+from .queues import QueueConfig, QueueDirectory
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +68,35 @@ def busy_agents(agents: Agents, queue: QueueConfig, now: datetime) -> list[BusyA
     return busy_from(busy, now)
 
 
-def busy_from(agents: list[Agent], now: datetime) -> list[BusyAgent]:
-    """Busy agents as the estimator sees them: how long each has been on the current Holdfast call."""
-    # Only a call Holdfast put the agent on has a known start: an agent who set themselves busy may be
-    # doing anything, and hours of 'busy' read as a talk time would inflate every estimate.
-    return [BusyAgent(None if a.changed_at is None or not a.ticket_id
-                      else max(0.0, (now - a.changed_at).total_seconds()), leaves_in(a, now))
-            for a in agents]
+def busy_from(agents: Sequence[Agent], now: datetime) -> list[BusyAgent]:
+    """The agents not free for the line as the estimator sees them: on a Holdfast call, on a call of
+    their own, in wrap-up or away (with its reason), each with how long they have been in it (None:
+    unknown). Available and offline agents are not among them."""
+    out = []
+    for a in agents:
+        state = state_of(a)
+        if state not in AGENT_STATES:
+            continue
+        elapsed = None if a.changed_at is None else max(0.0, (now - a.changed_at).total_seconds())
+        out.append(BusyAgent(elapsed, leaves_in(a, now), state, a.reason if state != HANDLING else None))
+    return out
+
+
+def state_ended(stats: QueueStats, queues: QueueDirectory, old: Agent | None, new: Agent) -> None:
+    """An agent's change (the table's stream): how long the state they left lasted (away, wrap-up, a
+    call of their own) is learned by each of their queues' estimators."""
+    if old is None or old.changed_at is None or new.changed_at is None or new.changed_at <= old.changed_at:
+        return
+    state = state_of(old)
+    if state not in AGENT_STATES or state == HANDLING or state_of(new) == state:
+        return
+    for queue_id in old.queues:
+        try:
+            queue = queues.get(queue_id)
+        except UnknownQueueError:
+            continue  # a queue since removed from the configuration
+        learn(stats, queue, QueueEventKind.STATE_END, new.changed_at, (new.changed_at - old.changed_at).total_seconds(),
+              state=state, reason=old.reason)
 
 
 def head_wait(line: Line, queue: QueueConfig, now: datetime) -> float | None:
@@ -95,11 +119,13 @@ def told_pit(ticket: Ticket, wait: float) -> float | None:
 
 
 def learn(stats: QueueStats, queue: QueueConfig, kind: QueueEventKind, at: datetime, value: float,
-          pit: float | None = None, ahead: int | None = None) -> None:
-    """Fold one event into the queue's estimator (`pit` and `ahead`: where the wait fell in what the
-    caller was told, and how many were ahead then). Never fails the call flow: a lost update only
-    costs the estimate one observation."""
-    event = QueueEvent(kind, at.timestamp(), max(0.0, value), pit, ahead)
+          pit: float | None = None, ahead: int | None = None, klass: int | None = None,
+          state: str | None = None, reason: str | None = None) -> None:
+    """Fold one event into the queue's estimator (`pit`, `ahead` and `klass`: where the wait fell in
+    what the caller was told, how many were ahead then, the caller's priority class; `state` and
+    `reason`: the agent state whose duration `value` is). Never fails the call flow: a lost update
+    only costs the estimate one observation."""
+    event = QueueEvent(kind, at.timestamp(), max(0.0, value), pit, ahead, klass, state, reason)
 
     def apply(state: dict | None) -> dict:
         estimator = WaitEstimator.from_state(state) if state else prior(queue)

@@ -141,10 +141,11 @@ class Operations:
 
     def observe_agent(self, old: Agent | None, new: Agent) -> None:
         """One agent change (the table's stream): the time spent in the old state, once, into the rows
-        of each of the agent's queues (domain/agent_time.py)."""
+        of each of the agent's queues (domain/agent_time.py); the state's duration into their estimators."""
         zones = {q: self.queues.get(q).hours.zone for q in (old.queues if old else ()) if self._known(q)}
         for fact in agent_time.facts(old, new, zones):
             self.oplog.record(fact.id, fact.queue_id, fact.bucket, fact.counts)
+        learning.state_ended(self.stats, self.queues, old, new)  # how long away, wrap-up, own calls last
 
     def _known(self, queue_id: str) -> bool:
         try:

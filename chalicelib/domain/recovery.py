@@ -82,7 +82,7 @@ class LossRecovery:
         self.lost.mark_lost(ticket.id, cause.value, now)
         if cause in (LostCause.ABANDONED, LostCause.RANG_OUT):  # patience, for the estimator
             learning.learn(self.stats, queue, QueueEventKind.ABANDON, now, wait, learning.told_pit(ticket, wait),
-                           ticket.told_ahead)
+                           ticket.told_ahead, ticket.priority)
         refused = self._recover(queue, ticket.evolve(status=TicketStatus.ABANDONED), cause, wait, now)
         log.info("lost call", extra={"ticket": ticket.id, "cause": cause.value,
                                      "recovery": refused.value if refused else "booked"})

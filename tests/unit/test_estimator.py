@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from chalicelib.domain import learning
-from chalicelib.domain.estimator import BusyAgent, QueueEvent, QueueEventKind as K, WaitEstimator, band_of
+from chalicelib.domain.estimator import HANDLING, OWN_CALL, BusyAgent, QueueEvent, QueueEventKind as K, WaitEstimator, band_of
 from chalicelib.domain.queues import parse_queue
 from chalicelib.adapters.memory import memory_stores
 
@@ -313,10 +313,11 @@ def test_the_call_flow_estimate_uses_how_long_the_busy_agents_have_been_talking(
     assert learning.busy_agents(stores.agents, queue, now) == []
     assert wait_with_call_begun(500) < 80 < 400 < wait_with_call_begun(30)
     assert learning.busy_agents(stores.agents, queue, now)[0].elapsed == pytest.approx(30)
-    # an agent who says they are busy is on no call of ours: how long is unknown, not a talk time
+    # an agent who says they are busy is on no call of ours: a call of their own (its own learned
+    # length), never read as a talk time
     stores.agents.record_agent_status("bob", AgentStatus.BUSY, now - timedelta(hours=8), "client:bob", ("q",), None)
-    elapsed = sorted(learning.busy_agents(stores.agents, queue, now), key=lambda a: a.elapsed is None)
-    assert elapsed[0].elapsed == pytest.approx(30) and elapsed[1].elapsed is None
+    states = sorted((a.state, a.elapsed) for a in learning.busy_agents(stores.agents, queue, now))
+    assert states == [(OWN_CALL, pytest.approx(8 * 3600)), (HANDLING, pytest.approx(30))]
 
 
 @pytest.mark.parametrize("kind", ["fake", "dynamo"])

@@ -27,3 +27,17 @@ def test_the_scored_runs_follow_a_cold_first_run_that_is_reported_apart() -> Non
     assert [c.arrival for c in result.cold] == [c.arrival for c in cold]
     assert result.callers and not set(map(id, result.callers)) & set(map(id, result.cold))
     assert any(c.oracle is not None for c in result.callers)  # the first scored run has the oracle
+
+
+def test_two_classes_and_breaks_are_simulated_and_only_the_first_class_has_an_oracle() -> None:
+    from dataclasses import replace
+
+    both = replace(SMALL, name="small, two classes, breaks", classes=(0.5, 0.5), breaks=(0.3, Exponential(300)))
+    callers, calibration = simulate(both, 1, oracle_everywhere=True)
+    assert {c.klass for c in callers} == {0, 1}
+    assert all(c.oracle is None for c in callers if c.klass == 0)  # later class-1 callers go ahead of them
+    assert any(c.oracle is not None for c in callers if c.klass == 1)
+    assert set(calibration[2]) == {0, 1} and all(sum(b.weight for b in bands) > 0 for bands in calibration[2].values())
+    first = [c for c in callers if c.klass == 1]
+    # a class-1 caller has only class-1 callers ahead: on average fewer than a class-0 caller has
+    assert sum(c.ahead for c in first) / len(first) <= sum(c.ahead for c in callers if c.klass == 0) / (len(callers) - len(first))

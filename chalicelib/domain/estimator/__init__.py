@@ -46,7 +46,14 @@ The model, in three parts:
    levels (not toward the pooled calibration, which is mostly another band's error) and clamped,
    so that few or one-sided outcomes cannot run away (issue 9 item 20).
 
+Agents not serving (away with a reason, in wrap-up, on a call of their own: `BusyAgent.state`) are
+free for the line when their state's learned length, given how long it has lasted, is over
+(`presence`); a Holdfast call is followed by the learned wrap-up as often as one was seen. Priority
+classes: a lower class's wait stretches by the share of departures the classes above take as they
+come, and each class's ranges are calibrated per band, shrunk toward the band's levels.
+
 The rooms: `events` (what is observed), `talk` (talk-time models), `agents` (busy agents: departures),
+`presence` (agents' other states),
 `linewait` (the stages and the gamma fit), `calibration` (bands and levels), `wait` (WaitEstimator and
 its state).
 
@@ -56,13 +63,14 @@ from __future__ import annotations
 
 from .agents import LIGHT_C2, REGULAR_C2
 from .calibration import BAND_EDGES, CLAMP_FACTOR, SHRINK_WEIGHT, Calibration, band_of, shrunk_levels
-from .events import BusyAgent, QueueEvent, QueueEventKind
+from .events import AGENT_STATES, AWAY, HANDLING, OWN_CALL, WRAP_UP, BusyAgent, QueueEvent, QueueEventKind
 from .linewait import fit_gamma_shape
 from .talk import (HIST_BINS, HIST_MAX_C2, HIST_PRIOR, HIST_RATIO, LearnedTalkTime, TalkHistogram, TalkTime, Window,
                    hist_bin, mean_residual)
+from .presence import Presence
 from .wait import AGE_EDGES, FIT_TAIL, MODEL_CV, WaitEstimator
 
-__all__ = ["AGE_EDGES", "BAND_EDGES", "CLAMP_FACTOR", "FIT_TAIL", "HIST_BINS", "HIST_MAX_C2", "HIST_PRIOR", "HIST_RATIO",
+__all__ = ["AGENT_STATES", "AGE_EDGES", "AWAY", "HANDLING", "OWN_CALL", "Presence", "WRAP_UP", "BAND_EDGES", "CLAMP_FACTOR", "FIT_TAIL", "HIST_BINS", "HIST_MAX_C2", "HIST_PRIOR", "HIST_RATIO",
            "LIGHT_C2", "MODEL_CV", "REGULAR_C2", "SHRINK_WEIGHT", "BusyAgent", "Calibration", "LearnedTalkTime",
            "QueueEvent", "QueueEventKind", "TalkHistogram", "TalkTime", "WaitEstimator", "Window", "band_of",
            "fit_gamma_shape", "hist_bin", "mean_residual", "shrunk_levels"]

@@ -10,6 +10,7 @@ from .events import BusyAgent
 from .talk import HIST_BINS, LearnedTalkTime, TalkTime, _HIST_ILR, _SQRT2
 
 
+STALE = 1e-4  # a state lasting beyond this survival is taken as of unknown age (see `_Agents`)
 REGULAR_C2 = 0.1  # talk times up to this squared cv count later calls as sums (see `_Agents._agent_regular`)
 LIGHT_C2 = 1.5  # talk times up to this squared cv count their next call exactly (see `_Agents._agent`)
 
@@ -17,9 +18,23 @@ LIGHT_C2 = 1.5  # talk times up to this squared cv count their next call exactly
 class _Agents:
     """Busy agents grouped by elapsed time, and agents expected to sign in: M(t) and its variance."""
 
+    FINE = 16  # the first departure's steps per scale up to 2 scale
+    GROW = 1.12  # its step grows by this beyond 2 scale (its tail: see `first_departure`)
+
     def __init__(self, talk: TalkTime | LearnedTalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
-                 trust: float = 1.0) -> None:
+                 trust: float = 1.0, returning: Sequence[tuple[float, TalkTime, float]] = ()) -> None:
         self.talk = talk
+        # agents away, in wrap-up or on a call of their own: (time in the state, its learned duration,
+        # sign-off in): free for the line when the state ends, at its residual (see `_returned`). A time
+        # in the state beyond what its durations make plausible (a state left set?), or none (negative),
+        # says nothing: the agent is taken as anywhere in it (its equilibrium residual).
+        self.returning: list[tuple[TalkTime, float, float, float, float]] = []  # (dist, a, S(a), E min(X, a), h)
+        for a, dist, h in returning:
+            sa = dist.sf(a) if a >= 0 else 0.0
+            if sa < STALE:
+                self.returning.append((dist, -1.0, 1.0, 0.0, h))
+            else:
+                self.returning.append((dist, a, sa, dist.lim_mean(a), h))
         self._bump_weight = min(1.0, max(0.0, (talk.c2 - 0.1) / 0.2))  # see `_agent`
         self._fast = not talk.lognormal and talk.pure is not None and talk.c2 <= LIGHT_C2  # see `_agent_hist`
         # agents expected to sign in (seconds from now): a free agent then, fresh calls after
@@ -63,11 +78,14 @@ class _Agents:
                 self.groups.append((n, e, h, sa, talk.lim_mean(e), self._spread(e, sa)))
         # agents who will still be serving a talk time from now: they set the pace of the line
         self.capacity = sum(g[0] for g in self.groups if g[2] >= talk.m)
+        self.capacity += sum(1.0 for dist, a, sa, psi, h in self.returning  # (back within a talk time)
+                             if h >= talk.m and (a < 0 or (dist.m - psi) / sa - a < talk.m))
         # Once every current call has surely ended (and nobody signs off or in), each agent's expected
         # count is the straight line 1 + (t + kappa m - r)/m (regular or exponential-like talk times):
         # estimates far down the line then cost O(1) per step.
         self.linear_after = math.inf
-        if talk.c2 <= LIGHT_C2 and not self.regular and not self.joining and all(g[2] == math.inf for g in self.groups):
+        if (talk.c2 <= LIGHT_C2 and not self.regular and not self.joining and not self.returning
+                and all(g[2] == math.inf for g in self.groups)):
             self.linear_after = max((done for _, done in self._lines), default=0.0) - talk.kappa * talk.m
             n_total = sum(g[0] for g in self.groups)
             r_sum = sum(g[0] * r for g, (r, _) in zip(self.groups, self._lines))
@@ -76,6 +94,35 @@ class _Agents:
             self._slope = n_total / talk.m
             self._base = n_total * (1.0 + talk.kappa) - r_sum / talk.m  # M(t) = base + slope t
             self._var_base = spread_sum + talk.c2 * (self._base - n_total)
+
+    @staticmethod
+    def _returned(dist: TalkTime, a: float, sa: float, psi_a: float, t: float) -> tuple[float, float]:
+        """(G(t), I(t)) of a state that has lasted a: P(it ends within t) and the integral of that over [0, t]."""
+        if t <= 0:
+            return 0.0, 0.0
+        if a < 0:  # anywhere in the state: the equilibrium residual
+            lm = dist.lim_mean(t)
+            return lm / dist.m, (t * lm - 0.5 * dist.lim_second(t)) / dist.m
+        return 1.0 - dist.sf(a + t) / sa, t - (dist.lim_mean(a + t) - psi_a) / sa
+
+    def _returns(self, t: float) -> tuple[float, float]:
+        """Departures within t from agents not serving now: each is free once when their state ends
+        (at D), then takes fresh calls, counted from D's mean given D <= t."""
+        talk = self.talk
+        mean = var = 0.0
+        for dist, a, sa, psi_a, h in self.returning:
+            g, integral = self._returned(dist, a, sa, psi_a, min(t, h))
+            if g <= 1e-12:
+                continue
+            after = integral / g  # from the mean return (given it came) to t
+            if self.regular:
+                m_i, v_i = self._agent_regular(0.0, 1.0, 0.0, after, talk.m, talk.c2 * talk.m ** 2)
+            else:
+                g2, renewals = self._agent(0.0, 1.0, 0.0, after)
+                m_i, v_i = g2 + renewals, g2 * (1.0 - g2) + talk.c2 * renewals
+            mean += g * (1.0 + m_i)
+            var += g * (1.0 - g) * (1.0 + m_i) ** 2 + g * v_i
+        return mean, var
 
     def _residual(self, e: float | None, sa: float) -> tuple[float, float]:
         """Mean and variance of the residual talk time of a call that has lasted e (None: unknown)."""
@@ -152,6 +199,10 @@ class _Agents:
                     m_i, v_i = self._agent_regular(0.0, 1.0, 0.0, t - d, talk.m, talk.c2 * talk.m ** 2)
                     mean += n * (1.0 + m_i)
                     var += n * v_i
+            if self.returning:
+                m_r, v_r = self._returns(t)
+                mean += m_r
+                var += v_r
             return mean, var
         for n, e, h, sa, psi_a, spread in self.groups:
             g, renewals = self._agent(e, sa, psi_a, min(t, h))
@@ -163,26 +214,73 @@ class _Agents:
                 g, renewals = self._agent(0.0, 1.0, 0.0, t - d)
                 mean += n * (1.0 + g + renewals)
                 var += n * (g * (1.0 - g) + talk.c2 * renewals)
+        if self.returning:
+            m_r, v_r = self._returns(t)
+            mean += m_r
+            var += v_r
         return mean, var
 
     def first_departure(self, scale: float, points: int = 400,
                         levels: Sequence[float] = ()) -> tuple[float, float, list[float]]:
         """Mean and variance of the first departure, exactly: the shortest of the calls in progress
         (nothing else can end first), and its quantiles at `levels`. Trapezoid rule in steps of
-        scale/16 until no call is left (quantiles interpolated between the steps)."""
-        step = max(scale, 1.0) / 16.0
+        scale/16 up to 2 scale (where the quantiles of interest lie), then steps growing by GROW
+        each until no call is left (quantiles interpolated between the steps). Each step costs one
+        survival per group: a fixed step (scale/16 to the end) took 15-18 ms next in line, where
+        the slow tail needs hundreds of steps."""
+        step = max(scale, 1.0) / self.FINE
         m1 = m2 = 0.0
         previous = 1.0
         wanted = sorted(levels)
         quantiles: list[float] = []
+        t = 0.0
+        joins = [d_sum / n for n, d_sum in self.joining.values()]
+        talk = self.talk
+        fast: list[tuple[float, float, float]] = []  # lognormal calls of known elapsed time: (count, elapsed, leaves_in)
+        shape = None if talk.lognormal else talk.pure  # the learned histogram alone: its survival inlined too
+        hist: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, S(elapsed))
+        slow = []  # the rest, through `_first`
+        log_sa_total = 0.0
+        for group in self.groups:
+            n, e, h, sa = group[:4]
+            if talk.lognormal and e is not None and sa >= 1e-12:
+                fast.append((n, e, h))
+                log_sa_total += n * math.log(2.0 * sa)
+            elif shape is not None and e is not None and sa >= 1e-12:
+                hist.append((n, e, h, sa))
+            else:
+                slow.append(group)
+        if shape is not None:
+            inv_c, first_bin, last_bin = talk.inv_c, shape.lo, shape.hi - shape.lo
+            edges, surv, dens = shape.a, shape.surv, shape.dens
+        log, erfc = math.log, math.erfc
+        mu, inv = talk.mu, 1.0 / (talk.s * _SQRT2)
         for i in range(1, points + 1):
-            t = i * step
+            if i > 2 * self.FINE:
+                step *= self.GROW
+            t += step
             alive = 1.0
-            for n, e, h, sa, psi_a, _ in self.groups:
+            for n, e, h, sa, psi_a, _ in slow:
                 alive *= (1.0 - self._first(e, sa, psi_a, min(t, h))[0]) ** n
-            for _n, d_sum in self.joining.values():
-                if t >= d_sum / _n:
+            if fast:  # lognormal calls in progress: their survival alone, inlined (the loop's cost)
+                log_alive = -log_sa_total  # sum of n ln(S(e + t) / S(e)), S = erfc(z) / 2
+                for n, e, h in fast:
+                    v = erfc((log(e + (t if t < h else h)) - mu) * inv)
+                    log_alive += n * log(v if v > 1e-300 else 1e-300)
+                alive *= math.exp(log_alive)
+            for n, e, h, sa in hist:  # (`_first`'s histogram survival, inlined)
+                y = (e + (t if t < h else h)) * inv_c
+                j = (0 if y < 1.0 else 1 + int(log(y) * _HIST_ILR)) - first_bin
+                if j > last_bin:
                     alive = 0.0
+                    break
+                if j >= 0:
+                    left = surv[j] - dens[j] * (y - edges[j])
+                    alive *= (left / sa) ** n if left > 0.0 else 0.0
+            for dist, a, sa, psi_a, h in self.returning:  # an agent back from their state takes the caller
+                alive *= 1.0 - self._returned(dist, a, sa, psi_a, min(t, h))[0]
+            if any(t >= d for d in joins):
+                alive = 0.0
             m1 += step * (previous + alive) / 2.0
             m2 += step * ((t - step) * previous + t * alive)  # 2 * integral of t * P(T > t)
             while len(quantiles) < len(wanted) and 1.0 - alive >= wanted[len(quantiles)]:
@@ -277,6 +375,9 @@ class _Agents:
         taken as normal with continuity correction (N: mean M(t), variance V(t); A: Poisson-like, its
         mean growing at `theta` per caller still ahead), integrated on a grid around `near` (~E T)."""
         target = n + 0.5
+        # (on a plateau of M, where regular departures pause, M' says nothing of the spread: at least a
+        # quarter of the average rate sets the grid)
+        slope = max(slope, 0.25 * (n + 1) / max(near, 1e-9))
         spread = math.sqrt(max(self.count(near)[1] + theta * near * n, 1e-6)) / max(slope, 1e-9)
         lo = max(0.0, near - 6.0 * spread - 1.0 / max(slope, 1e-9))
         hi = near + 6.0 * spread + 1.0

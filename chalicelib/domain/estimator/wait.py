@@ -4,13 +4,14 @@ calibrated range and the probability of being served), and its state as a few nu
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..ewt import WaitEstimate, gamma_quantile
 from .agents import _Agents
 from .calibration import BAND_EDGES, Calibration, band_of, shrunk_levels
-from .events import BusyAgent, QueueEvent, QueueEventKind
+from .events import HANDLING, OWN_CALL, BusyAgent, QueueEvent, QueueEventKind
 from .linewait import _stages, fit_gamma_shape
+from .presence import Presence
 from .talk import HIST_MAX_C2, LearnedTalkTime, TalkHistogram, TalkTime, Window, _SQRT2
 
 
@@ -29,6 +30,8 @@ def _age_bins(wait: float) -> list[tuple[int, float]]:
     return out
 FIT_TAIL = 0.1  # the next caller's gamma is fitted to the first departure's 10% and 90% quantiles
 MODEL_CV = 0.08  # relative model error assumed in every range (beyond the count's and the rates' own)
+MAX_CLASSES = 4  # priority classes calibrated on their own (a queue's few); others use their band's levels
+MAX_AHEAD_SHARE = 0.8  # callers of classes above take at most this share of the departures (see `estimate`)
 
 
 def _mills(u: float) -> float:
@@ -74,6 +77,12 @@ class WaitEstimator:
         # finished calls weighted by when they began: sum of weights, of weight * ln(talk time)
         self.recent_w = self.recent_l = self.recent_w2 = 0.0  # (and of weight squared)
         self.hist = TalkHistogram()  # finished talk times (the learned distribution's shape)
+        self.presence = Presence()  # how long away, wrap-up and calls of agents' own last
+        # per priority class: calibration per band (shrunk toward the band's), and callers served
+        # (weighted as the long window) over the time observed (weighted alike): the class's rate
+        self.class_bands: dict[int, list[Calibration]] = {}
+        self.class_served: dict[int, float] = {}
+        self.class_time = 0.0
 
     # --- learning ------------------------------------------------------------------------------
 
@@ -84,6 +93,9 @@ class WaitEstimator:
             self.talk_long.scale(keep)
             self.talk_short.scale(math.exp(-self.short_decay_rate * dt))
             self.hist.scale(keep)
+            self.presence.scale(keep)
+            self.class_served = {k: w * keep for k, w in self.class_served.items()}
+            self.class_time = self.class_time * keep + (1.0 - keep) / self.decay_rate
             self.exposure *= keep
             self.abandons *= keep
             self.age_exposure = [w * keep for w in self.age_exposure]
@@ -93,6 +105,9 @@ class WaitEstimator:
             self.calibration.decay(keep_cal)
             for band in self.bands:
                 band.decay(keep_cal)
+            for bands in self.class_bands.values():
+                for band in bands:
+                    band.decay(keep_cal)
             fade = math.exp(-dt / self.RECENT_TAU)
             self.recent_w *= fade
             self.recent_l *= fade
@@ -122,12 +137,23 @@ class WaitEstimator:
             self.cusum_up = self.cusum_down = 0.0
             self.changes += 1
 
-    def _outcome(self, pit: float | None, ahead: int | None, observed: bool) -> None:
+    def _outcome(self, pit: float | None, ahead: int | None, observed: bool, klass: int | None = None) -> None:
         if pit is None:
             return
         self.calibration.add(pit, observed)
         if ahead is not None:
             self.bands[band_of(ahead)].add(pit, observed)
+            bands = self._class_bands(klass)
+            if bands is not None:
+                bands[band_of(ahead)].add(pit, observed)
+
+    def _class_bands(self, klass: int | None) -> list[Calibration] | None:
+        if klass is None:
+            return None
+        bands = self.class_bands.get(klass)
+        if bands is None and len(self.class_bands) < MAX_CLASSES:
+            bands = self.class_bands[klass] = [Calibration() for _ in range(len(BAND_EDGES) + 1)]
+        return bands
 
     def observe(self, event: QueueEvent) -> None:
         self._age(event.at)
@@ -135,12 +161,22 @@ class WaitEstimator:
             self._talk_ended(max(event.value, 1.0))
         elif event.kind is QueueEventKind.SERVICE_START:
             self._waited(event.value, abandoned=False)
-            self._outcome(event.pit, event.ahead, observed=True)
+            self._outcome(event.pit, event.ahead, observed=True, klass=event.klass)
+            if event.klass is not None and (event.klass in self.class_served or len(self.class_served) < MAX_CLASSES):
+                self.class_served[event.klass] = self.class_served.get(event.klass, 0.0) + 1.0
         elif event.kind is QueueEventKind.ABANDON:
             self._waited(event.value, abandoned=True)
-            self._outcome(event.pit, event.ahead, observed=False)
+            self._outcome(event.pit, event.ahead, observed=False, klass=event.klass)
         elif event.kind is QueueEventKind.STAFFING:
             self.staffed = max(0, int(event.value))
+        elif event.kind is QueueEventKind.STATE_END and event.state is not None:
+            self.presence.add(event.state, event.reason, event.value)
+
+    def rate_above(self, klass: int) -> float:
+        """Callers per second served from classes above `klass` (they go ahead of it as they come)."""
+        if self.class_time <= 0:
+            return 0.0
+        return sum(w for k, w in self.class_served.items() if k > klass) / self.class_time
 
     @property
     def mu(self) -> float:
@@ -193,7 +229,8 @@ class WaitEstimator:
         is smooth and reaches beyond the longest call seen, where the histogram's is thin and jagged
         and the residual of a long call in progress depends on it (the benchmark's lognormal
         scenarios lost 0.1-0.2 of their efficiency with the histogram, its regular ones gained)."""
-        mean = self.talk_long.mean * math.exp(shift)
+        # an agent is free again after the call and the wrap-up that follows it (as often as one does)
+        mean = self.talk_long.mean * math.exp(shift) + self.presence.after_call(self.talk_long.w)
         shape = self.hist.shape() if self.talk_long.cv2 <= HIST_MAX_C2 else None
         if shape is None:
             return TalkTime(mean, self.talk_long.cv2)
@@ -232,7 +269,7 @@ class WaitEstimator:
         # weighted scores: the variance is sum w^2 i / (sum w i)^2 (sandwich), not 1 / sum w i
         return shift, math.sqrt(info2) / info
 
-    def levels(self, coverage: float, ahead: int) -> tuple[float, float]:
+    def levels(self, coverage: float, ahead: int, klass: int | None = None) -> tuple[float, float]:
         """Calibrated quantile levels for a caller with `ahead` in front: the band's calibration
         shrunk toward the nominal levels (the model's own claim), not toward the pooled calibration.
         The bands' ranges come from different computations (the caller next in line from the exact
@@ -242,27 +279,44 @@ class WaitEstimator:
         because the 20+ band's were too wide, 76% covered for 80%). The pooled calibration is still
         kept (and in the state) as the queue's overall record."""
         tail = (1.0 - coverage) / 2.0
-        return shrunk_levels(self.bands[band_of(ahead)], coverage, (tail, 1.0 - tail))
+        band = band_of(ahead)
+        levels = shrunk_levels(self.bands[band], coverage, (tail, 1.0 - tail))
+        # a priority class's own outcomes in the band, shrunk toward the band's levels while it has few
+        bands = self.class_bands.get(klass) if klass is not None else None
+        return levels if bands is None else shrunk_levels(bands[band], coverage, levels)
 
     # --- answering -----------------------------------------------------------------------------
 
     def estimate(self, now: float, position: int, idle: int = 0, servers: int | None = None,
                  coverage: float = 0.8, busy: Sequence[BusyAgent] | None = None,
-                 joining: Sequence[float] = (), head_wait: float | None = None) -> WaitEstimate:
+                 joining: Sequence[float] = (), head_wait: float | None = None,
+                 klass: int | None = None) -> WaitEstimate:
         """EWT for the caller at `position` (1 = next), with `idle` agents free right now and the
         `busy` ones on calls (elapsed times and announced sign-offs; unknown ones are assumed to
         be anywhere in their call). `servers` is how many are signed in (busy, idle or between);
         `joining`, in how many seconds each agent expected on a roster signs in; `head_wait`, how
         long the caller at the head of the line has waited (the line's own state: callers ahead
-        abandon at the rate of their waits, not the average one)."""
+        abandon at the rate of their waits, not the average one). Agents away, in wrap-up or on a
+        call of their own (`busy` with that state) serve nobody until their state's learned time is
+        over. `klass`: the caller's priority class (callers of classes above go ahead of it as they
+        come; its ranges are calibrated on its class's outcomes)."""
         ahead = position - 1
         if idle > ahead:
             return WaitEstimate.zero()
         n = ahead - idle
-        s = max(1, servers if servers is not None else self.staffed)
-        agents = list(busy) if busy is not None else []
+        agents, returning = [], []
+        for agent in busy or ():
+            if agent.state == HANDLING:
+                agents.append(agent)
+            else:  # back when the state's learned duration (given how long it has lasted) is over
+                returning.append((agent.elapsed if agent.elapsed is not None else -1.0,
+                                  self.presence.duration(agent.state, agent.reason, self.talk_long),
+                                  math.inf if agent.leaves_in is None else max(0.0, agent.leaves_in)))
+        own_calls = sum(agent.state == OWN_CALL for agent in busy or ())  # (they count among `servers`)
+        # nobody serving while some agents are away is a team that comes back, not an unknown one
+        s = max(0 if returning else 1, servers if servers is not None else self.staffed)
         agents += [BusyAgent(0.0)] * idle  # idle agents take the first `idle` callers now: fresh calls
-        agents += [BusyAgent(None)] * max(0, s - len(agents))  # signed in, nothing known
+        agents += [BusyAgent(None)] * max(0, s - len(agents) - own_calls)  # signed in, nothing known
         c2 = self.talk_long.cv2
         # How far elapsed times can be trusted: lognormal talk times spread their logarithms by
         # ln(1 + cv^2); memoryless-like ones (many very short calls) spread them far more, and there
@@ -276,9 +330,13 @@ class WaitEstimator:
         shift = trust * shift * (1.0 - (self.SHIFT_Z * shift_se / shift) ** 2) \
             if abs(shift) > self.SHIFT_Z * shift_se else 0.0
         talk = self.talk_time(shift)
-        model = _Agents(talk, agents, joining, trust=trust)
+        model = _Agents(talk, agents, joining, trust=trust, returning=returning)
         rate = max(model.capacity, 1.0) / talk.m
         theta_t = self.theta / rate  # abandonment per departure
+        # Callers of classes above who come while this one waits go ahead of it: of the departures a
+        # share rho is theirs, so the wait stretches by 1 / (1 - rho) (their arrivals' own noise added).
+        rho = min(MAX_AHEAD_SHARE, self.rate_above(klass) / rate) if klass is not None else 0.0
+        answer = self._answer if rho <= 0 else self._stretched(1.0 / (1.0 - rho), rho)
         tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
         # the learned talk time's relative error; a shift taken from recent calls adds its own
         mu_cv = math.sqrt(1.0 / self.talk_long.w + (shift_se ** 2 if shift else 0.0))
@@ -295,7 +353,7 @@ class WaitEstimator:
             widen = math.sqrt(1.0 + ((mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2) / var)
             q_lo = max(mean - (mean - q_lo) * widen, 0.25 * q_lo)
             q_hi = mean + (q_hi - mean) * widen
-            return self._answer(mean, var * widen * widen, n, coverage, 1.0, quantiles=(tail, q_lo, q_hi))
+            return answer(mean, var * widen * widen, n, coverage, 1.0, quantiles=(tail, q_lo, q_hi), klass=klass)
         theta_cv = 1.0 / math.sqrt(self.abandons)
         if model.regular and n <= self.INTEGRATE_MAX:
             # Regular talk times, not far down the line: the wait's distribution itself, from the
@@ -303,7 +361,7 @@ class WaitEstimator:
             # P(N(t) + A(t) <= n), normal with continuity correction (see `_Agents.wait_moments`).
             mean, var = model.wait_moments(n, theta_t * rate, t, slope)
             var += (tau_sens * theta_cv / slope) ** 2 + (mean * mu_cv) ** 2 + (MODEL_CV * mean) ** 2
-            return self._answer(max(mean, 1e-3), var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t))
+            return answer(max(mean, 1e-3), var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t), klass=klass)
         if dispersion < 1.0:
             # Where departures come regularly the (n+1)-th falls, on average, half a step before the
             # expected count reaches n+1 (exact for a lattice; no shift for Poisson departures).
@@ -317,21 +375,35 @@ class WaitEstimator:
         # E[M^-1(count)] to second order: where departures slow down, the mean wait lies beyond M^-1(E count)
         jensen = -0.5 * curvature / slope ** 3 * count_var if tau >= 5 else 0.0  # (the count is far from normal below)
         mean = max(t + max(-0.5 * t, min(jensen, t)), 1e-3)
-        return self._answer(mean, var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t))
+        return answer(mean, var, n, coverage, 1.0 / (1.0 + (n + 1) * theta_t), klass=klass)
+
+    def _stretched(self, factor: float, rho: float) -> Callable[..., WaitEstimate]:
+        """`_answer` for a wait stretched by `factor` (callers of classes above taking a share rho of
+        the departures): mean and quantiles scaled, the variance too, plus their arrivals' Poisson noise
+        (about rate_above * wait in departures, each worth the stretched time per departure)."""
+        def answer(mean: float, var: float, n: int, coverage: float, p_served: float,
+                   quantiles: tuple[float, float, float] | None = None, klass: int | None = None) -> WaitEstimate:
+            stretched = mean * factor
+            extra = rho * factor * stretched * mean / max(n + 1, 1)
+            q = None if quantiles is None else (quantiles[0], quantiles[1] * factor, quantiles[2] * factor)
+            return self._answer(stretched, var * factor * factor + extra, n, coverage, p_served, q, klass)
+        return answer
 
     def _answer(self, mean: float, var: float, n: int, coverage: float, p_served: float,
-                quantiles: tuple[float, float, float] | None = None) -> WaitEstimate:
+                quantiles: tuple[float, float, float] | None = None, klass: int | None = None) -> WaitEstimate:
         """The range: a gamma with the mean, matched to the variance or, given `quantiles` (a tail
         level and the wait's quantiles at it and at 1 - it), to those; at the calibrated levels."""
         shape, scale = mean * mean / var, var / mean
         if quantiles is not None:
             shape = fit_gamma_shape(mean, *quantiles, start=shape)
             scale = mean / shape
-        low, high = self._range(shape, scale, coverage, n)
-        return WaitEstimate(mean=mean, low=low, high=high, p_served=p_served, shape=shape, scale=scale, ahead=n)
+        low, high = self._range(shape, scale, coverage, n, klass)
+        return WaitEstimate(mean=mean, low=low, high=high, p_served=p_served, shape=shape, scale=scale, ahead=n,
+                            klass=klass)
 
-    def _range(self, shape: float, scale: float, coverage: float, n: int) -> tuple[float, float]:
-        lo_level, hi_level = self.levels(coverage, n)
+    def _range(self, shape: float, scale: float, coverage: float, n: int,
+               klass: int | None = None) -> tuple[float, float]:
+        lo_level, hi_level = self.levels(coverage, n, klass)
         return gamma_quantile(shape, scale, lo_level), gamma_quantile(shape, scale, hi_level)
 
     def range_at(self, estimate: WaitEstimate, coverage: float) -> tuple[float, float]:
@@ -339,7 +411,7 @@ class WaitEstimator:
         calibrated levels): a second coverage without computing the estimate again."""
         if estimate.shape <= 0 or estimate.ahead is None:
             return estimate.low, estimate.high
-        return self._range(estimate.shape, estimate.scale, coverage, estimate.ahead)
+        return self._range(estimate.shape, estimate.scale, coverage, estimate.ahead, estimate.klass)
 
     # --- persistence ---------------------------------------------------------------------------
 
@@ -353,8 +425,11 @@ class WaitEstimator:
                 "hist": self.hist.as_state(),
                 "cal_events": [round(w, 4) for w in self.calibration.events],
                 "cal_censored": [round(w, 4) for w in self.calibration.censored],
-                "bands": [[[round(w, 4) for w in b.events], [round(w, 4) for w in b.censored]]
-                          for b in self.bands]}
+                "bands": [_saved(b) for b in self.bands],
+                "presence": self.presence.as_state(),
+                "classes": {str(k): {"served": round(self.class_served.get(k, 0.0), 4),
+                                     "bands": [_saved(b) for b in bands]} for k, bands in self.class_bands.items()},
+                "class_time": round(self.class_time, 3)}
 
     @staticmethod
     def means_in(state: dict[str, Any]) -> tuple[float, float]:
@@ -390,6 +465,21 @@ class WaitEstimator:
         est.calibration.events = [float(w) for w in state.get("cal_events", est.calibration.events)]
         est.calibration.censored = [float(w) for w in state.get("cal_censored", est.calibration.censored)]
         for band, saved in zip(est.bands, state.get("bands", [])):
-            band.events = [float(w) for w in saved[0]]
-            band.censored = [float(w) for w in saved[1]]
+            _load(band, saved)
+        est.presence = Presence.from_state(state.get("presence"))  # (absent from states saved before it)
+        for k, saved in list(state.get("classes", {}).items())[:MAX_CLASSES]:
+            est.class_served[int(k)] = float(saved.get("served", 0.0))
+            est.class_bands[int(k)] = [Calibration() for _ in range(len(BAND_EDGES) + 1)]
+            for band, b in zip(est.class_bands[int(k)], saved.get("bands", [])):
+                _load(band, b)
+        est.class_time = float(state.get("class_time", 0.0))
         return est
+
+
+def _saved(band: Calibration) -> list[list[float]]:
+    return [[round(w, 4) for w in band.events], [round(w, 4) for w in band.censored]]
+
+
+def _load(band: Calibration, saved: list[list[float]]) -> None:
+    band.events = [float(w) for w in saved[0]]
+    band.censored = [float(w) for w in saved[1]]
