@@ -13,7 +13,9 @@ DEFAULT_QUEUES_FILE = str(Path(__file__).with_name("queues.json"))
 # A Twilio auth token is 32 hex characters; an admin token at least as long (128 bits as hex).
 # A Telnyx public key is base64 of 32 bytes; a Vonage signature secret is at least 32 characters.
 MIN_SECRET_LENGTH = {"TWILIO_AUTH_TOKEN": 32, "HOLDFAST_ADMIN_TOKEN": 32, "HOLDFAST_AGENT_TOKEN": 32,
-                     "TELNYX_PUBLIC_KEY": 44, "VONAGE_SIGNATURE_SECRET": 32, "VONAGE_URL_TOKEN": 32}
+                     "TELNYX_PUBLIC_KEY": 44, "VONAGE_SIGNATURE_SECRET": 32, "VONAGE_URL_TOKEN": 32,
+                     # jambonz's account webhook secrets are `wh_secret_` and a 22-character short uuid
+                     "JAMBONZ_WEBHOOK_SECRET": 24}
 # What a value nobody filled in looks like (the README's and the config file's old placeholders).
 _PLACEHOLDER = re.compile(r"replace|changeme|change[-_ ]me|placeholder|your[-_ ]|todo|xxxx|<[^>]*>|\.\.\.",
                           re.IGNORECASE)
@@ -99,6 +101,11 @@ class Settings:
     vonage_api_base_url: str | None = None
     # Optional: a per-stage secret put in every URL given to Vonage, for events it does not sign.
     vonage_url_token: str = ""
+    # jambonz: the account's webhook secret checks webhooks; the account sid and an API key place calls.
+    jambonz_webhook_secret: str = ""
+    jambonz_api_key: str = ""
+    jambonz_account_sid: str = ""
+    jambonz_api_base_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -139,6 +146,10 @@ class Settings:
             vonage_private_key=env.get("VONAGE_PRIVATE_KEY", ""),
             vonage_api_base_url=env.get("VONAGE_API_BASE_URL") or None,
             vonage_url_token=env.get("VONAGE_URL_TOKEN", ""),
+            jambonz_webhook_secret=env.get("JAMBONZ_WEBHOOK_SECRET", ""),
+            jambonz_api_key=env.get("JAMBONZ_API_KEY", ""),
+            jambonz_account_sid=env.get("JAMBONZ_ACCOUNT_SID", ""),
+            jambonz_api_base_url=env.get("JAMBONZ_API_BASE_URL") or None,
         )
 
     def secret_problems(self) -> list[str]:

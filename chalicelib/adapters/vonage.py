@@ -275,7 +275,7 @@ class VonageDialer(Dialer):
             raise TelephonyError(f"vonage {what} failed: {type(exc).__name__}") from exc
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
-                   timeout_seconds: int) -> str:
+                   timeout_seconds: int, verdict: Step | None = None) -> str:
         refuse_undialable(CAPABILITIES, to)
         with self._calling("call") as voice:
             request = CreateCallRequest(

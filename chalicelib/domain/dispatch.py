@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 
 from ..ports import Clock, Dialer, Orchestrator, Stores
 from . import guard, learning, speech
+from . import line as queue_line
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
 from .model import Agent, AgentStatus, CallStatus, Ticket, TicketKind, TicketStatus
 from .phone import NumberPolicy
 from .queues import QueueConfig, QueueDirectory
-from .script import Dial, Enqueue, Hangup, Script, Step
+from .script import Dial, Hangup, Script, Step
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,10 @@ class Dispatcher:
         now = self.clock.now()
         if ticket.kind is TicketKind.LIVE:
             try:
-                self.dialer.redirect(ticket.call_id or "", self.bridge_script(ticket, agent))
+                if self.dialer.inline:
+                    self.dialer.redirect(ticket.call_id or "", self.bridge_script(ticket, agent))
+                else:  # the provider takes only a URL: the bridge step answers with the same script
+                    self.dialer.redirect_to(ticket.call_id or "", Step.of("bridge", t=ticket.id, agent=agent.id))
                 return ticket  # the estimator learns the wait from the table's stream (service_started)
             except CallGoneError:
                 # The caller hung up as we claimed them: a lost call, and the agent is free.
@@ -230,6 +234,24 @@ class Dispatcher:
                               action=Step.of("bridge-result", t=ticket.id, agent=agent.id),
                               status=Step.of("bridge-leg", t=ticket.id, agent=agent.id)))
 
+    def bridge(self, ticket_id: str, agent_id: str) -> Script:
+        """A holding caller sent here by a redirect to a URL (a provider whose live-call update takes no
+        markup): put through to the agent whose claim still stands; else back in line at their place,
+        or goodbye for a ticket no longer in line. The provider's hold sends its exit step as it lets
+        the caller go; that exit finds the ticket claimed and changes nothing."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.CONNECTING and ticket.agent_id == agent_id:
+            try:
+                agent = self.agents.get_agent(agent_id)
+            except UnknownAgentError:
+                agent = None
+            if agent is not None and agent.contact:
+                return self.bridge_script(ticket, agent)
+            return self.bridge_result(ticket_id, agent_id, answered=False)  # no one to put them through to
+        if ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.WAITING:
+            return Script.of(queue_line.hold(ticket))
+        return Script.of(Hangup())
+
     def bridge_leg(self, ticket_id: str, agent_id: str, status: CallStatus) -> bool:
         """The bridge's dialled leg is ringing or was answered (talking): noted on the ticket with the
         time, for the live monitor. Anything else (queued, ended), or a bridge already over, or a late
@@ -255,9 +277,7 @@ class Dispatcher:
         self.agents.requeue(ticket_id, agent_id)
         self.agents.release_agent(agent_id, ticket_id, AgentStatus.OFFLINE, now)  # missed: not handed more
         lang = ticket.language
-        return Script.of(speech.prompt(queue, lang, "keep_place"),
-                         Enqueue(queue.id, wait=Step.of("wait", t=ticket.id),
-                                 action=Step.of("queue-exit", t=ticket.id)))
+        return Script.of(speech.prompt(queue, lang, "keep_place"), queue_line.hold(ticket))
 
     def recovered(self, ticket: Ticket) -> None:
         """The caller talked to an agent: their lost calls in this queue are recovered."""
