@@ -501,6 +501,8 @@ class Dialer(ABC):
     # Whether `redirect` can hand a live call a script. When not (a provider whose live-call update
     # takes only a URL), a call is moved with `redirect_to` a step whose reply is that script.
     inline: bool = True
+    # Whether `registered` answers (the provider runs a SIP registrar for agents' phones and reports it).
+    reports_registrations: bool = False
 
     @abstractmethod
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
@@ -517,9 +519,9 @@ class Dialer(ABC):
         """Send a live call to one of our webhooks (what the call does next is that step's reply)."""
         raise NotImplementedError(f"{type(self).__name__} cannot redirect to a URL")
 
-    def registered(self, users: list[str]) -> set[str] | None:
-        """Which of these users of the provider's own SIP registrar (`user:` contacts, by name) are
-        registered now; None when the provider reports no registrations."""
+    def registered(self, contacts: list[str]) -> set[str] | None:
+        """Which of these `user:` contacts (users of the provider's own SIP registrar) are registered
+        now; None when the provider reports no registrations."""
         return None
 
 

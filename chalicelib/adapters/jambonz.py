@@ -166,7 +166,7 @@ class JambonzTelephony(Telephony):
             progress=report,
             answered_by=verdict,
             verdict_pending=query.get(AMD) == "1" and verdict is None and not report,
-            nothing_pressed="reason" in params and not digits,
+            nothing_pressed=kind is None and "reason" in params and not digits,  # (amd events have a reason too)
             dial_status=dial_status,
             sip_code=whole(params.get("dial_sip_status") or params.get("sip_status")))
 
@@ -250,6 +250,7 @@ class JambonzDialer(Dialer):
     key), plain sync HTTP: the official client is async-only (aiohttp)."""
 
     inline = False  # updateCall takes a call_hook URL, not verbs
+    reports_registrations = True  # GET/POST RegisteredSipUsers
 
     def __init__(self, api_key: str, account_sid: str, public_base_url: str, api_base_url: str | None = None,
                  session: requests.Session | None = None) -> None:
@@ -291,15 +292,18 @@ class JambonzDialer(Dialer):
     def redirect_to(self, call_id: str, step: Step) -> None:
         self._call("PUT", f"Calls/{call_id}", {"call_hook": hook(self._base_url, step)}, gone=(404,))
 
-    def registered(self, users: list[str]) -> set[str] | None:
-        """Which of these registered-user names (without the realm) are registered now (POST
-        RegisteredSipUsers with the names: registered_status active or inactive)."""
-        if not users:
+    def registered(self, contacts: list[str]) -> set[str] | None:
+        """Which of these `user:` contacts are registered now: one POST RegisteredSipUsers with their
+        names (the API adds the account's SIP realm; each comes back registered_status active or
+        inactive). None without credentials (nothing is known)."""
+        names = {c: c.split(":", 1)[1].split("@", 1)[0] for c in contacts if contact_kind(c) == "user"}
+        if not names:
             return set()
         if not (self._api_key and self._account):
             return None
         try:
-            reply = self._http.post(f"{self._api}/v1/Accounts/{self._account}/RegisteredSipUsers", json=users,
+            reply = self._http.post(f"{self._api}/v1/Accounts/{self._account}/RegisteredSipUsers",
+                                    json=sorted(set(names.values())),
                                     headers={"Authorization": f"Bearer {self._api_key}"}, timeout=10)
         except requests.RequestException as exc:
             raise TelephonyError(f"jambonz RegisteredSipUsers failed: {type(exc).__name__}") from exc
@@ -311,4 +315,5 @@ class JambonzDialer(Dialer):
             raise TelephonyError("jambonz RegisteredSipUsers answered no JSON") from exc
         if not isinstance(found, list):
             raise TelephonyError("jambonz RegisteredSipUsers answered no list")
-        return {str(u.get("name")) for u in found if isinstance(u, dict) and u.get("registered_status") == "active"}
+        active = {str(u.get("name")) for u in found if isinstance(u, dict) and u.get("registered_status") == "active"}
+        return {c for c, name in names.items() if name in active}

@@ -130,6 +130,7 @@ class Dispatcher:
         """Safety net for any missed trigger: match idle agents with waiting tickets, queue by queue.
         Returns how many tickets it dispatched."""
         dispatched = 0
+        self._signed_off_unregistered()
         for queue in self.queues:
             self._repair_reservations(queue.id)
             for agent in self.agents.idle_agents(queue.id):  # each idle agent once: one who cannot
@@ -137,6 +138,25 @@ class Dispatcher:
                     break
                 dispatched += self.offer_work(agent.id) is not None
         return dispatched
+
+    def _signed_off_unregistered(self) -> None:
+        """Idle agents reached as users of the provider's SIP registrar whose phone is no longer
+        registered go offline (one report per sweep; a provider that reports none changes nothing)."""
+        idle = {a.id: a.contact for q in self.queues for a in self.agents.idle_agents(q.id)
+                if a.contact and a.contact.lower().startswith("user:")}
+        if not idle:
+            return
+        try:
+            registered = self.dialer.registered(sorted(set(idle.values())))
+        except TelephonyError:
+            log.warning("could not read the registrations; agents left as they are")
+            return
+        if registered is None:
+            return
+        for agent_id, contact in idle.items():
+            if contact not in registered:
+                log.info("agent's phone unregistered: offline", extra={"agent": agent_id})
+                self.agents.record_agent_status(agent_id, AgentStatus.OFFLINE, self.clock.now(), None, None, None)
 
     def _repair_reservations(self, queue_id: str) -> None:
         """Agents still reserved for a ticket that is closed (served, lost, abandoned...): a release

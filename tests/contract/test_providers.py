@@ -1,4 +1,4 @@
-"""The provider contract: Twilio, Telnyx (TeXML) and Vonage (NCCO) pass the same cases.
+"""The provider contract: Twilio, Telnyx (TeXML), Vonage (NCCO) and jambonz (JSON verbs) pass the same cases.
 
 Each provider's requests are signed its own way (the twilio library; Ed25519 with the RFC 8032 key;
 an HS256 JWT with payload_hash through PyJWT), the known-answer vectors of ../shared/providers.md
@@ -21,25 +21,32 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamo import TicketItem
+from chalicelib.adapters.jambonz import JambonzTelephony
 from chalicelib.adapters.telnyx import TelnyxTelephony
 from chalicelib.adapters.twilio_provider import TwilioTelephony
 from chalicelib.adapters.vonage import VonageTelephony
 from chalicelib.domain.model import AgentStatus, AnsweredBy, CallStatus
 from chalicelib.ports import Telephony, WebhookRequest
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
-from tests.contract.providers import (KINDS, TELNYX_PUBLIC_KEY, TELNYX_SEED, VONAGE_SECRET, WIRES, Wire, path_of)
+from tests.contract.providers import (JAMBONZ_SECRET, KINDS, TELNYX_PUBLIC_KEY, TELNYX_SEED, VONAGE_SECRET, WIRES, Wire,
+                                      path_of)
 from chalicelib.adapters.memory import memory_stores, FixedClock
 
 QUEUES = str(Path(__file__).resolve().parent.parent / "functional" / "queues.json")
 MONDAY_10_PST = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
 MONDAY_NIGHT_KYIV = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
-PROVIDERS = ["twilio", "telnyx", "vonage"]
+PROVIDERS = ["twilio", "telnyx", "vonage", "jambonz"]
+# Providers whose hold can hear a key (jambonz's waitHook only speaks and plays: its own case below).
+LISTENING_HOLDS = ["twilio", "telnyx", "vonage"]
+# Providers that report the agent's leg of a bridge as it rings and is answered.
+LEG_REPORTING = ["twilio", "telnyx", "vonage"]
 CALLER, SUPPORT, KYIV = "+14158675309", "+18005550100", "+380445550100"
 
 
 def adapter(name: str, clock: FixedClock) -> Telephony:
     return {"twilio": lambda: TwilioTelephony(AUTH_TOKEN), "telnyx": lambda: TelnyxTelephony(TELNYX_PUBLIC_KEY, clock),
-            "vonage": lambda: VonageTelephony(VONAGE_SECRET, clock)}[name]()
+            "vonage": lambda: VonageTelephony(VONAGE_SECRET, clock),
+            "jambonz": lambda: JambonzTelephony(JAMBONZ_SECRET, clock)}[name]()
 
 
 # --- known-answer vectors (providers.md section 6) -------------------------------------------------
@@ -144,7 +151,8 @@ def test_neutral_fields_from_every_provider(provider: str) -> None:
     assert parse("ended").status is CallStatus.COMPLETED
     assert parse("machine").answered_by is AnsweredBy.MACHINE and parse("human").answered_by is AnsweredBy.HUMAN
     done = parse("dial_completed")
-    assert (done.dial_status, done.dial_seconds) == (CallStatus.COMPLETED, 95.0)
+    # the recorded dial results: talk time 95 s where the provider reports one (jambonz's dial has none)
+    assert (done.dial_status, done.dial_seconds) == (CallStatus.COMPLETED, 0.0 if provider == "jambonz" else 95.0)
     assert parse("dial_busy").dial_status is CallStatus.BUSY
     assert parse("no_answer").status is CallStatus.NO_ANSWER
 
@@ -159,7 +167,8 @@ def clock() -> FixedClock:
 @pytest.fixture
 def container(settings, clock, serve):  # type: ignore[no-untyped-def]
     built = bootstrap.build_aws(replace(settings, queues_file=QUEUES, providers=tuple(PROVIDERS),
-                                    telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET),
+                                    telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET,
+                                    jambonz_webhook_secret=JAMBONZ_SECRET),
                             clock=clock)
     serve(built)
     return built
@@ -233,6 +242,7 @@ def test_unsigned_is_403_and_writes_nothing(client: Client, clock: FixedClock, p
 def test_an_unusable_key_refuses_every_webhook(settings, clock: FixedClock, serve, provider: str) -> None:  # type: ignore[no-untyped-def]
     built = bootstrap.build_aws(replace(settings, queues_file=QUEUES, providers=tuple(PROVIDERS),
                                     telnyx_public_key="replace-me", vonage_signature_secret="short",
+                                    jambonz_webhook_secret="wh_secret_short",
                                     twilio_auth_token=AUTH_TOKEN if provider != "twilio" else AUTH_TOKEN[:8]),
                             clock=clock)
     serve(built)
@@ -261,7 +271,7 @@ def on_hold(client: Client, clock: FixedClock, provider: str) -> Caller:
 
 
 @pytest.mark.usefixtures("staffed")
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", LISTENING_HOLDS)
 def test_short_wait_holds_and_the_wait_loop_keeps_going_on_no_input(client: Client, clock: FixedClock,
                                                                     provider: str) -> None:
     wire = WIRES[provider]
@@ -290,7 +300,7 @@ def test_long_wait_press_1_confirm_books_a_callback(client: Client, clock: Fixed
 
 
 @pytest.mark.usefixtures("staffed")
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", LISTENING_HOLDS)
 def test_press_1_while_holding_leaves_the_hold_and_is_asked_to_confirm(client: Client, clock: FixedClock,
                                                                        provider: str) -> None:
     wire = WIRES[provider]
@@ -347,7 +357,7 @@ def test_json_and_form_bodies_both_reach_the_route(client: Client, clock: FixedC
     wire = WIRES[provider]
     caller = Caller(client, wire, clock, call=f"{provider}-call-1")
     caller.call()
-    content = "application/json" if provider == "vonage" else "text/xml"
+    content = "application/json" if provider in ("vonage", "jambonz") else "text/xml"
     assert json.loads(caller.markup) if content == "application/json" else caller.markup.startswith("<?xml")
 
 
@@ -389,8 +399,8 @@ class CallbackWorld:
         self.callbacks.dial(DialRequest(t.id, 1, "alice", "dial-token-1"))
         self.did = dial_id("dial-token-1")
 
-    def post(self, step: str, kind: str, **fields: Any) -> str:
-        path = f"/voice/{self.wire.name}/{step}?d={self.did}&t={self.ticket}"
+    def post(self, step: str, kind: str, query: str = "", **fields: Any) -> str:
+        path = f"/voice/{self.wire.name}/{step}?d={self.did}&t={self.ticket}{query}"
         fields = self.wire.event(kind, call="out-1", **fields)
         body, headers = self.wire.request(PUBLIC_URL + path, fields, self.clock.now())
         reply = self.client.http.post(path, headers=headers, body=body)
@@ -417,6 +427,12 @@ def test_customer_first_machine_is_not_bridged_wherever_the_verdict_arrives(rout
     assert w.dialer.calls[0]["amd"]
     if provider == "twilio":  # Twilio's verdict comes with the answer fetch
         assert "Hangup" in w.post("cb-answer", "machine") and w.result() == "machine"
+    elif provider == "jambonz":  # the answer holds the callee; the amd event's own webhook decides
+        held = json.loads(w.post("cb-answer", "answer", query="&amd=1"))
+        assert [v["verb"] for v in held] == ["pause", "redirect"] and w.result() == ""
+        assert json.loads(w.post("cb-verdict", "machine")) == [{"verb": "hangup"}]  # hung up at once
+        assert w.result() == "machine"
+        assert json.loads(w.post("cb-verdict", "machine", type="amd_tone_detected")) == [{"verb": "hangup"}]
     else:  # Telnyx (status callback) and Vonage (event) deliver it apart from the answer
         w.post("cb-status", "machine")
         assert w.result() == "machine"
@@ -428,10 +444,15 @@ def test_customer_first_machine_is_not_bridged_wherever_the_verdict_arrives(rout
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_customer_first_human_is_greeted_bridged_and_served(route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
     w = CallbackWorld(provider, "customer_first", route, monkeypatch)
-    if provider != "twilio":
-        w.post("cb-status", "human")
-        assert w.result() == ""  # a person: nothing decided yet
-    markup = w.post("cb-answer", "human" if provider != "vonage" else "answer")
+    if provider == "jambonz":
+        assert "dial" not in w.post("cb-answer", "answer", query="&amd=1")  # held until the verdict
+        markup = w.post("cb-verdict", "human")
+        assert json.loads(w.post("cb-verdict", "human")) == []  # a repeated verdict puts nobody through again
+    else:
+        if provider != "twilio":
+            w.post("cb-status", "human")
+            assert w.result() == ""  # a person: nothing decided yet
+        markup = w.post("cb-answer", "human" if provider != "vonage" else "answer")
     assert "calling you back" in markup
     [(kind, url)] = [(k, u) for k, u in w.wire.next_urls(markup) if k == "dial"]
     assert "/cb-dialed?" in url
@@ -471,9 +492,10 @@ def signed_incoming(client: Client, provider: str, now: datetime) -> int:
     return client.http.post(path, headers=headers, body=body).status_code
 
 
-@pytest.mark.parametrize("provider", ["telnyx", "vonage"])
+@pytest.mark.parametrize("provider", ["telnyx", "vonage", "jambonz"])
 def test_while_the_app_refuses_every_enabled_provider_is_403_not_404(aws, env, provider: str) -> None:  # type: ignore[no-untyped-def]
-    env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage")
+    env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage,jambonz")
+    env.setenv("JAMBONZ_WEBHOOK_SECRET", JAMBONZ_SECRET)
     env.setenv("HOLDFAST_ADMIN_TOKEN", "short")
     env.setenv("TELNYX_PUBLIC_KEY", TELNYX_PUBLIC_KEY)
     env.setenv("VONAGE_SIGNATURE_SECRET", VONAGE_SECRET)
@@ -486,8 +508,9 @@ def test_provider_keys_come_from_parameter_store(aws, env) -> None:  # type: ign
     for key in ("TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN", "HOLDFAST_AGENT_TOKEN"):
         env.delenv(key, raising=False)
     env.setenv("HOLDFAST_PARAMETERS_PATH", "/holdfast/dev")
-    env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage")
+    env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage,jambonz")
     for name, value in {"twilio-auth-token": AUTH_TOKEN, "admin-token": "test-admin-token-0123456789abcdef0123",
+                        "jambonz-webhook-secret": JAMBONZ_SECRET, "jambonz-api-key": "jz-api-key-0123",
                         "agent-token": "test-agent-token-0123456789abcdef0123",
                         "telnyx-public-key": TELNYX_PUBLIC_KEY, "telnyx-api-key": "KEY0123",
                         "vonage-signature-secret": VONAGE_SECRET, "vonage-private-key": "pem"}.items():
@@ -495,6 +518,7 @@ def test_provider_keys_come_from_parameter_store(aws, env) -> None:  # type: ign
     settings = bootstrap.resolve(bootstrap.Settings.from_env())
     assert (settings.telnyx_public_key, settings.vonage_signature_secret) == (TELNYX_PUBLIC_KEY, VONAGE_SECRET)
     assert (settings.telnyx_api_key, settings.vonage_private_key) == ("KEY0123", "pem")
+    assert (settings.jambonz_webhook_secret, settings.jambonz_api_key) == (JAMBONZ_SECRET, "jz-api-key-0123")
     assert settings.vonage_url_token == ""  # optional: a stage may leave it out
     put("/holdfast/dev/vonage-url-token", "per-stage-url-token-0123456789abcdef")
     assert bootstrap.resolve(bootstrap.Settings.from_env()).vonage_url_token.startswith("per-stage")
@@ -509,7 +533,7 @@ def test_a_language_without_a_voice_needs_recorded_prompts() -> None:
         capabilities = replace(TwilioTelephony.capabilities, voices={"en-US": "Polly.Joanna"})
 
     spoken = {"twilio": TwilioTelephony(AUTH_TOKEN), "telnyx": adapter("telnyx", FixedClock()),
-              "vonage": adapter("vonage", FixedClock())}
+              "vonage": adapter("vonage", FixedClock()), "jambonz": adapter("jambonz", FixedClock())}
     queues = QueueDirectory.from_config({"queues": [{"id": "kyiv", "language": "uk", "numbers": [KYIV]}]})
     assert unspoken(queues, spoken) == []  # every adapter speaks en, ru and uk
     [gap] = unspoken(queues, {"mute": Mute(AUTH_TOKEN)})
@@ -558,7 +582,7 @@ def leg_url(provider: str, markup: str) -> str:
     return next(e.get("statusCallback") for e in ET.fromstring(markup).iter() if e.get("statusCallback"))
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", LEG_REPORTING)
 def test_the_agents_leg_reports_ringing_then_talking_through_each_providers_webhooks(
         route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
     w = CallbackWorld(provider, "customer_first", route, monkeypatch)
