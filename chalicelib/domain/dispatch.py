@@ -142,8 +142,14 @@ class Dispatcher:
     def _signed_off_unregistered(self) -> None:
         """Idle agents reached as users of the provider's SIP registrar whose phone is no longer
         registered go offline (one report per sweep; a provider that reports none changes nothing)."""
-        idle = {a.id: a.contact for q in self.queues for a in self.agents.idle_agents(q.id)
-                if a.contact and a.contact.lower().startswith("user:")}
+        idle: dict[str, str] = {}
+        for agent_id in {a.id for q in self.queues for a in self.agents.idle_agents(q.id)}:
+            try:
+                contact = self.agents.get_agent(agent_id).contact  # presence lists carry no contact
+            except UnknownAgentError:
+                continue
+            if contact and contact.lower().startswith("user:"):
+                idle[agent_id] = contact
         if not idle:
             return
         try:
