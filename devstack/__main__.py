@@ -30,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="where state and a generated admin token are kept (default .holdfast)")
     parser.add_argument("--fresh", action="store_true",
                         help="start empty (default: the state the last run left in the state directory)")
-    parser.add_argument("--provider", choices=["twilio", "telnyx", "vonage"], default="twilio",
-                        help="the provider the simulated network behaves like (TwiML, TeXML or NCCO)")
+    parser.add_argument("--provider", choices=["twilio", "telnyx", "vonage", "jambonz"], default="twilio",
+                        help="the provider the simulated network behaves like (TwiML, TeXML, NCCO or jambonz's "
+                             "JSON verbs)")
     parser.add_argument("--demo-load", action="store_true",
                         help="simulated callers and agents keep coming, so the console has something to show")
     args = parser.parse_args(argv)

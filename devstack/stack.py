@@ -210,6 +210,11 @@ class LocalStack:
                                "VONAGE_SIGNATURE_SECRET": self.network.signature_secret,
                                "VONAGE_APPLICATION_ID": "holdfast-local", "VONAGE_PRIVATE_KEY": local_rsa_key(),
                                "VONAGE_API_BASE_URL": self.network.url})
+        if self.provider == "jambonz":  # its account's webhook secret; an API key for its REST API
+            os.environ.update({"HOLDFAST_PROVIDERS": "twilio,jambonz", "HOLDFAST_DIALING_PROVIDER": "jambonz",
+                               "JAMBONZ_WEBHOOK_SECRET": self.network.signature_secret,
+                               "JAMBONZ_API_KEY": "jz-local-key", "JAMBONZ_ACCOUNT_SID": LOCAL_ACCOUNT_SID,
+                               "JAMBONZ_API_BASE_URL": self.network.url})
 
     def _serve(self) -> None:
         from chalice.config import Config
@@ -239,10 +244,15 @@ class LocalStack:
         self._pump.start()
 
     def banner(self) -> str:
+        from chalicelib.adapters.jambonz import application_webhooks
+
+        hooks = ([f"  jambonz application: {name}: POST {url}" for name, url in
+                  application_webhooks(self.public_url).items()] if self.provider == "jambonz" else [
+            "  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
+            f"    POST {self.public_url}/voice/{self.provider}/incoming"])
         return "\n".join([
             "Holdfast is running locally (embedded AWS: moto server at " + self.moto_url + ").",
-            "  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
-            f"    POST {self.public_url}/voice/{self.provider}/incoming",
+            *hooks,
             f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
             f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer "
             + (f"$(cat {self.agent_token_path}); generated at first start, owner-only)"

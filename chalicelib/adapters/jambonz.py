@@ -73,6 +73,12 @@ _VERDICTS = {"amd_human_detected": AnsweredBy.HUMAN, "amd_machine_detected": Ans
 _AMD_NEWS = frozenset({"amd_error", "amd_stopped", "amd_tone_timeout"})
 
 
+def application_webhooks(public_base_url: str) -> dict[str, str]:
+    """What to paste into the jambonz application (its calling and call-status webhooks, POST)."""
+    incoming = f"{public_base_url.rstrip('/')}/voice/jambonz/incoming"
+    return {"Calling webhook": incoming, "Call status webhook": f"{incoming}?{HOOK}=status"}
+
+
 def signature(secret: str, stamp: int, body: bytes) -> str:
     """HMAC-SHA256 (hex) of `{t}.{raw body}` with the webhook secret."""
     return hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()

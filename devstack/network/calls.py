@@ -32,6 +32,7 @@ class CallerModel:
     patience: float | None = None  # seconds before hanging up while not talking to an agent
     press_one: float = 0.0  # chance of pressing 1 when offered a callback
     answer: float = 1.0  # chance of answering a callback
+    voicemail: int = 0  # the next this many callbacks answered are answered by voicemail (a machine)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Agent:
     handle_seconds: float = 60.0
     answer: float = 1.0
     status: str = "offline"  # as Holdfast last accepted it
+    registered: bool = True  # its phone registered with the provider's SIP registrar (jambonz)
     since: str = ""  # when that status began (the stack's clock)
 
 

@@ -34,13 +34,13 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twilio.request_validator import RequestValidator
 
-from . import telnyx, twilio, vonage
+from . import jambonz, telnyx, twilio, vonage
 from .calls import Agent, Call, CallerModel, Gone, Phone, Redirected
 
 log = logging.getLogger(__name__)
 
 PAGE = Path(__file__).parent.parent / "demo.html"
-DIALECTS = {d.name: d for d in (twilio.Twilio, telnyx.Telnyx, vonage.Vonage)}
+DIALECTS = {d.name: d for d in (twilio.Twilio, telnyx.Telnyx, vonage.Vonage, jambonz.Jambonz)}
 
 
 class SimNetwork:
@@ -71,6 +71,7 @@ class SimNetwork:
         self.phones: dict[str, Phone] = {}
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, list[str]] = {}
+        self.ranks: dict[str, float] = {}  # a call's priority in a queue that orders by it (jambonz)
         self.messages: list[dict[str, str]] = []
         # The account's numbers, as the REST API's IncomingPhoneNumbers shows them (make deploy sets URLs).
         self.numbers: dict[str, dict[str, str]] = {"+18005550100": {
@@ -178,7 +179,7 @@ class SimNetwork:
 
     def party(self, contact: str) -> "Phone | Agent | None":
         """Who answers a contact: an agent's client:name or sip:name@…, else a phone."""
-        if contact.startswith(("client:", "sip:")):
+        if contact.startswith(("client:", "sip:", "user:")):
             return self.agents.get(contact.split(":", 1)[1].split("@")[0])
         return self.phones.get(contact)
 
@@ -193,9 +194,15 @@ class SimNetwork:
                 return
             call.state = "in-progress"
             extra = {}
+            machine = isinstance(call.party, Phone) and call.party.model.voicemail > 0
+            if machine and isinstance(call.party, Phone):
+                call.party.model.voicemail -= 1
+            if params.get("MachineDetection") or params.get("AmdUrl"):
+                call.answered_by = "machine_start" if machine else "human"
             if params.get("MachineDetection"):
-                call.answered_by = "human"
-                extra["AnsweredBy"] = "human"
+                extra["AnsweredBy"] = call.answered_by or ""
+            if params.get("AmdUrl"):  # the verdict as its own webhook, after the answer (jambonz)
+                threading.Thread(target=self._verdict, args=(call, params["AmdUrl"]), daemon=True).start()
             twiml = self.post(params["Url"], self.call_params(call, **extra))
             self.execute(call, twiml)
         except Gone:
@@ -205,6 +212,18 @@ class SimNetwork:
         if call.state not in ("no-answer", "busy", "failed"):
             call.state = "completed"
         self.end(call)
+
+    def _verdict(self, call: Call, url: str) -> None:
+        try:
+            self.sleep(call, 1.5)
+            reply = self.post(url, self.call_params(call, AnsweredBy=call.answered_by or "human"))
+        except (Gone, Redirected):
+            return
+        except Exception:  # noqa: BLE001 - a failed verdict leaves the call as it is
+            log.exception("amd verdict failed")
+            return
+        if not jambonz.continues(reply):
+            self.redirect(call.sid, reply)
 
     def rings_and_answers(self, call: Call, timeout: float) -> bool:
         party = call.party
@@ -337,10 +356,14 @@ class SimNetwork:
                 digits = self._gather(call, verb)
                 if digits is not None:
                     call.transcript.append(f"(pressed {digits})")
-                    return self.post(verb.get("action", ""), self.call_params(call, Digits=digits))
-            elif verb.tag == "Redirect":  # (input=1: Vonage's input calling back with nothing pressed)
+                    reply = self.post(verb.get("action", ""), self.call_params(call, Digits=digits))
+                    if not jambonz.continues(reply):  # (jambonz: an empty reply lets the rest run)
+                        return reply
+            elif verb.tag == "Redirect":  # (input=1: an input calling back with nothing pressed)
                 nothing_pressed = {"input": "1"} if verb.get("input") else {}
-                return self.post(verb.text or "", self.call_params(call, **nothing_pressed))
+                reply = self.post(verb.text or "", self.call_params(call, **nothing_pressed))
+                if not jambonz.continues(reply):
+                    return reply
             elif verb.tag == "Hangup":
                 call.state = "completed"
                 return None
@@ -355,7 +378,11 @@ class SimNetwork:
     def _enqueue(self, call: Call, verb: ET.Element) -> str | None:
         name = verb.text or ""
         with self.lock:
-            self.queues.setdefault(name, []).append(call.sid)
+            line = self.queues.setdefault(name, [])
+            line.append(call.sid)
+            if verb.get("priority") is not None:  # a sorted set: lowest priority first (jambonz)
+                self.ranks[call.sid] = float(verb.get("priority", "0"))
+                line.sort(key=lambda sid: self.ranks.get(sid, float("inf")))
         call.queue_name = name
         started = time.monotonic()
         result = "hangup"
@@ -370,6 +397,11 @@ class SimNetwork:
                 elapsed = str(int((time.monotonic() - started) / self.pace))
                 doc = ET.fromstring(self.post(wait_url, self.call_params(
                     call, QueuePosition=str(position), QueueTime=elapsed, CurrentQueueSize=str(len(self.queues[name])))))
+                allowed = getattr(self.dialect, "hold_verbs", None)
+                if allowed is not None and any(v.tag not in allowed for v in doc):
+                    log.error("a wait document with verbs the hold cannot run: polling stops")
+                    while True:  # the caller holds in silence, as jambonz leaves them
+                        self.sleep(call, 60.0)
                 left = self._wait_doc(call, doc)
                 if left:
                     result = "leave"
@@ -534,7 +566,7 @@ class SimNetwork:
                     body = {}
                 path = self.path
                 reply = None
-                for provider in (vonage, telnyx, twilio):  # each provider's REST shape
+                for provider in (jambonz, vonage, telnyx, twilio):  # each provider's REST shape
                     reply = reply or provider.rest_post(net, path, form, body)
                 if reply is not None:
                     self._send(*reply)
@@ -556,9 +588,9 @@ class SimNetwork:
                 else:
                     self._send(404, {"error": "not found"})
 
-            def do_PUT(self) -> None:  # noqa: N802 - Vonage's transfer of a live call
+            def do_PUT(self) -> None:  # noqa: N802 - Vonage's transfer, jambonz's updateCall
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                self._send(*vonage.rest_put(net, self.path, raw))
+                self._send(*(jambonz.rest_put(net, self.path, raw) or vonage.rest_put(net, self.path, raw)))
 
             def log_message(self, *args: object) -> None:
                 pass
