@@ -398,6 +398,17 @@ class CallbackWorld:
         self.ticket = t.id
         self.callbacks.dial(DialRequest(t.id, 1, "alice", "dial-token-1"))
         self.did = dial_id("dial-token-1")
+        self.dispatcher, self.token = dispatcher, "dial-token-1"
+
+    def retry(self, attempt: int) -> None:
+        """The workflow's next slot: the callback parks again, alice (free) takes it, it is dialed."""
+        from chalicelib.domain.callbacks import DialRequest, dial_id
+
+        self.stores.table.park(self.ticket, f"park-token-{attempt}", attempt)
+        assert self.dispatcher.offer_work("alice") is not None
+        self.token = f"dial-token-{attempt}"
+        self.callbacks.dial(DialRequest(self.ticket, attempt, "alice", self.token))
+        self.did = dial_id(self.token)
 
     def post(self, step: str, kind: str, query: str = "", **fields: Any) -> str:
         path = f"/voice/{self.wire.name}/{step}?d={self.did}&t={self.ticket}{query}"
@@ -408,7 +419,7 @@ class CallbackWorld:
         return reply.body.decode()
 
     def outcomes(self) -> list[Any]:
-        return [output for token, output in self.orch.completed if token == "dial-token-1"]
+        return [output for token, output in self.orch.completed if token == self.token]
 
     def result(self) -> str:
         return str(self.outcomes()[-1]["result"]) if self.outcomes() else ""
@@ -478,6 +489,65 @@ def test_unanswered_callback_is_retried(route: Client, monkeypatch: pytest.Monke
     w = CallbackWorld(provider, "customer_first", route, monkeypatch)
     w.post("cb-status", "no_answer")
     assert w.result() == "no-answer" and "next" in w.outcomes()[-1]
+
+
+def answer_as(w: CallbackWorld, verdict: str) -> str:
+    """A customer-first attempt answered and judged: the markup that follows the verdict, wherever each
+    provider delivers it (with the answer; on the status callback or event; as its own webhook)."""
+    if w.wire.name == "twilio":
+        return w.post("cb-answer", verdict)
+    if w.wire.name == "jambonz":
+        held = w.post("cb-answer", "answer", query="&amd=1")
+        assert "dial" not in held and w.result() == ""  # nobody put through before the verdict
+        return w.post("cb-verdict", verdict)
+    w.post("cb-status", verdict)
+    return w.post("cb-answer", verdict if w.wire.name != "vonage" else "answer")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_customer_first_machine_then_a_person_on_the_retry(route: Client, monkeypatch: pytest.MonkeyPatch,
+                                                           provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first", route, monkeypatch)
+    assert not any(k == "dial" for k, _ in w.wire.next_urls(answer_as(w, "machine")))
+    assert w.result() == "machine" and "next" in w.outcomes()[-1]  # another attempt is planned
+    w.retry(2)
+    markup = answer_as(w, "human")
+    assert "calling you back" in markup and any(k == "dial" for k, _ in w.wire.next_urls(markup))
+    w.post("cb-dialed", "dial_completed")
+    assert w.result() == "connected" and w.stores.tickets.get(w.ticket).status.value == "SERVED"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_calling_again_rejoins_the_pending_callback_at_its_place(client: Client, clock: FixedClock,
+                                                                 provider: str) -> None:
+    wire = WIRES[provider]
+    first = Caller(client, wire, clock, call=f"{provider}-first")
+    assert "press 1" in first.call()  # nobody signed in: offered a callback at once
+    first.follow("gather", "press_1")
+    first.follow("gather", "press_1")
+    [booked] = tickets()
+    assert booked.kind == "CALLBACK"
+    clock.advance(120)
+    again = Caller(client, wire, clock, call=f"{provider}-again")
+    markup = again.call()
+    assert "welcome back" in markup.lower() and holds(wire, markup)
+    [ticket] = tickets()  # the same ticket, the same number: the same place
+    assert (ticket.kind, ticket.status, ticket.call_id, ticket.sk) == ("LIVE", "WAITING", f"{provider}-again", booked.sk)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_press_9_opts_out_of_automatic_callbacks_and_keeps_the_place(client: Client, clock: FixedClock,
+                                                                      container, provider: str) -> None:  # type: ignore[no-untyped-def]
+    wire = WIRES[provider]
+    caller = Caller(client, wire, clock, call=f"{provider}-call-9")
+    caller.call()
+    caller.follow("gather", "press_1", **({"Digits": "9"} if provider in ("twilio", "telnyx") else
+                                          {"dtmf": {"digits": "9", "timed_out": False}} if provider == "vonage"
+                                          else {"digits": "9"}))
+    assert "will not call you back" in caller.markup.lower() and holds(wire, caller.markup)
+    assert container.stores.bookings.is_opted_out(CALLER)
+    [ticket] = tickets()
+    assert (ticket.kind, ticket.status) == ("LIVE", "WAITING")
 
 
 # --- secrets: per provider, from Parameter Store, failing closed ----------------------------------
