@@ -16,12 +16,11 @@ import hmac
 import json
 import re
 import time
-import uuid
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
-from .calls import new_sid
 from .twilio import Reply
+from .vonage import Vonage
 
 if TYPE_CHECKING:
     from .calls import Call
@@ -32,14 +31,12 @@ ACCOUNT_SID = "bb845d4b-83a9-4cde-a6e9-50f3743bab3f"
 CONTINUE = '<Response continue="1" />'
 
 
-class Jambonz:
+class Jambonz(Vonage):
+    """Vonage's uuid call ids; everything else its own."""
+
     name = "jambonz"
     leg_events = False  # a dial reports only how it ended (its actionHook)
     hold_verbs = frozenset({"Say", "Play", "Pause", "Leave"})  # what a waitHook may answer
-
-    @staticmethod
-    def call_id() -> str:
-        return str(uuid.UUID(new_sid("")[-32:]))
 
     @staticmethod
     def agent_contact(name: str) -> str:

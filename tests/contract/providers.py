@@ -135,22 +135,36 @@ class TelnyxWire(TwimlWire):
         return {"telnyx-timestamp": stamp, "telnyx-signature-ed25519": base64.b64encode(signature).decode()}
 
 
-class VonageWire(Wire):
-    name = "vonage"
+class JsonWire(Wire):
+    """A provider that posts JSON: its call id's field, and how it writes numbers."""
+
     content_type = "application/json"
+    call_field = "uuid"
 
     def encode(self, fields: dict[str, Any]) -> bytes:
         return json.dumps(fields).encode()
 
+    @staticmethod
+    def number(value: str) -> str:
+        return value
+
     def neutral(self, kind: str, call: str | None, caller: str | None, called: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if call:
-            out["uuid"] = call
+            out[self.call_field] = call
         if caller:
-            out["from"] = caller.lstrip("+")
+            out["from"] = self.number(caller)
         if called:
-            out["to"] = called.lstrip("+")
+            out["to"] = self.number(called)
         return out
+
+
+class VonageWire(JsonWire):
+    name = "vonage"
+
+    @staticmethod
+    def number(value: str) -> str:
+        return value.lstrip("+")  # Vonage writes numbers without the '+'
 
     def sign(self, url: str, body: bytes, fields: dict[str, Any], now: datetime) -> dict[str, str]:
         claims = {"iat": int(now.timestamp()), "jti": str(uuid.uuid4()), "iss": "Vonage",
@@ -163,25 +177,12 @@ class VonageWire(Wire):
         return [(kinds[a["action"]], a["eventUrl"][0]) for a in json.loads(markup) if a["action"] in kinds]
 
 
-class JambonzWire(Wire):
+class JambonzWire(JsonWire):
     """JSON bodies signed `Jambonz-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{body}">` with the
     account's webhook secret (jambonz-feature-server lib/utils/base-requestor.js)."""
 
     name = "jambonz"
-    content_type = "application/json"
-
-    def encode(self, fields: dict[str, Any]) -> bytes:
-        return json.dumps(fields).encode()
-
-    def neutral(self, kind: str, call: str | None, caller: str | None, called: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if call:
-            out["call_sid"] = call
-        if caller:
-            out["from"] = caller
-        if called:
-            out["to"] = called
-        return out
+    call_field = "call_sid"
 
     def sign(self, url: str, body: bytes, fields: dict[str, Any], now: datetime) -> dict[str, str]:
         stamp = int(now.timestamp())
