@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart screenshots deploy destroy package clean
+.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart bench-replay replay screenshots deploy destroy package clean
 
 # make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev.
 STAGE ?= dev
@@ -36,6 +36,21 @@ bench-ewt: $(VENV)/.bench
 
 bench-day: $(VENV)/.bench
 	$(BIN)/python bench/day.py
+
+# A million calls from a synthetic queue_log, replayed with no callback: time, memory, validation (issue 29).
+bench-replay: $(STAMP)
+	$(BIN)/python bench/replay.py $(ARGS)
+
+# What Holdfast would have done with a call log (docs/replay.md):
+#   make replay LOG=/var/log/asterisk/queue_log FORMAT=queue_log ZONE=America/New_York
+#   optional: EVENTS= (twilio), QUEUE= (a log with several queues), QUEUE_FILE= (Holdfast's settings),
+#   OUT= (default replay-report), ARGS="--reps 5 --policies none,holdfast"
+OUT   ?= replay-report
+replay: $(STAMP)
+	@test -n "$(LOG)" -a -n "$(FORMAT)" || (echo "usage: make replay LOG=path FORMAT=queue_log|twilio|connect [ZONE=tz] [EVENTS=...] [QUEUE=...] [QUEUE_FILE=...] [OUT=dir]" >&2; exit 2)
+	$(BIN)/python -m replay "$(LOG)" --format $(FORMAT) --out "$(OUT)" \
+		$(if $(ZONE),--tz $(ZONE)) $(if $(EVENTS),--events "$(EVENTS)") $(if $(QUEUE),--queue "$(QUEUE)") \
+		$(if $(QUEUE_FILE),--queue-file "$(QUEUE_FILE)") $(ARGS)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/smoke.py

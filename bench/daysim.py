@@ -167,12 +167,16 @@ class Reached:
 class Sim:
     """One policy over consecutive days."""
 
+    # Where virtual time starts and the queue every policy shares (replay/sim.py sets its own)
+    epoch: datetime = FIRST_DAY
+    base_queue: dict[str, Any] = BASE_QUEUE
+
     def __init__(self, s: Scenario, policy: str, days: int, seed: int) -> None:
         self.s, self.policy, self.days, self.seed = s, policy, days, seed
-        raw = {**BASE_QUEUE, **(PEER_QUEUE if policy in PEERS else s.queue)}
+        raw = {**self.base_queue, **(PEER_QUEUE if policy in PEERS else s.queue)}
         self.queue = parse_queue(raw)
         self.phone = Phone(self)
-        self.w: MemoryWorld = build_memory(QueueDirectory([self.queue]), FIRST_DAY, dialer=self.phone)
+        self.w: MemoryWorld = build_memory(QueueDirectory([self.queue]), self.epoch, dialer=self.phone)
         self.clock: VirtualClock = self.w.clock
         self.stores: MemoryStores = self.w.stores
         self.records: list[CallRecord] = []
@@ -213,7 +217,14 @@ class Sim:
         return self.phone.placed
 
     def now(self) -> float:
-        return (self.clock.now() - FIRST_DAY).total_seconds()
+        return (self.clock.now() - self.epoch).total_seconds()
+
+    def day_bounds(self, day: int) -> tuple[float, float]:
+        """A day's start and end in virtual seconds (local midnights)."""
+        return day_start(day), day_start(day + 1)
+
+    def staffed_seconds(self, day: int) -> float:
+        return self.s.agents * (CLOSE_H - OPEN_H) * 3600
 
     def shift_starts(self) -> None:
         for a in self.agents:
@@ -282,7 +293,7 @@ class Sim:
         self.last_missed[rec.caller.number] = rec
         # the time the caller was just told ("within N minutes", or a time of day), as Holdfast recorded it
         promised = guard.promised_at(ticket)
-        rec.promise = None if promised is None else (promised - FIRST_DAY).total_seconds()
+        rec.promise = None if promised is None else (promised - self.epoch).total_seconds()
 
     def poll(self, sid: str, tid: str) -> None:
         rec = self.by_sid[sid]
@@ -508,7 +519,7 @@ def percentile(xs: list[float], q: float) -> float:
 
 
 def measures(sim: Sim, day: int) -> dict[str, float]:
-    lo, hi = day_start(day), day_start(day + 1)
+    lo, hi = sim.day_bounds(day)
     recs = [r for r in sim.records if lo <= r.start < hi]
     offered = len(recs)
     live = [r for r in recs if r.answered_at is not None]
@@ -536,7 +547,7 @@ def measures(sim: Sim, day: int) -> dict[str, float]:
     for r in chosen:
         first = [t for t in sim.dialed.get(r.caller.number, ()) if t >= (r.ended_at or 0)]
         kept += bool(first and first[0] <= r.promise)
-    staffed = sim.s.agents * (CLOSE_H - OPEN_H) * 3600
+    staffed = sim.staffed_seconds(day)
     dials = sum(1 for ts in sim.dialed.values() for t in ts if lo <= t < hi)
     return {
         "offered": offered,
