@@ -16,6 +16,12 @@ MIN_SECRET_LENGTH = {"TWILIO_AUTH_TOKEN": 32, "HOLDFAST_ADMIN_TOKEN": 32, "HOLDF
                      "TELNYX_PUBLIC_KEY": 44, "VONAGE_SIGNATURE_SECRET": 32, "VONAGE_URL_TOKEN": 32,
                      # jambonz's account webhook secrets are `wh_secret_` and a 22-character short uuid
                      "JAMBONZ_WEBHOOK_SECRET": 24}
+# The dialing account's calls a second when HOLDFAST_DIAL_CALLS_PER_SECOND is not set: the provider's own
+# limit. Twilio: 1 by default (raised on request). jambonz sets none per second (its account limits
+# count concurrent calls, API requests and devices: docs.jambonz.org, "retrieve call capacity and
+# other limits"); its calls leave by the carrier's SIP trunk, whose calls a second the carrier sets:
+# 1 until HOLDFAST_DIAL_CALLS_PER_SECOND says the trunk's. Others: 1.
+DIAL_CALLS_PER_SECOND = {"twilio": 1.0, "jambonz": 1.0}
 # What a value nobody filled in looks like (the README's and the config file's old placeholders).
 _PLACEHOLDER = re.compile(r"replace|changeme|change[-_ ]me|placeholder|your[-_ ]|todo|xxxx|<[^>]*>|\.\.\.",
                           re.IGNORECASE)
@@ -88,8 +94,8 @@ class Settings:
     # The providers whose webhooks are served (/voice/{provider}/...), and the one that places calls.
     providers: tuple[str, ...] = ("twilio",)
     dialing_provider: str = "twilio"
-    # The dialing provider account's outbound pace: calls it may start per second (Twilio's default is
-    # 1; raised on request). Every dial Holdfast starts goes through it (domain/pacing.py).
+    # The dialing provider account's outbound pace: calls it may start per second (default: the
+    # provider's, DIAL_CALLS_PER_SECOND). Every dial Holdfast starts goes through it (domain/pacing.py).
     dial_calls_per_second: float = 1.0
     # Telnyx TeXML: the account's Ed25519 public key (base64) checks webhooks; the API key places calls.
     telnyx_public_key: str = ""
@@ -139,7 +145,8 @@ class Settings:
             clock_offset_seconds=float(env.get("HOLDFAST_CLOCK_OFFSET_SECONDS", "0") or 0),
             providers=tuple(p.strip() for p in env.get("HOLDFAST_PROVIDERS", "twilio").split(",") if p.strip()),
             dialing_provider=env.get("HOLDFAST_DIALING_PROVIDER", "twilio"),
-            dial_calls_per_second=float(env.get("HOLDFAST_DIAL_CALLS_PER_SECOND", "1") or 1),
+            dial_calls_per_second=float(env.get("HOLDFAST_DIAL_CALLS_PER_SECOND") or DIAL_CALLS_PER_SECOND.get(
+                env.get("HOLDFAST_DIALING_PROVIDER", "twilio"), 1.0)),
             telnyx_public_key=env.get("TELNYX_PUBLIC_KEY", ""),
             telnyx_api_key=env.get("TELNYX_API_KEY", ""),
             telnyx_account_sid=env.get("TELNYX_ACCOUNT_SID", ""),

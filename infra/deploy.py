@@ -5,8 +5,9 @@ region to a working stage, as one CloudFormation stack (docs/deploy.md).
     python -m infra.deploy destroy --stage dev
 
 Deploy: an artifacts bucket (created once per account and region); the stage's secrets in Parameter
-Store (a random admin token created if none exists; TWILIO_AUTH_TOKEN stored if given); the package
-built (infra/build.py) and uploaded; the stack created or updated in place; the webhook URL printed,
+Store (a random admin token created if none exists; TWILIO_AUTH_TOKEN stored if given, and the secrets
+of the other providers HOLDFAST_PROVIDERS enables, e.g. JAMBONZ_WEBHOOK_SECRET); the package
+built (infra/build.py) and uploaded; the stack created or updated in place; the webhook URLs printed,
 and with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER set, the number's voice and
 status URLs set through Twilio's API. Every reference between resources is CloudFormation's.
 
@@ -95,6 +96,40 @@ def ensure_secrets(ssm: Any, path: str, env: Mapping[str, str], dep: Deployment)
         dep.messages.append(f"No Twilio auth token yet: every webhook is refused (403) until you run "
                             f"aws ssm put-parameter --name {token} --type SecureString --value <token>, "
                             "or re-run make deploy with TWILIO_AUTH_TOKEN set.")
+
+
+# Per provider: its secrets (Parameter Store name, the environment variable make deploy takes it from,
+# what it is), and what to paste into its console (label, URL under the stage's).
+PROVIDER_SECRETS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "jambonz": (("jambonz-webhook-secret", "JAMBONZ_WEBHOOK_SECRET", "jambonz account webhook secret (signatures)"),
+                ("jambonz-api-key", "JAMBONZ_API_KEY", "jambonz API key (callbacks, moving live calls)"))}
+PROVIDER_URLS: dict[str, tuple[tuple[str, str], ...]] = {
+    "jambonz": (("jambonz application: Calling webhook (POST)", "/voice/jambonz/incoming"),
+                ("jambonz application: Call status webhook (POST)", "/voice/jambonz/incoming?hook=status"))}
+
+
+def enabled_providers(env: Mapping[str, str]) -> tuple[str, ...]:
+    """HOLDFAST_PROVIDERS, as the functions will read it (chalicelib/settings.py)."""
+    return tuple(p.strip() for p in env.get("HOLDFAST_PROVIDERS", "twilio").split(",") if p.strip())
+
+
+def ensure_provider_secrets(ssm: Any, path: str, env: Mapping[str, str], dep: Deployment) -> None:
+    """The enabled providers' secrets, stored when given; a missing one is said (its webhooks get 403)."""
+    for provider in enabled_providers(env):
+        for name, variable, what in PROVIDER_SECRETS.get(provider, ()):
+            parameter = f"{path}/{name}"
+            if env.get(variable):
+                ssm.put_parameter(Name=parameter, Value=env[variable], Type="SecureString", Overwrite=True,
+                                  Description=f"Holdfast: {what}")
+            elif not _has_parameter(ssm, parameter):
+                dep.messages.append(f"No {what} yet: re-run make deploy with {variable} set, or "
+                                    f"aws ssm put-parameter --name {parameter} --type SecureString --value <it>.")
+
+
+def provider_urls(env: Mapping[str, str], api_url: str) -> list[str]:
+    """What to paste into each enabled provider's console (beyond Twilio's webhook URL)."""
+    return [f"{label}:\n    {api_url}{path}" for provider in enabled_providers(env)
+            for label, path in PROVIDER_URLS.get(provider, ())]
 
 
 def upload(s3: Any, bucket: str, stage: str, path: Path) -> str:
@@ -229,10 +264,16 @@ def deploy(stage: str, region: str, env: Mapping[str, str] | None = None, endpoi
     bucket = f"holdfast-deploy-{account}-{region}"
     ensure_bucket(s3, bucket, region)
     ensure_secrets(ssm, dep.parameters_path, env, dep)
+    ensure_provider_secrets(ssm, dep.parameters_path, env, dep)
     pkg = build(stage, out)
     template = json.loads(json.dumps(pkg.template))
     locate_artifacts(template, pkg, lambda path: upload(s3, bucket, stage, path), bucket)
-    parameters = {"Stage": stage, "TwilioAccountSid": env.get("TWILIO_ACCOUNT_SID", "")}
+    parameters = {"Stage": stage, "TwilioAccountSid": env.get("TWILIO_ACCOUNT_SID", ""),
+                  "Providers": ",".join(enabled_providers(env)),
+                  "DialingProvider": env.get("HOLDFAST_DIALING_PROVIDER", "twilio"),
+                  "DialCallsPerSecond": env.get("HOLDFAST_DIAL_CALLS_PER_SECOND", ""),
+                  "JambonzAccountSid": env.get("JAMBONZ_ACCOUNT_SID", ""),
+                  "JambonzApiBaseUrl": env.get("JAMBONZ_API_BASE_URL", "")}
     if rehearse:
         template = for_moto(template, parameters, client("iam"), s3)
     key = f"{stage}/template-{hashlib.sha256(json.dumps(template).encode()).hexdigest()[:16]}.json"
@@ -242,6 +283,7 @@ def deploy(stage: str, region: str, env: Mapping[str, str] | None = None, endpoi
     stack = cfn.describe_stacks(StackName=dep.stack)["Stacks"][0]
     dep.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     dep.webhook_url = dep.outputs.get("WebhookUrl", "")
+    dep.messages[:0] = provider_urls(env, dep.outputs.get("ApiUrl", ""))
     dep.number_configured = configure_number(env, dep.webhook_url) if not rehearse else False
     return dep
 
@@ -255,7 +297,8 @@ def destroy(stage: str, region: str, endpoint_url: str | None = None, keep_secre
         cfn.delete_stack(StackName=name)
     final = _wait(cfn, name)
     if not keep_secrets:
-        for secret in ("admin-token", "agent-token", "twilio-auth-token"):
+        for secret in ("admin-token", "agent-token", "twilio-auth-token",
+                       *(name for held in PROVIDER_SECRETS.values() for name, _, _ in held)):
             try:
                 ssm.delete_parameter(Name=f"/holdfast/{stage}/{secret}")
             except ssm.exceptions.ParameterNotFound:

@@ -355,3 +355,18 @@ def test_agent_contacts_are_validated_like_any_other() -> None:
     for refused in ("user:", "user:al ice", "user:alice@", "user:+19005550100", "users:alice"):
         with pytest.raises(NumberNotAllowedError):
             policy.accept_contact(refused)
+
+
+def test_dials_go_at_the_jambonz_accounts_pace(settings, clock, serve) -> None:  # type: ignore[no-untyped-def]
+    """jambonz has no calls-a-second limit of its own (the carrier's trunk has): 1 unless told the trunk's."""
+    from chalicelib.settings import Settings
+
+    assert Settings.from_env({"HOLDFAST_DIALING_PROVIDER": "jambonz"}).dial_calls_per_second == 1.0
+    trunk = Settings.from_env({"HOLDFAST_DIALING_PROVIDER": "jambonz", "HOLDFAST_DIAL_CALLS_PER_SECOND": "5"})
+    assert trunk.dial_calls_per_second == 5.0
+    built = bootstrap.build_aws(replace(settings, queues_file=QUEUES, providers=("twilio", "jambonz"),
+                                        jambonz_webhook_secret=JAMBONZ_SECRET, dialing_provider="jambonz",
+                                        dial_calls_per_second=trunk.dial_calls_per_second),
+                                clock=clock, dialer=JambonzDialer("jz-key", "acct-1", PUBLIC_URL, "https://j.test"))
+    serve(built)
+    assert (built.dispatcher.pacer.account, built.dispatcher.pacer.rate) == ("jambonz", 5.0)

@@ -84,17 +84,55 @@ def test_deploy_then_redeploy_then_destroy(moto_url: str, tmp_path: Path) -> Non
     assert ssm.get_parameter(Name="/holdfast/rehearsal/public-url")["Parameter"]["Value"] + \
         "/voice/twilio/incoming" == first.webhook_url
 
-    # re-running updates in place: same stack, same admin token
-    second = deploy(STAGE, "us-east-1", env={}, endpoint_url=moto_url, out=tmp_path / "b2", rehearse=True)
+    assert not [m for m in first.messages if "jambonz" in m]  # not enabled: nothing asked for it
+
+    # re-running updates in place: same stack, same admin token; this time with jambonz enabled (issue 26)
+    jambonz = {"HOLDFAST_PROVIDERS": "twilio,jambonz", "HOLDFAST_DIALING_PROVIDER": "jambonz",
+               "HOLDFAST_DIAL_CALLS_PER_SECOND": "5",
+               "JAMBONZ_ACCOUNT_SID": "9351f46a-678c-43f5-b8a6-d4eb58d131af",
+               "JAMBONZ_WEBHOOK_SECRET": "wh_secret_cJqgtMDPzDhhnjmaJH6Mtk", "JAMBONZ_API_KEY": "api-key-1"}
+    second = deploy(STAGE, "us-east-1", env=jambonz, endpoint_url=moto_url, out=tmp_path / "b2", rehearse=True)
     assert not second.admin_token_created and second.webhook_url == first.webhook_url
     assert ssm.get_parameter(Name="/holdfast/rehearsal/admin-token", WithDecryption=True)["Parameter"]["Value"] \
         == admin["Value"]
+    for name, value in (("jambonz-webhook-secret", "wh_secret_cJqgtMDPzDhhnjmaJH6Mtk"), ("jambonz-api-key", "api-key-1")):
+        stored = ssm.get_parameter(Name=f"/holdfast/rehearsal/{name}", WithDecryption=True)["Parameter"]
+        assert (stored["Type"], stored["Value"]) == ("SecureString", value)
+    variables = lam.get_function(FunctionName=physical["APIHandler"])["Configuration"]["Environment"]["Variables"]
+    assert (variables["HOLDFAST_PROVIDERS"], variables["HOLDFAST_DIALING_PROVIDER"], variables["JAMBONZ_ACCOUNT_SID"],
+            variables["HOLDFAST_DIAL_CALLS_PER_SECOND"]) == ("twilio,jambonz", "jambonz",
+                                                          "9351f46a-678c-43f5-b8a6-d4eb58d131af", "5")
+    assert not {"JAMBONZ_WEBHOOK_SECRET", "JAMBONZ_API_KEY"} & set(variables)
+    api = first.webhook_url.removesuffix("/voice/twilio/incoming")
+    assert f"{api}/voice/jambonz/incoming" in second.messages[0] and "Calling webhook" in second.messages[0]
+    assert f"{api}/voice/jambonz/incoming?hook=status" in second.messages[1] and "Call status" in second.messages[1]
 
     assert destroy(STAGE, "us-east-1", endpoint_url=moto_url) == "DELETE_COMPLETE"
     assert not [s for s in cfn.list_stacks()["StackSummaries"]
                 if s["StackName"] == "holdfast-rehearsal" and s["StackStatus"] != "DELETE_COMPLETE"]
-    with pytest.raises(ssm.exceptions.ParameterNotFound):
-        ssm.get_parameter(Name="/holdfast/rehearsal/admin-token")
+    for gone in ("admin-token", "jambonz-webhook-secret", "jambonz-api-key"):
+        with pytest.raises(ssm.exceptions.ParameterNotFound):
+            ssm.get_parameter(Name=f"/holdfast/rehearsal/{gone}")
+
+
+def test_an_enabled_provider_without_its_secret_is_said(moto_url: str) -> None:
+    """jambonz enabled with no webhook secret given nor stored: make deploy says how to give it (its
+    webhooks are refused until then); given once, a later run without it keeps the stored one."""
+    from infra.deploy import Deployment, ensure_provider_secrets
+
+    ssm = client("ssm", moto_url)
+    path, env = "/holdfast/said", {"HOLDFAST_PROVIDERS": "twilio,jambonz"}
+    dep = Deployment("holdfast-said")
+    ensure_provider_secrets(ssm, path, env, dep)
+    assert len(dep.messages) == 2 and "JAMBONZ_WEBHOOK_SECRET" in dep.messages[0] \
+        and f"{path}/jambonz-webhook-secret" in dep.messages[0] and "JAMBONZ_API_KEY" in dep.messages[1]
+    ensure_provider_secrets(ssm, path, {**env, "JAMBONZ_WEBHOOK_SECRET": "wh_secret_abcdefghijklmnopqrstuv",
+                                        "JAMBONZ_API_KEY": "k"}, Deployment("holdfast-said"))
+    again = Deployment("holdfast-said")
+    ensure_provider_secrets(ssm, path, env, again)
+    assert again.messages == []
+    assert ssm.get_parameter(Name=f"{path}/jambonz-webhook-secret", WithDecryption=True)["Parameter"]["Value"] \
+        == "wh_secret_abcdefghijklmnopqrstuv"
 
 
 def test_with_provider_credentials_the_number_is_pointed_at_the_webhook() -> None:
