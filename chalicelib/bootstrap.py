@@ -31,6 +31,7 @@ from .adapters.vonage import VonageDialer, VonageTelephony
 from .edges.admin_api import AdminApi
 from .edges import metrics
 from .edges.console import Console, Sessions
+from .domain import faults
 from .domain.operations import Operations
 from .edges.agents_api import AgentsApi
 from .domain.callbacks import Callbacks, DialRequest
@@ -204,6 +205,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
                       else SystemClock())
     session = session or aws_session(settings)
     metrics.configure(settings.metrics_enabled)
+    faults.FAULTS.subscribe(metrics.swallowed_failure)
     queues = load_queues(settings.queues_file)
     stores = dynamo_stores(settings.table_name, settings.region, settings.aws_endpoint_url,
                            client=client(session, "dynamodb", settings, parameter_validation=False))
@@ -334,6 +336,7 @@ def webhooks() -> VoiceWebhooks:
         settings = Settings(providers=Settings.from_env().providers)  # no key at all: nothing verifies
         return VoiceWebhooks(None, providers(settings), settings.public_base_url)
     except Exception:  # noqa: BLE001 - a caller is on the line: never dead air
+        faults.swallowed("app.build", "the app could not be built; webhooks apologise", level=logging.ERROR)
         settings = _fallback_settings()
         return VoiceWebhooks(None, providers(settings), settings.public_base_url)
 
@@ -358,6 +361,7 @@ def health() -> tuple[int, dict[str, Any]]:
     except SettingsError as exc:
         return 503, {"status": "refusing", "problems": exc.problems}
     except Exception as exc:  # noqa: BLE001 - the check reports, it does not crash
+        faults.swallowed("app.build", "the health check could not build the app", level=logging.ERROR)
         return 503, {"status": "error", "problems": [f"{type(exc).__name__}: {exc}"]}
     return 200, {"status": "ok"}
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
-from . import guard, learning, pacing, speech
+from . import faults, guard, learning, pacing, speech
 from . import line as queue_line
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
@@ -383,7 +383,8 @@ class Dispatcher:
         try:
             guard.promise(self.stats, self.queues.get(ticket.queue_id), ticket.id, at, self.clock.now())
         except Exception:  # noqa: BLE001 - the book is an index: the guard also reads the head's own promise
-            log.warning("could not enter the promise in the book", extra={"ticket": ticket.id}, exc_info=True)
+            faults.swallowed("promise_book.enter", "could not enter the promise in the book",
+                             extra={"ticket": ticket.id})
 
     def ticket_changed(self, queue_id: str, ticket_id: str, status: TicketStatus, previous: TicketStatus | None,
                        agent_id: str | None) -> None:

@@ -65,3 +65,12 @@ def dial_pace(account: str, backlog: int, rate: float) -> None:
     dims = {"Provider": account if _QUEUE.match(account) else "unknown"}
     _emit("DialBacklog", MetricUnit.Count, backlog, dims)
     _emit("DialPace", MetricUnit.CountPerSecond, rate, dims)
+
+
+_SITE = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+
+
+def swallowed_failure(site: str) -> None:
+    """A failure absorbed so a caller never paid for it (domain/faults.py), by site and for all sites."""
+    for dims in ({"Site": site if _SITE.match(site) else "unknown"}, ALL_QUEUES):
+        _emit("SwallowedFailures", MetricUnit.Count, 1, dims)

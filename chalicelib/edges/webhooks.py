@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..domain.callbacks import Callbacks
 from ..domain.callflow import CallFlow
+from ..domain import faults
 from ..domain.dispatch import Dispatcher
 from ..domain.errors import BadWebhookError, HoldfastError, TicketNotFoundError, UnknownQueueError
 from ..domain.model import CallEvent, CallStatus, split_ticket_id
@@ -204,9 +205,10 @@ class VoiceWebhooks:
         try:
             return handler(self.use_cases, event, query)
         except Exception as exc:  # noqa: BLE001 - domain errors and bugs alike
-            level = logging.WARNING if isinstance(exc, HoldfastError) else logging.ERROR
-            log.log(level, "webhook step failed; apologising", exc_info=not isinstance(exc, HoldfastError),
-                    extra={"step": step, "error": type(exc).__name__})
+            known = isinstance(exc, HoldfastError)
+            faults.swallowed("webhook.known_error" if known else "webhook.bug", "webhook step failed; apologising",
+                             level=logging.WARNING if known else logging.ERROR, exc_info=not known,
+                             extra={"step": step, "error": type(exc).__name__})
             queue = self._queue_of(query)
             if step in WAIT_STEPS:  # already held in the provider's queue: keep them there
                 return self.use_cases.flow.still_holding(queue)
