@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config
 
 from .adapters.dynamo import DynamoPace, DynamoStores, dynamo_stores, ticket_keys
+from .adapters.dynamo.access import DynamoConsoleSessions, DynamoReplays, DynamoThrottle
 from .adapters.sqs_bus import SqsAlarm, SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
@@ -30,7 +31,8 @@ from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
 from .edges.admin_api import AdminApi
 from .edges import metrics
-from .edges.console import Console, Sessions
+from .edges.console import Console
+from .edges.sessions import Sessions
 from .domain import faults
 from .domain.operations import Operations
 from .edges.agents_api import AgentsApi
@@ -189,11 +191,13 @@ def resolve(settings: Settings, session: boto3.session.Session | None = None) ->
 
 
 def use_cases(stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock, queues: QueueDirectory,
-              bus: EventBus, daily_callback_budget: int, pacer: Pacer) -> tuple[CallFlow, Dispatcher, Callbacks]:
+              bus: EventBus, daily_callback_budget: int, pacer: Pacer,
+              sip_domains: tuple[str, ...] | None = None) -> tuple[CallFlow, Dispatcher, Callbacks]:
     """The use cases over a world's adapters: the same wiring in AWS and in memory. Every dial goes
-    through `pacer`, the dialing account's outbound pace."""
+    through `pacer`, the dialing account's outbound pace; agents' sip: contacts may name only
+    `sip_domains` (the deployment's; None, any, in a memory world)."""
     flow = CallFlow(stores, orchestrator, clock, queues, bus, daily_callback_budget)
-    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues, pacer)
+    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues, pacer, sip_domains)
     callbacks = Callbacks(stores, orchestrator, dialer, clock, queues, dispatcher)
     return flow, dispatcher, callbacks
 
@@ -219,7 +223,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     pacer = Pacer(DynamoPace(settings.table_name, stores.table.client), SqsAlarm(sqs, settings.dial_queue_url, clock.now),
                   clock, settings.dialing_provider, settings.dial_calls_per_second)
     flow, dispatcher, callbacks = use_cases(stores, orchestrator, dialer, clock, queues, bus,
-                                            settings.daily_callback_budget, pacer)
+                                            settings.daily_callback_budget, pacer, settings.agent_sip_domains)
     known = providers(settings, clock)
     for gap in unspoken(queues, known):
         log.warning("no voice: %s", gap)
@@ -227,14 +231,17 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     notifications = Notifications(stores.tickets, queues, [
         SlackNotifier(), TelegramNotifier(settings.telegram_api_base_url), EmailNotifier(ses),
         SmsNotifier(twilio.send_sms)])
+    replays = DynamoReplays(stores.table)  # signatures spent, across every container of the stage
     built = Container(settings, stores, flow, dispatcher, callbacks,
-                      VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
-                      AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url),
+                      VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url, replays),
+                      AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url, replays),
                       AdminApi(stores.lost, stores.bookings, queues, clock, settings.admin_token), notifications)
     operations_log = DynamoOperationsLog(settings.table_name, settings.region, settings.aws_endpoint_url,
                                          client=client(session, "dynamodb", settings))
     built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow, pacer, bus)  # bus: alerts
-    built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
+    built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url,
+                                                               DynamoConsoleSessions(stores.table),
+                                                               DynamoThrottle(stores.table)))
     return built
 
 

@@ -31,7 +31,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
+from urllib.parse import urlencode
 
 import requests
 
@@ -71,12 +73,6 @@ _VERDICTS = {"amd_human_detected": AnsweredBy.HUMAN, "amd_machine_detected": Ans
              "amd_machine_stopped_speaking": AnsweredBy.MACHINE, "amd_tone_detected": AnsweredBy.MACHINE,
              "amd_no_speech_detected": AnsweredBy.UNKNOWN, "amd_decision_timeout": AnsweredBy.UNKNOWN}
 _AMD_NEWS = frozenset({"amd_error", "amd_stopped", "amd_tone_timeout"})
-
-
-def application_webhooks(public_base_url: str) -> dict[str, str]:
-    """What to paste into the jambonz application (its calling and call-status webhooks, POST)."""
-    incoming = f"{public_base_url.rstrip('/')}/voice/jambonz/incoming"
-    return {"Calling webhook": incoming, "Call status webhook": f"{incoming}?{HOOK}=status"}
 
 
 def signature(secret: str, stamp: int, body: bytes) -> str:
@@ -135,6 +131,17 @@ class JambonzTelephony(Telephony):
             return False
         expected = signature(self._secret, int(stamp), request.body)
         return any(hmac.compare_digest(expected.encode(), s.strip().lower().encode()) for s in signatures)
+
+    def replay_key(self, request: WebhookRequest) -> tuple[str, datetime] | None:
+        """The signature where it was used (a digest of both), spent until its `t` leaves the window. As
+        Telnyx's, it signs the time and the body but not the URL: one body sent to two of our hooks in one
+        second is signed alike, and both are real deliveries."""
+        stamp = _header_fields(request.header(SIGNATURE_HEADER)).get("t", [""])[0]
+        if not stamp.isdigit():
+            return None
+        used = f"{request.url}?{urlencode(sorted(request.query.items()))}|{request.header(SIGNATURE_HEADER)}"
+        until = datetime.fromtimestamp(int(stamp), timezone.utc) + timedelta(seconds=REPLAY_WINDOW_SECONDS)
+        return hashlib.sha256(used.encode()).hexdigest(), until
 
     def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
         """Call hooks, the call-status hook (hook=status), gather, enqueue (actionHook and the sparse

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, Clock, Orchestrator, QueueSnapshot, Staffing, Tickets
 from . import guard
-from .errors import OrchestratorError, TicketNotFoundError
+from .errors import NumberNotAllowedError, OrchestratorError, TicketNotFoundError
 from .ewt import WaitEstimate
 from .model import HOLDING, BookingRefused, Ticket, TicketKind, TicketStatus, ticket_id
-from .phone import CALLING_WINDOW, NumberPolicy, in_calling_window, masked, number_timezone
+from .phone import NumberPolicy, in_calling_window, masked, too_early
 from .prompts import minutes_number
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot
 
 log = logging.getLogger(__name__)
-
-EARLY_MORNING_HOUR = 5  # before the calling window opens: "early" from here, "late" before
 
 
 def number_policy(queue: QueueConfig) -> NumberPolicy:
@@ -107,6 +104,10 @@ class CallbackBooking:
             booked = booked.evolve(told_shape=told[0], told_scale=told[1])
         return None, booked
 
+    def open_callback(self, queue: QueueConfig, number: str) -> Ticket | None:
+        """The number's open callback in the queue, if one stands."""
+        return self.bookings.open_callback_for(queue.id, number)
+
     def _still_open(self, holder: str) -> bool:
         """Whether the callback an open-callback pointer names is still open (not yet dialing)."""
         try:
@@ -181,13 +182,23 @@ def within_today(queue: QueueConfig, moment: datetime, now: datetime) -> bool:
     return closes is not None and moment <= closes
 
 
-def why_later(queue: QueueConfig, number: str, now: datetime) -> str:
-    """Why the callback is not now: we are closed, it is late (or early) where the caller is, or no
-    agent is expected before then."""
+def why_later(queue: QueueConfig, number: str, caller: str | None, now: datetime) -> str:
+    """Why the callback is not now: we are closed; the callee's calling window, as 'early' or 'late
+    where you are' only for the caller's own number whose local time is known (else the window itself
+    is said); or no agent is expected before then."""
     if not queue.hours.is_open(now):
         return "callback_confirmed_closed"
     if not in_calling_window(number, now, queue.hours.tz):
-        hour = now.astimezone(ZoneInfo(number_timezone(number, queue.hours.tz))).hour
-        early = EARLY_MORNING_HOUR <= hour < CALLING_WINDOW[0].hour
+        early = too_early(number, now) if number == own_number(queue, caller) else None
+        if early is None:
+            return "callback_confirmed_window"
         return "callback_confirmed_early" if early else "callback_confirmed_later"
     return "callback_confirmed_at"
+
+
+def own_number(queue: QueueConfig, caller: str | None) -> str | None:
+    """The caller's own number (the one they call from), as a callback number reads, if it is one."""
+    try:
+        return number_policy(queue).normalize(caller)
+    except NumberNotAllowedError:
+        return None

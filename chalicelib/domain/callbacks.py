@@ -14,7 +14,7 @@ from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
 from . import guard, learning, pacing, speech
 from .dispatch import Dispatcher, callable_contact
 from .estimator import QueueEventKind
-from .errors import BadRequestError, StaleTokenError, TelephonyError, UnknownAgentError
+from .errors import BadRequestError, CallGoneError, StaleTokenError, TelephonyError, UnknownAgentError
 from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
 from .phone import national_format
 from .prompts import spoken_digits
@@ -40,6 +40,11 @@ def dial_id(token: str) -> str:
 
 def iso(moment: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _caller_id(queue: QueueConfig) -> str | None:
+    """The number a callback shows: the queue's caller id, else the number the caller called."""
+    return queue.caller_id or (queue.numbers[0] if queue.numbers else None)
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ class Callbacks:
         try:
             call_id = self.dialer.place_call(
                 to=contact if mode_agent_first else number,
-                caller_id=queue.caller_id or (queue.numbers[0] if queue.numbers else number),
+                caller_id=_caller_id(queue) or number,
                 answer=Step.of("cb-answer", **params), status=Step.of("cb-status", **params),
                 machine_detection=not mode_agent_first, timeout_seconds=25,
                 verdict=None if mode_agent_first else Step.of("cb-verdict", **params))
@@ -148,7 +153,7 @@ class Callbacks:
             self.dialing.note_leg(ticket.id, ticket.agent_id or "", "talking", self.clock.now())
             digits = spoken_digits(national_format(ticket.callback_number or ""))
             return Script.of(self._say(queue, lang, "agent_whisper", number=ticket.number, digits=digits),
-                             Dial(ticket.callback_number or "", caller_id=queue.caller_id, action=action,
+                             Dial(ticket.callback_number or "", caller_id=_caller_id(queue), action=action,
                                   timeout_seconds=25))
         if event.verdict_pending:
             # detection is still listening and its verdict comes apart: nobody is put through before it
@@ -217,9 +222,12 @@ class Callbacks:
         """The outbound call ended. Unanswered: its outcome. Answered: the agent is free again."""
         ticket, queue = self._load(ticket_id)
         if event.answered_by is not None and event.answered_by.not_a_person and not event.status.ended:
-            # The verdict came apart from the answer (Telnyx's status callback, Vonage's event).
-            if ticket.dial_id == did and queue.dial_mode != "agent_first":
-                self.finish(ticket, did, Outcome.MACHINE)
+            # The verdict came apart from the answer (Telnyx's status callback, Vonage's event). Where the
+            # answer's script already runs (Vonage: greeting, then the agent), the call ends now, or the
+            # voicemail records the greeting and the agent is put through to it.
+            closes = ticket.dial_id == did and queue.dial_mode != "agent_first"
+            if closes and self.finish(ticket, did, Outcome.MACHINE):
+                self._hang_up(event.call_id, ticket)
             return
         if event.status is CallStatus.COMPLETED:
             # An answered call's outcome is its <Dial> action's to report, and status callbacks can
@@ -273,6 +281,15 @@ class Callbacks:
                                                   "attempt": ticket.attempts, "retry": plan is not None})
         return True
 
+    def _hang_up(self, call_id: str, ticket: Ticket) -> None:
+        try:
+            self.dialer.redirect(call_id, Script.of(Hangup()))
+        except CallGoneError:
+            pass  # ended already
+        except TelephonyError:
+            # the attempt is closed and the agent free: whatever the call does now, no attempt waits on it
+            log.warning("could not hang up a callback answered by a machine", extra={"ticket": ticket.id})
+
     def _free_agent(self, ticket: Ticket, status: AgentStatus) -> None:
         agent_id = ticket.agent_id or ""
         if self.agents.release_agent(agent_id, ticket.id, status, self.clock.now()):
@@ -286,7 +303,7 @@ class Callbacks:
             contact = self.agents.get_agent(agent_id).contact
         except UnknownAgentError:
             return None
-        return callable_contact(queue, contact)
+        return callable_contact(queue, contact, self.dispatcher.sip_domains)
 
     def _complete(self, token: str, output: Mapping[str, Any]) -> None:
         try:

@@ -200,7 +200,9 @@ class CallFlow:
         line, offer = self._line(queue, ticket, record=snapshot is None, snapshot=snapshot,
                                  joined_now=snapshot is not None)
         if offer is not None:
-            return Script.of(Gather(offer_step, (greeting, *line, offer)),
+            # nothing pressed: they keep their place and hear the opt-out notice (`_stay`), which the
+            # offer step says for an empty keypress where the provider asks rather than falls through
+            return Script.of(Gather(offer_step, (greeting, *line, offer), no_input=offer_step),
                              *self._stay(queue, ticket, offer_step), self._hold(queue, ticket))
         hint = self._hint(queue, ticket.language, offered=False)
         if hint is not None:
@@ -347,7 +349,7 @@ class CallFlow:
         if queue.max_hold_seconds and (now - ticket.created_at).total_seconds() >= queue.max_hold_seconds:
             # Rung out: nobody could take the call in time. Recorded and recovered before they hear it.
             self.recovery.lose(ticket, LostCause.RANG_OUT)
-            return Script.of(self.prompt(queue, lang, "rang_out"), self.prompt(queue, lang, "goodbye"),
+            return Script.of(self._rang_out(queue, ticket, now), self.prompt(queue, lang, "goodbye"),
                              Leave(self._hold(queue, ticket).action))
         listen = Step.of("wait-offer", t=ticket.id)
         if event.queue_seconds is not None and event.queue_seconds < JUST_ANNOUNCED_SECONDS:
@@ -357,6 +359,19 @@ class CallFlow:
             return Script.of(*line, music if offer is None else Leave(self._hold(queue, ticket).action))
         prompts = (*line, offer) if offer is not None else line
         return Script.of(Gather(listen, (*prompts, music), timeout_seconds=MUSIC_GATHER_SECONDS))
+
+    def _rang_out(self, queue: QueueConfig, ticket: Ticket, now: datetime) -> Say | Play:
+        """What a rung-out caller is told, once their recovery is booked: when the callback comes if
+        it cannot be now (their calling window, the queue's hours), else as soon as an agent is free;
+        nothing promised when no callback stands for them (opted out, a number that may not be called)."""
+        lang = ticket.language
+        callback = self.recovery.standing_callback(queue, ticket)
+        if callback is None:
+            return self.prompt(queue, lang, "rang_out_later")
+        if callback.not_before is not None and callback.not_before > now:
+            return self.prompt(queue, lang, "rang_out_at",
+                               when=speech.spoken_when(queue, ticket.caller, callback.not_before, now, lang))
+        return self.prompt(queue, lang, "rang_out")
 
     def wait_offer(self, ticket_id: str, event: CallEvent) -> Script:
         """'Press 1' heard while holding: leave the hold queue; queue-exit then collects the number."""
@@ -471,15 +486,26 @@ class CallFlow:
     def _confirm_number(self, queue: QueueConfig, ticket: Ticket, number: str) -> Script:
         lang = ticket.language
         ask = self.prompt(queue, lang, "confirm_number", digits=spoken_digits(national_format(number)))
-        return Script.of(Gather(Step.of("confirm", t=ticket.id), (ask,)),
-                         self.prompt(queue, lang, "no_input"), *self._no_choice(queue, ticket).verbs)
+        passed = Step.of("no-choice", t=ticket.id)
+        return Script.of(Gather(Step.of("confirm", t=ticket.id), (ask,), no_input=passed),
+                         *self._passed(queue, ticket).verbs)
 
     def _enter_number(self, queue: QueueConfig, ticket: Ticket, tries: int) -> Script:
         lang = ticket.language
         ask = self.prompt(queue, lang, "enter_number")
         return Script.of(Gather(Step.of("number", t=ticket.id, tries=tries), (ask,), num_digits=None,
-                                timeout_seconds=10, finish_on_key="#"),
-                         self.prompt(queue, lang, "no_input"), *self._no_choice(queue, ticket).verbs)
+                                timeout_seconds=10, finish_on_key="#", no_input=Step.of("no-choice", t=ticket.id)),
+                         *self._passed(queue, ticket).verbs)
+
+    def no_choice(self, ticket_id: str, event: CallEvent) -> Script:
+        """A question (confirm the number, type one) passed with no key, where the provider asks what
+        next rather than falls through (Vonage's input): what the fall-through says (`_passed`)."""
+        ticket, queue = self._load(ticket_id)
+        return self._passed(queue, ticket)
+
+    def _passed(self, queue: QueueConfig, ticket: Ticket) -> Script:
+        """No key at a question: said so, and back in line (or goodbye after hours)."""
+        return Script.of(self.prompt(queue, ticket.language, "no_input"), *self._no_choice(queue, ticket).verbs)
 
     def _enter_again(self, queue: QueueConfig, ticket: Ticket, tries: int, *said: Say | Play) -> Script:
         """After a refused (or restarted) entry: ask again, or back in line after the last try."""
@@ -508,16 +534,19 @@ class CallFlow:
             if holder is None:
                 raise TicketStateError(f"ticket {ticket.id} is {current.kind.value}/{current.status.value}")
             current = holder  # this number already had a callback booked: that one stands
-        return self._confirmed(queue, current)
+        return self._confirmed(queue, current, caller=ticket.caller)
 
     def _confirmed(self, queue: QueueConfig, ticket: Ticket, ahead: int | None = None,
-                   snapshot: QueueSnapshot | None = None) -> Script:
+                   snapshot: QueueSnapshot | None = None, caller: str | None = None) -> Script:
         """What the caller hears once the callback is booked: the promise kept on the ticket (written
-        with the booking), as a time or in minutes; with no promise, as soon as an agent is free."""
+        with the booking), as a time or in minutes; with no promise, as soon as an agent is free. A time
+        is said in the caller's own time (`caller`: the number they call from; the ticket's by default),
+        whichever number the callback goes to."""
         lang = ticket.language
         digits = spoken_digits(national_format(ticket.callback_number or ""))
         now = self.clock.now()
         number = ticket.callback_number or ""
+        caller = caller or ticket.caller
         promised = guard.promised_at(ticket)
         if ahead is None:  # a repeated webhook, or another callback of this number stands: its place now
             ahead = self._ahead(ticket, self.line.snapshot(queue.id) if snapshot is None else snapshot)
@@ -526,11 +555,12 @@ class CallFlow:
         elif rules.within_today(queue, promised, now) and (ticket.not_before is None or ticket.not_before <= now):
             if promised - now > SAID_IN_MINUTES:
                 said = self.prompt(queue, lang, "callback_confirmed_by", digits=digits,
-                                   when=speech.spoken_when(queue, number, promised, now, lang))
+                                   when=speech.spoken_when(queue, caller, promised, now, lang))
             else:
                 said = self.prompt(queue, lang, "callback_confirmed", digits=digits, position=ahead + 1,
                                    mean=minutes((promised - now).total_seconds(), lang, genitive=True))
         else:
-            said = self.prompt(queue, lang, rules.why_later(queue, number, now), digits=digits,
-                               when=speech.spoken_when(queue, number, promised, now, lang))
+            said = self.prompt(queue, lang, rules.why_later(queue, number, caller, now), digits=digits,
+                               when=speech.spoken_when(queue, caller, promised, now, lang),
+                               **speech.calling_hours(lang))
         return Script.of(said, self.prompt(queue, lang, "goodbye"), Hangup())

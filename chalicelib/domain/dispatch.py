@@ -19,7 +19,10 @@ from .script import Dial, Hangup, Script, Step
 
 log = logging.getLogger(__name__)
 
-MAX_RACES = 5  # lost claims in a row before giving the agent up to the next event
+# Lost claims in a row before giving the agent up to the next event (or the minute sweep). A claim is
+# lost only to another agent's won claim on the same head, so one agent loses at most once per agent
+# racing it: 5 left agents idle beside waiting callers when 30 came free at once (on DynamoDB).
+MAX_RACES = 64
 FINISHED = frozenset({TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED, TicketStatus.ABANDONED})
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock an agent event's time may be
 READ_ALONG_QUEUES = 4  # an event naming no queues reads every queue's book with the agent up to this many
@@ -27,15 +30,16 @@ RESUME_ATTEMPTS = 2  # resuming a parked callback: tries now; after that, the sw
 RESUME_GRACE = timedelta(seconds=30)  # a claim this old whose dial never began was never resumed
 
 
-def contact_policy(queue: QueueConfig) -> NumberPolicy:
-    """Agents' contacts pass the same number policy as the queue's callers."""
-    return NumberPolicy(queue.allowed_countries, queue.default_region)
+def contact_policy(queue: QueueConfig, sip_domains: tuple[str, ...] | None = None) -> NumberPolicy:
+    """Agents' contacts pass the same number policy as the queue's callers (and SIP contacts name one
+    of the deployment's SIP domains)."""
+    return NumberPolicy(queue.allowed_countries, queue.default_region, sip_domains)
 
 
-def callable_contact(queue: QueueConfig, contact: str | None) -> str | None:
+def callable_contact(queue: QueueConfig, contact: str | None, sip_domains: tuple[str, ...] | None = None) -> str | None:
     """The contact if Holdfast may dial it for this queue; None (and a warning) if not."""
     try:
-        return contact_policy(queue).accept_contact(contact)
+        return contact_policy(queue, sip_domains).accept_contact(contact)
     except NumberNotAllowedError as exc:
         log.warning("agent contact refused", extra={"queue": queue.id, "reason": exc.reason})
         return None
@@ -47,7 +51,8 @@ LEG_STATES = {CallStatus.RINGING: "ringing", CallStatus.IN_PROGRESS: "talking"}
 
 class Dispatcher:
     def __init__(self, stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
-                 queues: QueueDirectory, pacer: pacing.Pacer | None = None) -> None:
+                 queues: QueueDirectory, pacer: pacing.Pacer | None = None,
+                 sip_domains: tuple[str, ...] | None = None) -> None:
         # Every role but bookings: the bundle, kept as the roles this uses.
         self.agents, self.line, self.tickets = stores.agents, stores.line, stores.tickets
         self.dialing, self.lost, self.stats = stores.dialing, stores.lost, stores.stats
@@ -55,6 +60,7 @@ class Dispatcher:
         self.dialer = dialer
         self.clock = clock
         self.queues = queues
+        self.sip_domains = sip_domains  # agents' sip: contacts may name only these (None: any)
         # The dialing provider account's pace (None: dials start at once). Every dial goes through it:
         # the agent legs of holding callers here, callbacks through `place_callback` (Callbacks sets it).
         self.pacer = pacer
@@ -118,7 +124,7 @@ class Dispatcher:
                 queues = ()
         accepted = contact
         for queue in [self.queues.get(q) for q in queues] or [self.queues.default]:
-            accepted = contact_policy(queue).accept_contact(contact)
+            accepted = contact_policy(queue, self.sip_domains).accept_contact(contact)
         return accepted
 
     def offer_work(self, agent_id: str, agent: Agent | None = None) -> Ticket | None:
@@ -134,7 +140,7 @@ class Dispatcher:
             head = self._head(agent)
             if head is None:
                 return None
-            if callable_contact(self.queues.get(head.queue_id), agent.contact) is None:
+            if callable_contact(self.queues.get(head.queue_id), agent.contact, self.sip_domains) is None:
                 return None  # never dialed; the caller keeps their place, the agent is not reserved
             if self.agents.claim(head.id, agent.id, self.clock.now(), agent):
                 return self._deliver(head, agent)

@@ -69,6 +69,14 @@ class LossRecovery:
         self.bus.publish({"event": "lost_call", "ticket_id": ticket.id, "cause": cause.value,
                           "recovery": refused.value if refused else "booked"})
 
+    def standing_callback(self, queue: QueueConfig, ticket: Ticket) -> Ticket | None:
+        """The callback that stands for a lost call now: its recovery, or one its number had already."""
+        try:
+            number = number_policy(queue).accept(ticket.pending_number or ticket.caller)
+        except NumberNotAllowedError:
+            return None
+        return self.booking.open_callback(queue, number)
+
     def _recover(self, queue: QueueConfig, ticket: Ticket, cause: LostCause, wait: float,
                  now: datetime) -> BookingRefused | None:
         if not queue.recover_lost_calls:

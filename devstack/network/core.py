@@ -193,17 +193,16 @@ class SimNetwork:
                 self.end(call)
                 return
             call.state = "in-progress"
-            extra = {}
-            machine = isinstance(call.party, Phone) and call.party.model.voicemail > 0
-            if machine and isinstance(call.party, Phone):
-                call.party.model.voicemail -= 1
-            if params.get("MachineDetection") or params.get("AmdUrl"):
-                call.answered_by = "machine_start" if machine else "human"
-            if params.get("MachineDetection"):
-                extra["AnsweredBy"] = call.answered_by or ""
-            if params.get("AmdUrl"):  # the verdict as its own webhook, after the answer (jambonz)
-                threading.Thread(target=self._verdict, args=(call, params["AmdUrl"]), daemon=True).start()
+            # answering-machine detection asked for (Twilio, Telnyx, Vonage: MachineDetection; jambonz: amd)
+            detecting = bool(params.get("MachineDetection") or params.get("AmdUrl"))
+            if detecting:  # a voicemail answers for the phone that has one
+                voicemail = isinstance(call.party, Phone) and call.party.model.voicemail
+                call.answered_by = "machine_start" if voicemail else "human"
+            # the verdict where the provider delivers it: on the answer fetch, a status callback, an event
+            extra = self.dialect.verdict_before_answer(self, call, params) if detecting else {}
             twiml = self.post(params["Url"], self.call_params(call, **extra))
+            if detecting:
+                self.dialect.verdict_after_answer(self, call, params)
             self.execute(call, twiml)
         except Gone:
             pass
@@ -212,18 +211,6 @@ class SimNetwork:
         if call.state not in ("no-answer", "busy", "failed"):
             call.state = "completed"
         self.end(call)
-
-    def _verdict(self, call: Call, url: str) -> None:
-        try:
-            self.sleep(call, 1.5)
-            reply = self.post(url, self.call_params(call, AnsweredBy=call.answered_by or "human"))
-        except (Gone, Redirected):
-            return
-        except Exception:  # noqa: BLE001 - a failed verdict leaves the call as it is
-            log.exception("amd verdict failed")
-            return
-        if not jambonz.continues(reply):
-            self.redirect(call.sid, reply)
 
     def rings_and_answers(self, call: Call, timeout: float) -> bool:
         party = call.party
@@ -571,7 +558,8 @@ class SimNetwork:
                 if reply is not None:
                     self._send(*reply)
                 elif path == "/sim/call":
-                    call = net.dial_in(body.get("from", "+14155550100"), body.get("to", "+18005550100"))
+                    model = CallerModel(voicemail=True) if body.get("voicemail") else None
+                    call = net.dial_in(body.get("from", "+14155550100"), body.get("to", "+18005550100"), model)
                     self._send(200, {"sid": call.sid})
                 elif m := re.fullmatch(r"/sim/calls/([^/]+)/(press|hangup)", path):
                     if m.group(1) not in net.calls:

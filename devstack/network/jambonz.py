@@ -14,11 +14,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
+import threading
 import time
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
 
+from .calls import Gone, Redirected
 from .twilio import Reply
 from .vonage import Vonage
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from .calls import Call
     from .core import SimNetwork
 
+log = logging.getLogger(__name__)
 ACCOUNT_SID = "bb845d4b-83a9-4cde-a6e9-50f3743bab3f"
 # an empty array: the running application goes on (the network's verbs: a document that says so)
 CONTINUE = '<Response continue="1" />'
@@ -54,6 +58,29 @@ class Jambonz(Vonage):
         if event and "hook=status" not in url:  # the application's call-status webhook
             url += ("&" if "?" in url else "?") + "hook=status"
         return verbs_as_twiml(net._post(url, jambonz_fields(params)))
+
+    @staticmethod
+    def verdict_before_answer(net: SimNetwork, call: Call, params: dict[str, str]) -> dict[str, str]:
+        return {}  # the call hook is fetched at once; amd goes on meanwhile
+
+    @staticmethod
+    def verdict_after_answer(net: SimNetwork, call: Call, params: dict[str, str]) -> None:
+        """The verdict as its own webhook (amd.actionHook), a moment after the answer; a non-empty reply
+        replaces what the call is doing."""
+        threading.Thread(target=_amd_verdict, args=(net, call, params["AmdUrl"]), daemon=True).start()
+
+
+def _amd_verdict(net: SimNetwork, call: Call, url: str) -> None:
+    try:
+        net.sleep(call, 1.5)
+        reply = net.post(url, net.call_params(call, AnsweredBy=call.answered_by or "human"))
+    except (Gone, Redirected):
+        return
+    except Exception:  # noqa: BLE001 - a failed verdict leaves the call as it is
+        log.exception("amd verdict failed")
+        return
+    if not continues(reply):
+        net.redirect(call.sid, reply)
 
 
 _STATUS = {"queued": "trying", "ringing": "ringing", "in-progress": "in-progress", "completed": "completed",

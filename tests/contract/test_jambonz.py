@@ -75,6 +75,22 @@ def test_refuses(case: str) -> None:
     assert not JambonzTelephony(secret, at(now)).verify(request(body, None if case == "no header" else header))
 
 
+def test_a_signature_is_spent_once_where_it_was_used() -> None:
+    """Verified, then spent by the edge (Replays, shared by every container): the same request again is
+    refused; the same body and signature at another of our hooks is another delivery (the URL is not signed)."""
+    from chalicelib.adapters.memory import MemoryReplays
+    from chalicelib.edges.webhooks import replayed
+
+    body, secret, header = KAT_2
+    jambonz, replays = JambonzTelephony(secret, at(1700000010)), MemoryReplays()
+    first = request(body, header)
+    assert jambonz.verify(first) and replayed(jambonz, first, replays) is None
+    assert replayed(jambonz, request(body, header), replays).status == 403  # the same again
+    elsewhere = replace(first, query={"hook": "status"})
+    assert jambonz.verify(elsewhere) and replayed(jambonz, elsewhere, replays) is None
+    assert jambonz.replay_key(first)[1] == datetime.fromtimestamp(1700000000 + 300, timezone.utc)
+
+
 # --- every verb, against jambonz's published models -------------------------------------------------
 
 HOLD = Enqueue("support", wait=Step.of("wait", t="support-7"), action=Step.of("queue-exit", t="support-7"),

@@ -117,17 +117,21 @@ def test_each_queue_says_its_own_today_by_holdfasts_clock_on_both_sides_of_midni
 
 
 def test_cookie_is_secure_outside_local_and_sessions_expire(c) -> None:  # type: ignore[no-untyped-def]
-    from chalicelib.edges.console import Sessions
+    from chalicelib.adapters.memory import MemoryConsoleSessions, MemoryThrottle
+    from chalicelib.edges.sessions import Sessions
 
     clock = FixedClock(NOW)
-    sessions = Sessions(ADMIN, clock, "https://abc.execute-api.us-east-1.amazonaws.com/api")
-    value, _ = sessions.issue()
+    sessions = Sessions(ADMIN, clock, "https://abc.execute-api.us-east-1.amazonaws.com/api", MemoryConsoleSessions(),
+                        MemoryThrottle())
+    value = sessions.sign_in(ADMIN, "10.0.0.1").session
+    assert value is not None
     assert sessions.cookie(value, 60).endswith("SameSite=Strict; Secure")
     assert "Path=/api/console" in sessions.cookie(value, 60)
     assert sessions.valid(value)
     clock.advance(8 * 3600 + 1)
     assert not sessions.valid(value)
-    assert not Sessions("", clock, "http://localhost").token_ok("")  # no admin token: nobody signs in
+    nobody = Sessions("", clock, "http://localhost", MemoryConsoleSessions(), MemoryThrottle())
+    assert not nobody.token_ok("") and nobody.sign_in("", "10.0.0.1").session is None  # no admin token: nobody
 
 
 def test_every_action_needs_the_csrf_token(client: Client, c) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,9 @@ Keys:
                                       agent:{id} presence, head_at (issue 11; docs/architecture.md)
   SEEN#{stream event id} / SEEN       a stream record applied to a snapshot (applied once)
   LOSTBY#{queue}#{number} / LOSTCALL#{number:012}  an unrecovered lost call by number (the stream too)
+  REPLAY#{provider}#{digest} / REPLAY a provider's signature over a time, spent (TTL: the end of its window)
+  SESSION#{sha256 of the id} / SESSION  an open console session (TTL: its expiry; deleted on sign-out)
+  THROTTLE#{key}#{window start} / THROTTLE  attempts counted in a window (console sign-in; TTL)
 The sparse index `lost` holds unrecovered lost calls: lost_pk = LOST#{queue}, lost_sk = when.
 The sparse index `line` holds only WAITING tickets: line_pk = LINE#{queue}, line_sk orders by
 priority, then number. Its order is dispatch order, so `ahead_of` is one COUNT query (exact; read only
