@@ -80,7 +80,8 @@ def test_the_demo_page_names_the_provider_the_network_behaves_like(demo: Demo) -
 
     from tests.browser.test_console_browser import CHROMIUM, CHROMIUM_ARGS
 
-    expected = {"twilio": ("a Twilio", "TwiML"), "telnyx": ("a Telnyx", "TeXML"), "vonage": ("a Vonage", "NCCO")}
+    expected = {"twilio": ("a Twilio", "TwiML"), "telnyx": ("a Telnyx", "TeXML"), "vonage": ("a Vonage", "NCCO"),
+                "jambonz": ("a jambonz", "JSON verbs")}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
