@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart bench-replay replay bench-local screenshots deploy destroy admin-token agent-token package clean
+.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-load bench-coldstart bench-replay replay bench-local screenshots deploy destroy admin-token agent-token package clean
 
 # make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev;
 # make admin-token STAGE=dev prints the stage's admin token.
@@ -32,7 +32,7 @@ $(VENV)/.bench: $(STAMP) requirements-bench.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $(VENV)/.bench
 
-bench: bench-ewt bench-day bench-smoke bench-webhooks
+bench: bench-ewt bench-day bench-smoke bench-webhooks bench-load
 
 bench-ewt: $(VENV)/.bench
 	$(BIN)/python bench/ewt.py
@@ -61,6 +61,11 @@ bench-smoke: $(STAMP)
 # DynamoDB work per webhook step at 10..100,000 waiting (issue 11); ARGS="--depths 10,1000" for fewer.
 bench-webhooks: $(STAMP)
 	$(BIN)/python bench/webhooks.py $(ARGS)
+
+# Callers through the local stack over HTTP: latency, stream lag, places told vs the true line (issue 20);
+# ARGS=--quick for a one-minute run.
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml

@@ -283,12 +283,11 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
         def deliver() -> None:
             dispatcher.callback_promised(new, old)
             dispatcher.ticket_changed(*change)
-            dispatcher.service_started(new, change[3])
+            dispatcher.service_started(new, old)
 
         clock.after(0, deliver)
 
     stores.table.on_change = stream
-    stores.table.defer = lambda work: clock.after(0, work)  # the snapshot's share of the stream, delivered later too
     orchestrator.dial_worker = lambda body: callbacks.dial(DialRequest.from_message(body))  # workers.on_dial_message
     if sweep_seconds > 0:
         def sweep() -> None:  # the scheduled dispatch sweep

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
@@ -19,7 +20,7 @@ from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketSt
 from .phone import national_format
 from .prompts import spoken_digits
 from .queues import QueueConfig, QueueDirectory
-from .retry import next_slot, plan_next
+from .retry import next_slot, plan_next, recovery_deadline
 from .script import Dial, Hangup, Pause, Play, Redirect, Say, Script, Step
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,10 @@ class Callbacks:
         queue = self.queues.get(ticket.queue_id)
         number = ticket.callback_number or ""
         now = self.clock.now()
-        if next_slot(queue, number, now) != now:  # checked when dialing, not only when scheduling
+        deadline = recovery_deadline(queue, ticket)
+        if next_slot(queue, number, now) != now or (deadline is not None and now > deadline):
+            # checked when dialing, not only when scheduling; a recovery past its horizon is given up
+            # here (its next slot would be after its deadline)
             self.finish(ticket, did, Outcome.NOT_NOW)
             return None
         mode_agent_first = queue.dial_mode == "agent_first"
@@ -135,6 +139,7 @@ class Callbacks:
         except TelephonyError:
             self.finish(ticket, did, Outcome.AGENT_MISSED if mode_agent_first else Outcome.FAILED)
             return None
+        self.dialing.note_dialed(ticket.id, did)  # an attempt dialed: what reports count, not bookings
         guard.kept(self.stats, queue, ticket.id, now)  # a promise is kept by the first dial, whatever comes of it
         log.info("callback dialed", extra={"ticket": ticket.id, "attempt": ticket.attempts})
         return call_id
@@ -201,7 +206,9 @@ class Callbacks:
             self.finish(ticket, did, Outcome.MACHINE)
             return Script.of(Hangup())
         if event.dial_status is CallStatus.COMPLETED:
-            if self.finish(ticket, did, Outcome.CONNECTED):
+            # reached `dial_seconds` ago (agent first: the callee's leg is the one dialed last)
+            reached = self.clock.now() - timedelta(seconds=event.dial_seconds)
+            if self.finish(ticket, did, Outcome.CONNECTED, reached):
                 talk = event.dial_seconds
                 if talk > 0:
                     learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, self.clock.now(), talk)
@@ -251,11 +258,13 @@ class Callbacks:
 
     # --- closing an attempt --------------------------------------------------------------------
 
-    def finish(self, ticket: Ticket, did: str, outcome: Outcome) -> bool:
-        """Close attempt `did` once, update the ticket, free or park the agent, tell the workflow."""
+    def finish(self, ticket: Ticket, did: str, outcome: Outcome, reached: datetime | None = None) -> bool:
+        """Close attempt `did` once, update the ticket, free or park the agent, tell the workflow.
+        `reached`: when a connected attempt reached the callee (unless a leg event said so first)."""
         queue = self.queues.get(ticket.queue_id)
         now = self.clock.now()
-        plan = plan_next(queue, ticket.callback_number or "", now, ticket.attempts, outcome)
+        plan = plan_next(queue, ticket.callback_number or "", now, ticket.attempts, outcome,
+                         recovery_deadline(queue, ticket))
         if outcome is Outcome.CONNECTED:
             status = TicketStatus.SERVED
         elif plan is not None:
@@ -263,7 +272,7 @@ class Callbacks:
         else:
             status = TicketStatus.CANCELLED if outcome is Outcome.CANCELLED else TicketStatus.LOST
         token = self.dialing.finish_dial(ticket.id, did, status, now, ticket.attempts, outcome.value,
-                                         plan[0] if plan else None)
+                                         plan[0] if plan else None, reached or now if status is TicketStatus.SERVED else None)
         if token is None:
             return False  # reported before
         if outcome is Outcome.CONNECTED:

@@ -125,7 +125,7 @@ class CallFlow:
         patience until calls have taught it better), the line ahead and how long its head has held,
         who is signed in now and how long each busy agent's call has lasted: all from the queue's
         snapshot (one read), the place counted exactly only while the line is short and the caller
-        did not join just now (then the snapshot is the count)."""
+        did not join just now (then the counts their joining moved are the count)."""
         snapshot = self.line.snapshot(queue.id) if snapshot is None else snapshot
         ahead = self._ahead(ticket, snapshot, joined_now)
         staffing = snapshot.staffing if staffing is None else staffing
@@ -140,10 +140,10 @@ class CallFlow:
 
     def _ahead(self, ticket: Ticket, snapshot: QueueSnapshot, joined_now: bool = False) -> int:
         """How many stand ahead of the ticket: counted while the line is short (and the caller did not
-        join just now), else from the snapshot and what the ticket remembers of joining."""
-        if not joined_now and queue_line.counts_exactly(snapshot, ticket):
+        join just now), else from the line's counts and what the ticket remembers of joining."""
+        if not joined_now and queue_line.counts_exactly(snapshot.line, ticket):
             return self.line.ahead_of(ticket)
-        return queue_line.ahead(snapshot, ticket)
+        return queue_line.ahead(snapshot.line, ticket)
 
     # --- webhook steps -------------------------------------------------------------------
 
@@ -177,15 +177,19 @@ class CallFlow:
 
     def _join(self, queue: QueueConfig, event: CallEvent, now: datetime, is_open: bool,
               snapshot: QueueSnapshot) -> tuple[Ticket, QueueSnapshot | None]:
-        """Open the caller's ticket: it remembers the line as it joined, and the estimate they are
-        about to hear (both written with it). The snapshot returned counts the caller in; None when a
-        concurrent retry of the webhook opened the call's ticket first."""
-        ticket = Ticket(queue_id=queue.id, number=self.tickets.next_number(queue.id), kind=TicketKind.LIVE,
+        """Open the caller's ticket: its number and its place are taken in one write, whose counts say
+        how many stand ahead (as exact as the table: never the stream's view); it remembers them, and
+        the estimate the caller is about to hear (both written with it). The snapshot returned counts
+        the caller in; None when a concurrent retry of the webhook opened the call's ticket first."""
+        ticket = Ticket(queue_id=queue.id, number=0, kind=TicketKind.LIVE,
                         status=TicketStatus.WAITING if is_open else TicketStatus.AFTER_HOURS,
                         created_at=now, call_id=event.call_id, caller=event.caller, language=queue.language)
-        if is_open:
-            ticket = ticket.evolve(joined=snapshot.joined(ticket.priority))
-            snapshot = snapshot.joining(ticket.priority)
+        if not is_open:
+            ticket = ticket.evolve(number=self.tickets.next_number(queue.id))
+        else:
+            number, line = self.tickets.take_place(queue.id, ticket.priority)
+            ticket = ticket.evolve(number=number, joined=line.joined(ticket.priority))
+            snapshot = snapshot.counted(line)
             est, _ = self.estimate(queue, ticket, snapshot=snapshot, joined_now=True)
             if snapshot.staffing.staffed and est.shape > 0:
                 ticket = ticket.evolve(told_shape=est.shape, told_scale=est.scale, told_ahead=est.ahead)
@@ -227,11 +231,12 @@ class CallFlow:
         line = (position, self._wait_prompt(queue, lang, est))
         if est.mean < queue.offer_callback_after_seconds:
             return line, None
-        learned = guard.learned_delay(queue, snapshot.estimator, now)  # the queue's statistics, in the snapshot
-        if rules.spoken_for(queue, learned, now):
+        # the callback plan and the delays seen (the queue's statistics, in the snapshot)
+        delay = guard.promise_delay(queue, snapshot.estimator, now)
+        if rules.spoken_for(queue, delay, now):
             # callbacks booked now are not being made before closing: no offer the day could not keep
             return (*line, self.prompt(queue, lang, "callbacks_full")), None
-        promise = rules.promisable(queue, self._dialable(queue, ticket.caller) or "", est, now, learned)
+        promise = rules.promisable(queue, self._dialable(queue, ticket.caller) or "", est, now, delay)
         return line, self._offer(queue, ticket, staffing, now, now + timedelta(seconds=est.mean), promise=promise)
 
     def _offer(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing, now: datetime, turn: datetime,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
-from . import faults, guard, learning, pacing, speech
+from . import callback_plan, faults, guard, learning, pacing, speech
 from . import line as queue_line
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
@@ -160,6 +160,9 @@ class Dispatcher:
         dispatched = 0
         self._signed_off_unregistered()
         for queue in self.queues:
+            if queue.live_guard and queue.callback_reserve_agents is None:  # the rest of the day's plan
+                callback_plan.replan(self.stats, self.line, self.tickets, queue, self.clock.now(),
+                                     learning.prior(queue).state())
             self._repair_reservations(queue.id)
             for agent in self.agents.idle_agents(queue.id):  # each idle agent once: one who cannot
                 if self.line.head(queue.id) is None:      # be dialed does not block the others
@@ -223,21 +226,31 @@ class Dispatcher:
         # The agent's queues in the order the agent lists them: the first with anyone waiting.
         for queue_id in agent.queues:
             queue = self.queues.get(queue_id)
-            due = guard.due_callback(self.stats, self.tickets, queue, self.clock.now()) if queue.live_guard else None
-            if due is not None:
-                return due  # a promise falls due: it goes before the line and the reserve
-            head = self.line.head(queue_id)
-            if head is not None and head.kind is TicketKind.CALLBACK:  # a live caller may go first
-                live = self.line.first_live(queue_id)
-                if head.lost_cause and queue.live_guard:  # a callback someone asked for goes before recoveries
-                    asked = guard.first_asked(self.stats, self.tickets, queue)
-                    if asked is not None and (live is None or asked.number < live.number):
-                        head = asked
-                staffing = self.agents.staffing(queue_id)
-                head = guard.next_ticket(head, live, queue, self.clock.now(), staffing.idle - 1, staffing.staffed)
+            head = self._next_for(queue) if queue.live_guard else self.line.head(queue_id)
             if head is not None:
                 return head
         return None
+
+    def _next_for(self, queue: QueueConfig) -> Ticket | None:
+        """The live-service guard's choice in one queue (domain/guard.py), with the queue's statistics
+        (the promise book, the callback plan) read once."""
+        now = self.clock.now()
+        state = guard.read(self.stats, queue)
+        plan = callback_plan.Plan.from_state(state)
+        due = guard.due_callback(self.stats, self.tickets, queue, now, plan.gap if plan else 0.0, state)
+        if due is not None:
+            return due  # a promise falls due: it goes before the line and the reserve
+        head = self.line.head(queue.id)
+        if head is None or head.kind is not TicketKind.CALLBACK:
+            return head
+        live = self.line.first_live(queue.id)  # a live caller may go first
+        if head.lost_cause:  # a callback someone asked for goes before recoveries
+            asked = guard.first_asked(self.stats, self.tickets, queue, state)
+            if asked is not None and (live is None or asked.number < live.number):
+                head = asked
+        staffing = self.agents.staffing(queue.id)
+        return guard.next_ticket(head, live, queue, now, staffing.idle - 1, staffing.staffed,
+                                 plan.reserve(now) if plan else None)
 
     def _deliver(self, ticket: Ticket, agent: Agent) -> Ticket | None:
         now = self.clock.now()
@@ -339,15 +352,17 @@ class Dispatcher:
         leg = LEG_STATES.get(status)
         if leg is None:
             return False
-        return self.dialing.note_leg(ticket_id, agent_id, leg, self.clock.now())
+        # the agent's leg answered: the caller is connected to the agent (the answer time, recorded once)
+        return self.dialing.note_leg(ticket_id, agent_id, leg, self.clock.now(), answered=leg == "talking")
 
     def bridge_result(self, ticket_id: str, agent_id: str, answered: bool, talk_seconds: float = 0.0) -> Script:
         """The bridged call ended (answered) or the agent never picked up (back in line, agent offline)."""
         now = self.clock.now()
         ticket = self.tickets.get(ticket_id)
         queue = self.queues.get(ticket.queue_id)
-        if answered:
-            self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None)
+        if answered:  # connected `talk_seconds` ago, if no leg event said when
+            self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None,
+                                    answered_at=now - timedelta(seconds=talk_seconds))
             self.recovered(ticket)
             if talk_seconds > 0:
                 learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, now, talk_seconds)
@@ -365,29 +380,24 @@ class Dispatcher:
         if number:
             self.lost.clear_lost(ticket.queue_id, number, self.clock.now())
 
-    def service_started(self, ticket: Ticket, previous: TicketStatus | None) -> None:
-        """From the table's change stream: a live caller was put through to an agent. The estimator
-        learns how long they waited (here, off the path that connects them)."""
-        if ticket.kind is not TicketKind.LIVE or ticket.status is not TicketStatus.CONNECTING \
-                or previous is not TicketStatus.WAITING:
+    def service_started(self, ticket: Ticket, before: Ticket | None) -> None:
+        """From the table's change stream: a live caller was connected to an agent (answered). The
+        estimator learns how long they waited, to the answer (here, off the path that connects them)."""
+        if ticket.kind is not TicketKind.LIVE or ticket.answered_at is None \
+                or (before is not None and before.answered_at is not None):
             return
         now = self.clock.now()
-        waited = (now - ticket.created_at).total_seconds()
+        waited = max(0.0, (ticket.answered_at - ticket.created_at).total_seconds())
         learning.learn(self.stats, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
                        waited, learning.told_pit(ticket, waited), ticket.told_ahead)
 
     def callback_promised(self, ticket: Ticket, before: Ticket | None) -> None:
         """From the table's change stream: a caller who pressed 1 was booked a callback with a promised
         time (on the ticket, written with the booking, before they heard it): into the promise book
-        the guard keeps. Off the webhook's path; the book lags the ticket by the stream's delay."""
-        if before is None or before.kind is not TicketKind.LIVE or ticket.kind is not TicketKind.CALLBACK \
-                or ticket.lost_cause or ticket.attempts:
-            return  # only the conversion a caller asked for (recoveries promise nothing)
-        at = guard.promised_at(ticket)
-        if at is None:
-            return
+        the guard keeps; and any callback opening or closing, into or out of the backlog the callback
+        plan counts. Off the webhook's path; the book lags the ticket by the stream's delay."""
         try:
-            guard.promise(self.stats, self.queues.get(ticket.queue_id), ticket.id, at, self.clock.now())
+            guard.callback_changed(self.stats, self.queues.get(ticket.queue_id), ticket, before, self.clock.now())
         except Exception:  # noqa: BLE001 - the book is an index: the guard also reads the head's own promise
             faults.swallowed("promise_book.enter", "could not enter the promise in the book",
                              extra={"ticket": ticket.id})

@@ -47,9 +47,10 @@ def split_ticket_id(value: str) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class JoinedLine:
-    """What a ticket remembers of the line as it joined (issue 11): how many waited ahead of it, and
-    the queue's monotone counters of tickets that had left the line and come back into it by then.
-    Its place later is `ahead` less those who left since, plus those who came back (domain/line.py)."""
+    """What a ticket remembers of the line as it joined (issues 11, 20): how many of its priority class
+    stood ahead of it, and that class's monotone counters of tickets that had left the line and come back
+    into it by then, all read in the very write that counted it in (ports.LineCounts). Its place later
+    is `ahead` less those who left since, plus those who came back (domain/line.py)."""
 
     ahead: int
     departed: int
@@ -91,6 +92,11 @@ class Ticket:
     leg_at: datetime | None = None
     joined: JoinedLine | None = None  # the line as it joined (None: count the line instead)
     bookings: int = 0  # callback workflows booked for it so far (the next one's execution is named by +1)
+    # A callback booked to keep its place and due at once stands in the line while its workflow parks
+    # it (SCHEDULED, not yet claimable): its place is never given up, not even for that moment.
+    held: bool = False
+    answered_at: datetime | None = None  # connected to an agent: the bridge's agent leg (or the callee) answered
+    dials: int = 0  # callback calls actually placed (attempts dialed; `attempts` is the workflow's count)
 
     @property
     def id(self) -> str:
@@ -99,6 +105,12 @@ class Ticket:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def in_line(self) -> bool:
+        """Whether it stands in the line (counted in it, ahead of those behind): waiting, or a callback
+        holding its place while its workflow parks it."""
+        return self.status is TicketStatus.WAITING or (self.held and self.status is TicketStatus.SCHEDULED)
 
     def evolve(self, **changes: object) -> "Ticket":
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from .errors import HoldfastError, NumberNotAllowedError, OrchestratorError, Tic
 from .model import OPEN_STATUSES, Agent, Ticket, TicketKind, TicketStatus, split_ticket_id
 from .phone import NumberPolicy, masked
 from .queues import QueueConfig, QueueDirectory
-from .retry import next_slot
+from .retry import next_slot, recovery_deadline
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ def board_entry(ticket: Ticket) -> BoardEntry:
     told = ticket.told_shape * ticket.told_scale if ticket.told_shape and ticket.told_scale else None
     return BoardEntry(ticket.id, ticket.queue_id, ticket.number, ticket.kind.value, ticket.status.value,
                       ticket.priority, ticket.created_at, masked(ticket.callback_number or ticket.caller),
-                      ticket.attempts, ticket.not_before, ticket.next_attempt_at, ticket.agent_id, told,
-                      ticket.lost_cause, ticket.leg, ticket.leg_at)
+                      ticket.dials, ticket.not_before, ticket.next_attempt_at, ticket.agent_id, told,
+                      ticket.lost_cause, ticket.leg, ticket.leg_at, ticket.answered_at)
 
 
 def callback_plan(ticket: Ticket) -> str:
@@ -171,7 +171,7 @@ class Operations:
                         "waited_seconds": round(t.wait_seconds) if t.wait_seconds is not None else None,
                         "since_seconds": round((now - t.lost_at).total_seconds()) if t.lost_at else None,
                         "callback": "opted out: never called back automatically" if opted_out else callback_plan(t),
-                        "attempts": t.attempts, "last_outcome": t.last_outcome,
+                        "attempts": t.dials, "last_outcome": t.last_outcome,
                         "next_attempt": on_clock(t.next_attempt_at or t.not_before, zone)
                         if t.status is TicketStatus.SCHEDULED and not opted_out else None,
                         "opted_out": opted_out, "dialable": _dialable(policy, number),
@@ -279,8 +279,8 @@ class Operations:
                 log.warning("could not stop the scheduled callback's workflow", extra={"ticket": ticket.id})
         # the attempt it was scheduled as (never past the queue's last)
         attempt = min(ticket.attempts + 1, len(queue.retry_delays_seconds))
-        execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
-                                               CallFlow.workflow_input(queue, ticket, now, attempt))
+        execution_id = self.orchestrator.start(f"{ticket.id}-{booking}", CallFlow.workflow_input(
+            queue, ticket, now, attempt, recovery_deadline(queue, ticket.evolve(not_before=now))))
         self.tickets.set_execution(ticket.id, execution_id)
         log.info("callback made due now from the console", extra={"ticket": ticket.id, "session": who})
         return CallBackNow("due_now", ticket.id, "due now: it takes its place in line for the next free agent")

@@ -34,9 +34,14 @@ class LossRecovery:
         if ticket is None or ticket.kind is not TicketKind.LIVE:
             return
         if ticket.status is TicketStatus.CONNECTING:
+            now = self.clock.now()
+            if ticket.answered_at is not None:
+                # Connected to the agent, and the call has ended before the bridge's result came (the
+                # two are sent at once, in any order): served. The result still frees the agent.
+                self.agents.mark_served(ticket.id, now, ticket.call_id)
+                return
             # Hung up while being put through, before any conversation (after one, the bridge's
             # result has already marked the ticket served): lost, and the stream frees the agent.
-            now = self.clock.now()
             wait = (now - ticket.created_at).total_seconds()
             if self.agents.abandon_claimed(ticket.id, now, wait, ticket.call_id):
                 self._after_loss(ticket, LostCause.ABANDONED, wait, now)

@@ -10,6 +10,8 @@ from typing import Mapping
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from ..domain.reports import DEFAULT_TARGET_SECONDS, WAIT_EDGES
+
 NAMESPACE = "Holdfast"
 _QUEUE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # report counter -> metric name
@@ -54,6 +56,12 @@ def call_metrics(queue_id: str, counts: Mapping[str, float]) -> None:
     if counts.get("ewt_n"):
         for scope in (dims, ALL_QUEUES):
             _emit("EwtErrorSeconds", MetricUnit.Seconds, abs(counts.get("ewt_error", 0.0)), scope)
+    if counts.get("answered"):  # the wait to the answer (the bridge), never to the end of the call
+        within = sum(counts.get(f"w{edge}", 0) for edge in WAIT_EDGES if edge <= DEFAULT_TARGET_SECONDS)
+        for scope in (dims, ALL_QUEUES):
+            # Average over a period: ASA. AnsweredWithinTarget / Offered (in hours): the service level.
+            _emit("AnswerWaitSeconds", MetricUnit.Seconds, counts.get("answered_wait", 0.0), scope)
+            _emit("AnsweredWithinTarget", MetricUnit.Count, within, scope)
 
 
 def webhook_latency(milliseconds: float) -> None:

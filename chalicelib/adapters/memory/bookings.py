@@ -53,6 +53,6 @@ class MemoryBookings(OnTable, Bookings):
                 return refused
             table.open_markers[(ticket.queue_id, number)] = ticket.id
             promise = {} if told is None else {"told_shape": told[0], "told_scale": told[1]}
-            booking = table.convert(ticket.id, number, not_before, recovering, **promise)
+            booking = table.convert(ticket.id, number, not_before, now, recovering, **promise)
             assert booking is not None  # checked above, under the same lock
             return booking
