@@ -13,6 +13,7 @@ lib/routes/api/accounts.js)."""
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
@@ -31,8 +32,8 @@ from chalicelib.ports import WebhookRequest
 from tests.conftest import PUBLIC_URL
 from tests.contract.conftest import jambonz_problems
 from tests.contract.providers import JAMBONZ_SECRET, WIRES
-from tests.contract.test_providers import (CALLER, MONDAY_10_PST, QUEUES, Caller, clock, container,  # noqa: F401
-                                           staffed, tickets)
+from tests.contract.test_providers import (CALLER, MONDAY_10_PST, QUEUES, Caller, CallbackWorld, clock,  # noqa: F401
+                                           container, staffed, tickets)
 from tests.contract.test_telnyx_vonage import Recording
 
 BASE = "https://h/api"
@@ -276,6 +277,74 @@ def test_a_returning_caller_keeps_their_place_and_is_the_one_bridged(dialing: An
         # the agent did not answer: back in jambonz's queue at the same priority, still ahead of B
         missed = again.post(f"/voice/jambonz/bridge-result?agent=alice&t={ticket.id}", "dial_busy")
         assert enqueued(missed)["priority"] == in_queue["jz-a-2"]
+
+
+# --- detection's deliveries in any order, duplicated ------------------------------------------------
+
+# (step, recorded kind, query, overrides): the answer fetch while detection listens; amd events (each
+# may come more than once, signed anew); detection's news that decides nothing; and our own redirect
+# after the answer's pause, which comes with no verdict.
+ANSWER = ("cb-answer", "answer", "&amd=1", {})
+STOPPED = ("cb-verdict", "human", "", {"type": "amd_stopped"})
+NO_VERDICT = ("cb-verdict", "answer", "", {})
+PERSON = [ANSWER, ("cb-verdict", "human", "", {}), ("cb-verdict", "human", "", {}), STOPPED, NO_VERDICT]
+MACHINE = [ANSWER, ("cb-verdict", "machine", "", {}), ("cb-verdict", "machine", "", {"type": "amd_tone_detected"}),
+           STOPPED]
+SEEDS = range(12)
+
+
+Delivery = tuple[str, str, str, dict[str, str]]
+
+
+def delivered(w: CallbackWorld, deliveries: list[Delivery], seed: int) -> list[tuple[Delivery, list[dict[str, Any]]]]:
+    """Every delivery, shuffled by the seed, each a second after the last; each with its reply."""
+    order = list(deliveries)
+    random.Random(seed).shuffle(order)
+    replies = []
+    for step, kind, query, fields in order:
+        w.clock.advance(1)
+        replies.append(((step, kind, query, fields), json.loads(w.post(step, kind, query=query, **fields))))
+    return replies
+
+
+def dials(replies: list[tuple[Delivery, list[dict[str, Any]]]]) -> int:
+    return sum(verb["verb"] == "dial" for _, reply in replies for verb in reply)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_person_is_put_through_once_whatever_order_detection_reports_in(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person: the answer, two human verdicts, detection stopping and our own no-verdict redirect, in
+    any order: the agent is dialed exactly once, and the attempt is decided by that dial alone."""
+    with Client(app, stage_name="local") as client:
+        w = CallbackWorld("jambonz", "customer_first", client, monkeypatch)
+        replies = delivered(w, PERSON, seed)
+        assert dials(replies) == 1
+        assert [reply for delivery, reply in replies if delivery == STOPPED] == [[]]  # news decides nothing
+        assert w.outcomes() == []  # nothing decided before the agent's dial ends
+        w.clock.advance(1)
+        w.post("cb-dialed", "dial_completed")
+        assert [o["result"] for o in w.outcomes()] == ["connected"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_machine_is_never_put_through_whatever_order_detection_reports_in(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine: the answer, two machine verdicts (a voice, then a beep) and detection stopping, in any
+    order: no reply dials the agent, every verdict hangs up, the answer holds the callee only while no
+    verdict has come, the attempt ends once as a machine and the agent is free again."""
+    with Client(app, stage_name="local") as client:
+        w = CallbackWorld("jambonz", "customer_first", client, monkeypatch)
+        replies = delivered(w, MACHINE, seed)
+        assert dials(replies) == 0
+        verdicts = [reply for delivery, reply in replies if delivery in MACHINE[1:3]]
+        assert verdicts == [[{"verb": "hangup"}]] * 2
+        answer_at = next(i for i, (delivery, _) in enumerate(replies) if delivery == ANSWER)
+        judged_before = any(delivery in MACHINE[1:3] for delivery, _ in replies[:answer_at])
+        held = [verb["verb"] for verb in replies[answer_at][1]]
+        assert held == (["hangup"] if judged_before else ["pause", "redirect"])
+        assert [o["result"] for o in w.outcomes()] == ["machine"]
+        assert w.stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE
 
 
 # --- REST: plain sync HTTP ------------------------------------------------------------------------
