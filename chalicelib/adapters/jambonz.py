@@ -25,7 +25,10 @@ What jambonz does, and how Holdfast meets it:
   claimed by then, and an abandon of a claimed ticket changes nothing.
 * Answering-machine detection reports after the answer (amd events): the answer holds the callee in
   silence (CallEvent.verdict_pending) until the verdict's own webhook hangs up a machine at once or
-  greets and puts a person through."""
+  greets and puts a person through.
+* The legs a dial places report their status to the call-status hook of the call that dialed them
+  (with `parent_call_sid`): read as news that ends nothing, or the agent's leg not answering would
+  pass for the customer's call not answered."""
 from __future__ import annotations
 
 import hashlib
@@ -155,6 +158,12 @@ class JambonzTelephony(Telephony):
         if status is None:
             raise BadWebhookError(f"unknown call_status {status_text!r}")
         report = query.get(HOOK) == "status" or kind in _AMD_NEWS
+        if report and params.get("parent_call_sid"):
+            # A leg this call dialed, reported to the call-status hook of the call that dialed it
+            # (feature-server place-outdial.js: a dial's legs notify their parent application's
+            # call_status_hook): not this call's news. The dial's own hooks tell how that leg went.
+            return CallEvent(call_id=call_id(params.get("call_sid")), status=CallStatus.IN_PROGRESS,
+                             caller=number(params.get("from")), called=number(params.get("to")), progress=True)
         if not report and not status.ended:
             status = CallStatus.IN_PROGRESS  # a request for verbs: the call is up (inbound: "trying")
         digits = params.get("digits")

@@ -347,6 +347,28 @@ def test_a_machine_is_never_put_through_whatever_order_detection_reports_in(
         assert w.stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE
 
 
+def test_the_agents_leg_reported_to_the_callbacks_status_hook_is_not_the_customers_call(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """jambonz posts the status of every leg a dial places to the call-status hook of the call that
+    dialed it, with parent_call_sid (feature-server place-outdial.js). Customer first: the customer
+    answered and is put through; the agent's leg rings out. Its no-answer on the callback's status hook
+    is not the customer's: the attempt is the agent's miss (from the dial's actionHook), not a
+    customer who did not answer."""
+    with Client(app, stage_name="local") as client:
+        w = CallbackWorld("jambonz", "customer_first", client, monkeypatch)
+        w.post("cb-answer", "answer", query="&amd=1")
+        w.clock.advance(1)
+        assert [v["verb"] for v in json.loads(w.post("cb-verdict", "human"))][-1] == "dial"
+        for state in ("ringing", "no-answer"):
+            w.clock.advance(1)
+            w.post("cb-status", "no_answer", query="&hook=status", call_sid="jz-agent-leg-1",
+                   parent_call_sid="out-1", call_status=state)
+        assert w.outcomes() == []
+        w.clock.advance(1)
+        w.post("cb-dialed", "dial_busy", dial_call_status="no-answer", dial_sip_status=487)
+        assert [o["result"] for o in w.outcomes()] == ["agent-missed"]
+
+
 # --- REST: plain sync HTTP ------------------------------------------------------------------------
 
 def jambonz(session: Recording) -> JambonzDialer:
