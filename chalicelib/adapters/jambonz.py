@@ -28,7 +28,9 @@ What jambonz does, and how Holdfast meets it:
   greets and puts a person through.
 * The legs a dial places report their status to the call-status hook of the call that dialed them
   (with `parent_call_sid`): read as news that ends nothing, or the agent's leg not answering would
-  pass for the customer's call not answered."""
+  pass for the customer's call not answered. The leg's answer comes instead from the dial's
+  `confirmHook` (the Dial's status step, answered with `[]`: bridge now); the dial's actionHook gives
+  no talk time, so the talk time is counted from that answer."""
 from __future__ import annotations
 
 import hashlib
@@ -263,7 +265,11 @@ class JambonzTelephony(Telephony):
                 dial["callerId"] = verb.caller_id
             if verb.action is not None:
                 dial["actionHook"] = hook(base_url, verb.action)
-            return [dial]  # no per-leg progress: the B leg's status goes to the application's status hook
+            if verb.status is not None:
+                # called when the dialed party answers, before the bridge (place-outdial.js
+                # _executeApp): the leg's answer, for when they were connected; our empty reply bridges
+                dial["confirmHook"] = hook(base_url, verb.status)
+            return [dial]
         raise TypeError(f"cannot render {verb!r}")  # pragma: no cover - the Verb union is closed
 
 

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
 from . import guard, learning, pacing, speech
-from .dispatch import Dispatcher, callable_contact
+from .dispatch import Dispatcher, callable_contact, talked_since
 from .estimator import QueueEventKind
 from .errors import BadRequestError, CallGoneError, StaleTokenError, TelephonyError, UnknownAgentError
 from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
@@ -206,10 +206,11 @@ class Callbacks:
             self.finish(ticket, did, Outcome.MACHINE)
             return Script.of(Hangup())
         if event.dial_status is CallStatus.COMPLETED:
-            # reached `dial_seconds` ago (agent first: the callee's leg is the one dialed last)
-            reached = self.clock.now() - timedelta(seconds=event.dial_seconds)
+            # reached `dial_seconds` ago (agent first: the callee's leg is the one dialed last), or,
+            # where the provider gives no talk time, since the leg event that said it answered
+            talk = event.dial_seconds or talked_since(ticket.answered_at, self.clock.now())
+            reached = self.clock.now() - timedelta(seconds=talk)
             if self.finish(ticket, did, Outcome.CONNECTED, reached):
-                talk = event.dial_seconds
                 if talk > 0:
                     learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, self.clock.now(), talk)
             return Script.of(Hangup())

@@ -49,6 +49,12 @@ def callable_contact(queue: QueueConfig, contact: str | None, sip_domains: tuple
 LEG_STATES = {CallStatus.RINGING: "ringing", CallStatus.IN_PROGRESS: "talking"}
 
 
+def talked_since(answered_at: datetime | None, now: datetime) -> float:
+    """The talk time of a bridge whose end reports none (jambonz's dial), from when its leg event said
+    the agent answered; 0 when nothing said so."""
+    return max(0.0, (now - answered_at).total_seconds()) if answered_at is not None else 0.0
+
+
 class Dispatcher:
     def __init__(self, stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
                  queues: QueueDirectory, pacer: pacing.Pacer | None = None,
@@ -361,6 +367,7 @@ class Dispatcher:
         ticket = self.tickets.get(ticket_id)
         queue = self.queues.get(ticket.queue_id)
         if answered:  # connected `talk_seconds` ago, if no leg event said when
+            talk_seconds = talk_seconds or talked_since(ticket.answered_at, now)
             self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None,
                                     answered_at=now - timedelta(seconds=talk_seconds))
             self.recovered(ticket)

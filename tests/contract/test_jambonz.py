@@ -25,6 +25,7 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.jambonz import WAIT_VERBS, JambonzDialer, JambonzTelephony
 from chalicelib.adapters.memory import FixedClock
+from chalicelib.domain import learning
 from chalicelib.domain.errors import CallGoneError, TelephonyError
 from chalicelib.domain.model import AgentStatus, AnsweredBy, CallStatus, QueueResult
 from chalicelib.domain.script import Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script, Step
@@ -367,6 +368,57 @@ def test_the_agents_leg_reported_to_the_callbacks_status_hook_is_not_the_custome
         w.clock.advance(1)
         w.post("cb-dialed", "dial_busy", dial_call_status="no-answer", dial_sip_status=487)
         assert [o["result"] for o in w.outcomes()] == ["agent-missed"]
+
+
+def test_a_bridge_is_answered_when_the_agent_answers_and_its_talk_time_counted_from_then(
+        dialing: Any, clock: FixedClock, rest: Recording) -> None:
+    """jambonz's dial reports no talk time and sends no leg events to the dial: the dial's confirmHook,
+    called when the agent answers and answered `[]` (bridge now), says when the caller was connected
+    (answered means bridged, issue 20), and the talk time runs from then."""
+    with Client(app, stage_name="local") as client:
+        caller = Caller(client, WIRE, clock, call="jz-c-1")
+        caller.call()
+        clock.advance(40)
+        _, ticket = dialing.dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="user:alice",
+                                                   queues=("support",))
+        assert ticket is not None and ticket.call_id == "jz-c-1"
+        hook = json.loads(next(r for r in rest.sent if r.method == "PUT").body or b"{}")["call_hook"]
+        [dial] = [v for v in verbs(caller.post(hook["url"].removeprefix(PUBLIC_URL), "incoming")) if v["verb"] == "dial"]
+        clock.advance(6)  # the agent's phone rings, then they answer
+        answered_at = clock.now()
+        confirm = caller.post(dial["confirmHook"]["url"].removeprefix(PUBLIC_URL), "incoming",
+                              call_sid="jz-agent-leg-1", parent_call_sid="jz-c-1", direction="outbound")
+        assert verbs(confirm) == []  # nothing to play the agent: bridged at once
+        assert dialing.stores.tickets.get(ticket.id).answered_at == answered_at
+        queue = dialing.dispatcher.queues.get("support")
+        handle_before = 1 / learning.current(dialing.stores.stats, queue).mu
+        clock.advance(95)
+        caller.post(dial["actionHook"]["url"].removeprefix(PUBLIC_URL), "dial_completed")
+        served = dialing.stores.tickets.get(ticket.id)
+        assert (served.status.value, served.answered_at, served.ended_at) == (
+            "SERVED", answered_at, answered_at + timedelta(seconds=95))
+        # a 95 s conversation learned (the queue's handle time, configured longer, comes down)
+        assert handle_before > 95 and 1 / learning.current(dialing.stores.stats, queue).mu < handle_before
+
+
+def test_a_callback_is_reached_when_the_agent_answers_its_dial(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Customer first: the person is greeted and the agent dialed; the agent answers 8 s later (the
+    confirmHook) and they talk 60 s: the callback was connected at the agent's answer."""
+    with Client(app, stage_name="local") as client:
+        w = CallbackWorld("jambonz", "customer_first", client, monkeypatch)
+        w.post("cb-answer", "answer", query="&amd=1")
+        w.clock.advance(1)
+        [dial] = [v for v in json.loads(w.post("cb-verdict", "human")) if v["verb"] == "dial"]
+        w.clock.advance(8)
+        answered_at = w.clock.now()
+        confirm = dial["confirmHook"]["url"].removeprefix(PUBLIC_URL)
+        body, headers = w.wire.request(PUBLIC_URL + confirm, w.wire.event("answer", call="jz-agent-leg-2",
+                                                                           parent_call_sid="out-1"), w.clock.now())
+        assert w.client.http.post(confirm, headers=headers, body=body).body == b"[]"
+        w.clock.advance(60)
+        w.post("cb-dialed", "dial_completed")
+        assert [o["result"] for o in w.outcomes()] == ["connected"]
+        assert w.stores.tickets.get(w.ticket).answered_at == answered_at
 
 
 # --- REST: plain sync HTTP ------------------------------------------------------------------------
