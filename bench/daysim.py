@@ -513,7 +513,7 @@ class Phone(Dialer):
         self.sim.bridged(call_id, script)
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
-                   timeout_seconds: int) -> str:
+                   timeout_seconds: int, verdict: Step | None = None) -> str:
         sim = self.sim
         self.n += 1
         params = dict(answer.params)

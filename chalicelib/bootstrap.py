@@ -21,10 +21,12 @@ from .adapters.sqs_bus import SqsAlarm, SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
 from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, TelegramNotifier
-from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL, TELNYX_API_KEY, TELNYX_PUBLIC_KEY,
+from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, JAMBONZ_API_KEY, JAMBONZ_WEBHOOK_SECRET, PUBLIC_URL,
+                                  TELNYX_API_KEY, TELNYX_PUBLIC_KEY,
                                   TWILIO_AUTH_TOKEN, VONAGE_PRIVATE_KEY, VONAGE_SIGNATURE_SECRET, VONAGE_URL_TOKEN,
                                   ParameterStore)
 from .adapters.dynamo.operations import DynamoOperationsLog
+from .adapters.jambonz import JambonzDialer, JambonzTelephony
 from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
 from .edges.admin_api import AdminApi
@@ -118,6 +120,9 @@ def providers(settings: Settings, clock: Clock | None = None) -> dict[str, Telep
     if "vonage" in settings.providers:
         built["vonage"] = (VonageTelephony(settings.vonage_signature_secret, clock, vonage_url_token(settings)),
                            "VONAGE_SIGNATURE_SECRET", settings.vonage_signature_secret)
+    if "jambonz" in settings.providers:
+        built["jambonz"] = (JambonzTelephony(settings.jambonz_webhook_secret, clock), "JAMBONZ_WEBHOOK_SECRET",
+                            settings.jambonz_webhook_secret)
     return {name: provider if secret_problem(key, secret) is None else Unverifiable(provider)
             for name, (provider, key, secret) in built.items()}
 
@@ -136,6 +141,9 @@ def dialer_for(settings: Settings, twilio: TwilioDialer, clock: Clock) -> Dialer
     if settings.dialing_provider == "vonage":
         return VonageDialer(settings.vonage_application_id, settings.vonage_private_key, settings.public_base_url,
                             settings.vonage_api_base_url, clock=clock, url_token=vonage_url_token(settings))
+    if settings.dialing_provider == "jambonz":
+        return JambonzDialer(settings.jambonz_api_key, settings.jambonz_account_sid, settings.public_base_url,
+                             settings.jambonz_api_base_url)
     return twilio
 
 
@@ -174,6 +182,9 @@ def resolve(settings: Settings, session: boto3.session.Session | None = None) ->
         per_provider |= {"vonage_signature_secret": store.get(VONAGE_SIGNATURE_SECRET),
                          "vonage_private_key": store.get(VONAGE_PRIVATE_KEY),
                          "vonage_url_token": optional(store, VONAGE_URL_TOKEN)}
+    if "jambonz" in settings.providers:
+        per_provider |= {"jambonz_webhook_secret": store.get(JAMBONZ_WEBHOOK_SECRET),
+                         "jambonz_api_key": store.get(JAMBONZ_API_KEY)}
     return replace(settings, twilio_auth_token=store.get(TWILIO_AUTH_TOKEN), admin_token=store.get(ADMIN_TOKEN),
                    agent_token=store.get(AGENT_TOKEN),
                    public_base_url=public_url, **per_provider)

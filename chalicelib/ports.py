@@ -539,15 +539,24 @@ class Capabilities:
     native_queue: bool  # holds a caller itself (Enqueue/Leave); else Holdfast loops a wait step
     gather_falls_through: bool  # no input runs the next verb; else the action is always called
     inline_redirect: bool  # a live call can be given markup; else only a URL
-    contact_kinds: frozenset[str]  # "tel", "sip", "client": what its Dial can reach
+    contact_kinds: frozenset[str]  # "tel", "sip", "client", "user": what its Dial can reach
     voices: Mapping[str, str]  # BCP-47 language -> the voice it speaks it in (absent: recorded audio)
+    # A caller holding in its queue can press keys (its wait document may gather); else the wait
+    # document only speaks and plays, and the caller leaves the hold to be offered anything.
+    hold_listens: bool = True
 
     def can_dial(self, contact: str) -> bool:
-        kind = "sip" if contact.startswith("sip:") else "client" if contact.startswith("client:") else "tel"
-        return kind in self.contact_kinds
+        return contact_kind(contact) in self.contact_kinds
 
     def speaks(self, language: str) -> bool:
         return language in self.voices
+
+
+def contact_kind(contact: str) -> str:
+    """"sip", "client" (a Twilio Client identity), "user" (a registered user of the provider's own
+    SIP registrar: jambonz) or "tel"."""
+    scheme = contact.split(":", 1)[0].lower() if ":" in contact else ""
+    return scheme if scheme in ("sip", "client", "user") else "tel"
 
 
 class Telephony(ABC):
@@ -605,10 +614,18 @@ def decode_body(request: WebhookRequest) -> dict[str, Any]:
 class Dialer(ABC):
     """Outbound calls and moving live calls, through one provider. Raises TelephonyError."""
 
+    # Whether `redirect` can hand a live call a script. When not (a provider whose live-call update
+    # takes only a URL), a call is moved with `redirect_to` a step whose reply is that script.
+    inline: bool = True
+    # Whether `registered` answers (the provider runs a SIP registrar for agents' phones and reports it).
+    reports_registrations: bool = False
+
     @abstractmethod
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
-                   timeout_seconds: int) -> str:
-        """Dial `to`; the provider fetches `answer` when it is answered and posts `status` when it ends."""
+                   timeout_seconds: int, verdict: Step | None = None) -> str:
+        """Dial `to`; the provider fetches `answer` when it is answered and posts `status` when it ends.
+        `verdict`: where a provider whose detection reports after the answer, and may be answered with
+        markup, posts the verdict (others deliver it with the answer or on `status`)."""
 
     @abstractmethod
     def redirect(self, call_id: str, script: Script) -> None:
@@ -617,6 +634,11 @@ class Dialer(ABC):
     def redirect_to(self, call_id: str, step: Step) -> None:
         """Send a live call to one of our webhooks (what the call does next is that step's reply)."""
         raise NotImplementedError(f"{type(self).__name__} cannot redirect to a URL")
+
+    def registered(self, contacts: list[str]) -> set[str] | None:
+        """Which of these `user:` contacts (users of the provider's own SIP registrar) are registered
+        now; None when the provider reports no registrations."""
+        return None
 
 
 class EventBus(ABC):

@@ -15,7 +15,15 @@ DEFAULT_QUEUES_FILE = str(Path(__file__).with_name("queues.json"))
 # A Twilio auth token is 32 hex characters; an admin token at least as long (128 bits as hex).
 # A Telnyx public key is base64 of 32 bytes; a Vonage signature secret is at least 32 characters.
 MIN_SECRET_LENGTH = {"TWILIO_AUTH_TOKEN": 32, "HOLDFAST_ADMIN_TOKEN": 32, "HOLDFAST_AGENT_TOKEN": 32,
-                     "TELNYX_PUBLIC_KEY": 44, "VONAGE_SIGNATURE_SECRET": 32, "VONAGE_URL_TOKEN": 32}
+                     "TELNYX_PUBLIC_KEY": 44, "VONAGE_SIGNATURE_SECRET": 32, "VONAGE_URL_TOKEN": 32,
+                     # jambonz's account webhook secrets are `wh_secret_` and a 22-character short uuid
+                     "JAMBONZ_WEBHOOK_SECRET": 24}
+# The dialing account's calls a second when HOLDFAST_DIAL_CALLS_PER_SECOND is not set: the provider's own
+# limit. Twilio: 1 by default (raised on request). jambonz sets none per second (its account limits
+# count concurrent calls, API requests and devices: docs.jambonz.org, "retrieve call capacity and
+# other limits"); its calls leave by the carrier's SIP trunk, whose calls a second the carrier sets:
+# 1 until HOLDFAST_DIAL_CALLS_PER_SECOND says the trunk's. Others: 1.
+DIAL_CALLS_PER_SECOND = {"twilio": 1.0, "jambonz": 1.0}
 # What a value nobody filled in looks like (the README's and the config file's old placeholders).
 _PLACEHOLDER = re.compile(r"replace|changeme|change[-_ ]me|placeholder|your[-_ ]|todo|xxxx|<[^>]*>|\.\.\.",
                           re.IGNORECASE)
@@ -112,8 +120,8 @@ class Settings:
     # The providers whose webhooks are served (/voice/{provider}/...), and the one that places calls.
     providers: tuple[str, ...] = ("twilio",)
     dialing_provider: str = "twilio"
-    # The dialing provider account's outbound pace: calls it may start per second (Twilio's default is
-    # 1; raised on request). Every dial Holdfast starts goes through it (domain/pacing.py).
+    # The dialing provider account's outbound pace: calls it may start per second (default: the
+    # provider's, DIAL_CALLS_PER_SECOND). Every dial Holdfast starts goes through it (domain/pacing.py).
     dial_calls_per_second: float = 1.0
     # Telnyx TeXML: the account's Ed25519 public key (base64) checks webhooks; the API key places calls.
     telnyx_public_key: str = ""
@@ -128,6 +136,11 @@ class Settings:
     vonage_api_base_url: str | None = None
     # Optional: a per-stage secret put in every URL given to Vonage, for events it does not sign.
     vonage_url_token: str = ""
+    # jambonz: the account's webhook secret checks webhooks; the account sid and an API key place calls.
+    jambonz_webhook_secret: str = ""
+    jambonz_api_key: str = ""
+    jambonz_account_sid: str = ""
+    jambonz_api_base_url: str | None = None
     # The SIP domains (and their subdomains) agents' sip: contacts may name, e.g. the PBX's; none: no sip: contact.
     agent_sip_domains: tuple[str, ...] = ()
 
@@ -160,7 +173,8 @@ class Settings:
             clock_offset_seconds=float(env.get("HOLDFAST_CLOCK_OFFSET_SECONDS", "0") or 0),
             providers=tuple(p.strip() for p in env.get("HOLDFAST_PROVIDERS", "twilio").split(",") if p.strip()),
             dialing_provider=env.get("HOLDFAST_DIALING_PROVIDER", "twilio"),
-            dial_calls_per_second=float(env.get("HOLDFAST_DIAL_CALLS_PER_SECOND", "1") or 1),
+            dial_calls_per_second=float(env.get("HOLDFAST_DIAL_CALLS_PER_SECOND") or DIAL_CALLS_PER_SECOND.get(
+                env.get("HOLDFAST_DIALING_PROVIDER", "twilio"), 1.0)),
             telnyx_public_key=env.get("TELNYX_PUBLIC_KEY", ""),
             telnyx_api_key=env.get("TELNYX_API_KEY", ""),
             telnyx_account_sid=env.get("TELNYX_ACCOUNT_SID", ""),
@@ -171,6 +185,10 @@ class Settings:
             vonage_private_key=env.get("VONAGE_PRIVATE_KEY", ""),
             vonage_api_base_url=env.get("VONAGE_API_BASE_URL") or None,
             vonage_url_token=env.get("VONAGE_URL_TOKEN", ""),
+            jambonz_webhook_secret=env.get("JAMBONZ_WEBHOOK_SECRET", ""),
+            jambonz_api_key=env.get("JAMBONZ_API_KEY", ""),
+            jambonz_account_sid=env.get("JAMBONZ_ACCOUNT_SID", ""),
+            jambonz_api_base_url=env.get("JAMBONZ_API_BASE_URL") or None,
             agent_sip_domains=tuple(d.strip().lower() for d in env.get("HOLDFAST_AGENT_SIP_DOMAINS", "").split(",")
                                     if d.strip()),
         )

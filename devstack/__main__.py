@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="where state and a generated admin token are kept (default .holdfast)")
     parser.add_argument("--fresh", action="store_true",
                         help="start empty (default: the state the last run left in the state directory)")
-    parser.add_argument("--provider", choices=["twilio", "telnyx", "vonage"], default="twilio",
-                        help="the provider the simulated network behaves like (TwiML, TeXML or NCCO)")
+    parser.add_argument("--provider", choices=["twilio", "telnyx", "vonage", "jambonz"], default="twilio",
+                        help="the provider the simulated network behaves like (TwiML, TeXML, NCCO or jambonz's "
+                             "JSON verbs)")
     parser.add_argument("--max-concurrent", type=int, default=int(os.environ.get("HOLDFAST_LOCAL_MAX_CONCURRENT", "4")),
                         help="requests let into the app at once, per lane (voice webhooks, the rest); beyond, they "
                              "wait (0: every request let in at once, as chalice local comes)")

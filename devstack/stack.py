@@ -234,6 +234,11 @@ class LocalStack:
                                "VONAGE_SIGNATURE_SECRET": self.network.signature_secret,
                                "VONAGE_APPLICATION_ID": "holdfast-local", "VONAGE_PRIVATE_KEY": local_rsa_key(),
                                "VONAGE_API_BASE_URL": self.network.url})
+        if self.provider == "jambonz":  # its account's webhook secret; an API key for its REST API
+            os.environ.update({"HOLDFAST_PROVIDERS": "twilio,jambonz", "HOLDFAST_DIALING_PROVIDER": "jambonz",
+                               "JAMBONZ_WEBHOOK_SECRET": self.network.signature_secret,
+                               "JAMBONZ_API_KEY": "jz-local-key", "JAMBONZ_ACCOUNT_SID": LOCAL_ACCOUNT_SID,
+                               "JAMBONZ_API_BASE_URL": self.network.url})
 
     def stream_report(self) -> dict[str, Any]:
         """The table stream's consumer: caught up or not, records given up on, deliveries failed on purpose
@@ -276,7 +281,7 @@ class LocalStack:
         self._pump.start()
 
     def banner(self) -> str:
-        from chalicelib.adapters.webhook_urls import CONSOLES, incoming_url
+        from chalicelib.adapters.webhook_urls import CONSOLES, console_webhooks, incoming_url
 
         console = CONSOLES[self.provider]
         if self.provider != "twilio":  # signed with its own key: the network's locally, the account's for real
@@ -287,8 +292,10 @@ class LocalStack:
             signed = f"  Webhook signing token: {LOCAL_AUTH_TOKEN}"
         return "\n".join([
             "Holdfast is running locally (embedded AWS: moto server at " + self.moto_url + ").",
-            f"  Voice webhook for {console.name} (paste into {console.setting}):",
-            f"    POST {incoming_url(self.public_url, self.provider)}",
+            *(line for n, (setting, url) in enumerate(console_webhooks(self.provider,
+                                                                       incoming_url(self.public_url, self.provider)))
+              for line in (f"  {'Status' if n else 'Voice'} webhook for {console.name} (paste into {setting}):",
+                           f"    POST {url}")),
             signed,
             f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer "
             + (f"$(cat {self.agent_token_path}); generated at first start, owner-only)"

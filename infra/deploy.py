@@ -9,7 +9,7 @@ Deploy: an artifacts bucket (created once per account and region); the stage's s
 Store (a random admin token created if none exists; each enabled provider's keys stored when given in
 the environment); the package built (infra/build.py) and uploaded; the stack created or updated in
 place, its functions carrying each enabled provider's settings (HOLDFAST_PROVIDERS and the rest); each
-enabled provider's webhook URL printed, and with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and
+enabled provider's webhook URLs printed (jambonz's two), and with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and
 TWILIO_PHONE_NUMBER set, the number's voice and status URLs set through Twilio's API. Every reference
 between resources is CloudFormation's.
 
@@ -32,7 +32,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
 
 from chalicelib.adapters import parameters as names
-from chalicelib.adapters.webhook_urls import CONSOLES, incoming_url
+from chalicelib.adapters.webhook_urls import CONSOLES, console_webhooks, incoming_url
 from infra.build import INFRA, Package, build
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -53,7 +53,7 @@ class Secret:
 # What each provider needs on a stage: settings that are not secret (the functions' environment, through
 # the stack's parameters) and secrets (Parameter Store, SecureString; the functions read them there).
 PROVIDER_SETTINGS = {"twilio": ("TWILIO_ACCOUNT_SID",), "telnyx": ("TELNYX_ACCOUNT_SID", "TELNYX_APPLICATION_SID"),
-                     "vonage": ("VONAGE_APPLICATION_ID",)}
+                     "vonage": ("VONAGE_APPLICATION_ID",), "jambonz": ("JAMBONZ_ACCOUNT_SID", "JAMBONZ_API_BASE_URL")}
 PROVIDER_SECRETS = {
     "twilio": (Secret("TWILIO_AUTH_TOKEN", names.TWILIO_AUTH_TOKEN, "Twilio auth token"),),
     "telnyx": (Secret("TELNYX_PUBLIC_KEY", names.TELNYX_PUBLIC_KEY, "Telnyx public key"),
@@ -61,12 +61,15 @@ PROVIDER_SECRETS = {
     "vonage": (Secret("VONAGE_SIGNATURE_SECRET", names.VONAGE_SIGNATURE_SECRET, "Vonage signature secret"),
                Secret("VONAGE_PRIVATE_KEY", names.VONAGE_PRIVATE_KEY, "Vonage application private key"),
                Secret("VONAGE_URL_TOKEN", names.VONAGE_URL_TOKEN, "Vonage URL secret", required=False)),
+    "jambonz": (Secret("JAMBONZ_WEBHOOK_SECRET", names.JAMBONZ_WEBHOOK_SECRET, "jambonz account webhook secret"),
+                Secret("JAMBONZ_API_KEY", names.JAMBONZ_API_KEY, "jambonz API key (callbacks, moving live calls)")),
 }
 # The stack's parameters (infra/app.yaml) that carry them into every function's environment.
 STACK_PARAMETERS = {"HOLDFAST_PROVIDERS": "Providers", "HOLDFAST_DIALING_PROVIDER": "DialingProvider",
                     "HOLDFAST_DIAL_CALLS_PER_SECOND": "DialCallsPerSecond",
                     "TWILIO_ACCOUNT_SID": "TwilioAccountSid", "TELNYX_ACCOUNT_SID": "TelnyxAccountSid",
                     "TELNYX_APPLICATION_SID": "TelnyxApplicationSid", "VONAGE_APPLICATION_ID": "VonageApplicationId",
+                    "JAMBONZ_ACCOUNT_SID": "JambonzAccountSid", "JAMBONZ_API_BASE_URL": "JambonzApiBaseUrl",
                     "HOLDFAST_AGENT_SIP_DOMAINS": "AgentSipDomains"}
 TOKENS = {"admin-token": "Admin token (admin API, console)", "agent-token": "Agent token (presence updates only)"}
 
@@ -366,8 +369,9 @@ def read_token(stage: str, region: str, name: str, endpoint_url: str | None = No
 def summary(stage: str, dep: Deployment, env: Mapping[str, str]) -> list[str]:
     """What `make deploy` prints: each enabled provider's webhook URL and where it goes, then what to do next."""
     lines = [f"Stage {stage} is deployed (stack {dep.stack}).", "  Webhook URLs (HTTP POST):"]
-    for provider, url in dep.webhook_urls.items():
-        lines += [f"  {CONSOLES[provider].name}: paste into {CONSOLES[provider].setting}:", f"    {url}"]
+    for provider, incoming in dep.webhook_urls.items():
+        for setting, url in console_webhooks(provider, incoming):
+            lines += [f"  {CONSOLES[provider].name}: paste into {setting}:", f"    {url}"]
     if dep.number_configured:
         lines.append(f"  {env['TWILIO_PHONE_NUMBER']}: voice and status URLs set through Twilio's API.")
     return lines + ["  " + message for message in dep.messages]

@@ -18,6 +18,7 @@ AGENT_TOKEN = "agent-token"
 PUBLIC_URL = "public-url"
 # Read only when that provider is enabled (HOLDFAST_PROVIDERS).
 TELNYX_PUBLIC_KEY, TELNYX_API_KEY = "telnyx-public-key", "telnyx-api-key"
+JAMBONZ_WEBHOOK_SECRET, JAMBONZ_API_KEY = "jambonz-webhook-secret", "jambonz-api-key"
 VONAGE_SIGNATURE_SECRET, VONAGE_PRIVATE_KEY = "vonage-signature-secret", "vonage-private-key"
 VONAGE_URL_TOKEN = "vonage-url-token"
 

@@ -155,7 +155,7 @@ class TelnyxDialer(Dialer):
                         gone=(404, 422) if "/" in path else ())
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
-                   timeout_seconds: int) -> str:
+                   timeout_seconds: int, verdict: Step | None = None) -> str:
         refuse_undialable(CAPABILITIES, to)
         body: dict[str, Any] = {
             "ApplicationSid": self._application, "To": to, "From": caller_id,

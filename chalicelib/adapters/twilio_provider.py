@@ -197,7 +197,7 @@ class TwilioDialer(Dialer):
         return self._rest
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
-                   timeout_seconds: int) -> str:
+                   timeout_seconds: int, verdict: Step | None = None) -> str:
         extra = {"machine_detection": "Enable"} if machine_detection else {}
         try:
             call = self._client.calls.create(

@@ -263,7 +263,7 @@ class VonageDialer(Dialer):
         return self._api
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
-                   timeout_seconds: int) -> str:
+                   timeout_seconds: int, verdict: Step | None = None) -> str:
         refuse_undialable(CAPABILITIES, to)
         # the answer and event webhooks are signed by Vonage: their URLs carry no MAC
         return self._voice().create_call(create_call_body(

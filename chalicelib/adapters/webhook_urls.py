@@ -20,6 +20,10 @@ class Console:
     name: str  # the provider, as its admins call it
     setting: str  # where the one URL goes (HTTP POST)
     signed: str  # how its webhooks are signed, and the setting that checks them
+    # A provider that takes the call-status webhook apart from the voice one (jambonz's application): where
+    # it goes, and what its URL adds to the voice one's so that the adapter reads it as status.
+    status_setting: str = ""
+    status_query: str = ""
 
 
 CONSOLES = {
@@ -29,9 +33,21 @@ CONSOLES = {
                       "Ed25519, checked with the account's public key (TELNYX_PUBLIC_KEY)"),
     "vonage": Console("Vonage", "the Vonage dashboard, the application's Voice 'Answer URL' and 'Event URL' "
                       "(both POST)", "JWT (HS256) with the signature secret (VONAGE_SIGNATURE_SECRET)"),
+    "jambonz": Console("jambonz", "the jambonz portal, the application's 'Calling webhook' (POST)",
+                       "HMAC-SHA256 with the account's webhook secret (JAMBONZ_WEBHOOK_SECRET)",
+                       status_setting="the same application's 'Call status webhook' (POST)",
+                       status_query="hook=status"),  # chalicelib/adapters/jambonz.py HOOK
 }
 
 
 def incoming_url(base_url: str, provider: str) -> str:
     """The one URL a provider's console is given (its calls and their status both arrive there)."""
     return step_url(base_url, provider, Step("incoming"))
+
+
+def console_webhooks(provider: str, incoming: str) -> list[tuple[str, str]]:
+    """Each setting of a provider's console and the URL it takes, from its incoming URL: the voice webhook's,
+    and the call-status webhook's where the provider takes that apart."""
+    console = CONSOLES[provider]
+    return [(console.setting, incoming)] + ([(console.status_setting, f"{incoming}?{console.status_query}")]
+                                            if console.status_setting else [])

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
 from . import guard, learning, pacing, speech
-from .dispatch import Dispatcher, callable_contact
+from .dispatch import Dispatcher, callable_contact, talked_since
 from .estimator import QueueEventKind
 from .errors import BadRequestError, CallGoneError, StaleTokenError, TelephonyError, UnknownAgentError
 from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
@@ -21,12 +21,18 @@ from .phone import national_format
 from .prompts import spoken_digits
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot, plan_next, recovery_deadline
-from .script import Dial, Hangup, Play, Say, Script, Step
+from .script import Dial, Hangup, Pause, Play, Redirect, Say, Script, Step
 
 log = logging.getLogger(__name__)
 
 _DIAL_STATUS = {"busy": Outcome.BUSY, "no-answer": Outcome.NO_ANSWER, "failed": Outcome.FAILED,
                 "canceled": Outcome.NO_ANSWER}
+
+
+# How long a callee is held in silence for a verdict that comes as its own webhook. The provider's
+# detection decides well within this (jambonz: decision timeout 15 s); past it, the callee is taken
+# for a person, as an undecided verdict is.
+VERDICT_WAIT_SECONDS = 20
 
 
 def dial_id(token: str) -> str:
@@ -128,7 +134,8 @@ class Callbacks:
                 to=contact if mode_agent_first else number,
                 caller_id=_caller_id(queue) or number,
                 answer=Step.of("cb-answer", **params), status=Step.of("cb-status", **params),
-                machine_detection=not mode_agent_first, timeout_seconds=25)
+                machine_detection=not mode_agent_first, timeout_seconds=25,
+                verdict=None if mode_agent_first else Step.of("cb-verdict", **params))
         except TelephonyError:
             self.finish(ticket, did, Outcome.AGENT_MISSED if mode_agent_first else Outcome.FAILED)
             return None
@@ -153,6 +160,31 @@ class Callbacks:
             return Script.of(self._say(queue, lang, "agent_whisper", number=ticket.number, digits=digits),
                              Dial(ticket.callback_number or "", caller_id=_caller_id(queue), action=action,
                                   timeout_seconds=25))
+        if event.verdict_pending:
+            # detection is still listening and its verdict comes apart: nobody is put through before it
+            return Script.of(Pause(VERDICT_WAIT_SECONDS), Redirect(Step.of("cb-verdict", t=ticket.id, d=did)))
+        return self._greet_and_bridge(ticket, queue, did, event)
+
+    def verdict(self, ticket_id: str, did: str, event: CallEvent) -> Script:
+        """Answering-machine detection's verdict on a customer-first attempt, delivered as its own
+        webhook after the answer (jambonz's amd events), or our own redirect when none came in time.
+        A machine is hung up at once; a person (or no verdict) is greeted and put through, once."""
+        ticket, queue = self._load(ticket_id)
+        if event.progress:
+            return Script()  # detection's other news (stopped, a tone timing out): nothing to decide
+        if ticket.dial_id != did or ticket.status is not TicketStatus.CONNECTING:
+            return Script.of(Hangup())  # a stale attempt, or one closed already
+        if queue.dial_mode == "agent_first":
+            return Script()  # the agent is on this leg: no detection was asked for
+        if event.answered_by is not None and event.answered_by.not_a_person:
+            self.finish(ticket, did, Outcome.MACHINE)
+            return Script.of(Hangup())
+        if not self.dialing.note_leg(ticket.id, ticket.agent_id or "", "ringing", self.clock.now()):
+            return Script()  # a verdict already put this callee through (each may come more than once)
+        return self._greet_and_bridge(ticket, queue, did, event)
+
+    def _greet_and_bridge(self, ticket: Ticket, queue: QueueConfig, did: str, event: CallEvent) -> Script:
+        lang = ticket.language
         if event.answered_by is not None and event.answered_by.not_a_person:
             self.finish(ticket, did, Outcome.MACHINE)
             return Script.of(Hangup())
@@ -161,7 +193,7 @@ class Callbacks:
             self.finish(ticket, did, Outcome.AGENT_MISSED)
             return Script.of(self._say(queue, lang, "callback_sorry"), Hangup())
         return Script.of(self._say(queue, lang, "callback_greeting"),
-                         Dial(contact, action=action, timeout_seconds=20,
+                         Dial(contact, action=Step.of("cb-dialed", t=ticket.id, d=did), timeout_seconds=20,
                               status=Step.of("bridge-leg", t=ticket.id, agent=ticket.agent_id or "")))
 
     def dialed(self, ticket_id: str, did: str, event: CallEvent) -> Script:
@@ -174,10 +206,11 @@ class Callbacks:
             self.finish(ticket, did, Outcome.MACHINE)
             return Script.of(Hangup())
         if event.dial_status is CallStatus.COMPLETED:
-            # reached `dial_seconds` ago (agent first: the callee's leg is the one dialed last)
-            reached = self.clock.now() - timedelta(seconds=event.dial_seconds)
+            # reached `dial_seconds` ago (agent first: the callee's leg is the one dialed last), or,
+            # where the provider gives no talk time, since the leg event that said it answered
+            talk = event.dial_seconds or talked_since(ticket.answered_at, self.clock.now())
+            reached = self.clock.now() - timedelta(seconds=talk)
             if self.finish(ticket, did, Outcome.CONNECTED, reached):
-                talk = event.dial_seconds
                 if talk > 0:
                     learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, self.clock.now(), talk)
             return Script.of(Hangup())

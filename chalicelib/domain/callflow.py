@@ -75,8 +75,9 @@ class CallFlow:
         return self.prompt(queue, lang, "wait", mean=minutes(est.mean, lang), low=low,
                            high=minutes(max(est.high, (low + 1) * 60), lang, genitive=True))
 
-    def _hold(self, queue: QueueConfig, ticket: Ticket) -> Enqueue:
-        return Enqueue(queue.id, wait=Step.of("wait", t=ticket.id), action=Step.of("queue-exit", t=ticket.id))
+    @staticmethod
+    def _hold(queue: QueueConfig, ticket: Ticket) -> Enqueue:
+        return queue_line.hold(ticket)
 
     def apology(self, queue: QueueConfig | None) -> Script:
         """When something inside failed: apologise and keep the caller queued at the provider, with a
@@ -337,11 +338,14 @@ class CallFlow:
             log.info("caller opted out of callbacks", extra={"ticket": ticket.id})
         return self.prompt(queue, ticket.language, "opted_out")
 
-    def wait(self, ticket_id: str, event: CallEvent) -> Script:
+    def wait(self, ticket_id: str, event: CallEvent, listening: bool = True) -> Script:
         """Polled while the caller holds: position and EWT, then hold music; re-offers the callback.
 
         The music plays inside the Gather, so a key works during it and no Gather timeout of silence
-        follows the announcement."""
+        follows the announcement. `listening=False`: the provider's hold cannot hear keys (its wait
+        document may only speak and play): announcements and music, and when the callback is to be
+        offered the caller leaves the hold to hear it (queue-exit offers it, then holds them again at
+        their own place)."""
         ticket, snapshot = self.line.view(ticket_id)  # one read: the ticket and its line
         queue = self.queues.get(ticket.queue_id)
         music = Play(queue.hold_music_url)
@@ -356,8 +360,10 @@ class CallFlow:
                              Leave(self._hold(queue, ticket).action))
         listen = Step.of("wait-offer", t=ticket.id)
         if event.queue_seconds is not None and event.queue_seconds < JUST_ANNOUNCED_SECONDS:
-            return Script.of(Gather(listen, (music,), timeout_seconds=MUSIC_GATHER_SECONDS))
+            return Script.of(Gather(listen, (music,), timeout_seconds=MUSIC_GATHER_SECONDS) if listening else music)
         line, offer = self._line(queue, ticket, snapshot=snapshot)
+        if not listening:
+            return Script.of(*line, music if offer is None else Leave(self._hold(queue, ticket).action))
         prompts = (*line, offer) if offer is not None else line
         return Script.of(Gather(listen, (*prompts, music), timeout_seconds=MUSIC_GATHER_SECONDS))
 
@@ -393,6 +399,14 @@ class CallFlow:
             return Script()
         if result is QueueResult.LEAVE and ticket.wants_callback:
             return self._ask_number(queue, ticket)
+        if result is QueueResult.LEAVE and ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.WAITING:
+            # Left a hold that cannot hear keys to hear the offer (wait, listening=False): offered where
+            # a key is heard, then held again at the same place (its rank), whatever they press.
+            _, offer = self._line(queue, ticket)
+            music = Play(queue.hold_music_url)
+            heard = (offer, music) if offer is not None else (music,)
+            return Script.of(Gather(Step.of("offer", t=ticket.id), heard, timeout_seconds=MUSIC_GATHER_SECONDS),
+                             self._hold(queue, ticket))
         if result in (QueueResult.FULL, QueueResult.ERROR):
             lang = ticket.language
             return Script.of(Gather(Step.of("offer", t=ticket.id),

@@ -8,13 +8,14 @@ from typing import Callable
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
 from . import callback_plan, faults, guard, learning, pacing, speech
+from . import line as queue_line
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
 from .model import Agent, AgentStatus, CallStatus, Ticket, TicketKind, TicketStatus, check_reason
 from .phone import NumberPolicy
 from .queues import QueueConfig, QueueDirectory
-from .script import Dial, Enqueue, Hangup, Script, Step
+from .script import Dial, Hangup, Script, Step
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,12 @@ def callable_contact(queue: QueueConfig, contact: str | None, sip_domains: tuple
 
 # The dialled leg's progress, as the live monitor shows it.
 LEG_STATES = {CallStatus.RINGING: "ringing", CallStatus.IN_PROGRESS: "talking"}
+
+
+def talked_since(answered_at: datetime | None, now: datetime) -> float:
+    """The talk time of a bridge whose end reports none (jambonz's dial), from when its leg event said
+    the agent answered; 0 when nothing said so."""
+    return max(0.0, (now - answered_at).total_seconds()) if answered_at is not None else 0.0
 
 
 class Dispatcher:
@@ -163,6 +170,7 @@ class Dispatcher:
         and let out the dials whose slots have come (a lost alarm). Returns how many tickets it dispatched."""
         self.pace()
         dispatched = 0
+        self._signed_off_unregistered()
         for queue in self.queues:
             if queue.live_guard and queue.callback_reserve_agents is None:  # the rest of the day's plan
                 callback_plan.replan(self.stats, self.line, self.tickets, queue, self.clock.now(),
@@ -173,6 +181,31 @@ class Dispatcher:
                     break
                 dispatched += self.offer_work(agent.id) is not None
         return dispatched
+
+    def _signed_off_unregistered(self) -> None:
+        """Idle agents reached as users of the provider's SIP registrar whose phone is no longer
+        registered go offline (one report per sweep; a provider that reports none changes nothing)."""
+        idle: dict[str, str] = {}
+        for agent_id in {a.id for q in self.queues for a in self.agents.idle_agents(q.id)}:
+            try:
+                contact = self.agents.get_agent(agent_id).contact  # presence lists carry no contact
+            except UnknownAgentError:
+                continue
+            if contact and contact.lower().startswith("user:"):
+                idle[agent_id] = contact
+        if not idle:
+            return
+        try:
+            registered = self.dialer.registered(sorted(set(idle.values())))
+        except TelephonyError:
+            log.warning("could not read the registrations; agents left as they are")
+            return
+        if registered is None:
+            return
+        for agent_id, contact in idle.items():
+            if contact not in registered:
+                log.info("agent's phone unregistered: offline", extra={"agent": agent_id})
+                self.agents.record_agent_status(agent_id, AgentStatus.OFFLINE, self.clock.now(), None, None, None)
 
     def _repair_reservations(self, queue_id: str) -> None:
         """Agents still reserved for a ticket that is closed (served, lost, abandoned...): a release
@@ -278,7 +311,10 @@ class Dispatcher:
         line, the agent released; nothing more offered against a provider that is down)."""
         now = self.clock.now()
         try:
-            self.dialer.redirect(ticket.call_id or "", self.bridge_script(ticket, agent))
+            if self.dialer.inline:
+                self.dialer.redirect(ticket.call_id or "", self.bridge_script(ticket, agent))
+            else:  # the provider takes only a URL: the bridge step answers with the same script
+                self.dialer.redirect_to(ticket.call_id or "", Step.of("bridge", t=ticket.id, agent=agent.id))
             return True  # the estimator learns the wait from the table's stream (service_started)
         except CallGoneError:
             # The caller hung up as we claimed them: a lost call, and the agent is free.
@@ -324,6 +360,24 @@ class Dispatcher:
                               action=Step.of("bridge-result", t=ticket.id, agent=agent.id),
                               status=Step.of("bridge-leg", t=ticket.id, agent=agent.id)))
 
+    def bridge(self, ticket_id: str, agent_id: str) -> Script:
+        """A holding caller sent here by a redirect to a URL (a provider whose live-call update takes no
+        markup): put through to the agent whose claim still stands; else back in line at their place,
+        or goodbye for a ticket no longer in line. The provider's hold sends its exit step as it lets
+        the caller go; that exit finds the ticket claimed and changes nothing."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.CONNECTING and ticket.agent_id == agent_id:
+            try:
+                agent = self.agents.get_agent(agent_id)
+            except UnknownAgentError:
+                agent = None
+            if agent is not None and agent.contact:
+                return self.bridge_script(ticket, agent)
+            return self.bridge_result(ticket_id, agent_id, answered=False)  # no one to put them through to
+        if ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.WAITING:
+            return Script.of(queue_line.hold(ticket))
+        return Script.of(Hangup())
+
     def bridge_leg(self, ticket_id: str, agent_id: str, status: CallStatus) -> bool:
         """The bridge's dialled leg is ringing or was answered (talking): noted on the ticket with the
         time, for the live monitor. Anything else (queued, ended), or a bridge already over, or a late
@@ -343,6 +397,7 @@ class Dispatcher:
         ticket = self.tickets.get(ticket_id)
         queue = self.queues.get(ticket.queue_id)
         if answered:  # connected `talk_seconds` ago, if no leg event said when
+            talk_seconds = talk_seconds or talked_since(ticket.answered_at, now)
             if not self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None,
                                            answered_at=now - timedelta(seconds=talk_seconds)):
                 self._unlose(ticket_id, agent_id)
@@ -360,9 +415,7 @@ class Dispatcher:
         self.agents.requeue(ticket_id, agent_id)
         self.agents.release_agent(agent_id, ticket_id, AgentStatus.OFFLINE, now)  # missed: not handed more
         lang = ticket.language
-        return Script.of(speech.prompt(queue, lang, "keep_place"),
-                         Enqueue(queue.id, wait=Step.of("wait", t=ticket.id),
-                                 action=Step.of("queue-exit", t=ticket.id)))
+        return Script.of(speech.prompt(queue, lang, "keep_place"), queue_line.hold(ticket))
 
     def _unlose(self, ticket_id: str, agent_id: str) -> None:
         """The bridge's end says the caller talked, after the sweep had given them up (no result within

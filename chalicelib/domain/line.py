@@ -22,8 +22,17 @@ from __future__ import annotations
 
 from ..ports import LineCounts
 from .model import Ticket
+from .script import Enqueue, Step
 
 SHORT_LINE = 100  # up to this many waiting, one page of COUNT is cheap: count exactly
+PRIORITY_CLASSES = 10  # priority 0..9, higher served first (adapters/dynamo/schema.line_keys)
+RANK_SPAN = 10 ** 12  # ticket numbers per priority class in a rank (a queue's counter stays far below)
+
+
+def dispatch_rank(ticket: Ticket) -> int:
+    """The ticket's place in dispatch order as one number, lower first: priority class, then ticket
+    number. Never changes for a ticket, so a provider queue ordered by it keeps the ticket's place."""
+    return (PRIORITY_CLASSES - 1 - ticket.priority) * RANK_SPAN + ticket.number
 
 
 def ahead(line: LineCounts, ticket: Ticket) -> int:
@@ -41,3 +50,10 @@ def ahead(line: LineCounts, ticket: Ticket) -> int:
 def counts_exactly(line: LineCounts, ticket: Ticket) -> bool:
     """Whether the place should be counted (a short line, or a ticket that remembers nothing)."""
     return ticket.joined is None or line.total <= SHORT_LINE
+
+
+def hold(ticket: Ticket) -> Enqueue:
+    """A live caller's hold in the provider's queue: its wait step polled, its exit step told how it
+    ended, at the ticket's rank."""
+    return Enqueue(ticket.queue_id, wait=Step.of("wait", t=ticket.id), action=Step.of("queue-exit", t=ticket.id),
+                   rank=dispatch_rank(ticket))

@@ -164,6 +164,12 @@ class CallEvent:
     # Answering-machine detection's verdict, wherever the provider delivers it (the answer fetch,
     # a status callback or a separate event): None when no verdict came with this webhook.
     answered_by: AnsweredBy | None = None
+    # An answer fetched while answering-machine detection is still listening: the verdict will come as
+    # a webhook of its own (to cb-verdict), and the callee is held until it does.
+    verdict_pending: bool = False
+    # A gather's action called with no key pressed (a provider whose input always calls back, and
+    # whose empty reply lets the script's next verbs run).
+    nothing_pressed: bool = False
     # How a dial to an agent (or, agent first, to the customer) ended, and how long they talked.
     dial_status: CallStatus | None = None
     dial_seconds: float = 0.0

@@ -36,6 +36,10 @@ _SIP = re.compile(r"^sip:(?P<user>[A-Za-z0-9_.!~*'()&=+$,;?/%-]{1,64})"
                   r"@(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)"
                   r"(?::[0-9]{1,5})?(?:;[A-Za-z0-9_.=-]{1,64}){0,8}$")
 _CLIENT = re.compile(r"^client:[A-Za-z0-9_.@-]{1,64}$")
+# user:name[@realm]: a user registered with the provider's own SIP registrar (jambonz dials it by name,
+# adding the account's SIP realm when none is given).
+_USER = re.compile(r"^user:(?P<user>[A-Za-z0-9_.!~*'()&=+$,;?/%-]{1,64})"
+                   r"(?:@(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?))?$")
 _PHONE_LIKE = re.compile(r"^\+?[0-9][0-9().-]{5,}$")
 
 
@@ -93,7 +97,8 @@ class NumberPolicy:
     def accept_contact(self, raw: str | None) -> str:
         """An agent's contact Holdfast may dial: a number under the same policy as callers' (E.164
         back), a well-formed sip: URI (whose user part, if it is a phone number, passes the policy too:
-        a SIP trunk dials it at the same price) or a client: identity. Else NumberNotAllowedError."""
+        a SIP trunk dials it at the same price), a client: identity or a user: registered SIP user
+        (whose name, if it is a phone number, passes the policy too). Else NumberNotAllowedError."""
         value = (raw or "").strip()
         if len(value) > MAX_CONTACT_LENGTH:
             raise NumberNotAllowedError("too long")
@@ -102,18 +107,21 @@ class NumberPolicy:
             if not _CLIENT.match(value):
                 raise NumberNotAllowedError("malformed client identity")
             return value
-        if lowered.startswith("sip:"):
-            match = _SIP.match(value)
+        if lowered.startswith(("sip:", "user:")):
+            match = (_SIP if lowered.startswith("sip:") else _USER).match(value)
             if not match:
-                raise NumberNotAllowedError("malformed SIP URI")
+                raise NumberNotAllowedError("malformed SIP URI" if lowered.startswith("sip:")
+                                            else "malformed registered user")
             user = match.group("user").split(";", 1)[0]
             if _PHONE_LIKE.match(user):
                 self.accept(user if user.startswith("+") else "+" + user)
-            if self.sip_domains is not None and not sip_domain_allowed(match.group("host"), self.sip_domains):
+            # a user: is one of the provider account's registered users (jambonz): no domain of the agent's choosing
+            if lowered.startswith("sip:") and self.sip_domains is not None \
+                    and not sip_domain_allowed(match.group("host"), self.sip_domains):
                 raise NumberNotAllowedError("SIP domain not allowed (HOLDFAST_AGENT_SIP_DOMAINS)")
             return value
         if ":" in value:
-            raise NumberNotAllowedError("only phone numbers, sip: and client: contacts")
+            raise NumberNotAllowedError("only phone numbers, sip:, user: and client: contacts")
         return self.accept(value)
 
     def may_call(self, raw: str | None) -> bool:

@@ -73,6 +73,11 @@ class Enqueue:
     wait: Step | None
     action: Step | None
     wait_url: str | None = None  # a static hold URL (used when our own wait step cannot be trusted)
+    # The caller's place in dispatch order (lower is served first: domain/line.dispatch_rank), for a
+    # provider queue that orders its callers by a number; the same ticket always gets the same rank, so
+    # a caller who leaves that queue and comes back (bridge missed, rejoined, listened for keys) keeps
+    # their place in it. None: the provider's own order (nobody is served by it: Holdfast picks).
+    rank: int | None = None
 
 
 @dataclass(frozen=True)

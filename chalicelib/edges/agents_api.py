@@ -63,7 +63,7 @@ def parse_status_body(raw_body: bytes | None) -> dict[str, Any]:
     check_reason(status, reason)
     contact = body.get("contact")
     if contact is not None and (not isinstance(contact, str) or not 0 < len(contact) <= MAX_CONTACT_LENGTH):
-        raise BadRequestError(f"contact must be a phone number, sip:user@host or client:identity "
+        raise BadRequestError(f"contact must be a phone number, sip:user@host, user:name or client:identity "
                               f"(at most {MAX_CONTACT_LENGTH} characters)")
     queues = body.get("queues")
     if queues is not None and (not isinstance(queues, list) or len(queues) > MAX_QUEUES

@@ -90,16 +90,21 @@ STEPS: dict[str, Handler] = {
     # a holding caller bridged to an agent
     "bridge-result": lambda u, ev, q: u.dispatcher.bridge_result(_ticket(q), _param(q, "agent"), _answered(ev),
                                                                  ev.dial_seconds),
+    # a holding caller moved by a redirect to a URL: put through to the agent that claimed them
+    "bridge": lambda u, ev, q: u.dispatcher.bridge(_ticket(q), _param(q, "agent")),
     # the bridged agent's leg ringing or answered (its status events; the markup is not read)
     "bridge-leg": _leg,
     # callback attempts (outbound legs)
     "cb-answer": lambda u, ev, q: u.callbacks.answered(_ticket(q), _param(q, "d"), ev),
+    "cb-verdict": lambda u, ev, q: u.callbacks.verdict(_ticket(q), _param(q, "d"), ev),
     "cb-dialed": lambda u, ev, q: u.callbacks.dialed(_ticket(q), _param(q, "d"), ev),
     "cb-status": _status,
 }
 
 # Steps that answer a provider queue's wait URL: their markup may not hold a caller (no Enqueue).
 WAIT_STEPS = frozenset({"wait", "rescue-wait"})
+# The same steps for a provider whose hold cannot hear keys (Capabilities.hold_listens false).
+DEAF_HOLD_STEPS: dict[str, Handler] = {"wait": lambda u, ev, q: u.flow.wait(_ticket(q), ev, listening=False)}
 # Steps that learn how a Dial ended.
 DIAL_RESULT_STEPS = frozenset({"bridge-result", "cb-dialed"})
 # Where a caller holding without a provider queue goes back to when a step's script runs out (a
@@ -204,6 +209,11 @@ class VoiceWebhooks:
             return self._answer(provider, step, query, self._run(_store_down, event, query, step))
         if refused is not None:
             return refused
+        if event.nothing_pressed and provider.capabilities.gather_falls_through:
+            # the input called back with no key: an empty reply lets the script's next verbs run
+            return HttpReply(200, provider.render(Script(), self.base_url), provider.content_type)
+        if provider.capabilities.native_queue and not provider.capabilities.hold_listens:
+            handler = DEAF_HOLD_STEPS.get(step, handler)
         if not event.digits and query.get(NO_INPUT_PARAM) and not event.progress:
             # nothing pressed, and the provider called the action anyway: the Gather's no-input step
             no_input = Step.decode(query[NO_INPUT_PARAM])

@@ -48,6 +48,7 @@ class Agent:
     handle_seconds: float = 60.0
     answer: float = 1.0
     status: str = "offline"  # as Holdfast last accepted it
+    registered: bool = True  # its phone registered with the provider's SIP registrar (jambonz)
     since: str = ""  # when that status began (the stack's clock)
 
 

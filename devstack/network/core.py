@@ -30,14 +30,14 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from twilio.request_validator import RequestValidator
 
-from . import telnyx, twilio, vonage
+from . import jambonz, telnyx, twilio, vonage
 from .chaos import BridgePlan, Chaos
 from .http import handler_for
 from .calls import Agent, Call, CallerModel, Gone, Phone, Redirected
 
 log = logging.getLogger(__name__)
 
-DIALECTS = {d.name: d for d in (twilio.Twilio, telnyx.Telnyx, vonage.Vonage)}
+DIALECTS = {d.name: d for d in (twilio.Twilio, telnyx.Telnyx, vonage.Vonage, jambonz.Jambonz)}
 
 
 class SimNetwork:
@@ -72,6 +72,7 @@ class SimNetwork:
         self.phones: dict[str, Phone] = {}
         self.agents: dict[str, Agent] = {}
         self.queues: dict[str, list[str]] = {}
+        self.ranks: dict[str, float] = {}  # a call's priority in a queue that orders by it (jambonz)
         self.messages: list[dict[str, str]] = []
         # The account's numbers, as the REST API's IncomingPhoneNumbers shows them (make deploy sets URLs).
         self.numbers: dict[str, dict[str, str]] = {"+18005550100": {
@@ -181,7 +182,7 @@ class SimNetwork:
 
     def party(self, contact: str) -> "Phone | Agent | None":
         """Who answers a contact: an agent's client:name or sip:name@…, else a phone."""
-        if contact.startswith(("client:", "sip:")):
+        if contact.startswith(("client:", "sip:", "user:")):
             return self.agents.get(contact.split(":", 1)[1].split("@")[0])
         return self.phones.get(contact)
 
@@ -198,7 +199,8 @@ class SimNetwork:
                 self.end(call)
                 return
             call.state = "in-progress"
-            detecting = bool(params.get("MachineDetection"))
+            # answering-machine detection asked for (Twilio, Telnyx, Vonage: MachineDetection; jambonz: amd)
+            detecting = bool(params.get("MachineDetection") or params.get("AmdUrl"))
             if detecting:  # a voicemail answers for the phone that has one
                 voicemail = isinstance(call.party, Phone) and call.party.model.voicemail
                 call.answered_by = "machine_start" if voicemail else "human"
@@ -351,10 +353,14 @@ class SimNetwork:
                 digits = self._gather(call, verb)
                 if digits is not None:
                     call.transcript.append(f"(pressed {digits})")
-                    return self.post(verb.get("action", ""), self.call_params(call, Digits=digits))
-            elif verb.tag == "Redirect":  # (input=1: Vonage's input calling back with nothing pressed)
+                    reply = self.post(verb.get("action", ""), self.call_params(call, Digits=digits))
+                    if not jambonz.continues(reply):  # (jambonz: an empty reply lets the rest run)
+                        return reply
+            elif verb.tag == "Redirect":  # (input=1: an input calling back with nothing pressed)
                 nothing_pressed = {"input": "1"} if verb.get("input") else {}
-                return self.post(verb.text or "", self.call_params(call, **nothing_pressed))
+                reply = self.post(verb.text or "", self.call_params(call, **nothing_pressed))
+                if not jambonz.continues(reply):
+                    return reply
             elif verb.tag == "Hangup":
                 call.state = "completed"
                 return None
@@ -369,7 +375,11 @@ class SimNetwork:
     def _enqueue(self, call: Call, verb: ET.Element) -> str | None:
         name = verb.text or ""
         with self.lock:
-            self.queues.setdefault(name, []).append(call.sid)
+            line = self.queues.setdefault(name, [])
+            line.append(call.sid)
+            if verb.get("priority") is not None:  # a sorted set: lowest priority first (jambonz)
+                self.ranks[call.sid] = float(verb.get("priority", "0"))
+                line.sort(key=lambda sid: self.ranks.get(sid, float("inf")))
         call.queue_name = name
         started = time.monotonic()
         result = "hangup"
@@ -384,6 +394,11 @@ class SimNetwork:
                 elapsed = str(int((time.monotonic() - started) / self.pace))
                 doc = ET.fromstring(self.post(wait_url, self.call_params(
                     call, QueuePosition=str(position), QueueTime=elapsed, CurrentQueueSize=str(len(self.queues[name])))))
+                allowed = getattr(self.dialect, "hold_verbs", None)
+                if allowed is not None and any(v.tag not in allowed for v in doc):
+                    log.error("a wait document with verbs the hold cannot run: polling stops")
+                    while True:  # the caller holds in silence, as jambonz leaves them
+                        self.sleep(call, 60.0)
                 left = self._wait_doc(call, doc)
                 if left:
                     result = "leave"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from . import telnyx, twilio, vonage
+from . import jambonz, telnyx, twilio, vonage
 from .calls import CallerModel
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def handler_for(net: SimNetwork) -> type[BaseHTTPRequestHandler]:
                 body = {}
             path = self.path
             reply = None
-            for provider in (vonage, telnyx, twilio):  # each provider's REST shape
+            for provider in (jambonz, vonage, telnyx, twilio):  # each provider's REST shape
                 reply = reply or provider.rest_post(net, path, form, body)
             if reply is not None:
                 self._send(*reply)
@@ -74,9 +74,9 @@ def handler_for(net: SimNetwork) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(404, {"error": "not found"})
 
-        def do_PUT(self) -> None:  # noqa: N802 - Vonage's transfer of a live call
+        def do_PUT(self) -> None:  # noqa: N802 - Vonage's transfer, jambonz's updateCall
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-            self._send(*vonage.rest_put(net, self.path, raw))
+            self._send(*(jambonz.rest_put(net, self.path, raw) or vonage.rest_put(net, self.path, raw)))
 
         def log_message(self, *args: object) -> None:
             pass

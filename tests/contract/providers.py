@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import uuid
 import xml.etree.ElementTree as ET
@@ -22,6 +23,7 @@ from tests.conftest import AUTH_TOKEN, EVENTS
 TELNYX_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
 TELNYX_PUBLIC_KEY = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 VONAGE_SECRET = "holdfast-test-signature-secret-32"
+JAMBONZ_SECRET = "wh_secret_3kfRw9yPq2TzL7nVb8XcD4"  # the shape of an account's webhook secret
 
 # A neutral event -> each provider's recorded webhook of that kind.
 KINDS = {
@@ -39,6 +41,10 @@ KINDS = {
                "no_input": "input_timeout", "ended": "event_completed", "wait": "notify",
                "machine": "event_machine", "human": "event_human", "answer": "answer",
                "dial_completed": "connect_completed", "dial_busy": "connect_busy", "no_answer": "event_unanswered"},
+    "jambonz": {"incoming": "incoming", "press_1": "gather_digits_1", "number": "gather_number",
+                "no_input": "gather_timeout", "ended": "status_completed", "wait": "enqueue_wait",
+                "machine": "amd_machine", "human": "amd_human", "answer": "outbound_answered",
+                "dial_completed": "dial_completed", "dial_busy": "dial_busy", "no_answer": "outbound_status_no_answer"},
 }
 
 
@@ -129,22 +135,36 @@ class TelnyxWire(TwimlWire):
         return {"telnyx-timestamp": stamp, "telnyx-signature-ed25519": base64.b64encode(signature).decode()}
 
 
-class VonageWire(Wire):
-    name = "vonage"
+class JsonWire(Wire):
+    """A provider that posts JSON: its call id's field, and how it writes numbers."""
+
     content_type = "application/json"
+    call_field = "uuid"
 
     def encode(self, fields: dict[str, Any]) -> bytes:
         return json.dumps(fields).encode()
 
+    @staticmethod
+    def number(value: str) -> str:
+        return value
+
     def neutral(self, kind: str, call: str | None, caller: str | None, called: str | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if call:
-            out["uuid"] = call
+            out[self.call_field] = call
         if caller:
-            out["from"] = caller.lstrip("+")
+            out["from"] = self.number(caller)
         if called:
-            out["to"] = called.lstrip("+")
+            out["to"] = self.number(called)
         return out
+
+
+class VonageWire(JsonWire):
+    name = "vonage"
+
+    @staticmethod
+    def number(value: str) -> str:
+        return value.lstrip("+")  # Vonage writes numbers without the '+'
 
     def sign(self, url: str, body: bytes, fields: dict[str, Any], now: datetime) -> dict[str, str]:
         claims = {"iat": int(now.timestamp()), "jti": str(uuid.uuid4()), "iss": "Vonage",
@@ -178,7 +198,33 @@ def ncco_problems(ncco: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-WIRES = {w.name: w for w in (TwilioWire(), TelnyxWire(), VonageWire())}
+class JambonzWire(JsonWire):
+    """JSON bodies signed `Jambonz-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{body}">` with the
+    account's webhook secret (jambonz-feature-server lib/utils/base-requestor.js)."""
+
+    name = "jambonz"
+    call_field = "call_sid"
+
+    def sign(self, url: str, body: bytes, fields: dict[str, Any], now: datetime) -> dict[str, str]:
+        stamp = int(now.timestamp())
+        mac = hmac.new(JAMBONZ_SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        return {"Jambonz-Signature": f"t={stamp},v1={mac}"}
+
+    def next_urls(self, markup: str) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for verb in json.loads(markup):
+            if verb["verb"] == "gather":
+                found.append(("gather", verb["actionHook"]["url"]))
+            elif verb["verb"] == "redirect":
+                found.append(("redirect", verb["actionHook"]["url"]))
+            elif verb["verb"] == "enqueue":
+                found += [("wait", verb["waitHook"]["url"]), ("exit", verb["actionHook"]["url"])]
+            elif verb["verb"] == "dial":
+                found.append(("dial", verb["actionHook"]["url"]))
+        return found
+
+
+WIRES = {w.name: w for w in (TwilioWire(), TelnyxWire(), VonageWire(), JambonzWire())}
 
 
 def path_of(url: str) -> str:

@@ -1,4 +1,4 @@
-"""The provider contract: Twilio, Telnyx (TeXML) and Vonage (NCCO) pass the same cases.
+"""The provider contract: Twilio, Telnyx (TeXML), Vonage (NCCO) and jambonz (JSON verbs) pass the same cases.
 
 Each provider's requests are signed its own way (the twilio library; Ed25519 with the RFC 8032 key;
 an HS256 JWT with payload_hash through PyJWT), the known-answer vectors of ../shared/providers.md
@@ -21,25 +21,32 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from app import app
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamo import TicketItem
+from chalicelib.adapters.jambonz import JambonzTelephony
 from chalicelib.adapters.telnyx import TelnyxTelephony
 from chalicelib.adapters.twilio_provider import TwilioTelephony
 from chalicelib.adapters.vonage import VonageTelephony
 from chalicelib.domain.model import AgentStatus, AnsweredBy, CallStatus
 from chalicelib.ports import Telephony, WebhookRequest
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
-from tests.contract.providers import (KINDS, TELNYX_PUBLIC_KEY, TELNYX_SEED, VONAGE_SECRET, WIRES, Wire, path_of)
+from tests.contract.providers import (JAMBONZ_SECRET, KINDS, TELNYX_PUBLIC_KEY, TELNYX_SEED, VONAGE_SECRET, WIRES, Wire,
+                                      path_of)
 from chalicelib.adapters.memory import memory_stores, FixedClock
 
 QUEUES = str(Path(__file__).resolve().parent.parent / "functional" / "queues.json")
 MONDAY_10_PST = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
 MONDAY_NIGHT_KYIV = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
-PROVIDERS = ["twilio", "telnyx", "vonage"]
+PROVIDERS = ["twilio", "telnyx", "vonage", "jambonz"]
+# Providers whose hold can hear a key (jambonz's waitHook only speaks and plays: its own case below).
+LISTENING_HOLDS = ["twilio", "telnyx", "vonage"]
+# Providers that report the agent's leg of a bridge as it rings and is answered.
+LEG_REPORTING = ["twilio", "telnyx", "vonage"]
 CALLER, SUPPORT, KYIV = "+14158675309", "+18005550100", "+380445550100"
 
 
 def adapter(name: str, clock: FixedClock) -> Telephony:
     return {"twilio": lambda: TwilioTelephony(AUTH_TOKEN), "telnyx": lambda: TelnyxTelephony(TELNYX_PUBLIC_KEY, clock),
-            "vonage": lambda: VonageTelephony(VONAGE_SECRET, clock)}[name]()
+            "vonage": lambda: VonageTelephony(VONAGE_SECRET, clock),
+            "jambonz": lambda: JambonzTelephony(JAMBONZ_SECRET, clock)}[name]()
 
 
 # --- known-answer vectors (providers.md section 6) -------------------------------------------------
@@ -150,7 +157,8 @@ def test_neutral_fields_from_every_provider(provider: str) -> None:
     assert parse("ended").status is CallStatus.COMPLETED
     assert parse("machine").answered_by is AnsweredBy.MACHINE and parse("human").answered_by is AnsweredBy.HUMAN
     done = parse("dial_completed")
-    assert (done.dial_status, done.dial_seconds) == (CallStatus.COMPLETED, 95.0)
+    # the recorded dial results: talk time 95 s where the provider reports one (jambonz's dial has none)
+    assert (done.dial_status, done.dial_seconds) == (CallStatus.COMPLETED, 0.0 if provider == "jambonz" else 95.0)
     assert parse("dial_busy").dial_status is CallStatus.BUSY
     assert parse("no_answer").status is CallStatus.NO_ANSWER
 
@@ -165,7 +173,8 @@ def clock() -> FixedClock:
 @pytest.fixture
 def container(settings, clock, serve):  # type: ignore[no-untyped-def]
     built = bootstrap.build_aws(replace(settings, queues_file=QUEUES, providers=tuple(PROVIDERS),
-                                    telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET),
+                                    telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET,
+                                    jambonz_webhook_secret=JAMBONZ_SECRET),
                             clock=clock)
     serve(built)
     return built
@@ -247,6 +256,7 @@ def test_twilio_signs_no_time_so_an_old_signature_still_verifies(client: Client,
 def test_an_unusable_key_refuses_every_webhook(settings, clock: FixedClock, serve, provider: str) -> None:  # type: ignore[no-untyped-def]
     built = bootstrap.build_aws(replace(settings, queues_file=QUEUES, providers=tuple(PROVIDERS),
                                     telnyx_public_key="replace-me", vonage_signature_secret="short",
+                                    jambonz_webhook_secret="wh_secret_short",
                                     twilio_auth_token=AUTH_TOKEN if provider != "twilio" else AUTH_TOKEN[:8]),
                             clock=clock)
     serve(built)
@@ -275,7 +285,7 @@ def on_hold(client: Client, clock: FixedClock, provider: str) -> Caller:
 
 
 @pytest.mark.usefixtures("staffed")
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", LISTENING_HOLDS)
 def test_short_wait_holds_and_the_wait_loop_keeps_going_on_no_input(client: Client, clock: FixedClock,
                                                                     provider: str) -> None:
     wire = WIRES[provider]
@@ -307,7 +317,8 @@ def heard_in_silence(caller: Caller) -> list[str]:
     """What a caller who presses nothing hears after the first Gather of the last markup, as the provider
     plays it, until hold music: TwiML/TeXML fall through to the verbs after the Gather (a later Gather's
     prompts, then the Enqueue, whose first wait poll comes at queue time 0); Vonage's input calls its
-    eventUrl with no digits, whose reply NCCO plays next."""
+    eventUrl with no digits, whose reply NCCO plays next; jambonz's gather calls its actionHook, whose
+    empty reply lets the verbs after it run."""
     heard: list[str] = []
     if caller.wire.name == "vonage":
         for _ in range(4):  # the input's no-input reply, or where a notify goes next
@@ -316,6 +327,18 @@ def heard_in_silence(caller: Caller) -> list[str]:
             heard += [a.get("text") or a["streamUrl"][0] for a in ncco if a["action"] in ("talk", "stream")]
             if any(a["action"] == "stream" for a in ncco):
                 return heard
+        return heard
+    if caller.wire.name == "jambonz":  # its gather always calls the actionHook: an empty reply, the next verbs run
+        array = json.loads(caller.markup)
+        at = next(i for i, v in enumerate(array) if v["verb"] == "gather")
+        rest = array[at + 1:]
+        assert json.loads(caller.post(path_of(array[at]["actionHook"]["url"]), "no_input")) == []
+        for verb in rest:
+            prompts = [verb] if verb["verb"] in ("say", "play") else [verb[k] for k in ("say", "play") if k in verb]
+            heard += [p.get("text") or p["url"] for p in prompts]
+            if verb["verb"] == "enqueue":  # its waitHook's first call, at queue time 0
+                wait = json.loads(caller.post(path_of(verb["waitHook"]["url"]), "wait", queue_time=0))
+                return heard + [v.get("text") or v["url"] for v in wait if v["verb"] in ("say", "play")]
         return heard
     verbs = list(ET.fromstring(caller.markup))
     first = next(i for i, v in enumerate(verbs) if v.tag == "Gather")
@@ -340,8 +363,9 @@ def test_no_key_at_the_offer_keeps_the_place_says_the_opt_out_notice_then_holds_
         Caller(client, wire, clock, call=f"{provider}-early-{n}", caller=f"+1415555{n:04d}").call()
     caller = Caller(client, wire, clock, call=f"{provider}-call-4")
     assert "press 1" in caller.call()
-    assert heard_in_silence(caller) == [TEXTS["en"]["keep_place"], TEXTS["en"]["opt_out_hint"],
-                                        "https://media.example.com/hold.mp3"]
+    # in order (jambonz says a run of sentences in one language as one say)
+    assert " ".join(heard_in_silence(caller)) == " ".join([TEXTS["en"]["keep_place"], TEXTS["en"]["opt_out_hint"],
+                                                           "https://media.example.com/hold.mp3"])
     if provider == "vonage":  # then the wait loop goes on: the announcement, between plays of the music
         caller.follow("gather", "no_input")
         assert "number 4 in line" in caller.markup and "hold.mp3" in caller.markup
@@ -359,14 +383,14 @@ def test_no_key_at_the_number_read_back_says_so_then_holds_with_music(client: Cl
     caller = Caller(client, wire, clock, call=f"{provider}-call-4")
     caller.call()
     assert "4 1 5, 8 6 7, 5 3 0 9" in caller.follow("gather", "press_1")  # read back: press 1 to confirm
-    assert heard_in_silence(caller) == [TEXTS["en"]["no_input"], TEXTS["en"]["keep_place"],
-                                        "https://media.example.com/hold.mp3"]
+    assert " ".join(heard_in_silence(caller)) == " ".join([TEXTS["en"]["no_input"], TEXTS["en"]["keep_place"],
+                                                           "https://media.example.com/hold.mp3"])
     [ticket] = [t for t in tickets() if t.call_id == f"{provider}-call-4"]
     assert (ticket.kind, ticket.status) == ("LIVE", "WAITING")  # still in line
 
 
 @pytest.mark.usefixtures("staffed")
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", LISTENING_HOLDS)
 def test_press_1_while_holding_leaves_the_hold_and_is_asked_to_confirm(client: Client, clock: FixedClock,
                                                                        provider: str) -> None:
     wire = WIRES[provider]
@@ -432,11 +456,12 @@ def test_a_reply_names_its_charset_so_ukrainian_reads_as_said(client: Client, cl
     reply = client.http.post(path, headers=headers, body=body)
     header = Message()
     header["Content-Type"] = reply.headers["Content-Type"]
-    assert header.get_content_type() == ("application/json" if provider == "vonage" else "text/xml")
+    json_reply = provider in ("vonage", "jambonz")  # an NCCO, a jambonz verb array
+    assert header.get_content_type() == ("application/json" if json_reply else "text/xml")
     # JSON is UTF-8 by definition (RFC 8259); text/* defaults to Latin-1 unless the header says otherwise
-    charset = header.get_content_charset() or ("utf-8" if provider == "vonage" else "iso-8859-1")
+    charset = header.get_content_charset() or ("utf-8" if json_reply else "iso-8859-1")
     text = reply.body.decode(charset)
-    said = " ".join(a.get("text", "") for a in json.loads(text)) if provider == "vonage" else text
+    said = json.dumps(json.loads(text), ensure_ascii=False) if json_reply else text
     assert "Дякуємо за дзвінок" in said
 
 
@@ -446,10 +471,11 @@ def test_each_provider_body_reaches_the_route_and_is_answered_in_its_markup(clie
     wire = WIRES[provider]
     assert wire.content_type == {"twilio": "application/x-www-form-urlencoded",
                                  "telnyx": "application/x-www-form-urlencoded",
-                                 "vonage": "application/json"}[provider]  # as each provider posts
+                                 "vonage": "application/json", "jambonz": "application/json"}[provider]  # as each posts
     caller = Caller(client, wire, clock, call=f"{provider}-call-1")
     caller.call()
-    markup = {"twilio": "<?xml", "telnyx": "<?xml", "vonage": "["}[provider]  # TwiML, TeXML, an NCCO array
+    # TwiML, TeXML, an NCCO array, a jambonz verb array
+    markup = {"twilio": "<?xml", "telnyx": "<?xml", "vonage": "[", "jambonz": "["}[provider]
     assert caller.markup.startswith(markup) and len(tickets()) == 1
 
 
@@ -490,9 +516,20 @@ class CallbackWorld:
         self.ticket = t.id
         self.callbacks.dial(DialRequest(t.id, 1, "alice", "dial-token-1"))
         self.did = dial_id("dial-token-1")
+        self.dispatcher, self.token = dispatcher, "dial-token-1"
 
-    def post(self, step: str, kind: str, **fields: Any) -> str:
-        path = f"/voice/{self.wire.name}/{step}?d={self.did}&t={self.ticket}"
+    def retry(self, attempt: int) -> None:
+        """The workflow's next slot: the callback parks again, alice (free) takes it, it is dialed."""
+        from chalicelib.domain.callbacks import DialRequest, dial_id
+
+        self.stores.table.park(self.ticket, f"park-token-{attempt}", attempt)
+        assert self.dispatcher.offer_work("alice") is not None
+        self.token = f"dial-token-{attempt}"
+        self.callbacks.dial(DialRequest(self.ticket, attempt, "alice", self.token))
+        self.did = dial_id(self.token)
+
+    def post(self, step: str, kind: str, query: str = "", **fields: Any) -> str:
+        path = f"/voice/{self.wire.name}/{step}?d={self.did}&t={self.ticket}{query}"
         fields = self.wire.event(kind, call="out-1", **fields)
         body, headers = self.wire.request(PUBLIC_URL + path, fields, self.clock.now())
         reply = self.client.http.post(path, headers=headers, body=body)
@@ -500,7 +537,7 @@ class CallbackWorld:
         return reply.body.decode()
 
     def outcomes(self) -> list[Any]:
-        return [output for token, output in self.orch.completed if token == "dial-token-1"]
+        return [output for token, output in self.orch.completed if token == self.token]
 
     def result(self) -> str:
         return str(self.outcomes()[-1]["result"]) if self.outcomes() else ""
@@ -519,6 +556,12 @@ def test_customer_first_machine_is_not_bridged_wherever_the_verdict_arrives(rout
     assert w.dialer.calls[0]["amd"]
     if provider == "twilio":  # Twilio's verdict comes with the answer fetch
         assert "Hangup" in w.post("cb-answer", "machine") and w.result() == "machine"
+    elif provider == "jambonz":  # the answer holds the callee; the amd event's own webhook decides
+        held = json.loads(w.post("cb-answer", "answer", query="&amd=1"))
+        assert [v["verb"] for v in held] == ["pause", "redirect"] and w.result() == ""
+        assert json.loads(w.post("cb-verdict", "machine")) == [{"verb": "hangup"}]  # hung up at once
+        assert w.result() == "machine"
+        assert json.loads(w.post("cb-verdict", "machine", type="amd_tone_detected")) == [{"verb": "hangup"}]
     else:  # Telnyx (status callback) and Vonage (event) deliver it apart from the answer
         w.post("cb-status", "machine")
         assert w.result() == "machine"
@@ -560,10 +603,18 @@ def test_a_person_heard_apart_from_the_answer_stays_on_the_line(route: Client, m
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_customer_first_human_is_greeted_bridged_and_served(route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
     w = CallbackWorld(provider, "customer_first", route, monkeypatch)
-    if provider != "twilio":
-        w.post("cb-status", "human")
-        assert w.result() == ""  # a person: nothing decided yet
-    markup = w.post("cb-answer", "human" if provider != "vonage" else "answer")
+    if provider == "jambonz":
+        assert "dial" not in w.post("cb-answer", "answer", query="&amd=1")  # held until the verdict
+        markup = w.post("cb-verdict", "human")
+        # a repeated verdict (jambonz signs each delivery anew: the same signature again would be a replay,
+        # 403) puts nobody through again
+        w.clock.current += timedelta(seconds=1)
+        assert json.loads(w.post("cb-verdict", "human")) == []
+    else:
+        if provider != "twilio":
+            w.post("cb-status", "human")
+            assert w.result() == ""  # a person: nothing decided yet
+        markup = w.post("cb-answer", "human" if provider != "vonage" else "answer")
     assert "calling you back" in markup
     [(kind, url)] = [(k, u) for k, u in w.wire.next_urls(markup) if k == "dial"]
     assert "/cb-dialed?" in url
@@ -594,6 +645,9 @@ def test_agent_first_the_customer_sees_the_queue_s_number(route: Client, monkeyp
     if provider == "vonage":
         [connect] = [a for a in json.loads(markup) if a["action"] == "connect"]
         assert connect["endpoint"] == [{"type": "phone", "number": "14155550100"}] and connect["from"] == "18005550100"
+    elif provider == "jambonz":
+        [dial] = [v for v in json.loads(markup) if v["verb"] == "dial"]
+        assert dial["target"] == [{"type": "phone", "number": "+14155550100"}] and dial["callerId"] == SUPPORT
     else:
         dial = next(e for e in ET.fromstring(markup).iter() if e.tag == "Dial")
         assert dial.get("callerId") == SUPPORT and dial[0].text == "+14155550100"
@@ -604,6 +658,80 @@ def test_unanswered_callback_is_retried(route: Client, monkeypatch: pytest.Monke
     w = CallbackWorld(provider, "customer_first", route, monkeypatch)
     w.post("cb-status", "no_answer")
     assert w.result() == "no-answer" and "next" in w.outcomes()[-1]
+
+
+def answer_as(w: CallbackWorld, verdict: str) -> str:
+    """A customer-first attempt answered and judged: the markup that follows the verdict, wherever each
+    provider delivers it (with the answer; on the status callback or event; as its own webhook)."""
+    if w.wire.name == "twilio":
+        return w.post("cb-answer", verdict)
+    if w.wire.name == "jambonz":
+        held = w.post("cb-answer", "answer", query="&amd=1")
+        assert "dial" not in held and w.result() == ""  # nobody put through before the verdict
+        return w.post("cb-verdict", verdict)
+    w.post("cb-status", verdict)
+    return w.post("cb-answer", verdict if w.wire.name != "vonage" else "answer")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_customer_first_machine_then_a_person_on_the_retry(route: Client, monkeypatch: pytest.MonkeyPatch,
+                                                           provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first", route, monkeypatch)
+    assert not any(k == "dial" for k, _ in w.wire.next_urls(answer_as(w, "machine")))
+    assert w.result() == "machine" and "next" in w.outcomes()[-1]  # another attempt is planned
+    w.retry(2)
+    markup = answer_as(w, "human")
+    assert "calling you back" in markup and any(k == "dial" for k, _ in w.wire.next_urls(markup))
+    w.post("cb-dialed", "dial_completed")
+    assert w.result() == "connected" and w.stores.tickets.get(w.ticket).status.value == "SERVED"
+
+
+def workflow_running(execution_arn: str | None, timeout: float = 30.0) -> None:
+    """Waits until moto's interpreter has begun the execution (its first history event): moto's
+    stop_execution fails on an execution whose thread has not started yet (AWS has no such moment)."""
+    import time
+
+    import boto3
+
+    assert execution_arn
+    sfn, deadline = boto3.client("stepfunctions"), time.monotonic() + timeout
+    while not sfn.get_execution_history(executionArn=execution_arn, maxResults=1)["events"]:
+        assert time.monotonic() < deadline, "the callback's workflow never started"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_calling_again_rejoins_the_pending_callback_at_its_place(client: Client, clock: FixedClock, container,  # type: ignore[no-untyped-def]
+                                                                 provider: str) -> None:
+    wire = WIRES[provider]
+    first = Caller(client, wire, clock, call=f"{provider}-first")
+    assert "press 1" in first.call()  # nobody signed in: offered a callback at once
+    first.follow("gather", "press_1")
+    first.follow("gather", "press_1")
+    [booked] = tickets()
+    assert booked.kind == "CALLBACK"
+    workflow_running(container.stores.tickets.find_by_call(f"{provider}-first").execution_id)
+    clock.advance(120)
+    again = Caller(client, wire, clock, call=f"{provider}-again")
+    markup = again.call()
+    assert "welcome back" in markup.lower() and holds(wire, markup)
+    [ticket] = tickets()  # the same ticket, the same number: the same place
+    assert (ticket.kind, ticket.status, ticket.call_id, ticket.sk) == ("LIVE", "WAITING", f"{provider}-again", booked.sk)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_press_9_opts_out_of_automatic_callbacks_and_keeps_the_place(client: Client, clock: FixedClock,
+                                                                      container, provider: str) -> None:  # type: ignore[no-untyped-def]
+    wire = WIRES[provider]
+    caller = Caller(client, wire, clock, call=f"{provider}-call-9")
+    caller.call()
+    caller.follow("gather", "press_1", **({"Digits": "9"} if provider in ("twilio", "telnyx") else
+                                          {"dtmf": {"digits": "9", "timed_out": False}} if provider == "vonage"
+                                          else {"digits": "9"}))
+    assert "will not call you back" in caller.markup.lower() and holds(wire, caller.markup)
+    assert container.stores.bookings.is_opted_out(CALLER)
+    [ticket] = tickets()
+    assert (ticket.kind, ticket.status) == ("LIVE", "WAITING")
 
 
 # --- secrets: per provider, from Parameter Store, failing closed ----------------------------------
@@ -618,9 +746,10 @@ def signed_incoming(client: Client, provider: str, now: datetime) -> int:
     return client.http.post(path, headers=headers, body=body).status_code
 
 
-@pytest.mark.parametrize("provider", ["telnyx", "vonage"])
+@pytest.mark.parametrize("provider", ["telnyx", "vonage", "jambonz"])
 def test_while_the_app_refuses_every_enabled_provider_is_403_not_404(aws, env, provider: str) -> None:  # type: ignore[no-untyped-def]
-    env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage")
+    env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage,jambonz")
+    env.setenv("JAMBONZ_WEBHOOK_SECRET", JAMBONZ_SECRET)
     env.setenv("HOLDFAST_ADMIN_TOKEN", "short")
     env.setenv("TELNYX_PUBLIC_KEY", TELNYX_PUBLIC_KEY)
     env.setenv("VONAGE_SIGNATURE_SECRET", VONAGE_SECRET)
@@ -633,8 +762,9 @@ def test_provider_keys_come_from_parameter_store(aws, env) -> None:  # type: ign
     for key in ("TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN", "HOLDFAST_AGENT_TOKEN"):
         env.delenv(key, raising=False)
     env.setenv("HOLDFAST_PARAMETERS_PATH", "/holdfast/dev")
-    env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage")
+    env.setenv("HOLDFAST_PROVIDERS", "twilio,telnyx,vonage,jambonz")
     for name, value in {"twilio-auth-token": AUTH_TOKEN, "admin-token": "test-admin-token-0123456789abcdef0123",
+                        "jambonz-webhook-secret": JAMBONZ_SECRET, "jambonz-api-key": "jz-api-key-0123",
                         "agent-token": "test-agent-token-0123456789abcdef0123",
                         "telnyx-public-key": TELNYX_PUBLIC_KEY, "telnyx-api-key": "KEY0123",
                         "vonage-signature-secret": VONAGE_SECRET, "vonage-private-key": "pem"}.items():
@@ -642,6 +772,7 @@ def test_provider_keys_come_from_parameter_store(aws, env) -> None:  # type: ign
     settings = bootstrap.resolve(bootstrap.Settings.from_env())
     assert (settings.telnyx_public_key, settings.vonage_signature_secret) == (TELNYX_PUBLIC_KEY, VONAGE_SECRET)
     assert (settings.telnyx_api_key, settings.vonage_private_key) == ("KEY0123", "pem")
+    assert (settings.jambonz_webhook_secret, settings.jambonz_api_key) == (JAMBONZ_SECRET, "jz-api-key-0123")
     assert settings.vonage_url_token == ""  # optional: a stage may leave it out
     put("/holdfast/dev/vonage-url-token", "per-stage-url-token-0123456789abcdef")
     assert bootstrap.resolve(bootstrap.Settings.from_env()).vonage_url_token.startswith("per-stage")
@@ -656,7 +787,7 @@ def test_a_language_without_a_voice_needs_recorded_prompts() -> None:
         capabilities = replace(TwilioTelephony.capabilities, voices={"en-US": "Polly.Joanna"})
 
     spoken = {"twilio": TwilioTelephony(AUTH_TOKEN), "telnyx": adapter("telnyx", FixedClock()),
-              "vonage": adapter("vonage", FixedClock())}
+              "vonage": adapter("vonage", FixedClock()), "jambonz": adapter("jambonz", FixedClock())}
     queues = QueueDirectory.from_config({"queues": [{"id": "kyiv", "language": "uk", "numbers": [KYIV]}]})
     assert unspoken(queues, spoken) == []  # every adapter speaks en, ru and uk
     [gap] = unspoken(queues, {"mute": Mute(AUTH_TOKEN)})
@@ -705,7 +836,7 @@ def leg_url(provider: str, markup: str) -> str:
     return next(e.get("statusCallback") for e in ET.fromstring(markup).iter() if e.get("statusCallback"))
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", LEG_REPORTING)
 def test_the_agents_leg_reports_ringing_then_talking_through_each_providers_webhooks(
         route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
     w = CallbackWorld(provider, "customer_first", route, monkeypatch)

@@ -67,7 +67,9 @@ def test_a_port_the_last_run_left_in_time_wait_is_free() -> None:
     ("telnyx", "the Telnyx portal, the TeXML application's 'Voice URL' and 'Status callback URL'",
      "Webhook signatures: Ed25519, checked with the account's public key (TELNYX_PUBLIC_KEY)"),
     ("vonage", "the Vonage dashboard, the application's Voice 'Answer URL' and 'Event URL' (both POST)",
-     "Webhook signatures: JWT (HS256) with the signature secret (VONAGE_SIGNATURE_SECRET)")])
+     "Webhook signatures: JWT (HS256) with the signature secret (VONAGE_SIGNATURE_SECRET)"),
+    ("jambonz", "the jambonz portal, the application's 'Calling webhook' (POST)",
+     "Webhook signatures: HMAC-SHA256 with the account's webhook secret (JAMBONZ_WEBHOOK_SECRET)")])
 def test_the_banner_names_the_chosen_provider_and_where_its_webhook_goes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, console: str, signed: str) -> None:
     from devstack.stack import LOCAL_AGENT_TOKEN, LOCAL_AUTH_TOKEN
@@ -79,6 +81,9 @@ def test_the_banner_names_the_chosen_provider_and_where_its_webhook_goes(
     banner = LocalStack(state_dir=tmp_path, provider=provider).banner()
     assert f"paste into {console}" in banner and f"POST http://127.0.0.1:8000/voice/{provider}/incoming" in banner
     assert signed in banner
+    if provider == "jambonz":  # its application takes the call-status webhook apart
+        assert "paste into the same application's 'Call status webhook' (POST)):\n" \
+               "    POST http://127.0.0.1:8000/voice/jambonz/incoming?hook=status" in banner
     if provider != "twilio":
         assert "Twilio" not in banner and "TwiML" not in banner and "signing token" not in banner
 

@@ -47,16 +47,17 @@ def until(check, timeout: float = 40.0):  # type: ignore[no-untyped-def]
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module", params=["in order", "chaos", "telnyx", "vonage"])
+@pytest.fixture(scope="module", params=["in order", "chaos", "telnyx", "vonage", "jambonz"])
 def demo(request: pytest.FixtureRequest) -> Iterator[Demo]:
     """Four times: a well-behaved network, one that duplicates status callbacks and sends them early,
     and ones that speak Telnyx TeXML and Vonage NCCO (their signatures, REST shapes and sip: agents)."""
     port, moto_port, network_port = free_port(), free_port(), free_port()
     chaos = {"chaos": ["--chaos"], "telnyx": ["--provider", "telnyx"],
-             "vonage": ["--provider", "vonage"]}.get(request.param, [])
+             "vonage": ["--provider", "vonage"], "jambonz": ["--provider", "jambonz"]}.get(request.param, [])
     with devstack(port, moto_port, "--network-port", str(network_port), "--pace", "0.05",
                   "--clock", CLOCKS["caller's day"], *chaos):
-        d = Demo(port, moto_port, network_port, request.param if request.param in ("telnyx", "vonage") else "twilio")
+        d = Demo(port, moto_port, network_port,
+                 request.param if request.param in ("telnyx", "vonage", "jambonz") else "twilio")
         until(lambda: _up(d), timeout=60)
         yield d
 
@@ -79,7 +80,8 @@ def test_the_demo_page_names_the_provider_the_network_behaves_like(demo: Demo) -
 
     from tests.browser.test_console_browser import CHROMIUM, CHROMIUM_ARGS
 
-    expected = {"twilio": ("a Twilio", "TwiML"), "telnyx": ("a Telnyx", "TeXML"), "vonage": ("a Vonage", "NCCO")}
+    expected = {"twilio": ("a Twilio", "TwiML"), "telnyx": ("a Telnyx", "TeXML"), "vonage": ("a Vonage", "NCCO"),
+                "jambonz": ("a jambonz", "JSON verbs")}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -126,7 +128,7 @@ def test_press_1_then_an_agent_comes_on_and_the_callback_connects(demo: Demo) ->
     calls = demo.state()["calls"]
     assert len([c for c in calls if c["direction"] == "outbound-api"]) == 1  # dialed once, whatever the order
     agent_leg = next(c for c in calls if c["direction"] == "outbound-api"
-                     and c["to"] in ("client:alice", "sip:alice@agents.sim"))  # Twilio / Telnyx
+                     and c["to"] in ("client:alice", "sip:alice@agents.sim", "user:alice"))
     assert any("Callback for Holdfast support, ticket 1" in t for t in agent_leg["transcript"])
     assert any(f"(connected to {caller})" in t for t in agent_leg["transcript"])
     sfn = boto3.client("stepfunctions", endpoint_url=demo.moto, region_name="us-east-1")
@@ -148,7 +150,7 @@ def test_a_holding_caller_is_bridged_to_a_free_agent(demo: Demo) -> None:
     call = until(lambda: (c := next(c for c in demo.state()["calls"] if c["sid"] == sid))["ended"] and c)
     assert "Connecting you to an agent now." in call["transcript"]
     assert "(connected to dave)" in call["transcript"], call["transcript"]
-    if demo.provider != "vonage":  # the agent's leg reported ringing, then answered (TwiML status callbacks)
+    if demo.provider not in ("vonage", "jambonz"):  # the agent's leg reported ringing, then answered (TwiML status callbacks)
         ddb = boto3.client("dynamodb", endpoint_url=demo.moto, region_name="us-east-1")
         [ticket] = [i for i in ddb.scan(TableName="holdfast")["Items"] if i.get("call_id", {}).get("S") == sid]
         assert ticket["leg"]["S"] == "talking" and ticket["leg_at"]["S"].startswith("2026-"), ticket
@@ -190,7 +192,8 @@ def test_the_page_shows_agents_pending_callbacks_and_calls_in_order(demo: Demo) 
 def test_a_voicemail_answering_a_customer_first_callback_is_hung_up_never_put_through(demo: Demo) -> None:
     """Each provider's answering-machine detection as it delivers the verdict: Twilio's on the answer fetch,
     Telnyx's on the status callback of the answered event (which the call must ask for), Vonage's as an
-    event while the answer's NCCO (greeting, then the agent) already runs. Whichever: the attempt is a
+    event while the answer's NCCO (greeting, then the agent) already runs, jambonz's on its amd actionHook
+    while the call hook's verbs run. Whichever: the attempt is a
     machine, to be retried, the call is ended at once, and the agent is never put through to it."""
     everyone_offline(demo)  # nobody free: the caller is offered a callback
     caller = "+14155550177"
@@ -210,7 +213,7 @@ def test_a_voicemail_answering_a_customer_first_callback_is_hung_up_never_put_th
     calls = demo.state()["calls"]
     [callback] = [c for c in calls if c["direction"] == "outbound-api" and c["to"] == caller]
     until(lambda: next(c for c in demo.state()["calls"] if c["sid"] == callback["sid"])["ended"])
-    vera = "client:vera" if demo.provider == "twilio" else "sip:vera@agents.sim"  # the network's agent contact
+    vera = {"twilio": "client:vera", "jambonz": "user:vera"}.get(demo.provider, "sip:vera@agents.sim")  # its contact
     assert not [c for c in demo.state()["calls"] if c["to"] == vera]
     # to be retried: the second attempt waits 300 s of the stack's clock (the queue's retry delays)
     assert (int(ticket()["attempts"]), ticket()["status"]) == (1, "SCHEDULED")

@@ -75,6 +75,12 @@ def test_an_agent_on_an_allowed_sip_domain_is_taken(client: Client) -> None:
     assert reply.status_code == 200 and json.loads(reply.body)["agent"]["contact"] == "sip:alice@eu.pbx.example.com"
 
 
+def test_a_registered_user_agent_names_no_sip_domain(client: Client) -> None:
+    """A jambonz registered user (user:) is the account's own, whatever HOLDFAST_AGENT_SIP_DOMAINS says."""
+    reply, _ = worker(client, WorkerAttributes='{"contact_uri": "user:alice"}')
+    assert reply.status_code == 200 and json.loads(reply.body)["agent"]["contact"] == "user:alice"
+
+
 def test_a_page_size_in_superscript_is_400(client: Client) -> None:
     reply = client.http.get("/admin/lost-calls?limit=%C2%B2", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert reply.status_code == 400 and json.loads(reply.body)["error"] == "limit must be a whole number from 1 to 500"

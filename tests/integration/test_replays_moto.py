@@ -1,6 +1,7 @@
 """A replayed signed webhook is refused with 403 and writes nothing, whichever container it reaches
 (issue 21 item 4): two containers built separately, as two Lambda containers would be, share one
-table (moto); a request signed over a time (Telnyx's timestamp, Vonage's JWT with or without `jti`)
+table (moto); a request signed over a time (Telnyx's and jambonz's timestamps, Vonage's JWT with or
+without `jti`)
 is acted on by the first and refused by the second, before anything is read or written for it."""
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from chalicelib.adapters.telnyx import TelnyxTelephony
 from chalicelib.domain.model import AgentEvent, AgentStatus
 from chalicelib.domain.errors import StoreUnavailableError
 from chalicelib.ports_access import Replays
-from tests.contract.providers import TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES
+from tests.contract.providers import JAMBONZ_SECRET, TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES
 from tests.conftest import PUBLIC_URL
 from tests.helpers import Effects
 
@@ -32,8 +33,9 @@ NOW = datetime(2025, 11, 17, 18, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in S
 
 @pytest.fixture
 def containers(settings) -> tuple[Any, Any]:  # type: ignore[no-untyped-def]
-    config = replace(settings, queues_file=QUEUES, providers=("twilio", "telnyx", "vonage"),
-                     telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET, metrics_enabled=False)
+    config = replace(settings, queues_file=QUEUES, providers=("twilio", "telnyx", "vonage", "jambonz"),
+                     telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET,
+                     jambonz_webhook_secret=JAMBONZ_SECRET, metrics_enabled=False)
     return tuple(bootstrap.build_aws(config, clock=FixedClock(NOW), dialer=FakeDialer()) for _ in range(2))
 
 
@@ -46,7 +48,7 @@ def vonage_without_jti(url: str, body: bytes) -> dict[str, str]:
     return {"Content-Type": "application/json", "Authorization": f"Bearer {jwt.encode(claims, VONAGE_SECRET)}"}
 
 
-@pytest.mark.parametrize("provider, jti", [("telnyx", None), ("vonage", True), ("vonage", False)])
+@pytest.mark.parametrize("provider, jti", [("telnyx", None), ("vonage", True), ("vonage", False), ("jambonz", None)])
 def test_a_replay_on_another_container_is_403_and_writes_nothing(containers, provider: str, jti: bool | None) -> None:  # type: ignore[no-untyped-def]
     first, second = containers
     wire, path = WIRES[provider], f"/voice/{provider}/incoming"

@@ -92,6 +92,7 @@ def test_every_provider_s_settings_go_to_the_stack_cleared_for_a_provider_not_en
         "Stage": "dev", "Providers": "twilio,telnyx", "DialingProvider": "telnyx", "DialCallsPerSecond": "1",
         "TwilioAccountSid": "AC1",
         "TelnyxAccountSid": "acct", "TelnyxApplicationSid": "app", "VonageApplicationId": "",
+        "JambonzAccountSid": "", "JambonzApiBaseUrl": "",
         "AgentSipDomains": "pbx.example"}  # whatever the providers (issue 21: agents' sip: domains)
 
 

@@ -6,7 +6,6 @@ second run updating in place, and `make destroy` removing it; per provider, a st
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterator
 
 import boto3
@@ -47,7 +46,11 @@ def client(service: str, url: str):  # type: ignore[no-untyped-def]
 
 
 def test_deploy_then_redeploy_then_destroy(moto_url: str, package: Package) -> None:
-    first = deploy(STAGE, "us-east-1", env={}, endpoint_url=moto_url, rehearse=True, package=package)
+    # jambonz enabled beside Twilio (issue 26), its secrets given to make deploy; Twilio's auth token not yet
+    jambonz = {"HOLDFAST_PROVIDERS": "twilio,jambonz", "HOLDFAST_DIALING_PROVIDER": "jambonz",
+               "HOLDFAST_DIAL_CALLS_PER_SECOND": "5", "JAMBONZ_ACCOUNT_SID": "9351f46a-678c-43f5-b8a6-d4eb58d131af"}
+    secrets = {"JAMBONZ_WEBHOOK_SECRET": "wh_secret_cJqgtMDPzDhhnjmaJH6Mtk", "JAMBONZ_API_KEY": "api-key-1"}
+    first = deploy(STAGE, "us-east-1", env=jambonz | secrets, endpoint_url=moto_url, rehearse=True, package=package)
     cfn = client("cloudformation", moto_url)
     [stack] = cfn.describe_stacks(StackName="holdfast-rehearsal")["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
@@ -70,7 +73,10 @@ def test_deploy_then_redeploy_then_destroy(moto_url: str, package: Package) -> N
         assert variables["HOLDFAST_DIAL_QUEUE_URL"] == physical["DialQueue"]
         assert variables["HOLDFAST_STATE_MACHINE_ARN"] == physical["CallbackStateMachine"]
         assert variables["HOLDFAST_PARAMETERS_PATH"] == "/holdfast/rehearsal"
-        assert not {"TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN"} & set(variables)
+        assert not {"TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN", "JAMBONZ_WEBHOOK_SECRET", "JAMBONZ_API_KEY"} & set(variables)
+        assert (variables["HOLDFAST_PROVIDERS"], variables["HOLDFAST_DIALING_PROVIDER"], variables["JAMBONZ_ACCOUNT_SID"],
+                variables["HOLDFAST_DIAL_CALLS_PER_SECOND"]) == ("twilio,jambonz", "jambonz",
+                                                              "9351f46a-678c-43f5-b8a6-d4eb58d131af", "5")
 
     # event sources and the schedule
     mappings = lam.list_event_source_mappings()["EventSourceMappings"]
@@ -97,24 +103,63 @@ def test_deploy_then_redeploy_then_destroy(moto_url: str, package: Package) -> N
     assert ssm.get_parameter(Name="/holdfast/rehearsal/public-url")["Parameter"]["Value"] + \
         "/voice/twilio/incoming" == first.webhook_url
 
-    # re-running updates in place: same stack, same admin token
-    # what it prints: the one enabled provider's URL and where it goes; next steps that need no AWS CLI
+    for name, value in (("jambonz-webhook-secret", "wh_secret_cJqgtMDPzDhhnjmaJH6Mtk"), ("jambonz-api-key", "api-key-1")):
+        stored = ssm.get_parameter(Name=f"/holdfast/rehearsal/{name}", WithDecryption=True)["Parameter"]
+        assert (stored["Type"], stored["Value"]) == ("SecureString", value)
+
+    # what it prints: each enabled provider's URLs and where they go (jambonz's application takes two);
+    # next steps that need no AWS CLI
+    api = first.webhook_url.removesuffix("/voice/twilio/incoming")
     printed = "\n".join(summary(STAGE, first, {}))
     assert f"Twilio: paste into the Twilio console, the number's 'A call comes in' and 'Call status changes':\n" \
            f"    {first.webhook_url}" in printed
+    assert f"jambonz: paste into the jambonz portal, the application's 'Calling webhook' (POST):\n" \
+           f"    {api}/voice/jambonz/incoming\n" in printed
+    assert f"jambonz: paste into the same application's 'Call status webhook' (POST):\n" \
+           f"    {api}/voice/jambonz/incoming?hook=status" in printed
     assert "make admin-token STAGE=rehearsal" in printed and "aws " not in printed
     assert "No Twilio auth token on this stage yet" in printed and "re-run make deploy with TWILIO_AUTH_TOKEN set" in printed
+    assert "No jambonz" not in printed
 
-    second = deploy(STAGE, "us-east-1", env={}, endpoint_url=moto_url, rehearse=True, package=package)
+    # re-running updates in place: same stack, same admin token, jambonz's stored secrets kept unasked
+    # (the same parameters: moto's update_stack answered 500 to changed ones in this rehearsal)
+    second = deploy(STAGE, "us-east-1", env=jambonz, endpoint_url=moto_url, rehearse=True, package=package)
     assert not second.admin_token_created and second.webhook_url == first.webhook_url
     assert ssm.get_parameter(Name="/holdfast/rehearsal/admin-token", WithDecryption=True)["Parameter"]["Value"] \
         == admin["Value"]
+    assert not [m for m in second.messages if "No jambonz" in m]
+    assert ssm.get_parameter(Name="/holdfast/rehearsal/jambonz-api-key", WithDecryption=True)["Parameter"]["Value"] \
+        == "api-key-1"
 
     assert destroy(STAGE, "us-east-1", endpoint_url=moto_url) == "DELETE_COMPLETE"
     assert not [s for s in cfn.list_stacks()["StackSummaries"]
                 if s["StackName"] == "holdfast-rehearsal" and s["StackStatus"] != "DELETE_COMPLETE"]
-    with pytest.raises(ssm.exceptions.ParameterNotFound):
-        ssm.get_parameter(Name="/holdfast/rehearsal/admin-token")
+    for gone in ("admin-token", "jambonz-webhook-secret", "jambonz-api-key"):
+        with pytest.raises(ssm.exceptions.ParameterNotFound):
+            ssm.get_parameter(Name=f"/holdfast/rehearsal/{gone}")
+
+
+def test_an_enabled_provider_without_its_secret_is_said(moto_url: str) -> None:
+    """jambonz enabled with no webhook secret given nor stored: make deploy says how to give it (its
+    webhooks are refused until then); given once, a later run without it keeps the stored one."""
+    from infra.deploy import Deployment, ensure_secrets
+
+    ssm = client("ssm", moto_url)
+    path, both = "/holdfast/said", ("twilio", "jambonz")
+
+    def said(env: dict[str, str], providers: tuple[str, ...] = both) -> list[str]:
+        dep = Deployment("holdfast-said", providers=providers)
+        ensure_secrets(ssm, path, {"TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef", **env}, dep, "said")
+        return [m for m in dep.messages if m.startswith("No ")]
+
+    assert said({}, ("twilio",)) == []  # jambonz not enabled: nothing asked for it
+    missing = said({})
+    assert len(missing) == 2 and "jambonz account webhook secret" in missing[0] \
+        and "JAMBONZ_WEBHOOK_SECRET" in missing[0] and "JAMBONZ_API_KEY" in missing[1]
+    assert said({"JAMBONZ_WEBHOOK_SECRET": "wh_secret_abcdefghijklmnopqrstuv", "JAMBONZ_API_KEY": "k"}) == []
+    assert said({}) == []
+    assert ssm.get_parameter(Name=f"{path}/jambonz-webhook-secret", WithDecryption=True)["Parameter"]["Value"] \
+        == "wh_secret_abcdefghijklmnopqrstuv"
 
 
 def test_with_provider_credentials_the_number_is_pointed_at_the_webhook() -> None:

@@ -19,12 +19,12 @@ class FakeDialer(Dialer):
         self._lock = threading.Lock()
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
-                   timeout_seconds: int) -> str:
+                   timeout_seconds: int, verdict: Step | None = None) -> str:
         if self.fail_calls:
             raise TelephonyError("refused")
         with self._lock:
             self.calls.append({"to": to, "from": caller_id, "answer": answer, "status": status,
-                               "amd": machine_detection})
+                               "amd": machine_detection, "verdict": verdict})
             return f"CAout{len(self.calls)}"
 
     def redirect(self, call_id: str, script: Script) -> None:
