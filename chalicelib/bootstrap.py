@@ -36,7 +36,8 @@ from .domain.callflow import CallFlow
 from .domain.dispatch import Dispatcher
 from .domain.notifications import Notifications
 from .domain.model import AgentEvent, CallEvent, Ticket
-from .domain.queues import QueueDirectory
+from .domain.errors import ConfigError
+from .domain.queues import QueueDirectory, caller_id_problems
 from .domain.script import Script
 from .ports import Clock, Dialer, EventBus, Orchestrator, Stores, SystemClock, Telephony, WebhookRequest
 from . import logs
@@ -198,6 +199,9 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     twilio = TwilioDialer(settings.twilio_account_sid, settings.twilio_auth_token, settings.public_base_url,
                           settings.twilio_api_base_url)
     dialer = dialer or dialer_for(settings, twilio, clock)
+    problems = caller_id_problems(queues, {dialer.name} - {""})
+    if problems:  # a callback must show a number of the queue's own: refused at start, naming the queue
+        raise ConfigError("; ".join(problems))
     sqs = client(session, "sqs", settings)
     bus = SqsEventBus(sqs, settings.notify_queue_url)
     flow, dispatcher, callbacks = use_cases(stores, orchestrator, dialer, clock, queues, bus,

@@ -153,6 +153,16 @@ class LostCalls(ABC):
 # What book_callback answers when nothing was booked because someone else got there first.
 BOOKING_TAKEN = "taken"  # the number's open-callback pointer moved since it was read
 BOOKING_MOVED = "moved"  # the ticket is no longer a live caller who may book (a duplicate webhook)
+SLOT_FULL = "slot_full"  # the chosen slot holds its capacity already
+
+
+@dataclass(frozen=True)
+class SlotClaim:
+    """A booking's place in a chosen-time slot (domain/slots.py): counted with the booking, all or
+    nothing, only while the slot holds fewer than `capacity`."""
+
+    key: str
+    capacity: int
 
 
 @dataclass(frozen=True)
@@ -190,7 +200,9 @@ class Tickets(ABC):
     def set_pending_number(self, ticket_id: str, number: str | None) -> None: ...
 
     @abstractmethod
-    def mark_wants_callback(self, ticket_id: str) -> None: ...
+    def mark_wants_callback(self, ticket_id: str, choose: bool = False) -> None:
+        """The holding caller pressed for a callback (`choose`: at a time they choose); the hold
+        queue's exit then asks for the number."""
 
     @abstractmethod
     def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
@@ -206,17 +218,18 @@ class Tickets(ABC):
         joins the end of the line instead of keeping the caller's place)."""
 
     @abstractmethod
-    def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
+    def rejoin(self, ticket_id: str, call_id: str, now: datetime, slot: str | None = None) -> bool:
         """A caller with a pending callback called again: the CALLBACK ticket becomes LIVE and WAITING
-        for this call, at its own place. False if it is being dialed or is closed."""
+        for this call, at its own place; its chosen-time slot (`slot`, the ticket's own) is freed in the
+        same write. False if it is being dialed or is closed."""
 
     @abstractmethod
     def set_execution(self, ticket_id: str, execution_id: str) -> None: ...
 
     @abstractmethod
-    def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
+    def revert_to_live(self, ticket_id: str, waiting: bool = True, slot: str | None = None) -> None:
         """Undo convert_to_callback before its workflow started: back in line (waiting) or back to
-        ABANDONED (a recovery that was refused)."""
+        ABANDONED (a recovery that was refused); the booking's slot (`slot`) freed in the same write."""
 
     @abstractmethod
     def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float, call_id: str | None = None) -> bool:
@@ -250,11 +263,16 @@ class Bookings(ABC):
     @abstractmethod
     def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
                       holder: str | None, day: str, per_number: int, daily_budget: int,
-                      told: tuple[float, float] | None = None) -> int | str:
+                      told: tuple[float, float] | None = None, slot: SlotClaim | None = None) -> int | str:
         """All or nothing: the number's open-callback pointer (unless it moved from `holder`) names the
         ticket, the ticket converts as convert_to_callback does (with `told`, the promise the caller
-        will hear, as record_told keeps it), and the allowance is counted as take_allowance does. Returns the booking count (it names the workflow execution); else
-        BOOKING_TAKEN, BOOKING_MOVED, 'rate_limited' or 'budget_spent'."""
+        will hear, as record_told keeps it), the allowance is counted as take_allowance does, and
+        `slot` (a chosen time) takes one place in its slot. Returns the booking count (it names the
+        workflow execution); else BOOKING_TAKEN, BOOKING_MOVED, 'rate_limited', 'budget_spent' or SLOT_FULL."""
+
+    @abstractmethod
+    def slot_counts(self, queue_id: str, keys: list[str]) -> dict[str, int]:
+        """How many callbacks each slot holds (absent: none), in one read."""
 
     @abstractmethod
     def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
@@ -331,8 +349,9 @@ class Dialing(ABC):
     """Callback dial attempts, the bridge's progress, and an admin's changes to a pending callback."""
 
     @abstractmethod
-    def begin_dial(self, ticket_id: str, dial_id: str, token: str) -> bool:
-        """Record the dial attempt named by dial_id; False if it was recorded before (a redelivery)."""
+    def begin_dial(self, ticket_id: str, dial_id: str, token: str, at: datetime | None = None) -> bool:
+        """Record the dial attempt named by dial_id (the ticket's first dial at `at`, kept once); False if
+        it was recorded before (a redelivery)."""
 
     @abstractmethod
     def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
@@ -354,9 +373,21 @@ class Dialing(ABC):
         """Forget the reservation on the ticket (after its agent was released)."""
 
     @abstractmethod
-    def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
-        """A callback not being dialed (SCHEDULED or WAITING) -> CANCELLED, out of the line; it stays
-        on the lost-call list. True only for the one call that changed it."""
+    def cancel_callback(self, ticket_id: str, now: datetime, by_caller: bool = False, slot: str | None = None) -> bool:
+        """A callback not being dialed (SCHEDULED or WAITING) -> CANCELLED, out of the line, and its
+        chosen-time slot (`slot`, the ticket's own) freed in the same write; a lost call stays on the
+        list. `by_caller`: the caller's own cancel, recorded as theirs (reports count it apart). True only
+        for the one call that changed it."""
+
+    @abstractmethod
+    def move_callback(self, ticket_id: str, execution_id: str | None, not_before: datetime,
+                      slot_from: str | None, slot_to: SlotClaim | None,
+                      told: tuple[float, float] | None = None) -> int | str | None:
+        """A callback not being dialed (SCHEDULED, or WAITING: it leaves the line) still run by
+        `execution_id` moves to another time under a new booking: its slot `slot_from` freed and
+        `slot_to` taken in the same write, and `told` (the new promise, as book_callback keeps it)
+        written with it. Returns the new booking count (it names the execution that replaces that
+        one); SLOT_FULL if `slot_to` is full; None if the ticket moved on."""
 
     @abstractmethod
     def expedite_callback(self, ticket_id: str, execution_id: str | None, not_before: datetime) -> int | None:
@@ -488,6 +519,8 @@ def decode_body(request: WebhookRequest) -> dict[str, Any]:
 
 class Dialer(ABC):
     """Outbound calls and moving live calls, through one provider. Raises TelephonyError."""
+
+    name: str = ""  # the provider it dials through: which of a queue's caller IDs its calls show
 
     @abstractmethod
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,

@@ -121,6 +121,8 @@ class TelnyxTelephony(Telephony):
 class TelnyxDialer(Dialer):
     """Outbound calls and live-call updates through the TeXML REST API (Bearer API key)."""
 
+    name = "telnyx"
+
     def __init__(self, api_key: str, account_sid: str, application_sid: str, public_base_url: str,
                  api_base_url: str | None = None, session: requests.Session | None = None) -> None:
         self._api_key = api_key

@@ -153,6 +153,8 @@ class _RebasedHttpClient(TwilioHttpClient):
 class TwilioDialer(Dialer):
     """Outbound calls and live-call redirects through Twilio's REST API (the twilio library)."""
 
+    name = "twilio"
+
     def __init__(self, account_sid: str, auth_token: str, public_base_url: str, api_base_url: str | None = None,
                  http_client: TwilioHttpClient | None = None) -> None:
         self._credentials = (account_sid, auth_token)

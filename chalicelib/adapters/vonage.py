@@ -235,6 +235,8 @@ class VonageDialer(Dialer):
     """Outbound calls and transfers through the `vonage` library's Voice API client, authorised by
     the application JWT (RS256, the application's private key) the library signs."""
 
+    name = "vonage"
+
     def __init__(self, application_id: str, private_key: str, public_base_url: str,
                  api_base_url: str | None = None, session: requests.Session | None = None,
                  clock: Clock | None = None, url_token: str = "") -> None:

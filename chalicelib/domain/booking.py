@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, Clock, Orchestrator, QueueSnapshot, Staffing, Tickets
+from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, Clock, Orchestrator, QueueSnapshot, SlotClaim, Staffing, Tickets
 from . import guard
 from .errors import OrchestratorError, TicketNotFoundError
 from .ewt import WaitEstimate
@@ -54,11 +54,12 @@ class CallbackBooking:
         return self.book_ticket(queue, ticket, number, not_before, now, explicit, fresh)[0]
 
     def book_ticket(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
-                    explicit: bool, fresh: bool | None = None,
-                    told: tuple[float, float] | None = None) -> tuple[BookingRefused | None, Ticket | None]:
+                    explicit: bool, fresh: bool | None = None, told: tuple[float, float] | None = None,
+                    slot: SlotClaim | None = None) -> tuple[BookingRefused | None, Ticket | None]:
         """book, and the callback ticket as booked (None: refused, or another callback stands).
         `told`: the promise the caller will hear (shape, scale of a wait from the call's start), written
-        with the booking so it is durable before it is said."""
+        with the booking so it is durable before it is said. `slot`: the chosen time's place in its slot,
+        taken in the same write (a caller's own booking only)."""
         guard = self.bookings.callback_guard(queue.id, number)  # one read: the opt-out and the open callback
         if guard.opted_out:
             if not explicit:
@@ -85,7 +86,7 @@ class CallbackBooking:
             booking = self.bookings.book_callback(
                 ticket, number, not_before, now, ticket.status is TicketStatus.ABANDONED, guard.holder,
                 now.strftime("%Y-%m-%d"), queue.max_callbacks_per_number_per_day, self.daily_callback_budget,
-                told)
+                told, slot)
             if booking in (BOOKING_TAKEN, BOOKING_MOVED):
                 return None, None  # another request booked this number or this ticket first
         if isinstance(booking, str):
@@ -97,12 +98,13 @@ class CallbackBooking:
             execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
                                                    workflow_input(queue, ticket, not_before))
         except OrchestratorError:
-            if ticket.status in HOLDING:
-                self.tickets.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
+            if ticket.status in HOLDING:  # the caller stays in line on the phone; the chosen time is given back
+                self.tickets.revert_to_live(ticket.id, waiting=True, slot=slot.key if slot is not None else None)
             raise
         self.tickets.set_execution(ticket.id, execution_id)
         booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
-                               not_before=not_before, pending_number=None, execution_id=execution_id)
+                               not_before=not_before, pending_number=None, execution_id=execution_id,
+                               slot=slot.key if slot is not None and not fresh else ticket.slot)
         if told is not None and not fresh:
             booked = booked.evolve(told_shape=told[0], told_scale=told[1])
         return None, booked
@@ -153,6 +155,12 @@ def told(ticket: Ticket, promised: datetime, est: WaitEstimate) -> tuple[float, 
     mean is the wait from the call's start to the promised time."""
     shape = est.shape if est.shape > 0 else 1.0
     return shape, max(1.0, (promised - ticket.created_at).total_seconds()) / shape
+
+
+def told_at(ticket: Ticket, start: datetime) -> tuple[float, float]:
+    """A chosen time as the ticket keeps what a caller was told (`guard.promised_at` reads it back): a
+    wait of one stage from the call's start to the slot's start."""
+    return 1.0, max(1.0, (start - ticket.created_at).total_seconds())
 
 
 def promisable(queue: QueueConfig, number: str, est: WaitEstimate, now: datetime,

@@ -18,7 +18,7 @@ from .errors import BadRequestError, StaleTokenError, TelephonyError, UnknownAge
 from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
 from .phone import national_format
 from .prompts import spoken_digits
-from .queues import QueueConfig, QueueDirectory
+from .queues import QueueConfig, QueueDirectory, caller_id_for
 from .retry import next_slot, plan_next
 from .script import Dial, Hangup, Play, Say, Script, Step
 
@@ -83,17 +83,20 @@ class Callbacks:
             self.dialing.begin_dial(ticket.id, did, request.token)
             self.finish(ticket.evolve(dial_id=did), did, Outcome.CANCELLED)
             return None
-        if not self.dialing.begin_dial(ticket.id, did, request.token):
+        number = ticket.callback_number or ""
+        now = self.clock.now()
+        # checked when dialing, not only when scheduling; an agent Holdfast may not dial is never dialed
+        closed = next_slot(queue, number, now) != now
+        contact = None if closed else self._agent_contact(queue, request.agent_id)
+        # the ticket's first dial is noted with the attempt, when this attempt is going to dial
+        if not self.dialing.begin_dial(ticket.id, did, request.token, now if contact is not None else None):
             log.info("dial request seen before; not dialing again", extra={"ticket": ticket.id})
             return None
         ticket = ticket.evolve(attempts=request.attempt, dial_id=did)
-        number = ticket.callback_number or ""
-        now = self.clock.now()
-        if next_slot(queue, number, now) != now:  # checked when dialing, not only when scheduling
+        if closed:
             self.finish(ticket, did, Outcome.NOT_NOW)
             return None
         mode_agent_first = queue.dial_mode == "agent_first"
-        contact = self._agent_contact(queue, request.agent_id)
         if contact is None:
             # never dialed: the agent is set offline and the callback parks again, no attempt spent
             self.finish(ticket, did, Outcome.AGENT_MISSED)
@@ -102,7 +105,7 @@ class Callbacks:
         try:
             call_id = self.dialer.place_call(
                 to=contact if mode_agent_first else number,
-                caller_id=queue.caller_id or (queue.numbers[0] if queue.numbers else number),
+                caller_id=caller_id_for(queue, self.dialer.name) or "",  # every queue has one (checked at start)
                 answer=Step.of("cb-answer", **params), status=Step.of("cb-status", **params),
                 machine_detection=not mode_agent_first, timeout_seconds=25)
         except TelephonyError:
@@ -126,7 +129,8 @@ class Callbacks:
             self.dialing.note_leg(ticket.id, ticket.agent_id or "", "talking", self.clock.now())
             digits = spoken_digits(national_format(ticket.callback_number or ""))
             return Script.of(self._say(queue, lang, "agent_whisper", number=ticket.number, digits=digits),
-                             Dial(ticket.callback_number or "", caller_id=queue.caller_id, action=action,
+                             Dial(ticket.callback_number or "", caller_id=caller_id_for(queue, self.dialer.name),
+                                  action=action,
                                   timeout_seconds=25))
         if event.answered_by is not None and event.answered_by.not_a_person:
             self.finish(ticket, did, Outcome.MACHINE)

@@ -175,7 +175,7 @@ class Dispatcher:
             if head is not None and head.kind is TicketKind.CALLBACK:  # a live caller may go first
                 live = self.line.first_live(queue_id)
                 if head.lost_cause and queue.live_guard:  # a callback someone asked for goes before recoveries
-                    asked = guard.first_asked(self.stats, self.tickets, queue)
+                    asked = guard.first_asked(self.stats, self.tickets, queue, self.clock.now())
                     if asked is not None and (live is None or asked.number < live.number):
                         head = asked
                 staffing = self.agents.staffing(queue_id)
@@ -277,17 +277,24 @@ class Dispatcher:
                        waited, learning.told_pit(ticket, waited), ticket.told_ahead)
 
     def callback_promised(self, ticket: Ticket, before: Ticket | None) -> None:
-        """From the table's change stream: a caller who pressed 1 was booked a callback with a promised
-        time (on the ticket, written with the booking, before they heard it): into the promise book
-        the guard keeps. Off the webhook's path; the book lags the ticket by the stream's delay."""
-        if before is None or before.kind is not TicketKind.LIVE or ticket.kind is not TicketKind.CALLBACK \
-                or ticket.lost_cause or ticket.attempts:
-            return  # only the conversion a caller asked for (recoveries promise nothing)
-        at = guard.promised_at(ticket)
+        """From the table's change stream: a caller who asked for a callback was booked one with a
+        promised time (on the ticket, written with the booking, before they heard it): into the promise
+        book the guard keeps. So is a callback moved to another time, and a chosen time's retry parked
+        inside its slot. Off the webhook's path; the book lags the ticket by the stream's delay."""
+        if ticket.kind is not TicketKind.CALLBACK or ticket.lost_cause:
+            return  # recoveries promise nothing
+        queue = self.queues.get(ticket.queue_id)
+        now = self.clock.now()
+        asked = (before is None or before.kind is TicketKind.LIVE) and not ticket.attempts
+        moved = before is not None and before.kind is TicketKind.CALLBACK and (
+            before.slot != ticket.slot or before.not_before != ticket.not_before) and not ticket.attempts
+        retry = (before is not None and ticket.status is TicketStatus.WAITING and before.status is not TicketStatus.WAITING
+                 and ticket.attempts > 1 and guard.in_slot(ticket, queue, now))
+        at = guard.promised_at(ticket) if asked or moved else now if retry else None
         if at is None:
             return
         try:
-            guard.promise(self.stats, self.queues.get(ticket.queue_id), ticket.id, at, self.clock.now())
+            guard.promise(self.stats, queue, ticket.id, at, now)
         except Exception:  # noqa: BLE001 - the book is an index: the guard also reads the head's own promise
             log.warning("could not enter the promise in the book", extra={"ticket": ticket.id}, exc_info=True)
 

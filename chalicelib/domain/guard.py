@@ -29,6 +29,7 @@ from . import learning
 from .errors import TicketNotFoundError
 from .model import Ticket, TicketKind, TicketStatus
 from .queues import QueueConfig
+from .slots import slot_start
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,20 @@ def promised_at(ticket: Ticket) -> datetime | None:
     return max(told, ticket.not_before) if ticket.not_before else told
 
 
+def in_slot(ticket: Ticket, queue: QueueConfig, now: datetime) -> bool:
+    """A callback at a chosen time whose slot has not ended: its retries keep its promise too."""
+    policy = queue.scheduled_callbacks
+    return bool(ticket.slot) and policy is not None and now < slot_start(ticket.slot or "") + policy.length
+
+
+def binding(ticket: Ticket, queue: QueueConfig, now: datetime) -> datetime | None:
+    """The promise that still binds this callback: the first attempt's, or any attempt's inside its
+    chosen slot; None for a recovery (nobody asked) and for retries otherwise."""
+    if ticket.lost_cause or (ticket.attempts > 1 and not in_slot(ticket, queue, now)):
+        return None
+    return promised_at(ticket)
+
+
 def lead(queue: QueueConfig) -> timedelta:
     return timedelta(seconds=queue.callback_promise_lead_seconds)
 
@@ -59,8 +74,9 @@ def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: date
     (a callback at the head, nobody live waiting, and too few other agents idle to take it)."""
     if head.kind is TicketKind.LIVE or not queue.live_guard:
         return head
-    # the promise is the first attempt's: a retry (attempt 2 on) waits like any callback
-    promised = None if head.lost_cause or head.attempts > 1 else promised_at(head)
+    # the promise is the first attempt's (a chosen time's, every attempt inside its slot); a retry otherwise
+    # waits like any callback
+    promised = binding(head, queue, now)
     if promised is not None and now >= promised - lead(queue):
         return head  # the promise: the callback comes no later than the caller was told
     if live is not None:
@@ -175,21 +191,21 @@ def due_callback(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: d
     """The parked callback whose promise is due (within the lead), the earliest promise first; None if
     none is."""
     horizon = (now + lead(queue)).timestamp()
-    return _first_waiting(stats, tickets, queue, lambda book: sorted(
+    return _first_waiting(stats, tickets, queue, now, lambda book: sorted(
         (entry[0], tid) for tid, entry in book.items() if entry[0] <= horizon))
 
 
-def first_asked(stats: QueueStats, tickets: Tickets, queue: QueueConfig) -> Ticket | None:
+def first_asked(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime) -> Ticket | None:
     """The parked callback a caller asked for with the earliest place in line (recovery callbacks are
     not in the book: nobody asked for them, and they stand aside for it)."""
-    return _first_waiting(stats, tickets, queue, lambda book: sorted((_place(tid), tid) for tid in book))
+    return _first_waiting(stats, tickets, queue, now, lambda book: sorted((_place(tid), tid) for tid in book))
 
 
 def _place(ticket_id: str) -> int:
     return int(ticket_id.rsplit("-", 1)[1])
 
 
-def _first_waiting(stats: QueueStats, tickets: Tickets, queue: QueueConfig,
+def _first_waiting(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime,
                    order: Callable[[dict[str, list[float]]], list[tuple[float, str]]]) -> Ticket | None:
     """The first parked callback of the book in `order`; entries whose callback is closed, rejoined or
     already dialed leave the book."""
@@ -206,7 +222,7 @@ def _first_waiting(stats: QueueStats, tickets: Tickets, queue: QueueConfig,
         except TicketNotFoundError:
             stale.append(ticket_id)
             continue
-        if ticket.kind is not TicketKind.CALLBACK or ticket.status not in OPEN or ticket.attempts > 1:
+        if ticket.kind is not TicketKind.CALLBACK or ticket.status not in OPEN or binding(ticket, queue, now) is None:
             stale.append(ticket_id)
         elif ticket.status is TicketStatus.WAITING:
             found = ticket

@@ -91,6 +91,11 @@ class Ticket:
     leg_at: datetime | None = None
     joined: JoinedLine | None = None  # the line as it joined (None: count the line instead)
     bookings: int = 0  # callback workflows booked for it so far (the next one's execution is named by +1)
+    slot: str | None = None  # a callback at a chosen time: its slot's key (domain/slots.py)
+    wants_time: bool = False  # pressed for a callback at a chosen time while holding
+    first_dial_at: datetime | None = None  # when its first callback attempt was dialed
+    cancelled_by: str | None = None  # "caller": the caller cancelled their own callback
+    origin: str | None = None  # where the callback was asked for, when not a call: "web"
 
     @property
     def id(self) -> str:
@@ -241,4 +246,5 @@ class BookingRefused(str, Enum):
     BUDGET_SPENT = "budget_spent"  # the day's callback budget is spent (toll-fraud guard)
     NOT_DIALABLE = "not_dialable"  # withheld, premium, foreign...
     SHORT_ABANDON = "short_abandon"  # hung up too soon to be worth a recovery call
+    SLOT_FULL = "slot_full"  # the chosen time was taken meanwhile
     NOT_RECOVERED = "not_recovered"  # the queue does not recover lost calls automatically

@@ -92,7 +92,8 @@ class Operations:
         Safe to repeat: each fact is recorded once; the board holds the latest image."""
         queue = self.queues.get(new.queue_id)
         added: dict[str, float] = {}
-        for fact in reports.facts(old, new, queue.short_abandon_seconds):
+        tolerance = queue.scheduled_callbacks.tolerance_seconds if queue.scheduled_callbacks else 0
+        for fact in reports.facts(old, new, queue.short_abandon_seconds, tolerance):
             if self.oplog.record(fact.id, fact.queue_id, fact.bucket, fact.counts):
                 reports.add_counts(added, fact.counts)
         if new.status in OPEN_STATUSES:
@@ -199,7 +200,7 @@ class Operations:
         """No more callback attempts for this lost call. Its workflow is stopped; if it runs on, its
         next Park finds the ticket closed and ends. False if it was not a pending callback."""
         ticket = self._lost_ticket(ticket_id)
-        if not self.dialing.cancel_callback(ticket.id, self.clock.now()):
+        if not self.dialing.cancel_callback(ticket.id, self.clock.now(), slot=ticket.slot):
             return False
         if ticket.execution_id:
             try:

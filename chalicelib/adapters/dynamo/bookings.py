@@ -8,9 +8,9 @@ from pynamodb.transactions import TransactWrite
 
 from ...domain.errors import StoreUnavailableError, TicketNotFoundError
 from ...domain.model import Ticket, TicketKind, TicketStatus, split_ticket_id
-from ...ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, CallbackGuard
-from .items import call_done, count_allowance, may_convert, to_callback
-from .schema import MarkerItem, TicketItem, open_pk, queue_pk, ticket_sk
+from ...ports import BOOKING_MOVED, BOOKING_TAKEN, SLOT_FULL, Bookings, CallbackGuard, SlotClaim
+from .items import call_done, count_allowance, may_convert, take_slot, to_callback
+from .schema import MarkerItem, TicketItem, open_pk, queue_pk, slot_pk, ticket_sk
 from .table import CONDITION_FAILED, OnTable
 
 
@@ -83,10 +83,12 @@ class DynamoBookings(OnTable, Bookings):
 
     def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
                       holder: str | None, day: str, per_number: int, daily_budget: int,
-                      told: tuple[float, float] | None = None) -> int | str:
+                      told: tuple[float, float] | None = None, slot: SlotClaim | None = None) -> int | str:
         queue_id, num = split_ticket_id(ticket.id)
         promise = [] if told is None else [TicketItem.told_shape.set(round(told[0], 6)),
                                            TicketItem.told_scale.set(round(told[1], 6))]
+        if slot is not None:
+            promise.append(TicketItem.slot.set(slot.key))
         booking = ticket.bookings + 1
         same_booking = TicketItem.bookings == ticket.bookings
         if not ticket.bookings:
@@ -99,6 +101,8 @@ class DynamoBookings(OnTable, Bookings):
                       actions=[*to_callback(number, not_before), TicketItem.bookings.set(booking), *promise],
                       condition=may_convert(recovering) & same_booking)
             count_allowance(tx, number, day, per_number, daily_budget)
+            if slot is not None:
+                take_slot(tx, queue_id, slot)
             if holds:  # the caller's call ends with the booking (its status callback reads one item)
                 call_done(tx, str(ticket.call_id))
 
@@ -109,7 +113,15 @@ class DynamoBookings(OnTable, Bookings):
             codes = self.table.transact(write)
         if codes is None:
             return booking
-        for code, answer in zip(codes, (BOOKING_TAKEN, BOOKING_MOVED, "rate_limited", "budget_spent")):
+        answers = (BOOKING_TAKEN, BOOKING_MOVED, "rate_limited", "budget_spent") + ((SLOT_FULL,) if slot else ())
+        for code, answer in zip(codes, answers):
             if code == CONDITION_FAILED:
                 return answer
         raise StoreUnavailableError(f"booking {ticket.id} failed: {codes}")  # pragma: no cover
+
+    def slot_counts(self, queue_id: str, keys: list[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        found = self.table.batch_get([(slot_pk(queue_id, key), "SLOT") for key in keys])
+        prefix = len(slot_pk(queue_id, ""))
+        return {pk[prefix:]: int(raw.get("count", {}).get("N", 0)) for (pk, _), raw in found.items()}

@@ -9,7 +9,7 @@ from pynamodb.transactions import TransactWrite
 from ...domain.errors import StoreUnavailableError, TicketNotFoundError
 from ...domain.model import Ticket, TicketKind, TicketStatus, split_ticket_id
 from ...ports import Tickets
-from .items import enter_line, holding, leave_line, may_convert, to_callback
+from .items import enter_line, free_slot, holding, leave_line, may_convert, to_callback
 from .schema import CallItem, CounterItem, TICKET_TTL, TicketItem, queue_pk, ticket_item, ticket_sk
 from .table import OnTable
 
@@ -62,8 +62,9 @@ class DynamoTickets(OnTable, Tickets):
         if not self.table.update(ticket_id, [action], TicketItem.pk.exists()):
             raise TicketNotFoundError(ticket_id)
 
-    def mark_wants_callback(self, ticket_id: str) -> None:
-        if not self.table.update(ticket_id, [TicketItem.wants_callback.set(True)], TicketItem.pk.exists()):
+    def mark_wants_callback(self, ticket_id: str, choose: bool = False) -> None:
+        if not self.table.update(ticket_id, [TicketItem.wants_callback.set(True), TicketItem.wants_time.set(choose)],
+                                 TicketItem.pk.exists()):
             raise TicketNotFoundError(ticket_id)
 
     def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
@@ -91,18 +92,28 @@ class DynamoTickets(OnTable, Tickets):
         item.save(condition=TicketItem.pk.does_not_exist())
         return ticket
 
-    def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
+    def revert_to_live(self, ticket_id: str, waiting: bool = True, slot: str | None = None) -> None:
         queue_id, number = split_ticket_id(ticket_id)
         back = ([TicketItem.status.set(TicketStatus.WAITING.value), *enter_line(queue_id, number, live=True)]
                 if waiting
                 else [TicketItem.status.set(TicketStatus.ABANDONED.value)])
-        self.table.update(ticket_id, [
-            TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.callback_number.remove(),
-            TicketItem.not_before.remove(), *back,
-        ], (TicketItem.kind == TicketKind.CALLBACK.value) & TicketItem.execution_id.does_not_exist())
+        actions = [TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.callback_number.remove(),
+                   TicketItem.not_before.remove(), TicketItem.slot.remove(), *back]
+        condition = (TicketItem.kind == TicketKind.CALLBACK.value) & TicketItem.execution_id.does_not_exist()
+        if slot is None:
+            self.table.update(ticket_id, actions, condition)
+            return
 
-    def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
+        def write(tx: TransactWrite) -> None:
+            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=actions,
+                      condition=condition & (TicketItem.slot == slot))
+            free_slot(tx, queue_id, slot)
+
+        self.table.transact(write)
+
+    def rejoin(self, ticket_id: str, call_id: str, now: datetime, slot: str | None = None) -> bool:
         queue_id, number = split_ticket_id(ticket_id)
+        same_slot = TicketItem.slot.does_not_exist() if slot is None else TicketItem.slot == slot
 
         def write(tx: TransactWrite) -> None:
             tx.save(CallItem(f"CALL#{call_id}", "CALL", ticket_id=ticket_id, expires_at=now + TICKET_TTL),
@@ -110,10 +121,12 @@ class DynamoTickets(OnTable, Tickets):
             tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
                 TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.status.set(TicketStatus.WAITING.value),
                 TicketItem.call_id.set(call_id), *enter_line(queue_id, number, live=True),
-                TicketItem.task_token.remove(),
+                TicketItem.task_token.remove(), TicketItem.slot.remove(),
                 TicketItem.wants_callback.set(False), TicketItem.execution_id.remove(),
-            ], condition=(TicketItem.kind == TicketKind.CALLBACK.value)
+            ], condition=(TicketItem.kind == TicketKind.CALLBACK.value) & same_slot
                 & TicketItem.status.is_in(TicketStatus.SCHEDULED.value, TicketStatus.WAITING.value))
+            if slot is not None:  # back on the line now: the chosen time is given up
+                free_slot(tx, queue_id, slot)
 
         return self.table.transact(write) is None
 

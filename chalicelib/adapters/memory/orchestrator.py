@@ -35,7 +35,7 @@ class Execution:
 
 class MemoryOrchestrator(Orchestrator):
     """infra/callback.asl.json in virtual time: Schedule (Wait until not_before) -> Park (the ticket
-    WAITING with a task token, under the same condition; park_timeout_seconds -> GiveUp) -> Dial (a
+    WAITING with a task token, under the same condition: a callback ticket run by no other execution; park_timeout_seconds -> GiveUp) -> Dial (a
     message to the dial worker with a task token; dial_timeout_seconds -> NoOutcome: count the attempt
     and park again while attempts are left) -> Outcome (connected: Recovered; cancelled: Closed; a next
     slot: Reschedule -> Schedule; else GiveUp) ; GiveUp (LOST, unless served) -> Notify -> Lost.
@@ -118,7 +118,8 @@ class MemoryOrchestrator(Orchestrator):
         token = self._task(ex, float(ex.data["park_timeout_seconds"]), self._give_up)
         with self.table.lock:  # one conditional update, like the ASL's updateItem
             parked = self.table.change(
-                ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.status in _PARKABLE,
+                ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.status in _PARKABLE
+                and t.execution_id in (None, f"mem:{ex.name}"),
                 task_token=token, status=TicketStatus.WAITING, attempts=attempt, dial_id=None)
             if parked:
                 self.table.dial_tokens.pop(ticket_id, None)
