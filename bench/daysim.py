@@ -255,6 +255,10 @@ class Sim:
         self.by_sid[sid] = rec
         self.callers[c.number] = c
         script = self.w.flow.incoming(CallEvent(sid, CallStatus.RINGING, c.number, QUEUE_NUMBER))
+        pending = next((v.action for v in script.verbs if isinstance(v, Gather) and v.action.name == "pending"), None)
+        if pending is not None:  # a callback they asked for is pending: they hold on the line now, at its place
+            script = self.w.flow.pending_choice(dict(pending.params)["t"],
+                                                CallEvent(sid, CallStatus.IN_PROGRESS, digits="3"))
         ticket = self.stores.tickets.find_by_call(sid)
         assert ticket is not None
         tid = ticket.id
