@@ -1,63 +1,63 @@
-"""DynamoDB work per webhook as the line grows: is each webhook's cost flat in the queue's depth?
+"""What a call costs on AWS, counted: per webhook step as the line grows (issue 11), the whole bill of a
+call (issue 24: bench/costs.py), and a contact center's load on each AWS limit (bench/capacity.py).
 
-For each depth of waiting callers (10, 1,000, 10,000, 100,000; a queue that also has 10,000 lost
-calls), the real app (the Chalice test client, real Twilio signatures, the composition root over
-in-process moto) answers each step several times, and the meter (devstack/dynamo_meter.py, which
-wraps every botocore call) reports per step, side by side:
-  - DynamoDB calls by operation, items read, estimated read and write units (DynamoDB's sizing rules);
+Part 1, per step as the line grows. For each depth of waiting callers (10, 1,000, 10,000, 100,000; a
+queue that also has 10,000 lost calls), the real app (the Chalice test client, real Twilio signatures,
+the composition root over in-process moto) answers each step several times, and the meter
+(devstack/dynamo_meter.py, which wraps every botocore call and bills as DynamoDB does) reports per step,
+side by side:
+  - DynamoDB calls by operation, items read, read and write units;
   - in-process latency outside moto: the median over the timed runs of the step's wall time minus the
     time spent inside AWS calls (moto's own work is not Holdfast's);
 and, per depth, the read units per second on the hottest partition key when every waiting caller's
 wait URL polls once a minute (the wait-poll step's per-key reads x depth / 60).
-Targets (issue 11): items read and calls per webhook flat from the smallest depth to the largest
-(ratio <= 1.2), and the hottest key below 1,000 RCU/s at 10,000 waiting.
+Targets: items read and calls per webhook flat from the smallest depth to the largest (ratio <= 1.2),
+DynamoDB calls per webhook within issue 11's numbers (`CALL_TARGETS`), and the hottest key below
+1,000 read units/s at 100,000 waiting (issue 24; computed from the deepest line measured past
+`SHORT_LINE` when 100,000 itself is not: a poll's reads are flat there).
 
 The line and the lost calls are written straight into the table as the store holds them once the
-table's stream has applied them (`seed_line`, `seed_lost`: the one place that knows the store's item
-layout, snapshot included); everything measured goes through the app. Before every measured run the
-table's stream is drained into its real consumer (`workers.on_table_change`), outside the meter, so the
-per-queue snapshot is what production reads. Also checked: DynamoDB calls per webhook against issue 11's
-numbers (`CALL_TARGETS`).
+table's stream has applied them (bench/onmoto.py: `seed_line`, `seed_lost`, the one place that knows
+the store's item layout, snapshot included); everything measured goes through the app. Before every
+measured run the table's stream is drained into its real consumer (`workers.on_table_change`), outside
+the meter, so the per-queue snapshot is what production reads.
+
+Part 2 (bench/costs.py): each call outcome of the issue's mix driven through the app with the workflow
+running, every step's whole cost, the cost per 1,000 calls at stated prices, and their targets.
+Part 3 (bench/capacity.py): the load on each limit at 10,000 agents, and which binds first.
 
 Usage: python bench/webhooks.py [--depths 10,1000,10000,100000] [--lost 10000] [--reps 20]
-                                [--budget 40]   (seconds of timed runs per step and depth, at most)
+                                [--budget 15] [--no-costs] [--no-capacity]
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.onmoto import (AGENT, QUEUE, START, AppOnMoto, lean_transactions, queues_file,  # noqa: E402,F401
+                          seed_line, seed_lost)
 
 DEPTHS = (10, 1_000, 10_000, 100_000)
 LOST = 10_000
 REPS = 20
 POLL_SECONDS = 60  # every waiting caller's wait URL, once a minute
-QUEUE = "bench"
-QUEUE_NUMBER = "+18005550100"
-START = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
-AUTH_TOKEN = "bench-auth-token-0123456789abcdef0123"
-ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123"
-AGENT_TOKEN = "bench-agent-token-0123456789abcdef0123"
-PUBLIC_URL = "https://bench.example.com/api"
-AGENT = "ann"
 FLAT_RATIO = 1.2
-HOT_KEY_TARGET = 1_000.0  # RCU/s on one partition key, at 10,000 waiting
-HOT_KEY_DEPTH = 10_000
+HOT_KEY_TARGET = 1_000.0  # read units/s on one partition key (issue 24)
+HOT_KEY_DEPTH = 100_000
 STEPS = ("incoming, short wait", "incoming, long wait", "wait poll", "confirm press-1 (book)",
          "agent available -> claim head", "bridge answered (served)", "status callback after caller left",
          "GET admin lost calls")
@@ -65,263 +65,27 @@ STEPS = ("incoming, short wait", "incoming, long wait", "wait poll", "confirm pr
 CALL_TARGETS = {STEPS[0]: 3, STEPS[1]: 3, STEPS[2]: 2, STEPS[3]: 5, STEPS[4]: 4, STEPS[6]: 1}
 
 
-# --- seeding: the ONE place that writes the store's items directly ------------------------------------
-# What the store holds once the table's stream has applied those callers: the ticket items (with the line
-# they joined, the `line` and `live` index keys), their `CALL#` pointers, the lost-call markers and the
-# queue's `SNAPSHOT` counters, built from the store's own model classes and key helpers and written in
-# batches of 25 (BatchWriteItem) with moto's stream detached (`unstreamed`): the consumer must not count
-# them twice. `by_consumer` writes the same callers the way production does instead (stream attached, the
-# records drained into the real consumer): the bench test checks that both leave the same table.
-
-@contextmanager
-def unstreamed(table_name: str) -> Iterator[None]:
-    """moto records no stream record for this table while inside (nor keeps 100,000 of them in memory)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
-
-    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ.get("AWS_DEFAULT_REGION", "us-east-1")].get_table(
-        table_name)
-    shard, table.stream_shard = table.stream_shard, None
-    try:
-        yield
-    finally:
-        table.stream_shard = shard
-
-
-def _numbers(queue_id: str, count: int) -> range:
-    """The next `count` ticket numbers of the queue; its counter moves past them."""
-    from chalicelib.adapters.dynamo import CounterItem, queue_pk
-
-    counter = CounterItem(queue_pk(queue_id), "COUNTER")
-    counter.update(actions=[CounterItem.next_number.add(count)])
-    return range(int(counter.next_number) - count + 1, int(counter.next_number) + 1)
-
-
-def _joining(stores: Any, queue_id: str, numbers: range, at: datetime, area: str) -> list[Any]:
-    """LIVE WAITING tickets joining the end of the line a second apart from `at`, each remembering the
-    line as it joined (the snapshot as the stream left it, plus those seeded before it)."""
-    from chalicelib.domain.model import JoinedLine, Ticket, TicketKind, TicketStatus
-
-    before = stores.line.snapshot(queue_id)
-    return [Ticket(queue_id, number, TicketKind.LIVE, TicketStatus.WAITING, at + timedelta(seconds=i),
-                   call_id=f"CA{uuid.uuid4().hex}", caller=f"+1{area}{number % 10_000_000:07d}",
-                   joined=JoinedLine(before.ahead_for(0) + i, before.departed, before.returned))
-            for i, number in enumerate(numbers)]
-
-
-def _write(tickets: list[Any], done: bool = False, calls: bool = True) -> None:
-    """The tickets' items and (`calls`) their `CALL#` pointers (`done`: the ticket no longer holds its call)."""
-    from chalicelib.adapters.dynamo import TICKET_TTL, CallItem, TicketItem, ticket_item
-
-    with TicketItem.batch_write() as batch:
-        for ticket in tickets:
-            batch.save(ticket_item(ticket) if not ticket.lost_at else _lost_item(ticket))
-    with CallItem.batch_write() as batch:
-        for ticket in tickets if calls else ():
-            batch.save(CallItem(f"CALL#{ticket.call_id}", "CALL", ticket_id=ticket.id, done=done or None,
-                                expires_at=ticket.created_at + TICKET_TTL))
-
-
-def _lost_item(ticket: Any) -> Any:
-    """A caller who hung up, on the queue's lost-call list (as `DynamoLostCalls.mark_lost` keys it)."""
-    from chalicelib.adapters.dynamo import ticket_item
-
-    item = ticket_item(ticket)
-    item.lost_cause, item.lost_at, item.ended_at, item.wait_seconds = (ticket.lost_cause, ticket.lost_at,
-                                                                       ticket.ended_at, ticket.wait_seconds)
-    item.lost_pk = f"LOST#{ticket.queue_id}"
-    item.lost_sk = f"{ticket.lost_at.strftime('%Y-%m-%dT%H:%M:%S')}#{ticket.number:012d}"
-    return item
-
-
-def seed_line(stores: Any, stream: Any, queue_id: str, count: int, at: datetime, by_consumer: bool = False) -> list[str]:
-    """`count` LIVE WAITING callers joining the end of the queue's line, a second apart from `at`, as the
-    store holds them once the stream has applied them (`stream` is drained first: the snapshot they join
-    by is the table's). Their ticket ids, in line order."""
-    from chalicelib.adapters.dynamo import TicketItem
-
-    stream.drain()
-    tickets = _joining(stores, queue_id, _numbers(queue_id, count), at, "212")
-    if by_consumer:
-        _write(tickets)
-        stream.drain()
-    elif tickets:
-        with unstreamed(TicketItem.Meta.table_name):
-            _write(tickets)
-            head = TicketItem.created_at.serialize(tickets[0].created_at)  # if the line had no live head
-            stores.stream._add_to_snapshot(queue_id, {"w:0": count}, None, head)
-    return [t.id for t in tickets]
-
-
-def seed_lost(stores: Any, stream: Any, queue_id: str, count: int, at: datetime, by_consumer: bool = False) -> None:
-    """`count` unrecovered lost calls in the queue (callers who waited two minutes and hung up, a second
-    apart from `at`): departed from the line, on the lost-call list, a `LOSTBY#` marker per number."""
-    from chalicelib.adapters.dynamo import TICKET_TTL, MarkerItem, TicketItem, lost_marker_sk
-    from chalicelib.domain.model import TicketStatus
-
-    stream.drain()
-    waiting = _joining(stores, queue_id, _numbers(queue_id, count), at - timedelta(minutes=2), "646")
-    lost = [t.evolve(status=TicketStatus.ABANDONED, ended_at=t.created_at + timedelta(minutes=2), wait_seconds=120.0,
-                     lost_cause="abandoned", lost_at=t.created_at + timedelta(minutes=2)) for t in waiting]
-    if by_consumer:  # as it happened: they joined, then hung up
-        _write(waiting)
-        stream.drain()
-        _write(lost, calls=False)
-        stream.drain()
-        return
-    with unstreamed(TicketItem.Meta.table_name):
-        _write(lost, done=True)
-        with MarkerItem.batch_write() as batch:
-            for ticket in lost:
-                batch.save(MarkerItem(f"LOSTBY#{queue_id}#{ticket.caller}", lost_marker_sk(ticket.number),
-                                      expires_at=ticket.created_at + TICKET_TTL))
-        if lost:
-            stores.stream._add_to_snapshot(queue_id, {"departed": count}, None)
-
-
 # --- the app on moto ------------------------------------------------------------------------------
 
-def queues_file(directory: str, offer_after: int) -> str:
-    """The bench's queue: one agent's staffing assumed; `offer_after` decides short or long wait."""
-    path = Path(directory) / f"queues-{offer_after}.json"
-    path.write_text(json.dumps({"default": QUEUE, "queues": [{
-        "id": QUEUE, "name": "Bench", "numbers": [QUEUE_NUMBER], "offer_callback_after_seconds": offer_after,
-        "assumed_agents": 1, "average_handle_seconds": 240, "average_patience_seconds": 600,
-        "max_callbacks_per_number_per_day": 100}]}))
-    return str(path)
-
-
-@contextmanager
-def environment(values: dict[str, str | None]) -> Iterator[None]:
-    """These environment variables (None: unset) while inside; as they were afterwards."""
-    saved = {key: os.environ.get(key) for key in values}
-
-    def apply(pairs: dict[str, str | None]) -> None:
-        for key, value in pairs.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-    apply(values)
-    try:
-        yield
-    finally:
-        apply(saved)
-
-
-@contextmanager
-def lean_transactions() -> Iterator[None]:
-    """moto backs up every table a transaction writes by deep-copying the whole table (seconds per
-    transaction at 100,000 items: it would swamp the wall time and make deep lines unmeasurable). Here a
-    transaction backs up only the items it names and puts them back if it is cancelled: the same outcome."""
-    import copy
-
-    from moto.dynamodb import models
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    original = models.DynamoDBBackend.transact_write_items
-
-    class NoTableCopy:  # what moto's module calls `copy` while a transaction runs
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            return value if isinstance(value, models.Table) else copy.deepcopy(value, memo)
-
-    def transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        backups = []
-        for entry in transact_items:
-            op = next(iter(entry.values()))
-            table = self.tables.get(op.get("TableName"))
-            if table is None:
-                continue
-            key = op.get("Key") or {k: op["Item"][k] for k in (table.hash_key_attr, table.range_key_attr) if k}
-            h, r = DynamoType(key[table.hash_key_attr]), DynamoType(key[table.range_key_attr])
-            backups.append((table, h, r, copy.deepcopy(table.items.get(h, {}).get(r))))
-        models.copy = NoTableCopy  # type: ignore[attr-defined]
-        try:
-            original(self, transact_items)
-        except Exception:
-            for table, h, r, before in reversed(backups):
-                if before is None:
-                    table.items.get(h, {}).pop(r, None)
-                else:
-                    table.items[h][r] = before
-            raise
-        finally:
-            models.copy = copy  # type: ignore[attr-defined]
-
-    models.DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        models.DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
-
-
-class World:
+class World(AppOnMoto):
     """One moto account with Holdfast's resources; two compositions of the app over it that differ only
     in the queue's callback threshold (every caller has a short wait / every caller is offered one)."""
 
     def __init__(self, stack: ExitStack) -> None:
-        stack.enter_context(environment({
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "HOLDFAST_ADMIN_TOKEN": ADMIN_TOKEN, "HOLDFAST_AGENT_TOKEN": AGENT_TOKEN,
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": None, "AWS_PROFILE": None, "AWS_SESSION_TOKEN": None, "AWS_SECURITY_TOKEN": None}))
-        from chalice.test import Client
-        from moto import mock_aws
-
-        from app import app
+        super().__init__(stack)  # workflows are started, not run: only the webhook's own work counts
         from chalicelib import bootstrap
         from chalicelib.adapters.memory import FakeDialer, FixedClock
-        from chalicelib.settings import Settings
-        from devstack.resources import create_resources
 
-        stack.enter_context(mock_aws())  # workflows are started, not run: only the webhook's own work counts
-        stack.enter_context(lean_transactions())
-        aws = create_resources(prefix=f"bench-{uuid.uuid4().hex[:8]}")
-        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="holdfast-bench-"))
-        settings = Settings(table_name=aws.table_name, state_machine_arn=aws.state_machine_arn,
-                            dial_queue_url=aws.dial_queue_url, notify_queue_url=aws.notify_queue_url,
-                            public_base_url=PUBLIC_URL, twilio_auth_token=AUTH_TOKEN, admin_token=ADMIN_TOKEN,
-                            agent_token=AGENT_TOKEN, metrics_enabled=False)
         self.clock = FixedClock(START)
-        self.short = bootstrap.build_aws(replace(settings, queues_file=queues_file(workdir, 10 ** 9)), clock=self.clock,
-                                     dialer=FakeDialer())
-        self.long = bootstrap.build_aws(replace(settings, queues_file=queues_file(workdir, 0)), clock=self.clock,
-                                    dialer=FakeDialer())
+        self.short = bootstrap.build_aws(replace(self.settings, queues_file=queues_file(self.workdir, 10 ** 9)),
+                                         clock=self.clock, dialer=FakeDialer())
+        self.long = bootstrap.build_aws(replace(self.settings, queues_file=queues_file(self.workdir, 0)),
+                                        clock=self.clock, dialer=FakeDialer())
         self.stores = self.short.stores
         self.current = self.short
-        stack.callback(setattr, bootstrap, "container", bootstrap.container)
-        bootstrap.container = lambda: self.current  # type: ignore[assignment]  # the app's routes use this one
-        self.client = stack.enter_context(Client(app, stage_name="local"))
         from tests.helpers import Stream
 
-        self.stream = Stream(aws.table_name)  # drained into the real consumer before every measured run
-
-    def post(self, step: str, params: dict[str, str], query: dict[str, str] | None = None) -> Any:
-        from urllib.parse import urlencode
-
-        from tests.helpers import signed
-
-        path = f"/voice/twilio/{step}" + (f"?{urlencode(query)}" if query else "")
-        body, headers = signed(AUTH_TOKEN, PUBLIC_URL + path, params)
-        reply = self.client.http.post(path, headers=headers, body=body)
-        if reply.status_code != 200:
-            raise RuntimeError(f"{step}: HTTP {reply.status_code} {reply.body[:200]!r}")
-        return reply
-
-    def agent_status(self, status: str) -> Any:
-        reply = self.client.http.post(f"/agents/{AGENT}/status", body=json.dumps({"status": status}), headers={
-            "Authorization": f"Bearer {AGENT_TOKEN}", "Content-Type": "application/json"})
-        if reply.status_code != 200:
-            raise RuntimeError(f"agent status: HTTP {reply.status_code} {reply.body[:200]!r}")
-        return reply
-
-    def lost_calls(self) -> Any:
-        reply = self.client.http.get(f"/admin/lost-calls?queue={QUEUE}",
-                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-        if reply.status_code != 200:
-            raise RuntimeError(f"lost calls: HTTP {reply.status_code} {reply.body[:200]!r}")
-        return reply
+        self.stream = Stream(self.aws.table_name)  # drained into the real consumer before every measured run
 
 
 # --- measuring ---------------------------------------------------------------------------------------
@@ -489,6 +253,7 @@ def measure(depth: int, lost: int = LOST, reps: int = REPS, budget: float | None
             tick()
             w.short.dispatcher.agent_event(AGENT, AgentStatus.AVAILABLE)
             gone[0] += 1
+            w.clock.advance(60)  # they talk a minute (the dial pace's next slot has come by the bridge's end)
             return stores.agents.get_agent(AGENT).ticket_id or ""
 
         def answered(ticket_id: str) -> None:  # served: the agent is freed and takes the next head
@@ -559,16 +324,30 @@ def report(results: list[Depth], skipped: list[str] | None = None, out: Callable
         ok = worst <= most
         met &= ok
         out(f"  {name:<36} {worst} calls (target <= {most}){'':<13} {'MET' if ok else 'NOT MET'}")
-    hot = next((r for r in results if r.depth == HOT_KEY_DEPTH), None)
+    hot = hot_key_at(results, HOT_KEY_DEPTH)
     if hot is not None:
-        ok = hot.hottest_rcu_per_second < HOT_KEY_TARGET
+        rcu, key, measured = hot
+        ok = rcu < HOT_KEY_TARGET
         met &= ok
-        out(f"  hottest key at {HOT_KEY_DEPTH:,} waiting: {hot.hottest_rcu_per_second:,.0f} RCU/s "
-            f"(target < {HOT_KEY_TARGET:,.0f}) {'MET' if ok else 'NOT MET'}")
+        how = "measured" if measured == HOT_KEY_DEPTH else f"its poll measured at {measured:,} waiting"
+        out(f"  hottest key at {HOT_KEY_DEPTH:,} waiting, each polling every {POLL_SECONDS} s: {rcu:,.0f} "
+            f"read units/s on {key} ({how}; target < {HOT_KEY_TARGET:,.0f}) {'MET' if ok else 'NOT MET'}")
     for line in skipped or ():
         met = False
         out(f"  {line}: NOT MET (not measured)")
     return met
+
+
+def hot_key_at(results: list[Depth], depth: int) -> tuple[float, str, int] | None:
+    """The hottest key's read units/s with `depth` callers polling: measured there, or from the poll at
+    the deepest line measured past SHORT_LINE (a poll reads the same past it). (units/s, key, depth used)."""
+    from chalicelib.domain.line import SHORT_LINE
+
+    deep = [r for r in results if r.depth == depth] or [r for r in results if r.depth > SHORT_LINE]
+    if not deep:
+        return None
+    r = deep[-1]
+    return r.hottest_rcu_per_second * depth / r.depth, r.hottest_key, r.depth
 
 
 def estimated_seconds(done: list[Depth], depth: int) -> float:
@@ -588,33 +367,63 @@ def estimated_seconds(done: list[Depth], depth: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--depths", default=",".join(str(d) for d in DEPTHS))
+    parser.add_argument("--depths", default=",".join(str(d) for d in DEPTHS),
+                        help="waiting callers per depth measured ('' for none)")
     parser.add_argument("--lost", type=int, default=LOST)
     parser.add_argument("--reps", type=int, default=REPS)
     parser.add_argument("--budget", type=float, default=15.0,
                         help="seconds of timed runs per step and depth, at most (then fewer runs)")
     parser.add_argument("--max-run", type=float, default=180.0,
                         help="skip a depth where one run of a step is expected to take longer in moto")
+    parser.add_argument("--no-costs", action="store_true", help="leave out the whole cost of a call (part 2)")
+    parser.add_argument("--no-capacity", action="store_true", help="leave out the capacity table (part 3)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     os.environ.setdefault("LOG_LEVEL", "ERROR")
+    printed: list[str] = []
+
+    def out(line: str) -> None:
+        printed.append(line)
+        print(line, flush=True)
+
+    def progress(line: str) -> None:
+        print(f"[{time.monotonic() - began:6.0f} s] {line}", flush=True)
+
     results: list[Depth] = []
     skipped: list[str] = []
     began = time.monotonic()
-    for depth in [int(d) for d in args.depths.split(",")]:
+    for depth in [int(d) for d in args.depths.split(",") if d.strip()]:
         guess = estimated_seconds(results, depth)
         if guess > args.max_run:
             skipped.append(f"{depth:,} waiting: not measured; one run of its slowest step would take about "
                            f"{guess / 60:,.0f} min in moto (above --max-run {args.max_run:.0f} s)")
-            print(f"[{time.monotonic() - began:6.0f} s] {skipped[-1]}", flush=True)
+            progress(skipped[-1])
             continue
         t0 = time.monotonic()
-        results.append(measure(depth, args.lost, args.reps, args.budget,
-                               progress=lambda s: print(f"[{time.monotonic() - began:6.0f} s] {s}", flush=True)))
-        print(f"[{time.monotonic() - began:6.0f} s] depth {depth:,} done in {time.monotonic() - t0:.0f} s", flush=True)
-    report(results, skipped)
-    print(f"\n(in-process moto; {args.lost:,} lost calls in the queue; latency is the median over the runs "
-          f"shown, wall time minus time inside AWS calls; total {time.monotonic() - began:.0f} s)")
+        results.append(measure(depth, args.lost, args.reps, args.budget, progress=progress))
+        progress(f"depth {depth:,} done in {time.monotonic() - t0:.0f} s")
+    if results:
+        out("Part 1: DynamoDB work per webhook step as the line grows")
+        report(results, skipped, out)
+        out(f"(in-process moto; {args.lost:,} lost calls in the queue; latency is the median over the runs "
+            f"shown, wall time minus time inside AWS calls)")
+    if not args.no_costs:
+        from bench import capacity, costs
+
+        measured = costs.measure(progress=progress)
+        out("")
+        out("Part 2: the whole AWS bill of a call (bench/costs.py)")
+        costs.report(measured, out)
+        if not args.no_capacity:
+            out("")
+            out("Part 3: capacity (bench/capacity.py)")
+            capacity.report(measured, out=out)
+    missed = [line.strip() for line in printed if line.endswith("NOT MET") or line.endswith("(not measured)")]
+    out("")
+    out(f"Summary: {len(missed)} target(s) NOT MET" + (":" if missed else "."))
+    for line in missed:
+        out(f"  {line}")
+    print(f"(total {time.monotonic() - began:.0f} s)")
     return 0
 
 

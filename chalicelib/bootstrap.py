@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 import boto3
 from botocore.config import Config
 
-from .adapters.dynamo import DynamoStores, dynamo_stores, ticket_keys
-from .adapters.sqs_bus import SqsEventBus
+from .adapters.dynamo import DynamoPace, DynamoStores, dynamo_stores, ticket_keys
+from .adapters.sqs_bus import SqsAlarm, SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
 from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, TelegramNotifier
@@ -34,6 +34,7 @@ from .edges.agents_api import AgentsApi
 from .domain.callbacks import Callbacks, DialRequest
 from .domain.callflow import CallFlow
 from .domain.dispatch import Dispatcher
+from .domain.pacing import Pacer
 from .domain.notifications import Notifications
 from .domain.model import AgentEvent, CallEvent, Ticket
 from .domain.errors import ConfigError
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_DAILY_BUDGET = 100_000  # the memory world's callback budget (a simulated day never runs short)
+MEMORY_DIAL_RATE = 1.0  # the memory world's outbound pace, calls a second (HOLDFAST_DIAL_CALLS_PER_SECOND's default)
 
 
 @dataclass
@@ -176,10 +178,11 @@ def resolve(settings: Settings, session: boto3.session.Session | None = None) ->
 
 
 def use_cases(stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock, queues: QueueDirectory,
-              bus: EventBus, daily_callback_budget: int) -> tuple[CallFlow, Dispatcher, Callbacks]:
-    """The use cases over a world's adapters: the same wiring in AWS and in memory."""
+              bus: EventBus, daily_callback_budget: int, pacer: Pacer) -> tuple[CallFlow, Dispatcher, Callbacks]:
+    """The use cases over a world's adapters: the same wiring in AWS and in memory. Every dial goes
+    through `pacer`, the dialing account's outbound pace."""
     flow = CallFlow(stores, orchestrator, clock, queues, bus, daily_callback_budget)
-    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues)
+    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues, pacer)
     callbacks = Callbacks(stores, orchestrator, dialer, clock, queues, dispatcher)
     return flow, dispatcher, callbacks
 
@@ -204,8 +207,10 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
         raise ConfigError("; ".join(problems))
     sqs = client(session, "sqs", settings)
     bus = SqsEventBus(sqs, settings.notify_queue_url)
+    pacer = Pacer(DynamoPace(settings.table_name, stores.table.client), SqsAlarm(sqs, settings.dial_queue_url, clock.now),
+                  clock, settings.dialing_provider, settings.dial_calls_per_second)
     flow, dispatcher, callbacks = use_cases(stores, orchestrator, dialer, clock, queues, bus,
-                                            settings.daily_callback_budget)
+                                            settings.daily_callback_budget, pacer)
     known = providers(settings, clock)
     for gap in unspoken(queues, known):
         log.warning("no voice: %s", gap)
@@ -219,7 +224,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
                       AdminApi(stores.lost, stores.bookings, queues, clock, settings.admin_token), notifications)
     operations_log = DynamoOperationsLog(settings.table_name, settings.region, settings.aws_endpoint_url,
                                          client=client(session, "dynamodb", settings))
-    built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow)
+    built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow, pacer, bus)  # bus: alerts
     built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
     return built
 
@@ -237,18 +242,24 @@ class MemoryWorld:
 
 
 def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None = None,
-                 daily_callback_budget: int = DEFAULT_DAILY_BUDGET, sweep_seconds: float = 60.0) -> MemoryWorld:
+                 daily_callback_budget: int = DEFAULT_DAILY_BUDGET, sweep_seconds: float = 60.0,
+                 dial_calls_per_second: float = MEMORY_DIAL_RATE) -> MemoryWorld:
     """Holdfast on the in-memory adapters, in virtual time: the same use cases the Lambda functions run,
     the workflow as MemoryOrchestrator, and the event sources AWS provides (the table's stream, the dial
     queue, the one-minute dispatch sweep) as scheduled work."""
-    from .adapters.memory import FakeBus, FakeDialer, MemoryOrchestrator, VirtualClock, memory_stores
+    from .adapters.memory import FakeBus, FakeDialer, MemoryAlarm, MemoryOrchestrator, MemoryPace, VirtualClock, \
+        memory_stores
 
     clock = VirtualClock(start)
     stores = memory_stores()  # every role over one in-memory table
     bus = FakeBus()
     orchestrator = MemoryOrchestrator(stores.table, clock, bus)
     dialer = dialer or FakeDialer()
-    flow, dispatcher, callbacks = use_cases(stores, orchestrator, dialer, clock, queues, bus, daily_callback_budget)
+    alarm = MemoryAlarm(clock.at)  # the dial worker's pace message: a drain at the next slot
+    pacer = Pacer(MemoryPace(), alarm, clock, "memory", dial_calls_per_second)
+    flow, dispatcher, callbacks = use_cases(stores, orchestrator, dialer, clock, queues, bus, daily_callback_budget,
+                                            pacer)
+    alarm.drain = lambda account: dispatcher.pace()
 
     def stream(new: Ticket, old: Ticket | None) -> None:  # workers.on_table_change, delivered after the write
         change = (new.queue_id, new.id, new.status, old.status if old else None, new.agent_id)

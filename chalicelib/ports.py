@@ -46,7 +46,7 @@ MAX_PAGE = 500
 
 @dataclass(frozen=True)
 class Staffing:
-    staffed: int  # agents signed in (available or busy)
+    staffed: int  # agents serving the line (available or busy; not away, wrap-up or offline)
     idle: int  # agents available right now
 
 
@@ -84,8 +84,8 @@ class QueueSnapshot:
 
     @property
     def staffing(self) -> Staffing:
-        signed_in = [a for a in self.agents if a.status is not AgentStatus.OFFLINE]
-        return Staffing(len(signed_in), sum(a.status is AgentStatus.AVAILABLE for a in signed_in))
+        serving = [a for a in self.agents if a.status.serving]  # away and wrap-up serve nobody
+        return Staffing(len(serving), sum(a.status is AgentStatus.AVAILABLE for a in serving))
 
     @property
     def busy(self) -> list[Agent]:
@@ -289,6 +289,10 @@ class Bookings(ABC):
     @abstractmethod
     def is_opted_out(self, number: str) -> bool: ...
 
+    def opted_out(self, numbers: set[str]) -> set[str]:
+        """Which of these numbers opted out (a page of the work list at once)."""
+        return {n for n in numbers if self.is_opted_out(n)}
+
     @abstractmethod
     def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
         """Count one callback against the number's and the day's allowance, atomically.
@@ -304,8 +308,9 @@ class Agents(ABC):
     @abstractmethod
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None,
-                            until: datetime | None = None, read_along: tuple[str, ...] = ()) -> Agent | None:
-        """Apply an agent's status event. None when it is a duplicate (same event id) or stale
+                            until: datetime | None = None, read_along: tuple[str, ...] = (),
+                            reason: str | None = None) -> Agent | None:
+        """Apply an agent's status event (`reason`: why away; kept with the status, cleared by any other). None when it is a duplicate (same event id) or stale
         (older than the agent's last change, e.g. a late 'available' after a reservation).
         `until`, an announced sign-off, replaces the agent's; None keeps it; 'offline' clears it.
         `read_along`: queues whose statistics the caller reads next (an 'available' agent is offered
@@ -314,6 +319,10 @@ class Agents(ABC):
     @abstractmethod
     def get_agent(self, agent_id: str) -> Agent:
         """Raise UnknownAgentError if absent."""
+
+    @abstractmethod
+    def team(self, queue_id: str) -> list[Agent]:
+        """Every agent of the queue, whatever their status (offline ones too): the console lists them."""
 
     @abstractmethod
     def idle_agents(self, queue_id: str) -> list[Agent]: ...
@@ -430,6 +439,55 @@ class Orchestrator(ABC):
         """Answer a waiting task (resume a parked callback, report a dial outcome).
 
         Raise StaleTokenError if the task is gone: timed out, finished, or answered before."""
+
+
+@dataclass(frozen=True, order=True)
+class PendingDial:
+    """A dial waiting for the provider account's pace, in the order it is owed (`order`): a callback
+    (`ref`: its attempt's dial id) or the agent leg of a holding caller (`ref`: the agent)."""
+    order: str
+    kind: str
+    ticket_id: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    granted: bool
+    next_at: datetime  # when the account's next slot comes (refused), or now (granted)
+
+
+class OutboundPace(ABC):
+    """One provider account's outbound pace: its next slot (no dial sooner than an interval after the
+    one before) and the backlog of dials waiting, in order. Every change is conditional: concurrent
+    workers share one pace."""
+
+    @abstractmethod
+    def take(self, account: str, interval: float, now: datetime, when_idle: bool = False) -> Grant:
+        """The slot, if it has come at `now` (the next then comes `interval` seconds later);
+        `when_idle`: only while no dial waits in the backlog (nothing jumps the line)."""
+
+    @abstractmethod
+    def wait(self, account: str, dial: PendingDial) -> bool:
+        """Into the backlog; False if it waited before (a dial waits once)."""
+
+    @abstractmethod
+    def first(self, account: str, limit: int) -> list[PendingDial]:
+        """The dials owed first, in order."""
+
+    @abstractmethod
+    def claim(self, account: str, dial: PendingDial) -> bool:
+        """Out of the backlog: True to exactly one caller (that one dials it)."""
+
+    @abstractmethod
+    def backlog(self, account: str) -> int: ...
+
+
+class Alarm(ABC):
+    """Wakes the dial worker for an account's backlog when its bucket will hold a token again."""
+
+    @abstractmethod
+    def wake(self, account: str, at: datetime) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -577,17 +635,33 @@ class BoardEntry:
     leg_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class AlertState:
+    """A queue's measure past its alert threshold: since when, and when its notification went."""
+
+    measure: str
+    since: datetime
+    notified_at: datetime | None = None
+
+
 class OperationsLog(ABC):
     """What the console reads without scanning tickets: half-hour report rows per queue, kept as
-    ticket transitions happen (each increment recorded once), and the board of open tickets."""
+    ticket transitions happen (each increment recorded once), the same counts per arrival minute for
+    the last day (rolling service levels), the board of open tickets, and thresholds crossed."""
 
     @abstractmethod
-    def record(self, fact_id: str, queue_id: str, bucket: str, counts: Mapping[str, float]) -> bool:
-        """Add counts to the queue's half-hour row unless fact_id was recorded before. True if added."""
+    def record(self, fact_id: str, queue_id: str, bucket: str, counts: Mapping[str, float],
+               minute: str = "") -> bool:
+        """Add counts to the queue's half-hour row (and to its recent `minute` row, when given) unless
+        fact_id was recorded before. True if added."""
 
     @abstractmethod
     def rows(self, queue_id: str, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
         """Half-hour rows (bucket -> counters) whose bucket starts in [start, end)."""
+
+    @abstractmethod
+    def recent(self, queue_id: str, start: datetime, end: datetime) -> dict[str, dict[str, float]]:
+        """Minute rows (minute -> counters) whose minute starts in [start, end); kept about two days."""
 
     @abstractmethod
     def board_put(self, entry: BoardEntry) -> None: ...
@@ -597,3 +671,19 @@ class OperationsLog(ABC):
 
     @abstractmethod
     def board(self, queue_id: str) -> list[BoardEntry]: ...
+
+    @abstractmethod
+    def alerts(self, queue_id: str) -> dict[str, AlertState]:
+        """The queue's measures past their alert thresholds now."""
+
+    @abstractmethod
+    def alert_begin(self, queue_id: str, measure: str, since: datetime) -> bool:
+        """Note a crossing that began at `since`, unless one is noted already. True if noted."""
+
+    @abstractmethod
+    def alert_notified(self, queue_id: str, measure: str, since: datetime, at: datetime) -> bool:
+        """Mark the crossing that began at `since` notified; True for exactly one caller per crossing."""
+
+    @abstractmethod
+    def alert_end(self, queue_id: str, measure: str) -> None:
+        """The measure is back inside its threshold: the next crossing is a new one."""

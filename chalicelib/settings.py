@@ -86,6 +86,9 @@ class Settings:
     # The providers whose webhooks are served (/voice/{provider}/...), and the one that places calls.
     providers: tuple[str, ...] = ("twilio",)
     dialing_provider: str = "twilio"
+    # The dialing provider account's outbound pace: calls it may start per second (Twilio's default is
+    # 1; raised on request). Every dial Holdfast starts goes through it (domain/pacing.py).
+    dial_calls_per_second: float = 1.0
     # Telnyx TeXML: the account's Ed25519 public key (base64) checks webhooks; the API key places calls.
     telnyx_public_key: str = ""
     telnyx_api_key: str = ""
@@ -129,6 +132,7 @@ class Settings:
             clock_offset_seconds=float(env.get("HOLDFAST_CLOCK_OFFSET_SECONDS", "0") or 0),
             providers=tuple(p.strip() for p in env.get("HOLDFAST_PROVIDERS", "twilio").split(",") if p.strip()),
             dialing_provider=env.get("HOLDFAST_DIALING_PROVIDER", "twilio"),
+            dial_calls_per_second=float(env.get("HOLDFAST_DIAL_CALLS_PER_SECOND", "1") or 1),
             telnyx_public_key=env.get("TELNYX_PUBLIC_KEY", ""),
             telnyx_api_key=env.get("TELNYX_API_KEY", ""),
             telnyx_account_sid=env.get("TELNYX_ACCOUNT_SID", ""),

@@ -1,15 +1,75 @@
 """What AWS's event source mappings do for the Lambda functions, done locally by polling:
-the dial queue feeds `workers.on_dial_message`, the table's stream feeds `workers.on_table_change`."""
+the dial queue feeds `workers.on_dial_message`, the table's stream feeds `workers.on_table_change`,
+through the same event filter the stack declares for that mapping (infra/app.yaml: `deployed_filters`)."""
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from typing import Any, Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 import boto3
+import yaml
 from botocore.config import Config
 
 log = logging.getLogger(__name__)
+APP_TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "app.yaml"
+
+
+@lru_cache(maxsize=1)
+def deployed_filters() -> tuple[Mapping[str, Any], ...]:
+    """The table stream mapping's filter patterns, as infra/app.yaml declares them for AWS."""
+    template = yaml.safe_load(APP_TEMPLATE.read_text(encoding="utf-8"))
+    source = template["Resources"]["TableStream"]["Properties"]["Events"]["TableStreamDynamodbEventSource"]
+    return tuple(json.loads(f["Pattern"]) for f in source["Properties"]["FilterCriteria"]["Filters"])
+
+
+def matches(pattern: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """Lambda's event filtering for one pattern: every field it names matches (objects field by field,
+    lists as any of their values or operators). The operators Holdfast uses, and a few more; any other
+    is refused rather than guessed (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html)."""
+    for name, wanted in pattern.items():
+        present = isinstance(record, Mapping) and name in record
+        value = record.get(name) if present else None
+        if isinstance(wanted, Mapping):
+            if not present or not matches(wanted, value):
+                return False
+        elif not any(_matches_one(rule, present, value) for rule in wanted):
+            return False
+    return True
+
+
+def _matches_one(rule: Any, present: bool, value: Any) -> bool:
+    if isinstance(rule, Mapping) and "exists" in rule:
+        return present is bool(rule["exists"])
+    if not present:
+        return False
+    values = value if isinstance(value, list) else [value]
+    return any(_scalar(rule, v) for v in values)
+
+
+def _scalar(rule: Any, value: Any) -> bool:
+    if not isinstance(rule, Mapping):
+        return rule == value
+    (op, arg), = rule.items()
+    if op == "prefix":
+        return isinstance(value, str) and value.startswith(arg)
+    if op == "suffix":
+        return isinstance(value, str) and value.endswith(arg)
+    if op == "equals-ignore-case":
+        return isinstance(value, str) and value.lower() == str(arg).lower()
+    if op == "anything-but":
+        if isinstance(arg, Mapping):
+            return not _scalar(arg, value)
+        return value not in (arg if isinstance(arg, list) else [arg])
+    raise ValueError(f"filter operator {op!r} is not emulated")
+
+
+def passes(filters: Sequence[Mapping[str, Any]] | None, record: Mapping[str, Any]) -> bool:
+    """Whether a mapping with these filters (any one of them; None: no filter) hands the record on."""
+    return filters is None or any(matches(f, record) for f in filters)
 
 
 class SqsPoller:
@@ -37,10 +97,16 @@ class StreamPoller:
     MAX_ATTEMPTS = 10
 
     def __init__(self, table_name: str, handler: Callable[..., None], endpoint_url: str | None = None,
-                 region: str = "us-east-1", with_event_id: bool = False) -> None:
-        """`with_event_id`: the handler takes each record's event id too (as the Lambda's does)."""
+                 region: str = "us-east-1", with_event_id: bool = False,
+                 filters: Sequence[Mapping[str, Any]] | None = None) -> None:
+        """`with_event_id`: the handler takes each record's event id too (as the Lambda's does).
+        `filters`: the mapping's event filter (`deployed_filters()` for the table's consumer); records
+        it drops are counted in `filtered`, never handed on."""
         self.handler = handler
         self.with_event_id = with_event_id
+        self.filters = filters
+        self.filtered = 0  # records the filter dropped
+        self.unchanged = 0  # records of writes that changed nothing (DynamoDB writes none; moto does)
         ddb = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name=region)
         # botocore sends stream calls to an account-id host ({account}.streams-ddb...), which
         # in-process moto does not route; the regional endpoint serves the same API.
@@ -73,9 +139,15 @@ class StreamPoller:
         return handled
 
     def _handle(self, record: dict[str, Any]) -> bool:
-        """Whether the record is done with (handled, or given up on)."""
+        """Whether the record is done with (handled, filtered out, or given up on)."""
         change, event_id = record["dynamodb"], record["eventID"]
         images = (change.get("NewImage"), change.get("OldImage"))
+        if record.get("eventName") == "MODIFY" and images[0] == images[1]:
+            self.unchanged += 1  # "no stream record" for a write that changes nothing, in DynamoDB
+            return True
+        if not passes(self.filters, record):
+            self.filtered += 1
+            return True
         try:
             self.handler(*images, event_id) if self.with_event_id else self.handler(*images)
         except Exception:  # noqa: BLE001 - one bad record must not stop the stream for good

@@ -228,13 +228,13 @@ class LocalStack:
         """The SQS consumer and stream consumer Chalice runs as Lambda functions in AWS."""
         from chalicelib.edges import workers
 
-        from .pollers import Every, Pump, SqsPoller, StreamPoller
+        from .pollers import Every, Pump, SqsPoller, StreamPoller, deployed_filters
 
         assert self.resources is not None
         self._pump = Pump([SqsPoller(self.resources.dial_queue_url, workers.on_dial_message, self.moto_url),
                            SqsPoller(self.resources.notify_queue_url, workers.on_notify_message, self.moto_url),
                            StreamPoller(self.resources.table_name, workers.on_table_change, self.moto_url,
-                                        with_event_id=True),
+                                        with_event_id=True, filters=deployed_filters()),
                            Every(2.0, workers.sweep), Every(5.0, self.snapshot.save)])
         self._pump.start()
 

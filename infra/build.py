@@ -4,7 +4,10 @@ infra/app.yaml merged in (one stack), then the layer slimmed and everything comp
     python -m infra.build --stage dev [--out build/dev] [--no-slim] [--no-compile]
 
 Slimming drops what Lambda's Python runtime already ships (boto3, botocore and their own deps) and
-what Holdfast never imports (twilio's asyncio stack, phonenumbers' geocoding and carrier data).
+what Holdfast never imports (twilio's asyncio stack, phonenumbers' geocoding and carrier data, the
+Powertools utilities other than logging, metrics, parameters and data masking), and strips the native
+libraries' symbol tables (`strip --strip-unneeded`: their exported symbols stay; libsodium's shrinks
+from 5.3 to 0.6 MB). Issue 24: at most 25 MB unzipped (tests/packaging/test_lambda_package.py).
 Bytecode: the task root and /opt are read-only in Lambda, so an uncompiled package is compiled from
 source on every cold start; .pyc files use unchecked hashes (zip timestamps do not matter)."""
 from __future__ import annotations
@@ -37,7 +40,13 @@ NEVER_IMPORTED = ("aiohttp", "aiohttp_retry", "aiosignal", "aiohappyeyeballs", "
 # twilio.rest.Client imports each product's package on first use; Holdfast uses the core API only
 # (calls, messages), so the other products' REST packages (about 30 MB with bytecode) are never imported.
 TWILIO_REST_KEPT = {"__init__.py", "api"}
+# Powertools: Holdfast imports its Logger, Metrics, Parameters and DataMasking (and what they import);
+# the event handler (Chalice routes instead) and the other utilities are never imported.
+POWERTOOLS_UNUSED = ("event_handler",)
+POWERTOOLS_UTILITIES_KEPT = {"__init__.py", "parameters", "data_masking", "jmespath_utils", "typing",
+                             "serialization.py", "__pycache__"}
 SITE = "python/lib/python3.11/site-packages"
+LAYER_LIMIT = 25_000_000  # bytes unzipped (issue 24)
 # Product code no Lambda function imports: the in-memory world (tests, the simulator, the benchmarks).
 LOCAL_ONLY = ("chalicelib/adapters/memory",)
 
@@ -80,6 +89,18 @@ def chalice_package(stage: str, out: Path) -> dict[str, Any]:
     return json.loads((out / "sam.json").read_text(encoding="utf-8"))
 
 
+def strip_native(site: Path) -> None:
+    """Drop the symbol tables of the native libraries (what `strip --strip-unneeded` keeps is what the
+    dynamic loader needs). Without binutils the layer is built unstripped, and says so."""
+    tool = shutil.which("strip")
+    if tool is None:
+        print("warning: no `strip` (binutils): native libraries left with their symbols; the layer is larger")
+        return
+    for library in site.rglob("*.so*"):
+        if library.is_file():
+            subprocess.run([tool, "--strip-unneeded", str(library)], check=True)
+
+
 def unzipped_size(path: Path) -> int:
     with zipfile.ZipFile(path) as zf:
         return sum(i.file_size for i in zf.infolist())
@@ -97,13 +118,18 @@ def _rewrite_zip(path: Path, slim: bool, compile_: bool, drop: tuple[str, ...] =
             for product in (site / "twilio" / "rest").iterdir():
                 if product.name not in TWILIO_REST_KEPT:
                     shutil.rmtree(product) if product.is_dir() else product.unlink()
+            powertools = site / "aws_lambda_powertools"
+            unused = [powertools / name for name in POWERTOOLS_UNUSED] + \
+                [u for u in (powertools / "utilities").iterdir() if u.name not in POWERTOOLS_UTILITIES_KEPT]
             for name in (*RUNTIME_SHIPS, *NEVER_IMPORTED):
-                for target in [site / name, *site.glob(f"{name.split('/')[-1]}-*.dist-info")] \
-                        if "/" not in name else [site / name]:
-                    if target.is_dir():
-                        shutil.rmtree(target)
-                    elif target.exists():
-                        target.unlink()
+                unused += [site / name, *site.glob(f"{name.split('/')[-1]}-*.dist-info")] \
+                    if "/" not in name else [site / name]
+            for target in unused:
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+            strip_native(site)
         if compile_:
             compileall.compile_dir(str(root), quiet=1, workers=1, ddir="",
                                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)

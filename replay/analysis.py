@@ -21,12 +21,15 @@ from zoneinfo import ZoneInfo
 from chalicelib.domain import learning, staffing
 from chalicelib.domain.estimator import AGE_EDGES, QueueEvent, QueueEventKind
 from chalicelib.domain.hours import DAYS
-from chalicelib.domain.operations import ABANDON_GOAL, SERVICE_GOAL
 from chalicelib.domain.queues import QueueConfig
 from chalicelib.domain.reports import DEFAULT_TARGET_SECONDS
 
 from .load import DEFAULT_WRAP, ImportedLog
 from .records import Call, Outcome, Presence
+
+# The goals staffing is advised for: a new queue's defaults, as the console's staffing page uses them.
+SERVICE_GOAL: float = QueueConfig.service_level_goal
+ABANDON_GOAL: float = QueueConfig.abandon_goal
 
 HALF_HOURS = 48 * 7
 PATIENCE_EDGES = tuple(sorted(set(AGE_EDGES[:-1]) | {5.0, 10.0, 20.0, 45.0, 90.0, 180.0, 360.0, 720.0, 1440.0,

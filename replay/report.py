@@ -13,9 +13,8 @@ from zoneinfo import ZoneInfo
 
 from bench.day import ROWS as DAY_ROWS
 from bench.day import cell as day_cell
-from chalicelib.domain.operations import ABANDON_GOAL, SERVICE_GOAL
 
-from .analysis import Profile
+from .analysis import ABANDON_GOAL, SERVICE_GOAL, Profile
 from .load import ImportedLog
 from .run import Result
 from .sim import MAX_PATIENCE

@@ -77,10 +77,10 @@ class Stream:
 
     def __init__(self, table: str) -> None:
         from chalicelib.edges import workers
-        from devstack.pollers import StreamPoller
+        from devstack.pollers import StreamPoller, deployed_filters
 
         self._worker = workers.on_table_change
-        self.poller = StreamPoller(table, self._handle, with_event_id=True)
+        self.poller = StreamPoller(table, self._handle, with_event_id=True, filters=deployed_filters())
         self.records: list[tuple[object, object, str]] = []
 
     def _handle(self, new: object, old: object, event_id: str) -> None:

@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 from typing import Any, Mapping
 
 import requests
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.signing import VerifyKey
 
 from ..domain.errors import TelephonyError
 from ..domain.model import CallEvent
@@ -30,13 +30,14 @@ REPLAY_WINDOW_SECONDS = 300  # what Telnyx's own SDK allows between its timestam
 DEFAULT_API_BASE_URL = "https://api.telnyx.com"
 
 
-def public_key(text: str) -> Ed25519PublicKey | None:
-    """The account's public key (base64 of 32 bytes), or None when it is not one."""
+def public_key(text: str) -> VerifyKey | None:
+    """The account's Ed25519 public key (base64 of 32 bytes; checked by libsodium, through PyNaCl),
+    or None when it is not one."""
     try:
         raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        return VerifyKey(raw) if len(raw) == 32 else None
+    except (binascii.Error, ValueError, CryptoError):
         return None
-    return Ed25519PublicKey.from_public_bytes(raw) if len(raw) == 32 else None
 
 
 class TelnyxTelephony(Telephony):
@@ -57,8 +58,8 @@ class TelnyxTelephony(Telephony):
             return False
         try:
             raw = base64.b64decode(signature, validate=True)
-            self._key.verify(raw, stamp.encode() + b"|" + request.body)
-        except (binascii.Error, ValueError, InvalidSignature):
+            self._key.verify(stamp.encode() + b"|" + request.body, raw)
+        except (binascii.Error, ValueError, BadSignatureError, CryptoError):
             return False
         return True
 

@@ -39,6 +39,22 @@ def signed_urls(url: str, query: Mapping[str, str]) -> list[str]:
     return list(dict.fromkeys(f"{url}?{urlencode(o)}" for o in orders))
 
 
+# TaskRouter activity names (a workspace's defaults, and the usual additions; case, '-' and '_' ignored)
+# -> an agent's status and, when away, why. docs/agents.md lists them.
+ACTIVITIES: dict[str, tuple[AgentStatus, str | None]] = {
+    "available": (AgentStatus.AVAILABLE, None), "idle": (AgentStatus.AVAILABLE, None),
+    "offline": (AgentStatus.OFFLINE, None),
+    "busy": (AgentStatus.BUSY, None), "reserved": (AgentStatus.BUSY, None), "on a call": (AgentStatus.BUSY, None),
+    "outbound": (AgentStatus.BUSY, None),
+    "wrap up": (AgentStatus.WRAP_UP, None), "wrapup": (AgentStatus.WRAP_UP, None),
+    "wrapping": (AgentStatus.WRAP_UP, None), "after call work": (AgentStatus.WRAP_UP, None),
+    "unavailable": (AgentStatus.AWAY, "unavailable"), "break": (AgentStatus.AWAY, "break"),
+    "lunch": (AgentStatus.AWAY, "lunch"), "training": (AgentStatus.AWAY, "training"),
+    "meeting": (AgentStatus.AWAY, "meeting"), "coaching": (AgentStatus.AWAY, "coaching"),
+    "personal": (AgentStatus.AWAY, "personal"),
+}
+
+
 class TwilioTelephony(Telephony):
     name = "twilio"
     content_type = "text/xml"
@@ -75,13 +91,15 @@ class TwilioTelephony(Telephony):
         agent_id = str(attributes.get("agent_id") or params.get("WorkerName") or params.get("WorkerSid") or "")
         if not agent_id:
             raise BadWebhookError("no worker named")
-        activity = (params.get("WorkerActivityName") or "").lower()
-        status = (AgentStatus.AVAILABLE if activity in ("available", "idle") else
-                  AgentStatus.OFFLINE if activity == "offline" else AgentStatus.BUSY)
+        activity = " ".join((params.get("WorkerActivityName") or "").lower().replace("-", " ").replace("_", " ").split())
+        if activity not in ACTIVITIES:
+            # never guessed (an unknown activity read as busy hid an agent on break as serving): refused
+            raise BadWebhookError(f"unknown TaskRouter activity {activity[:40]!r}; known: {', '.join(sorted(ACTIVITIES))}")
+        status, reason = ACTIVITIES[activity]
         queues = attributes.get("holdfast_queues")
         return AgentEvent(agent_id=agent_id, status=status, at=at, contact=attributes.get("contact_uri"),
                           queues=tuple(queues) if isinstance(queues, list) else None,
-                          event_id=params.get("Sid") or params.get("EventSid"))
+                          event_id=params.get("Sid") or params.get("EventSid"), reason=reason)
 
     def render(self, script: Script, base_url: str) -> str:
         response = VoiceResponse()

@@ -1,5 +1,5 @@
 """Vonage Voice API: signed-webhook JWTs (HS256 with `payload_hash`), JSON webhooks, NCCO markup,
-and the Voice API through the `vonage` library (its application JWT, RS256) for outbound calls and transfers.
+and the Voice API (adapters/vonage_rest.py: its application JWT, RS256) for outbound calls and transfers.
 
 Vonage has no hold queue, no redirect verb and an input that always calls its eventUrl, so:
 Enqueue and Redirect become `notify` (its reply NCCO replaces the rest), Leave goes to its exit step
@@ -10,20 +10,10 @@ import hashlib
 import hmac
 import json
 import threading
-from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
-from urllib.parse import urlsplit
+from typing import Any, Mapping
 
 import jwt
 import requests
-from requests.adapters import HTTPAdapter
-from vonage_http_client import Auth, HttpClient, HttpClientOptions
-from vonage_http_client.errors import HttpRequestError
-from vonage_utils.errors import VonageError
-from vonage_voice import Voice
-from vonage_voice.models import ncco as ncco_models
-from vonage_voice.models.common import AdvancedMachineDetection, Phone, Sip
-from vonage_voice.models.requests import CreateCallRequest, ToPhone
 
 from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
 from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
@@ -33,6 +23,7 @@ from ..domain.speech import voice_for
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
 from .rest import refuse_undialable
 from .twiml_family import call_id, seconds, whole
+from .vonage_rest import DEFAULT_API_BASE_URL, VoiceApi
 from .webhook_urls import step_url
 
 # Vonage picks the voice from the language (and a style); every language Holdfast speaks is in its list.
@@ -41,7 +32,6 @@ CAPABILITIES = Capabilities(native_queue=False, gather_falls_through=False, inli
                             contact_kinds=frozenset({"tel", "sip"}), voices=VOICES)
 IAT_WINDOW_SECONDS = 300
 MAX_INPUT_TIMEOUT = 10  # input.dtmf.timeOut: 0-10 s
-DEFAULT_API_BASE_URL = "https://api.nexmo.com"
 URL_TOKEN = "k"  # the query parameter carrying the per-stage URL secret
 _QUEUE_RESULTS = {r.value: r for r in QueueResult}  # our own exit redirect says why (result=leave)
 
@@ -193,47 +183,29 @@ class VonageTelephony(Telephony):
         raise TypeError(f"cannot render {verb!r}")  # pragma: no cover - the Verb union is closed
 
 
-class _ClockedAuth(Auth):
-    """The library's application JWT (RS256 from the application id and private key), issued at our
-    clock's time and valid for a minute rather than the library's fifteen."""
-
-    def __init__(self, application_id: str, private_key: str, clock: Clock) -> None:
-        super().__init__(application_id=application_id, private_key=private_key)
-        self._clock = clock
-
-    def create_jwt_auth_string(self) -> bytes:
-        now = int(self._clock.now().timestamp())
-        return b"Bearer " + self.generate_application_jwt({"iat": now, "exp": now + 60})
+def transfer_ncco(ncco: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our NCCO as a transfer sends it: a connect without our caller id lets Vonage pick one of the
+    application's numbers (`randomFromNumber`), as Vonage's own library insists on one or the other."""
+    return [action | {"randomFromNumber": True} if action["action"] == "connect" and "from" not in action else action
+            for action in ncco]
 
 
-class _PlainHttp(HTTPAdapter):
-    """The library always calls https://<api_host>; a local stand-in for the API (the simulated
-    network) speaks plain HTTP, so requests for its host are sent over http://."""
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        request.url = "http://" + (request.url or "").removeprefix("https://")
-        return super().send(request, *args, **kwargs)
-
-
-_NCCO_MODELS: dict[str, type[ncco_models.NccoAction]] = {
-    "talk": ncco_models.Talk, "stream": ncco_models.Stream, "input": ncco_models.Input,
-    "notify": ncco_models.Notify, "connect": ncco_models.Connect, "conversation": ncco_models.Conversation}
-
-
-def typed_ncco(ncco: list[dict[str, Any]]) -> list[ncco_models.NccoAction]:
-    """Our NCCO as the library's action models (it sends only what they hold)."""
-    actions: list[ncco_models.NccoAction] = []
-    for action in ncco:
-        fields = {("from_" if k == "from" else k): v for k, v in action.items()}
-        if action["action"] == "connect" and "from" not in action:
-            fields["randomFromNumber"] = True  # the library insists on one; Vonage picks an application number
-        actions.append(_NCCO_MODELS[action["action"]].model_validate(fields))
-    return actions
+def create_call_body(to: str, caller_id: str, answer_url: str, event_url: str, machine_detection: bool,
+                     timeout_seconds: int) -> dict[str, Any]:
+    """POST /v1/calls, field for field what Vonage's library sends for the same call."""
+    body: dict[str, Any] = {
+        "to": [{"type": "sip", "uri": to} if to.startswith("sip:") else {"type": "phone", "number": to.lstrip("+")}],
+        "from": {"type": "phone", "number": caller_id.lstrip("+")},
+        "answer_url": [answer_url], "answer_method": "POST", "event_url": [event_url], "event_method": "POST",
+        "ringing_timer": max(1, min(timeout_seconds, 120))}
+    if machine_detection:  # the verdict arrives as an event (status human/machine) on event_url
+        body["advanced_machine_detection"] = {"behavior": "continue", "mode": "detect"}
+    return body
 
 
 class VonageDialer(Dialer):
-    """Outbound calls and transfers through the `vonage` library's Voice API client, authorised by
-    the application JWT (RS256, the application's private key) the library signs."""
+    """Outbound calls and transfers through Vonage's Voice API, authorised by the application JWT
+    (RS256, the application's private key)."""
 
     name = "vonage"
 
@@ -243,61 +215,33 @@ class VonageDialer(Dialer):
         self._url_token = url_token
         self._base_url = public_base_url
         self._markup = VonageTelephony("", url_token=url_token)
-        self._voice: Voice | None = None
+        self._api: VoiceApi | None = None
         self._unusable = "VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY are not configured"
         if not (application_id and private_key):
             return
         try:
-            auth = _ClockedAuth(application_id, private_key, clock or SystemClock())
-        except VonageError:  # fail on use, not at startup: the other providers keep working
+            self._api = VoiceApi(application_id, private_key, clock or SystemClock(), api_base_url, session)
+        except ValueError:  # fail on use, not at startup: the other providers keep working
             self._unusable = "VONAGE_PRIVATE_KEY is not an RSA private key"
-            return
-        api = urlsplit(api_base_url or DEFAULT_API_BASE_URL)
-        client = HttpClient(auth, HttpClientOptions(api_host=api.netloc, timeout=10, max_retries=0))
-        if session is not None:
-            client._session = session  # noqa: SLF001 - the library takes no session of its own
-        if api.scheme == "http":
-            client._session.mount(f"https://{api.netloc}/", _PlainHttp())  # noqa: SLF001
-        self._voice = Voice(client)
 
-    @contextmanager
-    def _calling(self, what: str, gone: bool = False) -> Iterator[Voice]:
-        """The library's failures as Holdfast's: a transfer refused with 400/404 means the call has ended."""
-        if self._voice is None:
+    def _voice(self) -> VoiceApi:
+        if self._api is None:
             raise TelephonyError(self._unusable)
-        try:
-            yield self._voice
-        except HttpRequestError as exc:
-            if gone and exc.response.status_code in (400, 404):
-                raise CallGoneError("the call has ended") from exc
-            raise TelephonyError(f"vonage {what} failed: HTTP {exc.response.status_code}") from exc
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # an unusable private key; a model refused
-            raise TelephonyError(f"vonage {what} failed: {type(exc).__name__}") from exc
-        except (VonageError, requests.RequestException) as exc:
-            raise TelephonyError(f"vonage {what} failed: {type(exc).__name__}") from exc
+        return self._api
 
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
                    timeout_seconds: int) -> str:
         refuse_undialable(CAPABILITIES, to)
-        with self._calling("call") as voice:
-            request = CreateCallRequest(
-                to=[Sip(uri=to) if to.startswith("sip:") else ToPhone(number=to.lstrip("+"))],
-                from_=Phone(number=caller_id.lstrip("+")),
-                answer_url=[url(self._base_url, answer, self._url_token)], answer_method="POST",
-                event_url=[url(self._base_url, status, self._url_token)], event_method="POST",
-                ringing_timer=max(1, min(timeout_seconds, 120)),
-                # the verdict arrives as an event (status human/machine) on event_url
-                advanced_machine_detection=(AdvancedMachineDetection(behavior="continue", mode="detect")
-                                            if machine_detection else None))
-            return voice.create_call(request).uuid
+        return self._voice().create_call(create_call_body(
+            to, caller_id, url(self._base_url, answer, self._url_token), url(self._base_url, status, self._url_token),
+            machine_detection, timeout_seconds))
 
     def redirect(self, call_id: str, script: Script) -> None:
         for verb in script.verbs:
             if isinstance(verb, Dial):
                 refuse_undialable(CAPABILITIES, verb.target)
-        with self._calling("transfer", gone=True) as voice:
-            voice.transfer_call_ncco(call_id, typed_ncco(json.loads(self._markup.render(script, self._base_url))))
+        ncco = transfer_ncco(json.loads(self._markup.render(script, self._base_url)))
+        self._voice().transfer(call_id, {"type": "ncco", "ncco": ncco})
 
     def redirect_to(self, call_id: str, step: Step) -> None:
-        with self._calling("transfer", gone=True) as voice:
-            voice.transfer_call_answer_url(call_id, url(self._base_url, step, self._url_token))
+        self._voice().transfer(call_id, {"type": "ncco", "url": [url(self._base_url, step, self._url_token)]})

@@ -10,8 +10,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..ports import Clock, Dialer, Orchestrator, Stores
-from . import guard, learning, speech
+from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
+from . import guard, learning, pacing, speech
 from .dispatch import Dispatcher, callable_contact
 from .estimator import QueueEventKind
 from .errors import BadRequestError, StaleTokenError, TelephonyError, UnknownAgentError
@@ -66,13 +66,14 @@ class Callbacks:
         self.clock = clock
         self.queues = queues
         self.dispatcher = dispatcher
+        dispatcher.place_callback = self.place  # the pace lets callbacks out through the dispatcher's drain
 
     # --- the dial worker (SQS) ----------------------------------------------------------------
 
     def dial(self, request: DialRequest) -> str | None:
-        """Place one attempt. Returns the provider call id, or None if nothing was dialed."""
+        """Place one attempt, at the provider account's pace. Returns the provider call id, or None if
+        nothing was dialed now (not wanted, seen before, or waiting its turn in the pace's backlog)."""
         ticket = self.tickets.get(request.ticket_id)
-        queue = self.queues.get(ticket.queue_id)
         did = dial_id(request.token)
         if ticket.status is not TicketStatus.CONNECTING or ticket.agent_id != request.agent_id:
             # served, cancelled or re-parked meanwhile: this dial is not wanted
@@ -83,20 +84,36 @@ class Callbacks:
             self.dialing.begin_dial(ticket.id, did, request.token)
             self.finish(ticket.evolve(dial_id=did), did, Outcome.CANCELLED)
             return None
-        number = ticket.callback_number or ""
+        queue = self.queues.get(ticket.queue_id)
         now = self.clock.now()
-        # checked when dialing, not only when scheduling; an agent Holdfast may not dial is never dialed
-        closed = next_slot(queue, number, now) != now
-        contact = None if closed else self._agent_contact(queue, request.agent_id)
-        # the ticket's first dial is noted with the attempt, when this attempt is going to dial
-        if not self.dialing.begin_dial(ticket.id, did, request.token, now if contact is not None else None):
+        # the ticket's first dial is noted with the attempt when it may be dialed now (its pace may hold
+        # it a moment longer: seconds, inside any tolerance a chosen time has)
+        dialable = next_slot(queue, ticket.callback_number or "", now) == now
+        if not self.dialing.begin_dial(ticket.id, did, request.token, now if dialable else None):
             log.info("dial request seen before; not dialing again", extra={"ticket": ticket.id})
             return None
         ticket = ticket.evolve(attempts=request.attempt, dial_id=did)
-        if closed:
+        pacer = self.dispatcher.pacer
+        if pacer is not None and not pacer.now_or_wait(pacing.callback_dial(ticket, did, self.clock.now())):
+            return None  # its turn comes at the account's pace (place, then)
+        return self._place(ticket, did)
+
+    def place(self, dial: PendingDial) -> str | None:
+        """A callback attempt the pace let out: dialed if the attempt is still open."""
+        ticket = self.tickets.get(dial.ticket_id)
+        if ticket.status is not TicketStatus.CONNECTING or ticket.dial_id != dial.ref:
+            return None  # closed, re-parked or given up meanwhile: its workflow has moved on
+        return self._place(ticket, dial.ref)
+
+    def _place(self, ticket: Ticket, did: str) -> str | None:
+        queue = self.queues.get(ticket.queue_id)
+        number = ticket.callback_number or ""
+        now = self.clock.now()
+        if next_slot(queue, number, now) != now:  # checked when dialing, not only when scheduling
             self.finish(ticket, did, Outcome.NOT_NOW)
             return None
         mode_agent_first = queue.dial_mode == "agent_first"
+        contact = self._agent_contact(queue, ticket.agent_id or "")
         if contact is None:
             # never dialed: the agent is set offline and the callback parks again, no attempt spent
             self.finish(ticket, did, Outcome.AGENT_MISSED)
@@ -112,7 +129,7 @@ class Callbacks:
             self.finish(ticket, did, Outcome.AGENT_MISSED if mode_agent_first else Outcome.FAILED)
             return None
         guard.kept(self.stats, queue, ticket.id, now)  # a promise is kept by the first dial, whatever comes of it
-        log.info("callback dialed", extra={"ticket": ticket.id, "attempt": request.attempt})
+        log.info("callback dialed", extra={"ticket": ticket.id, "attempt": ticket.attempts})
         return call_id
 
     # --- outcome webhooks ----------------------------------------------------------------------

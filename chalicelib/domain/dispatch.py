@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Callable
 
-from ..ports import Clock, Dialer, Orchestrator, Stores
-from . import guard, learning, speech
+from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
+from . import guard, learning, pacing, speech
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
-from .model import Agent, AgentStatus, CallStatus, Ticket, TicketKind, TicketStatus
+from .model import Agent, AgentStatus, CallStatus, Ticket, TicketKind, TicketStatus, check_reason
 from .phone import NumberPolicy
 from .queues import QueueConfig, QueueDirectory
 from .script import Dial, Enqueue, Hangup, Script, Step
@@ -45,7 +46,7 @@ LEG_STATES = {CallStatus.RINGING: "ringing", CallStatus.IN_PROGRESS: "talking"}
 
 class Dispatcher:
     def __init__(self, stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
-                 queues: QueueDirectory) -> None:
+                 queues: QueueDirectory, pacer: pacing.Pacer | None = None) -> None:
         # Every role but bookings: the bundle, kept as the roles this uses.
         self.agents, self.line, self.tickets = stores.agents, stores.line, stores.tickets
         self.dialing, self.lost, self.stats = stores.dialing, stores.lost, stores.stats
@@ -53,13 +54,33 @@ class Dispatcher:
         self.dialer = dialer
         self.clock = clock
         self.queues = queues
+        # The dialing provider account's pace (None: dials start at once). Every dial goes through it:
+        # the agent legs of holding callers here, callbacks through `place_callback` (Callbacks sets it).
+        self.pacer = pacer
+        self.place_callback: Callable[[PendingDial], object] | None = None
+
+    # --- the outbound pace -----------------------------------------------------------------------
+
+    def pace(self) -> pacing.Paced | None:
+        """Let out what the account's pace allows now (the dial worker, its alarm, the sweep)."""
+        return self.pacer.drain(self.place) if self.pacer is not None else None
+
+    def place(self, dial: PendingDial) -> object:
+        """Start one dial the pace let out: a holding caller's agent leg, or a callback's attempt."""
+        if dial.kind == pacing.BRIDGE:
+            return self.put_through(dial.ticket_id, dial.ref)
+        if self.place_callback is None:
+            raise RuntimeError("no callback dialer registered with the dispatcher")
+        return self.place_callback(dial)
 
     def agent_event(self, agent_id: str, status: AgentStatus, at: datetime | None = None,
                     contact: str | None = None, queues: tuple[str, ...] | None = None,
-                    event_id: str | None = None, until: datetime | None = None) -> tuple[Agent | None, Ticket | None]:
-        """An agent's presence changed. Duplicates and stale events change nothing. A contact Holdfast
+                    event_id: str | None = None, until: datetime | None = None,
+                    reason: str | None = None) -> tuple[Agent | None, Ticket | None]:
+        """An agent's presence changed (away: with its reason, AWAY_REASONS). Duplicates and stale events change nothing. A contact Holdfast
         may not dial for every one of the agent's queues is NumberNotAllowedError, and nothing is written.
         `until`: the agent's announced sign-off (the wait estimate counts on nobody new from them after it)."""
+        reason = check_reason(status, reason)  # BadRequestError before anything is written
         for queue_id in queues or ():
             self.queues.get(queue_id)  # UnknownQueueError for a typo, before anything is written
         if at is not None and at > self.clock.now() + MAX_CLOCK_SKEW:
@@ -70,7 +91,7 @@ class Dispatcher:
         if contact is not None:
             contact = self._accept_contact(agent_id, contact, queues)
         agent = self.agents.record_agent_status(agent_id, status, at or self.clock.now(), contact, queues, event_id,
-                                                until, self._read_along(status, queues))
+                                                until, self._read_along(status, queues), reason)
         if agent is None or agent.status is not AgentStatus.AVAILABLE:
             return agent, None
         ticket = self.offer_work(agent_id, agent)
@@ -126,8 +147,9 @@ class Dispatcher:
                 return
 
     def sweep(self) -> int:
-        """Safety net for any missed trigger: match idle agents with waiting tickets, queue by queue.
-        Returns how many tickets it dispatched."""
+        """Safety net for any missed trigger: match idle agents with waiting tickets, queue by queue,
+        and let out the dials whose slots have come (a lost alarm). Returns how many tickets it dispatched."""
+        self.pace()
         dispatched = 0
         for queue in self.queues:
             self._repair_reservations(queue.id)
@@ -187,26 +209,52 @@ class Dispatcher:
     def _deliver(self, ticket: Ticket, agent: Agent) -> Ticket | None:
         now = self.clock.now()
         if ticket.kind is TicketKind.LIVE:
-            try:
-                self.dialer.redirect(ticket.call_id or "", self.bridge_script(ticket, agent))
-                return ticket  # the estimator learns the wait from the table's stream (service_started)
-            except CallGoneError:
-                # The caller hung up as we claimed them: a lost call, and the agent is free.
-                log.info("live caller gone before bridging", extra={"ticket": ticket.id})
-                self.agents.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds(), ticket.call_id)
-            except TelephonyError:
-                # The provider could not be reached: the caller keeps their place, the agent stays
-                # available, and the next event tries again (no retry loop against a provider that is down).
-                log.warning("bridging failed; caller stays in line", extra={"ticket": ticket.id})
-                self.agents.requeue(ticket.id, agent.id)
-                self.agents.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
-                return None
+            if self.pacer is not None and not self.pacer.now_or_wait(pacing.bridge_dial(ticket, agent.id, now)):
+                return ticket  # the agent leg waits its turn at the account's pace (put_through, then)
+            bridged = self._bridge(ticket, agent)
+            return ticket if bridged else None if bridged is None else self.offer_work(agent.id)
         else:
             resumed = self._resume(ticket, agent)
             if resumed is not False:
                 return ticket if resumed else None
         self.agents.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
         return self.offer_work(agent.id)
+
+    def put_through(self, ticket_id: str, agent_id: str) -> bool | None:
+        """A holding caller's agent leg, let out by the pace: bridged if the caller and the agent are
+        still each other's (as `_bridge` answers). None also when they moved on meanwhile (nothing dialed)."""
+        try:
+            ticket, agent = self.tickets.get(ticket_id), self.agents.get_agent(agent_id)
+        except (TicketNotFoundError, UnknownAgentError):
+            return None
+        if ticket.status is not TicketStatus.CONNECTING or ticket.agent_id != agent_id or agent.ticket_id != ticket_id:
+            return None
+        bridged = self._bridge(ticket, agent)
+        if bridged is False:
+            self.offer_work(agent_id)
+        return bridged
+
+    def _bridge(self, ticket: Ticket, agent: Agent) -> bool | None:
+        """Move the holding caller to the agent. True: bridged. False: the caller was gone (a lost call;
+        the agent is released, to be offered more work). None: the provider failed (the caller back in
+        line, the agent released; nothing more offered against a provider that is down)."""
+        now = self.clock.now()
+        try:
+            self.dialer.redirect(ticket.call_id or "", self.bridge_script(ticket, agent))
+            return True  # the estimator learns the wait from the table's stream (service_started)
+        except CallGoneError:
+            # The caller hung up as we claimed them: a lost call, and the agent is free.
+            log.info("live caller gone before bridging", extra={"ticket": ticket.id})
+            self.agents.abandon_claimed(ticket.id, now, (now - ticket.created_at).total_seconds(), ticket.call_id)
+            self.agents.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
+            return False
+        except TelephonyError:
+            # The provider could not be reached: the caller keeps their place, the agent stays
+            # available, and the next event tries again (no retry loop against a provider that is down).
+            log.warning("bridging failed; caller stays in line", extra={"ticket": ticket.id})
+            self.agents.requeue(ticket.id, agent.id)
+            self.agents.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, now)
+            return None
 
     def _resume(self, ticket: Ticket, agent: Agent) -> bool | None:
         """Hand a claimed, parked callback to its workflow: the agent's id only (the dial worker looks

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 
-from .errors import TicketNotFoundError
+from .errors import BadRequestError, TicketNotFoundError
 
 
 class TicketKind(str, Enum):
@@ -170,9 +170,41 @@ class AnsweredBy(str, Enum):
 
 
 class AgentStatus(str, Enum):
+    """What an agent (or their integration) says they are doing. Only AVAILABLE takes a call;
+    AVAILABLE and BUSY count as serving the line (the estimate's staffing); WRAP_UP and AWAY are
+    signed in but serve nobody until they say otherwise."""
+
     AVAILABLE = "available"
-    BUSY = "busy"
+    BUSY = "busy"  # on a call: of their own (outbound, outside Holdfast), or one Holdfast put them on (ticket)
+    WRAP_UP = "wrap_up"  # after a call: notes and follow-up, takes no call
+    AWAY = "away"  # signed in, not taking calls, for a reason (AWAY_REASONS)
     OFFLINE = "offline"
+
+    @property
+    def serving(self) -> bool:
+        """Counts as staffing the line: taking calls or on one."""
+        return self in (AgentStatus.AVAILABLE, AgentStatus.BUSY)
+
+    @property
+    def signed_in(self) -> bool:
+        return self is not AgentStatus.OFFLINE
+
+
+# Why an agent is away: a short, closed list (reports group by it; a typo is refused, not a new reason).
+AWAY_REASONS = ("break", "lunch", "training", "meeting", "coaching", "personal", "unavailable", "other")
+
+
+def check_reason(status: AgentStatus, reason: str | None) -> str | None:
+    """An away agent says why, from AWAY_REASONS; no other status takes a reason. BadRequestError
+    says what is wrong (nothing is written)."""
+    if status is AgentStatus.AWAY:
+        if reason not in AWAY_REASONS:
+            raise BadRequestError(f"away needs a reason, one of {', '.join(AWAY_REASONS)}"
+                                  + (f" (not {str(reason)[:32]!r})" if reason is not None else ""))
+        return reason
+    if reason is not None:
+        raise BadRequestError(f"reason goes with status away only (not {status.value})")
+    return None
 
 
 # Agent ids name store keys and URLs: letters, digits and _.@+-, never starting with '.' (no '.', '..').
@@ -190,6 +222,7 @@ class Agent:
     ticket_id: str | None = None  # what the agent is reserved for while BUSY through Holdfast
     changed_at: datetime | None = None
     until: datetime | None = None  # announced sign-off: takes no new call after it (None: not announced)
+    reason: str | None = None  # why AWAY (one of AWAY_REASONS); None in every other status
 
 
 def is_stale(changed_at: datetime | None, reserved: bool, event_at: datetime) -> bool:
@@ -227,6 +260,7 @@ class AgentEvent:
     contact: str | None = None
     queues: tuple[str, ...] | None = None
     event_id: str | None = None
+    reason: str | None = None  # with AWAY: one of AWAY_REASONS
 
 
 class LostCause(str, Enum):

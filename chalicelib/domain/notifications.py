@@ -1,4 +1,5 @@
-"""Telling a person: when a call is lost, and when a callback finally fails.
+"""Telling a person: when a call is lost, when a callback finally fails, and when a wallboard
+threshold has been crossed for its set time (domain/floor.py).
 
 Channels are optional and configured per queue (docs/queues.md). A channel that fails is logged and
 skipped; nothing here can hold up a caller (this runs from the notify queue, after the fact)."""
@@ -17,6 +18,15 @@ log = logging.getLogger(__name__)
 
 LOST_CALL = "lost_call"
 CALLBACK_LOST = "callback_lost"
+THRESHOLD = "threshold"
+
+
+def threshold_text(queue: QueueConfig, event: Mapping[str, Any]) -> tuple[str, str]:
+    """A threshold crossing: the measure, its value and limit (already worded by the sender, on the
+    queue's clock), and since when."""
+    return (f"Holdfast: {event.get('what', event.get('measure'))} in {queue.name}",
+            f"{event.get('what', event.get('measure'))} is {event.get('value')} (alert at {event.get('limit')}) "
+            f"since {event.get('since')}. Wallboard: the console, queue {queue.id}.")
 
 
 def compose(kind: str, ticket: Ticket, queue: QueueConfig, event: Mapping[str, Any]) -> tuple[str, str]:
@@ -43,6 +53,12 @@ class Notifications:
     def handle(self, event: Mapping[str, Any]) -> dict[str, str]:
         """Send one event on every channel its queue configured. Returns channel -> sent / failed."""
         kind = event.get("event")
+        if kind == THRESHOLD:
+            queue = self.queues.get(str(event.get("queue_id", "")))
+            if not queue.notify.get("on_threshold", True):
+                return {}
+            subject, text = threshold_text(queue, event)
+            return self._send(queue, subject, text)
         ticket = self.tickets.get(str(event.get("ticket_id", "")))
         queue = self.queues.get(ticket.queue_id)
         wanted = {LOST_CALL: queue.notify.get("on_lost_call", False),
@@ -50,6 +66,9 @@ class Notifications:
         if not wanted:
             return {}
         subject, text = compose(str(kind), ticket, queue, event)
+        return self._send(queue, subject, text)
+
+    def _send(self, queue: QueueConfig, subject: str, text: str) -> dict[str, str]:
         results: dict[str, str] = {}
         for channel in self.channels:
             try:

@@ -5,28 +5,39 @@ Plain Python over the ports: the Stores (agents, lost calls, opt-outs) and the O
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from ..ports import DEFAULT_PAGE, BoardEntry, Clock, OperationsLog, Orchestrator, Page, Stores
-from . import learning, reports, staffing
+from ..ports import DEFAULT_PAGE, BoardEntry, Clock, EventBus, OperationsLog, Orchestrator, Page, Stores
+from . import agent_time, forecast, learning, reports, staffing
+from .floor import Floor, day_bounds, on_clock
 from .callflow import CallFlow
-from .errors import HoldfastError, NumberNotAllowedError, OrchestratorError, TicketNotFoundError
-from .model import OPEN_STATUSES, AgentStatus, Ticket, TicketKind, TicketStatus, split_ticket_id
+from .pacing import Pacer
+from .errors import HoldfastError, NumberNotAllowedError, OrchestratorError, TicketNotFoundError, UnknownQueueError
+from .model import OPEN_STATUSES, Agent, Ticket, TicketKind, TicketStatus, split_ticket_id
 from .phone import NumberPolicy, masked
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot
 
 log = logging.getLogger(__name__)
 
-SERVICE_GOAL = 0.8  # share answered within the target
-ABANDON_GOAL = 0.05  # share abandoning
+HISTORY_DAYS = 35  # the forecast's four weeks back, for every half hour of the last week's error too
 STRANDED_AFTER = timedelta(seconds=60)  # a callback's start never takes this long unless it failed
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def _dialable(policy: NumberPolicy, number: str | None) -> bool:
+    try:
+        policy.accept(number)
+    except NumberNotAllowedError:
+        return False
+    return True
+
+
+def _spoken(value: datetime, zone: tzinfo) -> str:
+    """A time for people on the queue's clock: 'Tue 18 Nov 08:00 PST'."""
+    local = value.astimezone(zone)
+    return f"{local:%a %d %b %H:%M} {local:%Z}"
 
 
 def board_entry(ticket: Ticket) -> BoardEntry:
@@ -75,15 +86,18 @@ class Observed:
 
 class Operations:
     def __init__(self, stores: Stores, oplog: OperationsLog, queues: QueueDirectory, clock: Clock,
-                 orchestrator: Orchestrator, flow: CallFlow | None = None) -> None:
+                 orchestrator: Orchestrator, flow: CallFlow | None = None, pacer: Pacer | None = None,
+                 bus: EventBus | None = None) -> None:
         # Every role but the line: the bundle, kept as the roles this uses.
         self.tickets, self.agents, self.lost = stores.tickets, stores.agents, stores.lost
         self.bookings, self.dialing, self.stats = stores.bookings, stores.dialing, stores.stats
         self.flow = flow  # books callbacks for "call back now" (the call flow's own path)
+        self.pacer = pacer  # the dialing account's outbound pace: its backlog and calls per second
         self.orchestrator = orchestrator
         self.oplog = oplog
         self.queues = queues
         self.clock = clock
+        self.floor = Floor(stores.agents, oplog, queues, clock, bus)
 
     # --- fed by ticket transitions ---------------------------------------------------------
 
@@ -93,8 +107,8 @@ class Operations:
         queue = self.queues.get(new.queue_id)
         added: dict[str, float] = {}
         tolerance = queue.scheduled_callbacks.tolerance_seconds if queue.scheduled_callbacks else 0
-        for fact in reports.facts(old, new, queue.short_abandon_seconds, tolerance):
-            if self.oplog.record(fact.id, fact.queue_id, fact.bucket, fact.counts):
+        for fact in reports.facts(old, new, queue.short_abandon_seconds, queue.hours.zone, tolerance):
+            if self.oplog.record(fact.id, fact.queue_id, fact.bucket, fact.counts, fact.minute):
                 reports.add_counts(added, fact.counts)
         if new.status in OPEN_STATUSES:
             self.oplog.board_put(board_entry(new))
@@ -102,74 +116,70 @@ class Operations:
             self.oplog.board_remove(new.queue_id, new.id)
         return Observed(new.queue_id, added)
 
-    # --- live monitor -----------------------------------------------------------------------
+    def observe_agent(self, old: Agent | None, new: Agent) -> None:
+        """One agent change (the table's stream): the time spent in the old state, once, into the rows
+        of each of the agent's queues (domain/agent_time.py)."""
+        zones = {q: self.queues.get(q).hours.zone for q in (old.queues if old else ()) if self._known(q)}
+        for fact in agent_time.facts(old, new, zones):
+            self.oplog.record(fact.id, fact.queue_id, fact.bucket, fact.counts)
 
-    def _day_bounds(self, queue: QueueConfig, day: date) -> tuple[datetime, datetime]:
-        start = datetime.combine(day, time(0), tzinfo=queue.hours.zone)
-        return start, start + timedelta(days=1)
+    def _known(self, queue_id: str) -> bool:
+        try:
+            self.queues.get(queue_id)
+        except UnknownQueueError:
+            return False  # a queue since removed from the configuration: nothing to report into
+        return True
+
+    # --- live monitor, wallboard, alerts (domain/floor.py) -----------------------------------------
 
     def today(self, queue: QueueConfig) -> date:
-        return self.clock.now().astimezone(queue.hours.zone).date()
+        return self.floor.today(queue)
 
     def monitor(self, queue_id: str) -> dict[str, Any]:
-        queue = self.queues.get(queue_id)
-        now = self.clock.now()
-        board = self.oplog.board(queue_id)
-        waiting = sorted((e for e in board if e.status == TicketStatus.WAITING.value),
-                         key=lambda e: (-e.priority, e.number))
-        position = {e.ticket_id: i + 1 for i, e in enumerate(waiting)}
-        by_ticket = {e.ticket_id: e for e in board}
-        live = [{"ticket": e.ticket_id, "caller": e.masked, "position": position.get(e.ticket_id),
-                 "status": e.status.lower(), "since": _iso(e.created_at),
-                 "waited_seconds": round((now - e.created_at).total_seconds()),
-                 "told_seconds": round(e.told_seconds) if e.told_seconds else None}
-                for e in board if e.kind == TicketKind.LIVE.value]
-        pending = [{"ticket": e.ticket_id, "number": e.masked, "status": e.status.lower(),
-                    "position": position.get(e.ticket_id), "attempts": e.attempts,
-                    "next_attempt": _iso(e.next_attempt_at or e.not_before), "promised": _iso(e.not_before),
-                    "lost_cause": e.lost_cause}
-                   for e in board if e.kind == TicketKind.CALLBACK.value]
-        agents = []
-        for present in [*self.agents.idle_agents(queue_id), *self.agents.busy_agents(queue_id)]:
-            agent = self.agents.get_agent(present.id)  # presence lists carry no reservation or time
-            doing = "ready" if agent.status is AgentStatus.AVAILABLE else "busy"
-            doing_since = agent.changed_at
-            entry = by_ticket.get(agent.ticket_id or "")
-            if agent.ticket_id:
-                doing, doing_since = "talking", None
-                if entry is not None and entry.status == TicketStatus.CONNECTING.value:
-                    # the agent's leg as its status events reported it (ringing, then talking), else
-                    # still being put through (no event yet, or a provider that reports none)
-                    doing, doing_since = (entry.leg, entry.leg_at) if entry.leg else ("connecting", None)
-            agents.append({"id": agent.id, "status": agent.status.value, "since": _iso(agent.changed_at),
-                           "doing": doing, "doing_since": _iso(doing_since), "ticket": agent.ticket_id,
-                           "with": entry.masked if entry is not None else None})
-        agents.sort(key=lambda a: a["id"])
-        start, end = self._day_bounds(queue, self.today(queue))
-        today = reports.build_report(queue_id, start, end, self.oplog.rows(queue_id, start, end)).total.as_row()
-        return {"queue": queue_id, "name": queue.name, "at": _iso(now), "waiting": live, "callbacks": pending,
-                "agents": agents, "today": today}
+        monitor = self.floor.monitor(queue_id)
+        monitor["dialing"] = None if self.pacer is None else {
+            "account": self.pacer.account, "backlog": self.pacer.pace.backlog(self.pacer.account),
+            "calls_per_second": self.pacer.rate}
+        return monitor
+
+    def wallboard(self) -> dict[str, Any]:
+        return self.floor.wallboard()
+
+    def watch(self) -> int:
+        return self.floor.watch()
 
     # --- lost-call work list -----------------------------------------------------------------
 
     def lost_calls(self, queue_id: str, limit: int = DEFAULT_PAGE, cursor: str | None = None) -> Page[dict[str, Any]]:
-        """One page of the queue's work list, oldest first (`next` follows on; BadPageError for a bad cursor)."""
+        """One page of the queue's work list, oldest first (`next` follows on; BadPageError for a bad cursor).
+        Times on the queue's clock. A row offers "call back now" only for a number the queue's number
+        policy may dial and that has not opted out (what the rules still say about the hour is said
+        on the click, with when instead); an opted-out row says so and offers nothing to do."""
+        queue = self.queues.get(queue_id)
+        zone = queue.hours.zone
+        policy = NumberPolicy(queue.allowed_countries, queue.default_region)
         now = self.clock.now()
-        out = []
         page = self.lost.lost_calls(queue_id, limit=limit, cursor=cursor)
+        numbers = {t.id: t.callback_number or t.caller for t in page.items}
+        opted = self.bookings.opted_out({n for n in numbers.values() if n})
+        out = []
         for t in page.items:
-            plan = callback_plan(t)
-            out.append({"ticket": t.id, "queue": t.queue_id, "number": masked(t.callback_number or t.caller),
-                        "cause": t.lost_cause, "lost_at": _iso(t.lost_at),
+            number = numbers[t.id]
+            opted_out = bool(number) and number in opted
+            pending = t.kind is TicketKind.CALLBACK and t.status in (TicketStatus.SCHEDULED, TicketStatus.WAITING)
+            out.append({"ticket": t.id, "queue": t.queue_id, "number": masked(number),
+                        "cause": t.lost_cause, "lost_at": on_clock(t.lost_at, zone),
                         "waited_seconds": round(t.wait_seconds) if t.wait_seconds is not None else None,
                         "since_seconds": round((now - t.lost_at).total_seconds()) if t.lost_at else None,
-                        "callback": plan, "attempts": t.attempts, "last_outcome": t.last_outcome,
-                        "next_attempt": _iso(t.next_attempt_at or t.not_before)
-                        if t.status is TicketStatus.SCHEDULED else None,
-                        "can_opt_out": bool(t.callback_number or t.caller),
-                        "can_call_back": bool(t.callback_number or t.caller) and t.status is not TicketStatus.CONNECTING,
-                        "can_stop": t.kind is TicketKind.CALLBACK and t.status in (TicketStatus.SCHEDULED,
-                                                                                    TicketStatus.WAITING)})
+                        "callback": "opted out: never called back automatically" if opted_out else callback_plan(t),
+                        "attempts": t.attempts, "last_outcome": t.last_outcome,
+                        "next_attempt": on_clock(t.next_attempt_at or t.not_before, zone)
+                        if t.status is TicketStatus.SCHEDULED and not opted_out else None,
+                        "opted_out": opted_out, "dialable": _dialable(policy, number),
+                        "can_opt_out": bool(number) and not opted_out,
+                        "can_call_back": (not opted_out and _dialable(policy, number)
+                                          and t.status is not TicketStatus.CONNECTING),
+                        "can_stop": pending and not opted_out})
         return Page(out, page.next)
 
     def _lost_ticket(self, ticket_id: str) -> Ticket:
@@ -242,8 +252,9 @@ class Operations:
             later = due if pending is not None else slot
             reason = "closed" if not queue.hours.is_open(now) else "calling_window"
             why = "we are closed now" if reason == "closed" else "it is outside the callee's calling hours"
-            when = f"it will be called at {_iso(later)}" if pending is not None else (
-                f"nothing was booked; the earliest is {_iso(later)}" if later else "nothing was booked")
+            zone = queue.hours.zone
+            when = f"it will be called at {_spoken(later, zone)}" if pending is not None and later else (
+                f"nothing was booked; the earliest is {_spoken(later, zone)}" if later else "nothing was booked")
             raise CallBackRefusedError(reason, f"not now: {why}; {when}", later)
         if pending is not None:
             return self._expedite(queue, pending, now, who)
@@ -291,29 +302,65 @@ class Operations:
 
     # --- reports and staffing -----------------------------------------------------------------
 
-    def report(self, queue_id: str, first: date, last: date,
-               target_seconds: int = reports.DEFAULT_TARGET_SECONDS) -> reports.Report:
+    def report(self, queue_id: str, first: date, last: date, target_seconds: int | None = None) -> reports.Report:
+        """The queue's days first..last on its own clock, half hour by half hour of its zone."""
         queue = self.queues.get(queue_id)
-        start = self._day_bounds(queue, first)[0]
-        end = self._day_bounds(queue, last)[1]
-        return reports.build_report(queue_id, start, end, self.oplog.rows(queue_id, start, end), target_seconds)
+        start = day_bounds(queue.hours.zone, first)[0]
+        end = day_bounds(queue.hours.zone, last)[1]
+        return reports.build_report(queue_id, start, end, self.oplog.rows(queue_id, start, end),
+                                    target_seconds or queue.service_target_seconds, queue.hours.tz)
 
-    def staffing(self, queue_id: str, day: date, target_seconds: int = reports.DEFAULT_TARGET_SECONDS
-                 ) -> dict[str, Any]:
-        """Agents needed per half hour for the day's recorded arrivals, beside those signed in now."""
+    def staffing(self, queue_id: str, target_seconds: int | None = None) -> dict[str, Any]:
+        """Looking ahead: for each half hour of the rest of today and all of tomorrow (the queue's
+        clock), the arrivals the queue's history forecasts (domain/forecast.py), the agents Erlang A
+        (and, for comparison, Erlang C) says the goals need, beside the roster and, for the half hour
+        under way, those signed in. The method's error over the last week's completed half hours is
+        given with it. History is completed half hours only: the current one is still filling."""
         queue = self.queues.get(queue_id)
+        zone = queue.hours.zone
+        target = target_seconds or queue.service_target_seconds
+        now = self.clock.now()
         estimator = learning.current(self.stats, queue)
         handle = 1 / estimator.mu if estimator.mu > 0 else queue.average_handle_seconds
         patience = 1 / estimator.theta if estimator.theta > 0 else queue.average_patience_seconds
-        report = self.report(queue_id, day, day, target_seconds)
+        today = self.today(queue)
+        current = reports.bucket_start(reports.bucket_of(now, zone))  # the half hour under way
+        history_start = day_bounds(zone, today - timedelta(days=HISTORY_DAYS))[0]
+        rows = self.oplog.rows(queue_id, history_start, current)
+        arrivals = {reports.bucket_start(b): r.get("offered", 0) - r.get("after_hours", 0) for b, r in rows.items()}
+        first = day_bounds(zone, min(arrivals).astimezone(zone).date())[0] if arrivals else current
+        method = forecast.Forecaster(arrivals, zone, first, current)
+        ahead = forecast.half_hours(now, day_bounds(zone, today + timedelta(days=1))[1], zone)
         signed_in = self.agents.staffing(queue_id).staffed
-        rows = []
-        for line in report.rows:
-            arrivals = int(line.c("offered") - line.c("after_hours"))
-            rate = arrivals / reports.HALF_HOUR.total_seconds()
-            c_agents, a_agents = staffing.agents_needed(rate, handle, patience, target_seconds, SERVICE_GOAL,
-                                                        ABANDON_GOAL)
-            rows.append(asdict(staffing.Advice(line.label, arrivals, round(handle, 1), c_agents, a_agents)))
-        return {"queue": queue_id, "day": day.isoformat(), "target_seconds": target_seconds,
-                "service_goal": SERVICE_GOAL, "abandon_goal": ABANDON_GOAL, "handle_seconds": round(handle, 1),
-                "patience_seconds": round(patience, 1), "signed_in": signed_in, "rows": rows}
+        needed: dict[float, tuple[int, int]] = {}
+        out = []
+        for slot in ahead:
+            expected = method.forecast(slot)
+            is_open = queue.hours.is_open(slot) or queue.hours.is_open(slot + reports.HALF_HOUR - timedelta(seconds=1))
+            c_agents = a_agents = None
+            if expected is not None and is_open:
+                key = round(expected, 2)
+                if key not in needed:
+                    needed[key] = staffing.agents_needed(key / reports.HALF_HOUR.total_seconds(), handle, patience,
+                                                         target, queue.service_level_goal, queue.abandon_goal)
+                c_agents, a_agents = needed[key]
+            out.append({"start": on_clock(slot, zone), "open": is_open,
+                        "arrivals": round(expected, 1) if expected is not None else None,
+                        "erlang_a_agents": a_agents, "erlang_c_agents": c_agents,
+                        "roster": queue.roster.agents_at(slot) if queue.roster else None,
+                        "signed_in": signed_in if slot == current else None, "now": slot == current})
+        past_today = forecast.half_hours(day_bounds(zone, today)[0], current, zone)
+        week = forecast.half_hours(current - timedelta(days=7), current, zone)
+        return {"queue": queue_id, "zone": queue.hours.tz, "at": on_clock(now, zone), "target_seconds": target,
+                "service_goal": queue.service_level_goal, "abandon_goal": queue.abandon_goal,
+                "handle_seconds": round(handle, 1), "patience_seconds": round(patience, 1),
+                "learned": bool(estimator.mu > 0), "method": forecast.METHOD,
+                "history_from": on_clock(first, zone) if arrivals else None,
+                "error": method.error(week).as_json(),
+                "today_so_far": [{"start": on_clock(s, zone), "forecast": _round(method.forecast(s)),
+                                  "actual": method.actual(s)} for s in past_today],
+                "rows": out}
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None

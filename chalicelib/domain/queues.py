@@ -12,6 +12,7 @@ from .hours import BusinessHours
 from .prompts import LANGUAGES
 from .roster import Roster
 from .slots import SlotPolicy
+from .thresholds import Thresholds
 
 _QUEUE_ID = re.compile(r"^[a-z0-9_]{1,40}$")
 # The providers a queue may name (its caller IDs, its texts): one adapter module each.
@@ -87,16 +88,22 @@ class QueueConfig:
     notify: dict[str, Any] = field(default_factory=dict)
     # Callers may choose when to be called back, in slots with a capacity (None: only "as soon as possible").
     scheduled_callbacks: SlotPolicy | None = None
+    # The service level's target and the goals staffing is computed for (docs/queues.md).
+    service_target_seconds: int = 20
+    service_level_goal: float = 0.8
+    abandon_goal: float = 0.05
+    # Wallboard thresholds: tile colours and alerts (docs/queues.md, domain/thresholds.py).
+    thresholds: Thresholds = field(default_factory=Thresholds.none)
 
 
 _INT_FIELDS = ("offer_callback_after_seconds", "short_abandon_seconds", "assumed_agents",
                "max_park_seconds", "dial_timeout_seconds", "max_hold_seconds", "max_callbacks_per_number_per_day",
                "callback_guard_seconds", "recovery_guard_seconds", "callback_promise_lead_seconds",
-               "callback_reserve_agents", "callback_min_talk_seconds")
+               "callback_reserve_agents", "callback_min_talk_seconds", "service_target_seconds")
 _BOOL_FIELDS = ("recover_lost_calls", "recovery_keeps_place", "live_guard", "offer_callback_within_day")
-_NOTIFY_KEYS = {"on_lost_call", "on_callback_failed", "slack_webhook_url", "telegram_bot_token", "telegram_chat_id",
+_NOTIFY_KEYS = {"on_lost_call", "on_callback_failed", "on_threshold", "slack_webhook_url", "telegram_bot_token", "telegram_chat_id",
                 "email_from", "email_to", "sms_from", "sms_to"}
-_FLOAT_FIELDS = ("average_handle_seconds", "average_patience_seconds")
+_FLOAT_FIELDS = ("average_handle_seconds", "average_patience_seconds", "service_level_goal", "abandon_goal")
 
 
 def _positive(raw: dict, key: str, where: str, cast: type) -> Any:
@@ -158,6 +165,11 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
     for key in _FLOAT_FIELDS:
         if key in raw:
             kwargs[key] = _positive(raw, key, where, float)
+    for key in ("service_level_goal", "abandon_goal"):
+        if key in kwargs and not 0 < kwargs[key] < 1:
+            raise ConfigError(f"{where}.{key}: a fraction between 0 and 1 (0.8 = 80%)")
+    if kwargs.get("service_target_seconds", 20) < 1:
+        raise ConfigError(f"{where}.service_target_seconds: at least 1 second")
     if "hours" in raw:
         kwargs["hours"] = BusinessHours.from_config(raw["hours"], f"{where}.hours")
     if "staffed_hours" in raw:
@@ -171,6 +183,8 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
                                               f"{where}.roster")
     if "scheduled_callbacks" in raw:
         kwargs["scheduled_callbacks"] = SlotPolicy.from_config(raw["scheduled_callbacks"], f"{where}.scheduled_callbacks")
+    if "thresholds" in raw:
+        kwargs["thresholds"] = Thresholds.from_config(raw["thresholds"], f"{where}.thresholds")
     hint = raw.get("opt_out_hint", "after_choice")
     if hint not in OPT_OUT_HINTS:
         raise ConfigError(f"{where}.opt_out_hint: one of {list(OPT_OUT_HINTS)}")

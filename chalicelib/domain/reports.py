@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 from .ewt import gamma_quantile
 from .model import Ticket, TicketKind, TicketStatus
@@ -28,14 +29,27 @@ HALF_HOUR = timedelta(minutes=30)
 DEFAULT_TOLERANCE_SECONDS = 300.0
 
 
-def bucket_of(at: datetime) -> str:
-    """The half hour (UTC) a moment falls in, as 'YYYY-MM-DDTHH:MM'."""
-    at = at.astimezone(timezone.utc)
-    return at.replace(minute=0 if at.minute < 30 else 30, second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M")
+def bucket_of(at: datetime, zone: tzinfo = timezone.utc) -> str:
+    """The half hour of the queue's zone a moment falls in, named by its start in UTC
+    ('YYYY-MM-DDTHH:MM'). For zones a whole or half hour from UTC (nearly all) that is the UTC half
+    hour; in the others (Nepal, Chatham) the half hours still start at :00 and :30 on local clocks."""
+    local = at.astimezone(zone)
+    start = local.replace(minute=0 if local.minute < 30 else 30, second=0, microsecond=0)
+    return start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
+
+
+def minute_of(at: datetime) -> str:
+    """The minute (UTC) a moment falls in: the recent rows behind the rolling service levels."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
 
 
 def bucket_start(bucket: str) -> datetime:
     return datetime.strptime(bucket, "%Y-%m-%dT%H:%M").replace(tzinfo=timezone.utc)
+
+
+def local_label(bucket: str, zone: tzinfo) -> str:
+    """A row's start on the queue's clock, with its offset: '2025-11-17T10:00-08:00'."""
+    return bucket_start(bucket).astimezone(zone).isoformat(timespec="minutes")
 
 
 def wait_bin(seconds: float) -> str:
@@ -47,23 +61,27 @@ def wait_bin(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Fact:
-    """Increments to one queue's half-hour row; `id` makes recording it happen once."""
+    """Increments to one queue's half-hour row (and its arrival minute's recent row); `id` makes
+    recording it happen once."""
 
     id: str
     queue_id: str
     bucket: str
     counts: Mapping[str, float]
+    minute: str = ""
 
 
 def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float,
-          tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS) -> list[Fact]:
-    """What one ticket transition adds to the reports (empty for most transitions). `tolerance_seconds`:
-    how late a callback at a chosen time may first be dialed and still keep its promise."""
+          zone: tzinfo = timezone.utc, tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS) -> list[Fact]:
+    """What one ticket transition adds to the reports (empty for most transitions), in the half
+    hour of the queue's zone the call arrived. `tolerance_seconds`: how late a callback at a chosen
+    time may first be dialed and still keep its promise."""
     out: list[Fact] = []
-    bucket = bucket_of(new.created_at)
+    bucket = bucket_of(new.created_at, zone)
+    minute = minute_of(new.created_at)
 
     def add(name: str, **counts: float) -> None:
-        out.append(Fact(f"{new.id}#{name}", new.queue_id, bucket, counts))
+        out.append(Fact(f"{new.id}#{name}", new.queue_id, bucket, counts, minute))
 
     if old is None and new.kind is TicketKind.LIVE:
         add("offered", offered=1, after_hours=int(new.status is TicketStatus.AFTER_HOURS))
@@ -90,12 +108,12 @@ def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float,
         add("abandoned", abandoned_short=int(short), abandoned_long=int(not short))
     if new.lost_cause and new.lost_at and (old is None or old.lost_at != new.lost_at):
         cause = new.lost_cause if new.lost_cause in LOST_CAUSES else "dropped"
-        out.append(Fact(f"{new.id}#lost#{new.lost_at.isoformat()}", new.queue_id, bucket, {"lost": 1,
-                                                                                           f"lost_{cause}": 1}))
+        out.append(Fact(f"{new.id}#lost#{new.lost_at.isoformat()}", new.queue_id, bucket,
+                        {"lost": 1, f"lost_{cause}": 1}, minute))
     if new.kind is TicketKind.CALLBACK and old_kind is not TicketKind.CALLBACK:
         # A caller who pressed 1 was not answered live but is not lost either (DESIGN.md).
         add("booked", callbacks=1, chose_callback=int(old is not None and new.lost_at is None))
-    out += _chosen_facts(old, new, bucket, tolerance_seconds)
+    out += _chosen_facts(old, new, bucket, minute, tolerance_seconds)
     if old is not None and new.attempts > old.attempts:
         for attempt in range(old.attempts + 1, new.attempts + 1):
             add(f"attempt{attempt}", attempts=1)
@@ -117,13 +135,13 @@ def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float,
     return out
 
 
-def _chosen_facts(old: Ticket | None, new: Ticket, bucket: str, tolerance_seconds: float) -> list[Fact]:
+def _chosen_facts(old: Ticket | None, new: Ticket, bucket: str, minute: str, tolerance_seconds: float) -> list[Fact]:
     """Callbacks at a chosen time (booked, moved, first dialed on time or late), callbacks the caller
     cancelled, and callbacks asked for from the web."""
     out: list[Fact] = []
 
     def add(name: str, **counts: float) -> None:
-        out.append(Fact(f"{new.id}#{name}", new.queue_id, bucket, counts))
+        out.append(Fact(f"{new.id}#{name}", new.queue_id, bucket, counts, minute))
 
     was_callback = old is not None and old.kind is TicketKind.CALLBACK
     if new.kind is TicketKind.CALLBACK and not was_callback and new.origin == "web":
@@ -142,13 +160,13 @@ def _chosen_facts(old: Ticket | None, new: Ticket, bucket: str, tolerance_second
     return out
 
 
-def from_tickets(history: Iterable[tuple[Ticket | None, Ticket]], short_abandon_seconds: float
-                 ) -> dict[tuple[str, str], dict[str, float]]:
+def from_tickets(history: Iterable[tuple[Ticket | None, Ticket]], short_abandon_seconds: float,
+                 zone: tzinfo = timezone.utc) -> dict[tuple[str, str], dict[str, float]]:
     """The same rows, from a ticket history replayed without the idempotent store (repair, tests)."""
     rows: dict[tuple[str, str], dict[str, float]] = {}
     seen: set[str] = set()
     for old, new in history:
-        for fact in facts(old, new, short_abandon_seconds):
+        for fact in facts(old, new, short_abandon_seconds, zone):
             if fact.id in seen:
                 continue
             seen.add(fact.id)
@@ -220,38 +238,48 @@ class Measures:
 COLUMNS = tuple(Measures("").as_row().keys())
 
 
+# What a signed EWT error means (reports, the page, docs/console.md say the same).
+EWT_ERROR_SIGN = "announced minus actual wait: positive = callers waited less than they were told"
+
+
 @dataclass(frozen=True)
 class Report:
     queue_id: str
     start: datetime
     end: datetime
-    rows: tuple[Measures, ...]  # one per half hour with any calls, in order
+    rows: tuple[Measures, ...]  # one per half hour with any calls, in order, labelled on the queue's clock
     total: Measures
+    zone: str = "UTC"  # the queue's time zone: days and half hours are its own
 
     def as_json(self) -> dict[str, object]:
-        return {"queue": self.queue_id, "start": self.start.isoformat(), "end": self.end.isoformat(),
-                "target_seconds": self.total.target_seconds, "columns": list(COLUMNS),
+        return {"queue": self.queue_id, "zone": self.zone, "start": self.start.isoformat(),
+                "end": self.end.isoformat(), "target_seconds": self.total.target_seconds,
+                "columns": list(COLUMNS), "ewt_error_sign": EWT_ERROR_SIGN,
                 "rows": [m.as_row() for m in self.rows], "total": self.total.as_row()}
 
     def csv(self) -> str:
+        """Machine-readable: raw numbers (fractions, seconds); each half hour's start on the queue's
+        clock with its UTC offset, and the zone's name beside it."""
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\r\n")
+        writer = csv.DictWriter(out, fieldnames=["period", "zone", *COLUMNS[1:]], lineterminator="\r\n")
         writer.writeheader()
         for m in (*self.rows, self.total):
-            writer.writerow({k: "" if v is None else v for k, v in m.as_row().items()})
+            writer.writerow({"zone": self.zone, **{k: "" if v is None else v for k, v in m.as_row().items()}})
         return out.getvalue()
 
 
 def build_report(queue_id: str, start: datetime, end: datetime, rows: Mapping[str, Mapping[str, float]],
-                 target_seconds: int = DEFAULT_TARGET_SECONDS) -> Report:
-    """Half-hour rows (bucket -> counters) within [start, end) into a report with a total line."""
+                 target_seconds: int = DEFAULT_TARGET_SECONDS, zone: str = "UTC") -> Report:
+    """Half-hour rows (bucket -> counters) within [start, end) into a report with a total line; each
+    row labelled with its start on the zone's clock."""
     lines = []
     total = Measures("total", {}, target_seconds)
+    where = ZoneInfo(zone)
     for bucket in sorted(rows):
         at = bucket_start(bucket)
         if not (start <= at < end):
             continue
-        lines.append(Measures(bucket, dict(rows[bucket]), target_seconds))
+        lines.append(Measures(local_label(bucket, where), dict(rows[bucket]), target_seconds))
         add_counts(total.counts, rows[bucket])
-    return Report(queue_id, start, end, tuple(lines), total)
+    return Report(queue_id, start, end, tuple(lines), total, zone)
 

@@ -78,60 +78,63 @@ class ErlangA:
         # in line is the product form below (each step ahead clears at rate n*mu + i*theta).
         p_abandon = 0.0
         p_late = 0.0  # answered after the target, or abandoned: both miss the target
+        reached = _reached(len(queue) - 1, n * mu, theta)
+        within = _served_within_all(len(queue) - 1, n * mu, theta, target_s)
         for j, weight in enumerate(queue):
             p = weight / total
-            # Probability of reaching service from position j+1: each place ahead clears by service
-            # rather than by our own abandonment with rate ratio (n*mu + i*theta)/(n*mu + (i+1)*theta).
-            reach = 1.0
-            for i in range(j + 1):
-                reach *= (n * mu + i * theta) / (n * mu + (i + 1) * theta)
-            p_abandon += p * (1 - reach)
-            p_late += p * (1 - _served_within(j, n * mu, theta, target_s))
+            p_abandon += p * (1 - reached[j])
+            p_late += p * (1 - within[j])
         return {"p_wait": p_wait, "p_abandon": p_abandon, "service_level": max(0.0, 1 - p_late)}
 
 
+def _reached(last: int, n_mu: float, theta: float) -> list[float]:
+    """For j = 0..last: probability that an arrival finding j waiting reaches service (each of the j+1
+    stages ahead clears by service rather than by its own abandonment: ratio (n_mu + i*theta) /
+    (n_mu + (i+1)*theta) for stage i)."""
+    out, reach = [], 1.0
+    for i in range(last + 1):
+        reach *= (n_mu + i * theta) / (n_mu + (i + 1) * theta)
+        out.append(reach)
+    return out
+
+
 def _served_within(j: int, n_mu: float, theta: float, t: float) -> float:
-    """Probability that an arrival finding j waiting reaches an agent within t.
+    """Probability that an arrival finding j waiting reaches an agent within t."""
+    return _served_within_all(j, n_mu, theta, t)[j]
+
+
+def _served_within_all(last: int, n_mu: float, theta: float, t: float) -> list[float]:
+    """For j = 0..last: probability that an arrival finding j waiting reaches an agent within t.
 
     With m callers ahead, the next event is one ahead leaving (rate n_mu + m*theta) or this caller
     giving up (theta): stage m lasts Exp(n_mu + (m+1)*theta) whichever happens, independently of which.
-    So P = P(every stage advances) * P(sum of the j+1 stage times <= t); the second factor is a
-    hypoexponential CDF, computed by uniformization (stable for any number of stages)."""
-    rates = [n_mu + (m + 1) * theta for m in range(j, -1, -1)]
-    advance = 1.0
-    for m in range(j + 1):
-        advance *= (n_mu + m * theta) / (n_mu + (m + 1) * theta)
+    So P = P(every stage advances) * P(sum of the j+1 stage times <= t). The second factor is a
+    hypoexponential CDF; the stage times of j are those of j-1 and one more, so all of them are one
+    pure-death chain (level m leaves at rate n_mu + (m+1)*theta) started at each level, computed by
+    uniformization in one pass (stable for any number of stages)."""
     if t <= 0:
-        return 0.0
+        return [0.0] * (last + 1)
+    rates = [n_mu + (m + 1) * theta for m in range(last + 1)]
     top = max(rates)
     lt = top * t
-    state = [1.0] + [0.0] * len(rates)  # probability of having finished s stages after k jumps
+    # finished[m]: probability that from level m the chain is absorbed within k uniformized jumps
+    finished = [0.0] * (last + 1)
     weight = math.exp(-lt)
-    done = weight * state[-1]
+    done = [0.0] * (last + 1)
     k = 0
     while k < lt + 12 * math.sqrt(lt) + 30:
         k += 1
-        nxt = [0.0] * len(state)
-        for s, p in enumerate(state):
-            if s == len(rates):
-                nxt[s] += p
-                continue
-            go = rates[s] / top
-            nxt[s + 1] += p * go
-            nxt[s] += p * (1 - go)
-        state = nxt
+        below = 1.0  # level -1 is absorbed
+        nxt = []
+        for m in range(last + 1):
+            go = rates[m] / top
+            nxt.append(go * below + (1 - go) * finished[m])
+            below = finished[m]
+        finished = nxt
         weight *= lt / k
-        done += weight * state[-1]
-    return advance * min(1.0, done)
-
-
-@dataclass(frozen=True)
-class Advice:
-    bucket: str
-    arrivals: int
-    handle_s: float
-    erlang_c_agents: int
-    erlang_a_agents: int
+        for m in range(last + 1):
+            done[m] += weight * finished[m]
+    return [a * min(1.0, d) for a, d in zip(_reached(last, n_mu, theta), done)]
 
 
 def agents_needed(arrivals_per_s: float, handle_s: float, patience_s: float, target_s: float,
@@ -144,7 +147,9 @@ def agents_needed(arrivals_per_s: float, handle_s: float, patience_s: float, tar
     while n < max_agents and erlang_c_service_level(n, arrivals_per_s, handle_s, target_s) < service_goal:
         n += 1
     c_agents = n
-    a_agents = 1
+    # Fewer than load * (1 - abandon_goal) agents cannot meet the abandonment goal (they serve at most
+    # N * mu of the lambda arriving): the search starts there, not at one agent.
+    a_agents = max(1, math.floor(load * (1 - abandon_goal)))
     while a_agents < max_agents:
         m = ErlangA(a_agents, arrivals_per_s, handle_s, patience_s).measures(target_s)
         if m["service_level"] >= service_goal and m["p_abandon"] <= abandon_goal:

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from ..domain.dispatch import Dispatcher
 from ..domain.errors import (BadRequestError, BadWebhookError, NumberNotAllowedError, StoreUnavailableError,
                             UnknownQueueError)
-from ..domain.model import AGENT_ID, Agent, AgentStatus, Ticket
+from ..domain.model import AGENT_ID, AWAY_REASONS, Agent, AgentStatus, Ticket, check_reason
 from ..domain.phone import MAX_CONTACT_LENGTH, looks_like_number
 from ..ports import Telephony
 from .webhooks import HttpReply, verified_form
@@ -18,7 +18,7 @@ from .webhooks import HttpReply, verified_form
 MAX_BODY_BYTES = 4096
 MAX_QUEUES = 32
 _EVENT_ID = re.compile(r"^[A-Za-z0-9_.:@/+=-]{1,128}$")
-_FIELDS = frozenset({"status", "contact", "queues", "at", "event_id", "until"})
+_FIELDS = frozenset({"status", "contact", "queues", "at", "event_id", "until", "reason"})
 PROVIDER_AGENT_ID = re.compile(r"^[^.\x00-\x1f\x7f/\\][^\x00-\x1f\x7f/\\]{0,63}$")
 
 
@@ -32,8 +32,9 @@ def bearer_ok(headers: Mapping[str, str], token: str) -> bool:
 
 
 def agent_json(agent: Agent) -> dict[str, Any]:
-    return {"id": agent.id, "status": agent.status.value, "queues": list(agent.queues),
+    return {"id": agent.id, "status": agent.status.value, "reason": agent.reason, "queues": list(agent.queues),
             "contact": agent.contact, "ticket": agent.ticket_id,
+            "since": agent.changed_at.isoformat() if agent.changed_at else None,
             "until": agent.until.isoformat() if agent.until else None}
 
 
@@ -54,7 +55,11 @@ def parse_status_body(raw_body: bytes | None) -> dict[str, Any]:
     try:
         status = AgentStatus(body.get("status"))
     except ValueError:
-        raise BadRequestError("status must be one of available, busy, offline") from None
+        raise BadRequestError(f"status must be one of {', '.join(s.value for s in AgentStatus)}") from None
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or reason not in AWAY_REASONS):
+        raise BadRequestError(f"reason must be one of {', '.join(AWAY_REASONS)}")
+    check_reason(status, reason)
     contact = body.get("contact")
     if contact is not None and (not isinstance(contact, str) or not 0 < len(contact) <= MAX_CONTACT_LENGTH):
         raise BadRequestError(f"contact must be a phone number, sip:user@host or client:identity "
@@ -67,7 +72,7 @@ def parse_status_body(raw_body: bytes | None) -> dict[str, Any]:
     if event_id is not None and (not isinstance(event_id, str) or not _EVENT_ID.match(event_id)):
         raise BadRequestError("event_id must be 1-128 letters, digits or _.:@/+=-")
     return {"status": status, "contact": contact, "queues": tuple(queues) if queues is not None else None,
-            "at": iso_time(body, "at"), "event_id": event_id, "until": iso_time(body, "until")}
+            "at": iso_time(body, "at"), "event_id": event_id, "until": iso_time(body, "until"), "reason": reason}
 
 
 def iso_time(body: Mapping[str, Any], name: str) -> datetime | None:
@@ -133,7 +138,8 @@ class AgentsApi:
         if looks_like_number(event.agent_id):
             return NUMBER_AS_ID
         return self._apply(event.agent_id, {"status": event.status, "at": event.at, "contact": event.contact,
-                                            "queues": event.queues, "event_id": event.event_id})
+                                            "queues": event.queues, "event_id": event.event_id,
+                                            "reason": event.reason})
 
     def _apply(self, agent_id: str, fields: Mapping[str, Any]) -> HttpReply:
         try:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlparse
 
 from ..domain.errors import BadPageError, OrchestratorError, StoreUnavailableError, TicketNotFoundError, UnknownQueueError
 from ..domain.operations import CallBackRefusedError, Operations
+from ..domain.model import split_ticket_id
 from ..domain.pages import page_limit
 from ..domain.queues import QueueDirectory
 from ..ports import Clock
@@ -159,9 +160,11 @@ class Console:
     def sign_out(self, headers: Mapping[str, str]) -> WebReply:
         return _json(200, {"signed_out": True}, **{"Set-Cookie": self.sessions.cookie("", 0)})
 
-    def _queues(self) -> list[dict[str, str]]:
-        """The queues, each with its own today (its timezone, Holdfast's clock): the pages' default day."""
-        return [{"id": q.id, "name": q.name, "today": self.ops.today(q).isoformat()} for q in self.queues]
+    def _queues(self) -> list[dict[str, Any]]:
+        """The queues, each with its own today (its timezone, Holdfast's clock): the pages' default day,
+        its zone (every time on its pages is shown on that clock) and its service level target."""
+        return [{"id": q.id, "name": q.name, "today": self.ops.today(q).isoformat(), "zone": q.hours.tz,
+                 "target_seconds": q.service_target_seconds} for q in self.queues]
 
     # --- API --------------------------------------------------------------------------------
 
@@ -198,6 +201,7 @@ class Console:
               raw_body: bytes | None) -> WebReply:
         routes = {("GET", "me"): lambda: _json(200, {"csrf": self.sessions.csrf(session), "queues": self._queues()}),
                   ("GET", "monitor"): lambda: _json(200, self.ops.monitor(self._queue(query))),
+                  ("GET", "wallboard"): lambda: _json(200, self.ops.wallboard()),
                   ("GET", "lost-calls"): lambda: self._lost_calls(query),
                   ("GET", "report"): lambda: _json(200, self._report(query).as_json()),
                   ("GET", "report.csv"): lambda: self._csv(query),
@@ -226,8 +230,9 @@ class Console:
         try:
             done = self.ops.call_back_now(self._ticket(raw_body), Sessions.who(session))
         except CallBackRefusedError as refused:
+            zone = self.queues.get(split_ticket_id(self._ticket(raw_body))[0]).hours.zone
             return _json(409, {"error": str(refused), "reason": refused.reason,
-                               "when": refused.when.isoformat() if refused.when else None})
+                               "when": refused.when.astimezone(zone).isoformat() if refused.when else None})
         return _json(200, {"result": done.result, "ticket": done.ticket, "message": done.message})
 
     @staticmethod
@@ -248,10 +253,14 @@ class Console:
         last = _day(query.get("to"), first)
         if last < first or (last - first).days >= MAX_REPORT_DAYS:
             raise ValueError(f"from..to must be in order and at most {MAX_REPORT_DAYS} days")
-        target = int(query.get("target") or 20)
+        return queue_id, first, last, self._target(query, queue_id)
+
+    def _target(self, query: Mapping[str, str], queue_id: str) -> int:
+        """The service level's target: the query's, else the queue's own."""
+        target = int(query.get("target") or self.queues.get(queue_id).service_target_seconds)
         if not 1 <= target <= 3600:
             raise ValueError("target must be 1..3600 seconds")
-        return queue_id, first, last, target
+        return target
 
     def _report(self, query: Mapping[str, str]) -> Any:
         queue_id, first, last, target = self._range(query)
@@ -264,6 +273,6 @@ class Console:
                         {"Content-Disposition": f'attachment; filename="{name}"'})
 
     def _staffing(self, query: Mapping[str, str]) -> dict[str, Any]:
-        queue_id, first, _, target = self._range(query)
-        return self.ops.staffing(queue_id, first, target)
+        queue_id = self._queue(query)
+        return self.ops.staffing(queue_id, self._target(query, queue_id))
 

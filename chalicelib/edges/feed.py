@@ -1,11 +1,12 @@
 """The table stream's second consumer: every ticket transition feeds the console's report rows,
-its live board and the CloudWatch metrics. Idempotent per record (facts are recorded once)."""
+its live board and the CloudWatch metrics; every agent change, the agents' time (AHT, occupancy).
+Idempotent per record (facts are recorded once). Also the threshold watch the sweep runs."""
 from __future__ import annotations
 
 import logging
 from typing import Any, Mapping
 
-from ..adapters.dynamo.operations import ticket_from_image
+from ..adapters.dynamo.operations import agent_from_image, ticket_from_image
 from ..domain.operations import Operations
 from . import metrics
 
@@ -24,3 +25,24 @@ def ticket_changed(operations: Operations, new_image: Mapping[str, Any] | None,
         return
     if observed.counts:
         metrics.call_metrics(observed.queue_id, observed.counts)
+
+
+def agent_changed(operations: Operations, new_image: Mapping[str, Any] | None,
+                  old_image: Mapping[str, Any] | None) -> None:
+    new = agent_from_image(new_image)
+    if new is None:
+        return  # not an agent item
+    try:
+        operations.observe_agent(agent_from_image(old_image), new)
+    except Exception:  # noqa: BLE001 - reports must never hold up dispatch on the same stream
+        log.exception("console feed failed for an agent change", extra={"agent": new.id})
+
+
+def watch(operations: Operations | None) -> None:
+    """The wallboard's thresholds, after the dispatch sweep; a failure is logged, never the sweep's."""
+    if operations is None:
+        return
+    try:
+        operations.watch()
+    except Exception:  # noqa: BLE001 - alerts must never hold up dispatch
+        log.exception("threshold watch failed")

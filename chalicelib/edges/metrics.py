@@ -58,3 +58,10 @@ def call_metrics(queue_id: str, counts: Mapping[str, float]) -> None:
 
 def webhook_latency(milliseconds: float) -> None:
     _emit("WebhookLatency", MetricUnit.Milliseconds, milliseconds, {"Api": "voice"})
+
+
+def dial_pace(account: str, backlog: int, rate: float) -> None:
+    """The outbound pace's backlog and its calls per second (the provider account as the dimension)."""
+    dims = {"Provider": account if _QUEUE.match(account) else "unknown"}
+    _emit("DialBacklog", MetricUnit.Count, backlog, dims)
+    _emit("DialPace", MetricUnit.CountPerSecond, rate, dims)

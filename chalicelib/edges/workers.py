@@ -10,15 +10,23 @@ from ..adapters.dynamo import ticket_change
 from ..adapters.dynamo.operations import ticket_from_image
 from .. import bootstrap
 from ..domain.callbacks import DialRequest
-from . import feed
+from . import feed, metrics
 
 log = logging.getLogger(__name__)
 
 
 def on_dial_message(body: str) -> None:
-    """The Dial step's SQS message: place one callback attempt. Raising makes SQS deliver it again,
-    which is safe: an attempt already begun is never dialed twice."""
-    bootstrap.container().callbacks.dial(DialRequest.from_message(json.loads(body)))
+    """The dial queue: the Dial step's message (one callback attempt, at the account's pace), or the
+    pace's alarm (`{"pace": account}`: let out the dials whose slots have come). Raising makes SQS deliver
+    it again, which is safe: an attempt already begun is never dialed twice."""
+    message = json.loads(body)
+    container = bootstrap.container()
+    if "pace" not in message:
+        container.callbacks.dial(DialRequest.from_message(message))  # waiting its turn: it set the alarm
+        return
+    paced = container.dispatcher.pace()
+    if paced is not None:
+        metrics.dial_pace(paced.account, paced.backlog, paced.rate)
 
 
 def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None,
@@ -36,6 +44,8 @@ def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str,
         if ticket is not None:
             bootstrap.container().dispatcher.service_started(ticket, change[3])  # the estimator learns
         feed.ticket_changed(bootstrap.container().operations, new_image, old_image)  # console, metrics
+    else:
+        feed.agent_changed(bootstrap.container().operations, new_image, old_image)  # agents' time (console)
 
 
 def on_notify_message(body: str) -> None:
@@ -44,5 +54,8 @@ def on_notify_message(body: str) -> None:
 
 
 def sweep() -> int:
-    """Scheduled: no idle agent and waiting ticket side by side, whatever trigger was missed."""
-    return bootstrap.container().dispatcher.sweep()
+    """Scheduled: no idle agent and waiting ticket side by side, whatever trigger was missed; then the
+    wallboard's thresholds (a crossing held for its set time notifies once)."""
+    dispatched = bootstrap.container().dispatcher.sweep()
+    feed.watch(bootstrap.container().operations)
+    return dispatched

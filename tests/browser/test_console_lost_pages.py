@@ -3,7 +3,6 @@ the first 100 oldest lost calls, then "Show more" loads the rest. The app is ser
 `chalice local`'s server over moto, with the lost calls written through the store."""
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.adapters.memory import FakeDialer, FixedClock
+from tests.browser.local_app import served_locally
 from tests.browser.test_console_browser import CHROMIUM, CHROMIUM_ARGS, rows
 from tests.e2e.test_local_stack import free_port
 from tests.helpers import lose_calls
@@ -24,11 +24,6 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def served(settings, serve) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
-    from chalice.config import Config
-    from chalice.local import create_local_server
-
-    from app import app
-
     if not Path(CHROMIUM).exists():
         pytest.fail("no /usr/bin/chromium: `make test` installs it (make chromium)")
     port = free_port()
@@ -37,12 +32,8 @@ def served(settings, serve) -> Iterator[tuple[str, Any]]:  # type: ignore[no-unt
                                     admin_token=ADMIN, public_base_url=base, metrics_enabled=False),
                             clock=FixedClock(NOW), dialer=FakeDialer())
     serve(built)
-    server = create_local_server(app, Config.create(chalice_stage="local"), "127.0.0.1", port)
-    threading.Thread(target=server.serve_forever, name="chalice-local", daemon=True).start()
-    try:
+    with served_locally(port):
         yield base, built
-    finally:
-        server.shutdown()
 
 
 def test_the_work_list_shows_100_then_more(served: tuple[str, Any]) -> None:

@@ -135,10 +135,10 @@ def engine(request, serve) -> Engine:  # type: ignore[no-untyped-def]
     if request.param == "memory":
         return MemoryEngine()
     settings = request.getfixturevalue("settings")
-    dialer = FakeDialer()
-    c = bootstrap.build_aws(replace(settings, queues_file=QUEUES), clock=FixedClock(MONDAY_10_PST), dialer=dialer)
+    dialer, clock = FakeDialer(), FixedClock(MONDAY_10_PST)
+    c = bootstrap.build_aws(replace(settings, queues_file=QUEUES), clock=clock, dialer=dialer)
     serve(c)
-    return MotoEngine(World(c, dialer, request.getfixturevalue("aws")))
+    return MotoEngine(World(c, dialer, request.getfixturevalue("aws"), clock))
 
 
 def test_connect(engine: Engine) -> None:

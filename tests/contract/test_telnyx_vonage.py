@@ -241,3 +241,60 @@ def test_every_url_given_to_vonage_carries_the_url_secret() -> None:
         "+14155550100", "+18005550100", Step.of("cb-answer", t="s-1"), Step.of("cb-status", t="s-1"), False, 25)
     body = json.loads(http.sent[0].body or b"{}")
     assert f"k={URL_TOKEN}" in body["answer_url"][0] and f"k={URL_TOKEN}" in body["event_url"][0]
+
+
+# --- Holdfast's own Vonage client, held to Vonage's library and to PyJWT (issue 24: the SDK is not shipped)
+
+def test_the_application_jwt_is_the_one_pyjwt_signs_byte_for_byte() -> None:
+    from chalicelib.adapters.vonage_rest import application_jwt, private_key
+
+    claims = {"application_id": "app-1", "iat": 1_795_000_000, "jti": "jti-1", "exp": 1_795_000_060}
+    theirs = jwt.encode(claims, PEM, algorithm="RS256", headers={"alg": "RS256", "typ": "JWT"})
+    assert application_jwt("app-1", private_key(PEM), 1_795_000_000, "jti-1") == theirs  # RS256 is deterministic
+    pkcs1 = PRIVATE_KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                      serialization.NoEncryption()).decode()
+    assert application_jwt("app-1", private_key(pkcs1), 1_795_000_000, "jti-1") == theirs
+
+
+def test_only_an_rsa_private_key_is_taken() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from chalicelib.adapters.vonage_rest import private_key
+
+    not_rsa = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    for pem in ("not a key", not_rsa, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"):
+        with pytest.raises(ValueError):
+            private_key(pem)
+
+
+@pytest.mark.parametrize("to, amd", [("+14155550100", True), ("sip:alice@pbx.example", False)])
+def test_a_create_call_body_is_what_vonages_library_sends(to: str, amd: bool) -> None:
+    from vonage_voice.models.common import AdvancedMachineDetection, Phone, Sip
+    from vonage_voice.models.requests import CreateCallRequest, ToPhone
+
+    from chalicelib.adapters.vonage import create_call_body
+
+    theirs = CreateCallRequest(
+        to=[Sip(uri=to) if to.startswith("sip:") else ToPhone(number=to.lstrip("+"))],
+        from_=Phone(number="18005550100"), answer_url=["https://h/a"], answer_method="POST",
+        event_url=["https://h/e"], event_method="POST", ringing_timer=25,
+        advanced_machine_detection=AdvancedMachineDetection(behavior="continue", mode="detect") if amd else None)
+    ours = create_call_body(to, "+18005550100", "https://h/a", "https://h/e", amd, 25)
+    assert ours == theirs.model_dump(by_alias=True, exclude_none=True)
+
+
+def test_a_transfer_ncco_is_what_vonages_library_sends_for_every_verb() -> None:
+    from vonage_voice.models import ncco as models
+
+    from chalicelib.adapters.vonage import transfer_ncco
+
+    script = explicit_no_input(Script.of(*EVERY_VERB.verbs[:-2], Dial("+14155550199"), *EVERY_VERB.verbs[-2:]))
+    ncco = json.loads(VonageTelephony("").render(script, BASE))
+    kinds = {"talk": models.Talk, "stream": models.Stream, "input": models.Input, "notify": models.Notify,
+             "connect": models.Connect, "conversation": models.Conversation}
+    typed = [kinds[a["action"]].model_validate({("from_" if k == "from" else k): v for k, v in a.items()}
+                                               | ({"randomFromNumber": True} if a["action"] == "connect"
+                                                  and "from" not in a else {}))
+             for a in ncco]
+    assert transfer_ncco(ncco) == [t.model_dump(by_alias=True, exclude_none=True) for t in typed]

@@ -107,6 +107,23 @@ def test_taskrouter_worker_events_become_agent_events() -> None:
         tw.parse_agent_event(event("taskrouter_worker_available", WorkerAttributes="[1]"))
 
 
+@pytest.mark.parametrize("activity, status, reason", [
+    ("Available", "available", None), ("Idle", "available", None), ("Offline", "offline", None),
+    ("Busy", "busy", None), ("Reserved", "busy", None), ("On a call", "busy", None), ("Outbound", "busy", None),
+    ("Wrap-Up", "wrap_up", None), ("wrap_up", "wrap_up", None), ("After Call Work", "wrap_up", None),
+    ("Unavailable", "away", "unavailable"), ("Break", "away", "break"), ("Lunch", "away", "lunch"),
+    ("Training", "away", "training"), ("Meeting", "away", "meeting"), ("Coaching", "away", "coaching"),
+])
+def test_taskrouter_activities_map_to_agent_states(activity: str, status: str, reason: str | None) -> None:
+    parsed = TwilioTelephony("t").parse_agent_event(event("taskrouter_worker_available", WorkerActivityName=activity))
+    assert (parsed.status.value, parsed.reason) == (status, reason)
+
+
+def test_an_unknown_taskrouter_activity_is_refused_not_read_as_busy() -> None:
+    with pytest.raises(BadWebhookError, match="unknown TaskRouter activity 'gardening'"):
+        TwilioTelephony("t").parse_agent_event(event("taskrouter_worker_available", WorkerActivityName="Gardening"))
+
+
 def test_outbound_webhook_fields() -> None:
     tw = TwilioTelephony("t")
     assert tw.parse(event("outbound_answered_human"), {}).answered_by is AnsweredBy.HUMAN

@@ -114,6 +114,42 @@ def test_taskrouter_worker_available_resumes_a_parked_callback(client: Client, b
     assert c.stores.agents.get_agent("alice").status is AgentStatus.OFFLINE
 
 
+def test_agent_states_with_reasons_and_a_clear_400_for_the_unknown(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    """Away (with a reason) and wrap-up are signed in but take no call and do not count as serving;
+    an unknown status or reason, or a reason without away, is a 400 that writes nothing."""
+    c, _ = built
+    assert put_status(client, "ann", {"status": "available", "contact": "client:ann", "queues": ["support"]}).status_code == 200
+    reply = put_status(client, "ann", {"status": "away", "reason": "lunch"})
+    assert reply.status_code == 200 and json.loads(reply.body)["agent"]["reason"] == "lunch"
+    assert c.stores.agents.get_agent("ann").status is AgentStatus.AWAY
+    assert c.stores.agents.staffing("support").staffed == 0  # away serves nobody
+    c.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+14155550100", "+18005550100"))
+    assert c.stores.tickets.get("support-1").status is TicketStatus.WAITING  # not offered to an away agent
+    for body, says in (({"status": "sleeping"}, "status must be one of available, busy, wrap_up, away, offline"),
+                       ({"status": "away"}, "away needs a reason"),
+                       ({"status": "away", "reason": "nap"}, "reason must be one of break, lunch"),
+                       ({"status": "available", "reason": "lunch"}, "reason goes with status away only")):
+        refused = put_status(client, "ann", body)
+        assert refused.status_code == 400 and says in json.loads(refused.body)["error"], refused.body
+    assert (c.stores.agents.get_agent("ann").status, c.stores.agents.get_agent("ann").reason) == (AgentStatus.AWAY, "lunch")
+    assert put_status(client, "ann", {"status": "wrap_up"}).status_code == 200
+    assert c.stores.agents.get_agent("ann").reason is None and c.stores.agents.staffing("support").staffed == 0
+    assert c.stores.tickets.get("support-1").status is TicketStatus.WAITING
+    assert json.loads(put_status(client, "ann", {"status": "available"}).body)["dispatched"] == "support-1"
+
+
+def test_an_unknown_taskrouter_activity_is_400_and_writes_nothing(client: Client, built) -> None:  # type: ignore[no-untyped-def]
+    c, _ = built
+    assert taskrouter(client, "taskrouter_worker_available").status_code == 200
+    reply = taskrouter(client, "taskrouter_worker_available", WorkerActivityName="Gardening", Sid="EV2")
+    assert reply.status_code == 400 and "unknown TaskRouter activity" in json.loads(reply.body)["error"]
+    assert c.stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE
+    reply = taskrouter(client, "taskrouter_worker_available", WorkerActivityName="Break", Sid="EV3",
+                       Timestamp="1763402460")
+    assert reply.status_code == 200
+    assert (c.stores.agents.get_agent("alice").status, c.stores.agents.get_agent("alice").reason) == (AgentStatus.AWAY, "break")
+
+
 def test_taskrouter_forged_is_403(client: Client, built) -> None:  # type: ignore[no-untyped-def]
     c, _ = built
     path = "/providers/twilio/agent-events"

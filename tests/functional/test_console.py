@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -18,7 +18,7 @@ from app import app
 from chalicelib import bootstrap
 from chalicelib.edges import workers
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
-from devstack.pollers import StreamPoller
+from devstack.pollers import StreamPoller, deployed_filters
 from tests.conftest import AUTH_TOKEN
 from tests.helpers import event, lose_calls, signed
 from chalicelib.adapters.memory import FakeDialer, FixedClock
@@ -33,7 +33,7 @@ class Stream:
     """The table's stream, drained on demand into the same worker AWS runs; records kept for replay."""
 
     def __init__(self, table: str) -> None:
-        self.poller = StreamPoller(table, self._handle)
+        self.poller = StreamPoller(table, self._handle, filters=deployed_filters())
         self.records: list[tuple[Any, Any]] = []
 
     def _handle(self, new: Any, old: Any) -> None:
@@ -194,9 +194,12 @@ def test_monitor_shows_callers_agents_and_todays_counters(client: Client, c, str
     c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
     stream.drain()
     m = get(client, "monitor", headers)
-    assert [(a["id"], a["doing"], a["ticket"], a["with"]) for a in m["agents"]] == [
-        ("ann", "connecting", "support-1", "***01")]
-    assert [w["ticket"] for w in m["waiting"] if w["position"]] == ["support-2"]
+    assert [(a["id"], a["state"], a["ticket"], a["with"], a["seconds_in_state"]) for a in m["agents"]] == [
+        ("ann", "connecting", "support-1", "***01", 0)]
+    # out of the line, with its agent; the one behind is first now
+    assert [(w["ticket"], w["position"]) for w in m["waiting"]] == [("support-2", 1)]
+    assert [(o["ticket"], o["agent"], o["state"], o["waited_seconds"]) for o in m["on_calls"]] == [
+        ("support-1", "ann", "connecting", 6)]
     c.flow.clock.advance(10)
     c.dispatcher.bridge_result("support-1", "ann", answered=True, talk_seconds=120)  # call over, ann free
     stream.drain()
@@ -306,7 +309,7 @@ def test_reports_from_the_stream_agree_with_the_raw_tickets_and_survive_redelive
     assert c.stores.tickets.find_by_call("CA6").id == "support-4"  # rejoined: no ticket of its own
     assert total["ewt_inside_range"] is not None
     csv_text = get(client, "report.csv", headers, "?queue=support&from=2025-11-17&to=2025-11-17")
-    assert csv_text.splitlines()[-1].startswith("total,5,0,2,0.2,27.5,1,2,3,3,")
+    assert csv_text.splitlines()[-1].startswith("total,UTC,5,0,2,0.2,27.5,1,2,3,3,")
 
     # Every stream record delivered again (a Lambda retry): nothing is counted twice.
     for new, old in stream.records:
@@ -322,18 +325,35 @@ def test_reports_from_the_stream_agree_with_the_raw_tickets_and_survive_redelive
     assert calls and set(calls) == {"Query"}
 
 
-def test_staffing_advice_for_the_recorded_day(client: Client, c, stream: Stream) -> None:  # type: ignore[no-untyped-def]
-    for n in range(12):
-        ring(c, f"CA{n}", f"+141555501{n:02d}")
-        c.flow.clock.advance(60)
-    stream.drain()
+def test_staffing_looks_ahead_from_the_queues_history(client: Client, c) -> None:  # type: ignore[no-untyped-def]
+    """Monday 18:00 (the queue's clock is UTC). History, as the stream records it: 10 calls on the
+    Monday a week ago at 18:30 and 20 two weeks ago (its first day), 7 a week ago at 19:00. The method's
+    weights, 0.4 and 0.3 (weeks 3 and 4 are before the history began): 18:30 forecasts
+    (0.4*10 + 0.3*20)/0.7 = 14.3 calls; 19:00 (0.4*7 + 0.3*0)/0.7 = 4.0."""
+    log = c.operations.oplog
+    for weeks, slot, calls in ((1, "18:30", 10), (2, "18:30", 20), (1, "19:00", 7)):
+        day = (NOW - timedelta(weeks=weeks)).date().isoformat()
+        for n in range(calls):
+            log.record(f"hist-{weeks}-{slot}-{n}#offered", "support", f"{day}T{slot}", {"offered": 1})
     _, headers = sign_in(client)
-    advice = get(client, "staffing", headers, "?queue=support&from=2025-11-17")
-    assert [r["arrivals"] for r in advice["rows"]] == [12]
-    row = advice["rows"][0]
-    assert row["erlang_c_agents"] >= 1 and row["erlang_a_agents"] <= row["erlang_c_agents"]
-    assert advice["signed_in"] == 0
-    assert client.http.get("/console/api/staffing?from=nope", headers=headers).status_code == 400
+    advice = get(client, "staffing", headers, "?queue=support")
+    rows = {r["start"]: r for r in advice["rows"]}
+    assert advice["rows"][0]["start"] == "2025-11-17T18:00:00+00:00" and advice["rows"][0]["now"]
+    assert advice["rows"][-1]["start"] == "2025-11-18T23:30:00+00:00" and len(advice["rows"]) == 12 + 48
+    assert rows["2025-11-17T18:30:00+00:00"]["arrivals"] == 14.3
+    assert rows["2025-11-17T19:00:00+00:00"]["arrivals"] == 4.0
+    # 14.3 calls of 100 s in half an hour is 0.79 erlangs: one agent answers well under 80% within
+    # 20 s; two answer 82% by Erlang C (C(2, 0.79) = 0.226; 1 - 0.226 * e^(-1.21 * 20/100)); with
+    # patience, Erlang A agrees.
+    assert (rows["2025-11-17T18:30:00+00:00"]["erlang_c_agents"], rows["2025-11-17T18:30:00+00:00"]["erlang_a_agents"]) == (2, 2)
+    assert advice["rows"][0]["signed_in"] == 0 and rows["2025-11-17T18:30:00+00:00"]["signed_in"] is None
+    assert "4 weeks" in advice["method"] and advice["history_from"] == "2025-11-03T00:00:00+00:00"
+    # Its error against what happened: the half hours of the last week it could forecast (from
+    # 2025-11-10 on). 18:30 a week ago: forecast 20 (only week 2 known), came 10: +10; 19:00 a week
+    # ago: forecast 0, came 7: -7. Mean error +1.5, mean absolute 8.5, 17 off of 17 that came.
+    assert advice["error"]["half_hours"] == 2 and advice["error"]["bias"] == 1.5
+    assert advice["error"]["mean_absolute"] == 8.5 and advice["error"]["weighted_percent"] == 1.0
+    assert client.http.get("/console/api/staffing?target=0", headers=headers).status_code == 400
 
 
 def test_stop_calling_cancels_the_pending_callback_and_its_workflow(client: Client, c, settings) -> None:  # type: ignore[no-untyped-def]
@@ -384,7 +404,7 @@ def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
                         clock=clock, dialer=dialer)
     serve(c)
     pollers = [SqsPoller(settings.dial_queue_url, workers.on_dial_message),
-               StreamPoller(settings.table_name, workers.on_table_change)]
+               StreamPoller(settings.table_name, workers.on_table_change, filters=deployed_filters())]
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
 
     def pump_until(done: Any) -> None:
@@ -531,9 +551,9 @@ def test_monitor_shows_the_bridged_agent_ringing_then_talking_with_since_when(
 
     def ann() -> tuple[str, str | None, str | None]:
         [agent] = get(client, "monitor", headers, "?queue=support")["agents"]
-        return agent["doing"], agent["doing_since"], agent["with"]
+        return agent["state"], agent["since"], agent["with"]
 
-    assert ann() == ("connecting", None, "***01")  # put through, no leg event yet
+    assert ann() == ("connecting", NOW.replace(second=3).isoformat(), "***01")  # put through, no leg event yet
     assert leg_event(client, "support-1", "ann", "ringing", signature="forged").status_code == 403
     stream.drain()
     assert ann()[0] == "connecting"  # an unsigned event changes nothing
@@ -555,4 +575,37 @@ def test_monitor_shows_the_bridged_agent_ringing_then_talking_with_since_when(
     c.dispatcher.bridge_result("support-1", "ann", answered=True, talk_seconds=60)  # the bridge ended
     leg_event(client, "support-1", "ann", "in-progress")
     stream.drain()
-    assert ann()[0] == "ready" and c.stores.tickets.get("support-1").leg_at == NOW.replace(second=9)
+    assert ann()[0] == "available" and c.stores.tickets.get("support-1").leg_at == NOW.replace(second=9)
+
+
+def test_agents_time_from_the_stream_gives_aht_and_occupancy_today(
+        client: Client, c, stream: Stream) -> None:  # type: ignore[no-untyped-def]
+    """Ann: available at 18:00; takes a caller at 18:01 (Holdfast reserves her); the call ends at
+    18:02:40; wrap-up from 18:02:50; available again at 18:03:20; on a break from 18:04:00, read at
+    18:05:00. Handling 100 s, wrap-up 30 s, available 60 + 10 + 40 = 110 s, away 60 s (not in
+    occupancy): AHT 130 s, occupancy 130 / 240."""
+    _, headers = sign_in(client)
+    c.dispatcher.agent_event("ann", AgentStatus.AVAILABLE, contact="client:ann", queues=("support",))
+    stream.drain()
+    c.flow.clock.advance(60)
+    ring(c, "CA1", "+14155550101")  # taken at once
+    stream.drain()
+    c.flow.clock.advance(100)
+    c.dispatcher.bridge_result("support-1", "ann", answered=True, talk_seconds=100)
+    stream.drain()
+    for seconds, status, reason in ((10, AgentStatus.WRAP_UP, None), (30, AgentStatus.AVAILABLE, None),
+                                    (40, AgentStatus.AWAY, "break")):
+        c.flow.clock.advance(seconds)
+        c.dispatcher.agent_event("ann", status, reason=reason)
+        stream.drain()
+    c.flow.clock.advance(60)
+    m = get(client, "monitor", headers, "?queue=support")
+    [ann] = m["agents"]
+    assert (ann["state"], ann["reason"], ann["seconds_in_state"]) == ("away", "break", 60)
+    assert ann["seconds"] == {"handling": 100, "busy": 0, "wrap_up": 30, "available": 110, "away": 60}
+    assert (ann["handled"], ann["aht_seconds"], ann["occupancy"]) == (1, 130, round(130 / 240, 4))
+    assert m["team_today"]["aht_seconds"] == 130 and m["agent_counts"] == {"available": 0, "busy": 0, "away": 1}
+    # offline: still listed
+    c.dispatcher.agent_event("ann", AgentStatus.OFFLINE)
+    stream.drain()
+    assert [(a["id"], a["state"]) for a in get(client, "monitor", headers)["agents"]] == [("ann", "offline")]

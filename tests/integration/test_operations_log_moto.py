@@ -64,3 +64,25 @@ def test_a_record_whose_handler_fails_is_handed_again_in_order_then_skipped(aws)
     handed = [poller.poll_once() for _ in range(StreamPoller.MAX_ATTEMPTS)]
     assert handed == [0] * (StreamPoller.MAX_ATTEMPTS - 1) + [2]  # the last attempt gives up on it
     assert seen == ["FLAKY", "NEXT", "AFTER"] and failing["POISON"] == 10 ** 6 - StreamPoller.MAX_ATTEMPTS
+
+
+def test_minute_rows_ride_along_and_alerts_are_noted_and_notified_once(aws) -> None:  # type: ignore[no-untyped-def]
+    log = DynamoOperationsLog(aws.table_name, "us-east-1")
+    assert log.record("support-1#offered", "support", "2025-11-17T18:00", {"offered": 1}, "2025-11-17T18:07")
+    assert log.record("support-2#offered", "support", "2025-11-17T18:00", {"offered": 1}, "2025-11-17T18:07")
+    assert not log.record("support-2#offered", "support", "2025-11-17T18:00", {"offered": 1}, "2025-11-17T18:07")
+    assert log.record("support-3#offered", "support", "2025-11-17T23:30", {"offered": 1}, "2025-11-17T23:59")
+    assert log.recent("support", T, datetime(2025, 11, 18, tzinfo=timezone.utc)) == {
+        "2025-11-17T18:07": {"offered": 2.0}, "2025-11-17T23:59": {"offered": 1.0}}  # TTL attribute not a counter
+    assert log.recent("support", datetime(2025, 11, 17, 18, 8, tzinfo=timezone.utc), T.replace(hour=23)) == {}
+    assert log.rows("support", T, T.replace(hour=19)) == {"2025-11-17T18:00": {"offered": 2.0}}
+
+    since = T.replace(minute=1)
+    assert log.alert_begin("support", "waiting", since) and not log.alert_begin("support", "waiting", T)
+    assert log.alerts("support")["waiting"].since == since
+    later = T.replace(minute=3)
+    assert log.alert_notified("support", "waiting", since, later)
+    assert not log.alert_notified("support", "waiting", since, later)  # once per crossing
+    assert log.alerts("support")["waiting"].notified_at == later
+    log.alert_end("support", "waiting")
+    assert log.alerts("support") == {} and not log.alert_notified("support", "waiting", since, later)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -19,8 +21,9 @@ import pytest
 
 from devstack.clock import offset_to, parse_clock
 from devstack.network import SimNetwork
+from devstack.pollers import deployed_filters
 from devstack.stack import LOCAL_ACCOUNT_SID
-from infra.build import Package, build
+from infra.build import LAYER_LIMIT, Package, build
 from infra.lambda_layout import LambdaProcess, api_event, lay_out, sqs_event, stage_on_moto
 from tests.conftest import ADMIN_TOKEN, AGENT_TOKEN, AUTH_TOKEN
 from tests.e2e.test_local_stack import free_port
@@ -78,7 +81,17 @@ def test_the_template_is_one_stack_with_every_reference_resolved_by_cloudformati
         == {"Fn::GetAtt": ["DialQueue", "Arn"]}
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["HOLDFAST_TABLE"] == {"Ref": "Table"}
+    # The stream consumer's own writes never invoke it again: the filter the local poller applies
+    mapping = resources["TableStream"]["Properties"]["Events"]["TableStreamDynamodbEventSource"]["Properties"]
+    assert tuple(json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]) == deployed_filters()
     assert not {"TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN"} & set(variables)
+
+
+def test_the_packaged_template_passes_cfn_lint(package: Package) -> None:
+    """The SAM template `make deploy` ships (Chalice's, merged with infra/), filter criteria included."""
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), str(package.out / "sam.json")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_lambda_settings_are_per_function(package: Package) -> None:
@@ -100,6 +113,12 @@ def test_the_layer_is_slim_and_compiled(package: Package) -> None:
     assert any(n.endswith(".cpython-311.pyc") for n in names)
     assert any(n.endswith(".cpython-311.pyc") for n in zipfile.ZipFile(package.app_zip).namelist())
     assert package.sizes["layer_after"] < package.sizes["layer_before"] / 2
+    assert package.sizes["layer_after"] <= LAYER_LIMIT  # issue 24: at most 25 MB unzipped
+    # not shipped: the whole Vonage SDK (and pydantic under it), the 15 MB cryptography, Powertools' router
+    assert not [n for n in names if n.startswith(tuple(site + p for p in (
+        "vonage_voice/", "vonage_http_client/", "pydantic/", "pydantic_core/", "cryptography/",
+        "aws_lambda_powertools/event_handler/", "aws_lambda_powertools/utilities/parser/")))]
+    assert any(n.startswith(site + "nacl/") for n in names) and any(n.startswith(site + "rsa/") for n in names)
 
 
 def test_the_app_ships_the_dynamodb_adapters_and_not_the_in_memory_world(package: Package) -> None:

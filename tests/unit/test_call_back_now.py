@@ -108,7 +108,8 @@ def test_outside_business_hours_it_says_when_and_changes_nothing_inside_it_is_du
     with pytest.raises(CallBackRefusedError) as refused:
         ops.call_back_now(tid, "s1")
     assert refused.value.reason == "closed" and refused.value.when == before.not_before
-    assert "we are closed now" in str(refused.value) and before.not_before.isoformat() in str(refused.value)
+    # said on the queue's clock (New York): its 13:00 UTC callback is 08:00 EST
+    assert "we are closed now" in str(refused.value) and "Tue 24 Nov 08:00 EST" in str(refused.value)
     assert w.stores.tickets.get(tid) == before and len(w.orchestrator.executions) == 1
     # The other side of the rule: at Tuesday 08:00 the callback is due (and already on its way).
     w.clock.run_until(datetime(2026, 11, 24, 13, 0, 1, tzinfo=timezone.utc))

@@ -9,6 +9,7 @@
                 `ticket_change`, the SNAPSHOT item decoded
     stores      `dynamo_stores()`: every role over one table (the composition root calls it)
     operations  the OperationsLog port (reports, facts, the live board) on the same table
+    pace        the dialing account's outbound pace (its next slot, the backlog) on the same table
 
 The names below are the package's public surface (`from chalicelib.adapters.dynamo import X`)."""
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .bookings import DynamoBookings
 from .dialing import DynamoDialing
 from .line import DynamoLine
 from .lost import DynamoLostCalls
+from .pace import DynamoPace
 from .schema import (MODELS, TICKET_TTL, AgentItem, CallItem, CounterItem, MarkerItem, PresenceItem, StatsItem,
                      TicketItem, line_keys, live_keys, lost_marker_sk, open_pk, queue_pk, ticket_item, ticket_keys,
                      ticket_sk)
@@ -28,7 +30,7 @@ from .table import DynamoTable
 from .tickets import DynamoTickets
 
 __all__ = ["MODELS", "SNAPSHOT", "TICKET_TTL", "AgentItem", "CallItem", "CounterItem", "DynamoAgents", "DynamoBookings",
-           "DynamoDialing", "DynamoLine", "DynamoLostCalls", "DynamoQueueStats", "DynamoStores", "DynamoStream",
+           "DynamoDialing", "DynamoLine", "DynamoLostCalls", "DynamoPace", "DynamoQueueStats", "DynamoStores", "DynamoStream",
            "DynamoTable", "DynamoTickets", "MarkerItem", "PresenceItem", "StatsItem", "TicketItem", "dynamo_stores",
            "line_keys", "live_keys", "lost_marker_sk", "open_pk", "queue_pk", "snapshot_from_item", "ticket_change",
            "ticket_item", "ticket_keys", "ticket_sk"]

@@ -23,7 +23,7 @@ class DynamoAgents(OnTable, Agents):
     def staffing(self, queue_id: str) -> Staffing:
         staffed = idle = 0
         for presence in PresenceItem.query(f"AGENTS#{queue_id}"):
-            if presence.status != AgentStatus.OFFLINE.value:
+            if AgentStatus(presence.status).serving:  # away and wrap-up serve nobody
                 staffed += 1
                 idle += presence.status == AgentStatus.AVAILABLE.value
         return Staffing(staffed=staffed, idle=idle)
@@ -57,6 +57,12 @@ class DynamoAgents(OnTable, Agents):
         return [Agent(p.agent_id, status, (queue_id,), ticket_id=p.ticket_id, changed_at=p.changed_at, until=p.until)
                 for p in PresenceItem.query(f"AGENTS#{queue_id}", filter_condition=PresenceItem.status == status.value)]
 
+    def team(self, queue_id: str) -> list[Agent]:
+        """The queue's presence rows, every status (an agent signing off keeps its row, offline)."""
+        return [Agent(p.agent_id, AgentStatus(p.status), (queue_id,), ticket_id=p.ticket_id, changed_at=p.changed_at,
+                      until=p.until, reason=p.reason)
+                for p in PresenceItem.query(f"AGENTS#{queue_id}")]
+
     def idle_agents(self, queue_id: str) -> list[Agent]:
         return self._present(queue_id, AgentStatus.AVAILABLE)
 
@@ -65,7 +71,8 @@ class DynamoAgents(OnTable, Agents):
 
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None,
-                            until: datetime | None = None, read_along: tuple[str, ...] = ()) -> Agent | None:
+                            until: datetime | None = None, read_along: tuple[str, ...] = (),
+                            reason: str | None = None) -> Agent | None:
         marker = MarkerItem(f"EVENT#{event_id}", "EVENT", expires_at=at + timedelta(days=7)) if event_id else None
         for attempt in range(5):  # optimistic: retried when another change lands between read and write
             if attempt == 0 and read_along:
@@ -81,7 +88,8 @@ class DynamoAgents(OnTable, Agents):
             item = AgentItem(f"AGENT#{agent_id}", "AGENT", agent_id=agent_id, status=status.value,
                              contact=contact or (current.contact if current else None),
                              queues=list(new_queues), ticket_id=None, changed_at=at,
-                             until=None if status is AgentStatus.OFFLINE else until or (current.until if current else None))
+                             until=None if status is AgentStatus.OFFLINE else until or (current.until if current else None),
+                             reason=reason)
             condition = (AgentItem.pk.does_not_exist() if current is None
                          else AgentItem.changed_at == current.changed_at if current.changed_at
                          else AgentItem.changed_at.does_not_exist())
@@ -92,7 +100,7 @@ class DynamoAgents(OnTable, Agents):
                 tx.save(item, condition=condition)
                 for queue_id in new_queues:
                     tx.save(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}", agent_id=agent_id,
-                                         status=status.value, changed_at=at, until=item.until))
+                                         status=status.value, changed_at=at, until=item.until, reason=reason))
                 for queue_id in set(old_queues) - set(new_queues):
                     tx.delete(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent_id}"))
 
@@ -108,7 +116,8 @@ class DynamoAgents(OnTable, Agents):
         on_call = PresenceItem.ticket_id.set(ticket_id) if ticket_id else PresenceItem.ticket_id.remove()
         for queue_id in agent.queues or ():
             tx.update(PresenceItem(f"AGENTS#{queue_id}", f"AGENT#{agent.agent_id}"),
-                      actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now), on_call])
+                      actions=[PresenceItem.status.set(status.value), PresenceItem.changed_at.set(now), on_call,
+                               PresenceItem.reason.remove()])
 
     def claim(self, ticket_id: str, agent_id: str, now: datetime, agent: Agent | None = None) -> bool:
         if agent is not None:  # the transaction's conditions check it is still available
@@ -128,7 +137,7 @@ class DynamoAgents(OnTable, Agents):
             ], condition=(TicketItem.status == TicketStatus.WAITING.value) & TicketItem.line_pk.exists())
             tx.update(agent_item, actions=[
                 AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
-                AgentItem.changed_at.set(now),
+                AgentItem.changed_at.set(now), AgentItem.reason.remove(),
             ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist()
                 & (AgentItem.queues == list(agent_item.queues or ())))  # its presence rows are these
             self._presence(tx, agent_item, AgentStatus.BUSY, now, ticket_id)
@@ -142,7 +151,7 @@ class DynamoAgents(OnTable, Agents):
 
         def write(tx: TransactWrite) -> None:
             tx.update(agent, actions=[AgentItem.status.set(status.value), AgentItem.ticket_id.remove(),
-                                      AgentItem.changed_at.set(now)],
+                                      AgentItem.changed_at.set(now), AgentItem.reason.remove()],
                       condition=AgentItem.ticket_id == ticket_id)
             self._presence(tx, agent, status, now)
 

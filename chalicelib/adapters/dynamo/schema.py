@@ -112,10 +112,12 @@ class AgentItem(_Base):
     ticket_id = UnicodeAttribute(null=True)
     changed_at = UTCDateTimeAttribute(null=True)
     until = UTCDateTimeAttribute(null=True)  # announced sign-off
+    reason = UnicodeAttribute(null=True)  # why away (AWAY_REASONS)
 
     def to_agent(self) -> Agent:
         return Agent(id=self.agent_id, status=AgentStatus(self.status), queues=tuple(self.queues or ()),
-                     contact=self.contact, ticket_id=self.ticket_id, changed_at=self.changed_at, until=self.until)
+                     contact=self.contact, ticket_id=self.ticket_id, changed_at=self.changed_at, until=self.until,
+                     reason=self.reason)
 
 
 class PresenceItem(_Base):
@@ -124,6 +126,7 @@ class PresenceItem(_Base):
     changed_at = UTCDateTimeAttribute(null=True)  # when the status began (a busy agent's call: the estimator)
     ticket_id = UnicodeAttribute(null=True)  # the Holdfast call a busy agent is on (elapsed = talk time)
     until = UTCDateTimeAttribute(null=True)  # the agent's announced sign-off (the estimator)
+    reason = UnicodeAttribute(null=True)  # why away (the console)
 
 
 class MarkerItem(_Base):

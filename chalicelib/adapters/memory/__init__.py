@@ -13,6 +13,7 @@ They subclass the ports, so a port change breaks them loudly. One room per reaso
                   contract test runs the same scenarios through it and through moto executing the ASL)
     recorders     FakeDialer, FakeBus: what would have gone out, recorded
     operations    the OperationsLog port in memory
+    pace          the dialing account's outbound pace (next slot, backlog) and its alarm in virtual time
 
 Test-only doubles (FakeOrchestrator) live in tests/fakes.py."""
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .line import MemoryLine
 from .lost import MemoryLostCalls
 from .operations import MemoryOperationsLog
 from .orchestrator import Execution, MemoryOrchestrator
+from .pace import MemoryAlarm, MemoryPace
 from .recorders import FakeBus, FakeDialer
 from .stats import MemoryQueueStats
 from .stores import MemoryStores, memory_stores
@@ -32,5 +34,6 @@ from .table import MemoryTable
 from .tickets import MemoryTickets
 
 __all__ = ["Execution", "FakeBus", "FakeDialer", "FixedClock", "MemoryAgents", "MemoryBookings", "MemoryDialing",
-           "MemoryLine", "MemoryLostCalls", "MemoryOperationsLog", "MemoryOrchestrator", "MemoryQueueStats",
+           "MemoryAlarm", "MemoryLine", "MemoryLostCalls", "MemoryOperationsLog", "MemoryOrchestrator", "MemoryPace",
+           "MemoryQueueStats",
            "MemoryStores", "MemoryTable", "MemoryTickets", "VirtualClock", "memory_stores"]

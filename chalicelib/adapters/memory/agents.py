@@ -12,12 +12,13 @@ from .table import OnTable
 class MemoryAgents(OnTable, Agents):
     def staffing(self, queue_id: str) -> Staffing:
         mine = [a for a in list(self.table.agents.values()) if queue_id in a.queues]
-        return Staffing(sum(a.status is not AgentStatus.OFFLINE for a in mine),
+        return Staffing(sum(a.status.serving for a in mine),  # away and wrap-up serve nobody
                         sum(a.status is AgentStatus.AVAILABLE for a in mine))
 
     def record_agent_status(self, agent_id: str, status: AgentStatus, at: datetime, contact: str | None,
                             queues: tuple[str, ...] | None, event_id: str | None,
-                            until: datetime | None = None, read_along: tuple[str, ...] = ()) -> Agent | None:
+                            until: datetime | None = None, read_along: tuple[str, ...] = (),
+                            reason: str | None = None) -> Agent | None:
         table = self.table
         with table.lock:
             if event_id and f"EVENT#{event_id}" in table.markers:
@@ -31,7 +32,8 @@ class MemoryAgents(OnTable, Agents):
                 table.markers.add(f"EVENT#{event_id}")
             agent = Agent(agent_id, status, tuple(queues) if queues is not None else (current.queues if current else ()),
                           contact or (current.contact if current else None), None, at,
-                          None if status is AgentStatus.OFFLINE else until or (current.until if current else None))
+                          None if status is AgentStatus.OFFLINE else until or (current.until if current else None),
+                          reason)
             table.agents[agent_id] = agent
             return agent
 
@@ -43,6 +45,9 @@ class MemoryAgents(OnTable, Agents):
 
     def _present(self, queue_id: str, status: AgentStatus) -> list[Agent]:
         return [a for a in list(self.table.agents.values()) if queue_id in a.queues and a.status is status]
+
+    def team(self, queue_id: str) -> list[Agent]:
+        return [a for a in list(self.table.agents.values()) if queue_id in a.queues]
 
     def idle_agents(self, queue_id: str) -> list[Agent]:
         return self._present(queue_id, AgentStatus.AVAILABLE)
