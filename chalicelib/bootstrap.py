@@ -40,6 +40,8 @@ from .domain.model import AgentEvent, CallEvent, Ticket
 from .domain.errors import ConfigError
 from .domain.queues import QueueDirectory, caller_id_problems
 from .domain.script import Script
+from .domain.webrequest import WebRequests
+from .edges.web_api import WebApi
 from .ports import Clock, Dialer, EventBus, Orchestrator, Stores, SystemClock, Telephony, WebhookRequest
 from . import logs
 from .settings import Settings, SettingsError, expand_env, secret_problem
@@ -67,6 +69,7 @@ class Container:
     notifications: Notifications
     operations: Operations | None = None  # the operations console (issue 12)
     console: Console | None = None
+    web: WebApi | None = None  # callbacks asked for from the web (issue 27)
 
 
 def load_queues(path: str) -> QueueDirectory:
@@ -187,6 +190,11 @@ def use_cases(stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock:
     return flow, dispatcher, callbacks
 
 
+def web_requests(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory) -> WebRequests:
+    """Callbacks asked for from the web: the call flow's booking and estimate, over the same roles."""
+    return WebRequests(flow.booking, stores.bookings, stores.line, clock, queues, flow.estimate)
+
+
 def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None,
               session: boto3.session.Session | None = None) -> Container:
     logs.configure(settings.log_level)
@@ -226,6 +234,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
                                          client=client(session, "dynamodb", settings))
     built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow, pacer, bus)  # bus: alerts
     built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
+    built.web = WebApi(web_requests(flow, stores, clock, queues), settings.public_base_url)
     return built
 
 
@@ -239,6 +248,7 @@ class MemoryWorld:
     flow: CallFlow
     dispatcher: Dispatcher
     callbacks: Callbacks
+    web: WebRequests | None = None  # callbacks asked for from the web
 
 
 def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None = None,
@@ -280,7 +290,8 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
             clock.after(sweep_seconds, sweep)
 
         clock.after(sweep_seconds, sweep)
-    return MemoryWorld(clock, stores, orchestrator, bus, dialer, flow, dispatcher, callbacks)
+    return MemoryWorld(clock, stores, orchestrator, bus, dialer, flow, dispatcher, callbacks,
+                       web_requests(flow, stores, clock, queues))
 
 
 _served: list[Container] = []  # containers handed in by `serving`, innermost last

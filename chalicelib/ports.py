@@ -213,9 +213,10 @@ class Tickets(ABC):
 
     @abstractmethod
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
-                        language: str) -> Ticket:
+                        language: str, origin: str | None = None, told: tuple[float, float] | None = None) -> Ticket:
         """A new CALLBACK ticket under a number already taken from the counter (a recovery that
-        joins the end of the line instead of keeping the caller's place)."""
+        joins the end of the line instead of keeping the caller's place, or a request from the web:
+        `origin`), with `told`, the promise its caller is given, as book_callback keeps it."""
 
     @abstractmethod
     def rejoin(self, ticket_id: str, call_id: str, now: datetime, slot: str | None = None) -> bool:
@@ -297,6 +298,11 @@ class Bookings(ABC):
     def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
         """Count one callback against the number's and the day's allowance, atomically.
         None if allowed; else 'rate_limited' or 'budget_spent' (and nothing counted)."""
+
+    @abstractmethod
+    def take_quota(self, key: str, window: str, limit: int, expires: datetime) -> bool:
+        """Count one request against `key` in `window` (a web client's hour), atomically: False, and
+        nothing counted, once `limit` were counted. The count is forgotten after `expires`."""
 
 
 class Agents(ABC):

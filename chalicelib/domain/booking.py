@@ -93,7 +93,7 @@ class CallbackBooking:
             log.warning("callback refused", extra={"ticket": ticket.id, "reason": booking, "number": masked(number)})
             return BookingRefused(booking), None
         if fresh:
-            ticket = self.tickets.create_callback(target, number, not_before, now, ticket.language)
+            ticket = self.tickets.create_callback(target, number, not_before, now, ticket.language, ticket.origin, told)
         try:
             execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
                                                    workflow_input(queue, ticket, not_before))
@@ -105,7 +105,7 @@ class CallbackBooking:
         booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
                                not_before=not_before, pending_number=None, execution_id=execution_id,
                                slot=slot.key if slot is not None and not fresh else ticket.slot)
-        if told is not None and not fresh:
+        if told is not None:
             booked = booked.evolve(told_shape=told[0], told_scale=told[1])
         return None, booked
 

@@ -13,6 +13,7 @@ from .prompts import LANGUAGES
 from .roster import Roster
 from .slots import SlotPolicy
 from .thresholds import Thresholds
+from .webpolicy import WebPolicy
 
 _QUEUE_ID = re.compile(r"^[a-z0-9_]{1,40}$")
 # The providers a queue may name (its caller IDs, its texts): one adapter module each.
@@ -88,6 +89,8 @@ class QueueConfig:
     notify: dict[str, Any] = field(default_factory=dict)
     # Callers may choose when to be called back, in slots with a capacity (None: only "as soon as possible").
     scheduled_callbacks: SlotPolicy | None = None
+    # Callbacks may be asked for from a website or app (None: the web endpoint refuses this queue).
+    web_callbacks: WebPolicy | None = None
     # The service level's target and the goals staffing is computed for (docs/queues.md).
     service_target_seconds: int = 20
     service_level_goal: float = 0.8
@@ -183,6 +186,8 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
                                               f"{where}.roster")
     if "scheduled_callbacks" in raw:
         kwargs["scheduled_callbacks"] = SlotPolicy.from_config(raw["scheduled_callbacks"], f"{where}.scheduled_callbacks")
+    if "web_callbacks" in raw:
+        kwargs["web_callbacks"] = WebPolicy.from_config(raw["web_callbacks"], f"{where}.web_callbacks")
     if "thresholds" in raw:
         kwargs["thresholds"] = Thresholds.from_config(raw["thresholds"], f"{where}.thresholds")
     hint = raw.get("opt_out_hint", "after_choice")

@@ -75,6 +75,12 @@ class DynamoBookings(OnTable, Bookings):
             return None
         return "rate_limited" if codes[0] == CONDITION_FAILED else "budget_spent"
 
+    def take_quota(self, key: str, window: str, limit: int, expires: datetime) -> bool:
+        return self.table.transact(lambda tx: tx.update(
+            MarkerItem(f"QUOTA#{key}#{window}", "QUOTA"),
+            actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+            condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < limit))) is None
+
     def callback_guard(self, queue_id: str, number: str) -> CallbackGuard:
         opt_out, pointer_key = (f"OPTOUT#{number}", "OPTOUT"), (open_pk(queue_id, number), "OPEN")
         found = self.table.batch_get([opt_out, pointer_key])

@@ -82,11 +82,13 @@ class DynamoTickets(OnTable, Tickets):
         return int(item.bookings)
 
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
-                        language: str) -> Ticket:
+                        language: str, origin: str | None = None, told: tuple[float, float] | None = None) -> Ticket:
         queue_id, num = split_ticket_id(ticket_id)
         ticket = Ticket(queue_id=queue_id, number=num, kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED,
                         created_at=now, caller=number, language=language, callback_number=number,
-                        not_before=not_before)
+                        not_before=not_before, origin=origin)
+        if told is not None:
+            ticket = ticket.evolve(told_shape=told[0], told_scale=told[1])
         item = ticket_item(ticket)
         item.callback_number, item.not_before, item.bookings = number, not_before, 1
         item.save(condition=TicketItem.pk.does_not_exist())

@@ -34,6 +34,14 @@ class MemoryBookings(OnTable, Bookings):
     def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
         return self.table.count_allowance(number, day, per_number, daily_budget)
 
+    def take_quota(self, key: str, window: str, limit: int, expires: datetime) -> bool:
+        with self.table.lock:
+            counted = self.table.counters.get(f"QUOTA#{key}#{window}", 0)
+            if counted >= limit:
+                return False
+            self.table.counters[f"QUOTA#{key}#{window}"] = counted + 1
+            return True
+
     def callback_guard(self, queue_id: str, number: str) -> CallbackGuard:
         return CallbackGuard(number in self.table.opt_outs, self.table.open_markers.get((queue_id, number)))
 

@@ -52,10 +52,12 @@ class MemoryTickets(OnTable, Tickets):
         return self.table.convert(ticket_id, number, not_before, recovering)
 
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
-                        language: str) -> Ticket:
+                        language: str, origin: str | None = None, told: tuple[float, float] | None = None) -> Ticket:
         queue_id, num = ticket_id.rsplit("-", 1)
         ticket = Ticket(queue_id, int(num), TicketKind.CALLBACK, TicketStatus.SCHEDULED, now, caller=number,
-                        language=language, callback_number=number, not_before=not_before)
+                        language=language, callback_number=number, not_before=not_before, origin=origin)
+        if told is not None:
+            ticket = ticket.evolve(told_shape=told[0], told_scale=told[1])
         with self.table.lock:
             self.table.put(ticket)
             self.table.bookings[ticket.id] = 1  # its execution is booking 1, as in the DynamoDB store
