@@ -11,6 +11,7 @@ from chalicelib.edges import metrics
 from chalicelib.edges.console import WebReply
 from chalicelib.edges.webhooks import HttpReply
 from chalicelib.edges.web_api import WebApi
+from chalicelib.edges.caller_pages import CallerPages
 
 app = Chalice(app_name="holdfast")
 bootstrap.check_at_start()
@@ -131,6 +132,27 @@ def web_callback(queue: str) -> Response:
 def web_callback_preflight(queue: str) -> Response:
     request = app.current_request
     return _web_api(lambda w: w.preflight(queue, request.headers))
+
+
+def _caller(use: Callable[[CallerPages], WebReply]) -> Response:
+    return _web(lambda c: use(c.caller_pages) if c.caller_pages is not None else WebReply(404, "{}"))
+
+
+@app.route("/c/{token}", methods=["GET"])
+def caller_page(token: str) -> Response:
+    return _caller(lambda p: p.page(token))
+
+
+@app.route("/c/{token}/cancel", methods=["POST"], content_types=[FORM])
+def caller_cancel(token: str) -> Response:
+    return _caller(lambda p: p.cancel(token))
+
+
+@app.route("/sms/{provider}/incoming", methods=["POST"], content_types=[FORM, JSON])
+def inbound_text(provider: str) -> Response:
+    request = app.current_request
+    return _caller(lambda p: p.inbound_text(provider, request.raw_body, request.query_params, request.headers,
+                                            request.method))
 
 
 @app.route("/health", methods=["GET"])

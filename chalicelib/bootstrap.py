@@ -4,6 +4,8 @@ virtual time (tests, the day simulator, the benchmarks); both wire the same use 
 The in-memory adapters are imported only by `build_memory` (the Lambda package leaves them out)."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ from botocore.config import Config
 from .adapters.dynamo import DynamoPace, DynamoStores, dynamo_stores, ticket_keys
 from .adapters.sqs_bus import SqsAlarm, SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
-from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
+from .adapters.twilio_provider import TwilioDialer, TwilioMessenger, TwilioTelephony
 from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, TelegramNotifier
 from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL, TELNYX_API_KEY, TELNYX_PUBLIC_KEY,
                                   TWILIO_AUTH_TOKEN, VONAGE_PRIVATE_KEY, VONAGE_SIGNATURE_SECRET, VONAGE_URL_TOKEN,
@@ -40,9 +42,11 @@ from .domain.model import AgentEvent, CallEvent, Ticket
 from .domain.errors import ConfigError
 from .domain.queues import QueueDirectory, caller_id_problems
 from .domain.script import Script
+from .domain.texts import CallbackTexts
 from .domain.webrequest import WebRequests
+from .edges.caller_pages import CallerPages
 from .edges.web_api import WebApi
-from .ports import Clock, Dialer, EventBus, Orchestrator, Stores, SystemClock, Telephony, WebhookRequest
+from .ports import Clock, Dialer, EventBus, Messenger, Orchestrator, Stores, SystemClock, Telephony, WebhookRequest
 from . import logs
 from .settings import Settings, SettingsError, expand_env, secret_problem
 from .edges.webhooks import HttpReply, UseCases, VoiceWebhooks, unspoken
@@ -70,6 +74,8 @@ class Container:
     operations: Operations | None = None  # the operations console (issue 12)
     console: Console | None = None
     web: WebApi | None = None  # callbacks asked for from the web (issue 27)
+    texts: CallbackTexts | None = None  # texts to callers and their page (issue 27)
+    caller_pages: CallerPages | None = None
 
 
 def load_queues(path: str) -> QueueDirectory:
@@ -190,6 +196,20 @@ def use_cases(stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock:
     return flow, dispatcher, callbacks
 
 
+MEMORY_LINK_SECRET = "memory-world-caller-links-key"  # the memory world signs links too (no account)
+
+def link_secret(admin_token: str) -> str:
+    """The key caller links are signed with, derived from the admin token (a managed secret that fails
+    closed): empty while that token is, so no link is ever signed with a weak key."""
+    return hmac.new(admin_token.encode(), b"holdfast caller links", hashlib.sha256).hexdigest() if admin_token else ""
+
+
+def callback_texts(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory, messenger: Messenger | None,
+                   secret: str, base_url: str) -> CallbackTexts:
+    return CallbackTexts(stores.tickets, stores.bookings, messenger, queues, clock, flow.changes, flow.place, secret,
+                         base_url)
+
+
 def web_requests(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory) -> WebRequests:
     """Callbacks asked for from the web: the call flow's booking and estimate, over the same roles."""
     return WebRequests(flow.booking, stores.bookings, stores.line, clock, queues, flow.estimate)
@@ -235,6 +255,10 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow, pacer, bus)  # bus: alerts
     built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
     built.web = WebApi(web_requests(flow, stores, clock, queues), settings.public_base_url)
+    messenger = TwilioMessenger(twilio) if settings.twilio_account_sid else None
+    built.texts = callback_texts(flow, stores, clock, queues, messenger, link_secret(settings.admin_token),
+                                 settings.public_base_url)
+    built.caller_pages = CallerPages(built.texts, known, messenger, settings.public_base_url)
     return built
 
 
@@ -249,6 +273,7 @@ class MemoryWorld:
     dispatcher: Dispatcher
     callbacks: Callbacks
     web: WebRequests | None = None  # callbacks asked for from the web
+    texts: CallbackTexts | None = None  # texts to callers (FakeMessenger) and their page
 
 
 def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None = None,
@@ -257,7 +282,7 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
     """Holdfast on the in-memory adapters, in virtual time: the same use cases the Lambda functions run,
     the workflow as MemoryOrchestrator, and the event sources AWS provides (the table's stream, the dial
     queue, the one-minute dispatch sweep) as scheduled work."""
-    from .adapters.memory import FakeBus, FakeDialer, MemoryAlarm, MemoryOrchestrator, MemoryPace, VirtualClock, \
+    from .adapters.memory import FakeBus, FakeDialer, FakeMessenger, MemoryAlarm, MemoryOrchestrator, MemoryPace, VirtualClock, \
         memory_stores
 
     clock = VirtualClock(start)
@@ -291,7 +316,9 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
 
         clock.after(sweep_seconds, sweep)
     return MemoryWorld(clock, stores, orchestrator, bus, dialer, flow, dispatcher, callbacks,
-                       web_requests(flow, stores, clock, queues))
+                       web_requests(flow, stores, clock, queues),
+                       callback_texts(flow, stores, clock, queues, FakeMessenger(), MEMORY_LINK_SECRET,
+                                      "http://holdfast.invalid"))
 
 
 _served: list[Container] = []  # containers handed in by `serving`, innermost last

@@ -607,6 +607,31 @@ class EventBus(ABC):
     def publish(self, event: Mapping[str, Any]) -> None: ...
 
 
+@dataclass(frozen=True)
+class InboundText:
+    """A text a caller sent us, parsed by its provider's adapter: who, what, and whether the provider
+    itself says they opted out (STOP handled by the carrier)."""
+
+    sender: str
+    body: str
+    opt_out: bool = False
+
+
+class Messenger(ABC):
+    """Text messages through one provider's messaging API (issue 27). Raises NotifyError."""
+
+    name: str = ""  # the provider: which of a queue's caller IDs its texts come from
+
+    @abstractmethod
+    def send_text(self, to: str, sender: str, body: str) -> str:
+        """Send one text; the provider's message id."""
+
+    @abstractmethod
+    def parse_inbound(self, request: "WebhookRequest") -> InboundText | None:
+        """A caller's text (or the provider's opt-out callback) from its verified webhook; None if the
+        webhook is not one."""
+
+
 class Notifier(ABC):
     """One notification channel (Slack, Telegram, email, SMS). Raises NotifyError on failure."""
 

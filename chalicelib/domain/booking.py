@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, Clock, Orchestrator, QueueSnapshot, SlotClaim, Staffing, Tickets
+from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, Clock, EventBus, Orchestrator, QueueSnapshot, SlotClaim, Staffing, Tickets
 from . import guard
 from .errors import OrchestratorError, TicketNotFoundError
 from .ewt import WaitEstimate
@@ -26,12 +26,16 @@ def number_policy(queue: QueueConfig) -> NumberPolicy:
     return NumberPolicy(queue.allowed_countries, queue.default_region)
 
 
+CALLBACK_BOOKED = "callback_booked"  # the notify queue's event: a callback its caller asked for was booked
+
 class CallbackBooking:
     """Every callback goes through `book`: opt-out (automatic ones only), one open callback per number
     and queue, then, for the one request that books it, the allowance and budget, then its workflow."""
 
     def __init__(self, tickets: Tickets, bookings: Bookings, orchestrator: Orchestrator, clock: Clock,
-                 queues: QueueDirectory, daily_callback_budget: int = 1000) -> None:
+                 queues: QueueDirectory, daily_callback_budget: int = 1000, bus: EventBus | None = None) -> None:
+        """`bus`: where a callback its caller asked for is announced once booked (the confirmation text)."""
+        self.bus = bus
         self.tickets, self.bookings = tickets, bookings
         self.orchestrator = orchestrator
         self.clock = clock
@@ -102,6 +106,8 @@ class CallbackBooking:
                 self.tickets.revert_to_live(ticket.id, waiting=True, slot=slot.key if slot is not None else None)
             raise
         self.tickets.set_execution(ticket.id, execution_id)
+        if explicit and self.bus is not None:  # the ticket's id only: no number on the queue
+            self.bus.publish({"event": CALLBACK_BOOKED, "ticket_id": ticket.id})
         booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
                                not_before=not_before, pending_number=None, execution_id=execution_id,
                                slot=slot.key if slot is not None and not fresh else ticket.slot)

@@ -64,7 +64,7 @@ class CallFlow:
         self.clock = clock
         self.queues = queues
         self.booking = CallbackBooking(stores.tickets, stores.bookings, orchestrator, clock, queues,
-                                       daily_callback_budget)
+                                       daily_callback_budget, bus)
         self.recovery = LossRecovery(stores.tickets, stores.lost, stores.stats, stores.agents, clock, queues, bus,
                                      self.booking)
         self.slots = SlotBook(stores.bookings, stores.line, history, clock)
@@ -130,6 +130,10 @@ class CallFlow:
         return Script.of(Hangup())  # bridged (the conversation is over) or moved elsewhere
 
     # --- estimates -----------------------------------------------------------------------
+
+    def place(self, queue: QueueConfig, ticket: Ticket) -> int:
+        """The ticket's place in line now (1: next)."""
+        return self.estimate(queue, ticket)[1] + 1
 
     def estimate(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing | None = None,
                  snapshot: QueueSnapshot | None = None, joined_now: bool = False) -> tuple[WaitEstimate, int]:

@@ -91,6 +91,8 @@ class QueueConfig:
     scheduled_callbacks: SlotPolicy | None = None
     # Callbacks may be asked for from a website or app (None: the web endpoint refuses this queue).
     web_callbacks: WebPolicy | None = None
+    # Texts confirming a callback go to numbers of these countries (none: no texts; issue 27).
+    sms_countries: tuple[str, ...] = ()
     # The service level's target and the goals staffing is computed for (docs/queues.md).
     service_target_seconds: int = 20
     service_level_goal: float = 0.8
@@ -198,7 +200,7 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
     if language not in LANGUAGES:
         raise ConfigError(f"{where}.language: {language!r} is not one of {sorted(LANGUAGES)}")
     kwargs["language"] = language
-    for key in ("numbers", "allowed_countries", "retry_delays_seconds"):
+    for key in ("numbers", "allowed_countries", "retry_delays_seconds", "sms_countries"):
         if key in raw:
             if not isinstance(raw[key], list):
                 raise ConfigError(f"{where}.{key}: expected a list")

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from ..adapters.dynamo import ticket_change
 from ..adapters.dynamo.operations import ticket_from_image
 from .. import bootstrap
+from ..domain.booking import CALLBACK_BOOKED
 from ..domain.callbacks import DialRequest
 from . import feed, metrics
 
@@ -50,7 +51,13 @@ def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str,
 
 def on_notify_message(body: str) -> None:
     """The notify queue: lost calls (from the call flow) and failed callbacks (from the workflow)."""
-    bootstrap.container().notifications.handle(json.loads(body))
+    event = json.loads(body)
+    built = bootstrap.container()
+    if event.get("event") == CALLBACK_BOOKED:  # the caller's confirmation text (issue 27)
+        if built.texts is not None:
+            built.texts.confirm(str(event.get("ticket_id", "")))
+        return
+    built.notifications.handle(event)
 
 
 def sweep() -> int:
