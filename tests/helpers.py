@@ -90,3 +90,44 @@ class Stream:
     def drain(self) -> None:
         while self.poller.poll_once():
             pass
+
+
+def record_changes(world: Any) -> list[tuple[Any, Any]]:
+    """Keep a memory world's ticket changes, (old, new), as its stream delivers them on."""
+    history: list[tuple[Any, Any]] = []
+    stream = world.stores.table.on_change
+
+    def recorded(new: Any, old: Any) -> None:
+        history.append((old, new))
+        assert stream is not None
+        stream(new, old)
+
+    world.stores.table.on_change = recorded
+    return history
+
+
+def report_totals(history: list[tuple[Any, Any]], short_abandon_seconds: float = 10) -> dict[str, float]:
+    """The report rows the history adds up to, summed over queues and half hours."""
+    from chalicelib.domain import reports
+
+    total: dict[str, float] = {}
+    for row in reports.from_tickets(history, short_abandon_seconds).values():
+        reports.add_counts(total, row)
+    return total
+
+
+def choose_first_slot(world: Any, sid: str, caller: str, called: str = "+18005550100") -> str:
+    """A caller in a memory world presses 2, confirms their number and takes the first time offered."""
+    from chalicelib.domain.model import CallEvent, CallStatus
+    from chalicelib.domain.script import Gather
+
+    flow = world.flow
+    flow.incoming(CallEvent(sid, CallStatus.RINGING, caller, called))
+    tid = world.stores.tickets.find_by_call(sid).id
+    flow.offer(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="2"))
+    menu = flow.confirm(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="1"), choose=True)
+    gather = menu.verbs[0]
+    assert isinstance(gather, Gather)
+    flow.slot(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="1"), dict(gather.action.params)["o"])
+    return str(tid)
+

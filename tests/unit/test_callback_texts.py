@@ -11,14 +11,13 @@ import pytest
 
 from chalicelib.adapters.memory import FakeDialer, FakeMessenger
 from chalicelib.bootstrap import MemoryWorld, build_memory
-from chalicelib.domain import reports
 from chalicelib.domain.booking import CALLBACK_BOOKED
 from chalicelib.domain.links import LinkError, sign, verify
-from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketStatus
+from chalicelib.domain.model import AgentStatus, Ticket, TicketStatus
 from chalicelib.domain.queues import QueueDirectory, parse_queue
-from chalicelib.domain.script import Gather
 from chalicelib.domain.texts import CallbackTexts
 from chalicelib.ports import InboundText
+from tests.helpers import choose_first_slot, record_changes, report_totals
 
 WEEKDAYS = {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
 QUEUE = {"id": "sched", "name": "Acme", "numbers": ["+18005550100"], "caller_id": "+18005550199",
@@ -33,15 +32,7 @@ class World:
     def __init__(self, **queue: object) -> None:
         self.w: MemoryWorld = build_memory(QueueDirectory([parse_queue({**QUEUE, **queue})]), MONDAY_1PM_NY,
                                            dialer=FakeDialer())
-        self.history: list[tuple[Ticket | None, Ticket]] = []
-        stream = self.w.stores.table.on_change
-
-        def recorded(new: Ticket, old: Ticket | None) -> None:
-            self.history.append((old, new))
-            assert stream is not None
-            stream(new, old)
-
-        self.w.stores.table.on_change = recorded
+        self.history: list[tuple[Ticket | None, Ticket]] = record_changes(self.w)
         self.w.dispatcher.agent_event("alice", AgentStatus.BUSY, contact="client:alice", queues=("sched",))
 
     @property
@@ -56,15 +47,7 @@ class World:
         return messenger.sent
 
     def choose_first_slot(self, sid: str = "CA1", caller: str = NY) -> str:
-        flow = self.w.flow
-        flow.incoming(CallEvent(sid, CallStatus.RINGING, caller, "+18005550100"))
-        tid = self.w.stores.tickets.find_by_call(sid).id  # type: ignore[union-attr]
-        flow.offer(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="2"))
-        menu = flow.confirm(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="1"), choose=True)
-        gather = menu.verbs[0]
-        assert isinstance(gather, Gather)
-        flow.slot(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="1"), dict(gather.action.params)["o"])
-        return tid
+        return choose_first_slot(self.w, sid, caller)
 
     def deliver(self) -> None:
         """The notify worker: each booked callback's confirmation."""
@@ -105,9 +88,7 @@ def test_the_page_shows_the_callback_and_cancels_it_once() -> None:
     ticket = world.w.stores.tickets.get(tid)
     assert (ticket.status, ticket.cancelled_by, ticket.lost_cause) == (TicketStatus.CANCELLED, "caller", None)
     assert world.texts.page(token).pending is False
-    counts: dict[str, float] = {}
-    for row in reports.from_tickets(world.history, 10).values():
-        reports.add_counts(counts, row)
+    counts = report_totals(world.history)
     assert counts["cancelled_by_caller"] == 1 and counts["scheduled_cancelled"] == 1 and counts.get("lost", 0) == 0
     world.w.clock.advance(3600)
     assert world.w.stores.tickets.get(tid).status is TicketStatus.CANCELLED  # its workflow dialed nothing

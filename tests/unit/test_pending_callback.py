@@ -6,40 +6,16 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-import pytest
-
-from chalicelib.adapters.memory import FakeBus, FixedClock, MemoryStores, memory_stores
+from chalicelib.adapters.memory import FixedClock, MemoryStores
 from chalicelib.domain import reports
 from chalicelib.domain.callflow import CallFlow
-from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, TicketKind, TicketStatus
-from chalicelib.domain.queues import QueueDirectory
+from chalicelib.domain.model import CallEvent, CallStatus, TicketKind, TicketStatus
 from chalicelib.domain.script import Enqueue, Gather, Hangup
 from tests.fakes import FakeOrchestrator
-from tests.unit.test_chosen_time import CONFIG, MONDAY_1PM_NY, MONDAY_EVENING_NY, SF, said
+from tests.unit.test_chosen_time import MONDAY_EVENING_NY, SF, said
+from tests.unit.test_chosen_time import clock, flow, orchestrator, stores  # noqa: F401 (the same world)
 
 MENU = "202611231830.202611231900.202611231930"
-
-
-@pytest.fixture
-def stores() -> MemoryStores:
-    stores = memory_stores()
-    stores.agents.record_agent_status("alice", AgentStatus.BUSY, MONDAY_1PM_NY, "client:alice", ("sched",), None)
-    return stores
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(MONDAY_1PM_NY)
-
-
-@pytest.fixture
-def orchestrator() -> FakeOrchestrator:
-    return FakeOrchestrator()
-
-
-@pytest.fixture
-def flow(stores: MemoryStores, orchestrator: FakeOrchestrator, clock: FixedClock) -> CallFlow:
-    return CallFlow(stores, orchestrator, clock, QueueDirectory.from_config(CONFIG), FakeBus())
 
 
 def ev(sid: str, digits: str | None = None, status: CallStatus = CallStatus.IN_PROGRESS) -> CallEvent:

@@ -7,10 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 from chalicelib.adapters.memory import FakeDialer
 from chalicelib.bootstrap import MemoryWorld, build_memory
-from chalicelib.domain import reports
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory, parse_queue
-from chalicelib.domain.script import Gather
+from tests.helpers import choose_first_slot, record_changes, report_totals
 
 WEEKDAYS = {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
 QUEUE = {"id": "sched", "numbers": ["+18005550100"], "offer_callback_after_seconds": 0, "average_handle_seconds": 300,
@@ -24,15 +23,7 @@ SF = "+14158675309"
 class World:
     def __init__(self) -> None:
         self.w: MemoryWorld = build_memory(QueueDirectory([parse_queue(QUEUE)]), MONDAY_1PM_NY, dialer=FakeDialer())
-        self.history: list[tuple[Ticket | None, Ticket]] = []
-        stream = self.w.stores.table.on_change
-
-        def recorded(new: Ticket, old: Ticket | None) -> None:
-            self.history.append((old, new))
-            assert stream is not None
-            stream(new, old)
-
-        self.w.stores.table.on_change = recorded
+        self.history: list[tuple[Ticket | None, Ticket]] = record_changes(self.w)
         self.w.dispatcher.agent_event("alice", AgentStatus.BUSY, contact="client:alice", queues=("sched",))
 
     def live(self, sid: str, caller: str) -> str:
@@ -40,21 +31,10 @@ class World:
         return self.w.stores.tickets.find_by_call(sid).id  # type: ignore[union-attr]
 
     def choose_first_slot(self, sid: str, caller: str) -> str:
-        tid = self.live(sid, caller)
-        flow = self.w.flow
-        flow.offer(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="2"))
-        menu = flow.confirm(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="1"), choose=True)
-        gather = menu.verbs[0]
-        assert isinstance(gather, Gather)
-        flow.slot(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="1"), dict(gather.action.params)["o"])
-        return tid
+        return choose_first_slot(self.w, sid, caller)
 
     def counts(self) -> dict[str, float]:
-        rows = reports.from_tickets(self.history, 10)
-        total: dict[str, float] = {}
-        for row in rows.values():
-            reports.add_counts(total, row)
-        return total
+        return report_totals(self.history)
 
 
 def test_a_chosen_time_goes_ahead_of_the_line_at_its_time_and_retries_inside_its_slot() -> None:

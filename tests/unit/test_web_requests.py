@@ -9,12 +9,12 @@ import pytest
 
 from chalicelib.adapters.memory import FakeDialer
 from chalicelib.bootstrap import MemoryWorld, build_memory
-from chalicelib.domain import reports
 from chalicelib.domain.errors import ConfigError, NumberNotAllowedError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory, parse_queue
 from chalicelib.domain.webrequest import (CallbackRefusedError, TooManyRequestsError, WebNotOfferedError,
                                           WebRequestError, WebRequests)
+from tests.helpers import record_changes, report_totals
 
 WEEKDAYS = {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
 QUEUE = {"id": "web", "numbers": ["+18005550100"], "offer_callback_after_seconds": 0, "average_handle_seconds": 300,
@@ -30,15 +30,7 @@ class World:
     def __init__(self) -> None:
         self.w: MemoryWorld = build_memory(QueueDirectory([parse_queue(QUEUE), parse_queue(PHONE_ONLY)]),
                                            MONDAY_1PM_NY, dialer=FakeDialer())
-        self.history: list[tuple[Ticket | None, Ticket]] = []
-        stream = self.w.stores.table.on_change
-
-        def recorded(new: Ticket, old: Ticket | None) -> None:
-            self.history.append((old, new))
-            assert stream is not None
-            stream(new, old)
-
-        self.w.stores.table.on_change = recorded
+        self.history: list[tuple[Ticket | None, Ticket]] = record_changes(self.w)
         self.w.dispatcher.agent_event("alice", AgentStatus.BUSY, contact="client:alice", queues=("web",))
 
     @property
@@ -93,9 +85,7 @@ def test_a_request_lands_in_the_same_line_and_workflow_and_is_dialed(world: Worl
     assert dialed.first_dial_at <= booked.callback_at
     assert w.dialer.calls[-1]["to"] == "client:bob"  # agent first, like any callback
 
-    counts: dict[str, float] = {}
-    for row in reports.from_tickets(world.history, 10).values():
-        reports.add_counts(counts, row)
+    counts = report_totals(world.history)
     assert counts["web_requests"] == 1 and counts["callbacks"] == 2 - 1  # the web one; the caller holds
     assert counts["offered"] == 1  # a web request is not an offered call
 
