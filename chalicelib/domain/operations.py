@@ -206,6 +206,14 @@ class Operations:
         log.info("number opted out from the console", extra={"ticket": ticket.id, "session": who})
         return masked(number)
 
+    def scheduled(self, queue_id: str) -> list[dict[str, object]]:
+        """Scheduled callbacks by slot, the next ones first: capacity, booked, left (issue 27)."""
+        if self.flow is None:
+            return []
+        queue = self.queues.get(queue_id)
+        return [{"slot": s.key, "start": s.start.isoformat(), "capacity": s.capacity, "booked": s.booked,
+                 "left": s.left} for s in self.flow.slots.schedule(queue)]
+
     def stop_calling(self, ticket_id: str, who: str) -> bool:
         """No more callback attempts for this lost call. Its workflow is stopped; if it runs on, its
         next Park finds the ticket closed and ends. False if it was not a pending callback."""

@@ -87,6 +87,19 @@ class SlotBook:
             flush()
         return found
 
+    def schedule(self, queue: Any, limit: int = COUNT_BATCH) -> list[OpenSlot]:
+        """The next `limit` slots the queue offers, full or not, with their capacity and how many
+        callbacks each holds (the console's scheduled callbacks by slot; a callee in the queue's own zone)."""
+        policy: SlotPolicy | None = queue.scheduled_callbacks
+        if policy is None:
+            return []
+        local = queue.caller_id or (queue.numbers[0] if queue.numbers else "")
+        starts = [s for _, s in zip(range(limit), candidates(queue, policy, local, self.clock.now()))]
+        counts = self.bookings.slot_counts(queue.id, [slot_key(s) for s in starts])
+        model, cache = self._model(queue), {}
+        return [OpenSlot(s, slot_key(s), self._capacity(queue, s, model, cache), counts.get(slot_key(s), 0))
+                for s in starts]
+
     def claim(self, queue: Any, number: str, key: str) -> SlotClaim | None:
         """The claim a booking of slot `key` takes now, with the slot's capacity worked out again; None
         when the slot may not be chosen (past, misaligned, outside hours or the callee's window)."""

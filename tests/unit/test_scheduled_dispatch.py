@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from chalicelib.adapters.memory import FakeDialer
+from chalicelib.adapters.memory import FakeDialer, MemoryOperationsLog
 from chalicelib.bootstrap import MemoryWorld, build_memory
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
+from chalicelib.domain.operations import Operations
 from chalicelib.domain.queues import QueueDirectory, parse_queue
 from tests.helpers import choose_first_slot, record_changes, report_totals
 
@@ -106,3 +107,19 @@ def test_a_retry_after_its_slot_waits_like_any_callback() -> None:
     w.clock.advance(1)
     assert w.stores.tickets.get(holding).status is TicketStatus.CONNECTING  # the live caller first now
     assert w.stores.tickets.get(booked).status is TicketStatus.WAITING
+
+
+def test_the_console_lists_scheduled_callbacks_by_slot() -> None:
+    world = World()
+    w = world.w
+    world.choose_first_slot("CA1", SF)
+    world.choose_first_slot("CA2", "+12125550002")
+    ops = Operations(w.stores, MemoryOperationsLog(), w.flow.queues, w.clock, w.orchestrator, w.flow)
+    slots = ops.scheduled("sched")
+    # one agent signed in, 300 s a call: 6 callbacks in 30 minutes, half of them for chosen times
+    assert slots[0] == {"slot": "2026-11-23T18:30Z", "start": "2026-11-23T18:30:00+00:00", "capacity": 3,
+                        "booked": 2, "left": 1}
+    assert slots[1]["slot"] == "2026-11-23T19:00Z" and slots[1]["booked"] == 0
+    assert slots[8]["slot"] == "2026-11-23T22:30Z"  # the last whole slot before 18:00 in New York
+    assert slots[9]["slot"] == "2026-11-24T14:00Z"  # then Tuesday from 09:00: 24 slots in all
+    assert len(slots) == 24 and slots[-1]["slot"] == "2026-11-24T21:00Z"
