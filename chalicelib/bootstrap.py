@@ -26,7 +26,7 @@ from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL, TELNYX_A
                                   TWILIO_AUTH_TOKEN, VONAGE_PRIVATE_KEY, VONAGE_SIGNATURE_SECRET, VONAGE_URL_TOKEN,
                                   ParameterStore)
 from .adapters.dynamo.operations import DynamoOperationsLog
-from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
+from .adapters.telnyx import TelnyxDialer, TelnyxMessenger, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
 from .edges.admin_api import AdminApi
 from .edges import metrics
@@ -146,6 +146,16 @@ def dialer_for(settings: Settings, twilio: TwilioDialer, clock: Clock) -> Dialer
     return twilio
 
 
+def messenger_for(settings: Settings, twilio: TwilioDialer) -> Messenger | None:
+    """Texts go through the provider that dials (its numbers are the queue's caller IDs there); none
+    while that provider's account is not configured, and none for Vonage yet (issue 27: not done)."""
+    if settings.dialing_provider == "telnyx":
+        return TelnyxMessenger(settings.telnyx_api_key, settings.telnyx_api_base_url) if settings.telnyx_api_key else None
+    if settings.dialing_provider == "twilio" and settings.twilio_account_sid:
+        return TwilioMessenger(twilio)
+    return None
+
+
 def aws_session(settings: Settings) -> boto3.session.Session:
     """One boto3/botocore session for every client and every PynamoDB model (one credential chain,
     one loaded endpoint table: a cold start pays for it once)."""
@@ -255,7 +265,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow, pacer, bus)  # bus: alerts
     built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
     built.web = WebApi(web_requests(flow, stores, clock, queues), settings.public_base_url)
-    messenger = TwilioMessenger(twilio) if settings.twilio_account_sid else None
+    messenger = messenger_for(settings, twilio)
     built.texts = callback_texts(flow, stores, clock, queues, messenger, link_secret(settings.admin_token),
                                  settings.public_base_url)
     built.caller_pages = CallerPages(built.texts, known, messenger, settings.public_base_url)

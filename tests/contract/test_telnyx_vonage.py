@@ -15,12 +15,13 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.adapters.telnyx import TelnyxDialer, TelnyxTelephony
+from chalicelib.adapters.telnyx import TelnyxDialer, TelnyxMessenger, TelnyxTelephony
 from chalicelib.adapters.vonage import VonageDialer, VonageTelephony
-from chalicelib.domain.errors import CallGoneError, TelephonyError
+from chalicelib.domain.errors import CallGoneError, NotifyError, TelephonyError
 from chalicelib.domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                                       Step, explicit_no_input)
 from chalicelib.adapters.memory import FixedClock
+from chalicelib.ports import InboundText, WebhookRequest
 
 BASE = "https://h/api"
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
@@ -298,3 +299,25 @@ def test_a_transfer_ncco_is_what_vonages_library_sends_for_every_verb() -> None:
                                                   and "from" not in a else {}))
              for a in ncco]
     assert transfer_ncco(ncco) == [t.model_dump(by_alias=True, exclude_none=True) for t in typed]
+
+
+def test_telnyx_texts_through_its_messaging_api_and_reads_a_reply() -> None:
+    http = Recording(reply={"data": {"id": "msg-1"}})
+    messenger = TelnyxMessenger("KEY0123", "https://telnyx.test", http)
+    assert messenger.send_text("+14155550100", "+18005550199", "Acme: we will call you back") == "msg-1"
+    sent = http.sent[0]
+    assert sent.url == "https://telnyx.test/v2/messages" and sent.headers["Authorization"] == "Bearer KEY0123"
+    assert json.loads(sent.body or b"{}") == {"from": "+18005550199", "to": "+14155550100",
+                                             "text": "Acme: we will call you back"}
+    with pytest.raises(NotifyError):
+        TelnyxMessenger("KEY0123", "https://telnyx.test", Recording(status=500)).send_text("+1", "+1", "x")
+    with pytest.raises(NotifyError):
+        TelnyxMessenger("").send_text("+1", "+1", "x")
+    reply = {"data": {"event_type": "message.received", "payload": {"from": {"phone_number": "+14155550100"},
+                                                                     "text": "STOP"}}}
+    request = WebhookRequest("POST", "https://h/sms/telnyx/incoming", {}, {"Content-Type": "application/json"},
+                             json.dumps(reply).encode())
+    assert messenger.parse_inbound(request) == InboundText("+14155550100", "STOP")
+    other = WebhookRequest("POST", "https://h/sms/telnyx/incoming", {}, {"Content-Type": "application/json"},
+                           json.dumps({"data": {"event_type": "message.sent", "payload": {}}}).encode())
+    assert messenger.parse_inbound(other) is None
