@@ -131,3 +131,13 @@ def choose_first_slot(world: Any, sid: str, caller: str, called: str = "+1800555
     flow.slot(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="1"), dict(gather.action.params)["o"])
     return str(tid)
 
+
+def workflow_notices(notify_queue_url: str) -> list[dict[str, Any]]:
+    """The workflow's notices on the notify queue (the booking's own `callback_booked`, which asks for the
+    caller's confirmation text, is not one)."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=notify_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    return [e for e in (json.loads(m["Body"]) for m in messages) if e.get("event") != "callback_booked"]
+
