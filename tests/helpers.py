@@ -141,3 +141,17 @@ def workflow_notices(notify_queue_url: str) -> list[dict[str, Any]]:
     messages = sqs.receive_message(QueueUrl=notify_queue_url, MaxNumberOfMessages=10).get("Messages", [])
     return [e for e in (json.loads(m["Body"]) for m in messages) if e.get("event") != "callback_booked"]
 
+
+def built_with_queues(settings: Any, tmp_path: Path, queues: dict[str, Any], clock: Any, **changes: Any) -> Any:
+    """The app's container over moto with these queues (written to a file, as deployed) and `changes` to
+    the settings; a FakeDialer unless `dialer` is given (None: the settings' own)."""
+    from dataclasses import replace
+
+    from chalicelib import bootstrap
+    from chalicelib.adapters.memory import FakeDialer
+
+    path = tmp_path / "queues.json"
+    path.write_text(json.dumps(queues), encoding="utf-8")
+    dialer = changes.pop("dialer", FakeDialer())
+    return bootstrap.build_aws(replace(settings, queues_file=str(path), **changes), clock=clock, dialer=dialer)
+

@@ -6,21 +6,19 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import json
 import threading
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from chalicelib import bootstrap
-from chalicelib.adapters.memory import FakeDialer, FixedClock
+from chalicelib.adapters.memory import FixedClock
 from chalicelib.domain.model import TicketStatus
 from tests.browser.local_app import served_locally
 from tests.browser.test_console_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_local_stack import free_port
+from tests.helpers import built_with_queues
 
 SHOP_PORT = free_port()
 # The shop's page, from a server of its own: another origin than the app's on the same loopback address
@@ -60,13 +58,10 @@ def shop_serving(page: str) -> Iterator[None]:
 def served(settings, serve, tmp_path: Path) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
     if not Path(CHROMIUM).exists():
         pytest.fail("no /usr/bin/chromium: `make test` installs it (make chromium)")
-    path = tmp_path / "queues.json"
-    path.write_text(json.dumps(QUEUES), encoding="utf-8")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    built = bootstrap.build_aws(replace(settings, queues_file=str(path), admin_token="browser-admin-token-0123456789",
-                                        public_base_url=base, metrics_enabled=False),
-                                clock=FixedClock(NOW), dialer=FakeDialer())
+    built = built_with_queues(settings, tmp_path, QUEUES, FixedClock(NOW), admin_token="browser-admin-token-0123456789",
+                              public_base_url=base, metrics_enabled=False)
     serve(built)
     with served_locally(port):
         yield base, built

@@ -4,19 +4,17 @@ back, hears the next times in their own time with the zone named, presses 1 and 
 (durable before the confirmation, which says how to cancel)."""
 from __future__ import annotations
 
-import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib import bootstrap
 from chalicelib.adapters.memory import FixedClock
 from chalicelib.domain.model import AgentStatus
 from tests.contract.providers import TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES
 from tests.contract.test_providers import MONDAY_10_PST, PROVIDERS, Caller, tickets
+from tests.helpers import built_with_queues
 
 QUEUES = {"default": "support", "queues": [
     {"id": "support", "name": "Acme", "numbers": ["+18005550100"], "offer_callback_after_seconds": 0,
@@ -37,11 +35,8 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def client(settings, clock, serve, tmp_path: Path):  # type: ignore[no-untyped-def]
-    path = tmp_path / "queues.json"
-    path.write_text(json.dumps(QUEUES), encoding="utf-8")
-    built = bootstrap.build_aws(replace(settings, queues_file=str(path), providers=tuple(PROVIDERS),
-                                        telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET),
-                                clock=clock)
+    built = built_with_queues(settings, tmp_path, QUEUES, clock, dialer=None, providers=tuple(PROVIDERS),
+                              telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET)
     serve(built)
     built.stores.agents.record_agent_status("alice", AgentStatus.BUSY, MONDAY_10_PST, "+14155550999",
                                             ("support",), None)

@@ -5,7 +5,6 @@ one changes nothing."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,12 +12,11 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib import bootstrap
-from chalicelib.adapters.memory import FakeDialer, FixedClock
+from chalicelib.adapters.memory import FixedClock
 from chalicelib.adapters.twilio_provider import TwilioDialer, TwilioMessenger
 from chalicelib.domain.model import TicketStatus
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
-from tests.helpers import signed
+from tests.helpers import built_with_queues, signed
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # Monday 13:00 in New York
 NY = "+12125550123"
@@ -30,10 +28,7 @@ QUEUES = {"default": "web", "queues": [
 
 @pytest.fixture
 def c(settings, serve, tmp_path: Path):  # type: ignore[no-untyped-def]
-    path = tmp_path / "queues.json"
-    path.write_text(json.dumps(QUEUES), encoding="utf-8")
-    built = bootstrap.build_aws(replace(settings, queues_file=str(path), admin_token="admin-secret-for-links"),
-                                clock=FixedClock(NOW), dialer=FakeDialer())
+    built = built_with_queues(settings, tmp_path, QUEUES, FixedClock(NOW), admin_token="admin-secret-for-links")
     serve(built)
     return built
 

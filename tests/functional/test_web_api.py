@@ -4,7 +4,6 @@ clear errors; and the widget script served from the app itself."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,9 +11,9 @@ import pytest
 from chalice.test import Client
 
 from app import app
-from chalicelib import bootstrap
-from chalicelib.adapters.memory import FakeDialer, FixedClock
+from chalicelib.adapters.memory import FixedClock
 from chalicelib.domain.model import TicketKind, TicketStatus
+from tests.helpers import built_with_queues
 
 SHOP = "https://shop.example.com"
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # Monday 13:00 in New York
@@ -27,9 +26,7 @@ QUEUES = {"default": "web", "queues": [
 
 @pytest.fixture
 def c(settings, serve, tmp_path: Path):  # type: ignore[no-untyped-def]
-    path = tmp_path / "queues.json"
-    path.write_text(json.dumps(QUEUES), encoding="utf-8")
-    built = bootstrap.build_aws(replace(settings, queues_file=str(path)), clock=FixedClock(NOW), dialer=FakeDialer())
+    built = built_with_queues(settings, tmp_path, QUEUES, FixedClock(NOW))
     serve(built)
     return built
 
