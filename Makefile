@@ -4,16 +4,19 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-coldstart bench-replay replay screenshots deploy destroy package clean
+.PHONY: run test chromium lint bench bench-ewt bench-day bench-smoke bench-webhooks bench-load bench-coldstart bench-replay replay bench-local screenshots deploy destroy admin-token agent-token package clean
 
-# make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev.
+# make deploy STAGE=dev (AWS credentials and AWS_REGION in the environment); make destroy STAGE=dev;
+# make admin-token STAGE=dev prints the stage's admin token.
 STAGE ?= dev
 ARGS  ?=
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@echo "Installing Holdfast's Python packages into $(VENV) (first run, or the requirements changed): a few minutes..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
+	@echo "Installed into $(VENV)."
 
 run: $(STAMP)
 	$(BIN)/python -m devstack $(ARGS)
@@ -29,7 +32,7 @@ $(VENV)/.bench: $(STAMP) requirements-bench.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $(VENV)/.bench
 
-bench: bench-ewt bench-day bench-smoke bench-webhooks
+bench: bench-ewt bench-day bench-smoke bench-webhooks bench-load
 
 bench-ewt: $(VENV)/.bench
 	$(BIN)/python bench/ewt.py
@@ -59,6 +62,11 @@ bench-smoke: $(STAMP)
 bench-webhooks: $(STAMP)
 	$(BIN)/python bench/webhooks.py $(ARGS)
 
+# Callers through the local stack over HTTP: latency, stream lag, places told vs the true line (issue 20);
+# ARGS=--quick for a one-minute run.
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py $(ARGS)
+
 lint: $(STAMP)
 	$(BIN)/cfn-lint infra/template.yaml
 
@@ -67,16 +75,24 @@ package: $(STAMP)
 	$(BIN)/python -m infra.build --stage $(STAGE)
 
 deploy: $(STAMP)
-	$(BIN)/python -m infra.deploy deploy --stage $(STAGE)
+	$(BIN)/python -m infra.deploy deploy --stage $(STAGE) $(ARGS)
 
 destroy: $(STAMP)
-	$(BIN)/python -m infra.deploy destroy --stage $(STAGE)
+	$(BIN)/python -m infra.deploy destroy --stage $(STAGE) $(ARGS)
+
+# The stage's admin token (console sign-in, admin API) and agent token, read from Parameter Store.
+admin-token agent-token: $(STAMP)
+	@$(BIN)/python -m infra.deploy $@ --stage $(STAGE)
 
 screenshots: $(STAMP) chromium
 	HOLDFAST_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser
 
 bench-coldstart: $(STAMP)
 	$(BIN)/python bench/coldstart.py
+
+# What the local stack takes at once and how it refuses the rest (issue 21); ARGS="--compare" adds the unguarded server.
+bench-local: $(STAMP)
+	$(BIN)/python bench/local_capacity.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build

@@ -96,8 +96,9 @@ def console_asset(asset: str) -> Response:
            content_types=["application/json", FORM])
 def console_api(name: str) -> Response:
     request = app.current_request
+    client = (request.context.get("identity") or {}).get("sourceIp") or ""  # API Gateway's, not a header's
     return _web(lambda c: c.console.api(name, request.method, request.query_params, request.headers,
-                                                  request.raw_body if request.method == "POST" else None))
+                                        request.raw_body if request.method == "POST" else None, client))
 
 
 def _web_api(use: Callable[[WebApi], WebReply]) -> Response:

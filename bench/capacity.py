@@ -78,7 +78,7 @@ ANSWERS = {
     "partition writes": "Counters on one item (the queue's counter, snapshot, report row) take every "
                         "arrival; split a center into queues, or shard the counter item.",
     "table units": "Ask for a higher on-demand table quota (a soft quota).",
-    "StateTransition": "One Standard execution per callback, 5 transitions when it works first time: ask for "
+    "StateTransition": "One Standard execution per callback, 6 transitions when it works first time: ask for "
                        "a higher quota in a small region, or deploy in a large one.",
     "StartExecution": "Callbacks start one execution each; bookings beyond the quota are retried by the caller "
                       "flow's StartExecution retry and the booking reverts if it cannot start.",

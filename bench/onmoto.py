@@ -1,6 +1,6 @@
 """Holdfast's app on in-process moto, shared by the webhook benches (bench/webhooks.py: per step as the
 line grows; bench/costs.py: the whole bill of a call): the environment, moto's transactions spared their
-whole-table copy, the one place that writes the store's items directly (seeding), and the app behind the
+whole-table copy (devstack.atomic), the one place that writes the store's items directly (seeding), and the app behind the
 Chalice test client with real Twilio signatures."""
 from __future__ import annotations
 
@@ -24,12 +24,14 @@ AGENT = "ann"
 
 
 # --- seeding: the ONE place that writes the store's items directly ------------------------------------
-# What the store holds once the table's stream has applied those callers: the ticket items (with the line
-# they joined, the `line` and `live` index keys), their `CALL#` pointers, the lost-call markers and the
-# queue's `SNAPSHOT` counters, built from the store's own model classes and key helpers and written in
-# batches of 25 (BatchWriteItem) with moto's stream detached (`unstreamed`): the consumer must not count
-# them twice. `by_consumer` writes the same callers the way production does instead (stream attached, the
-# records drained into the real consumer): the bench test checks that both leave the same table.
+# What the store holds once those callers have joined (each counted into the line's counts as it took its
+# number) and the table's stream has applied them: the ticket items (with the line they joined, the
+# `line` and `live` index keys), their `CALL#` pointers, the lost-call markers, the counter item's counts
+# and the queue's `SNAPSHOT` head, built from the store's own model classes and key helpers and written
+# in batches of 25 (BatchWriteItem) with moto's stream detached (`unstreamed`: nor keeps 100,000 records
+# in memory). `by_app` writes the same callers the way production does instead (each takes its place and
+# opens its ticket through the store, the lost ones hang up through it, the stream drained into the real
+# consumer): the bench test checks that both leave the same table.
 
 @contextmanager
 def unstreamed(table_name: str) -> Iterator[None]:
@@ -57,14 +59,34 @@ def _numbers(queue_id: str, count: int) -> range:
 
 def _joining(stores: Any, queue_id: str, numbers: range, at: datetime, area: str) -> list[Any]:
     """LIVE WAITING tickets joining the end of the line a second apart from `at`, each remembering the
-    line as it joined (the snapshot as the stream left it, plus those seeded before it)."""
+    line as it joined (the line's counts, plus those seeded before it)."""
     from chalicelib.domain.model import JoinedLine, Ticket, TicketKind, TicketStatus
 
-    before = stores.line.snapshot(queue_id)
+    before = stores.line.snapshot(queue_id).line
     return [Ticket(queue_id, number, TicketKind.LIVE, TicketStatus.WAITING, at + timedelta(seconds=i),
                    call_id=f"CA{uuid.uuid4().hex}", caller=f"+1{area}{number % 10_000_000:07d}",
-                   joined=JoinedLine(before.ahead_for(0) + i, before.departed, before.returned))
+                   joined=JoinedLine(before.of(0) + i, before.departed.get(0, 0), before.returned.get(0, 0)))
             for i, number in enumerate(numbers)]
+
+
+def _by_app(stores: Any, tickets: list[Any], area: str) -> list[Any]:
+    """The same callers, each taking its place and opening its ticket through the store."""
+    opened = []
+    for ticket in tickets:
+        number, line = stores.tickets.take_place(ticket.queue_id)
+        opened.append(stores.tickets.open_ticket(ticket.evolve(
+            number=number, caller=f"+1{area}{number % 10_000_000:07d}", joined=line.joined(0))))
+    return opened
+
+
+def _count(queue_id: str, waiting: int, departed: int) -> None:
+    """The counter item's line counts, as the callers' own writes would have moved them."""
+    from chalicelib.adapters.dynamo import TicketItem, queue_pk
+
+    TicketItem._get_connection().connection.client.update_item(
+        TableName=TicketItem.Meta.table_name, Key={"pk": {"S": queue_pk(queue_id)}, "sk": {"S": "COUNTER"}},
+        UpdateExpression="ADD n0 :n, d0 :d", ExpressionAttributeValues={":n": {"N": str(waiting)},
+                                                                        ":d": {"N": str(departed)}})
 
 
 def _write(tickets: list[Any], done: bool = False, calls: bool = True) -> None:
@@ -92,49 +114,50 @@ def _lost_item(ticket: Any) -> Any:
     return item
 
 
-def seed_line(stores: Any, stream: Any, queue_id: str, count: int, at: datetime, by_consumer: bool = False) -> list[str]:
+def seed_line(stores: Any, stream: Any, queue_id: str, count: int, at: datetime, by_app: bool = False) -> list[str]:
     """`count` LIVE WAITING callers joining the end of the queue's line, a second apart from `at`, as the
-    store holds them once the stream has applied them (`stream` is drained first: the snapshot they join
-    by is the table's). Their ticket ids, in line order."""
+    store holds them once they joined and the stream has applied them (`stream` is drained first). Their
+    ticket ids, in line order."""
     from chalicelib.adapters.dynamo import TicketItem
 
     stream.drain()
-    tickets = _joining(stores, queue_id, _numbers(queue_id, count), at, "212")
-    if by_consumer:
-        _write(tickets)
+    if by_app:
+        tickets = _by_app(stores, _joining(stores, queue_id, range(count), at, "212"), "212")
         stream.drain()
-    elif tickets:
+    else:
+        tickets = _joining(stores, queue_id, _numbers(queue_id, count), at, "212")
         with unstreamed(TicketItem.Meta.table_name):
             _write(tickets)
-            head = TicketItem.created_at.serialize(tickets[0].created_at)  # if the line had no live head
-            stores.stream._add_to_snapshot(queue_id, {"w:0": count}, None, head)
+            _count(queue_id, count, 0)
+            if tickets:  # heads the line if it had no live head, as the stream's consumer does
+                stores.stream._head_if_none(queue_id, TicketItem.created_at.serialize(tickets[0].created_at))
     return [t.id for t in tickets]
 
 
-def seed_lost(stores: Any, stream: Any, queue_id: str, count: int, at: datetime, by_consumer: bool = False) -> None:
+def seed_lost(stores: Any, stream: Any, queue_id: str, count: int, at: datetime, by_app: bool = False) -> None:
     """`count` unrecovered lost calls in the queue (callers who waited two minutes and hung up, a second
     apart from `at`): departed from the line, on the lost-call list, a `LOSTBY#` marker per number."""
     from chalicelib.adapters.dynamo import TICKET_TTL, MarkerItem, TicketItem, lost_marker_sk
     from chalicelib.domain.model import TicketStatus
 
     stream.drain()
+    if by_app:  # as it happened: they joined, then hung up
+        for ticket in _by_app(stores, _joining(stores, queue_id, range(count), at - timedelta(minutes=2), "646"), "646"):
+            gone = ticket.created_at + timedelta(minutes=2)
+            stores.tickets.abandon(ticket.id, gone, 120.0, ticket.call_id)
+            stores.lost.mark_lost(ticket.id, "abandoned", gone)
+        stream.drain()
+        return
     waiting = _joining(stores, queue_id, _numbers(queue_id, count), at - timedelta(minutes=2), "646")
     lost = [t.evolve(status=TicketStatus.ABANDONED, ended_at=t.created_at + timedelta(minutes=2), wait_seconds=120.0,
                      lost_cause="abandoned", lost_at=t.created_at + timedelta(minutes=2)) for t in waiting]
-    if by_consumer:  # as it happened: they joined, then hung up
-        _write(waiting)
-        stream.drain()
-        _write(lost, calls=False)
-        stream.drain()
-        return
     with unstreamed(TicketItem.Meta.table_name):
         _write(lost, done=True)
         with MarkerItem.batch_write() as batch:
             for ticket in lost:
                 batch.save(MarkerItem(f"LOSTBY#{queue_id}#{ticket.caller}", lost_marker_sk(ticket.number),
                                       expires_at=ticket.created_at + TICKET_TTL))
-        if lost:
-            stores.stream._add_to_snapshot(queue_id, {"departed": count}, None)
+        _count(queue_id, 0, count)  # each joined, then left
 
 
 @contextmanager
@@ -154,53 +177,6 @@ def environment(values: dict[str, str | None]) -> Iterator[None]:
         yield
     finally:
         apply(saved)
-
-
-@contextmanager
-def lean_transactions() -> Iterator[None]:
-    """moto backs up every table a transaction writes by deep-copying the whole table (seconds per
-    transaction at 100,000 items: it would swamp the wall time and make deep lines unmeasurable). Here a
-    transaction backs up only the items it names and puts them back if it is cancelled: the same outcome."""
-    import copy
-
-    from moto.dynamodb import models
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    original = models.DynamoDBBackend.transact_write_items
-
-    class NoTableCopy:  # what moto's module calls `copy` while a transaction runs
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            return value if isinstance(value, models.Table) else copy.deepcopy(value, memo)
-
-    def transact(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        backups = []
-        for entry in transact_items:
-            op = next(iter(entry.values()))
-            table = self.tables.get(op.get("TableName"))
-            if table is None:
-                continue
-            key = op.get("Key") or {k: op["Item"][k] for k in (table.hash_key_attr, table.range_key_attr) if k}
-            h, r = DynamoType(key[table.hash_key_attr]), DynamoType(key[table.range_key_attr])
-            backups.append((table, h, r, copy.deepcopy(table.items.get(h, {}).get(r))))
-        models.copy = NoTableCopy  # type: ignore[attr-defined]
-        try:
-            original(self, transact_items)
-        except Exception:
-            for table, h, r, before in reversed(backups):
-                if before is None:
-                    table.items.get(h, {}).pop(r, None)
-                else:
-                    table.items[h][r] = before
-            raise
-        finally:
-            models.copy = copy  # type: ignore[attr-defined]
-
-    models.DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        models.DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
 
 
 def queues_file(directory: str, offer_after: int) -> str:
@@ -228,6 +204,7 @@ class AppOnMoto:
         from app import app
         from chalicelib import bootstrap
         from chalicelib.settings import Settings
+        from devstack.atomic import lean_transactions
         from devstack.resources import create_resources
 
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": workflows}}))

@@ -18,7 +18,7 @@ DynamoDB calls per webhook within issue 11's numbers (`CALL_TARGETS`), and the h
 
 The line and the lost calls are written straight into the table as the store holds them once the
 table's stream has applied them (bench/onmoto.py: `seed_line`, `seed_lost`, the one place that knows
-the store's item layout, snapshot included); everything measured goes through the app. Before every
+the store's item layout, the line's counts and the snapshot included); everything measured goes through the app. Before every
 measured run the table's stream is drained into its real consumer (`workers.on_table_change`), outside
 the meter, so the per-queue snapshot is what production reads.
 
@@ -48,8 +48,7 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.onmoto import (AGENT, QUEUE, START, AppOnMoto, lean_transactions, queues_file,  # noqa: E402,F401
-                          seed_line, seed_lost)
+from bench.onmoto import AGENT, QUEUE, START, AppOnMoto, queues_file, seed_line, seed_lost  # noqa: E402,F401
 
 DEPTHS = (10, 1_000, 10_000, 100_000)
 LOST = 10_000
@@ -150,15 +149,15 @@ def _run(prepare: Callable[[], Any], act: Callable[[Any], None], cleanup: Callab
                     for c in meter.calls if c.service != "dynamodb"}, seconds)
 
 
-def seeded_world(stack: ExitStack, depth: int, lost: int, by_consumer: bool = False) -> tuple[World, list[str]]:
+def seeded_world(stack: ExitStack, depth: int, lost: int, by_app: bool = False) -> tuple[World, list[str]]:
     """A fresh moto account whose queue has `lost` lost calls and `depth` callers waiting (their ticket
     ids, in line order), and one agent signed in and busy: estimates come from real staffing, and nobody
-    takes a caller unless a step says so. `by_consumer`: seeded through the stream's consumer (slow)."""
+    takes a caller unless a step says so. `by_app`: seeded through the store's own writes (slow)."""
     from chalicelib.domain.model import AgentStatus
 
     w = World(stack)
-    seed_lost(w.stores, w.stream, QUEUE, lost, START - timedelta(days=1), by_consumer)
-    line = seed_line(w.stores, w.stream, QUEUE, depth, START - timedelta(hours=1), by_consumer)
+    seed_lost(w.stores, w.stream, QUEUE, lost, START - timedelta(days=1), by_app)
+    line = seed_line(w.stores, w.stream, QUEUE, depth, START - timedelta(hours=1), by_app)
     w.stores.agents.record_agent_status(AGENT, AgentStatus.BUSY, START, "client:ann", (QUEUE,), None)
     w.stream.drain()
     return w, line

@@ -18,6 +18,7 @@ import boto3
 from botocore.config import Config
 
 from .adapters.dynamo import DynamoPace, DynamoStores, dynamo_stores, ticket_keys
+from .adapters.dynamo.access import DynamoConsoleSessions, DynamoReplays, DynamoThrottle
 from .adapters.sqs_bus import SqsAlarm, SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
 from .adapters.twilio_provider import TwilioDialer, TwilioMessenger, TwilioTelephony
@@ -30,7 +31,9 @@ from .adapters.telnyx import TelnyxDialer, TelnyxMessenger, TelnyxTelephony
 from .adapters.vonage import VonageDialer, VonageTelephony
 from .edges.admin_api import AdminApi
 from .edges import metrics
-from .edges.console import Console, Sessions
+from .edges.console import Console
+from .edges.sessions import Sessions
+from .domain import faults
 from .domain.operations import Operations
 from .edges.agents_api import AgentsApi
 from .domain.callbacks import Callbacks, DialRequest
@@ -197,11 +200,13 @@ def resolve(settings: Settings, session: boto3.session.Session | None = None) ->
 
 
 def use_cases(stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock, queues: QueueDirectory,
-              bus: EventBus, daily_callback_budget: int, pacer: Pacer) -> tuple[CallFlow, Dispatcher, Callbacks]:
+              bus: EventBus, daily_callback_budget: int, pacer: Pacer,
+              sip_domains: tuple[str, ...] | None = None) -> tuple[CallFlow, Dispatcher, Callbacks]:
     """The use cases over a world's adapters: the same wiring in AWS and in memory. Every dial goes
-    through `pacer`, the dialing account's outbound pace."""
+    through `pacer`, the dialing account's outbound pace; agents' sip: contacts may name only
+    `sip_domains` (the deployment's; None, any, in a memory world)."""
     flow = CallFlow(stores, orchestrator, clock, queues, bus, daily_callback_budget)
-    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues, pacer)
+    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues, pacer, sip_domains)
     callbacks = Callbacks(stores, orchestrator, dialer, clock, queues, dispatcher)
     return flow, dispatcher, callbacks
 
@@ -232,6 +237,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
                       else SystemClock())
     session = session or aws_session(settings)
     metrics.configure(settings.metrics_enabled)
+    faults.FAULTS.subscribe(metrics.swallowed_failure)
     queues = load_queues(settings.queues_file)
     stores = dynamo_stores(settings.table_name, settings.region, settings.aws_endpoint_url,
                            client=client(session, "dynamodb", settings, parameter_validation=False))
@@ -248,7 +254,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     pacer = Pacer(DynamoPace(settings.table_name, stores.table.client), SqsAlarm(sqs, settings.dial_queue_url, clock.now),
                   clock, settings.dialing_provider, settings.dial_calls_per_second)
     flow, dispatcher, callbacks = use_cases(stores, orchestrator, dialer, clock, queues, bus,
-                                            settings.daily_callback_budget, pacer)
+                                            settings.daily_callback_budget, pacer, settings.agent_sip_domains)
     known = providers(settings, clock)
     for gap in unspoken(queues, known):
         log.warning("no voice: %s", gap)
@@ -256,14 +262,17 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     notifications = Notifications(stores.tickets, queues, [
         SlackNotifier(), TelegramNotifier(settings.telegram_api_base_url), EmailNotifier(ses),
         SmsNotifier(twilio.send_sms)])
+    replays = DynamoReplays(stores.table)  # signatures spent, across every container of the stage
     built = Container(settings, stores, flow, dispatcher, callbacks,
-                      VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url),
-                      AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url),
+                      VoiceWebhooks(UseCases(flow, dispatcher, callbacks), known, settings.public_base_url, replays),
+                      AgentsApi(dispatcher, known, settings.agent_token, settings.public_base_url, replays),
                       AdminApi(stores.lost, stores.bookings, queues, clock, settings.admin_token), notifications)
     operations_log = DynamoOperationsLog(settings.table_name, settings.region, settings.aws_endpoint_url,
                                          client=client(session, "dynamodb", settings))
     built.operations = Operations(stores, operations_log, queues, clock, orchestrator, flow, pacer, bus)  # bus: alerts
-    built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url))
+    built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url,
+                                                               DynamoConsoleSessions(stores.table),
+                                                               DynamoThrottle(stores.table)))
     built.web = WebApi(web_requests(flow, stores, clock, queues), settings.public_base_url)
     messenger = messenger_for(settings, twilio)
     built.texts = callback_texts(flow, stores, clock, queues, messenger, link_secret(settings.admin_token),
@@ -312,12 +321,11 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
         def deliver() -> None:
             dispatcher.callback_promised(new, old)
             dispatcher.ticket_changed(*change)
-            dispatcher.service_started(new, change[3])
+            dispatcher.service_started(new, old)
 
         clock.after(0, deliver)
 
     stores.table.on_change = stream
-    stores.table.defer = lambda work: clock.after(0, work)  # the snapshot's share of the stream, delivered later too
     orchestrator.dial_worker = lambda body: callbacks.dial(DialRequest.from_message(body))  # workers.on_dial_message
     if sweep_seconds > 0:
         def sweep() -> None:  # the scheduled dispatch sweep
@@ -375,6 +383,7 @@ def webhooks() -> VoiceWebhooks:
         settings = Settings(providers=Settings.from_env().providers)  # no key at all: nothing verifies
         return VoiceWebhooks(None, providers(settings), settings.public_base_url)
     except Exception:  # noqa: BLE001 - a caller is on the line: never dead air
+        faults.swallowed("app.build", "the app could not be built; webhooks apologise", level=logging.ERROR)
         settings = _fallback_settings()
         return VoiceWebhooks(None, providers(settings), settings.public_base_url)
 
@@ -399,6 +408,7 @@ def health() -> tuple[int, dict[str, Any]]:
     except SettingsError as exc:
         return 503, {"status": "refusing", "problems": exc.problems}
     except Exception as exc:  # noqa: BLE001 - the check reports, it does not crash
+        faults.swallowed("app.build", "the health check could not build the app", level=logging.ERROR)
         return 503, {"status": "error", "problems": [f"{type(exc).__name__}: {exc}"]}
     return 200, {"status": "ok"}
 

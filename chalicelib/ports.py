@@ -50,36 +50,53 @@ class Staffing:
 
 
 @dataclass(frozen=True)
-class QueueSnapshot:
-    """One queue's line and team as one item read tells them (issue 11): kept by the table's stream
-    consumer, so it lags the table by the stream's delay. `exact` when it was counted instead (no stream
-    record applied yet for this queue)."""
+class LineCounts:
+    """The queue's line as its counter item keeps it (issue 20): per priority class, how many stand in
+    it now, and how many have left it and come back into it so far (monotone). They move in the very
+    write that moves a ticket into or out of the line (DynamoDB: the same transaction; in memory: the
+    same write), so they are as exact as the table, however far behind the table's stream is."""
 
-    waiting: Mapping[int, int] = field(default_factory=dict)  # priority class -> tickets in line
-    departed: int = 0  # monotone: tickets that left the line (claimed, gave up, became callbacks...)
-    returned: int = 0  # monotone: tickets that came back into it at their own place (parked, requeued...)
-    agents: tuple[Agent, ...] = ()  # the queue's agents as presence last said (status, since, call)
-    head_since: datetime | None = None  # when the live caller at the head joined (None: a callback, nobody)
-    estimator: Mapping[str, Any] | None = None  # the queue's wait-estimator state (None: the prior)
-    exact: bool = False
+    waiting: Mapping[int, int] = field(default_factory=dict)  # class -> tickets in the line now
+    departed: Mapping[int, int] = field(default_factory=dict)  # class -> left it (claimed, gave up, booked...)
+    returned: Mapping[int, int] = field(default_factory=dict)  # class -> came back at their own place
 
     @property
     def total(self) -> int:
-        return sum(self.waiting.values())
+        return sum(max(0, n) for n in self.waiting.values())
+
+    def of(self, priority: int) -> int:
+        """How many stand in the line in this class."""
+        return max(0, self.waiting.get(priority, 0))
+
+    def above(self, priority: int) -> int:
+        """How many stand in higher classes (all ahead of any ticket of this class)."""
+        return sum(max(0, n) for c, n in self.waiting.items() if c > priority)
 
     def ahead_for(self, priority: int) -> int:
-        """How many wait ahead of a ticket joining now in this priority class (it goes behind its class)."""
-        return sum(n for c, n in self.waiting.items() if c >= priority)
+        """How many stand ahead of a ticket joining this class now (it goes behind its class)."""
+        return self.above(priority) + self.of(priority)
 
     def joined(self, priority: int) -> JoinedLine:
-        return JoinedLine(self.ahead_for(priority), self.departed, self.returned)
+        """What a ticket remembers of joining, read from the counts its own joining moved (it is counted
+        in them: those of its class ahead are the others)."""
+        return JoinedLine(max(0, self.of(priority) - 1), self.departed.get(priority, 0),
+                          self.returned.get(priority, 0))
 
-    def joining(self, priority: int) -> "QueueSnapshot":
-        """The snapshot with one more ticket in this class (the caller joining, before the stream says so)."""
-        waiting = dict(self.waiting)
-        waiting[priority] = waiting.get(priority, 0) + 1
-        return QueueSnapshot(waiting, self.departed, self.returned, self.agents, self.head_since,
-                             self.estimator, self.exact)
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """One queue's line and team as one read tells them: the line's counts (exact: written with every
+    move, LineCounts) and, kept by the table's stream consumer and so lagging it by the stream's delay,
+    the team's presence and when the live caller at the head joined (derived views)."""
+
+    line: LineCounts = field(default_factory=LineCounts)
+    agents: tuple[Agent, ...] = ()  # the queue's agents as presence last said (status, since, call)
+    head_since: datetime | None = None  # when the live caller at the head joined (None: a callback, nobody)
+    estimator: Mapping[str, Any] | None = None  # the queue's wait-estimator state (None: the prior)
+
+    @property
+    def total(self) -> int:
+        return self.line.total
 
     @property
     def staffing(self) -> Staffing:
@@ -89,6 +106,10 @@ class QueueSnapshot:
     @property
     def busy(self) -> list[Agent]:
         return [a for a in self.agents if a.status is AgentStatus.BUSY]
+
+    def counted(self, line: LineCounts) -> "QueueSnapshot":
+        """The same snapshot with the line as a fresher read counted it (the caller's own joining)."""
+        return QueueSnapshot(line, self.agents, self.head_since, self.estimator)
 
 
 @dataclass(frozen=True)
@@ -178,13 +199,22 @@ class Tickets(ABC):
     @abstractmethod
     def open_ticket(self, ticket: Ticket) -> Ticket:
         """Persist a new LIVE ticket indexed by its call id, numbered from the queue's counter (or, if
-        its number is set, under the number its caller took with next_number).
+        its number is set, under the number its caller took with next_number, or with take_place for
+        a WAITING ticket: its place is counted already). A WAITING ticket without a number takes its
+        place here.
 
         If the call already has a ticket (a retried webhook), return that one instead."""
 
     @abstractmethod
     def next_number(self, queue_id: str) -> int:
         """Atomically take the queue's next ticket number; numbers are never reused."""
+
+    @abstractmethod
+    def take_place(self, queue_id: str, priority: int = 0) -> tuple[int, LineCounts]:
+        """A caller joining the line: in one atomic write, take the queue's next number and count the
+        ticket into the line (its class's end). Returns the number and the line's counts as that write
+        left them (the ticket counted in). open_ticket then writes the ticket under that number; if it
+        never does (a retried webhook's ticket won the call), the place is given back as a departure."""
 
     @abstractmethod
     def get(self, ticket_id: str) -> Ticket:
@@ -207,8 +237,9 @@ class Tickets(ABC):
     def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
                             recovering: bool = False) -> int | None:
         """LIVE and holding (or, recovering, LIVE and ABANDONED) -> CALLBACK SCHEDULED: same number,
-        same place. Returns the ticket's booking count (it names the workflow execution), only to the
-        one call that changed it; None to every other."""
+        same place (a caller in line whose callback is due at once stays in it, `held`). Returns the
+        ticket's booking count (it names the workflow execution), only to the one call that changed it;
+        None to every other."""
 
     @abstractmethod
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
@@ -350,13 +381,16 @@ class Agents(ABC):
         """A LIVE ticket whose bridge failed goes back into line at its own place."""
 
     @abstractmethod
-    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None) -> bool:
-        """CONNECTING -> SERVED (`call_id` as for abandon)."""
+    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None,
+                    answered_at: datetime | None = None) -> bool:
+        """CONNECTING -> SERVED (`call_id` as for abandon). `answered_at`: when the caller was connected
+        to the agent, kept unless the bridge's leg event said so first."""
 
     @abstractmethod
     def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
                         call_id: str | None = None) -> bool:
-        """A claimed LIVE ticket whose caller was gone before the bridge: ABANDONED (`call_id` as for abandon)."""
+        """A claimed LIVE ticket whose caller was gone before the bridge: ABANDONED (`call_id` as for abandon).
+        Not once the caller was connected to the agent (answered): that call was served."""
 
 
 class Dialing(ABC):
@@ -369,8 +403,16 @@ class Dialing(ABC):
 
     @abstractmethod
     def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
-                    attempts: int, outcome: str, next_attempt_at: datetime | None) -> str | None:
-        """Close the attempt once: returns its task token, or None if another report closed it first."""
+                    attempts: int, outcome: str, next_attempt_at: datetime | None,
+                    answered_at: datetime | None = None) -> str | None:
+        """Close the attempt once: returns its task token, or None if another report closed it first.
+        SERVED: `answered_at` is when the callee was reached (kept unless a leg event said so first);
+        any other end: the attempt reached nobody (an answer noted for it is forgotten)."""
+
+    @abstractmethod
+    def note_dialed(self, ticket_id: str, dial_id: str) -> bool:
+        """The attempt's call was placed: one more dial counted on the ticket (once per attempt, even if
+        its outcome was reported first)."""
 
     @abstractmethod
     def note_call_ended(self, ticket_id: str, dial_id: str) -> bool:
@@ -378,9 +420,10 @@ class Dialing(ABC):
         False if its outcome has been reported already."""
 
     @abstractmethod
-    def note_leg(self, ticket_id: str, agent_id: str, leg: str, at: datetime) -> bool:
+    def note_leg(self, ticket_id: str, agent_id: str, leg: str, at: datetime, answered: bool = False) -> bool:
         """The bridge's dialled leg is `leg` (ringing or talking) since `at`: only while the ticket is
-        CONNECTING to that agent, and never from talking back to ringing. True if it changed."""
+        CONNECTING to that agent, and never from talking back to ringing. `answered`: the caller is
+        connected to the agent now (the answer time, recorded once). True if it changed."""
 
     @abstractmethod
     def drop_agent(self, ticket_id: str, agent_id: str) -> None:
@@ -534,6 +577,7 @@ class BoardEntry:
     lost_cause: str | None = None
     leg: str | None = None  # the agent's leg of the bridge: ringing or talking, since leg_at
     leg_at: datetime | None = None
+    answered_at: datetime | None = None  # connected to the agent: talking, no longer waiting
 
 
 @dataclass(frozen=True)

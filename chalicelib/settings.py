@@ -1,8 +1,10 @@
 """Every setting Holdfast reads from the environment, in one place."""
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -17,6 +19,13 @@ MIN_SECRET_LENGTH = {"TWILIO_AUTH_TOKEN": 32, "HOLDFAST_ADMIN_TOKEN": 32, "HOLDF
 # What a value nobody filled in looks like (the README's and the config file's old placeholders).
 _PLACEHOLDER = re.compile(r"replace|changeme|change[-_ ]me|placeholder|your[-_ ]|todo|xxxx|<[^>]*>|\.\.\.",
                           re.IGNORECASE)
+
+
+# How random a secret looks, estimated from its own characters (their Shannon entropy times its length):
+# 32 random hex characters come to about 115 bits (never under 85 in 200,000 draws), 32 characters made of
+# 4 letters to 64 at most. A secret that repeats a pattern ("0123456789abcdef" twice) is refused too.
+MIN_SECRET_BITS = 80
+MIN_BITS_PER_CHARACTER = 2.5
 
 
 class SettingsError(Exception):
@@ -37,7 +46,24 @@ def secret_problem(name: str, value: str) -> str | None:
         return f"{name} is not random (too few distinct characters)"
     if len(value) < MIN_SECRET_LENGTH[name]:
         return f"{name} is {len(value)} characters; at least {MIN_SECRET_LENGTH[name]} needed"
+    if repeats(value):
+        return f"{name} is not random (a repeated pattern)"
+    per_character = entropy_per_character(value)
+    if per_character < MIN_BITS_PER_CHARACTER or per_character * len(value) < MIN_SECRET_BITS:
+        return (f"{name} is not random enough (about {per_character * len(value):.0f} bits in its characters; "
+                f"at least {MIN_SECRET_BITS} needed: generate one, e.g. `openssl rand -hex 32`)")
     return None
+
+
+def entropy_per_character(value: str) -> float:
+    """The Shannon entropy of the value's characters, in bits per character."""
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def repeats(value: str) -> bool:
+    """Whether the value is a pattern repeated (whole or in part) with a period of at most half its length."""
+    return any(value[period:] == value[:-period] for period in range(1, len(value) // 2 + 1))
 
 
 def expand_env(text: str, env: Mapping[str, str] | None = None) -> str:
@@ -102,6 +128,8 @@ class Settings:
     vonage_api_base_url: str | None = None
     # Optional: a per-stage secret put in every URL given to Vonage, for events it does not sign.
     vonage_url_token: str = ""
+    # The SIP domains (and their subdomains) agents' sip: contacts may name, e.g. the PBX's; none: no sip: contact.
+    agent_sip_domains: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -143,6 +171,8 @@ class Settings:
             vonage_private_key=env.get("VONAGE_PRIVATE_KEY", ""),
             vonage_api_base_url=env.get("VONAGE_API_BASE_URL") or None,
             vonage_url_token=env.get("VONAGE_URL_TOKEN", ""),
+            agent_sip_domains=tuple(d.strip().lower() for d in env.get("HOLDFAST_AGENT_SIP_DOMAINS", "").split(",")
+                                    if d.strip()),
         )
 
     def secret_problems(self) -> list[str]:

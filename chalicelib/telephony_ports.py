@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Mapping
 from urllib.parse import parse_qsl
 
@@ -56,7 +57,7 @@ class Telephony(ABC):
     """One telephony provider: verifies, parses and answers its webhooks."""
 
     name: str
-    content_type: str = "text/xml"
+    content_type: str = "text/xml; charset=utf-8"
     capabilities: Capabilities
 
     @abstractmethod
@@ -74,9 +75,14 @@ class Telephony(ABC):
     @abstractmethod
     def render(self, script: Script, base_url: str) -> str: ...
 
+    def replay_key(self, request: WebhookRequest) -> tuple[str, datetime] | None:
+        """For a verified request whose signature covers a time: a digest of the signature to spend once
+        (Replays) and when it stops verifying anyway. None when the provider signs no time."""
+        return None
+
     def parse_agent_event(self, params: Mapping[str, Any]) -> AgentEvent | None:
         """The provider's agent presence event (None: an event Holdfast does not act on)."""
-        raise NotImplementedError(f"{self.name} sends no agent events")
+        raise BadWebhookError(f"{self.name} sends no agent events")
 
 
 def decode_body(request: WebhookRequest) -> dict[str, Any]:
@@ -88,7 +94,7 @@ def decode_body(request: WebhookRequest) -> dict[str, Any]:
     if request.content_type == "application/json" or text.lstrip().startswith("{"):
         try:
             fields = json.loads(text or "{}")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # nested past the parser's depth: not a webhook either
             raise BadWebhookError("body is not JSON") from exc
         if not isinstance(fields, dict):
             raise BadWebhookError("body is not a JSON object")

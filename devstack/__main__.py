@@ -11,6 +11,7 @@ import sys
 import threading
 
 from .clock import offset_to, parse_clock
+from .admission import SWITCH_INTERVAL, Limits
 from .stack import LocalStack, StartError
 
 
@@ -32,12 +33,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="start empty (default: the state the last run left in the state directory)")
     parser.add_argument("--provider", choices=["twilio", "telnyx", "vonage"], default="twilio",
                         help="the provider the simulated network behaves like (TwiML, TeXML or NCCO)")
+    parser.add_argument("--max-concurrent", type=int, default=int(os.environ.get("HOLDFAST_LOCAL_MAX_CONCURRENT", "4")),
+                        help="requests let into the app at once, per lane (voice webhooks, the rest); beyond, they "
+                             "wait (0: every request let in at once, as chalice local comes)")
+    parser.add_argument("--max-queued", type=int, default=int(os.environ.get("HOLDFAST_LOCAL_MAX_QUEUED", "32")),
+                        help="requests waiting for a place, per lane; beyond, refused at once (503, Retry-After)")
+    parser.add_argument("--max-wait", type=float, default=float(os.environ.get("HOLDFAST_LOCAL_MAX_WAIT", "5")),
+                        help="seconds a request may wait for a place before it is refused (503, Retry-After)")
     parser.add_argument("--demo-load", action="store_true",
                         help="simulated callers and agents keep coming, so the console has something to show")
     args = parser.parse_args(argv)
+    if args.max_concurrent > 0:
+        sys.setswitchinterval(SWITCH_INTERVAL)  # this process is the stack: its door gets the interpreter sooner
     stack = LocalStack(host=args.host, port=args.port, moto_port=args.moto_port, network_port=args.network_port,
                        pace=args.pace, chaos=args.chaos, state_dir=args.state_dir, fresh=args.fresh,
-                       clock_offset_seconds=offset_to(args.clock) if args.clock else 0.0, provider=args.provider)
+                       clock_offset_seconds=offset_to(args.clock) if args.clock else 0.0, provider=args.provider,
+                       limits=Limits(args.max_concurrent, args.max_queued, args.max_wait) if args.max_concurrent > 0
+                       else None)
     try:
         stack.start()
     except StartError as exc:
@@ -45,14 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(stack.banner(), flush=True)
     if args.demo_load and stack.network is not None:
-        from chalicelib.domain.phone import in_calling_window
-        from datetime import datetime, timezone
-
         from .demo_load import DemoLoad
 
-        now = datetime.now(timezone.utc)
-        prefix = next(n for n in ("+1415867", "+4420794", "+3804412", "+8131234") if in_calling_window(n + "0000", now, "UTC"))
-        DemoLoad(stack.network, prefix).start()
+        DemoLoad(stack.network, stack.queues, stack.now).start()
         print("  Demo load: a caller every ~15 s, three agents (--demo-load)", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -6,11 +6,18 @@ import os
 import secrets
 import socket
 import threading
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
 from chalicelib.settings import DEFAULT_QUEUES_FILE
+
+from .admission import Limits
+
+if TYPE_CHECKING:
+    from chalicelib.domain.queues import QueueDirectory
 
 # Well known, so only ever used with the simulated network (which signs with it); never with a real provider.
 LOCAL_AUTH_TOKEN = "holdfast-local-auth-token-simulated-network"
@@ -28,6 +35,8 @@ class StartError(Exception):
 def check_port_free(host: str, port: int, setting: str) -> None:
     """A taken port is a clear error naming the setting to change, never a hang."""
     with socket.socket() as probe:
+        # as the servers themselves bind: the last run's connections in TIME_WAIT do not take the port
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
@@ -65,9 +74,11 @@ class LocalStack:
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, moto_port: int = 5000,
                  region: str = "us-east-1", network_port: int | None = None, pace: float = 1.0,
                  chaos: bool = False, clock_offset_seconds: float = 0.0,
-                 state_dir: Path | str = ".holdfast", fresh: bool = False, provider: str = "twilio") -> None:
+                 state_dir: Path | str = ".holdfast", fresh: bool = False, provider: str = "twilio",
+                 limits: Limits | None = Limits()) -> None:
         self.host, self.port, self.moto_port, self.region = host, port, moto_port, region
         self.provider = provider  # the provider the simulated network behaves like
+        self.limits = limits  # the front door's (devstack/admission.py); None: every request let in at once
         self.network_port = port + 1 if network_port is None else network_port
         self.pace = pace
         self.chaos = chaos
@@ -85,6 +96,13 @@ class LocalStack:
         self._thread: threading.Thread | None = None
         self._pump = None
         self.resources = None
+        self.queues: QueueDirectory | None = None  # what the simulated network's demo offers callers
+
+    def now(self) -> datetime:
+        """The stack's clock: the real one moved by --clock's offset (what the app and the workflow follow)."""
+        from chalicelib.bootstrap import OffsetClock
+
+        return OffsetClock(self.clock_offset_seconds).now()
 
     @property
     def moto_url(self) -> str:
@@ -108,6 +126,7 @@ class LocalStack:
             os.environ.setdefault("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN)
             os.environ.setdefault("HOLDFAST_ADMIN_TOKEN", LOCAL_ADMIN_TOKEN)
             os.environ.setdefault("HOLDFAST_AGENT_TOKEN", LOCAL_AGENT_TOKEN)
+            os.environ.setdefault("HOLDFAST_AGENT_SIP_DOMAINS", "agents.sim")  # the simulated network's agents
         else:
             if os.environ.get("TWILIO_AUTH_TOKEN") == LOCAL_AUTH_TOKEN:
                 raise StartError("TWILIO_AUTH_TOKEN is the simulated network's well-known token; "
@@ -184,20 +203,20 @@ class LocalStack:
         return open_callbacks(items)
 
     def _start_network(self) -> None:
-        from chalicelib.bootstrap import OffsetClock, load_queues
+        from chalicelib.bootstrap import load_queues
 
         from .demo import demo_state
         from .network import SimNetwork
 
         os.environ["TWILIO_ACCOUNT_SID"] = LOCAL_ACCOUNT_SID
-        queues = load_queues(os.environ.get("HOLDFAST_QUEUES_FILE") or DEFAULT_QUEUES_FILE)
-        now = OffsetClock(self.clock_offset_seconds).now
+        self.queues = queues = load_queues(os.environ.get("HOLDFAST_QUEUES_FILE") or DEFAULT_QUEUES_FILE)
+        now = self.now
         assert self.snapshot is not None
         self.network = SimNetwork(self.public_url, os.environ["TWILIO_AUTH_TOKEN"], LOCAL_ACCOUNT_SID,
                                   pace=self.pace, host=self.host, port=self.network_port,
                                   admin_token=os.environ["HOLDFAST_AGENT_TOKEN"],
                                   duplicate_status=self.chaos, out_of_order=self.chaos, now=now,
-                                  extra_state=demo_state(self.snapshot.items, queues, now),
+                                  extra_state=demo_state(self.snapshot.items, queues, now, self.provider),
                                   agent_queues=tuple(q.id for q in queues), provider=self.provider).start()
         os.environ["TWILIO_API_BASE_URL"] = self.network.url
         if self.provider == "telnyx":  # Holdfast answers and dials Telnyx, checking the network's own key
@@ -213,13 +232,14 @@ class LocalStack:
 
     def _serve(self) -> None:
         from chalice.config import Config
-        from chalice.local import create_local_server
 
         from app import app
         from chalicelib import bootstrap
 
+        from .admission import admitted_server
+
         bootstrap.reset()
-        self._http = create_local_server(app, Config.create(chalice_stage="local"), self.host, self.port)
+        self._http = admitted_server(app, Config.create(chalice_stage="local"), self.host, self.port, self.limits)
         self._thread = threading.Thread(target=self._http.serve_forever, name="chalice-local", daemon=True)
         self._thread.start()
         self._start_workers()
@@ -239,11 +259,20 @@ class LocalStack:
         self._pump.start()
 
     def banner(self) -> str:
+        from chalicelib.adapters.webhook_urls import CONSOLES, incoming_url
+
+        console = CONSOLES[self.provider]
+        if self.provider != "twilio":  # signed with its own key: the network's locally, the account's for real
+            signed = f"  Webhook signatures: {console.signed}" + ("; the simulated network's own" if self.simulated else "")
+        elif os.environ["TWILIO_AUTH_TOKEN"] != LOCAL_AUTH_TOKEN:
+            signed = "  Webhook signing token: (from TWILIO_AUTH_TOKEN)"
+        else:
+            signed = f"  Webhook signing token: {LOCAL_AUTH_TOKEN}"
         return "\n".join([
             "Holdfast is running locally (embedded AWS: moto server at " + self.moto_url + ").",
-            "  Voice webhook (paste into the Twilio console, 'A call comes in' and 'Call status changes'):",
-            f"    POST {self.public_url}/voice/{self.provider}/incoming",
-            f"  Webhook signing token: {'(from TWILIO_AUTH_TOKEN)' if os.environ['TWILIO_AUTH_TOKEN'] != LOCAL_AUTH_TOKEN else LOCAL_AUTH_TOKEN}",
+            f"  Voice webhook for {console.name} (paste into {console.setting}):",
+            f"    POST {incoming_url(self.public_url, self.provider)}",
+            signed,
             f"  Agents: POST {self.public_url}/agents/{{agent_id}}/status  (Authorization: Bearer "
             + (f"$(cat {self.agent_token_path}); generated at first start, owner-only)"
                if self.agent_token_path else
@@ -257,8 +286,8 @@ class LocalStack:
             f"  Health: GET {self.public_url}/health",
             f"  State: {self.state_dir / 'state.json'} ({self.restored} items restored, {self.redriven} callbacks' "
             "workflows re-driven; `make run ARGS=--fresh` starts empty)",
-            (f"  Simulated phone network (place calls, press keys, put agents on): {self.network.url}/"
-             if self.network else "  Provider: Twilio (TWILIO_ACCOUNT_SID is set)"),
+            (f"  Simulated phone network, behaving like {console.name} (place calls, press keys, put agents on): "
+             f"{self.network.url}/" if self.network else f"  Provider: {console.name} (a real account)"),
             "Press Ctrl-C to stop.",
         ])
 

@@ -1,17 +1,20 @@
 """`make deploy STAGE=dev` / `make destroy STAGE=dev`: from an AWS account with credentials and a
 region to a working stage, as one CloudFormation stack (docs/deploy.md).
 
-    python -m infra.deploy deploy --stage dev [--region eu-west-1]
+    python -m infra.deploy deploy --stage dev [--region eu-west-1] [--rehearse]
     python -m infra.deploy destroy --stage dev
+    python -m infra.deploy admin-token --stage dev      (make admin-token; agent-token likewise)
 
 Deploy: an artifacts bucket (created once per account and region); the stage's secrets in Parameter
-Store (a random admin token created if none exists; TWILIO_AUTH_TOKEN stored if given); the package
-built (infra/build.py) and uploaded; the stack created or updated in place; the webhook URL printed,
-and with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_PHONE_NUMBER set, the number's voice and
-status URLs set through Twilio's API. Every reference between resources is CloudFormation's.
+Store (a random admin token created if none exists; each enabled provider's keys stored when given in
+the environment); the package built (infra/build.py) and uploaded; the stack created or updated in
+place, its functions carrying each enabled provider's settings (HOLDFAST_PROVIDERS and the rest); each
+enabled provider's webhook URL printed, and with TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and
+TWILIO_PHONE_NUMBER set, the number's voice and status URLs set through Twilio's API. Every reference
+between resources is CloudFormation's.
 
-`rehearse=True` (the tests, against a moto server) adapts what moto cannot do; each adaptation is
-listed in docs/deploy.md and marked MOTO below."""
+`rehearse=True` (`--rehearse`: the tests, or by hand against a moto server) adapts what moto cannot do;
+each adaptation is listed in docs/deploy.md and marked MOTO below."""
 from __future__ import annotations
 
 import argparse
@@ -26,12 +29,46 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
 
+from chalicelib.adapters import parameters as names
+from chalicelib.adapters.webhook_urls import CONSOLES, incoming_url
 from infra.build import INFRA, Package, build
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 FUNCTIONS = ("APIHandler", "DialWorker", "NotifyWorker", "TableStream", "DispatchSweep")
+
+
+SERVERLESS = "AWS::Serverless-2016-10-31"
+
+
+@dataclass(frozen=True)
+class Secret:
+    env: str  # where the admin gives it (the environment of `make deploy`)
+    parameter: str  # its name under the stage's Parameter Store path
+    what: str
+    required: bool = True  # without it the app refuses every request (it fails closed)
+
+
+# What each provider needs on a stage: settings that are not secret (the functions' environment, through
+# the stack's parameters) and secrets (Parameter Store, SecureString; the functions read them there).
+PROVIDER_SETTINGS = {"twilio": ("TWILIO_ACCOUNT_SID",), "telnyx": ("TELNYX_ACCOUNT_SID", "TELNYX_APPLICATION_SID"),
+                     "vonage": ("VONAGE_APPLICATION_ID",)}
+PROVIDER_SECRETS = {
+    "twilio": (Secret("TWILIO_AUTH_TOKEN", names.TWILIO_AUTH_TOKEN, "Twilio auth token"),),
+    "telnyx": (Secret("TELNYX_PUBLIC_KEY", names.TELNYX_PUBLIC_KEY, "Telnyx public key"),
+               Secret("TELNYX_API_KEY", names.TELNYX_API_KEY, "Telnyx API key")),
+    "vonage": (Secret("VONAGE_SIGNATURE_SECRET", names.VONAGE_SIGNATURE_SECRET, "Vonage signature secret"),
+               Secret("VONAGE_PRIVATE_KEY", names.VONAGE_PRIVATE_KEY, "Vonage application private key"),
+               Secret("VONAGE_URL_TOKEN", names.VONAGE_URL_TOKEN, "Vonage URL secret", required=False)),
+}
+# The stack's parameters (infra/app.yaml) that carry them into every function's environment.
+STACK_PARAMETERS = {"HOLDFAST_PROVIDERS": "Providers", "HOLDFAST_DIALING_PROVIDER": "DialingProvider",
+                    "HOLDFAST_DIAL_CALLS_PER_SECOND": "DialCallsPerSecond",
+                    "TWILIO_ACCOUNT_SID": "TwilioAccountSid", "TELNYX_ACCOUNT_SID": "TelnyxAccountSid",
+                    "TELNYX_APPLICATION_SID": "TelnyxApplicationSid", "VONAGE_APPLICATION_ID": "VonageApplicationId",
+                    "HOLDFAST_AGENT_SIP_DOMAINS": "AgentSipDomains"}
+TOKENS = {"admin-token": "Admin token (admin API, console)", "agent-token": "Agent token (presence updates only)"}
 
 
 class DeployError(Exception):
@@ -47,6 +84,42 @@ class Deployment:
     admin_token_created: bool = False
     number_configured: bool = False
     messages: list[str] = field(default_factory=list)
+    providers: tuple[str, ...] = ("twilio",)
+    webhook_urls: dict[str, str] = field(default_factory=dict)  # per enabled provider: what its console takes
+
+
+def enabled_providers(env: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    """The providers a stage serves (HOLDFAST_PROVIDERS; Twilio's webhooks are always served) and the one
+    that dials (HOLDFAST_DIALING_PROVIDER), checked before anything is created."""
+    given = [p.strip() for p in env.get("HOLDFAST_PROVIDERS", "twilio").split(",") if p.strip()]
+    unknown = [p for p in given if p not in PROVIDER_SECRETS]
+    if unknown:
+        raise DeployError(f"HOLDFAST_PROVIDERS names {', '.join(unknown)}; known: {', '.join(PROVIDER_SECRETS)}")
+    providers = tuple(dict.fromkeys(["twilio", *given]))
+    dialing = env.get("HOLDFAST_DIALING_PROVIDER", "twilio")
+    if dialing not in providers:
+        raise DeployError(f"HOLDFAST_DIALING_PROVIDER is {dialing}, which HOLDFAST_PROVIDERS does not enable "
+                          f"({','.join(providers)})")
+    return providers, dialing
+
+
+def stack_parameters(stage: str, env: Mapping[str, str], providers: tuple[str, ...], dialing: str) -> dict[str, str]:
+    """The stack's parameters: the stage, the enabled providers, the dialing pace and the providers' settings
+    (none of them secret)."""
+    pace = env.get("HOLDFAST_DIAL_CALLS_PER_SECOND", "") or "1"
+    try:
+        valid = float(pace) > 0
+    except ValueError:
+        valid = False
+    if not valid:
+        raise DeployError(f"HOLDFAST_DIAL_CALLS_PER_SECOND is {pace!r}; give the dialing account's calls per "
+                          "second, a number above 0 (e.g. 1)")
+    values = {"HOLDFAST_PROVIDERS": ",".join(providers), "HOLDFAST_DIALING_PROVIDER": dialing,
+              "HOLDFAST_DIAL_CALLS_PER_SECOND": pace,
+              "HOLDFAST_AGENT_SIP_DOMAINS": env.get("HOLDFAST_AGENT_SIP_DOMAINS", "")}
+    for provider, settings in PROVIDER_SETTINGS.items():  # a provider not enabled: its settings cleared
+        values |= {name: env.get(name, "") if provider in providers else "" for name in settings}
+    return {"Stage": stage, **{STACK_PARAMETERS[name]: value for name, value in values.items()}}
 
 
 def stack_name(stage: str) -> str:
@@ -75,26 +148,26 @@ def _has_parameter(ssm: Any, name: str) -> bool:
         return False
 
 
-def ensure_secrets(ssm: Any, path: str, env: Mapping[str, str], dep: Deployment) -> None:
-    """Secrets go to Parameter Store (SecureString), never into a file git tracks."""
-    for name, what in (("admin-token", "Admin token (admin API, console)"),
-                       ("agent-token", "Agent token (presence updates only)")):
+def ensure_secrets(ssm: Any, path: str, env: Mapping[str, str], dep: Deployment, stage: str = "dev") -> None:
+    """Secrets go to Parameter Store (SecureString), never into a file git tracks: the admin and agent
+    tokens (generated once), and each enabled provider's keys when the environment gives them."""
+    for name, what in TOKENS.items():
         parameter = f"{path}/{name}"
         created = not _has_parameter(ssm, parameter)
         if created:
             ssm.put_parameter(Name=parameter, Value=secrets.token_hex(32), Type="SecureString",
                               Description=f"Holdfast {what}")
             dep.admin_token_created |= name == "admin-token"
-        dep.messages.append(f"{what}: aws ssm get-parameter --name {parameter} --with-decryption "
-                            "--query Parameter.Value --output text" + ("  (created now)" if created else ""))
-    token = f"{path}/twilio-auth-token"
-    if env.get("TWILIO_AUTH_TOKEN"):
-        ssm.put_parameter(Name=token, Value=env["TWILIO_AUTH_TOKEN"], Type="SecureString", Overwrite=True,
-                          Description="Twilio auth token (webhook signatures, REST)")
-    elif not _has_parameter(ssm, token):
-        dep.messages.append(f"No Twilio auth token yet: every webhook is refused (403) until you run "
-                            f"aws ssm put-parameter --name {token} --type SecureString --value <token>, "
-                            "or re-run make deploy with TWILIO_AUTH_TOKEN set.")
+        dep.messages.append(f"{what}: make {name} STAGE={stage}" + ("  (created now)" if created else ""))
+    for provider in dep.providers:
+        for secret in PROVIDER_SECRETS[provider]:
+            parameter = f"{path}/{secret.parameter}"
+            if env.get(secret.env):
+                ssm.put_parameter(Name=parameter, Value=env[secret.env], Type="SecureString", Overwrite=True,
+                                  Description=f"Holdfast: {secret.what}")
+            elif secret.required and not _has_parameter(ssm, parameter):
+                dep.messages.append(f"No {secret.what} on this stage yet: every webhook is refused (403) until "
+                                    f"you re-run make deploy with {secret.env} set.")
 
 
 def upload(s3: Any, bucket: str, stage: str, path: Path) -> str:
@@ -215,9 +288,25 @@ def configure_number(env: Mapping[str, str], webhook_url: str) -> bool:
     return True
 
 
+def check_transform(cfn: Any, rehearse: bool) -> None:
+    """Whether this CloudFormation runs the AWS::Serverless transform the stack needs (AWS does and says so
+    when validating; a moto server does not): a deploy needs it, a rehearsal runs it here instead."""
+    probe = {"Transform": SERVERLESS, "Resources": {"Probe": {"Type": "AWS::SNS::Topic"}}}
+    runs = SERVERLESS in cfn.validate_template(TemplateBody=json.dumps(probe)).get("DeclaredTransforms", [])
+    if not runs and not rehearse:
+        raise DeployError(f"the CloudFormation at {cfn.meta.endpoint_url} does not run the AWS::Serverless "
+                          "transform (a moto server does not): rehearse against it with make deploy ARGS=--rehearse")
+    if runs and rehearse:
+        raise DeployError(f"--rehearse is for a stand-in without the AWS::Serverless transform (moto); "
+                          f"{cfn.meta.endpoint_url} runs it: make deploy without --rehearse")
+
+
 def deploy(stage: str, region: str, env: Mapping[str, str] | None = None, endpoint_url: str | None = None,
-           out: Path | None = None, rehearse: bool = False) -> Deployment:
+           out: Path | None = None, rehearse: bool = False, package: Package | None = None) -> Deployment:
+    """`package`: one built already (the rehearsals share one); else it is built here."""
     env = os.environ if env is None else env
+    providers, dialing = enabled_providers(env)
+    parameters = stack_parameters(stage, env, providers, dialing)  # checked before anything is created
     session = boto3.session.Session(region_name=region)
 
     def client(service: str) -> Any:
@@ -225,14 +314,14 @@ def deploy(stage: str, region: str, env: Mapping[str, str] | None = None, endpoi
 
     s3, ssm, cfn = client("s3"), client("ssm"), client("cloudformation")
     account = client("sts").get_caller_identity()["Account"]
-    dep = Deployment(stack_name(stage), parameters_path=f"/holdfast/{stage}")
+    check_transform(cfn, rehearse)
+    dep = Deployment(stack_name(stage), parameters_path=f"/holdfast/{stage}", providers=providers)
     bucket = f"holdfast-deploy-{account}-{region}"
     ensure_bucket(s3, bucket, region)
-    ensure_secrets(ssm, dep.parameters_path, env, dep)
-    pkg = build(stage, out)
+    ensure_secrets(ssm, dep.parameters_path, env, dep, stage)
+    pkg = package or build(stage, out)
     template = json.loads(json.dumps(pkg.template))
     locate_artifacts(template, pkg, lambda path: upload(s3, bucket, stage, path), bucket)
-    parameters = {"Stage": stage, "TwilioAccountSid": env.get("TWILIO_ACCOUNT_SID", "")}
     if rehearse:
         template = for_moto(template, parameters, client("iam"), s3)
     key = f"{stage}/template-{hashlib.sha256(json.dumps(template).encode()).hexdigest()[:16]}.json"
@@ -242,6 +331,7 @@ def deploy(stage: str, region: str, env: Mapping[str, str] | None = None, endpoi
     stack = cfn.describe_stacks(StackName=dep.stack)["Stacks"][0]
     dep.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     dep.webhook_url = dep.outputs.get("WebhookUrl", "")
+    dep.webhook_urls = {p: incoming_url(dep.outputs.get("ApiUrl", ""), p) for p in providers}
     dep.number_configured = configure_number(env, dep.webhook_url) if not rehearse else False
     return dep
 
@@ -255,7 +345,8 @@ def destroy(stage: str, region: str, endpoint_url: str | None = None, keep_secre
         cfn.delete_stack(StackName=name)
     final = _wait(cfn, name)
     if not keep_secrets:
-        for secret in ("admin-token", "agent-token", "twilio-auth-token"):
+        every = [*TOKENS, *(secret.parameter for kept in PROVIDER_SECRETS.values() for secret in kept)]
+        for secret in every:
             try:
                 ssm.delete_parameter(Name=f"/holdfast/{stage}/{secret}")
             except ssm.exceptions.ParameterNotFound:
@@ -263,32 +354,61 @@ def destroy(stage: str, region: str, endpoint_url: str | None = None, keep_secre
     return final
 
 
+def read_token(stage: str, region: str, name: str, endpoint_url: str | None = None) -> str:
+    """`make admin-token STAGE=dev` (or agent-token): the stage's token, from Parameter Store."""
+    ssm = boto3.session.Session(region_name=region).client("ssm", endpoint_url=endpoint_url)
+    try:
+        return ssm.get_parameter(Name=f"/holdfast/{stage}/{name}", WithDecryption=True)["Parameter"]["Value"]
+    except ssm.exceptions.ParameterNotFound:
+        raise DeployError(f"stage {stage} has no {name}: make deploy STAGE={stage} creates it") from None
+
+
+def summary(stage: str, dep: Deployment, env: Mapping[str, str]) -> list[str]:
+    """What `make deploy` prints: each enabled provider's webhook URL and where it goes, then what to do next."""
+    lines = [f"Stage {stage} is deployed (stack {dep.stack}).", "  Webhook URLs (HTTP POST):"]
+    for provider, url in dep.webhook_urls.items():
+        lines += [f"  {CONSOLES[provider].name}: paste into {CONSOLES[provider].setting}:", f"    {url}"]
+    if dep.number_configured:
+        lines.append(f"  {env['TWILIO_PHONE_NUMBER']}: voice and status URLs set through Twilio's API.")
+    return lines + ["  " + message for message in dep.messages]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["deploy", "destroy"])
+    parser.add_argument("action", choices=["deploy", "destroy", *TOKENS])
     parser.add_argument("--stage", default="dev")
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    parser.add_argument("--region", default=None, help="default: AWS_REGION, else the AWS configuration's")
     parser.add_argument("--keep-secrets", action="store_true", help="destroy: leave the stage's secrets")
+    parser.add_argument("--rehearse", action="store_true",
+                        help="deploy to a moto server (AWS_ENDPOINT_URL), doing here what it cannot do")
     args = parser.parse_args(argv)
-    if not args.region:
-        print("make deploy: no region; set AWS_REGION (e.g. AWS_REGION=eu-west-1)", file=sys.stderr)
+    what = "make " + (args.action if args.action in ("deploy", "destroy") else f"{args.action} STAGE={args.stage}")
+    region = (args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+              or boto3.session.Session().region_name)
+    if not region:
+        print(f"{what}: no AWS region; set AWS_REGION (e.g. AWS_REGION=eu-west-1 {what})", file=sys.stderr)
         return 2
     try:
+        if args.action in TOKENS:
+            print(read_token(args.stage, region, args.action))
+            return 0
         if args.action == "destroy":
-            print(f"{stack_name(args.stage)}: {destroy(args.stage, args.region, keep_secrets=args.keep_secrets)} "
+            print(f"{stack_name(args.stage)}: {destroy(args.stage, region, keep_secrets=args.keep_secrets)} "
                   "(the DynamoDB table is kept: delete it in the console if you mean to)")
             return 0
-        dep = deploy(args.stage, args.region)
-    except (DeployError, ClientError) as exc:
-        print(f"make {args.action}: {exc}", file=sys.stderr)
+        dep = deploy(args.stage, region, rehearse=args.rehearse)
+    except (NoCredentialsError, PartialCredentialsError):
+        print(f"{what}: no AWS credentials found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
+              "(docs/deploy.md)", file=sys.stderr)
+        return 2
+    except NoRegionError:
+        print(f"{what}: no AWS region; set AWS_REGION (e.g. AWS_REGION=eu-west-1 {what})", file=sys.stderr)
+        return 2
+    except (DeployError, ClientError, BotoCoreError) as exc:
+        print(f"{what}: {exc}", file=sys.stderr)
         return 1
-    print(f"Stage {args.stage} is deployed (stack {dep.stack}).")
-    print(f"  Webhook URL (Twilio console: 'A call comes in' and 'Call status changes', HTTP POST):\n    {dep.webhook_url}")
-    if dep.number_configured:
-        print(f"  {os.environ['TWILIO_PHONE_NUMBER']}: voice and status URLs set through Twilio's API.")
-    for message in dep.messages:
-        print("  " + message)
+    print("\n".join(summary(args.stage, dep, os.environ)))
     return 0
 
 

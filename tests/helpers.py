@@ -4,12 +4,17 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 from urllib.parse import urlencode
 
+from botocore.client import BaseClient
 from twilio.request_validator import RequestValidator
 
 EVENTS = Path(__file__).resolve().parent / "events"
+# Items written to refuse what comes next, not state: sign-in attempts counted, signatures spent.
+BOOKKEEPING = ("THROTTLE#", "REPLAY#")
+READS = ("Get", "BatchGet", "Query", "Scan", "Describe", "List", "Receive")
 
 
 def event(name: str, **overrides: str) -> dict[str, str]:
@@ -92,6 +97,49 @@ class Stream:
             pass
 
 
+class Effects:
+    """Every AWS call that succeeded while it is open, with its parameters (what a request changed)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    @contextmanager
+    def watching(self) -> Iterator["Effects"]:
+        original = BaseClient._make_api_call
+
+        def watched(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            response = original(client, operation, params)  # a refused conditional write raises: not recorded
+            self.calls.append((client.meta.service_model.service_name, operation, params))
+            return response
+
+        BaseClient._make_api_call = watched  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+    def changes(self, except_bookkeeping: bool = False) -> list[str]:
+        """What changed: DynamoDB items written, and any message, execution or task answer sent.
+        `except_bookkeeping`: leave out the items written only to refuse what comes next (BOOKKEEPING)."""
+        found = []
+        for service, operation, params in self.calls:
+            if operation.startswith(READS):
+                continue
+            if service != "dynamodb":
+                found.append(f"{service}:{operation}")
+                continue
+            for key in written_keys(operation, params):
+                if not (except_bookkeeping and key.startswith(BOOKKEEPING)):
+                    found.append(f"{operation}:{key}")
+        return found
+
+
+def written_keys(operation: str, params: dict[str, Any]) -> list[str]:
+    items = [params] if operation != "TransactWriteItems" else [
+        action for entry in params["TransactItems"] for kind, action in entry.items() if kind != "ConditionCheck"]
+    if operation == "BatchWriteItem":
+        items = [r.get("PutRequest") or r.get("DeleteRequest") for rs in params["RequestItems"].values() for r in rs]
+    return [str((item.get("Item") or item.get("Key") or {}).get("pk", {}).get("S", "?")) for item in items]
 def record_changes(world: Any) -> list[tuple[Any, Any]]:
     """Keep a memory world's ticket changes, (old, new), as its stream delivers them on."""
     history: list[tuple[Any, Any]] = []

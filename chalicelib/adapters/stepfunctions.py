@@ -15,16 +15,16 @@ _STALE = {"InvalidToken", "TaskTimedOut", "TaskDoesNotExist"}
 
 class StepFunctionsOrchestrator(Orchestrator):
     def __init__(self, client: Any, state_machine_arn: str,
-                 keys: Callable[[str], Mapping[str, Any]]) -> None:
+                 keys: Callable[[str, int], Mapping[str, Any]]) -> None:
         self._client = client
         self._arn = state_machine_arn
-        self._keys = keys  # ticket id -> the store keys the workflow's DynamoDB steps need
+        self._keys = keys  # ticket id, class -> the store keys the workflow's DynamoDB steps need
 
     def execution_arn(self, name: str) -> str:
         return self._arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
     def start(self, name: str, payload: Mapping[str, Any]) -> str:
-        body = {**payload, **self._keys(str(payload["ticket_id"]))}
+        body = {**payload, **self._keys(str(payload["ticket_id"]), int(payload.get("priority", 0)))}
         try:
             return self._client.start_execution(
                 stateMachineArn=self._arn, name=name, input=json.dumps(body))["executionArn"]

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import re
 import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
+from urllib.parse import urlencode
 
 import requests
 from nacl.exceptions import BadSignatureError, CryptoError
@@ -28,6 +32,8 @@ VOICES = {"en-US": "Polly.Joanna", "ru-RU": "Polly.Tatyana", "uk-UA": "Azure.uk-
 CAPABILITIES = Capabilities(native_queue=True, gather_falls_through=True, inline_redirect=True,
                             contact_kinds=frozenset({"tel", "sip"}), voices=VOICES)  # TeXML has no <Client>
 REPLAY_WINDOW_SECONDS = 300  # what Telnyx's own SDK allows between its timestamp and now
+# Unix seconds as Telnyx sends them: ASCII digits, bounded (str.isdigit takes '²', and 400 digits overflow a float)
+_STAMP = re.compile(r"[0-9]{1,12}")
 DEFAULT_API_BASE_URL = "https://api.telnyx.com"
 
 
@@ -43,7 +49,7 @@ def public_key(text: str) -> VerifyKey | None:
 
 class TelnyxTelephony(Telephony):
     name = "telnyx"
-    content_type = "text/xml"
+    content_type = "text/xml; charset=utf-8"
     capabilities = CAPABILITIES
 
     def __init__(self, public_key_b64: str, clock: Clock | None = None) -> None:
@@ -53,7 +59,7 @@ class TelnyxTelephony(Telephony):
     def verify(self, request: WebhookRequest) -> bool:
         """Ed25519 over `{telnyx-timestamp}|{raw body}`, signed no more than 300 s from now."""
         stamp, signature = request.header("telnyx-timestamp"), request.header("telnyx-signature-ed25519")
-        if self._key is None or not stamp.isdigit() or not signature:
+        if self._key is None or not _STAMP.fullmatch(stamp) or not signature:
             return False
         if abs(self._clock.now().timestamp() - int(stamp)) > REPLAY_WINDOW_SECONDS:
             return False
@@ -63,6 +69,15 @@ class TelnyxTelephony(Telephony):
         except (binascii.Error, ValueError, BadSignatureError, CryptoError):
             return False
         return True
+
+    def replay_key(self, request: WebhookRequest) -> tuple[str, datetime] | None:
+        """The signature where it was used (a digest of both), spent until its timestamp leaves the window.
+        Telnyx signs the time and the body, not the URL: the same body sent to two of our URLs in one
+        second (a caller's redirect after a redirect) is signed alike, and both are real deliveries."""
+        stamp = request.header("telnyx-timestamp")
+        used = f"{request.url}?{urlencode(sorted(request.query.items()))}|{request.header('telnyx-signature-ed25519')}"
+        digest = hashlib.sha256(used.encode()).hexdigest()
+        return digest, datetime.fromtimestamp(int(stamp), timezone.utc) + timedelta(seconds=REPLAY_WINDOW_SECONDS)
 
     def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
         # TeXML posts Twilio's names; its CallSid is `v3:…` and AMD arrives on the status callback.
@@ -149,7 +164,8 @@ class TelnyxDialer(Dialer):
             "ApplicationSid": self._application, "To": to, "From": caller_id,
             "Url": step_url(self._base_url, "telnyx", answer), "Method": "POST",
             "StatusCallback": step_url(self._base_url, "telnyx", status), "StatusCallbackMethod": "POST",
-            "Timeout": timeout_seconds}
+            # the events Holdfast acts on: answered carries the AMD verdict (AnsweredBy), completed the outcome
+            "StatusCallbackEvent": "answered completed", "Timeout": timeout_seconds}
         if machine_detection:
             body["MachineDetection"] = "Enable"  # sync: the verdict comes on the status callback
         found = self._post("Calls", body)

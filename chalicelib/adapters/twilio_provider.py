@@ -21,7 +21,7 @@ from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, 
                              Step, Verb)
 from ..domain.speech import voice_for
 from ..ports import Capabilities, Dialer, InboundText, Messenger, Telephony, WebhookRequest, decode_body
-from .twiml_family import parse_fields
+from .twiml_family import form_fields, parse_fields
 from .webhook_urls import step_url
 
 VOICES = {"en-US": "Polly.Joanna", "ru-RU": "Polly.Tatyana", "uk-UA": "Google.uk-UA-Standard-A"}
@@ -57,7 +57,7 @@ ACTIVITIES: dict[str, tuple[AgentStatus, str | None]] = {
 
 class TwilioTelephony(Telephony):
     name = "twilio"
-    content_type = "text/xml"
+    content_type = "text/xml; charset=utf-8"
     capabilities = CAPABILITIES
 
     def __init__(self, auth_token: str) -> None:
@@ -72,6 +72,8 @@ class TwilioTelephony(Telephony):
             params = decode_body(request)
         except BadWebhookError:
             return False
+        if not all(isinstance(v, str) for v in params.values()):
+            return False  # Twilio signs form fields: a JSON body with objects in it was never one of its
         return any(self._validator.validate(u, params, signature) for u in signed_urls(request.url, request.query))
 
     def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
@@ -79,12 +81,14 @@ class TwilioTelephony(Telephony):
 
     def parse_agent_event(self, params: Mapping[str, str]) -> AgentEvent | None:
         """TaskRouter event callbacks: worker.activity.update moves an agent; others are not ours."""
+        params = form_fields(params)
         if params.get("EventType") != "worker.activity.update":
             return None
         try:
             attributes = json.loads(params.get("WorkerAttributes") or "{}")
-            at = datetime.fromtimestamp(int(params["Timestamp"]), timezone.utc) if params.get("Timestamp") else None
-        except (ValueError, TypeError) as exc:
+            stamp = params.get("Timestamp")
+            at = datetime.fromtimestamp(int(stamp), timezone.utc) if stamp else None
+        except (ValueError, TypeError, RecursionError, OverflowError, OSError) as exc:
             raise BadWebhookError("WorkerAttributes or Timestamp malformed") from exc
         if not isinstance(attributes, dict):
             raise BadWebhookError("WorkerAttributes is not an object")
@@ -96,9 +100,13 @@ class TwilioTelephony(Telephony):
             # never guessed (an unknown activity read as busy hid an agent on break as serving): refused
             raise BadWebhookError(f"unknown TaskRouter activity {activity[:40]!r}; known: {', '.join(sorted(ACTIVITIES))}")
         status, reason = ACTIVITIES[activity]
-        queues = attributes.get("holdfast_queues")
-        return AgentEvent(agent_id=agent_id, status=status, at=at, contact=attributes.get("contact_uri"),
-                          queues=tuple(queues) if isinstance(queues, list) else None,
+        contact, queues = attributes.get("contact_uri"), attributes.get("holdfast_queues")
+        if contact is not None and not isinstance(contact, str):
+            raise BadWebhookError("WorkerAttributes.contact_uri is not text")
+        if queues is not None and not (isinstance(queues, list) and all(isinstance(q, str) for q in queues)):
+            raise BadWebhookError("WorkerAttributes.holdfast_queues is not a list of queue ids")
+        return AgentEvent(agent_id=agent_id, status=status, at=at, contact=contact,
+                          queues=tuple(queues) if queues is not None else None,
                           event_id=params.get("Sid") or params.get("EventSid"), reason=reason)
 
     def render(self, script: Script, base_url: str) -> str:

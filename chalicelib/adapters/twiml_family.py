@@ -2,6 +2,7 @@
 parameter names, parsed once into a neutral CallEvent. Markup and signatures stay per provider."""
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 from ..domain.errors import BadWebhookError
@@ -18,15 +19,16 @@ def whole(value: Any) -> int | None:
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a JSON 1e400 is an infinite float
         raise BadWebhookError(f"not a whole number: {value!r}") from None
 
 
 def seconds(value: Any) -> float:
     try:
-        return max(0.0, float(value or 0))
+        found = float(value or 0)
     except (TypeError, ValueError):
         return 0.0
+    return max(0.0, found) if math.isfinite(found) else 0.0
 
 
 def answered_by(value: str | None) -> AnsweredBy | None:
@@ -40,13 +42,21 @@ def answered_by(value: str | None) -> AnsweredBy | None:
 
 def call_id(value: Any) -> str:
     """Any provider's call id (Twilio CA…, Telnyx v3:…, UUIDs): printable, bounded, present."""
-    text = str(value or "")
+    text = value if isinstance(value, str) else ""
     if not text or not text.isprintable() or len(text) > 128:
         raise BadWebhookError("call id missing or malformed")
     return text
 
 
+def form_fields(params: Mapping[str, Any]) -> Mapping[str, str]:
+    """The TwiML family posts forms: every field is text (a JSON body with objects in it is not one of theirs)."""
+    if not all(isinstance(value, str) for value in params.values()):
+        raise BadWebhookError("webhook fields must be form fields (text)")
+    return params
+
+
 def parse_fields(params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
+    params = form_fields(params)
     status = STATUSES.get(params.get("CallStatus", "in-progress"))
     if status is None:
         raise BadWebhookError(f"unknown CallStatus {params.get('CallStatus')!r}")

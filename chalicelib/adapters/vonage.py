@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from typing import Any, Mapping
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlencode
 
 import jwt
 import requests
@@ -18,7 +19,7 @@ import requests
 from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
 from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (LEG_PARAM, NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
-                             Script, Step, Verb)
+                             Script, Step, Verb, joining)
 from ..domain.speech import voice_for
 from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
 from .rest import refuse_undialable
@@ -32,7 +33,7 @@ CAPABILITIES = Capabilities(native_queue=False, gather_falls_through=False, inli
                             contact_kinds=frozenset({"tel", "sip"}), voices=VOICES)
 IAT_WINDOW_SECONDS = 300
 MAX_INPUT_TIMEOUT = 10  # input.dtmf.timeOut: 0-10 s
-URL_TOKEN = "k"  # the query parameter carrying the per-stage URL secret
+URL_TOKEN = "k"  # the query parameter carrying a URL's own MAC (url_mac), never the URL secret itself
 _QUEUE_RESULTS = {r.value: r for r in QueueResult}  # our own exit redirect says why (result=leave)
 
 _STATUSES = {"started": CallStatus.QUEUED, "ringing": CallStatus.RINGING, "answered": CallStatus.IN_PROGRESS,
@@ -42,13 +43,26 @@ _STATUSES = {"started": CallStatus.QUEUED, "ringing": CallStatus.RINGING, "answe
              "timeout": CallStatus.NO_ANSWER, "unanswered": CallStatus.NO_ANSWER}
 
 
-def url(base_url: str, step: Step, url_token: str = "", **more: str) -> str:
-    """Our webhook URL as Vonage is given it: with the URL secret when one is configured."""
-    return step_url(base_url, "vonage", step, **more, **({URL_TOKEN: url_token} if url_token else {}))
+def url_mac(url_secret: str, step: str, params: Iterable[tuple[str, str]]) -> str:
+    """The MAC of one URL Holdfast puts in an NCCO (an input's, a notify's or a connect's eventUrl, which
+    Vonage's documentation does not promise to sign): HMAC-SHA256 under VONAGE_URL_TOKEN of the step and
+    every parameter of the URL, so a URL seen in a log opens that step, for that ticket and attempt, and
+    no other; the secret itself is never in a URL."""
+    canonical = step + "?" + urlencode(sorted((k, v) for k, v in params if k != URL_TOKEN))
+    return hmac.new(url_secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def url(base_url: str, step: Step, url_secret: str = "", **more: str) -> str:
+    """An NCCO's eventUrl: with the URL's own MAC when a URL secret is configured. (The answer and event
+    URLs of a call are plain step URLs: Vonage signs those webhooks.)"""
+    mac = {URL_TOKEN: url_mac(url_secret, step.name, [*step.params, *more.items()])} if url_secret else {}
+    return step_url(base_url, "vonage", step, **more, **mac)
 
 
 def e164(number: Any) -> str:
     """Vonage writes numbers without the '+'."""
+    if isinstance(number, bool) or not isinstance(number, (str, int, type(None))):
+        raise BadWebhookError("a number that is not one")
     text = str(number or "")
     return f"+{text}" if text.isdigit() else text
 
@@ -60,51 +74,70 @@ class VonageTelephony(Telephony):
 
     def __init__(self, signature_secret: str, clock: Clock | None = None, url_token: str = "") -> None:
         self._secret = signature_secret
-        # For events Vonage does not sign: a per-stage secret in every URL Holdfast gives it.
+        # For the NCCO eventUrls Vonage may not sign: the key of each URL's own MAC (url_mac).
         self._url_token = url_token
         self._clock = clock or SystemClock()
-        self._seen: dict[str, float] = {}  # jti -> iat, for the window (per container)
-        self._lock = threading.Lock()
 
     def verify(self, request: WebhookRequest) -> bool:
         """`Authorization: Bearer <HS256 JWT>` signed with the signature secret, whose `payload_hash`
-        is the SHA-256 of the raw body, issued within 300 s of now, its `jti` not seen before."""
-        token = request.header("authorization").removeprefix("Bearer ").strip()
-        if not token and self._url_token:  # unsigned: only with our URL secret (compared in constant time)
-            return hmac.compare_digest(request.query.get(URL_TOKEN, "").encode(), self._url_token.encode())
-        if not self._secret or not token:
+        is the SHA-256 of the raw body, issued within 300 s of now (a replay within them is the edge's
+        to refuse: `replay_key`). Without a JWT, only an NCCO eventUrl carrying its own MAC: the answer
+        and event webhooks, which Vonage signs, never are given one."""
+        token = self._token(request)
+        if not token:
+            return self._url_mac_ok(request)
+        return self._claims(request, token) is not None
+
+    @staticmethod
+    def _token(request: WebhookRequest) -> str:
+        return request.header("authorization").removeprefix("Bearer ").strip()
+
+    def _url_mac_ok(self, request: WebhookRequest) -> bool:
+        given = request.query.get(URL_TOKEN, "")
+        if not (self._url_token and given):
             return False
+        step = request.url.rstrip("/").rsplit("/", 1)[-1]
+        return hmac.compare_digest(given.encode(), url_mac(self._url_token, step, request.query.items()).encode())
+
+    def _claims(self, request: WebhookRequest, token: str) -> dict[str, Any] | None:
+        if not self._secret:
+            return None
         try:
             claims = jwt.decode(token, self._secret, algorithms=["HS256"],
                                 options={"verify_iat": False, "verify_exp": False, "verify_nbf": False,
                                          "verify_aud": False, "require": ["iat", "payload_hash"]})
         except jwt.PyJWTError:
-            return False
+            return None
         now = self._clock.now().timestamp()
         iat = claims.get("iat")
-        if not isinstance(iat, (int, float)) or abs(now - iat) > IAT_WINDOW_SECONDS:
-            return False
+        try:
+            fresh = not isinstance(iat, bool) and isinstance(iat, (int, float)) and abs(now - iat) <= IAT_WINDOW_SECONDS
+        except OverflowError:  # an int past any float
+            fresh = False
+        if not fresh:
+            return None
         if isinstance(claims.get("exp"), (int, float)) and claims["exp"] < now:
-            return False
+            return None
         body_hash = hashlib.sha256(request.body).hexdigest()
         if not hmac.compare_digest(str(claims["payload_hash"]), body_hash):
-            return False
-        return self._first_use(str(claims.get("jti") or ""), float(iat), now)
+            return None
+        return claims
 
-    def _first_use(self, jti: str, iat: float, now: float) -> bool:
-        if not jti:
-            return True  # nothing to remember it by; the window and the body hash still hold
-        with self._lock:
-            for old in [k for k, at in self._seen.items() if now - at > IAT_WINDOW_SECONDS]:
-                del self._seen[old]
-            if jti in self._seen:
-                return False
-            self._seen[jti] = iat
-            return True
+    def replay_key(self, request: WebhookRequest) -> tuple[str, datetime] | None:
+        """The JWT (a digest of it, `jti` or not), spent until its `iat` leaves the window. A URL's own
+        MAC carries no time: it is bound to its step and ticket instead."""
+        token = self._token(request)
+        claims = self._claims(request, token) if token else None
+        if claims is None:
+            return None
+        until = datetime.fromtimestamp(float(claims["iat"]) + IAT_WINDOW_SECONDS, timezone.utc)
+        return hashlib.sha256(token.encode()).hexdigest(), until
 
     def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
         """The answer webhook (to, from, uuid), events (status…), input (dtmf) and our notify."""
         status_text = params.get("status")
+        if status_text is not None and not isinstance(status_text, str):
+            raise BadWebhookError("status is not text")
         status = _STATUSES.get(status_text) if status_text else CallStatus.IN_PROGRESS
         if status is None:
             raise BadWebhookError(f"unknown status {status_text!r}")
@@ -140,17 +173,15 @@ class VonageTelephony(Telephony):
         return {"action": "notify", "payload": {"step": step.name}, "eventUrl": self._url(base_url, step, **more),
                 "eventMethod": "POST"}
 
-    def _actions(self, verb: Verb, base_url: str, barge_in: bool = False) -> list[dict[str, Any]]:
+    def _actions(self, verb: Verb, base_url: str) -> list[dict[str, Any]]:
         if isinstance(verb, Say):
-            talk: dict[str, Any] = {"action": "talk", "text": verb.text, "language": voice_for(VOICES, verb.language)[1]}
-            return [talk | {"bargeIn": True}] if barge_in else [talk]
+            return [{"action": "talk", "text": verb.text, "language": voice_for(VOICES, verb.language)[1]}]
         if isinstance(verb, Play):
-            stream: dict[str, Any] = {"action": "stream", "streamUrl": [verb.url], "loop": verb.loop}
-            return [stream | {"bargeIn": True}] if barge_in else [stream]
+            return [{"action": "stream", "streamUrl": [verb.url], "loop": verb.loop}]
         if isinstance(verb, Pause):
             return [{"action": "talk", "text": f'<speak><break time="{verb.seconds}s"/></speak>'}]
         if isinstance(verb, Gather):
-            prompts = [a for p in verb.prompts for a in self._actions(p, base_url, barge_in=True)]
+            prompts = _barge_in([a for p in verb.prompts for a in self._actions(p, base_url)])
             more = {NO_INPUT_PARAM: verb.no_input.encode()} if verb.no_input else {}
             dtmf: dict[str, Any] = {"maxDigits": verb.num_digits or 20,
                                     "timeOut": min(verb.timeout_seconds, MAX_INPUT_TIMEOUT),
@@ -159,7 +190,7 @@ class VonageTelephony(Telephony):
                                "eventUrl": self._url(base_url, verb.action, **more), "eventMethod": "POST"}]
         if isinstance(verb, Enqueue):
             if verb.wait is not None:  # no queue of its own: the caller holds in our wait loop
-                return [self._notify(base_url, verb.wait)]
+                return [self._notify(base_url, joining(verb.wait))]
             hold: dict[str, Any] = {"action": "conversation", "name": verb.queue_name}
             return [hold | {"musicOnHoldUrl": [verb.wait_url]}] if verb.wait_url else [hold]
         if isinstance(verb, Redirect):
@@ -170,8 +201,8 @@ class VonageTelephony(Telephony):
             endpoint = ({"type": "sip", "uri": verb.target} if verb.target.startswith("sip:")
                         else {"type": "phone", "number": verb.target.lstrip("+")})
             connect: dict[str, Any] = {"action": "connect", "endpoint": [endpoint], "timeout": verb.timeout_seconds}
-            if verb.caller_id:
-                connect["from"] = verb.caller_id.lstrip("+")
+            # a phone endpoint needs a caller id: ours, else one of the application's numbers
+            connect |= {"from": verb.caller_id.lstrip("+")} if verb.caller_id else {"randomFromNumber": True}
             if verb.action:
                 # one eventUrl gets the connect's events (ringing, answered, then how it ended): the
                 # status step rides along in the action's query, and the voice webhook runs it
@@ -183,11 +214,15 @@ class VonageTelephony(Telephony):
         raise TypeError(f"cannot render {verb!r}")  # pragma: no cover - the Verb union is closed
 
 
-def transfer_ncco(ncco: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Our NCCO as a transfer sends it: a connect without our caller id lets Vonage pick one of the
-    application's numbers (`randomFromNumber`), as Vonage's own library insists on one or the other."""
-    return [action | {"randomFromNumber": True} if action["action"] == "connect" and "from" not in action else action
-            for action in ncco]
+def _barge_in(prompts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A Gather's prompts before its input. A key may cut short the prompts of the last run of one kind
+    (talks, or streams): Vonage requires the next action after a barge-in talk that is not a talk (a stream,
+    one not a stream) to be the input, so the music after an announcement takes the keys, not the words."""
+    last = prompts[-1]["action"] if prompts else None
+    run = len(prompts)
+    while run and prompts[run - 1]["action"] == last:
+        run -= 1
+    return prompts[:run] + [p | {"bargeIn": True} for p in prompts[run:]]
 
 
 def create_call_body(to: str, caller_id: str, answer_url: str, event_url: str, machine_detection: bool,
@@ -232,16 +267,20 @@ class VonageDialer(Dialer):
     def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
                    timeout_seconds: int) -> str:
         refuse_undialable(CAPABILITIES, to)
+        # the answer and event webhooks are signed by Vonage: their URLs carry no MAC
         return self._voice().create_call(create_call_body(
-            to, caller_id, url(self._base_url, answer, self._url_token), url(self._base_url, status, self._url_token),
-            machine_detection, timeout_seconds))
+            to, caller_id, url(self._base_url, answer), url(self._base_url, status), machine_detection, timeout_seconds))
 
     def redirect(self, call_id: str, script: Script) -> None:
         for verb in script.verbs:
             if isinstance(verb, Dial):
                 refuse_undialable(CAPABILITIES, verb.target)
-        ncco = transfer_ncco(json.loads(self._markup.render(script, self._base_url)))
-        self._voice().transfer(call_id, {"type": "ncco", "ncco": ncco})
+        ncco = json.loads(self._markup.render(script, self._base_url))
+        if not ncco:  # nothing left to do but end the call (an NCCO cannot be empty)
+            self._voice().hangup(call_id)
+        else:
+            self._voice().transfer(call_id, {"type": "ncco", "ncco": ncco})
 
     def redirect_to(self, call_id: str, step: Step) -> None:
-        self._voice().transfer(call_id, {"type": "ncco", "url": [url(self._base_url, step, self._url_token)]})
+        # an answer webhook (Vonage signs it): no MAC
+        self._voice().transfer(call_id, {"type": "ncco", "url": [url(self._base_url, step)]})

@@ -1,5 +1,5 @@
-"""Vonage's Voice API over plain HTTPS: the three requests Holdfast makes (create a call, transfer a live
-call to an NCCO, transfer it to an answer URL), each authorised by the application JWT.
+"""Vonage's Voice API over plain HTTPS: the four requests Holdfast makes (create a call, transfer a live
+call to an NCCO, transfer it to an answer URL, hang it up), each authorised by the application JWT.
 
 The application JWT is RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over the claims Vonage's own library sets
 (`application_id`, `iat`, `jti`, `exp`), signed with the application's private key (PKCS#8 or PKCS#1 PEM)
@@ -81,3 +81,8 @@ class VoiceApi:
         400 or 404 means the call has ended."""
         call_api(self._session, "PUT", f"{self._base}/v1/calls/{call_id}", self._headers(),
                  {"action": "transfer", "destination": dict(destination)}, "vonage transfer", gone=(400, 404))
+
+    def hangup(self, call_id: str) -> None:
+        """The call ended, whatever its NCCO is doing; 400 or 404 means it already has."""
+        call_api(self._session, "PUT", f"{self._base}/v1/calls/{call_id}", self._headers(), {"action": "hangup"},
+                 "vonage hangup", gone=(400, 404))

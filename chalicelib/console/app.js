@@ -38,7 +38,7 @@
     let data = {};
     try { data = await reply.json(); } catch (e) { if (reply.ok) throw new Unreachable("a reply that is not JSON"); }
     if (reply.status >= 500 && !data.error) throw new Unreachable(`the app answered ${reply.status}`);
-    if (!reply.ok) { const err = new Error(data.error || reply.statusText); err.data = data; throw err; }
+    if (!reply.ok) { const err = new Error(data.error || reply.statusText); err.data = data; err.status = reply.status; throw err; }
     return data;
   }
 
@@ -442,7 +442,11 @@
         const data = await call("session", { body: { token: $("#token").value } });
         $("#token").value = "";
         signedIn(data);
-      } catch (err) { $("#sign-in-error").textContent = err instanceof Unreachable ? "The app cannot be reached." : "Wrong token."; }
+      } catch (err) {
+        // too many tries (429): the app's own words, with how long to wait
+        $("#sign-in-error").textContent = err instanceof Unreachable ? "The app cannot be reached."
+          : err.status === 429 ? err.message : "Wrong token.";
+      }
     });
     $("#sign-out").addEventListener("click", async () => { await call("sign-out", { body: {} }); showSignIn(); });
     document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));

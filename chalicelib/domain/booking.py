@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, Clock, EventBus, Orchestrator, QueueSnapshot, SlotClaim, Staffing, Tickets
 from . import guard
-from .errors import OrchestratorError, TicketNotFoundError
+from .errors import NumberNotAllowedError, OrchestratorError, TicketNotFoundError
 from .ewt import WaitEstimate
 from .model import HOLDING, BookingRefused, Ticket, TicketKind, TicketStatus, ticket_id
-from .phone import CALLING_WINDOW, NumberPolicy, in_calling_window, masked, number_timezone
+from .phone import NumberPolicy, in_calling_window, masked, too_early
 from .prompts import minutes_number
 from .queues import QueueConfig, QueueDirectory
 from .retry import next_slot
 
 log = logging.getLogger(__name__)
-
-EARLY_MORNING_HOUR = 5  # before the calling window opens: "early" from here, "late" before
 
 
 def number_policy(queue: QueueConfig) -> NumberPolicy:
@@ -98,9 +95,14 @@ class CallbackBooking:
             return BookingRefused(booking), None
         if fresh:
             ticket = self.tickets.create_callback(target, number, not_before, now, ticket.language, ticket.origin, told)
+            booked = ticket
+        else:  # as the booking left it: a caller in line whose callback is due at once holds their place
+            booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, not_before=not_before,
+                                   held=ticket.status is TicketStatus.WAITING and not_before <= now,
+                                   slot=slot.key if slot is not None else ticket.slot)
         try:
             execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
-                                                   workflow_input(queue, ticket, not_before))
+                                                   workflow_input(queue, booked, not_before))
         except OrchestratorError:
             if ticket.status in HOLDING:  # the caller stays in line on the phone; the chosen time is given back
                 self.tickets.revert_to_live(ticket.id, waiting=True, slot=slot.key if slot is not None else None)
@@ -108,12 +110,14 @@ class CallbackBooking:
         self.tickets.set_execution(ticket.id, execution_id)
         if explicit and self.bus is not None:  # the ticket's id only: no number on the queue
             self.bus.publish({"event": CALLBACK_BOOKED, "ticket_id": ticket.id})
-        booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, callback_number=number,
-                               not_before=not_before, pending_number=None, execution_id=execution_id,
-                               slot=slot.key if slot is not None and not fresh else ticket.slot)
+        booked = booked.evolve(callback_number=number, pending_number=None, execution_id=execution_id)
         if told is not None:
             booked = booked.evolve(told_shape=told[0], told_scale=told[1])
         return None, booked
+
+    def open_callback(self, queue: QueueConfig, number: str) -> Ticket | None:
+        """The number's open callback in the queue, if one stands."""
+        return self.bookings.open_callback_for(queue.id, number)
 
     def _still_open(self, holder: str) -> bool:
         """Whether the callback an open-callback pointer names is still open (not yet dialing)."""
@@ -126,10 +130,14 @@ class CallbackBooking:
 
 
 def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, attempt: int = 1) -> dict[str, object]:
+    """The callback workflow's input for the ticket as it stands when the workflow starts: whether it
+    stands in the line already (its first Park leaves the line's counts alone) or comes back into it."""
     return {
         "ticket_id": ticket.id,
         "queue_id": queue.id,
-        "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": attempt},
+        "priority": ticket.priority,
+        "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": attempt,
+                     "in_line": ticket.in_line},
         "max_attempts": len(queue.retry_delays_seconds),
         "park_timeout_seconds": queue.max_park_seconds,
         "dial_timeout_seconds": queue.dial_timeout_seconds,
@@ -195,13 +203,23 @@ def within_today(queue: QueueConfig, moment: datetime, now: datetime) -> bool:
     return closes is not None and moment <= closes
 
 
-def why_later(queue: QueueConfig, number: str, now: datetime) -> str:
-    """Why the callback is not now: we are closed, it is late (or early) where the caller is, or no
-    agent is expected before then."""
+def why_later(queue: QueueConfig, number: str, caller: str | None, now: datetime) -> str:
+    """Why the callback is not now: we are closed; the callee's calling window, as 'early' or 'late
+    where you are' only for the caller's own number whose local time is known (else the window itself
+    is said); or no agent is expected before then."""
     if not queue.hours.is_open(now):
         return "callback_confirmed_closed"
     if not in_calling_window(number, now, queue.hours.tz):
-        hour = now.astimezone(ZoneInfo(number_timezone(number, queue.hours.tz))).hour
-        early = EARLY_MORNING_HOUR <= hour < CALLING_WINDOW[0].hour
+        early = too_early(number, now) if number == own_number(queue, caller) else None
+        if early is None:
+            return "callback_confirmed_window"
         return "callback_confirmed_early" if early else "callback_confirmed_later"
     return "callback_confirmed_at"
+
+
+def own_number(queue: QueueConfig, caller: str | None) -> str | None:
+    """The caller's own number (the one they call from), as a callback number reads, if it is one."""
+    try:
+        return number_policy(queue).normalize(caller)
+    except NumberNotAllowedError:
+        return None

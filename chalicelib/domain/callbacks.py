@@ -8,13 +8,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
 from . import guard, learning, pacing, speech
 from .dispatch import Dispatcher, callable_contact
 from .estimator import QueueEventKind
-from .errors import BadRequestError, StaleTokenError, TelephonyError, UnknownAgentError
+from .errors import BadRequestError, CallGoneError, StaleTokenError, TelephonyError, UnknownAgentError
 from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
 from .phone import national_format
 from .prompts import spoken_digits
@@ -128,6 +129,7 @@ class Callbacks:
         except TelephonyError:
             self.finish(ticket, did, Outcome.AGENT_MISSED if mode_agent_first else Outcome.FAILED)
             return None
+        self.dialing.note_dialed(ticket.id, did)  # an attempt dialed: what reports count, not bookings
         guard.kept(self.stats, queue, ticket.id, now)  # a promise is kept by the first dial, whatever comes of it
         log.info("callback dialed", extra={"ticket": ticket.id, "attempt": ticket.attempts})
         return call_id
@@ -170,7 +172,9 @@ class Callbacks:
             self.finish(ticket, did, Outcome.MACHINE)
             return Script.of(Hangup())
         if event.dial_status is CallStatus.COMPLETED:
-            if self.finish(ticket, did, Outcome.CONNECTED):
+            # reached `dial_seconds` ago (agent first: the callee's leg is the one dialed last)
+            reached = self.clock.now() - timedelta(seconds=event.dial_seconds)
+            if self.finish(ticket, did, Outcome.CONNECTED, reached):
                 talk = event.dial_seconds
                 if talk > 0:
                     learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, self.clock.now(), talk)
@@ -191,9 +195,12 @@ class Callbacks:
         """The outbound call ended. Unanswered: its outcome. Answered: the agent is free again."""
         ticket, queue = self._load(ticket_id)
         if event.answered_by is not None and event.answered_by.not_a_person and not event.status.ended:
-            # The verdict came apart from the answer (Telnyx's status callback, Vonage's event).
-            if ticket.dial_id == did and queue.dial_mode != "agent_first":
-                self.finish(ticket, did, Outcome.MACHINE)
+            # The verdict came apart from the answer (Telnyx's status callback, Vonage's event). Where the
+            # answer's script already runs (Vonage: greeting, then the agent), the call ends now, or the
+            # voicemail records the greeting and the agent is put through to it.
+            closes = ticket.dial_id == did and queue.dial_mode != "agent_first"
+            if closes and self.finish(ticket, did, Outcome.MACHINE):
+                self._hang_up(event.call_id, ticket)
             return
         if event.status is CallStatus.COMPLETED:
             # An answered call's outcome is its <Dial> action's to report, and status callbacks can
@@ -217,8 +224,9 @@ class Callbacks:
 
     # --- closing an attempt --------------------------------------------------------------------
 
-    def finish(self, ticket: Ticket, did: str, outcome: Outcome) -> bool:
-        """Close attempt `did` once, update the ticket, free or park the agent, tell the workflow."""
+    def finish(self, ticket: Ticket, did: str, outcome: Outcome, reached: datetime | None = None) -> bool:
+        """Close attempt `did` once, update the ticket, free or park the agent, tell the workflow.
+        `reached`: when a connected attempt reached the callee (unless a leg event said so first)."""
         queue = self.queues.get(ticket.queue_id)
         now = self.clock.now()
         plan = plan_next(queue, ticket.callback_number or "", now, ticket.attempts, outcome)
@@ -229,7 +237,7 @@ class Callbacks:
         else:
             status = TicketStatus.CANCELLED if outcome is Outcome.CANCELLED else TicketStatus.LOST
         token = self.dialing.finish_dial(ticket.id, did, status, now, ticket.attempts, outcome.value,
-                                         plan[0] if plan else None)
+                                         plan[0] if plan else None, reached or now if status is TicketStatus.SERVED else None)
         if token is None:
             return False  # reported before
         if outcome is Outcome.CONNECTED:
@@ -247,6 +255,15 @@ class Callbacks:
                                                   "attempt": ticket.attempts, "retry": plan is not None})
         return True
 
+    def _hang_up(self, call_id: str, ticket: Ticket) -> None:
+        try:
+            self.dialer.redirect(call_id, Script.of(Hangup()))
+        except CallGoneError:
+            pass  # ended already
+        except TelephonyError:
+            # the attempt is closed and the agent free: whatever the call does now, no attempt waits on it
+            log.warning("could not hang up a callback answered by a machine", extra={"ticket": ticket.id})
+
     def _free_agent(self, ticket: Ticket, status: AgentStatus) -> None:
         agent_id = ticket.agent_id or ""
         if self.agents.release_agent(agent_id, ticket.id, status, self.clock.now()):
@@ -260,7 +277,7 @@ class Callbacks:
             contact = self.agents.get_agent(agent_id).contact
         except UnknownAgentError:
             return None
-        return callable_contact(queue, contact)
+        return callable_contact(queue, contact, self.dispatcher.sip_domains)
 
     def _complete(self, token: str, output: Mapping[str, Any]) -> None:
         try:

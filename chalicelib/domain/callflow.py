@@ -141,7 +141,7 @@ class CallFlow:
         patience until calls have taught it better), the line ahead and how long its head has held,
         who is signed in now and how long each busy agent's call has lasted: all from the queue's
         snapshot (one read), the place counted exactly only while the line is short and the caller
-        did not join just now (then the snapshot is the count)."""
+        did not join just now (then the counts their joining moved are the count)."""
         snapshot = self.line.snapshot(queue.id) if snapshot is None else snapshot
         ahead = self._ahead(ticket, snapshot, joined_now)
         staffing = snapshot.staffing if staffing is None else staffing
@@ -156,10 +156,10 @@ class CallFlow:
 
     def _ahead(self, ticket: Ticket, snapshot: QueueSnapshot, joined_now: bool = False) -> int:
         """How many stand ahead of the ticket: counted while the line is short (and the caller did not
-        join just now), else from the snapshot and what the ticket remembers of joining."""
-        if not joined_now and queue_line.counts_exactly(snapshot, ticket):
+        join just now), else from the line's counts and what the ticket remembers of joining."""
+        if not joined_now and queue_line.counts_exactly(snapshot.line, ticket):
             return self.line.ahead_of(ticket)
-        return queue_line.ahead(snapshot, ticket)
+        return queue_line.ahead(snapshot.line, ticket)
 
     # --- webhook steps -------------------------------------------------------------------
 
@@ -195,15 +195,19 @@ class CallFlow:
 
     def _join(self, queue: QueueConfig, event: CallEvent, now: datetime, is_open: bool,
               snapshot: QueueSnapshot) -> tuple[Ticket, QueueSnapshot | None]:
-        """Open the caller's ticket: it remembers the line as it joined, and the estimate they are
-        about to hear (both written with it). The snapshot returned counts the caller in; None when a
-        concurrent retry of the webhook opened the call's ticket first."""
-        ticket = Ticket(queue_id=queue.id, number=self.tickets.next_number(queue.id), kind=TicketKind.LIVE,
+        """Open the caller's ticket: its number and its place are taken in one write, whose counts say
+        how many stand ahead (as exact as the table: never the stream's view); it remembers them, and
+        the estimate the caller is about to hear (both written with it). The snapshot returned counts
+        the caller in; None when a concurrent retry of the webhook opened the call's ticket first."""
+        ticket = Ticket(queue_id=queue.id, number=0, kind=TicketKind.LIVE,
                         status=TicketStatus.WAITING if is_open else TicketStatus.AFTER_HOURS,
                         created_at=now, call_id=event.call_id, caller=event.caller, language=queue.language)
-        if is_open:
-            ticket = ticket.evolve(joined=snapshot.joined(ticket.priority))
-            snapshot = snapshot.joining(ticket.priority)
+        if not is_open:
+            ticket = ticket.evolve(number=self.tickets.next_number(queue.id))
+        else:
+            number, line = self.tickets.take_place(queue.id, ticket.priority)
+            ticket = ticket.evolve(number=number, joined=line.joined(ticket.priority))
+            snapshot = snapshot.counted(line)
             est, _ = self.estimate(queue, ticket, snapshot=snapshot, joined_now=True)
             if snapshot.staffing.staffed and est.shape > 0:
                 ticket = ticket.evolve(told_shape=est.shape, told_scale=est.scale, told_ahead=est.ahead)
@@ -218,7 +222,10 @@ class CallFlow:
         line, offer = self._line(queue, ticket, record=snapshot is None, snapshot=snapshot,
                                  joined_now=snapshot is not None)
         if offer is not None:
-            return Script.of(Gather(offer_step, (greeting, *line, offer, *self._choose(queue, ticket.language))),
+            # nothing pressed: they keep their place and hear the opt-out notice (`_stay`), which the
+            # offer step says for an empty keypress where the provider asks rather than falls through
+            return Script.of(Gather(offer_step, (greeting, *line, offer, *self._choose(queue, ticket.language)),
+                                    no_input=offer_step),
                              *self._stay(queue, ticket, offer_step), self._hold(queue, ticket))
         hint = self._hint(queue, ticket.language, offered=False)
         if hint is not None:
@@ -366,7 +373,7 @@ class CallFlow:
         if queue.max_hold_seconds and (now - ticket.created_at).total_seconds() >= queue.max_hold_seconds:
             # Rung out: nobody could take the call in time. Recorded and recovered before they hear it.
             self.recovery.lose(ticket, LostCause.RANG_OUT)
-            return Script.of(self.prompt(queue, lang, "rang_out"), self.prompt(queue, lang, "goodbye"),
+            return Script.of(self._rang_out(queue, ticket, now), self.prompt(queue, lang, "goodbye"),
                              Leave(self._hold(queue, ticket).action))
         listen = Step.of("wait-offer", t=ticket.id)
         if event.queue_seconds is not None and event.queue_seconds < JUST_ANNOUNCED_SECONDS:
@@ -374,6 +381,19 @@ class CallFlow:
         line, offer = self._line(queue, ticket, snapshot=snapshot)
         prompts = (*line, offer, *self._choose(queue, lang)) if offer is not None else line
         return Script.of(Gather(listen, (*prompts, music), timeout_seconds=MUSIC_GATHER_SECONDS))
+
+    def _rang_out(self, queue: QueueConfig, ticket: Ticket, now: datetime) -> Say | Play:
+        """What a rung-out caller is told, once their recovery is booked: when the callback comes if
+        it cannot be now (their calling window, the queue's hours), else as soon as an agent is free;
+        nothing promised when no callback stands for them (opted out, a number that may not be called)."""
+        lang = ticket.language
+        callback = self.recovery.standing_callback(queue, ticket)
+        if callback is None:
+            return self.prompt(queue, lang, "rang_out_later")
+        if callback.not_before is not None and callback.not_before > now:
+            return self.prompt(queue, lang, "rang_out_at",
+                               when=speech.spoken_when(queue, ticket.caller, callback.not_before, now, lang))
+        return self.prompt(queue, lang, "rang_out")
 
     def wait_offer(self, ticket_id: str, event: CallEvent) -> Script:
         """'Press 1' heard while holding: leave the hold queue; queue-exit then collects the number."""
@@ -499,15 +519,27 @@ class CallFlow:
     def _confirm_number(self, queue: QueueConfig, ticket: Ticket, number: str, choose: bool = False) -> Script:
         lang = ticket.language
         ask = self.prompt(queue, lang, "confirm_number", digits=spoken_digits(national_format(number)))
-        return Script.of(Gather(Step.of("confirm", t=ticket.id, **self._chosen(choose)), (ask,)),
-                         self.prompt(queue, lang, "no_input"), *self._no_choice(queue, ticket).verbs)
+        passed = Step.of("no-choice", t=ticket.id)
+        return Script.of(Gather(Step.of("confirm", t=ticket.id, **self._chosen(choose)), (ask,), no_input=passed),
+                         *self._passed(queue, ticket).verbs)
 
     def _enter_number(self, queue: QueueConfig, ticket: Ticket, tries: int, choose: bool = False) -> Script:
         lang = ticket.language
         ask = self.prompt(queue, lang, "enter_number")
         return Script.of(Gather(Step.of("number", t=ticket.id, tries=tries, **self._chosen(choose)), (ask,),
-                                num_digits=None, timeout_seconds=10, finish_on_key="#"),
-                         self.prompt(queue, lang, "no_input"), *self._no_choice(queue, ticket).verbs)
+                                num_digits=None, timeout_seconds=10, finish_on_key="#",
+                                no_input=Step.of("no-choice", t=ticket.id)),
+                         *self._passed(queue, ticket).verbs)
+
+    def no_choice(self, ticket_id: str, event: CallEvent) -> Script:
+        """A question (confirm the number, type one) passed with no key, where the provider asks what
+        next rather than falls through (Vonage's input): what the fall-through says (`_passed`)."""
+        ticket, queue = self._load(ticket_id)
+        return self._passed(queue, ticket)
+
+    def _passed(self, queue: QueueConfig, ticket: Ticket) -> Script:
+        """No key at a question: said so, and back in line (or goodbye after hours)."""
+        return Script.of(self.prompt(queue, ticket.language, "no_input"), *self._no_choice(queue, ticket).verbs)
 
     def _enter_again(self, queue: QueueConfig, ticket: Ticket, tries: int, *said: Say | Play,
                      choose: bool = False) -> Script:
@@ -537,33 +569,37 @@ class CallFlow:
             if holder is None:
                 raise TicketStateError(f"ticket {ticket.id} is {current.kind.value}/{current.status.value}")
             current = holder  # this number already had a callback booked: that one stands
-        return self._confirmed(queue, current)
+        return self._confirmed(queue, current, caller=ticket.caller)
 
     def _confirmed(self, queue: QueueConfig, ticket: Ticket, ahead: int | None = None,
-                   snapshot: QueueSnapshot | None = None) -> Script:
+                   snapshot: QueueSnapshot | None = None, caller: str | None = None) -> Script:
         """What the caller hears once the callback is booked: the promise kept on the ticket (written
-        with the booking), as a time or in minutes; with no promise, as soon as an agent is free."""
+        with the booking), as a time or in minutes; with no promise, as soon as an agent is free. A time
+        is said in the caller's own time (`caller`: the number they call from; the ticket's by default),
+        whichever number the callback goes to."""
         lang = ticket.language
         digits = spoken_digits(national_format(ticket.callback_number or ""))
         now = self.clock.now()
         number = ticket.callback_number or ""
+        caller = caller or ticket.caller
         promised = guard.promised_at(ticket)
         if ahead is None and ticket.slot is None:  # a repeat, or another callback of this number: its place now
             ahead = self._ahead(ticket, self.line.snapshot(queue.id) if snapshot is None else snapshot)
         ahead = ahead or 0
         if ticket.slot is not None:  # a chosen time: said as that time
             said = self.prompt(queue, lang, "callback_confirmed_slot", digits=digits,
-                               when=speech.spoken_when(queue, number, slot_start(ticket.slot), now, lang))
+                               when=speech.spoken_when(queue, caller, slot_start(ticket.slot), now, lang))
         elif promised is None:  # no estimate from assumed staffing: nobody is signed in
             said = self.prompt(queue, lang, "callback_confirmed_asap", digits=digits, position=ahead + 1)
         elif rules.within_today(queue, promised, now) and (ticket.not_before is None or ticket.not_before <= now):
             if promised - now > SAID_IN_MINUTES:
                 said = self.prompt(queue, lang, "callback_confirmed_by", digits=digits,
-                                   when=speech.spoken_when(queue, number, promised, now, lang))
+                                   when=speech.spoken_when(queue, caller, promised, now, lang))
             else:
                 said = self.prompt(queue, lang, "callback_confirmed", digits=digits, position=ahead + 1,
                                    mean=minutes((promised - now).total_seconds(), lang, genitive=True))
         else:
-            said = self.prompt(queue, lang, rules.why_later(queue, number, now), digits=digits,
-                               when=speech.spoken_when(queue, number, promised, now, lang))
+            said = self.prompt(queue, lang, rules.why_later(queue, number, caller, now), digits=digits,
+                               when=speech.spoken_when(queue, caller, promised, now, lang),
+                               **speech.calling_hours(lang))
         return Script.of(said, self.prompt(queue, lang, "cancel_hint"), self.prompt(queue, lang, "goodbye"), Hangup())

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
-from . import guard, learning, pacing, speech
+from . import faults, guard, learning, pacing, speech
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
@@ -18,7 +18,10 @@ from .script import Dial, Enqueue, Hangup, Script, Step
 
 log = logging.getLogger(__name__)
 
-MAX_RACES = 5  # lost claims in a row before giving the agent up to the next event
+# Lost claims in a row before giving the agent up to the next event (or the minute sweep). A claim is
+# lost only to another agent's won claim on the same head, so one agent loses at most once per agent
+# racing it: 5 left agents idle beside waiting callers when 30 came free at once (on DynamoDB).
+MAX_RACES = 64
 FINISHED = frozenset({TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED, TicketStatus.ABANDONED})
 MAX_CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of our clock an agent event's time may be
 READ_ALONG_QUEUES = 4  # an event naming no queues reads every queue's book with the agent up to this many
@@ -26,15 +29,16 @@ RESUME_ATTEMPTS = 2  # resuming a parked callback: tries now; after that, the sw
 RESUME_GRACE = timedelta(seconds=30)  # a claim this old whose dial never began was never resumed
 
 
-def contact_policy(queue: QueueConfig) -> NumberPolicy:
-    """Agents' contacts pass the same number policy as the queue's callers."""
-    return NumberPolicy(queue.allowed_countries, queue.default_region)
+def contact_policy(queue: QueueConfig, sip_domains: tuple[str, ...] | None = None) -> NumberPolicy:
+    """Agents' contacts pass the same number policy as the queue's callers (and SIP contacts name one
+    of the deployment's SIP domains)."""
+    return NumberPolicy(queue.allowed_countries, queue.default_region, sip_domains)
 
 
-def callable_contact(queue: QueueConfig, contact: str | None) -> str | None:
+def callable_contact(queue: QueueConfig, contact: str | None, sip_domains: tuple[str, ...] | None = None) -> str | None:
     """The contact if Holdfast may dial it for this queue; None (and a warning) if not."""
     try:
-        return contact_policy(queue).accept_contact(contact)
+        return contact_policy(queue, sip_domains).accept_contact(contact)
     except NumberNotAllowedError as exc:
         log.warning("agent contact refused", extra={"queue": queue.id, "reason": exc.reason})
         return None
@@ -46,7 +50,8 @@ LEG_STATES = {CallStatus.RINGING: "ringing", CallStatus.IN_PROGRESS: "talking"}
 
 class Dispatcher:
     def __init__(self, stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
-                 queues: QueueDirectory, pacer: pacing.Pacer | None = None) -> None:
+                 queues: QueueDirectory, pacer: pacing.Pacer | None = None,
+                 sip_domains: tuple[str, ...] | None = None) -> None:
         # Every role but bookings: the bundle, kept as the roles this uses.
         self.agents, self.line, self.tickets = stores.agents, stores.line, stores.tickets
         self.dialing, self.lost, self.stats = stores.dialing, stores.lost, stores.stats
@@ -54,6 +59,7 @@ class Dispatcher:
         self.dialer = dialer
         self.clock = clock
         self.queues = queues
+        self.sip_domains = sip_domains  # agents' sip: contacts may name only these (None: any)
         # The dialing provider account's pace (None: dials start at once). Every dial goes through it:
         # the agent legs of holding callers here, callbacks through `place_callback` (Callbacks sets it).
         self.pacer = pacer
@@ -117,7 +123,7 @@ class Dispatcher:
                 queues = ()
         accepted = contact
         for queue in [self.queues.get(q) for q in queues] or [self.queues.default]:
-            accepted = contact_policy(queue).accept_contact(contact)
+            accepted = contact_policy(queue, self.sip_domains).accept_contact(contact)
         return accepted
 
     def offer_work(self, agent_id: str, agent: Agent | None = None) -> Ticket | None:
@@ -133,7 +139,7 @@ class Dispatcher:
             head = self._head(agent)
             if head is None:
                 return None
-            if callable_contact(self.queues.get(head.queue_id), agent.contact) is None:
+            if callable_contact(self.queues.get(head.queue_id), agent.contact, self.sip_domains) is None:
                 return None  # never dialed; the caller keeps their place, the agent is not reserved
             if self.agents.claim(head.id, agent.id, self.clock.now(), agent):
                 return self._deliver(head, agent)
@@ -285,15 +291,17 @@ class Dispatcher:
         leg = LEG_STATES.get(status)
         if leg is None:
             return False
-        return self.dialing.note_leg(ticket_id, agent_id, leg, self.clock.now())
+        # the agent's leg answered: the caller is connected to the agent (the answer time, recorded once)
+        return self.dialing.note_leg(ticket_id, agent_id, leg, self.clock.now(), answered=leg == "talking")
 
     def bridge_result(self, ticket_id: str, agent_id: str, answered: bool, talk_seconds: float = 0.0) -> Script:
         """The bridged call ended (answered) or the agent never picked up (back in line, agent offline)."""
         now = self.clock.now()
         ticket = self.tickets.get(ticket_id)
         queue = self.queues.get(ticket.queue_id)
-        if answered:
-            self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None)
+        if answered:  # connected `talk_seconds` ago, if no leg event said when
+            self.agents.mark_served(ticket_id, now, ticket.call_id if ticket.kind is TicketKind.LIVE else None,
+                                    answered_at=now - timedelta(seconds=talk_seconds))
             self.recovered(ticket)
             if talk_seconds > 0:
                 learning.learn(self.stats, queue, QueueEventKind.SERVICE_END, now, talk_seconds)
@@ -313,14 +321,14 @@ class Dispatcher:
         if number:
             self.lost.clear_lost(ticket.queue_id, number, self.clock.now())
 
-    def service_started(self, ticket: Ticket, previous: TicketStatus | None) -> None:
-        """From the table's change stream: a live caller was put through to an agent. The estimator
-        learns how long they waited (here, off the path that connects them)."""
-        if ticket.kind is not TicketKind.LIVE or ticket.status is not TicketStatus.CONNECTING \
-                or previous is not TicketStatus.WAITING:
+    def service_started(self, ticket: Ticket, before: Ticket | None) -> None:
+        """From the table's change stream: a live caller was connected to an agent (answered). The
+        estimator learns how long they waited, to the answer (here, off the path that connects them)."""
+        if ticket.kind is not TicketKind.LIVE or ticket.answered_at is None \
+                or (before is not None and before.answered_at is not None):
             return
         now = self.clock.now()
-        waited = (now - ticket.created_at).total_seconds()
+        waited = max(0.0, (ticket.answered_at - ticket.created_at).total_seconds())
         learning.learn(self.stats, self.queues.get(ticket.queue_id), QueueEventKind.SERVICE_START, now,
                        waited, learning.told_pit(ticket, waited), ticket.told_ahead)
 
@@ -344,7 +352,8 @@ class Dispatcher:
         try:
             guard.promise(self.stats, queue, ticket.id, at, now)
         except Exception:  # noqa: BLE001 - the book is an index: the guard also reads the head's own promise
-            log.warning("could not enter the promise in the book", extra={"ticket": ticket.id}, exc_info=True)
+            faults.swallowed("promise_book.enter", "could not enter the promise in the book",
+                             extra={"ticket": ticket.id})
 
     def ticket_changed(self, queue_id: str, ticket_id: str, status: TicketStatus, previous: TicketStatus | None,
                        agent_id: str | None) -> None:

@@ -145,13 +145,15 @@ class Floor:
                     else None,
                     "told_seconds": round(e.told_seconds) if e.told_seconds else None, "lost_cause": e.lost_cause}
                    for i, e in enumerate(line)]
-        # Callers being put through or talking: out of the line, with their agent; a live caller's wait
-        # stops when the agent's leg answered (talking).
+        # Callers being put through or talking: out of the line, with their agent. A caller is talking
+        # from the moment they were connected to an agent (answered_at, the bridge's agent leg), and
+        # their wait stops there, not when the call ends.
         on_calls = [{"ticket": e.ticket_id, "kind": e.kind.lower(), "caller": e.masked, "agent": e.agent_id,
-                     "state": e.leg or "connecting", "state_since": on_clock(e.leg_at, zone),
+                     "state": "talking" if e.answered_at else e.leg or "connecting",
+                     "state_since": on_clock(e.answered_at or e.leg_at, zone),
                      "since": on_clock(e.created_at, zone),
-                     "waited_seconds": waited(e, e.leg_at if e.leg == "talking" and e.leg_at else now)
-                     if e.kind == TicketKind.LIVE.value else None}
+                     "waited_seconds": waited(e, e.answered_at or now) if e.kind == TicketKind.LIVE.value else None,
+                     "talked_seconds": round((now - e.answered_at).total_seconds()) if e.answered_at else None}
                     for e in board if e.status == TicketStatus.CONNECTING.value]
         callbacks = [{"ticket": e.ticket_id, "number": e.masked, "status": e.status.lower(),
                       "position": next((w["position"] for w in waiting if w["ticket"] == e.ticket_id), None),
@@ -166,8 +168,8 @@ class Floor:
         for agent in team:
             entry = by_ticket.get(agent.ticket_id or "")
             state = agent_state(agent, entry)
-            since = entry.leg_at if entry is not None and state in ("ringing", "talking") and entry.leg_at \
-                else agent.changed_at
+            since = (entry.answered_at or entry.leg_at) if entry is not None and state in ("ringing", "talking") \
+                and (entry.answered_at or entry.leg_at) else agent.changed_at
             days[agent.id] = agent_time.today(rows.values(), agent, agent.id, now, day_start)
             agents.append({"id": agent.id, "state": state, "status": agent.status.value, "reason": agent.reason,
                            "since": on_clock(since, zone),
@@ -258,6 +260,6 @@ def agent_state(agent: Agent, entry: BoardEntry | None = None) -> str:
     (a call of their own), wrap_up, away (with its reason beside it), offline."""
     if agent.status is AgentStatus.BUSY and agent.ticket_id:
         if entry is not None and entry.status == TicketStatus.CONNECTING.value:
-            return entry.leg or "connecting"
+            return "talking" if entry.answered_at else entry.leg or "connecting"
         return "talking"
     return agent.status.value

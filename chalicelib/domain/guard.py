@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from ..ports import QueueStats, Tickets
-from . import learning
+from . import faults, learning
 from .errors import TicketNotFoundError
 from .model import Ticket, TicketKind, TicketStatus
 from .queues import QueueConfig
@@ -170,7 +170,7 @@ def kept(stats: QueueStats, queue: QueueConfig, ticket_id: str, now: datetime) -
         if ticket_id in _book(stats.queue_stats(queue.id)):
             stats.update_queue_stats(queue.id, apply)
     except Exception:  # noqa: BLE001 - the book is an index; statistics never cost a caller anything
-        log.warning("could not update the promise book", extra={"queue": queue.id}, exc_info=True)
+        faults.swallowed("promise_book.learn", "could not update the promise book", extra={"queue": queue.id})
 
 
 def forget(stats: QueueStats, queue: QueueConfig, *ticket_ids: str) -> None:
@@ -184,7 +184,7 @@ def forget(stats: QueueStats, queue: QueueConfig, *ticket_ids: str) -> None:
     try:
         stats.update_queue_stats(queue.id, apply)
     except Exception:  # noqa: BLE001 - as above
-        log.warning("could not update the promise book", extra={"queue": queue.id}, exc_info=True)
+        faults.swallowed("promise_book.forget", "could not update the promise book", extra={"queue": queue.id})
 
 
 def due_callback(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime) -> Ticket | None:
@@ -212,7 +212,7 @@ def _first_waiting(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now:
     try:
         book = _book(stats.queue_stats(queue.id))
     except Exception:  # noqa: BLE001 - without the book the head's own promise still counts
-        log.warning("could not read the promise book", extra={"queue": queue.id}, exc_info=True)
+        faults.swallowed("promise_book.read", "could not read the promise book", extra={"queue": queue.id})
         return None
     stale: list[str] = []
     found: Ticket | None = None

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from ..ports import Agents, Line, QueueStats
+from . import faults
 from .errors import BadRequestError
 from .estimator import BusyAgent, QueueEvent, QueueEventKind, WaitEstimator
 from .ewt import WaitEstimate
@@ -60,7 +61,7 @@ def busy_agents(agents: Agents, queue: QueueConfig, now: datetime) -> list[BusyA
     try:
         busy = agents.busy_agents(queue.id)
     except Exception:  # noqa: BLE001 - an estimate without elapsed times beats no answer
-        log.warning("could not read busy agents", extra={"queue": queue.id}, exc_info=True)
+        faults.swallowed("estimate.busy_agents", "could not read busy agents", extra={"queue": queue.id})
         return None
     return busy_from(busy, now)
 
@@ -79,7 +80,7 @@ def head_wait(line: Line, queue: QueueConfig, now: datetime) -> float | None:
     try:
         head = line.head(queue.id)
     except Exception:  # noqa: BLE001 - as above
-        log.warning("could not read the head of the line", extra={"queue": queue.id}, exc_info=True)
+        faults.swallowed("estimate.head_wait", "could not read the head of the line", extra={"queue": queue.id})
         return None
     if head is None or head.kind is not TicketKind.LIVE:
         return None
@@ -108,5 +109,5 @@ def learn(stats: QueueStats, queue: QueueConfig, kind: QueueEventKind, at: datet
     try:
         stats.update_queue_stats(queue.id, apply)
     except Exception:  # noqa: BLE001 - statistics must never cost a caller anything
-        log.warning("could not update queue statistics", extra={"queue": queue.id, "event": kind.value},
-                    exc_info=True)
+        faults.swallowed("estimate.learn", "could not update queue statistics",
+                         extra={"queue": queue.id, "event": kind.value})

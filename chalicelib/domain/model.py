@@ -47,9 +47,10 @@ def split_ticket_id(value: str) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class JoinedLine:
-    """What a ticket remembers of the line as it joined (issue 11): how many waited ahead of it, and
-    the queue's monotone counters of tickets that had left the line and come back into it by then.
-    Its place later is `ahead` less those who left since, plus those who came back (domain/line.py)."""
+    """What a ticket remembers of the line as it joined (issues 11, 20): how many of its priority class
+    stood ahead of it, and that class's monotone counters of tickets that had left the line and come back
+    into it by then, all read in the very write that counted it in (ports.LineCounts). Its place later
+    is `ahead` less those who left since, plus those who came back (domain/line.py)."""
 
     ahead: int
     departed: int
@@ -96,6 +97,11 @@ class Ticket:
     first_dial_at: datetime | None = None  # when its first callback attempt was dialed
     cancelled_by: str | None = None  # "caller": the caller cancelled their own callback
     origin: str | None = None  # where the callback was asked for, when not a call: "web"
+    # A callback booked to keep its place and due at once stands in the line while its workflow parks
+    # it (SCHEDULED, not yet claimable): its place is never given up, not even for that moment.
+    held: bool = False
+    answered_at: datetime | None = None  # connected to an agent: the bridge's agent leg (or the callee) answered
+    dials: int = 0  # callback calls actually placed (attempts dialed; `attempts` is the workflow's count)
 
     @property
     def id(self) -> str:
@@ -104,6 +110,12 @@ class Ticket:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def in_line(self) -> bool:
+        """Whether it stands in the line (counted in it, ahead of those behind): waiting, or a callback
+        holding its place while its workflow parks it."""
+        return self.status is TicketStatus.WAITING or (self.held and self.status is TicketStatus.SCHEDULED)
 
     def evolve(self, **changes: object) -> "Ticket":
         return replace(self, **changes)  # type: ignore[arg-type]

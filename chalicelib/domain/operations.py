@@ -44,8 +44,8 @@ def board_entry(ticket: Ticket) -> BoardEntry:
     told = ticket.told_shape * ticket.told_scale if ticket.told_shape and ticket.told_scale else None
     return BoardEntry(ticket.id, ticket.queue_id, ticket.number, ticket.kind.value, ticket.status.value,
                       ticket.priority, ticket.created_at, masked(ticket.callback_number or ticket.caller),
-                      ticket.attempts, ticket.not_before, ticket.next_attempt_at, ticket.agent_id, told,
-                      ticket.lost_cause, ticket.leg, ticket.leg_at)
+                      ticket.dials, ticket.not_before, ticket.next_attempt_at, ticket.agent_id, told,
+                      ticket.lost_cause, ticket.leg, ticket.leg_at, ticket.answered_at)
 
 
 def callback_plan(ticket: Ticket) -> str:
@@ -172,7 +172,7 @@ class Operations:
                         "waited_seconds": round(t.wait_seconds) if t.wait_seconds is not None else None,
                         "since_seconds": round((now - t.lost_at).total_seconds()) if t.lost_at else None,
                         "callback": "opted out: never called back automatically" if opted_out else callback_plan(t),
-                        "attempts": t.attempts, "last_outcome": t.last_outcome,
+                        "attempts": t.dials, "last_outcome": t.last_outcome,
                         "next_attempt": on_clock(t.next_attempt_at or t.not_before, zone)
                         if t.status is TicketStatus.SCHEDULED and not opted_out else None,
                         "opted_out": opted_out, "dialable": _dialable(policy, number),

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from ..ports import Alarm, Clock, OutboundPace, PendingDial
+from . import faults
 from .guard import promised_at
 from .model import Ticket
 
@@ -114,7 +115,8 @@ class Pacer:
                 placed.append((dial, place(dial)))
             except Exception:  # noqa: BLE001 - one dial's failure is its own; the rest keep their turn
                 # (a callback's workflow retries it when its dial timeout passes)
-                log.exception("placing a paced dial failed", extra={"ticket": dial.ticket_id})
+                faults.swallowed("pace.dial", "placing a paced dial failed", level=logging.ERROR,
+                                 extra={"ticket": dial.ticket_id})
                 placed.append((dial, None))
         return Paced(self.account, tuple(placed), self.pace.backlog(self.account), self.rate)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any, Callable, TypeVar
 
 from ..ports import DEFAULT_PAGE, MAX_PAGE, Page
@@ -16,7 +17,8 @@ def page_limit(raw: str | None) -> int:
     """`limit` from a query string: DEFAULT_PAGE when absent, else an integer in 1..MAX_PAGE."""
     if raw is None or raw == "":
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # ASCII digits only: str.isdigit() takes '²', which int() refuses
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise BadPageError(f"limit must be a whole number from 1 to {MAX_PAGE}")
     return int(raw)
 

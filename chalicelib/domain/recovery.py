@@ -34,9 +34,14 @@ class LossRecovery:
         if ticket is None or ticket.kind is not TicketKind.LIVE:
             return
         if ticket.status is TicketStatus.CONNECTING:
+            now = self.clock.now()
+            if ticket.answered_at is not None:
+                # Connected to the agent, and the call has ended before the bridge's result came (the
+                # two are sent at once, in any order): served. The result still frees the agent.
+                self.agents.mark_served(ticket.id, now, ticket.call_id)
+                return
             # Hung up while being put through, before any conversation (after one, the bridge's
             # result has already marked the ticket served): lost, and the stream frees the agent.
-            now = self.clock.now()
             wait = (now - ticket.created_at).total_seconds()
             if self.agents.abandon_claimed(ticket.id, now, wait, ticket.call_id):
                 self._after_loss(ticket, LostCause.ABANDONED, wait, now)
@@ -68,6 +73,14 @@ class LossRecovery:
                                      "recovery": refused.value if refused else "booked"})
         self.bus.publish({"event": "lost_call", "ticket_id": ticket.id, "cause": cause.value,
                           "recovery": refused.value if refused else "booked"})
+
+    def standing_callback(self, queue: QueueConfig, ticket: Ticket) -> Ticket | None:
+        """The callback that stands for a lost call now: its recovery, or one its number had already."""
+        try:
+            number = number_policy(queue).accept(ticket.pending_number or ticket.caller)
+        except NumberNotAllowedError:
+            return None
+        return self.booking.open_callback(queue, number)
 
     def _recover(self, queue: QueueConfig, ticket: Ticket, cause: LostCause, wait: float,
                  now: datetime) -> BookingRefused | None:

@@ -24,6 +24,7 @@ from .slots import slot_start
 WAIT_EDGES: tuple[int, ...] = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
 DEFAULT_TARGET_SECONDS = 20
 LOST_CAUSES = ("abandoned", "rang_out", "after_hours", "dropped")
+FAILED_CALLBACK = "callback_failed"  # the workflow's cause for a callback whose attempts ran out
 EWT_RANGE = (0.1, 0.9)  # the 80% range callers hear
 HALF_HOUR = timedelta(minutes=30)
 DEFAULT_TOLERANCE_SECONDS = 300.0
@@ -89,11 +90,12 @@ def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float,
         old_status, old_kind = None, None
     else:
         old_status, old_kind = old.status, old.kind
-    # Answered live: bridged while holding, and never lost or booked before (a rejoined callback
-    # that is served live is a recovery by calling again, below).
-    if (new.status is TicketStatus.SERVED and old_status is not TicketStatus.SERVED and new.kind is TicketKind.LIVE
-            and new.lost_at is None and new.not_before is None and new.ended_at is not None):
-        wait = max(0.0, (new.ended_at - new.created_at).total_seconds())
+    # Answered live: connected to an agent while holding (the bridge's agent leg answered: `answered_at`,
+    # never the end of the call), and never lost or booked before (a rejoined callback that is served
+    # live is a recovery by calling again, below). The wait is to that moment.
+    if (new.kind is TicketKind.LIVE and new.answered_at is not None and (old is None or old.answered_at is None)
+            and new.lost_at is None and new.not_before is None):
+        wait = max(0.0, (new.answered_at - new.created_at).total_seconds())
         counts = {"answered": 1, "answered_wait": wait, wait_bin(wait): 1}
         if new.told_shape > 0 and new.told_scale > 0:
             told = new.told_shape * new.told_scale
@@ -106,7 +108,8 @@ def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float,
             and new.kind is TicketKind.LIVE and new.wait_seconds is not None):
         short = new.wait_seconds < short_abandon_seconds
         add("abandoned", abandoned_short=int(short), abandoned_long=int(not short))
-    if new.lost_cause and new.lost_at and (old is None or old.lost_at != new.lost_at):
+    if (new.lost_cause and new.lost_at and (old is None or old.lost_at != new.lost_at)
+            and new.lost_cause != FAILED_CALLBACK):  # a callback the caller chose is not a lost call: gave_up
         cause = new.lost_cause if new.lost_cause in LOST_CAUSES else "dropped"
         out.append(Fact(f"{new.id}#lost#{new.lost_at.isoformat()}", new.queue_id, bucket,
                         {"lost": 1, f"lost_{cause}": 1}, minute))
@@ -114,9 +117,9 @@ def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float,
         # A caller who pressed 1 was not answered live but is not lost either (DESIGN.md).
         add("booked", callbacks=1, chose_callback=int(old is not None and new.lost_at is None))
     out += _chosen_facts(old, new, bucket, minute, tolerance_seconds)
-    if old is not None and new.attempts > old.attempts:
-        for attempt in range(old.attempts + 1, new.attempts + 1):
-            add(f"attempt{attempt}", attempts=1)
+    if old is not None and new.dials > old.dials:  # attempts dialed: calls placed, not bookings
+        for dial in range(old.dials + 1, new.dials + 1):
+            add(f"attempt{dial}", attempts=1)
     connected = (new.kind is TicketKind.CALLBACK and new.status is TicketStatus.SERVED
                  and old_status is not TicketStatus.SERVED)
     if connected:
@@ -131,7 +134,8 @@ def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float,
         add("recovered", recovered=1, recovered_again=1)  # a rejoined callback served live
     if (new.recovered_at is not None and new.lost_at is not None and (old is None or old.recovered_at is None)
             and new.kind is TicketKind.CALLBACK and new.status is TicketStatus.SERVED):
-        add("ttc", ttc_n=1, ttc_seconds=max(0.0, (new.recovered_at - new.lost_at).total_seconds()))
+        reached = new.answered_at or new.recovered_at  # the attempt that reached the caller
+        add("ttc", ttc_n=1, ttc_seconds=max(0.0, (reached - new.lost_at).total_seconds()))
     return out
 
 

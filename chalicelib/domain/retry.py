@@ -1,21 +1,11 @@
 """When a callback may be dialed: inside business hours and the callee's calling window."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from .model import Outcome
-from .phone import CALLING_WINDOW, in_calling_window, number_timezone
+from .phone import in_calling_window, window_opens
 from .queues import QueueConfig
-
-
-def _window_opens(number: str, moment: datetime, fallback_tz: str) -> datetime:
-    zone = ZoneInfo(number_timezone(number, fallback_tz))
-    local = moment.astimezone(zone)
-    opens = local.replace(hour=CALLING_WINDOW[0].hour, minute=CALLING_WINDOW[0].minute, second=0, microsecond=0)
-    if local >= opens:  # past today's window: tomorrow's
-        opens = (opens + timedelta(days=1)).replace(hour=CALLING_WINDOW[0].hour)
-    return opens.astimezone(timezone.utc)
 
 
 def next_slot(queue: QueueConfig, number: str, earliest: datetime) -> datetime | None:
@@ -28,7 +18,7 @@ def next_slot(queue: QueueConfig, number: str, earliest: datetime) -> datetime |
                 return None
             moment = opening
         elif not in_calling_window(number, moment, queue.hours.tz):
-            moment = _window_opens(number, moment, queue.hours.tz)
+            moment = window_opens(number, moment, queue.hours.tz)
         else:
             return moment
     return None

@@ -111,6 +111,17 @@ class Dial:
 LEG_PARAM = "leg"
 
 
+# The query parameter marking a hold's first poll where the provider holds no queue of its own (our wait
+# loop, started by an Enqueue): the caller joins the hold just now, which a provider queue's wait URL says
+# with a queue time of 0 (the first poll plays music: the caller was just told their place).
+JOINED_PARAM = "joined"
+
+
+def joining(step: Step) -> Step:
+    """A wait step as the hold's first poll (see JOINED_PARAM)."""
+    return Step(step.name, step.params + ((JOINED_PARAM, "1"),))
+
+
 Verb = Union[Say, Play, Pause, Gather, Enqueue, Redirect, Leave, Hangup, Dial]
 
 
@@ -126,11 +137,12 @@ class Script:
 def explicit_no_input(script: Script) -> Script:
     """The same script with each Gather's no-input step made explicit, for providers whose input
     always calls its action: where the script would go next by itself, the first Redirect (or the hold
-    an Enqueue starts) after the Gather. Prompts between are skipped on such providers."""
+    an Enqueue starts, as its first poll) after the Gather. Prompts between are skipped on such
+    providers: a script that has some there names its Gather's no-input step itself."""
     verbs = list(script.verbs)
     for i, verb in enumerate(verbs):
         if isinstance(verb, Gather) and verb.no_input is None:
-            onward = next((v.step if isinstance(v, Redirect) else v.wait for v in verbs[i + 1:]
+            onward = next((v.step if isinstance(v, Redirect) else joining(v.wait) for v in verbs[i + 1:]
                            if isinstance(v, Redirect) or (isinstance(v, Enqueue) and v.wait)), None)
             verbs[i] = replace(verb, no_input=onward)
     return Script(tuple(verbs))

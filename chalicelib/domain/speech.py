@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
-from .phone import number_timezone
-from .prompts import LANGUAGES, TEXTS, when
+from .phone import CALLING_WINDOW, local_zone
+from .prompts import LANGUAGES, TEXTS, clock_time, when
 from .queues import QueueConfig
 from .script import Play, Say
 
@@ -34,9 +34,17 @@ def prompt(queue: QueueConfig, language: str, key: str, **values: object) -> Say
     return Say(text.format(queue=queue.name, **values), LANGUAGES[language])
 
 
-def spoken_when(queue: QueueConfig, number: str | None, moment: datetime, now: datetime, language: str) -> str:
-    """A moment said in one time zone: the caller's (from their number) when it is known, named as
-    theirs when it differs from the queue's there and then; otherwise the queue's."""
-    theirs = number_timezone(number, queue.hours.tz) if number else queue.hours.tz
+def spoken_when(queue: QueueConfig, caller: str | None, moment: datetime, now: datetime, language: str) -> str:
+    """A moment said in one time zone: the listener's, from their own number (`caller`: the number they
+    call from, never one they typed), named as theirs when it differs from the queue's there and then;
+    the queue's when their local time is not known (no number, or one spanning zones that differ)."""
+    theirs = local_zone(caller, moment) or queue.hours.tz
     differs = moment.astimezone(ZoneInfo(theirs)).utcoffset() != moment.astimezone(queue.hours.zone).utcoffset()
     return when(moment, now, theirs, language, yours=differs)
+
+
+def calling_hours(language: str) -> dict[str, str]:
+    """The calling window's opening and closing, as said in `language` ('8 AM', '21:00')."""
+    day = datetime(2000, 1, 1)
+    return {"opens": clock_time(datetime.combine(day, CALLING_WINDOW[0]), language),
+            "closes": clock_time(datetime.combine(day, CALLING_WINDOW[1]), language)}

@@ -148,9 +148,10 @@ class WebRequests:
 
     def _estimate(self, queue: QueueConfig, snapshot: Any, now: datetime) -> tuple[WaitEstimate, int]:
         """The estimate a request made now would get: a ticket behind everyone waiting."""
+        # Out of the line and remembering nothing of joining: by the line's counts, behind all of its
+        # class and those above (the counts are exact: no count query for a probe).
         probe = Ticket(queue.id, 0, TicketKind.CALLBACK, TicketStatus.SCHEDULED, now)
-        probe = probe.evolve(joined=snapshot.joined(probe.priority))  # as a caller joining now (CallFlow._join)
-        return self.estimate(queue, probe, snapshot.staffing, snapshot.joining(probe.priority), True)
+        return self.estimate(queue, probe, snapshot.staffing, snapshot, True)
 
 
 __all__ = ["WebPolicy", "WebRequests", "WaitView", "WebBooked", "WebRequestError", "WebNotOfferedError",

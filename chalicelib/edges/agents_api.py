@@ -12,8 +12,9 @@ from ..domain.errors import (BadRequestError, BadWebhookError, NumberNotAllowedE
                             UnknownQueueError)
 from ..domain.model import AGENT_ID, AWAY_REASONS, Agent, AgentStatus, Ticket, check_reason
 from ..domain.phone import MAX_CONTACT_LENGTH, looks_like_number
-from ..ports import Telephony
-from .webhooks import HttpReply, verified_form
+from ..ports import Telephony, WebhookRequest
+from ..ports_access import Replays
+from .webhooks import HttpReply, replayed, unspend, verified
 
 MAX_BODY_BYTES = 4096
 MAX_QUEUES = 32
@@ -99,9 +100,10 @@ NUMBER_AS_ID = json_reply(400, {"error": "agent id must not be a phone number: n
 
 class AgentsApi:
     def __init__(self, dispatcher: Dispatcher, providers: Mapping[str, Telephony], agent_token: str,
-                 public_base_url: str) -> None:
+                 public_base_url: str, replays: Replays) -> None:
         self.dispatcher = dispatcher
         self.providers = providers
+        self.replays = replays  # a provider's signature over a time is acted on once
         self.agent_token = agent_token  # agents' own credential: never the admin token
         self.base_url = public_base_url.rstrip("/")
 
@@ -123,8 +125,9 @@ class AgentsApi:
         provider = self.providers.get(provider_name)
         if provider is None:
             return json_reply(404, {"error": f"no provider {provider_name}"})
-        url = f"{self.base_url}/providers/{provider_name}/agent-events"
-        params = verified_form(provider, url, raw_body, query, headers)
+        request = WebhookRequest("POST", f"{self.base_url}/providers/{provider_name}/agent-events", dict(query or {}),
+                                 headers, raw_body or b"")
+        params = verified(provider, request)
         if isinstance(params, HttpReply):
             return params
         try:
@@ -137,9 +140,18 @@ class AgentsApi:
             return json_reply(400, {"error": "agent id: 1-64 printable characters, not starting with '.'"})
         if looks_like_number(event.agent_id):
             return NUMBER_AS_ID
-        return self._apply(event.agent_id, {"status": event.status, "at": event.at, "contact": event.contact,
-                                            "queues": event.queues, "event_id": event.event_id,
-                                            "reason": event.reason})
+        try:
+            refused = replayed(provider, request, self.replays)
+        except StoreUnavailableError:
+            return json_reply(503, {"error": "the store could not record this now; try again"})
+        if refused is not None:
+            return json_reply(refused.status, {"error": refused.body.strip()})
+        reply = self._apply(event.agent_id, {"status": event.status, "at": event.at, "contact": event.contact,
+                                             "queues": event.queues, "event_id": event.event_id,
+                                             "reason": event.reason})
+        if reply.status == 503:  # not acted on: its retry, signed alike, must not be taken for a replay
+            unspend(provider, request, self.replays)
+        return reply
 
     def _apply(self, agent_id: str, fields: Mapping[str, Any]) -> HttpReply:
         try:

@@ -1,38 +1,31 @@
-"""The operations console's HTTP edge: static pages, sign-in with the admin token, a session cookie
-and CSRF tokens, and the JSON/CSV API the pages call. Verify, parse, call a use case, render.
-
-Sessions are stateless: `v1.<expiry>.<nonce>.<mac>` signed with a key derived from the admin token
-(rotating the token signs everyone out). The cookie is HttpOnly, SameSite=Strict, Secure unless the
-public URL is local, and expires. Every state-changing call needs the session's CSRF token in the
-`X-CSRF-Token` header: a value only the page that signed in can read (it comes in a JSON body)."""
+"""The operations console's HTTP edge: static pages, sign-in with the admin token, and the JSON/CSV API
+the pages call. Verify, parse, call a use case, render. Sessions, their CSRF tokens and the sign-in
+throttle are edges/sessions.py's."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
-import secrets
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
 
 from ..domain.errors import BadPageError, OrchestratorError, StoreUnavailableError, TicketNotFoundError, UnknownQueueError
 from ..domain.operations import CallBackRefusedError, Operations
 from ..domain.model import split_ticket_id
 from ..domain.pages import page_limit
 from ..domain.queues import QueueDirectory
-from ..ports import Clock
+from .sessions import SESSION_TTL, Sessions, header as _header
 
 log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "console"
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
-COOKIE = "holdfast_console"
-SESSION_TTL = timedelta(hours=8)
 MAX_REPORT_DAYS = 92
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
                     "Referrer-Policy": "no-referrer",
                     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
@@ -54,72 +47,15 @@ def _json(status: int, body: Any, **headers: str) -> WebReply:
     return WebReply(status, json.dumps(body, default=str), "application/json", headers)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return ""
-
-
-class Sessions:
-    """Stateless signed sessions and their CSRF tokens."""
-
-    def __init__(self, admin_token: str, clock: Clock, public_base_url: str) -> None:
-        self.admin_token = admin_token
-        self.key = hmac.new(admin_token.encode(), b"holdfast console session v1", hashlib.sha256).digest()
-        self.clock = clock
-        url = urlparse(public_base_url)
-        self.local = url.scheme == "http" and url.hostname in ("localhost", "127.0.0.1", "::1")
-        self.path = (url.path.rstrip("/") or "") + "/console"
-
-    def _mac(self, text: str) -> str:
-        return hmac.new(self.key, text.encode(), hashlib.sha256).hexdigest()
-
-    def token_ok(self, given: str) -> bool:
-        """The admin token, compared in constant time; an unset token lets nobody in (fail closed)."""
-        return bool(self.admin_token) and hmac.compare_digest(given.encode(), self.admin_token.encode())
-
-    def issue(self) -> tuple[str, str]:
-        expiry = int((self.clock.now() + SESSION_TTL).timestamp())
-        body = f"v1.{expiry}.{secrets.token_hex(16)}"
-        value = f"{body}.{self._mac(body)}"
-        return value, self.csrf(value)
-
-    def csrf(self, session: str) -> str:
-        return self._mac("csrf:" + session.rsplit(".", 1)[0])
-
-    def valid(self, session: str) -> bool:
-        if not self.admin_token:
-            return False
-        parts = session.split(".")
-        if len(parts) != 4 or parts[0] != "v1" or not parts[1].isdigit():
-            return False
-        body = ".".join(parts[:3])
-        if not hmac.compare_digest(parts[3], self._mac(body)):
-            return False
-        return int(parts[1]) > self.clock.now().timestamp()
-
-    def from_headers(self, headers: Mapping[str, str]) -> str | None:
-        for part in _header(headers, "cookie").split(";"):
-            name, _, value = part.strip().partition("=")
-            if name == COOKIE and self.valid(value):
-                return value
-        return None
-
-    def cookie(self, value: str, max_age: int) -> str:
-        secure = "" if self.local else "; Secure"
-        return f"{COOKIE}={value}; Path={self.path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
-
-    @staticmethod
-    def who(session: str) -> str:
-        """A session's name in logs: its nonce's start, never the session itself."""
-        return session.split(".")[2][:8] if session.count(".") == 3 else "?"
-
-
 def _day(value: str | None, default: date) -> date:
+    """A day in the query (ValueError, a 400, for one that is not a day or outside the years reports can hold:
+    9999-12-31 would overflow the day after it)."""
     if not value:
         return default
-    return date.fromisoformat(value)
+    day = date.fromisoformat(value)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"days are {FIRST_DAY.isoformat()}..{LAST_DAY.isoformat()}")
+    return day
 
 
 class Console:
@@ -138,26 +74,31 @@ class Console:
 
     # --- session ----------------------------------------------------------------------------
 
-    def sign_in(self, raw_body: bytes | None, headers: Mapping[str, str]) -> WebReply:
-        """POST {"token": ...} (JSON) or token=... (form). The token travels in the body, never a URL."""
+    def sign_in(self, raw_body: bytes | None, headers: Mapping[str, str], client: str = "") -> WebReply:
+        """POST {"token": ...} (JSON) or token=... (form). The token travels in the body, never a URL.
+        `client`: the address the request came from (its attempts are counted)."""
         text = (raw_body or b"").decode("utf-8", "replace")
         if "json" in _header(headers, "content-type"):
             try:
                 body = json.loads(text or "{}")
-            except ValueError:
+            except (ValueError, RecursionError):
                 body = {}
             given = body.get("token") if isinstance(body, dict) else None
         else:
             given = (parse_qs(text).get("token") or [None])[0]
-        if not isinstance(given, str) or not self.sessions.token_ok(given):
-            log.warning("console sign-in refused")
+        result = self.sessions.sign_in(given if isinstance(given, str) else None, client)
+        if result.retry_after is not None:
+            wait = int(result.retry_after)
+            return _json(429, {"error": f"too many sign-in attempts; try again in {wait} s", "retry_after": wait},
+                         **{"Retry-After": str(wait)})
+        if result.session is None:
             return _json(401, {"error": "wrong token"})
-        session, csrf = self.sessions.issue()
-        log.info("console sign-in", extra={"session": Sessions.who(session)})
-        return _json(200, {"csrf": csrf, "queues": self._queues()},
-                     **{"Set-Cookie": self.sessions.cookie(session, int(SESSION_TTL.total_seconds()))})
+        return _json(200, {"csrf": result.csrf, "queues": self._queues()},
+                     **{"Set-Cookie": self.sessions.cookie(result.session, int(SESSION_TTL.total_seconds()))})
 
-    def sign_out(self, headers: Mapping[str, str]) -> WebReply:
+    def sign_out(self, session: str) -> WebReply:
+        """The session closes server side: its cookie, wherever a copy is, opens nothing after this."""
+        self.sessions.sign_out(session)
         return _json(200, {"signed_out": True}, **{"Set-Cookie": self.sessions.cookie("", 0)})
 
     def _queues(self) -> list[dict[str, Any]]:
@@ -169,21 +110,25 @@ class Console:
     # --- API --------------------------------------------------------------------------------
 
     def api(self, name: str, method: str, query: Mapping[str, str] | None, headers: Mapping[str, str],
-            raw_body: bytes | None = None) -> WebReply:
-        if (method, name) == ("POST", "session"):
-            return self.sign_in(raw_body, headers)
-        if (method, name) == ("POST", "sign-out"):
-            return self.sign_out(headers)
-        session = self.sessions.from_headers(headers)
+            raw_body: bytes | None = None, client: str = "") -> WebReply:
+        try:
+            if (method, name) == ("POST", "session"):
+                return self.sign_in(raw_body, headers, client)
+            session = self.sessions.from_headers(headers)
+        except StoreUnavailableError:
+            log.exception("console session not read or stored")
+            return _json(503, {"error": "not done: a service did not answer; try again"})
         if session is None:
             return _json(401, {"error": "sign in"})
         query = query or {}
         if method == "POST":
             given = _header(headers, "x-csrf-token")
-            if not given or not hmac.compare_digest(given, self.sessions.csrf(session)):
+            if not given or not hmac.compare_digest(given.encode(), self.sessions.csrf(session).encode()):
                 log.warning("console action without a valid CSRF token", extra={"session": Sessions.who(session)})
                 return _json(403, {"error": "missing or wrong CSRF token"})
         try:
+            if (method, name) == ("POST", "sign-out"):  # with the session and its CSRF token, like any action
+                return self.sign_out(session)
             return self._call(name, method, query, session, raw_body)
         except (UnknownQueueError, TicketNotFoundError) as exc:
             return _json(404, {"error": str(exc)})

@@ -7,6 +7,7 @@ import logging
 from typing import Any, Mapping
 
 from ..adapters.dynamo.operations import agent_from_image, ticket_from_image
+from ..domain import faults
 from ..domain.operations import Operations
 from . import metrics
 
@@ -21,7 +22,8 @@ def ticket_changed(operations: Operations, new_image: Mapping[str, Any] | None,
     try:
         observed = operations.observe(ticket_from_image(old_image), new)
     except Exception:  # noqa: BLE001 - reports must never hold up dispatch on the same stream
-        log.exception("console feed failed for a ticket change", extra={"ticket": new.id})
+        faults.swallowed("feed.ticket", "console feed failed for a ticket change", level=logging.ERROR,
+                         extra={"ticket": new.id})
         return
     if observed.counts:
         metrics.call_metrics(observed.queue_id, observed.counts)
@@ -35,7 +37,8 @@ def agent_changed(operations: Operations, new_image: Mapping[str, Any] | None,
     try:
         operations.observe_agent(agent_from_image(old_image), new)
     except Exception:  # noqa: BLE001 - reports must never hold up dispatch on the same stream
-        log.exception("console feed failed for an agent change", extra={"agent": new.id})
+        faults.swallowed("feed.agent", "console feed failed for an agent change", level=logging.ERROR,
+                         extra={"agent": new.id})
 
 
 def watch(operations: Operations | None) -> None:
@@ -45,4 +48,4 @@ def watch(operations: Operations | None) -> None:
     try:
         operations.watch()
     except Exception:  # noqa: BLE001 - alerts must never hold up dispatch
-        log.exception("threshold watch failed")
+        faults.swallowed("feed.watch", "threshold watch failed", level=logging.ERROR)

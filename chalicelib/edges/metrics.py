@@ -10,6 +10,8 @@ from typing import Mapping
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from ..domain.reports import DEFAULT_TARGET_SECONDS, WAIT_EDGES
+
 NAMESPACE = "Holdfast"
 _QUEUE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 # report counter -> metric name
@@ -54,6 +56,12 @@ def call_metrics(queue_id: str, counts: Mapping[str, float]) -> None:
     if counts.get("ewt_n"):
         for scope in (dims, ALL_QUEUES):
             _emit("EwtErrorSeconds", MetricUnit.Seconds, abs(counts.get("ewt_error", 0.0)), scope)
+    if counts.get("answered"):  # the wait to the answer (the bridge), never to the end of the call
+        within = sum(counts.get(f"w{edge}", 0) for edge in WAIT_EDGES if edge <= DEFAULT_TARGET_SECONDS)
+        for scope in (dims, ALL_QUEUES):
+            # Average over a period: ASA. AnsweredWithinTarget / Offered (in hours): the service level.
+            _emit("AnswerWaitSeconds", MetricUnit.Seconds, counts.get("answered_wait", 0.0), scope)
+            _emit("AnsweredWithinTarget", MetricUnit.Count, within, scope)
 
 
 def webhook_latency(milliseconds: float) -> None:
@@ -65,3 +73,12 @@ def dial_pace(account: str, backlog: int, rate: float) -> None:
     dims = {"Provider": account if _QUEUE.match(account) else "unknown"}
     _emit("DialBacklog", MetricUnit.Count, backlog, dims)
     _emit("DialPace", MetricUnit.CountPerSecond, rate, dims)
+
+
+_SITE = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+
+
+def swallowed_failure(site: str) -> None:
+    """A failure absorbed so a caller never paid for it (domain/faults.py), by site and for all sites."""
+    for dims in ({"Site": site if _SITE.match(site) else "unknown"}, ALL_QUEUES):
+        _emit("SwallowedFailures", MetricUnit.Count, 1, dims)

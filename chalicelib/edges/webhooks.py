@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from ..domain.callbacks import Callbacks
 from ..domain.callflow import CallFlow
+from ..domain import faults
 from ..domain.dispatch import Dispatcher
-from ..domain.errors import BadWebhookError, HoldfastError, TicketNotFoundError, UnknownQueueError
+from ..domain.errors import (BadWebhookError, HoldfastError, StoreUnavailableError, TicketNotFoundError,
+                             UnknownQueueError)
 from ..domain.model import CallEvent, CallStatus, split_ticket_id
 from ..domain.queues import QueueConfig
 from ..domain.prompts import LANGUAGES, TEXTS
-from ..domain.script import LEG_PARAM, NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step, explicit_no_input
+from ..domain.script import (JOINED_PARAM, LEG_PARAM, NO_INPUT_PARAM, Enqueue, Leave, Redirect, Say, Script, Step,
+                             explicit_no_input)
 from ..ports import Telephony, WebhookRequest
+from ..ports_access import Replays
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,8 @@ STEPS: dict[str, Handler] = {
     "slot": lambda u, ev, q: u.flow.slot(_ticket(q), ev, _param(q, "o"), q.get("m") == "1"),
     "pending": lambda u, ev, q: u.flow.pending_choice(_ticket(q), ev),
     "bye": lambda u, ev, q: u.flow.bye(_ticket(q), ev),
+    # a question passed with no key, where the provider asks what next (Vonage's input)
+    "no-choice": lambda u, ev, q: u.flow.no_choice(_ticket(q), ev),
     # a caller apologised to while something was failing: their way back into the line
     "rescue-wait": lambda u, ev, q: u.flow.rescue_wait(_param(q, "queue"), ev),
     "rescue-exit": lambda u, ev, q: u.flow.rescue_exit(_param(q, "queue"), ev),
@@ -118,10 +124,31 @@ def verified(provider: Telephony, request: WebhookRequest) -> dict[str, Any] | H
     return fields
 
 
-def verified_form(provider: Telephony, url: str, raw_body: bytes | None, query: Mapping[str, str],
-                  headers: Mapping[str, str]) -> dict[str, Any] | HttpReply:
-    """`verified` for a POST to `url` (the agent-events webhook)."""
-    return verified(provider, WebhookRequest("POST", url, dict(query or {}), headers, raw_body or b""))
+def replayed(provider: Telephony, request: WebhookRequest, replays: Replays) -> HttpReply | None:
+    """Spend a verified signature that covers a time (Telnyx, Vonage): None the first time; 403 when it
+    comes again, whichever container it reaches, before anything is acted on. StoreUnavailableError
+    when the store cannot say (the caller of this decides what that means)."""
+    spent = provider.replay_key(request)
+    if spent is None or replays.first_use(f"{provider.name}#{spent[0]}", spent[1]):
+        return None
+    log.warning("webhook replayed", extra={"provider": provider.name})
+    return HttpReply(403, "replayed: this signature was used before\n")
+
+
+def unspend(provider: Telephony, request: WebhookRequest, replays: Replays) -> None:
+    """Release the signature `replayed` spent, when the request was then not acted on (a 503: the sender
+    retries with the same signature). Best effort: if the store cannot say now, the retry is refused."""
+    spent = provider.replay_key(request)
+    if spent is None:
+        return
+    try:
+        replays.release(f"{provider.name}#{spent[0]}")
+    except StoreUnavailableError:
+        log.warning("a spent signature could not be released", extra={"provider": provider.name})
+
+
+def _store_down(u: UseCases, event: CallEvent, query: Mapping[str, str]) -> Script:
+    raise StoreUnavailableError("the replay guard could not be read")
 
 
 def unspoken(queues: Iterable[QueueConfig], providers: Mapping[str, Telephony]) -> list[str]:
@@ -146,10 +173,16 @@ def _holding(script: Script, step: str, query: Mapping[str, str]) -> Script:
 
 
 class VoiceWebhooks:
-    def __init__(self, use_cases: UseCases | None, providers: Mapping[str, Telephony], public_base_url: str) -> None:
+    def __init__(self, use_cases: UseCases | None, providers: Mapping[str, Telephony], public_base_url: str,
+                 replays: Replays | None = None) -> None:
+        """`replays`: where signatures are spent; only an edge that cannot act (no use cases: the app could
+        not be built, every caller hears the apology) goes without."""
+        if use_cases is not None and replays is None:
+            raise ValueError("voice webhooks that act need a replay guard")
         self.use_cases = use_cases
         self.providers = providers
         self.base_url = public_base_url.rstrip("/")
+        self.replays = replays
 
     def handle(self, provider_name: str, step: str, raw_body: bytes | None,
                query: Mapping[str, str] | None, headers: Mapping[str, str], method: str = "POST") -> HttpReply:
@@ -167,6 +200,12 @@ class VoiceWebhooks:
             event = provider.parse(params, query)
         except BadWebhookError as exc:
             return HttpReply(400, f"{exc}\n")
+        try:
+            refused = replayed(provider, request, self.replays) if self.replays is not None else None
+        except StoreUnavailableError:  # nothing acted on: the caller hears the apology
+            return self._answer(provider, step, query, self._run(_store_down, event, query, step))
+        if refused is not None:
+            return refused
         if not event.digits and query.get(NO_INPUT_PARAM) and not event.progress:
             # nothing pressed, and the provider called the action anyway: the Gather's no-input step
             no_input = Step.decode(query[NO_INPUT_PARAM])
@@ -174,6 +213,8 @@ class VoiceWebhooks:
             handler = STEPS.get(step)
             if handler is None:
                 return HttpReply(400, f"no such no-input step: {step}\n")
+        if query.get(JOINED_PARAM) and event.queue_seconds is None:
+            event = replace(event, queue_seconds=0)  # our wait loop's first poll: just joined the hold
         if step in DIAL_RESULT_STEPS and event.progress and event.dial_status and not event.dial_status.ended:
             # the dialled leg is ringing or talking (Vonage reports each state): not over yet; the
             # Dial's status step, carried along, learns which
@@ -183,6 +224,9 @@ class VoiceWebhooks:
             script = Script()
         else:
             script = self._run(handler, event, query, step)
+        return self._answer(provider, step, query, script)
+
+    def _answer(self, provider: Telephony, step: str, query: Mapping[str, str], script: Script) -> HttpReply:
         if not provider.capabilities.native_queue and step in HOLD_LOOPS:
             script = _holding(script, step, query)
         if not provider.capabilities.gather_falls_through:
@@ -196,9 +240,10 @@ class VoiceWebhooks:
         try:
             return handler(self.use_cases, event, query)
         except Exception as exc:  # noqa: BLE001 - domain errors and bugs alike
-            level = logging.WARNING if isinstance(exc, HoldfastError) else logging.ERROR
-            log.log(level, "webhook step failed; apologising", exc_info=not isinstance(exc, HoldfastError),
-                    extra={"step": step, "error": type(exc).__name__})
+            known = isinstance(exc, HoldfastError)
+            faults.swallowed("webhook.known_error" if known else "webhook.bug", "webhook step failed; apologising",
+                             level=logging.WARNING if known else logging.ERROR, exc_info=not known,
+                             extra={"step": step, "error": type(exc).__name__})
             queue = self._queue_of(query)
             if step in WAIT_STEPS:  # already held in the provider's queue: keep them there
                 return self.use_cases.flow.still_holding(queue)

@@ -42,8 +42,8 @@ def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str,
     if change is not None:
         bootstrap.container().dispatcher.ticket_changed(*change)
         ticket = ticket_from_image(new_image)
-        if ticket is not None:
-            bootstrap.container().dispatcher.service_started(ticket, change[3])  # the estimator learns
+        if ticket is not None:  # the estimator learns
+            bootstrap.container().dispatcher.service_started(ticket, ticket_from_image(old_image))
         feed.ticket_changed(bootstrap.container().operations, new_image, old_image)  # console, metrics
     else:
         feed.agent_changed(bootstrap.container().operations, new_image, old_image)  # agents' time (console)

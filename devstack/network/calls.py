@@ -32,6 +32,7 @@ class CallerModel:
     patience: float | None = None  # seconds before hanging up while not talking to an agent
     press_one: float = 0.0  # chance of pressing 1 when offered a callback
     answer: float = 1.0  # chance of answering a callback
+    voicemail: bool = False  # a callback is answered by voicemail (answering-machine detection: machine)
 
 
 @dataclass

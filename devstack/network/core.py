@@ -192,11 +192,15 @@ class SimNetwork:
                 self.end(call)
                 return
             call.state = "in-progress"
-            extra = {}
-            if params.get("MachineDetection"):
-                call.answered_by = "human"
-                extra["AnsweredBy"] = "human"
+            detecting = bool(params.get("MachineDetection"))
+            if detecting:  # a voicemail answers for the phone that has one
+                voicemail = isinstance(call.party, Phone) and call.party.model.voicemail
+                call.answered_by = "machine_start" if voicemail else "human"
+            # the verdict where the provider delivers it: on the answer fetch, a status callback, an event
+            extra = self.dialect.verdict_before_answer(self, call, params) if detecting else {}
             twiml = self.post(params["Url"], self.call_params(call, **extra))
+            if detecting:
+                self.dialect.verdict_after_answer(self, call, params)
             self.execute(call, twiml)
         except Gone:
             pass
@@ -539,7 +543,8 @@ class SimNetwork:
                 if reply is not None:
                     self._send(*reply)
                 elif path == "/sim/call":
-                    call = net.dial_in(body.get("from", "+14155550100"), body.get("to", "+18005550100"))
+                    model = CallerModel(voicemail=True) if body.get("voicemail") else None
+                    call = net.dial_in(body.get("from", "+14155550100"), body.get("to", "+18005550100"), model)
                     self._send(200, {"sid": call.sid})
                 elif m := re.fullmatch(r"/sim/calls/([^/]+)/(press|hangup)", path):
                     if m.group(1) not in net.calls:

@@ -7,7 +7,7 @@ import base64
 import re
 from typing import TYPE_CHECKING, Any
 
-from .calls import new_sid
+from .calls import Call, new_sid
 from .twilio import Reply, Twilio, form
 
 if TYPE_CHECKING:
@@ -24,6 +24,16 @@ class Telnyx(Twilio):
     @staticmethod
     def agent_contact(name: str) -> str:
         return f"sip:{name}@agents.sim"
+
+    @staticmethod
+    def verdict_before_answer(net: SimNetwork, call: Call, params: dict[str, str]) -> dict[str, str]:
+        """Synchronous AMD (texml-answering-machine): the TeXML waits for the verdict, which is the
+        AnsweredBy of the status callback, and only of the events the call asked for (StatusCallbackEvent;
+        none asked: only the final one, when it is too late to matter)."""
+        if call.status_url and "answered" in params.get("StatusCallbackEvent", "").split():
+            net.post(call.status_url, net.call_params(call, AnsweredBy=call.answered_by or "unknown",
+                                                      CallbackSource="call-progress-events"), event=True)
+        return {}
 
     @staticmethod
     def signed(net: SimNetwork, url: str, params: dict[str, Any]) -> tuple[bytes, dict[str, str]]:

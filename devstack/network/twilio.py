@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from .calls import new_sid
+from .calls import Call, new_sid
 
 if TYPE_CHECKING:
     from .core import SimNetwork
@@ -40,6 +40,16 @@ class Twilio:
     @staticmethod
     def post(net: SimNetwork, url: str, params: dict[str, str], event: bool) -> str:
         return net._post(url, {"AccountSid": net.account_sid, "ApiVersion": "2010-04-01", **params})
+
+    @staticmethod
+    def verdict_before_answer(net: SimNetwork, call: Call, params: dict[str, str]) -> dict[str, str]:
+        """Answering-machine detection's verdict, delivered before the answer's markup runs: Twilio's
+        comes with the answer fetch (AnsweredBy)."""
+        return {"AnsweredBy": call.answered_by or "unknown"}
+
+    @staticmethod
+    def verdict_after_answer(net: SimNetwork, call: Call, params: dict[str, str]) -> None:
+        """The verdict, delivered once the answer's markup runs (none: Twilio's came before)."""
 
 
 def rest_get(net: SimNetwork, path: str) -> Reply | None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from .calls import new_sid
+from .calls import Call, new_sid
 from .twilio import Reply
 
 if TYPE_CHECKING:
@@ -43,6 +43,17 @@ class Vonage:
     def post(net: SimNetwork, url: str, params: dict[str, str], event: bool) -> str:
         return ncco_as_twiml(net._post(url, vonage_fields(params, event)))
 
+    @staticmethod
+    def verdict_before_answer(net: SimNetwork, call: Call, params: dict[str, str]) -> dict[str, str]:
+        return {}  # advanced machine detection with behavior continue: the answer NCCO runs meanwhile
+
+    @staticmethod
+    def verdict_after_answer(net: SimNetwork, call: Call, params: dict[str, str]) -> None:
+        """The verdict as an event (status human or machine) on the call's event_url, the answer NCCO
+        already under way."""
+        if call.status_url:
+            net.post(call.status_url, net.call_params(call, AnsweredBy=call.answered_by or "unknown"), event=True)
+
 
 def rest_post(net: SimNetwork, path: str, form: dict[str, str], body: dict[str, Any]) -> Reply | None:
     if path == "/v1/calls":  # Vonage: JSON in and out
@@ -56,10 +67,14 @@ def rest_put(net: SimNetwork, path: str, raw: str) -> Reply:
     """Vonage's transfer of a live call."""
     m = re.fullmatch(r"/v1/calls/([^/]+)", path)
     body = json.loads(raw or "{}")
-    ncco = body.get("destination", {}).get("ncco") if m else None
-    if ncco is None:
+    if m and body.get("action") == "hangup":  # end the call, whatever its NCCO is doing
+        twiml: str | None = "<Response><Hangup/></Response>"
+    else:
+        ncco = body.get("destination", {}).get("ncco") if m else None
+        twiml = None if ncco is None else ncco_as_twiml(json.dumps(ncco))
+    if m is None or twiml is None:
         return 404, {"title": "not found"}
-    if net.redirect(m.group(1), ncco_as_twiml(json.dumps(ncco))):
+    if net.redirect(m.group(1), twiml):
         return 204, {}
     return 400, {"title": "call not in progress"}
 
@@ -76,6 +91,8 @@ def vonage_fields(params: dict[str, str], event: bool) -> dict[str, Any]:
     if "DialCallStatus" in params:  # a connect leg's final event
         return fields | {"status": _VONAGE_STATUS.get(params["DialCallStatus"], "failed"),
                          "duration": params.get("DialCallDuration", "0")}
+    if event and params.get("AnsweredBy"):  # advanced machine detection's verdict
+        return fields | {"status": "machine" if params["AnsweredBy"].startswith("machine") else "human"}
     if event:
         return fields | {"status": _VONAGE_STATUS.get(params.get("CallStatus", ""), "completed"),
                          "duration": params.get("CallDuration", "0")}
@@ -89,7 +106,8 @@ def vonage_call(body: dict[str, Any]) -> dict[str, str]:
     to = body["to"][0]
     return {"To": to.get("uri") or f"+{to.get('number', '')}", "From": f"+{body.get('from', {}).get('number', '')}",
             "Url": body["answer_url"][0], "StatusCallback": body["event_url"][0],
-            "Timeout": str(body.get("ringing_timer", 25))}
+            "Timeout": str(body.get("ringing_timer", 25)),
+            **({"MachineDetection": "Enable"} if body.get("advanced_machine_detection") else {})}
 
 
 def ncco_as_twiml(reply: str) -> str:

@@ -153,8 +153,29 @@ class VonageWire(Wire):
         return {"Authorization": f"Bearer {jwt.encode(claims, VONAGE_SECRET, algorithm='HS256')}"}
 
     def next_urls(self, markup: str) -> list[tuple[str, str]]:
+        ncco = json.loads(markup)
+        assert ncco_problems(ncco) == [], markup
         kinds = {"input": "gather", "notify": "redirect", "connect": "dial"}
-        return [(kinds[a["action"]], a["eventUrl"][0]) for a in json.loads(markup) if a["action"] in kinds]
+        return [(kinds[a["action"]], a["eventUrl"][0]) for a in ncco if a["action"] in kinds]
+
+
+def ncco_problems(ncco: list[dict[str, Any]]) -> list[str]:
+    """What Vonage's NCCO reference forbids, in an NCCO: a `talk` with bargeIn must be followed by talks only
+    until an `input` (a `stream` with bargeIn, by streams only); a `connect` to a phone needs `from` or
+    `randomFromNumber`; every eventUrl is an array."""
+    problems = []
+    for i, action in enumerate(ncco):
+        if action.get("bargeIn"):
+            rest = [a["action"] for a in ncco[i + 1:]]
+            after = next((kind for kind in rest if kind != action["action"]), None)
+            if after != "input":
+                problems.append(f"{action['action']} #{i} has bargeIn, then {after or 'nothing'}, not an input")
+        if action["action"] == "connect" and any(e.get("type") == "phone" for e in action.get("endpoint", [])) \
+                and not (action.get("from") or action.get("randomFromNumber")):
+            problems.append(f"connect #{i} to a phone has neither from nor randomFromNumber")
+        if "eventUrl" in action and not isinstance(action["eventUrl"], list):
+            problems.append(f"{action['action']} #{i}: eventUrl is not an array")
+    return problems
 
 
 WIRES = {w.name: w for w in (TwilioWire(), TelnyxWire(), VonageWire())}

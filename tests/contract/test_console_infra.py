@@ -7,7 +7,7 @@ import re
 from chalicelib.edges import metrics
 from devstack.resources import load_template
 
-EMITTED = set(metrics.COUNTERS.values()) | {"EwtErrorSeconds", "WebhookLatency"}
+EMITTED = set(metrics.COUNTERS.values()) | {"EwtErrorSeconds", "WebhookLatency", "SwallowedFailures"}
 
 
 def test_dashboard_and_alarms_use_emitted_metrics_and_fixed_dimensions() -> None:
@@ -29,3 +29,6 @@ def test_dashboard_and_alarms_use_emitted_metrics_and_fixed_dimensions() -> None
                 used.add(row[1])
     assert used and used <= EMITTED, used - EMITTED
     assert re.search(r"MetricName=\\\\?\"Lost\\\\?\"", resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+    # swallowed failures by site (domain/faults.py), beside their total
+    assert re.search(r"\{Holdfast,Site\} MetricName=\\\\?\"SwallowedFailures\\\\?\"",
+                     resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])

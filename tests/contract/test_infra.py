@@ -20,14 +20,15 @@ def test_definition_substitutes_every_placeholder() -> None:
     text = definition({"TableName": "t", "DialQueueUrl": "https://q/dial", "NotifyQueueUrl": "https://q/n"})
     assert "${" not in text
     states = json.loads(text)["States"]
-    assert states["Park"]["Parameters"]["TableName"] == "t"
+    assert states["ParkInPlace"]["Parameters"]["TableName"] == "t"
+    assert {i["Update"]["TableName"] for i in states["ParkBack"]["Parameters"]["TransactItems"]} == {"t"}
     assert states["Dial"]["Parameters"]["QueueUrl"] == "https://q/dial"
 
 
 def test_every_token_task_has_a_timeout_and_a_catch() -> None:
     states = json.loads((INFRA / "callback.asl.json").read_text())["States"]
     token_tasks = {n: s for n, s in states.items() if s.get("Resource", "").endswith(".waitForTaskToken")}
-    assert set(token_tasks) == {"Park", "Dial"}
+    assert set(token_tasks) == {"ParkInPlace", "ParkBack", "Dial"}
     for name, state in token_tasks.items():
         assert "TimeoutSeconds" in state or "TimeoutSecondsPath" in state, name
         assert state.get("Catch"), name

@@ -96,10 +96,16 @@ def test_telnyx_refuses(case: str) -> None:
     assert not TelnyxTelephony(key, clock).verify(request)
 
 
-def test_vonage_known_answer_verifies_once() -> None:
+def test_vonage_known_answer_verifies_and_is_spent_once() -> None:
+    """The JWT verifies; spending it is the edge's (Replays, shared by every container: test_replays_moto)."""
+    from chalicelib.adapters.memory import MemoryReplays
+    from chalicelib.edges.webhooks import replayed
+
     vonage = VonageTelephony(VONAGE_SECRET, FixedClock(KAT_TIME + timedelta(seconds=10)))
-    assert vonage.verify(vonage_request(VONAGE_BODY, VONAGE_TOKEN))
-    assert not vonage.verify(vonage_request(VONAGE_BODY, VONAGE_TOKEN))  # the jti replayed
+    request, replays = vonage_request(VONAGE_BODY, VONAGE_TOKEN), MemoryReplays()
+    assert vonage.verify(request) and vonage.verify(request)
+    assert replayed(vonage, request, replays) is None
+    assert replayed(vonage, request, replays).status == 403  # the same JWT again
 
 
 @pytest.mark.parametrize("case", ["one byte changed", "iat outside the window", "wrong secret", "no token",
@@ -207,8 +213,11 @@ def staffed(container) -> None:  # type: ignore[no-untyped-def]
                                                 ("support", "kyiv", "moscow"), None)
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
-@pytest.mark.parametrize("forge", ["missing", "forged", "expired", "other provider's"])
+FORGERIES = [(provider, forge) for provider in PROVIDERS for forge in ("missing", "forged", "expired", "other provider's")
+             if (provider, forge) != ("twilio", "expired")]  # Twilio signs no time: nothing to expire (below)
+
+
+@pytest.mark.parametrize("provider, forge", FORGERIES)
 def test_unsigned_is_403_and_writes_nothing(client: Client, clock: FixedClock, provider: str, forge: str) -> None:
     wire = WIRES[provider]
     path = f"/voice/{provider}/incoming"
@@ -223,10 +232,15 @@ def test_unsigned_is_403_and_writes_nothing(client: Client, clock: FixedClock, p
         other = WIRES["vonage" if provider != "vonage" else "telnyx"]
         headers = {"Content-Type": wire.content_type, **other.sign(PUBLIC_URL + path, body, fields, clock.now())}
     reply = client.http.post(path, headers=headers, body=body)
-    if forge == "expired" and provider == "twilio":
-        assert reply.status_code == 200  # Twilio signs no time: nothing to expire
-        return
     assert reply.status_code == 403 and tickets() == []
+
+
+def test_twilio_signs_no_time_so_an_old_signature_still_verifies(client: Client, clock: FixedClock) -> None:
+    wire = WIRES["twilio"]
+    fields = wire.event("incoming", call="call-old")
+    body, headers = wire.request(PUBLIC_URL + "/voice/twilio/incoming", fields, clock.now() - timedelta(seconds=301))
+    reply = client.http.post("/voice/twilio/incoming", headers=headers, body=body)
+    assert reply.status_code == 200 and len(tickets()) == 1
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -289,6 +303,68 @@ def test_long_wait_press_1_confirm_books_a_callback(client: Client, clock: Fixed
     assert booked[0].kind == "CALLBACK"
 
 
+def heard_in_silence(caller: Caller) -> list[str]:
+    """What a caller who presses nothing hears after the first Gather of the last markup, as the provider
+    plays it, until hold music: TwiML/TeXML fall through to the verbs after the Gather (a later Gather's
+    prompts, then the Enqueue, whose first wait poll comes at queue time 0); Vonage's input calls its
+    eventUrl with no digits, whose reply NCCO plays next."""
+    heard: list[str] = []
+    if caller.wire.name == "vonage":
+        for _ in range(4):  # the input's no-input reply, or where a notify goes next
+            kinds = [k for k, _ in caller.wire.next_urls(caller.markup)]
+            ncco = json.loads(caller.follow("gather", "no_input") if "gather" in kinds else caller.follow("redirect", "wait"))
+            heard += [a.get("text") or a["streamUrl"][0] for a in ncco if a["action"] in ("talk", "stream")]
+            if any(a["action"] == "stream" for a in ncco):
+                return heard
+        return heard
+    verbs = list(ET.fromstring(caller.markup))
+    first = next(i for i, v in enumerate(verbs) if v.tag == "Gather")
+    for verb in verbs[first + 1:]:
+        heard += [v.text or "" for v in ([verb] if verb.tag in ("Say", "Play") else list(verb))]
+        if verb.tag == "Enqueue":
+            wait = caller.post(path_of(verb.get("waitUrl", "")), "wait", QueueTime="0")
+            return heard + [v.text or "" for v in ET.fromstring(wait).iter() if v.tag in ("Say", "Play")]
+    return heard
+
+
+@pytest.mark.usefixtures("staffed")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_no_key_at_the_offer_keeps_the_place_says_the_opt_out_notice_then_holds_with_music(
+        client: Client, clock: FixedClock, provider: str) -> None:
+    """The queue's opt_out_hint is after_choice: a caller who lets the offer pass has chosen to hold, and
+    hears that they keep their place and may press 9; then music, not the announcement again at once."""
+    from chalicelib.domain.prompts import TEXTS
+
+    wire = WIRES[provider]
+    for n in range(3):
+        Caller(client, wire, clock, call=f"{provider}-early-{n}", caller=f"+1415555{n:04d}").call()
+    caller = Caller(client, wire, clock, call=f"{provider}-call-4")
+    assert "press 1" in caller.call()
+    assert heard_in_silence(caller) == [TEXTS["en"]["keep_place"], TEXTS["en"]["opt_out_hint"],
+                                        "https://media.example.com/hold.mp3"]
+    if provider == "vonage":  # then the wait loop goes on: the announcement, between plays of the music
+        caller.follow("gather", "no_input")
+        assert "number 4 in line" in caller.markup and "hold.mp3" in caller.markup
+
+
+@pytest.mark.usefixtures("staffed")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_no_key_at_the_number_read_back_says_so_then_holds_with_music(client: Client, clock: FixedClock,
+                                                                       provider: str) -> None:
+    from chalicelib.domain.prompts import TEXTS
+
+    wire = WIRES[provider]
+    for n in range(3):
+        Caller(client, wire, clock, call=f"{provider}-early-{n}", caller=f"+1415555{n:04d}").call()
+    caller = Caller(client, wire, clock, call=f"{provider}-call-4")
+    caller.call()
+    assert "4 1 5, 8 6 7, 5 3 0 9" in caller.follow("gather", "press_1")  # read back: press 1 to confirm
+    assert heard_in_silence(caller) == [TEXTS["en"]["no_input"], TEXTS["en"]["keep_place"],
+                                        "https://media.example.com/hold.mp3"]
+    [ticket] = [t for t in tickets() if t.call_id == f"{provider}-call-4"]
+    assert (ticket.kind, ticket.status) == ("LIVE", "WAITING")  # still in line
+
+
 @pytest.mark.usefixtures("staffed")
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_press_1_while_holding_leaves_the_hold_and_is_asked_to_confirm(client: Client, clock: FixedClock,
@@ -343,12 +419,38 @@ def test_after_hours_in_ukrainian_in_the_provider_s_voice(client: Client, clock:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_json_and_form_bodies_both_reach_the_route(client: Client, clock: FixedClock, provider: str) -> None:
+def test_a_reply_names_its_charset_so_ukrainian_reads_as_said(client: Client, clock: FixedClock, provider: str) -> None:
+    """A client that honours the Content-Type header decodes the body as the header says: text/xml without a
+    charset is US-ASCII/Latin-1 to it (RFC 2616, RFC 3023), which turns every Cyrillic prompt into mojibake."""
+    from email.message import Message
+
+    clock.current = MONDAY_NIGHT_KYIV
     wire = WIRES[provider]
+    path = f"/voice/{provider}/incoming"
+    body, headers = wire.request(PUBLIC_URL + path, wire.event("incoming", call=f"{provider}-uk", caller="+380441234567",
+                                                               called=KYIV), clock.now())
+    reply = client.http.post(path, headers=headers, body=body)
+    header = Message()
+    header["Content-Type"] = reply.headers["Content-Type"]
+    assert header.get_content_type() == ("application/json" if provider == "vonage" else "text/xml")
+    # JSON is UTF-8 by definition (RFC 8259); text/* defaults to Latin-1 unless the header says otherwise
+    charset = header.get_content_charset() or ("utf-8" if provider == "vonage" else "iso-8859-1")
+    text = reply.body.decode(charset)
+    said = " ".join(a.get("text", "") for a in json.loads(text)) if provider == "vonage" else text
+    assert "Дякуємо за дзвінок" in said
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_each_provider_body_reaches_the_route_and_is_answered_in_its_markup(client: Client, clock: FixedClock,
+                                                                            provider: str) -> None:
+    wire = WIRES[provider]
+    assert wire.content_type == {"twilio": "application/x-www-form-urlencoded",
+                                 "telnyx": "application/x-www-form-urlencoded",
+                                 "vonage": "application/json"}[provider]  # as each provider posts
     caller = Caller(client, wire, clock, call=f"{provider}-call-1")
     caller.call()
-    content = "application/json" if provider == "vonage" else "text/xml"
-    assert json.loads(caller.markup) if content == "application/json" else caller.markup.startswith("<?xml")
+    markup = {"twilio": "<?xml", "telnyx": "<?xml", "vonage": "["}[provider]  # TwiML, TeXML, an NCCO array
+    assert caller.markup.startswith(markup) and len(tickets()) == 1
 
 
 # --- callback attempts: each provider's webhooks through the Chalice test client (in-memory store) ---
@@ -366,7 +468,7 @@ class CallbackWorld:
         from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
         from chalicelib.domain.queues import QueueDirectory
         from chalicelib.edges.webhooks import UseCases, VoiceWebhooks
-        from chalicelib.adapters.memory import FakeBus, FakeDialer
+        from chalicelib.adapters.memory import FakeBus, FakeDialer, MemoryReplays
         from tests.fakes import FakeOrchestrator
 
         queues = QueueDirectory.from_config({"queues": [
@@ -377,7 +479,7 @@ class CallbackWorld:
         self.callbacks = Callbacks(self.stores, self.orch, self.dialer, self.clock, queues, dispatcher)
         flow = CallFlow(self.stores, self.orch, self.clock, queues, FakeBus(), 1000)
         edge = VoiceWebhooks(UseCases(flow, dispatcher, self.callbacks), {provider: adapter(provider, self.clock)},
-                             PUBLIC_URL)
+                             PUBLIC_URL, MemoryReplays())
         monkeypatch.setattr(bootstrap, "webhooks", lambda: edge)  # what the voice route asks for
         self.client = client
         t = self.stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, MONDAY_10_PST,
@@ -425,6 +527,35 @@ def test_customer_first_machine_is_not_bridged_wherever_the_verdict_arrives(rout
     assert len(w.outcomes()) == 1
 
 
+@pytest.mark.parametrize("provider", ["telnyx", "vonage"])
+def test_a_machine_heard_apart_from_the_answer_is_hung_up_at_once(route: Client, monkeypatch: pytest.MonkeyPatch,
+                                                                   provider: str) -> None:
+    """Vonage (behavior continue) runs the answer NCCO, the greeting then the connect to the agent, while
+    detection goes on; a machine verdict must end that live leg there and then, or the voicemail records the
+    greeting and the agent is put through to it. (Telnyx holds the answer until its verdict: ending the
+    call is the same, and is harmless.)"""
+    from chalicelib.domain.script import Hangup
+
+    w = CallbackWorld(provider, "customer_first", route, monkeypatch)
+    if provider == "vonage":
+        answered = w.post("cb-answer", "answer")
+        assert "calling you back" in answered and any(k == "dial" for k, _ in w.wire.next_urls(answered))
+    w.post("cb-status", "machine")
+    w.post("cb-status", "machine")  # delivered twice: one outcome, one hang-up
+    assert w.result() == "machine" and len(w.outcomes()) == 1
+    assert [(call, script.verbs) for call, script in w.dialer.redirects] == [("out-1", (Hangup(),))]
+    assert w.stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE  # free for the next caller
+
+
+@pytest.mark.parametrize("provider", ["telnyx", "vonage"])
+def test_a_person_heard_apart_from_the_answer_stays_on_the_line(route: Client, monkeypatch: pytest.MonkeyPatch,
+                                                                 provider: str) -> None:
+    w = CallbackWorld(provider, "customer_first", route, monkeypatch)
+    w.post("cb-answer", "answer")
+    w.post("cb-status", "human")
+    assert w.dialer.redirects == [] and w.result() == ""
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_customer_first_human_is_greeted_bridged_and_served(route: Client, monkeypatch: pytest.MonkeyPatch, provider: str) -> None:
     w = CallbackWorld(provider, "customer_first", route, monkeypatch)
@@ -450,6 +581,21 @@ def test_agent_first_busy_customer_is_retried(route: Client, monkeypatch: pytest
     assert any(k == "dial" for k, _ in w.wire.next_urls(markup))
     w.post("cb-dialed", "dial_busy")
     assert w.result() == "busy" and "next" in w.outcomes()[-1]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_agent_first_the_customer_sees_the_queue_s_number(route: Client, monkeypatch: pytest.MonkeyPatch,
+                                                          provider: str) -> None:
+    """The agent answered; the customer's phone shows the number they called (the queue has no caller_id of
+    its own), as it does for a customer-first callback. Vonage refuses a connect to a phone without one."""
+    w = CallbackWorld(provider, "agent_first", route, monkeypatch)
+    markup = w.post("cb-answer", "answer")
+    if provider == "vonage":
+        [connect] = [a for a in json.loads(markup) if a["action"] == "connect"]
+        assert connect["endpoint"] == [{"type": "phone", "number": "14155550100"}] and connect["from"] == "18005550100"
+    else:
+        dial = next(e for e in ET.fromstring(markup).iter() if e.tag == "Dial")
+        assert dial.get("callerId") == SUPPORT and dial[0].text == "+14155550100"
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jwt
 import pytest
@@ -19,8 +20,9 @@ from chalicelib.adapters.telnyx import TelnyxDialer, TelnyxMessenger, TelnyxTele
 from chalicelib.adapters.vonage import VonageDialer, VonageTelephony
 from chalicelib.domain.errors import CallGoneError, NotifyError, TelephonyError
 from chalicelib.domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
-                                      Step, explicit_no_input)
+                                      Step, explicit_no_input, joining)
 from chalicelib.adapters.memory import FixedClock
+from tests.contract.providers import ncco_problems
 from chalicelib.ports import InboundText, WebhookRequest
 
 BASE = "https://h/api"
@@ -48,22 +50,45 @@ def test_ncco_renders_every_verb_without_a_queue() -> None:
     ncco = json.loads(VonageTelephony("").render(explicit_no_input(EVERY_VERB), BASE))
     assert [a["action"] for a in ncco] == ["talk", "stream", "talk", "talk", "stream", "input", "notify", "notify",
                                            "notify", "connect"]
-    talk, stream, _, prompt, _, gather, redirect, hold, leave, connect = ncco
+    talk, stream, _, prompt, music, gather, redirect, hold, leave, connect = ncco
     assert talk == {"action": "talk", "text": "Hello", "language": "en-US"} and stream["loop"] == 2
-    assert prompt["bargeIn"] and prompt["language"] == "ru-RU"
+    # a key cuts the music short; the talk before it cannot barge in (the action after a barge-in talk
+    # that is not a talk must be the input)
+    assert music["bargeIn"] and "bargeIn" not in prompt and prompt["language"] == "ru-RU"
+    assert ncco_problems(ncco) == []
     assert gather["dtmf"] == {"maxDigits": 1, "timeOut": 10, "submitOnHash": False}
     assert gather["eventUrl"] == [f"{BASE}/voice/vonage/offer?t=support-1&ni=bye%3Ft%3Dsupport-1"]
     assert redirect["eventUrl"] == [f"{BASE}/voice/vonage/bye?t=support-1"]
-    assert hold["eventUrl"] == [f"{BASE}/voice/vonage/wait?t=support-1"]  # the wait loop, not a queue
+    # the wait loop, not a queue; its first poll says the caller just joined (music, no announcement)
+    assert hold["eventUrl"] == [f"{BASE}/voice/vonage/wait?t=support-1&joined=1"]
     assert leave["eventUrl"] == [f"{BASE}/voice/vonage/queue-exit?t=support-1&result=leave"]
     assert connect["endpoint"] == [{"type": "sip", "uri": "sip:alice@pbx.example"}] and connect["from"] == "18005550100"
     assert connect["eventType"] == "synchronous"
 
 
+@pytest.mark.parametrize("prompts, barging", [
+    ((Say("one", "en-US"), Say("two", "en-US")), ["talk", "talk"]),
+    ((Say("place", "en-US"), Say("press 1", "en-US"), Play("https://m/hold.mp3")), ["stream"]),
+    ((Play("https://m/recorded.mp3"), Say("press 1", "en-US"), Pause(1)), ["talk", "talk"]),
+    ((Play("https://m/a.mp3"), Play("https://m/b.mp3")), ["stream", "stream"]),
+])
+def test_only_the_prompts_right_before_the_input_barge_in(prompts: tuple[Any, ...], barging: list[str]) -> None:
+    ncco = json.loads(VonageTelephony("").render(Script.of(Gather(OFFER, prompts)), BASE))
+    assert ncco_problems(ncco) == [] and ncco[-1]["action"] == "input"
+    assert [a["action"] for a in ncco if a.get("bargeIn")] == barging
+
+
+def test_a_connect_to_a_phone_always_has_a_caller_id() -> None:
+    ours, none = (json.loads(VonageTelephony("").render(Script.of(Dial("+14155550100", caller_id=c)), BASE))[0]
+                  for c in ("+18005550100", None))
+    assert ours["from"] == "18005550100" and "randomFromNumber" not in ours
+    assert none["randomFromNumber"] is True and "from" not in none
+
+
 def test_explicit_no_input_goes_where_the_script_would() -> None:
     gather = Gather(OFFER, (Say("Press 1", "en-US"),))
     assert explicit_no_input(Script.of(gather, Redirect(BYE))).verbs[0].no_input == BYE
-    assert explicit_no_input(Script.of(gather, gather, HOLD)).verbs[0].no_input == HOLD.wait
+    assert explicit_no_input(Script.of(gather, gather, HOLD)).verbs[0].no_input == joining(HOLD.wait)
     assert explicit_no_input(Script.of(gather)).verbs[0].no_input is None
 
 
@@ -101,6 +126,9 @@ def test_telnyx_places_a_call_with_amd_and_redirects_inline_or_by_url() -> None:
     assert sent.headers["Authorization"] == "Bearer KEY0123"
     body = json.loads(sent.body or b"{}")
     assert body["MachineDetection"] == "Enable" and body["ApplicationSid"] == "app-1"
+    # Synchronous AMD's verdict is the AnsweredBy of the status callback (texml-answering-machine), which
+    # Telnyx sends only for the events asked for: the answer (the verdict) and the end (the outcome).
+    assert set(body["StatusCallbackEvent"].split()) == {"answered", "completed"}
     assert body["Url"] == f"{BASE}/voice/telnyx/cb-answer?d=x&t=s-1"
     telnyx(http).redirect("v3:xyz", Script.of(Hangup()))
     assert json.loads(http.sent[1].body or b"{}")["Texml"].endswith("<Response><Hangup /></Response>")
@@ -155,6 +183,17 @@ def test_vonage_places_a_call_with_an_application_jwt_and_transfers_by_ncco() ->
     without, with_ours = json.loads(http.sent[2].body or b"{}")["destination"]["ncco"]
     assert without["randomFromNumber"] is True and "from" not in without
     assert with_ours["from"] == "18005550100" and "randomFromNumber" not in with_ours
+
+
+def test_vonage_ends_a_live_call_with_a_hangup_not_an_empty_transfer() -> None:
+    """A script that only hangs up (a machine answered) is Vonage's hangup action on the call, which ends
+    it whatever its NCCO is doing, rather than a transfer to an NCCO with nothing in it."""
+    http = Recording()
+    vonage(http).redirect("u-1", Script.of(Hangup()))
+    vonage(http).redirect("u-1", Script.of(Say("Goodbye", "en-US"), Hangup()))
+    assert [(r.method, r.url) for r in http.sent] == [("PUT", "https://vonage.test/v1/calls/u-1")] * 2
+    assert json.loads(http.sent[0].body or b"{}") == {"action": "hangup"}
+    assert json.loads(http.sent[1].body or b"{}")["action"] == "transfer"  # something to say first: the NCCO says it
 
 
 def test_vonage_library_reaches_a_plain_http_stand_in_and_transfers_by_url() -> None:
@@ -216,32 +255,51 @@ def test_a_client_contact_is_refused_before_any_request(dialer: Any) -> None:
     assert http.sent == []
 
 
-URL_TOKEN = "per-stage-url-token-0123456789abcdef"
+URL_SECRET = "per-stage-url-secret-6f1c9a4e2b7d8305"
 
 
-def unsigned(query: dict[str, str], headers: dict[str, str] | None = None) -> Any:
+def unsigned(url: str, headers: dict[str, str] | None = None) -> Any:
+    """An unsigned Vonage POST to `url` (a full URL Holdfast gave out, its query included)."""
+    from urllib.parse import urlsplit
+
     from chalicelib.ports import WebhookRequest
-    return WebhookRequest("POST", f"{BASE}/voice/vonage/incoming", query, headers or {}, b'{"uuid": "u-1"}')
+    parts = urlsplit(url)
+    return WebhookRequest("POST", f"{parts.scheme}://{parts.netloc}{parts.path}", dict(parse_qsl(parts.query)),
+                          headers or {}, b'{"uuid": "u-1"}')
 
 
-def test_vonage_unsigned_events_need_the_url_secret_and_a_bad_jwt_is_never_rescued_by_it() -> None:
-    vonage_tel = VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW), url_token=URL_TOKEN)
-    assert vonage_tel.verify(unsigned({"k": URL_TOKEN}))
-    assert not vonage_tel.verify(unsigned({"k": URL_TOKEN[:-1] + "X"}))
-    assert not vonage_tel.verify(unsigned({}))
-    assert not vonage_tel.verify(unsigned({"k": URL_TOKEN}, {"Authorization": "Bearer forged"}))
-    assert not VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW)).verify(unsigned({"k": ""}))
+def ncco_urls(ncco: str) -> list[str]:
+    return [u for action in json.loads(ncco) for u in action.get("eventUrl", [])]
 
 
-def test_every_url_given_to_vonage_carries_the_url_secret() -> None:
-    ncco = VonageTelephony("", url_token=URL_TOKEN).render(explicit_no_input(EVERY_VERB), BASE)
-    urls = [u for action in json.loads(ncco) for u in action.get("eventUrl", [])]
-    assert len(urls) == 5 and all(u.endswith(f"k={URL_TOKEN}") or f"k={URL_TOKEN}&" in u for u in urls)
+def test_an_unsigned_vonage_event_opens_only_the_step_and_ticket_of_its_own_url() -> None:
+    """Issue 21 item 4: without a JWT, only an NCCO eventUrl's own MAC is believed, for that step and
+    ticket; the URL secret itself opens nothing, and a bad JWT is never rescued by a good MAC."""
+    vonage_tel = VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW), url_token=URL_SECRET)
+    offer = ncco_urls(vonage_tel.render(Script.of(Gather(OFFER, (Say("Press 1", "en-US"),))), BASE))[0]
+    assert vonage_tel.verify(unsigned(offer))
+    mac = dict(parse_qsl(offer.split("?", 1)[1]))["k"]
+    assert not vonage_tel.verify(unsigned(f"{BASE}/voice/vonage/confirm?t=support-1&k={mac}"))  # another step
+    assert not vonage_tel.verify(unsigned(f"{BASE}/voice/vonage/offer?t=support-2&k={mac}"))  # another ticket
+    assert not vonage_tel.verify(unsigned(f"{BASE}/voice/vonage/offer?t=support-1&k={URL_SECRET}"))  # the secret
+    assert not vonage_tel.verify(unsigned(f"{BASE}/voice/vonage/offer?t=support-1"))
+    assert not vonage_tel.verify(unsigned(offer, {"Authorization": "Bearer forged"}))
+    assert not VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW)).verify(unsigned(offer))
+
+
+def test_no_url_given_to_vonage_carries_the_url_secret_and_answer_and_event_urls_carry_no_mac() -> None:
+    ncco = VonageTelephony("", url_token=URL_SECRET).render(explicit_no_input(EVERY_VERB), BASE)
+    urls = ncco_urls(ncco)
+    macs = [dict(parse_qsl(u.split("?", 1)[1])).get("k") for u in urls]
+    assert len(urls) == 5 and all(macs) and URL_SECRET not in ncco
+    assert len(set(macs)) == len(set(urls))  # one MAC per URL
     http = Recording(reply=CREATED)
-    VonageDialer("app-1", PEM, BASE, "https://vonage.test", http, FixedClock(NOW), url_token=URL_TOKEN).place_call(
+    VonageDialer("app-1", PEM, BASE, "https://vonage.test", http, FixedClock(NOW), url_token=URL_SECRET).place_call(
         "+14155550100", "+18005550100", Step.of("cb-answer", t="s-1"), Step.of("cb-status", t="s-1"), False, 25)
     body = json.loads(http.sent[0].body or b"{}")
-    assert f"k={URL_TOKEN}" in body["answer_url"][0] and f"k={URL_TOKEN}" in body["event_url"][0]
+    # the answer and event webhooks are signed by Vonage: their URLs open nothing without its JWT
+    assert body["answer_url"] == [f"{BASE}/voice/vonage/cb-answer?t=s-1"]
+    assert body["event_url"] == [f"{BASE}/voice/vonage/cb-status?t=s-1"]
 
 
 # --- Holdfast's own Vonage client, held to Vonage's library and to PyJWT (issue 24: the SDK is not shipped)
@@ -285,20 +343,16 @@ def test_a_create_call_body_is_what_vonages_library_sends(to: str, amd: bool) ->
     assert ours == theirs.model_dump(by_alias=True, exclude_none=True)
 
 
-def test_a_transfer_ncco_is_what_vonages_library_sends_for_every_verb() -> None:
+def test_an_ncco_is_what_vonages_library_sends_for_every_verb() -> None:
     from vonage_voice.models import ncco as models
-
-    from chalicelib.adapters.vonage import transfer_ncco
 
     script = explicit_no_input(Script.of(*EVERY_VERB.verbs[:-2], Dial("+14155550199"), *EVERY_VERB.verbs[-2:]))
     ncco = json.loads(VonageTelephony("").render(script, BASE))
     kinds = {"talk": models.Talk, "stream": models.Stream, "input": models.Input, "notify": models.Notify,
              "connect": models.Connect, "conversation": models.Conversation}
-    typed = [kinds[a["action"]].model_validate({("from_" if k == "from" else k): v for k, v in a.items()}
-                                               | ({"randomFromNumber": True} if a["action"] == "connect"
-                                                  and "from" not in a else {}))
+    typed = [kinds[a["action"]].model_validate({("from_" if k == "from" else k): v for k, v in a.items()})
              for a in ncco]
-    assert transfer_ncco(ncco) == [t.model_dump(by_alias=True, exclude_none=True) for t in typed]
+    assert ncco == [t.model_dump(by_alias=True, exclude_none=True) for t in typed]
 
 
 def test_telnyx_texts_through_its_messaging_api_and_reads_a_reply() -> None:

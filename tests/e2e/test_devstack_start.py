@@ -36,6 +36,53 @@ def test_a_taken_port_is_a_clear_error_naming_the_setting(tmp_path: Path, which:
     assert f"port {port}" in done.stderr and f"set {setting}" in done.stderr, done.stderr
 
 
+def test_a_port_the_last_run_left_in_time_wait_is_free() -> None:
+    """Right after Ctrl-C the last run's connections linger in TIME_WAIT on its ports; the servers bind
+    with SO_REUSEADDR and start fine, so the check must not call the port taken either."""
+    from devstack.stack import check_port_free
+
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server and werkzeug do
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            conn, _ = server.accept()
+            conn.close()  # the server closes first: its end of the connection waits in TIME_WAIT
+            client.recv(1)
+    with socket.socket() as plain, pytest.raises(OSError):  # the scenario is real: a plain bind is refused
+        plain.bind(("127.0.0.1", port))
+    check_port_free("127.0.0.1", port, "HOLDFAST_PORT")
+    with socket.socket() as listening:  # a port someone listens on is still taken
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(("127.0.0.1", port))
+        listening.listen()
+        with pytest.raises(StartError, match=f"port {port} on 127.0.0.1 is taken"):
+            check_port_free("127.0.0.1", port, "HOLDFAST_PORT")
+
+
+@pytest.mark.parametrize("provider, console, signed", [
+    ("twilio", "the Twilio console, the number's 'A call comes in' and 'Call status changes'",
+     "Webhook signing token: holdfast-local-auth-token-simulated-network"),
+    ("telnyx", "the Telnyx portal, the TeXML application's 'Voice URL' and 'Status callback URL'",
+     "Webhook signatures: Ed25519, checked with the account's public key (TELNYX_PUBLIC_KEY)"),
+    ("vonage", "the Vonage dashboard, the application's Voice 'Answer URL' and 'Event URL' (both POST)",
+     "Webhook signatures: JWT (HS256) with the signature secret (VONAGE_SIGNATURE_SECRET)")])
+def test_the_banner_names_the_chosen_provider_and_where_its_webhook_goes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, provider: str, console: str, signed: str) -> None:
+    from devstack.stack import LOCAL_AGENT_TOKEN, LOCAL_AUTH_TOKEN
+
+    for key, value in {"TWILIO_AUTH_TOKEN": LOCAL_AUTH_TOKEN, "HOLDFAST_ADMIN_TOKEN": LOCAL_ADMIN_TOKEN,
+                       "HOLDFAST_AGENT_TOKEN": LOCAL_AGENT_TOKEN, "HOLDFAST_PUBLIC_URL": "http://127.0.0.1:8000"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    banner = LocalStack(state_dir=tmp_path, provider=provider).banner()
+    assert f"paste into {console}" in banner and f"POST http://127.0.0.1:8000/voice/{provider}/incoming" in banner
+    assert signed in banner
+    if provider != "twilio":
+        assert "Twilio" not in banner and "TwiML" not in banner and "signing token" not in banner
+
+
 def test_with_a_real_provider_the_admin_token_is_generated_owner_only(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     for key in ("HOLDFAST_ADMIN_TOKEN", "HOLDFAST_AGENT_TOKEN", "TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"):
         monkeypatch.delenv(key, raising=False)

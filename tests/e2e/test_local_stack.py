@@ -121,7 +121,10 @@ def test_a_caller_books_a_callback_and_keeps_their_place(stack: Stack) -> None:
             f"{snapshot_item(stack)}\n{stack.output()}"
     later = event("incoming", CallSid="CA" + "e2e2".rjust(32, "0"), From="+14155550199")
     reply = stack.post("incoming", later)
-    assert "You are number 2 in line" in reply.text or not stack.day, f"{reply.text}\n{stack.output()}"
+    # by day the parked callback stands ahead of them; by night it is scheduled for the caller's
+    # morning and stands in no line yet, so the later caller is first
+    place = 2 if stack.day else 1
+    assert f"You are number {place} in line" in reply.text, reply.text
     stack.post("incoming", {**later, "CallStatus": "completed"})  # and hangs up at once (a short abandon)
 
 

@@ -55,7 +55,9 @@ def test_an_unusable_provider_token_refuses_every_webhook_and_writes_nothing(aws
     assert health.status_code == 503
     problems = json.loads(health.body)["problems"]
     assert [p for p in problems if p.startswith("TWILIO_AUTH_TOKEN")], problems
-    assert token[:8] not in health.body.decode() or not token
+    # no 5-character piece of the token is echoed back (an empty token has none to echo)
+    pieces = {token[i:i + 5] for i in range(len(token) - 4)}
+    assert not {piece for piece in pieces if piece in health.body.decode()}
     assert items(aws.table_name) == 0
 
 
@@ -90,10 +92,27 @@ def test_the_refusal_is_logged_at_start(env, caplog) -> None:  # type: ignore[no
 
 @pytest.mark.parametrize("value, problem", [
     ("", "is empty"), ("REPLACE with a long random string", "placeholder"), ("0" * 32, "not random"),
-    ("0123456789abcdef0123456789abcde", "31 characters"), ("0123456789abcdef0123456789abcdef", None)])
-def test_secret_rules(value: str, problem: str | None) -> None:
+    ("0123456789abcdef0123456789abcde", "31 characters"),
+    ("0123456789abcdef0123456789abcdef", "a repeated pattern"),  # 4 bits a character, yet no secret
+    ("abcdabcdbadcdcbaabcddcbaabcdbcda", "not random enough (about 64 bits"),  # 32 characters, 4 distinct
+    ("abcdeabcdeedcbaabcdeedcbaabcdeab", "not random enough")])  # 5 distinct: 2.3 bits a character
+def test_secret_rules_refuse(value: str, problem: str) -> None:
     found = secret_problem("TWILIO_AUTH_TOKEN", value)
-    assert (found is None) if problem is None else (problem in (found or ""))
+    assert found is not None and problem in found
+
+
+@pytest.mark.parametrize("value", ["4c1f0e9b7a2d83f65e0b9c1a7d4f2e86",  # what `openssl rand -hex 16` gives
+                                   "Zq8vX3mK9pL2wR7tY4nB6cJ1hG5fD0sA"])
+def test_secret_rules_accept_a_long_random_token(value: str) -> None:
+    assert secret_problem("TWILIO_AUTH_TOKEN", value) is None
+
+
+@pytest.mark.parametrize("name", ["TWILIO_AUTH_TOKEN", "HOLDFAST_ADMIN_TOKEN", "HOLDFAST_AGENT_TOKEN",
+                                  "VONAGE_SIGNATURE_SECRET", "VONAGE_URL_TOKEN"])
+def test_every_secret_is_held_to_the_same_randomness(name: str) -> None:
+    """Issue 21 item 6: a 32-character secret made of 4 characters passed the strength check."""
+    assert "not random enough" in (secret_problem(name, "abcdabcdbadcdcbaabcddcbaabcdbcda") or "")
+    assert secret_problem(name, "4c1f0e9b7a2d83f65e0b9c1a7d4f2e86") is None
 
 
 def test_require_safe_names_every_problem() -> None:

@@ -43,8 +43,10 @@ def test_every_outcome_is_driven_whole_and_every_target_gets_a_verdict() -> None
         whole = outcome.total()
         assert whole.dynamodb() and whole.invocations and whole.delivered <= whole.records, name
         assert all(s.api_requests == (s.name != "dial message") for s in outcome.steps), name
-    for name in ("pressed 1", "hung up, recovered"):  # Schedule, Park; Dial; Outcome, Recovered
-        assert measured.outcomes[name].total().transitions == 5, name
+    # Schedule, Park (a choice: the ticket still stands in the line, or goes back into it), ParkInPlace or
+    # ParkBack; Dial; Outcome, Recovered
+    for name in ("pressed 1", "hung up, recovered"):
+        assert measured.outcomes[name].total().transitions == 6, name
     assert measured.outcomes["answered live"].total().transitions == 0
     dial = next(s for s in measured.outcomes["pressed 1"].steps if s.name == "dial message")
     assert dial.own.function == "dial_worker" and dial.messages == 0

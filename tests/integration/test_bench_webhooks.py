@@ -12,7 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bench.webhooks import CALL_TARGETS, QUEUE, STEPS, lean_transactions, measure, report, seeded_world
+from bench.webhooks import CALL_TARGETS, QUEUE, STEPS, measure, report, seeded_world
+from chalicelib.domain.model import JoinedLine
+from chalicelib.ports import LineCounts
+from devstack.atomic import lean_transactions
 from chalicelib.domain.line import SHORT_LINE
 
 
@@ -61,18 +64,17 @@ def _normalised(items: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str,
     return out
 
 
-def test_the_seeded_table_is_what_the_real_stream_consumer_leaves() -> None:
-    """seed_line / seed_lost write the snapshot, the line's indexes, the lost-call markers and the call
-    pointers by hand; the same callers joining (and hanging up) through the stream's real consumer
-    (`dynamo_stores.apply_change` via `workers.on_table_change`) leave the same table."""
+def test_the_seeded_table_is_what_the_store_and_the_stream_consumer_leave() -> None:
+    """seed_line / seed_lost write the tickets, the line's indexes and counts, the snapshot's head, the
+    lost-call markers and the call pointers by hand; the same callers joining (and hanging up) through
+    the store's own writes and the stream's real consumer (`workers.on_table_change`) leave the same table."""
     tables = []
-    for by_consumer in (False, True):
+    for by_app in (False, True):
         with ExitStack() as stack:
-            w, line = seeded_world(stack, 7, 4, by_consumer=by_consumer)
+            w, line = seeded_world(stack, 7, 4, by_app=by_app)
             assert len(line) == 7
-            snapshot = w.stores.line.snapshot(QUEUE)
-            assert snapshot.total == 7 and snapshot.departed == 4 and not snapshot.exact
-            assert w.stores.tickets.get(line[-1]).joined.ahead == 6
+            assert w.stores.line.snapshot(QUEUE).line == LineCounts({0: 7}, {0: 4}, {})
+            assert w.stores.tickets.get(line[-1]).joined == JoinedLine(6, 4, 0)
             tables.append(_normalised(_table(w)))
     hand, consumer = tables
     assert sorted(hand) == sorted(consumer)

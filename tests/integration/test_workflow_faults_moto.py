@@ -137,7 +137,7 @@ def test_every_task_retries_service_errors_with_backoff_and_jitter() -> None:
 
     states = json.loads((INFRA / "callback.asl.json").read_text())["States"]
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
-    assert set(tasks) == {"Park", "Dial", "GiveUp", "Notify"}
+    assert set(tasks) == {"ParkInPlace", "ParkBack", "Dial", "GiveUp", "GiveUpInLine", "Notify"}
     for name, state in tasks.items():
         [retrier] = state["Retry"]
         assert retrier["MaxAttempts"] >= 3 and retrier["BackoffRate"] > 1, name

@@ -1,7 +1,8 @@
 """`make deploy` rehearsed against a moto server, as far as moto goes (issue 10; docs/deploy.md lists
 what moto cannot do and what the rehearsal does instead): one stack with the data, the workflow and
 the functions, event sources and schedule wired by CloudFormation, secrets in Parameter Store, a
-second run updating in place, and `make destroy` removing it."""
+second run updating in place, and `make destroy` removing it; per provider, a stage that serves it
+(issue 23): its settings in the functions, its keys in Parameter Store, its webhook URL printed."""
 from __future__ import annotations
 
 import os
@@ -12,14 +13,15 @@ import boto3
 import pytest
 import requests
 
-from infra.deploy import deploy, destroy
+from infra.build import Package, build
+from infra.deploy import PROVIDER_SECRETS, deploy, destroy, main, summary
 from tests.e2e.test_local_stack import free_port
 
 STAGE = "rehearsal"
 
 
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
+def moto_server() -> Iterator[str]:
+    """A moto server (one process-wide AWS: servers in one process share it; stages keep tests apart)."""
     from moto.server import ThreadedMotoServer
 
     port = free_port()
@@ -29,12 +31,23 @@ def moto_url() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    yield from moto_server()
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    """Built once (chalice package, pip): every rehearsal here deploys the same package."""
+    return build(STAGE, tmp_path_factory.mktemp("build") / STAGE)
+
+
 def client(service: str, url: str):  # type: ignore[no-untyped-def]
     return boto3.client(service, endpoint_url=url, region_name="us-east-1")
 
 
-def test_deploy_then_redeploy_then_destroy(moto_url: str, tmp_path: Path) -> None:
-    first = deploy(STAGE, "us-east-1", env={}, endpoint_url=moto_url, out=tmp_path / "b1", rehearse=True)
+def test_deploy_then_redeploy_then_destroy(moto_url: str, package: Package) -> None:
+    first = deploy(STAGE, "us-east-1", env={}, endpoint_url=moto_url, rehearse=True, package=package)
     cfn = client("cloudformation", moto_url)
     [stack] = cfn.describe_stacks(StackName="holdfast-rehearsal")["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
@@ -85,7 +98,14 @@ def test_deploy_then_redeploy_then_destroy(moto_url: str, tmp_path: Path) -> Non
         "/voice/twilio/incoming" == first.webhook_url
 
     # re-running updates in place: same stack, same admin token
-    second = deploy(STAGE, "us-east-1", env={}, endpoint_url=moto_url, out=tmp_path / "b2", rehearse=True)
+    # what it prints: the one enabled provider's URL and where it goes; next steps that need no AWS CLI
+    printed = "\n".join(summary(STAGE, first, {}))
+    assert f"Twilio: paste into the Twilio console, the number's 'A call comes in' and 'Call status changes':\n" \
+           f"    {first.webhook_url}" in printed
+    assert "make admin-token STAGE=rehearsal" in printed and "aws " not in printed
+    assert "No Twilio auth token on this stage yet" in printed and "re-run make deploy with TWILIO_AUTH_TOKEN set" in printed
+
+    second = deploy(STAGE, "us-east-1", env={}, endpoint_url=moto_url, rehearse=True, package=package)
     assert not second.admin_token_created and second.webhook_url == first.webhook_url
     assert ssm.get_parameter(Name="/holdfast/rehearsal/admin-token", WithDecryption=True)["Parameter"]["Value"] \
         == admin["Value"]
@@ -116,3 +136,61 @@ def test_with_provider_credentials_the_number_is_pointed_at_the_webhook() -> Non
             configure_number({**env, "TWILIO_PHONE_NUMBER": "+18005550199"}, url)
     finally:
         network.stop()
+
+
+PROVIDER_ENV = {
+    "telnyx": {"TELNYX_ACCOUNT_SID": "acct-telnyx-1", "TELNYX_APPLICATION_SID": "texml-app-1",
+               "TELNYX_PUBLIC_KEY": "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", "TELNYX_API_KEY": "KEY0123-telnyx"},
+    "vonage": {"VONAGE_APPLICATION_ID": "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+               "VONAGE_SIGNATURE_SECRET": "holdfast-test-signature-secret-32",
+               "VONAGE_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nMIIE...\n-----END PRIVATE KEY-----\n",
+               "VONAGE_URL_TOKEN": "per-stage-url-token-0123456789abcdef"},
+}
+CONSOLE = {"telnyx": "Telnyx: paste into the Telnyx portal, the TeXML application's 'Voice URL' and 'Status callback URL'",
+           "vonage": "Vonage: paste into the Vonage dashboard, the application's Voice 'Answer URL' and 'Event URL' (both POST)"}
+
+
+@pytest.mark.parametrize("provider", ["telnyx", "vonage"])
+def test_a_stage_serving_a_provider_carries_its_settings_stores_its_keys_and_prints_its_url(
+        moto_url: str, package: Package, provider: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """As the README says: HOLDFAST_PROVIDERS, the dialing provider and the provider's settings in the
+    environment of `make deploy`; the deployed functions carry them, its keys are in Parameter Store (and in
+    no function's environment), and its console's URL is printed beside Twilio's."""
+    given = PROVIDER_ENV[provider]
+    env = {"HOLDFAST_PROVIDERS": f"twilio,{provider}", "HOLDFAST_DIALING_PROVIDER": provider,
+           "HOLDFAST_DIAL_CALLS_PER_SECOND": "3",
+           "TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef", **given}
+    stage = f"rehearsal-{provider}"  # a stage of its own
+    dep = deploy(stage, "us-east-1", env=env, endpoint_url=moto_url, rehearse=True, package=package)
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in client("cloudformation", moto_url)
+                .list_stack_resources(StackName=f"holdfast-{stage}")["StackResourceSummaries"]}
+    lam = client("lambda", moto_url)
+    secrets = {s.env for s in PROVIDER_SECRETS[provider]}
+    for name in ("APIHandler", "DialWorker", "NotifyWorker", "TableStream", "DispatchSweep"):
+        variables = lam.get_function(FunctionName=physical[name])["Configuration"]["Environment"]["Variables"]
+        assert variables["HOLDFAST_PROVIDERS"] == f"twilio,{provider}"
+        assert variables["HOLDFAST_DIALING_PROVIDER"] == provider
+        assert variables["HOLDFAST_DIAL_CALLS_PER_SECOND"] == "3"
+        assert {k: variables[k] for k in given if k not in secrets} == {k: v for k, v in given.items() if k not in secrets}
+        assert not set(given.values()) & set(variables.values()) - {v for k, v in given.items() if k not in secrets}
+
+    ssm = client("ssm", moto_url)
+    for secret in PROVIDER_SECRETS[provider]:
+        stored = ssm.get_parameter(Name=f"/holdfast/{stage}/{secret.parameter}", WithDecryption=True)["Parameter"]
+        assert (stored["Type"], stored["Value"]) == ("SecureString", given[secret.env])
+
+    api = ssm.get_parameter(Name=f"/holdfast/{stage}/public-url")["Parameter"]["Value"]
+    assert dep.webhook_urls == {"twilio": f"{api}/voice/twilio/incoming", provider: f"{api}/voice/{provider}/incoming"}
+    printed = "\n".join(summary(stage, dep, env))
+    assert f"{CONSOLE[provider]}:\n    {api}/voice/{provider}/incoming" in printed
+    assert "No " not in printed and "aws " not in printed  # every key given: nothing left to do but paste
+
+    # `make admin-token STAGE=...` reads what `make deploy` said to read (boto3 follows AWS_ENDPOINT_URL)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    assert main(["admin-token", "--stage", stage, "--region", "us-east-1"]) == 0
+    token = ssm.get_parameter(Name=f"/holdfast/{stage}/admin-token", WithDecryption=True)["Parameter"]["Value"]
+    assert capsys.readouterr().out == token + "\n"
+    assert destroy(stage, "us-east-1", endpoint_url=moto_url) == "DELETE_COMPLETE"
+    with pytest.raises(ssm.exceptions.ParameterNotFound):  # its keys go with it
+        ssm.get_parameter(Name=f"/holdfast/{stage}/{PROVIDER_SECRETS[provider][0].parameter}")

@@ -68,7 +68,8 @@ def test_a_scheduled_callback_is_due_at_once_under_a_new_execution_and_leaves_th
     new = w.stores.tickets.get(tid).execution_id or ""
     assert new == f"mem:{tid}-2" and w.orchestrator.status(new) == ("RUNNING", None)
     assert w.orchestrator.executions[new].data["schedule"] == {
-        "not_before": w.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": 2}  # the attempt it was due as
+        "not_before": w.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": 2,  # the attempt it was due as
+        "in_line": False}  # scheduled, out of the line: its park brings it back
     w.clock.advance(1)
     assert len(w.dialer.calls) == 2  # type: ignore[attr-defined]  # now, not in an hour
     assert [x["ticket"] for x in ops.lost_calls("support").items] == [tid]

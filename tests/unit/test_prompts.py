@@ -70,3 +70,18 @@ def test_your_time_is_named_when_asked() -> None:
     tomorrow = datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)
     assert when(tomorrow, now, "America/Los_Angeles", "en", yours=True) == "tomorrow at 8 AM your time"
     assert when(tomorrow, now, "Europe/Kyiv", "uk", yours=True) == "завтра о 18:00 за вашим часом"
+
+
+def test_your_time_only_where_the_caller_s_local_time_is_known() -> None:
+    from chalicelib.domain.queues import parse_queue
+    from chalicelib.domain.speech import spoken_when
+
+    queue = parse_queue({"id": "support", "hours": {"timezone": "America/New_York", "mon": ["09:00-17:00"]}})
+    now = datetime(2026, 11, 23, 20, 0, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)  # 9 AM in New York
+    assert spoken_when(queue, "+14158675309", at, now, "en") == "tomorrow at 6 AM your time"
+    assert spoken_when(queue, "+447911123456", at, now, "en") == "tomorrow at 2 PM your time"  # four zones, one clock
+    assert spoken_when(queue, "+12125550142", at, now, "en") == "tomorrow at 9 AM"  # the queue's own time
+    # +1 709: St. John's or Labrador, half an hour apart: the queue's time, never a guess called "yours"
+    assert spoken_when(queue, "+17095550142", at, now, "en") == "tomorrow at 9 AM"
+    assert spoken_when(queue, "anonymous", at, now, "ru") == "завтра в 09:00"

@@ -50,3 +50,18 @@ def test_attempts_that_were_not_the_callees_do_not_count() -> None:
     assert plan_next(ALWAYS, SF, now, 4, Outcome.AGENT_MISSED) == (now, 4)
     early = utc(2026, 11, 23, 15, 0)
     assert plan_next(ALWAYS, SF, early, 2, Outcome.NOT_NOW) == (utc(2026, 11, 23, 16, 0), 2)
+
+
+def test_a_number_spanning_zones_waits_for_the_last_of_them_to_wake() -> None:
+    st_johns = "+17095550142"  # Newfoundland (UTC-3:30) and Labrador (UTC-4)
+    # 05:00 UTC: 01:00 / 01:30 there. The queue's zone (UTC) would allow 08:00 UTC, 04:00 in Labrador
+    assert next_slot(ALWAYS, st_johns, utc(2026, 11, 23, 5, 0)) == utc(2026, 11, 23, 12, 0)  # 08:00 in Labrador
+    # 00:40 UTC: 20:40 in Labrador but 21:10 in St. John's: tomorrow, when Labrador wakes
+    assert next_slot(ALWAYS, st_johns, utc(2026, 11, 24, 0, 40)) == utc(2026, 11, 24, 12, 0)
+    assert next_slot(ALWAYS, st_johns, utc(2026, 11, 24, 0, 20)) == utc(2026, 11, 24, 0, 20)  # both awake
+
+
+def test_a_russian_mobile_is_called_only_while_every_russian_zone_is_awake() -> None:
+    moscow_mobile = "+79161234567"  # phonenumbers: any zone from Kaliningrad's neighbour to Kamchatka
+    assert next_slot(ALWAYS, moscow_mobile, utc(2026, 11, 23, 12, 0)) == utc(2026, 11, 24, 6, 0)
+    assert next_slot(ALWAYS, moscow_mobile, utc(2026, 11, 24, 8, 30)) == utc(2026, 11, 24, 8, 30)

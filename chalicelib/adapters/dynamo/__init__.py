@@ -10,6 +10,7 @@
     stores      `dynamo_stores()`: every role over one table (the composition root calls it)
     operations  the OperationsLog port (reports, facts, the live board) on the same table
     pace        the dialing account's outbound pace (its next slot, the backlog) on the same table
+    access      the access ports (chalicelib/ports_access.py): spent signatures, console sessions, attempts
 
 The names below are the package's public surface (`from chalicelib.adapters.dynamo import X`)."""
 from __future__ import annotations

@@ -9,11 +9,11 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.transactions import TransactWrite
 
 from ...domain.errors import StoreUnavailableError, UnknownAgentError
-from ...domain.model import Agent, AgentStatus, TicketKind, TicketStatus, is_stale, split_ticket_id
+from ...domain.model import Agent, AgentStatus, Ticket, TicketKind, TicketStatus, is_stale, split_ticket_id
 from ...ports import Agents, Staffing
-from .items import enter_line, leave_line
+from .items import CAME_BACK, LEFT, count_line, enter_line, in_line, leave_line, out_of_line
 from .schema import AgentItem, MarkerItem, PresenceItem, TicketItem, queue_pk, ticket_sk
-from .table import CONDITION_FAILED, OnTable, PREFETCH_QUEUES
+from .table import CONDITION_FAILED, MOVE_TRIES, Move, OnTable, PREFETCH_QUEUES
 
 
 class DynamoAgents(OnTable, Agents):
@@ -128,21 +128,31 @@ class DynamoAgents(OnTable, Agents):
             return False
         agent_item: AgentItem = item
         queue_id, number = split_ticket_id(ticket_id)
+        priority = 0  # the likely class; a ticket of another comes back as it is, and is claimed in its own
+        for _ in range(MOVE_TRIES):
+            def write(tx: TransactWrite, p: int = priority) -> None:
+                tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
+                    TicketItem.status.set(TicketStatus.CONNECTING.value), TicketItem.agent_id.set(agent_id),
+                    *leave_line(),
+                    TicketItem.leg.remove(), TicketItem.leg_at.remove(),  # a new bridge: no leg event yet
+                ], condition=(TicketItem.status == TicketStatus.WAITING.value) & in_line(p), return_values="ALL_OLD")
+                tx.update(agent_item, actions=[
+                    AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
+                    AgentItem.changed_at.set(now), AgentItem.reason.remove(),
+                ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist()
+                    & (AgentItem.queues == list(agent_item.queues or ())))  # its presence rows are these
+                count_line(tx, queue_id, p, LEFT)
+                self._presence(tx, agent_item, AgentStatus.BUSY, now, ticket_id)
 
-        def write(tx: TransactWrite) -> None:
-            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=[
-                TicketItem.status.set(TicketStatus.CONNECTING.value), TicketItem.agent_id.set(agent_id),
-                *leave_line(),
-                TicketItem.leg.remove(), TicketItem.leg_at.remove(),  # a new bridge: no leg event yet
-            ], condition=(TicketItem.status == TicketStatus.WAITING.value) & TicketItem.line_pk.exists())
-            tx.update(agent_item, actions=[
-                AgentItem.status.set(AgentStatus.BUSY.value), AgentItem.ticket_id.set(ticket_id),
-                AgentItem.changed_at.set(now), AgentItem.reason.remove(),
-            ], condition=(AgentItem.status == AgentStatus.AVAILABLE.value) & AgentItem.ticket_id.does_not_exist()
-                & (AgentItem.queues == list(agent_item.queues or ())))  # its presence rows are these
-            self._presence(tx, agent_item, AgentStatus.BUSY, now, ticket_id)
-
-        return self.table.transact(write) is None
+            reasons = self.table.transact_reasons(write)
+            if reasons is None:
+                return True
+            found = reasons[0].raw_item if reasons[0] is not None and reasons[0].code == CONDITION_FAILED else None
+            ticket = TicketItem.from_raw_data(found).to_ticket() if found else None
+            if ticket is None or ticket.status is not TicketStatus.WAITING or ticket.priority == priority:
+                return False  # taken, gone, or the agent is not free
+            priority = ticket.priority
+        return False
 
     def release_agent(self, agent_id: str, ticket_id: str, status: AgentStatus, now: datetime) -> bool:
         agent = self._agent_item(agent_id)
@@ -159,19 +169,30 @@ class DynamoAgents(OnTable, Agents):
 
     def requeue(self, ticket_id: str, agent_id: str) -> bool:
         queue_id, number = split_ticket_id(ticket_id)
-        return self.table.update(ticket_id, [
-            TicketItem.status.set(TicketStatus.WAITING.value), TicketItem.agent_id.remove(),
-            *enter_line(queue_id, number, live=True),
-        ], (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id))
 
-    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None) -> bool:
-        return self.table.let_go(ticket_id, [TicketItem.status.set(TicketStatus.SERVED.value),
-                                             TicketItem.ended_at.set(now)],
-                                 TicketItem.status == TicketStatus.CONNECTING.value, call_id)
+        def plan(found: Ticket | None) -> Move | None:
+            p = 0 if found is None else found.priority
+            if found is not None and (found.status is not TicketStatus.CONNECTING or found.agent_id != agent_id):
+                return None
+            return Move([TicketItem.status.set(TicketStatus.WAITING.value), TicketItem.agent_id.remove(),
+                         *enter_line(queue_id, number, True, p)],
+                        (TicketItem.status == TicketStatus.CONNECTING.value) & (TicketItem.agent_id == agent_id)
+                        & out_of_line(p), CAME_BACK, p)
+
+        return self.table.move(ticket_id, plan) is None
+
+    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None,
+                    answered_at: datetime | None = None) -> bool:
+        answered = [] if answered_at is None else [  # unless the bridge's leg event said so first
+            TicketItem.answered_at.set(TicketItem.answered_at | answered_at)]
+        served = Move([TicketItem.status.set(TicketStatus.SERVED.value), TicketItem.ended_at.set(now), *answered],
+                      TicketItem.status == TicketStatus.CONNECTING.value)  # CONNECTING is out of the line
+        return self.table.let_go(ticket_id, served, call_id)
 
     def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
                         call_id: str | None = None) -> bool:
-        return self.table.let_go(ticket_id, [
-            TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
-            TicketItem.wait_seconds.set(round(wait_seconds, 3)),
-        ], (TicketItem.kind == TicketKind.LIVE.value) & (TicketItem.status == TicketStatus.CONNECTING.value), call_id)
+        gone = Move([TicketItem.status.set(TicketStatus.ABANDONED.value), TicketItem.ended_at.set(ended_at),
+                     TicketItem.wait_seconds.set(round(wait_seconds, 3))],
+                    (TicketItem.kind == TicketKind.LIVE.value) & (TicketItem.status == TicketStatus.CONNECTING.value)
+                    & TicketItem.answered_at.does_not_exist())  # connected to the agent: served, not abandoned
+        return self.table.let_go(ticket_id, gone, call_id)

@@ -9,9 +9,10 @@ from pynamodb.transactions import TransactWrite
 from ...domain.errors import StoreUnavailableError, TicketNotFoundError
 from ...domain.model import Ticket, TicketKind, TicketStatus, split_ticket_id
 from ...ports import BOOKING_MOVED, BOOKING_TAKEN, SLOT_FULL, Bookings, CallbackGuard, SlotClaim
-from .items import call_done, count_allowance, may_convert, take_slot, to_callback
+from .items import call_done, count_allowance, count_line, take_slot
 from .schema import MarkerItem, TicketItem, open_pk, queue_pk, slot_pk, ticket_sk
 from .table import CONDITION_FAILED, OnTable
+from .tickets import convert_move
 
 
 class DynamoBookings(OnTable, Bookings):
@@ -99,22 +100,28 @@ class DynamoBookings(OnTable, Bookings):
         same_booking = TicketItem.bookings == ticket.bookings
         if not ticket.bookings:
             same_booking |= TicketItem.bookings.does_not_exist()
+        # The conversion from the state the ticket was read in (it leaves the line, or holds its place).
+        move = convert_move(ticket, number, not_before, now, recovering, [TicketItem.bookings.set(booking), *promise],
+                            same_booking)
+        if move is None:
+            return BOOKING_MOVED
 
         def write(tx: TransactWrite) -> None:
             tx.save(MarkerItem(open_pk(queue_id, number), "OPEN", ticket_id=ticket.id),
                     condition=MarkerItem.pk.does_not_exist() if holder is None else MarkerItem.ticket_id == holder)
-            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(num)),
-                      actions=[*to_callback(number, not_before), TicketItem.bookings.set(booking), *promise],
-                      condition=may_convert(recovering) & same_booking)
+            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(num)), actions=move.actions, condition=move.condition)
             count_allowance(tx, number, day, per_number, daily_budget)
             if slot is not None:
                 take_slot(tx, queue_id, slot)
             if holds:  # the caller's call ends with the booking (its status callback reads one item)
                 call_done(tx, str(ticket.call_id))
+            if move.line:  # last: the codes above keep their places
+                count_line(tx, queue_id, move.priority, move.line)
 
         holds = not recovering and bool(ticket.call_id)
+        call_item = 5 if slot is not None else 4  # the call's item follows the slot's in the transaction
         codes = self.table.transact(write)
-        if codes is not None and holds and codes[-1] == CONDITION_FAILED and codes.count(CONDITION_FAILED) == 1:
+        if codes is not None and holds and codes[call_item] == CONDITION_FAILED and codes.count(CONDITION_FAILED) == 1:
             holds = False  # no call item to mark: the booking alone
             codes = self.table.transact(write)
         if codes is None:

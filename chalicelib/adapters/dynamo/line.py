@@ -1,4 +1,5 @@
-"""The Line role on DynamoDB: the queue's SNAPSHOT item, the `line` and `live` indexes."""
+"""The Line role on DynamoDB: the queue's COUNTER item (the line's counts, exact) and SNAPSHOT item (the
+team and the head, kept by the stream), the `line` and `live` indexes."""
 from __future__ import annotations
 
 import json
@@ -6,35 +7,36 @@ from typing import Any, Mapping
 
 from ...domain.errors import TicketNotFoundError
 from ...domain.model import Agent, AgentStatus, Ticket, TicketKind, split_ticket_id
-from ...ports import Arrival, Line, QueueSnapshot
+from ...ports import Arrival, Line, LineCounts, QueueSnapshot
 from .items import line_head
-from .schema import PresenceItem, TicketItem, line_keys, open_pk, queue_pk, ticket_sk
+from .schema import PresenceItem, TicketItem, line_counts, line_keys, open_pk, queue_pk, ticket_sk
 from .stream import SNAPSHOT, snapshot_from_item
 from .table import OnTable
 
 
 class DynamoLine(OnTable, Line):
-    """The line in one read: the queue's SNAPSHOT item, counted on the `line` index only while no
-    stream record has made one."""
+    """The line in one read: the queue's COUNTER item (its counts move with every ticket that enters or
+    leaves the line) and SNAPSHOT item (presence and head, queried instead while no stream record has
+    made one), and the estimator's STATS."""
 
     def _snapshot_keys(self, queue_id: str) -> list[tuple[str, str]]:
-        return [(queue_pk(queue_id), SNAPSHOT), (queue_pk(queue_id), "STATS")]
+        return [(queue_pk(queue_id), "COUNTER"), (queue_pk(queue_id), SNAPSHOT), (queue_pk(queue_id), "STATS")]
 
     def _snapshot_of(self, queue_id: str, found: Mapping[tuple[str, str], Mapping[str, Any]]) -> QueueSnapshot:
         stats = found.get((queue_pk(queue_id), "STATS"))
         estimator = json.loads(stats["state"]["S"]) if stats else None
+        line = line_counts(found.get((queue_pk(queue_id), "COUNTER")))
         raw = found.get((queue_pk(queue_id), SNAPSHOT))
-        if raw is None:  # no stream record applied for this queue yet: count instead (a new queue)
-            return self._counted(queue_id, estimator)
-        return snapshot_from_item(queue_id, raw, estimator)
+        if raw is None:  # no stream record applied for this queue yet: ask instead (a new queue)
+            return self._asked(queue_id, line, estimator)
+        return snapshot_from_item(queue_id, raw, line, estimator)
 
-    def _counted(self, queue_id: str, estimator: Mapping[str, Any] | None) -> QueueSnapshot:
+    def _asked(self, queue_id: str, line: LineCounts, estimator: Mapping[str, Any] | None) -> QueueSnapshot:
         agents = tuple(Agent(p.agent_id, AgentStatus(p.status), (queue_id,), ticket_id=p.ticket_id,
                              changed_at=p.changed_at, until=p.until) for p in PresenceItem.query(f"AGENTS#{queue_id}"))
-        head = line_head(queue_id)
+        head = line_head(queue_id) if line.total else None
         head_since = head.created_at if head is not None and head.kind is TicketKind.LIVE else None
-        # One class for all: a count does not say who is in which (every class stands behind it).
-        return QueueSnapshot({9: self.waiting_count(queue_id)}, 0, 0, agents, head_since, estimator, exact=True)
+        return QueueSnapshot(line, agents, head_since, estimator)
 
     def arrival(self, queue_id: str, call_id: str, open_for: str | None) -> Arrival:
         call_key, open_key = (f"CALL#{call_id}", "CALL"), (open_pk(queue_id, open_for or ""), "OPEN")

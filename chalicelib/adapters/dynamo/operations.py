@@ -119,7 +119,7 @@ class DynamoOperationsLog(OperationsLog):
                 ExpressionAttributeValues={":pk": {"S": f"BOARD#{queue_id}"}}):
             for item in page["Items"]:
                 raw = json.loads(item["entry"]["S"])
-                for key in ("created_at", "not_before", "next_attempt_at", "leg_at"):
+                for key in ("created_at", "not_before", "next_attempt_at", "leg_at", "answered_at"):
                     raw[key] = _when(raw.get(key))
                 entries.append(BoardEntry(**raw))
         return sorted(entries, key=lambda e: e.number)

@@ -1,7 +1,10 @@
 """The single table's schema (PynamoDB models, indexes, key helpers) and a new ticket's item.
 
 Keys:
-  QUEUE#{queue} / COUNTER             the queue's ticket counter (atomic ADD)
+  QUEUE#{queue} / COUNTER             the queue's ticket counter (atomic ADD) and its line's counts, per
+                                      priority class: n{class} in the line now, monotone d{class} (left it)
+                                      and r{class} (came back into it), moved in the same transaction as
+                                      each ticket that enters or leaves the line (issue 20)
   QUEUE#{queue} / TICKET#{number:012} a ticket
   CALL#{call_id} / CALL               which ticket a provider call opened (one per call)
   AGENT#{agent_id} / AGENT            an agent: status, contact, queues, reservation (the authority)
@@ -12,19 +15,23 @@ Keys:
   OPTOUT#{number} / OPTOUT            the number asked not to be called back automatically
   RATE#{number}#{day}, BUDGET#{day}   callbacks counted per number and per day (toll-fraud guard)
   SLOT#{queue}#{slot key} / SLOT      callbacks booked into a chosen-time slot (count < capacity, conditional)
-  QUEUE#{queue} / SNAPSHOT            the queue's line and team in one item, kept by the table's stream:
-                                      w{class} waiting per priority class, monotone departed/returned,
-                                      agent:{id} presence, head_at (issue 11; docs/architecture.md)
-  SEEN#{stream event id} / SEEN       a stream record applied to a snapshot (applied once)
+  QUEUE#{queue} / SNAPSHOT            the queue's team and head in one item, kept by the table's stream
+                                      (derived views): agent:{id} presence, head_at (docs/architecture.md)
   LOSTBY#{queue}#{number} / LOSTCALL#{number:012}  an unrecovered lost call by number (the stream too)
+  REPLAY#{provider}#{digest} / REPLAY a provider's signature over a time, spent (TTL: the end of its window)
+  SESSION#{sha256 of the id} / SESSION  an open console session (TTL: its expiry; deleted on sign-out)
+  THROTTLE#{key}#{window start} / THROTTLE  attempts counted in a window (console sign-in; TTL)
 The sparse index `lost` holds unrecovered lost calls: lost_pk = LOST#{queue}, lost_sk = when.
-The sparse index `line` holds only WAITING tickets: line_pk = LINE#{queue}, line_sk orders by
-priority, then number. Its order is dispatch order, so `ahead_of` is one COUNT query (exact; read only
-while the line is short: the snapshot answers otherwise). The sparse index `live` holds only WAITING
+The sparse index `line` holds the tickets in the line: WAITING ones, and a callback holding its place
+while its workflow parks it (SCHEDULED); line_pk = LINE#{queue}, line_sk orders by priority, then
+number. Its order is dispatch order, so `ahead_of` is one COUNT query (exact; read only while the line
+is short: the counter item's counts answer otherwise). The sparse index `live` holds only WAITING
 live callers, in the same order: the live-service guard's first live caller is one item."""
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping
 
 from pynamodb.attributes import (BooleanAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute,
                                  UTCDateTimeAttribute)
@@ -32,6 +39,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from ...domain.model import Agent, AgentStatus, JoinedLine, Ticket, TicketKind, TicketStatus, split_ticket_id
+from ...ports import LineCounts
 
 
 TICKET_TTL = timedelta(days=400)  # a year of reports, then DynamoDB drops the ticket
@@ -58,12 +66,16 @@ def live_keys(queue_id: str, number: int, priority: int = 0) -> tuple[str, str]:
     return f"LIVE#{queue_id}", line_keys(queue_id, number, priority)[1]
 
 
-def ticket_keys(ticket_id: str) -> dict[str, dict[str, str]]:
-    """The item and line keys of a ticket, for the workflow's own DynamoDB steps."""
+def ticket_keys(ticket_id: str, priority: int = 0) -> dict[str, dict[str, str]]:
+    """The item and line keys of a ticket, the queue's counter item and the names of the ticket's class's
+    counts in it, for the workflow's own DynamoDB steps (Park puts the ticket back into the line, and
+    GiveUp takes it out, each moving the counts in the same transaction)."""
     queue_id, number = split_ticket_id(ticket_id)
-    line_pk, line_sk = line_keys(queue_id, number)
+    line_pk, line_sk = line_keys(queue_id, number, priority)
     return {"key": {"pk": queue_pk(queue_id), "sk": ticket_sk(number)},
-            "line": {"pk": line_pk, "sk": line_sk}}
+            "line": {"pk": line_pk, "sk": line_sk, "class": f"{9 - priority}#"},
+            "counter": {"pk": queue_pk(queue_id), "sk": "COUNTER",
+                        "n": f"n{priority}", "d": f"d{priority}", "r": f"r{priority}"}}
 
 
 class _Base(Model):
@@ -95,7 +107,23 @@ class LiveIndex(GlobalSecondaryIndex["TicketItem"]):
 
 
 class CounterItem(_Base):
+    """QUEUE#{queue} / COUNTER: the ticket counter, and the line's counts (n0, d0, r0, ...: set and read
+    by name, one per priority class, so not declared here)."""
+
     next_number = NumberAttribute(default=0)
+
+
+_COUNT = re.compile(r"^([ndr])([0-9])$")
+
+
+def line_counts(raw: Mapping[str, Any] | None) -> LineCounts:
+    """The line's counts in a counter item as DynamoDB returns it (no item: an empty line)."""
+    by: dict[str, dict[int, int]] = {"n": {}, "d": {}, "r": {}}
+    for name, value in (raw or {}).items():
+        match = _COUNT.match(name)
+        if match:
+            by[match.group(1)][int(match.group(2))] = int(value["N"])
+    return LineCounts(by["n"], by["d"], by["r"])
 
 
 class CallItem(_Base):
@@ -153,19 +181,35 @@ class LostIndex(GlobalSecondaryIndex["TicketItem"]):
     lost_sk = UnicodeAttribute(range_key=True)
 
 
+class WorkflowDateTimeAttribute(UTCDateTimeAttribute):
+    """A time the workflow may write too: its own steps can only write Step Functions' timestamps
+    (`$$.State.EnteredTime`, ISO 8601 with 'Z'), read here as well as the store's own format."""
+
+    def deserialize(self, value: str) -> datetime:  # type: ignore[override]
+        try:
+            return super().deserialize(value)
+        except ValueError:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
 class TicketItem(_Base):
     line = LineIndex()
     lost = LostIndex()
     live = LiveIndex()
     live_pk = UnicodeAttribute(null=True)
     live_sk = UnicodeAttribute(null=True)
-    j_ahead = NumberAttribute(null=True)  # the line as the ticket joined it (JoinedLine)
-    j_departed = NumberAttribute(null=True)
-    j_returned = NumberAttribute(null=True)
+    # The line as the ticket joined it (JoinedLine), from the counter item its joining moved. (Tickets of
+    # the stream-kept snapshot's days kept j_ahead/j_departed/j_returned instead: read as nothing.)
+    joined_ahead = NumberAttribute(null=True)
+    joined_departed = NumberAttribute(null=True)
+    joined_returned = NumberAttribute(null=True)
+    answered_at = UTCDateTimeAttribute(null=True)
+    dials = NumberAttribute(null=True)  # callback calls placed
+    dialed = UnicodeAttribute(null=True)  # the attempt counted last in `dials`
     lost_pk = UnicodeAttribute(null=True)
     lost_sk = UnicodeAttribute(null=True)
     lost_cause = UnicodeAttribute(null=True)
-    lost_at = UTCDateTimeAttribute(null=True)
+    lost_at = WorkflowDateTimeAttribute(null=True)  # the workflow's GiveUp sets it for a failed callback
     recovered_at = UTCDateTimeAttribute(null=True)
     leg = UnicodeAttribute(null=True)
     leg_at = UTCDateTimeAttribute(null=True)
@@ -221,9 +265,11 @@ class TicketItem(_Base):
             told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0),
             bookings=int(self.bookings or 0), slot=self.slot, wants_time=bool(self.wants_time),
             first_dial_at=self.first_dial_at, cancelled_by=self.cancelled_by, origin=self.origin,
-            joined=None if self.j_ahead is None else JoinedLine(int(self.j_ahead), int(self.j_departed or 0),
-                                                                int(self.j_returned or 0)),
-            told_ahead=None if self.told_ahead is None else int(self.told_ahead))
+            joined=None if self.joined_ahead is None else JoinedLine(
+                int(self.joined_ahead), int(self.joined_departed or 0), int(self.joined_returned or 0)),
+            told_ahead=None if self.told_ahead is None else int(self.told_ahead),
+            held=self.status == TicketStatus.SCHEDULED.value and self.line_pk is not None,
+            answered_at=self.answered_at, dials=int(self.dials or 0))
 
 
 MODELS: tuple[type[_Base], ...] = (CounterItem, CallItem, AgentItem, PresenceItem, MarkerItem, StatsItem,
@@ -254,8 +300,8 @@ def ticket_item(ticket: Ticket) -> TicketItem:
         if ticket.kind is TicketKind.LIVE:
             item.live_pk, item.live_sk = live_keys(ticket.queue_id, ticket.number, ticket.priority)
     if ticket.joined is not None:
-        item.j_ahead, item.j_departed, item.j_returned = (ticket.joined.ahead, ticket.joined.departed,
-                                                          ticket.joined.returned)
+        item.joined_ahead, item.joined_departed, item.joined_returned = (
+            ticket.joined.ahead, ticket.joined.departed, ticket.joined.returned)
     if ticket.told_shape > 0:
         item.told_shape, item.told_scale = round(ticket.told_shape, 6), round(ticket.told_scale, 6)
         item.told_ahead = ticket.told_ahead

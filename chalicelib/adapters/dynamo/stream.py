@@ -1,13 +1,13 @@
-"""The table's stream on DynamoDB: the consumer that keeps each queue's SNAPSHOT, call pointers and
+"""The table's stream on DynamoDB: the consumer that keeps each queue's SNAPSHOT (the team's presence and
+when the live caller at the head joined: derived views, never a caller's place), call pointers and
 lost-call markers (DynamoStream), a stream record read as a ticket change, and the snapshot decoded."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ...domain.model import Agent, AgentStatus, TicketKind, TicketStatus
-from ...ports import QueueSnapshot
+from ...ports import LineCounts, QueueSnapshot
 from .items import line_head, put_lost_markers
 from .schema import MarkerItem, TICKET_TTL, TicketItem, lost_marker_sk, queue_pk
 from .table import OnTable
@@ -15,13 +15,13 @@ from .table import OnTable
 
 class DynamoStream(OnTable):
     """The table's stream consumer (no port: only the stream worker calls it): keeps the queue's SNAPSHOT,
-    the call pointers' `done` flag and the lost-call markers by number, from one stream record at a time."""
+    the call pointers' `done` flag and the lost-call markers by number, from one stream record at a time.
+    The line's counts are not its business: they move with the tickets (the COUNTER item)."""
 
     def apply_change(self, new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None,
                      event_id: str | None = None) -> None:
-        """Keep what the webhooks read in one item from one stream record. Counters move once per
-        record (`event_id`: a SEEN marker in the same transaction); everything else is set, not added,
-        so a redelivered record changes nothing."""
+        """Keep what the webhooks read in one item from one stream record: everything is set, not added,
+        so a redelivered record changes nothing (`event_id` is not needed for that)."""
         image = new_image or old_image or {}
         pk, sk = _s(image, "pk") or "", _s(image, "sk") or ""
         if sk.startswith("TICKET#"):
@@ -34,22 +34,14 @@ class DynamoStream(OnTable):
         image = new or old or {}
         queue_id = _s(image, "queue_id") or ""
         was, now = _line_class(old), _line_class(new)
-        adds: dict[str, int] = {}
         if was != now:
-            if was is not None:
-                adds[f"w:{was}"] = -1
-            if now is not None:
-                adds[f"w:{now}"] = adds.get(f"w:{now}", 0) + 1
-            if was is not None and now is None:
-                adds["departed"] = 1
-            elif was is None and now is not None and old is not None:
-                adds["returned"] = 1  # back at its own place (parked, requeued, rejoined)
-        if adds:
-            arrived = old is None and _s(new, "kind") == TicketKind.LIVE.value
-            # A caller joining at the end changes the head only if there was none: no query for that.
-            self._add_to_snapshot(queue_id, adds, event_id, _s(new, "created_at") if arrived else None)
-            if not arrived:
+            if old is None and _s(new, "kind") == TicketKind.LIVE.value:
+                # A caller joining at the end changes the head only if there was none: no query for that.
+                self._head_if_none(queue_id, _s(new, "created_at") or "")
+            else:
                 self._refresh_head(queue_id)
+        elif now is not None and _s(old, "status") != _s(new, "status"):
+            self._refresh_head(queue_id)  # a callback that held its place was parked: claimable now
         call_id = _s(old, "call_id")
         if call_id and _holds_call(old) and not (_holds_call(new) and _s(new, "call_id") == call_id):
             try:
@@ -61,31 +53,12 @@ class DynamoStream(OnTable):
                 pass
         self._lost_changed(queue_id, new, old)
 
-    def _add_to_snapshot(self, queue_id: str, adds: Mapping[str, int], event_id: str | None,
-                         head_if_none: str | None = None) -> None:
-        names = {f"#a{i}": name for i, name in enumerate(adds)}
-        values = {f":v{i}": {"N": str(v)} for i, v in enumerate(adds.values())}
-        expression = "ADD " + ", ".join(f"#a{i} :v{i}" for i in range(len(adds)))
-        if head_if_none:  # a live caller joining an empty line (or one headed by callbacks) heads it
-            expression += " SET head_at = if_not_exists(head_at, :head)"
-            values[":head"] = {"S": head_if_none}
-        update = {"TableName": TicketItem.Meta.table_name, "Key": _key(queue_pk(queue_id), SNAPSHOT),
-                  "UpdateExpression": expression, "ExpressionAttributeNames": names,
-                  "ExpressionAttributeValues": values}
-        if event_id is None:  # no id to remember it by: at least once
-            self.table.client.update_item(**update)
-            return
-        seen = {"TableName": TicketItem.Meta.table_name,
-                "Item": {**_key(f"SEEN#{event_id}", "SEEN"),
-                         "expires_at": {"N": str(int(time.time()) + SEEN_TTL_SECONDS)}},
-                "ConditionExpression": "attribute_not_exists(pk)"}
-        try:
-            self.table.client.transact_write_items(TransactItems=[{"Put": seen}, {"Update": update}])
-        except self.table.client.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if reasons[:1] != ["ConditionalCheckFailed"]:
-                raise  # the stream delivers the record again
-            # applied before: a redelivered record
+    def _head_if_none(self, queue_id: str, created_at: str) -> None:
+        """A live caller joining an empty line (or one headed by callbacks) heads it."""
+        self.table.client.update_item(
+            TableName=TicketItem.Meta.table_name, Key=_key(queue_pk(queue_id), SNAPSHOT),
+            UpdateExpression="SET head_at = if_not_exists(head_at, :head)",
+            ExpressionAttributeValues={":head": {"S": created_at}})
 
     def _refresh_head(self, queue_id: str) -> None:
         """The live caller at the head and when they joined (the estimator's head wait)."""
@@ -142,7 +115,6 @@ def ticket_change(new_image: Mapping[str, Any] | None,
 
 
 SNAPSHOT = "SNAPSHOT"
-SEEN_TTL_SECONDS = 2 * 86400  # longer than the stream keeps a record (24 h)
 
 
 def _s(image: Mapping[str, Any] | None, name: str) -> str | None:
@@ -166,8 +138,8 @@ def _holds_call(image: Mapping[str, Any] | None) -> bool:
                                         TicketStatus.CONNECTING.value))
 
 
-def snapshot_from_item(queue_id: str, raw: Mapping[str, Any], estimator: Mapping[str, Any] | None) -> QueueSnapshot:
-    waiting = {int(name[2:]): max(0, int(value["N"])) for name, value in raw.items() if name.startswith("w:")}
+def snapshot_from_item(queue_id: str, raw: Mapping[str, Any], line: LineCounts,
+                       estimator: Mapping[str, Any] | None) -> QueueSnapshot:
     agents = []
     for name, value in raw.items():
         if name.startswith("agent:"):
@@ -178,6 +150,5 @@ def snapshot_from_item(queue_id: str, raw: Mapping[str, Any], estimator: Mapping
                                 changed_at=TicketItem.created_at.deserialize(at) if at else None,
                                 until=TicketItem.created_at.deserialize(until) if until else None))
     head = raw.get("head_at", {}).get("S")
-    return QueueSnapshot({c: n for c, n in waiting.items() if n}, int(raw.get("departed", {}).get("N", 0)),
-                         int(raw.get("returned", {}).get("N", 0)), tuple(sorted(agents, key=lambda a: a.id)),
+    return QueueSnapshot(line, tuple(sorted(agents, key=lambda a: a.id)),
                          TicketItem.created_at.deserialize(head) if head else None, estimator)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import CancellationReason, DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from ...domain.errors import StoreUnavailableError, TicketNotFoundError
 from ...domain.model import Ticket, split_ticket_id
-from .items import call_done
+from .items import call_done, count_line
 from .schema import MODELS, TicketItem, bind, queue_pk, ticket_sk
 
 
@@ -28,9 +29,29 @@ TX_ATTEMPTS = 5
 TX_BACKOFF_SECONDS = 0.05
 
 
+MOVE_TRIES = 4  # a ticket that keeps changing state under a move (each try follows the state it found)
+
+
 def cancellation_codes(exc: TransactWriteError) -> list[str]:
     """The per-item codes of a cancelled transaction ('None' for items that were not the reason)."""
     return [reason.code if reason is not None else "None" for reason in exc.cancellation_reasons]
+
+
+@dataclass(frozen=True)
+class Move:
+    """One way a ticket change goes from one state it may be in: the update, the condition that it is in
+    that state, and what it does to the line (items.LEFT, items.CAME_BACK, or 0), in the ticket's class.
+    `also` adds the change's other items to its transaction (their conditions must hold too)."""
+
+    actions: list[Any]
+    condition: Any
+    line: int = 0
+    priority: int = 0
+    also: Callable[[TransactWrite], None] | None = field(default=None, compare=False)
+
+
+# A move for the state a ticket was found in (None: not knowing, the likely one), or None: not allowed.
+Plan = Callable[[Ticket | None], Move | None]
 
 
 class DynamoTable:
@@ -60,6 +81,12 @@ class DynamoTable:
         """Run one transaction. None when it was written; the per-item cancellation codes when a
         condition failed (a race lost, a duplicate). Conflicts and throttling are retried with backoff
         and full jitter; any other failure, or one that outlasts the retries, is StoreUnavailableError."""
+        reasons = self.transact_reasons(build)
+        return None if reasons is None else [r.code if r is not None else "None" for r in reasons]
+
+    def transact_reasons(self, build: Callable[[TransactWrite], None]) -> list[CancellationReason | None] | None:
+        """transact, answering the cancellation reasons themselves (with the item as it was, for an
+        update asked to return it on a failed condition)."""
         for attempt in range(TX_ATTEMPTS):
             try:
                 with TransactWrite(connection=self._connection) as tx:
@@ -68,7 +95,7 @@ class DynamoTable:
             except TransactWriteError as exc:
                 codes = cancellation_codes(exc)
                 if CONDITION_FAILED in codes:
-                    return codes
+                    return list(exc.cancellation_reasons)
                 transient = exc.cause_response_code in TRANSIENT or (
                     any(c in TRANSIENT for c in codes) and all(c in TRANSIENT or c == "None" for c in codes))
                 if not transient:
@@ -104,21 +131,77 @@ class DynamoTable:
             raise
         return True
 
-    def let_go(self, ticket_id: str, actions: list[Any], condition: Any, call_id: str | None) -> bool:
-        """A ticket change after which the ticket no longer holds its call: with `call_id`, the call's item
-        says so in the same transaction (a status callback arriving before the stream does reads one item)."""
-        if not call_id:
-            return self.update(ticket_id, actions, condition)
+    def let_go(self, ticket_id: str, plan: Plan | Move, call_id: str | None) -> bool:
+        """A ticket move after which the ticket no longer holds its call: with `call_id`, the call's item
+        says so in the same transaction (a status callback arriving before the stream does reads one item).
+        A Move rather than a plan: from that one state only (nothing to follow when it is not)."""
+        follow = not isinstance(plan, Move)
+        chosen: Plan = plan if not isinstance(plan, Move) else (lambda found, m=plan: m if found is None else None)
+        if call_id:
+            def with_call(found: Ticket | None) -> Move | None:
+                move = chosen(found)
+                return None if move is None else replace(move, also=lambda tx: call_done(tx, call_id))
+
+            codes = self.move(ticket_id, with_call, follow)
+            if codes is None or codes[0] == CONDITION_FAILED:
+                return codes is None
+            # no such call item: the change alone
+        return self.move(ticket_id, chosen, follow) is None
+
+    def move(self, ticket_id: str, plan: Plan, follow: bool = True) -> list[str] | None:
+        """Change a ticket the way `plan` says for the state it is in, moving the queue's line counts in
+        the same transaction when the ticket enters or leaves the line. The first try assumes the likely
+        state (plan(None)); a failed condition brings the item back as it was, and the next try follows
+        it (`follow`: a plain update that failed reads the ticket for that; without, it is refused). None
+        when written; else the per-item codes that refused it, the ticket's first ([CONDITION_FAILED]
+        when the plan allows no change from the state found: a race lost, a duplicate)."""
         queue_id, number = split_ticket_id(ticket_id)
+        refused = [CONDITION_FAILED]
+        found: Ticket | None = None
+        for _ in range(MOVE_TRIES):
+            move = plan(found)
+            if move is None:
+                return refused
+            if not move.line and move.also is None:  # no other item: one conditional update
+                if self.update(ticket_id, move.actions, move.condition):
+                    return None
+                if not follow:
+                    return refused
+                try:
+                    again = self.get(ticket_id)
+                except TicketNotFoundError:
+                    return refused
+                if again == found:
+                    return refused
+                found = again
+                continue
 
-        def write(tx: TransactWrite) -> None:
-            tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=actions, condition=condition)
-            call_done(tx, call_id)
+            own_at = [0]
 
-        codes = self.transact(write)
-        if codes is not None and codes[0] != CONDITION_FAILED:  # no such call item: the change alone
-            return self.update(ticket_id, actions, condition)
-        return codes is None
+            def write(tx: TransactWrite, move: Move = move) -> None:
+                tx.update(TicketItem(queue_pk(queue_id), ticket_sk(number)), actions=move.actions,
+                          condition=move.condition, return_values="ALL_OLD")
+                if move.line:
+                    count_line(tx, queue_id, move.priority, move.line)
+                if move.also is not None:
+                    move.also(tx)
+                # PynamoDB sends condition checks, deletes and puts before updates (whatever order they
+                # were added in): the ticket's reason is that of the first update
+                own_at[0] = len(tx._condition_check_items) + len(tx._delete_items) + len(tx._put_items)
+
+            reasons = self.transact_reasons(write)
+            if reasons is None:
+                return None
+            reasons = [reasons[own_at[0]], *reasons[:own_at[0]], *reasons[own_at[0] + 1:]]  # the ticket's first
+            own = reasons[0]
+            codes = [r.code if r is not None else "None" for r in reasons]
+            if own is None or own.code != CONDITION_FAILED or not own.raw_item:
+                return codes  # another item refused it, or there is no such ticket
+            again = TicketItem.from_raw_data(own.raw_item).to_ticket()
+            if again == found:
+                return codes  # the state the move was for: something else in it refused the change
+            found = again
+        raise StoreUnavailableError(f"ticket {ticket_id} kept changing")
 
     def get_item(self, ticket_id: str) -> TicketItem:
         queue_id, number = split_ticket_id(ticket_id)

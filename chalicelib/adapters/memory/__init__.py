@@ -14,10 +14,12 @@ They subclass the ports, so a port change breaks them loudly. One room per reaso
     recorders     FakeDialer, FakeBus: what would have gone out, recorded
     operations    the OperationsLog port in memory
     pace          the dialing account's outbound pace (next slot, backlog) and its alarm in virtual time
+    access        the access ports (chalicelib/ports_access.py): spent signatures, console sessions, attempts
 
 Test-only doubles (FakeOrchestrator) live in tests/fakes.py."""
 from __future__ import annotations
 
+from .access import MemoryConsoleSessions, MemoryReplays, MemoryThrottle
 from .agents import MemoryAgents
 from .bookings import MemoryBookings
 from .clocks import FixedClock, VirtualClock
@@ -33,7 +35,7 @@ from .stores import MemoryStores, memory_stores
 from .table import MemoryTable
 from .tickets import MemoryTickets
 
-__all__ = ["Execution", "FakeBus", "FakeDialer", "FakeMessenger", "FixedClock", "MemoryAgents", "MemoryBookings", "MemoryDialing",
-           "MemoryAlarm", "MemoryLine", "MemoryLostCalls", "MemoryOperationsLog", "MemoryOrchestrator", "MemoryPace",
-           "MemoryQueueStats",
-           "MemoryStores", "MemoryTable", "MemoryTickets", "VirtualClock", "memory_stores"]
+__all__ = ["Execution", "FakeBus", "FakeDialer", "FakeMessenger", "FixedClock", "MemoryAgents", "MemoryAlarm",
+           "MemoryBookings", "MemoryConsoleSessions", "MemoryDialing", "MemoryLine", "MemoryLostCalls",
+           "MemoryOperationsLog", "MemoryOrchestrator", "MemoryPace", "MemoryQueueStats", "MemoryReplays",
+           "MemoryStores", "MemoryTable", "MemoryThrottle", "MemoryTickets", "VirtualClock", "memory_stores"]

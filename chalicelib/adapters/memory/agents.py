@@ -78,11 +78,16 @@ class MemoryAgents(OnTable, Agents):
         return self.table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.agent_id == agent_id,
                                  status=TicketStatus.WAITING, agent_id=None)
 
-    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None) -> bool:
-        return self.table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING,
-                                 status=TicketStatus.SERVED, ended_at=now)
+    def mark_served(self, ticket_id: str, now: datetime, call_id: str | None = None,
+                    answered_at: datetime | None = None) -> bool:
+        table = self.table
+        with table.lock:
+            answered = table.get(ticket_id).answered_at or answered_at
+            return table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING,
+                                status=TicketStatus.SERVED, ended_at=now, answered_at=answered)
 
     def abandon_claimed(self, ticket_id: str, ended_at: datetime, wait_seconds: float,
                         call_id: str | None = None) -> bool:
-        return self.table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.kind is TicketKind.LIVE,
+        return self.table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.kind is TicketKind.LIVE
+                                 and t.answered_at is None,  # connected to the agent: served, not abandoned
                                  status=TicketStatus.ABANDONED, ended_at=ended_at, wait_seconds=wait_seconds)

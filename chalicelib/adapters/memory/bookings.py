@@ -67,7 +67,7 @@ class MemoryBookings(OnTable, Bookings):
             promise: dict = {} if told is None else {"told_shape": told[0], "told_scale": told[1]}
             if slot is not None:
                 promise["slot"] = slot.key
-            booking = table.convert(ticket.id, number, not_before, recovering, **promise)
+            booking = table.convert(ticket.id, number, not_before, now, recovering, **promise)
             assert booking is not None  # checked above, under the same lock
             return booking
 

@@ -11,7 +11,10 @@ from .table import OnTable
 
 
 class MemoryDialing(OnTable, Dialing):
-    def note_leg(self, ticket_id: str, agent_id: str, leg: str, at: datetime) -> bool:
+    def note_leg(self, ticket_id: str, agent_id: str, leg: str, at: datetime, answered: bool = False) -> bool:
+        if answered:
+            return self.table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.agent_id == agent_id
+                                     and t.answered_at is None, leg=leg, leg_at=at, answered_at=at)
         return self.table.change(ticket_id, lambda t: t.status is TicketStatus.CONNECTING and t.agent_id == agent_id
                                  and t.leg != leg and not (t.leg == "talking" and leg == "ringing"), leg=leg, leg_at=at)
 
@@ -41,9 +44,10 @@ class MemoryDialing(OnTable, Dialing):
                 return SLOT_FULL
             table.free_slot(ticket.queue_id, slot_from)
             promise = {} if told is None else {"told_shape": told[0], "told_scale": told[1]}
+            # out of the line until its new time (a callback holding its place there gives it up)
             table.put(ticket.evolve(status=TicketStatus.SCHEDULED, not_before=not_before, task_token=None,
                                     next_attempt_at=None, execution_id=None, slot=slot_to.key if slot_to else None,
-                                    **promise))
+                                    held=False, **promise))
             table.bookings[ticket_id] = table.bookings.get(ticket_id, 0) + 1
             return table.bookings[ticket_id]
 
@@ -71,13 +75,27 @@ class MemoryDialing(OnTable, Dialing):
         return self.table.change(ticket_id, lambda t: t.dial_id is not None and t.dial_id == dial_id, ended_dial=dial_id)
 
     def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
-                    attempts: int, outcome: str, next_attempt_at: datetime | None) -> str | None:
+                    attempts: int, outcome: str, next_attempt_at: datetime | None,
+                    answered_at: datetime | None = None) -> str | None:
         table = self.table
         with table.lock:
             ended = now if status in (TicketStatus.SERVED, TicketStatus.LOST, TicketStatus.CANCELLED) else None
+            current = table.get(ticket_id)
+            answered = (current.answered_at or answered_at) if status is TicketStatus.SERVED else None
+            lost_at = (current.lost_at or now) if status is TicketStatus.LOST else current.lost_at
             if not table.change(ticket_id, lambda t: t.dial_id is not None and t.dial_id == dial_id,
                                 status=status, dial_id=None,
                                 attempts=attempts, last_outcome=outcome, next_attempt_at=next_attempt_at,
-                                ended_at=ended):
+                                ended_at=ended, answered_at=answered, lost_at=lost_at):
                 return None
             return table.dial_tokens.pop(ticket_id)
+
+    def note_dialed(self, ticket_id: str, dial_id: str) -> bool:
+        table = self.table
+        with table.lock:
+            if f"DIALED#{dial_id}" in table.markers:
+                return False
+            if not table.change(ticket_id, lambda t: True, dials=table.get(ticket_id).dials + 1):
+                return False
+            table.markers.add(f"DIALED#{dial_id}")
+            return True

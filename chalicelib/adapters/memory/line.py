@@ -10,11 +10,9 @@ from .table import OnTable
 
 class MemoryLine(OnTable, Line):
     def snapshot(self, queue_id: str) -> QueueSnapshot:
-        counts = self.table.snapshots.get(queue_id, {})
         head = self.head(queue_id)
         return QueueSnapshot(
-            {int(k[2:]): v for k, v in counts.items() if k.startswith("w:") and v > 0},
-            counts.get("departed", 0), counts.get("returned", 0),
+            self.table.line_counts(queue_id),
             tuple(a for a in list(self.table.agents.values()) if queue_id in a.queues),
             head.created_at if head is not None and head.kind is TicketKind.LIVE else None,
             self.table.stats.get(queue_id))

@@ -1,7 +1,7 @@
 """The LostCalls role in memory."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ...domain.errors import BadPageError
 from ...domain.model import Ticket
@@ -29,7 +29,7 @@ class MemoryLostCalls(OnTable, LostCalls):
         if start is not None and (start[0].tzinfo is None or after[0] != queue_id):
             raise BadPageError("the cursor is not one of this list's")
         lost = sorted((self.table.tickets[i] for i in self.table.lost.get(queue_id, ())),
-                      key=lambda t: (t.lost_at, t.number))
+                      key=lambda t: (t.lost_at or datetime.min.replace(tzinfo=timezone.utc), t.number))
         if start is not None:
             lost = [t for t in lost if (t.lost_at, t.number) > start]
         last = lost[limit - 1] if len(lost) > limit else None

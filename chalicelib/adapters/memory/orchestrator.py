@@ -16,7 +16,8 @@ from .table import MemoryTable
 
 
 _SCHEDULED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-_PARKABLE = (TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING)
+_IN_PLACE = (TicketStatus.SCHEDULED, TicketStatus.WAITING)  # ParkInPlace: it stands in the line already
+_BACK = (TicketStatus.SCHEDULED, TicketStatus.CONNECTING)  # ParkBack: it comes back into it
 
 
 @dataclass
@@ -34,8 +35,10 @@ class Execution:
 
 
 class MemoryOrchestrator(Orchestrator):
-    """infra/callback.asl.json in virtual time: Schedule (Wait until not_before) -> Park (the ticket
-    WAITING with a task token, under the same condition: a callback ticket run by no other execution; park_timeout_seconds -> GiveUp) -> Dial (a
+    """infra/callback.asl.json in virtual time: Schedule (Wait until not_before) -> Park (ParkInPlace for
+    a ticket the input says stands in the line, else ParkBack: the ticket WAITING with a task token,
+    under the same conditions, a callback ticket run by no other execution, the table's line counts
+    following; park_timeout_seconds -> GiveUp) -> Dial (a
     message to the dial worker with a task token; dial_timeout_seconds -> NoOutcome: count the attempt
     and park again while attempts are left) -> Outcome (connected: Recovered; cancelled: Closed; a next
     slot: Reschedule -> Schedule; else GiveUp) ; GiveUp (LOST, unless served) -> Notify -> Lost.
@@ -73,7 +76,7 @@ class MemoryOrchestrator(Orchestrator):
             raise StaleTokenError("TaskTimedOut")  # timed out, finished, or answered before
         self.clock.cancel(ex.timer)
         ex.token = ex.timer = None
-        if ex.state == "Park":
+        if ex.state in ("ParkInPlace", "ParkBack"):
             ex.data["agent"] = json.loads(json.dumps(dict(output)))
             self._dial(ex)
         else:
@@ -114,11 +117,14 @@ class MemoryOrchestrator(Orchestrator):
         if ex.status != "RUNNING":
             return
         self._enter(ex, "Park")
+        in_place = bool(ex.data["schedule"].get("in_line"))
+        self._enter(ex, "ParkInPlace" if in_place else "ParkBack")
         ticket_id, attempt = ex.data["ticket_id"], int(ex.data["schedule"]["attempt"])
         token = self._task(ex, float(ex.data["park_timeout_seconds"]), self._give_up)
-        with self.table.lock:  # one conditional update, like the ASL's updateItem
+        with self.table.lock:  # one conditional write, like the ASL's updateItem (or its transaction)
             parked = self.table.change(
-                ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.status in _PARKABLE
+                ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.in_line is in_place
+                and t.status in (_IN_PLACE if in_place else _BACK)
                 and t.execution_id in (None, f"mem:{ex.name}"),
                 task_token=token, status=TicketStatus.WAITING, attempts=attempt, dial_id=None)
             if parked:
@@ -163,6 +169,8 @@ class MemoryOrchestrator(Orchestrator):
         ticket_id = ex.data["ticket_id"]
         with self.table.lock:
             ticket = self.table.tickets.get(ticket_id)
+            if ticket is not None and ticket.in_line and ticket.status is not TicketStatus.SERVED:
+                self._enter(ex, "GiveUpInLine")  # its park timed out: out of the line, counted
             lost = ticket is not None and self.table.change(
                 ticket_id, lambda t: t.status is not TicketStatus.SERVED, status=TicketStatus.LOST,
                 lost_cause=ticket.lost_cause or "callback_failed", lost_at=ticket.lost_at or now,

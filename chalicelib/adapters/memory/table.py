@@ -1,5 +1,6 @@
-"""The one in-memory table every role adapter shares: the dicts, the line kept in dispatch order, and
-the change feed (`on_change`/`defer`) the memory world turns into the table's stream."""
+"""The one in-memory table every role adapter shares: the dicts, the line kept in dispatch order with
+its counts (moved by the very write that moves a ticket, as DynamoDB's transactions move them), and the
+change feed (`on_change`) the memory world turns into the table's stream."""
 from __future__ import annotations
 
 import bisect
@@ -8,7 +9,8 @@ from datetime import datetime
 from typing import Any, Callable
 
 from ...domain.errors import TicketNotFoundError
-from ...domain.model import HOLDING, Agent, Ticket, TicketKind, TicketStatus
+from ...domain.model import HOLDING, Agent, Ticket, TicketKind, TicketStatus, ticket_id
+from ...ports import LineCounts
 
 
 class _TicketTable(dict):  # type: ignore[type-arg]
@@ -19,9 +21,12 @@ class _TicketTable(dict):  # type: ignore[type-arg]
         self._table = table
 
     def __setitem__(self, key: str, ticket: Ticket) -> None:
-        old = self.get(key)
-        super().__setitem__(key, ticket)
-        self._table._written(ticket, old)
+        if ticket.held and not (ticket.status is TicketStatus.SCHEDULED and ticket.kind is TicketKind.CALLBACK):
+            ticket = ticket.evolve(held=False)  # a place is held only while its callback is being parked
+        with self._table.lock:
+            old = self.get(key)
+            super().__setitem__(key, ticket)
+            self._table._written(ticket, old)
 
 
 class MemoryTable:
@@ -49,10 +54,10 @@ class MemoryTable:
         self.lost_by_number: dict[tuple[str, str], set[str]] = {}  # (queue, number) -> the same, by number
         # Called with (new, old) after every ticket write, like the table's stream (None: nobody listens).
         self.on_change: Callable[[Ticket, Ticket | None], None] | None = None
-        # The line's snapshot counters (queue -> name -> count), kept as the table's stream keeps them;
-        # `defer` runs that work (at once by default; the memory world schedules it, like the stream).
-        self.snapshots: dict[str, dict[str, int]] = {}
-        self.defer: Callable[[Callable[[], None]], None] = lambda work: work()
+        # The line's counts (queue -> n{class}, d{class}, r{class}), moved with each write that moves a
+        # ticket into or out of the line, as DynamoDB's counter item moves in the same transaction.
+        self.line_counters: dict[str, dict[str, int]] = {}
+        self.placed: set[str] = set()  # tickets counted in by take_place, not yet written
 
     @staticmethod
     def _place(line: list[tuple[int, int, str]], old: Ticket | None, new: Ticket | None) -> None:
@@ -73,7 +78,7 @@ class MemoryTable:
         self.tickets[ticket.id] = ticket
 
     def _written(self, ticket: Ticket, old: Ticket | None) -> None:
-        for line, member in ((self.waiting, ticket.status is TicketStatus.WAITING),
+        for line, member in ((self.waiting, ticket.in_line),
                              (self.waiting_live, ticket.status is TicketStatus.WAITING and ticket.kind is TicketKind.LIVE)):
             self._place(line.setdefault(ticket.queue_id, []), old, ticket if member else None)
         is_lost = bool(ticket.lost_cause and not ticket.recovered_at)
@@ -84,25 +89,49 @@ class MemoryTable:
             by_number = self.lost_by_number.setdefault((ticket.queue_id, str(number)), set())
             mine = is_lost and number in (ticket.caller, ticket.callback_number)
             (by_number.add if mine else by_number.discard)(ticket.id)
-        was = old.priority if old is not None and old.status is TicketStatus.WAITING else None
-        now = ticket.priority if ticket.status is TicketStatus.WAITING else None
-        if was != now:
-            self.defer(lambda: self._line_moved(ticket.queue_id, was, now, returned=old is not None))
+        self._count(ticket, old)
         if self.on_change is not None and ticket != old:  # a stream reports only real changes
             self.on_change(ticket, old)
 
-    def _line_moved(self, queue_id: str, was: int | None, now: int | None, returned: bool) -> None:
-        """The stream's work for one ticket entering or leaving the line (counted by priority class)."""
+    def _count(self, ticket: Ticket, old: Ticket | None) -> None:
+        """The line's counts follow a ticket entering or leaving it, in the same write."""
+        was = old.priority if old is not None and old.in_line else None
+        now = ticket.priority if ticket.in_line else None
+        if was == now:
+            return
+        counts = self.line_counters.setdefault(ticket.queue_id, {})
+        if was is not None:
+            counts[f"n{was}"] = counts.get(f"n{was}", 0) - 1
+            counts[f"d{was}"] = counts.get(f"d{was}", 0) + 1
+        if now is not None:
+            if old is None and ticket.id in self.placed:
+                self.placed.discard(ticket.id)  # counted in when it took its place
+                return
+            counts[f"n{now}"] = counts.get(f"n{now}", 0) + 1
+            if old is not None:
+                counts[f"r{now}"] = counts.get(f"r{now}", 0) + 1  # back at its own place
+
+    def take_place(self, queue_id: str, number: int, priority: int) -> LineCounts:
+        """Count a ticket about to be written into the line (a caller joining), and say the counts."""
         with self.lock:
-            counts = self.snapshots.setdefault(queue_id, {})
-            if was is not None:
-                counts[f"w:{was}"] = counts.get(f"w:{was}", 0) - 1
-            if now is not None:
-                counts[f"w:{now}"] = counts.get(f"w:{now}", 0) + 1
-            if was is not None and now is None:
-                counts["departed"] = counts.get("departed", 0) + 1
-            elif was is None and now is not None and returned:
-                counts["returned"] = counts.get("returned", 0) + 1
+            counts = self.line_counters.setdefault(queue_id, {})
+            counts[f"n{priority}"] = counts.get(f"n{priority}", 0) + 1
+            self.placed.add(ticket_id(queue_id, number))
+            return self.line_counts(queue_id)
+
+    def give_back(self, queue_id: str, number: int, priority: int) -> None:
+        """A place taken by a ticket that was never written: it left the line (a departure)."""
+        with self.lock:
+            if ticket_id(queue_id, number) in self.placed:
+                self.placed.discard(ticket_id(queue_id, number))
+                counts = self.line_counters.setdefault(queue_id, {})
+                counts[f"n{priority}"] = counts.get(f"n{priority}", 0) - 1
+                counts[f"d{priority}"] = counts.get(f"d{priority}", 0) + 1
+
+    def line_counts(self, queue_id: str) -> LineCounts:
+        counts = dict(self.line_counters.get(queue_id, {}))
+        by = {kind: {int(k[1:]): v for k, v in counts.items() if k[0] == kind} for kind in "ndr"}
+        return LineCounts(by["n"], by["d"], by["r"])
 
     def get(self, ticket_id: str) -> Ticket:
         try:
@@ -120,18 +149,26 @@ class MemoryTable:
             return True
 
     def head(self, queue_id: str) -> Ticket | None:
-        waiting = self.waiting.get(queue_id)
-        return self.tickets[waiting[0][2]] if waiting else None
+        """The first claimable ticket in dispatch order (a callback holding its place is not, yet)."""
+        for _, _, tid in self.waiting.get(queue_id, ()):
+            ticket = self.tickets[tid]
+            if ticket.status is TicketStatus.WAITING:
+                return ticket
+        return None
 
-    def convert(self, ticket_id: str, number: str, not_before: datetime, recovering: bool,
+    def convert(self, ticket_id: str, number: str, not_before: datetime, now: datetime, recovering: bool,
                 **also: Any) -> int | None:
         """LIVE (holding, or ABANDONED when recovering) -> SCHEDULED callback: the new booking count.
-        `also` is written in the same change (one stream record, as DynamoDB)."""
+        A caller in line whose callback is due at once keeps standing in it (`held`) until the workflow
+        parks it. `also` is written in the same change (one stream record, as DynamoDB)."""
         allowed = (lambda t: t.status is TicketStatus.ABANDONED) if recovering else (lambda t: t.status in HOLDING)
         with self.lock:
+            current = self.get(ticket_id)
+            held = current.status is TicketStatus.WAITING and not recovering and not_before <= now
             if not self.change(ticket_id, lambda t: t.kind is TicketKind.LIVE and allowed(t),
                                kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, execution_id=None,
-                               callback_number=number, not_before=not_before, pending_number=None, **also):
+                               callback_number=number, not_before=not_before, pending_number=None, held=held,
+                               **also):
                 return None
             self.bookings[ticket_id] = self.bookings.get(ticket_id, 0) + 1
             return self.bookings[ticket_id]
@@ -161,7 +198,7 @@ class MemoryTable:
 
     def park(self, ticket_id: str, token: str, attempt: int = 1) -> None:
         self.change(ticket_id, lambda t: t.kind is TicketKind.CALLBACK, status=TicketStatus.WAITING,
-                    task_token=token, attempts=attempt)
+                    task_token=token, attempts=attempt, held=False)
 
 
 class OnTable:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...domain.model import HOLDING, Ticket, TicketKind, TicketStatus
-from ...ports import Tickets
+from ...ports import LineCounts, Tickets
 from .table import OnTable
 
 
@@ -14,15 +14,25 @@ class MemoryTickets(OnTable, Tickets):
             self.table.counters[queue_id] = self.table.counters.get(queue_id, 0) + 1
             return self.table.counters[queue_id]
 
+    def take_place(self, queue_id: str, priority: int = 0) -> tuple[int, LineCounts]:
+        with self.table.lock:  # one write, as DynamoDB's UpdateItem on the counter item
+            number = self.next_number(queue_id)
+            return number, self.table.take_place(queue_id, number, priority)
+
     def open_ticket(self, ticket: Ticket) -> Ticket:
         if not ticket.number:  # else the caller took the number (after it looked the call up itself)
             existing = self.find_by_call(ticket.call_id) if ticket.call_id else None
             if existing:
                 return existing
-            ticket = ticket.evolve(number=self.next_number(ticket.queue_id))
+            if ticket.status is TicketStatus.WAITING:
+                number, line = self.take_place(ticket.queue_id, ticket.priority)
+                ticket = ticket.evolve(number=number, joined=line.joined(ticket.priority))
+            else:
+                ticket = ticket.evolve(number=self.next_number(ticket.queue_id))
         table = self.table
         with table.lock:
             if ticket.call_id in table.calls:
+                table.give_back(ticket.queue_id, ticket.number, ticket.priority)
                 return table.tickets[table.calls[ticket.call_id]]
             if ticket.call_id:
                 table.calls[ticket.call_id] = ticket.id
@@ -49,7 +59,7 @@ class MemoryTickets(OnTable, Tickets):
 
     def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
                             recovering: bool = False) -> int | None:
-        return self.table.convert(ticket_id, number, not_before, recovering)
+        return self.table.convert(ticket_id, number, not_before, now, recovering)
 
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
                         language: str, origin: str | None = None, told: tuple[float, float] | None = None) -> Ticket:
@@ -78,7 +88,7 @@ class MemoryTickets(OnTable, Tickets):
                     ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.slot == slot
                     and t.status in (TicketStatus.SCHEDULED, TicketStatus.WAITING),
                     kind=TicketKind.LIVE, status=TicketStatus.WAITING, call_id=call_id, task_token=None,
-                    wants_callback=False, execution_id=None, slot=None):
+                    wants_callback=False, execution_id=None, slot=None, held=False):
                 return False
             table.free_slot(table.get(ticket_id).queue_id, slot)
             table.calls[call_id] = ticket_id

@@ -1,5 +1,6 @@
-"""The per-queue snapshot on DynamoDB (moto), kept by the table's stream (issue 11): exact after
-concurrent joins and leaves, applied once per record, and what the webhooks tell callers from it."""
+"""The line's counts on DynamoDB (moto) (issues 11, 20): moved in the same transaction as each ticket,
+so exact after concurrent joins and leaves before the table's stream has delivered anything; the
+snapshot the stream keeps (the team, the head) applied the same however often a record comes."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from chalicelib import bootstrap
 from chalicelib.adapters.memory import FakeDialer, FixedClock
 from chalicelib.domain import line
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, QueueResult, TicketStatus
+from chalicelib.ports import LineCounts
 from devstack.dynamo_meter import metered
 from tests.helpers import Stream
 
@@ -42,21 +44,27 @@ def hang_up(built: Any, call_id: str) -> None:
     built.flow.call_ended(CallEvent(call_id, CallStatus.COMPLETED, "", "+18005550100"))
 
 
-def test_fifty_join_while_fifty_leave_and_the_snapshot_counts_the_line(built, stream: Stream) -> None:  # type: ignore[no-untyped-def]
+def test_fifty_join_while_fifty_leave_and_the_counts_are_the_line_before_any_stream_record(built, stream: Stream) -> None:  # type: ignore[no-untyped-def]
     first = [ring(built, n) for n in range(50)]
-    stream.drain()
-    assert built.stores.line.snapshot("support").total == 50
+    assert built.stores.line.snapshot("support").line == LineCounts({0: 50}, {}, {})
     with ThreadPoolExecutor(max_workers=16) as pool:
         jobs = [pool.submit(ring, built, n) for n in range(50, 100)]
         jobs += [pool.submit(hang_up, built, call_id) for call_id in first]
         for job in jobs:
             job.result()
+    assert stream.records == []  # nothing read from the stream yet
+    assert built.stores.line.snapshot("support").line == LineCounts({0: 50}, {0: 50}, {})
+    assert built.stores.line.waiting_count("support") == 50
+    # Each joiner read the line in the one write that counted it in: between two joiners (in number order)
+    # the line grew by one, less whoever left between them (the departures counted meanwhile).
+    joined = [built.stores.tickets.get(f"support-{n}").joined for n in range(50, 101)]
+    for before, after in zip(joined, joined[1:]):
+        assert after.ahead == before.ahead + 1 - (after.departed - before.departed)
+    assert joined[-1].departed <= 50 and joined[0].ahead == 49
     stream.drain()
     snapshot = built.stores.line.snapshot("support")
-    assert built.stores.line.waiting_count("support") == 50 == snapshot.total
-    assert (snapshot.departed, snapshot.returned) == (50, 0)
     tickets = [r for r in stream.records if (r[0] or r[1])["sk"]["S"].startswith("TICKET#")]
-    for new, old, event_id in tickets:  # the stream delivers the records again: nothing moves twice
+    for new, old, event_id in tickets:  # the stream delivers the records again: nothing moves
         built.stores.stream.apply_change(new, old, event_id)
     assert built.stores.line.snapshot("support") == snapshot
 
@@ -67,7 +75,7 @@ def test_the_snapshot_knows_the_team_and_the_head(built, stream: Stream) -> None
     ring(built, 1)
     stream.drain()
     snapshot = built.stores.line.snapshot("support")
-    assert not snapshot.exact and snapshot.staffing.staffed == 1 and snapshot.staffing.idle == 0
+    assert snapshot.staffing.staffed == 1 and snapshot.staffing.idle == 0
     assert [a.id for a in snapshot.busy] == ["ann"] and snapshot.head_since == NOW
     hang_up(built, "CA00001")
     stream.drain()
@@ -76,7 +84,7 @@ def test_the_snapshot_knows_the_team_and_the_head(built, stream: Stream) -> None
 
 def test_a_long_line_tells_each_caller_their_place_without_counting(built, stream: Stream,  # type: ignore[no-untyped-def]
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(line, "SHORT_LINE", 2)  # every line is long: the snapshot answers
+    monkeypatch.setattr(line, "SHORT_LINE", 2)  # every line is long: the line's counts answer
     built.dispatcher.agent_event("ann", AgentStatus.BUSY, NOW, "client:ann", ("support",))
     calls = [ring(built, n) for n in range(1, 7)]
     stream.drain()
@@ -86,6 +94,6 @@ def test_a_long_line_tells_each_caller_their_place_without_counting(built, strea
     ticket, snapshot = built.stores.line.view("support-5")
     with metered() as meter:
         est, ahead = built.flow.estimate(built.flow.queues.get("support"), ticket, snapshot=snapshot)
-    assert meter.count == 0  # no COUNT: what the ticket remembers and the snapshot say it
+    assert meter.count == 0  # no COUNT: what the ticket remembers and the line's counts say it
     assert ahead == built.stores.line.ahead_of(ticket) == 3
     assert built.stores.tickets.get("support-2").status is not TicketStatus.WAITING
