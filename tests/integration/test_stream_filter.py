@@ -51,10 +51,11 @@ def test_the_deployed_filter_takes_tickets_and_presence_and_drops_the_consumers_
     filters = deployed_filters()
     assert passes(filters, record("QUEUE#support", "TICKET#000000000007"))
     assert passes(filters, record("AGENTS#support", "AGENT#alice"))
+    assert passes(filters, record("AGENT#alice", "AGENT"))  # agents' time (console: AHT, occupancy)
     for pk, sk in [("QUEUE#support", "SNAPSHOT"), ("QUEUE#support", "STATS"), ("QUEUE#support", "COUNTER"),
                    ("SEEN#abc", "SEEN"), ("CALL#CA1", "CALL"), ("LOSTBY#support#+14155550100", "LOSTCALL#1"),
                    ("FACT#x", "FACT"), ("REPORT#support#2025-11-17", "2025-11-17T18:00"),
-                   ("BOARD#support", "support-7"), ("AGENT#alice", "AGENT"), ("EVENT#e1", "EVENT"),
+                   ("BOARD#support", "support-7"), ("AGENT#alice", "OTHER"), ("EVENT#e1", "EVENT"),
                    ("DIAL#d1", "DIAL"), ("OPEN#support#+1415", "OPEN")]:
         assert not passes(filters, record(pk, sk)), (pk, sk)
 
