@@ -165,6 +165,10 @@ class _Bytes(io.TextIOBase):
         self.count += len(text.encode("utf-8"))
         return len(text)
 
+    def getvalue(self) -> str:
+        """What it holds: nothing (a stream read back as a StringIO would be, by whoever set it up)."""
+        return ""
+
 
 class CostWorld(AppOnMoto):
     """Holdfast on one moto account, its workflow running, every AWS call metered and tagged; every
@@ -192,7 +196,9 @@ class CostWorld(AppOnMoto):
         for name in ("chalicelib", "holdfast"):
             for handler in logging.getLogger(name).handlers:
                 if isinstance(handler, logging.StreamHandler):
-                    handler.setStream(self.logs)  # type: ignore[arg-type]
+                    was = handler.setStream(self.logs)  # type: ignore[arg-type]
+                    if was is not None:  # the process's logging as it was, once this world is done
+                        stack.callback(handler.setStream, was)
         self.meter = DynamoMeter(all_threads=True)
         stack.enter_context(self.meter.metering())
         self.meter.tag = "setup"
@@ -254,7 +260,9 @@ class CostWorld(AppOnMoto):
                                                          maxResults=1000)["events"]
                 events += len(history)
                 entered += sum(1 for e in history if e["type"].endswith("StateEntered"))
-                if execution["status"] == "RUNNING" and history[-1]["type"] not in ("TaskSubmitted", "TaskStarted"):
+                # a RUNNING execution with no event yet has only just started: it has not settled either
+                if execution["status"] == "RUNNING" and (not history or history[-1]["type"] not in (
+                        "TaskSubmitted", "TaskStarted")):
                     waiting = False
         return entered, events, waiting
 

@@ -44,6 +44,8 @@ LISTEN_TO_OFFER = 15.0  # seconds of greeting, place, wait and the offer before 
 POLL_SECONDS = 60.0  # the hold queue's wait URL: announcements (and the offer again) every minute
 AGENT_PICKUP, RING, NO_ANSWER, MACHINE_RING, MACHINE_TALK = 3.0, 8.0, 25.0, 20.0, 15.0
 SL_TARGET = 20.0
+RECOVERY_HORIZON = 24 * 3600.0  # a call counts as recovered if its caller talked to an agent within this
+OPEN_CALLBACK = frozenset({TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING})
 COMAGIC_OFFSETS = (0.0, 300.0, 600.0, 900.0)
 UNITALK_WINDOW = 300.0
 
@@ -80,6 +82,41 @@ class Scenario:
     redial: float = 0.3  # a lost caller not yet called back calls again ...
     redial_mean: float = 1800.0  # ... after an exponential delay with this mean (s), once
     queue: dict[str, Any] = field(default_factory=dict)  # Holdfast's queue settings for this run
+    # More surges than the one above: (centre hour, width h, peak over the base) each; empty: that one
+    surges: tuple[tuple[float, float, float], ...] = ()
+    # How late a callback is for the answer model: after the time told ("promise"), or after the call
+    # itself whatever was told ("call": a caller's wish to talk fades from the moment they asked)
+    answer_late_from: str = "promise"
+    # Agents signed in from each local hour ((8.0, 10), (13.0, 16)); empty: `agents` from 08:00 to 20:00.
+    # Holdfast's queue is given the same as its roster.
+    shifts: tuple[tuple[float, int], ...] = ()
+
+
+def bumps(s: Scenario) -> tuple[tuple[float, float, float], ...]:
+    return s.surges or ((s.surge_center_h, s.surge_width_h, s.surge),)
+
+
+def arrival_rate(s: Scenario, h: float) -> float:
+    """Calls per hour at local hour h."""
+    if not OPEN_H <= h < CLOSE_H:
+        return 0.0
+    if s.all_day:
+        return s.calls_per_hour * s.surge
+    return s.calls_per_hour * (1 + sum((f - 1) * math.exp(-((h - c) / w) ** 2) for c, w, f in bumps(s)))
+
+
+def agents_at(s: Scenario, h: float) -> int:
+    """Agents signed in at local hour h (between opening and closing)."""
+    if not s.shifts:
+        return s.agents
+    return next((n for at_h, n in reversed(s.shifts) if at_h <= h), 0)
+
+
+def roster(s: Scenario) -> dict[str, dict[str, int]]:
+    """The scenario's shifts as a Holdfast roster (every day the same)."""
+    steps = {f"{int(h):02d}:{int(round(h % 1 * 60)):02d}": n for h, n in s.shifts}
+    steps[f"{CLOSE_H:02d}:00"] = 0
+    return {d: dict(steps) for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
 def answer_probability(s: Scenario, delay: float) -> float:
@@ -116,15 +153,7 @@ def day_start(day: int) -> float:
 def arrivals(s: Scenario, day: int, seed: int) -> list[Caller]:
     """One day's callers (same draws whatever the policy)."""
     rng = random.Random(seed * 1000 + day)
-
-    def rate(h: float) -> float:
-        if not OPEN_H <= h < CLOSE_H:
-            return 0.0
-        if s.all_day:
-            return s.calls_per_hour * s.surge
-        return s.calls_per_hour * (1 + (s.surge - 1) * math.exp(-((h - s.surge_center_h) / s.surge_width_h) ** 2))
-
-    peak = s.calls_per_hour * s.surge
+    peak = max(arrival_rate(s, OPEN_H + k / 60) for k in range(60 * (CLOSE_H - OPEN_H)))
     out: list[Caller] = []
     t = day_start(day) + OPEN_H * 3600
     end = day_start(day) + CLOSE_H * 3600
@@ -132,7 +161,7 @@ def arrivals(s: Scenario, day: int, seed: int) -> list[Caller]:
         t += rng.expovariate(peak / 3600)
         if t >= end:
             return out
-        if rng.random() * peak >= rate(local_hour(t)):
+        if rng.random() * peak >= arrival_rate(s, local_hour(t)):
             continue
         first_ring = rng.random() < s.first_ring
         patience = rng.uniform(1, 4.9) if first_ring else rng.lognormvariate(
@@ -173,7 +202,8 @@ class Sim:
 
     def __init__(self, s: Scenario, policy: str, days: int, seed: int) -> None:
         self.s, self.policy, self.days, self.seed = s, policy, days, seed
-        raw = {**self.base_queue, **(PEER_QUEUE if policy in PEERS else s.queue)}
+        raw = {**self.base_queue, **({"roster": roster(s)} if s.shifts else {}),
+               **(PEER_QUEUE if policy in PEERS else s.queue)}
         self.queue = parse_queue(raw)
         self.phone = Phone(self)
         self.w: MemoryWorld = build_memory(QueueDirectory([self.queue]), self.epoch, dialer=self.phone)
@@ -187,9 +217,10 @@ class Sim:
         self.dialed: dict[str, list[float]] = {}  # number -> callback attempts placed to them
         self.busy: dict[int, float] = {}  # day -> agent seconds on calls (ringing, talking, wrapping up)
         self.last_missed: dict[str, CallRecord] = {}  # number -> their last call not answered live
-        self.agents = [f"a{n}" for n in range(s.agents)]
+        self.agents = [f"a{n}" for n in range(max([s.agents] + [n for _, n in s.shifts]))]
         self.pending: list[tuple[float, float, Caller]] = []  # peers: (since, deadline, caller) waiting for an agent
         self.on_day: Callable[[], None] = lambda: None  # progress: called as each simulated day ends
+        self.closing_backlog: dict[int, int] = {}  # day -> Holdfast's callbacks still open at closing
 
     # --- driving ------------------------------------------------------------------------------
 
@@ -199,6 +230,9 @@ class Sim:
             for c in arrivals(self.s, day, self.seed):
                 self.clock.at(at(c.arrival), lambda c=c: self.arrive(c, repeat=False))
             self.clock.at(at(day_start(day) + OPEN_H * 3600), self.shift_starts)
+            for h, _ in self.s.shifts:
+                if OPEN_H < h < CLOSE_H:
+                    self.clock.at(at(day_start(day) + h * 3600), self.shift_starts)
             self.clock.at(at(day_start(day) + CLOSE_H * 3600), self.shift_ends)
             self.clock.at(at(day_start(day + 1) - 1), lambda: self.on_day())
         # the morning after the last day: callbacks left at closing may still be made
@@ -224,13 +258,24 @@ class Sim:
         return day_start(day), day_start(day + 1)
 
     def staffed_seconds(self, day: int) -> float:
-        return self.s.agents * (CLOSE_H - OPEN_H) * 3600
+        return sum(agents_at(self.s, OPEN_H + k / 60) for k in range(60 * (CLOSE_H - OPEN_H))) * 60
 
     def shift_starts(self) -> None:
-        for a in self.agents:
-            self.w.dispatcher.agent_event(a, AgentStatus.AVAILABLE, contact=f"client:{a}", queues=(self.queue.id,))
+        """Opening, or a shift change: the first `agents_at` agents signed in, the others out (an
+        agent on a call finishes it)."""
+        on = agents_at(self.s, local_hour(self.now()))
+        for n, a in enumerate(self.agents):
+            agent = self.stores.table.agents.get(a)
+            signed_in = agent is not None and agent.status is not AgentStatus.OFFLINE
+            if n < on and not signed_in:
+                self.w.dispatcher.agent_event(a, AgentStatus.AVAILABLE, contact=f"client:{a}", queues=(self.queue.id,))
+            elif n >= on and signed_in:
+                self.w.dispatcher.agent_event(a, AgentStatus.OFFLINE)
 
     def shift_ends(self) -> None:
+        day = int((self.now() + NY.total_seconds()) // 86400)
+        self.closing_backlog[day] = sum(1 for t in self.stores.table.tickets.values()
+                                        if t.kind is TicketKind.CALLBACK and t.status in OPEN_CALLBACK)
         for a in self.agents:
             self.w.dispatcher.agent_event(a, AgentStatus.OFFLINE)
 
@@ -374,7 +419,7 @@ class Sim:
         last = self.last_missed.get(number)
         if last is None:
             return c, 0.0
-        base = last.promise if last.promise is not None else last.ended_at
+        base = last.promise if last.promise is not None and self.s.answer_late_from == "promise" else last.ended_at
         return c, self.now() - (base or self.now())
 
     def attempt_count(self, number: str) -> int:
@@ -535,8 +580,8 @@ def measures(sim: Sim, day: int) -> dict[str, float]:
     by_callback, by_call, unrecovered, to_callback = 0, 0, 0, []
     for r in not_live:
         end = r.ended_at if r.ended_at is not None else r.start
-        cb = [t for t in sim.reached.get(r.caller.number, ()) if t >= end]
-        talk = [t for t in sim.talked.get(r.caller.number, ()) if t >= end]
+        cb = [t for t in sim.reached.get(r.caller.number, ()) if end <= t <= end + RECOVERY_HORIZON]
+        talk = [t for t in sim.talked.get(r.caller.number, ()) if end <= t <= end + RECOVERY_HORIZON]
         if cb and (not talk or cb[0] <= talk[0]):
             by_callback += 1
             to_callback.append(cb[0] - end)
@@ -545,7 +590,8 @@ def measures(sim: Sim, day: int) -> dict[str, float]:
         else:
             unrecovered += 1
     unrecovered_long = unrecovered - sum(1 for r in short if not any(
-        t >= (r.ended_at or r.start) for t in sim.talked.get(r.caller.number, ())))
+        (r.ended_at or r.start) <= t <= (r.ended_at or r.start) + RECOVERY_HORIZON
+        for t in sim.talked.get(r.caller.number, ())))
     chosen = [r for r in recs if r.chose_callback and r.promise is not None]
     kept = 0
     for r in chosen:
@@ -571,6 +617,7 @@ def measures(sim: Sim, day: int) -> dict[str, float]:
         "occupancy": sim.busy.get(day, 0.0) / staffed,
         "dials_per_recovered": dials / by_callback if by_callback else float("nan"),
         "promise_kept": kept / len(chosen) if chosen else float("nan"),
+        "backlog_at_closing": float(sim.closing_backlog.get(day, 0)),
         "_ttc": to_callback,  # type: ignore[dict-item]
     }
 

@@ -313,7 +313,8 @@ class DynamoMeter(Calls):
                 finally:
                     call.seconds = time.perf_counter() - started
                     call.cpu = time.thread_time() - cpu
-                    if service == "sqs":
+                    if service == "sqs" and call.error is None:  # a refused send sent nothing (e.g. a
+                        # workflow left running by an earlier world sending to its queue, since deleted)
                         call.messages = len(params.get("Entries", ())) if operation == "SendMessageBatch" else \
                             int(operation == "SendMessage")
                     if sized:

@@ -34,16 +34,14 @@ class Finding:
         return f"{self.path}:{self.line} {self.test}: {self.kind}"
 
 
+def call_name(call: ast.Call) -> str:
+    """The name a call is made by: `f` for `f(...)`, `m` for `x.m(...)` ("" for anything else)."""
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
 def _called_names(node: ast.AST) -> set[str]:
-    names: set[str] = set()
-    for sub in ast.walk(node):
-        if isinstance(sub, ast.Call):
-            func = sub.func
-            if isinstance(func, ast.Name):
-                names.add(func.id)
-            elif isinstance(func, ast.Attribute):
-                names.add(func.attr)
-    return names
+    return {call_name(sub) for sub in ast.walk(node) if isinstance(sub, ast.Call)} - {""}
 
 
 def _asserts_directly(node: ast.AST) -> bool:
@@ -51,11 +49,9 @@ def _asserts_directly(node: ast.AST) -> bool:
         if isinstance(sub, ast.Assert):
             return True
         if isinstance(sub, ast.Call):
-            func = sub.func
             # pytest.raises(...), pytest.fail(...), and unittest-style self.assertX(...)
-            if isinstance(func, ast.Attribute) and (func.attr in _RAISES or func.attr.startswith("assert")):
-                return True
-            if isinstance(func, ast.Name) and func.id in _RAISES:
+            name = call_name(sub)
+            if name in _RAISES or (isinstance(sub.func, ast.Attribute) and name.startswith("assert")):
                 return True
     return False
 
@@ -101,22 +97,13 @@ def _either_or(test: ast.FunctionDef | ast.AsyncFunctionDef) -> list[int]:
             continue
         cond = sub.test
         if isinstance(cond, ast.BoolOp) and isinstance(cond.op, ast.Or):
-            if any(_names(operand) & params and not _names(operand) - params - {"len", "not"}
-                   or _is_bare_flag(operand, params) for operand in cond.values):
+            # a side naming only the test's parameters (`not stack.day`, `token == expected`) is true or
+            # false for a whole branch of the run, whatever the code under test did
+            if any(_names(operand) & params and not _names(operand) - params - {"len"} for operand in cond.values):
                 lines.append(sub.lineno)
         elif isinstance(cond, ast.IfExp) and _names(cond.test) & params:
             lines.append(sub.lineno)
     return lines
-
-
-def _is_bare_flag(operand: ast.expr, params: set[str]) -> bool:
-    """`param`, `not param` or `param.attr` (`... or not stack.day`): a side true for a whole branch of the
-    run, whatever the code under test did."""
-    if isinstance(operand, ast.UnaryOp) and isinstance(operand.op, ast.Not):
-        operand = operand.operand
-    while isinstance(operand, ast.Attribute):
-        operand = operand.value
-    return isinstance(operand, ast.Name) and operand.id in params
 
 
 _WALL_CLOCK = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"), ("time", "time")}

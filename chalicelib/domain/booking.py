@@ -13,9 +13,11 @@ from .model import HOLDING, BookingRefused, Ticket, TicketKind, TicketStatus, ti
 from .phone import NumberPolicy, in_calling_window, masked, too_early
 from .prompts import minutes_number
 from .queues import QueueConfig, QueueDirectory
-from .retry import next_slot
+from .retry import horizon_end, next_slot
 
 log = logging.getLogger(__name__)
+
+MIN_PARK_SECONDS = 60  # a recovery booked at its horizon still waits this long for an agent
 
 
 def number_policy(queue: QueueConfig) -> NumberPolicy:
@@ -101,8 +103,9 @@ class CallbackBooking:
                                    held=ticket.status is TicketStatus.WAITING and not_before <= now,
                                    slot=slot.key if slot is not None else ticket.slot)
         try:
+            deadline = None if explicit else horizon_end(queue, max(now, not_before))  # a recovery's horizon
             execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
-                                                   workflow_input(queue, booked, not_before))
+                                                   workflow_input(queue, booked, not_before, deadline=deadline))
         except OrchestratorError:
             if ticket.status in HOLDING:  # the caller stays in line on the phone; the chosen time is given back
                 self.tickets.revert_to_live(ticket.id, waiting=True, slot=slot.key if slot is not None else None)
@@ -129,9 +132,15 @@ class CallbackBooking:
                                                                     TicketStatus.CONNECTING)
 
 
-def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, attempt: int = 1) -> dict[str, object]:
+def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, attempt: int = 1,
+                   deadline: datetime | None = None) -> dict[str, object]:
     """The callback workflow's input for the ticket as it stands when the workflow starts: whether it
-    stands in the line already (its first Park leaves the line's counts alone) or comes back into it."""
+    stands in the line already (its first Park leaves the line's counts alone) or comes back into it.
+    `deadline`: a recovery's horizon (retry.horizon_end from its slot): it waits in line no longer than
+    until then, and is given up (lost, notified) if no agent took it."""
+    park = queue.max_park_seconds
+    if deadline is not None:
+        park = int(min(park, max(MIN_PARK_SECONDS, (deadline - not_before).total_seconds())))
     return {
         "ticket_id": ticket.id,
         "queue_id": queue.id,
@@ -139,7 +148,7 @@ def workflow_input(queue: QueueConfig, ticket: Ticket, not_before: datetime, att
         "schedule": {"not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"), "attempt": attempt,
                      "in_line": ticket.in_line},
         "max_attempts": len(queue.retry_delays_seconds),
-        "park_timeout_seconds": queue.max_park_seconds,
+        "park_timeout_seconds": park,
         "dial_timeout_seconds": queue.dial_timeout_seconds,
     }
 
@@ -161,7 +170,7 @@ def promise(queue: QueueConfig, number: str, snapshot: QueueSnapshot, est: WaitE
         return not_before
     if not snapshot.staffing.staffed:
         return None
-    return promisable(queue, number, est, now, guard.learned_delay(queue, snapshot.estimator, now))
+    return promisable(queue, number, est, now, guard.promise_delay(queue, snapshot.estimator, now))
 
 
 def told(ticket: Ticket, promised: datetime, est: WaitEstimate) -> tuple[float, float]:
@@ -178,12 +187,13 @@ def told_at(ticket: Ticket, start: datetime) -> tuple[float, float]:
 
 
 def promisable(queue: QueueConfig, number: str, est: WaitEstimate, now: datetime,
-               learned: float | None) -> datetime | None:
+               delay: float | None) -> datetime | None:
     """The time a callback booked now can be promised by: the caller's turn as estimated for their
-    place, or, if later, how long the guard has taken at this hour to make such callbacks (`learned`,
-    at a high quantile; None: nothing learned yet), in whole minutes; the part after closing is
-    carried to the next opening."""
-    at = now + timedelta(minutes=minutes_number(max(est.mean, learned or 0.0)))
+    place, or, if later, `delay` (guard.promise_delay: when the callback plan makes it, after the
+    promises ahead and with the live callers expected; or how long such callbacks have taken at this
+    hour, at a high quantile, if longer; None: neither known yet), in whole minutes; the part after
+    closing is carried to the next opening."""
+    at = now + timedelta(minutes=minutes_number(max(est.mean, delay or 0.0)))
     closes = queue.hours.closes_at(now)
     if closes is not None and at > closes:
         opening = queue.hours.next_opening(closes)
@@ -191,11 +201,11 @@ def promisable(queue: QueueConfig, number: str, est: WaitEstimate, now: datetime
     return at
 
 
-def spoken_for(queue: QueueConfig, learned: float | None, now: datetime) -> bool:
-    """The day's callbacks are spoken for: one booked now is not expected before closing (the learned
-    delay for this hour), and the queue offers callbacks only within the day."""
-    return queue.offer_callback_within_day and learned is not None and not within_today(
-        queue, now + timedelta(seconds=learned), now)
+def spoken_for(queue: QueueConfig, delay: float | None, now: datetime) -> bool:
+    """The day's callbacks are spoken for: one booked now is not expected before closing (`delay`,
+    guard.promise_delay), and the queue offers callbacks only within the day."""
+    return queue.offer_callback_within_day and delay is not None and not within_today(
+        queue, now + timedelta(seconds=delay), now)
 
 
 def within_today(queue: QueueConfig, moment: datetime, now: datetime) -> bool:

@@ -20,7 +20,7 @@ from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketSt
 from .phone import national_format
 from .prompts import spoken_digits
 from .queues import QueueConfig, QueueDirectory, caller_id_for
-from .retry import next_slot, plan_next
+from .retry import next_slot, plan_next, recovery_deadline
 from .script import Dial, Hangup, Play, Say, Script, Step
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,10 @@ class Callbacks:
         queue = self.queues.get(ticket.queue_id)
         number = ticket.callback_number or ""
         now = self.clock.now()
-        if next_slot(queue, number, now) != now:  # checked when dialing, not only when scheduling
+        deadline = recovery_deadline(queue, ticket)
+        if next_slot(queue, number, now) != now or (deadline is not None and now > deadline):
+            # checked when dialing, not only when scheduling; a recovery past its horizon is given up
+            # here (its next slot would be after its deadline)
             self.finish(ticket, did, Outcome.NOT_NOW)
             return None
         mode_agent_first = queue.dial_mode == "agent_first"
@@ -229,7 +232,8 @@ class Callbacks:
         `reached`: when a connected attempt reached the callee (unless a leg event said so first)."""
         queue = self.queues.get(ticket.queue_id)
         now = self.clock.now()
-        plan = plan_next(queue, ticket.callback_number or "", now, ticket.attempts, outcome)
+        plan = plan_next(queue, ticket.callback_number or "", now, ticket.attempts, outcome,
+                         recovery_deadline(queue, ticket))
         if outcome is Outcome.CONNECTED:
             status = TicketStatus.SERVED
         elif plan is not None:

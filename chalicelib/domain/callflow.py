@@ -250,11 +250,12 @@ class CallFlow:
         line = (position, self._wait_prompt(queue, lang, est))
         if est.mean < queue.offer_callback_after_seconds:
             return line, None
-        learned = guard.learned_delay(queue, snapshot.estimator, now)  # the queue's statistics, in the snapshot
-        if rules.spoken_for(queue, learned, now):
+        # the callback plan and the delays seen (the queue's statistics, in the snapshot)
+        delay = guard.promise_delay(queue, snapshot.estimator, now)
+        if rules.spoken_for(queue, delay, now):
             # callbacks booked now are not being made before closing: no offer the day could not keep
             return (*line, self.prompt(queue, lang, "callbacks_full")), None
-        promise = rules.promisable(queue, self._dialable(queue, ticket.caller) or "", est, now, learned)
+        promise = rules.promisable(queue, self._dialable(queue, ticket.caller) or "", est, now, delay)
         return line, self._offer(queue, ticket, staffing, now, now + timedelta(seconds=est.mean), promise=promise)
 
     def _offer(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing, now: datetime, turn: datetime,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from ..ports import Clock, Dialer, Orchestrator, PendingDial, Stores
-from . import faults, guard, learning, pacing, speech
+from . import callback_plan, faults, guard, learning, pacing, speech
 from .errors import (BadRequestError, CallGoneError, NumberNotAllowedError, OrchestratorError, StaleTokenError,
                      TelephonyError, TicketNotFoundError, UnknownAgentError)
 from .estimator import QueueEventKind
@@ -158,6 +158,9 @@ class Dispatcher:
         self.pace()
         dispatched = 0
         for queue in self.queues:
+            if queue.live_guard and queue.callback_reserve_agents is None:  # the rest of the day's plan
+                callback_plan.replan(self.stats, self.line, self.tickets, queue, self.clock.now(),
+                                     learning.prior(queue).state())
             self._repair_reservations(queue.id)
             for agent in self.agents.idle_agents(queue.id):  # each idle agent once: one who cannot
                 if self.line.head(queue.id) is None:      # be dialed does not block the others
@@ -196,21 +199,31 @@ class Dispatcher:
         # The agent's queues in the order the agent lists them: the first with anyone waiting.
         for queue_id in agent.queues:
             queue = self.queues.get(queue_id)
-            due = guard.due_callback(self.stats, self.tickets, queue, self.clock.now()) if queue.live_guard else None
-            if due is not None:
-                return due  # a promise falls due: it goes before the line and the reserve
-            head = self.line.head(queue_id)
-            if head is not None and head.kind is TicketKind.CALLBACK:  # a live caller may go first
-                live = self.line.first_live(queue_id)
-                if head.lost_cause and queue.live_guard:  # a callback someone asked for goes before recoveries
-                    asked = guard.first_asked(self.stats, self.tickets, queue, self.clock.now())
-                    if asked is not None and (live is None or asked.number < live.number):
-                        head = asked
-                staffing = self.agents.staffing(queue_id)
-                head = guard.next_ticket(head, live, queue, self.clock.now(), staffing.idle - 1, staffing.staffed)
+            head = self._next_for(queue) if queue.live_guard else self.line.head(queue_id)
             if head is not None:
                 return head
         return None
+
+    def _next_for(self, queue: QueueConfig) -> Ticket | None:
+        """The live-service guard's choice in one queue (domain/guard.py), with the queue's statistics
+        (the promise book, the callback plan) read once."""
+        now = self.clock.now()
+        state = guard.read(self.stats, queue)
+        plan = callback_plan.Plan.from_state(state)
+        due = guard.due_callback(self.stats, self.tickets, queue, now, plan.gap if plan else 0.0, state)
+        if due is not None:
+            return due  # a promise falls due: it goes before the line and the reserve
+        head = self.line.head(queue.id)
+        if head is None or head.kind is not TicketKind.CALLBACK:
+            return head
+        live = self.line.first_live(queue.id)  # a live caller may go first
+        if head.lost_cause:  # a callback someone asked for goes before recoveries
+            asked = guard.first_asked(self.stats, self.tickets, queue, now, state)
+            if asked is not None and (live is None or asked.number < live.number):
+                head = asked
+        staffing = self.agents.staffing(queue.id)
+        return guard.next_ticket(head, live, queue, now, staffing.idle - 1, staffing.staffed,
+                                 plan.reserve(now) if plan else None)
 
     def _deliver(self, ticket: Ticket, agent: Agent) -> Ticket | None:
         now = self.clock.now()
@@ -333,24 +346,14 @@ class Dispatcher:
                        waited, learning.told_pit(ticket, waited), ticket.told_ahead)
 
     def callback_promised(self, ticket: Ticket, before: Ticket | None) -> None:
-        """From the table's change stream: a caller who asked for a callback was booked one with a
-        promised time (on the ticket, written with the booking, before they heard it): into the promise
-        book the guard keeps. So is a callback moved to another time, and a chosen time's retry parked
-        inside its slot. Off the webhook's path; the book lags the ticket by the stream's delay."""
-        if ticket.kind is not TicketKind.CALLBACK or ticket.lost_cause:
-            return  # recoveries promise nothing
-        queue = self.queues.get(ticket.queue_id)
-        now = self.clock.now()
-        asked = (before is None or before.kind is TicketKind.LIVE) and not ticket.attempts
-        moved = before is not None and before.kind is TicketKind.CALLBACK and (
-            before.slot != ticket.slot or before.not_before != ticket.not_before) and not ticket.attempts
-        retry = (before is not None and ticket.status is TicketStatus.WAITING and before.status is not TicketStatus.WAITING
-                 and ticket.attempts > 1 and guard.in_slot(ticket, queue, now))
-        at = guard.promised_at(ticket) if asked or moved else now if retry else None
-        if at is None:
-            return
+        """From the table's change stream: a caller who asked for a callback (by phone or from the web)
+        was booked one with a promised time (on the ticket, written with the booking, before they heard
+        it): into the promise book the guard keeps, as is a callback moved to another time and a chosen
+        time's retry inside its slot; and any callback opening, closing or changing slot, into, out of
+        or across the backlog the callback plan counts. Off the webhook's path; the book lags the
+        ticket by the stream's delay."""
         try:
-            guard.promise(self.stats, queue, ticket.id, at, now)
+            guard.callback_changed(self.stats, self.queues.get(ticket.queue_id), ticket, before, self.clock.now())
         except Exception:  # noqa: BLE001 - the book is an index: the guard also reads the head's own promise
             faults.swallowed("promise_book.enter", "could not enter the promise in the book",
                              extra={"ticket": ticket.id})

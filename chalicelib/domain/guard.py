@@ -9,8 +9,15 @@ the callers still holding (docs/queues.md):
 - but the promise wins: a callback whose caller was told "we will call you within N minutes" goes
   first from `callback_promise_lead_seconds` before that time, wherever it stands in the line (the
   promise book below finds it behind recovery callbacks the guard is holding back);
-- with nobody live waiting, a callback is taken only while `callback_reserve_agents` other agents
-  stay idle for the next live caller (the promise still wins).
+- with nobody live waiting, a callback is taken only while enough other agents stay idle for the next
+  live callers (the promise still wins): the callback plan's reserve for this half hour
+  (`domain/callback_plan.py`: from the expected arrivals, the agents, the open callbacks), or
+  `callback_reserve_agents` where a queue fixes it.
+- promises due close together go first in turn: the k-th of them (by the time told) goes that many
+  agents' freeing earlier, so that the last is still dialed by its time when every agent is busy.
+- a callback at a chosen time (issue 27) is a promise for its slot: in the book from its booking
+  (by phone or from the web), moved with it, and back in it for a retry inside its slot; it counts in
+  the plan's backlog on the day its slot falls (`callback_plan.ledger_with`).
 
 The promise book lives in the queue's statistics (an opaque document the store keeps per queue): the
 ticket id and the time told of each callback not dialed yet. The time told is also on the ticket
@@ -22,10 +29,10 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..ports import QueueStats, Tickets
-from . import faults, learning
+from . import callback_plan, faults, learning
 from .errors import TicketNotFoundError
 from .model import Ticket, TicketKind, TicketStatus
 from .queues import QueueConfig
@@ -40,6 +47,8 @@ DELAY_STEP = 0.4  # how far one observation moves the learned quantile (in log t
 MIN_DELAY = 60.0
 MAX_PROMISES = 2000  # a bound on the book's size; offers stop long before (callflow: the day's backlog)
 DUE_LOOKUPS = 5  # tickets read per dispatch looking for a due promise (closed ones leave the book)
+PROMISE_MARGIN, PROMISE_SLACK = 1.0, 1.0  # the callbacks ahead counted for a promise: x 1, + 1
+FALLBACK_RESERVE = 4  # agents held back when the queue has no current callback plan (the sweep has not run)
 
 def promised_at(ticket: Ticket) -> datetime | None:
     """When the caller who pressed 1 was told to expect the callback (recorded as a wait from their
@@ -69,9 +78,10 @@ def lead(queue: QueueConfig) -> timedelta:
 
 
 def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: datetime,
-                idle_others: int = 0, staffed: int = 1) -> Ticket | None:
+                idle_others: int = 0, staffed: int = 1, reserve: int | None = None) -> Ticket | None:
     """The ticket a free agent takes: the head of the line, the first live caller in it, or nothing
-    (a callback at the head, nobody live waiting, and too few other agents idle to take it)."""
+    (a callback at the head, nobody live waiting, and too few other agents idle to take it).
+    `reserve`: the callback plan's agents to hold back now (None: no current plan)."""
     if head.kind is TicketKind.LIVE or not queue.live_guard:
         return head
     # the promise is the first attempt's (a chosen time's, every attempt inside its slot); a retry otherwise
@@ -85,12 +95,15 @@ def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: date
         return live if waited >= guard else head
     # Nobody live is waiting. An idle agent is what answers the next caller at once: keep some.
     # A team of n keeps at most n - 1 idle: a lone agent still makes callbacks.
-    return head if idle_others >= min(queue.callback_reserve_agents, staffed - 1) else None
+    hold = queue.callback_reserve_agents
+    if hold is None:
+        hold = FALLBACK_RESERVE if reserve is None else reserve
+    return head if idle_others >= min(hold, staffed - 1) else None
 
 
 # --- the promise book ------------------------------------------------------------------------------
 
-def _book(state: dict[str, Any] | None) -> dict[str, list[float]]:
+def _book(state: Mapping[str, Any] | None) -> dict[str, list[float]]:
     return dict((state or {}).get(PROMISES) or {})
 
 
@@ -103,7 +116,17 @@ def _hour(queue: QueueConfig, moment: datetime) -> str:
     return str(moment.astimezone(queue.hours.zone).hour)
 
 
-def learned_delay(queue: QueueConfig, stats: dict[str, Any] | None, now: datetime) -> float | None:
+def promise_delay(queue: QueueConfig, stats: Mapping[str, Any] | None, now: datetime) -> float | None:
+    """How long a callback asked for now can be promised by (seconds): the longer of what the guard
+    has taken at this hour of the day (`observed_delay`) and what the callback plan says the day can do
+    (`planned_delay`). None until either is known."""
+    seen, planned = observed_delay(queue, stats, now), planned_delay(stats, now)
+    if seen is None or planned is None:
+        return planned if seen is None else seen
+    return max(seen, planned)
+
+
+def observed_delay(queue: QueueConfig, stats: Mapping[str, Any] | None, now: datetime) -> float | None:
     """How long, at this hour of the day, the guard has taken to make a callback its caller asked for
     (from the press of 1 to the first dial), at a high quantile: what the caller can be promised
     without the promise pushing the callback ahead of live callers. None until it has been seen. Not
@@ -115,6 +138,26 @@ def learned_delay(queue: QueueConfig, stats: dict[str, Any] | None, now: datetim
     q, seen = float(learned[0]), float(learned[1])
     idle_days = (now.timestamp() - seen) / 86400.0 - 1.0
     return q * 0.5 ** idle_days if idle_days > 0 else q
+
+
+def planned_delay(stats: Mapping[str, Any] | None, now: datetime) -> float | None:
+    """When the callback plan makes a callback asked for now: after every promise in the book (they go
+    first), with a margin (`PROMISE_MARGIN` of the callbacks ahead, and `PROMISE_SLACK` more) for the
+    plan's own error. Past closing (the queue offering callbacks within the day then makes no offer),
+    what is left is counted at half the agents of the last half hour after closing (the next opening,
+    which `booking.promisable` carries it to). None without a current plan."""
+    plan = callback_plan.Plan.from_state(stats)
+    if plan is None or plan.reserve(now) is None:
+        return None
+    closes = plan.periods[-1].end
+    # a chosen time on a later day takes nothing from today's capacity
+    ahead = sum(1 for entry in _book(stats).values() if entry[0] <= closes)
+    needed = PROMISE_MARGIN * (ahead + 1) + PROMISE_SLACK
+    at = plan.time_for(needed, now)
+    if at is not None:
+        return max(0.0, (at - now).total_seconds())
+    left = needed - plan.capacity(now.timestamp(), closes)
+    return closes - now.timestamp() + left * plan.handle / max(1.0, plan.periods[-1].agents / 2)
 
 
 def _learn_delay(delays: dict[str, list[float]], hour: str, delay: float, forced: float | None,
@@ -136,14 +179,59 @@ def _learn_delay(delays: dict[str, list[float]], hour: str, delay: float, forced
 def promise(stats: QueueStats, queue: QueueConfig, ticket_id: str, at: datetime, now: datetime) -> None:
     """Enter a callback's promise in the book. Raises if the store fails: the caller must not hear a
     time the dispatcher will not keep."""
+    stats.update_queue_stats(queue.id, lambda state: _with(queue, state, **{PROMISES: _entered(state, ticket_id, at, now)}))
+
+
+def _entered(state: Mapping[str, Any] | None, ticket_id: str, at: datetime, now: datetime) -> dict[str, list[float]]:
+    """The book with this callback's promise in it."""
+    book = _book(state)
+    book[ticket_id] = [at.timestamp(), now.timestamp()]
+    while len(book) > MAX_PROMISES:  # the oldest promise made gives way (offers stop well before)
+        book.pop(min(book, key=lambda t: book[t][1]))
+    return book
+
+
+def callback_changed(stats: QueueStats, queue: QueueConfig, ticket: Ticket, before: Ticket | None,
+                     now: datetime) -> None:
+    """From the table's stream, one ticket changed: a caller who asked for a callback and was told a
+    time goes into the promise book (by phone, or from the web: a ticket born a callback), and so does
+    a callback moved to another time and a chosen time's retry parked inside its slot; a callback that
+    opens, closes or moves to another slot goes into, out of or across the backlog ledger the callback
+    plan counts. One write, only when either changes. Raises if the store fails."""
+    at = _promise_of(queue, ticket, before, now)
+    opened = callback_plan.is_open_callback(ticket) and not callback_plan.is_open_callback(before)
+    closed = callback_plan.is_open_callback(before) and not callback_plan.is_open_callback(ticket)
+    moved = (not opened and not closed and callback_plan.is_open_callback(ticket) and before is not None
+             and before.slot != ticket.slot)
+    if at is None and not opened and not closed and not moved:
+        return
+
     def apply(state: dict[str, Any] | None) -> dict[str, Any]:
-        book = _book(state)
-        book[ticket_id] = [at.timestamp(), now.timestamp()]
-        while len(book) > MAX_PROMISES:  # the oldest promise made gives way (offers stop well before)
-            book.pop(min(book, key=lambda t: book[t][1]))
-        return _with(queue, state, **{PROMISES: book})
+        changes: dict[str, Any] = {}
+        if at is not None:
+            changes[PROMISES] = _entered(state, ticket.id, at, now)
+        if opened or closed or moved:
+            changes[callback_plan.BACKLOG] = callback_plan.ledger_with(callback_plan.ledger(state), ticket,
+                                                                       not closed, now)
+        return _with(queue, state, **changes)
 
     stats.update_queue_stats(queue.id, apply)
+
+
+def _promise_of(queue: QueueConfig, ticket: Ticket, before: Ticket | None, now: datetime) -> datetime | None:
+    """The time this change puts in the promise book, if any: a booking a caller asked for, a callback
+    moved to another time (before its first dial), a chosen time's retry parked inside its slot (due
+    at once: it keeps the slot's promise)."""
+    if ticket.kind is not TicketKind.CALLBACK or ticket.lost_cause:
+        return None  # recoveries promise nothing
+    asked = (before is None or before.kind is TicketKind.LIVE) and not ticket.attempts
+    moved = (before is not None and before.kind is TicketKind.CALLBACK and not ticket.attempts
+             and (before.slot != ticket.slot or before.not_before != ticket.not_before))
+    if asked or moved:
+        return promised_at(ticket)
+    retry = (before is not None and ticket.status is TicketStatus.WAITING and before.status is not TicketStatus.WAITING
+             and ticket.attempts > 1 and in_slot(ticket, queue, now))
+    return now if retry else None
 
 
 def promised(stats: QueueStats, queue_id: str, ticket_id: str) -> datetime | None:
@@ -187,18 +275,38 @@ def forget(stats: QueueStats, queue: QueueConfig, *ticket_ids: str) -> None:
         faults.swallowed("promise_book.forget", "could not update the promise book", extra={"queue": queue.id})
 
 
-def due_callback(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime) -> Ticket | None:
-    """The parked callback whose promise is due (within the lead), the earliest promise first; None if
-    none is."""
-    horizon = (now + lead(queue)).timestamp()
-    return _first_waiting(stats, tickets, queue, now, lambda book: sorted(
-        (entry[0], tid) for tid, entry in book.items() if entry[0] <= horizon))
+def read(stats: QueueStats, queue: QueueConfig) -> Mapping[str, Any]:
+    """The queue's statistics document (the promise book, the callback plan), read once per dispatch;
+    empty if there is none or it cannot be read (the head's own promise still counts)."""
+    try:
+        return stats.queue_stats(queue.id) or {}
+    except Exception:  # noqa: BLE001 - the book is an index; the dispatcher goes on without it
+        faults.swallowed("promise_book.read", "could not read the promise book", extra={"queue": queue.id})
+        return {}
 
 
-def first_asked(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime) -> Ticket | None:
+def due_callback(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime,
+                 gap: float = 0.0, state: Mapping[str, Any] | None = None) -> Ticket | None:
+    """The parked callback whose promise is due, the earliest promise first; None if none is. Due:
+    within the lead of its time, or before a promise told a later time that needs its turn to start
+    now: the k-th promise in time order must start `k` agents' freeing (`gap` seconds each, when all
+    are busy) before its own lead, so the ones before it go first from then. `state`: the statistics
+    document already read (None: read it here)."""
+    t, first = now.timestamp(), lead(queue).total_seconds()
+
+    def due(book: dict[str, list[float]]) -> list[tuple[float, str]]:
+        ordered = sorted((entry[0], tid) for tid, entry in book.items())
+        last = max((k for k, (at, _) in enumerate(ordered) if at - first - k * gap <= t), default=-1)
+        return ordered[:last + 1]
+
+    return _first_waiting(stats, tickets, queue, now, due, state)
+
+
+def first_asked(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime,
+                state: Mapping[str, Any] | None = None) -> Ticket | None:
     """The parked callback a caller asked for with the earliest place in line (recovery callbacks are
     not in the book: nobody asked for them, and they stand aside for it)."""
-    return _first_waiting(stats, tickets, queue, now, lambda book: sorted((_place(tid), tid) for tid in book))
+    return _first_waiting(stats, tickets, queue, now, lambda book: sorted((_place(tid), tid) for tid in book), state)
 
 
 def _place(ticket_id: str) -> int:
@@ -206,14 +314,11 @@ def _place(ticket_id: str) -> int:
 
 
 def _first_waiting(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime,
-                   order: Callable[[dict[str, list[float]]], list[tuple[float, str]]]) -> Ticket | None:
+                   order: Callable[[dict[str, list[float]]], list[tuple[float, str]]],
+                   state: Mapping[str, Any] | None = None) -> Ticket | None:
     """The first parked callback of the book in `order`; entries whose callback is closed, rejoined or
     already dialed leave the book."""
-    try:
-        book = _book(stats.queue_stats(queue.id))
-    except Exception:  # noqa: BLE001 - without the book the head's own promise still counts
-        faults.swallowed("promise_book.read", "could not read the promise book", extra={"queue": queue.id})
-        return None
+    book = _book(read(stats, queue) if state is None else state)
     stale: list[str] = []
     found: Ticket | None = None
     for _, ticket_id in order(book)[:DUE_LOOKUPS]:
@@ -222,7 +327,8 @@ def _first_waiting(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now:
         except TicketNotFoundError:
             stale.append(ticket_id)
             continue
-        if ticket.kind is not TicketKind.CALLBACK or ticket.status not in OPEN or binding(ticket, queue, now) is None:
+        if ticket.kind is not TicketKind.CALLBACK or ticket.status not in OPEN or (
+                ticket.attempts > 1 and not in_slot(ticket, queue, now)):  # a retry keeps only a chosen slot's promise
             stale.append(ticket_id)
         elif ticket.status is TicketStatus.WAITING:
             found = ticket

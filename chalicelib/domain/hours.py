@@ -91,3 +91,22 @@ class BusinessHours:
             if opens <= local < closes:
                 return closes.astimezone(timezone.utc)
         return None
+
+    def after_open(self, start: datetime, seconds: float) -> datetime | None:
+        """The moment `seconds` of open time have passed from `start` (closed hours do not count);
+        None if the hours do not hold that much within a year."""
+        left = max(0.0, seconds)
+        moment = start
+        for _ in range(800):  # spans of a year and then some
+            opening = self.next_opening(moment)
+            if opening is None:
+                return None
+            closes = self.closes_at(opening)
+            if closes is None:  # pragma: no cover - next_opening returns an open instant
+                return None
+            span = (closes - opening).total_seconds()
+            if left <= span:
+                return opening + timedelta(seconds=left)
+            left -= span
+            moment = closes
+        return None

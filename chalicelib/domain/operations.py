@@ -18,7 +18,7 @@ from .errors import HoldfastError, NumberNotAllowedError, OrchestratorError, Tic
 from .model import OPEN_STATUSES, Agent, Ticket, TicketKind, TicketStatus, split_ticket_id
 from .phone import NumberPolicy, masked
 from .queues import QueueConfig, QueueDirectory
-from .retry import next_slot
+from .retry import next_slot, recovery_deadline
 
 log = logging.getLogger(__name__)
 
@@ -288,8 +288,8 @@ class Operations:
                 log.warning("could not stop the scheduled callback's workflow", extra={"ticket": ticket.id})
         # the attempt it was scheduled as (never past the queue's last)
         attempt = min(ticket.attempts + 1, len(queue.retry_delays_seconds))
-        execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
-                                               CallFlow.workflow_input(queue, ticket, now, attempt))
+        execution_id = self.orchestrator.start(f"{ticket.id}-{booking}", CallFlow.workflow_input(
+            queue, ticket, now, attempt, recovery_deadline(queue, ticket.evolve(not_before=now))))
         self.tickets.set_execution(ticket.id, execution_id)
         log.info("callback made due now from the console", extra={"ticket": ticket.id, "session": who})
         return CallBackNow("due_now", ticket.id, "due now: it takes its place in line for the next free agent")

@@ -68,6 +68,10 @@ class QueueConfig:
     recover_lost_calls: bool = True
     # A recovery callback keeps the caller's ticket number (their place) rather than joining the end.
     recovery_keeps_place: bool = True
+    # A recovery callback (nobody asked for it) is made within this much open time of the lost call, or
+    # given up (lost, and notified): past a business day the caller has moved on, and a backlog that
+    # keeps yesterday's recoveries makes every callback late (bench/day.py). 0: no limit.
+    recovery_horizon_seconds: int = 12 * 3600
     # Longest a caller holds before the call is treated as rung out (0: no limit).
     max_hold_seconds: int = 0
     max_callbacks_per_number_per_day: int = 3
@@ -77,7 +81,14 @@ class QueueConfig:
     recovery_guard_seconds: int = 0
     # A callback whose caller was told when to expect it goes first from this long before that time.
     callback_promise_lead_seconds: int = 120
-    callback_reserve_agents: int = 4
+    # With nobody live waiting, a callback is taken only while this many other agents stay idle; None
+    # (the default, "auto"): the callback plan's reserve, half hour by half hour (domain/callback_plan.py).
+    callback_reserve_agents: int | None = None
+    # The callback plan: callbacks may cost the live line's service level (answered within 20 s) this much
+    # in any half hour against all agents on the live line; up to the second when the day's open
+    # callbacks cannot be made otherwise (docs/queues.md; chosen with bench/day.py).
+    callback_plan_allowance: float = 0.1
+    callback_plan_allowance_max: float = 0.35
     # When agents are expected (a roster); None: during business hours. Only used when nobody is
     # signed in, to tell a caller when a callback can happen.
     staffed_hours: BusinessHours | None = None
@@ -104,11 +115,12 @@ class QueueConfig:
 _INT_FIELDS = ("offer_callback_after_seconds", "short_abandon_seconds", "assumed_agents",
                "max_park_seconds", "dial_timeout_seconds", "max_hold_seconds", "max_callbacks_per_number_per_day",
                "callback_guard_seconds", "recovery_guard_seconds", "callback_promise_lead_seconds",
-               "callback_reserve_agents", "callback_min_talk_seconds", "service_target_seconds")
+               "callback_min_talk_seconds", "recovery_horizon_seconds", "service_target_seconds")
 _BOOL_FIELDS = ("recover_lost_calls", "recovery_keeps_place", "live_guard", "offer_callback_within_day")
 _NOTIFY_KEYS = {"on_lost_call", "on_callback_failed", "on_threshold", "slack_webhook_url", "telegram_bot_token", "telegram_chat_id",
                 "email_from", "email_to", "sms_from", "sms_to"}
-_FLOAT_FIELDS = ("average_handle_seconds", "average_patience_seconds", "service_level_goal", "abandon_goal")
+_FLOAT_FIELDS = ("average_handle_seconds", "average_patience_seconds", "service_level_goal", "abandon_goal",
+                 "callback_plan_allowance", "callback_plan_allowance_max")
 
 
 def _positive(raw: dict, key: str, where: str, cast: type) -> Any:
@@ -170,6 +182,13 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
     for key in _FLOAT_FIELDS:
         if key in raw:
             kwargs[key] = _positive(raw, key, where, float)
+    reserve = raw.get("callback_reserve_agents")
+    if reserve is not None and reserve != "auto":
+        kwargs["callback_reserve_agents"] = _positive(raw, "callback_reserve_agents", where, int)
+    allowance = (kwargs.get("callback_plan_allowance", QueueConfig.callback_plan_allowance),
+                 kwargs.get("callback_plan_allowance_max", QueueConfig.callback_plan_allowance_max))
+    if not allowance[0] <= allowance[1] <= 1:
+        raise ConfigError(f"{where}: expected callback_plan_allowance <= callback_plan_allowance_max <= 1")
     for key in ("service_level_goal", "abandon_goal"):
         if key in kwargs and not 0 < kwargs[key] < 1:
             raise ConfigError(f"{where}.{key}: a fraction between 0 and 1 (0.8 = 80%)")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .model import Outcome
+from .model import Outcome, Ticket
 from .phone import in_calling_window, window_opens
 from .queues import QueueConfig
 
@@ -25,8 +25,9 @@ def next_slot(queue: QueueConfig, number: str, earliest: datetime) -> datetime |
 
 
 def plan_next(queue: QueueConfig, number: str, now: datetime, attempt: int,
-              outcome: Outcome) -> tuple[datetime, int] | None:
-    """After `attempt` (1-based) ended with `outcome`: when and as which attempt to try again, or None."""
+              outcome: Outcome, deadline: datetime | None = None) -> tuple[datetime, int] | None:
+    """After `attempt` (1-based) ended with `outcome`: when and as which attempt to try again, or None
+    (also when that would be after `deadline`)."""
     if outcome in (Outcome.CONNECTED, Outcome.CANCELLED):
         return None
     if outcome.counts_as_attempt:
@@ -36,4 +37,21 @@ def plan_next(queue: QueueConfig, number: str, now: datetime, attempt: int,
     else:
         delay, next_attempt = 0, attempt
     slot = next_slot(queue, number, now + timedelta(seconds=delay))
-    return None if slot is None else (slot, next_attempt)
+    return None if slot is None or (deadline is not None and slot > deadline) else (slot, next_attempt)
+
+
+def recovery_deadline(queue: QueueConfig, ticket: Ticket) -> datetime | None:
+    """When a recovery callback's attempts stop: `recovery_horizon_seconds` of open time after the lost
+    call, or after the slot it was booked for if later (a person's "call back now" starts it again).
+    None for a callback its caller asked for, or with no horizon."""
+    if not ticket.lost_cause:
+        return None
+    lost = ticket.lost_at or ticket.created_at
+    return horizon_end(queue, max(lost, ticket.not_before or lost))
+
+
+def horizon_end(queue: QueueConfig, start: datetime) -> datetime | None:
+    """`recovery_horizon_seconds` of open time from `start`; None with no horizon."""
+    if queue.recovery_horizon_seconds <= 0:
+        return None
+    return queue.hours.after_open(start, queue.recovery_horizon_seconds)

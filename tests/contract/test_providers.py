@@ -541,6 +541,7 @@ def test_a_machine_heard_apart_from_the_answer_is_hung_up_at_once(route: Client,
         answered = w.post("cb-answer", "answer")
         assert "calling you back" in answered and any(k == "dial" for k, _ in w.wire.next_urls(answered))
     w.post("cb-status", "machine")
+    w.clock.advance(1)  # a second delivery, signed anew (an identical signed request is a replay: 403)
     w.post("cb-status", "machine")  # delivered twice: one outcome, one hang-up
     assert w.result() == "machine" and len(w.outcomes()) == 1
     assert [(call, script.verbs) for call, script in w.dialer.redirects] == [("out-1", (Hangup(),))]

@@ -85,6 +85,21 @@ def test_convert_to_callback_happens_once_and_leaves_the_line(stores: Stores) ->
     assert stores.line.ahead_of(t2) == 0  # out of line until the workflow parks it
 
 
+def test_a_caller_with_a_callback_scheduled_for_later_who_calls_again_rejoins_at_their_place(stores: Stores) -> None:
+    # the rejoin writes the call's pointer in the same transaction: the ticket's own refusal must still be
+    # read as the ticket's (PynamoDB sends puts before updates)
+    t1 = stores.tickets.open_ticket(live("CA1"))
+    t2 = stores.tickets.open_ticket(live("CA2"))
+    assert stores.tickets.convert_to_callback(t1.id, "+14155550123", NOW + timedelta(hours=12), NOW)
+    assert stores.line.snapshot("support").line.total == 1  # scheduled for later: out of the line
+    assert stores.tickets.rejoin(t1.id, "CA9", NOW + timedelta(minutes=1))
+    got = stores.tickets.get(t1.id)
+    assert (got.kind, got.status, got.number) == (TicketKind.LIVE, TicketStatus.WAITING, 1)
+    assert stores.tickets.find_by_call("CA9").id == t1.id
+    assert stores.line.snapshot("support").line.total == 2 and stores.line.ahead_of(t2) == 1  # back at its place
+    assert not stores.tickets.rejoin(t1.id, "CA10", NOW + timedelta(minutes=2))  # live now: nothing to rejoin
+
+
 def test_revert_only_before_the_workflow_started(stores: Stores) -> None:
     t1 = stores.tickets.open_ticket(live("CA1"))
     stores.tickets.convert_to_callback(t1.id, "+14155550123", NOW, NOW)

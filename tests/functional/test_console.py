@@ -404,6 +404,7 @@ def test_call_back_now_moves_a_scheduled_callback_to_now_once_inside_the_rules(
     queues = tmp_path / "queues.json"
     config = json.loads(Path(QUEUES).read_text())
     config["queues"][0]["retry_delays_seconds"] = [0, 1_000_000_000]
+    config["queues"][0]["recovery_horizon_seconds"] = 0  # no horizon: the far attempt stays booked (issue 22)
     queues.write_text(json.dumps(config))
     clock, dialer = FixedClock(NOW), FakeDialer()
     c = bootstrap.build_aws(replace(settings, queues_file=str(queues), admin_token=ADMIN, agent_token=AGENT,

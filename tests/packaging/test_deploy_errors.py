@@ -84,13 +84,15 @@ def test_provider_settings_that_cannot_work_stop_the_deploy_first(env: dict[str,
 
 def test_every_provider_s_settings_go_to_the_stack_cleared_for_a_provider_not_enabled() -> None:
     env = {"HOLDFAST_PROVIDERS": "telnyx", "HOLDFAST_DIALING_PROVIDER": "telnyx", "TELNYX_ACCOUNT_SID": "acct",
-           "TELNYX_APPLICATION_SID": "app", "VONAGE_APPLICATION_ID": "left over", "TWILIO_ACCOUNT_SID": "AC1"}
+           "TELNYX_APPLICATION_SID": "app", "VONAGE_APPLICATION_ID": "left over", "TWILIO_ACCOUNT_SID": "AC1",
+           "HOLDFAST_AGENT_SIP_DOMAINS": "pbx.example"}
     providers, dialing = enabled_providers(env)
     assert providers == ("twilio", "telnyx")  # Twilio's webhooks are always served
     assert stack_parameters("dev", env, providers, dialing) == {
         "Stage": "dev", "Providers": "twilio,telnyx", "DialingProvider": "telnyx", "DialCallsPerSecond": "1",
         "TwilioAccountSid": "AC1",
-        "TelnyxAccountSid": "acct", "TelnyxApplicationSid": "app", "VonageApplicationId": ""}
+        "TelnyxAccountSid": "acct", "TelnyxApplicationSid": "app", "VonageApplicationId": "",
+        "AgentSipDomains": "pbx.example"}  # whatever the providers (issue 21: agents' sip: domains)
 
 
 @pytest.mark.parametrize("pace", ["0", "fast", "-2"])

@@ -1,6 +1,7 @@
 """What `make` says and runs, read from its dry run (`make -n`: every command, none executed)."""
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -8,7 +9,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def dry_run(*args: str) -> list[str]:
-    done = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # Under a parent make (`make test` runs pytest) MAKEFLAGS says -w, and the child would add
+    # "Entering/Leaving directory" lines around its commands: this dry run reads only the commands.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 

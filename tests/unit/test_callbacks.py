@@ -256,3 +256,25 @@ def test_the_short_call_rule_is_the_queues_and_only_agent_first() -> None:
                                                          "dial_mode": mode, **config}]})
         q = queues.get("support")
         assert Callbacks._too_short(q, 10) is not served
+
+
+def test_a_recovery_that_reaches_an_agent_past_its_horizon_is_given_up_not_dialed() -> None:
+    # always open; a 1-hour horizon; lost at NOW: dialed at NOW + 59 min, given up at NOW + 61 min
+    for minutes, dials in ((59, True), (61, False)):
+        queues = QueueDirectory.from_config({"queues": [{"id": "support", "numbers": ["+18005550100"],
+                                                         "recovery_horizon_seconds": 3600}]})
+        stores, orch, dialer, clock = memory_stores(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+        d = Dispatcher(stores, orch, dialer, clock, queues)
+        cb = Callbacks(stores, orch, dialer, clock, queues, d)
+        t = stores.tickets.open_ticket(Ticket("support", 0, TicketKind.LIVE, TicketStatus.WAITING, NOW, call_id="CA1"))
+        stores.tickets.abandon(t.id, NOW, 30)
+        stores.lost.mark_lost(t.id, "abandoned", NOW)
+        stores.tickets.convert_to_callback(t.id, CUSTOMER, NOW, NOW, recovering=True)
+        stores.table.park(t.id, "park-token", 1)
+        clock.current = NOW + timedelta(minutes=minutes)
+        d.agent_event("alice", AgentStatus.AVAILABLE, contact="client:alice", queues=("support",))
+        assert (cb.dial(DialRequest(t.id, 1, "alice", "dial-token-1")) is not None) is dials
+        if not dials:
+            assert stores.tickets.get(t.id).status is TicketStatus.LOST and dialer.calls == []
+            assert orch.completed[-1] == ("dial-token-1", {"result": "not-now"})
+            assert stores.agents.get_agent("alice").status is AgentStatus.AVAILABLE

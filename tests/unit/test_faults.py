@@ -11,6 +11,7 @@ from chalicelib.domain import faults, learning
 from chalicelib.domain.estimator import QueueEventKind as K
 from chalicelib.domain.queues import parse_queue
 from chalicelib.edges import metrics
+from tests.quality import call_name
 
 SHIPPED = Path(__file__).resolve().parents[2] / "chalicelib"
 AT = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
@@ -65,11 +66,8 @@ def _handler_counts_or_raises(handler: ast.ExceptHandler) -> bool:
     for node in ast.walk(handler):
         if isinstance(node, ast.Raise):
             return True
-        if isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name == "swallowed":
-                return True
+        if isinstance(node, ast.Call) and call_name(node) == "swallowed":
+            return True
     return False
 
 

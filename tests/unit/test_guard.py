@@ -26,8 +26,13 @@ def at(seconds: float) -> datetime:
 
 
 def test_defaults_and_settings_parse() -> None:
+    # issue 22: the reserve is the callback plan's by default (None), no longer a fixed 4
     assert (QUEUE.live_guard, QUEUE.callback_guard_seconds, QUEUE.recovery_guard_seconds,
-            QUEUE.callback_promise_lead_seconds, QUEUE.callback_reserve_agents) == (True, 0, 0, 120, 4)
+            QUEUE.callback_promise_lead_seconds, QUEUE.callback_reserve_agents) == (True, 0, 0, 120, None)
+    assert parse_queue({"id": "x", "callback_reserve_agents": 4}).callback_reserve_agents == 4
+    assert parse_queue({"id": "x", "callback_reserve_agents": "auto"}).callback_reserve_agents is None
+    with pytest.raises(ConfigError):
+        parse_queue({"id": "x", "callback_plan_allowance": 0.3, "callback_plan_allowance_max": 0.2})
     assert QUEUE.max_park_seconds >= 3 * 24 * 3600  # a Friday evening's callbacks resume on Monday
     q = parse_queue({"id": "x", "live_guard": False, "callback_guard_seconds": 30, "recovery_guard_seconds": 10,
                      "callback_promise_lead_seconds": 600})
@@ -104,7 +109,7 @@ def test_with_nobody_live_waiting_a_callback_leaves_agents_idle_for_the_next_cal
     assert guard.next_ticket(head, None, two, NOW, idle_others=1, staffed=13) is None
     assert guard.next_ticket(head, None, two, NOW, idle_others=0, staffed=1) is head  # a lone agent still calls
     assert guard.next_ticket(head, None, two, NOW, idle_others=1, staffed=2) is head
-    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=3, staffed=13) is None  # the default keeps 4
+    assert guard.next_ticket(head, None, QUEUE, NOW, idle_others=3, staffed=13) is None  # no plan: 4 kept
     promised = ticket(1, told_shape=5.0, told_scale=60.0)  # the promise wins over the reserve
     assert guard.next_ticket(promised, None, two, at(300 - 120), idle_others=0, staffed=13) is promised
     assert guard.next_ticket(promised, None, two, at(300 - 121), idle_others=0, staffed=13) is None

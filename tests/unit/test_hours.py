@@ -1,4 +1,5 @@
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -69,3 +70,14 @@ def test_staffed_hours_take_the_queues_time_zone_and_opt_out_hint_is_checked() -
         parse_queue({"id": "x", "opt_out_hint": "sometimes"})
     with pytest.raises(ConfigError, match="staffed_hours.mon"):
         parse_queue({"id": "x", "staffed_hours": {"mon": ["late"]}})
+
+
+def test_open_time_counts_only_the_hours_the_queue_is_open() -> None:
+    # Kyiv (above): Monday 09:00-18:00, Tuesday 09:00-13:00 and 14:00-18:00
+    monday_17 = datetime(2026, 11, 23, 17, 0, tzinfo=ZoneInfo("Europe/Kyiv"))
+    assert KYIV.after_open(monday_17, 1800) == monday_17 + timedelta(minutes=30)  # before closing
+    tuesday_0930 = datetime(2026, 11, 24, 9, 30, tzinfo=ZoneInfo("Europe/Kyiv"))
+    assert KYIV.after_open(monday_17, 5400) == tuesday_0930  # 1 h on Monday, then 30 min on Tuesday
+    assert KYIV.after_open(monday_17 - timedelta(hours=10), 3600) == monday_17 - timedelta(hours=7)  # from opening
+    tuesday_1230 = datetime(2026, 11, 24, 12, 30, tzinfo=ZoneInfo("Europe/Kyiv"))
+    assert KYIV.after_open(tuesday_1230, 3600) == tuesday_1230 + timedelta(hours=2)  # across lunch

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.adapters.memory import memory_stores, FakeBus, FakeDialer, MemoryStores, FixedClock
 from tests.fakes import FakeOrchestrator
-from chalicelib.domain import guard, learning
+from chalicelib.domain import callback_plan, guard, learning
 from chalicelib.domain.callflow import CallFlow
 from chalicelib.domain.dispatch import Dispatcher
 from chalicelib.domain.estimator import QueueEventKind
@@ -144,13 +144,13 @@ def test_a_learned_delay_not_seen_for_a_day_halves_each_day() -> None:
     stores, clock, flow, _ = world(NOON)
     learn(stores, clock, 4 * 3600)
     q = parse_queue(QUEUE)
-    assert guard.learned_delay(q, stores.stats.queue_stats("ny"), NOON) == 4 * 3600
+    assert guard.observed_delay(q, stores.stats.queue_stats("ny"), NOON) == 4 * 3600
     # observed at 16:00 (the callback's first dial), for noon; Tuesday noon it still stands, Thursday
     # noon (68 h later: 44 h unseen past the first day) it has halved 44/24 times
-    assert guard.learned_delay(q, stores.stats.queue_stats("ny"), NOON + timedelta(days=1)) == 4 * 3600
-    assert guard.learned_delay(q, stores.stats.queue_stats("ny"), NOON + timedelta(days=3)) == \
+    assert guard.observed_delay(q, stores.stats.queue_stats("ny"), NOON + timedelta(days=1)) == 4 * 3600
+    assert guard.observed_delay(q, stores.stats.queue_stats("ny"), NOON + timedelta(days=3)) == \
         pytest.approx(4 * 3600 * 0.5 ** (44 / 24))
-    assert guard.learned_delay(q, stores.stats.queue_stats("ny"), NOON + timedelta(hours=2)) is None  # 14:00: unseen
+    assert guard.observed_delay(q, stores.stats.queue_stats("ny"), NOON + timedelta(hours=2)) is None  # 14:00: unseen
 
 
 def test_the_learned_quantile_rises_on_late_callbacks_and_on_kept_promises_only() -> None:
@@ -221,3 +221,41 @@ def test_closed_or_dialed_callbacks_leave_the_book() -> None:
     clock.current = NOON + timedelta(minutes=5)
     assert guard.due_callback(stores.stats, stores.tickets, q, clock.now()) is None
     assert gone.id not in stores.stats.queue_stats("ny")[guard.PROMISES]
+
+
+def plan_from_noon(stores: MemoryStores, per_half_hour: float, promises: int) -> None:
+    """A callback plan (as the sweep keeps it) making `per_half_hour` callbacks in every half hour from
+    noon to closing (18:00), and `promises` callbacks already promised in the book."""
+    start = NOON.timestamp()
+    periods = tuple(callback_plan.Period(start + k * 1800, start + (k + 1) * 1800, 3, 0.0, 1, per_half_hour) for k in range(12))
+    plan = callback_plan.Plan(start, periods, 300.0, promises, promises, 100.0)
+    book = {f"ny-{1000 + n}": [start + 7200, start - 60] for n in range(promises)}
+    stores.stats.update_queue_stats("ny", lambda state: {**(state or learning.prior(parse_queue(QUEUE)).state()),
+                                                         callback_plan.PLAN: plan.state(), guard.PROMISES: book})
+
+
+def test_the_offer_and_the_promise_come_after_the_callbacks_ahead_at_the_days_pace() -> None:
+    # 10 callbacks a half hour from noon; 29 promised ahead: the 31st callback (30 and this one, and
+    # one more for the plan's error) falls 3.1 half hours on, at 13:33 (after the caller's turn)
+    stores, clock, flow, _ = world(NOON)
+    plan_from_noon(stores, 10.0, 29)
+    for n in range(3):
+        flow.incoming(call(f"CA{n}", caller=f"+1212555{n:04d}"))
+    assert "We can call you back no later than today at 1:33 PM. To be called back, press 1." in \
+        said(flow.incoming(call("CA8")))
+    tid, heard = book_callback(flow, stores, ahead=0)
+    assert "no later than today at 1:33 PM" in heard
+    assert guard.promised_at(stores.tickets.get(tid)) == NOON + timedelta(minutes=93)
+
+
+def test_no_offer_when_the_callbacks_ahead_fill_the_rest_of_the_day() -> None:
+    # 120 callbacks to closing: 118 promised ahead still leaves room (120 with this one and the margin),
+    # 119 does not
+    for ahead, offered in ((118, True), (119, False)):
+        stores, clock, flow, _ = world(NOON)
+        plan_from_noon(stores, 10.0, ahead)
+        for n in range(3):
+            flow.incoming(call(f"CA{n}", caller=f"+1212555{n:04d}"))
+        heard = said(flow.incoming(call("CA9")))
+        assert ("press 1" in heard) is offered
+        assert ("We cannot take more callback requests today" in heard) is not offered

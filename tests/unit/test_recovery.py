@@ -188,3 +188,21 @@ def test_twenty_duplicate_confirmations_spend_one_allowance() -> None:
         script = w.flow.confirm(first, CallEvent("CA1", CallStatus.IN_PROGRESS, digits="1"))
         assert "We will call you back" in script.verbs[0].text
     assert len(w.orch.started) == 1
+
+
+def test_a_recovery_waits_in_line_only_until_its_horizon_and_a_press_1_for_its_promise() -> None:
+    # open 09:00-18:00 New York, a 2-hour horizon; Alice hangs up at 17:00 after a minute: 1 open hour
+    # today, 1 tomorrow -> given up at 10:00 tomorrow if no agent took it, 17 h after her call
+    hours = {"timezone": "America/New_York", "mon": ["09:00-18:00"], "tue": ["09:00-18:00"]}
+    w = World(hours=hours, recovery_horizon_seconds=7200)
+    w.clock.current = datetime(2026, 11, 23, 21, 59, tzinfo=timezone.utc)  # Monday 16:59 New York
+    w.ring("CA1")
+    w.hang_up("CA1")
+    [payload] = w.orch.started.values()
+    assert payload["park_timeout_seconds"] == 17 * 3600
+    # Bob presses 1 at the same hour: his callback has its promise, and waits up to the queue's 4 days
+    w.ring("CA2", BOB)
+    tid = w.stores.tickets.find_by_call("CA2").id
+    w.flow.offer(tid, CallEvent("CA2", CallStatus.IN_PROGRESS, digits="1"))
+    w.flow.confirm(tid, CallEvent("CA2", CallStatus.IN_PROGRESS, digits="1"))
+    assert w.orch.started[f"{tid}-1"]["park_timeout_seconds"] == 4 * 24 * 3600

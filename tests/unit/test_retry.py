@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 from chalicelib.domain.model import Outcome
 from chalicelib.domain.queues import parse_queue
-from chalicelib.domain.retry import next_slot, plan_next
+from chalicelib.domain.retry import next_slot, plan_next, recovery_deadline
 
 SF = "+14158675309"  # America/Los_Angeles
 ALWAYS = parse_queue({"id": "q"})
@@ -65,3 +65,21 @@ def test_a_russian_mobile_is_called_only_while_every_russian_zone_is_awake() -> 
     moscow_mobile = "+79161234567"  # phonenumbers: any zone from Kaliningrad's neighbour to Kamchatka
     assert next_slot(ALWAYS, moscow_mobile, utc(2026, 11, 23, 12, 0)) == utc(2026, 11, 24, 6, 0)
     assert next_slot(ALWAYS, moscow_mobile, utc(2026, 11, 24, 8, 30)) == utc(2026, 11, 24, 8, 30)
+def test_a_recovery_is_retried_only_within_its_horizon_of_open_time() -> None:
+    # 09:00-18:00 Kyiv, Monday and Tuesday; a recovery lost Monday at 17:00 Kyiv (15:00 UTC) with a
+    # 2-hour horizon: 1 open hour on Monday, 1 on Tuesday -> its deadline is Tuesday 10:00 Kyiv
+    from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
+    queue = parse_queue({"id": "k", "hours": {"timezone": "Europe/Kyiv", "mon": ["09:00-18:00"],
+                                             "tue": ["09:00-18:00"]}, "recovery_horizon_seconds": 7200,
+                         "retry_delays_seconds": [0, 1800, 1800, 1800]})
+    lost = Ticket("k", 1, TicketKind.CALLBACK, TicketStatus.SCHEDULED, utc(2026, 11, 23, 15, 0),
+                  lost_cause="abandoned", lost_at=utc(2026, 11, 23, 15, 0))
+    deadline = recovery_deadline(queue, lost)
+    assert deadline == utc(2026, 11, 24, 8, 0)  # Tuesday 10:00 Kyiv
+    kyiv = "+380441234567"
+    # a no-answer Tuesday 09:20: next at 09:50, inside; at 09:40: 10:10, outside -> given up
+    assert plan_next(queue, kyiv, utc(2026, 11, 24, 7, 20), 1, Outcome.NO_ANSWER, deadline) == (utc(2026, 11, 24, 7, 50), 2)
+    assert plan_next(queue, kyiv, utc(2026, 11, 24, 7, 40), 1, Outcome.NO_ANSWER, deadline) is None
+    asked = Ticket("k", 2, TicketKind.CALLBACK, TicketStatus.SCHEDULED, utc(2026, 11, 23, 15, 0))
+    assert recovery_deadline(queue, asked) is None  # a callback the caller asked for has its promise
+    assert recovery_deadline(parse_queue({"id": "k", "recovery_horizon_seconds": 0}), lost) is None

@@ -356,6 +356,16 @@ class WaitEstimator:
                 "bands": [[[round(w, 4) for w in b.events], [round(w, 4) for w in b.censored]]
                           for b in self.bands]}
 
+    @staticmethod
+    def means_in(state: dict[str, Any]) -> tuple[float, float]:
+        """The learned mean talk time and mean patience of a saved state, read without rebuilding the
+        estimator (the callback plan reads them every minute)."""
+        if "talk_long" in state:
+            talk = Window(*(float(v) for v in state["talk_long"])).mean
+        else:  # a state from before talk-time shapes were learned
+            talk = float(state["service_sum"]) / float(state["service_n"])
+        return talk, float(state["exposure"]) / float(state["abandons"])
+
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "WaitEstimator":
         est = cls()
