@@ -28,7 +28,7 @@ from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, PUBLIC_URL, TELNYX_A
                                   ParameterStore)
 from .adapters.dynamo.operations import DynamoOperationsLog
 from .adapters.telnyx import TelnyxDialer, TelnyxMessenger, TelnyxTelephony
-from .adapters.vonage import VonageDialer, VonageTelephony
+from .adapters.vonage import VonageDialer, VonageMessenger, VonageTelephony
 from .edges.admin_api import AdminApi
 from .edges import metrics
 from .edges.console import Console
@@ -149,11 +149,14 @@ def dialer_for(settings: Settings, twilio: TwilioDialer, clock: Clock) -> Dialer
     return twilio
 
 
-def messenger_for(settings: Settings, twilio: TwilioDialer) -> Messenger | None:
+def messenger_for(settings: Settings, twilio: TwilioDialer, clock: Clock | None = None) -> Messenger | None:
     """Texts go through the provider that dials (its numbers are the queue's caller IDs there); none
-    while that provider's account is not configured, and none for Vonage yet (issue 27: not done)."""
+    while that provider's account is not configured."""
     if settings.dialing_provider == "telnyx":
         return TelnyxMessenger(settings.telnyx_api_key, settings.telnyx_api_base_url) if settings.telnyx_api_key else None
+    if settings.dialing_provider == "vonage":
+        return VonageMessenger(settings.vonage_application_id, settings.vonage_private_key,
+                               settings.vonage_api_base_url, clock=clock) if settings.vonage_application_id else None
     if settings.dialing_provider == "twilio" and settings.twilio_account_sid:
         return TwilioMessenger(twilio)
     return None
@@ -222,7 +225,7 @@ def link_secret(admin_token: str) -> str:
 def callback_texts(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory, messenger: Messenger | None,
                    secret: str, base_url: str) -> CallbackTexts:
     return CallbackTexts(stores.tickets, stores.bookings, messenger, queues, clock, flow.changes, flow.place, secret,
-                         base_url)
+                         base_url, stores.stats)
 
 
 def web_requests(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory) -> WebRequests:
@@ -274,7 +277,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
                                                                DynamoConsoleSessions(stores.table),
                                                                DynamoThrottle(stores.table)))
     built.web = WebApi(web_requests(flow, stores, clock, queues), settings.public_base_url)
-    messenger = messenger_for(settings, twilio)
+    messenger = messenger_for(settings, twilio, clock)
     built.texts = callback_texts(flow, stores, clock, queues, messenger, link_secret(settings.admin_token),
                                  settings.public_base_url)
     built.caller_pages = CallerPages(built.texts, known, messenger, settings.public_base_url)
@@ -327,16 +330,16 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
 
     stores.table.on_change = stream
     orchestrator.dial_worker = lambda body: callbacks.dial(DialRequest.from_message(body))  # workers.on_dial_message
+    texts = callback_texts(flow, stores, clock, queues, FakeMessenger(), MEMORY_LINK_SECRET, "http://holdfast.invalid")
     if sweep_seconds > 0:
-        def sweep() -> None:  # the scheduled dispatch sweep
+        def sweep() -> None:  # the scheduled dispatch sweep (workers.sweep), reminders included
             dispatcher.sweep()
+            texts.remind()
             clock.after(sweep_seconds, sweep)
 
         clock.after(sweep_seconds, sweep)
     return MemoryWorld(clock, stores, orchestrator, bus, dialer, flow, dispatcher, callbacks,
-                       web_requests(flow, stores, clock, queues),
-                       callback_texts(flow, stores, clock, queues, FakeMessenger(), MEMORY_LINK_SECRET,
-                                      "http://holdfast.invalid"))
+                       web_requests(flow, stores, clock, queues), texts)
 
 
 _served: list[Container] = []  # containers handed in by `serving`, innermost last

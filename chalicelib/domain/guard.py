@@ -40,7 +40,9 @@ from .slots import slot_start
 
 log = logging.getLogger(__name__)
 
-PROMISES = "promises"  # queue statistics key: ticket id -> [the time told, when it was told], epoch seconds
+# queue statistics key: ticket id -> [the time told, when it was told(, REMINDED)], epoch seconds
+PROMISES = "promises"
+REMINDED = 1  # an entry's third element: its caller was sent a reminder of this time (issue 27)
 DELAYS = "callback_delay"  # queue statistics key: local hour told -> learned high quantile of the delay (s)
 DELAY_QUANTILE = 0.9  # the share of callbacks the guard would make by the learned delay on its own
 DELAY_STEP = 0.4  # how far one observation moves the learned quantile (in log terms)
@@ -248,7 +250,7 @@ def kept(stats: QueueStats, queue: QueueConfig, ticket_id: str, now: datetime) -
         entry = book.pop(ticket_id, None)
         if entry is None:
             return _with(queue, state)
-        at, told = (datetime.fromtimestamp(v, timezone.utc) for v in entry)
+        at, told = (datetime.fromtimestamp(v, timezone.utc) for v in entry[:2])
         delays = _learn_delay(dict((state or {}).get(DELAYS) or {}), _hour(queue, told),
                               (now - told).total_seconds(),
                               (at - told).total_seconds() if now >= at - lead(queue) else None, now)
@@ -273,6 +275,31 @@ def forget(stats: QueueStats, queue: QueueConfig, *ticket_ids: str) -> None:
         stats.update_queue_stats(queue.id, apply)
     except Exception:  # noqa: BLE001 - as above
         faults.swallowed("promise_book.forget", "could not update the promise book", extra={"queue": queue.id})
+
+
+def reminders_due(stats: QueueStats, queue: QueueConfig, now: datetime, ahead: timedelta) -> list[str]:
+    """The callbacks whose promised time falls within `ahead` from now and whose callers have not been
+    reminded, marked reminded in the same conditional write: each is returned to one sweep only,
+    however many run at once (a reminder is sent at most once; a moved callback is promised, and
+    reminded, anew). No write while none is due."""
+    t, horizon = now.timestamp(), (now + ahead).timestamp()
+
+    def due(state: Mapping[str, Any] | None) -> list[str]:
+        return sorted(tid for tid, entry in _book(state).items() if len(entry) < 3 and t < entry[0] <= horizon)
+
+    if not due(read(stats, queue)):
+        return []
+    marked: list[str] = []
+
+    def apply(state: dict[str, Any] | None) -> dict[str, Any]:
+        marked[:] = due(state)  # an optimistic retry applies again: what the winning write marked
+        book = _book(state)
+        for tid in marked:
+            book[tid] = [*book[tid][:2], REMINDED]
+        return _with(queue, state, **{PROMISES: book})
+
+    stats.update_queue_stats(queue.id, apply)
+    return list(marked)
 
 
 def read(stats: QueueStats, queue: QueueConfig) -> Mapping[str, Any]:

@@ -47,6 +47,7 @@ class SlotPolicy:
     lead_minutes: int = 15  # the first slot offered starts at least this far ahead
     days_ahead: int = 7  # no slot further off than this
     live_calls_per_hour: float | None = None  # expected live calls where the queue has no history yet
+    reminder_minutes: int = 30  # a text this long before the chosen time (where the queue texts; 0: none)
 
     @classmethod
     def from_config(cls, raw: Any, where: str) -> "SlotPolicy":
@@ -72,7 +73,13 @@ class SlotPolicy:
             raise ConfigError(f"{where}.max_share: a share above 0 and at most 1")
         if not 1 <= policy.days_ahead <= 60:
             raise ConfigError(f"{where}.days_ahead: 1 to 60")
+        if not 0 <= policy.reminder_minutes <= 24 * 60:
+            raise ConfigError(f"{where}.reminder_minutes: 0 (no reminder) to 1440")
         return policy
+
+    @property
+    def reminder(self) -> timedelta:
+        return timedelta(minutes=self.reminder_minutes)
 
     @property
     def length(self) -> timedelta:

@@ -15,8 +15,8 @@ from typing import Callable
 
 import phonenumbers
 
-from ..ports import Bookings, Clock, InboundText, Messenger, Tickets
-from . import guard
+from ..ports import Bookings, Clock, InboundText, Messenger, QueueStats, Tickets
+from . import faults, guard
 from .booking import CALLBACK_BOOKED
 from .changes import CallbackChanges, changeable
 from .errors import NotifyError, TicketNotFoundError
@@ -55,8 +55,9 @@ def may_text(queue: QueueConfig, number: str) -> bool:
 
 class CallbackTexts:
     def __init__(self, tickets: Tickets, bookings: Bookings, messenger: Messenger | None, queues: QueueDirectory,
-                 clock: Clock, changes: CallbackChanges, place: Place, link_secret: str, base_url: str) -> None:
-        self.tickets, self.bookings, self.messenger = tickets, bookings, messenger
+                 clock: Clock, changes: CallbackChanges, place: Place, link_secret: str, base_url: str,
+                 stats: QueueStats) -> None:
+        self.tickets, self.bookings, self.messenger, self.stats = tickets, bookings, messenger, stats
         self.queues, self.clock, self.changes, self.place = queues, clock, changes, place
         self.link_secret, self.base_url = link_secret, base_url.rstrip("/")
 
@@ -77,9 +78,36 @@ class CallbackTexts:
         return (f"{first} from {sender}.{place} See or cancel: {self.link(ticket)} . "
                 f"Reply STOP to opt out.")
 
+    def compose_reminder(self, queue: QueueConfig, ticket: Ticket, sender: str) -> str:
+        at = slot_start(ticket.slot or "").astimezone(queue.hours.zone)
+        return (f"{queue.name}: a reminder, we will call you at {at.strftime('%H:%M')} {at.tzname() or ''} "
+                f"from {sender}. Change or cancel: {self.link(ticket)} . Reply STOP to opt out.")
+
     def confirm(self, ticket_id: str) -> bool:
         """The confirmation text for a callback just booked; False when none was sent (the queue does
         not text that country, the number opted out, the callback is no longer pending)."""
+        return self._send(ticket_id, self.compose, "confirmation", reminder=False)
+
+    def remind(self) -> int:
+        """The sweep's reminders: a text `reminder_minutes` before each chosen time still to come (once
+        each, where the queue texts that number); how many were sent."""
+        sent = 0
+        for queue in self.queues:
+            policy = queue.scheduled_callbacks
+            if self.messenger is None or policy is None or not policy.reminder_minutes or not queue.sms_countries:
+                continue
+            try:
+                due = guard.reminders_due(self.stats, queue, self.clock.now(), policy.reminder)
+            except Exception:  # noqa: BLE001 - the book is an index: no reminder this minute, the next sweep tries
+                faults.swallowed("texts.remind", "could not read the reminders due", extra={"queue": queue.id})
+                continue
+            sent += sum(1 for ticket_id in due if self._send(ticket_id, self.compose_reminder, "reminder", reminder=True))
+        return sent
+
+    def _send(self, ticket_id: str, compose: Callable[[QueueConfig, Ticket, str], str], what: str,
+              reminder: bool) -> bool:
+        """One text about a pending callback; False when none was sent (the queue does not text that
+        country, the number opted out, the callback is no longer pending; a reminder: not at a chosen time)."""
         try:
             ticket = self.tickets.get(ticket_id)
         except TicketNotFoundError:
@@ -88,17 +116,17 @@ class CallbackTexts:
         number = ticket.callback_number
         if self.messenger is None or not number or not changeable(ticket) or not may_text(queue, number):
             return False
-        if self.bookings.is_opted_out(number):
+        if (reminder and not ticket.slot) or self.bookings.is_opted_out(number):
             return False
         sender = caller_id_for(queue, self.messenger.name)
         if sender is None:
             return False
         try:
-            self.messenger.send_text(number, sender, self.compose(queue, ticket, sender))
+            self.messenger.send_text(number, sender, compose(queue, ticket, sender))
         except NotifyError as exc:
-            log.warning("confirmation text failed", extra={"ticket": ticket.id, "error": str(exc)})
+            log.warning(f"{what} text failed", extra={"ticket": ticket.id, "error": str(exc)})
             return False
-        log.info("confirmation text sent", extra={"ticket": ticket.id})
+        log.info(f"{what} text sent", extra={"ticket": ticket.id})
         return True
 
     def view_of(self, queue: QueueConfig, ticket: Ticket) -> CallerView:

@@ -63,6 +63,9 @@ def on_notify_message(body: str) -> None:
 def sweep() -> int:
     """Scheduled: no idle agent and waiting ticket side by side, whatever trigger was missed; then the
     wallboard's thresholds (a crossing held for its set time notifies once)."""
-    dispatched = bootstrap.container().dispatcher.sweep()
-    feed.watch(bootstrap.container().operations)
+    built = bootstrap.container()
+    dispatched = built.dispatcher.sweep()
+    if built.texts is not None:  # reminders before chosen times (issue 27)
+        built.texts.remind()
+    feed.watch(built.operations)
     return dispatched

@@ -375,3 +375,53 @@ def test_telnyx_texts_through_its_messaging_api_and_reads_a_reply() -> None:
     other = WebhookRequest("POST", "https://h/sms/telnyx/incoming", {}, {"Content-Type": "application/json"},
                            json.dumps({"data": {"event_type": "message.sent", "payload": {}}}).encode())
     assert messenger.parse_inbound(other) is None
+
+
+def test_vonage_texts_through_its_messages_api_as_its_library_writes_them() -> None:
+    from vonage_messages.models import Sms
+
+    from chalicelib.adapters.vonage import VonageMessenger
+
+    http = Recording(reply={"message_uuid": "aaaaaaaa-0000-4000-8000-000000000001"})
+    messenger = VonageMessenger("app-1", PEM, "https://vonage.test", http, FixedClock(NOW))
+    assert messenger.send_text("+14155550100", "+18005550199", "Acme: we will call you back") == \
+        "aaaaaaaa-0000-4000-8000-000000000001"
+    sent = http.sent[0]
+    assert (sent.method, sent.url) == ("POST", "https://vonage.test/v1/messages")
+    theirs = Sms(to="14155550100", from_="18005550199", text="Acme: we will call you back")
+    assert json.loads(sent.body or b"{}") == theirs.model_dump(by_alias=True, exclude_none=True)
+    token = str(sent.headers["Authorization"]).removeprefix("Bearer ")
+    # the application JWT, signed by the key (its times are checked against the test's clock, not the wall's)
+    claims = jwt.decode(token, PRIVATE_KEY.public_key(), algorithms=["RS256"], options={"verify_exp": False})
+    assert (claims["application_id"], claims["iat"], claims["exp"]) == ("app-1", int(NOW.timestamp()),
+                                                                       int(NOW.timestamp()) + 60)
+    with pytest.raises(NotifyError):
+        VonageMessenger("app-1", PEM, "https://vonage.test", Recording(status=500), FixedClock(NOW)).send_text(
+            "+1", "+1", "x")
+    with pytest.raises(NotifyError):
+        VonageMessenger("", "").send_text("+1", "+1", "x")
+    with pytest.raises(NotifyError):
+        VonageMessenger("app-1", "not a key").send_text("+1", "+1", "x")
+
+
+def test_a_vonage_inbound_text_is_read_only_when_signed() -> None:
+    from chalicelib.adapters.vonage import VonageMessenger
+    from tests.contract.providers import VonageWire
+
+    inbound = {"channel": "sms", "message_uuid": "m-1", "to": "18005550199", "from": "14155550100",
+               "timestamp": "2026-11-23T18:00:00Z", "text": "STOP", "message_type": "text"}
+    body = json.dumps(inbound).encode()
+    url = "https://h/api/sms/vonage/incoming"
+    signed = VonageWire().sign(url, body, inbound, NOW)
+    request = WebhookRequest("POST", url, {}, {"Content-Type": "application/json", **signed}, body)
+    telephony = VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW))
+    assert telephony.verify(request)
+    messenger = VonageMessenger("app-1", PEM, "https://vonage.test", Recording(), FixedClock(NOW))
+    assert messenger.parse_inbound(request) == InboundText("+14155550100", "STOP")
+    forged = WebhookRequest("POST", url, {}, {"Content-Type": "application/json", **signed},
+                            body.replace(b"STOP", b"STOQ"))
+    assert not VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW)).verify(forged)
+    status = {"channel": "sms", "message_uuid": "m-2", "status": "delivered", "to": "14155550100",
+              "from": "18005550199", "timestamp": "2026-11-23T18:00:00Z"}
+    other = WebhookRequest("POST", url, {}, {"Content-Type": "application/json"}, json.dumps(status).encode())
+    assert messenger.parse_inbound(other) is None

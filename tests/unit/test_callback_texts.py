@@ -13,7 +13,7 @@ from chalicelib.adapters.memory import FakeDialer, FakeMessenger
 from chalicelib.bootstrap import MemoryWorld, build_memory
 from chalicelib.domain.booking import CALLBACK_BOOKED
 from chalicelib.domain.links import LinkError, sign, verify
-from chalicelib.domain.model import AgentStatus, Ticket, TicketStatus
+from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketStatus
 from chalicelib.domain.queues import QueueDirectory, parse_queue
 from chalicelib.domain.texts import CallbackTexts
 from chalicelib.ports import InboundText
@@ -129,3 +129,36 @@ def test_no_text_where_the_queue_does_not_text_that_country() -> None:
     world.choose_first_slot()
     world.deliver()
     assert world.sent == []
+
+
+REMINDED_10 = {"slot_minutes": 30, "reminder_minutes": 10}
+
+
+def test_a_reminder_comes_once_before_the_chosen_time_and_not_for_a_cancelled_one() -> None:
+    world = World(scheduled_callbacks=REMINDED_10)
+    tid = world.choose_first_slot()  # 13:30 EST, booked at 13:00
+    gone = world.choose_first_slot(sid="CA2", caller="+12125550124")
+    assert world.texts.cancel(token_of(world.texts.link(world.w.stores.tickets.get(gone)))) is True
+    world.w.clock.run_until(datetime(2026, 11, 23, 18, 19, 30, tzinfo=timezone.utc))  # 13:19:30: not yet
+    assert world.sent == []
+    world.w.clock.run_until(datetime(2026, 11, 23, 18, 21, tzinfo=timezone.utc))  # the sweep after 13:20
+    (text,) = world.sent
+    assert (text["to"], text["from"]) == (NY, "+18005550199")
+    assert "reminder" in text["body"] and "13:30 EST" in text["body"] and "STOP" in text["body"]
+    assert verify(token_of(text["body"]), "memory-world-caller-links-key", world.w.clock.now()) == tid
+    world.w.clock.run_until(datetime(2026, 11, 23, 18, 28, tzinfo=timezone.utc))  # more sweeps: no second one
+    assert len(world.sent) == 1
+
+
+def test_no_reminder_without_a_chosen_time_or_when_the_queue_sets_none() -> None:
+    asap = World(scheduled_callbacks=REMINDED_10)
+    asap.w.flow.incoming(CallEvent("CA1", CallStatus.RINGING, NY, "+18005550100"))
+    tid = asap.w.stores.tickets.find_by_call("CA1").id
+    asap.w.flow.offer(tid, CallEvent("CA1", CallStatus.IN_PROGRESS, NY, digits="1"))
+    asap.w.flow.confirm(tid, CallEvent("CA1", CallStatus.IN_PROGRESS, NY, digits="1"))
+    assert asap.w.stores.tickets.get(tid).callback_number == NY  # booked as soon as an agent is free
+    asap.w.clock.run_until(datetime(2026, 11, 23, 18, 28, tzinfo=timezone.utc))
+    none = World(scheduled_callbacks={"slot_minutes": 30, "reminder_minutes": 0})
+    none.choose_first_slot()
+    none.w.clock.run_until(datetime(2026, 11, 23, 18, 28, tzinfo=timezone.utc))
+    assert (asap.sent, none.sent) == ([], [])
