@@ -129,6 +129,19 @@ def web_callback(queue: str) -> Response:
     return _web_api(lambda w: w.request(queue, request.raw_body, request.headers, _client()))
 
 
+@app.route("/web/{queue}/code", methods=["POST"], content_types=[JSON, "text/plain"])
+def web_code(queue: str) -> Response:
+    """A code texted to the number a web request will give (where the queue asks for one)."""
+    request = app.current_request
+    return _web_api(lambda w: w.code(queue, request.raw_body, request.headers, _client()))
+
+
+@app.route("/web/{queue}/code", methods=["OPTIONS"])
+def web_code_preflight(queue: str) -> Response:
+    request = app.current_request
+    return _web_api(lambda w: w.preflight(queue, request.headers))
+
+
 @app.route("/web/{queue}/callback", methods=["OPTIONS"])
 def web_callback_preflight(queue: str) -> Response:
     request = app.current_request

@@ -228,9 +228,12 @@ def callback_texts(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDi
                          base_url, stores.stats)
 
 
-def web_requests(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory) -> WebRequests:
-    """Callbacks asked for from the web: the call flow's booking and estimate, over the same roles."""
-    return WebRequests(flow.booking, stores.bookings, stores.line, clock, queues, flow.estimate)
+def web_requests(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory,
+                 texts: CallbackTexts) -> WebRequests:
+    """Callbacks asked for from the web: the call flow's booking, estimate and slots, over the same roles;
+    codes texted through the callers' texts, derived from the caller-link key."""
+    return WebRequests(flow.booking, stores.bookings, stores.line, clock, queues, flow.estimate, flow.slots,
+                       texts.send_code, texts.link_secret)
 
 
 def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None,
@@ -276,10 +279,10 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url,
                                                                DynamoConsoleSessions(stores.table),
                                                                DynamoThrottle(stores.table)))
-    built.web = WebApi(web_requests(flow, stores, clock, queues), settings.public_base_url)
     messenger = messenger_for(settings, twilio, clock)
     built.texts = callback_texts(flow, stores, clock, queues, messenger, link_secret(settings.admin_token),
                                  settings.public_base_url)
+    built.web = WebApi(web_requests(flow, stores, clock, queues, built.texts), settings.public_base_url)
     built.caller_pages = CallerPages(built.texts, known, messenger, settings.public_base_url)
     return built
 
@@ -339,7 +342,7 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
 
         clock.after(sweep_seconds, sweep)
     return MemoryWorld(clock, stores, orchestrator, bus, dialer, flow, dispatcher, callbacks,
-                       web_requests(flow, stores, clock, queues), texts)
+                       web_requests(flow, stores, clock, queues, texts), texts)
 
 
 _served: list[Container] = []  # containers handed in by `serving`, innermost last

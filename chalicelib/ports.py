@@ -243,10 +243,13 @@ class Tickets(ABC):
 
     @abstractmethod
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
-                        language: str, origin: str | None = None, told: tuple[float, float] | None = None) -> Ticket:
+                        language: str, origin: str | None = None, told: tuple[float, float] | None = None,
+                        slot: "SlotClaim | None" = None) -> Ticket | None:
         """A new CALLBACK ticket under a number already taken from the counter (a recovery that
         joins the end of the line instead of keeping the caller's place, or a request from the web:
-        `origin`), with `told`, the promise its caller is given, as book_callback keeps it."""
+        `origin`), with `told`, the promise its caller is given, as book_callback keeps it; with `slot`
+        (a web request's chosen time), its place in the slot taken in the same write, and None (nothing
+        written) if the slot is full."""
 
     @abstractmethod
     def rejoin(self, ticket_id: str, call_id: str, now: datetime, slot: str | None = None) -> bool:

@@ -96,8 +96,11 @@ class CallbackBooking:
             log.warning("callback refused", extra={"ticket": ticket.id, "reason": booking, "number": masked(number)})
             return BookingRefused(booking), None
         if fresh:
-            ticket = self.tickets.create_callback(target, number, not_before, now, ticket.language, ticket.origin, told)
-            booked = ticket
+            created = self.tickets.create_callback(target, number, not_before, now, ticket.language, ticket.origin,
+                                                   told, slot)
+            if created is None:  # the chosen slot filled meanwhile (its pointer names no ticket: it stands for none)
+                return BookingRefused.SLOT_FULL, None
+            ticket = booked = created
         else:  # as the booking left it: a caller in line whose callback is due at once holds their place
             booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, not_before=not_before,
                                    held=ticket.status is TicketStatus.WAITING and not_before <= now,

@@ -88,6 +88,19 @@ class CallbackTexts:
         not text that country, the number opted out, the callback is no longer pending)."""
         return self._send(ticket_id, self.compose, "confirmation", reminder=False)
 
+    def send_code(self, queue: QueueConfig, number: str, code: str) -> bool:
+        """A web request's one-time code (domain/webcode.py), where the queue texts that number; False
+        when it cannot be sent. The code is never logged."""
+        sender = caller_id_for(queue, self.messenger.name) if self.messenger is not None else None
+        if self.messenger is None or sender is None or not may_text(queue, number) or self.bookings.is_opted_out(number):
+            return False
+        try:
+            self.messenger.send_text(number, sender, f"{queue.name}: your code is {code}. It is good for 10 minutes.")
+        except NotifyError as exc:
+            log.warning("code text failed", extra={"queue": queue.id, "error": str(exc)})
+            return False
+        return True
+
     def remind(self) -> int:
         """The sweep's reminders: a text `reminder_minutes` before each chosen time still to come (once
         each, where the queue texts that number); how many were sent."""

@@ -1,6 +1,8 @@
 """The public web endpoint for callbacks asked for from a website or app (issue 27): the wait first
-(GET /web/{queue}/wait), then the request (POST /web/{queue}/callback, JSON {"number": "..."}), and the
-embeddable widget (GET /web/widget.js: one script tag, no third-party loads).
+(GET /web/{queue}/wait: the place, the wait, the times one may choose, whether a code is needed), a code
+texted to the number where the queue asks for one (POST /web/{queue}/code, JSON {"number": "..."}),
+then the request (POST /web/{queue}/callback, JSON {"number": "...", "code": "...", "slot": "..."}),
+and the embeddable widget (GET /web/widget.js: one script tag, no third-party loads).
 
 Browsers are let in only from the queue's allowed origins (and the app's own); a request whose Origin
 is not one of them is refused before anything is counted or booked. Clients that send no Origin (an
@@ -9,11 +11,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from ..domain.errors import NumberNotAllowedError, UnknownQueueError
-from ..domain.webrequest import WebBooked, WebRequestError, WebRequests
+from ..domain.webrequest import CodeRequiredError, WebBooked, WebRequestError, WebRequests
 from .console import WebReply
 
 MAX_BODY_BYTES = 1024
@@ -72,27 +74,49 @@ class WebApi:
         return self._reply(200, {"queue": view.queue, "open": view.is_open, "place": view.place,
                                  "wait_minutes": view.wait_minutes,
                                  "wait_range_minutes": list(view.wait_range_minutes) if view.wait_range_minutes
-                                 else None}, origin)
+                                 else None, "code_required": view.code_required,
+                                 "slots": [{"slot": s.key, "start": s.start.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                                           for s in view.slots]}, origin)
 
-    def request(self, queue_id: str, raw_body: bytes | None, headers: Mapping[str, str], client: str) -> WebReply:
+    def _body(self, raw_body: bytes | None, fields: set[str]) -> dict[str, Any] | None:
+        """The JSON object posted, if it is one with a number and no field but `fields`."""
+        try:
+            body = json.loads(raw_body or b"")
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) and "number" in body and not set(body) - fields else None
+
+    def _use(self, queue_id: str, raw_body: bytes | None, headers: Mapping[str, str], fields: set[str],
+             use: Callable[[dict[str, Any]], dict[str, Any]], done: int = 200) -> WebReply:
         origin, refused = self._allowed(queue_id, headers)
         if refused is not None:
             return refused
         if raw_body is not None and len(raw_body) > MAX_BODY_BYTES:
             return self._reply(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"}, origin)
+        body = self._body(raw_body, fields)
+        if body is None:
+            shape = ", ".join(f'"{f}": "..."' for f in sorted(fields))
+            return self._reply(400, {"error": f"body must be a JSON object with a number (fields: {shape})"}, origin)
         try:
-            body = json.loads(raw_body or b"")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict) or set(body) - {"number"}:
-            return self._reply(400, {"error": 'body must be {"number": "+E.164 or national"}'}, origin)
-        try:
-            booked = self.requests.request(queue_id, body.get("number"), client or "unknown")
+            return self._reply(done, use(body), origin)
         except NumberNotAllowedError as exc:
             return self._reply(400, {"error": f"this number cannot be called back: {exc.reason}"}, origin)
         except WebRequestError as exc:
-            return self._reply(exc.status, {"error": str(exc)}, origin)
-        return self._reply(200, booked_json(booked), origin)
+            return self._reply(exc.status, {"error": str(exc), "code_required": isinstance(exc, CodeRequiredError)},
+                               origin)
+
+    def request(self, queue_id: str, raw_body: bytes | None, headers: Mapping[str, str], client: str) -> WebReply:
+        return self._use(queue_id, raw_body, headers, {"number", "code", "slot"}, lambda body: booked_json(
+            self.requests.request(queue_id, body.get("number"), client or "unknown", body.get("code"),
+                                  body.get("slot"))))
+
+    def code(self, queue_id: str, raw_body: bytes | None, headers: Mapping[str, str], client: str) -> WebReply:
+        """Text the number the code its request will need (202: sent)."""
+        def send(body: dict[str, Any]) -> dict[str, Any]:
+            self.requests.request_code(queue_id, body.get("number"), client or "unknown")
+            return {"sent": True}
+
+        return self._use(queue_id, raw_body, headers, {"number"}, send, 202)
 
     @staticmethod
     def widget() -> WebReply:

@@ -28,7 +28,11 @@ NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)  # Monday 13:00 in New 
 QUEUES = {"default": "web", "queues": [
     {"id": "web", "name": "Acme", "numbers": ["+18005550100"], "caller_id": "+18005550199", "assumed_agents": 1,
      "hours": {"timezone": "America/New_York", **{d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}},
-     "sms_countries": ["US"], "web_callbacks": {"allowed_origins": [SHOP]}}]}
+     "sms_countries": ["US"], "web_callbacks": {"allowed_origins": [SHOP]}},
+    {"id": "timed", "name": "Acme", "numbers": ["+18005550101"], "caller_id": "+18005550199", "assumed_agents": 2,
+     "hours": {"timezone": "America/New_York", **{d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")}},
+     "sms_countries": ["US"], "scheduled_callbacks": {"slot_minutes": 30},
+     "web_callbacks": {"allowed_origins": [SHOP], "sms_code": True}}]}
 pytestmark = pytest.mark.e2e
 
 
@@ -101,3 +105,34 @@ def test_the_widget_shows_the_wait_and_books_and_the_link_cancels(served: tuple[
         phone.wait_for_selector("text=Your callback is cancelled.")
         assert built.stores.tickets.get(ticket.id).status is TicketStatus.CANCELLED
         browser.close()
+
+
+def test_the_widget_offers_times_and_books_one_after_the_code_texted_to_the_number(served: tuple[str, Any]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from chalicelib.adapters.memory import FakeMessenger
+
+    base, built = served
+    texted = FakeMessenger()
+    built.texts.messenger = texted  # the texts go to a recorder, not to a provider's account
+    shop_page = (f'<!doctype html><html><body><h1>Shop</h1>'
+                 f'<script src="{base}/web/widget.js" data-queue="timed"></script></body></html>')
+    with shop_serving(shop_page), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{SHOP}/")
+        # 13:00 in New York, slots of 30 minutes from at least 15 minutes ahead: 13:30, 14:00, 14:30
+        page.wait_for_selector(".holdfast-callback select option[value='2026-11-23T19:00Z']", state="attached")
+        page.fill(".holdfast-callback input[type=tel]", "(212) 555-0123")
+        page.select_option(".holdfast-callback select", "2026-11-23T19:00Z")
+        page.click(".holdfast-callback button[type=submit]")
+        page.wait_for_function("(document.querySelector('.holdfast-result')?.textContent || '').includes('We texted')")
+        assert built.stores.bookings.open_callback_for("timed", "+12125550123") is None  # nothing booked yet
+        (text,) = texted.sent
+        assert text["to"] == "+12125550123"
+        page.fill(".holdfast-callback input[name=code]", text["body"].split("code is ", 1)[1][:6])
+        page.click(".holdfast-callback button[type=submit]")
+        page.wait_for_function("(document.querySelector('.holdfast-result')?.textContent || '').includes('Done')")
+        browser.close()
+    ticket = built.stores.bookings.open_callback_for("timed", "+12125550123")
+    assert ticket is not None and built.stores.tickets.get(ticket.id).slot == "2026-11-23T19:00Z"

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from chalicelib.adapters.memory import memory_stores
+from chalicelib.domain.errors import TicketNotFoundError
 from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
 from chalicelib.ports import SLOT_FULL, SlotClaim, Stores
 
@@ -153,3 +154,17 @@ def test_slot_counts_read_many_slots_at_once(stores: Stores) -> None:
     keys = [SLOT, LATER, (datetime(2026, 11, 23, 19, tzinfo=timezone.utc)).strftime("%Y-%m-%dT%H:%MZ")]
     assert stores.bookings.slot_counts("support", keys) == {SLOT: 2, LATER: 1}
     assert stores.bookings.slot_counts("other", keys) == {}
+
+
+def test_a_web_requests_new_callback_takes_its_slot_in_the_same_write(stores: Stores) -> None:
+    """A web request opens no live ticket: its callback is created with its place in the slot, or not at all."""
+    at = datetime(2026, 11, 23, 18, tzinfo=timezone.utc)
+    ids = [f"support-{stores.tickets.next_number('support')}" for _ in range(2)]
+    first = stores.tickets.create_callback(ids[0], "+14155550001", at, NOW, "en-US", "web", (1.0, 10800.0),
+                                           SlotClaim(SLOT, 1))
+    assert first is not None and stores.tickets.get(ids[0]).slot == SLOT
+    assert stores.tickets.create_callback(ids[1], "+14155550002", at, NOW, "en-US", "web", (1.0, 10800.0),
+                                          SlotClaim(SLOT, 1)) is None
+    with pytest.raises(TicketNotFoundError):
+        stores.tickets.get(ids[1])  # nothing written
+    assert stores.bookings.slot_counts("support", [SLOT]) == {SLOT: 1}

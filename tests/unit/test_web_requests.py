@@ -12,7 +12,8 @@ from chalicelib.bootstrap import MemoryWorld, build_memory
 from chalicelib.domain.errors import ConfigError, NumberNotAllowedError
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
 from chalicelib.domain.queues import QueueDirectory, parse_queue
-from chalicelib.domain.webrequest import (CallbackRefusedError, TooManyRequestsError, WebNotOfferedError,
+from chalicelib.domain.webrequest import (CallbackRefusedError, CodeNotSentError, CodeRequiredError, SlotTakenError,
+                                          TooManyRequestsError, WebNotOfferedError,
                                           WebRequestError, WebRequests)
 from tests.helpers import record_changes, report_totals
 
@@ -158,3 +159,91 @@ def test_after_hours_the_request_is_promised_at_the_opening() -> None:
     # a San Francisco number is promised inside its own calling window: 08:00 there, 11:00 in New York
     west = world.web.request("web", ANN, "198.51.100.8")
     assert west.callback_at == datetime(2026, 11, 24, 16, 0, tzinfo=timezone.utc)
+
+
+CODED = {**QUEUE, "id": "coded", "name": "Acme", "caller_id": "+18005550199", "sms_countries": ["US"],
+         "web_callbacks": {"allowed_origins": [], "per_client_per_hour": 50, "sms_code": True},
+         "scheduled_callbacks": {"slot_minutes": 30}}
+
+
+def coded_world() -> World:
+    world = World.__new__(World)
+    world.w = build_memory(QueueDirectory([parse_queue(CODED)]), MONDAY_1PM_NY, dialer=FakeDialer())
+    world.history = record_changes(world.w)
+    return world
+
+
+def texted(world: World) -> list[dict[str, str]]:
+    assert world.w.texts is not None
+    return world.w.texts.messenger.sent  # type: ignore[union-attr]
+
+
+def code_in(text: dict[str, str]) -> str:
+    return text["body"].split("code is ", 1)[1][:6]
+
+
+def test_a_code_texted_to_the_number_comes_before_the_booking_and_expires() -> None:
+    world = coded_world()
+    assert world.web.wait("coded").code_required is True
+    with pytest.raises(CodeRequiredError):
+        world.web.request("coded", ANN, "198.51.100.7")  # no code: nothing booked
+    world.web.request_code("coded", ANN, "198.51.100.7")
+    (text,) = texted(world)
+    assert (text["to"], text["from"]) == (ANN, "+18005550199")
+    code = code_in(text)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    with pytest.raises(CodeRequiredError):
+        world.web.request("coded", ANN, "198.51.100.7", wrong)
+    with pytest.raises(CodeRequiredError):  # the code is the number's own
+        world.web.request("coded", BEN, "198.51.100.7", code)
+    assert [t for t in world.history if t[1].kind is TicketKind.CALLBACK] == []
+    world.w.clock.advance(9 * 60)
+    booked = world.web.request("coded", ANN, "198.51.100.7", code)
+    assert booked.place == 1 and not booked.already_booked
+    world.web.request_code("coded", BEN, "198.51.100.8")
+    late = code_in(texted(world)[-1])
+    world.w.clock.advance(21 * 60)  # past its window and the next
+    with pytest.raises(CodeRequiredError):
+        world.web.request("coded", BEN, "198.51.100.8", late)
+
+
+def test_codes_sent_and_tried_are_bounded_per_number() -> None:
+    world = coded_world()
+    for n in range(3):
+        world.web.request_code("coded", ANN, f"198.51.100.{n}")
+    with pytest.raises(TooManyRequestsError):
+        world.web.request_code("coded", ANN, "198.51.100.9")  # a fourth text to one number in an hour
+    code = code_in(texted(world)[0])
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for n in range(5):
+        with pytest.raises(CodeRequiredError):
+            world.web.request("coded", ANN, f"198.51.100.{n}", wrong)
+    with pytest.raises(TooManyRequestsError):  # the sixth try, even the right code, waits for the next hour
+        world.web.request("coded", ANN, "198.51.100.9", code)
+    assert len(texted(world)) == 3
+
+
+def test_no_code_is_sent_where_the_queue_does_not_text_and_none_is_asked_where_it_needs_none(world: World) -> None:
+    with pytest.raises(WebRequestError):
+        world.web.request_code("web", ANN, "198.51.100.7")  # this queue books without a code
+    coded = coded_world()
+    with pytest.raises(CodeNotSentError):
+        coded.web.request_code("coded", "+16135550123", "198.51.100.7")  # a Canadian number: texts to the US only
+    assert texted(coded) == []
+
+
+def test_a_request_may_choose_one_of_the_times_the_wait_offers() -> None:
+    world = coded_world()
+    view = world.web.wait("coded")
+    assert [s.start for s in view.slots][:2] == [datetime(2026, 11, 23, 18, 30, tzinfo=timezone.utc),
+                                                 datetime(2026, 11, 23, 19, 0, tzinfo=timezone.utc)]
+    world.web.request_code("coded", ANN, "198.51.100.7")
+    booked = world.web.request("coded", ANN, "198.51.100.7", code_in(texted(world)[0]), view.slots[1].key)
+    assert booked.callback_at == datetime(2026, 11, 23, 19, 0, tzinfo=timezone.utc)
+    ticket = world.w.stores.bookings.open_callback_for("coded", ANN)
+    assert ticket is not None and ticket.slot == view.slots[1].key and ticket.origin == "web"
+    assert world.w.stores.bookings.slot_counts("coded", [view.slots[1].key]) == {view.slots[1].key: 1}
+    world.web.request_code("coded", BEN, "198.51.100.8")
+    for bad in ("2026-11-23T17:00Z", "tomorrow", "2026-11-23T18:45Z"):  # past, not a key, not aligned
+        with pytest.raises(SlotTakenError):
+            world.web.request("coded", BEN, "198.51.100.8", code_in(texted(world)[-1]), bad)

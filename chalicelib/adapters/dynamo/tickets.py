@@ -10,8 +10,8 @@ from pynamodb.transactions import TransactWrite
 
 from ...domain.errors import StoreUnavailableError, TicketNotFoundError
 from ...domain.model import Ticket, TicketKind, TicketStatus, split_ticket_id
-from ...ports import LineCounts, Tickets
-from .items import (CAME_BACK, LEFT, count_line, enter_line, free_slot, in_line, leave_line, out_of_line,
+from ...ports import LineCounts, SlotClaim, Tickets
+from .items import (CAME_BACK, LEFT, count_line, enter_line, free_slot, in_line, leave_line, out_of_line, take_slot,
                     to_callback)
 from .schema import CallItem, CounterItem, TICKET_TTL, TicketItem, line_counts, queue_pk, ticket_item, ticket_sk
 from .table import TX_ATTEMPTS, TX_BACKOFF_SECONDS, Move, OnTable
@@ -159,17 +159,25 @@ class DynamoTickets(OnTable, Tickets):
         return self.table.get(ticket_id).bookings
 
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
-                        language: str, origin: str | None = None, told: tuple[float, float] | None = None) -> Ticket:
+                        language: str, origin: str | None = None, told: tuple[float, float] | None = None,
+                        slot: SlotClaim | None = None) -> Ticket | None:
         queue_id, num = split_ticket_id(ticket_id)
         ticket = Ticket(queue_id=queue_id, number=num, kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED,
                         created_at=now, caller=number, language=language, callback_number=number,
-                        not_before=not_before, origin=origin)
+                        not_before=not_before, origin=origin, slot=slot.key if slot is not None else None)
         if told is not None:
             ticket = ticket.evolve(told_shape=told[0], told_scale=told[1])
         item = ticket_item(ticket)
         item.callback_number, item.not_before, item.bookings = number, not_before, 1
-        item.save(condition=TicketItem.pk.does_not_exist())
-        return ticket
+        if slot is None:
+            item.save(condition=TicketItem.pk.does_not_exist())
+            return ticket
+
+        def write(tx: TransactWrite) -> None:  # the ticket and its place in the slot, all or nothing
+            tx.save(item, condition=TicketItem.pk.does_not_exist())
+            take_slot(tx, queue_id, slot)
+
+        return ticket if self.table.transact(write) is None else None
 
     def revert_to_live(self, ticket_id: str, waiting: bool = True, slot: str | None = None) -> None:
         queue_id, number = split_ticket_id(ticket_id)

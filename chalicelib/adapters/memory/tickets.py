@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...domain.model import HOLDING, Ticket, TicketKind, TicketStatus
-from ...ports import LineCounts, Tickets
+from ...ports import LineCounts, SlotClaim, Tickets
 from .table import OnTable
 
 
@@ -62,13 +62,17 @@ class MemoryTickets(OnTable, Tickets):
         return self.table.convert(ticket_id, number, not_before, now, recovering)
 
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
-                        language: str, origin: str | None = None, told: tuple[float, float] | None = None) -> Ticket:
+                        language: str, origin: str | None = None, told: tuple[float, float] | None = None,
+                        slot: SlotClaim | None = None) -> Ticket | None:
         queue_id, num = ticket_id.rsplit("-", 1)
         ticket = Ticket(queue_id, int(num), TicketKind.CALLBACK, TicketStatus.SCHEDULED, now, caller=number,
-                        language=language, callback_number=number, not_before=not_before, origin=origin)
+                        language=language, callback_number=number, not_before=not_before, origin=origin,
+                        slot=slot.key if slot is not None else None)
         if told is not None:
             ticket = ticket.evolve(told_shape=told[0], told_scale=told[1])
-        with self.table.lock:
+        with self.table.lock:  # all or nothing, like the DynamoDB store's transaction
+            if slot is not None and not self.table.take_slot(queue_id, slot.key, slot.capacity):
+                return None
             self.table.put(ticket)
             self.table.bookings[ticket.id] = 1  # its execution is booking 1, as in the DynamoDB store
         return ticket
