@@ -136,3 +136,29 @@ def test_the_widget_offers_times_and_books_one_after_the_code_texted_to_the_numb
         browser.close()
     ticket = built.stores.bookings.open_callback_for("timed", "+12125550123")
     assert ticket is not None and built.stores.tickets.get(ticket.id).slot == "2026-11-23T19:00Z"
+
+
+def test_the_console_lists_the_scheduled_callbacks_by_slot(served: tuple[str, Any]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from chalicelib.domain.webcode import code_for
+
+    base, built = served
+    for n, slot in enumerate(("2026-11-23T19:00Z", "2026-11-23T19:00Z", "2026-11-23T19:30Z")):
+        number = f"+1212555012{n}"
+        built.web.requests.request("timed", number, f"198.51.100.{n}",
+                                   code_for(built.texts.link_secret, "timed", number, NOW), slot)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(f"{base}/console")
+        page.fill("#token", "browser-admin-token-0123456789")
+        page.click("#sign-in button[type=submit]")
+        page.wait_for_selector("#monitor:not([hidden])")
+        page.select_option("#queue", "timed")
+        expect(page.locator("#scheduled-count")).to_have_text("3", timeout=30_000)  # the console forbids eval
+        shown = [r.split("\t") for r in page.locator("#scheduled tbody tr").all_inner_texts()]
+        browser.close()
+    # the slots in the queue's own time (New York), with the callbacks each holds
+    assert [(row[0], row[1]) for row in shown] == [("14:00 EST", "2"), ("14:30 EST", "1")]
+    assert all(int(row[2]) - int(row[1]) == int(row[3]) for row in shown)  # capacity, booked, left
