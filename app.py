@@ -10,6 +10,8 @@ from chalicelib.settings import Settings
 from chalicelib.edges import metrics
 from chalicelib.edges.console import WebReply
 from chalicelib.edges.webhooks import HttpReply
+from chalicelib.edges.web_api import WebApi
+from chalicelib.edges.caller_pages import CallerPages
 
 app = Chalice(app_name="holdfast")
 bootstrap.check_at_start()
@@ -97,6 +99,74 @@ def console_api(name: str) -> Response:
     client = (request.context.get("identity") or {}).get("sourceIp") or ""  # API Gateway's, not a header's
     return _web(lambda c: c.console.api(name, request.method, request.query_params, request.headers,
                                         request.raw_body if request.method == "POST" else None, client))
+
+
+def _web_api(use: Callable[[WebApi], WebReply]) -> Response:
+    """The public web callback endpoint: refused (503) while the app cannot be built."""
+    return _web(lambda c: use(c.web) if c.web is not None else WebReply(404, '{"error": "not served"}'))
+
+
+def _client() -> str:
+    """The requesting address (API Gateway's view of it), for the per-address quota."""
+    context = app.current_request.context or {}
+    return str((context.get("identity") or {}).get("sourceIp") or "")
+
+
+@app.route("/web/widget.js", methods=["GET"])
+def web_widget() -> Response:
+    return _web_api(lambda w: w.widget())
+
+
+@app.route("/web/{queue}/wait", methods=["GET"])
+def web_wait(queue: str) -> Response:
+    request = app.current_request
+    return _web_api(lambda w: w.wait(queue, request.headers))
+
+
+@app.route("/web/{queue}/callback", methods=["POST"], content_types=[JSON, "text/plain"])
+def web_callback(queue: str) -> Response:
+    request = app.current_request
+    return _web_api(lambda w: w.request(queue, request.raw_body, request.headers, _client()))
+
+
+@app.route("/web/{queue}/code", methods=["POST"], content_types=[JSON, "text/plain"])
+def web_code(queue: str) -> Response:
+    """A code texted to the number a web request will give (where the queue asks for one)."""
+    request = app.current_request
+    return _web_api(lambda w: w.code(queue, request.raw_body, request.headers, _client()))
+
+
+@app.route("/web/{queue}/code", methods=["OPTIONS"])
+def web_code_preflight(queue: str) -> Response:
+    request = app.current_request
+    return _web_api(lambda w: w.preflight(queue, request.headers))
+
+
+@app.route("/web/{queue}/callback", methods=["OPTIONS"])
+def web_callback_preflight(queue: str) -> Response:
+    request = app.current_request
+    return _web_api(lambda w: w.preflight(queue, request.headers))
+
+
+def _caller(use: Callable[[CallerPages], WebReply]) -> Response:
+    return _web(lambda c: use(c.caller_pages) if c.caller_pages is not None else WebReply(404, "{}"))
+
+
+@app.route("/c/{token}", methods=["GET"])
+def caller_page(token: str) -> Response:
+    return _caller(lambda p: p.page(token))
+
+
+@app.route("/c/{token}/cancel", methods=["POST"], content_types=[FORM])
+def caller_cancel(token: str) -> Response:
+    return _caller(lambda p: p.cancel(token))
+
+
+@app.route("/sms/{provider}/incoming", methods=["POST"], content_types=[FORM, JSON])
+def inbound_text(provider: str) -> Response:
+    request = app.current_request
+    return _caller(lambda p: p.inbound_text(provider, request.raw_body, request.query_params, request.headers,
+                                            request.method))
 
 
 @app.route("/health", methods=["GET"])

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import statistics
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -34,6 +33,9 @@ from chalicelib.domain.script import Dial, Gather, Say, Script, Step
 from chalicelib.bootstrap import MemoryWorld, build_memory
 from chalicelib.ports import Dialer
 
+# the measures live in bench/daymeasures.py; named here too for the scripts and tests that import them from here
+from bench.daymeasures import RECOVERY_HORIZON, SL_TARGET, measures, percentile, summarize, t95  # noqa: F401
+
 POLICIES = ("none", "unitalk", "comagic_strict", "comagic_waiting", "holdfast")
 PEERS = POLICIES[:-1]
 QUEUE_NUMBER = "+18005550100"
@@ -43,8 +45,6 @@ OPEN_H, CLOSE_H = 8, 20
 LISTEN_TO_OFFER = 15.0  # seconds of greeting, place, wait and the offer before a key can be pressed
 POLL_SECONDS = 60.0  # the hold queue's wait URL: announcements (and the offer again) every minute
 AGENT_PICKUP, RING, NO_ANSWER, MACHINE_RING, MACHINE_TALK = 3.0, 8.0, 25.0, 20.0, 15.0
-SL_TARGET = 20.0
-RECOVERY_HORIZON = 24 * 3600.0  # a call counts as recovered if its caller talked to an agent within this
 OPEN_CALLBACK = frozenset({TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING})
 COMAGIC_OFFSETS = (0.0, 300.0, 600.0, 900.0)
 UNITALK_WINDOW = 300.0
@@ -75,6 +75,9 @@ class Scenario:
     patience_mean: float = 150.0  # lognormal, the rest of the callers
     patience_sigma: float = 1.0
     accept: float = 0.37  # press 1 when offered (the published US bank figure)
+    # Of those who accept at the first offer, the share who press 2 instead and take the first time
+    # offered (where the queue offers chosen times: `scheduled_callbacks`); the rest press 1 (issue 27)
+    choose_time: float = 0.0
     answer_now: float = 0.80  # a person answers a callback that comes at once ...
     answer_floor: float = 0.30  # ... decaying towards this with the callback's delay ...
     answer_tau: float = 2400.0  # ... with this time constant (s)
@@ -183,6 +186,7 @@ class CallRecord:
     ended_at: float | None = None  # hung up, or pressed 1 (then chose_callback)
     chose_callback: bool = False
     promise: float | None = None  # when the caller was told to expect the callback
+    scheduled: bool = False  # the callback is at a time the caller chose (its slot's start is the promise)
 
 
 @dataclass
@@ -300,6 +304,10 @@ class Sim:
         self.by_sid[sid] = rec
         self.callers[c.number] = c
         script = self.w.flow.incoming(CallEvent(sid, CallStatus.RINGING, c.number, QUEUE_NUMBER))
+        pending = next((v.action for v in script.verbs if isinstance(v, Gather) and v.action.name == "pending"), None)
+        if pending is not None:  # a callback they asked for is pending: they hold on the line now, at its place
+            script = self.w.flow.pending_choice(dict(pending.params)["t"],
+                                                CallEvent(sid, CallStatus.IN_PROGRESS, digits="3"))
         ticket = self.stores.tickets.find_by_call(sid)
         assert ticket is not None
         tid = ticket.id
@@ -317,24 +325,34 @@ class Sim:
             return
         if rec.caller.patience < self.now() - rec.start + LISTEN_TO_OFFER:
             return  # gone before the offer was over
+        # the same draw decides (common random numbers): its lowest part chooses a time
+        choose = (step == "offer" and rec.caller.u_accept < self.s.accept * self.s.choose_time
+                  and self.queue.scheduled_callbacks is not None)
         rec.caller.u_accept = 1.0  # decided once: a caller who pressed 1 does not press it again
-        self.clock.after(LISTEN_TO_OFFER, lambda: self.press_one(sid, tid, step))
+        self.clock.after(LISTEN_TO_OFFER, lambda: self.press_one(sid, tid, step, choose))
 
-    def press_one(self, sid: str, tid: str, step: str) -> None:
+    def press_one(self, sid: str, tid: str, step: str, choose: bool = False) -> None:
         rec = self.by_sid[sid]
         if rec.ended_at is not None or rec.answered_at is not None:
             return
         flow, event = self.w.flow, CallEvent(sid, CallStatus.IN_PROGRESS, digits="1")
-        if step == "offer":
+        if choose:  # press 2, confirm the number, take the first time offered
+            flow.offer(tid, CallEvent(sid, CallStatus.IN_PROGRESS, digits="2"))
+            menu = flow.confirm(tid, event, choose=True)
+            times = next((v.action for v in menu.verbs if isinstance(v, Gather) and v.action.name == "slot"), None)
+            if times is not None:
+                flow.slot(tid, event, dict(times.params)["o"])
+        elif step == "offer":
             flow.offer(tid, event)
         else:
             flow.wait_offer(tid, event)
             flow.queue_exit(tid, CallEvent(sid, CallStatus.IN_PROGRESS, queue_result=QueueResult.LEAVE))
-        flow.confirm(tid, event)
+        if not choose:
+            flow.confirm(tid, event)
         ticket = self.stores.tickets.get(tid)
         if ticket.kind is not TicketKind.CALLBACK:
-            return  # refused (or bridged meanwhile): the caller holds on
-        rec.ended_at, rec.chose_callback = self.now(), True
+            return  # refused, no time left (or bridged meanwhile): the caller holds on
+        rec.ended_at, rec.chose_callback, rec.scheduled = self.now(), True, ticket.slot is not None
         self.last_missed[rec.caller.number] = rec
         # the time the caller was just told ("within N minutes", or a time of day), as Holdfast recorded it
         promised = guard.promised_at(ticket)
@@ -552,100 +570,6 @@ class Phone(Dialer):
 
         sim.clock.after(AGENT_PICKUP, agent_answers)
         return call
-
-
-# --- the measures (DESIGN.md), per day -------------------------------------------------------------------
-
-def percentile(xs: list[float], q: float) -> float:
-    if not xs:
-        return float("nan")
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
-
-
-def measures(sim: Sim, day: int) -> dict[str, float]:
-    lo, hi = sim.day_bounds(day)
-    recs = [r for r in sim.records if lo <= r.start < hi]
-    offered = len(recs)
-    live = [r for r in recs if r.answered_at is not None]
-    waits = [r.answered_at - r.start for r in live]  # type: ignore[operator]
-    not_live = [r for r in recs if r.answered_at is None]
-    short = [r for r in not_live if not r.chose_callback and r.ended_at is not None
-             and r.ended_at - r.start < sim.queue.short_abandon_seconds]
-    abandoned = [r for r in not_live if not r.chose_callback]
-    by_callback, by_call, unrecovered, to_callback = 0, 0, 0, []
-    for r in not_live:
-        end = r.ended_at if r.ended_at is not None else r.start
-        cb = [t for t in sim.reached.get(r.caller.number, ()) if end <= t <= end + RECOVERY_HORIZON]
-        talk = [t for t in sim.talked.get(r.caller.number, ()) if end <= t <= end + RECOVERY_HORIZON]
-        if cb and (not talk or cb[0] <= talk[0]):
-            by_callback += 1
-            to_callback.append(cb[0] - end)
-        elif talk:
-            by_call += 1
-        else:
-            unrecovered += 1
-    unrecovered_long = unrecovered - sum(1 for r in short if not any(
-        (r.ended_at or r.start) <= t <= (r.ended_at or r.start) + RECOVERY_HORIZON
-        for t in sim.talked.get(r.caller.number, ())))
-    chosen = [r for r in recs if r.chose_callback and r.promise is not None]
-    kept = 0
-    for r in chosen:
-        first = [t for t in sim.dialed.get(r.caller.number, ()) if t >= (r.ended_at or 0)]
-        kept += bool(first and first[0] <= r.promise)
-    staffed = sim.staffed_seconds(day)
-    dials = sum(1 for ts in sim.dialed.values() for t in ts if lo <= t < hi)
-    return {
-        "offered": offered,
-        "answered_live": len(live) / offered,
-        "service_level": sum(1 for w in waits if w <= SL_TARGET) / offered,
-        "asa": statistics.fmean(waits) if waits else 0.0,
-        "abandoned_short": len(short) / offered,
-        "abandoned_long": (len(abandoned) - len(short)) / offered,
-        "not_answered_live": len(not_live) / offered,
-        "chose_callback": sum(r.chose_callback for r in recs) / offered,
-        "recovered_callback": by_callback / offered,
-        "recovered_call_again": by_call / offered,
-        "unrecovered": unrecovered / offered,
-        "unrecovered_long": unrecovered_long / offered,
-        "ttc_p50": percentile(to_callback, 0.5) / 60,
-        "ttc_p90": percentile(to_callback, 0.9) / 60,
-        "occupancy": sim.busy.get(day, 0.0) / staffed,
-        "dials_per_recovered": dials / by_callback if by_callback else float("nan"),
-        "promise_kept": kept / len(chosen) if chosen else float("nan"),
-        "backlog_at_closing": float(sim.closing_backlog.get(day, 0)),
-        "_ttc": to_callback,  # type: ignore[dict-item]
-    }
-
-
-def summarize(days: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
-    """Mean and 95% confidence half-width (t distribution) of each measure over the days."""
-    out: dict[str, tuple[float, float]] = {}
-    for key in days[0]:
-        if key.startswith("_"):
-            continue
-        xs = [d[key] for d in days if not math.isnan(d[key])]
-        if not xs:
-            out[key] = (float("nan"), float("nan"))
-            continue
-        mean = statistics.fmean(xs)
-        half = t95(len(xs)) * statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else float("nan")
-        out[key] = (mean, half)
-    return out
-
-
-# Student's t, two-sided 95% (the 0.975 quantile), by degrees of freedom; between listed values the
-# smaller df's (wider, never narrower than the truth).
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-         11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
-         20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048,
-         29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
-
-
-def t95(n: int) -> float:
-    """The t multiplier of a 95% interval for the mean of `n` values (n - 1 degrees of freedom)."""
-    df = max(1, n - 1)
-    return _T975[max(k for k in _T975 if k <= df)] if df <= 120 else 1.960
 
 
 def run(s: Scenario, policy: str, days: int, seed: int) -> list[dict[str, float]]:

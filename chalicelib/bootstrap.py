@@ -4,6 +4,8 @@ virtual time (tests, the day simulator, the benchmarks); both wire the same use 
 The in-memory adapters are imported only by `build_memory` (the Lambda package leaves them out)."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from contextlib import contextmanager
@@ -19,7 +21,7 @@ from .adapters.dynamo import DynamoPace, DynamoStores, dynamo_stores, ticket_key
 from .adapters.dynamo.access import DynamoConsoleSessions, DynamoReplays, DynamoThrottle
 from .adapters.sqs_bus import SqsAlarm, SqsEventBus
 from .adapters.stepfunctions import StepFunctionsOrchestrator
-from .adapters.twilio_provider import TwilioDialer, TwilioTelephony
+from .adapters.twilio_provider import TwilioDialer, TwilioMessenger, TwilioTelephony
 from .adapters.notify import EmailNotifier, SlackNotifier, SmsNotifier, TelegramNotifier
 from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, JAMBONZ_API_KEY, JAMBONZ_WEBHOOK_SECRET, PUBLIC_URL,
                                   TELNYX_API_KEY, TELNYX_PUBLIC_KEY,
@@ -27,8 +29,8 @@ from .adapters.parameters import (ADMIN_TOKEN, AGENT_TOKEN, JAMBONZ_API_KEY, JAM
                                   ParameterStore)
 from .adapters.dynamo.operations import DynamoOperationsLog
 from .adapters.jambonz import JambonzDialer, JambonzTelephony
-from .adapters.telnyx import TelnyxDialer, TelnyxTelephony
-from .adapters.vonage import VonageDialer, VonageTelephony
+from .adapters.telnyx import TelnyxDialer, TelnyxMessenger, TelnyxTelephony
+from .adapters.vonage import VonageDialer, VonageMessenger, VonageTelephony
 from .edges.admin_api import AdminApi
 from .edges import metrics
 from .edges.console import Console
@@ -42,9 +44,14 @@ from .domain.dispatch import Dispatcher
 from .domain.pacing import Pacer
 from .domain.notifications import Notifications
 from .domain.model import AgentEvent, CallEvent, Ticket
-from .domain.queues import QueueDirectory
+from .domain.errors import ConfigError
+from .domain.queues import QueueDirectory, caller_id_problems
 from .domain.script import Script
-from .ports import Clock, Dialer, EventBus, Orchestrator, Stores, SystemClock, Telephony, WebhookRequest
+from .domain.texts import CallbackTexts
+from .domain.webrequest import WebRequests
+from .edges.caller_pages import CallerPages
+from .edges.web_api import WebApi
+from .ports import Clock, Dialer, EventBus, Messenger, Orchestrator, Stores, SystemClock, Telephony, WebhookRequest
 from . import logs
 from .settings import Settings, SettingsError, expand_env, secret_problem
 from .edges.webhooks import HttpReply, UseCases, VoiceWebhooks, unspoken
@@ -71,6 +78,9 @@ class Container:
     notifications: Notifications
     operations: Operations | None = None  # the operations console (issue 12)
     console: Console | None = None
+    web: WebApi | None = None  # callbacks asked for from the web (issue 27)
+    texts: CallbackTexts | None = None  # texts to callers and their page (issue 27)
+    caller_pages: CallerPages | None = None
 
 
 def load_queues(path: str) -> QueueDirectory:
@@ -147,6 +157,19 @@ def dialer_for(settings: Settings, twilio: TwilioDialer, clock: Clock) -> Dialer
     return twilio
 
 
+def messenger_for(settings: Settings, twilio: TwilioDialer, clock: Clock | None = None) -> Messenger | None:
+    """Texts go through the provider that dials (its numbers are the queue's caller IDs there); none
+    while that provider's account is not configured."""
+    if settings.dialing_provider == "telnyx":
+        return TelnyxMessenger(settings.telnyx_api_key, settings.telnyx_api_base_url) if settings.telnyx_api_key else None
+    if settings.dialing_provider == "vonage":
+        return VonageMessenger(settings.vonage_application_id, settings.vonage_private_key,
+                               settings.vonage_api_base_url, clock=clock) if settings.vonage_application_id else None
+    if settings.dialing_provider == "twilio" and settings.twilio_account_sid:
+        return TwilioMessenger(twilio)
+    return None
+
+
 def aws_session(settings: Settings) -> boto3.session.Session:
     """One boto3/botocore session for every client and every PynamoDB model (one credential chain,
     one loaded endpoint table: a cold start pays for it once)."""
@@ -203,6 +226,28 @@ def use_cases(stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock:
     return flow, dispatcher, callbacks
 
 
+MEMORY_LINK_SECRET = "memory-world-caller-links-key"  # the memory world signs links too (no account)
+
+def link_secret(admin_token: str) -> str:
+    """The key caller links are signed with, derived from the admin token (a managed secret that fails
+    closed): empty while that token is, so no link is ever signed with a weak key."""
+    return hmac.new(admin_token.encode(), b"holdfast caller links", hashlib.sha256).hexdigest() if admin_token else ""
+
+
+def callback_texts(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory, messenger: Messenger | None,
+                   secret: str, base_url: str) -> CallbackTexts:
+    return CallbackTexts(stores.tickets, stores.bookings, messenger, queues, clock, flow.changes, flow.place, secret,
+                         base_url, stores.stats)
+
+
+def web_requests(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory,
+                 texts: CallbackTexts) -> WebRequests:
+    """Callbacks asked for from the web: the call flow's booking, estimate and slots, over the same roles;
+    codes texted through the callers' texts, derived from the caller-link key."""
+    return WebRequests(flow.booking, stores.bookings, stores.line, clock, queues, flow.estimate, flow.slots,
+                       texts.send_code, texts.link_secret)
+
+
 def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | None = None,
               session: boto3.session.Session | None = None) -> Container:
     logs.configure(settings.log_level)
@@ -219,6 +264,9 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     twilio = TwilioDialer(settings.twilio_account_sid, settings.twilio_auth_token, settings.public_base_url,
                           settings.twilio_api_base_url)
     dialer = dialer or dialer_for(settings, twilio, clock)
+    problems = caller_id_problems(queues, {dialer.name} - {""})
+    if problems:  # a callback must show a number of the queue's own: refused at start, naming the queue
+        raise ConfigError("; ".join(problems))
     sqs = client(session, "sqs", settings)
     bus = SqsEventBus(sqs, settings.notify_queue_url)
     pacer = Pacer(DynamoPace(settings.table_name, stores.table.client), SqsAlarm(sqs, settings.dial_queue_url, clock.now),
@@ -243,6 +291,11 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     built.console = Console(built.operations, queues, Sessions(settings.admin_token, clock, settings.public_base_url,
                                                                DynamoConsoleSessions(stores.table),
                                                                DynamoThrottle(stores.table)))
+    messenger = messenger_for(settings, twilio, clock)
+    built.texts = callback_texts(flow, stores, clock, queues, messenger, link_secret(settings.admin_token),
+                                 settings.public_base_url)
+    built.web = WebApi(web_requests(flow, stores, clock, queues, built.texts), settings.public_base_url)
+    built.caller_pages = CallerPages(built.texts, known, messenger, settings.public_base_url)
     return built
 
 
@@ -256,6 +309,8 @@ class MemoryWorld:
     flow: CallFlow
     dispatcher: Dispatcher
     callbacks: Callbacks
+    web: WebRequests | None = None  # callbacks asked for from the web
+    texts: CallbackTexts | None = None  # texts to callers (FakeMessenger) and their page
 
 
 def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None = None,
@@ -264,7 +319,7 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
     """Holdfast on the in-memory adapters, in virtual time: the same use cases the Lambda functions run,
     the workflow as MemoryOrchestrator, and the event sources AWS provides (the table's stream, the dial
     queue, the one-minute dispatch sweep) as scheduled work."""
-    from .adapters.memory import FakeBus, FakeDialer, MemoryAlarm, MemoryOrchestrator, MemoryPace, VirtualClock, \
+    from .adapters.memory import FakeBus, FakeDialer, FakeMessenger, MemoryAlarm, MemoryOrchestrator, MemoryPace, VirtualClock, \
         memory_stores
 
     clock = VirtualClock(start)
@@ -290,13 +345,16 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
 
     stores.table.on_change = stream
     orchestrator.dial_worker = lambda body: callbacks.dial(DialRequest.from_message(body))  # workers.on_dial_message
+    texts = callback_texts(flow, stores, clock, queues, FakeMessenger(), MEMORY_LINK_SECRET, "http://holdfast.invalid")
     if sweep_seconds > 0:
-        def sweep() -> None:  # the scheduled dispatch sweep
+        def sweep() -> None:  # the scheduled dispatch sweep (workers.sweep), reminders included
             dispatcher.sweep()
+            texts.remind()
             clock.after(sweep_seconds, sweep)
 
         clock.after(sweep_seconds, sweep)
-    return MemoryWorld(clock, stores, orchestrator, bus, dialer, flow, dispatcher, callbacks)
+    return MemoryWorld(clock, stores, orchestrator, bus, dialer, flow, dispatcher, callbacks,
+                       web_requests(flow, stores, clock, queues, texts), texts)
 
 
 _served: list[Container] = []  # containers handed in by `serving`, innermost last

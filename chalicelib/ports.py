@@ -1,16 +1,15 @@
 """Ports: what the domain needs from the outside world. Adapters subclass these; so do test fakes."""
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
-from urllib.parse import parse_qsl
 
-from .domain.errors import BadWebhookError
-from .domain.model import Agent, AgentEvent, AgentStatus, CallEvent, JoinedLine, Ticket, TicketStatus
-from .domain.script import Script, Step
+from .domain.model import Agent, AgentStatus, JoinedLine, Ticket, TicketStatus
+# The telephony side lives in its own module (split by role); its names stay importable from here.
+from .telephony_ports import (Capabilities, Dialer, InboundText, Messenger, Telephony, WebhookRequest,  # noqa: F401
+                              contact_kind, decode_body)
 
 
 class Clock(ABC):
@@ -178,6 +177,16 @@ class LostCalls(ABC):
 # What book_callback answers when nothing was booked because someone else got there first.
 BOOKING_TAKEN = "taken"  # the number's open-callback pointer moved since it was read
 BOOKING_MOVED = "moved"  # the ticket is no longer a live caller who may book (a duplicate webhook)
+SLOT_FULL = "slot_full"  # the chosen slot holds its capacity already
+
+
+@dataclass(frozen=True)
+class SlotClaim:
+    """A booking's place in a chosen-time slot (domain/slots.py): counted with the booking, all or
+    nothing, only while the slot holds fewer than `capacity`."""
+
+    key: str
+    capacity: int
 
 
 @dataclass(frozen=True)
@@ -224,7 +233,9 @@ class Tickets(ABC):
     def set_pending_number(self, ticket_id: str, number: str | None) -> None: ...
 
     @abstractmethod
-    def mark_wants_callback(self, ticket_id: str) -> None: ...
+    def mark_wants_callback(self, ticket_id: str, choose: bool = False) -> None:
+        """The holding caller pressed for a callback (`choose`: at a time they choose); the hold
+        queue's exit then asks for the number."""
 
     @abstractmethod
     def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
@@ -236,22 +247,27 @@ class Tickets(ABC):
 
     @abstractmethod
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
-                        language: str) -> Ticket:
+                        language: str, origin: str | None = None, told: tuple[float, float] | None = None,
+                        slot: "SlotClaim | None" = None) -> Ticket | None:
         """A new CALLBACK ticket under a number already taken from the counter (a recovery that
-        joins the end of the line instead of keeping the caller's place)."""
+        joins the end of the line instead of keeping the caller's place, or a request from the web:
+        `origin`), with `told`, the promise its caller is given, as book_callback keeps it; with `slot`
+        (a web request's chosen time), its place in the slot taken in the same write, and None (nothing
+        written) if the slot is full."""
 
     @abstractmethod
-    def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
+    def rejoin(self, ticket_id: str, call_id: str, now: datetime, slot: str | None = None) -> bool:
         """A caller with a pending callback called again: the CALLBACK ticket becomes LIVE and WAITING
-        for this call, at its own place. False if it is being dialed or is closed."""
+        for this call, at its own place; its chosen-time slot (`slot`, the ticket's own) is freed in the
+        same write. False if it is being dialed or is closed."""
 
     @abstractmethod
     def set_execution(self, ticket_id: str, execution_id: str) -> None: ...
 
     @abstractmethod
-    def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
+    def revert_to_live(self, ticket_id: str, waiting: bool = True, slot: str | None = None) -> None:
         """Undo convert_to_callback before its workflow started: back in line (waiting) or back to
-        ABANDONED (a recovery that was refused)."""
+        ABANDONED (a recovery that was refused); the booking's slot (`slot`) freed in the same write."""
 
     @abstractmethod
     def abandon(self, ticket_id: str, ended_at: datetime, wait_seconds: float, call_id: str | None = None) -> bool:
@@ -285,11 +301,16 @@ class Bookings(ABC):
     @abstractmethod
     def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
                       holder: str | None, day: str, per_number: int, daily_budget: int,
-                      told: tuple[float, float] | None = None) -> int | str:
+                      told: tuple[float, float] | None = None, slot: SlotClaim | None = None) -> int | str:
         """All or nothing: the number's open-callback pointer (unless it moved from `holder`) names the
         ticket, the ticket converts as convert_to_callback does (with `told`, the promise the caller
-        will hear, as record_told keeps it), and the allowance is counted as take_allowance does. Returns the booking count (it names the workflow execution); else
-        BOOKING_TAKEN, BOOKING_MOVED, 'rate_limited' or 'budget_spent'."""
+        will hear, as record_told keeps it), the allowance is counted as take_allowance does, and
+        `slot` (a chosen time) takes one place in its slot. Returns the booking count (it names the
+        workflow execution); else BOOKING_TAKEN, BOOKING_MOVED, 'rate_limited', 'budget_spent' or SLOT_FULL."""
+
+    @abstractmethod
+    def slot_counts(self, queue_id: str, keys: list[str]) -> dict[str, int]:
+        """How many callbacks each slot holds (absent: none), in one read."""
 
     @abstractmethod
     def reserve_open_callback(self, queue_id: str, number: str, ticket_id: str) -> str:
@@ -314,6 +335,11 @@ class Bookings(ABC):
     def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
         """Count one callback against the number's and the day's allowance, atomically.
         None if allowed; else 'rate_limited' or 'budget_spent' (and nothing counted)."""
+
+    @abstractmethod
+    def take_quota(self, key: str, window: str, limit: int, expires: datetime) -> bool:
+        """Count one request against `key` in `window` (a web client's hour), atomically: False, and
+        nothing counted, once `limit` were counted. The count is forgotten after `expires`."""
 
 
 class Agents(ABC):
@@ -384,8 +410,9 @@ class Dialing(ABC):
     """Callback dial attempts, the bridge's progress, and an admin's changes to a pending callback."""
 
     @abstractmethod
-    def begin_dial(self, ticket_id: str, dial_id: str, token: str) -> bool:
-        """Record the dial attempt named by dial_id; False if it was recorded before (a redelivery)."""
+    def begin_dial(self, ticket_id: str, dial_id: str, token: str, at: datetime | None = None) -> bool:
+        """Record the dial attempt named by dial_id (the ticket's first dial at `at`, kept once); False if
+        it was recorded before (a redelivery)."""
 
     @abstractmethod
     def finish_dial(self, ticket_id: str, dial_id: str, status: TicketStatus, now: datetime,
@@ -416,9 +443,21 @@ class Dialing(ABC):
         """Forget the reservation on the ticket (after its agent was released)."""
 
     @abstractmethod
-    def cancel_callback(self, ticket_id: str, now: datetime) -> bool:
-        """A callback not being dialed (SCHEDULED or WAITING) -> CANCELLED, out of the line; it stays
-        on the lost-call list. True only for the one call that changed it."""
+    def cancel_callback(self, ticket_id: str, now: datetime, by_caller: bool = False, slot: str | None = None) -> bool:
+        """A callback not being dialed (SCHEDULED or WAITING) -> CANCELLED, out of the line, and its
+        chosen-time slot (`slot`, the ticket's own) freed in the same write; a lost call stays on the
+        list. `by_caller`: the caller's own cancel, recorded as theirs (reports count it apart). True only
+        for the one call that changed it."""
+
+    @abstractmethod
+    def move_callback(self, ticket_id: str, execution_id: str | None, not_before: datetime,
+                      slot_from: str | None, slot_to: SlotClaim | None,
+                      told: tuple[float, float] | None = None) -> int | str | None:
+        """A callback not being dialed (SCHEDULED, or WAITING: it leaves the line) still run by
+        `execution_id` moves to another time under a new booking: its slot `slot_from` freed and
+        `slot_to` taken in the same write, and `told` (the new promise, as book_callback keeps it)
+        written with it. Returns the new booking count (it names the execution that replaces that
+        one); SLOT_FULL if `slot_to` is full; None if the ticket moved on."""
 
     @abstractmethod
     def expedite_callback(self, ticket_id: str, execution_id: str | None, not_before: datetime) -> int | None:
@@ -510,135 +549,6 @@ class Alarm(ABC):
 
     @abstractmethod
     def wake(self, account: str, at: datetime) -> None: ...
-
-
-@dataclass(frozen=True)
-class WebhookRequest:
-    """A provider's webhook as it arrived. Signatures are checked over these bytes (Telnyx and Vonage
-    sign the raw body), and only then is the body decoded."""
-
-    method: str
-    url: str  # our configured public URL of this webhook, without the query
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    body: bytes
-
-    def header(self, name: str) -> str:
-        wanted = name.lower()
-        return next((str(v) for k, v in self.headers.items() if k.lower() == wanted), "")
-
-    @property
-    def content_type(self) -> str:
-        return self.header("content-type").split(";")[0].strip().lower()
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What one provider can do, so nothing outside its adapter has to know its name."""
-
-    native_queue: bool  # holds a caller itself (Enqueue/Leave); else Holdfast loops a wait step
-    gather_falls_through: bool  # no input runs the next verb; else the action is always called
-    inline_redirect: bool  # a live call can be given markup; else only a URL
-    contact_kinds: frozenset[str]  # "tel", "sip", "client", "user": what its Dial can reach
-    voices: Mapping[str, str]  # BCP-47 language -> the voice it speaks it in (absent: recorded audio)
-    # A caller holding in its queue can press keys (its wait document may gather); else the wait
-    # document only speaks and plays, and the caller leaves the hold to be offered anything.
-    hold_listens: bool = True
-
-    def can_dial(self, contact: str) -> bool:
-        return contact_kind(contact) in self.contact_kinds
-
-    def speaks(self, language: str) -> bool:
-        return language in self.voices
-
-
-def contact_kind(contact: str) -> str:
-    """"sip", "client" (a Twilio Client identity), "user" (a registered user of the provider's own
-    SIP registrar: jambonz) or "tel"."""
-    scheme = contact.split(":", 1)[0].lower() if ":" in contact else ""
-    return scheme if scheme in ("sip", "client", "user") else "tel"
-
-
-class Telephony(ABC):
-    """One telephony provider: verifies, parses and answers its webhooks."""
-
-    name: str
-    content_type: str = "text/xml; charset=utf-8"
-    capabilities: Capabilities
-
-    @abstractmethod
-    def verify(self, request: WebhookRequest) -> bool:
-        """Whether the provider signed this request (method, URL, headers and raw body)."""
-
-    def decode(self, request: WebhookRequest) -> dict[str, Any]:
-        """The body's fields (form or JSON). Raise BadWebhookError for a body that is neither."""
-        return decode_body(request)
-
-    @abstractmethod
-    def parse(self, params: Mapping[str, Any], query: Mapping[str, str]) -> CallEvent:
-        """Raise BadWebhookError for a body that is not a call event."""
-
-    @abstractmethod
-    def render(self, script: Script, base_url: str) -> str: ...
-
-    def replay_key(self, request: WebhookRequest) -> tuple[str, datetime] | None:
-        """For a verified request whose signature covers a time: a digest of the signature to spend once
-        (Replays) and when it stops verifying anyway. None when the provider signs no time."""
-        return None
-
-    def parse_agent_event(self, params: Mapping[str, Any]) -> AgentEvent | None:
-        """The provider's agent presence event (None: an event Holdfast does not act on)."""
-        raise BadWebhookError(f"{self.name} sends no agent events")
-
-
-def decode_body(request: WebhookRequest) -> dict[str, Any]:
-    """A webhook body as fields: JSON when it says so (or looks like it), else a form."""
-    try:
-        text = request.body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadWebhookError("body is not UTF-8") from exc
-    if request.content_type == "application/json" or text.lstrip().startswith("{"):
-        try:
-            fields = json.loads(text or "{}")
-        except (ValueError, RecursionError) as exc:  # nested past the parser's depth: not a webhook either
-            raise BadWebhookError("body is not JSON") from exc
-        if not isinstance(fields, dict):
-            raise BadWebhookError("body is not a JSON object")
-        return fields
-    try:
-        return dict(parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text)))
-    except ValueError as exc:
-        raise BadWebhookError("body is not a form") from exc
-
-
-class Dialer(ABC):
-    """Outbound calls and moving live calls, through one provider. Raises TelephonyError."""
-
-    # Whether `redirect` can hand a live call a script. When not (a provider whose live-call update
-    # takes only a URL), a call is moved with `redirect_to` a step whose reply is that script.
-    inline: bool = True
-    # Whether `registered` answers (the provider runs a SIP registrar for agents' phones and reports it).
-    reports_registrations: bool = False
-
-    @abstractmethod
-    def place_call(self, to: str, caller_id: str, answer: Step, status: Step, machine_detection: bool,
-                   timeout_seconds: int, verdict: Step | None = None) -> str:
-        """Dial `to`; the provider fetches `answer` when it is answered and posts `status` when it ends.
-        `verdict`: where a provider whose detection reports after the answer, and may be answered with
-        markup, posts the verdict (others deliver it with the answer or on `status`)."""
-
-    @abstractmethod
-    def redirect(self, call_id: str, script: Script) -> None:
-        """Replace what a live call is doing with this script (bridge a holding caller to an agent)."""
-
-    def redirect_to(self, call_id: str, step: Step) -> None:
-        """Send a live call to one of our webhooks (what the call does next is that step's reply)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot redirect to a URL")
-
-    def registered(self, contacts: list[str]) -> set[str] | None:
-        """Which of these `user:` contacts (users of the provider's own SIP registrar) are registered
-        now; None when the provider reports no registrations."""
-        return None
 
 
 class EventBus(ABC):

@@ -140,3 +140,66 @@ def written_keys(operation: str, params: dict[str, Any]) -> list[str]:
     if operation == "BatchWriteItem":
         items = [r.get("PutRequest") or r.get("DeleteRequest") for rs in params["RequestItems"].values() for r in rs]
     return [str((item.get("Item") or item.get("Key") or {}).get("pk", {}).get("S", "?")) for item in items]
+def record_changes(world: Any) -> list[tuple[Any, Any]]:
+    """Keep a memory world's ticket changes, (old, new), as its stream delivers them on."""
+    history: list[tuple[Any, Any]] = []
+    stream = world.stores.table.on_change
+
+    def recorded(new: Any, old: Any) -> None:
+        history.append((old, new))
+        assert stream is not None
+        stream(new, old)
+
+    world.stores.table.on_change = recorded
+    return history
+
+
+def report_totals(history: list[tuple[Any, Any]], short_abandon_seconds: float = 10) -> dict[str, float]:
+    """The report rows the history adds up to, summed over queues and half hours."""
+    from chalicelib.domain import reports
+
+    total: dict[str, float] = {}
+    for row in reports.from_tickets(history, short_abandon_seconds).values():
+        reports.add_counts(total, row)
+    return total
+
+
+def choose_first_slot(world: Any, sid: str, caller: str, called: str = "+18005550100") -> str:
+    """A caller in a memory world presses 2, confirms their number and takes the first time offered."""
+    from chalicelib.domain.model import CallEvent, CallStatus
+    from chalicelib.domain.script import Gather
+
+    flow = world.flow
+    flow.incoming(CallEvent(sid, CallStatus.RINGING, caller, called))
+    tid = world.stores.tickets.find_by_call(sid).id
+    flow.offer(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="2"))
+    menu = flow.confirm(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="1"), choose=True)
+    gather = menu.verbs[0]
+    assert isinstance(gather, Gather)
+    flow.slot(tid, CallEvent(sid, CallStatus.IN_PROGRESS, caller, digits="1"), dict(gather.action.params)["o"])
+    return str(tid)
+
+
+def workflow_notices(notify_queue_url: str) -> list[dict[str, Any]]:
+    """The workflow's notices on the notify queue (the booking's own `callback_booked`, which asks for the
+    caller's confirmation text, is not one)."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=notify_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    return [e for e in (json.loads(m["Body"]) for m in messages) if e.get("event") != "callback_booked"]
+
+
+def built_with_queues(settings: Any, tmp_path: Path, queues: dict[str, Any], clock: Any, **changes: Any) -> Any:
+    """The app's container over moto with these queues (written to a file, as deployed) and `changes` to
+    the settings; a FakeDialer unless `dialer` is given (None: the settings' own)."""
+    from dataclasses import replace
+
+    from chalicelib import bootstrap
+    from chalicelib.adapters.memory import FakeDialer
+
+    path = tmp_path / "queues.json"
+    path.write_text(json.dumps(queues), encoding="utf-8")
+    dialer = changes.pop("dialer", FakeDialer())
+    return bootstrap.build_aws(replace(settings, queues_file=str(path), **changes), clock=clock, dialer=dialer)
+

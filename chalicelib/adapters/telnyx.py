@@ -15,12 +15,13 @@ import requests
 from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.signing import VerifyKey
 
-from ..domain.errors import TelephonyError
+from ..domain.errors import NotifyError, TelephonyError
 from ..domain.model import CallEvent
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script, Step,
                              Verb)
 from ..domain.speech import voice_for
-from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
+from ..ports import (Capabilities, Clock, Dialer, InboundText, Messenger, SystemClock, Telephony, WebhookRequest,
+                     decode_body)
 from .rest import call_api, refuse_undialable
 from .twiml_family import parse_fields
 from .webhook_urls import step_url
@@ -137,6 +138,8 @@ class TelnyxTelephony(Telephony):
 class TelnyxDialer(Dialer):
     """Outbound calls and live-call updates through the TeXML REST API (Bearer API key)."""
 
+    name = "telnyx"
+
     def __init__(self, api_key: str, account_sid: str, application_sid: str, public_base_url: str,
                  api_base_url: str | None = None, session: requests.Session | None = None) -> None:
         self._api_key = api_key
@@ -177,4 +180,38 @@ class TelnyxDialer(Dialer):
 
     def redirect_to(self, call_id: str, step: Step) -> None:
         self._post(f"Calls/{call_id}", {"Url": step_url(self._base_url, "telnyx", step), "Method": "POST"})
+
+
+class TelnyxMessenger(Messenger):
+    """Texts through Telnyx's Messaging API (POST /v2/messages, Bearer API key), and its inbound
+    `message.received` webhook (signed like its voice webhooks)."""
+
+    name = "telnyx"
+
+    def __init__(self, api_key: str, api_base_url: str | None = None, session: requests.Session | None = None) -> None:
+        self._api_key = api_key
+        self._api = (api_base_url or DEFAULT_API_BASE_URL).rstrip("/")
+        self._http = session or requests.Session()
+
+    def send_text(self, to: str, sender: str, body: str) -> str:
+        if not self._api_key:
+            raise NotifyError("TELNYX_API_KEY is not configured")
+        try:
+            found = call_api(self._http, "POST", f"{self._api}/v2/messages",
+                             {"Authorization": f"Bearer {self._api_key}"}, {"from": sender, "to": to, "text": body},
+                             "telnyx messages")
+        except TelephonyError as exc:
+            raise NotifyError(str(exc)) from exc
+        data = found.get("data") if isinstance(found.get("data"), dict) else {}
+        return str(data.get("id") or "")
+
+    def parse_inbound(self, request: WebhookRequest) -> InboundText | None:
+        data = decode_body(request).get("data")
+        if not isinstance(data, dict) or data.get("event_type") != "message.received":
+            return None
+        payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
+        sender = payload.get("from", {}).get("phone_number") if isinstance(payload.get("from"), dict) else None
+        if not isinstance(sender, str) or not sender.startswith("+"):
+            return None
+        return InboundText(sender, str(payload.get("text") or ""))
 

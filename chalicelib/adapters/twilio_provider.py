@@ -20,7 +20,7 @@ from ..domain.model import AgentEvent, AgentStatus, CallEvent
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                              Step, Verb)
 from ..domain.speech import voice_for
-from ..ports import Capabilities, Dialer, Telephony, WebhookRequest, decode_body
+from ..ports import Capabilities, Dialer, InboundText, Messenger, Telephony, WebhookRequest, decode_body
 from .twiml_family import form_fields, parse_fields
 from .webhook_urls import step_url
 
@@ -179,6 +179,8 @@ class _RebasedHttpClient(TwilioHttpClient):
 class TwilioDialer(Dialer):
     """Outbound calls and live-call redirects through Twilio's REST API (the twilio library)."""
 
+    name = "twilio"
+
     def __init__(self, account_sid: str, auth_token: str, public_base_url: str, api_base_url: str | None = None,
                  http_client: TwilioHttpClient | None = None) -> None:
         self._credentials = (account_sid, auth_token)
@@ -232,3 +234,29 @@ class TwilioDialer(Dialer):
             raise TelephonyError(f"calls.update failed: {exc.code}") from exc
         except (TwilioException, RequestException) as exc:
             raise TelephonyError(f"calls.update failed: {type(exc).__name__}") from exc
+
+
+class TwilioMessenger(Messenger):
+    """Texts through Twilio's Messaging API (the twilio library, the dialer's client), and its inbound
+    message webhook: From, Body, and OptOutType (Twilio's own handling of STOP)."""
+
+    name = "twilio"
+
+    def __init__(self, dialer: TwilioDialer) -> None:
+        self._dialer = dialer
+
+    def send_text(self, to: str, sender: str, body: str) -> str:
+        try:
+            message = self._dialer._client.messages.create(to=to, from_=sender, body=body)
+        except (TwilioException, RequestException) as exc:
+            raise NotifyError(f"messages.create failed: {type(exc).__name__}") from exc
+        except TelephonyError as exc:
+            raise NotifyError(str(exc)) from exc
+        return str(message.sid)
+
+    def parse_inbound(self, request: WebhookRequest) -> InboundText | None:
+        form = decode_body(request)
+        sender, body = form.get("From"), form.get("Body")
+        if not isinstance(sender, str) or not sender.startswith("+"):
+            return None
+        return InboundText(sender, str(body or ""), opt_out=str(form.get("OptOutType", "")).upper() == "STOP")

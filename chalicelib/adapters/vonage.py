@@ -1,5 +1,6 @@
 """Vonage Voice API: signed-webhook JWTs (HS256 with `payload_hash`), JSON webhooks, NCCO markup,
-and the Voice API (adapters/vonage_rest.py: its application JWT, RS256) for outbound calls and transfers.
+and the Voice API (adapters/vonage_rest.py: its application JWT, RS256) for outbound calls and transfers;
+texts through its Messages API (SMS channel), same JWT, and its inbound-message webhook.
 
 Vonage has no hold queue, no redirect verb and an input that always calls its eventUrl, so:
 Enqueue and Redirect become `notify` (its reply NCCO replaces the rest), Leave goes to its exit step
@@ -16,12 +17,13 @@ from urllib.parse import urlencode
 import jwt
 import requests
 
-from ..domain.errors import BadWebhookError, CallGoneError, TelephonyError
+from ..domain.errors import BadWebhookError, CallGoneError, NotifyError, TelephonyError
 from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (LEG_PARAM, NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
                              Script, Step, Verb, joining)
 from ..domain.speech import voice_for
-from ..ports import Capabilities, Clock, Dialer, SystemClock, Telephony, WebhookRequest
+from ..ports import (Capabilities, Clock, Dialer, InboundText, Messenger, SystemClock, Telephony, WebhookRequest,
+                     decode_body)
 from .rest import refuse_undialable
 from .twiml_family import call_id, seconds, whole
 from .vonage_rest import DEFAULT_API_BASE_URL, VoiceApi
@@ -238,9 +240,23 @@ def create_call_body(to: str, caller_id: str, answer_url: str, event_url: str, m
     return body
 
 
+def api_or_reason(application_id: str, private_key: str, api_base_url: str | None,
+                  session: requests.Session | None, clock: Clock | None) -> tuple[VoiceApi | None, str]:
+    """The application's API client, or why there is none: it fails on use, not at startup, so the
+    other providers keep working."""
+    if not (application_id and private_key):
+        return None, "VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY are not configured"
+    try:
+        return VoiceApi(application_id, private_key, clock or SystemClock(), api_base_url, session), ""
+    except ValueError:
+        return None, "VONAGE_PRIVATE_KEY is not an RSA private key"
+
+
 class VonageDialer(Dialer):
     """Outbound calls and transfers through Vonage's Voice API, authorised by the application JWT
     (RS256, the application's private key)."""
+
+    name = "vonage"
 
     def __init__(self, application_id: str, private_key: str, public_base_url: str,
                  api_base_url: str | None = None, session: requests.Session | None = None,
@@ -248,14 +264,7 @@ class VonageDialer(Dialer):
         self._url_token = url_token
         self._base_url = public_base_url
         self._markup = VonageTelephony("", url_token=url_token)
-        self._api: VoiceApi | None = None
-        self._unusable = "VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY are not configured"
-        if not (application_id and private_key):
-            return
-        try:
-            self._api = VoiceApi(application_id, private_key, clock or SystemClock(), api_base_url, session)
-        except ValueError:  # fail on use, not at startup: the other providers keep working
-            self._unusable = "VONAGE_PRIVATE_KEY is not an RSA private key"
+        self._api, self._unusable = api_or_reason(application_id, private_key, api_base_url, session, clock)
 
     def _voice(self) -> VoiceApi:
         if self._api is None:
@@ -282,3 +291,39 @@ class VonageDialer(Dialer):
     def redirect_to(self, call_id: str, step: Step) -> None:
         # an answer webhook (Vonage signs it): no MAC
         self._voice().transfer(call_id, {"type": "ncco", "url": [url(self._base_url, step)]})
+
+
+def sms_body(to: str, sender: str, text: str) -> dict[str, Any]:
+    """A Messages API SMS, as Vonage's library writes its `Sms` model (numbers without the '+')."""
+    return {"to": to.lstrip("+"), "from": sender.lstrip("+"), "text": text, "channel": "sms", "message_type": "text"}
+
+
+class VonageMessenger(Messenger):
+    """Texts through Vonage's Messages API (POST /v1/messages, SMS channel, the application JWT), and
+    its inbound-message webhook (signed like the voice webhooks: an HS256 JWT with `payload_hash`)."""
+
+    name = "vonage"
+
+    def __init__(self, application_id: str, private_key: str, api_base_url: str | None = None,
+                 session: requests.Session | None = None, clock: Clock | None = None) -> None:
+        self._api, self._unusable = api_or_reason(application_id, private_key, api_base_url, session, clock)
+
+    def send_text(self, to: str, sender: str, body: str) -> str:
+        if self._api is None:
+            raise NotifyError(self._unusable)
+        try:
+            return self._api.send_message(sms_body(to, sender, body))
+        except TelephonyError as exc:
+            raise NotifyError(str(exc)) from exc
+
+    def parse_inbound(self, request: WebhookRequest) -> InboundText | None:
+        data = decode_body(request)
+        if data.get("channel") != "sms" or data.get("message_type") != "text":
+            return None  # a status webhook, or another channel
+        try:
+            sender = e164(data.get("from"))
+        except BadWebhookError:
+            return None
+        if not sender.startswith("+"):
+            return None
+        return InboundText(sender, str(data.get("text") or ""))

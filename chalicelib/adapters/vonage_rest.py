@@ -1,5 +1,6 @@
 """Vonage's Voice API over plain HTTPS: the four requests Holdfast makes (create a call, transfer a live
-call to an NCCO, transfer it to an answer URL, hang it up), each authorised by the application JWT.
+call to an NCCO, transfer it to an answer URL, hang it up), and the Messages API's one (send a text),
+each authorised by the application JWT.
 
 The application JWT is RS256 (RSASSA-PKCS1-v1_5 with SHA-256) over the claims Vonage's own library sets
 (`application_id`, `iat`, `jti`, `exp`), signed with the application's private key (PKCS#8 or PKCS#1 PEM)
@@ -81,6 +82,11 @@ class VoiceApi:
         400 or 404 means the call has ended."""
         call_api(self._session, "PUT", f"{self._base}/v1/calls/{call_id}", self._headers(),
                  {"action": "transfer", "destination": dict(destination)}, "vonage transfer", gone=(400, 404))
+
+    def send_message(self, body: Mapping[str, Any]) -> str:
+        """POST /v1/messages (the Messages API, same application JWT); the message's uuid."""
+        reply = call_api(self._session, "POST", f"{self._base}/v1/messages", self._headers(), body, "vonage message")
+        return str(reply.get("message_uuid", ""))
 
     def hangup(self, call_id: str) -> None:
         """The call ended, whatever its NCCO is doing; 400 or 404 means it already has."""

@@ -205,6 +205,11 @@
     $("#callbacks-count").textContent = m.callbacks.length;
     fill($("#callbacks"), m.callbacks, (c) => [c.ticket, c.number, c.status + (c.position ? ` (#${c.position} in line)` : "") +
       (c.lost_cause ? ` (lost: ${c.lost_cause})` : ""), c.attempts, time(c.next_attempt), time(c.promised)]);
+    // callbacks at a chosen time, slot by slot (issue 27): only the slots holding any, and none where
+    // the queue offers no chosen times
+    const slots = (await call("scheduled", { query: { queue: queue() } })).slots.filter((s) => s.booked > 0);
+    $("#scheduled-count").textContent = slots.reduce((n, s) => n + s.booked, 0);
+    fill($("#scheduled"), slots, (s) => [time(s.start, false), s.booked, s.capacity, s.left]);
     $("#agents-count").textContent = m.agents.length;
     fill($("#agents"), m.agents, (a) => [a.id,
       el("span", (STATE_WORDS[a.state] || a.state) + (a.reason ? ` (${a.reason})` : ""), { class: `state-${a.state}` }),

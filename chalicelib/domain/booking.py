@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, Clock, Orchestrator, QueueSnapshot, Staffing, Tickets
+from ..ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, Clock, EventBus, Orchestrator, QueueSnapshot, SlotClaim, Staffing, Tickets
 from . import guard
 from .errors import NumberNotAllowedError, OrchestratorError, TicketNotFoundError
 from .ewt import WaitEstimate
@@ -25,12 +25,16 @@ def number_policy(queue: QueueConfig) -> NumberPolicy:
     return NumberPolicy(queue.allowed_countries, queue.default_region)
 
 
+CALLBACK_BOOKED = "callback_booked"  # the notify queue's event: a callback its caller asked for was booked
+
 class CallbackBooking:
     """Every callback goes through `book`: opt-out (automatic ones only), one open callback per number
     and queue, then, for the one request that books it, the allowance and budget, then its workflow."""
 
     def __init__(self, tickets: Tickets, bookings: Bookings, orchestrator: Orchestrator, clock: Clock,
-                 queues: QueueDirectory, daily_callback_budget: int = 1000) -> None:
+                 queues: QueueDirectory, daily_callback_budget: int = 1000, bus: EventBus | None = None) -> None:
+        """`bus`: where a callback its caller asked for is announced once booked (the confirmation text)."""
+        self.bus = bus
         self.tickets, self.bookings = tickets, bookings
         self.orchestrator = orchestrator
         self.clock = clock
@@ -53,11 +57,12 @@ class CallbackBooking:
         return self.book_ticket(queue, ticket, number, not_before, now, explicit, fresh)[0]
 
     def book_ticket(self, queue: QueueConfig, ticket: Ticket, number: str, not_before: datetime, now: datetime,
-                    explicit: bool, fresh: bool | None = None,
-                    told: tuple[float, float] | None = None) -> tuple[BookingRefused | None, Ticket | None]:
+                    explicit: bool, fresh: bool | None = None, told: tuple[float, float] | None = None,
+                    slot: SlotClaim | None = None) -> tuple[BookingRefused | None, Ticket | None]:
         """book, and the callback ticket as booked (None: refused, or another callback stands).
         `told`: the promise the caller will hear (shape, scale of a wait from the call's start), written
-        with the booking so it is durable before it is said."""
+        with the booking so it is durable before it is said. `slot`: the chosen time's place in its slot,
+        taken in the same write (a caller's own booking only)."""
         guard = self.bookings.callback_guard(queue.id, number)  # one read: the opt-out and the open callback
         if guard.opted_out:
             if not explicit:
@@ -84,29 +89,35 @@ class CallbackBooking:
             booking = self.bookings.book_callback(
                 ticket, number, not_before, now, ticket.status is TicketStatus.ABANDONED, guard.holder,
                 now.strftime("%Y-%m-%d"), queue.max_callbacks_per_number_per_day, self.daily_callback_budget,
-                told)
+                told, slot)
             if booking in (BOOKING_TAKEN, BOOKING_MOVED):
                 return None, None  # another request booked this number or this ticket first
         if isinstance(booking, str):
             log.warning("callback refused", extra={"ticket": ticket.id, "reason": booking, "number": masked(number)})
             return BookingRefused(booking), None
         if fresh:
-            ticket = self.tickets.create_callback(target, number, not_before, now, ticket.language)
-            booked = ticket
+            created = self.tickets.create_callback(target, number, not_before, now, ticket.language, ticket.origin,
+                                                   told, slot)
+            if created is None:  # the chosen slot filled meanwhile (its pointer names no ticket: it stands for none)
+                return BookingRefused.SLOT_FULL, None
+            ticket = booked = created
         else:  # as the booking left it: a caller in line whose callback is due at once holds their place
             booked = ticket.evolve(kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED, not_before=not_before,
-                                   held=ticket.status is TicketStatus.WAITING and not_before <= now)
+                                   held=ticket.status is TicketStatus.WAITING and not_before <= now,
+                                   slot=slot.key if slot is not None else ticket.slot)
         try:
             deadline = None if explicit else horizon_end(queue, max(now, not_before))  # a recovery's horizon
             execution_id = self.orchestrator.start(f"{ticket.id}-{booking}",
                                                    workflow_input(queue, booked, not_before, deadline=deadline))
         except OrchestratorError:
-            if ticket.status in HOLDING:
-                self.tickets.revert_to_live(ticket.id, waiting=True)  # the caller stays in line on the phone
+            if ticket.status in HOLDING:  # the caller stays in line on the phone; the chosen time is given back
+                self.tickets.revert_to_live(ticket.id, waiting=True, slot=slot.key if slot is not None else None)
             raise
         self.tickets.set_execution(ticket.id, execution_id)
+        if explicit and self.bus is not None:  # the ticket's id only: no number on the queue
+            self.bus.publish({"event": CALLBACK_BOOKED, "ticket_id": ticket.id})
         booked = booked.evolve(callback_number=number, pending_number=None, execution_id=execution_id)
-        if told is not None and not fresh:
+        if told is not None:
             booked = booked.evolve(told_shape=told[0], told_scale=told[1])
         return None, booked
 
@@ -170,6 +181,12 @@ def told(ticket: Ticket, promised: datetime, est: WaitEstimate) -> tuple[float, 
     mean is the wait from the call's start to the promised time."""
     shape = est.shape if est.shape > 0 else 1.0
     return shape, max(1.0, (promised - ticket.created_at).total_seconds()) / shape
+
+
+def told_at(ticket: Ticket, start: datetime) -> tuple[float, float]:
+    """A chosen time as the ticket keeps what a caller was told (`guard.promised_at` reads it back): a
+    wait of one stage from the call's start to the slot's start."""
+    return 1.0, max(1.0, (start - ticket.created_at).total_seconds())
 
 
 def promisable(queue: QueueConfig, number: str, est: WaitEstimate, now: datetime,

@@ -38,11 +38,13 @@ from .estimator import WaitEstimator
 from .model import Ticket, TicketKind, TicketStatus
 from .queues import QueueConfig
 from .reports import DEFAULT_TARGET_SECONDS
+from .slots import slot_start
 
 log = logging.getLogger(__name__)
 
 PLAN = "callback_plan"  # queue statistics key: the current plan (not the outbound pacer's "pace")
-BACKLOG = "backlog"  # queue statistics key: ticket id -> [booked at, asked (1) or recovery (0), checked at]
+# queue statistics key: ticket id -> [booked at, asked (1) or recovery (0), checked at(, its chosen slot's start)]
+BACKLOG = "backlog"
 OPEN = frozenset({TicketStatus.SCHEDULED, TicketStatus.WAITING, TicketStatus.CONNECTING})
 MIN_INTERVAL = timedelta(seconds=50)  # the sweep's work here at most about once a minute
 PLAN_EVERY = timedelta(minutes=5)  # the plan is made again this often (and when the agents signed in change)
@@ -286,28 +288,34 @@ def ledger(state: Mapping[str, Any] | None) -> dict[str, list[float]]:
 
 def ledger_with(book: Mapping[str, list[float]], ticket: Ticket, opened: bool, now: datetime) -> dict[str, list[float]]:
     """The ledger with the callback in it (`opened`) or out of it; the same whatever the order or the
-    number of times it is told (a stream delivers records again)."""
+    number of times it is told (a stream delivers records again). A callback at a chosen time carries
+    its slot's start (moved with it): it is work for that slot's day, not for today's."""
     if not opened:
         return {k: v for k, v in book.items() if k != ticket.id}
     out = dict(book)
     at = int(now.timestamp())  # whole seconds: the document stays small (it is written whole)
-    out.setdefault(ticket.id, [at, 0 if ticket.lost_cause else 1, at])
+    due = [int(slot_start(ticket.slot).timestamp())] if ticket.slot else []
+    entry = out.get(ticket.id)
+    out[ticket.id] = [at, 0 if ticket.lost_cause else 1, at, *due] if entry is None else [*entry[:3], *due]
     while len(out) > MAX_BACKLOG:  # the oldest entry gives way
         out.pop(min(out, key=lambda t: out[t][0]))
     return out
 
 
-def backlog_counts(book: Mapping[str, list[float]]) -> tuple[int, int]:
-    """(open callbacks, of which asked for)."""
-    return len(book), sum(1 for v in book.values() if v[1] >= 1)
+def backlog_counts(book: Mapping[str, list[float]], until: float | None = None) -> tuple[int, int]:
+    """(open callbacks, of which asked for); with `until` (epoch seconds), only those that can be made
+    before it (a chosen time after it is a later day's work)."""
+    entries = [v for v in book.values() if until is None or len(v) < 4 or v[3] < until]
+    return len(entries), sum(1 for v in entries if v[1] >= 1)
 
 
-def plan_inputs(queue: QueueConfig, state: Mapping[str, Any] | None, agents_now: int) -> PlanInputs:
+def plan_inputs(queue: QueueConfig, state: Mapping[str, Any] | None, agents_now: int,
+                until: float | None = None) -> PlanInputs:
     if state and "decay_rate" in state:
         handle, patience = WaitEstimator.means_in(dict(state))
     else:
         handle, patience = queue.average_handle_seconds, queue.average_patience_seconds
-    total, asked = backlog_counts(ledger(state))
+    total, asked = backlog_counts(ledger(state), until)
     return PlanInputs(agents_now, max(1.0, handle), max(1.0, patience), total, asked)
 
 
@@ -332,13 +340,15 @@ def replan(stats: QueueStats, line: Line, tickets: Tickets, queue: QueueConfig, 
     def apply(current: dict[str, Any] | None) -> dict[str, Any]:
         doc = dict(current) if current else dict(base)
         demand = Demand.from_state(doc).observe(counted, now, queue.hours.zone, queue.hours.is_open)
-        book = {k: (v if k not in checked else [v[0], v[1], int(now.timestamp())])
+        book = {k: (v if k not in checked else [v[0], v[1], int(now.timestamp()), *v[3:]])
                 for k, v in ledger(doc).items() if k not in closed}
         doc.update({BACKLOG: book, "demand": demand.state()})
         last = Plan.from_state(doc)
         if last is None or now.timestamp() - last.at >= PLAN_EVERY.total_seconds() or not last.periods \
                 or last.periods[0].agents != staffed:  # every few minutes, and when agents sign in or out
-            doc[PLAN] = make_plan(queue, demand, plan_inputs(queue, doc, staffed), now).state()
+            closes = queue.hours.closes_at(now)
+            until = closes.timestamp() if closes is not None else None
+            doc[PLAN] = make_plan(queue, demand, plan_inputs(queue, doc, staffed, until), now).state()
         return doc
 
     try:
@@ -350,7 +360,7 @@ def replan(stats: QueueStats, line: Line, tickets: Tickets, queue: QueueConfig, 
 def _least_checked(book: Mapping[str, list[float]], n: int) -> Iterable[str]:
     """The entries read back longest ago: each sweep reads a few, in turn, so every entry is read
     back within (ledger size / n) minutes."""
-    return sorted(book, key=lambda t: book[t][-1])[:n]
+    return sorted(book, key=lambda t: book[t][2])[:n]
 
 
 def _still_open(tickets: Tickets, ticket_id: str) -> bool:

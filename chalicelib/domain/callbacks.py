@@ -19,7 +19,7 @@ from .errors import BadRequestError, CallGoneError, StaleTokenError, TelephonyEr
 from .model import AgentStatus, CallEvent, CallStatus, Outcome, Ticket, TicketStatus
 from .phone import national_format
 from .prompts import spoken_digits
-from .queues import QueueConfig, QueueDirectory
+from .queues import QueueConfig, QueueDirectory, caller_id_for
 from .retry import next_slot, plan_next, recovery_deadline
 from .script import Dial, Hangup, Pause, Play, Redirect, Say, Script, Step
 
@@ -41,11 +41,6 @@ def dial_id(token: str) -> str:
 
 def iso(moment: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _caller_id(queue: QueueConfig) -> str | None:
-    """The number a callback shows: the queue's caller id, else the number the caller called."""
-    return queue.caller_id or (queue.numbers[0] if queue.numbers else None)
 
 
 @dataclass(frozen=True)
@@ -96,7 +91,12 @@ class Callbacks:
             self.dialing.begin_dial(ticket.id, did, request.token)
             self.finish(ticket.evolve(dial_id=did), did, Outcome.CANCELLED)
             return None
-        if not self.dialing.begin_dial(ticket.id, did, request.token):
+        queue = self.queues.get(ticket.queue_id)
+        now = self.clock.now()
+        # the ticket's first dial is noted with the attempt when it may be dialed now (its pace may hold
+        # it a moment longer: seconds, inside any tolerance a chosen time has)
+        dialable = next_slot(queue, ticket.callback_number or "", now) == now
+        if not self.dialing.begin_dial(ticket.id, did, request.token, now if dialable else None):
             log.info("dial request seen before; not dialing again", extra={"ticket": ticket.id})
             return None
         ticket = ticket.evolve(attempts=request.attempt, dial_id=did)
@@ -132,7 +132,7 @@ class Callbacks:
         try:
             call_id = self.dialer.place_call(
                 to=contact if mode_agent_first else number,
-                caller_id=_caller_id(queue) or number,
+                caller_id=caller_id_for(queue, self.dialer.name) or "",  # every queue has one (checked at start)
                 answer=Step.of("cb-answer", **params), status=Step.of("cb-status", **params),
                 machine_detection=not mode_agent_first, timeout_seconds=25,
                 verdict=None if mode_agent_first else Step.of("cb-verdict", **params))
@@ -158,7 +158,8 @@ class Callbacks:
             self.dialing.note_leg(ticket.id, ticket.agent_id or "", "talking", self.clock.now())
             digits = spoken_digits(national_format(ticket.callback_number or ""))
             return Script.of(self._say(queue, lang, "agent_whisper", number=ticket.number, digits=digits),
-                             Dial(ticket.callback_number or "", caller_id=_caller_id(queue), action=action,
+                             Dial(ticket.callback_number or "", caller_id=caller_id_for(queue, self.dialer.name),
+                                  action=action,
                                   timeout_seconds=25))
         if event.verdict_pending:
             # detection is still listening and its verdict comes apart: nobody is put through before it

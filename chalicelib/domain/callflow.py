@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from ..ports import Arrival, Clock, EventBus, Orchestrator, QueueSnapshot, Staffing, Stores
+from ..ports import Arrival, Clock, EventBus, OperationsLog, Orchestrator, QueueSnapshot, Staffing, Stores
 from .errors import (CountryNotAllowedError, InvalidNumberError, NumberNotAllowedError, NumberTooLongError,
-                     NumberTooShortError, NumberTypeNotAllowedError, OrchestratorError, TicketNotFoundError,
+                     NumberTooShortError, NumberTypeNotAllowedError, TicketNotFoundError,
                      TicketStateError, WithheldNumberError)
 from . import guard, learning, line as queue_line, speech
 from . import booking as rules
@@ -21,6 +21,11 @@ from .prompts import minutes, spoken_digits
 from .queues import QueueConfig, QueueDirectory
 from .recovery import LossRecovery
 from .script import Enqueue, Gather, Hangup, Leave, Play, Redirect, Say, Script, Step
+from .changes import CallbackChanges, changeable
+from .pending import PendingChoice
+from .slotbook import SlotBook
+from .slots import slot_start
+from .timechoice import TimeChoice
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +54,9 @@ def refusal_prompt(refused: NumberNotAllowedError) -> str:
 
 class CallFlow:
     def __init__(self, stores: Stores, orchestrator: Orchestrator, clock: Clock,
-                 queues: QueueDirectory, bus: EventBus, daily_callback_budget: int = 1000) -> None:
+                 queues: QueueDirectory, bus: EventBus, daily_callback_budget: int = 1000,
+                 history: OperationsLog | None = None) -> None:
+        """`history`: the queues' report rows, from which a chosen time's slot learns the live calls expected."""
         # The roles the dialogue uses, kept by name; booking and recovery are parts of their own.
         self.tickets, self.line = stores.tickets, stores.line
         self.stats, self.bookings, self.agents = stores.stats, stores.bookings, stores.agents
@@ -57,9 +64,15 @@ class CallFlow:
         self.clock = clock
         self.queues = queues
         self.booking = CallbackBooking(stores.tickets, stores.bookings, orchestrator, clock, queues,
-                                       daily_callback_budget)
+                                       daily_callback_budget, bus)
         self.recovery = LossRecovery(stores.tickets, stores.lost, stores.stats, stores.agents, clock, queues, bus,
                                      self.booking)
+        self.slots = SlotBook(stores.bookings, stores.line, history, clock)
+        self.changes = CallbackChanges(stores.tickets, stores.dialing, orchestrator, clock, queues, self.slots)
+        self.times = TimeChoice(self.slots, self.booking, self.changes, stores.tickets, clock, queues, self._no_choice,
+                                self._confirmed)
+        self.pending = PendingChoice(stores.tickets, stores.line, clock, queues, self.changes, self.times,
+                                     self._take_place)
 
     # --- prompts -------------------------------------------------------------------------
 
@@ -119,6 +132,10 @@ class CallFlow:
 
     # --- estimates -----------------------------------------------------------------------
 
+    def place(self, queue: QueueConfig, ticket: Ticket) -> int:
+        """The ticket's place in line now (1: next)."""
+        return self.estimate(queue, ticket)[1] + 1
+
     def estimate(self, queue: QueueConfig, ticket: Ticket, staffing: Staffing | None = None,
                  snapshot: QueueSnapshot | None = None, joined_now: bool = False) -> tuple[WaitEstimate, int]:
         """Position and EWT from the queue's learned estimator (its configured handle time and
@@ -158,11 +175,13 @@ class CallFlow:
         queue = self.queues.for_call(event.called, requested_queue)
         now = self.clock.now()
         is_open = queue.hours.is_open(now)
-        may_rejoin = is_open and self._policy(queue).may_call(event.caller)
+        known = self._policy(queue).may_call(event.caller)
         # One read: the queue's snapshot, this call's ticket (a retried webhook), the number's callback.
-        arrival = self.line.arrival(queue.id, event.call_id,
-                                    self._policy(queue).accept(event.caller) if may_rejoin else None)
-        rejoined = self._rejoin(queue, event, now, arrival) if may_rejoin else None
+        arrival = self.line.arrival(queue.id, event.call_id, self._policy(queue).accept(event.caller) if known else None)
+        pending = self._pending(arrival) if known else None
+        if pending is not None and changeable(pending):  # a callback they asked for: they choose what becomes of it
+            return self.pending.menu(queue, pending, (self.prompt(queue, pending.language, "welcome"),))
+        rejoined = self.changes.take_back(pending, event.call_id) if pending is not None and is_open else None
         if rejoined is not None:
             return self._holding_script(queue, rejoined, self.prompt(queue, rejoined.language, "welcome_back"))
         snapshot: QueueSnapshot | None = arrival.snapshot
@@ -208,7 +227,8 @@ class CallFlow:
         if offer is not None:
             # nothing pressed: they keep their place and hear the opt-out notice (`_stay`), which the
             # offer step says for an empty keypress where the provider asks rather than falls through
-            return Script.of(Gather(offer_step, (greeting, *line, offer), no_input=offer_step),
+            return Script.of(Gather(offer_step, (greeting, *line, offer, *self._choose(queue, ticket.language)),
+                                    no_input=offer_step),
                              *self._stay(queue, ticket, offer_step), self._hold(queue, ticket))
         hint = self._hint(queue, ticket.language, offered=False)
         if hint is not None:
@@ -276,9 +296,8 @@ class CallFlow:
             return (keep,)
         return (Gather(listen, (keep, hint), timeout_seconds=HINT_GATHER_SECONDS),)
 
-    def _rejoin(self, queue: QueueConfig, event: CallEvent, now: datetime, arrival: Arrival) -> Ticket | None:
-        """A caller whose callback is still pending calls again: they take that ticket's place back
-        (its workflow stops) rather than opening a second one."""
+    def _pending(self, arrival: Arrival) -> Ticket | None:
+        """The number's callback, still pending (not being dialed), when this call has no ticket yet."""
         if arrival.ticket_id is not None or arrival.open_callback_id is None:
             return None
         try:
@@ -288,16 +307,18 @@ class CallFlow:
         if pending.kind is not TicketKind.CALLBACK or pending.status not in (TicketStatus.SCHEDULED,
                                                                              TicketStatus.WAITING):
             return None
-        if not self.tickets.rejoin(pending.id, event.call_id, now):
+        return pending
+
+    def _take_place(self, queue: QueueConfig, pending: Ticket, event: CallEvent) -> Script | None:
+        """A caller with a callback pending holds on the line now instead, at its place (None: too late)."""
+        rejoined = self.changes.take_back(pending, event.call_id)
+        if rejoined is None:
             return None
-        if pending.execution_id:
-            try:
-                self.orchestrator.stop(pending.execution_id)
-            except OrchestratorError:
-                # Harmless if it keeps running: its Park finds a LIVE ticket and the workflow closes.
-                log.warning("could not stop the pending callback's workflow", extra={"ticket": pending.id})
-        log.info("caller rejoined their pending callback", extra={"ticket": pending.id})
-        return self.tickets.get(pending.id)
+        return self._holding_script(queue, rejoined, self.prompt(queue, rejoined.language, "welcome_back"))
+
+    def pending_choice(self, ticket_id: str, event: CallEvent) -> Script:
+        """A key pressed at the menu about a caller's pending callback."""
+        return self.pending.chosen(ticket_id, event)
 
     def _closed_prompts(self, queue: QueueConfig, ticket: Ticket, now: datetime,
                         staffing: Staffing | None = None) -> tuple[Say | Play, ...]:
@@ -312,8 +333,9 @@ class CallFlow:
                                           self.agents.staffing(queue.id) if staffing is None else staffing)
         if callback_at is not None and callback_at > opening:
             return closed, self.prompt(queue, lang, "closed_offer_at",
-                                       when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang))
-        return closed, self.prompt(queue, lang, "closed_offer")
+                                       when=speech.spoken_when(queue, ticket.caller, callback_at, now, lang)), \
+                *self._choose(queue, lang)
+        return closed, self.prompt(queue, lang, "closed_offer"), *self._choose(queue, lang)
 
     def offer(self, ticket_id: str, event: CallEvent) -> Script:
         """The caller answered 'press 1 to be called back' (in line or after hours)."""
@@ -322,13 +344,15 @@ class CallFlow:
             return self._confirmed(queue, ticket)
         if event.digits == "1" and ticket.status in HOLDING:
             return self._ask_number(queue, ticket)
+        if event.digits == "2" and ticket.status in HOLDING and self.times.offered(queue):
+            return self._ask_number(queue, ticket, choose=True)
         if event.digits == "9":
             return Script.of(self._opt_out(queue, ticket), *self._no_choice(queue, ticket).verbs)
         if ticket.status is TicketStatus.AFTER_HOURS:
             # A wrong key gets a second chance; the bye step still takes 1 (or 9), anything else ends the call.
             bye = Step.of("bye", t=ticket.id)
             return Script.of(Gather(bye, (self.prompt(queue, ticket.language, "invalid_choice"),
-                                          self._closed_prompts(queue, ticket, self.clock.now())[-1])),
+                                          *self._closed_prompts(queue, ticket, self.clock.now())[1:])),
                              Redirect(bye))
         return Script.of(*self._stay(queue, ticket, Step.of("offer", t=ticket.id)), self._hold(queue, ticket))
 
@@ -364,7 +388,7 @@ class CallFlow:
         line, offer = self._line(queue, ticket, snapshot=snapshot)
         if not listening:
             return Script.of(*line, music if offer is None else Leave(self._hold(queue, ticket).action))
-        prompts = (*line, offer) if offer is not None else line
+        prompts = (*line, offer, *self._choose(queue, lang)) if offer is not None else line
         return Script.of(Gather(listen, (*prompts, music), timeout_seconds=MUSIC_GATHER_SECONDS))
 
     def _rang_out(self, queue: QueueConfig, ticket: Ticket, now: datetime) -> Say | Play:
@@ -383,8 +407,9 @@ class CallFlow:
     def wait_offer(self, ticket_id: str, event: CallEvent) -> Script:
         """'Press 1' heard while holding: leave the hold queue; queue-exit then collects the number."""
         ticket, queue = self._load(ticket_id)
-        if event.digits == "1" and ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.WAITING:
-            self.tickets.mark_wants_callback(ticket.id)
+        choose = event.digits == "2" and self.times.offered(queue)
+        if (event.digits == "1" or choose) and ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.WAITING:
+            self.tickets.mark_wants_callback(ticket.id, choose=choose)
             return Script.of(Leave(self._hold(queue, ticket).action))
         if event.digits == "9":
             return Script.of(self._opt_out(queue, ticket), self.prompt(queue, ticket.language, "keep_place"))
@@ -398,36 +423,44 @@ class CallFlow:
             self.recovery.abandon(ticket)
             return Script()
         if result is QueueResult.LEAVE and ticket.wants_callback:
-            return self._ask_number(queue, ticket)
+            return self._ask_number(queue, ticket, choose=ticket.wants_time)
         if result is QueueResult.LEAVE and ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.WAITING:
             # Left a hold that cannot hear keys to hear the offer (wait, listening=False): offered where
             # a key is heard, then held again at the same place (its rank), whatever they press.
             _, offer = self._line(queue, ticket)
             music = Play(queue.hold_music_url)
-            heard = (offer, music) if offer is not None else (music,)
+            heard = (offer, *self._choose(queue, ticket.language), music) if offer is not None else (music,)
             return Script.of(Gather(Step.of("offer", t=ticket.id), heard, timeout_seconds=MUSIC_GATHER_SECONDS),
                              self._hold(queue, ticket))
         if result in (QueueResult.FULL, QueueResult.ERROR):
             lang = ticket.language
             return Script.of(Gather(Step.of("offer", t=ticket.id),
-                                    (self.prompt(queue, lang, "error"), self.prompt(queue, lang, "offer"))),
+                                    (self.prompt(queue, lang, "error"), self.prompt(queue, lang, "offer"),
+                                     *self._choose(queue, lang))),
                              self._hold(queue, ticket))
         return Script.of(Hangup())  # bridged (the agent call is over) or moved elsewhere
 
-    def confirm(self, ticket_id: str, event: CallEvent) -> Script:
+    def confirm(self, ticket_id: str, event: CallEvent, choose: bool = False) -> Script:
+        """The number read back: 1 books (or, `choose`, offers the times to choose from), 2 types another."""
         ticket, snapshot = self.line.view(ticket_id)  # one read: the ticket and its line
         queue = self.queues.get(ticket.queue_id)
         if ticket.kind is TicketKind.CALLBACK:
             return self._confirmed(queue, ticket, snapshot=snapshot)
         if event.digits == "1" and ticket.pending_number:
+            if choose and self.times.offered(queue):
+                return self.times.menu(queue, ticket, ticket.pending_number)
             return self._request_callback(queue, ticket, ticket.pending_number, snapshot)
         if event.digits == "2":
-            return self._enter_number(queue, ticket, tries=0)
+            return self._enter_number(queue, ticket, tries=0, choose=choose)
         if ticket.pending_number:
-            return self._confirm_number(queue, ticket, ticket.pending_number)
-        return self._enter_number(queue, ticket, tries=0)
+            return self._confirm_number(queue, ticket, ticket.pending_number, choose)
+        return self._enter_number(queue, ticket, tries=0, choose=choose)
 
-    def number(self, ticket_id: str, event: CallEvent, tries: int) -> Script:
+    def slot(self, ticket_id: str, event: CallEvent, offered: str, moving: bool = False) -> Script:
+        """A key pressed at the menu of times to be called back at (`moving`: a pending callback's)."""
+        return self.times.chosen(ticket_id, event, offered, moving)
+
+    def number(self, ticket_id: str, event: CallEvent, tries: int, choose: bool = False) -> Script:
         ticket, queue = self._load(ticket_id)
         if ticket.kind is TicketKind.CALLBACK:
             return self._confirmed(queue, ticket)
@@ -435,19 +468,20 @@ class CallFlow:
         if "*" in typed:  # star starts the entry again (the prompt says so): what follows the last one counts
             typed = typed.rsplit("*", 1)[1]
             if not typed:
-                return self._enter_again(queue, ticket, tries)
+                return self._enter_again(queue, ticket, tries, choose=choose)
         try:
             number = self._policy(queue).accept(typed)
         except NumberNotAllowedError as exc:
             log.info("callback number rejected", extra={"ticket": ticket.id, "reason": exc.reason})
-            return self._enter_again(queue, ticket, tries, self.prompt(queue, ticket.language, refusal_prompt(exc)))
+            return self._enter_again(queue, ticket, tries, self.prompt(queue, ticket.language, refusal_prompt(exc)),
+                                     choose=choose)
         self.tickets.set_pending_number(ticket.id, number)
-        return self._confirm_number(queue, ticket, number)
+        return self._confirm_number(queue, ticket, number, choose)
 
     def bye(self, ticket_id: str, event: CallEvent) -> Script:
         """After hours and no callback wanted: the call ends here (a lost call, recorded)."""
         ticket, queue = self._load(ticket_id)
-        if event.digits in ("1", "9") and ticket.status is TicketStatus.AFTER_HOURS:
+        if event.digits in ("1", "2", "9") and ticket.status is TicketStatus.AFTER_HOURS:
             return self.offer(ticket_id, event)  # the second chance after a wrong key
         if ticket.kind is TicketKind.LIVE:
             self.recovery.abandon(ticket)
@@ -479,29 +513,39 @@ class CallFlow:
             return Script.of(Redirect(Step.of("bye", t=ticket.id)))
         return Script.of(self.prompt(queue, ticket.language, "keep_place"), self._hold(queue, ticket))
 
-    def _ask_number(self, queue: QueueConfig, ticket: Ticket) -> Script:
+    def _choose(self, queue: QueueConfig, lang: str) -> tuple[Say | Play, ...]:
+        """'To choose the time we call you back, press 2', where the queue offers chosen times."""
+        return (self.prompt(queue, lang, "offer_choose"),) if self.times.offered(queue) else ()
+
+    @staticmethod
+    def _chosen(choose: bool) -> dict[str, str]:
+        """The number steps' flag that a time is to be chosen once the number is confirmed."""
+        return {"c": "1"} if choose else {}
+
+    def _ask_number(self, queue: QueueConfig, ticket: Ticket, choose: bool = False) -> Script:
         try:
             number = self._policy(queue).accept(ticket.caller)
         except WithheldNumberError:
             return Script.of(self.prompt(queue, ticket.language, "number_withheld"),
-                             *self._enter_number(queue, ticket, tries=0).verbs)
+                             *self._enter_number(queue, ticket, tries=0, choose=choose).verbs)
         except NumberNotAllowedError:
-            return self._enter_number(queue, ticket, tries=0)
+            return self._enter_number(queue, ticket, tries=0, choose=choose)
         self.tickets.set_pending_number(ticket.id, number)
-        return self._confirm_number(queue, ticket, number)
+        return self._confirm_number(queue, ticket, number, choose)
 
-    def _confirm_number(self, queue: QueueConfig, ticket: Ticket, number: str) -> Script:
+    def _confirm_number(self, queue: QueueConfig, ticket: Ticket, number: str, choose: bool = False) -> Script:
         lang = ticket.language
         ask = self.prompt(queue, lang, "confirm_number", digits=spoken_digits(national_format(number)))
         passed = Step.of("no-choice", t=ticket.id)
-        return Script.of(Gather(Step.of("confirm", t=ticket.id), (ask,), no_input=passed),
+        return Script.of(Gather(Step.of("confirm", t=ticket.id, **self._chosen(choose)), (ask,), no_input=passed),
                          *self._passed(queue, ticket).verbs)
 
-    def _enter_number(self, queue: QueueConfig, ticket: Ticket, tries: int) -> Script:
+    def _enter_number(self, queue: QueueConfig, ticket: Ticket, tries: int, choose: bool = False) -> Script:
         lang = ticket.language
         ask = self.prompt(queue, lang, "enter_number")
-        return Script.of(Gather(Step.of("number", t=ticket.id, tries=tries), (ask,), num_digits=None,
-                                timeout_seconds=10, finish_on_key="#", no_input=Step.of("no-choice", t=ticket.id)),
+        return Script.of(Gather(Step.of("number", t=ticket.id, tries=tries, **self._chosen(choose)), (ask,),
+                                num_digits=None, timeout_seconds=10, finish_on_key="#",
+                                no_input=Step.of("no-choice", t=ticket.id)),
                          *self._passed(queue, ticket).verbs)
 
     def no_choice(self, ticket_id: str, event: CallEvent) -> Script:
@@ -514,11 +558,12 @@ class CallFlow:
         """No key at a question: said so, and back in line (or goodbye after hours)."""
         return Script.of(self.prompt(queue, ticket.language, "no_input"), *self._no_choice(queue, ticket).verbs)
 
-    def _enter_again(self, queue: QueueConfig, ticket: Ticket, tries: int, *said: Say | Play) -> Script:
+    def _enter_again(self, queue: QueueConfig, ticket: Ticket, tries: int, *said: Say | Play,
+                     choose: bool = False) -> Script:
         """After a refused (or restarted) entry: ask again, or back in line after the last try."""
         if tries + 1 >= MAX_NUMBER_TRIES:
             return Script.of(*said, *self._no_choice(queue, ticket).verbs)
-        return Script.of(*said, *self._enter_number(queue, ticket, tries + 1).verbs)
+        return Script.of(*said, *self._enter_number(queue, ticket, tries + 1, choose=choose).verbs)
 
     def _request_callback(self, queue: QueueConfig, ticket: Ticket, number: str,
                           snapshot: QueueSnapshot | None = None) -> Script:
@@ -555,9 +600,13 @@ class CallFlow:
         number = ticket.callback_number or ""
         caller = caller or ticket.caller
         promised = guard.promised_at(ticket)
-        if ahead is None:  # a repeated webhook, or another callback of this number stands: its place now
+        if ahead is None and ticket.slot is None:  # a repeat, or another callback of this number: its place now
             ahead = self._ahead(ticket, self.line.snapshot(queue.id) if snapshot is None else snapshot)
-        if promised is None:  # no estimate from assumed staffing: nobody is signed in
+        ahead = ahead or 0
+        if ticket.slot is not None:  # a chosen time: said as that time
+            said = self.prompt(queue, lang, "callback_confirmed_slot", digits=digits,
+                               when=speech.spoken_when(queue, caller, slot_start(ticket.slot), now, lang))
+        elif promised is None:  # no estimate from assumed staffing: nobody is signed in
             said = self.prompt(queue, lang, "callback_confirmed_asap", digits=digits, position=ahead + 1)
         elif rules.within_today(queue, promised, now) and (ticket.not_before is None or ticket.not_before <= now):
             if promised - now > SAID_IN_MINUTES:
@@ -570,4 +619,4 @@ class CallFlow:
             said = self.prompt(queue, lang, rules.why_later(queue, number, caller, now), digits=digits,
                                when=speech.spoken_when(queue, caller, promised, now, lang),
                                **speech.calling_hours(lang))
-        return Script.of(said, self.prompt(queue, lang, "goodbye"), Hangup())
+        return Script.of(said, self.prompt(queue, lang, "cancel_hint"), self.prompt(queue, lang, "goodbye"), Hangup())

@@ -265,7 +265,7 @@ class Dispatcher:
             return head
         live = self.line.first_live(queue.id)  # a live caller may go first
         if head.lost_cause:  # a callback someone asked for goes before recoveries
-            asked = guard.first_asked(self.stats, self.tickets, queue, state)
+            asked = guard.first_asked(self.stats, self.tickets, queue, now, state)
             if asked is not None and (live is None or asked.number < live.number):
                 head = asked
         staffing = self.agents.staffing(queue.id)
@@ -450,10 +450,12 @@ class Dispatcher:
                        waited, learning.told_pit(ticket, waited), ticket.told_ahead, ticket.priority)
 
     def callback_promised(self, ticket: Ticket, before: Ticket | None) -> None:
-        """From the table's change stream: a caller who pressed 1 was booked a callback with a promised
-        time (on the ticket, written with the booking, before they heard it): into the promise book
-        the guard keeps; and any callback opening or closing, into or out of the backlog the callback
-        plan counts. Off the webhook's path; the book lags the ticket by the stream's delay."""
+        """From the table's change stream: a caller who asked for a callback (by phone or from the web)
+        was booked one with a promised time (on the ticket, written with the booking, before they heard
+        it): into the promise book the guard keeps, as is a callback moved to another time and a chosen
+        time's retry inside its slot; and any callback opening, closing or changing slot, into, out of
+        or across the backlog the callback plan counts. Off the webhook's path; the book lags the
+        ticket by the stream's delay."""
         try:
             guard.callback_changed(self.stats, self.queues.get(ticket.queue_id), ticket, before, self.clock.now())
         except Exception:  # noqa: BLE001 - the book is an index: the guard also reads the head's own promise

@@ -15,6 +15,9 @@ the callers still holding (docs/queues.md):
   `callback_reserve_agents` where a queue fixes it.
 - promises due close together go first in turn: the k-th of them (by the time told) goes that many
   agents' freeing earlier, so that the last is still dialed by its time when every agent is busy.
+- a callback at a chosen time (issue 27) is a promise for its slot: in the book from its booking
+  (by phone or from the web), moved with it, and back in it for a retry inside its slot; it counts in
+  the plan's backlog on the day its slot falls (`callback_plan.ledger_with`).
 
 The promise book lives in the queue's statistics (an opaque document the store keeps per queue): the
 ticket id and the time told of each callback not dialed yet. The time told is also on the ticket
@@ -33,10 +36,13 @@ from . import callback_plan, faults, learning
 from .errors import TicketNotFoundError
 from .model import Ticket, TicketKind, TicketStatus
 from .queues import QueueConfig
+from .slots import slot_start
 
 log = logging.getLogger(__name__)
 
-PROMISES = "promises"  # queue statistics key: ticket id -> [the time told, when it was told], epoch seconds
+# queue statistics key: ticket id -> [the time told, when it was told(, REMINDED)], epoch seconds
+PROMISES = "promises"
+REMINDED = 1  # an entry's third element: its caller was sent a reminder of this time (issue 27)
 DELAYS = "callback_delay"  # queue statistics key: local hour told -> learned high quantile of the delay (s)
 DELAY_QUANTILE = 0.9  # the share of callbacks the guard would make by the learned delay on its own
 DELAY_STEP = 0.4  # how far one observation moves the learned quantile (in log terms)
@@ -55,6 +61,20 @@ def promised_at(ticket: Ticket) -> datetime | None:
     return max(told, ticket.not_before) if ticket.not_before else told
 
 
+def in_slot(ticket: Ticket, queue: QueueConfig, now: datetime) -> bool:
+    """A callback at a chosen time whose slot has not ended: its retries keep its promise too."""
+    policy = queue.scheduled_callbacks
+    return bool(ticket.slot) and policy is not None and now < slot_start(ticket.slot or "") + policy.length
+
+
+def binding(ticket: Ticket, queue: QueueConfig, now: datetime) -> datetime | None:
+    """The promise that still binds this callback: the first attempt's, or any attempt's inside its
+    chosen slot; None for a recovery (nobody asked) and for retries otherwise."""
+    if ticket.lost_cause or (ticket.attempts > 1 and not in_slot(ticket, queue, now)):
+        return None
+    return promised_at(ticket)
+
+
 def lead(queue: QueueConfig) -> timedelta:
     return timedelta(seconds=queue.callback_promise_lead_seconds)
 
@@ -66,8 +86,9 @@ def next_ticket(head: Ticket, live: Ticket | None, queue: QueueConfig, now: date
     `reserve`: the callback plan's agents to hold back now (None: no current plan)."""
     if head.kind is TicketKind.LIVE or not queue.live_guard:
         return head
-    # the promise is the first attempt's: a retry (attempt 2 on) waits like any callback
-    promised = None if head.lost_cause or head.attempts > 1 else promised_at(head)
+    # the promise is the first attempt's (a chosen time's, every attempt inside its slot); a retry otherwise
+    # waits like any callback
+    promised = binding(head, queue, now)
     if promised is not None and now >= promised - lead(queue):
         return head  # the promise: the callback comes no later than the caller was told
     if live is not None:
@@ -130,11 +151,13 @@ def planned_delay(stats: Mapping[str, Any] | None, now: datetime) -> float | Non
     plan = callback_plan.Plan.from_state(stats)
     if plan is None or plan.reserve(now) is None:
         return None
-    needed = PROMISE_MARGIN * (len(_book(stats)) + 1) + PROMISE_SLACK
+    closes = plan.periods[-1].end
+    # a chosen time on a later day takes nothing from today's capacity
+    ahead = sum(1 for entry in _book(stats).values() if entry[0] <= closes)
+    needed = PROMISE_MARGIN * (ahead + 1) + PROMISE_SLACK
     at = plan.time_for(needed, now)
     if at is not None:
         return max(0.0, (at - now).total_seconds())
-    closes = plan.periods[-1].end
     left = needed - plan.capacity(now.timestamp(), closes)
     return closes - now.timestamp() + left * plan.handle / max(1.0, plan.periods[-1].agents / 2)
 
@@ -172,26 +195,45 @@ def _entered(state: Mapping[str, Any] | None, ticket_id: str, at: datetime, now:
 
 def callback_changed(stats: QueueStats, queue: QueueConfig, ticket: Ticket, before: Ticket | None,
                      now: datetime) -> None:
-    """From the table's stream, one ticket changed: a caller who pressed 1 and was told a time goes
-    into the promise book; a callback that opens or closes goes into or out of the backlog ledger the
-    callback plan counts. One write, only when either changes. Raises if the store fails."""
-    asked = (before is not None and before.kind is TicketKind.LIVE and ticket.kind is TicketKind.CALLBACK
-             and not ticket.lost_cause and not ticket.attempts)  # only the conversion a caller asked for
-    at = promised_at(ticket) if asked else None
+    """From the table's stream, one ticket changed: a caller who asked for a callback and was told a
+    time goes into the promise book (by phone, or from the web: a ticket born a callback), and so does
+    a callback moved to another time and a chosen time's retry parked inside its slot; a callback that
+    opens, closes or moves to another slot goes into, out of or across the backlog ledger the callback
+    plan counts. One write, only when either changes. Raises if the store fails."""
+    at = _promise_of(queue, ticket, before, now)
     opened = callback_plan.is_open_callback(ticket) and not callback_plan.is_open_callback(before)
     closed = callback_plan.is_open_callback(before) and not callback_plan.is_open_callback(ticket)
-    if at is None and not opened and not closed:
+    moved = (not opened and not closed and callback_plan.is_open_callback(ticket) and before is not None
+             and before.slot != ticket.slot)
+    if at is None and not opened and not closed and not moved:
         return
 
     def apply(state: dict[str, Any] | None) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         if at is not None:
             changes[PROMISES] = _entered(state, ticket.id, at, now)
-        if opened or closed:
-            changes[callback_plan.BACKLOG] = callback_plan.ledger_with(callback_plan.ledger(state), ticket, opened, now)
+        if opened or closed or moved:
+            changes[callback_plan.BACKLOG] = callback_plan.ledger_with(callback_plan.ledger(state), ticket,
+                                                                       not closed, now)
         return _with(queue, state, **changes)
 
     stats.update_queue_stats(queue.id, apply)
+
+
+def _promise_of(queue: QueueConfig, ticket: Ticket, before: Ticket | None, now: datetime) -> datetime | None:
+    """The time this change puts in the promise book, if any: a booking a caller asked for, a callback
+    moved to another time (before its first dial), a chosen time's retry parked inside its slot (due
+    at once: it keeps the slot's promise)."""
+    if ticket.kind is not TicketKind.CALLBACK or ticket.lost_cause:
+        return None  # recoveries promise nothing
+    asked = (before is None or before.kind is TicketKind.LIVE) and not ticket.attempts
+    moved = (before is not None and before.kind is TicketKind.CALLBACK and not ticket.attempts
+             and (before.slot != ticket.slot or before.not_before != ticket.not_before))
+    if asked or moved:
+        return promised_at(ticket)
+    retry = (before is not None and ticket.status is TicketStatus.WAITING and before.status is not TicketStatus.WAITING
+             and ticket.attempts > 1 and in_slot(ticket, queue, now))
+    return now if retry else None
 
 
 def promised(stats: QueueStats, queue_id: str, ticket_id: str) -> datetime | None:
@@ -208,7 +250,7 @@ def kept(stats: QueueStats, queue: QueueConfig, ticket_id: str, now: datetime) -
         entry = book.pop(ticket_id, None)
         if entry is None:
             return _with(queue, state)
-        at, told = (datetime.fromtimestamp(v, timezone.utc) for v in entry)
+        at, told = (datetime.fromtimestamp(v, timezone.utc) for v in entry[:2])
         delays = _learn_delay(dict((state or {}).get(DELAYS) or {}), _hour(queue, told),
                               (now - told).total_seconds(),
                               (at - told).total_seconds() if now >= at - lead(queue) else None, now)
@@ -235,6 +277,31 @@ def forget(stats: QueueStats, queue: QueueConfig, *ticket_ids: str) -> None:
         faults.swallowed("promise_book.forget", "could not update the promise book", extra={"queue": queue.id})
 
 
+def reminders_due(stats: QueueStats, queue: QueueConfig, now: datetime, ahead: timedelta) -> list[str]:
+    """The callbacks whose promised time falls within `ahead` from now and whose callers have not been
+    reminded, marked reminded in the same conditional write: each is returned to one sweep only,
+    however many run at once (a reminder is sent at most once; a moved callback is promised, and
+    reminded, anew). No write while none is due."""
+    t, horizon = now.timestamp(), (now + ahead).timestamp()
+
+    def due(state: Mapping[str, Any] | None) -> list[str]:
+        return sorted(tid for tid, entry in _book(state).items() if len(entry) < 3 and t < entry[0] <= horizon)
+
+    if not due(read(stats, queue)):
+        return []
+    marked: list[str] = []
+
+    def apply(state: dict[str, Any] | None) -> dict[str, Any]:
+        marked[:] = due(state)  # an optimistic retry applies again: what the winning write marked
+        book = _book(state)
+        for tid in marked:
+            book[tid] = [*book[tid][:2], REMINDED]
+        return _with(queue, state, **{PROMISES: book})
+
+    stats.update_queue_stats(queue.id, apply)
+    return list(marked)
+
+
 def read(stats: QueueStats, queue: QueueConfig) -> Mapping[str, Any]:
     """The queue's statistics document (the promise book, the callback plan), read once per dispatch;
     empty if there is none or it cannot be read (the head's own promise still counts)."""
@@ -259,21 +326,21 @@ def due_callback(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: d
         last = max((k for k, (at, _) in enumerate(ordered) if at - first - k * gap <= t), default=-1)
         return ordered[:last + 1]
 
-    return _first_waiting(stats, tickets, queue, due, state)
+    return _first_waiting(stats, tickets, queue, now, due, state)
 
 
-def first_asked(stats: QueueStats, tickets: Tickets, queue: QueueConfig,
+def first_asked(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime,
                 state: Mapping[str, Any] | None = None) -> Ticket | None:
     """The parked callback a caller asked for with the earliest place in line (recovery callbacks are
     not in the book: nobody asked for them, and they stand aside for it)."""
-    return _first_waiting(stats, tickets, queue, lambda book: sorted((_place(tid), tid) for tid in book), state)
+    return _first_waiting(stats, tickets, queue, now, lambda book: sorted((_place(tid), tid) for tid in book), state)
 
 
 def _place(ticket_id: str) -> int:
     return int(ticket_id.rsplit("-", 1)[1])
 
 
-def _first_waiting(stats: QueueStats, tickets: Tickets, queue: QueueConfig,
+def _first_waiting(stats: QueueStats, tickets: Tickets, queue: QueueConfig, now: datetime,
                    order: Callable[[dict[str, list[float]]], list[tuple[float, str]]],
                    state: Mapping[str, Any] | None = None) -> Ticket | None:
     """The first parked callback of the book in `order`; entries whose callback is closed, rejoined or
@@ -287,7 +354,8 @@ def _first_waiting(stats: QueueStats, tickets: Tickets, queue: QueueConfig,
         except TicketNotFoundError:
             stale.append(ticket_id)
             continue
-        if ticket.kind is not TicketKind.CALLBACK or ticket.status not in OPEN or ticket.attempts > 1:
+        if ticket.kind is not TicketKind.CALLBACK or ticket.status not in OPEN or (
+                ticket.attempts > 1 and not in_slot(ticket, queue, now)):  # a retry keeps only a chosen slot's promise
             stale.append(ticket_id)
         elif ticket.status is TicketStatus.WAITING:
             found = ticket

@@ -95,6 +95,11 @@ class Ticket:
     hung_up_at: datetime | None = None
     joined: JoinedLine | None = None  # the line as it joined (None: count the line instead)
     bookings: int = 0  # callback workflows booked for it so far (the next one's execution is named by +1)
+    slot: str | None = None  # a callback at a chosen time: its slot's key (domain/slots.py)
+    wants_time: bool = False  # pressed for a callback at a chosen time while holding
+    first_dial_at: datetime | None = None  # when its first callback attempt was dialed
+    cancelled_by: str | None = None  # "caller": the caller cancelled their own callback
+    origin: str | None = None  # where the callback was asked for, when not a call: "web"
     # A callback booked to keep its place and due at once stands in the line while its workflow parks
     # it (SCHEDULED, not yet claimable): its place is never given up, not even for that moment.
     held: bool = False
@@ -298,4 +303,5 @@ class BookingRefused(str, Enum):
     BUDGET_SPENT = "budget_spent"  # the day's callback budget is spent (toll-fraud guard)
     NOT_DIALABLE = "not_dialable"  # withheld, premium, foreign...
     SHORT_ABANDON = "short_abandon"  # hung up too soon to be worth a recovery call
+    SLOT_FULL = "slot_full"  # the chosen time was taken meanwhile
     NOT_RECOVERED = "not_recovered"  # the queue does not recover lost calls automatically

@@ -107,7 +107,8 @@ class Operations:
         Safe to repeat: each fact is recorded once; the board holds the latest image."""
         queue = self.queues.get(new.queue_id)
         added: dict[str, float] = {}
-        for fact in reports.facts(old, new, queue.short_abandon_seconds, queue.hours.zone):
+        tolerance = queue.scheduled_callbacks.tolerance_seconds if queue.scheduled_callbacks else 0
+        for fact in reports.facts(old, new, queue.short_abandon_seconds, queue.hours.zone, tolerance):
             if self.oplog.record(fact.id, fact.queue_id, fact.bucket, fact.counts, fact.minute):
                 reports.add_counts(added, fact.counts)
         if new.status in OPEN_STATUSES:
@@ -230,11 +231,19 @@ class Operations:
         log.info("number opted out from the console", extra={"ticket": ticket.id, "session": who})
         return masked(number)
 
+    def scheduled(self, queue_id: str) -> list[dict[str, object]]:
+        """Scheduled callbacks by slot, the next ones first: capacity, booked, left (issue 27)."""
+        if self.flow is None:
+            return []
+        queue = self.queues.get(queue_id)
+        return [{"slot": s.key, "start": s.start.isoformat(), "capacity": s.capacity, "booked": s.booked,
+                 "left": s.left} for s in self.flow.slots.schedule(queue)]
+
     def stop_calling(self, ticket_id: str, who: str) -> bool:
         """No more callback attempts for this lost call. Its workflow is stopped; if it runs on, its
         next Park finds the ticket closed and ends. False if it was not a pending callback."""
         ticket = self._lost_ticket(ticket_id)
-        if not self.dialing.cancel_callback(ticket.id, self.clock.now()):
+        if not self.dialing.cancel_callback(ticket.id, self.clock.now(), slot=ticket.slot):
             return False
         if ticket.execution_id:
             try:

@@ -5,13 +5,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import phonenumbers
+
 from .errors import ConfigError, UnknownQueueError
 from .hours import BusinessHours
 from .prompts import LANGUAGES
 from .roster import Roster
+from .slots import SlotPolicy
 from .thresholds import Thresholds
+from .webpolicy import WebPolicy
 
 _QUEUE_ID = re.compile(r"^[a-z0-9_]{1,40}$")
+# The providers a queue may name (its caller IDs, its texts): one adapter module each.
+PROVIDERS = ("twilio", "telnyx", "vonage", "jambonz")
 
 # after_choice: said once, to a caller who was offered a callback and chose to hold; every_caller: also
 # to every caller who holds without an offer (where the law requires notice); never.
@@ -52,7 +58,9 @@ class QueueConfig:
     # about a third of callers per attempt, so the later attempts recover most of the rest).
     retry_delays_seconds: tuple[int, ...] = (0, 300, 900, 1800, 3600, 7200, 14400, 28800)
     dial_mode: str = "agent_first"  # or customer_first (with answering-machine detection)
-    caller_id: str | None = None  # number outbound callbacks show; defaults to the number called
+    caller_id: str | None = None  # number outbound callbacks and texts show; defaults to the queue's first number
+    # The same, per provider (its own numbers): {"telnyx": "+1..."}; a provider not named uses caller_id.
+    caller_ids: dict[str, str] = field(default_factory=dict)
     # agent_first: a callback conversation shorter than this reached voicemail or nobody (the agent
     # hung up on it): retried like a machine, not counted served (0: every answered call counts)
     callback_min_talk_seconds: int = 20
@@ -90,6 +98,12 @@ class QueueConfig:
     opt_out_hint: str = "after_choice"
     # Who hears about lost calls and failed callbacks (docs/queues.md).
     notify: dict[str, Any] = field(default_factory=dict)
+    # Callers may choose when to be called back, in slots with a capacity (None: only "as soon as possible").
+    scheduled_callbacks: SlotPolicy | None = None
+    # Callbacks may be asked for from a website or app (None: the web endpoint refuses this queue).
+    web_callbacks: WebPolicy | None = None
+    # Texts confirming a callback go to numbers of these countries (none: no texts; issue 27).
+    sms_countries: tuple[str, ...] = ()
     # The service level's target and the goals staffing is computed for (docs/queues.md).
     service_target_seconds: int = 20
     service_level_goal: float = 0.8
@@ -114,6 +128,30 @@ def _positive(raw: dict, key: str, where: str, cast: type) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise ConfigError(f"{where}.{key}: expected a non-negative number, got {value!r}")
     return cast(value)
+
+
+def checked_number(value: Any, where: str) -> str:
+    """A number of ours (a caller ID): a valid number in E.164, else a ConfigError naming the field."""
+    try:
+        parsed = phonenumbers.parse(value, None) if isinstance(value, str) and value.startswith("+") else None
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed) or \
+            phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) != value:
+        raise ConfigError(f"{where}: {value!r} is not a valid number in E.164 (like '+18005550100')")
+    return value
+
+
+def caller_id_for(queue: QueueConfig, provider: str) -> str | None:
+    """The number a queue's callbacks and texts come from through `provider`: that provider's own, else
+    the queue's caller ID, else the first number the queue answers (None: the queue has none)."""
+    return queue.caller_ids.get(provider) or queue.caller_id or (queue.numbers[0] if queue.numbers else None)
+
+
+def caller_id_problems(queues: "QueueDirectory", providers: set[str]) -> list[str]:
+    """Every queue that would call through one of `providers` with no number of its own to show."""
+    return [f"queues.{q.id}: no caller ID for {p} (set caller_ids.{p}, caller_id or numbers)"
+            for q in queues for p in sorted(providers) if caller_id_for(q, p) is None]
 
 
 def parse_queue(raw: dict[str, Any]) -> QueueConfig:
@@ -167,6 +205,10 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
     if "roster" in raw:
         kwargs["roster"] = Roster.from_config(raw["roster"], kwargs["hours"].tz if "hours" in kwargs else "UTC",
                                               f"{where}.roster")
+    if "scheduled_callbacks" in raw:
+        kwargs["scheduled_callbacks"] = SlotPolicy.from_config(raw["scheduled_callbacks"], f"{where}.scheduled_callbacks")
+    if "web_callbacks" in raw:
+        kwargs["web_callbacks"] = WebPolicy.from_config(raw["web_callbacks"], f"{where}.web_callbacks")
     if "thresholds" in raw:
         kwargs["thresholds"] = Thresholds.from_config(raw["thresholds"], f"{where}.thresholds")
     hint = raw.get("opt_out_hint", "after_choice")
@@ -177,16 +219,22 @@ def parse_queue(raw: dict[str, Any]) -> QueueConfig:
     if language not in LANGUAGES:
         raise ConfigError(f"{where}.language: {language!r} is not one of {sorted(LANGUAGES)}")
     kwargs["language"] = language
-    for key in ("numbers", "allowed_countries", "retry_delays_seconds"):
+    for key in ("numbers", "allowed_countries", "retry_delays_seconds", "sms_countries"):
         if key in raw:
             if not isinstance(raw[key], list):
                 raise ConfigError(f"{where}.{key}: expected a list")
             kwargs[key] = tuple(raw[key])
     if "retry_delays_seconds" in kwargs and not kwargs["retry_delays_seconds"]:
         raise ConfigError(f"{where}.retry_delays_seconds: needs at least one attempt")
-    for key in ("default_region", "hold_music_url", "caller_id"):
+    for key in ("default_region", "hold_music_url"):
         if key in raw:
             kwargs[key] = raw[key]
+    if "caller_id" in raw:
+        kwargs["caller_id"] = checked_number(raw["caller_id"], f"{where}.caller_id")
+    caller_ids = raw.get("caller_ids", {})
+    if not isinstance(caller_ids, dict) or set(caller_ids) - set(PROVIDERS):
+        raise ConfigError(f"{where}.caller_ids: an object with keys from {list(PROVIDERS)}")
+    kwargs["caller_ids"] = {p: checked_number(n, f"{where}.caller_ids.{p}") for p, n in caller_ids.items()}
     if raw.get("dial_mode", "agent_first") not in ("agent_first", "customer_first"):
         raise ConfigError(f"{where}.dial_mode: agent_first or customer_first")
     if "dial_mode" in raw:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from .ewt import gamma_quantile
 from .model import Ticket, TicketKind, TicketStatus
+from .slots import slot_start
 
 # Answered waits are counted in these bins (upper edges, seconds), so the service level for any
 # target on an edge is exact at read time, whatever target a queue sets later.
@@ -26,6 +27,7 @@ LOST_CAUSES = ("abandoned", "rang_out", "after_hours", "dropped")
 FAILED_CALLBACK = "callback_failed"  # the workflow's cause for a callback whose attempts ran out
 EWT_RANGE = (0.1, 0.9)  # the 80% range callers hear
 HALF_HOUR = timedelta(minutes=30)
+DEFAULT_TOLERANCE_SECONDS = 300.0
 
 
 def bucket_of(at: datetime, zone: tzinfo = timezone.utc) -> str:
@@ -71,9 +73,10 @@ class Fact:
 
 
 def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float,
-          zone: tzinfo = timezone.utc) -> list[Fact]:
+          zone: tzinfo = timezone.utc, tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS) -> list[Fact]:
     """What one ticket transition adds to the reports (empty for most transitions), in the half
-    hour of the queue's zone the call arrived."""
+    hour of the queue's zone the call arrived. `tolerance_seconds`: how late a callback at a chosen
+    time may first be dialed and still keep its promise."""
     out: list[Fact] = []
     bucket = bucket_of(new.created_at, zone)
     minute = minute_of(new.created_at)
@@ -113,6 +116,7 @@ def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float,
     if new.kind is TicketKind.CALLBACK and old_kind is not TicketKind.CALLBACK:
         # A caller who pressed 1 was not answered live but is not lost either (DESIGN.md).
         add("booked", callbacks=1, chose_callback=int(old is not None and new.lost_at is None))
+    out += _chosen_facts(old, new, bucket, minute, tolerance_seconds)
     if old is not None and new.dials > old.dials:  # attempts dialed: calls placed, not bookings
         for dial in range(old.dials + 1, new.dials + 1):
             add(f"attempt{dial}", attempts=1)
@@ -132,6 +136,31 @@ def facts(old: Ticket | None, new: Ticket, short_abandon_seconds: float,
             and new.kind is TicketKind.CALLBACK and new.status is TicketStatus.SERVED):
         reached = new.answered_at or new.recovered_at  # the attempt that reached the caller
         add("ttc", ttc_n=1, ttc_seconds=max(0.0, (reached - new.lost_at).total_seconds()))
+    return out
+
+
+def _chosen_facts(old: Ticket | None, new: Ticket, bucket: str, minute: str, tolerance_seconds: float) -> list[Fact]:
+    """Callbacks at a chosen time (booked, moved, first dialed on time or late), callbacks the caller
+    cancelled, and callbacks asked for from the web."""
+    out: list[Fact] = []
+
+    def add(name: str, **counts: float) -> None:
+        out.append(Fact(f"{new.id}#{name}", new.queue_id, bucket, counts, minute))
+
+    was_callback = old is not None and old.kind is TicketKind.CALLBACK
+    if new.kind is TicketKind.CALLBACK and not was_callback and new.origin == "web":
+        add("web", web_requests=1)
+    if new.slot and new.kind is TicketKind.CALLBACK and not was_callback:
+        add(f"scheduled#{new.slot}", scheduled=1)
+    elif new.slot and was_callback and old is not None and old.slot != new.slot and new.status is TicketStatus.SCHEDULED:
+        add(f"moved#{new.slot}", scheduled_moved=1)
+    if new.slot and new.first_dial_at is not None and (old is None or old.first_dial_at is None):
+        late = max(0.0, (new.first_dial_at - slot_start(new.slot)).total_seconds())
+        on_time = late <= tolerance_seconds
+        add("slot_kept", scheduled_on_time=int(on_time), scheduled_late=int(not on_time), scheduled_late_seconds=late)
+    if (new.status is TicketStatus.CANCELLED and (old is None or old.status is not TicketStatus.CANCELLED)
+            and new.cancelled_by == "caller"):
+        add("cancelled_by_caller", cancelled_by_caller=1, scheduled_cancelled=int(bool(new.slot)))
     return out
 
 
@@ -199,6 +228,14 @@ class Measures:
             "ewt_mean_error_seconds": ratio(self.c("ewt_error"), ewt_n),
             "ewt_rms_error_seconds": round((self.c("ewt_error_sq") / ewt_n) ** 0.5, 2) if ewt_n else None,
             "ewt_inside_range": ratio(self.c("ewt_inside"), ewt_n),
+            "scheduled_booked": int(self.c("scheduled")), "scheduled_moved": int(self.c("scheduled_moved")),
+            "scheduled_on_time": int(self.c("scheduled_on_time")), "scheduled_late": int(self.c("scheduled_late")),
+            "scheduled_kept_share": ratio(self.c("scheduled_on_time"),
+                                          self.c("scheduled_on_time") + self.c("scheduled_late")),
+            "scheduled_cancelled": int(self.c("scheduled_cancelled")),
+            "cancelled_by_caller": int(self.c("cancelled_by_caller")), "web_requests": int(self.c("web_requests")),
+            "sms_sent": int(self.c("sms_sent")), "sms_delivered": int(self.c("sms_delivered")),
+            "sms_failed": int(self.c("sms_failed")), "sms_opt_outs": int(self.c("sms_opt_outs")),
         }
 
 

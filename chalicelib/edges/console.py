@@ -151,6 +151,7 @@ class Console:
                   ("GET", "report"): lambda: _json(200, self._report(query).as_json()),
                   ("GET", "report.csv"): lambda: self._csv(query),
                   ("GET", "staffing"): lambda: _json(200, self._staffing(query)),
+                  ("GET", "scheduled"): lambda: _json(200, {"slots": self.ops.scheduled(self._queue(query))}),
                   ("POST", "reveal"): lambda: _json(200, {"number": self.ops.reveal(self._ticket(raw_body),
                                                                                       Sessions.who(session))}),
                   ("POST", "stop-calling"): lambda: self._stop(raw_body, session),

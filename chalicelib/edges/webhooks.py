@@ -79,8 +79,10 @@ STEPS: dict[str, Handler] = {
     "wait": lambda u, ev, q: u.flow.wait(_ticket(q), ev),
     "wait-offer": lambda u, ev, q: u.flow.wait_offer(_ticket(q), ev),
     "queue-exit": lambda u, ev, q: u.flow.queue_exit(_ticket(q), ev),
-    "confirm": lambda u, ev, q: u.flow.confirm(_ticket(q), ev),
-    "number": lambda u, ev, q: u.flow.number(_ticket(q), ev, _tries(q)),
+    "confirm": lambda u, ev, q: u.flow.confirm(_ticket(q), ev, q.get("c") == "1"),
+    "number": lambda u, ev, q: u.flow.number(_ticket(q), ev, _tries(q), q.get("c") == "1"),
+    "slot": lambda u, ev, q: u.flow.slot(_ticket(q), ev, _param(q, "o"), q.get("m") == "1"),
+    "pending": lambda u, ev, q: u.flow.pending_choice(_ticket(q), ev),
     "bye": lambda u, ev, q: u.flow.bye(_ticket(q), ev),
     # a question passed with no key, where the provider asks what next (Vonage's input)
     "no-choice": lambda u, ev, q: u.flow.no_choice(_ticket(q), ev),

@@ -10,6 +10,7 @@ from ..adapters.dynamo import ticket_change
 from ..adapters.dynamo.operations import ticket_from_image
 from .. import bootstrap
 from ..domain import faults
+from ..domain.booking import CALLBACK_BOOKED
 from ..domain.callbacks import DialRequest
 from . import feed, metrics
 
@@ -51,15 +52,24 @@ def on_table_change(new_image: Mapping[str, Any] | None, old_image: Mapping[str,
 
 def on_notify_message(body: str) -> None:
     """The notify queue: lost calls (from the call flow) and failed callbacks (from the workflow)."""
-    bootstrap.container().notifications.handle(json.loads(body))
+    event = json.loads(body)
+    built = bootstrap.container()
+    if event.get("event") == CALLBACK_BOOKED:  # the caller's confirmation text (issue 27)
+        if built.texts is not None:
+            built.texts.confirm(str(event.get("ticket_id", "")))
+        return
+    built.notifications.handle(event)
 
 
 def sweep() -> int:
     """Scheduled: no idle agent and waiting ticket side by side, whatever trigger was missed; then the
     wallboard's thresholds (a crossing held for its set time notifies once)."""
-    dispatched = bootstrap.container().dispatcher.sweep()
+    built = bootstrap.container()
+    dispatched = built.dispatcher.sweep()
     reconcile()
-    feed.watch(bootstrap.container().operations)
+    if built.texts is not None:  # reminders before chosen times (issue 27)
+        built.texts.remind()
+    feed.watch(built.operations)
     return dispatched
 
 

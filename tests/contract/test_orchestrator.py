@@ -38,6 +38,9 @@ class Engine:
     def execution(self, ticket_id: str) -> tuple[str, str | None]:
         raise NotImplementedError
 
+    def status_of(self, execution_id: str) -> str:
+        raise NotImplementedError
+
     def notified(self) -> list[dict[str, Any]]:
         raise NotImplementedError
 
@@ -97,6 +100,9 @@ class MemoryEngine(Engine):
     def execution(self, ticket_id: str) -> tuple[str, str | None]:
         return self.w.orchestrator.status(self.ticket(ticket_id).execution_id or "")
 
+    def status_of(self, execution_id: str) -> str:
+        return self.w.orchestrator.status(execution_id)[0]
+
     def notified(self) -> list[dict[str, Any]]:
         return [e for e in self.w.bus.events if e["event"] == "callback_lost"]
 
@@ -114,11 +120,15 @@ class MotoEngine(Engine):
         ex = self.world.execution(ticket_id)
         return ex["status"], ex.get("error")
 
+    def status_of(self, execution_id: str) -> str:
+        return self.world.sfn.describe_execution(executionArn=execution_id)["status"]
+
     def notified(self) -> list[dict[str, Any]]:
         sqs = boto3.client("sqs", region_name="us-east-1")
         messages = sqs.receive_message(QueueUrl=self.world.resources.notify_queue_url,
                                        MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]) for m in messages]
+        # the workflow's notices (the booking's own `callback_booked`, for the caller's text, is not one)
+        return [e for e in (json.loads(m["Body"]) for m in messages) if e["event"] == "callback_lost"]
 
 
 @pytest.fixture(params=["memory", "moto"])
@@ -195,6 +205,20 @@ def test_outcome_reported_twice(engine: Engine) -> None:
     engine.until(lambda: engine.finished(ticket_id))
     engine.answer(ticket_id, "completed")  # the webhooks again: the token is spent, nothing changes
     assert engine.result(ticket_id) == (TicketStatus.SERVED, 1, 1, ("SUCCEEDED", None))
+
+
+def test_an_execution_the_ticket_does_not_name_closes_at_its_park(engine: Engine) -> None:
+    """One left running after its callback moved (or was booked again) never parks the ticket."""
+    ticket_id = engine.book()
+    engine.until(lambda: engine.parked(ticket_id))
+    parked = engine.ticket(ticket_id)
+    queue = engine.flow.queues.get(parked.queue_id)
+    stray = engine.flow.orchestrator.start(f"{ticket_id}-stray",
+                                           engine.flow.workflow_input(queue, parked, engine.flow.clock.now()))
+    engine.until(lambda: engine.status_of(stray) != "RUNNING")
+    assert engine.status_of(stray) == "SUCCEEDED"  # Closed
+    assert engine.ticket(ticket_id).task_token == parked.task_token  # still its own execution's
+    assert engine.execution(ticket_id) == ("RUNNING", None)
 
 
 def test_memory_states_are_the_asl_states() -> None:

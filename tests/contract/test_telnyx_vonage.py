@@ -16,13 +16,14 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chalicelib.adapters.telnyx import TelnyxDialer, TelnyxTelephony
+from chalicelib.adapters.telnyx import TelnyxDialer, TelnyxMessenger, TelnyxTelephony
 from chalicelib.adapters.vonage import VonageDialer, VonageTelephony
-from chalicelib.domain.errors import CallGoneError, TelephonyError
+from chalicelib.domain.errors import CallGoneError, NotifyError, TelephonyError
 from chalicelib.domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                                       Step, explicit_no_input, joining)
 from chalicelib.adapters.memory import FixedClock
 from tests.contract.providers import ncco_problems
+from chalicelib.ports import InboundText, WebhookRequest
 
 BASE = "https://h/api"
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)
@@ -352,3 +353,75 @@ def test_an_ncco_is_what_vonages_library_sends_for_every_verb() -> None:
     typed = [kinds[a["action"]].model_validate({("from_" if k == "from" else k): v for k, v in a.items()})
              for a in ncco]
     assert ncco == [t.model_dump(by_alias=True, exclude_none=True) for t in typed]
+
+
+def test_telnyx_texts_through_its_messaging_api_and_reads_a_reply() -> None:
+    http = Recording(reply={"data": {"id": "msg-1"}})
+    messenger = TelnyxMessenger("KEY0123", "https://telnyx.test", http)
+    assert messenger.send_text("+14155550100", "+18005550199", "Acme: we will call you back") == "msg-1"
+    sent = http.sent[0]
+    assert sent.url == "https://telnyx.test/v2/messages" and sent.headers["Authorization"] == "Bearer KEY0123"
+    assert json.loads(sent.body or b"{}") == {"from": "+18005550199", "to": "+14155550100",
+                                             "text": "Acme: we will call you back"}
+    with pytest.raises(NotifyError):
+        TelnyxMessenger("KEY0123", "https://telnyx.test", Recording(status=500)).send_text("+1", "+1", "x")
+    with pytest.raises(NotifyError):
+        TelnyxMessenger("").send_text("+1", "+1", "x")
+    reply = {"data": {"event_type": "message.received", "payload": {"from": {"phone_number": "+14155550100"},
+                                                                     "text": "STOP"}}}
+    request = WebhookRequest("POST", "https://h/sms/telnyx/incoming", {}, {"Content-Type": "application/json"},
+                             json.dumps(reply).encode())
+    assert messenger.parse_inbound(request) == InboundText("+14155550100", "STOP")
+    other = WebhookRequest("POST", "https://h/sms/telnyx/incoming", {}, {"Content-Type": "application/json"},
+                           json.dumps({"data": {"event_type": "message.sent", "payload": {}}}).encode())
+    assert messenger.parse_inbound(other) is None
+
+
+def test_vonage_texts_through_its_messages_api_as_its_library_writes_them() -> None:
+    from vonage_messages.models import Sms
+
+    from chalicelib.adapters.vonage import VonageMessenger
+
+    http = Recording(reply={"message_uuid": "aaaaaaaa-0000-4000-8000-000000000001"})
+    messenger = VonageMessenger("app-1", PEM, "https://vonage.test", http, FixedClock(NOW))
+    assert messenger.send_text("+14155550100", "+18005550199", "Acme: we will call you back") == \
+        "aaaaaaaa-0000-4000-8000-000000000001"
+    sent = http.sent[0]
+    assert (sent.method, sent.url) == ("POST", "https://vonage.test/v1/messages")
+    theirs = Sms(to="14155550100", from_="18005550199", text="Acme: we will call you back")
+    assert json.loads(sent.body or b"{}") == theirs.model_dump(by_alias=True, exclude_none=True)
+    token = str(sent.headers["Authorization"]).removeprefix("Bearer ")
+    # the application JWT, signed by the key (its times are checked against the test's clock, not the wall's)
+    claims = jwt.decode(token, PRIVATE_KEY.public_key(), algorithms=["RS256"], options={"verify_exp": False})
+    assert (claims["application_id"], claims["iat"], claims["exp"]) == ("app-1", int(NOW.timestamp()),
+                                                                       int(NOW.timestamp()) + 60)
+    with pytest.raises(NotifyError):
+        VonageMessenger("app-1", PEM, "https://vonage.test", Recording(status=500), FixedClock(NOW)).send_text(
+            "+1", "+1", "x")
+    with pytest.raises(NotifyError):
+        VonageMessenger("", "").send_text("+1", "+1", "x")
+    with pytest.raises(NotifyError):
+        VonageMessenger("app-1", "not a key").send_text("+1", "+1", "x")
+
+
+def test_a_vonage_inbound_text_is_read_only_when_signed() -> None:
+    from chalicelib.adapters.vonage import VonageMessenger
+    from tests.contract.providers import VonageWire
+
+    inbound = {"channel": "sms", "message_uuid": "m-1", "to": "18005550199", "from": "14155550100",
+               "timestamp": "2026-11-23T18:00:00Z", "text": "STOP", "message_type": "text"}
+    body = json.dumps(inbound).encode()
+    url = "https://h/api/sms/vonage/incoming"
+    signed = VonageWire().sign(url, body, inbound, NOW)
+    request = WebhookRequest("POST", url, {}, {"Content-Type": "application/json", **signed}, body)
+    telephony = VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW))
+    assert telephony.verify(request)
+    messenger = VonageMessenger("app-1", PEM, "https://vonage.test", Recording(), FixedClock(NOW))
+    assert messenger.parse_inbound(request) == InboundText("+14155550100", "STOP")
+    forged = WebhookRequest("POST", url, {}, {"Content-Type": "application/json", **signed},
+                            body.replace(b"STOP", b"STOQ"))
+    assert not VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW)).verify(forged)
+    status = {"channel": "sms", "message_uuid": "m-2", "status": "delivered", "to": "14155550100",
+              "from": "18005550199", "timestamp": "2026-11-23T18:00:00Z"}
+    other = WebhookRequest("POST", url, {}, {"Content-Type": "application/json"}, json.dumps(status).encode())
+    assert messenger.parse_inbound(other) is None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterator
 
-import boto3
 import pytest
 from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.models import DynamoDBBackend
@@ -17,6 +16,7 @@ from moto.sqs.exceptions import SQSException
 from moto.sqs.models import SQSBackend
 
 from chalicelib.domain.model import TicketStatus
+from tests.helpers import workflow_notices
 from tests.integration.test_workflow_moto import World, world  # noqa: F401 - the shared fixture
 
 PARK = "task_token = :token"  # only the Park state writes this
@@ -119,9 +119,7 @@ def test_a_give_up_the_store_keeps_refusing_still_tells_a_person(world: World, f
     assert faults.injected[GIVE_UP] == 1  # not retried: not a throttling or service error
     execution = world.execution(ticket_id)
     assert execution["status"] == "FAILED" and execution["error"] == "Holdfast.CallbackLost"
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    [message] = sqs.receive_message(QueueUrl=world.resources.notify_queue_url)["Messages"]
-    assert json.loads(message["Body"]) == {"event": "callback_lost", "ticket_id": ticket_id}
+    assert workflow_notices(world.resources.notify_queue_url) == [{"event": "callback_lost", "ticket_id": ticket_id}]
 
 
 def test_a_refused_notification_is_retried(world: World, faults: Faults,  # noqa: F811
@@ -131,9 +129,7 @@ def test_a_refused_notification_is_retried(world: World, faults: Faults,  # noqa
     world.pump_until(lambda: world.finished(ticket_id), timeout=30)
     assert faults.injected["notify"] == 1
     assert world.ticket(ticket_id).status is TicketStatus.LOST
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    [message] = sqs.receive_message(QueueUrl=world.resources.notify_queue_url)["Messages"]
-    assert json.loads(message["Body"]) == {"event": "callback_lost", "ticket_id": ticket_id}
+    assert workflow_notices(world.resources.notify_queue_url) == [{"event": "callback_lost", "ticket_id": ticket_id}]
 
 
 def test_every_task_retries_service_errors_with_backoff_and_jitter() -> None:

@@ -283,3 +283,46 @@ def test_the_sweep_counts_every_minute_plans_every_five_and_again_when_agents_si
     before = stores.stats.queue_stats("q")
     d.sweep()
     assert stores.stats.queue_stats("q") == before
+
+
+# --- chosen times (issue 27) in the book and the ledger ---------------------------------------------
+
+TIMED = parse_queue({"id": "q", "hours": HOURS, "scheduled_callbacks": {"slot_minutes": 30}})
+
+
+def chosen(slot_hour: float, number: int = 7, booked_hour: float = 10) -> Ticket:
+    """A web request's callback (born a callback: no live ticket before it) at a chosen slot."""
+    start = local(slot_hour)
+    return Ticket("q", number, TicketKind.CALLBACK, TicketStatus.SCHEDULED, local(booked_hour),
+                  callback_number="+12125550100", not_before=start, told_shape=1.0,
+                  told_scale=(start - local(booked_hour)).total_seconds(),
+                  slot=start.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ"), origin="web")
+
+
+def test_a_chosen_time_is_a_promise_for_its_slot_and_counts_on_its_own_day() -> None:
+    stores = memory_stores()
+    today, tomorrow = chosen(15, 7), chosen(15 + 24, 8)
+    for ticket in (today, tomorrow):
+        guard.callback_changed(stores.stats, TIMED, ticket, None, local(10))
+    state = stores.stats.queue_stats("q")
+    assert state[guard.PROMISES][today.id][0] == local(15).timestamp()  # the slot's start, told from the web
+    assert state[guard.PROMISES][tomorrow.id][0] == local(39).timestamp()
+    ledger = callback_plan.ledger(state)
+    assert ledger[today.id][3] == local(15).timestamp() and ledger[tomorrow.id][3] == local(39).timestamp()
+    closes = local(20).timestamp()  # today's closing
+    assert callback_plan.backlog_counts(ledger, closes) == (1, 1)  # tomorrow's is tomorrow's work
+    assert callback_plan.backlog_counts(ledger) == (2, 2)
+    # moved to tomorrow morning: the promise and the ledger follow it, and today's backlog is empty
+    moved = chosen(8.5 + 24, 7)
+    guard.callback_changed(stores.stats, TIMED, moved, today, local(11))
+    state = stores.stats.queue_stats("q")
+    assert state[guard.PROMISES][today.id][0] == local(32.5).timestamp()
+    assert callback_plan.backlog_counts(callback_plan.ledger(state), closes) == (0, 0)
+
+
+def test_a_chosen_times_retry_inside_its_slot_still_binds_and_after_it_does_not() -> None:
+    ticket = replace(chosen(15), status=TicketStatus.WAITING, attempts=2)
+    assert guard.binding(ticket, TIMED, local(15.25)) == local(15)  # inside 15:00-15:30
+    assert guard.binding(ticket, TIMED, local(15.5)) is None  # the slot is over: a retry like any other
+    asap = replace(ticket, slot=None)
+    assert guard.binding(asap, TIMED, local(15.25)) is None

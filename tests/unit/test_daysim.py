@@ -66,3 +66,20 @@ def test_summary_gives_mean_and_interval() -> None:
     assert s["x"][0] == 2.0 and s["x"][1] == pytest.approx(12.706, abs=1e-3)
     # a week of days: 6 degrees of freedom, t = 2.447 (not the 7 df value, which would be narrower)
     assert t95(7) == pytest.approx(2.447, abs=1e-3)
+
+
+def test_callers_who_choose_a_time_are_called_from_their_slot_and_counted() -> None:
+    from bench.daysim import with_queue
+
+    timed = with_queue(Scenario("timed", agents=3, calls_per_hour=8.0, surge=3.0, choose_time=0.5),
+                       scheduled_callbacks={"slot_minutes": 30})
+    sim = Sim(timed, "holdfast", days=1, seed=3).run()
+    day = sim.day_metrics()[0]
+    scheduled = [r for r in sim.records if r.scheduled]
+    in_slots = [t for t in sim.stores.table.tickets.values() if t.slot is not None]
+    assert scheduled and len(scheduled) == len(in_slots)  # each caller who chose a time holds a slot
+    assert day["scheduled"] == len(scheduled) / day["offered"]
+    for r in scheduled:  # never called before the time they chose
+        assert all(t >= (r.promise or 0.0) for t in sim.dialed.get(r.caller.number, ()) if t >= (r.ended_at or 0.0))
+    assert 0.0 <= day["scheduled_kept"] <= 1.0
+    assert sum(r.chose_callback and not r.scheduled for r in sim.records) > 0  # the others still press 1

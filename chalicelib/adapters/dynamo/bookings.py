@@ -8,9 +8,9 @@ from pynamodb.transactions import TransactWrite
 
 from ...domain.errors import StoreUnavailableError, TicketNotFoundError
 from ...domain.model import Ticket, TicketKind, TicketStatus, split_ticket_id
-from ...ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, CallbackGuard
-from .items import call_done, count_allowance, count_line
-from .schema import MarkerItem, TicketItem, open_pk, queue_pk, ticket_sk
+from ...ports import BOOKING_MOVED, BOOKING_TAKEN, SLOT_FULL, Bookings, CallbackGuard, SlotClaim
+from .items import call_done, count_allowance, count_line, take_slot
+from .schema import MarkerItem, TicketItem, open_pk, queue_pk, slot_pk, ticket_sk
 from .table import CONDITION_FAILED, OnTable
 from .tickets import convert_move
 
@@ -76,6 +76,12 @@ class DynamoBookings(OnTable, Bookings):
             return None
         return "rate_limited" if codes[0] == CONDITION_FAILED else "budget_spent"
 
+    def take_quota(self, key: str, window: str, limit: int, expires: datetime) -> bool:
+        return self.table.transact(lambda tx: tx.update(
+            MarkerItem(f"QUOTA#{key}#{window}", "QUOTA"),
+            actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
+            condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < limit))) is None
+
     def callback_guard(self, queue_id: str, number: str) -> CallbackGuard:
         opt_out, pointer_key = (f"OPTOUT#{number}", "OPTOUT"), (open_pk(queue_id, number), "OPEN")
         found = self.table.batch_get([opt_out, pointer_key])
@@ -84,10 +90,12 @@ class DynamoBookings(OnTable, Bookings):
 
     def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
                       holder: str | None, day: str, per_number: int, daily_budget: int,
-                      told: tuple[float, float] | None = None) -> int | str:
+                      told: tuple[float, float] | None = None, slot: SlotClaim | None = None) -> int | str:
         queue_id, num = split_ticket_id(ticket.id)
         promise = [] if told is None else [TicketItem.told_shape.set(round(told[0], 6)),
                                            TicketItem.told_scale.set(round(told[1], 6))]
+        if slot is not None:
+            promise.append(TicketItem.slot.set(slot.key))
         booking = ticket.bookings + 1
         same_booking = TicketItem.bookings == ticket.bookings
         if not ticket.bookings:
@@ -103,19 +111,30 @@ class DynamoBookings(OnTable, Bookings):
                     condition=MarkerItem.pk.does_not_exist() if holder is None else MarkerItem.ticket_id == holder)
             tx.update(TicketItem(queue_pk(queue_id), ticket_sk(num)), actions=move.actions, condition=move.condition)
             count_allowance(tx, number, day, per_number, daily_budget)
+            if slot is not None:
+                take_slot(tx, queue_id, slot)
             if holds:  # the caller's call ends with the booking (its status callback reads one item)
                 call_done(tx, str(ticket.call_id))
             if move.line:  # last: the codes above keep their places
                 count_line(tx, queue_id, move.priority, move.line)
 
         holds = not recovering and bool(ticket.call_id)
+        call_item = 5 if slot is not None else 4  # the call's item follows the slot's in the transaction
         codes = self.table.transact(write)
-        if codes is not None and holds and codes[4] == CONDITION_FAILED and codes.count(CONDITION_FAILED) == 1:
+        if codes is not None and holds and codes[call_item] == CONDITION_FAILED and codes.count(CONDITION_FAILED) == 1:
             holds = False  # no call item to mark: the booking alone
             codes = self.table.transact(write)
         if codes is None:
             return booking
-        for code, answer in zip(codes, (BOOKING_TAKEN, BOOKING_MOVED, "rate_limited", "budget_spent")):
+        answers = (BOOKING_TAKEN, BOOKING_MOVED, "rate_limited", "budget_spent") + ((SLOT_FULL,) if slot else ())
+        for code, answer in zip(codes, answers):
             if code == CONDITION_FAILED:
                 return answer
         raise StoreUnavailableError(f"booking {ticket.id} failed: {codes}")  # pragma: no cover
+
+    def slot_counts(self, queue_id: str, keys: list[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        found = self.table.batch_get([(slot_pk(queue_id, key), "SLOT") for key in keys])
+        prefix = len(slot_pk(queue_id, ""))
+        return {pk[prefix:]: int(raw.get("count", {}).get("N", 0)) for (pk, _), raw in found.items()}

@@ -9,8 +9,10 @@ from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
 from ...domain.model import HOLDING, Ticket, TicketKind, TicketStatus
-from .schema import CallItem, CounterItem, MarkerItem, TicketItem, line_keys, live_keys, queue_pk
+from ...ports import SlotClaim
+from .schema import CallItem, CounterItem, MarkerItem, TicketItem, line_keys, live_keys, queue_pk, slot_pk
 
+SLOT_TTL = timedelta(days=2)  # a slot's count outlives the slot by this much
 LEFT, CAME_BACK = -1, 1  # what a move does to the line: a ticket left it, or came back at its own place
 
 
@@ -73,6 +75,19 @@ def count_allowance(tx: TransactWrite, number: str, day: str, per_number: int, d
     tx.update(MarkerItem(f"BUDGET#{day}", "BUDGET"),
               actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(expires)],
               condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < daily_budget))
+
+
+def take_slot(tx: TransactWrite, queue_id: str, slot: SlotClaim) -> None:
+    """One more callback in the slot, only while it holds fewer than its capacity (in the booking's transaction)."""
+    start = datetime.strptime(slot.key, "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
+    tx.update(MarkerItem(slot_pk(queue_id, slot.key), "SLOT"),
+              actions=[MarkerItem.count.add(1), MarkerItem.expires_at.set(start + SLOT_TTL)],
+              condition=MarkerItem.count.does_not_exist() | (MarkerItem.count < slot.capacity))
+
+
+def free_slot(tx: TransactWrite, queue_id: str, key: str) -> None:
+    """One callback fewer in the slot (it was counted in the transaction that booked it)."""
+    tx.update(MarkerItem(slot_pk(queue_id, key), "SLOT"), actions=[MarkerItem.count.add(-1)])
 
 
 def holding() -> Any:

@@ -14,6 +14,7 @@ Keys:
   OPEN#{queue}#{number} / OPEN        which ticket is the number's open callback in the queue
   OPTOUT#{number} / OPTOUT            the number asked not to be called back automatically
   RATE#{number}#{day}, BUDGET#{day}   callbacks counted per number and per day (toll-fraud guard)
+  SLOT#{queue}#{slot key} / SLOT      callbacks booked into a chosen-time slot (count < capacity, conditional)
   QUEUE#{queue} / SNAPSHOT            the queue's team and head in one item, kept by the table's stream
                                       (derived views): agent:{id} presence, head_at (docs/architecture.md)
   LOSTBY#{queue}#{number} / LOSTCALL#{number:012}  an unrecovered lost call by number (the stream too)
@@ -214,6 +215,11 @@ class TicketItem(_Base):
     leg_at = UTCDateTimeAttribute(null=True)
     hung_up_at = UTCDateTimeAttribute(null=True)  # the caller's call ended while being put through
     bookings = NumberAttribute(default=0)
+    slot = UnicodeAttribute(null=True)
+    wants_time = BooleanAttribute(null=True)
+    first_dial_at = UTCDateTimeAttribute(null=True)
+    cancelled_by = UnicodeAttribute(null=True)
+    origin = UnicodeAttribute(null=True)
     told_shape = NumberAttribute(null=True)
     told_scale = NumberAttribute(null=True)
     told_ahead = NumberAttribute(null=True)
@@ -258,7 +264,8 @@ class TicketItem(_Base):
             lost_cause=self.lost_cause, lost_at=self.lost_at, recovered_at=self.recovered_at,
             leg=self.leg, leg_at=self.leg_at, hung_up_at=self.hung_up_at,
             told_shape=float(self.told_shape or 0), told_scale=float(self.told_scale or 0),
-            bookings=int(self.bookings or 0),
+            bookings=int(self.bookings or 0), slot=self.slot, wants_time=bool(self.wants_time),
+            first_dial_at=self.first_dial_at, cancelled_by=self.cancelled_by, origin=self.origin,
             joined=None if self.joined_ahead is None else JoinedLine(
                 int(self.joined_ahead), int(self.joined_departed or 0), int(self.joined_returned or 0)),
             told_ahead=None if self.told_ahead is None else int(self.told_ahead),
@@ -299,8 +306,13 @@ def ticket_item(ticket: Ticket) -> TicketItem:
     if ticket.told_shape > 0:
         item.told_shape, item.told_scale = round(ticket.told_shape, 6), round(ticket.told_scale, 6)
         item.told_ahead = ticket.told_ahead
+    item.slot, item.origin = ticket.slot, ticket.origin
     return item
 
 
 def open_pk(queue_id: str, number: str) -> str:
     return f"OPEN#{queue_id}#{number}"
+
+
+def slot_pk(queue_id: str, key: str) -> str:
+    return f"SLOT#{queue_id}#{key}"

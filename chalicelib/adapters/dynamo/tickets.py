@@ -10,8 +10,9 @@ from pynamodb.transactions import TransactWrite
 
 from ...domain.errors import StoreUnavailableError, TicketNotFoundError
 from ...domain.model import Ticket, TicketKind, TicketStatus, split_ticket_id
-from ...ports import LineCounts, Tickets
-from .items import CAME_BACK, LEFT, count_line, enter_line, in_line, leave_line, out_of_line, to_callback
+from ...ports import LineCounts, SlotClaim, Tickets
+from .items import (CAME_BACK, LEFT, count_line, enter_line, free_slot, in_line, leave_line, out_of_line, take_slot,
+                    to_callback)
 from .schema import CallItem, CounterItem, TICKET_TTL, TicketItem, line_counts, queue_pk, ticket_item, ticket_sk
 from .table import TX_ATTEMPTS, TX_BACKOFF_SECONDS, Move, OnTable
 
@@ -54,6 +55,11 @@ def _all(*conditions: object) -> object:
     for condition in conditions[1:]:
         joined = joined & condition  # type: ignore[operator]
     return joined
+
+
+def _in_slot(slot: str | None) -> object:
+    """The ticket holds this chosen-time slot (None: none)."""
+    return TicketItem.slot.does_not_exist() if slot is None else TicketItem.slot == slot
 
 
 class DynamoTickets(OnTable, Tickets):
@@ -138,8 +144,9 @@ class DynamoTickets(OnTable, Tickets):
         if not self.table.update(ticket_id, [action], TicketItem.pk.exists()):
             raise TicketNotFoundError(ticket_id)
 
-    def mark_wants_callback(self, ticket_id: str) -> None:
-        if not self.table.update(ticket_id, [TicketItem.wants_callback.set(True)], TicketItem.pk.exists()):
+    def mark_wants_callback(self, ticket_id: str, choose: bool = False) -> None:
+        if not self.table.update(ticket_id, [TicketItem.wants_callback.set(True), TicketItem.wants_time.set(choose)],
+                                 TicketItem.pk.exists()):
             raise TicketNotFoundError(ticket_id)
 
     def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
@@ -152,52 +159,71 @@ class DynamoTickets(OnTable, Tickets):
         return self.table.get(ticket_id).bookings
 
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
-                        language: str) -> Ticket:
+                        language: str, origin: str | None = None, told: tuple[float, float] | None = None,
+                        slot: SlotClaim | None = None) -> Ticket | None:
         queue_id, num = split_ticket_id(ticket_id)
         ticket = Ticket(queue_id=queue_id, number=num, kind=TicketKind.CALLBACK, status=TicketStatus.SCHEDULED,
                         created_at=now, caller=number, language=language, callback_number=number,
-                        not_before=not_before)
+                        not_before=not_before, origin=origin, slot=slot.key if slot is not None else None)
+        if told is not None:
+            ticket = ticket.evolve(told_shape=told[0], told_scale=told[1])
         item = ticket_item(ticket)
         item.callback_number, item.not_before, item.bookings = number, not_before, 1
-        item.save(condition=TicketItem.pk.does_not_exist())
-        return ticket
+        if slot is None:
+            item.save(condition=TicketItem.pk.does_not_exist())
+            return ticket
 
-    def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
+        def write(tx: TransactWrite) -> None:  # the ticket and its place in the slot, all or nothing
+            tx.save(item, condition=TicketItem.pk.does_not_exist())
+            take_slot(tx, queue_id, slot)
+
+        return ticket if self.table.transact(write) is None else None
+
+    def revert_to_live(self, ticket_id: str, waiting: bool = True, slot: str | None = None) -> None:
         queue_id, number = split_ticket_id(ticket_id)
         undo = [TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.callback_number.remove(),
-                TicketItem.not_before.remove()]
+                TicketItem.not_before.remove(), TicketItem.slot.remove()]
         unstarted = (TicketItem.kind == TicketKind.CALLBACK.value) & TicketItem.execution_id.does_not_exist()
+        if slot is not None:
+            unstarted &= TicketItem.slot == slot
+        freed = None if slot is None else (lambda tx: free_slot(tx, queue_id, slot))
 
         def plan(found: Ticket | None) -> Move | None:
-            if found is not None and (found.kind is not TicketKind.CALLBACK or found.execution_id):
+            if found is not None and (found.kind is not TicketKind.CALLBACK or found.execution_id
+                                      or (slot is not None and found.slot != slot)):
                 return None
             standing, p = (waiting, 0) if found is None else (found.in_line, found.priority)
             where = in_line(p) if standing else out_of_line(p)
             if waiting:  # back in line: it never left (held), or it comes back at its own place
                 back = [TicketItem.status.set(TicketStatus.WAITING.value), *enter_line(queue_id, number, True, p)]
-                return Move([*undo, *back], unstarted & where, 0 if standing else CAME_BACK, p)
+                return Move([*undo, *back], unstarted & where, 0 if standing else CAME_BACK, p, also=freed)
             gone = [TicketItem.status.set(TicketStatus.ABANDONED.value), *(leave_line() if standing else [])]
-            return Move([*undo, *gone], unstarted & where, LEFT if standing else 0, p)
+            return Move([*undo, *gone], unstarted & where, LEFT if standing else 0, p, also=freed)
 
         self.table.move(ticket_id, plan)
 
-    def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
+    def rejoin(self, ticket_id: str, call_id: str, now: datetime, slot: str | None = None) -> bool:
         queue_id, number = split_ticket_id(ticket_id)
         pointer = CallItem(f"CALL#{call_id}", "CALL", ticket_id=ticket_id, expires_at=now + TICKET_TTL)
 
+        def also(tx: TransactWrite) -> None:
+            tx.save(pointer, condition=CallItem.pk.does_not_exist())
+            if slot is not None:  # back on the line now: the chosen time is given up
+                free_slot(tx, queue_id, slot)
+
         def plan(found: Ticket | None) -> Move | None:
             if found is not None and (found.kind is not TicketKind.CALLBACK or found.status not in (
-                    TicketStatus.SCHEDULED, TicketStatus.WAITING)):
+                    TicketStatus.SCHEDULED, TicketStatus.WAITING) or found.slot != slot):
                 return None
             status, standing, p = _likely(found, TicketStatus.WAITING, True)
             where = in_line(p) if standing else out_of_line(p)
             return Move([TicketItem.kind.set(TicketKind.LIVE.value), TicketItem.status.set(TicketStatus.WAITING.value),
                          TicketItem.call_id.set(call_id), *enter_line(queue_id, number, True, p),
-                         TicketItem.task_token.remove(), TicketItem.wants_callback.set(False),
+                         TicketItem.task_token.remove(), TicketItem.slot.remove(), TicketItem.wants_callback.set(False),
                          TicketItem.execution_id.remove()],
-                        (TicketItem.kind == TicketKind.CALLBACK.value) & (TicketItem.status == status.value) & where,
-                        0 if standing else CAME_BACK, p,
-                        also=lambda tx: tx.save(pointer, condition=CallItem.pk.does_not_exist()))
+                        (TicketItem.kind == TicketKind.CALLBACK.value) & (TicketItem.status == status.value) & where
+                        & _in_slot(slot),
+                        0 if standing else CAME_BACK, p, also=also)
 
         return self.table.move(ticket_id, plan) is None
 

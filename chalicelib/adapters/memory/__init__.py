@@ -29,13 +29,13 @@ from .lost import MemoryLostCalls
 from .operations import MemoryOperationsLog
 from .orchestrator import Execution, MemoryOrchestrator
 from .pace import MemoryAlarm, MemoryPace
-from .recorders import FakeBus, FakeDialer
+from .recorders import FakeBus, FakeDialer, FakeMessenger
 from .stats import MemoryQueueStats
 from .stores import MemoryStores, memory_stores
 from .table import MemoryTable
 from .tickets import MemoryTickets
 
-__all__ = ["Execution", "FakeBus", "FakeDialer", "FixedClock", "MemoryAgents", "MemoryAlarm", "MemoryBookings",
-           "MemoryConsoleSessions", "MemoryDialing", "MemoryLine", "MemoryLostCalls", "MemoryOperationsLog",
-           "MemoryOrchestrator", "MemoryPace", "MemoryQueueStats", "MemoryReplays", "MemoryThrottle",
-           "MemoryStores", "MemoryTable", "MemoryTickets", "VirtualClock", "memory_stores"]
+__all__ = ["Execution", "FakeBus", "FakeDialer", "FakeMessenger", "FixedClock", "MemoryAgents", "MemoryAlarm",
+           "MemoryBookings", "MemoryConsoleSessions", "MemoryDialing", "MemoryLine", "MemoryLostCalls",
+           "MemoryOperationsLog", "MemoryOrchestrator", "MemoryPace", "MemoryQueueStats", "MemoryReplays",
+           "MemoryStores", "MemoryTable", "MemoryThrottle", "MemoryTickets", "VirtualClock", "memory_stores"]

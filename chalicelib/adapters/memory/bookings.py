@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...domain.model import HOLDING, Ticket, TicketKind, TicketStatus
-from ...ports import BOOKING_MOVED, BOOKING_TAKEN, Bookings, CallbackGuard
+from ...ports import BOOKING_MOVED, BOOKING_TAKEN, SLOT_FULL, Bookings, CallbackGuard, SlotClaim
 from .table import OnTable
 
 
@@ -34,12 +34,20 @@ class MemoryBookings(OnTable, Bookings):
     def take_allowance(self, number: str, day: str, per_number: int, daily_budget: int) -> str | None:
         return self.table.count_allowance(number, day, per_number, daily_budget)
 
+    def take_quota(self, key: str, window: str, limit: int, expires: datetime) -> bool:
+        with self.table.lock:
+            counted = self.table.counters.get(f"QUOTA#{key}#{window}", 0)
+            if counted >= limit:
+                return False
+            self.table.counters[f"QUOTA#{key}#{window}"] = counted + 1
+            return True
+
     def callback_guard(self, queue_id: str, number: str) -> CallbackGuard:
         return CallbackGuard(number in self.table.opt_outs, self.table.open_markers.get((queue_id, number)))
 
     def book_callback(self, ticket: Ticket, number: str, not_before: datetime, now: datetime, recovering: bool,
                       holder: str | None, day: str, per_number: int, daily_budget: int,
-                      told: tuple[float, float] | None = None) -> int | str:
+                      told: tuple[float, float] | None = None, slot: SlotClaim | None = None) -> int | str:
         table = self.table
         with table.lock:  # all or nothing, like the DynamoDB store's transaction
             if table.open_markers.get((ticket.queue_id, number)) != holder:
@@ -48,11 +56,21 @@ class MemoryBookings(OnTable, Bookings):
             allowed = current.status is TicketStatus.ABANDONED if recovering else current.status in HOLDING
             if current.kind is not TicketKind.LIVE or not allowed:
                 return BOOKING_MOVED
+            if slot is not None and table.slots.get((ticket.queue_id, slot.key), 0) >= slot.capacity:
+                return SLOT_FULL
             refused = table.count_allowance(number, day, per_number, daily_budget)  # counts only if allowed
             if refused is not None:
                 return refused
+            if slot is not None:
+                table.take_slot(ticket.queue_id, slot.key, slot.capacity)
             table.open_markers[(ticket.queue_id, number)] = ticket.id
-            promise = {} if told is None else {"told_shape": told[0], "told_scale": told[1]}
+            promise: dict = {} if told is None else {"told_shape": told[0], "told_scale": told[1]}
+            if slot is not None:
+                promise["slot"] = slot.key
             booking = table.convert(ticket.id, number, not_before, now, recovering, **promise)
             assert booking is not None  # checked above, under the same lock
             return booking
+
+    def slot_counts(self, queue_id: str, keys: list[str]) -> dict[str, int]:
+        with self.table.lock:
+            return {key: self.table.slots[(queue_id, key)] for key in keys if (queue_id, key) in self.table.slots}

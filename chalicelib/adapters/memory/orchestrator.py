@@ -37,7 +37,8 @@ class Execution:
 class MemoryOrchestrator(Orchestrator):
     """infra/callback.asl.json in virtual time: Schedule (Wait until not_before) -> Park (ParkInPlace for
     a ticket the input says stands in the line, else ParkBack: the ticket WAITING with a task token,
-    under the same conditions, the table's line counts following; park_timeout_seconds -> GiveUp) -> Dial (a
+    under the same conditions, a callback ticket run by no other execution, the table's line counts
+    following; park_timeout_seconds -> GiveUp) -> Dial (a
     message to the dial worker with a task token; dial_timeout_seconds -> NoOutcome: count the attempt
     and park again while attempts are left) -> Outcome (connected: Recovered; cancelled: Closed; a next
     slot: Reschedule -> Schedule; else GiveUp) ; GiveUp (LOST, unless served) -> Notify -> Lost.
@@ -123,7 +124,8 @@ class MemoryOrchestrator(Orchestrator):
         with self.table.lock:  # one conditional write, like the ASL's updateItem (or its transaction)
             parked = self.table.change(
                 ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.in_line is in_place
-                and t.status in (_IN_PLACE if in_place else _BACK),
+                and t.status in (_IN_PLACE if in_place else _BACK)
+                and t.execution_id in (None, f"mem:{ex.name}"),
                 task_token=token, status=TicketStatus.WAITING, attempts=attempt, dial_id=None)
             if parked:
                 self.table.dial_tokens.pop(ticket_id, None)

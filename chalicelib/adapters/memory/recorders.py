@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from ...domain.errors import CallGoneError, TelephonyError
 from ...domain.script import Script, Step
-from ...ports import Dialer, EventBus
+from ...ports import Dialer, EventBus, InboundText, Messenger, WebhookRequest, decode_body
 
 
 class FakeDialer(Dialer):
@@ -41,3 +41,24 @@ class FakeBus(EventBus):
 
     def publish(self, event: Mapping[str, Any]) -> None:
         self.events.append(dict(event))
+
+
+class FakeMessenger(Messenger):
+    """Texts recorded instead of sent (the memory world, tests); inbound texts arrive as JSON
+    {"from": ..., "body": ..., "opt_out": ...} (the simulated network's messaging webhook)."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, str]] = []
+
+    def send_text(self, to: str, sender: str, body: str) -> str:
+        self.sent.append({"to": to, "from": sender, "body": body})
+        return f"SM{len(self.sent)}"
+
+    def parse_inbound(self, request: WebhookRequest) -> InboundText | None:
+        form = decode_body(request)
+        sender = form.get("from")
+        if not isinstance(sender, str):
+            return None
+        return InboundText(sender, str(form.get("body") or ""), bool(form.get("opt_out")))

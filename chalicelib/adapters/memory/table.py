@@ -43,6 +43,7 @@ class MemoryTable:
         self.dial_tokens: dict[str, str] = {}
         self.bookings: dict[str, int] = {}  # ticket id -> its booking count (names its workflow execution)
         self.open_markers: dict[tuple[str, str], str] = {}
+        self.slots: dict[tuple[str, str], int] = {}  # (queue, slot key) -> callbacks booked into it
         self.opt_outs: set[str] = set()
         self.stats: dict[str, dict[str, Any]] = {}
         self.lock = threading.RLock()
@@ -181,6 +182,17 @@ class MemoryTable:
             for key in (f"RATE#{number}#{day}", f"BUDGET#{day}"):
                 self.counters[key] = self.counters.get(key, 0) + 1
             return None
+
+    def take_slot(self, queue_id: str, key: str, capacity: int) -> bool:
+        """One more callback in the slot if it holds fewer than `capacity` (call under the lock)."""
+        if self.slots.get((queue_id, key), 0) >= capacity:
+            return False
+        self.slots[(queue_id, key)] = self.slots.get((queue_id, key), 0) + 1
+        return True
+
+    def free_slot(self, queue_id: str, key: str | None) -> None:
+        if key is not None:
+            self.slots[(queue_id, key)] = self.slots.get((queue_id, key), 0) - 1
 
     # --- what a workflow does to the table (for tests without Step Functions) ---------------
 

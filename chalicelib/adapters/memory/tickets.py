@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...domain.model import HOLDING, Ticket, TicketKind, TicketStatus
-from ...ports import LineCounts, Tickets
+from ...ports import LineCounts, SlotClaim, Tickets
 from .table import OnTable
 
 
@@ -54,37 +54,47 @@ class MemoryTickets(OnTable, Tickets):
     def set_pending_number(self, ticket_id: str, number: str | None) -> None:
         self.table.change(ticket_id, lambda t: True, pending_number=number)
 
-    def mark_wants_callback(self, ticket_id: str) -> None:
-        self.table.change(ticket_id, lambda t: True, wants_callback=True)
+    def mark_wants_callback(self, ticket_id: str, choose: bool = False) -> None:
+        self.table.change(ticket_id, lambda t: True, wants_callback=True, wants_time=choose)
 
     def convert_to_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
                             recovering: bool = False) -> int | None:
         return self.table.convert(ticket_id, number, not_before, now, recovering)
 
     def create_callback(self, ticket_id: str, number: str, not_before: datetime, now: datetime,
-                        language: str) -> Ticket:
+                        language: str, origin: str | None = None, told: tuple[float, float] | None = None,
+                        slot: SlotClaim | None = None) -> Ticket | None:
         queue_id, num = ticket_id.rsplit("-", 1)
         ticket = Ticket(queue_id, int(num), TicketKind.CALLBACK, TicketStatus.SCHEDULED, now, caller=number,
-                        language=language, callback_number=number, not_before=not_before)
-        with self.table.lock:
+                        language=language, callback_number=number, not_before=not_before, origin=origin,
+                        slot=slot.key if slot is not None else None)
+        if told is not None:
+            ticket = ticket.evolve(told_shape=told[0], told_scale=told[1])
+        with self.table.lock:  # all or nothing, like the DynamoDB store's transaction
+            if slot is not None and not self.table.take_slot(queue_id, slot.key, slot.capacity):
+                return None
             self.table.put(ticket)
             self.table.bookings[ticket.id] = 1  # its execution is booking 1, as in the DynamoDB store
         return ticket
 
-    def revert_to_live(self, ticket_id: str, waiting: bool = True) -> None:
-        self.table.change(ticket_id, lambda t: t.kind is TicketKind.CALLBACK and not t.execution_id,
-                          kind=TicketKind.LIVE, status=TicketStatus.WAITING if waiting else TicketStatus.ABANDONED,
-                          callback_number=None, not_before=None)
+    def revert_to_live(self, ticket_id: str, waiting: bool = True, slot: str | None = None) -> None:
+        table = self.table
+        with table.lock:
+            if table.change(ticket_id, lambda t: t.kind is TicketKind.CALLBACK and not t.execution_id and t.slot == slot,
+                            kind=TicketKind.LIVE, status=TicketStatus.WAITING if waiting else TicketStatus.ABANDONED,
+                            callback_number=None, not_before=None, slot=None):
+                table.free_slot(table.get(ticket_id).queue_id, slot)
 
-    def rejoin(self, ticket_id: str, call_id: str, now: datetime) -> bool:
+    def rejoin(self, ticket_id: str, call_id: str, now: datetime, slot: str | None = None) -> bool:
         table = self.table
         with table.lock:
             if call_id in table.calls or not table.change(
-                    ticket_id, lambda t: t.kind is TicketKind.CALLBACK
+                    ticket_id, lambda t: t.kind is TicketKind.CALLBACK and t.slot == slot
                     and t.status in (TicketStatus.SCHEDULED, TicketStatus.WAITING),
                     kind=TicketKind.LIVE, status=TicketStatus.WAITING, call_id=call_id, task_token=None,
-                    wants_callback=False, execution_id=None, held=False):
+                    wants_callback=False, execution_id=None, slot=None, held=False):
                 return False
+            table.free_slot(table.get(ticket_id).queue_id, slot)
             table.calls[call_id] = ticket_id
             return True
 

@@ -1,0 +1,175 @@
+"""Texts to callers about their callback (issue 27), and the small page their link opens.
+
+After a callback a caller asked for is booked (by phone or from the web), the booking publishes
+`callback_booked` with the ticket id only (no number on the queue); the notify worker sends one text,
+where the queue texts that number's country and the number has not opted out: when (the chosen or the
+promised time, else their place), the number the call will come from, and a signed link to their page
+(see the place, cancel). STOP (a caller's reply, or the provider's own opt-out callback) opts the number
+out of callbacks and texts, and is recorded. Numbers and links are never logged."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+import phonenumbers
+
+from ..ports import Bookings, Clock, InboundText, Messenger, QueueStats, Tickets
+from . import faults, guard
+from .booking import CALLBACK_BOOKED
+from .changes import CallbackChanges, changeable
+from .errors import NotifyError, TicketNotFoundError
+from .links import LinkError, sign, verify
+from .model import Ticket
+from .queues import QueueConfig, QueueDirectory, caller_id_for
+from .slots import slot_start
+
+log = logging.getLogger(__name__)
+
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"})
+LINK_LIFETIME = timedelta(days=2)  # after the callback's time: the page is useless once it is over
+
+Place = Callable[[QueueConfig, Ticket], int]
+
+
+@dataclass(frozen=True)
+class CallerView:
+    """What a caller's page shows."""
+
+    queue_name: str
+    pending: bool  # still to come (and so cancellable)
+    at: datetime | None  # the chosen or promised time
+    place: int | None
+    calling_from: str | None
+
+
+def may_text(queue: QueueConfig, number: str) -> bool:
+    """Whether the queue texts numbers of this one's country."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return False
+    return region in queue.sms_countries
+
+
+class CallbackTexts:
+    def __init__(self, tickets: Tickets, bookings: Bookings, messenger: Messenger | None, queues: QueueDirectory,
+                 clock: Clock, changes: CallbackChanges, place: Place, link_secret: str, base_url: str,
+                 stats: QueueStats) -> None:
+        self.tickets, self.bookings, self.messenger, self.stats = tickets, bookings, messenger, stats
+        self.queues, self.clock, self.changes, self.place = queues, clock, changes, place
+        self.link_secret, self.base_url = link_secret, base_url.rstrip("/")
+
+    def link(self, ticket: Ticket) -> str:
+        at = slot_start(ticket.slot) if ticket.slot else (guard.promised_at(ticket) or ticket.not_before
+                                                          or self.clock.now())
+        return f"{self.base_url}/c/{sign(ticket.id, max(at, self.clock.now()) + LINK_LIFETIME, self.link_secret)}"
+
+    def compose(self, queue: QueueConfig, ticket: Ticket, sender: str) -> str:
+        view = self.view_of(queue, ticket)
+        if view.at is not None:
+            zone = queue.hours.zone
+            when = view.at.astimezone(zone).strftime("%a %d %b %H:%M ") + (view.at.astimezone(zone).tzname() or "")
+            first = f"{queue.name}: we will call you back by {when}"
+        else:
+            first = f"{queue.name}: we will call you back as soon as an agent is free"
+        place = f" You are number {view.place} in line." if view.place else ""
+        return (f"{first} from {sender}.{place} See or cancel: {self.link(ticket)} . "
+                f"Reply STOP to opt out.")
+
+    def compose_reminder(self, queue: QueueConfig, ticket: Ticket, sender: str) -> str:
+        at = slot_start(ticket.slot or "").astimezone(queue.hours.zone)
+        return (f"{queue.name}: a reminder, we will call you at {at.strftime('%H:%M')} {at.tzname() or ''} "
+                f"from {sender}. Change or cancel: {self.link(ticket)} . Reply STOP to opt out.")
+
+    def confirm(self, ticket_id: str) -> bool:
+        """The confirmation text for a callback just booked; False when none was sent (the queue does
+        not text that country, the number opted out, the callback is no longer pending)."""
+        return self._send(ticket_id, self.compose, "confirmation", reminder=False)
+
+    def send_code(self, queue: QueueConfig, number: str, code: str) -> bool:
+        """A web request's one-time code (domain/webcode.py), where the queue texts that number; False
+        when it cannot be sent. The code is never logged."""
+        sender = caller_id_for(queue, self.messenger.name) if self.messenger is not None else None
+        if self.messenger is None or sender is None or not may_text(queue, number) or self.bookings.is_opted_out(number):
+            return False
+        try:
+            self.messenger.send_text(number, sender, f"{queue.name}: your code is {code}. It is good for 10 minutes.")
+        except NotifyError as exc:
+            log.warning("code text failed", extra={"queue": queue.id, "error": str(exc)})
+            return False
+        return True
+
+    def remind(self) -> int:
+        """The sweep's reminders: a text `reminder_minutes` before each chosen time still to come (once
+        each, where the queue texts that number); how many were sent."""
+        sent = 0
+        for queue in self.queues:
+            policy = queue.scheduled_callbacks
+            if self.messenger is None or policy is None or not policy.reminder_minutes or not queue.sms_countries:
+                continue
+            try:
+                due = guard.reminders_due(self.stats, queue, self.clock.now(), policy.reminder)
+            except Exception:  # noqa: BLE001 - the book is an index: no reminder this minute, the next sweep tries
+                faults.swallowed("texts.remind", "could not read the reminders due", extra={"queue": queue.id})
+                continue
+            sent += sum(1 for ticket_id in due if self._send(ticket_id, self.compose_reminder, "reminder", reminder=True))
+        return sent
+
+    def _send(self, ticket_id: str, compose: Callable[[QueueConfig, Ticket, str], str], what: str,
+              reminder: bool) -> bool:
+        """One text about a pending callback; False when none was sent (the queue does not text that
+        country, the number opted out, the callback is no longer pending; a reminder: not at a chosen time)."""
+        try:
+            ticket = self.tickets.get(ticket_id)
+        except TicketNotFoundError:
+            return False
+        queue = self.queues.get(ticket.queue_id)
+        number = ticket.callback_number
+        if self.messenger is None or not number or not changeable(ticket) or not may_text(queue, number):
+            return False
+        if (reminder and not ticket.slot) or self.bookings.is_opted_out(number):
+            return False
+        sender = caller_id_for(queue, self.messenger.name)
+        if sender is None:
+            return False
+        try:
+            self.messenger.send_text(number, sender, compose(queue, ticket, sender))
+        except NotifyError as exc:
+            log.warning(f"{what} text failed", extra={"ticket": ticket.id, "error": str(exc)})
+            return False
+        log.info(f"{what} text sent", extra={"ticket": ticket.id})
+        return True
+
+    def view_of(self, queue: QueueConfig, ticket: Ticket) -> CallerView:
+        pending = changeable(ticket)
+        at = slot_start(ticket.slot) if ticket.slot else guard.promised_at(ticket)
+        sender = caller_id_for(queue, self.messenger.name if self.messenger else "")
+        return CallerView(queue.name, pending, at, self.place(queue, ticket) if pending else None, sender)
+
+    def _ticket(self, token: str) -> Ticket:
+        ticket_id = verify(token, self.link_secret, self.clock.now())  # LinkError: 404, nothing revealed
+        try:
+            return self.tickets.get(ticket_id)
+        except TicketNotFoundError as exc:
+            raise LinkError("not a caller link") from exc
+
+    def page(self, token: str) -> CallerView:
+        """What the link shows: LinkError for a link that is not whole, not ours or expired."""
+        ticket = self._ticket(token)
+        return self.view_of(self.queues.get(ticket.queue_id), ticket)
+
+    def cancel(self, token: str) -> bool:
+        """The caller cancels from their page: True if it was theirs to cancel (and is cancelled now)."""
+        ticket = self._ticket(token)
+        return self.changes.cancel(ticket)
+
+    def inbound(self, text: InboundText) -> bool:
+        """A caller's reply: STOP (or the provider's opt-out) opts the number out, recorded with the time;
+        True if it did."""
+        if not (text.opt_out or text.body.strip().upper() in STOP_WORDS):
+            return False
+        self.bookings.set_opt_out(text.sender, True, self.clock.now())
+        log.info("a number opted out by text")
+        return True
