@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import jwt
 import requests
 
-from ..domain.errors import BadWebhookError, CallGoneError, NotifyError, TelephonyError
+from ..domain.errors import BadWebhookError, NotifyError, TelephonyError
 from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (LEG_PARAM, NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
                              Script, Step, Verb, joining)
@@ -26,7 +26,7 @@ from ..ports import (Capabilities, Clock, Dialer, InboundText, Messenger, System
                      decode_body)
 from .rest import refuse_undialable
 from .twiml_family import call_id, seconds, whole
-from .vonage_rest import DEFAULT_API_BASE_URL, VoiceApi
+from .vonage_rest import VoiceApi
 from .webhook_urls import step_url
 
 # Vonage picks the voice from the language (and a style); every language Holdfast speaks is in its list.

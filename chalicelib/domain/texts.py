@@ -17,7 +17,6 @@ import phonenumbers
 
 from ..ports import Bookings, Clock, InboundText, Messenger, QueueStats, Tickets
 from . import faults, guard
-from .booking import CALLBACK_BOOKED
 from .changes import CallbackChanges, changeable
 from .errors import NotifyError, TicketNotFoundError
 from .links import LinkError, sign, verify

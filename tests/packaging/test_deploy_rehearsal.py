@@ -5,12 +5,10 @@ second run updating in place, and `make destroy` removing it; per provider, a st
 (issue 23): its settings in the functions, its keys in Parameter Store, its webhook URL printed."""
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
 import boto3
 import pytest
-import requests
 
 from infra.build import Package, build
 from infra.deploy import PROVIDER_SECRETS, deploy, destroy, main, summary

@@ -13,7 +13,7 @@ from ...domain.model import Ticket, TicketKind, TicketStatus, split_ticket_id
 from ...ports import LineCounts, SlotClaim, Tickets
 from .items import (CAME_BACK, LEFT, count_line, enter_line, free_slot, in_line, leave_line, out_of_line, take_slot,
                     to_callback)
-from .schema import CallItem, CounterItem, TICKET_TTL, TicketItem, line_counts, queue_pk, ticket_item, ticket_sk
+from .schema import CallItem, CounterItem, TICKET_TTL, TicketItem, line_counts, queue_pk, ticket_item
 from .table import TX_ATTEMPTS, TX_BACKOFF_SECONDS, Move, OnTable
 
 
