@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from chalice.test import Client
 
-from app import app
 from chalicelib import bootstrap
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus
 from chalicelib.adapters.memory import FakeDialer, FixedClock
@@ -26,12 +25,6 @@ def c(settings, serve):  # type: ignore[no-untyped-def]
                             dialer=FakeDialer())
     serve(built)
     return built
-
-
-@pytest.fixture
-def client(c):  # type: ignore[no-untyped-def]
-    with Client(app, stage_name="local") as http:
-        yield http
 
 
 def get_lost(client: Client, query: str = "", token: str = ADMIN):  # type: ignore[no-untyped-def]

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from chalice.test import Client
 
-from app import app
 from chalicelib.adapters.memory import FixedClock
 from chalicelib.adapters.twilio_provider import TwilioDialer, TwilioMessenger
 from chalicelib.domain.model import TicketStatus
@@ -31,12 +30,6 @@ def c(settings, serve, tmp_path: Path):  # type: ignore[no-untyped-def]
     built = built_with_queues(settings, tmp_path, QUEUES, FixedClock(NOW), admin_token="admin-secret-for-links")
     serve(built)
     return built
-
-
-@pytest.fixture
-def client(c):  # type: ignore[no-untyped-def]
-    with Client(app, stage_name="local") as http:
-        yield http
 
 
 def book(client: Client, c):  # type: ignore[no-untyped-def]

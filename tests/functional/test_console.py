@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 import pytest
 from chalice.test import Client
 
-from app import app
 from chalicelib import bootstrap
 from chalicelib.edges import workers
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus, Ticket, TicketKind, TicketStatus
@@ -57,12 +56,6 @@ def c(settings, serve):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def stream(c, settings) -> Stream:  # type: ignore[no-untyped-def]
     return Stream(settings.table_name)
-
-
-@pytest.fixture
-def client(c):  # type: ignore[no-untyped-def]
-    with Client(app, stage_name="local") as http:
-        yield http
 
 
 def sign_in(client: Client, token: str = ADMIN) -> tuple[Any, dict[str, str]]:

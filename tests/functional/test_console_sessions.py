@@ -38,12 +38,6 @@ def c(settings, clock, serve):  # type: ignore[no-untyped-def]
     return serve(build(settings, clock))
 
 
-@pytest.fixture
-def client(c):  # type: ignore[no-untyped-def]
-    with Client(app, stage_name="local") as http:
-        yield http
-
-
 def sign_in(client: Client, token: str = ADMIN) -> tuple[int, dict[str, str]]:
     reply = client.http.post("/console/api/session", headers=JSON, body=json.dumps({"token": token}))
     if reply.status_code != 200:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from chalice.test import Client
 
-from app import app
 from chalicelib.adapters.memory import FixedClock
 from chalicelib.domain.model import TicketKind, TicketStatus
 from tests.helpers import built_with_queues
@@ -29,12 +28,6 @@ def c(settings, serve, tmp_path: Path):  # type: ignore[no-untyped-def]
     built = built_with_queues(settings, tmp_path, QUEUES, FixedClock(NOW))
     serve(built)
     return built
-
-
-@pytest.fixture
-def client(c):  # type: ignore[no-untyped-def]
-    with Client(app, stage_name="local") as http:
-        yield http
 
 
 def post(client: Client, body: object, origin: str = SHOP, queue: str = "web"):  # type: ignore[no-untyped-def]
