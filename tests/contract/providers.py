@@ -231,3 +231,9 @@ def path_of(url: str) -> str:
     """What the test client posts to: the path below the stage, with the query."""
     parts = urlsplit(url)
     return parts.path.removeprefix("/api") + (f"?{parts.query}" if parts.query else "")
+
+
+def keys(provider: str, digits: str) -> dict[str, object]:
+    """The pressed keys as each provider's gather webhook carries them."""
+    return ({"dtmf": {"digits": digits, "timed_out": False}} if provider == "vonage" else
+            {"digits": digits} if provider == "jambonz" else {"Digits": digits})

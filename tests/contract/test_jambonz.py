@@ -243,7 +243,8 @@ def dialing(settings, clock, serve, rest) -> Any:  # type: ignore[no-untyped-def
 
 def test_a_returning_caller_keeps_their_place_and_is_the_one_bridged(dialing: Any, clock: FixedClock,
                                                                       rest: Recording) -> None:
-    """A books a callback and hangs up; B holds; A calls again and rejoins their ticket: A's enqueue
+    """A books a callback and hangs up; B holds; A calls again, presses 3 (hold on the line now) at the
+    menu about their callback and rejoins their ticket: A's enqueue
     priority is below B's, so jambonz's queue orders them as Holdfast's line does, although B entered
     it first. An agent frees up: Holdfast redirects exactly A's call, and A's bridge dials the agent."""
     with Client(app, stage_name="local") as client:
@@ -258,8 +259,8 @@ def test_a_returning_caller_keeps_their_place_and_is_the_one_bridged(dialing: An
         in_queue = {"jz-b-1": enqueued(b.call())["priority"]}
         clock.advance(30)
         again = Caller(client, WIRE, clock, call="jz-a-2")
-        in_queue["jz-a-2"] = enqueued(again.call())["priority"]
-        assert "welcome back" in again.markup.lower()
+        assert "You have a callback booked. You are number 1 in line." in again.call()  # the menu (issue 27)
+        in_queue["jz-a-2"] = enqueued(again.follow("gather", "press_1", digits="3"))["priority"]  # hold now
         assert jambonz_order(in_queue) == ["jz-a-2", "jz-b-1"]  # A's old place, ahead of B
 
         agent, ticket = dialing.dispatcher.agent_event("alice", AgentStatus.AVAILABLE, contact="user:alice",

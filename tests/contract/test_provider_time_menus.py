@@ -12,7 +12,7 @@ from chalice.test import Client
 from app import app
 from chalicelib.adapters.memory import FixedClock
 from chalicelib.domain.model import AgentStatus
-from tests.contract.providers import TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES
+from tests.contract.providers import JAMBONZ_SECRET, TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES, keys
 from tests.contract.test_providers import MONDAY_10_PST, PROVIDERS, Caller, tickets
 from tests.helpers import built_with_queues
 
@@ -23,11 +23,6 @@ QUEUES = {"default": "support", "queues": [
      "scheduled_callbacks": {"slot_minutes": 30}}]}
 
 
-def keys(provider: str, digits: str) -> dict[str, object]:
-    """The pressed keys as each provider's gather webhook carries them."""
-    return {"dtmf": {"digits": digits, "timed_out": False}} if provider == "vonage" else {"Digits": digits}
-
-
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(MONDAY_10_PST)  # 13:00 in New York, 10:00 for the caller in San Francisco
@@ -36,7 +31,8 @@ def clock() -> FixedClock:
 @pytest.fixture
 def client(settings, clock, serve, tmp_path: Path):  # type: ignore[no-untyped-def]
     built = built_with_queues(settings, tmp_path, QUEUES, clock, dialer=None, providers=tuple(PROVIDERS),
-                              telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET)
+                              telnyx_public_key=TELNYX_PUBLIC_KEY, vonage_signature_secret=VONAGE_SECRET,
+                              jambonz_webhook_secret=JAMBONZ_SECRET)
     serve(built)
     built.stores.agents.record_agent_status("alice", AgentStatus.BUSY, MONDAY_10_PST, "+14155550999",
                                             ("support",), None)

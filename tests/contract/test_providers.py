@@ -28,7 +28,7 @@ from chalicelib.adapters.vonage import VonageTelephony
 from chalicelib.domain.model import AgentStatus, AnsweredBy, CallStatus
 from chalicelib.ports import Telephony, WebhookRequest
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
-from tests.contract.providers import (JAMBONZ_SECRET, KINDS, TELNYX_PUBLIC_KEY, TELNYX_SEED, VONAGE_SECRET, WIRES, Wire,
+from tests.contract.providers import (JAMBONZ_SECRET, KINDS, keys, TELNYX_PUBLIC_KEY, TELNYX_SEED, VONAGE_SECRET, WIRES, Wire,
                                       path_of)
 from chalicelib.adapters.memory import memory_stores, FixedClock
 
@@ -713,8 +713,9 @@ def test_calling_again_rejoins_the_pending_callback_at_its_place(client: Client,
     workflow_running(container.stores.tickets.find_by_call(f"{provider}-first").execution_id)
     clock.advance(120)
     again = Caller(client, wire, clock, call=f"{provider}-again")
-    markup = again.call()
-    assert "welcome back" in markup.lower() and holds(wire, markup)
+    assert "You have a callback booked. You are number 1 in line." in again.call()  # the menu (issue 27)
+    markup = again.follow("gather", "press_1", **keys(provider, "3"))  # hold on the line now, at its place
+    assert holds(wire, markup)
     [ticket] = tickets()  # the same ticket, the same number: the same place
     assert (ticket.kind, ticket.status, ticket.call_id, ticket.sk) == ("LIVE", "WAITING", f"{provider}-again", booked.sk)
 
@@ -725,9 +726,7 @@ def test_press_9_opts_out_of_automatic_callbacks_and_keeps_the_place(client: Cli
     wire = WIRES[provider]
     caller = Caller(client, wire, clock, call=f"{provider}-call-9")
     caller.call()
-    caller.follow("gather", "press_1", **({"Digits": "9"} if provider in ("twilio", "telnyx") else
-                                          {"dtmf": {"digits": "9", "timed_out": False}} if provider == "vonage"
-                                          else {"digits": "9"}))
+    caller.follow("gather", "press_1", **keys(provider, "9"))
     assert "will not call you back" in caller.markup.lower() and holds(wire, caller.markup)
     assert container.stores.bookings.is_opted_out(CALLER)
     [ticket] = tickets()
