@@ -75,13 +75,15 @@ def sweep() -> int:
 
 def reconcile() -> int:
     """The stream's derived views recounted from the truth, queue by queue (bounded: each queue's team,
-    one line query, the board's entries and the line's first tickets): what a record the stream gave up
-    on (its dead letters) left wrong is right again within a minute. A failure is logged, never the sweep's."""
+    one line query, the newest lost calls' by-number markers, the board's entries and the line's first
+    tickets): what a record the stream gave up on (its dead letters) left wrong is right again within a
+    minute. A failure is logged, never the sweep's."""
     container = bootstrap.container()
     fixed = 0
     for queue in container.dispatcher.queues:
         try:
             fixed += container.stores.stream.reconcile(queue.id)
+            fixed += container.stores.stream.reconcile_lost(queue.id)
             if container.operations is not None:
                 fixed += container.operations.reconcile_board(queue.id)
         except Exception:  # noqa: BLE001 - the views stay as they are until the next sweep

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from chalicelib.adapters.dynamo.schema import ticket_sk
+from chalicelib.adapters.dynamo.schema import MarkerItem, lost_marker_sk, ticket_sk
 from chalicelib.domain.model import AgentStatus, CallEvent, CallStatus
 from chalicelib.edges import workers
 from devstack.pollers import StreamPoller, deployed_filters
@@ -63,3 +63,33 @@ def test_a_skipped_record_s_views_are_recounted_by_the_sweep(built, settings) ->
     assert [(e.ticket_id, e.status) for e in built.operations.oplog.board("support")] == [("support-1", "WAITING")]
     stream.drain()
     assert stream.poller.dead_letters[2:] == []  # the sweep's own writes reach the consumer as usual
+
+
+def test_a_skipped_record_s_lost_call_markers_are_recounted_by_the_sweep(built, settings) -> None:  # type: ignore[no-untyped-def]
+    # The workflow's GiveUp records a lost call on the ticket alone (it cannot know the numbers): the
+    # markers that find it by number come from its stream record, which the consumer here fails on.
+    stream = FailingStream(settings.table_name, lambda new, old: bool(_s(new, "lost_pk")) and not _s(old, "lost_pk"))
+    built.flow.incoming(CallEvent("CA1", CallStatus.RINGING, "+14155550101", "+18005550100"))
+    stream.drain()
+    built.stores.table.client.update_item(  # as the ASL's GiveUp writes it (infra/callback.asl.json)
+        TableName=settings.table_name, Key={"pk": {"S": "QUEUE#support"}, "sk": {"S": ticket_sk(1)}},
+        UpdateExpression="SET #status = :lost, lost_pk = :lost_pk, lost_sk = :lost_sk, lost_cause = :cause, "
+                         "lost_at = :at REMOVE line_pk, line_sk",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":lost": {"S": "LOST"}, ":lost_pk": {"S": "LOST#support"},
+                                   ":lost_sk": {"S": "2026-11-23T18:05:00Z#support-1"},
+                                   ":cause": {"S": "callback_failed"}, ":at": {"S": "2026-11-23T18:05:00Z"}})
+    stream.drain()
+    assert [d["keys"]["sk"]["S"] for d in stream.poller.dead_letters] == [ticket_sk(1)]
+    assert [t.id for t in built.stores.lost.lost_calls("support").items] == ["support-1"]  # the list: the truth
+    markers = MarkerItem.query("LOSTBY#support#+14155550101", consistent_read=True)
+    assert list(markers) == []  # so an answer from that number would not recover it
+
+    workers.sweep()
+    markers = MarkerItem.query("LOSTBY#support#+14155550101", consistent_read=True)
+    assert [m.sk for m in markers] == [lost_marker_sk(1)]
+    assert built.stores.lost.clear_lost("support", "+14155550101", NOW) == 1  # found by number: recovered
+    assert built.stores.lost.lost_calls("support").items == []
+    assert workers.reconcile() == 0  # nothing left to correct (the recovered call's marker is gone)
+    stream.drain()
+    assert stream.poller.dead_letters[1:] == []

@@ -12,6 +12,8 @@ from .items import line_head, put_lost_markers
 from .schema import MarkerItem, TICKET_TTL, TicketItem, lost_marker_sk, queue_pk
 from .table import OnTable
 
+LOST_RECOUNT = 200  # the newest lost calls whose markers each sweep checks (a skipped record is a recent one)
+
 
 class DynamoStream(OnTable):
     """The table's stream consumer (no port: only the stream worker calls it): keeps the queue's SNAPSHOT,
@@ -114,6 +116,30 @@ class DynamoStream(OnTable):
         client.update_item(TableName=table, Key=_key(queue_pk(queue_id), SNAPSHOT), UpdateExpression=expression,
                            ExpressionAttributeNames=names, **({"ExpressionAttributeValues": values} if values else {}))
         return len(names)
+
+    def reconcile_lost(self, queue_id: str, limit: int = LOST_RECOUNT) -> int:
+        """Recount the lost-call list's by-number markers from its tickets (the sweep): the newest `limit`
+        unrecovered lost calls (one query of the `lost` index, newest first: a record the stream gave up
+        on is a recent one), and a marker put for each of their numbers that has none. Without it a lost
+        call the workflow's GiveUp recorded, whose stream record was skipped, would never be found by its
+        number, so a later answer from that number would not recover it. (A marker left behind by a
+        skipped recovery is harmless: clearing by number checks the ticket is still lost.) Returns how
+        many markers it put."""
+        wanted: dict[tuple[str, str], datetime] = {}
+        for item in TicketItem.lost.query(f"LOST#{queue_id}", scan_index_forward=False, limit=limit,
+                                          page_size=min(limit, 100)):
+            sk = lost_marker_sk(int(item.sk[len("TICKET#"):]))
+            for number in {item.caller, item.callback_number} - {None}:
+                wanted[(f"LOSTBY#{queue_id}#{number}", sk)] = item.expires_at or item.created_at + TICKET_TTL
+        keys = list(wanted)
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(keys), 100):  # BatchGetItem's bound
+            found |= {(m.pk, m.sk) for m in MarkerItem.batch_get(keys[start:start + 100], consistent_read=True)}
+        missing = [key for key in keys if key not in found]
+        with MarkerItem.batch_write() as batch:
+            for pk, sk in missing:
+                batch.save(MarkerItem(pk, sk, expires_at=wanted[(pk, sk)]))
+        return len(missing)
 
     def _lost_changed(self, queue_id: str, new: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> None:
         """The by-number markers of the lost-call list follow the ticket's lost_pk (the workflow's
