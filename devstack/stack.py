@@ -171,6 +171,10 @@ class LocalStack:
 
         self._atomic = atomic_dynamodb()  # DynamoDB's per-item atomicity, which moto lacks
         self._atomic.__enter__()
+        from .moto_sfn import stoppable_executions
+
+        self._stoppable = stoppable_executions()  # a started execution can be stopped at once, as in AWS
+        self._stoppable.__enter__()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self._moto.start()
         requests.post(f"{self.moto_url}/moto-api/config",
@@ -327,4 +331,5 @@ class LocalStack:
             self._http.shutdown()
         if self._moto is not None:
             self._moto.stop()
+            self._stoppable.__exit__(None, None, None)
             self._atomic.__exit__(None, None, None)

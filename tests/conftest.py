@@ -34,10 +34,12 @@ def aws() -> Iterator["object"]:
     from devstack.resources import create_resources
 
     from devstack.atomic import atomic_dynamodb
+    from devstack.moto_sfn import stoppable_executions
 
     # moto runs each execution in a thread that outlives the test; under a name of its own, an
     # earlier test's workflow finds no table of the next test's and cannot touch its tickets.
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), atomic_dynamodb():
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), atomic_dynamodb(), \
+            stoppable_executions():
         yield create_resources(prefix=f"holdfast-{uuid.uuid4().hex[:8]}")
 
 
