@@ -114,7 +114,9 @@ class CallbackBooking:
                 self.tickets.revert_to_live(ticket.id, waiting=True, slot=slot.key if slot is not None else None)
             raise
         self.tickets.set_execution(ticket.id, execution_id)
-        if explicit and self.bus is not None:  # the ticket's id only: no number on the queue
+        if explicit and self.bus is not None and queue.sms_countries:
+            # for the confirmation text, only where the queue texts anyone (else no SQS call per booking);
+            # the ticket's id only: no number on the queue
             self.bus.publish({"event": CALLBACK_BOOKED, "ticket_id": ticket.id})
         booked = booked.evolve(callback_number=number, pending_number=None, execution_id=execution_id)
         if told is not None:
