@@ -8,8 +8,10 @@ import pytest
 
 from chalicelib.adapters.memory import FixedClock, MemoryOperationsLog, memory_stores
 from chalicelib.domain.errors import ConfigError
+from chalicelib.domain.model import Ticket, TicketKind, TicketStatus
 from chalicelib.domain.queues import parse_queue
 from chalicelib.domain.slotbook import SlotBook, live_rate
+from chalicelib.ports import SlotClaim
 from chalicelib.domain.slots import SlotPolicy, candidates, capacity, compact, expand, expected_agents, slot_key
 
 HOURS = {"timezone": "America/New_York", **{d: ["09:00-17:45"] for d in ("mon", "tue", "wed", "thu", "fri")}}
@@ -89,7 +91,10 @@ def test_the_slot_book_reads_history_and_counts() -> None:
     stores = memory_stores()
     history = MemoryOperationsLog()
     history.record("f1", "q", "2026-11-16T18:30", {"offered": 12})
-    stores.table.slots[("q", "2026-11-23T18:30Z")] = 1
+    caller = stores.tickets.open_ticket(Ticket("q", 0, TicketKind.LIVE, TicketStatus.WAITING, MONDAY_1PM_NY, call_id="CA1"))
+    assert stores.bookings.book_callback(caller, "+12125550199", datetime(2026, 11, 23, 18, 30, tzinfo=timezone.utc),
+                                         MONDAY_1PM_NY, False, None, "2026-11-23", 3, 100,
+                                         slot=SlotClaim("2026-11-23T18:30Z", 12)) == 1  # one booked already
     q = queue(roster={"mon": {"09:00": 6}}, average_handle_seconds=300, scheduled_callbacks={"offered": 2})
     book = SlotBook(stores.bookings, stores.line, history, FixedClock(MONDAY_1PM_NY))
     slots = book.open_slots(q, "+12125550142")
