@@ -320,8 +320,8 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
     """Holdfast on the in-memory adapters, in virtual time: the same use cases the Lambda functions run,
     the workflow as MemoryOrchestrator, and the event sources AWS provides (the table's stream, the dial
     queue, the one-minute dispatch sweep) as scheduled work."""
-    from .adapters.memory import FakeBus, FakeDialer, FakeMessenger, MemoryAlarm, MemoryOperationsLog, MemoryOrchestrator, \
-        MemoryPace, VirtualClock, memory_stores
+    from .adapters.memory import (FakeBus, FakeDialer, FakeMessenger, MemoryAlarm, MemoryOperationsLog,
+                                  MemoryOrchestrator, MemoryPace, VirtualClock, memory_stores)
 
     clock = VirtualClock(start)
     stores = memory_stores()  # every role over one in-memory table

@@ -100,8 +100,9 @@ class CallbackTexts:
     def send_code(self, queue: QueueConfig, number: str, code: str) -> bool:
         """A web request's one-time code (domain/webcode.py), where the queue texts that number; False
         when it cannot be sent. The code is never logged."""
-        return self._text(queue, number, lambda sender: f"{queue.name}: your code is {code}. It is good for 10 minutes.",
-                          "code", bucket_of(self.clock.now(), queue.hours.zone), {"queue": queue.id})
+        body = f"{queue.name}: your code is {code}. It is good for 10 minutes."
+        return self._text(queue, number, lambda sender: body, "code", bucket_of(self.clock.now(), queue.hours.zone),
+                          {"queue": queue.id})
 
     def remind(self) -> int:
         """The sweep's reminders: a text `reminder_minutes` before each chosen time still to come (once

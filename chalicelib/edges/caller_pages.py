@@ -1,7 +1,7 @@
 """A caller's own page, opened from the link in their text (GET /c/{token}; cancel: POST
-/c/{token}/cancel), and the provider's inbound-text webhook (POST /sms/{provider}/incoming: STOP and the
-provider's opt-out callbacks) and delivery reports (POST /sms/{provider}/status). The page is small, works on a phone, loads nothing else; a link that is
-not whole, not ours or expired is a plain 404 that reveals nothing. Links are never logged."""
+/c/{token}/cancel), the provider's inbound-text webhook (POST /sms/{provider}/incoming: STOP and the
+provider's opt-out callbacks) and its delivery reports (POST /sms/{provider}/status). The page is
+small, works on a phone, loads nothing else; a link that is not whole, not ours or expired is a plain 404 that reveals nothing. Links are never logged."""
 from __future__ import annotations
 
 import html
