@@ -169,6 +169,13 @@ def inbound_text(provider: str) -> Response:
                                             request.method))
 
 
+@app.route("/sms/{provider}/status", methods=["POST"], content_types=[FORM, JSON])
+def text_status(provider: str) -> Response:
+    request = app.current_request
+    return _caller(lambda p: p.text_status(provider, request.raw_body, request.query_params, request.headers,
+                                           request.method))
+
+
 @app.route("/health", methods=["GET"])
 def health() -> Response:
     status, body = bootstrap.health()

@@ -51,7 +51,8 @@ from .domain.texts import CallbackTexts
 from .domain.webrequest import WebRequests
 from .edges.caller_pages import CallerPages
 from .edges.web_api import WebApi
-from .ports import Clock, Dialer, EventBus, Messenger, Orchestrator, Stores, SystemClock, Telephony, WebhookRequest
+from .ports import (Clock, Dialer, EventBus, Messenger, OperationsLog, Orchestrator, Stores, SystemClock, Telephony,
+                    WebhookRequest)
 from . import logs
 from .settings import Settings, SettingsError, expand_env, secret_problem
 from .edges.webhooks import HttpReply, UseCases, VoiceWebhooks, unspoken
@@ -235,9 +236,9 @@ def link_secret(admin_token: str) -> str:
 
 
 def callback_texts(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory, messenger: Messenger | None,
-                   secret: str, base_url: str) -> CallbackTexts:
+                   secret: str, base_url: str, oplog: OperationsLog | None) -> CallbackTexts:
     return CallbackTexts(stores.tickets, stores.bookings, messenger, queues, clock, flow.changes, flow.place, secret,
-                         base_url, stores.stats)
+                         base_url, stores.stats, oplog)
 
 
 def web_requests(flow: CallFlow, stores: Stores, clock: Clock, queues: QueueDirectory,
@@ -293,7 +294,7 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
                                                                DynamoThrottle(stores.table)))
     messenger = messenger_for(settings, twilio, clock)
     built.texts = callback_texts(flow, stores, clock, queues, messenger, link_secret(settings.admin_token),
-                                 settings.public_base_url)
+                                 settings.public_base_url, operations_log)
     built.web = WebApi(web_requests(flow, stores, clock, queues, built.texts), settings.public_base_url)
     built.caller_pages = CallerPages(built.texts, known, messenger, settings.public_base_url)
     return built
@@ -319,8 +320,8 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
     """Holdfast on the in-memory adapters, in virtual time: the same use cases the Lambda functions run,
     the workflow as MemoryOrchestrator, and the event sources AWS provides (the table's stream, the dial
     queue, the one-minute dispatch sweep) as scheduled work."""
-    from .adapters.memory import FakeBus, FakeDialer, FakeMessenger, MemoryAlarm, MemoryOrchestrator, MemoryPace, VirtualClock, \
-        memory_stores
+    from .adapters.memory import (FakeBus, FakeDialer, FakeMessenger, MemoryAlarm, MemoryOperationsLog,
+                                  MemoryOrchestrator, MemoryPace, VirtualClock, memory_stores)
 
     clock = VirtualClock(start)
     stores = memory_stores()  # every role over one in-memory table
@@ -345,7 +346,8 @@ def build_memory(queues: QueueDirectory, start: datetime, dialer: Dialer | None 
 
     stores.table.on_change = stream
     orchestrator.dial_worker = lambda body: callbacks.dial(DialRequest.from_message(body))  # workers.on_dial_message
-    texts = callback_texts(flow, stores, clock, queues, FakeMessenger(), MEMORY_LINK_SECRET, "http://holdfast.invalid")
+    texts = callback_texts(flow, stores, clock, queues, FakeMessenger(), MEMORY_LINK_SECRET, "http://holdfast.invalid",
+                           MemoryOperationsLog())
     if sweep_seconds > 0:
         def sweep() -> None:  # the scheduled dispatch sweep (workers.sweep), reminders included
             dispatcher.sweep()

@@ -8,8 +8,8 @@ from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
 from .domain.model import Agent, AgentStatus, JoinedLine, Ticket, TicketStatus
 # The telephony side lives in its own module (split by role); its names stay importable from here.
-from .telephony_ports import (Capabilities, Dialer, InboundText, Messenger, Telephony, WebhookRequest,  # noqa: F401
-                              contact_kind, decode_body)
+from .telephony_ports import (Capabilities, Dialer, InboundText, Messenger, Telephony, TextStatus,  # noqa: F401
+                              WebhookRequest, contact_kind, decode_body)
 
 
 class Clock(ABC):

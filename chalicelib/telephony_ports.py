@@ -153,6 +153,20 @@ class InboundText:
     sender: str
     body: str
     opt_out: bool = False
+    message_id: str = ""  # the provider's id of this text: a duplicated webhook is counted once
+    recipient: str = ""  # our number it was sent to: which queue's caller ID it answers
+
+
+TEXT_STATES = ("sent", "delivered", "failed")
+
+
+@dataclass(frozen=True)
+class TextStatus:
+    """A delivery report for a text we sent, parsed by its provider's adapter: the provider's message id
+    and where it got to, in Holdfast's words (`TEXT_STATES`)."""
+
+    message_id: str
+    state: str
 
 
 class Messenger(ABC):
@@ -161,10 +175,15 @@ class Messenger(ABC):
     name: str = ""  # the provider: which of a queue's caller IDs its texts come from
 
     @abstractmethod
-    def send_text(self, to: str, sender: str, body: str) -> str:
-        """Send one text; the provider's message id."""
+    def send_text(self, to: str, sender: str, body: str, status_url: str | None = None) -> str:
+        """Send one text; the provider's message id. Its delivery reports go to `status_url` when given."""
 
     @abstractmethod
     def parse_inbound(self, request: "WebhookRequest") -> InboundText | None:
         """A caller's text (or the provider's opt-out callback) from its verified webhook; None if the
         webhook is not one."""
+
+    @abstractmethod
+    def parse_status(self, request: "WebhookRequest") -> TextStatus | None:
+        """A delivery report from its verified webhook; None for a state Holdfast does not count (queued,
+        accepted, read) or a webhook that is not one."""

@@ -20,7 +20,8 @@ from ..domain.model import CallEvent
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script, Step,
                              Verb)
 from ..domain.speech import voice_for
-from ..ports import (Capabilities, Clock, Dialer, InboundText, Messenger, SystemClock, Telephony, WebhookRequest,
+from ..ports import (Capabilities, Clock, Dialer, InboundText, Messenger, SystemClock, Telephony, TextStatus,
+                     WebhookRequest,
                      decode_body)
 from .rest import call_api, refuse_undialable
 from .twiml_family import parse_fields
@@ -182,6 +183,11 @@ class TelnyxDialer(Dialer):
         self._post(f"Calls/{call_id}", {"Url": step_url(self._base_url, "telnyx", step), "Method": "POST"})
 
 
+# message.finalized's recipient status; delivery_unconfirmed: sent, the carrier never said more.
+TELNYX_FINAL_STATES = {"delivered": "delivered", "sending_failed": "failed", "delivery_failed": "failed",
+                       "delivery_unconfirmed": "sent"}
+
+
 class TelnyxMessenger(Messenger):
     """Texts through Telnyx's Messaging API (POST /v2/messages, Bearer API key), and its inbound
     `message.received` webhook (signed like its voice webhooks)."""
@@ -193,13 +199,13 @@ class TelnyxMessenger(Messenger):
         self._api = (api_base_url or DEFAULT_API_BASE_URL).rstrip("/")
         self._http = session or requests.Session()
 
-    def send_text(self, to: str, sender: str, body: str) -> str:
+    def send_text(self, to: str, sender: str, body: str, status_url: str | None = None) -> str:
         if not self._api_key:
             raise NotifyError("TELNYX_API_KEY is not configured")
+        message = {"from": sender, "to": to, "text": body, **({"webhook_url": status_url} if status_url else {})}
         try:
             found = call_api(self._http, "POST", f"{self._api}/v2/messages",
-                             {"Authorization": f"Bearer {self._api_key}"}, {"from": sender, "to": to, "text": body},
-                             "telnyx messages")
+                             {"Authorization": f"Bearer {self._api_key}"}, message, "telnyx messages")
         except TelephonyError as exc:
             raise NotifyError(str(exc)) from exc
         data = found.get("data") if isinstance(found.get("data"), dict) else {}
@@ -213,5 +219,23 @@ class TelnyxMessenger(Messenger):
         sender = payload.get("from", {}).get("phone_number") if isinstance(payload.get("from"), dict) else None
         if not isinstance(sender, str) or not sender.startswith("+"):
             return None
-        return InboundText(sender, str(payload.get("text") or ""))
+        to = payload.get("to") if isinstance(payload.get("to"), list) else []
+        recipient = to[0].get("phone_number") if to and isinstance(to[0], dict) else ""
+        return InboundText(sender, str(payload.get("text") or ""), message_id=str(payload.get("id") or ""),
+                           recipient=str(recipient or ""))
+
+    def parse_status(self, request: WebhookRequest) -> TextStatus | None:
+        """`message.sent` (handed to the carrier) and `message.finalized` (the recipient's terminal
+        status: delivered, sending_failed, delivery_failed, delivery_unconfirmed)."""
+        data = decode_body(request).get("data")
+        if not isinstance(data, dict) or data.get("event_type") not in ("message.sent", "message.finalized"):
+            return None
+        payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
+        to = payload.get("to") if isinstance(payload.get("to"), list) else []
+        status = to[0].get("status") if to and isinstance(to[0], dict) else None
+        state = "sent" if data.get("event_type") == "message.sent" else TELNYX_FINAL_STATES.get(str(status or ""))
+        message_id = payload.get("id")
+        if not isinstance(message_id, str) or not message_id or state is None:
+            return None
+        return TextStatus(message_id, state)
 

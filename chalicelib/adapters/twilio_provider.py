@@ -20,7 +20,7 @@ from ..domain.model import AgentEvent, AgentStatus, CallEvent
 from ..domain.script import (Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say, Script,
                              Step, Verb)
 from ..domain.speech import voice_for
-from ..ports import Capabilities, Dialer, InboundText, Messenger, Telephony, WebhookRequest, decode_body
+from ..ports import Capabilities, Dialer, InboundText, Messenger, Telephony, TextStatus, WebhookRequest, decode_body
 from .twiml_family import form_fields, parse_fields
 from .webhook_urls import step_url
 
@@ -236,6 +236,9 @@ class TwilioDialer(Dialer):
             raise TelephonyError(f"calls.update failed: {type(exc).__name__}") from exc
 
 
+TWILIO_TEXT_STATES = {"sent": "sent", "delivered": "delivered", "undelivered": "failed", "failed": "failed"}
+
+
 class TwilioMessenger(Messenger):
     """Texts through Twilio's Messaging API (the twilio library, the dialer's client), and its inbound
     message webhook: From, Body, and OptOutType (Twilio's own handling of STOP)."""
@@ -245,9 +248,10 @@ class TwilioMessenger(Messenger):
     def __init__(self, dialer: TwilioDialer) -> None:
         self._dialer = dialer
 
-    def send_text(self, to: str, sender: str, body: str) -> str:
+    def send_text(self, to: str, sender: str, body: str, status_url: str | None = None) -> str:
+        extra = {"status_callback": status_url} if status_url else {}
         try:
-            message = self._dialer._client.messages.create(to=to, from_=sender, body=body)
+            message = self._dialer._client.messages.create(to=to, from_=sender, body=body, **extra)
         except (TwilioException, RequestException) as exc:
             raise NotifyError(f"messages.create failed: {type(exc).__name__}") from exc
         except TelephonyError as exc:
@@ -259,4 +263,17 @@ class TwilioMessenger(Messenger):
         sender, body = form.get("From"), form.get("Body")
         if not isinstance(sender, str) or not sender.startswith("+"):
             return None
-        return InboundText(sender, str(body or ""), opt_out=str(form.get("OptOutType", "")).upper() == "STOP")
+        if form.get("MessageStatus", "received") != "received":
+            return None  # a delivery report for a text we sent, not a caller's
+        return InboundText(sender, str(body or ""), opt_out=str(form.get("OptOutType", "")).upper() == "STOP",
+                           message_id=str(form.get("MessageSid") or ""), recipient=str(form.get("To") or ""))
+
+    def parse_status(self, request: WebhookRequest) -> TextStatus | None:
+        """The Messages StatusCallback: MessageSid and MessageStatus (queued, sending, sent, delivered,
+        undelivered, failed, read...); undelivered and failed are both a text that did not arrive."""
+        form = decode_body(request)
+        sid, status = form.get("MessageSid"), form.get("MessageStatus")
+        state = TWILIO_TEXT_STATES.get(str(status or ""))
+        if not isinstance(sid, str) or not sid or state is None:
+            return None
+        return TextStatus(sid, state)

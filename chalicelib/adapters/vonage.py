@@ -22,7 +22,8 @@ from ..domain.model import AnsweredBy, CallEvent, CallStatus, QueueResult
 from ..domain.script import (LEG_PARAM, NO_INPUT_PARAM, Dial, Enqueue, Gather, Hangup, Leave, Pause, Play, Redirect, Say,
                              Script, Step, Verb, joining)
 from ..domain.speech import voice_for
-from ..ports import (Capabilities, Clock, Dialer, InboundText, Messenger, SystemClock, Telephony, WebhookRequest,
+from ..ports import (Capabilities, Clock, Dialer, InboundText, Messenger, SystemClock, Telephony, TextStatus,
+                     WebhookRequest,
                      decode_body)
 from .rest import refuse_undialable
 from .twiml_family import call_id, seconds, whole
@@ -293,9 +294,16 @@ class VonageDialer(Dialer):
         self._voice().transfer(call_id, {"type": "ncco", "url": [url(self._base_url, step)]})
 
 
-def sms_body(to: str, sender: str, text: str) -> dict[str, Any]:
-    """A Messages API SMS, as Vonage's library writes its `Sms` model (numbers without the '+')."""
-    return {"to": to.lstrip("+"), "from": sender.lstrip("+"), "text": text, "channel": "sms", "message_type": "text"}
+def sms_body(to: str, sender: str, text: str, status_url: str | None = None) -> dict[str, Any]:
+    """A Messages API SMS, as Vonage's library writes its `Sms` model (numbers without the '+'); its
+    `webhook_url` takes this message's status webhooks (vonage_messages models/base_message.py)."""
+    return {"to": to.lstrip("+"), "from": sender.lstrip("+"), "text": text, "channel": "sms", "message_type": "text",
+            **({"webhook_url": status_url} if status_url else {})}
+
+
+# The Messages API status webhook's `status`: submitted (to the carrier), delivered, rejected (by
+# Vonage), undeliverable (by the carrier); read is not an SMS state.
+VONAGE_TEXT_STATES = {"submitted": "sent", "delivered": "delivered", "rejected": "failed", "undeliverable": "failed"}
 
 
 class VonageMessenger(Messenger):
@@ -308,11 +316,11 @@ class VonageMessenger(Messenger):
                  session: requests.Session | None = None, clock: Clock | None = None) -> None:
         self._api, self._unusable = api_or_reason(application_id, private_key, api_base_url, session, clock)
 
-    def send_text(self, to: str, sender: str, body: str) -> str:
+    def send_text(self, to: str, sender: str, body: str, status_url: str | None = None) -> str:
         if self._api is None:
             raise NotifyError(self._unusable)
         try:
-            return self._api.send_message(sms_body(to, sender, body))
+            return self._api.send_message(sms_body(to, sender, body, status_url))
         except TelephonyError as exc:
             raise NotifyError(str(exc)) from exc
 
@@ -326,4 +334,16 @@ class VonageMessenger(Messenger):
             return None
         if not sender.startswith("+"):
             return None
-        return InboundText(sender, str(data.get("text") or ""))
+        try:
+            recipient = e164(data.get("to"))
+        except BadWebhookError:
+            recipient = ""
+        return InboundText(sender, str(data.get("text") or ""), message_id=str(data.get("message_uuid") or ""),
+                           recipient=recipient)
+
+    def parse_status(self, request: WebhookRequest) -> TextStatus | None:
+        data = decode_body(request)
+        message_id, state = data.get("message_uuid"), VONAGE_TEXT_STATES.get(str(data.get("status") or ""))
+        if data.get("channel") != "sms" or not isinstance(message_id, str) or not message_id or state is None:
+            return None
+        return TextStatus(message_id, state)

@@ -5,23 +5,32 @@ After a callback a caller asked for is booked (by phone or from the web), the bo
 where the queue texts that number's country and the number has not opted out: when (the chosen or the
 promised time, else their place), the number the call will come from, and a signed link to their page
 (see the place, cancel). STOP (a caller's reply, or the provider's own opt-out callback) opts the number
-out of callbacks and texts, and is recorded. Numbers and links are never logged."""
+out of callbacks and texts, and is recorded. Numbers and links are never logged.
+
+Reports count texts as facts recorded once each (the operations log): sent when the provider's API took
+it, and again (the same fact) when its delivery report says sent; delivered and failed from the delivery
+reports, which carry back the queue and half hour the text was counted in; an opt-out once per number.
+Delivery reports come duplicated and in any order: each fact's id is the provider's message id."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
+from urllib.parse import urlencode
 
 import phonenumbers
 
-from ..ports import Bookings, Clock, InboundText, Messenger, QueueStats, Tickets
+from ..ports import Bookings, Clock, InboundText, Messenger, OperationsLog, QueueStats, TextStatus, Tickets
 from . import faults, guard
 from .changes import CallbackChanges, changeable
-from .errors import NotifyError, TicketNotFoundError
+from .errors import NotifyError, TicketNotFoundError, UnknownQueueError
 from .links import LinkError, sign, verify
 from .model import Ticket
 from .queues import QueueConfig, QueueDirectory, caller_id_for
+from .reports import bucket_of, bucket_start
 from .slots import slot_start
 
 log = logging.getLogger(__name__)
@@ -55,8 +64,9 @@ def may_text(queue: QueueConfig, number: str) -> bool:
 class CallbackTexts:
     def __init__(self, tickets: Tickets, bookings: Bookings, messenger: Messenger | None, queues: QueueDirectory,
                  clock: Clock, changes: CallbackChanges, place: Place, link_secret: str, base_url: str,
-                 stats: QueueStats) -> None:
+                 stats: QueueStats, oplog: OperationsLog | None = None) -> None:
         self.tickets, self.bookings, self.messenger, self.stats = tickets, bookings, messenger, stats
+        self.oplog = oplog  # where texts are counted (reports); None: not counted
         self.queues, self.clock, self.changes, self.place = queues, clock, changes, place
         self.link_secret, self.base_url = link_secret, base_url.rstrip("/")
 
@@ -90,15 +100,9 @@ class CallbackTexts:
     def send_code(self, queue: QueueConfig, number: str, code: str) -> bool:
         """A web request's one-time code (domain/webcode.py), where the queue texts that number; False
         when it cannot be sent. The code is never logged."""
-        sender = caller_id_for(queue, self.messenger.name) if self.messenger is not None else None
-        if self.messenger is None or sender is None or not may_text(queue, number) or self.bookings.is_opted_out(number):
-            return False
-        try:
-            self.messenger.send_text(number, sender, f"{queue.name}: your code is {code}. It is good for 10 minutes.")
-        except NotifyError as exc:
-            log.warning("code text failed", extra={"queue": queue.id, "error": str(exc)})
-            return False
-        return True
+        body = f"{queue.name}: your code is {code}. It is good for 10 minutes."
+        return self._text(queue, number, lambda sender: body, "code", bucket_of(self.clock.now(), queue.hours.zone),
+                          {"queue": queue.id})
 
     def remind(self) -> int:
         """The sweep's reminders: a text `reminder_minutes` before each chosen time still to come (once
@@ -126,20 +130,53 @@ class CallbackTexts:
             return False
         queue = self.queues.get(ticket.queue_id)
         number = ticket.callback_number
-        if self.messenger is None or not number or not changeable(ticket) or not may_text(queue, number):
+        if not number or not changeable(ticket) or (reminder and not ticket.slot):
             return False
-        if (reminder and not ticket.slot) or self.bookings.is_opted_out(number):
+        return self._text(queue, number, lambda sender: compose(queue, ticket, sender), what,
+                          bucket_of(ticket.created_at, queue.hours.zone), {"ticket": ticket.id})
+
+    def _text(self, queue: QueueConfig, number: str, body: Callable[[str], str], what: str, bucket: str,
+              about: dict[str, str]) -> bool:
+        """One text to a number from the queue's caller ID, where the queue texts that number's country and
+        it has not opted out; counted as sent in the queue's `bucket` (the half hour its delivery reports
+        come back to). False when none was sent. `about` is what the log may name (never the number)."""
+        if self.messenger is None or not may_text(queue, number) or self.bookings.is_opted_out(number):
             return False
         sender = caller_id_for(queue, self.messenger.name)
         if sender is None:
             return False
+        status_url = (f"{self.base_url}/sms/{self.messenger.name}/status?"
+                      + urlencode({"q": queue.id, "b": bucket}))
         try:
-            self.messenger.send_text(number, sender, compose(queue, ticket, sender))
+            message_id = self.messenger.send_text(number, sender, body(sender), status_url)
         except NotifyError as exc:
-            log.warning(f"{what} text failed", extra={"ticket": ticket.id, "error": str(exc)})
+            log.warning(f"{what} text failed", extra={**about, "error": str(exc)})
             return False
-        log.info(f"{what} text sent", extra={"ticket": ticket.id})
+        if message_id:  # without the provider's id no report could ever match it: nothing to count it by
+            self._count(queue.id, bucket, f"sms#{message_id}#sent", sms_sent=1)
+        log.info(f"{what} text sent", extra=about)
         return True
+
+    def _count(self, queue_id: str, bucket: str, fact_id: str, **counts: float) -> bool:
+        return self.oplog is not None and self.oplog.record(fact_id, queue_id, bucket, counts)
+
+    def delivery(self, status: TextStatus, queue_id: str, bucket: str) -> bool:
+        """A provider's delivery report for a text we sent, with the queue and half hour its status URL
+        names: counted once however often and in whatever order reports come (a delivered text was sent,
+        so 'delivered' also counts the sent fact). False if nothing new was counted or the queue or half
+        hour is not one."""
+        try:
+            self.queues.get(queue_id)
+            bucket_start(bucket)
+        except (UnknownQueueError, ValueError):
+            return False
+        fact = f"sms#{status.message_id}#"
+        if status.state == "failed":
+            return self._count(queue_id, bucket, fact + "failed", sms_failed=1)
+        added = self._count(queue_id, bucket, fact + "sent", sms_sent=1)
+        if status.state == "delivered":
+            added = self._count(queue_id, bucket, fact + "delivered", sms_delivered=1) or added
+        return added
 
     def view_of(self, queue: QueueConfig, ticket: Ticket) -> CallerView:
         pending = changeable(ticket)
@@ -169,6 +206,13 @@ class CallbackTexts:
         True if it did."""
         if not (text.opt_out or text.body.strip().upper() in STOP_WORDS):
             return False
-        self.bookings.set_opt_out(text.sender, True, self.clock.now())
+        now = self.clock.now()
+        self.bookings.set_opt_out(text.sender, True, now)
         log.info("a number opted out by text")
+        # Counted once per number (a keyed digest, never the number) for the queue whose caller ID it wrote to.
+        provider = self.messenger.name if self.messenger is not None else ""
+        queue = next((q for q in self.queues if text.recipient and caller_id_for(q, provider) == text.recipient), None)
+        if queue is not None:
+            digest = hmac.new(self.link_secret.encode(), b"opt-out|" + text.sender.encode(), hashlib.sha256).hexdigest()
+            self._count(queue.id, bucket_of(now, queue.hours.zone), f"sms_opt_out#{digest[:32]}", sms_opt_outs=1)
         return True

@@ -1,7 +1,7 @@
 """A caller's own page, opened from the link in their text (GET /c/{token}; cancel: POST
-/c/{token}/cancel), and the provider's inbound-text webhook (POST /sms/{provider}/incoming: STOP and the
-provider's opt-out callbacks). The page is small, works on a phone, loads nothing else; a link that is
-not whole, not ours or expired is a plain 404 that reveals nothing. Links are never logged."""
+/c/{token}/cancel), the provider's inbound-text webhook (POST /sms/{provider}/incoming: STOP and the
+provider's opt-out callbacks) and its delivery reports (POST /sms/{provider}/status). The page is
+small, works on a phone, loads nothing else; a link that is not whole, not ours or expired is a plain 404 that reveals nothing. Links are never logged."""
 from __future__ import annotations
 
 import html
@@ -71,18 +71,41 @@ class CallerPages:
         said = "Your callback is cancelled." if cancelled else "This callback could not be cancelled."
         return _page(200, "Your callback", _view(view, token, said))
 
-    def inbound_text(self, provider: str, raw_body: bytes | None, query: Mapping[str, str] | None,
-                     headers: Mapping[str, str], method: str) -> WebReply:
-        """The provider's inbound-message webhook: verified like its voice webhooks (fail closed)."""
+    def _verified(self, provider: str, hook: str, raw_body: bytes | None, query: Mapping[str, str] | None,
+                  headers: Mapping[str, str], method: str) -> tuple[Messenger, WebhookRequest] | WebReply:
+        """A messaging webhook verified like the provider's voice webhooks (fail closed), or the refusal."""
         telephony = self.providers.get(provider)
         if telephony is None or self.messenger is None or self.messenger.name != provider:
             return WebReply(404, "unknown provider\n", "text/plain")
-        request = WebhookRequest(method, f"{self.base_url}/sms/{provider}/incoming", dict(query or {}),
+        request = WebhookRequest(method, f"{self.base_url}/sms/{provider}/{hook}", dict(query or {}),
                                  dict(headers or {}), raw_body or b"")
         if not telephony.verify(request):
             return WebReply(403, "signature does not verify\n", "text/plain")
-        text = self.messenger.parse_inbound(request)
+        return self.messenger, request
+
+    def inbound_text(self, provider: str, raw_body: bytes | None, query: Mapping[str, str] | None,
+                     headers: Mapping[str, str], method: str) -> WebReply:
+        """The provider's inbound-message webhook (POST /sms/{provider}/incoming)."""
+        verified = self._verified(provider, "incoming", raw_body, query, headers, method)
+        if isinstance(verified, WebReply):
+            return verified
+        messenger, request = verified
+        text = messenger.parse_inbound(request)
         if text is None:
             return WebReply(400, "not an inbound message\n", "text/plain")
         self.texts.inbound(text)
         return WebReply(204, "", "text/plain")  # nothing to send back: the opt-out is recorded
+
+    def text_status(self, provider: str, raw_body: bytes | None, query: Mapping[str, str] | None,
+                    headers: Mapping[str, str], method: str) -> WebReply:
+        """The provider's delivery reports for our texts (POST /sms/{provider}/status?q=<queue>&b=<half
+        hour>, the status URL each text was sent with). A state Holdfast does not count is acknowledged
+        (204) so the provider does not retry it."""
+        verified = self._verified(provider, "status", raw_body, query, headers, method)
+        if isinstance(verified, WebReply):
+            return verified
+        messenger, request = verified
+        status = messenger.parse_status(request)
+        if status is not None:
+            self.texts.delivery(status, str(request.query.get("q", "")), str(request.query.get("b", "")))
+        return WebReply(204, "", "text/plain")

@@ -8,6 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .calls import Call, new_sid
+from .texts import take_text
 from .twilio import Reply, Twilio, form
 
 if TYPE_CHECKING:
@@ -53,4 +54,12 @@ def rest_post(net: SimNetwork, path: str, form: dict[str, str], body: dict[str, 
         if net.redirect(texml_update.group(1), str(body.get("Texml", "<Response/>"))):
             return 200, {"call_sid": texml_update.group(1), "status": "in-progress"}
         return 422, {"errors": [{"code": "90018", "title": "Call has already ended"}]}
+    if path == "/v2/messages":  # Telnyx Messaging: JSON in, the message record out
+        to, frm = str(body.get("to", "")), str(body.get("from", ""))
+        if not to or not frm or not body.get("text"):
+            return 422, {"errors": [{"code": "10005", "title": "Missing required parameter"}]}
+        message_id = take_text(net, "telnyx", to, frm, str(body["text"]), str(body.get("webhook_url", "")))
+        return 200, {"data": {"record_type": "message", "direction": "outbound", "id": message_id, "type": "SMS",
+                              "from": {"phone_number": frm}, "to": [{"phone_number": to, "status": "queued"}],
+                              "text": body["text"]}}
     return None

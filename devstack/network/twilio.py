@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from .calls import Call, new_sid
+from .texts import take_text
 
 if TYPE_CHECKING:
     from .core import SimNetwork
@@ -83,6 +84,7 @@ def rest_post(net: SimNetwork, path: str, form: dict[str, str], body: dict[str, 
                 number[key] = form[field_name]
         return 200, number
     if re.fullmatch(r"/2010-04-01/Accounts/[^/]+/Messages\.json", path):
-        net.messages.append(form)
-        return 201, {"sid": new_sid("SM"), "status": "queued"}
+        sid = take_text(net, "twilio", form.get("To", ""), form.get("From", ""), form.get("Body", ""),
+                        form.get("StatusCallback", ""))
+        return 201, {"sid": sid, "status": "queued", "to": form.get("To", ""), "from": form.get("From", "")}
     return None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from .calls import Call, new_sid
+from .texts import take_text
 from .twilio import Reply
 
 if TYPE_CHECKING:
@@ -60,6 +61,11 @@ def rest_post(net: SimNetwork, path: str, form: dict[str, str], body: dict[str, 
         call = net.create_call(vonage_call(body))
         return 201, {"uuid": call.sid, "status": "started", "direction": "outbound",
                      "conversation_uuid": f"CON-{call.sid}"}
+    if path == "/v1/messages":  # the Messages API, SMS channel: 202 and the message's uuid
+        if body.get("channel") != "sms" or not body.get("to") or not body.get("from") or not body.get("text"):
+            return 422, {"title": "Invalid params", "detail": "The value of one or more parameters is invalid."}
+        return 202, {"message_uuid": take_text(net, "vonage", str(body["to"]), str(body["from"]), str(body["text"]),
+                                               str(body.get("webhook_url", "")))}
     return None
 
 

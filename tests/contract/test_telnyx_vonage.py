@@ -417,7 +417,8 @@ def test_a_vonage_inbound_text_is_read_only_when_signed() -> None:
     telephony = VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW))
     assert telephony.verify(request)
     messenger = VonageMessenger("app-1", PEM, "https://vonage.test", Recording(), FixedClock(NOW))
-    assert messenger.parse_inbound(request) == InboundText("+14155550100", "STOP")
+    assert messenger.parse_inbound(request) == InboundText("+14155550100", "STOP", message_id="m-1",
+                                                           recipient="+18005550199")
     forged = WebhookRequest("POST", url, {}, {"Content-Type": "application/json", **signed},
                             body.replace(b"STOP", b"STOQ"))
     assert not VonageTelephony("holdfast-test-signature-secret-32", FixedClock(NOW)).verify(forged)

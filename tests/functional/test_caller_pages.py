@@ -71,3 +71,22 @@ def test_a_signed_stop_opts_out_and_an_unsigned_one_is_refused(client: Client, c
     reply = client.http.post("/sms/twilio/incoming", body=body, headers=headers)
     assert reply.status_code == 204
     assert c.stores.bookings.is_opted_out(NY)
+
+
+def test_signed_delivery_reports_count_once_and_a_forged_one_is_refused(client: Client, c) -> None:  # type: ignore[no-untyped-def]
+    c.caller_pages.messenger = TwilioMessenger(TwilioDialer("AC0", AUTH_TOKEN, PUBLIC_URL))
+    path = "/sms/twilio/status?q=web&b=2026-11-23T18%3A00"  # the status URL a text from this queue at 13:00 has
+
+    def post(status: str, forge: bool = False) -> int:
+        params = {"MessageSid": "SM0123456789abcdef0123456789abcdef", "MessageStatus": status,
+                  "From": "+18005550199", "To": NY, "AccountSid": "AC0"}
+        body, headers = signed(AUTH_TOKEN, f"{PUBLIC_URL}{path}", params)
+        if forge:
+            headers = {**headers, "X-Twilio-Signature": "bm90IGl0"}
+        return client.http.post(path, body=body, headers=headers).status_code
+
+    assert post("delivered", forge=True) == 403
+    assert [post("delivered"), post("sent"), post("delivered"), post("queued")] == [204, 204, 204, 204]
+    rows = c.operations.oplog.rows("web", datetime(2026, 11, 23, tzinfo=timezone.utc),
+                                   datetime(2026, 11, 24, tzinfo=timezone.utc))
+    assert rows == {"2026-11-23T18:00": {"sms_sent": 1, "sms_delivered": 1}}

@@ -7,7 +7,8 @@ from typing import Any, Mapping
 
 from ...domain.errors import CallGoneError, TelephonyError
 from ...domain.script import Script, Step
-from ...ports import Dialer, EventBus, InboundText, Messenger, WebhookRequest, decode_body
+from ...ports import Dialer, EventBus, InboundText, Messenger, TextStatus, WebhookRequest, decode_body
+from ...telephony_ports import TEXT_STATES
 
 
 class FakeDialer(Dialer):
@@ -45,15 +46,17 @@ class FakeBus(EventBus):
 
 class FakeMessenger(Messenger):
     """Texts recorded instead of sent (the memory world, tests); inbound texts arrive as JSON
-    {"from": ..., "body": ..., "opt_out": ...} (the simulated network's messaging webhook)."""
+    {"from": ..., "body": ..., "opt_out": ..., "id": ..., "to": ...} (the simulated network's messaging
+    webhook), delivery reports as {"id": ..., "status": "sent" | "delivered" | "failed"}."""
 
     name = "memory"
 
     def __init__(self) -> None:
         self.sent: list[dict[str, str]] = []
 
-    def send_text(self, to: str, sender: str, body: str) -> str:
-        self.sent.append({"to": to, "from": sender, "body": body})
+    def send_text(self, to: str, sender: str, body: str, status_url: str | None = None) -> str:
+        self.sent.append({"to": to, "from": sender, "body": body, "id": f"SM{len(self.sent) + 1}",
+                          **({"status_url": status_url} if status_url else {})})
         return f"SM{len(self.sent)}"
 
     def parse_inbound(self, request: WebhookRequest) -> InboundText | None:
@@ -61,4 +64,12 @@ class FakeMessenger(Messenger):
         sender = form.get("from")
         if not isinstance(sender, str):
             return None
-        return InboundText(sender, str(form.get("body") or ""), bool(form.get("opt_out")))
+        return InboundText(sender, str(form.get("body") or ""), bool(form.get("opt_out")),
+                           str(form.get("id") or ""), str(form.get("to") or ""))
+
+    def parse_status(self, request: WebhookRequest) -> TextStatus | None:
+        form = decode_body(request)
+        message_id, state = form.get("id"), form.get("status")
+        if not isinstance(message_id, str) or not message_id or state not in TEXT_STATES:
+            return None
+        return TextStatus(message_id, str(state))
