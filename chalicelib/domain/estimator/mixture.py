@@ -176,10 +176,16 @@ class MixtureTalkTime:
         if x <= 0:
             return 1.0, 0.0
         lx = math.log(x)
+        erfc = math.erfc
+        if len(self.parts) == 2:  # (unrolled: the estimator's inner loops call this)
+            (p1, mu1, s1, _, pm1, _), (p2, mu2, s2, _, pm2, _) = self.parts
+            z1, z2 = (lx - mu1) / (s1 * _SQRT2), (lx - mu2) / (s2 * _SQRT2)
+            sf = 0.5 * (p1 * erfc(z1) + p2 * erfc(z2))
+            return sf, 0.5 * (pm1 * erfc(s1 / _SQRT2 - z1) + pm2 * erfc(s2 / _SQRT2 - z2)) + x * sf
         sf = lim = 0.0
         for p, mu, s, s2, pm, _ in self.parts:
             z = (lx - mu) / s
-            sk = p * 0.5 * math.erfc(z / _SQRT2)
+            sk = p * 0.5 * erfc(z / _SQRT2)
             sf += sk
             lim += pm * _phi(z - s) + x * sk
         return sf, lim
