@@ -40,6 +40,14 @@ def _log_sf(c: float, mu: float, s: float) -> float:
     return math.log(max(0.5 * math.erfc((c - mu) / (s * _SQRT2)), 1e-300))
 
 
+def _shares(logs: list[float]) -> tuple[list[float], float]:
+    """Each component's share of one observation from its log joint likelihoods, and their log-sum."""
+    top = max(logs)
+    r = [math.exp(v - top) for v in logs]
+    tot = sum(r)
+    return [v / tot for v in r], top + math.log(tot)
+
+
 def _em(done: Sequence[tuple[float, float]], going: Sequence[tuple[float, float]],
         comps: list[Component]) -> tuple[list[Component], float]:
     """EM for a lognormal mixture on ln(talk time): `done` (log talk time, weight) finished calls,
@@ -54,24 +62,18 @@ def _em(done: Sequence[tuple[float, float]], going: Sequence[tuple[float, float]
         s2 = [0.0] * k
         loglik = 0.0
         for y, w in done:
-            logs = [math.log(p) + _log_pdf(y, mu, s) for p, mu, s in comps]
-            top = max(logs)
-            r = [math.exp(v - top) for v in logs]
-            tot = sum(r)
-            loglik += w * (top + math.log(tot))
+            shares, ll = _shares([math.log(p) + _log_pdf(y, mu, s) for p, mu, s in comps])
+            loglik += w * ll
             for j in range(k):
-                rw = w * r[j] / tot
+                rw = w * shares[j]
                 sw[j] += rw
                 s1[j] += rw * y
                 s2[j] += rw * y * y
         for c, w in going:
-            logs = [math.log(p) + _log_sf(c, mu, s) for p, mu, s in comps]
-            top = max(logs)
-            r = [math.exp(v - top) for v in logs]
-            tot = sum(r)
-            loglik += w * (top + math.log(tot))
+            shares, ll = _shares([math.log(p) + _log_sf(c, mu, s) for p, mu, s in comps])
+            loglik += w * ll
             for j, (_, mu, s) in enumerate(comps):
-                rw = w * r[j] / tot
+                rw = w * shares[j]
                 z = (c - mu) / s
                 lam = _mills(z)
                 ey = mu + s * lam
