@@ -55,8 +55,8 @@ class WaitEstimator:
     RECENT_PRIOR = 3.0  # pseudo-calls at no shift
     HIST_ADOPTED = 30.0  # calls the histogram counts as after a change is adopted
     FIT_EVERY = 25  # finished calls between fits of the talk-time mixture
-    # The mixture in the estimate: off by default (bench/ewt.py --quick, two call types: coverage
-    # 79.5/89.1% -> 80.4/89.9%, but efficiency 0.979 -> 0.964 and the next caller's CPU time up)
+    # The mixture in the estimate: off by default (bench/ewt.py --only "two call types": efficiency
+    # 0.915 -> 0.973, but the next caller's CPU time 1.61 -> 2.05 ms, over its 2 ms target)
     USE_MIXTURE = False
     SHIFT_Z = 1.5
     INTEGRATE_MAX = 60  # callers ahead up to which the wait's distribution is integrated (see `estimate`)  # a shift counts from this many standard errors on (soft threshold, see `estimate`)
