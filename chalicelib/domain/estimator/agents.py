@@ -241,6 +241,12 @@ class _Agents:
         hist: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, S(elapsed))
         slow = []  # the rest, through `_first`
         log_sa_total = 0.0
+        # two humps (`MixtureTalkTime`): calls of known elapsed time, their survival inlined as well
+        mix = getattr(talk, "parts", None)
+        mixed: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, 1 / S(elapsed))
+        if mix is not None:
+            (p1, mu1, s1, *_), (p2, mu2, s2, *_) = mix
+            p1, p2, inv1, inv2 = p1 / 2.0, p2 / 2.0, 1.0 / (s1 * _SQRT2), 1.0 / (s2 * _SQRT2)
         for group in self.groups:
             n, e, h, sa = group[:4]
             if talk.lognormal and e is not None and sa >= 1e-12:
@@ -248,6 +254,8 @@ class _Agents:
                 log_sa_total += n * math.log(2.0 * sa)
             elif shape is not None and e is not None and sa >= 1e-12:
                 hist.append((n, e, h, sa))
+            elif mix is not None and e is not None and sa >= 1e-12:
+                mixed.append((n, e, h, 1.0 / sa))
             else:
                 slow.append(group)
         if shape is not None:
@@ -268,6 +276,10 @@ class _Agents:
                     v = erfc((log(e + (t if t < h else h)) - mu) * inv)
                     log_alive += n * log(v if v > 1e-300 else 1e-300)
                 alive *= math.exp(log_alive)
+            for n, e, h, inv_sa in mixed:
+                lx = log(e + (t if t < h else h))
+                v = (p1 * erfc((lx - mu1) * inv1) + p2 * erfc((lx - mu2) * inv2)) * inv_sa
+                alive *= v if n == 1.0 else v ** n
             for n, e, h, sa in hist:  # (`_first`'s histogram survival, inlined)
                 y = (e + (t if t < h else h)) * inv_c
                 j = (0 if y < 1.0 else 1 + int(log(y) * _HIST_ILR)) - first_bin
