@@ -686,20 +686,6 @@ def test_customer_first_machine_then_a_person_on_the_retry(route: Client, monkey
     assert w.result() == "connected" and w.stores.tickets.get(w.ticket).status.value == "SERVED"
 
 
-def workflow_running(execution_arn: str | None, timeout: float = 30.0) -> None:
-    """Waits until moto's interpreter has begun the execution (its first history event): moto's
-    stop_execution fails on an execution whose thread has not started yet (AWS has no such moment)."""
-    import time
-
-    import boto3
-
-    assert execution_arn
-    sfn, deadline = boto3.client("stepfunctions"), time.monotonic() + timeout
-    while not sfn.get_execution_history(executionArn=execution_arn, maxResults=1)["events"]:
-        assert time.monotonic() < deadline, "the callback's workflow never started"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_calling_again_rejoins_the_pending_callback_at_its_place(client: Client, clock: FixedClock, container,  # type: ignore[no-untyped-def]
                                                                  provider: str) -> None:
@@ -710,7 +696,7 @@ def test_calling_again_rejoins_the_pending_callback_at_its_place(client: Client,
     first.follow("gather", "press_1")
     [booked] = tickets()
     assert booked.kind == "CALLBACK"
-    workflow_running(container.stores.tickets.find_by_call(f"{provider}-first").execution_id)
+    assert container.stores.tickets.find_by_call(f"{provider}-first").execution_id  # its workflow started
     clock.advance(120)
     again = Caller(client, wire, clock, call=f"{provider}-again")
     assert "You have a callback booked. You are number 1 in line." in again.call()  # the menu (issue 27)

@@ -125,7 +125,8 @@ class Run:
 
 
 def until(check: Callable[[], Any], timeout: float) -> Any:
-    """The last value of `check`, once truthy (a list: once empty) or when the time is up."""
+    """The last value of `check` once it is True (or another truthy value that is not a list: a list names
+    what is still wrong), or when the time is up."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
