@@ -74,9 +74,10 @@ class Check:
     step: str
     ticket: str
     said: int
-    low: int  # the true place at the reply was at least this (the line just after it)...
+    low: int  # the true place when Holdfast counted it was at least this (ahead both before and after)...
     high: int  # ...and at most this (everyone seen ahead around it: before, just after, a moment later)
     behind: int  # departures behind this caller, of their class, since they joined (as the reads saw)
+    came: int = 0  # tickets that entered the line ahead of this caller while the webhook ran (returns)
 
     @property
     def within(self) -> bool:
@@ -100,10 +101,13 @@ class Truth:
     """Reads the queue's line (the `line` index, dispatch order) and keeps, per caller seen in it, the
     departures of their class behind them since they were first seen (tests/place_scenario.py's rule).
 
-    A caller joining takes its number and its place in one write, then writes its ticket: for that
-    moment the line's counts know a caller the index does not show yet. So the truth at a reply is
-    bracketed by reads: at least the place in the line read just after it, at most one more than
-    everyone seen ahead in the reads before, just after and a moment (`settle`) after it."""
+    Holdfast counts a place at one moment inside the webhook, between the read before it is sent and
+    the read just after its reply. A caller joining takes its number and its place in one write, then
+    writes its ticket: for that moment the line's counts know a caller the index does not show yet; and a
+    callback coming back ahead while the webhook runs (a return) is in the line after it but was not
+    when the place was counted. So the truth at the count is bracketed by reads: at least one more than
+    those seen ahead both before and just after (ahead throughout), at most one more than everyone seen
+    ahead in the reads before, just after and a moment (`settle`) after it."""
 
     read_line: Callable[[], Line]
     settle: float = 0.3
@@ -150,9 +154,10 @@ class Truth:
             def ahead(line: Line) -> set[str]:
                 return {t for t, p, n in line if p > me[0] or (p == me[0] and n < me[1])}
 
-            low = 1 + len(ahead(after))
-            self.checks.append(Check(step, ticket, int(said.group(1)), low,
-                                     1 + len(ahead(before) | ahead(after) | ahead(later)), self.behind[ticket]))
+            throughout, came = ahead(before) & ahead(after), ahead(after) - ahead(before)
+            self.checks.append(Check(step, ticket, int(said.group(1)), 1 + len(throughout),
+                                     1 + len(ahead(before) | ahead(after) | ahead(later)), self.behind[ticket],
+                                     len(came)))
             return reply
         finally:
             self.lock.release()
@@ -365,6 +370,11 @@ def report(args: Any, sent: list[tuple[str, float, float]], timer: AppTimer, lag
                 f"the round trip ({max(0.0, sum(every) - wall) / max(1, len(every)) * 1000:.0f} ms a webhook) is "
                 "the network's and Chalice local's HTTP. moto's server, the app, the pollers and the callers' "
                 "threads share one Python process: time in AWS calls includes waiting for its interpreter lock")
+            own = (wall - aws) / len(app)
+            out(f"  so the limit is the local stack's: Holdfast's code and Chalice local take {own * 1000:.1f} ms a request "
+                f"(interpreter-lock waits included), {TARGET_RATE * own:.0%} of one core at {TARGET_RATE:.0f} webhooks/s; "
+                f"moto takes {aws / len(app) * 1000:.0f} ms, {TARGET_RATE * aws / len(app):.1f} cores' worth at that rate "
+                f"on a machine of 2")
     if lags:
         l50, l99 = percentile(lags, 0.5), percentile(lags, 0.99)
         out(f"stream lag (write to applied), {len(lags)} records: p50 {l50:.2f} s, p99 {l99:.2f} s -- "
@@ -384,9 +394,12 @@ def report(args: Any, sent: list[tuple[str, float, float]], timer: AppTimer, lag
             f"check ran, {truth.left_first} whose caller had left the line by the check's second read)")
         out(f"  exact: {exact / len(checks):.1%}; worst error {worst.error} ({worst.step}, {worst.ticket}: said "
             f"{worst.said}, true {worst.low}..{worst.high}, departures behind {worst.behind})")
+        out(f"  {sum(1 for c in checks if c.came)} checks saw tickets enter the line ahead while the webhook ran "
+            f"({sum(c.came for c in checks)} in all: returns, not counted against the place told)")
         out(f"  target every place within the bound: {len(outside)} outside -- {verdict(not outside)}")
         for c in outside[:5]:
-            out(f"    {c.step} {c.ticket}: said {c.said}, true {c.low}..{c.high}, behind {c.behind}")
+            out(f"    {c.step} {c.ticket}: said {c.said}, true {c.low}..{c.high}, behind {c.behind}, "
+                f"entered ahead meanwhile {c.came}")
     else:
         out("announced places: none checked")
 
