@@ -163,6 +163,16 @@ class Truth:
             self.lock.release()
 
 
+def _timed(fn: Callable[[], int], into: dict[str, float], name: str) -> Callable[[], int]:
+    def timed() -> int:
+        began = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            into[name] += time.perf_counter() - began
+    return timed
+
+
 def _ticket_in(text: str) -> str | None:
     found = TICKET.search(text.replace("&amp;", "&"))
     return found.group(1) if found else None
@@ -308,6 +318,13 @@ def main(argv: list[str] | None = None) -> int:
 
     poller._handle = timed_handle  # type: ignore[method-assign]
 
+    # Where the one pump thread's time goes (the stream poller shares it with the queue pollers, the
+    # sweep and the state saving): what the stream's lag waits behind.
+    pump: dict[str, float] = defaultdict(float)
+    for member in stack._pump.pollers:  # type: ignore[union-attr]
+        name = type(member).__name__ if not hasattr(member, "fn") else getattr(member.fn, "__name__", "every")
+        member.poll_once = _timed(member.poll_once, pump, name)  # type: ignore[method-assign]
+
     for n in range(args.agents):
         net.set_agent(f"agent{n}", "available", handle_seconds=args.handle)
     rng = random.Random(args.seed)
@@ -327,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
     time.sleep(args.drain)
     elapsed = time.perf_counter() - started
-    report(args, sent, timer, lags, truth, elapsed, load_average(), len(calls), consumer)
+    report(args, sent, timer, lags, truth, elapsed, load_average(), len(calls), consumer, pump)
     import logging
 
     logging.disable(logging.CRITICAL)  # callers still on the line meet a stack going away: not the run's
@@ -336,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(args: Any, sent: list[tuple[str, float, float]], timer: AppTimer, lags: list[float], truth: Truth,
-           elapsed: float, load_after: str, callers: int, consumer: dict[str, float]) -> None:
+           elapsed: float, load_after: str, callers: int, consumer: dict[str, float],
+           pump: dict[str, float] | None = None) -> None:
     out = print
     out("")
     cores = os.cpu_count() or 1
@@ -373,8 +391,7 @@ def report(args: Any, sent: list[tuple[str, float, float]], timer: AppTimer, lag
             own = (wall - aws) / len(app)
             out(f"  so the limit is the local stack's: Holdfast's code and Chalice local take {own * 1000:.1f} ms a request "
                 f"(interpreter-lock waits included), {TARGET_RATE * own:.0%} of one core at {TARGET_RATE:.0f} webhooks/s; "
-                f"moto takes {aws / len(app) * 1000:.0f} ms, {TARGET_RATE * aws / len(app):.1f} cores' worth at that rate "
-                f"on a machine of 2")
+                f"the calls into moto take {aws / len(app) * 1000:.0f} ms a request")
     if lags:
         l50, l99 = percentile(lags, 0.5), percentile(lags, 0.99)
         out(f"stream lag (write to applied), {len(lags)} records: p50 {l50:.2f} s, p99 {l99:.2f} s -- "
@@ -385,6 +402,11 @@ def report(args: Any, sent: list[tuple[str, float, float]], timer: AppTimer, lag
             f"written), {each * 1000:.0f} ms each in the consumer (its moto calls included): at most "
             f"{1 / each:.1f} records/s through one poller, which shares its thread with the queue pollers and the sweep"
             " (in AWS a stream shard's Lambda runs beside the webhooks' own)")
+    if pump:
+        busy = sum(pump.values())
+        out(f"  the pump thread was busy {busy:.0f} s of {elapsed:.0f} s: " + ", ".join(
+            f"{name} {seconds:.0f} s" for name, seconds in sorted(pump.items(), key=lambda kv: -kv[1]))
+            + " (a record waits behind whatever the thread is doing; in AWS each runs on its own)")
     checks = truth.checks
     if checks:
         exact = sum(c.exact for c in checks)
@@ -395,7 +417,8 @@ def report(args: Any, sent: list[tuple[str, float, float]], timer: AppTimer, lag
         out(f"  exact: {exact / len(checks):.1%}; worst error {worst.error} ({worst.step}, {worst.ticket}: said "
             f"{worst.said}, true {worst.low}..{worst.high}, departures behind {worst.behind})")
         out(f"  {sum(1 for c in checks if c.came)} checks saw tickets enter the line ahead while the webhook ran "
-            f"({sum(c.came for c in checks)} in all: returns, not counted against the place told)")
+            f"({sum(c.came for c in checks)} in all: returns, or joiners ahead whose ticket was not yet written; not "
+            "counted against the place told)")
         out(f"  target every place within the bound: {len(outside)} outside -- {verdict(not outside)}")
         for c in outside[:5]:
             out(f"    {c.step} {c.ticket}: said {c.said}, true {c.low}..{c.high}, behind {c.behind}, "

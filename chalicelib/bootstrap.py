@@ -40,7 +40,7 @@ from .domain.operations import Operations
 from .edges.agents_api import AgentsApi
 from .domain.callbacks import Callbacks, DialRequest
 from .domain.callflow import CallFlow
-from .domain.dispatch import Dispatcher
+from .domain.dispatch import HANG_UP_GRACE, Dispatcher
 from .domain.pacing import Pacer
 from .domain.notifications import Notifications
 from .domain.model import AgentEvent, CallEvent, Ticket
@@ -216,12 +216,13 @@ def resolve(settings: Settings, session: boto3.session.Session | None = None) ->
 
 def use_cases(stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock, queues: QueueDirectory,
               bus: EventBus, daily_callback_budget: int, pacer: Pacer,
-              sip_domains: tuple[str, ...] | None = None) -> tuple[CallFlow, Dispatcher, Callbacks]:
+              sip_domains: tuple[str, ...] | None = None,
+              hang_up_grace: timedelta = HANG_UP_GRACE) -> tuple[CallFlow, Dispatcher, Callbacks]:
     """The use cases over a world's adapters: the same wiring in AWS and in memory. Every dial goes
     through `pacer`, the dialing account's outbound pace; agents' sip: contacts may name only
     `sip_domains` (the deployment's; None, any, in a memory world)."""
     flow = CallFlow(stores, orchestrator, clock, queues, bus, daily_callback_budget)
-    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues, pacer, sip_domains)
+    dispatcher = Dispatcher(stores, orchestrator, dialer, clock, queues, pacer, sip_domains, hang_up_grace)
     dispatcher.caller_gone = flow.recovery.caller_gone  # a claimed caller's loss: the one loss path
     callbacks = Callbacks(stores, orchestrator, dialer, clock, queues, dispatcher)
     return flow, dispatcher, callbacks
@@ -273,7 +274,8 @@ def build_aws(settings: Settings, clock: Clock | None = None, dialer: Dialer | N
     pacer = Pacer(DynamoPace(settings.table_name, stores.table.client), SqsAlarm(sqs, settings.dial_queue_url, clock.now),
                   clock, settings.dialing_provider, settings.dial_calls_per_second)
     flow, dispatcher, callbacks = use_cases(stores, orchestrator, dialer, clock, queues, bus,
-                                            settings.daily_callback_budget, pacer, settings.agent_sip_domains)
+                                            settings.daily_callback_budget, pacer, settings.agent_sip_domains,
+                                            timedelta(seconds=settings.bridge_result_grace_seconds))
     known = providers(settings, clock)
     for gap in unspoken(queues, known):
         log.warning("no voice: %s", gap)

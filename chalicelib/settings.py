@@ -44,6 +44,21 @@ class SettingsError(Exception):
         self.problems = problems
 
 
+def positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A duration in seconds from the environment (unset: `default`); anything but a positive number is
+    refused by name."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError([f"{name} must be a positive number of seconds, not {raw[:20]!r}"])
+    return value
+
+
 def secret_problem(name: str, value: str) -> str | None:
     """Why `value` cannot be the secret `name` (never echoing the value), or None if it can."""
     if not value:
@@ -143,6 +158,9 @@ class Settings:
     jambonz_api_base_url: str | None = None
     # The SIP domains (and their subdomains) agents' sip: contacts may name, e.g. the PBX's; none: no sip: contact.
     agent_sip_domains: tuple[str, ...] = ()
+    # How long after a caller's hang-up a bridge whose result never came is settled by the sweep (the
+    # provider's events may come late, in any order); a provider known to report promptly may shorten it.
+    bridge_result_grace_seconds: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -191,6 +209,8 @@ class Settings:
             jambonz_api_base_url=env.get("JAMBONZ_API_BASE_URL") or None,
             agent_sip_domains=tuple(d.strip().lower() for d in env.get("HOLDFAST_AGENT_SIP_DOMAINS", "").split(",")
                                     if d.strip()),
+            bridge_result_grace_seconds=positive_seconds(env, "HOLDFAST_BRIDGE_RESULT_GRACE_SECONDS",
+                                                         cls.bridge_result_grace_seconds),
         )
 
     def secret_problems(self) -> list[str]:

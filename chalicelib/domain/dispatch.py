@@ -29,7 +29,8 @@ READ_ALONG_QUEUES = 4  # an event naming no queues reads every queue's book with
 RESUME_ATTEMPTS = 2  # resuming a parked callback: tries now; after that, the sweep sends it again
 RESUME_GRACE = timedelta(seconds=30)  # a claim this old whose dial never began was never resumed
 # How long a claimed caller's hang-up waits for the bridge's result (or its agent leg's answer) before the
-# sweep decides without it: providers send the Dial's end within seconds of the call's.
+# sweep decides without it: providers send the Dial's end within seconds of the call's (the default; a
+# deployment sets its own, HOLDFAST_BRIDGE_RESULT_GRACE_SECONDS).
 HANG_UP_GRACE = timedelta(minutes=2)
 
 
@@ -61,7 +62,7 @@ def talked_since(answered_at: datetime | None, now: datetime) -> float:
 class Dispatcher:
     def __init__(self, stores: Stores, orchestrator: Orchestrator, dialer: Dialer, clock: Clock,
                  queues: QueueDirectory, pacer: pacing.Pacer | None = None,
-                 sip_domains: tuple[str, ...] | None = None) -> None:
+                 sip_domains: tuple[str, ...] | None = None, hang_up_grace: timedelta = HANG_UP_GRACE) -> None:
         # Every role but bookings: the bundle, kept as the roles this uses.
         self.agents, self.line, self.tickets = stores.agents, stores.line, stores.tickets
         self.dialing, self.lost, self.stats = stores.dialing, stores.lost, stores.stats
@@ -70,6 +71,7 @@ class Dispatcher:
         self.clock = clock
         self.queues = queues
         self.sip_domains = sip_domains  # agents' sip: contacts may name only these (None: any)
+        self.hang_up_grace = hang_up_grace  # a bridge's result may come this late after the caller's hang-up
         # The dialing provider account's pace (None: dials start at once). Every dial goes through it:
         # the agent legs of holding callers here, callbacks through `place_callback` (Callbacks sets it).
         self.pacer = pacer
@@ -225,7 +227,7 @@ class Dispatcher:
                 log.warning("freeing an agent left reserved", extra={"agent": agent.id, "ticket": agent.ticket_id})
                 self.agents.release_agent(agent.id, agent.ticket_id, AgentStatus.AVAILABLE, self.clock.now())
             elif (ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.CONNECTING
-                  and ticket.hung_up_at is not None and self.clock.now() - ticket.hung_up_at >= HANG_UP_GRACE):
+                  and ticket.hung_up_at is not None and self.clock.now() - ticket.hung_up_at >= self.hang_up_grace):
                 # the caller's call ended and the bridge's result never came: decide without it
                 log.warning("settling a bridge whose result never came", extra={"ticket": ticket.id})
                 self._lose(ticket)
@@ -392,7 +394,7 @@ class Dispatcher:
         """The bridged call ended (answered) or the agent never picked up (back in line, agent offline).
         A caller whose call had already ended (its status callback came first) and who never talked is
         lost here, once, with its recovery: whatever order the provider's events came in, the Dial's end
-        decides (or the sweep, HANG_UP_GRACE after the hang-up, if it never comes)."""
+        decides (or the sweep, `hang_up_grace` after the hang-up, if it never comes)."""
         now = self.clock.now()
         ticket = self.tickets.get(ticket_id)
         queue = self.queues.get(ticket.queue_id)
@@ -419,7 +421,7 @@ class Dispatcher:
 
     def _unlose(self, ticket_id: str, agent_id: str) -> None:
         """The bridge's end says the caller talked, after the sweep had given them up (no result within
-        HANG_UP_GRACE): their recovery callback, if still pending, is cancelled and its workflow stopped."""
+        `hang_up_grace`): their recovery callback, if still pending, is cancelled and its workflow stopped."""
         ticket = self.tickets.get(ticket_id)
         if ticket.kind is not TicketKind.CALLBACK or not ticket.lost_cause or ticket.status not in (
                 TicketStatus.SCHEDULED, TicketStatus.WAITING):

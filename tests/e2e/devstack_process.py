@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import pytest
 
@@ -15,11 +15,12 @@ QUEUES = Path(__file__).with_name("queues.json")
 
 
 @contextmanager
-def devstack(port: int, moto_port: int, *extra: str, queues: Path = QUEUES) -> Iterator[subprocess.Popen]:
-    """The local stack on these ports, with the e2e queue file, no provider credentials and its own
-    empty state directory (so no test sees what an earlier run left)."""
+def devstack(port: int, moto_port: int, *extra: str, queues: Path = QUEUES,
+             env: Mapping[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """The local stack on these ports, with the e2e queue file (and `env`'s settings), no provider
+    credentials and its own empty state directory (so no test sees what an earlier run left)."""
     try:
-        with launched(port, moto_port, *extra, env={"HOLDFAST_QUEUES_FILE": str(queues)},
+        with launched(port, moto_port, *extra, env={"HOLDFAST_QUEUES_FILE": str(queues), **(env or {})},
                       prefix="holdfast-e2e-") as proc:
             yield proc
     except StackFailedError as exc:  # raised only while starting

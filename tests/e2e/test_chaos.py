@@ -1,14 +1,19 @@
 """Chaos through the local stack over HTTP (issue 21): `python -m devstack --chaos-seed N` whose simulated
 network posts each bridge's events (the agent leg's ringing and answer, the Dial's end, the caller's
 status callback) concurrently, late, duplicated and in any order, signed as the provider signs them; whose
-callers hang up while holding, while the agent's phone rings or while talking; whose agents sign in and
+callers hang up while holding, while the agent's phone rings or while talking, or press 1 to be called
+back (and those who hang up holding are called back too, to recover them); whose agents sign in and
 out under them; and whose table-stream consumer fails on a share of its deliveries. For Twilio, Telnyx
-and Vonage, several seeds. Judged from the run itself (the network's record of every call, the table):
+and Vonage. Judged from the run itself (the network's record of every call, the table):
 - nobody who talked to an agent is recorded lost or called back;
 - no agent's phone rings for a second call while it rings or talks for a first;
 - no webhook is answered 5xx;
-- once quiet: no ticket CONNECTING and no agent reserved, the line's counts (issue 20) equal the tickets
-  in the line, and the stream's snapshot (the team's presence) equals the presence rows after the sweep.
+- once quiet, with the whole team signed in: no callback WAITING beside an idle agent the queue's policy
+  would let take it (chaos_queues.json keeps 1 agent idle for live callers: a callback waits only while
+  fewer than 2 are idle, or while the only agent signed in is busy);
+- once quiet and the team signed out: no ticket CONNECTING and no agent reserved, the line's counts
+  (issue 20) equal the tickets in the line, and the stream's snapshot (the team's presence, in each of
+  the agents' two queues) equals the presence rows after the sweep.
 
 A seed fixes every choice: who calls when, who hangs up when, which agent comes or goes when, each
 bridge's disorder (devstack/network/chaos.py); only the machine's thread timing varies. A failure names
@@ -20,13 +25,13 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import boto3
 import pytest
 import requests
 
-from chalicelib.domain.dispatch import HANG_UP_GRACE
 from tests.e2e.devstack_process import devstack, stack_output
 from tests.e2e.test_local_stack import CLOCKS, free_port
 
@@ -38,6 +43,14 @@ AGENTS = 3
 SPAN = 14.0  # seconds over which callers arrive and agents come and go
 HANDLE = 20.0  # an agent's mean talk time, simulated seconds (2 s at PACE)
 STREAM_FAULTS = 0.15  # the share of stream deliveries whose consumer fails
+# A bridge whose result never comes (the redirect took, then the caller hung up before the Dial began:
+# no Dial, no result) is settled by the sweep this long after the hang-up. The network's events come at
+# most MAX_DELAY x PACE (0.15 s) late here, so the stack runs with a grace far shorter than the default
+# 2 min, set as a deployment sets it (HOLDFAST_BRIDGE_RESULT_GRACE_SECONDS).
+GRACE = 8.0
+QUEUES = Path(__file__).with_name("chaos_queues.json")
+QUIET_WITHIN = 60.0  # seconds: a run not quiet (or not settled) by then has stalled
+RESERVE = 1  # chaos_queues.json: callback_reserve_agents (idle agents kept for live callers)
 
 
 def seeds() -> list[tuple[str, int]]:
@@ -67,8 +80,11 @@ def scenario(seed: int) -> list[Step]:
         number = f"+1415555{300 + i:04d}"
         arrive = rng.uniform(0.0, SPAN * 0.7)
         steps.append(Step(arrive, "call", number))
-        if rng.random() < 0.3:  # gives up holding (or hangs up already being put through)
+        choice = rng.random()
+        if choice < 0.3:  # gives up holding (or hangs up already being put through): a recovery callback
             steps.append(Step(arrive + rng.uniform(1.0, 6.0), "hang_up", number))
+        elif choice < 0.55:  # presses 1 at the offer (if still holding then) and 1 to confirm the number
+            steps.append(Step(arrive + rng.uniform(0.2, 2.0), "press", number))
     for a in range(AGENTS):
         name, available, at = f"chaos{a}", rng.random() < 0.6, 0.0
         while at < SPAN:
@@ -96,6 +112,9 @@ class Run:
     def act(self, step: Step) -> None:
         if step.what == "call":
             self.calls[step.who] = self.sim("/sim/call", {"from": step.who})["sid"]
+        elif step.what == "press":
+            if step.who in self.calls:
+                self.sim(f"/sim/calls/{self.calls[step.who]}/press", {"digits": "11"})
         elif step.what == "hang_up":
             if step.who in self.calls:
                 self.sim(f"/sim/calls/{self.calls[step.who]}/hangup")
@@ -133,6 +152,33 @@ def until(check: Callable[[], Any], timeout: float) -> Any:
         if (value is True or (value and not isinstance(value, list))) or time.monotonic() > deadline:
             return value
         time.sleep(0.5)
+
+
+def quiet(run: Run) -> list[str]:
+    """What is still going (empty: nothing): a call, a delayed event."""
+    log = run.log()
+    going = [f"{c['direction']} call {c['from']}>{c['to']}" for c in log["calls"] if not c["ended"]]
+    return going + ([f"{log['chaos']['pending']} events pending"] if log["chaos"]["pending"] else [])
+
+
+def callbacks_beside_idle_agents(run: Run) -> list[str]:
+    """Each queue with a callback WAITING while more agents are idle than its policy keeps for live callers
+    (nobody live waits once quiet): RESERVE idle, but never every agent signed in (a lone agent on duty
+    still makes callbacks). Idle: available in the queue's presence row and reserved for no ticket in the
+    agent's own row (the authority)."""
+    items = run.items()
+    reserved = {i["agent_id"] for i in items if i["sk"] == "AGENT" and i.get("ticket_id")}
+    problems = []
+    for queue in {i.get("queue_id") for i in items if i["sk"].startswith("TICKET#")}:
+        waiting = [i["sk"] for i in items if i["sk"].startswith("TICKET#") and i.get("queue_id") == queue
+                   and i.get("kind") == "CALLBACK" and i.get("status") == "WAITING"]
+        team = [i for i in items if i["pk"] == f"AGENTS#{queue}" and i["sk"].startswith("AGENT#")]
+        staffed = [i for i in team if i.get("status") in ("available", "busy")]
+        idle = [i["sk"][len("AGENT#"):] for i in team if i.get("status") == "available" and not i.get("ticket_id")
+                and i["sk"][len("AGENT#"):] not in reserved]
+        if waiting and len(idle) > min(RESERVE, len(staffed) - 1):
+            problems.append(f"{queue}: callbacks {waiting} wait while {idle} are idle ({len(staffed)} signed in)")
+    return problems
 
 
 def settled(run: Run) -> bool | list[str]:
@@ -177,27 +223,33 @@ def test_callbacks_in_any_order_never_lose_a_served_caller_or_double_book_an_age
     port, moto_port, network_port = free_port(), free_port(), free_port()
     with devstack(port, moto_port, "--network-port", str(network_port), "--pace", str(PACE),
                   "--clock", CLOCKS["caller's day"], "--provider", provider, "--chaos-seed", str(seed),
-                  "--stream-faults", str(STREAM_FAULTS)) as proc:
+                  "--stream-faults", str(STREAM_FAULTS), queues=QUEUES,
+                  env={"HOLDFAST_BRIDGE_RESULT_GRACE_SECONDS": str(GRACE)}) as proc:
         run = Run(port, moto_port, network_port, provider, seed)
         steps = scenario(seed)
         try:
             run.play(steps)
-            # quiet: every caller still on hangs up, every agent signs out, every call and event is done
-            log = run.log()
-            for call in log["calls"]:
+            # quiet: every caller still on hangs up (a recovery callback each), the whole team signs in,
+            # every call (callbacks too) and every event is done
+            for call in run.log()["calls"]:
                 if call["direction"] == "inbound" and not call["ended"]:
                     run.sim(f"/sim/calls/{call['sid']}/hangup")
             for a in range(AGENTS):
+                run.sim(f"/sim/agents/chaos{a}", {"status": "available", "handle_seconds": HANDLE})
+            problems = until(lambda: quiet(run) or callbacks_beside_idle_agents(run) or True, timeout=QUIET_WITHIN)
+            assert problems is True, f"not quiet, or a callback waits beside idle agents once quiet: {problems}"
+            booked = [i for i in run.items() if i["sk"].startswith("TICKET#") and i.get("kind") == "CALLBACK"]
+            assert booked, "no callback was booked: the run tested none"
+            for a in range(AGENTS):
                 run.sim(f"/sim/agents/chaos{a}", {"status": "offline"})
             log = until(lambda: (lg := run.log())["chaos"]["pending"] == 0
-                        and all(c["ended"] for c in lg["calls"]) and lg, timeout=120)
-            assert log, "calls still going after 120 s"
+                        and all(c["ended"] for c in lg["calls"]) and lg, timeout=QUIET_WITHIN)
+            assert log, f"calls still going after {QUIET_WITHIN:.0f} s"
             check(run, log)
             assert log["stream"]["injected_faults"] > 0, "the stream's consumer never failed: --stream-faults untested"
             # the stream caught up before and after a look at the table, and the sweep (every 2 s) has run:
-            # a bridge whose result never came (an event lost to the chaos) is settled by the sweep only
-            # HANG_UP_GRACE after the caller's hang-up, so the wait allows that grace and a minute more
-            problems = until(lambda: settled(run), timeout=HANG_UP_GRACE.total_seconds() + 60)
+            # a bridge whose result never came is settled by the sweep GRACE after the caller's hang-up
+            problems = until(lambda: settled(run), timeout=GRACE + 30)
             assert problems is True, f"not settled once quiet: {problems}"
             check(run, run.log())  # and still, after the sweeps: nobody served was given up since
         except AssertionError as exc:

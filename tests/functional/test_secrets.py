@@ -176,3 +176,11 @@ def test_parameters_are_cached_for_max_age(aws) -> None:
     put("/holdfast/dev/admin-token", "second-value-0123456789abcdef012345")
     assert store.get("admin-token") == "first-value-0123456789abcdef0123456"  # cached: no SSM call
     assert store.get("admin-token", force_fetch=True) == "second-value-0123456789abcdef012345"
+
+
+def test_the_bridge_result_grace_is_a_positive_number_of_seconds() -> None:
+    assert Settings.from_env({}).bridge_result_grace_seconds == 120.0
+    assert Settings.from_env({"HOLDFAST_BRIDGE_RESULT_GRACE_SECONDS": "15"}).bridge_result_grace_seconds == 15.0
+    for bad in ("0", "-3", "soon", "nan", "inf"):
+        with pytest.raises(SettingsError, match="HOLDFAST_BRIDGE_RESULT_GRACE_SECONDS must be a positive number"):
+            Settings.from_env({"HOLDFAST_BRIDGE_RESULT_GRACE_SECONDS": bad})

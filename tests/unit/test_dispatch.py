@@ -201,6 +201,29 @@ def test_caller_who_hangs_up_while_being_put_through_frees_the_agent(world) -> N
     assert stores.agents.get_agent("alice").ticket_id == second.id  # freed, and took the next caller
 
 
+def test_a_deployment_s_own_grace_settles_a_bridge_whose_result_never_came_that_long_after_the_hang_up() -> None:
+    from datetime import timedelta
+
+    from chalicelib.adapters.memory import FakeBus
+    from chalicelib.domain.callflow import CallFlow
+    from chalicelib.domain.model import CallEvent, CallStatus
+
+    stores, orch, dialer, clock = memory_stores(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    d = Dispatcher(stores, orch, dialer, clock, QUEUES, hang_up_grace=timedelta(seconds=10))
+    flow = CallFlow(stores, orch, clock, QUEUES, FakeBus())
+    d.caller_gone = flow.recovery.caller_gone
+    first = live(stores, "CA1")
+    d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    flow.incoming(CallEvent("CA1", CallStatus.COMPLETED))  # the redirect took, the call ended before the Dial
+    clock.advance(9)
+    d.sweep()
+    assert stores.tickets.get(first.id).status is TicketStatus.CONNECTING  # 9 s: still within its grace
+    clock.advance(1)
+    d.sweep()
+    assert stores.tickets.get(first.id).status is TicketStatus.ABANDONED
+    assert stores.agents.get_agent("alice").ticket_id is None
+
+
 def test_the_sweep_matches_idle_agents_with_waiting_tickets_a_trigger_missed(world) -> None:  # type: ignore[no-untyped-def]
     stores, orch, dialer, clock, d = world
     stores.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)  # no dispatch happened
