@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The stream consumer's lag: from the record's write to its having been applied.
     lags: list[float] = []
-    poller = next(p for p in stack._pump.pollers if type(p).__name__ == "StreamPoller")  # type: ignore[union-attr]
+    poller = stack.stream
     handle = poller._handle
 
     consumer = {"records": 0, "seconds": 0.0}
@@ -318,10 +318,10 @@ def main(argv: list[str] | None = None) -> int:
 
     poller._handle = timed_handle  # type: ignore[method-assign]
 
-    # Where the one pump thread's time goes (the stream poller shares it with the queue pollers, the
-    # sweep and the state saving): what the stream's lag waits behind.
+    # Where the pump threads' time goes (the stream poller's own; the queue pollers', the sweep's and the
+    # state saving's on the other): what the stream's lag is made of.
     pump: dict[str, float] = defaultdict(float)
-    for member in stack._pump.pollers:  # type: ignore[union-attr]
+    for member in (m for thread in stack.pumps for m in thread.pollers):
         name = type(member).__name__ if not hasattr(member, "fn") else getattr(member.fn, "__name__", "every")
         member.poll_once = _timed(member.poll_once, pump, name)  # type: ignore[method-assign]
 
@@ -400,13 +400,12 @@ def report(args: Any, sent: list[tuple[str, float, float]], timer: AppTimer, lag
         each = consumer["seconds"] / consumer["records"]
         out(f"  the one stream poller: {consumer['records']:.0f} records handled ({consumer['records'] / elapsed:.1f}/s "
             f"written), {each * 1000:.0f} ms each in the consumer (its moto calls included): at most "
-            f"{1 / each:.1f} records/s through one poller, which shares its thread with the queue pollers and the sweep"
-            " (in AWS a stream shard's Lambda runs beside the webhooks' own)")
+            f"{1 / each:.1f} records/s through one poller")
     if pump:
         busy = sum(pump.values())
-        out(f"  the pump thread was busy {busy:.0f} s of {elapsed:.0f} s: " + ", ".join(
+        out(f"  the pump threads were busy {busy:.0f} s in {elapsed:.0f} s: " + ", ".join(
             f"{name} {seconds:.0f} s" for name, seconds in sorted(pump.items(), key=lambda kv: -kv[1]))
-            + " (a record waits behind whatever the thread is doing; in AWS each runs on its own)")
+            + " (the stream poller on a thread of its own; all share one interpreter with moto and the app)")
     checks = truth.checks
     if checks:
         exact = sum(c.exact for c in checks)

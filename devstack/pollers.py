@@ -219,8 +219,8 @@ class Faulty:
 class Pump(threading.Thread):
     """Runs pollers until stopped."""
 
-    def __init__(self, pollers: list[Any], interval: float = 0.2) -> None:
-        super().__init__(name="holdfast-pump", daemon=True)
+    def __init__(self, pollers: list[Any], interval: float = 0.2, name: str = "holdfast-pump") -> None:
+        super().__init__(name=name, daemon=True)
         self.pollers = pollers
         self.interval = interval
         self.stopping = threading.Event()

@@ -97,7 +97,7 @@ class LocalStack:
         self._moto = None
         self._http = None
         self._thread: threading.Thread | None = None
-        self._pump = None
+        self.pumps: list[Any] = []  # the event sources' threads (pollers.Pump)
         self.stream = None  # the table stream's poller (its dead letters)
         self.resources = None
         self.queues: QueueDirectory | None = None  # what the simulated network's demo offers callers
@@ -278,11 +278,14 @@ class LocalStack:
             consumer = Faulty(consumer, self.stream_faults, self.chaos_seed or 0)
         self.stream = StreamPoller(self.resources.table_name, consumer, self.moto_url, with_event_id=True,
                                    filters=deployed_filters())
-        self._pump = Pump([SqsPoller(self.resources.dial_queue_url, workers.on_dial_message, self.moto_url),
-                           SqsPoller(self.resources.notify_queue_url, workers.on_notify_message, self.moto_url),
-                           self.stream,
-                           Every(2.0, workers.sweep), Every(5.0, self.snapshot.save)])
-        self._pump.start()
+        # The stream's consumer on a thread of its own, as a stream shard's Lambda runs beside the queues'
+        # and the schedule's in AWS: a record never waits behind a sweep or the state being saved.
+        self.pumps = [Pump([self.stream], name="holdfast-stream"),
+                      Pump([SqsPoller(self.resources.dial_queue_url, workers.on_dial_message, self.moto_url),
+                            SqsPoller(self.resources.notify_queue_url, workers.on_notify_message, self.moto_url),
+                            Every(2.0, workers.sweep), Every(5.0, self.snapshot.save)])]
+        for pump in self.pumps:
+            pump.start()
 
     def banner(self) -> str:
         from chalicelib.adapters.webhook_urls import CONSOLES, console_webhooks, incoming_url
@@ -322,9 +325,10 @@ class LocalStack:
     def stop(self) -> None:
         if self.network is not None:
             self.network.stop()
-        if self._pump is not None:
-            self._pump.stop()
-            self._pump.join(timeout=10)
+        for pump in self.pumps:
+            pump.stop()
+        for pump in self.pumps:
+            pump.join(timeout=10)
         if self.snapshot is not None:
             self.snapshot.save()
         if self._http is not None:
