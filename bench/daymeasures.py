@@ -49,20 +49,19 @@ def measures(sim: "Sim", day: int) -> dict[str, float]:
         (r.ended_at or r.start) <= t <= (r.ended_at or r.start) + RECOVERY_HORIZON
         for t in sim.talked.get(r.caller.number, ())))
     chosen = [r for r in recs if r.chose_callback and r.promise is not None]
-    kept = 0
-    for r in chosen:
-        first = [t for t in sim.dialed.get(r.caller.number, ()) if t >= (r.ended_at or 0)]
-        kept += bool(first and first[0] <= r.promise)
     # callbacks at a chosen time (issue 27): kept if first dialed by the slot's start (the last one chosen,
-    # if moved) plus the queue's tolerance, of those not cancelled; beside what Holdfast's reports count
-    scheduled = [r for r in chosen if r.scheduled]
-    standing = [r for r in scheduled if not r.cancelled]
+    # if moved) plus the queue's tolerance; a callback its caller cancelled is no promise to keep
     policy = sim.queue.scheduled_callbacks
     tolerance = policy.tolerance_seconds if policy is not None else 0.0
-    on_time = 0
+    standing = [r for r in chosen if not r.cancelled]
+    kept, on_time = 0, 0
     for r in standing:
         first = [t for t in sim.dialed.get(r.caller.number, ()) if t >= (r.ended_at or 0)]
-        on_time += bool(first and first[0] <= (r.promise or 0.0) + tolerance)
+        dialed_by = first and first[0] <= (r.promise or 0.0) + (tolerance if r.scheduled else 0.0)
+        kept += bool(dialed_by)
+        on_time += bool(dialed_by and r.scheduled)
+    scheduled = [r for r in chosen if r.scheduled]
+    scheduled_standing = [r for r in standing if r.scheduled]
     nan = float("nan")
     rows = sim.chosen.reported(sim.epoch + timedelta(seconds=lo), sim.epoch + timedelta(seconds=hi)) \
         if sim.chosen is not None else {}
@@ -86,9 +85,9 @@ def measures(sim: "Sim", day: int) -> dict[str, float]:
         "ttc_p90": percentile(to_callback, 0.9) / 60,
         "occupancy": sim.busy.get(day, 0.0) / staffed,
         "dials_per_recovered": dials / by_callback if by_callback else float("nan"),
-        "promise_kept": kept / len(chosen) if chosen else float("nan"),
+        "promise_kept": kept / len(standing) if standing else float("nan"),
         "scheduled": len(scheduled) / offered,
-        "scheduled_kept": on_time / len(standing) if standing else float("nan"),
+        "scheduled_kept": on_time / len(scheduled_standing) if scheduled_standing else float("nan"),
         "scheduled_n": float(len(scheduled)),
         "scheduled_moved": float(sum(r.moved for r in scheduled)),
         "scheduled_cancelled": float(sum(r.cancelled for r in scheduled)),
