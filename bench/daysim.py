@@ -33,8 +33,8 @@ from chalicelib.domain.script import Dial, Gather, Say, Script, Step
 from chalicelib.bootstrap import MemoryWorld, build_memory
 from chalicelib.ports import Dialer
 
-# the measures live in bench/daymeasures.py; named here too for the scripts and tests that import them from here
 from bench.daychosen import ChangeCall, ChosenTimes, step_of
+# the measures live in bench/daymeasures.py; named here too for the scripts and tests that import them from here
 from bench.daymeasures import RECOVERY_HORIZON, SL_TARGET, measures, percentile, summarize, t95  # noqa: F401
 
 POLICIES = ("none", "unitalk", "comagic_strict", "comagic_waiting", "holdfast")

@@ -99,8 +99,8 @@ class CallerPages:
     def text_status(self, provider: str, raw_body: bytes | None, query: Mapping[str, str] | None,
                     headers: Mapping[str, str], method: str) -> WebReply:
         """The provider's delivery reports for our texts (POST /sms/{provider}/status?q=<queue>&b=<half
-        hour>&s=<their MAC>, the status URL each text was sent with). A state Holdfast does not count is acknowledged
-        (204) so the provider does not retry it."""
+        hour>&s=<their MAC>, the status URL each text was sent with). A state Holdfast does not count is
+        acknowledged (204) so the provider does not retry it; a URL whose MAC is not ours, refused (403)."""
         verified = self._verified(provider, "status", raw_body, query, headers, method)
         if isinstance(verified, WebReply):
             return verified
