@@ -44,6 +44,24 @@ UNTUNED: list[tuple[str, Scenario]] = [
     ("understaffed morning, overstaffed afternoon", replace(CASE, name="shifts", shifts=((8.0, 9), (13.0, 17)))),
 ]
 TEN = UNTUNED[0][1]
+# Callers who choose a time (issue 27): the case day on a queue that offers 30-minute slots and texts US
+# numbers; half of those who take the offer choose a time, and of those 10% call again to move it and
+# 10% to cancel it (through the pending-callback menu). Holdfast only: its measures are its own
+CHOSEN = replace(CASE, name="chosen-times", choose_time=0.5, move_time=0.1, cancel_time=0.1,
+                 queue={"scheduled_callbacks": {"slot_minutes": 30}, "sms_countries": ["US"]})
+# (label, the simulator's count of what its callers did, Holdfast's report rows, format, scale)
+CHOSEN_ROWS = [
+    ("chose a time (callbacks a day)", "scheduled_n", "hf_scheduled", "{:.1f}", 1),
+    ("moved by calling again (a day)", "scheduled_moved", "hf_moved", "{:.1f}", 1),
+    ("cancelled by calling again (a day)", "scheduled_cancelled", "hf_cancelled", "{:.1f}", 1),
+    ("cancelled by the caller, any callback (a day)", "", "hf_cancelled_by_caller", "{:.1f}", 1),
+    ("kept: first dial by the slot + tolerance", "scheduled_kept", "hf_on_time", "{:.1f}%", 100),
+    ("first dialed late (a day)", "", "hf_late", "{:.1f}", 1),
+    ("texts sent (a day)", "", "sms_sent", "{:.1f}", 1),
+    ("texts delivered (a day)", "", "sms_delivered", "{:.1f}", 1),
+    ("texts opted out of (a day)", "", "sms_opt_outs", "{:.1f}", 1),
+    ("callbacks asked for from the web (a day)", "", "web_requests", "{:.1f}", 1),
+]
 WARM_UP_DAYS = 3  # the backlog starts empty: its trend is read from the days after these
 # Holdfast settings swept for the trade-off curve on the case day (queue fields, docs/queues.md): the
 # guard off, the fixed reserves the callback plan replaced, its allowances either side, no recovery horizon
@@ -236,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [Job(f"{CASE.name}/{p}", CASE, p, days, args.seed) for p in policies]
     jobs += [Job(f"{OVERLOAD.name}/{p}", OVERLOAD, p, days, args.seed) for p in OVERLOAD_POLICIES]
     jobs += [Job(f"{s.name}/{p}", s, p, days, args.seed) for _, s in UNTUNED for p in ("none", "holdfast")]
+    jobs.append(Job(f"{CHOSEN.name}/holdfast", CHOSEN, "holdfast", days, args.seed))
     sweeps = [] if args.quick else [(CASE, x) for x in SWEEP if x] + [(TEN, x) for x in TEN_SWEEP]
     jobs += [Job(setting_key(s, x), with_queue(s, **x), "holdfast", days, args.seed) for s, x in sweeps]
     # the longest first, so that the last process is not left alone with one
@@ -263,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     out.append("Callbacks open at each closing, day by day (Holdfast):")
     for title, s in [("case", CASE), ("overload", OVERLOAD)] + UNTUNED:
         out.append(f"- {title}: " + " ".join(f"{b:.0f}" for b in done[f"{s.name}/holdfast"].backlog))
+    out += ["", f"Callers who chose a time ({days} days, Holdfast):", chosen_table(result[f"{CHOSEN.name}/holdfast"])]
     curve: list[tuple[dict[str, Any], dict]] = []
     if not args.quick:
         curve = [(x, case["holdfast"] if not x else result[setting_key(CASE, x)]) for x in SWEEP]
@@ -295,7 +315,7 @@ def scenario_verdicts(scenarios: list[tuple[str, Scenario]], result: dict[str, d
 
 def only(names: list[str], days: int, args: argparse.Namespace) -> int:
     """Some scenarios alone (a longer run of the ones in question), Holdfast against no callback."""
-    known = [("case", CASE)] + UNTUNED
+    known = [("case", CASE)] + UNTUNED + [("chosen times", CHOSEN)]
     unknown = set(names) - {s.name for _, s in known}
     if unknown:
         print(f"unknown scenario(s) {sorted(unknown)}; known: {', '.join(s.name for _, s in known)}", file=sys.stderr)
@@ -308,9 +328,20 @@ def only(names: list[str], days: int, args: argparse.Namespace) -> int:
     out = [f"{days} consecutive days of one queue each (seed {args.seed}):", scenario_table(chosen, result, done), ""]
     out += scenario_verdicts(chosen, result, done) + ["", "Callbacks open at each closing, day by day (Holdfast):"]
     out += [f"- {t}: " + " ".join(f"{b:.0f}" for b in done[f"{s.name}/holdfast"].backlog) for t, s in chosen]
+    if any(s is CHOSEN for _, s in chosen):
+        out += ["", f"Callers who chose a time ({days} days, Holdfast):", chosen_table(result["chosen-times/holdfast"])]
     out.append(f"\n({time.perf_counter() - started:.0f} s, {args.jobs} processes)")
     print("\n".join(out))
     return 0
+
+
+def chosen_table(r: dict[str, tuple[float, float]]) -> str:
+    """Callers who chose a time: what the simulator's callers did beside what Holdfast's reports count.
+    'Kept' is of the callbacks not cancelled (simulator) and of those dialed (reports)."""
+    lines = ["| measure | the simulator's callers | Holdfast's reports |", "| --- | ---: | ---: |"]
+    for label, mine, theirs, fmt, scale in CHOSEN_ROWS:
+        lines.append(f"| {label} | {cell(r[mine], fmt, scale) if mine else '-'} | {cell(r[theirs], fmt, scale)} |")
+    return "\n".join(lines)
 
 
 def curve_table(curve: list[tuple[dict[str, Any], dict]]) -> str:

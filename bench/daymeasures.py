@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,18 +49,23 @@ def measures(sim: "Sim", day: int) -> dict[str, float]:
         (r.ended_at or r.start) <= t <= (r.ended_at or r.start) + RECOVERY_HORIZON
         for t in sim.talked.get(r.caller.number, ())))
     chosen = [r for r in recs if r.chose_callback and r.promise is not None]
-    kept = 0
-    for r in chosen:
-        first = [t for t in sim.dialed.get(r.caller.number, ()) if t >= (r.ended_at or 0)]
-        kept += bool(first and first[0] <= r.promise)
-    # callbacks at a chosen time (issue 27): kept if first dialed by the slot's start plus the queue's tolerance
-    scheduled = [r for r in chosen if r.scheduled]
+    # callbacks at a chosen time (issue 27): kept if first dialed by the slot's start (the last one chosen,
+    # if moved) plus the queue's tolerance; a callback its caller cancelled is no promise to keep
     policy = sim.queue.scheduled_callbacks
     tolerance = policy.tolerance_seconds if policy is not None else 0.0
-    on_time = 0
-    for r in scheduled:
+    standing = [r for r in chosen if not r.cancelled]
+    kept, on_time = 0, 0
+    for r in standing:
         first = [t for t in sim.dialed.get(r.caller.number, ()) if t >= (r.ended_at or 0)]
-        on_time += bool(first and first[0] <= (r.promise or 0.0) + tolerance)
+        dialed_by = first and first[0] <= (r.promise or 0.0) + (tolerance if r.scheduled else 0.0)
+        kept += bool(dialed_by)
+        on_time += bool(dialed_by and r.scheduled)
+    scheduled = [r for r in chosen if r.scheduled]
+    scheduled_standing = [r for r in standing if r.scheduled]
+    nan = float("nan")
+    rows = sim.chosen.reported(sim.epoch + timedelta(seconds=lo), sim.epoch + timedelta(seconds=hi)) \
+        if sim.chosen is not None else {}
+    dialed_on_time = rows.get("scheduled_on_time", 0.0) + rows.get("scheduled_late", 0.0)
     staffed = sim.staffed_seconds(day)
     dials = sum(1 for ts in sim.dialed.values() for t in ts if lo <= t < hi)
     return {
@@ -79,9 +85,20 @@ def measures(sim: "Sim", day: int) -> dict[str, float]:
         "ttc_p90": percentile(to_callback, 0.9) / 60,
         "occupancy": sim.busy.get(day, 0.0) / staffed,
         "dials_per_recovered": dials / by_callback if by_callback else float("nan"),
-        "promise_kept": kept / len(chosen) if chosen else float("nan"),
+        "promise_kept": kept / len(standing) if standing else float("nan"),
         "scheduled": len(scheduled) / offered,
-        "scheduled_kept": on_time / len(scheduled) if scheduled else float("nan"),
+        "scheduled_kept": on_time / len(scheduled_standing) if scheduled_standing else float("nan"),
+        "scheduled_n": float(len(scheduled)),
+        "scheduled_moved": float(sum(r.moved for r in scheduled)),
+        "scheduled_cancelled": float(sum(r.cancelled for r in scheduled)),
+        # Holdfast's own report rows for the day's calls (domain/reports.py; nan for the peers)
+        "hf_scheduled": rows.get("scheduled", nan), "hf_moved": rows.get("scheduled_moved", nan),
+        "hf_cancelled": rows.get("scheduled_cancelled", nan),
+        "hf_cancelled_by_caller": rows.get("cancelled_by_caller", nan),
+        "hf_on_time": rows.get("scheduled_on_time", nan) / dialed_on_time if dialed_on_time else nan,
+        "hf_late": rows.get("scheduled_late", nan),
+        "web_requests": rows.get("web_requests", nan), "sms_sent": rows.get("sms_sent", nan),
+        "sms_delivered": rows.get("sms_delivered", nan), "sms_opt_outs": rows.get("sms_opt_outs", nan),
         "backlog_at_closing": float(sim.closing_backlog.get(day, 0)),
         "_ttc": to_callback,  # type: ignore[dict-item]
     }

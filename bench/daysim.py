@@ -33,6 +33,7 @@ from chalicelib.domain.script import Dial, Gather, Say, Script, Step
 from chalicelib.bootstrap import MemoryWorld, build_memory
 from chalicelib.ports import Dialer
 
+from bench.daychosen import ChangeCall, ChosenTimes, step_of
 # the measures live in bench/daymeasures.py; named here too for the scripts and tests that import them from here
 from bench.daymeasures import RECOVERY_HORIZON, SL_TARGET, measures, percentile, summarize, t95  # noqa: F401
 
@@ -78,6 +79,10 @@ class Scenario:
     # Of those who accept at the first offer, the share who press 2 instead and take the first time
     # offered (where the queue offers chosen times: `scheduled_callbacks`); the rest press 1 (issue 27)
     choose_time: float = 0.0
+    # Of those who chose a time, the shares who call again before it to move it, and to cancel it (through
+    # the pending-callback menu: bench/daychosen.py); the rest keep it
+    move_time: float = 0.0
+    cancel_time: float = 0.0
     answer_now: float = 0.80  # a person answers a callback that comes at once ...
     answer_floor: float = 0.30  # ... decaying towards this with the callback's delay ...
     answer_tau: float = 2400.0  # ... with this time constant (s)
@@ -187,6 +192,8 @@ class CallRecord:
     chose_callback: bool = False
     promise: float | None = None  # when the caller was told to expect the callback
     scheduled: bool = False  # the callback is at a time the caller chose (its slot's start is the promise)
+    moved: bool = False  # ... and they called again and moved it (the promise is the new slot's start)
+    cancelled: bool = False  # ... or called again and cancelled it
 
 
 @dataclass
@@ -225,6 +232,8 @@ class Sim:
         self.pending: list[tuple[float, float, Caller]] = []  # peers: (since, deadline, caller) waiting for an agent
         self.on_day: Callable[[], None] = lambda: None  # progress: called as each simulated day ends
         self.closing_backlog: dict[int, int] = {}  # day -> Holdfast's callbacks still open at closing
+        # calls about chosen times, texts, and Holdfast's own report rows (Holdfast only)
+        self.chosen = ChosenTimes(self) if policy not in PEERS else None
 
     # --- driving ------------------------------------------------------------------------------
 
@@ -297,17 +306,22 @@ class Sim:
 
     # --- callers ------------------------------------------------------------------------------
 
-    def arrive(self, c: Caller, repeat: bool) -> None:
-        sid = f"CA{c.id}{'r' if repeat else ''}"
+    def arrive(self, c: Caller, repeat: bool, about: ChangeCall | None = None) -> None:
+        """A call; `about`: to move or cancel their chosen time (if it is no longer pending, a call like any)."""
+        sid = f"CA{c.id}{'r' if repeat else ''}{'c' if about else ''}"
         rec = CallRecord(c, self.now(), repeat)
         self.records.append(rec)
         self.by_sid[sid] = rec
         self.callers[c.number] = c
         script = self.w.flow.incoming(CallEvent(sid, CallStatus.RINGING, c.number, QUEUE_NUMBER))
-        pending = next((v.action for v in script.verbs if isinstance(v, Gather) and v.action.name == "pending"), None)
+        pending = step_of(script, "pending")
+        if pending is not None and about is not None and self.chosen is not None:
+            self.records.pop()  # the menu opens no ticket: not a call offered to the line (nor in the reports)
+            del self.by_sid[sid]
+            self.chosen.change(about, sid, pending["t"])
+            return
         if pending is not None:  # a callback they asked for is pending: they hold on the line now, at its place
-            script = self.w.flow.pending_choice(dict(pending.params)["t"],
-                                                CallEvent(sid, CallStatus.IN_PROGRESS, digits="3"))
+            script = self.w.flow.pending_choice(pending["t"], CallEvent(sid, CallStatus.IN_PROGRESS, digits="3"))
         ticket = self.stores.tickets.find_by_call(sid)
         assert ticket is not None
         tid = ticket.id
@@ -338,10 +352,9 @@ class Sim:
         flow, event = self.w.flow, CallEvent(sid, CallStatus.IN_PROGRESS, digits="1")
         if choose:  # press 2, confirm the number, take the first time offered
             flow.offer(tid, CallEvent(sid, CallStatus.IN_PROGRESS, digits="2"))
-            menu = flow.confirm(tid, event, choose=True)
-            times = next((v.action for v in menu.verbs if isinstance(v, Gather) and v.action.name == "slot"), None)
+            times = step_of(flow.confirm(tid, event, choose=True), "slot")
             if times is not None:
-                flow.slot(tid, event, dict(times.params)["o"])
+                flow.slot(tid, event, times["o"])
         elif step == "offer":
             flow.offer(tid, event)
         else:
@@ -357,6 +370,8 @@ class Sim:
         # the time the caller was just told ("within N minutes", or a time of day), as Holdfast recorded it
         promised = guard.promised_at(ticket)
         rec.promise = None if promised is None else (promised - self.epoch).total_seconds()
+        if rec.scheduled and self.chosen is not None:
+            self.chosen.chose(rec, ticket)  # they may call again to move or cancel it
 
     def poll(self, sid: str, tid: str) -> None:
         rec = self.by_sid[sid]

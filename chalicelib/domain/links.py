@@ -52,3 +52,27 @@ def verify(token: str, secret: str, now: datetime) -> str:
     if not ticket_id or not expires.isdigit() or datetime.fromtimestamp(int(expires), timezone.utc) <= now:
         raise LinkError("the link has expired")
     return ticket_id
+
+
+class UnsignedStatusUrlError(HoldfastError):
+    """A delivery report whose status URL's queue and half hour are not the ones Holdfast signed (the
+    edge answers 403 and counts nothing). Telnyx and Vonage sign the body, not the URL it is posted to."""
+
+
+def _status_mac(secret: str, queue_id: str, bucket: str) -> str:
+    payload = f"{queue_id}|{bucket}".encode()
+    return _b64(hmac.new(secret.encode(), b"holdfast-status-url|" + payload, hashlib.sha256).digest()[:MAC_BYTES])
+
+
+def sign_status(queue_id: str, bucket: str, secret: str) -> str:
+    """The MAC a text's status URL carries beside its queue and half hour (`s=`)."""
+    if len(secret) < MIN_SECRET:
+        raise LinkError("the link secret is too short")  # fail closed, as for links
+    return _status_mac(secret, queue_id, bucket)
+
+
+def verify_status(queue_id: str, bucket: str, mac: str, secret: str) -> None:
+    """UnsignedStatusUrlError unless `mac` is Holdfast's for this queue and half hour."""
+    if len(secret) < MIN_SECRET or not isinstance(mac, str) or not mac or len(mac) > 64 or \
+            not hmac.compare_digest(mac.encode(), _status_mac(secret, queue_id, bucket).encode()):
+        raise UnsignedStatusUrlError("the status URL is not one Holdfast signed")

@@ -27,7 +27,7 @@ from ..ports import Bookings, Clock, InboundText, Messenger, OperationsLog, Queu
 from . import faults, guard
 from .changes import CallbackChanges, changeable
 from .errors import NotifyError, TicketNotFoundError, UnknownQueueError
-from .links import LinkError, sign, verify
+from .links import LinkError, sign, sign_status, verify, verify_status
 from .model import Ticket
 from .queues import QueueConfig, QueueDirectory, caller_id_for
 from .reports import bucket_of, bucket_start
@@ -146,7 +146,7 @@ class CallbackTexts:
         if sender is None:
             return False
         status_url = (f"{self.base_url}/sms/{self.messenger.name}/status?"
-                      + urlencode({"q": queue.id, "b": bucket}))
+                      + urlencode({"q": queue.id, "b": bucket, "s": sign_status(queue.id, bucket, self.link_secret)}))
         try:
             message_id = self.messenger.send_text(number, sender, body(sender), status_url)
         except NotifyError as exc:
@@ -160,11 +160,13 @@ class CallbackTexts:
     def _count(self, queue_id: str, bucket: str, fact_id: str, **counts: float) -> bool:
         return self.oplog is not None and self.oplog.record(fact_id, queue_id, bucket, counts)
 
-    def delivery(self, status: TextStatus, queue_id: str, bucket: str) -> bool:
+    def delivery(self, status: TextStatus, queue_id: str, bucket: str, mac: str) -> bool:
         """A provider's delivery report for a text we sent, with the queue and half hour its status URL
-        names: counted once however often and in whatever order reports come (a delivered text was sent,
-        so 'delivered' also counts the sent fact). False if nothing new was counted or the queue or half
-        hour is not one."""
+        names and their MAC (`s=`): counted once however often and in whatever order reports come (a
+        delivered text was sent, so 'delivered' also counts the sent fact). False if nothing new was
+        counted or the queue or half hour is not one; UnsignedStatusUrlError (nothing counted) when the
+        MAC is not Holdfast's for them: the provider signs the report's body, not the URL it is sent to."""
+        self.check_status_url(queue_id, bucket, mac)
         try:
             self.queues.get(queue_id)
             bucket_start(bucket)
@@ -177,6 +179,10 @@ class CallbackTexts:
         if status.state == "delivered":
             added = self._count(queue_id, bucket, fact + "delivered", sms_delivered=1) or added
         return added
+
+    def check_status_url(self, queue_id: str, bucket: str, mac: str) -> None:
+        """UnsignedStatusUrlError unless a status URL's queue and half hour are the ones Holdfast signed."""
+        verify_status(queue_id, bucket, mac, self.link_secret)
 
     def view_of(self, queue: QueueConfig, ticket: Ticket) -> CallerView:
         pending = changeable(ticket)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from typing import Mapping
 
-from ..domain.links import LinkError
+from ..domain.links import LinkError, UnsignedStatusUrlError
 from ..domain.texts import CallbackTexts, CallerView
 from ..ports import Messenger, Telephony, WebhookRequest
 from .console import WebReply
@@ -99,13 +99,18 @@ class CallerPages:
     def text_status(self, provider: str, raw_body: bytes | None, query: Mapping[str, str] | None,
                     headers: Mapping[str, str], method: str) -> WebReply:
         """The provider's delivery reports for our texts (POST /sms/{provider}/status?q=<queue>&b=<half
-        hour>, the status URL each text was sent with). A state Holdfast does not count is acknowledged
-        (204) so the provider does not retry it."""
+        hour>&s=<their MAC>, the status URL each text was sent with). A state Holdfast does not count is
+        acknowledged (204) so the provider does not retry it; a URL whose MAC is not ours, refused (403)."""
         verified = self._verified(provider, "status", raw_body, query, headers, method)
         if isinstance(verified, WebReply):
             return verified
         messenger, request = verified
-        status = messenger.parse_status(request)
-        if status is not None:
-            self.texts.delivery(status, str(request.query.get("q", "")), str(request.query.get("b", "")))
+        where = (str(request.query.get("q", "")), str(request.query.get("b", "")), str(request.query.get("s", "")))
+        try:  # the provider signed the body, not this URL: its queue and half hour must be ours (fail closed)
+            self.texts.check_status_url(*where)
+            status = messenger.parse_status(request)
+            if status is not None:
+                self.texts.delivery(status, *where)
+        except UnsignedStatusUrlError:
+            return WebReply(403, "status URL not signed by Holdfast\n", "text/plain")
         return WebReply(204, "", "text/plain")

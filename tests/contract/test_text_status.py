@@ -18,6 +18,7 @@ from chalicelib.ports import Messenger, Telephony, TextStatus, WebhookRequest
 from tests.conftest import AUTH_TOKEN, EVENTS
 from tests.contract.providers import TELNYX_PUBLIC_KEY, VONAGE_SECRET, WIRES
 from tests.contract.test_telnyx_vonage import PEM, Recording
+from tests.unit.test_callback_texts import World
 
 NOW = datetime(2026, 11, 23, 18, 0, 9, tzinfo=timezone.utc)
 URL = "https://holdfast.example/sms/{provider}/status"
@@ -101,3 +102,34 @@ def test_each_messenger_asks_for_reports_at_the_status_url_it_is_given() -> None
     bare = Recording(reply={"data": {"id": TELNYX_ID}})
     TelnyxMessenger("KEY0123", "https://telnyx.test", bare).send_text("+12125550123", "+18005550199", "Acme")
     assert "webhook_url" not in json.loads(bare.sent[0].body or b"{}")
+
+
+@pytest.mark.parametrize("provider", ["telnyx", "vonage"])
+def test_a_signed_report_posted_to_a_status_url_holdfast_did_not_sign_counts_nothing(provider: str) -> None:
+    """Telnyx and Vonage sign a report's body, not the URL it comes to: the same signed report posted with
+    another half hour, another queue or no MAC in its status URL is refused (403) and counts nothing; at
+    the URL the text was sent with it counts (sent and delivered, in the half hour its call arrived)."""
+    from chalicelib.edges.caller_pages import CallerPages
+    from tests.unit.test_text_reports import totals, two_confirmations, where
+
+    world = World()
+    first, _ = two_confirmations(world)  # sent in 18:00's half hour (13:00 New York), counted sent once each
+    queue, bucket, mac = where(first)
+    telephony, messenger = parts(provider)
+    pages = CallerPages(world.texts, {provider: telephony}, messenger, "https://holdfast.example")
+    name = {"telnyx": "message_finalized_delivered", "vonage": "message_status_delivered"}[provider]
+    fields, genuine = posted(provider, name)
+
+    def post(query: dict[str, str]) -> int:
+        headers = WIRES[provider].sign(f"{genuine.url}?{urlencode(query)}", genuine.body, fields, NOW)
+        return pages.text_status(provider, genuine.body, query, {**genuine.headers, **headers}, "POST").status
+
+    before = totals(world)
+    assert before == {"sms_sent": 2, "sms_delivered": 0, "sms_failed": 0, "sms_opt_outs": 0}
+    for forged in ({"q": queue, "b": "2026-11-23T17:30", "s": mac}, {"q": "web", "b": bucket, "s": mac},
+                   {"q": queue, "b": bucket}, {"q": queue, "b": "2026-11-23T17:30"}):
+        assert post(forged) == 403, forged
+    assert totals(world) == before
+    assert post({"q": queue, "b": bucket, "s": mac}) == 204
+    # the recorded report's own message id: its sent fact and its delivered fact, in 18:00's half hour
+    assert totals(world) == {"sms_sent": 3, "sms_delivered": 1, "sms_failed": 0, "sms_opt_outs": 0}

@@ -13,6 +13,7 @@ from chalice.test import Client
 
 from chalicelib.adapters.memory import FixedClock
 from chalicelib.adapters.twilio_provider import TwilioDialer, TwilioMessenger
+from chalicelib.domain.links import sign_status
 from chalicelib.domain.model import TicketStatus
 from tests.conftest import AUTH_TOKEN, PUBLIC_URL
 from tests.helpers import built_with_queues, signed
@@ -75,7 +76,8 @@ def test_a_signed_stop_opts_out_and_an_unsigned_one_is_refused(client: Client, c
 
 def test_signed_delivery_reports_count_once_and_a_forged_one_is_refused(client: Client, c) -> None:  # type: ignore[no-untyped-def]
     c.caller_pages.messenger = TwilioMessenger(TwilioDialer("AC0", AUTH_TOKEN, PUBLIC_URL))
-    path = "/sms/twilio/status?q=web&b=2026-11-23T18%3A00"  # the status URL a text from this queue at 13:00 has
+    mac = sign_status("web", "2026-11-23T18:00", c.texts.link_secret)
+    path = f"/sms/twilio/status?q=web&b=2026-11-23T18%3A00&s={mac}"  # a text's from this queue at 13:00
 
     def post(status: str, forge: bool = False) -> int:
         params = {"MessageSid": "SM0123456789abcdef0123456789abcdef", "MessageStatus": status,

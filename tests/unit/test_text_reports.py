@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from chalicelib.adapters.memory import MemoryOperationsLog
+from chalicelib.domain.links import UnsignedStatusUrlError, sign_status
 from chalicelib.ports import InboundText, TextStatus
 from tests.unit.test_callback_texts import MONDAY_1PM_NY, NY, World
 
@@ -37,28 +38,27 @@ def two_confirmations(world: World) -> list[dict[str, str]]:
     return world.sent
 
 
-def where(text: dict[str, str]) -> tuple[str, str]:
-    """The queue and half hour a text's status URL names (what the provider posts back to)."""
+def where(text: dict[str, str]) -> tuple[str, str, str]:
+    """The queue and half hour a text's status URL names, and their MAC (what the provider posts back to)."""
     url = urlsplit(text["status_url"])
     query = dict(parse_qsl(url.query))
-    assert url.path == "/sms/memory/status"
-    return query["q"], query["b"]
+    assert url.path == "/sms/memory/status" and set(query) == {"q", "b", "s"}
+    return query["q"], query["b"], query["s"]
 
 
 def test_a_text_the_provider_took_is_counted_sent_in_the_half_hour_its_call_arrived() -> None:
     world = World()
     first, second = two_confirmations(world)
-    assert where(first) == where(second) == ("sched", "2026-11-23T18:00")  # both calls came at 13:00 New York
+    assert where(first)[:2] == where(second)[:2] == ("sched", "2026-11-23T18:00")  # both calls came at 13:00 New York
     assert totals(world) == {"sms_sent": 2, "sms_delivered": 0, "sms_failed": 0, "sms_opt_outs": 0}
 
 
 def test_delivered_before_sent_counts_each_once() -> None:
     world = World()
     first, _ = two_confirmations(world)
-    queue, bucket = where(first)
-    assert world.texts.delivery(TextStatus(first["id"], "delivered"), queue, bucket) is True
-    assert world.texts.delivery(TextStatus(first["id"], "sent"), queue, bucket) is False  # counted when taken
-    assert world.texts.delivery(TextStatus(first["id"], "delivered"), queue, bucket) is False  # a duplicate
+    assert world.texts.delivery(TextStatus(first["id"], "delivered"), *where(first)) is True
+    assert world.texts.delivery(TextStatus(first["id"], "sent"), *where(first)) is False  # counted when taken
+    assert world.texts.delivery(TextStatus(first["id"], "delivered"), *where(first)) is False  # a duplicate
     assert totals(world) == {"sms_sent": 2, "sms_delivered": 1, "sms_failed": 0, "sms_opt_outs": 0}
 
 
@@ -79,9 +79,24 @@ def test_reports_in_any_order_duplicated_count_once(seed: int) -> None:
 def test_a_report_for_no_queue_or_no_half_hour_counts_nothing() -> None:
     world = World()
     first, _ = two_confirmations(world)
-    assert world.texts.delivery(TextStatus(first["id"], "delivered"), "nope", "2026-11-23T18:00") is False
-    assert world.texts.delivery(TextStatus(first["id"], "delivered"), "sched", "yesterday") is False
+    mac = sign_status("nope", "2026-11-23T18:00", world.texts.link_secret)  # signed, yet no such queue
+    assert world.texts.delivery(TextStatus(first["id"], "delivered"), "nope", "2026-11-23T18:00", mac) is False
+    mac = sign_status("sched", "yesterday", world.texts.link_secret)
+    assert world.texts.delivery(TextStatus(first["id"], "delivered"), "sched", "yesterday", mac) is False
     assert totals(world)["sms_delivered"] == 0
+
+
+def test_a_report_whose_status_url_holdfast_did_not_sign_counts_nothing() -> None:
+    """The text was sent with the 18:00 half hour's URL; a report naming another half hour (or queue), or
+    with no MAC, is refused whole: nothing is counted anywhere."""
+    world = World()
+    first, _ = two_confirmations(world)
+    queue, bucket, mac = where(first)
+    for forged in ((queue, "2026-11-23T17:30", mac), ("web", bucket, mac), (queue, bucket, ""),
+                   (queue, bucket, mac[:-1] + ("A" if mac[-1] != "A" else "B"))):
+        with pytest.raises(UnsignedStatusUrlError):
+            world.texts.delivery(TextStatus(first["id"], "delivered"), *forged)
+    assert totals(world) == {"sms_sent": 2, "sms_delivered": 0, "sms_failed": 0, "sms_opt_outs": 0}
 
 
 def test_an_opt_out_is_counted_once_per_number_for_the_queue_it_answered() -> None:

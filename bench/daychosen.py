@@ -1,0 +1,153 @@
+"""The day simulator's callers who chose a time (issue 27), split from bench/daysim.py by role: some call
+again before it to move it or cancel it, through Holdfast's own pending-callback menu (the call flow's
+`incoming`, then `pending_choice` and `slot`, the webhooks a real call reaches); the simulated network's
+side of the texts Holdfast sends (the notify worker's confirmation, delivery reports posted back to each
+text's status URL); and Holdfast's own report rows, fed by every ticket change as the table's stream
+feeds them (`Operations.observe`), which the measures read beside the simulator's own count."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import parse_qsl, urlsplit
+
+from chalicelib.adapters.memory import MemoryOperationsLog
+from chalicelib.domain import guard
+from chalicelib.domain.booking import CALLBACK_BOOKED
+from chalicelib.domain.model import CallEvent, CallStatus, Ticket, TicketStatus
+from chalicelib.domain.operations import Operations
+from chalicelib.domain.pending import CANCEL, CHANGE
+from chalicelib.domain.queues import QueueDirectory
+from chalicelib.domain.script import Gather, Script
+from chalicelib.domain.slots import expand
+from chalicelib.ports import TextStatus
+
+if TYPE_CHECKING:
+    from bench.daysim import CallRecord, Sim
+
+MOVE, CANCEL_IT = "move", "cancel"
+EARLIEST_CHANGE = 60.0  # a caller calls about their chosen time at least this long after booking it ...
+LATEST_CHANGE = 120.0  # ... and at least this long before it
+DELIVERY_SECONDS = 5.0  # a text reaches the phone and its delivery report comes back after this
+# The product's report columns the simulator reads (domain/reports.py), and the texts' own
+REPORTED = ("scheduled", "scheduled_moved", "scheduled_cancelled", "scheduled_on_time", "scheduled_late",
+            "cancelled_by_caller", "web_requests")
+TEXTED = ("sms_sent", "sms_delivered", "sms_failed", "sms_opt_outs")
+
+
+def step_of(script: Script, name: str) -> Mapping[str, str] | None:
+    """The parameters of the Gather in `script` that answers at step `name` (None: no such question)."""
+    action = next((v.action for v in script.verbs if isinstance(v, Gather) and v.action.name == name), None)
+    return None if action is None else dict(action.params)
+
+
+@dataclass
+class ChangeCall:
+    """One call a caller made about their chosen time, and what became of it."""
+
+    at: float
+    intent: str  # move or cancel
+    ticket: str
+    done: bool = False  # the callback moved to another slot, or cancelled
+
+
+class ChosenTimes:
+    """Calls about a pending chosen-time callback, texts, and Holdfast's report rows for one simulation."""
+
+    def __init__(self, sim: "Sim") -> None:
+        self.sim = sim
+        self.calls: list[ChangeCall] = []
+        self.booked: dict[str, "CallRecord"] = {}  # ticket -> the call that chose its time
+        self.oplog = MemoryOperationsLog()  # Holdfast's report rows (the operations log)
+        self.operations = Operations(sim.stores, self.oplog, QueueDirectory([sim.queue]), sim.clock,
+                                     sim.w.orchestrator)
+        stream = sim.stores.table.on_change
+
+        def feed(new: Ticket, old: Ticket | None) -> None:  # the stream's consumers (edges/workers.py, feed.py)
+            if stream is not None:
+                stream(new, old)
+            sim.clock.after(0, lambda: self.operations.observe(old, new))
+
+        sim.stores.table.on_change = feed
+        texts = sim.w.texts
+        if texts is not None and texts.messenger is not None:
+            publish, send = sim.w.bus.publish, texts.messenger.send_text
+
+            def notify(event: Mapping[str, Any]) -> None:  # the notify worker: a booked callback's confirmation
+                publish(event)
+                if event.get("event") == CALLBACK_BOOKED:
+                    sim.clock.after(0, lambda: texts.confirm(str(event["ticket_id"])))
+
+            def send_text(to: str, sender: str, body: str, status_url: str | None = None) -> str:
+                message_id = send(to, sender, body, status_url)
+                if status_url:  # the network delivers it, and posts the report to the URL it was sent with
+                    where = dict(parse_qsl(urlsplit(status_url).query))
+                    sim.clock.after(DELIVERY_SECONDS, lambda: texts.delivery(
+                        TextStatus(message_id, "delivered"), where.get("q", ""), where.get("b", ""),
+                        where.get("s", "")))
+                return message_id
+
+            sim.w.bus.publish = notify  # type: ignore[method-assign]
+            texts.messenger.send_text = send_text  # type: ignore[method-assign]
+
+    # --- callers who call about their chosen time ---------------------------------------------------
+
+    def chose(self, rec: "CallRecord", ticket: Ticket) -> None:
+        """A caller just booked a chosen time: whether (and when) they call again to move or cancel it,
+        from a draw of their own (the other draws, shared by every policy, stay as they are)."""
+        self.booked[ticket.id] = rec
+        s, now = self.sim.s, self.sim.now()
+        rng = random.Random(f"{self.sim.seed}:{rec.caller.id}:chosen")
+        u, v = rng.random(), rng.random()
+        intent = MOVE if u < s.move_time else CANCEL_IT if u < s.move_time + s.cancel_time else None
+        room = (rec.promise or now) - now - EARLIEST_CHANGE - LATEST_CHANGE
+        if intent is None or room <= 0:
+            return
+        call = ChangeCall(now + EARLIEST_CHANGE + v * room, intent, ticket.id)
+        self.calls.append(call)
+        self.sim.clock.after(call.at - now, lambda: self.sim.arrive(rec.caller, repeat=True, about=call))
+
+    def change(self, call: ChangeCall, sid: str, ticket_id: str) -> None:
+        """The pending-callback menu answered the call: cancel, or choose another time (the last one
+        offered that is not theirs now)."""
+        flow, tickets = self.sim.w.flow, self.sim.stores.tickets
+        before = tickets.get(ticket_id)
+
+        def key(digits: str) -> CallEvent:
+            return CallEvent(sid, CallStatus.IN_PROGRESS, digits=digits)
+
+        if call.intent == CANCEL_IT:
+            flow.pending_choice(ticket_id, key(CANCEL))
+        else:
+            times = step_of(flow.pending_choice(ticket_id, key(CHANGE)), "slot")
+            offered = expand(times["o"]) if times else []
+            other = [n for n, slot in enumerate(offered, 1) if slot != before.slot]
+            if times and other:
+                flow.slot(ticket_id, key(str(other[-1])), times["o"], moving=True)
+        after = tickets.get(ticket_id)
+        rec = self.booked.get(ticket_id)
+        if after.status is TicketStatus.CANCELLED:
+            call.done = True
+            if rec is not None:
+                rec.cancelled = True
+        elif after.slot and after.slot != before.slot:
+            call.done = True
+            if rec is not None:  # the time the caller was told now (Holdfast's record of it)
+                promised = guard.promised_at(after)
+                rec.promise = rec.promise if promised is None else (promised - self.sim.epoch).total_seconds()
+                rec.moved = True
+
+    # --- Holdfast's own report rows -------------------------------------------------------------
+
+    def reported(self, start: datetime, end: datetime) -> dict[str, float]:
+        """Holdfast's report columns over calls that arrived in [start, end), and its texts'."""
+        out = {name: 0.0 for name in (*REPORTED, *TEXTED)}
+        texts = self.sim.w.texts
+        logs = [self.oplog] + ([texts.oplog] if texts is not None and texts.oplog is not None else [])
+        for log in logs:
+            assert isinstance(log, MemoryOperationsLog)
+            for row in log.rows(self.sim.queue.id, start, end).values():
+                for name in out:
+                    out[name] += row.get(name, 0.0)
+        return out
