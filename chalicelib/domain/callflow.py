@@ -1,22 +1,21 @@
 """The caller-facing use cases: one method per webhook step, each returning a neutral Script. This is
 the dialogue (what a caller hears and which step answers next); the booking rules live in
-`booking.py` and loss and recovery in `recovery.py`, each a part CallFlow is composed of."""
+`booking.py` and loss and recovery in `recovery.py`, each a part CallFlow is composed of, and the
+callback number's questions in `number_dialogue.py`, a part it inherits."""
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
 from ..ports import Arrival, Clock, EventBus, OperationsLog, Orchestrator, QueueSnapshot, Staffing, Stores
-from .errors import (CountryNotAllowedError, InvalidNumberError, NumberNotAllowedError, NumberTooLongError,
-                     NumberTooShortError, NumberTypeNotAllowedError, TicketNotFoundError,
-                     TicketStateError, WithheldNumberError)
+from .errors import TicketNotFoundError, TicketStateError
 from . import guard, learning, line as queue_line, speech
 from . import booking as rules
 from .booking import CallbackBooking
 from .estimator import WaitEstimator
 from .ewt import WaitEstimate
 from .model import HOLDING, BookingRefused, CallEvent, LostCause, QueueResult, Ticket, TicketKind, TicketStatus
-from .phone import NumberPolicy, national_format
+from .phone import national_format
 from .prompts import minutes, spoken_digits
 from .queues import QueueConfig, QueueDirectory
 from .recovery import LossRecovery
@@ -26,10 +25,10 @@ from .pending import PendingChoice
 from .slotbook import SlotBook
 from .slots import slot_start
 from .timechoice import TimeChoice
+from .number_dialogue import NumberDialogue
 
 log = logging.getLogger(__name__)
 
-MAX_NUMBER_TRIES = 3
 # The wait URL's first poll comes as the caller joins the hold queue, right after the greeting (or a
 # choice) told them their place and wait: that poll plays music; the next one announces.
 JUST_ANNOUNCED_SECONDS = 5
@@ -39,20 +38,9 @@ MUSIC_GATHER_SECONDS = 1
 HINT_GATHER_SECONDS = 3
 SAID_IN_MINUTES = timedelta(hours=1)  # a promise further off is said as a time of day
 
-# What a caller hears when a number is refused, by the policy's refusal type (never its message).
-_REFUSALS: tuple[tuple[type[NumberNotAllowedError], str], ...] = (
-    (NumberTooShortError, "number_too_short"), (NumberTooLongError, "number_too_long"),
-    (InvalidNumberError, "number_invalid"), (CountryNotAllowedError, "number_country"),
-    (NumberTypeNotAllowedError, "number_premium"),
-)
 
 
-def refusal_prompt(refused: NumberNotAllowedError) -> str:
-    """The prompt key that tells a caller why a number they typed cannot be called."""
-    return next((key for kind, key in _REFUSALS if isinstance(refused, kind)), "number_rejected")
-
-
-class CallFlow:
+class CallFlow(NumberDialogue):
     def __init__(self, stores: Stores, orchestrator: Orchestrator, clock: Clock,
                  queues: QueueDirectory, bus: EventBus, daily_callback_budget: int = 1000,
                  history: OperationsLog | None = None) -> None:
@@ -68,7 +56,7 @@ class CallFlow:
         self.recovery = LossRecovery(stores.tickets, stores.lost, stores.stats, stores.agents, clock, queues, bus,
                                      self.booking)
         self.slots = SlotBook(stores.bookings, stores.line, history, clock)
-        self.changes = CallbackChanges(stores.tickets, stores.dialing, orchestrator, clock, queues, self.slots)
+        self.changes = CallbackChanges(stores.tickets, stores.dialing, orchestrator, clock, queues, self.slots, bus)
         self.times = TimeChoice(self.slots, self.booking, self.changes, stores.tickets, clock, queues, self._no_choice,
                                 self._confirmed)
         self.pending = PendingChoice(stores.tickets, stores.line, clock, queues, self.changes, self.times,
@@ -460,24 +448,6 @@ class CallFlow:
         """A key pressed at the menu of times to be called back at (`moving`: a pending callback's)."""
         return self.times.chosen(ticket_id, event, offered, moving)
 
-    def number(self, ticket_id: str, event: CallEvent, tries: int, choose: bool = False) -> Script:
-        ticket, queue = self._load(ticket_id)
-        if ticket.kind is TicketKind.CALLBACK:
-            return self._confirmed(queue, ticket)
-        typed = event.digits or ""
-        if "*" in typed:  # star starts the entry again (the prompt says so): what follows the last one counts
-            typed = typed.rsplit("*", 1)[1]
-            if not typed:
-                return self._enter_again(queue, ticket, tries, choose=choose)
-        try:
-            number = self._policy(queue).accept(typed)
-        except NumberNotAllowedError as exc:
-            log.info("callback number rejected", extra={"ticket": ticket.id, "reason": exc.reason})
-            return self._enter_again(queue, ticket, tries, self.prompt(queue, ticket.language, refusal_prompt(exc)),
-                                     choose=choose)
-        self.tickets.set_pending_number(ticket.id, number)
-        return self._confirm_number(queue, ticket, number, choose)
-
     def bye(self, ticket_id: str, event: CallEvent) -> Script:
         """After hours and no callback wanted: the call ends here (a lost call, recorded)."""
         ticket, queue = self._load(ticket_id)
@@ -503,10 +473,6 @@ class CallFlow:
         ticket = self.tickets.get(ticket_id)
         return ticket, self.queues.get(ticket.queue_id)
 
-    @staticmethod
-    def _policy(queue: QueueConfig) -> NumberPolicy:
-        return rules.number_policy(queue)
-
     def _no_choice(self, queue: QueueConfig, ticket: Ticket) -> Script:
         """No (valid) choice made: back in line, or goodbye after hours. Never dead air."""
         if ticket.status is TicketStatus.AFTER_HOURS:
@@ -516,54 +482,6 @@ class CallFlow:
     def _choose(self, queue: QueueConfig, lang: str) -> tuple[Say | Play, ...]:
         """'To choose the time we call you back, press 2', where the queue offers chosen times."""
         return (self.prompt(queue, lang, "offer_choose"),) if self.times.offered(queue) else ()
-
-    @staticmethod
-    def _chosen(choose: bool) -> dict[str, str]:
-        """The number steps' flag that a time is to be chosen once the number is confirmed."""
-        return {"c": "1"} if choose else {}
-
-    def _ask_number(self, queue: QueueConfig, ticket: Ticket, choose: bool = False) -> Script:
-        try:
-            number = self._policy(queue).accept(ticket.caller)
-        except WithheldNumberError:
-            return Script.of(self.prompt(queue, ticket.language, "number_withheld"),
-                             *self._enter_number(queue, ticket, tries=0, choose=choose).verbs)
-        except NumberNotAllowedError:
-            return self._enter_number(queue, ticket, tries=0, choose=choose)
-        self.tickets.set_pending_number(ticket.id, number)
-        return self._confirm_number(queue, ticket, number, choose)
-
-    def _confirm_number(self, queue: QueueConfig, ticket: Ticket, number: str, choose: bool = False) -> Script:
-        lang = ticket.language
-        ask = self.prompt(queue, lang, "confirm_number", digits=spoken_digits(national_format(number)))
-        passed = Step.of("no-choice", t=ticket.id)
-        return Script.of(Gather(Step.of("confirm", t=ticket.id, **self._chosen(choose)), (ask,), no_input=passed),
-                         *self._passed(queue, ticket).verbs)
-
-    def _enter_number(self, queue: QueueConfig, ticket: Ticket, tries: int, choose: bool = False) -> Script:
-        lang = ticket.language
-        ask = self.prompt(queue, lang, "enter_number")
-        return Script.of(Gather(Step.of("number", t=ticket.id, tries=tries, **self._chosen(choose)), (ask,),
-                                num_digits=None, timeout_seconds=10, finish_on_key="#",
-                                no_input=Step.of("no-choice", t=ticket.id)),
-                         *self._passed(queue, ticket).verbs)
-
-    def no_choice(self, ticket_id: str, event: CallEvent) -> Script:
-        """A question (confirm the number, type one) passed with no key, where the provider asks what
-        next rather than falls through (Vonage's input): what the fall-through says (`_passed`)."""
-        ticket, queue = self._load(ticket_id)
-        return self._passed(queue, ticket)
-
-    def _passed(self, queue: QueueConfig, ticket: Ticket) -> Script:
-        """No key at a question: said so, and back in line (or goodbye after hours)."""
-        return Script.of(self.prompt(queue, ticket.language, "no_input"), *self._no_choice(queue, ticket).verbs)
-
-    def _enter_again(self, queue: QueueConfig, ticket: Ticket, tries: int, *said: Say | Play,
-                     choose: bool = False) -> Script:
-        """After a refused (or restarted) entry: ask again, or back in line after the last try."""
-        if tries + 1 >= MAX_NUMBER_TRIES:
-            return Script.of(*said, *self._no_choice(queue, ticket).verbs)
-        return Script.of(*said, *self._enter_number(queue, ticket, tries + 1, choose=choose).verbs)
 
     def _request_callback(self, queue: QueueConfig, ticket: Ticket, number: str,
                           snapshot: QueueSnapshot | None = None) -> Script:

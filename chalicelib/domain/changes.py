@@ -1,14 +1,15 @@
 """What callers may do with a callback they asked for, from the phone or their page: cancel it, or move
 it to another time. Each is one conditional write on the ticket (its slot given back or taken in the
 same write); the workflow follows (the old execution is stopped; a moved callback starts its own, named
-by its next booking). A workflow that cannot be stopped ends by itself: its Park finds a cancelled
+by its next booking; where the queue texts callers, a moved callback's new time is texted as a booking's
+is). A workflow that cannot be stopped ends by itself: its Park finds a cancelled
 ticket, or one run by another execution, and closes."""
 from __future__ import annotations
 
 import logging
 
-from ..ports import SLOT_FULL, Clock, Dialing, Orchestrator, Tickets
-from .booking import told_at, workflow_input
+from ..ports import SLOT_FULL, Clock, Dialing, EventBus, Orchestrator, Tickets
+from .booking import CALLBACK_BOOKED, told_at, workflow_input
 from .errors import OrchestratorError
 from .model import BookingRefused, Ticket, TicketKind, TicketStatus
 from .queues import QueueDirectory
@@ -27,9 +28,10 @@ def changeable(ticket: Ticket) -> bool:
 
 class CallbackChanges:
     def __init__(self, tickets: Tickets, dialing: Dialing, orchestrator: Orchestrator, clock: Clock,
-                 queues: QueueDirectory, slots: SlotBook) -> None:
+                 queues: QueueDirectory, slots: SlotBook, bus: EventBus | None = None) -> None:
         self.tickets, self.dialing, self.orchestrator = tickets, dialing, orchestrator
         self.clock, self.queues, self.slots = clock, queues, slots
+        self.bus = bus  # the notify queue: a moved callback's confirmation text
 
     def cancel(self, ticket: Ticket) -> bool:
         """The caller's own cancel: out of the line, its slot given back, its workflow stopped, counted as
@@ -64,6 +66,8 @@ class CallbackChanges:
         execution_id = self.orchestrator.start(f"{ticket.id}-{booking}", workflow_input(queue, moved, start))
         self.tickets.set_execution(ticket.id, execution_id)
         log.info("caller moved their callback", extra={"ticket": ticket.id, "slot": key})
+        if self.bus is not None and queue.sms_countries:  # the text names the new time (the ticket's id only)
+            self.bus.publish({"event": CALLBACK_BOOKED, "ticket_id": ticket.id})
         return moved.evolve(execution_id=execution_id)
 
     def take_back(self, ticket: Ticket, call_id: str) -> Ticket | None:

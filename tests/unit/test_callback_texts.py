@@ -75,6 +75,28 @@ def test_a_booked_chosen_time_is_texted_with_time_sender_and_link(caplog: pytest
     assert NY not in logged and "2125550123" not in logged and token_of(text["body"]) not in logged
 
 
+def test_a_caller_who_moves_their_chosen_time_is_texted_the_new_time_once() -> None:
+    from chalicelib.domain.script import Gather
+
+    world = World()
+    tid = world.choose_first_slot()  # 13:30 New York
+    world.deliver()
+    flow, again = world.w.flow, CallEvent("CA2", CallStatus.RINGING, NY, "+18005550100")
+    flow.incoming(again)
+    menu = flow.pending_choice(tid, CallEvent("CA2", CallStatus.IN_PROGRESS, NY, digits="4")).verbs[0]
+    assert isinstance(menu, Gather)
+    offered = dict(menu.action.params)["o"]
+    assert offered.split(".")[0] == "202611231830"  # the times offered: their own 13:30 first, then 14:00
+    flow.slot(tid, CallEvent("CA2", CallStatus.IN_PROGRESS, NY, digits="2"), offered, moving=True)
+    flow.slot(tid, CallEvent("CA2", CallStatus.IN_PROGRESS, NY, digits="2"), offered, moving=True)  # a repeat
+    booked = [e for e in world.w.bus.events if e.get("event") == CALLBACK_BOOKED]
+    assert booked == [{"event": CALLBACK_BOOKED, "ticket_id": tid}] * 2  # booked, then moved once
+    world.texts.confirm(tid)  # the notify worker, for the move
+    first, moved = world.sent
+    assert "Mon 23 Nov 13:30 EST" in first["body"] and "Mon 23 Nov 14:00 EST" in moved["body"]
+    assert moved["to"] == NY
+
+
 def test_the_page_shows_the_callback_and_cancels_it_once() -> None:
     world = World()
     tid = world.choose_first_slot()

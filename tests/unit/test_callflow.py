@@ -387,7 +387,7 @@ def test_a_refused_typed_number_is_told_why(flow: CallFlow, digits: str, reason:
 
 
 def test_refusal_prompts_are_chosen_by_type() -> None:
-    from chalicelib.domain.callflow import refusal_prompt
+    from chalicelib.domain.number_dialogue import refusal_prompt
     from chalicelib.domain.errors import NumberNotAllowedError, NumberTooShortError
     assert refusal_prompt(NumberTooShortError("premium rate")) == "number_too_short"  # not the message
     assert refusal_prompt(NumberNotAllowedError("too short")) == "number_rejected"
