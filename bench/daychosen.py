@@ -2,7 +2,7 @@
 again before it to move it or cancel it, through Holdfast's own pending-callback menu (the call flow's
 `incoming`, then `pending_choice` and `slot`, the webhooks a real call reaches); the simulated network's
 side of the texts Holdfast sends (the notify worker's confirmation, delivery reports posted back to each
-text's status URL); and Holdfast's own report rows, fed by every ticket change as the table's stream
+text's status URL, a share of numbers replying STOP to their first text: the texts edge's `inbound`); and Holdfast's own report rows, fed by every ticket change as the table's stream
 feeds them (`Operations.observe`), which the measures read beside the simulator's own count."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from chalicelib.domain.pending import CANCEL, CHANGE
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Gather, Script
 from chalicelib.domain.slots import expand
-from chalicelib.ports import TextStatus
+from chalicelib.ports import InboundText, TextStatus
 
 if TYPE_CHECKING:
     from bench.daysim import CallRecord, Sim
@@ -30,6 +30,7 @@ MOVE, CANCEL_IT = "move", "cancel"
 EARLIEST_CHANGE = 60.0  # a caller calls about their chosen time at least this long after booking it ...
 LATEST_CHANGE = 120.0  # ... and at least this long before it
 DELIVERY_SECONDS = 5.0  # a text reaches the phone and its delivery report comes back after this
+REPLY_SECONDS = 60.0  # a caller who replies STOP does so this long after the text reached them
 # The product's report columns the simulator reads (domain/reports.py), and the texts' own
 REPORTED = ("scheduled", "scheduled_moved", "scheduled_cancelled", "scheduled_on_time", "scheduled_late",
             "cancelled_by_caller", "web_requests")
@@ -59,6 +60,10 @@ class ChosenTimes:
         self.sim = sim
         self.calls: list[ChangeCall] = []
         self.booked: dict[str, "CallRecord"] = {}  # ticket -> the call that chose its time
+        self.texted: set[str] = set()  # numbers texted so far (each decides once whether to reply STOP)
+        self.stops: list[float] = []  # when (simulated seconds) a caller replied STOP
+        self.sent: list[tuple[float, str]] = []  # (when, to) of every text Holdfast sent
+        self.stopped_at: dict[str, float] = {}  # number -> when it replied STOP
         self.oplog = MemoryOperationsLog()  # Holdfast's report rows (the operations log)
         self.operations = Operations(sim.stores, self.oplog, QueueDirectory([sim.queue]), sim.clock,
                                      sim.w.orchestrator)
@@ -81,11 +86,16 @@ class ChosenTimes:
 
             def send_text(to: str, sender: str, body: str, status_url: str | None = None) -> str:
                 message_id = send(to, sender, body, status_url)
+                self.sent.append((sim.now(), to))
                 if status_url:  # the network delivers it, and posts the report to the URL it was sent with
                     where = dict(parse_qsl(urlsplit(status_url).query))
                     sim.clock.after(DELIVERY_SECONDS, lambda: texts.delivery(
                         TextStatus(message_id, "delivered"), where.get("q", ""), where.get("b", ""),
                         where.get("s", "")))
+                if to not in self.texted:  # the first text to this number: does its owner reply STOP?
+                    self.texted.add(to)
+                    if random.Random(f"{sim.seed}:{to}:stop").random() < sim.s.stop_reply:
+                        sim.clock.after(DELIVERY_SECONDS + REPLY_SECONDS, lambda: self.reply_stop(to, sender))
                 return message_id
 
             sim.w.bus.publish = notify  # type: ignore[method-assign]
@@ -137,6 +147,18 @@ class ChosenTimes:
                 promised = guard.promised_at(after)
                 rec.promise = rec.promise if promised is None else (promised - self.sim.epoch).total_seconds()
                 rec.moved = True
+
+    def reply_stop(self, number: str, our_number: str) -> None:
+        """A caller answers a text with STOP (as the provider's inbound-text webhook hands it on)."""
+        texts = self.sim.w.texts
+        assert texts is not None
+        self.stops.append(self.sim.now())
+        self.stopped_at[number] = self.sim.now()
+        texts.inbound(InboundText(number, "STOP", recipient=our_number))
+
+    def stopped(self, lo: float, hi: float) -> int:
+        """The simulator's own count of STOP replies sent in [lo, hi) (simulated seconds)."""
+        return sum(1 for t in self.stops if lo <= t < hi)
 
     # --- Holdfast's own report rows -------------------------------------------------------------
 

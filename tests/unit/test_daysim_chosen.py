@@ -83,6 +83,22 @@ def test_the_scenarios_shares_move_and_cancel_and_holdfasts_reports_count_what_c
     assert sent > 0 and sum(d["sms_delivered"] for d in days) == sent  # every text delivered, its report counted
 
 
+def test_callers_who_reply_stop_are_counted_as_opted_out_and_texted_no_more() -> None:
+    """Every number texted replies STOP a minute after its first text (the scenario's share 1.0)."""
+    stopping = with_queue(Scenario("stop", agents=3, calls_per_hour=8.0, surge=3.0, choose_time=0.6,
+                                   stop_reply=1.0), **QUEUE)
+    sim = Sim(stopping, "holdfast", days=2, seed=3).run()
+    assert sim.chosen is not None
+    texted = {to for _, to in sim.chosen.sent}
+    assert texted and set(sim.chosen.stopped_at) == texted  # each number texted replied once
+    days = sim.day_metrics()
+    replies = sum(d["sms_stop_replies"] for d in days)
+    assert replies == len(texted) and sum(d["sms_opt_outs"] for d in days) == replies  # Holdfast counted each
+    for when, to in sim.chosen.sent:  # and sent nothing to a number after its STOP
+        assert when < sim.chosen.stopped_at[to]
+    assert all(sim.stores.bookings.is_opted_out(number) for number in texted)
+
+
 def test_the_peers_have_no_report_rows_to_read() -> None:
     day = Sim(CHOOSERS, "none", days=1, seed=3).run().day_metrics()[0]
     assert day["scheduled_n"] == 0
