@@ -47,9 +47,10 @@ TEN = UNTUNED[0][1]
 # Callers who choose a time (issue 27): the case day on a queue that offers 30-minute slots and texts US
 # numbers; half of those who take the offer choose a time, and of those 10% call again to move it and
 # 10% to cancel it (through the pending-callback menu); 5% of the numbers texted reply STOP to their first
-# text. Holdfast only: its measures are its own
+# text; 2 people an hour ask for a callback from the web page. Holdfast only: its measures are its own
 CHOSEN = replace(CASE, name="chosen-times", choose_time=0.5, move_time=0.1, cancel_time=0.1, stop_reply=0.05,
-                 queue={"scheduled_callbacks": {"slot_minutes": 30}, "sms_countries": ["US"]})
+                 web_per_hour=2.0, queue={"scheduled_callbacks": {"slot_minutes": 30}, "sms_countries": ["US"],
+                                         "web_callbacks": {"allowed_origins": ["https://www.example.com"]}})
 # (label, the simulator's count of what its callers did, Holdfast's report rows, format, scale)
 CHOSEN_ROWS = [
     ("chose a time (callbacks a day)", "scheduled_n", "hf_scheduled", "{:.1f}", 1),
@@ -61,7 +62,7 @@ CHOSEN_ROWS = [
     ("texts sent (a day)", "", "sms_sent", "{:.1f}", 1),
     ("texts delivered (a day)", "", "sms_delivered", "{:.1f}", 1),
     ("texts opted out of: STOP replies (a day)", "sms_stop_replies", "sms_opt_outs", "{:.1f}", 1),
-    ("callbacks asked for from the web (a day)", "", "web_requests", "{:.1f}", 1),
+    ("callbacks asked for from the web (a day)", "web_asked", "web_requests", "{:.1f}", 1),
 ]
 WARM_UP_DAYS = 3  # the backlog starts empty: its trend is read from the days after these
 # Holdfast settings swept for the trade-off curve on the case day (queue fields, docs/queues.md): the

@@ -2,10 +2,13 @@
 again before it to move it or cancel it, through Holdfast's own pending-callback menu (the call flow's
 `incoming`, then `pending_choice` and `slot`, the webhooks a real call reaches); the simulated network's
 side of the texts Holdfast sends (the notify worker's confirmation, delivery reports posted back to each
-text's status URL, a share of numbers replying STOP to their first text: the texts edge's `inbound`); and Holdfast's own report rows, fed by every ticket change as the table's stream
+text's status URL, a share of numbers replying STOP to their first text: the texts edge's `inbound`);
+people asking for a callback from the web page (`WebRequests.request`, what POST /web/{queue}/callback
+calls), a stream of their own beside the callers every policy shares; and Holdfast's own report rows, fed by every ticket change as the table's stream
 feeds them (`Operations.observe`), which the measures read beside the simulator's own count."""
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,16 +24,18 @@ from chalicelib.domain.pending import CANCEL, CHANGE
 from chalicelib.domain.queues import QueueDirectory
 from chalicelib.domain.script import Gather, Script
 from chalicelib.domain.slots import expand
+from chalicelib.domain.webrequest import WebRequestError
 from chalicelib.ports import InboundText, TextStatus
 
 if TYPE_CHECKING:
-    from bench.daysim import CallRecord, Sim
+    from bench.daysim import Caller, CallRecord, Sim
 
 MOVE, CANCEL_IT = "move", "cancel"
 EARLIEST_CHANGE = 60.0  # a caller calls about their chosen time at least this long after booking it ...
 LATEST_CHANGE = 120.0  # ... and at least this long before it
 DELIVERY_SECONDS = 5.0  # a text reaches the phone and its delivery report comes back after this
 REPLY_SECONDS = 60.0  # a caller who replies STOP does so this long after the text reached them
+WEB_ADDRESSES = 250  # the web requesters' addresses (each within the page's per-address quota)
 # The product's report columns the simulator reads (domain/reports.py), and the texts' own
 REPORTED = ("scheduled", "scheduled_moved", "scheduled_cancelled", "scheduled_on_time", "scheduled_late",
             "cancelled_by_caller", "web_requests")
@@ -64,6 +69,9 @@ class ChosenTimes:
         self.stops: list[float] = []  # when (simulated seconds) a caller replied STOP
         self.sent: list[tuple[float, str]] = []  # (when, to) of every text Holdfast sent
         self.stopped_at: dict[str, float] = {}  # number -> when it replied STOP
+        self.web: list[tuple[float, bool]] = []  # (when, booked) of every callback asked for from the web
+        for day in range(sim.days if sim.s.web_per_hour and sim.w.web is not None else 0):
+            self.web_arrivals(day)
         self.oplog = MemoryOperationsLog()  # Holdfast's report rows (the operations log)
         self.operations = Operations(sim.stores, self.oplog, QueueDirectory([sim.queue]), sim.clock,
                                      sim.w.orchestrator)
@@ -147,6 +155,43 @@ class ChosenTimes:
                 promised = guard.promised_at(after)
                 rec.promise = rec.promise if promised is None else (promised - self.sim.epoch).total_seconds()
                 rec.moved = True
+
+    # --- people who ask from the web page ---------------------------------------------------------
+
+    def web_arrivals(self, day: int) -> None:
+        """A day's web requests, at the scenario's rate over opening hours, from a generator of their own
+        (the callers every policy shares stay as they are). Each is a person with the callers' talk time
+        and answer draws, reached at the number they typed."""
+        from bench.daysim import CLOSE_H, OPEN_H, Caller, at, day_start
+
+        s, sim = self.sim.s, self.sim
+        rng = random.Random(f"{sim.seed}:{day}:web")
+        t, end, n = day_start(day) + OPEN_H * 3600, day_start(day) + CLOSE_H * 3600, 0
+        while True:
+            t += rng.expovariate(s.web_per_hour / 3600)
+            if t >= end:
+                return
+            talk = rng.lognormvariate(math.log(s.talk_mean) - s.talk_sigma ** 2 / 2, s.talk_sigma)
+            person = Caller(-(day * 100_000 + n + 1), f"+1646{rng.randrange(2_000_000, 9_999_999)}", t, 7200.0, talk,
+                            1.0, [rng.random() for _ in range(8)], [rng.random() for _ in range(8)], 1.0, 0.0)
+            n += 1
+            sim.clock.at(at(t), lambda person=person: self.web_request(person))
+
+    def web_request(self, person: "Caller") -> None:
+        """One request through the product's web use case (a refusal, e.g. the address's quota, counted)."""
+        sim = self.sim
+        assert sim.w.web is not None
+        sim.callers[person.number] = person  # who answers when the callback rings
+        try:
+            sim.w.web.request(sim.queue.id, person.number, client=f"198.51.100.{-person.id % WEB_ADDRESSES}")
+        except WebRequestError:
+            self.web.append((sim.now(), False))
+            return
+        self.web.append((sim.now(), True))
+
+    def web_booked(self, lo: float, hi: float) -> int:
+        """The simulator's own count of web requests booked in [lo, hi) (simulated seconds)."""
+        return sum(1 for t, booked in self.web if booked and lo <= t < hi)
 
     def reply_stop(self, number: str, our_number: str) -> None:
         """A caller answers a text with STOP (as the provider's inbound-text webhook hands it on)."""

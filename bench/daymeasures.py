@@ -100,6 +100,7 @@ def measures(sim: "Sim", day: int) -> dict[str, float]:
         "web_requests": rows.get("web_requests", nan), "sms_sent": rows.get("sms_sent", nan),
         "sms_delivered": rows.get("sms_delivered", nan), "sms_opt_outs": rows.get("sms_opt_outs", nan),
         "sms_stop_replies": float(sim.chosen.stopped(lo, hi)) if sim.chosen is not None else nan,
+        "web_asked": float(sim.chosen.web_booked(lo, hi)) if sim.chosen is not None else nan,
         "backlog_at_closing": float(sim.closing_backlog.get(day, 0)),
         "_ttc": to_callback,  # type: ignore[dict-item]
     }

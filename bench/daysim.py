@@ -84,6 +84,7 @@ class Scenario:
     move_time: float = 0.0
     cancel_time: float = 0.0
     stop_reply: float = 0.0  # the share of texted numbers that reply STOP to the first text they get
+    web_per_hour: float = 0.0  # callbacks asked for from the web page (Holdfast only: a stream of their own)
     answer_now: float = 0.80  # a person answers a callback that comes at once ...
     answer_floor: float = 0.30  # ... decaying towards this with the callback's delay ...
     answer_tau: float = 2400.0  # ... with this time constant (s)

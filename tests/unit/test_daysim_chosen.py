@@ -99,6 +99,22 @@ def test_callers_who_reply_stop_are_counted_as_opted_out_and_texted_no_more() ->
     assert all(sim.stores.bookings.is_opted_out(number) for number in texted)
 
 
+def test_web_requests_land_in_the_line_and_are_counted_as_holdfast_reports_them() -> None:
+    """People asking from the web page at 6 an hour over two days, beside the same callers: each request
+    goes through the product's web use case; Holdfast's report rows count the ones it booked, and a
+    person who asked is called back like a caller who pressed 1."""
+    web = with_queue(Scenario("web", agents=3, calls_per_hour=8.0, surge=3.0, web_per_hour=6.0),
+                     web_callbacks={"allowed_origins": ["https://www.example.com"]}, **QUEUE)
+    sim = Sim(web, "holdfast", days=2, seed=3).run()
+    assert sim.chosen is not None
+    asked = [t for t, booked in sim.chosen.web if booked]
+    assert len(asked) == len(sim.chosen.web) > 40  # 12 hours x 6 an hour x 2 days, about 144; none refused
+    days = sim.day_metrics()
+    assert sum(d["web_asked"] for d in days) == len(asked) == sum(d["web_requests"] for d in days)
+    web_numbers = {n for n in sim.callers if n.startswith("+1646")}
+    assert any(sim.dialed.get(n) for n in web_numbers)  # called back
+
+
 def test_the_peers_have_no_report_rows_to_read() -> None:
     day = Sim(CHOOSERS, "none", days=1, seed=3).run().day_metrics()[0]
     assert day["scheduled_n"] == 0
