@@ -236,11 +236,16 @@ class _Agents:
         t = 0.0
         joins = [d_sum / n for n, d_sum in self.joining.values()]
         talk = self.talk
-        fast: list[tuple[float, float, float]] = []  # lognormal calls of known elapsed time: (count, elapsed, leaves_in)
+        # The loop's cost is one survival per group and step: the common kinds are inlined, each a
+        # ratio S(e + t) / S(e) multiplied in one list comprehension per kind (the product of ratios
+        # at most 1: no overflow; it underflows only where nobody is left anyway).
+        fast: list[tuple[float, float]] = []  # lognormal, one agent, no sign-off: (elapsed, 1 / (2 S(elapsed)))
+        fast_h: list[tuple[float, float, float]] = []  # one agent who signs off: (elapsed, leaves_in, 1 / 2S)
+        fast_n: list[tuple[float, float, float, float]] = []  # the rest of them: (count, elapsed, leaves_in, 1 / 2S)
         shape = None if talk.lognormal else talk.pure  # the learned histogram alone: its survival inlined too
         hist: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, S(elapsed))
         slow = []  # the rest, through `_first`
-        log_sa_total = 0.0
+        unknown: list[tuple[float, float]] = []  # calls of unknown elapsed time: (count, leaves_in)
         # two humps (`MixtureTalkTime`): calls of known elapsed time, their survival inlined as well
         mix = getattr(talk, "parts", None)
         mixed: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, 1 / S(elapsed))
@@ -250,18 +255,32 @@ class _Agents:
         for group in self.groups:
             n, e, h, sa = group[:4]
             if talk.lognormal and e is not None and sa >= 1e-12:
-                fast.append((n, e, h))
-                log_sa_total += n * math.log(2.0 * sa)
+                if n == 1.0 and h == math.inf:
+                    fast.append((e, 0.5 / sa))
+                elif n == 1.0:
+                    fast_h.append((e, h, 0.5 / sa))
+                else:
+                    fast_n.append((n, e, h, 0.5 / sa))
             elif shape is not None and e is not None and sa >= 1e-12:
                 hist.append((n, e, h, sa))
             elif mix is not None and e is not None and sa >= 1e-12:
                 mixed.append((n, e, h, 1.0 / sa))
+            elif e is None:  # anywhere in its call: P(ended within t) = E[min(X, t)] / m (see `_first`)
+                unknown.append((n, h))
             else:
                 slow.append(group)
+        # agents back from a state of known age (a lognormal): S_state(a + t) / S_state(a), inlined
+        back: list[tuple[float, float, float, float, float]] = []  # (mu, 1 / (s sqrt 2), age, leaves_in, 1 / 2S(age))
+        back_slow = []  # the rest (a state of unknown age: its equilibrium residual), through `_returned`
+        for dist, a, sa, psi_a, h in self.returning:
+            if getattr(dist, "lognormal", False) and a >= 0 and (a > 0 or h > 0) and sa >= 1e-12:
+                back.append((dist.mu, 1.0 / (dist.s * _SQRT2), a, h, 0.5 / sa))
+            else:
+                back_slow.append((dist, a, sa, psi_a, h))
         if shape is not None:
             inv_c, first_bin, last_bin = talk.inv_c, shape.lo, shape.hi - shape.lo
             edges, surv, dens = shape.a, shape.surv, shape.dens
-        log, erfc = math.log, math.erfc
+        log, erfc, prod = math.log, math.erfc, math.prod
         mu, inv = talk.mu, 1.0 / (talk.s * _SQRT2)
         for i in range(1, points + 1):
             if i > 2 * self.FINE:
@@ -270,12 +289,14 @@ class _Agents:
             alive = 1.0
             for n, e, h, sa, psi_a, _ in slow:
                 alive *= (1.0 - self._first(e, sa, psi_a, min(t, h))[0]) ** n
+            for n, h in unknown:
+                alive *= (1.0 - talk.lim_mean(t if t < h else h) / talk.m) ** n
             if fast:  # lognormal calls in progress: their survival alone, inlined (the loop's cost)
-                log_alive = -log_sa_total  # sum of n ln(S(e + t) / S(e)), S = erfc(z) / 2
-                for n, e, h in fast:
-                    v = erfc((log(e + (t if t < h else h)) - mu) * inv)
-                    log_alive += n * log(v if v > 1e-300 else 1e-300)
-                alive *= math.exp(log_alive)
+                alive *= prod([erfc((log(e + t) - mu) * inv) * r for e, r in fast])
+            if fast_h:
+                alive *= prod([erfc((log(e + (t if t < h else h)) - mu) * inv) * r for e, h, r in fast_h])
+            if fast_n:
+                alive *= prod([(erfc((log(e + (t if t < h else h)) - mu) * inv) * r) ** n for n, e, h, r in fast_n])
             for n, e, h, inv_sa in mixed:
                 lx = log(e + (t if t < h else h))
                 v = (p1 * erfc((lx - mu1) * inv1) + p2 * erfc((lx - mu2) * inv2)) * inv_sa
@@ -289,7 +310,9 @@ class _Agents:
                 if j >= 0:
                     left = surv[j] - dens[j] * (y - edges[j])
                     alive *= (left / sa) ** n if left > 0.0 else 0.0
-            for dist, a, sa, psi_a, h in self.returning:  # an agent back from their state takes the caller
+            if back:  # an agent back from their state takes the caller
+                alive *= prod([erfc((log(a + (t if t < h else h)) - m_b) * i_b) * r for m_b, i_b, a, h, r in back])
+            for dist, a, sa, psi_a, h in back_slow:
                 alive *= 1.0 - self._returned(dist, a, sa, psi_a, min(t, h))[0]
             if any(t >= d for d in joins):
                 alive = 0.0
@@ -415,9 +438,11 @@ class _Agents:
             abandoned += theta * step * max(0.0, n - m - abandoned)
         return m1, max(m2 - m1 * m1, 1e-6)
 
-    def invert(self, target: float, near: float | None = None) -> tuple[float, float, float, float]:
+    def invert(self, target: float, near: float | None = None,
+               derivatives: bool = True) -> tuple[float, float, float, float]:
         """t with M(t) = target, M'(t) and M''(t) there, and the index of dispersion of the count.
-        `near`: a time known to be close (narrows the first bracket)."""
+        `near`: a time known to be close (narrows the first bracket). `derivatives=False`: t alone
+        (M' and M'' returned as nan: two counts fewer, for the caller next in line, who needs only t)."""
         talk = self.talk
         rate = max(self.capacity, 1.0) / talk.m
         lo, m_lo = 0.0, 0.0
@@ -454,6 +479,8 @@ class _Agents:
                 if side == -1:
                     f_hi /= 2.0
                 side = -1
+        if not derivatives:
+            return t, math.nan, math.nan, v / max(target, 1e-9)
         step = max(1.0, 0.02 * t)
         before, after = self.count(max(0.0, t - step))[0], self.count(t + step)[0]
         slope = (after - before) / (t + step - max(0.0, t - step))

@@ -10,7 +10,7 @@ from ..ewt import WaitEstimate, gamma_quantile
 from .agents import _Agents
 from .calibration import BAND_EDGES, Calibration, band_of, shrunk_levels
 from .events import HANDLING, OWN_CALL, BusyAgent, QueueEvent, QueueEventKind
-from .linewait import _stages, fit_gamma_shape
+from .linewait import _log_quantiles, _stages, fit_gamma_shape
 from .mixture import Component, MixtureTalkTime, fit_mixture
 from .presence import Presence
 from .talk import HIST_MAX_C2, LearnedTalkTime, TalkHistogram, TalkTime, Window, _SQRT2
@@ -30,6 +30,7 @@ def _age_bins(wait: float) -> list[tuple[int, float]]:
         out.append((b, min(wait, hi) - lo))
     return out
 FIT_TAIL = 0.1  # the next caller's gamma is fitted to the first departure's 10% and 90% quantiles
+_log_quantiles(FIT_TAIL)  # its table of gamma quantiles, built once at import (some 20 ms), not in an estimate
 MODEL_CV = 0.08  # relative model error assumed in every range (beyond the count's and the rates' own)
 MAX_CLASSES = 4  # priority classes calibrated on their own (a queue's few); others use their band's levels
 MAX_AHEAD_SHARE = 0.8  # callers of classes above take at most this share of the departures (see `estimate`)
@@ -362,7 +363,7 @@ class WaitEstimator:
         tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
         # the learned talk time's relative error; a shift taken from recent calls adds its own
         mu_cv = math.sqrt(1.0 / self.talk_long.w + (shift_se ** 2 if shift else 0.0))
-        t, slope, curvature, dispersion = model.invert(tau)
+        t, slope, curvature, dispersion = model.invert(tau, derivatives=n > 0)  # (next in line: t only)
         if head_wait is not None and n > 0:  # callers ahead have waited 0..head_wait and wait on ~t
             theta_t = self.theta_ahead(max(0.0, head_wait), t) / rate
             tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
