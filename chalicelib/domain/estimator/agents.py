@@ -22,8 +22,12 @@ class _Agents:
     GROW = 1.12  # its step grows by this beyond 2 scale (its tail: see `first_departure`)
 
     def __init__(self, talk: TalkTime | LearnedTalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
-                 trust: float = 1.0, returning: Sequence[tuple[float, TalkTime, float]] = ()) -> None:
+                 trust: float = 1.0, returning: Sequence[tuple[float, TalkTime, float]] = (),
+                 serve: float = 1.0, away: TalkTime | None = None) -> None:
         self.talk = talk
+        # the share of call ends after which the agent takes the next caller (the rest go away first,
+        # for `away`: the learned time away): those ends are thinned, the returns of agents away now are not
+        self.serve, self.away = serve, away
         # agents away, in wrap-up or on a call of their own: (time in the state, its learned duration,
         # sign-off in): free for the line when the state ends, at its residual (see `_returned`). A time
         # in the state beyond what its durations make plausible (a state left set?), or none (negative),
@@ -182,7 +186,21 @@ class _Agents:
         return 1.0 - sf / sa, t - (lim_mean - psi_a) / sa
 
     def count(self, t: float) -> tuple[float, float]:
-        """Expected departures within t and their variance."""
+        """Expected departures within t and their variance: the calls' ends (thinned by `serve`: an
+        end after which the agent goes away frees nobody for the line; a binomial thinning, whose
+        variance is p^2 V + p (1 - p) M) and the returns of agents away now."""
+        mean, var = self._ends(t)
+        if self.serve < 1.0:
+            p = self.serve
+            mean, var = p * mean, p * p * var + p * (1.0 - p) * mean
+        if self.returning:
+            m_r, v_r = self._returns(t)
+            mean += m_r
+            var += v_r
+        return mean, var
+
+    def _ends(self, t: float) -> tuple[float, float]:
+        """Expected ends of calls (those going now, the calls after them, agents signing in) within t, and their variance."""
         talk = self.talk
         if t >= self.linear_after:  # (plus what the fresh calls' slow start still holds back: see `_agent`)
             return (self._base + self._slope * t + self._n_total * self._bump(t - self._r_mean),
@@ -199,10 +217,6 @@ class _Agents:
                     m_i, v_i = self._agent_regular(0.0, 1.0, 0.0, t - d, talk.m, talk.c2 * talk.m ** 2)
                     mean += n * (1.0 + m_i)
                     var += n * v_i
-            if self.returning:
-                m_r, v_r = self._returns(t)
-                mean += m_r
-                var += v_r
             return mean, var
         for n, e, h, sa, psi_a, spread in self.groups:
             g, renewals = self._agent(e, sa, psi_a, min(t, h))
@@ -214,10 +228,6 @@ class _Agents:
                 g, renewals = self._agent(0.0, 1.0, 0.0, t - d)
                 mean += n * (1.0 + g + renewals)
                 var += n * (g * (1.0 - g) + talk.c2 * renewals)
-        if self.returning:
-            m_r, v_r = self._returns(t)
-            mean += m_r
-            var += v_r
         return mean, var
 
     def first_departure(self, scale: float, points: int = 400,
@@ -282,34 +292,44 @@ class _Agents:
             edges, surv, dens = shape.a, shape.surv, shape.dens
         log, erfc, prod = math.log, math.erfc, math.prod
         mu, inv = talk.mu, 1.0 / (talk.s * _SQRT2)
+        # a call's end frees its agent for the line with probability p (`serve`): each agent's chance
+        # of being still unavailable is q + p S(e + t) / S(e) (with p = 1 exactly the ratio)
+        p, q = self.serve, 1.0 - self.serve
+        away = self.away if q > 0.0 else None
         for i in range(1, points + 1):
             if i > 2 * self.FINE:
                 step *= self.GROW
             t += step
             alive = 1.0
+            if away is not None:  # ... and back by t unless the time away outlasts t (taken from 0: R << D)
+                q = (1.0 - self.serve) * away.sf(t)
+                p = 1.0 - q
             for n, e, h, sa, psi_a, _ in slow:
-                alive *= (1.0 - self._first(e, sa, psi_a, min(t, h))[0]) ** n
+                alive *= (1.0 - p * self._first(e, sa, psi_a, min(t, h))[0]) ** n
             for n, h in unknown:
-                alive *= (1.0 - talk.lim_mean(t if t < h else h) / talk.m) ** n
+                alive *= (1.0 - p * talk.lim_mean(t if t < h else h) / talk.m) ** n
             if fast:  # lognormal calls in progress: their survival alone, inlined (the loop's cost)
-                alive *= prod([erfc((log(e + t) - mu) * inv) * r for e, r in fast])
+                alive *= prod([q + p * erfc((log(e + t) - mu) * inv) * r for e, r in fast])
             if fast_h:
-                alive *= prod([erfc((log(e + (t if t < h else h)) - mu) * inv) * r for e, h, r in fast_h])
+                alive *= prod([q + p * erfc((log(e + (t if t < h else h)) - mu) * inv) * r for e, h, r in fast_h])
             if fast_n:
-                alive *= prod([(erfc((log(e + (t if t < h else h)) - mu) * inv) * r) ** n for n, e, h, r in fast_n])
+                alive *= prod([(q + p * erfc((log(e + (t if t < h else h)) - mu) * inv) * r) ** n
+                               for n, e, h, r in fast_n])
             for n, e, h, inv_sa in mixed:
                 lx = log(e + (t if t < h else h))
-                v = (p1 * erfc((lx - mu1) * inv1) + p2 * erfc((lx - mu2) * inv2)) * inv_sa
+                v = q + p * (p1 * erfc((lx - mu1) * inv1) + p2 * erfc((lx - mu2) * inv2)) * inv_sa
                 alive *= v if n == 1.0 else v ** n
             for n, e, h, sa in hist:  # (`_first`'s histogram survival, inlined)
                 y = (e + (t if t < h else h)) * inv_c
                 j = (0 if y < 1.0 else 1 + int(log(y) * _HIST_ILR)) - first_bin
-                if j > last_bin:
-                    alive = 0.0
-                    break
+                if j > last_bin:  # (the call has surely ended)
+                    alive *= q ** n
+                    if alive == 0.0:
+                        break
+                    continue
                 if j >= 0:
                     left = surv[j] - dens[j] * (y - edges[j])
-                    alive *= (left / sa) ** n if left > 0.0 else 0.0
+                    alive *= (q + p * left / sa) ** n if left > 0.0 else q ** n
             if back:  # an agent back from their state takes the caller
                 alive *= prod([erfc((log(a + (t if t < h else h)) - m_b) * i_b) * r for m_b, i_b, a, h, r in back])
             for dist, a, sa, psi_a, h in back_slow:
@@ -319,8 +339,8 @@ class _Agents:
             m1 += step * (previous + alive) / 2.0
             m2 += step * ((t - step) * previous + t * alive)  # 2 * integral of t * P(T > t)
             while len(quantiles) < len(wanted) and 1.0 - alive >= wanted[len(quantiles)]:
-                q = wanted[len(quantiles)]
-                quantiles.append(t - step * (1.0 - (q - (1.0 - previous)) / max(previous - alive, 1e-12)))
+                level = wanted[len(quantiles)]
+                quantiles.append(t - step * (1.0 - (level - (1.0 - previous)) / max(previous - alive, 1e-12)))
             previous = alive
             if alive < 1e-6:
                 break

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 from ..ewt import WaitEstimate, gamma_quantile
 from .agents import _Agents
 from .calibration import BAND_EDGES, Calibration, band_of, shrunk_levels
-from .events import HANDLING, OWN_CALL, BusyAgent, QueueEvent, QueueEventKind
+from .events import AWAY, HANDLING, OWN_CALL, BusyAgent, QueueEvent, QueueEventKind
 from .linewait import _log_quantiles, _stages, fit_gamma_shape
 from .mixture import Component, MixtureTalkTime, fit_mixture
 from .presence import Presence
@@ -134,6 +134,7 @@ class WaitEstimator:
         self.cusum_down = max(0.0, self.cusum_down - z - self.CUSUM_K)
         long.add(seconds)
         short.add(seconds)
+        self.presence.call_ended()
         self.hist.add(seconds)
         self._since_fit += 1
         if self._since_fit >= self.FIT_EVERY and self.use_mixture:
@@ -353,7 +354,10 @@ class WaitEstimator:
         shift = trust * shift * (1.0 - (self.SHIFT_Z * shift_se / shift) ** 2) \
             if abs(shift) > self.SHIFT_Z * shift_se else 0.0
         talk = self.talk_time(shift)
-        model = _Agents(talk, agents, joining, trust=trust, returning=returning)
+        # agents who go away between calls: that share of call ends frees nobody for the line
+        serve = 1.0 - self.presence.away_share()
+        model = _Agents(talk, agents, joining, trust=trust, returning=returning, serve=serve,
+                        away=self.presence.duration(AWAY) if serve < 1.0 else None)
         rate = max(model.capacity, 1.0) / talk.m
         theta_t = self.theta / rate  # abandonment per departure
         # Callers of classes above who come while this one waits go ahead of it: of the departures a
