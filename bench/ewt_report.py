@@ -301,6 +301,11 @@ LIMITS = [
     "saved state carries it in production (only the calibration: talk times and patience are learned "
     "afresh each run). Learning the band more slowly instead fixed some bands and broke others "
     "(ranges too wide where the raw ranges need their correction early), so it is not in.",
+    "- Agents who go away between calls: the share is times away over calls ended, so time away begun "
+    "from idle counts as if it followed a call (it errs toward longer waits). The departures are thinned "
+    "by the share, but an agent who goes away during a caller's wait and comes back before it ends is "
+    "not counted back (only agents away now are): far down the line the team's pace is taken as "
+    "s (1 - q) / m where it is s / (m + q D); in the breaks scenario the 20+ band is the one still short.",
 ]
 
 
