@@ -101,3 +101,31 @@ def test_an_agent_who_signs_off_before_their_call_ends_frees_nobody() -> None:
     expected = integral(survival, 6000.0)
     mean, _, _ = both.first_departure(200.0)
     assert math.isclose(mean, expected, rel_tol=5e-3)
+
+
+def test_first_departure_with_the_histogram_still_blended_with_the_lognormal() -> None:
+    """Regular talk times, 480-600 s evenly (30 calls learned: the histogram weighs 30 / (30 + 20) =
+    0.6 against a lognormal of the same mean and spread); two calls 500 s and 560 s in. A call's
+    survival is 0.6 (600 - x) / 120 + 0.4 S_lognormal(x) in the range; the caller next in line
+    waits for the first of them to end: P(T > t) = product of S(e + t) / S(e)."""
+    from chalicelib.domain.estimator.talk import LearnedTalkTime, TalkHistogram
+
+    calls = [480.0 + 120.0 * (i + 0.5) / 30 for i in range(30)]
+    hist = TalkHistogram()
+    for x in calls:
+        hist.add(x)
+    mean = sum(calls) / len(calls)
+    cv2 = sum((x - mean) ** 2 for x in calls) / len(calls) / mean ** 2
+    talk = LearnedTalkTime(hist.shape(), hist.weight, mean, cv2)
+    assert talk.pure is None  # (the blended kind, not the histogram alone)
+    logn_sf = lognormal_sf(mean, math.sqrt(cv2))
+
+    def call_sf(x: float) -> float:
+        uniform = 1.0 if x <= 480.0 else 0.0 if x >= 600.0 else (600.0 - x) / 120.0
+        return 0.6 * uniform + 0.4 * logn_sf(x)
+
+    def survival(t: float) -> float:
+        return call_sf(500.0 + t) / call_sf(500.0) * call_sf(560.0 + t) / call_sf(560.0)
+    expected = integral(survival, 3000.0)
+    got, _, _ = _Agents(talk, [BusyAgent(500.0), BusyAgent(560.0)]).first_departure(30.0)
+    assert math.isclose(got, expected, rel_tol=0.03)

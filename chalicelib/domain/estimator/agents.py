@@ -15,6 +15,11 @@ REGULAR_C2 = 0.1  # talk times up to this squared cv count later calls as sums (
 LIGHT_C2 = 1.5  # talk times up to this squared cv count their next call exactly (see `_Agents._agent`)
 
 
+def shape_is_blended(talk: object) -> bool:
+    """A `LearnedTalkTime` still blending its histogram with the lognormal (not the histogram alone)."""
+    return getattr(talk, "shape", None) is not None and getattr(talk, "pure", None) is None
+
+
 class _Agents:
     """Busy agents grouped by elapsed time, and agents expected to sign in: M(t) and its variance."""
 
@@ -256,6 +261,10 @@ class _Agents:
         hist: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, S(elapsed))
         slow = []  # the rest, through `_first`
         unknown: list[tuple[float, float]] = []  # calls of unknown elapsed time: (count, leaves_in)
+        # the histogram blended with the lognormal (`LearnedTalkTime` while it holds few calls): the
+        # survival `sf_lim` gives, inlined (`_first` also computed the partial mean, unused here)
+        blend = talk.shape if not talk.lognormal and shape_is_blended(talk) else None
+        blended: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, 1 / S(elapsed))
         # two humps (`MixtureTalkTime`): calls of known elapsed time, their survival inlined as well
         mix = getattr(talk, "parts", None)
         mixed: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, 1 / S(elapsed))
@@ -264,7 +273,9 @@ class _Agents:
             p1, p2, inv1, inv2 = p1 / 2.0, p2 / 2.0, 1.0 / (s1 * _SQRT2), 1.0 / (s2 * _SQRT2)
         for group in self.groups:
             n, e, h, sa = group[:4]
-            if talk.lognormal and e is not None and sa >= 1e-12:
+            if e is not None and e <= 0.0 and h <= 0.0:  # (a fresh call of an agent leaving now: frees nobody)
+                slow.append(group)
+            elif talk.lognormal and e is not None and sa >= 1e-12:
                 if n == 1.0 and h == math.inf:
                     fast.append((e, 0.5 / sa))
                 elif n == 1.0:
@@ -275,6 +286,8 @@ class _Agents:
                 hist.append((n, e, h, sa))
             elif mix is not None and e is not None and sa >= 1e-12:
                 mixed.append((n, e, h, 1.0 / sa))
+            elif blend is not None and e is not None and sa >= 1e-12:
+                blended.append((n, e, h, 1.0 / sa))
             elif e is None:  # anywhere in its call: P(ended within t) = E[min(X, t)] / m (see `_first`)
                 unknown.append((n, h))
             else:
@@ -291,6 +304,9 @@ class _Agents:
             inv_c, first_bin, last_bin = talk.inv_c, shape.lo, shape.hi - shape.lo
             edges, surv, dens = shape.a, shape.surv, shape.dens
         log, erfc, prod = math.log, math.erfc, math.prod
+        if blend is not None:
+            b_inv_c, b_start, b_end, b_lo, b_last, b_w = talk.inv_c, blend.start, blend.end, blend.lo, blend.last, talk.w
+            b_surv, b_dens, b_edges = blend.surv, blend.dens, blend.a
         mu, inv = talk.mu, 1.0 / (talk.s * _SQRT2)
         # a call's end frees its agent for the line with probability p (`serve`): each agent's chance
         # of being still unavailable is q + p S(e + t) / S(e) (with p = 1 exactly the ratio)
@@ -308,6 +324,20 @@ class _Agents:
                 alive *= (1.0 - p * self._first(e, sa, psi_a, min(t, h))[0]) ** n
             for n, h in unknown:
                 alive *= (1.0 - p * talk.lim_mean(t if t < h else h) / talk.m) ** n
+            for n, e, h, inv_sa in blended:  # (`LearnedTalkTime.sf_lim`'s survival, inlined)
+                x = e + (t if t < h else h)
+                y = x * b_inv_c
+                if y < b_start:
+                    hs = 1.0
+                elif y >= b_end:
+                    hs = 0.0
+                else:
+                    j = (int(log(y) * _HIST_ILR) + 1 if y >= 1.0 else 0) - b_lo
+                    j = 0 if j < 0 else b_last if j > b_last else j
+                    hs = b_surv[j] - b_dens[j] * (y - b_edges[j])
+                    hs = hs if hs > 0.0 else 0.0
+                sf = b_w * hs + (1.0 - b_w) * 0.5 * erfc((log(x) - mu) * inv)
+                alive *= (1.0 - p * (1.0 - sf * inv_sa)) ** n
             if fast:  # lognormal calls in progress: their survival alone, inlined (the loop's cost)
                 alive *= prod([q + p * erfc((log(e + t) - mu) * inv) * r for e, r in fast])
             if fast_h:
