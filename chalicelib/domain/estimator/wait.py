@@ -57,7 +57,8 @@ class WaitEstimator:
     HIST_ADOPTED = 30.0  # calls the histogram counts as after a change is adopted
     FIT_EVERY = 25  # finished calls between fits of the talk-time mixture
     # The mixture in the estimate: off by default (bench/ewt.py --only "two call types": efficiency
-    # 0.915 -> 0.973, but the next caller's CPU time 1.61 -> 2.05 ms, over its 2 ms target)
+    # 0.915 -> 0.973, the next caller 1.94 ms since first_departure got cheaper; it stays off until a
+    # full run shows every other scenario holds with it: see docs/ewt.md)
     USE_MIXTURE = False
     SHIFT_Z = 1.5
     INTEGRATE_MAX = 60  # callers ahead up to which the wait's distribution is integrated (see `estimate`)  # a shift counts from this many standard errors on (soft threshold, see `estimate`)
