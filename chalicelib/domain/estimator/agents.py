@@ -15,6 +15,11 @@ REGULAR_C2 = 0.1  # talk times up to this squared cv count later calls as sums (
 LIGHT_C2 = 1.5  # talk times up to this squared cv count their next call exactly (see `_Agents._agent`)
 
 
+def shape_is_blended(talk: object) -> bool:
+    """A `LearnedTalkTime` still blending its histogram with the lognormal (not the histogram alone)."""
+    return getattr(talk, "shape", None) is not None and getattr(talk, "pure", None) is None
+
+
 class _Agents:
     """Busy agents grouped by elapsed time, and agents expected to sign in: M(t) and its variance."""
 
@@ -22,8 +27,12 @@ class _Agents:
     GROW = 1.12  # its step grows by this beyond 2 scale (its tail: see `first_departure`)
 
     def __init__(self, talk: TalkTime | LearnedTalkTime, busy: Sequence[BusyAgent], joining: Sequence[float] = (),
-                 trust: float = 1.0, returning: Sequence[tuple[float, TalkTime, float]] = ()) -> None:
+                 trust: float = 1.0, returning: Sequence[tuple[float, TalkTime, float]] = (),
+                 serve: float = 1.0, away: TalkTime | None = None) -> None:
         self.talk = talk
+        # the share of call ends after which the agent takes the next caller (the rest go away first,
+        # for `away`: the learned time away): those ends are thinned, the returns of agents away now are not
+        self.serve, self.away = serve, away
         # agents away, in wrap-up or on a call of their own: (time in the state, its learned duration,
         # sign-off in): free for the line when the state ends, at its residual (see `_returned`). A time
         # in the state beyond what its durations make plausible (a state left set?), or none (negative),
@@ -182,7 +191,21 @@ class _Agents:
         return 1.0 - sf / sa, t - (lim_mean - psi_a) / sa
 
     def count(self, t: float) -> tuple[float, float]:
-        """Expected departures within t and their variance."""
+        """Expected departures within t and their variance: the calls' ends (thinned by `serve`: an
+        end after which the agent goes away frees nobody for the line; a binomial thinning, whose
+        variance is p^2 V + p (1 - p) M) and the returns of agents away now."""
+        mean, var = self._ends(t)
+        if self.serve < 1.0:
+            p = self.serve
+            mean, var = p * mean, p * p * var + p * (1.0 - p) * mean
+        if self.returning:
+            m_r, v_r = self._returns(t)
+            mean += m_r
+            var += v_r
+        return mean, var
+
+    def _ends(self, t: float) -> tuple[float, float]:
+        """Expected ends of calls (those going now, the calls after them, agents signing in) within t, and their variance."""
         talk = self.talk
         if t >= self.linear_after:  # (plus what the fresh calls' slow start still holds back: see `_agent`)
             return (self._base + self._slope * t + self._n_total * self._bump(t - self._r_mean),
@@ -199,10 +222,6 @@ class _Agents:
                     m_i, v_i = self._agent_regular(0.0, 1.0, 0.0, t - d, talk.m, talk.c2 * talk.m ** 2)
                     mean += n * (1.0 + m_i)
                     var += n * v_i
-            if self.returning:
-                m_r, v_r = self._returns(t)
-                mean += m_r
-                var += v_r
             return mean, var
         for n, e, h, sa, psi_a, spread in self.groups:
             g, renewals = self._agent(e, sa, psi_a, min(t, h))
@@ -214,10 +233,6 @@ class _Agents:
                 g, renewals = self._agent(0.0, 1.0, 0.0, t - d)
                 mean += n * (1.0 + g + renewals)
                 var += n * (g * (1.0 - g) + talk.c2 * renewals)
-        if self.returning:
-            m_r, v_r = self._returns(t)
-            mean += m_r
-            var += v_r
         return mean, var
 
     def first_departure(self, scale: float, points: int = 400,
@@ -236,11 +251,20 @@ class _Agents:
         t = 0.0
         joins = [d_sum / n for n, d_sum in self.joining.values()]
         talk = self.talk
-        fast: list[tuple[float, float, float]] = []  # lognormal calls of known elapsed time: (count, elapsed, leaves_in)
+        # The loop's cost is one survival per group and step: the common kinds are inlined, each a
+        # ratio S(e + t) / S(e) multiplied in one list comprehension per kind (the product of ratios
+        # at most 1: no overflow; it underflows only where nobody is left anyway).
+        fast: list[tuple[float, float]] = []  # lognormal, one agent, no sign-off: (elapsed, 1 / (2 S(elapsed)))
+        fast_h: list[tuple[float, float, float]] = []  # one agent who signs off: (elapsed, leaves_in, 1 / 2S)
+        fast_n: list[tuple[float, float, float, float]] = []  # the rest of them: (count, elapsed, leaves_in, 1 / 2S)
         shape = None if talk.lognormal else talk.pure  # the learned histogram alone: its survival inlined too
         hist: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, S(elapsed))
         slow = []  # the rest, through `_first`
-        log_sa_total = 0.0
+        unknown: list[tuple[float, float]] = []  # calls of unknown elapsed time: (count, leaves_in)
+        # the histogram blended with the lognormal (`LearnedTalkTime` while it holds few calls): the
+        # survival `sf_lim` gives, inlined (`_first` also computed the partial mean, unused here)
+        blend = talk.shape if not talk.lognormal and shape_is_blended(talk) else None
+        blended: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, 1 / S(elapsed))
         # two humps (`MixtureTalkTime`): calls of known elapsed time, their survival inlined as well
         mix = getattr(talk, "parts", None)
         mixed: list[tuple[float, float, float, float]] = []  # (count, elapsed, leaves_in, 1 / S(elapsed))
@@ -249,55 +273,104 @@ class _Agents:
             p1, p2, inv1, inv2 = p1 / 2.0, p2 / 2.0, 1.0 / (s1 * _SQRT2), 1.0 / (s2 * _SQRT2)
         for group in self.groups:
             n, e, h, sa = group[:4]
-            if talk.lognormal and e is not None and sa >= 1e-12:
-                fast.append((n, e, h))
-                log_sa_total += n * math.log(2.0 * sa)
+            if e is not None and e <= 0.0 and h <= 0.0:  # (a fresh call of an agent leaving now: frees nobody)
+                slow.append(group)
+            elif talk.lognormal and e is not None and sa >= 1e-12:
+                if n == 1.0 and h == math.inf:
+                    fast.append((e, 0.5 / sa))
+                elif n == 1.0:
+                    fast_h.append((e, h, 0.5 / sa))
+                else:
+                    fast_n.append((n, e, h, 0.5 / sa))
             elif shape is not None and e is not None and sa >= 1e-12:
                 hist.append((n, e, h, sa))
             elif mix is not None and e is not None and sa >= 1e-12:
                 mixed.append((n, e, h, 1.0 / sa))
+            elif blend is not None and e is not None and sa >= 1e-12:
+                blended.append((n, e, h, 1.0 / sa))
+            elif e is None:  # anywhere in its call: P(ended within t) = E[min(X, t)] / m (see `_first`)
+                unknown.append((n, h))
             else:
                 slow.append(group)
+        # agents back from a state of known age (a lognormal): S_state(a + t) / S_state(a), inlined
+        back: list[tuple[float, float, float, float, float]] = []  # (mu, 1 / (s sqrt 2), age, leaves_in, 1 / 2S(age))
+        back_slow = []  # the rest (a state of unknown age: its equilibrium residual), through `_returned`
+        for dist, a, sa, psi_a, h in self.returning:
+            if getattr(dist, "lognormal", False) and a >= 0 and (a > 0 or h > 0) and sa >= 1e-12:
+                back.append((dist.mu, 1.0 / (dist.s * _SQRT2), a, h, 0.5 / sa))
+            else:
+                back_slow.append((dist, a, sa, psi_a, h))
         if shape is not None:
             inv_c, first_bin, last_bin = talk.inv_c, shape.lo, shape.hi - shape.lo
             edges, surv, dens = shape.a, shape.surv, shape.dens
-        log, erfc = math.log, math.erfc
+        log, erfc, prod = math.log, math.erfc, math.prod
+        if blend is not None:
+            b_inv_c, b_start, b_end, b_lo, b_last, b_w = talk.inv_c, blend.start, blend.end, blend.lo, blend.last, talk.w
+            b_surv, b_dens, b_edges = blend.surv, blend.dens, blend.a
         mu, inv = talk.mu, 1.0 / (talk.s * _SQRT2)
+        # a call's end frees its agent for the line with probability p (`serve`): each agent's chance
+        # of being still unavailable is q + p S(e + t) / S(e) (with p = 1 exactly the ratio)
+        p, q = self.serve, 1.0 - self.serve
+        away = self.away if q > 0.0 else None
         for i in range(1, points + 1):
             if i > 2 * self.FINE:
                 step *= self.GROW
             t += step
             alive = 1.0
+            if away is not None:  # ... and back by t unless the time away outlasts t (taken from 0: R << D)
+                q = (1.0 - self.serve) * away.sf(t)
+                p = 1.0 - q
             for n, e, h, sa, psi_a, _ in slow:
-                alive *= (1.0 - self._first(e, sa, psi_a, min(t, h))[0]) ** n
+                alive *= (1.0 - p * self._first(e, sa, psi_a, min(t, h))[0]) ** n
+            for n, h in unknown:
+                alive *= (1.0 - p * talk.lim_mean(t if t < h else h) / talk.m) ** n
+            for n, e, h, inv_sa in blended:  # (`LearnedTalkTime.sf_lim`'s survival, inlined)
+                x = e + (t if t < h else h)
+                y = x * b_inv_c
+                if y < b_start:
+                    hs = 1.0
+                elif y >= b_end:
+                    hs = 0.0
+                else:
+                    j = (int(log(y) * _HIST_ILR) + 1 if y >= 1.0 else 0) - b_lo
+                    j = 0 if j < 0 else b_last if j > b_last else j
+                    hs = b_surv[j] - b_dens[j] * (y - b_edges[j])
+                    hs = hs if hs > 0.0 else 0.0
+                sf = b_w * hs + (1.0 - b_w) * 0.5 * erfc((log(x) - mu) * inv)
+                alive *= (1.0 - p * (1.0 - sf * inv_sa)) ** n
             if fast:  # lognormal calls in progress: their survival alone, inlined (the loop's cost)
-                log_alive = -log_sa_total  # sum of n ln(S(e + t) / S(e)), S = erfc(z) / 2
-                for n, e, h in fast:
-                    v = erfc((log(e + (t if t < h else h)) - mu) * inv)
-                    log_alive += n * log(v if v > 1e-300 else 1e-300)
-                alive *= math.exp(log_alive)
+                alive *= prod([q + p * erfc((log(e + t) - mu) * inv) * r for e, r in fast])
+            if fast_h:
+                alive *= prod([q + p * erfc((log(e + (t if t < h else h)) - mu) * inv) * r for e, h, r in fast_h])
+            if fast_n:
+                alive *= prod([(q + p * erfc((log(e + (t if t < h else h)) - mu) * inv) * r) ** n
+                               for n, e, h, r in fast_n])
             for n, e, h, inv_sa in mixed:
                 lx = log(e + (t if t < h else h))
-                v = (p1 * erfc((lx - mu1) * inv1) + p2 * erfc((lx - mu2) * inv2)) * inv_sa
+                v = q + p * (p1 * erfc((lx - mu1) * inv1) + p2 * erfc((lx - mu2) * inv2)) * inv_sa
                 alive *= v if n == 1.0 else v ** n
             for n, e, h, sa in hist:  # (`_first`'s histogram survival, inlined)
                 y = (e + (t if t < h else h)) * inv_c
                 j = (0 if y < 1.0 else 1 + int(log(y) * _HIST_ILR)) - first_bin
-                if j > last_bin:
-                    alive = 0.0
-                    break
+                if j > last_bin:  # (the call has surely ended)
+                    alive *= q ** n
+                    if alive == 0.0:
+                        break
+                    continue
                 if j >= 0:
                     left = surv[j] - dens[j] * (y - edges[j])
-                    alive *= (left / sa) ** n if left > 0.0 else 0.0
-            for dist, a, sa, psi_a, h in self.returning:  # an agent back from their state takes the caller
+                    alive *= (q + p * left / sa) ** n if left > 0.0 else q ** n
+            if back:  # an agent back from their state takes the caller
+                alive *= prod([erfc((log(a + (t if t < h else h)) - m_b) * i_b) * r for m_b, i_b, a, h, r in back])
+            for dist, a, sa, psi_a, h in back_slow:
                 alive *= 1.0 - self._returned(dist, a, sa, psi_a, min(t, h))[0]
             if any(t >= d for d in joins):
                 alive = 0.0
             m1 += step * (previous + alive) / 2.0
             m2 += step * ((t - step) * previous + t * alive)  # 2 * integral of t * P(T > t)
             while len(quantiles) < len(wanted) and 1.0 - alive >= wanted[len(quantiles)]:
-                q = wanted[len(quantiles)]
-                quantiles.append(t - step * (1.0 - (q - (1.0 - previous)) / max(previous - alive, 1e-12)))
+                level = wanted[len(quantiles)]
+                quantiles.append(t - step * (1.0 - (level - (1.0 - previous)) / max(previous - alive, 1e-12)))
             previous = alive
             if alive < 1e-6:
                 break
@@ -415,9 +488,11 @@ class _Agents:
             abandoned += theta * step * max(0.0, n - m - abandoned)
         return m1, max(m2 - m1 * m1, 1e-6)
 
-    def invert(self, target: float, near: float | None = None) -> tuple[float, float, float, float]:
+    def invert(self, target: float, near: float | None = None,
+               derivatives: bool = True) -> tuple[float, float, float, float]:
         """t with M(t) = target, M'(t) and M''(t) there, and the index of dispersion of the count.
-        `near`: a time known to be close (narrows the first bracket)."""
+        `near`: a time known to be close (narrows the first bracket). `derivatives=False`: t alone
+        (M' and M'' returned as nan: two counts fewer, for the caller next in line, who needs only t)."""
         talk = self.talk
         rate = max(self.capacity, 1.0) / talk.m
         lo, m_lo = 0.0, 0.0
@@ -454,6 +529,8 @@ class _Agents:
                 if side == -1:
                     f_hi /= 2.0
                 side = -1
+        if not derivatives:
+            return t, math.nan, math.nan, v / max(target, 1e-9)
         step = max(1.0, 0.02 * t)
         before, after = self.count(max(0.0, t - step))[0], self.count(t + step)[0]
         slope = (after - before) / (t + step - max(0.0, t - step))

@@ -9,8 +9,8 @@ from typing import Any, Callable, Sequence
 from ..ewt import WaitEstimate, gamma_quantile
 from .agents import _Agents
 from .calibration import BAND_EDGES, Calibration, band_of, shrunk_levels
-from .events import HANDLING, OWN_CALL, BusyAgent, QueueEvent, QueueEventKind
-from .linewait import _stages, fit_gamma_shape
+from .events import AWAY, HANDLING, OWN_CALL, BusyAgent, QueueEvent, QueueEventKind
+from .linewait import _log_quantiles, _stages, fit_gamma_shape
 from .mixture import Component, MixtureTalkTime, fit_mixture
 from .presence import Presence
 from .talk import HIST_MAX_C2, LearnedTalkTime, TalkHistogram, TalkTime, Window, _SQRT2
@@ -30,6 +30,7 @@ def _age_bins(wait: float) -> list[tuple[int, float]]:
         out.append((b, min(wait, hi) - lo))
     return out
 FIT_TAIL = 0.1  # the next caller's gamma is fitted to the first departure's 10% and 90% quantiles
+_log_quantiles(FIT_TAIL)  # its table of gamma quantiles, built once at import (some 20 ms), not in an estimate
 MODEL_CV = 0.08  # relative model error assumed in every range (beyond the count's and the rates' own)
 MAX_CLASSES = 4  # priority classes calibrated on their own (a queue's few); others use their band's levels
 MAX_AHEAD_SHARE = 0.8  # callers of classes above take at most this share of the departures (see `estimate`)
@@ -56,7 +57,8 @@ class WaitEstimator:
     HIST_ADOPTED = 30.0  # calls the histogram counts as after a change is adopted
     FIT_EVERY = 25  # finished calls between fits of the talk-time mixture
     # The mixture in the estimate: off by default (bench/ewt.py --only "two call types": efficiency
-    # 0.915 -> 0.973, but the next caller's CPU time 1.61 -> 2.05 ms, over its 2 ms target)
+    # 0.915 -> 0.973, the next caller 1.94 ms since first_departure got cheaper; it stays off until a
+    # full run shows every other scenario holds with it: see docs/ewt.md)
     USE_MIXTURE = False
     SHIFT_Z = 1.5
     INTEGRATE_MAX = 60  # callers ahead up to which the wait's distribution is integrated (see `estimate`)  # a shift counts from this many standard errors on (soft threshold, see `estimate`)
@@ -133,6 +135,7 @@ class WaitEstimator:
         self.cusum_down = max(0.0, self.cusum_down - z - self.CUSUM_K)
         long.add(seconds)
         short.add(seconds)
+        self.presence.call_ended()
         self.hist.add(seconds)
         self._since_fit += 1
         if self._since_fit >= self.FIT_EVERY and self.use_mixture:
@@ -352,7 +355,10 @@ class WaitEstimator:
         shift = trust * shift * (1.0 - (self.SHIFT_Z * shift_se / shift) ** 2) \
             if abs(shift) > self.SHIFT_Z * shift_se else 0.0
         talk = self.talk_time(shift)
-        model = _Agents(talk, agents, joining, trust=trust, returning=returning)
+        # agents who go away between calls: that share of call ends frees nobody for the line
+        serve = 1.0 - self.presence.away_share()
+        model = _Agents(talk, agents, joining, trust=trust, returning=returning, serve=serve,
+                        away=self.presence.duration(AWAY) if serve < 1.0 else None)
         rate = max(model.capacity, 1.0) / talk.m
         theta_t = self.theta / rate  # abandonment per departure
         # Callers of classes above who come while this one waits go ahead of it: of the departures a
@@ -362,7 +368,7 @@ class WaitEstimator:
         tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
         # the learned talk time's relative error; a shift taken from recent calls adds its own
         mu_cv = math.sqrt(1.0 / self.talk_long.w + (shift_se ** 2 if shift else 0.0))
-        t, slope, curvature, dispersion = model.invert(tau)
+        t, slope, curvature, dispersion = model.invert(tau, derivatives=n > 0)  # (next in line: t only)
         if head_wait is not None and n > 0:  # callers ahead have waited 0..head_wait and wait on ~t
             theta_t = self.theta_ahead(max(0.0, head_wait), t) / rate
             tau, tau_var, tau_sens, tau_ab = _stages(n, theta_t)
