@@ -50,7 +50,7 @@ STREAM_FAULTS = 0.15  # the share of stream deliveries whose consumer fails
 # 2 min, set as a deployment sets it (HOLDFAST_BRIDGE_RESULT_GRACE_SECONDS).
 GRACE = 8.0
 QUEUES = Path(__file__).with_name("chaos_queues.json")
-QUIET_WITHIN = 60.0  # seconds: a run not quiet (or not settled) by then has stalled
+QUIET_WITHIN = 90.0  # seconds: a run not quiet (or not settled) by then has stalled (40-65 s is usual)
 RESERVE = 1  # chaos_queues.json: callback_reserve_agents (idle agents kept for live callers)
 
 
