@@ -248,8 +248,9 @@ def test_callbacks_in_any_order_never_lose_a_served_caller_or_double_book_an_age
             check(run, log)
             assert log["stream"]["injected_faults"] > 0, "the stream's consumer never failed: --stream-faults untested"
             # the stream caught up before and after a look at the table, and the sweep (every 2 s) has run:
-            # a bridge whose result never came is settled by the sweep GRACE after the caller's hang-up
-            problems = until(lambda: settled(run), timeout=GRACE + 30)
+            # a bridge whose result never came is settled by the sweep GRACE after the caller's hang-up, and
+            # the stream catches up with it (tens of seconds behind on a loaded machine: docs/webhooks.md)
+            problems = until(lambda: settled(run), timeout=GRACE + QUIET_WITHIN)
             assert problems is True, f"not settled once quiet: {problems}"
             check(run, run.log())  # and still, after the sweeps: nobody served was given up since
         except AssertionError as exc:
