@@ -226,6 +226,12 @@ class Dispatcher:
             if ticket is None or ticket.status in FINISHED:
                 log.warning("freeing an agent left reserved", extra={"agent": agent.id, "ticket": agent.ticket_id})
                 self.agents.release_agent(agent.id, agent.ticket_id, AgentStatus.AVAILABLE, self.clock.now())
+            elif ((ticket.status is not TicketStatus.CONNECTING or ticket.agent_id != agent.id)
+                  and agent.changed_at is not None and self.clock.now() - agent.changed_at >= RESUME_GRACE):
+                # the ticket moved on without them (back in line, a pending callback) and the release that
+                # should have come with it never did: a reservation names a CONNECTING ticket naming the agent
+                log.warning("freeing an agent whose ticket moved on", extra={"agent": agent.id, "ticket": ticket.id})
+                self.agents.release_agent(agent.id, ticket.id, AgentStatus.AVAILABLE, self.clock.now())
             elif (ticket.kind is TicketKind.LIVE and ticket.status is TicketStatus.CONNECTING
                   and ticket.hung_up_at is not None and self.clock.now() - ticket.hung_up_at >= self.hang_up_grace):
                 # the caller's call ended and the bridge's result never came: decide without it

@@ -58,12 +58,9 @@ def seeds() -> list[tuple[str, int]]:
     chosen = os.environ.get("HOLDFAST_CHAOS_SEEDS")
     if chosen:  # provider:seed,provider:seed
         return [(p, int(s)) for p, s in (one.split(":") for one in chosen.split(","))]
-    # vonage:4 fails with the old item-1 handling (a served caller recorded lost) and held in every run
-    # here. twilio:1 and telnyx:2 run on demand (HOLDFAST_CHAOS_SEEDS=twilio:1,telnyx:2) until a race they
-    # find now and then is fixed (open, issue 21): an agent whose bridge ended unanswered while they
-    # signed off, and whose caller then hung up (lost, a recovery booked), stays reserved for that
-    # ticket: the sweep frees reservations of finished or CONNECTING tickets only.
-    return [("vonage", 4)]
+    # One seed per provider (vonage:4 fails with the old item-1 handling: a served caller recorded lost;
+    # telnyx:2 found an agent left reserved for a ticket that became a recovery callback)
+    return [("twilio", 1), ("telnyx", 2), ("vonage", 4)]
 
 
 @dataclass(frozen=True)

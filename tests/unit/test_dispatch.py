@@ -224,6 +224,33 @@ def test_a_deployment_s_own_grace_settles_a_bridge_whose_result_never_came_that_
     assert stores.agents.get_agent("alice").ticket_id is None
 
 
+def test_an_agent_left_reserved_for_a_ticket_that_became_a_recovery_callback_is_freed_by_the_sweep() -> None:
+    """Seen in the chaos test (telnyx:2): the bridge ended unanswered and the caller went back in line,
+    but the agent's release never happened; the caller then hung up (lost, a recovery callback booked on
+    the same ticket). The reservation names a ticket no longer CONNECTING: the sweep frees the agent once
+    the reservation is RESUME_GRACE old, not before."""
+    from chalicelib.domain.dispatch import RESUME_GRACE
+
+    stores, orch, dialer, clock = memory_stores(), FakeOrchestrator(), FakeDialer(), FixedClock(NOW)
+    d = Dispatcher(stores, orch, dialer, clock, QUEUES)
+    first = live(stores, "CA1")
+    d.agent_event("alice", AV, contact="client:alice", queues=("support",))
+    assert stores.agents.get_agent("alice").ticket_id == first.id  # claimed: CONNECTING, alice reserved
+    assert stores.agents.requeue(first.id, "alice")  # the bridge ended unanswered: back in line, the
+    # release lost; the caller hung up and a recovery callback for later was booked on the ticket
+    stores.tickets.convert_to_callback(first.id, "+14155550100", NOW, NOW + timedelta(hours=1))
+    ticket = stores.tickets.get(first.id)
+    assert (ticket.kind, ticket.status) == (TicketKind.CALLBACK, TicketStatus.SCHEDULED)
+    assert stores.agents.get_agent("alice").ticket_id == first.id
+    clock.advance(RESUME_GRACE.total_seconds() - 1)
+    d.sweep()
+    assert stores.agents.get_agent("alice").ticket_id == first.id  # not yet: its release may still come
+    clock.advance(1)
+    d.sweep()
+    alice = stores.agents.get_agent("alice")
+    assert alice.ticket_id is None and alice.status is AgentStatus.AVAILABLE
+
+
 def test_the_sweep_matches_idle_agents_with_waiting_tickets_a_trigger_missed(world) -> None:  # type: ignore[no-untyped-def]
     stores, orch, dialer, clock, d = world
     stores.agents.record_agent_status("alice", AV, NOW, "client:alice", ("support",), None)  # no dispatch happened
