@@ -61,7 +61,7 @@ def seeds() -> list[tuple[str, int]]:
     # vonage:4 fails with the old item-1 handling (a served caller recorded lost) and held in every run
     # here. twilio:1 and telnyx:2 run on demand (HOLDFAST_CHAOS_SEEDS=twilio:1,telnyx:2) until the races
     # they find now and then are fixed (open, issue 21): twilio:1 left a callback ticket CONNECTING with
-    # no agent (2 runs in 14); telnyx:2 an agent reserved for a ticket that became a recovery callback
+    # no agent (failed 2 runs in 12 here); telnyx:2 an agent reserved for a ticket that became a recovery callback
     # (the sweep frees such an agent now; 5 runs in 5 passed since).
     return [("vonage", 4)]
 
