@@ -27,6 +27,13 @@ def number_policy(queue: QueueConfig) -> NumberPolicy:
 
 CALLBACK_BOOKED = "callback_booked"  # the notify queue's event: a callback its caller asked for was booked
 
+
+def announce_booked(bus: EventBus | None, queue: QueueConfig, booked_id: str) -> None:
+    """Ask for the caller's confirmation text of a callback booked (or moved): only where the queue texts
+    anyone (else no SQS call per booking); the ticket's id only, no number on the queue."""
+    if bus is not None and queue.sms_countries:
+        bus.publish({"event": CALLBACK_BOOKED, "ticket_id": booked_id})
+
 class CallbackBooking:
     """Every callback goes through `book`: opt-out (automatic ones only), one open callback per number
     and queue, then, for the one request that books it, the allowance and budget, then its workflow."""
@@ -114,10 +121,8 @@ class CallbackBooking:
                 self.tickets.revert_to_live(ticket.id, waiting=True, slot=slot.key if slot is not None else None)
             raise
         self.tickets.set_execution(ticket.id, execution_id)
-        if explicit and self.bus is not None and queue.sms_countries:
-            # for the confirmation text, only where the queue texts anyone (else no SQS call per booking);
-            # the ticket's id only: no number on the queue
-            self.bus.publish({"event": CALLBACK_BOOKED, "ticket_id": ticket.id})
+        if explicit:
+            announce_booked(self.bus, queue, ticket.id)
         booked = booked.evolve(callback_number=number, pending_number=None, execution_id=execution_id)
         if told is not None:
             booked = booked.evolve(told_shape=told[0], told_scale=told[1])

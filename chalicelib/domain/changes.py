@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from ..ports import SLOT_FULL, Clock, Dialing, EventBus, Orchestrator, Tickets
-from .booking import CALLBACK_BOOKED, told_at, workflow_input
+from .booking import announce_booked, told_at, workflow_input
 from .errors import OrchestratorError
 from .model import BookingRefused, Ticket, TicketKind, TicketStatus
 from .queues import QueueDirectory
@@ -66,8 +66,7 @@ class CallbackChanges:
         execution_id = self.orchestrator.start(f"{ticket.id}-{booking}", workflow_input(queue, moved, start))
         self.tickets.set_execution(ticket.id, execution_id)
         log.info("caller moved their callback", extra={"ticket": ticket.id, "slot": key})
-        if self.bus is not None and queue.sms_countries:  # the text names the new time (the ticket's id only)
-            self.bus.publish({"event": CALLBACK_BOOKED, "ticket_id": ticket.id})
+        announce_booked(self.bus, queue, ticket.id)  # the text names the new time
         return moved.evolve(execution_id=execution_id)
 
     def take_back(self, ticket: Ticket, call_id: str) -> Ticket | None:
